@@ -1,0 +1,127 @@
+/* Configuration: YAML file -> immutable, reference-counted snapshot.
+ *
+ * A snapshot is never modified after cg_config_load() returns it. Reload
+ * builds a new one; whoever holds a reference keeps a consistent view until
+ * it releases it. The schema is documented key by key in conf/certgate.yaml.
+ */
+#ifndef CG_CONFIG_H
+#define CG_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct cg_tls_server; /* tls.h */
+
+typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
+
+typedef struct cg_pos {
+    int line, column; /* 1-based position in cfg->file of the value */
+} cg_pos;
+
+typedef struct cg_route {
+    char *path;            /* path prefix, starts with '/' */
+    size_t path_len;
+    size_t backend;        /* index into cg_config.backends */
+    bool client_cert_required;
+} cg_route;
+
+typedef struct cg_listener_cfg {
+    char *name;
+    char *address;         /* numeric IPv4 or IPv6 address */
+    uint16_t port;
+
+    /* tls: */
+    char *cert_file;       /* server certificate, leaf first; may hold the chain */
+    char *key_file;
+    char *chain_file;      /* optional extra intermediates, NULL if absent */
+    char *client_ca_file;  /* trust anchors for client certificates (PEM bundle) */
+    bool client_ca_names;  /* list the anchors' names in CertificateRequest */
+    bool require_client_auth_eku;
+    bool session_tickets;
+    uint32_t session_ticket_lifetime_s;
+    cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
+
+    bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
+
+    cg_route *routes;      /* longest prefix wins */
+    size_t nroutes;
+
+    struct cg_tls_server *tls; /* built from the fields above at load time */
+} cg_listener_cfg;
+
+typedef struct cg_backend_cfg {
+    char *name;
+    char *url;             /* as written */
+    char *host;            /* from the URL: numeric address or name */
+    uint16_t port;
+    char *host_header;     /* Host sent to the backend: "host[:port]" */
+    uint32_t max_idle;     /* idle keep-alive connections kept per worker */
+} cg_backend_cfg;
+
+typedef struct cg_limits {
+    uint32_t max_connections;    /* per process */
+    uint32_t max_request_head;   /* bytes: request line + headers */
+    uint32_t max_header_line;    /* bytes: one line of the head */
+    uint32_t max_headers;        /* header fields per request */
+    uint32_t max_response_head;  /* bytes, from the backend */
+    uint32_t max_requests_per_connection; /* 0 = unlimited */
+} cg_limits;
+
+typedef struct cg_timeouts {     /* all in milliseconds */
+    uint32_t handshake;
+    uint32_t request_header;
+    uint32_t client_body;        /* longest pause between body bytes */
+    uint32_t keepalive_idle;
+    uint32_t backend_connect;
+    uint32_t backend_response;   /* until the response head, and between body bytes */
+    uint32_t backend_idle;       /* pooled idle backend connections */
+    uint32_t shutdown;           /* graceful-shutdown deadline */
+} cg_timeouts;
+
+typedef struct cg_config {
+    atomic_uint refs;
+    char *file;                  /* path it was loaded from */
+
+    uint32_t workers;            /* event loops (threads); >= 1 */
+    cg_log_level log_level;
+    char *log_file;              /* NULL = stderr */
+
+    cg_limits limits;
+    cg_timeouts timeouts;
+
+    cg_listener_cfg *listeners;
+    size_t nlisteners;
+    cg_backend_cfg *backends;
+    size_t nbackends;
+} cg_config;
+
+enum {
+    /* Parse and validate only: do not open certificate and key files.
+     * For unit tests of the schema and for tools that only need the data. */
+    CG_CONFIG_SKIP_TLS = 1u << 0,
+};
+
+/* Loads and validates path. Returns a snapshot holding one reference, or NULL
+ * with at least one error in diag. Warnings may be added either way. */
+cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag);
+
+/* Same, from a string; name is used as the file name in diagnostics. */
+cg_config *cg_config_load_string(const char *yaml, size_t len, const char *name,
+                                 unsigned flags, cg_diag *diag);
+
+cg_config *cg_config_ref(cg_config *cfg);
+void cg_config_unref(cg_config *cfg);
+
+/* The route for path on listener l (longest matching prefix), or NULL. */
+const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len);
+
+/* Parses "30s", "500ms", "2m", "1h" or a plain number of seconds. */
+bool cg_parse_duration_ms(const char *s, uint32_t *out_ms);
+/* Parses "16k", "1m", "512" (bytes; k/m/g are powers of 1024). */
+bool cg_parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,84 @@
+/* Errors as values.
+ *
+ * Two kinds:
+ *  - cg_refusal: why a client request was refused. Stable code, HTTP status
+ *    and IIS-style sub-status, a title, and a sentence written for the
+ *    operator. Shown on the error page and in the log line.
+ *  - cg_diag: a problem in a configuration file, with file:line:column.
+ */
+#ifndef CG_ERROR_H
+#define CG_ERROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Every refusal certgate can produce. The enum order is not stable; the
+ * string code (cg_refusal_code) is, and is what logs and pages carry. */
+typedef enum cg_refusal_kind {
+    CG_REFUSE_NONE = 0,
+    CG_REFUSE_BAD_REQUEST,           /* 400      malformed or ambiguous request   */
+    CG_REFUSE_HEAD_TOO_LARGE,        /* 431      request head over the limits     */
+    CG_REFUSE_HEADER_TIMEOUT,        /* 408      request head not received in time */
+    CG_REFUSE_BODY_TIMEOUT,          /* 408      request body stalled             */
+    CG_REFUSE_CERT_MISSING,          /* 403.7    no client certificate            */
+    CG_REFUSE_CERT_UNTRUSTED,        /* 403.16   untrusted or invalid             */
+    CG_REFUSE_CERT_EKU,              /* 403.16   no Client Authentication EKU     */
+    CG_REFUSE_CERT_EXPIRED,          /* 403.17   expired                          */
+    CG_REFUSE_CERT_NOT_YET_VALID,    /* 403.17   not yet valid                    */
+    CG_REFUSE_NO_ROUTE,              /* 404      no route for the path            */
+    CG_REFUSE_METHOD,                /* 501      method not supported (CONNECT, upgrade) */
+    CG_REFUSE_BACKEND_UNREACHABLE,   /* 502      connect failed                   */
+    CG_REFUSE_BACKEND_BAD_RESPONSE,  /* 502      backend sent something invalid    */
+    CG_REFUSE_BACKEND_TIMEOUT,       /* 504      backend did not answer in time   */
+    CG_REFUSE_OVERLOADED,            /* 503      connection limit reached         */
+    CG_REFUSE_SHUTTING_DOWN,         /* 503      server is stopping               */
+    CG_REFUSE_KIND_COUNT
+} cg_refusal_kind;
+
+typedef struct cg_refusal {
+    cg_refusal_kind kind;
+    char detail[768]; /* the operator sentence: what happened, what to fix */
+} cg_refusal;
+
+int         cg_refusal_status(cg_refusal_kind k);    /* HTTP status, e.g. 403 */
+int         cg_refusal_substatus(cg_refusal_kind k); /* IIS sub-status or 0    */
+const char *cg_refusal_code(cg_refusal_kind k);      /* stable, e.g. "client_cert_expired" */
+const char *cg_refusal_title(cg_refusal_kind k);     /* short human title      */
+/* "Forbidden" for 403 and so on. */
+const char *cg_http_reason_phrase(int status);
+
+/* Fills r with kind and a printf-formatted detail sentence. */
+void cg_refuse(cg_refusal *r, cg_refusal_kind k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Renders the HTML error page for r into out (at most cap bytes, always
+ * NUL-terminated); returns the page length. Detail and request id are
+ * HTML-escaped. */
+size_t cg_refusal_page(const cg_refusal *r, const char *request_id, char *out, size_t cap);
+
+/* ---- configuration diagnostics ---- */
+
+typedef enum { CG_DIAG_ERROR, CG_DIAG_WARNING } cg_diag_severity;
+
+typedef struct cg_diag_item {
+    cg_diag_severity severity;
+    char *file;   /* may be NULL when the problem is not tied to a file */
+    int line;     /* 1-based; 0 when unknown */
+    int column;   /* 1-based; 0 when unknown */
+    char *message;
+} cg_diag_item;
+
+typedef struct cg_diag {
+    cg_diag_item *items;
+    size_t count, cap;
+    size_t errors, warnings;
+} cg_diag;
+
+void cg_diag_init(cg_diag *d);
+void cg_diag_free(cg_diag *d);
+void cg_diag_add(cg_diag *d, cg_diag_severity sev, const char *file, int line, int column,
+                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* "file:line:column: error: message" (the form compilers use), one per line. */
+void cg_diag_print(const cg_diag *d, void *stdio_file);
+
+#endif

@@ -1,0 +1,83 @@
+/* TLS termination with mbedTLS 2.28, bridged to libuv without blocking.
+ *
+ * cg_tls_server: everything one listener needs (certificate, key, client
+ * trust anchors, cipher policy, session tickets). Built once per config
+ * snapshot and shared read-only by every worker.
+ *
+ * cg_tls_conn: one connection's TLS state. The caller feeds it ciphertext
+ * read from the socket and gives it a function that writes ciphertext out;
+ * it never touches the socket itself, so it never blocks.
+ */
+#ifndef CG_TLS_H
+#define CG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "config.h"
+#include "verify.h"
+
+typedef struct cg_tls_server cg_tls_server;
+
+/* Loads the listener's certificate, key, chain and client CA files. Errors
+ * are reported in diag at the position of the offending key in cfg_file. */
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag);
+void cg_tls_server_free(cg_tls_server *s);
+
+/* Writes ciphertext to the peer. Must accept all n bytes (queueing what it
+ * cannot write now); returns false if the connection is broken. */
+typedef bool (*cg_tls_send_fn)(void *ctx, const unsigned char *p, size_t n);
+
+typedef enum {
+    CG_TLS_OK = 0,       /* progress made / operation complete */
+    CG_TLS_WANT_READ,    /* needs more ciphertext from the peer */
+    CG_TLS_CLOSED,       /* peer sent close_notify or closed */
+    CG_TLS_ERROR,        /* fatal; connection must be closed */
+} cg_tls_status;
+
+typedef struct cg_tls_conn {
+    mbedtls_ssl_context ssl;
+    const cg_tls_server *server;
+    cg_tls_send_fn send;
+    void *send_ctx;
+    const unsigned char *in;  /* ciphertext fed but not yet consumed */
+    size_t in_len;
+    bool handshake_done;
+    bool resumed;
+    int last_error;           /* mbedtls error code of the last failure */
+    cg_verify_trace trace;    /* per-certificate verification results */
+} cg_tls_conn;
+
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, cg_tls_send_fn send, void *send_ctx);
+void cg_tls_conn_free(cg_tls_conn *c);
+
+/* Makes ciphertext available to mbedTLS. The bytes are borrowed until the
+ * next call; cg_tls_conn_unconsumed() says how many are left. */
+void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n);
+static inline size_t cg_tls_conn_unconsumed(const cg_tls_conn *c) { return c->in_len; }
+
+cg_tls_status cg_tls_handshake(cg_tls_conn *c);
+/* Reads plaintext; *got is set to the number of bytes read (0 unless OK). */
+cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got);
+/* Encrypts and sends all n bytes (through send). */
+cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
+/* Sends close_notify. */
+void cg_tls_close_notify(cg_tls_conn *c);
+
+/* True when decrypted or undecrypted data is buffered inside mbedTLS. */
+bool cg_tls_pending(const cg_tls_conn *c);
+
+/* The client's certificate chain (leaf first), or NULL. */
+const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
+
+/* A short human description of an mbedTLS error code. */
+const char *cg_tls_strerror(int err, char *buf, size_t cap);
+
+/* Listener settings the verifier needs. */
+const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
+
+#endif
