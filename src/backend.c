@@ -1,2 +1,302 @@
-/* placeholder: being written */
-#include "error.h"
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+const char *cg_backend_strerror(int status)
+{
+    switch (status) {
+    case UV_ECONNREFUSED: return "connection refused (nothing listens on that port)";
+    case UV_ETIMEDOUT: return "timed out (timeouts.backend_connect)";
+    case UV_EHOSTUNREACH: return "host unreachable";
+    case UV_ENETUNREACH: return "network unreachable";
+    case UV_EAI_NONAME: return "the host name does not resolve";
+    default: return uv_strerror(status);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    cg_backend_conn *bc = h->data;
+    if (--bc->handles == 0) {
+        free(bc->rbuf);
+        free(bc);
+    }
+}
+
+static void unlink_idle(cg_backend_conn *bc)
+{
+    if (!bc->idle)
+        return;
+    cg_backend_pool *pool = &bc->w->pools[bc->backend];
+    if (bc->prev)
+        bc->prev->next = bc->next;
+    else
+        pool->idle = bc->next;
+    if (bc->next)
+        bc->next->prev = bc->prev;
+    bc->next = bc->prev = NULL;
+    bc->idle = false;
+    pool->nidle--;
+}
+
+static void close_conn(cg_backend_conn *bc)
+{
+    if (bc->closing)
+        return;
+    bc->closing = true;
+    unlink_idle(bc);
+    bc->owner = NULL;
+    uv_cancel((uv_req_t *)&bc->gai_req); /* harmless when not resolving */
+    uv_close((uv_handle_t *)&bc->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&bc->tcp, on_handle_closed); /* cancels a pending connect */
+}
+
+void cg_backend_pools_reset(cg_worker *w)
+{
+    cg_backend_pools_free(w);
+    w->pool_generation++;
+    w->npools = w->cfg->nbackends;
+    w->pools = calloc(w->npools ? w->npools : 1, sizeof *w->pools);
+    if (!w->pools)
+        w->npools = 0;
+}
+
+void cg_backend_pools_free(cg_worker *w)
+{
+    for (size_t i = 0; i < w->npools; i++)
+        while (w->pools[i].idle)
+            close_conn(w->pools[i].idle);
+    free(w->pools);
+    w->pools = NULL;
+    w->npools = 0;
+}
+
+static void finish_connect(cg_backend_conn *bc, int status)
+{
+    uv_timer_stop(&bc->timer);
+    if (status == 0)
+        bc->connected = true;
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    if (bc->owner && cb)
+        cb(bc, status);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    if (bc->connected || bc->closing)
+        return;
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    void *owner = bc->owner;
+    if (owner && cb)
+        cb(bc, bc->connect_error ? bc->connect_error : UV_ETIMEDOUT); /* the owner releases (closes) it */
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    cg_backend_conn *bc = req->data;
+    if (status == UV_ECANCELED || bc->closing)
+        return;
+    if (status == 0)
+        uv_tcp_nodelay(&bc->tcp, 1);
+    finish_connect(bc, status);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    cg_backend_conn *bc = req->data;
+    if (status == UV_ECANCELED || bc->closing) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status == 0) {
+        status = uv_tcp_connect(&bc->connect_req, &bc->tcp, res->ai_addr, on_connected);
+    }
+    uv_freeaddrinfo(res);
+    if (status != 0)
+        finish_connect(bc, status);
+}
+
+static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    bc->connect_req.data = bc;
+    bc->gai_req.data = bc;
+    if (uv_ip4_addr(b->host, b->port, &addr.in4) == 0 || uv_ip6_addr(b->host, b->port, &addr.in6) == 0)
+        return uv_tcp_connect(&bc->connect_req, &bc->tcp, &addr.sa, on_connected);
+    /* A name: resolve on the thread pool (getaddrinfo blocks), every time,
+     * so DNS changes are followed. */
+    char port[8];
+    snprintf(port, sizeof port, "%u", b->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    return uv_getaddrinfo(&bc->w->loop, &bc->gai_req, on_resolved, b->host, port, &hints);
+}
+
+cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh, void *owner,
+                                    cg_backend_cb on_connect)
+{
+    if (backend >= w->npools)
+        return NULL;
+    cg_backend_pool *pool = &w->pools[backend];
+    if (!fresh) {
+        for (cg_backend_conn *bc = pool->idle; bc; bc = bc->next) {
+            if (strcmp(bc->identity, identity) != 0)
+                continue;
+            unlink_idle(bc);
+            uv_read_stop((uv_stream_t *)&bc->tcp);
+            uv_timer_stop(&bc->timer);
+            bc->owner = owner;
+            return bc;
+        }
+    }
+
+    cg_backend_conn *bc = calloc(1, sizeof *bc);
+    if (!bc)
+        return NULL;
+    bc->w = w;
+    bc->backend = backend;
+    bc->generation = w->pool_generation;
+    bc->owner = owner;
+    bc->on_connect = on_connect;
+    snprintf(bc->identity, sizeof bc->identity, "%s", identity);
+    uv_tcp_init(&w->loop, &bc->tcp);
+    uv_timer_init(&w->loop, &bc->timer);
+    bc->tcp.data = bc->timer.data = bc;
+    bc->handles = 2;
+
+    const cg_backend_cfg *b = &w->cfg->backends[backend];
+    uv_timer_start(&bc->timer, on_connect_timeout, w->cfg->timeouts.backend_connect, 0);
+    int r = start_connect(bc, b);
+    if (r != 0) {
+        /* Report asynchronously like every other failure: the caller is
+         * still setting up. A zero timeout fires on the next loop turn. */
+        bc->connect_error = r;
+        uv_timer_stop(&bc->timer);
+        cg_log(CG_LOG_DEBUG, "backend_connect_failed", "backend=%s error=\"%s\"", b->name, uv_strerror(r));
+        uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+    }
+    return bc;
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    cg_backend_conn *bc = req->data;
+    bc->write_pending = false;
+    cg_backend_cb cb = bc->on_write;
+    bc->on_write = NULL;
+    if (status == UV_ECANCELED || bc->closing)
+        return;
+    if (bc->owner && cb)
+        cb(bc, status);
+}
+
+int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write)
+{
+    if (bc->closing)
+        return UV_EPIPE;
+    uv_buf_t rest[8];
+    unsigned nrest = 0;
+    if (!bc->write_pending) {
+        int n = uv_try_write((uv_stream_t *)&bc->tcp, bufs, nbufs);
+        if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS)
+            return n;
+        size_t written = n > 0 ? (size_t)n : 0;
+        for (unsigned i = 0; i < nbufs; i++) {
+            if (written >= bufs[i].len) {
+                written -= bufs[i].len;
+                continue;
+            }
+            rest[nrest++] = uv_buf_init(bufs[i].base + written, (unsigned)(bufs[i].len - written));
+            written = 0;
+        }
+        if (nrest == 0)
+            return 0;
+    } else {
+        return UV_EBUSY; /* callers wait for on_write before writing again */
+    }
+    bc->write_req.data = bc;
+    bc->on_write = on_write;
+    int r = uv_write(&bc->write_req, (uv_stream_t *)&bc->tcp, rest, nrest, on_write_done);
+    if (r < 0)
+        return r;
+    bc->write_pending = true;
+    return 1;
+}
+
+static void idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static _Thread_local char scratch[64];
+    (void)h;
+    (void)suggested;
+    buf->base = scratch;
+    buf->len = sizeof scratch;
+}
+
+/* An idle connection has nothing to say: data or EOF means it is done. */
+static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread == 0)
+        return;
+    close_conn(s->data);
+}
+
+static void on_idle_timeout(uv_timer_t *t) { close_conn(t->data); }
+
+void cg_backend_release(cg_backend_conn *bc, bool reusable)
+{
+    cg_worker *w = bc->w;
+    bc->owner = NULL;
+    bc->on_connect = NULL;
+    bc->on_write = NULL;
+    if (bc->closing)
+        return;
+    if (!reusable || !bc->connected || bc->write_pending || bc->generation != w->pool_generation ||
+        bc->backend >= w->npools || w->stopping) {
+        close_conn(bc);
+        return;
+    }
+    cg_backend_pool *pool = &w->pools[bc->backend];
+    const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
+    if (pool->nidle >= b->max_idle) {
+        close_conn(bc);
+        return;
+    }
+    /* Most recently used first: it is the least likely to have been closed. */
+    bc->next = pool->idle;
+    bc->prev = NULL;
+    if (pool->idle)
+        pool->idle->prev = bc;
+    pool->idle = bc;
+    pool->nidle++;
+    bc->idle = true;
+    bc->rlen = 0;
+    free(bc->rbuf);   /* idle connections hold no buffers */
+    bc->rbuf = NULL;
+    bc->rcap = 0;
+    uv_read_start((uv_stream_t *)&bc->tcp, idle_alloc, on_idle_read);
+    uv_timer_start(&bc->timer, on_idle_timeout, w->cfg->timeouts.backend_idle, 0);
+}
+
+void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
+{
+    if (bc->closing)
+        return;
+    if (ms == 0) {
+        uv_timer_stop(&bc->timer);
+        return;
+    }
+    uv_timer_start(&bc->timer, cb, ms, 0);
+}

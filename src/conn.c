@@ -1,2 +1,499 @@
-/* placeholder: being written */
-#include "error.h"
+/* Client connections: socket <-> TLS <-> plaintext buffer.
+ *
+ * Ciphertext is read into the worker's shared read buffer and fed to mbedTLS
+ * at once; what TLS has not consumed when the exchange stops asking for
+ * plaintext (backpressure) is kept in `held` and socket reads stop. TLS
+ * output goes straight to the socket with uv_try_write; only what the kernel
+ * does not take is copied and queued.
+ */
+#include "conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/ssl.h>
+
+#include "log.h"
+#include "verify.h"
+
+#define LINGER_MS 2000
+/* Beyond max_connections, this many more get a 503 page; the rest are closed. */
+#define OVERLOAD_PAGES 64
+
+typedef struct out_chunk {
+    uv_write_t req;
+    cg_conn *c;
+    size_t len;
+    unsigned char data[];
+} out_chunk;
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static cg_tls_server *listener_tls(const cg_conn *c) { return c->tls_cfg->listeners[c->listener].tls; }
+
+/* ---- lifetime ---- */
+
+static void on_closed(uv_handle_t *h)
+{
+    cg_conn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    cg_worker *w = c->w;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    atomic_fetch_sub(&cg_open_connections, 1);
+    if (c->tls_ready)
+        cg_tls_conn_free(&c->tls);
+    if (c->tls_cfg)
+        cg_config_unref(c->tls_cfg);
+    free(c->held);
+    free(c->pbuf);
+    free(c);
+    if (w->stopping && w->nconns == 0)
+        uv_async_send(&w->wakeup); /* lets the worker finish */
+}
+
+static void close_now(cg_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    c->lingering = false;
+    cg_proxy_abort(c);
+    if (c->w->stage_owner == c) {
+        c->w->stage_owner = NULL;
+        c->w->stage_len = 0;
+    }
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *t) { close_now(t->data); }
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+void cg_conn_close(cg_conn *c, bool graceful)
+{
+    if (c->closing || c->lingering)
+        return;
+    if (!graceful || c->eof || !c->tls_ready || c->handshaking) {
+        close_now(c);
+        return;
+    }
+    cg_proxy_abort(c);
+    cg_conn_flush(c);
+    cg_tls_close_notify(&c->tls);
+    /* Lingering close: send FIN after what is queued, then read and discard
+     * what the client still sends for a moment, so that closing with unread
+     * data does not reset the connection before it has read our response. */
+    c->lingering = true;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        close_now(c);
+        return;
+    }
+    free(c->held);
+    c->held = NULL;
+    c->held_len = 0;
+    cg_tls_conn_feed(&c->tls, NULL, 0);
+    if (c->read_stopped) {
+        c->read_stopped = false;
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+            close_now(c);
+            return;
+        }
+    }
+    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+}
+
+void cg_conn_drain(cg_conn *c)
+{
+    c->draining = true;
+    if (c->closing || c->lingering)
+        return;
+    if (c->handshaking || cg_proxy_idle(c))
+        cg_conn_close(c, !c->handshaking);
+}
+
+void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
+{
+    if (c->closing || c->lingering)
+        return;
+    if (ms == 0)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, cb, ms, 0);
+}
+
+/* ---- output ---- */
+
+static void on_written(uv_write_t *req, int status)
+{
+    out_chunk *ch = req->data;
+    cg_conn *c = ch->c;
+    bool was_high = c->out_queued > CG_OUT_LOW_WATER;
+    c->out_queued -= ch->len;
+    free(ch);
+    if (c->closing || c->lingering)
+        return;
+    if (status < 0) {
+        close_now(c);
+        return;
+    }
+    if (was_high && c->out_queued <= CG_OUT_LOW_WATER)
+        cg_proxy_on_drain(c);
+}
+
+/* mbedTLS's send callback: ciphertext out, without ever blocking. */
+static bool tls_send(void *ctx, const unsigned char *p, size_t n)
+{
+    cg_conn *c = ctx;
+    if (c->closing)
+        return false;
+    size_t off = 0;
+    if (c->out_queued == 0) {
+        uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+        int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (r < 0 && r != UV_EAGAIN)
+            return false;
+        off = r > 0 ? (size_t)r : 0;
+        if (off == n)
+            return true;
+    }
+    size_t rest = n - off;
+    out_chunk *ch = malloc(sizeof *ch + rest);
+    if (!ch)
+        return false;
+    ch->c = c;
+    ch->len = rest;
+    ch->req.data = ch;
+    memcpy(ch->data, p + off, rest);
+    uv_buf_t b = uv_buf_init((char *)ch->data, (unsigned)rest);
+    if (uv_write(&ch->req, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+        free(ch);
+        return false;
+    }
+    c->out_queued += rest;
+    return true;
+}
+
+bool cg_conn_flush(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    if (w->stage_owner != c)
+        return !c->closing;
+    size_t len = w->stage_len;
+    w->stage_owner = NULL;
+    w->stage_len = 0;
+    if (len == 0)
+        return true;
+    if (c->closing)
+        return false;
+    return cg_tls_write(&c->tls, w->stage, len) == CG_TLS_OK;
+}
+
+bool cg_conn_write(cg_conn *c, const void *p, size_t n)
+{
+    cg_worker *w = c->w;
+    if (c->closing)
+        return false;
+    if (w->stage_owner != c) {
+        if (w->stage_owner && !cg_conn_flush(w->stage_owner))
+            close_now(w->stage_owner);
+        w->stage_owner = c;
+        w->stage_len = 0;
+    }
+    if (w->stage_len + n > w->stage_cap) {
+        if (!cg_conn_flush(c))
+            return false;
+        if (n >= w->stage_cap) /* large: encrypt straight from the caller's buffer */
+            return cg_tls_write(&c->tls, p, n) == CG_TLS_OK;
+        w->stage_owner = c;
+    }
+    memcpy(w->stage + w->stage_len, p, n);
+    w->stage_len += n;
+    return true;
+}
+
+/* ---- input ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    cg_conn *c = h->data;
+    (void)suggested;
+    buf->base = (char *)c->w->readbuf;
+    buf->len = c->w->readbuf_cap;
+}
+
+void cg_conn_pause_reading(cg_conn *c)
+{
+    if (!c->read_stopped && !c->closing) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->read_stopped = true;
+    }
+}
+
+void cg_conn_resume_reading(cg_conn *c)
+{
+    if (c->read_stopped && !c->closing && !c->eof && !c->held && c->tls.in_len == 0) {
+        c->read_stopped = false;
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+            close_now(c);
+    }
+}
+
+void cg_conn_compact(cg_conn *c)
+{
+    if (c->ppos == 0)
+        return;
+    size_t rest = c->plen - c->ppos;
+    if (rest)
+        memmove(c->pbuf, c->pbuf + c->ppos, rest);
+    c->plen = rest;
+    c->ppos = 0;
+    if (rest == 0 && c->ex.phase == CG_EX_IDLE) {
+        free(c->pbuf); /* idle keep-alive connections hold no plaintext buffer */
+        c->pbuf = NULL;
+        c->pcap = 0;
+    }
+}
+
+cg_tls_status cg_conn_read_plaintext(cg_conn *c)
+{
+    if (!c->pbuf) {
+        size_t cap = c->tls_cfg->limits.max_request_head;
+        if (cap < 16384)
+            cap = 16384;
+        c->pbuf = malloc(cap);
+        if (!c->pbuf)
+            return CG_TLS_ERROR;
+        c->pcap = cap;
+        c->ppos = c->plen = 0;
+    }
+    if (c->plen == c->pcap)
+        return CG_TLS_ERROR; /* callers compact first; a full buffer here is a bug */
+    if (c->tls.in_len == 0 && c->held) {
+        if (c->held_len) {
+            cg_tls_conn_feed(&c->tls, c->held, c->held_len);
+            c->held_len = 0; /* now owned by the TLS input pointer */
+        }
+    }
+    size_t got = 0;
+    cg_tls_status st = cg_tls_read(&c->tls, (unsigned char *)c->pbuf + c->plen, c->pcap - c->plen, &got);
+    if (st == CG_TLS_OK) {
+        c->plen += got;
+        return st;
+    }
+    if (st == CG_TLS_WANT_READ) {
+        if (c->tls.in_len == 0) {
+            free(c->held);
+            c->held = NULL;
+            if (c->eof)
+                return CG_TLS_CLOSED;
+            cg_conn_resume_reading(c);
+        }
+    }
+    return st;
+}
+
+static void judge_certificate(cg_conn *c)
+{
+    const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
+    uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
+    c->cert_present = peer != NULL;
+    c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
+                                  c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
+    if (peer) {
+        cg_cert_subject(peer, c->subject, sizeof c->subject);
+        cg_cert_issuer(peer, c->issuer, sizeof c->issuer);
+        cg_cert_serial(peer, c->serial, sizeof c->serial);
+        cg_cert_sha256_hex(peer, c->fingerprint);
+        for (char *s = c->subject; *s; s++)
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                *s = '?';
+        for (char *s = c->issuer; *s; s++)
+            if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                *s = '?';
+        snprintf(c->identity, sizeof c->identity, "cert:%s", c->fingerprint);
+    } else {
+        snprintf(c->identity, sizeof c->identity, "anonymous");
+    }
+    /* The trace borrowed certificates; it has served its purpose. */
+    memset(&c->tls.trace, 0, sizeof c->tls.trace);
+}
+
+static void on_handshake_failed(cg_conn *c)
+{
+    char err[160], peer[64];
+    cg_tls_strerror(c->tls.last_error, err, sizeof err);
+    cg_log_quote(peer, sizeof peer, c->peer, strlen(c->peer));
+    cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"%s\"", peer,
+           c->tls_cfg->listeners[c->listener].name, err);
+    close_now(c);
+}
+
+static void process_input(cg_conn *c)
+{
+    if (c->handshaking) {
+        cg_tls_status st = cg_tls_handshake(&c->tls);
+        cg_conn_flush(c);
+        if (st == CG_TLS_WANT_READ)
+            return;
+        if (st != CG_TLS_OK) {
+            on_handshake_failed(c);
+            return;
+        }
+        c->handshaking = false;
+        judge_certificate(c);
+        if (CG_LOG_DEBUG_ON())
+            cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s", c->peer,
+                   c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl),
+                   c->cert_present ? c->serial : "-");
+        cg_proxy_init(c);
+        if (c->overloaded) {
+            cg_refusal why;
+            cg_refuse(&why, CG_REFUSE_OVERLOADED,
+                      "This server already has %u connections open (limits.max_connections); try again later.",
+                      c->tls_cfg->limits.max_connections);
+            cg_proxy_refuse(c, &why, true);
+            return;
+        }
+        if (c->draining) {
+            cg_conn_close(c, true);
+            return;
+        }
+    }
+    cg_proxy_pump(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    cg_conn *c = s->data;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        c->eof = true;
+        uv_read_stop(s);
+        if (c->lingering || c->handshaking) {
+            close_now(c);
+            return;
+        }
+        cg_proxy_pump(c); /* lets the exchange see the end */
+        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE)
+            close_now(c);
+        return;
+    }
+    if (c->lingering)
+        return; /* discard */
+
+    cg_tls_conn_feed(&c->tls, (const unsigned char *)buf->base, (size_t)nread);
+    process_input(c);
+    if (c->closing)
+        return;
+    size_t left = cg_tls_conn_unconsumed(&c->tls);
+    if (left && !c->lingering) {
+        /* Backpressure: keep what TLS did not take and stop reading. */
+        unsigned char *h = malloc(left);
+        if (!h) {
+            close_now(c);
+            return;
+        }
+        memcpy(h, c->tls.in, left);
+        free(c->held);
+        c->held = h;
+        c->held_len = left;
+        cg_conn_pause_reading(c);
+    }
+    cg_tls_conn_feed(&c->tls, NULL, 0);
+    cg_conn_flush(c);
+}
+
+static void on_handshake_timeout(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"no complete handshake within %u ms (timeouts.handshake)\"",
+           c->peer, c->tls_cfg->listeners[c->listener].name, c->tls_cfg->timeouts.handshake);
+    close_now(c);
+}
+
+static void format_peer(cg_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    c->peer_ip[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(c->peer, sizeof c->peer, "-");
+        return;
+    }
+    unsigned port = 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        uv_ip4_name(in, c->peer_ip, sizeof c->peer_ip);
+        port = ntohs(in->sin_port);
+        snprintf(c->peer, sizeof c->peer, "%s:%u", c->peer_ip, port);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(in6, c->peer_ip, sizeof c->peer_ip);
+        port = ntohs(in6->sin6_port);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", c->peer_ip, port);
+    }
+}
+
+void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
+{
+    cg_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->w = w;
+    c->listener = li;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    unsigned open = atomic_fetch_add(&cg_open_connections, 1) + 1;
+    c->tls_cfg = cg_config_ref(w->cfg);
+
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        close_now(c);
+        return;
+    }
+    format_peer(c);
+    uint32_t max = c->tls_cfg->limits.max_connections;
+    if (open > max) {
+        if (open > max + OVERLOAD_PAGES) {
+            cg_log(CG_LOG_WARN, "connection_refused", "client=%s reason=\"limits.max_connections (%u) reached\"",
+                   c->peer, max);
+            close_now(c);
+            return;
+        }
+        c->overloaded = true;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (!cg_tls_conn_init(&c->tls, listener_tls(c), tls_send, c)) {
+        close_now(c);
+        return;
+    }
+    c->tls_ready = true;
+    c->handshaking = true;
+    c->draining = w->stopping;
+    uv_timer_start(&c->timer, on_handshake_timeout, c->tls_cfg->timeouts.handshake, 0);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        close_now(c);
+}

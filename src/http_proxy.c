@@ -1,2 +1,865 @@
-/* placeholder: being written */
-#include "error.h"
+/* One HTTP/1.1 exchange at a time per client connection:
+ *
+ *   IDLE --first byte--> HEAD --head parsed, checks passed--> CONNECTING
+ *        --backend ready--> FORWARDING --response complete--> IDLE or close
+ *
+ * Request bodies are forwarded straight from the connection's plaintext
+ * buffer (no copy); while a backend write is queued the parser is paused and
+ * nothing more is read from the client. Response bodies are written to the
+ * client as they arrive; when the client's output queue is over the
+ * high-water mark, backend reads stop until it drains.
+ */
+#include "http_proxy.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+
+static int req_on_body(http_parser *p, const char *at, size_t len);
+static int req_on_message_complete(http_parser *p);
+static int res_on_body(http_parser *p, const char *at, size_t len);
+static int res_on_message_complete(http_parser *p);
+
+static const http_parser_settings req_body_settings = {
+    .on_body = req_on_body,
+    .on_message_complete = req_on_message_complete,
+};
+static const http_parser_settings res_body_settings = {
+    .on_body = res_on_body,
+    .on_message_complete = res_on_message_complete,
+};
+
+static void start_forwarding(cg_conn *c);
+static void process_response(cg_conn *c);
+static void finish_exchange(cg_conn *c);
+
+static const cg_listener_cfg *listener_of(const cg_conn *c, const cg_config *cfg)
+{
+    return &cfg->listeners[c->listener];
+}
+
+static const cg_backend_cfg *backend_of(const cg_exchange *ex) { return &ex->cfg->backends[ex->backend]; }
+
+/* ---- timers ---- */
+
+static void on_header_timeout(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    cg_refusal why;
+    if (c->ex.phase == CG_EX_IDLE) {
+        if (c->requests == 0 && c->ppos == c->plen) {
+            cg_refuse(&why, CG_REFUSE_HEADER_TIMEOUT,
+                      "No request arrived within %u ms of the TLS handshake (timeouts.request_header).",
+                      c->tls_cfg->timeouts.request_header);
+            cg_proxy_refuse(c, &why, true);
+        } else {
+            cg_conn_close(c, true); /* keep-alive idle timeout: just close */
+        }
+        return;
+    }
+    cg_refuse(&why, CG_REFUSE_HEADER_TIMEOUT,
+              "The request head was not complete within %u ms (timeouts.request_header); the client is too "
+              "slow or is holding the connection open (slowloris).",
+              c->ex.cfg ? c->ex.cfg->timeouts.request_header : c->tls_cfg->timeouts.request_header);
+    cg_proxy_refuse(c, &why, true);
+}
+
+static void on_body_timeout(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    cg_exchange *ex = &c->ex;
+    if (ex->res_head_sent || ex->phase != CG_EX_FORWARDING || ex->req_done) {
+        cg_log(CG_LOG_WARN, "client_stalled", "id=%s client=%s timeout_ms=%u", ex->id, c->peer,
+               c->tls_cfg->timeouts.client_body);
+        cg_conn_close(c, false);
+        return;
+    }
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_BODY_TIMEOUT,
+              "The request body stalled: no data for %u ms (timeouts.client_body).", ex->cfg->timeouts.client_body);
+    cg_proxy_refuse(c, &why, true);
+}
+
+static void on_backend_timeout(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    cg_conn *c = bc->owner;
+    if (!c)
+        return;
+    cg_exchange *ex = &c->ex;
+    if (ex->res_head_sent) {
+        cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms\"",
+               ex->id, backend_of(ex)->name, ex->cfg->timeouts.backend_response);
+        cg_conn_close(c, false);
+        return;
+    }
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_BACKEND_TIMEOUT,
+              "Backend \"%s\" (%s) did not send a response within %u ms (timeouts.backend_response).",
+              backend_of(ex)->name, backend_of(ex)->url, ex->cfg->timeouts.backend_response);
+    cg_proxy_refuse(c, &why, true);
+}
+
+/* ---- logging ---- */
+
+static void log_request(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    char path[700], subject[400], method[40];
+    cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
+    cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
+    if (c->cert_present)
+        cg_log_quote(subject, sizeof subject, c->subject, strlen(c->subject));
+    else
+        strcpy(subject, "-");
+    double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
+    int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
+    cg_log(CG_LOG_INFO, "request",
+           "id=%s listener=%s client=%s subject=%s serial=%s method=%s path=%s status=%d sub=%d code=%s "
+           "backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f",
+           ex->id, listener_of(c, c->tls_cfg)->name, c->peer, subject, c->cert_present ? c->serial : "-",
+           ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
+           cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
+           ex->bytes_out, ms);
+}
+
+/* ---- exchange lifecycle ---- */
+
+static void begin_exchange(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    ex->phase = CG_EX_HEAD;
+    ex->started_ns = uv_hrtime();
+    cg_server_request_id(c->w, ex->id, sizeof ex->id);
+    cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
+}
+
+/* Clears per-request state; keeps the reusable buffers. */
+static void reset_exchange(cg_exchange *ex)
+{
+    if (ex->cfg)
+        cg_config_unref(ex->cfg);
+    ex->cfg = NULL;
+    ex->route = NULL;
+    ex->bc = NULL;
+    ex->phase = CG_EX_IDLE;
+    ex->head.len = 0;
+    ex->head_off = 0;
+    ex->id[0] = ex->method[0] = ex->path[0] = '\0';
+    ex->status = 0;
+    ex->refusal = CG_REFUSE_NONE;
+    ex->bytes_in = ex->bytes_out = 0;
+    ex->req_done = ex->res_head_sent = ex->res_done = false;
+    ex->res_paused = ex->req_paused = ex->retried = ex->is_head = false;
+    ex->keep_client = true;
+    memset(&ex->req, 0, sizeof ex->req);
+    memset(&ex->res, 0, sizeof ex->res);
+}
+
+void cg_proxy_init(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    memset(ex, 0, sizeof *ex);
+    reset_exchange(ex);
+    /* The first request must follow the handshake promptly. */
+    cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
+}
+
+bool cg_proxy_idle(const cg_conn *c) { return c->ex.phase == CG_EX_IDLE && c->ppos == c->plen; }
+
+static void drop_backend(cg_exchange *ex, bool reusable)
+{
+    if (!ex->bc)
+        return;
+    cg_backend_conn *bc = ex->bc;
+    ex->bc = NULL;
+    if (bc->connected)
+        uv_read_stop((uv_stream_t *)&bc->tcp);
+    bc->owner = NULL;
+    cg_backend_release(bc, reusable);
+}
+
+void cg_proxy_abort(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    if (ex->phase != CG_EX_IDLE && ex->id[0] && ex->status == 0) {
+        ex->status = 499; /* nginx's "client closed request": well known to operators */
+        log_request(c);
+    }
+    drop_backend(ex, false);
+    reset_exchange(ex);
+    free(ex->hdrs);
+    ex->hdrs = NULL;
+    ex->hdrs_cap = 0;
+    cg_buf_free(&ex->head);
+}
+
+void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
+{
+    cg_exchange *ex = &c->ex;
+    if (!ex->id[0]) {
+        ex->started_ns = uv_hrtime();
+        cg_server_request_id(c->w, ex->id, sizeof ex->id);
+    }
+    if (ex->res_head_sent) { /* too late for a page */
+        cg_conn_close(c, false);
+        return;
+    }
+    int status = cg_refusal_status(why->kind), sub = cg_refusal_substatus(why->kind);
+    char st[24];
+    if (sub)
+        snprintf(st, sizeof st, "%d.%d", status, sub);
+    else
+        snprintf(st, sizeof st, "%d", status);
+
+    char detail[1000];
+    cg_log_quote(detail, sizeof detail, why->detail, strlen(why->detail));
+    cg_log(status >= 500 ? CG_LOG_ERROR : CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=%s detail=%s",
+           ex->id, c->peer, cg_refusal_code(why->kind), st, detail);
+
+    /* A request whose body we have not read cannot be followed by another. */
+    if (ex->phase != CG_EX_IDLE && !ex->req_done)
+        close_after = true;
+    if (c->draining)
+        close_after = true;
+
+    char page[4096];
+    size_t plen = cg_refusal_page(why, ex->id, page, sizeof page);
+    char head[512];
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
+                        "Cache-Control: no-store\r\nX-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
+                        "X-Certgate-Error: %s\r\n%s\r\n",
+                        status, cg_http_reason_phrase(status), ex->is_head ? (size_t)0 : plen, ex->id, st,
+                        cg_refusal_code(why->kind), close_after ? "Connection: close\r\n" : "");
+    bool ok = cg_conn_write(c, head, (size_t)hlen);
+    if (ok && !ex->is_head)
+        ok = cg_conn_write(c, page, plen);
+    ok = ok && cg_conn_flush(c);
+
+    ex->status = status;
+    ex->refusal = why->kind;
+    ex->bytes_out = plen;
+    ex->res_head_sent = true;
+    log_request(c);
+    drop_backend(ex, false);
+    if (!ok || close_after) {
+        reset_exchange(ex);
+        cg_conn_close(c, ok);
+        return;
+    }
+    finish_exchange(c);
+}
+
+static void finish_exchange(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    bool keep = ex->keep_client && !c->draining && ex->req_done;
+    c->requests++;
+    reset_exchange(ex);
+    if (!keep) {
+        cg_conn_close(c, true);
+        return;
+    }
+    cg_conn_set_timer(c, c->tls_cfg->timeouts.keepalive_idle, on_header_timeout);
+    cg_conn_compact(c);
+    cg_proxy_pump(c);
+}
+
+/* ---- request head ---- */
+
+static void copy_for_log(char *dst, size_t cap, cg_slice s)
+{
+    size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+static bool on_request_head(cg_conn *c, size_t head_len)
+{
+    cg_exchange *ex = &c->ex;
+    cg_refusal why;
+    const cg_config *cfg;
+
+    ex->cfg = cg_config_ref(c->w->cfg); /* the newest snapshot serves each new request */
+    cfg = ex->cfg;
+    if (ex->hdrs_cap < cfg->limits.max_headers) {
+        free(ex->hdrs);
+        ex->hdrs = calloc(cfg->limits.max_headers, sizeof *ex->hdrs);
+        ex->hdrs_cap = ex->hdrs ? cfg->limits.max_headers : 0;
+        if (!ex->hdrs) {
+            cg_conn_close(c, false);
+            return false;
+        }
+    }
+    const char *head = c->pbuf + c->ppos;
+    if (!cg_http_parse_request(&ex->req_parser, head, head_len, ex->hdrs, ex->hdrs_cap, &ex->req, &why)) {
+        cg_proxy_refuse(c, &why, true);
+        return false;
+    }
+    copy_for_log(ex->method, sizeof ex->method, ex->req.method);
+    copy_for_log(ex->path, sizeof ex->path, ex->req.target);
+    ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
+    ex->bytes_in = head_len;
+    ex->head_off = head_len;
+    ex->req_done = ex->req.message_complete;
+    ex->req_parser.data = c;
+    /* The head's bytes stay in place (the slices point at them) until the
+     * pump compacts the buffer, which happens only after this returns. */
+    c->ppos += head_len;
+    cg_conn_set_timer(c, 0, NULL);
+
+    /* A certificate that was presented but failed is refused on every route. */
+    if (c->cert_present && !c->cert_ok) {
+        cg_proxy_refuse(c, &c->cert_refusal, true);
+        return false;
+    }
+    const cg_listener_cfg *l = listener_of(c, cfg);
+    ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
+    if (!ex->route) {
+        char p[300];
+        copy_for_log(p, sizeof p, ex->req.path);
+        cg_refuse(&why, CG_REFUSE_NO_ROUTE, "No route of listener \"%s\" matches the path \"%s\".", l->name, p);
+        ex->route = NULL;
+        cg_proxy_refuse(c, &why, false);
+        return false;
+    }
+    ex->backend = ex->route->backend;
+    if (!c->cert_present && ex->route->client_cert_required) {
+        cg_proxy_refuse(c, &c->cert_refusal, true);
+        return false;
+    }
+
+    /* The head for the backend, built once while the request's bytes are at hand. */
+    cg_http_header extra[4];
+    size_t nextra = 0;
+    if (l->forward_client_cert && c->cert_present) {
+        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Subject"), { c->subject, strlen(c->subject) } };
+        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Issuer"), { c->issuer, strlen(c->issuer) } };
+        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Serial"), { c->serial, strlen(c->serial) } };
+        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-SHA256"), { c->fingerprint, 64 } };
+    }
+    const cg_backend_cfg *b = backend_of(ex);
+    cg_forward_ctx fw = {
+        .client_ip = { c->peer_ip, strlen(c->peer_ip) },
+        .default_host = { b->host_header, strlen(b->host_header) },
+        .request_id = { ex->id, strlen(ex->id) },
+        .extra = extra,
+        .nextra = nextra,
+    };
+    ex->head.len = 0;
+    if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
+        cg_conn_close(c, false);
+        return false;
+    }
+    ex->phase = CG_EX_CONNECTING;
+    return true;
+}
+
+/* ---- backend connection ---- */
+
+static void on_backend_connected(cg_backend_conn *bc, int status)
+{
+    cg_conn *c = bc->owner;
+    cg_exchange *ex = &c->ex;
+    if (status < 0) {
+        ex->bc = NULL;
+        bc->owner = NULL;
+        cg_backend_release(bc, false);
+        const cg_backend_cfg *b = backend_of(ex);
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BACKEND_UNREACHABLE,
+                  "Could not connect to backend \"%s\" at %s: %s. Check that the backend is running and that "
+                  "backends[].url is right.",
+                  b->name, b->url, cg_backend_strerror(status));
+        cg_proxy_refuse(c, &why, false);
+        return;
+    }
+    start_forwarding(c);
+}
+
+static void connect_backend(cg_conn *c, bool fresh)
+{
+    cg_exchange *ex = &c->ex;
+    ex->phase = CG_EX_CONNECTING;
+    cg_backend_conn *bc = cg_backend_acquire(c->w, ex->backend, c->identity, fresh, c, on_backend_connected);
+    if (!bc) {
+        cg_conn_close(c, false);
+        return;
+    }
+    ex->bc = bc;
+    if (bc->connected)
+        start_forwarding(c);
+}
+
+static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    cg_backend_conn *bc = h->data;
+    (void)suggested;
+    if (!bc->rbuf) {
+        bc->rcap = 16384;
+        cg_conn *c = bc->owner;
+        if (c && c->ex.cfg && c->ex.cfg->limits.max_response_head > bc->rcap)
+            bc->rcap = c->ex.cfg->limits.max_response_head;
+        bc->rbuf = malloc(bc->rcap);
+        if (!bc->rbuf)
+            bc->rcap = 0;
+    }
+    buf->base = bc->rbuf + bc->rlen;
+    buf->len = bc->rcap - bc->rlen;
+}
+
+static bool replayable(const cg_exchange *ex)
+{
+    return ex->req.body == CG_BODY_NONE && ex->req_done && !ex->retried && ex->bc && ex->bc->served > 0 &&
+           !ex->res_head_sent && ex->bc->rlen == 0;
+}
+
+static void backend_failed(cg_conn *c, const char *what)
+{
+    cg_exchange *ex = &c->ex;
+    if (replayable(ex)) {
+        /* A pooled connection the backend had already closed: try once more
+         * on a new one. Only for requests without a body. */
+        cg_log(CG_LOG_DEBUG, "backend_retry", "id=%s backend=%s reason=\"%s on a reused connection\"", ex->id,
+               backend_of(ex)->name, what);
+        ex->retried = true;
+        drop_backend(ex, false);
+        connect_backend(c, true);
+        return;
+    }
+    if (ex->res_head_sent) {
+        cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s after the response started\"", ex->id,
+               backend_of(ex)->name, what);
+        ex->keep_client = false;
+        drop_backend(ex, false);
+        cg_conn_close(c, false);
+        return;
+    }
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" (%s) %s before sending a complete response head.",
+              backend_of(ex)->name, backend_of(ex)->url, what);
+    cg_proxy_refuse(c, &why, true);
+}
+
+static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    cg_backend_conn *bc = s->data;
+    cg_conn *c = bc->owner;
+    (void)buf;
+    if (!c || nread == 0)
+        return;
+    cg_exchange *ex = &c->ex;
+    if (nread < 0) {
+        if (nread == UV_EOF && ex->res_head_sent && ex->res.body == CG_BODY_UNTIL_CLOSE) {
+            bc->rlen = 0;
+            http_parser_execute(&ex->res_parser, &res_body_settings, NULL, 0); /* EOF ends the body */
+            if (ex->res_done) {
+                process_response(c);
+                return;
+            }
+        }
+        char what[160];
+        snprintf(what, sizeof what, "closed the connection (%s)",
+                 nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
+        backend_failed(c, what);
+        return;
+    }
+    bc->rlen += (size_t)nread;
+    process_response(c);
+}
+
+static void on_head_written(cg_backend_conn *bc, int status);
+
+static void start_forwarding(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    cg_backend_conn *bc = ex->bc;
+    ex->phase = CG_EX_FORWARDING;
+    bc->tcp.data = bc;
+    bc->rlen = 0;
+    uv_read_start((uv_stream_t *)&bc->tcp, be_alloc, be_read);
+    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+
+    uv_buf_t b = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
+    int r = cg_backend_write(bc, &b, 1, on_head_written);
+    if (r < 0) {
+        backend_failed(c, "refused the request");
+        return;
+    }
+    if (r == 1)
+        ex->req_paused = true;
+    if (ex->req.expect_continue && !ex->req_done && c->ppos == c->plen) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        cg_conn_write(c, cont, sizeof cont - 1);
+        cg_conn_flush(c);
+    }
+    if (!ex->req_done)
+        cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
+    cg_proxy_pump(c);
+}
+
+static void on_head_written(cg_backend_conn *bc, int status)
+{
+    cg_conn *c = bc->owner;
+    if (!c)
+        return;
+    if (status < 0) {
+        backend_failed(c, "closed the connection while the request was sent");
+        return;
+    }
+    c->ex.req_paused = false;
+    cg_proxy_pump(c);
+}
+
+/* ---- request body ---- */
+
+static void on_body_written(cg_backend_conn *bc, int status)
+{
+    cg_conn *c = bc->owner;
+    if (!c)
+        return;
+    cg_exchange *ex = &c->ex;
+    if (status < 0) {
+        backend_failed(c, "closed the connection while the request body was sent");
+        return;
+    }
+    if (ex->req_paused) {
+        ex->req_paused = false;
+        http_parser_pause(&ex->req_parser, 0);
+    }
+    cg_proxy_pump(c);
+}
+
+static int req_on_body(http_parser *p, const char *at, size_t len)
+{
+    cg_conn *c = p->data;
+    cg_exchange *ex = &c->ex;
+    uv_buf_t bufs[3];
+    unsigned n = 0;
+    ex->bytes_in += len;
+    if (ex->req.body == CG_BODY_CHUNKED) {
+        int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", len);
+        bufs[n++] = uv_buf_init(ex->chunk_line, (unsigned)k);
+        bufs[n++] = uv_buf_init((char *)at, (unsigned)len);
+        bufs[n++] = uv_buf_init("\r\n", 2);
+    } else {
+        bufs[n++] = uv_buf_init((char *)at, (unsigned)len);
+    }
+    int r = cg_backend_write(ex->bc, bufs, n, on_body_written);
+    if (r < 0)
+        return -1;
+    if (r == 1) {
+        ex->req_paused = true;
+        http_parser_pause(p, 1);
+    }
+    return 0;
+}
+
+static int req_on_message_complete(http_parser *p)
+{
+    cg_conn *c = p->data;
+    cg_exchange *ex = &c->ex;
+    ex->req_done = true;
+    if (ex->req.body == CG_BODY_CHUNKED) {
+        uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+        if (cg_backend_write(ex->bc, &b, 1, on_body_written) < 0)
+            return -1;
+    }
+    /* Stop here: bytes after the body belong to the next request. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* Feeds buffered request body bytes to the parser. Returns false if the
+ * exchange ended (refused or connection closed). */
+static bool feed_request_body(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    size_t avail = c->plen - c->ppos;
+    size_t n = http_parser_execute(&ex->req_parser, &req_body_settings, c->pbuf + c->ppos, avail);
+    c->ppos += n;
+    enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
+    if (e == HPE_OK || e == HPE_PAUSED) {
+        if (ex->req_done) {
+            if (ex->req_parser.http_errno == HPE_PAUSED)
+                http_parser_pause(&ex->req_parser, 0);
+            cg_conn_set_timer(c, 0, NULL);
+        } else {
+            cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
+        }
+        return true;
+    }
+    if (e == HPE_CB_body) {
+        backend_failed(c, "closed the connection while the request body was sent");
+        return false;
+    }
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_BAD_REQUEST, "Invalid request body: %s.", http_errno_description(e));
+    cg_proxy_refuse(c, &why, true);
+    return false;
+}
+
+/* ---- response ---- */
+
+static int res_on_body(http_parser *p, const char *at, size_t len)
+{
+    cg_conn *c = p->data;
+    cg_exchange *ex = &c->ex;
+    ex->bytes_out += len;
+    if (ex->framing == CG_CLIENT_BODY_NONE)
+        return 0;
+    if (ex->framing == CG_CLIENT_BODY_CHUNKED) {
+        int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", len);
+        if (!cg_conn_write(c, ex->chunk_line, (size_t)k) || !cg_conn_write(c, at, len) ||
+            !cg_conn_write(c, "\r\n", 2))
+            return -1;
+        return 0;
+    }
+    return cg_conn_write(c, at, len) ? 0 : -1;
+}
+
+static int res_on_message_complete(http_parser *p)
+{
+    cg_conn *c = p->data;
+    c->ex.res_done = true;
+    http_parser_pause(p, 1); /* anything after this is not ours to forward */
+    return 0;
+}
+
+static void complete_response(cg_conn *c, bool backend_clean)
+{
+    cg_exchange *ex = &c->ex;
+    if (ex->framing == CG_CLIENT_BODY_CHUNKED && !cg_conn_write(c, "0\r\n\r\n", 5)) {
+        cg_conn_close(c, false);
+        return;
+    }
+    if (!cg_conn_flush(c)) {
+        cg_conn_close(c, false);
+        return;
+    }
+    if (ex->framing == CG_CLIENT_BODY_CLOSE)
+        ex->keep_client = false;
+    cg_backend_conn *bc = ex->bc;
+    bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending;
+    if (bc)
+        bc->served++;
+    drop_backend(ex, reusable);
+    log_request(c);
+    finish_exchange(c);
+}
+
+static void process_response(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    cg_backend_conn *bc = ex->bc;
+    size_t off = 0;
+
+    while (!ex->res_head_sent) {
+        size_t head_len = 0;
+        cg_refusal why;
+        cg_http_limits lim = { ex->cfg->limits.max_response_head, ex->cfg->limits.max_response_head,
+                               ex->cfg->limits.max_headers };
+        cg_head_scan r = cg_http_scan_head(bc->rbuf, bc->rlen, &lim, true, &head_len, &why);
+        if (r == CG_HEAD_INCOMPLETE) {
+            if (bc->rlen < bc->rcap)
+                return; /* wait for more */
+            cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                      "Backend \"%s\" sent a response head larger than %u bytes (limits.max_response_head).",
+                      backend_of(ex)->name, ex->cfg->limits.max_response_head);
+            r = CG_HEAD_INVALID;
+        }
+        if (r == CG_HEAD_INVALID ||
+            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs, ex->hdrs_cap,
+                                    &ex->res, &why)) {
+            cg_refusal bad;
+            cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
+                      backend_of(ex)->name, why.detail);
+            cg_proxy_refuse(c, &bad, true);
+            return;
+        }
+        if (ex->res.status < 200) {
+            /* Interim responses (100 Continue ...): the proxy already
+             * answered Expect itself; drop them. */
+            memmove(bc->rbuf, bc->rbuf + head_len, bc->rlen - head_len);
+            bc->rlen -= head_len;
+            continue;
+        }
+        bool keep = ex->req.keep_alive && !c->draining;
+        uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
+        if (maxreq && c->requests + 1 >= maxreq)
+            keep = false;
+        ex->keep_client = keep;
+        ex->head.len = 0;
+        if (!cg_http_write_client_head(&ex->res, ex->is_head, ex->req.version_minor, keep,
+                                       (cg_slice){ ex->id, strlen(ex->id) }, &ex->head, &ex->framing)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        if (ex->framing == CG_CLIENT_BODY_CLOSE)
+            ex->keep_client = false;
+        ex->status = ex->res.status;
+        ex->res_head_sent = true;
+        ex->res_parser.data = c;
+        if (!cg_conn_write(c, ex->head.data, ex->head.len)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        off = head_len;
+        if (ex->res.message_complete) {
+            complete_response(c, bc->rlen == head_len);
+            return;
+        }
+    }
+
+    if (off < bc->rlen) {
+        size_t avail = bc->rlen - off;
+        size_t n = http_parser_execute(&ex->res_parser, &res_body_settings, bc->rbuf + off, avail);
+        enum http_errno e = HTTP_PARSER_ERRNO(&ex->res_parser);
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            if (e == HPE_CB_body) { /* the client went away */
+                cg_conn_close(c, false);
+                return;
+            }
+            char what[160];
+            snprintf(what, sizeof what, "sent an invalid response body (%s)", http_errno_description(e));
+            cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s\"", ex->id, backend_of(ex)->name,
+                   what);
+            drop_backend(ex, false);
+            cg_conn_close(c, false);
+            return;
+        }
+        bc->rlen = 0;
+        if (ex->res_done) {
+            complete_response(c, n == avail);
+            return;
+        }
+    }
+    bc->rlen = 0;
+    if (ex->res_done) {
+        complete_response(c, true);
+        return;
+    }
+    if (!cg_conn_flush(c)) {
+        cg_conn_close(c, false);
+        return;
+    }
+    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    if (c->out_queued > CG_OUT_HIGH_WATER && !ex->res_paused) {
+        ex->res_paused = true;
+        uv_read_stop((uv_stream_t *)&bc->tcp);
+        cg_backend_set_timer(bc, 0, NULL);
+        /* The client now sets the pace; give up on one that stops reading. */
+        cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
+    }
+}
+
+void cg_proxy_on_drain(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    if (!ex->res_paused || !ex->bc)
+        return;
+    ex->res_paused = false;
+    if (ex->req_done)
+        cg_conn_set_timer(c, 0, NULL);
+    uv_read_start((uv_stream_t *)&ex->bc->tcp, be_alloc, be_read);
+    cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+}
+
+/* ---- the pump: drives the exchange from the client's plaintext ---- */
+
+static bool handle_read_status(cg_conn *c, cg_tls_status st)
+{
+    cg_exchange *ex = &c->ex;
+    switch (st) {
+    case CG_TLS_OK:
+        return true;
+    case CG_TLS_WANT_READ:
+        return false;
+    case CG_TLS_CLOSED:
+    case CG_TLS_ERROR:
+        if (ex->phase == CG_EX_IDLE && c->ppos == c->plen) {
+            cg_conn_close(c, st == CG_TLS_CLOSED); /* a normal end between requests */
+        } else if (ex->phase == CG_EX_FORWARDING && ex->req_done) {
+            /* The client may half-close after its request; keep waiting
+             * for the response. */
+            c->eof = true;
+            return false;
+        } else {
+            cg_conn_close(c, false);
+        }
+        return false;
+    }
+    return false;
+}
+
+void cg_proxy_pump(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    while (!c->closing && !c->lingering) {
+        switch (ex->phase) {
+        case CG_EX_IDLE:
+            if (c->ppos < c->plen) {
+                begin_exchange(c);
+                break;
+            }
+            if (c->draining) {
+                cg_conn_close(c, true);
+                return;
+            }
+            if (!handle_read_status(c, cg_conn_read_plaintext(c)))
+                return;
+            break;
+
+        case CG_EX_HEAD: {
+            size_t head_len = 0;
+            cg_refusal why;
+            const cg_limits *lim = &c->tls_cfg->limits;
+            cg_http_limits hl = { lim->max_request_head, lim->max_header_line, lim->max_headers };
+            cg_head_scan r = cg_http_scan_head(c->pbuf + c->ppos, c->plen - c->ppos, &hl, false, &head_len, &why);
+            if (r == CG_HEAD_INVALID) {
+                cg_proxy_refuse(c, &why, true);
+                return;
+            }
+            if (r == CG_HEAD_COMPLETE) {
+                if (!on_request_head(c, head_len))
+                    return;
+                connect_backend(c, false);
+                break;
+            }
+            if (c->ppos > 0)
+                cg_conn_compact(c);
+            if (!handle_read_status(c, cg_conn_read_plaintext(c)))
+                return;
+            break;
+        }
+
+        case CG_EX_CONNECTING:
+            return; /* the client's next bytes wait in TLS and the socket */
+
+        case CG_EX_FORWARDING:
+            if (ex->req_done || ex->req_paused)
+                return; /* pipelined bytes wait until the response is done */
+            if (c->ppos < c->plen) {
+                if (!feed_request_body(c))
+                    return;
+                break;
+            }
+            if (c->eof) {
+                cg_conn_close(c, false);
+                return;
+            }
+            cg_conn_compact(c);
+            if (!handle_read_status(c, cg_conn_read_plaintext(c)))
+                return;
+            break;
+
+        case CG_EX_DONE:
+            return;
+        }
+    }
+}

@@ -1,1 +1,99 @@
-int main(void) { return 0; }
+/* certgate: a TLS reverse proxy that turns client certificates into
+ * Kerberos identities for legacy Windows-authenticated web applications.
+ *
+ *   certgate run   -c FILE     serve
+ *   certgate check -c FILE     validate the configuration (exit 1 on errors)
+ *   certgate version
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/version.h>
+#include <uv.h>
+
+#include "config.h"
+#include "error.h"
+#include "server.h"
+
+#define DEFAULT_CONFIG "/etc/certgate/certgate.yaml"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: certgate <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  run   -c FILE   run the proxy (SIGHUP reloads, SIGTERM stops gracefully)\n"
+            "  check -c FILE   validate a configuration and its certificates; exit 1 on errors\n"
+            "  version         print the version\n"
+            "\n"
+            "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+            "\n"
+            "The configuration reference is conf/certgate.yaml; see also docs/.\n");
+}
+
+static int cmd_check(const char *path)
+{
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load(path, 0, &d);
+    cg_diag_print(&d, stderr);
+    if (!cfg) {
+        fprintf(stderr, "%s: %zu error(s), %zu warning(s): configuration NOT valid\n", path, d.errors, d.warnings);
+        cg_diag_free(&d);
+        return 1;
+    }
+    printf("configuration OK: %s (%zu warning(s))\n", path, d.warnings);
+    printf("workers: %u\n", cfg->workers);
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const cg_listener_cfg *l = &cfg->listeners[i];
+        printf("listener %s on %s:%u (client CAs: %s)\n", l->name, l->address, l->port, l->client_ca_file);
+        for (size_t r = 0; r < l->nroutes; r++) {
+            const cg_route *rt = &l->routes[r];
+            const cg_backend_cfg *b = &cfg->backends[rt->backend];
+            printf("  route %-20s -> backend %s (%s), client certificate %s\n", rt->path, b->name, b->url,
+                   rt->client_cert_required ? "required" : "optional");
+        }
+    }
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = NULL, *config = DEFAULT_CONFIG;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            if (++i >= argc) {
+                fprintf(stderr, "certgate: %s needs a file name\n", a);
+                return 2;
+            }
+            config = argv[i];
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "help")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] != '-' && !cmd) {
+            cmd = a;
+        } else {
+            fprintf(stderr, "certgate: unknown argument \"%s\"\n\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!cmd)
+        cmd = "run";
+    if (!strcmp(cmd, "run"))
+        return cg_server_run(config);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(config);
+    if (!strcmp(cmd, "version")) {
+        printf("certgate %s (mbedTLS %s, libuv %s)\n", CG_VERSION, MBEDTLS_VERSION_STRING, uv_version_string());
+        return 0;
+    }
+    fprintf(stderr, "certgate: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

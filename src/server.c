@@ -1,2 +1,409 @@
-/* placeholder: being written */
-#include "error.h"
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "log.h"
+
+#define READBUF_CAP (64u * 1024)
+#define STAGE_CAP 16384 /* one full TLS record of plaintext */
+
+atomic_uint cg_open_connections;
+static uint32_t boot_id;
+
+typedef struct server {
+    const char *config_path;
+    cg_config *cfg;
+    uv_loop_t loop;
+    uv_signal_t sighup, sigterm, sigint;
+    cg_worker *workers;
+    unsigned nworkers;
+    bool stopping;
+} server;
+
+void cg_server_request_id(cg_worker *w, char *out, size_t cap)
+{
+    snprintf(out, cap, "%08" PRIx32 "-%u-%" PRIu64, boot_id, w->id, ++w->request_seq);
+}
+
+/* ---- listening sockets ---- */
+
+static int open_listener(const cg_listener_cfg *l, bool reuseport, char *err, size_t errcap)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    socklen_t alen;
+    if (uv_ip4_addr(l->address, l->port, &addr.in4) == 0) {
+        alen = sizeof addr.in4;
+    } else if (uv_ip6_addr(l->address, l->port, &addr.in6) == 0) {
+        alen = sizeof addr.in6;
+    } else {
+        snprintf(err, errcap, "\"%s\" is not a numeric address", l->address);
+        return -1;
+    }
+    int fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errcap, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (addr.sa.sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, &addr.sa, alen) != 0 || listen(fd, 511) != 0) {
+        snprintf(err, errcap, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ---- worker ---- */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    cg_worker *w = listener->data;
+    if (status < 0 || w->stopping)
+        return;
+    size_t li = (size_t)((uv_tcp_t *)listener - w->listeners);
+    cg_conn_accept(w, listener, li);
+}
+
+static void on_prepare(uv_prepare_t *p)
+{
+    /* Safety net for output coalescing: whatever is staged goes out
+     * before the loop sleeps. */
+    cg_worker *w = p->data;
+    cg_conn *c = w->stage_owner;
+    if (c && !cg_conn_flush(c))
+        cg_conn_close(c, false);
+}
+
+static void on_shutdown_deadline(uv_timer_t *t)
+{
+    cg_worker *w = t->data;
+    size_t n = w->nconns;
+    if (n)
+        cg_log(CG_LOG_WARN, "shutdown_deadline", "worker=%u connections_closed=%zu", w->id, n);
+    for (cg_conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        cg_conn_close(c, false);
+    }
+}
+
+static void finish_stop(cg_worker *w)
+{
+    if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
+        cg_backend_pools_free(w);
+        uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
+        uv_close((uv_handle_t *)&w->flush_prepare, NULL);
+        uv_close((uv_handle_t *)&w->wakeup, NULL);
+    }
+}
+
+static void begin_stop(cg_worker *w)
+{
+    w->stopping = true;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    for (cg_conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        cg_conn_drain(c);
+    }
+    uv_timer_start(&w->shutdown_timer, on_shutdown_deadline, w->cfg->timeouts.shutdown, 0);
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+    cg_worker *w = a->data;
+    cg_config *next = atomic_exchange(&w->next_cfg, NULL);
+    if (next) {
+        cg_config_unref(w->cfg);
+        w->cfg = next;
+        cg_backend_pools_reset(w);
+    }
+    if (atomic_load(&w->stop_requested) && !w->stopping)
+        begin_stop(w);
+    if (w->stopping && w->nconns == 0)
+        finish_stop(w);
+}
+
+static void worker_main(void *arg)
+{
+    cg_worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, int *fds, char *err, size_t errcap)
+{
+    w->id = id;
+    w->cfg = cg_config_ref(cfg);
+    atomic_init(&w->next_cfg, NULL);
+    atomic_init(&w->stop_requested, false);
+    w->readbuf_cap = READBUF_CAP;
+    w->readbuf = malloc(READBUF_CAP);
+    w->stage_cap = STAGE_CAP;
+    w->stage = malloc(STAGE_CAP);
+    w->nlisteners = cfg->nlisteners;
+    w->listeners = calloc(cfg->nlisteners, sizeof *w->listeners);
+    if (!w->readbuf || !w->stage || !w->listeners) {
+        snprintf(err, errcap, "out of memory");
+        return false;
+    }
+    uv_loop_init(&w->loop);
+    w->loop.data = w;
+    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+    w->wakeup.data = w;
+    uv_timer_init(&w->loop, &w->shutdown_timer);
+    w->shutdown_timer.data = w;
+    uv_prepare_init(&w->loop, &w->flush_prepare);
+    w->flush_prepare.data = w;
+    uv_prepare_start(&w->flush_prepare, on_prepare);
+    cg_backend_pools_reset(w);
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        uv_tcp_init(&w->loop, &w->listeners[i]);
+        w->listeners[i].data = w;
+        int r = uv_tcp_open(&w->listeners[i], fds[i]);
+        if (r == 0)
+            r = uv_listen((uv_stream_t *)&w->listeners[i], 511, on_connection);
+        if (r != 0) {
+            snprintf(err, errcap, "listener \"%s\": %s", cfg->listeners[i].name, uv_strerror(r));
+            return false;
+        }
+    }
+    return true;
+}
+
+static void worker_free(cg_worker *w)
+{
+    uv_loop_close(&w->loop);
+    cg_config *pending = atomic_exchange(&w->next_cfg, NULL);
+    if (pending)
+        cg_config_unref(pending);
+    if (w->cfg)
+        cg_config_unref(w->cfg);
+    free(w->listeners);
+    free(w->readbuf);
+    free(w->stage);
+}
+
+/* ---- signals: reload and stop ---- */
+
+static bool same_listeners(const cg_config *a, const cg_config *b, char *why, size_t cap)
+{
+    if (a->nlisteners != b->nlisteners) {
+        snprintf(why, cap, "the number of listeners changed (%zu -> %zu)", a->nlisteners, b->nlisteners);
+        return false;
+    }
+    for (size_t i = 0; i < a->nlisteners; i++) {
+        const cg_listener_cfg *x = &a->listeners[i], *y = &b->listeners[i];
+        if (strcmp(x->name, y->name) || strcmp(x->address, y->address) || x->port != y->port) {
+            snprintf(why, cap, "listener \"%s\" (%s:%u) changed to \"%s\" (%s:%u)", x->name, x->address, x->port,
+                     y->name, y->address, y->port);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void log_diag(const cg_diag *d)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        const cg_diag_item *it = &d->items[i];
+        char msg[1200], file[600];
+        cg_log_quote(msg, sizeof msg, it->message, strlen(it->message));
+        cg_log_quote(file, sizeof file, it->file ? it->file : "-", strlen(it->file ? it->file : "-"));
+        cg_log(it->severity == CG_DIAG_ERROR ? CG_LOG_ERROR : CG_LOG_WARN, "config",
+               "severity=%s file=%s line=%d column=%d message=%s",
+               it->severity == CG_DIAG_ERROR ? "error" : "warning", file, it->line, it->column, msg);
+    }
+}
+
+static void reload(server *s)
+{
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_config *next = cg_config_load(s->config_path, 0, &d);
+    log_diag(&d);
+    char why[300];
+    if (!next) {
+        cg_log(CG_LOG_ERROR, "reload", "result=failed errors=%zu detail=\"the configuration in force is kept\"",
+               d.errors);
+        cg_diag_free(&d);
+        return;
+    }
+    if (!same_listeners(s->cfg, next, why, sizeof why)) {
+        cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"%s: restart certgate to change listeners; the configuration in force is kept\"",
+               why);
+        cg_config_unref(next);
+        cg_diag_free(&d);
+        return;
+    }
+    if (next->workers != s->nworkers)
+        cg_log(CG_LOG_WARN, "reload", "detail=\"workers changed (%u -> %u): takes effect at the next restart\"",
+               s->nworkers, next->workers);
+    if (!cg_log_reopen(next->log_file, next->log_level))
+        cg_log(CG_LOG_ERROR, "reload", "detail=\"cannot open log file %s: %s; still logging to the old one\"",
+               next->log_file, strerror(errno));
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        cg_worker *w = &s->workers[i];
+        cg_config *old = atomic_exchange(&w->next_cfg, cg_config_ref(next));
+        if (old)
+            cg_config_unref(old);
+        uv_async_send(&w->wakeup);
+    }
+    cg_config_unref(s->cfg);
+    s->cfg = next;
+    cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu", d.warnings);
+    cg_diag_free(&d);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server *s = h->data;
+    if (signum == SIGHUP) {
+        reload(s);
+        return;
+    }
+    if (s->stopping) {
+        cg_log(CG_LOG_WARN, "shutdown", "detail=\"second signal: closing all connections now\"");
+        exit(1);
+    }
+    s->stopping = true;
+    cg_log(CG_LOG_INFO, "shutdown", "signal=%s deadline_ms=%u", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+           s->cfg->timeouts.shutdown);
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i].stop_requested, true);
+        uv_async_send(&s->workers[i].wakeup);
+    }
+    /* Keep SIGINT/SIGTERM watched (second signal = now); only SIGHUP goes. */
+    uv_close((uv_handle_t *)&s->sighup, NULL);
+    uv_unref((uv_handle_t *)&s->sigterm);
+    uv_unref((uv_handle_t *)&s->sigint);
+}
+
+int cg_server_run(const char *config_path)
+{
+    server s = { .config_path = config_path };
+    cg_diag d;
+    cg_diag_init(&d);
+    s.cfg = cg_config_load(config_path, 0, &d);
+    cg_diag_print(&d, stderr);
+    cg_diag_free(&d);
+    if (!s.cfg)
+        return 1;
+    if (!cg_log_open(s.cfg->log_file, s.cfg->log_level)) {
+        fprintf(stderr, "certgate: cannot open log file %s: %s (logging.file)\n", s.cfg->log_file, strerror(errno));
+        cg_config_unref(s.cfg);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_random(NULL, NULL, &boot_id, sizeof boot_id, 0, NULL);
+
+    int rc = 1;
+    s.nworkers = s.cfg->workers;
+    s.workers = calloc(s.nworkers, sizeof *s.workers);
+    int *fds = calloc(s.nworkers * s.cfg->nlisteners, sizeof *fds);
+    unsigned started = 0, inited = 0;
+    if (!s.workers || !fds)
+        goto out;
+    for (size_t i = 0; i < s.nworkers * s.cfg->nlisteners; i++)
+        fds[i] = -1;
+
+    char err[300];
+    for (unsigned wi = 0; wi < s.nworkers; wi++) {
+        for (size_t li = 0; li < s.cfg->nlisteners; li++) {
+            const cg_listener_cfg *l = &s.cfg->listeners[li];
+            int fd = open_listener(l, s.nworkers > 1, err, sizeof err);
+            if (fd < 0) {
+                cg_log(CG_LOG_ERROR, "listen_failed", "listener=%s address=%s:%u detail=\"%s\"", l->name,
+                       l->address, l->port, err);
+                fprintf(stderr, "certgate: listener \"%s\": cannot listen on %s:%u: %s\n", l->name, l->address,
+                        l->port, err);
+                goto out;
+            }
+            fds[wi * s.cfg->nlisteners + li] = fd;
+        }
+    }
+    for (unsigned wi = 0; wi < s.nworkers; wi++) {
+        if (!worker_init(&s.workers[wi], wi, s.cfg, &fds[wi * s.cfg->nlisteners], err, sizeof err)) {
+            fprintf(stderr, "certgate: %s\n", err);
+            inited = wi + 1;
+            goto out;
+        }
+        inited = wi + 1;
+    }
+    for (size_t li = 0; li < s.cfg->nlisteners; li++) {
+        const cg_listener_cfg *l = &s.cfg->listeners[li];
+        cg_log(CG_LOG_INFO, "listening", "listener=%s address=%s:%u workers=%u routes=%zu", l->name, l->address,
+               l->port, s.nworkers, l->nroutes);
+    }
+
+    uv_loop_init(&s.loop);
+    uv_signal_init(&s.loop, &s.sighup);
+    uv_signal_init(&s.loop, &s.sigterm);
+    uv_signal_init(&s.loop, &s.sigint);
+    s.sighup.data = s.sigterm.data = s.sigint.data = &s;
+    uv_signal_start(&s.sighup, on_signal, SIGHUP);
+    uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s.sigint, on_signal, SIGINT);
+
+    for (; started < s.nworkers; started++)
+        if (uv_thread_create(&s.workers[started].thread, worker_main, &s.workers[started]) != 0)
+            break;
+    if (started == s.nworkers)
+        rc = 0;
+    else
+        on_signal(&s.sigterm, SIGTERM);
+
+    /* Runs until a stop signal: then only unref'ed handles remain. */
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    for (unsigned i = 0; i < started; i++)
+        uv_thread_join(&s.workers[i].thread);
+    uv_close((uv_handle_t *)&s.sigterm, NULL);
+    uv_close((uv_handle_t *)&s.sigint, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s.sighup))
+        uv_close((uv_handle_t *)&s.sighup, NULL);
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&s.loop);
+    cg_log(CG_LOG_INFO, "stopped", "detail=\"all connections finished\"");
+
+out:
+    for (unsigned i = 0; i < inited; i++) {
+        if (i >= started) {
+            /* Never ran: close its handles so the loop can be freed. */
+            cg_worker *w = &s.workers[i];
+            for (size_t li = 0; li < w->nlisteners; li++)
+                if (w->listeners[li].type == UV_TCP && !uv_is_closing((uv_handle_t *)&w->listeners[li]))
+                    uv_close((uv_handle_t *)&w->listeners[li], NULL);
+            w->stopping = true;
+            finish_stop(w);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+        }
+        worker_free(&s.workers[i]);
+    }
+    if (s.workers && fds)
+        for (unsigned wi = inited; wi < s.nworkers; wi++)
+            for (size_t li = 0; li < s.cfg->nlisteners; li++)
+                if (fds[wi * s.cfg->nlisteners + li] >= 0)
+                    close(fds[wi * s.cfg->nlisteners + li]);
+    free(fds);
+    free(s.workers);
+    cg_config_unref(s.cfg);
+    cg_log_close();
+    return rc;
+}

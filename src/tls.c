@@ -1,2 +1,306 @@
-/* placeholder: being written */
-#include "error.h"
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl_ticket.h>
+
+struct cg_tls_server {
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt own_chain; /* server leaf + chain */
+    mbedtls_pk_context own_key;
+    mbedtls_x509_crt anchors;   /* trusted client CAs */
+    mbedtls_ssl_ticket_context tickets;
+    bool tickets_on;
+    cg_verify_policy policy;
+    char *listener_name;
+};
+
+/* TLS 1.2, forward secrecy and AEAD only. */
+static const int ciphersuites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0,
+};
+
+static const mbedtls_ecp_group_id curves[] = {
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_NONE,
+};
+
+/* One DRBG per thread: no lock on the handshake path, and the ticket
+ * context may rotate keys from any worker. */
+static int thread_rng(void *unused, unsigned char *out, size_t len)
+{
+    static _Thread_local bool seeded;
+    static _Thread_local mbedtls_entropy_context entropy;
+    static _Thread_local mbedtls_ctr_drbg_context drbg;
+    (void)unused;
+    if (!seeded) {
+        mbedtls_entropy_init(&entropy);
+        mbedtls_ctr_drbg_init(&drbg);
+        static const char pers[] = "certgate";
+        if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
+                                  sizeof pers - 1) != 0)
+            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+        seeded = true;
+    }
+    return mbedtls_ctr_drbg_random(&drbg, out, len);
+}
+
+const char *cg_tls_strerror(int err, char *buf, size_t cap)
+{
+    mbedtls_strerror(err, buf, cap);
+    return buf;
+}
+
+static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const char *what, const char *path,
+                       int err)
+{
+    char e[160];
+    if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR || err == MBEDTLS_ERR_X509_FILE_IO_ERROR)
+        snprintf(e, sizeof e, "cannot read the file (missing or not readable by this user)");
+    else if (err == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
+        snprintf(e, sizeof e, "the key is encrypted; certgate needs an unencrypted key (protect it with file permissions)");
+    else
+        cg_tls_strerror(err, e, sizeof e);
+    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, pos.line, pos.column, "%s \"%s\": %s", what, path, e);
+}
+
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
+{
+    cg_tls_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "out of memory");
+        return NULL;
+    }
+    mbedtls_ssl_config_init(&s->conf);
+    mbedtls_x509_crt_init(&s->own_chain);
+    mbedtls_pk_init(&s->own_key);
+    mbedtls_x509_crt_init(&s->anchors);
+    mbedtls_ssl_ticket_init(&s->tickets);
+    s->listener_name = strdup(l->name ? l->name : "");
+
+    int err;
+    bool ok = true;
+    if ((err = mbedtls_x509_crt_parse_file(&s->own_chain, l->cert_file)) != 0) {
+        load_error(diag, cfg_file, l->cert_pos, "tls.certificate", l->cert_file, err);
+        ok = false;
+    }
+    if (ok && l->chain_file && (err = mbedtls_x509_crt_parse_file(&s->own_chain, l->chain_file)) != 0) {
+        load_error(diag, cfg_file, l->chain_pos, "tls.chain", l->chain_file, err);
+        ok = false;
+    }
+    if ((err = mbedtls_pk_parse_keyfile(&s->own_key, l->key_file, NULL)) != 0) {
+        load_error(diag, cfg_file, l->key_pos, "tls.key", l->key_file, err);
+        ok = false;
+    }
+    if (ok && (err = mbedtls_pk_check_pair(&s->own_chain.pk, &s->own_key)) != 0) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->key_pos.line, l->key_pos.column,
+                    "tls.key \"%s\" does not belong to the certificate in \"%s\" (the first certificate "
+                    "of tls.certificate must be the server's own)",
+                    l->key_file, l->cert_file);
+        ok = false;
+    }
+    if ((err = mbedtls_x509_crt_parse_file(&s->anchors, l->client_ca_file)) != 0) {
+        /* > 0: some certificates in the bundle failed to parse. */
+        if (err > 0)
+            cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
+                        "tls.client_ca \"%s\": %d certificate(s) in the bundle could not be parsed",
+                        l->client_ca_file, err);
+        else
+            load_error(diag, cfg_file, l->client_ca_pos, "tls.client_ca", l->client_ca_file, err);
+        ok = false;
+    }
+    if (ok) {
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+            if (!c->ca_istrue) {
+                char subject[256];
+                cg_cert_subject(c, subject, sizeof subject);
+                cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
+                            "tls.client_ca \"%s\" contains \"%s\", which is not a CA certificate "
+                            "(basicConstraints CA:TRUE); list only the CAs that issue client certificates",
+                            l->client_ca_file, subject);
+                ok = false;
+            }
+        }
+    }
+    if (!ok)
+        goto fail;
+
+    if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        goto fail_internal;
+    mbedtls_ssl_conf_rng(&s->conf, thread_rng, NULL);
+    mbedtls_ssl_conf_min_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
+    mbedtls_ssl_conf_curves(&s->conf, curves);
+    mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    /* Judge the certificate after the handshake: refusals become pages. */
+    mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+    mbedtls_ssl_conf_ca_chain(&s->conf, &s->anchors, NULL);
+    mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
+                                                                   : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
+    if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
+        goto fail_internal;
+    if (l->session_tickets) {
+        if ((err = mbedtls_ssl_ticket_setup(&s->tickets, thread_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
+                                            l->session_ticket_lifetime_s)) != 0)
+            goto fail_internal;
+        mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                            &s->tickets);
+        s->tickets_on = true;
+    }
+    s->policy.listener = s->listener_name;
+    s->policy.anchors = &s->anchors;
+    s->policy.require_client_auth_eku = l->require_client_auth_eku;
+    return s;
+
+fail_internal: {
+    char e[160];
+    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "listener \"%s\": TLS setup failed: %s", l->name,
+                cg_tls_strerror(err, e, sizeof e));
+}
+fail:
+    cg_tls_server_free(s);
+    return NULL;
+}
+
+void cg_tls_server_free(cg_tls_server *s)
+{
+    if (!s)
+        return;
+    mbedtls_ssl_config_free(&s->conf);
+    mbedtls_x509_crt_free(&s->own_chain);
+    mbedtls_pk_free(&s->own_key);
+    mbedtls_x509_crt_free(&s->anchors);
+    mbedtls_ssl_ticket_free(&s->tickets);
+    free(s->listener_name);
+    free(s);
+}
+
+const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s) { return &s->policy; }
+
+/* ---- per connection ---- */
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    cg_tls_conn *c = ctx;
+    if (c->in_len == 0)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    size_t n = len < c->in_len ? len : c->in_len;
+    memcpy(buf, c->in, n);
+    c->in += n;
+    c->in_len -= n;
+    return (int)n;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    cg_tls_conn *c = ctx;
+    if (!c->send(c->send_ctx, buf, len))
+        return MBEDTLS_ERR_NET_SEND_FAILED;
+    return (int)len;
+}
+
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, cg_tls_send_fn send, void *send_ctx)
+{
+    memset(c, 0, sizeof *c);
+    c->server = s;
+    c->send = send;
+    c->send_ctx = send_ctx;
+    mbedtls_ssl_init(&c->ssl);
+    if (mbedtls_ssl_setup(&c->ssl, &s->conf) != 0) {
+        mbedtls_ssl_free(&c->ssl);
+        return false;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_verify(&c->ssl, cg_verify_record, &c->trace);
+    return true;
+}
+
+void cg_tls_conn_free(cg_tls_conn *c) { mbedtls_ssl_free(&c->ssl); }
+
+void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n)
+{
+    c->in = p;
+    c->in_len = n;
+}
+
+static cg_tls_status map_error(cg_tls_conn *c, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return CG_TLS_WANT_READ;
+    if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+        return CG_TLS_CLOSED;
+    c->last_error = ret;
+    return CG_TLS_ERROR;
+}
+
+cg_tls_status cg_tls_handshake(cg_tls_conn *c)
+{
+    if (c->handshake_done)
+        return CG_TLS_OK;
+    int ret = mbedtls_ssl_handshake(&c->ssl);
+    if (ret != 0)
+        return map_error(c, ret);
+    c->handshake_done = true;
+    /* The verification callback runs on every full handshake that carried a
+     * certificate; a session with a certificate but no trace was resumed. */
+    c->resumed = c->trace.depth_count == 0 && mbedtls_ssl_get_peer_cert(&c->ssl) != NULL;
+    return CG_TLS_OK;
+}
+
+cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got)
+{
+    *got = 0;
+    int ret = mbedtls_ssl_read(&c->ssl, p, cap);
+    if (ret > 0) {
+        *got = (size_t)ret;
+        return CG_TLS_OK;
+    }
+    if (ret == 0)
+        return CG_TLS_CLOSED;
+    return map_error(c, ret);
+}
+
+cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        int ret = mbedtls_ssl_write(&c->ssl, p, n);
+        if (ret < 0) {
+            c->last_error = ret; /* our send callback never asks to wait */
+            return CG_TLS_ERROR;
+        }
+        p += ret;
+        n -= (size_t)ret;
+    }
+    return CG_TLS_OK;
+}
+
+void cg_tls_close_notify(cg_tls_conn *c)
+{
+    if (c->handshake_done)
+        mbedtls_ssl_close_notify(&c->ssl);
+}
+
+bool cg_tls_pending(const cg_tls_conn *c)
+{
+    return mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl);
+}
+
+const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }

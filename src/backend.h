@@ -1,0 +1,81 @@
+/* Backend connections, pooled per worker and per backend.
+ *
+ * A pooled connection carries the identity of the client it was first used
+ * for (today the certificate fingerprint, later the delegated principal) and
+ * is only ever handed out again for that same identity: a backend that
+ * authenticates per connection never sees one user's connection reused for
+ * another.
+ */
+#ifndef CG_BACKEND_H
+#define CG_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "server.h"
+
+#define CG_IDENTITY_MAX 96
+
+typedef struct cg_backend_conn cg_backend_conn;
+typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
+
+struct cg_backend_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t connect_req;
+    uv_getaddrinfo_t gai_req;
+    uv_write_t write_req;
+    cg_worker *w;
+    size_t backend;                /* index into the configuration's backends */
+    cg_backend_conn *next, *prev;  /* idle list */
+    char identity[CG_IDENTITY_MAX];
+    uint64_t generation;           /* w->pool_generation when created */
+    unsigned served;               /* requests completed on it */
+    int handles;                   /* open libuv handles */
+    int connect_error;             /* reported on the next loop turn */
+    bool connected, idle, closing, write_pending;
+    void *owner;                   /* the exchange using it */
+    cg_backend_cb on_connect;
+    cg_backend_cb on_write;
+    char *rbuf;                    /* response bytes */
+    size_t rlen, rcap;
+};
+
+typedef struct cg_backend_pool {
+    cg_backend_conn *idle;         /* most recently used first */
+    size_t nidle;
+} cg_backend_pool;
+
+/* (Re)builds the worker's pools for w->cfg; idle connections of the old
+ * configuration are closed, busy ones are closed when released. */
+void cg_backend_pools_reset(cg_worker *w);
+/* Closes every idle connection and frees the pools (shutdown). */
+void cg_backend_pools_free(cg_worker *w);
+
+/* An idle connection for identity (returned with connected = true, and
+ * on_connect is not called), or a new one being connected (always new when
+ * fresh): on_connect runs with 0 or a libuv error (timeout: UV_ETIMEDOUT).
+ * NULL on out-of-memory. */
+cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh,
+                                    void *owner, cg_backend_cb on_connect);
+
+/* A readable reason for a libuv error from this module ("connection refused",
+ * "timed out after 5000 ms (timeouts.backend_connect)"). */
+const char *cg_backend_strerror(int status);
+
+/* Writes bufs: returns 0 if all was written at once, 1 if the rest was
+ * queued (the buffers must stay valid until on_write runs), or a negative
+ * libuv error. One queued write at a time. */
+int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write);
+
+/* Hands the connection back: to the idle pool when reusable (and the pool
+ * is not full and the configuration unchanged), closed otherwise. */
+void cg_backend_release(cg_backend_conn *bc, bool reusable);
+
+/* Arms the connection's timer (response timeout); 0 stops it. */
+void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);
+
+#endif

@@ -1,0 +1,87 @@
+/* A client connection: TCP + TLS on a worker's loop, the verdict on its
+ * client certificate, its timers, and the plaintext it has received. The
+ * HTTP exchange on it lives in http_proxy.c.
+ */
+#ifndef CG_CONN_H
+#define CG_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include "config.h"
+#include "error.h"
+#include "http_proxy.h"
+#include "server.h"
+#include "tls.h"
+
+/* Client output queued beyond these marks pauses / resumes the producer. */
+#define CG_OUT_HIGH_WATER (256u * 1024)
+#define CG_OUT_LOW_WATER (64u * 1024)
+
+typedef struct cg_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    cg_worker *w;
+    struct cg_conn *next, *prev;   /* w->conns */
+    cg_config *tls_cfg;            /* snapshot whose TLS settings the connection uses */
+    size_t listener;               /* index into cfg->listeners */
+    cg_tls_conn tls;
+    bool tls_ready;
+
+    char peer_ip[INET6_ADDRSTRLEN];
+    char peer[INET6_ADDRSTRLEN + 8]; /* "ip:port" */
+
+    /* The client certificate, judged once after the handshake. */
+    bool cert_present, cert_ok;
+    cg_refusal cert_refusal;
+    char subject[256], issuer[256], serial[80], fingerprint[65];
+    char identity[96];             /* backend pooling key */
+
+    unsigned char *held;           /* ciphertext received but not yet fed to TLS */
+    size_t held_len;
+
+    char *pbuf;                    /* plaintext: [ppos, plen) not yet processed */
+    size_t ppos, plen, pcap;
+
+    size_t out_queued;             /* ciphertext accepted but not yet written */
+    unsigned requests;
+
+    int handles;                   /* open libuv handles; freed at zero */
+    bool handshaking, reading, read_stopped, eof;
+    bool closing, lingering, draining, overloaded;
+
+    cg_exchange ex;
+} cg_conn;
+
+/* Accepts a pending connection on listener index li. */
+void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li);
+
+/* Reads more plaintext into pbuf. Returns CG_TLS_OK if bytes were added,
+ * CG_TLS_WANT_READ if it must wait for the socket, or CLOSED / ERROR. */
+cg_tls_status cg_conn_read_plaintext(cg_conn *c);
+/* Makes room in pbuf: drops processed bytes (never those in [keep, plen)). */
+void cg_conn_compact(cg_conn *c);
+/* Stops / restarts delivering socket data (request backpressure). */
+void cg_conn_pause_reading(cg_conn *c);
+void cg_conn_resume_reading(cg_conn *c);
+
+/* Queues plaintext for the client; coalesced into TLS records, sent at
+ * cg_conn_flush() or when a record fills up. Returns false if broken. */
+bool cg_conn_write(cg_conn *c, const void *p, size_t n);
+bool cg_conn_flush(cg_conn *c);
+
+/* (Re)arms the connection timer; 0 stops it. */
+void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb);
+
+/* Closes: graceful = flush, close_notify, FIN, then drain the client's
+ * remaining bytes for a moment so it can read the response (lingering
+ * close); otherwise at once. Idempotent. */
+void cg_conn_close(cg_conn *c, bool graceful);
+
+/* Graceful shutdown of the worker: closes c now if idle, else after its exchange. */
+void cg_conn_drain(cg_conn *c);
+
+#endif

@@ -1,0 +1,77 @@
+/* The HTTP/1.1 exchange between a client connection and a backend
+ * connection: one request at a time per client connection, head parsed and
+ * rewritten (http1.h), bodies streamed in both directions with backpressure,
+ * never buffered whole.
+ */
+#ifndef CG_HTTP_PROXY_H
+#define CG_HTTP_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#include "backend.h"
+#include "buf.h"
+#include "config.h"
+#include "error.h"
+#include "http1.h"
+
+struct cg_conn;
+
+typedef enum {
+    CG_EX_IDLE,       /* between requests: nothing of the next one received */
+    CG_EX_HEAD,       /* receiving a request head */
+    CG_EX_CONNECTING, /* head accepted, waiting for a backend connection */
+    CG_EX_FORWARDING, /* streaming: request body out, response in */
+    CG_EX_DONE,       /* response finished; the connection decides what next */
+} cg_exchange_phase;
+
+typedef struct cg_exchange {
+    cg_exchange_phase phase;
+    cg_config *cfg;              /* snapshot for this request (reference) */
+    const cg_route *route;
+    size_t backend;
+    cg_backend_conn *bc;
+
+    http_parser req_parser, res_parser;
+    cg_http_request req;
+    cg_http_response res;
+    cg_http_header *hdrs;        /* max_headers entries, reused across requests */
+    size_t hdrs_cap;
+    cg_buf head;                 /* rewritten head being sent */
+    size_t head_off;             /* bytes of pbuf holding the parsed request head */
+
+    char id[48];
+    uint64_t started_ns;
+    char method[16];
+    char path[512];              /* for the log; truncated */
+    int status;                  /* sent to the client, for the log */
+    cg_refusal_kind refusal;
+    uint64_t bytes_in, bytes_out;
+
+    bool req_done;               /* request body fully forwarded */
+    bool res_head_sent;
+    bool res_done;
+    bool res_paused;             /* backend reads stopped: client output full */
+    bool req_paused;             /* request parsing paused on a backend write */
+    bool keep_client;            /* keep the client connection afterwards */
+    bool retried;                /* already retried on a fresh backend connection */
+    bool is_head;                /* HEAD request */
+    cg_client_body framing;
+    char chunk_line[24];
+} cg_exchange;
+
+/* Called by conn.c. */
+void cg_proxy_init(struct cg_conn *c);     /* after the handshake */
+void cg_proxy_pump(struct cg_conn *c);     /* new plaintext may be available */
+void cg_proxy_on_drain(struct cg_conn *c); /* client output fell below the low-water mark */
+void cg_proxy_abort(struct cg_conn *c);    /* the client connection is going away */
+/* Graceful shutdown: true if the connection is idle and may close now;
+ * otherwise it closes after the exchange in progress. */
+bool cg_proxy_idle(const struct cg_conn *c);
+
+/* Sends a refusal page for c's current or next request and logs it. */
+void cg_proxy_refuse(struct cg_conn *c, const cg_refusal *why, bool close_after);
+
+#endif

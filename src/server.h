@@ -1,0 +1,64 @@
+/* The process: listeners, worker threads (one event loop each), signals,
+ * configuration reload and graceful shutdown.
+ *
+ * Each worker owns its loop, its listening sockets (SO_REUSEPORT when there
+ * are several workers), its connections and its backend connection pools.
+ * Workers share only immutable configuration snapshots and a few atomics.
+ */
+#ifndef CG_SERVER_H
+#define CG_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+struct cg_conn;
+struct cg_backend_pool;
+
+typedef struct cg_worker {
+    unsigned id;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wakeup;               /* main -> worker: new config, stop */
+    uv_timer_t shutdown_timer;       /* graceful-shutdown deadline */
+
+    cg_config *cfg;                  /* snapshot for new requests (worker's reference) */
+    _Atomic(cg_config *) next_cfg;   /* handed over by the main thread */
+    atomic_bool stop_requested;
+    bool stopping;
+
+    uv_tcp_t *listeners;             /* one per cfg->listeners[i] */
+    int *listen_fds;
+    size_t nlisteners;
+
+    struct cg_conn *conns;           /* intrusive list of open client connections */
+    size_t nconns;
+
+    struct cg_backend_pool *pools;   /* one per cfg->backends[i] */
+    size_t npools;
+    uint64_t pool_generation;        /* bumped when pools are rebuilt */
+    uv_prepare_t flush_prepare;      /* flushes coalesced output before polling */
+
+    unsigned char *readbuf;          /* ciphertext reads land here, consumed at once */
+    size_t readbuf_cap;
+    unsigned char *stage;            /* plaintext coalesced into TLS records */
+    size_t stage_len, stage_cap;
+    struct cg_conn *stage_owner;
+
+    uint64_t request_seq;
+} cg_worker;
+
+/* Connections open in the whole process (for limits.max_connections). */
+extern atomic_uint cg_open_connections;
+
+/* Runs the server until SIGTERM/SIGINT. Returns the process exit status. */
+int cg_server_run(const char *config_path);
+
+/* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>". */
+void cg_server_request_id(cg_worker *w, char *out, size_t cap);
+
+#endif
