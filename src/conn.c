@@ -273,7 +273,9 @@ void cg_conn_compact(cg_conn *c)
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
 {
     if (!c->pbuf) {
-        size_t cap = c->tls_cfg->limits.max_request_head;
+        /* Room for a head one byte over the limit, so the scanner (not a
+         * full buffer) decides that it is too large. */
+        size_t cap = (size_t)c->tls_cfg->limits.max_request_head + 1;
         if (cap < 16384)
             cap = 16384;
         c->pbuf = malloc(cap);

@@ -130,13 +130,24 @@ static bool judge_trace(const cg_verify_policy *p, const cg_verify_trace *t, cg_
             continue;
         describe(t->crt[d], d, who, sizeof who);
         if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
-            char issuer[256];
-            cg_cert_issuer(t->crt[d], issuer, sizeof issuer);
-            cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
-                      "The client certificate chain ends at %s, issued by \"%s\", which is not one of the "
-                      "trusted client CAs of listener \"%s\" (tls.client_ca). Add that CA to tls.client_ca, "
-                      "or use a certificate issued by a trusted CA.",
-                      who, issuer, p->listener);
+            const mbedtls_x509_crt *top = t->crt[d];
+            bool self_signed = top->subject_raw.len == top->issuer_raw.len &&
+                               memcmp(top->subject_raw.p, top->issuer_raw.p, top->issuer_raw.len) == 0;
+            if (self_signed) {
+                cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
+                          "The client certificate chain ends at the self-signed root %s, which is not one of the "
+                          "trusted client CAs of listener \"%s\" (tls.client_ca). Add that root to "
+                          "tls.client_ca, or use a certificate issued by a trusted CA.",
+                          who, p->listener);
+            } else {
+                char issuer[256];
+                cg_cert_issuer(top, issuer, sizeof issuer);
+                cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
+                          "The client certificate chain ends at %s, issued by \"%s\", which is neither sent by "
+                          "the client nor one of the trusted client CAs of listener \"%s\" (tls.client_ca). "
+                          "Add that CA to tls.client_ca, or make the client send its intermediate certificates.",
+                          who, issuer, p->listener);
+            }
         } else {
             cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED, "The certificate %s is refused: %s.", who, reason);
         }
