@@ -1,2 +1,1586 @@
-/* placeholder: being written */
-#include "error.h"
+/* Configuration: YAML file -> immutable, reference-counted snapshot.
+ *
+ * The file is parsed with libyaml's document API and walked with one small
+ * function per section of the schema (conf/certgate.yaml is the reference).
+ * Every problem is reported with the position of the node it concerns, and
+ * the walk goes on after an error wherever the rest still makes sense, so
+ * one run shows every mistake in the file. A snapshot is only returned when
+ * there were none.
+ *
+ * Messages have two shapes:
+ *   unknown key "adress" in listener "main" (expected one of: ...)
+ *   listeners[main].port: 70000 is out of range (expected 1 to 65535)
+ * i.e. either "<problem> <where>" for keys, or "<key path>: <problem>
+ * (<expectation>)" for values.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "tls.h"
+
+/* Schema bounds. Values outside are almost certainly typos, and some (a
+ * 0-byte head limit) would make the proxy refuse everything. */
+#define CG_WORKERS_MAX            1024u
+#define CG_MAX_CONNECTIONS_MAX    1000000u
+#define CG_REQUEST_HEAD_MIN       1024u
+#define CG_REQUEST_HEAD_MAX       (1024u * 1024u)
+#define CG_HEADER_LINE_MIN        256u
+#define CG_HEADER_LINE_MAX        (1024u * 1024u)
+#define CG_HEADERS_MAX            10000u
+#define CG_RESPONSE_HEAD_MIN      1024u
+#define CG_RESPONSE_HEAD_MAX      (1024u * 1024u)
+#define CG_MAX_IDLE_MAX           1024u
+#define CG_TIMEOUT_MAX_MS         (24u * 3600u * 1000u)
+/* RFC 8446 4.6.1: a ticket lifetime must not exceed 7 days. */
+#define CG_TICKET_LIFETIME_MAX_MS (7u * 24u * 3600u * 1000u)
+
+/* snprintf that returns what it actually wrote, so lengths can be summed
+ * safely; truncating long names in messages is intended. */
+__attribute__((format(printf, 3, 4)))
+static size_t fmt_into(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || cap == 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* ---- plain values: durations and sizes ---- */
+
+typedef enum { CG_NUM_OK, CG_NUM_SYNTAX, CG_NUM_RANGE } cg_num;
+
+/* Leading decimal digits of s into *v; *end points past them. Overflow is
+ * remembered in *big rather than stopping, so "99999999999999999999x" is
+ * still a syntax error and not a range error. */
+static bool scan_digits(const char *s, uint64_t *v, bool *big, const char **end)
+{
+    const char *p = s;
+    *v = 0;
+    *big = false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (*v > (UINT64_MAX - d) / 10)
+            *big = true;
+        else
+            *v = *v * 10 + d;
+    }
+    *end = p;
+    return p != s;
+}
+
+static cg_num parse_uint(const char *s, uint64_t *out)
+{
+    const char *end;
+    bool big;
+    if (!scan_digits(s, out, &big, &end) || *end)
+        return CG_NUM_SYNTAX;
+    return big ? CG_NUM_RANGE : CG_NUM_OK;
+}
+
+static cg_num parse_duration(const char *s, uint32_t *out_ms)
+{
+    uint64_t v, mult;
+    const char *unit;
+    bool big;
+    if (!s || !scan_digits(s, &v, &big, &unit))
+        return CG_NUM_SYNTAX;
+    if (strcmp(unit, "ms") == 0)
+        mult = 1;
+    else if (*unit == '\0' || strcmp(unit, "s") == 0)
+        mult = 1000;
+    else if (strcmp(unit, "m") == 0)
+        mult = 60 * 1000;
+    else if (strcmp(unit, "h") == 0)
+        mult = 3600 * 1000;
+    else
+        return CG_NUM_SYNTAX;
+    if (big || v > UINT32_MAX / mult)
+        return CG_NUM_RANGE;
+    *out_ms = (uint32_t)(v * mult);
+    return CG_NUM_OK;
+}
+
+static cg_num parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v, mult;
+    const char *unit;
+    bool big;
+    if (!s || !scan_digits(s, &v, &big, &unit))
+        return CG_NUM_SYNTAX;
+    switch (unit[0]) {
+    case '\0': mult = 1; break;
+    case 'k': case 'K': mult = 1ull << 10; break;
+    case 'm': case 'M': mult = 1ull << 20; break;
+    case 'g': case 'G': mult = 1ull << 30; break;
+    default: return CG_NUM_SYNTAX;
+    }
+    if (unit[0] && unit[1])
+        return CG_NUM_SYNTAX;
+    if (big || v > UINT64_MAX / mult)
+        return CG_NUM_RANGE;
+    *out = v * mult;
+    return CG_NUM_OK;
+}
+
+bool cg_parse_duration_ms(const char *s, uint32_t *out_ms)
+{
+    uint32_t v;
+    if (parse_duration(s, &v) != CG_NUM_OK)
+        return false;
+    *out_ms = v;
+    return true;
+}
+
+bool cg_parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v;
+    if (parse_size(s, &v) != CG_NUM_OK)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The shortest exact spelling, for bounds in messages: 1048576 -> "1m". */
+static const char *fmt_size(uint64_t v, char *buf, size_t cap)
+{
+    if (v && v % (1u << 20) == 0)
+        fmt_into(buf, cap, "%llum", (unsigned long long)(v >> 20));
+    else if (v && v % 1024 == 0)
+        fmt_into(buf, cap, "%lluk", (unsigned long long)(v >> 10));
+    else
+        fmt_into(buf, cap, "%llu", (unsigned long long)v);
+    return buf;
+}
+
+static const char *fmt_duration(uint32_t ms, char *buf, size_t cap)
+{
+    if (ms && ms % 3600000 == 0)
+        fmt_into(buf, cap, "%uh", ms / 3600000);
+    else if (ms && ms % 60000 == 0)
+        fmt_into(buf, cap, "%um", ms / 60000);
+    else if (ms && ms % 1000 == 0)
+        fmt_into(buf, cap, "%us", ms / 1000);
+    else
+        fmt_into(buf, cap, "%ums", ms);
+    return buf;
+}
+
+/* ---- the loader ---- */
+
+typedef struct cg_loader {
+    yaml_document_t doc;
+    const char *name;   /* file name in diagnostics */
+    const char *dir;    /* relative paths are resolved against it */
+    cg_diag *diag;
+    size_t errors0;     /* diag->errors when the load started */
+    bool oom;
+    cg_config *cfg;
+} cg_loader;
+
+/* One mapping being walked, and how to name it in messages. */
+typedef struct cg_map {
+    yaml_node_t *node;
+    char where[192];    /* "in listener \"main\"": for key problems */
+    char path[192];     /* "listeners[main]": prefix of key paths, "" at top */
+} cg_map;
+
+typedef enum { CG_ABSENT, CG_SET, CG_BAD } cg_got;
+
+static size_t load_errors(const cg_loader *ld) { return ld->diag->errors - ld->errors0; }
+
+static void vreport(cg_loader *ld, cg_diag_severity sev, const yaml_node_t *n,
+                    const char *fmt, va_list ap)
+{
+    char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    /* The file position always exists for a node; 1:1 stands for "the
+     * file as a whole" (empty file) so every message carries a position. */
+    int line = n ? (int)n->start_mark.line + 1 : 1;
+    int col = n ? (int)n->start_mark.column + 1 : 1;
+    cg_diag_add(ld->diag, sev, ld->name, line, col, "%s", msg);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void error_at(cg_loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(ld, CG_DIAG_ERROR, n, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void warning_at(cg_loader *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(ld, CG_DIAG_WARNING, n, fmt, ap);
+    va_end(ap);
+}
+
+static char *xstrdup(cg_loader *ld, const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        ld->oom = true;
+    return p;
+}
+
+static void *xcalloc(cg_loader *ld, size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        ld->oom = true;
+    return p;
+}
+
+/* ---- nodes ---- */
+
+static yaml_node_t *doc_node(cg_loader *ld, int index)
+{
+    return yaml_document_get_node(&ld->doc, index);
+}
+
+static const char *text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static bool scalar_is(const yaml_node_t *n, const char *s)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == strlen(s) &&
+           memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
+}
+
+/* "key:" with nothing after it, "~" and "null" are YAML's null; a quoted
+ * "null" is the string. */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    return scalar_is(n, "") || scalar_is(n, "~") || scalar_is(n, "null") ||
+           scalar_is(n, "Null") || scalar_is(n, "NULL");
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (is_null(n))
+        return "no value";
+    if (n->data.scalar.length > 60)
+        fmt_into(buf, cap, "\"%.57s...\"", text(n));
+    else
+        fmt_into(buf, cap, "\"%s\"", text(n));
+    return buf;
+}
+
+static void join(char *out, size_t cap, const char *const items[])
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; items[i] && len < cap; i++)
+        len += fmt_into(out + len, cap - len, "%s%s", i ? ", " : "", items[i]);
+}
+
+static void key_path(const cg_map *m, const char *key, char *out, size_t cap)
+{
+    if (m->path[0])
+        fmt_into(out, cap, "%s.%s", m->path, key);
+    else
+        fmt_into(out, cap, "%s", key);
+}
+
+/* The value of the first occurrence of key (later ones are reported as
+ * duplicates by check_keys), or NULL. */
+static yaml_node_t *map_get(cg_loader *ld, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = doc_node(ld, p->key);
+        if (k && scalar_is(k, key))
+            return doc_node(ld, p->value);
+    }
+    return NULL;
+}
+
+/* A usable name from an item, before its keys are checked: messages about
+ * the item's other keys can then say which item they are about. */
+static const char *peek_name(cg_loader *ld, yaml_node_t *map, const char *key)
+{
+    yaml_node_t *n = map_get(ld, map, key);
+    if (!n || n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.length == 0 ||
+        strlen(text(n)) != n->data.scalar.length)
+        return NULL;
+    return text(n);
+}
+
+/* Reports keys that are not scalars, not in keys, or repeated. */
+static void check_keys(cg_loader *ld, const cg_map *m, const char *const keys[])
+{
+    yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = doc_node(ld, p->key);
+        char d[96], list[256];
+        if (k->type != YAML_SCALAR_NODE || is_null(k)) {
+            join(list, sizeof list, keys);
+            error_at(ld, k, "expected a key name %s, got %s (expected one of: %s)", m->where,
+                     describe(k, d, sizeof d), list);
+            continue;
+        }
+        size_t i = 0;
+        while (keys[i] && !scalar_is(k, keys[i]))
+            i++;
+        if (!keys[i]) {
+            join(list, sizeof list, keys);
+            error_at(ld, k, "unknown key %s %s (expected one of: %s)", describe(k, d, sizeof d),
+                     m->where, list);
+            continue;
+        }
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *first = doc_node(ld, q->key);
+            if (scalar_is(first, keys[i])) {
+                error_at(ld, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i],
+                         m->where, (int)first->start_mark.line + 1,
+                         (int)first->start_mark.column + 1);
+                break;
+            }
+        }
+    }
+}
+
+/* Checks that n is a mapping; what is how its content is described in the
+ * message ("keys: level, file"). */
+static bool expect_map(cg_loader *ld, yaml_node_t *n, const char *path, const char *const keys[])
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return true;
+    char d[96], list[256];
+    join(list, sizeof list, keys);
+    error_at(ld, n, "%s: expected a mapping with keys %s, got %s", path, list,
+             describe(n, d, sizeof d));
+    return false;
+}
+
+static void missing(cg_loader *ld, const cg_map *m, const char *key, const char *expect)
+{
+    error_at(ld, m->node, "missing required key \"%s\" %s (expected %s)", key, m->where, expect);
+}
+
+/* ---- typed values ---- */
+
+/* The text of scalar key; reports anything else (including null). */
+static cg_got get_text(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
+                       yaml_node_t **vn, const char **out)
+{
+    yaml_node_t *n = map_get(ld, m->node, key);
+    char path[256], d[96];
+    *vn = n;
+    if (!n)
+        return CG_ABSENT;
+    key_path(m, key, path, sizeof path);
+    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+        return CG_BAD;
+    }
+    if (strlen(text(n)) != n->data.scalar.length) {
+        error_at(ld, n, "%s: contains a NUL character (expected %s)", path, expect);
+        return CG_BAD;
+    }
+    *out = text(n);
+    return CG_SET;
+}
+
+static cg_got get_string(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
+                         yaml_node_t **vn, const char **out)
+{
+    cg_got got = get_text(ld, m, key, expect, vn, out);
+    if (got == CG_SET && **out == '\0') {
+        char path[256];
+        key_path(m, key, path, sizeof path);
+        error_at(ld, *vn, "%s: must not be empty (expected %s)", path, expect);
+        return CG_BAD;
+    }
+    return got;
+}
+
+static cg_got get_bool(cg_loader *ld, const cg_map *m, const char *key, bool *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    cg_got got = get_text(ld, m, key, "true or false", &n, &s);
+    if (got != CG_SET)
+        return got;
+    /* Only the two spellings: YAML 1.1's yes/no/on/off are exactly the
+     * ambiguity an explicit configuration should not have. */
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+        *out = s[0] == 't';
+        return CG_SET;
+    }
+    char path[256], d[96];
+    key_path(m, key, path, sizeof path);
+    error_at(ld, n, "%s: expected true or false, got %s", path, describe(n, d, sizeof d));
+    return CG_BAD;
+}
+
+static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t min,
+                       uint32_t max, uint32_t *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    char expect[96], path[256], d[96];
+    fmt_into(expect, sizeof expect, "a whole number from %u to %u", min, max);
+    cg_got got = get_text(ld, m, key, expect, &n, &s);
+    if (got != CG_SET)
+        return got;
+    key_path(m, key, path, sizeof path);
+    uint64_t v;
+    switch (parse_uint(s, &v)) {
+    case CG_NUM_SYNTAX:
+        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+        return CG_BAD;
+    case CG_NUM_RANGE:
+        v = UINT64_MAX;
+        break;
+    case CG_NUM_OK:
+        break;
+    }
+    if (v < min || v > max) {
+        error_at(ld, n, "%s: %s is out of range (expected %u to %u)", path, s, min, max);
+        return CG_BAD;
+    }
+    *out = (uint32_t)v;
+    return CG_SET;
+}
+
+static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t min,
+                       uint32_t max, uint32_t *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], d[96], lo[32], hi[32];
+    cg_got got = get_text(ld, m, key, "a size such as 512, 16k or 1m", &n, &s);
+    if (got != CG_SET)
+        return got;
+    key_path(m, key, path, sizeof path);
+    uint64_t v;
+    switch (parse_size(s, &v)) {
+    case CG_NUM_SYNTAX:
+        error_at(ld, n, "%s: %s is not a size (use e.g. 512, 16k, 1m; k, m, g are powers of 1024)",
+                 path, describe(n, d, sizeof d));
+        return CG_BAD;
+    case CG_NUM_RANGE:
+        v = UINT64_MAX;
+        break;
+    case CG_NUM_OK:
+        break;
+    }
+    if (v < min || v > max) {
+        error_at(ld, n, "%s: %s is out of range (expected %s to %s)", path,
+                 describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
+        return CG_BAD;
+    }
+    *out = (uint32_t)v;
+    return CG_SET;
+}
+
+static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint32_t min_ms,
+                           uint32_t max_ms, uint32_t *out_ms)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], d[96], lo[32], hi[32];
+    cg_got got = get_text(ld, m, key, "a duration such as 500ms, 30s, 5m or 1h", &n, &s);
+    if (got != CG_SET)
+        return got;
+    key_path(m, key, path, sizeof path);
+    uint32_t v = 0;
+    cg_num r = parse_duration(s, &v);
+    if (r == CG_NUM_SYNTAX) {
+        error_at(ld, n, "%s: %s is not a duration (use e.g. 500ms, 30s, 5m, 1h)", path,
+                 describe(n, d, sizeof d));
+        return CG_BAD;
+    }
+    if (r == CG_NUM_RANGE || v < min_ms || v > max_ms) {
+        error_at(ld, n, "%s: %s is out of range (expected %s to %s)", path,
+                 describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
+                 fmt_duration(max_ms, hi, sizeof hi));
+        return CG_BAD;
+    }
+    *out_ms = v;
+    return CG_SET;
+}
+
+/* names is NULL-terminated; *out is the index of the match. */
+static cg_got get_enum(cg_loader *ld, const cg_map *m, const char *key, const char *const names[],
+                       int *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    char list[128], expect[160], path[256], d[96];
+    join(list, sizeof list, names);
+    fmt_into(expect, sizeof expect, "one of: %s", list);
+    cg_got got = get_text(ld, m, key, expect, &n, &s);
+    if (got != CG_SET)
+        return got;
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return CG_SET;
+        }
+    }
+    key_path(m, key, path, sizeof path);
+    error_at(ld, n, "%s: unknown value %s (expected %s)", path, describe(n, d, sizeof d), expect);
+    return CG_BAD;
+}
+
+/* dir + "/" + p unless p is absolute. */
+static char *resolve_path(cg_loader *ld, const char *p)
+{
+    if (p[0] == '/' || !ld->dir)
+        return xstrdup(ld, p);
+    size_t dl = strlen(ld->dir), pl = strlen(p);
+    bool slash = dl && ld->dir[dl - 1] != '/';
+    char *out = malloc(dl + slash + pl + 1);
+    if (!out) {
+        ld->oom = true;
+        return NULL;
+    }
+    memcpy(out, ld->dir, dl);
+    if (slash)
+        out[dl] = '/';
+    memcpy(out + dl + slash, p, pl + 1);
+    return out;
+}
+
+static cg_got get_path(cg_loader *ld, const cg_map *m, const char *key, char **out, cg_pos *pos)
+{
+    yaml_node_t *n;
+    const char *s;
+    cg_got got = get_string(ld, m, key, "a file path", &n, &s);
+    if (got != CG_SET)
+        return got;
+    *out = resolve_path(ld, s);
+    if (pos) {
+        pos->line = (int)n->start_mark.line + 1;
+        pos->column = (int)n->start_mark.column + 1;
+    }
+    return CG_SET;
+}
+
+/* The list under key; reports a non-list. */
+static cg_got get_list(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
+                       yaml_node_t **out)
+{
+    yaml_node_t *n = map_get(ld, m->node, key);
+    if (!n)
+        return CG_ABSENT;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        char path[256], d[96];
+        key_path(m, key, path, sizeof path);
+        error_at(ld, n, "%s: expected %s (items starting with \"- \"), got %s", path, expect,
+                 describe(n, d, sizeof d));
+        return CG_BAD;
+    }
+    *out = n;
+    return CG_SET;
+}
+
+static size_t list_len(const yaml_node_t *seq)
+{
+    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+static yaml_node_t *list_item(cg_loader *ld, const yaml_node_t *seq, size_t i)
+{
+    return doc_node(ld, seq->data.sequence.items.start[i]);
+}
+
+/* A sub-mapping such as "logging" or "tls". false when absent or invalid. */
+static bool open_section(cg_loader *ld, const cg_map *parent, const char *key,
+                         const char *const keys[], const char *where, cg_map *m)
+{
+    yaml_node_t *n = map_get(ld, parent->node, key);
+    if (!n)
+        return false;
+    memset(m, 0, sizeof *m);
+    m->node = n;
+    key_path(parent, key, m->path, sizeof m->path);
+    fmt_into(m->where, sizeof m->where, "%s", where);
+    if (!expect_map(ld, n, m->path, keys))
+        return false;
+    check_keys(ld, m, keys);
+    return true;
+}
+
+/* ---- top-level sections ---- */
+
+static void parse_workers(cg_loader *ld, const cg_map *root)
+{
+    yaml_node_t *n = map_get(ld, root->node, "workers");
+    if (!n)
+        return;
+    if (scalar_is(n, "auto")) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        ld->cfg->workers = cpus < 1 ? 1 : cpus > (long)CG_WORKERS_MAX ? CG_WORKERS_MAX : (uint32_t)cpus;
+        return;
+    }
+    uint64_t v = 0;
+    char d[96];
+    cg_num r = CG_NUM_SYNTAX;
+    if (n->type == YAML_SCALAR_NODE && strlen(text(n)) == n->data.scalar.length)
+        r = parse_uint(text(n), &v);
+    if (r == CG_NUM_SYNTAX) {
+        error_at(ld, n, "workers: expected a whole number from 1 to %u or auto, got %s",
+                 CG_WORKERS_MAX, describe(n, d, sizeof d));
+        return;
+    }
+    if (r == CG_NUM_RANGE || v < 1 || v > CG_WORKERS_MAX) {
+        error_at(ld, n, "workers: %s is out of range (expected 1 to %u, or auto for one per CPU)",
+                 text(n), CG_WORKERS_MAX);
+        return;
+    }
+    ld->cfg->workers = (uint32_t)v;
+}
+
+static void parse_logging(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "level", "file", NULL };
+    static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+    cg_map m;
+    if (!open_section(ld, root, "logging", keys, "in logging", &m))
+        return;
+
+    int level;
+    if (get_enum(ld, &m, "level", levels, &level) == CG_SET)
+        ld->cfg->log_level = (cg_log_level)level;
+
+    yaml_node_t *n;
+    const char *s;
+    if (get_string(ld, &m, "file", "\"stderr\" or a file path", &n, &s) == CG_SET &&
+        strcmp(s, "stderr") != 0)
+        ld->cfg->log_file = resolve_path(ld, s);
+}
+
+static void parse_limits(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "max_connections", "max_request_head", "max_header_line",
+                                        "max_headers", "max_response_head",
+                                        "max_requests_per_connection", NULL };
+    cg_limits *lim = &ld->cfg->limits;
+    cg_map m;
+    if (!open_section(ld, root, "limits", keys, "in limits", &m))
+        return;
+
+    get_uint(ld, &m, "max_connections", 1, CG_MAX_CONNECTIONS_MAX, &lim->max_connections);
+    cg_got head = get_size(ld, &m, "max_request_head", CG_REQUEST_HEAD_MIN, CG_REQUEST_HEAD_MAX,
+                           &lim->max_request_head);
+    cg_got line = get_size(ld, &m, "max_header_line", CG_HEADER_LINE_MIN, CG_HEADER_LINE_MAX,
+                           &lim->max_header_line);
+    get_uint(ld, &m, "max_headers", 1, CG_HEADERS_MAX, &lim->max_headers);
+    get_size(ld, &m, "max_response_head", CG_RESPONSE_HEAD_MIN, CG_RESPONSE_HEAD_MAX,
+             &lim->max_response_head);
+    get_uint(ld, &m, "max_requests_per_connection", 0, UINT32_MAX,
+             &lim->max_requests_per_connection);
+
+    /* A line longer than the whole head could never be reached: the limit
+     * meant is probably the other one. Only compare values that parsed. */
+    if (head != CG_BAD && line != CG_BAD && lim->max_header_line > lim->max_request_head) {
+        char a[32], b[32];
+        yaml_node_t *at = map_get(ld, m.node, line == CG_SET ? "max_header_line" : "max_request_head");
+        error_at(ld, at, "limits.max_header_line (%s) is larger than limits.max_request_head (%s); "
+                 "a header line is part of the request head (expected max_header_line <= "
+                 "max_request_head)", fmt_size(lim->max_header_line, a, sizeof a),
+                 fmt_size(lim->max_request_head, b, sizeof b));
+    }
+}
+
+static void parse_timeouts(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "handshake", "request_header", "client_body",
+                                        "keepalive_idle", "backend_connect", "backend_response",
+                                        "backend_idle", "shutdown", NULL };
+    cg_timeouts *t = &ld->cfg->timeouts;
+    uint32_t *fields[] = { &t->handshake, &t->request_header, &t->client_body, &t->keepalive_idle,
+                           &t->backend_connect, &t->backend_response, &t->backend_idle,
+                           &t->shutdown };
+    cg_map m;
+    if (!open_section(ld, root, "timeouts", keys, "in timeouts", &m))
+        return;
+    /* 0 would time out at once; over a day is a typo, not a timeout. */
+    for (size_t i = 0; keys[i]; i++)
+        get_duration(ld, &m, keys[i], 1, CG_TIMEOUT_MAX_MS, fields[i]);
+}
+
+/* ---- backends ---- */
+
+static bool host_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_';
+}
+
+/* Splits "http://host[:port][/]" into b->host and b->port. Returns NULL or
+ * what is wrong, to follow "<path>: " in a message. */
+static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, char *why, size_t cap)
+{
+    static const char expect[] = "expected http://host[:port], e.g. http://127.0.0.1:8080";
+    if (strncasecmp(url, "http://", 7) != 0) {
+        if (strncasecmp(url, "https://", 8) == 0)
+            fmt_into(why, cap, "https is not supported: certgate speaks plain HTTP to backends (%s)", expect);
+        else if (strstr(url, "://"))
+            fmt_into(why, cap, "unsupported scheme \"%.*s\" (%s)", (int)(strstr(url, "://") - url), url, expect);
+        else
+            fmt_into(why, cap, "\"%s\" is not a URL (%s)", url, expect);
+        return why;
+    }
+    const char *auth = url + 7;
+    size_t alen = strcspn(auth, "/?#");
+    const char *aend = auth + alen, *rest = aend;
+    /* A lone "/" is the empty path spelled out (RFC 3986 6.2.3). */
+    if (rest[0] == '/' && rest[1] == '\0')
+        rest++;
+    if (rest[0] == '/') {
+        fmt_into(why, cap, "has a path \"%s\"; requests are forwarded with their own path, so a "
+                 "backend URL cannot have one (%s)", rest, expect);
+        return why;
+    }
+    if (rest[0] == '?' || rest[0] == '#') {
+        fmt_into(why, cap, "has a %s \"%s\", which is not supported (%s)",
+                 rest[0] == '?' ? "query" : "fragment", rest, expect);
+        return why;
+    }
+    if (memchr(auth, '@', alen)) {
+        fmt_into(why, cap, "has user information (user@); credentials in backend URLs are not "
+                 "supported (%s)", expect);
+        return why;
+    }
+
+    const char *host = auth, *hend, *p;
+    if (auth[0] == '[') {
+        hend = memchr(auth, ']', alen);
+        if (!hend) {
+            fmt_into(why, cap, "has \"[\" without \"]\" (%s; IPv6 as http://[::1]:8080)", expect);
+            return why;
+        }
+        host = auth + 1;
+        p = hend + 1;
+    } else {
+        hend = auth + strcspn(auth, ":/?#");
+        p = hend;
+        if (*p == ':' && memchr(p + 1, ':', (size_t)(aend - p - 1))) {
+            fmt_into(why, cap, "IPv6 addresses must be in brackets (%s; IPv6 as http://[::1]:8080)", expect);
+            return why;
+        }
+    }
+    size_t hlen = (size_t)(hend - host);
+    char hostbuf[256];
+    if (hlen == 0 || hlen >= sizeof hostbuf) {
+        fmt_into(why, cap, "has %s host (%s)", hlen ? "an overlong" : "no", expect);
+        return why;
+    }
+    memcpy(hostbuf, host, hlen);
+    hostbuf[hlen] = '\0';
+    if (auth[0] == '[') {
+        unsigned char a6[16];
+        if (inet_pton(AF_INET6, hostbuf, a6) != 1) {
+            fmt_into(why, cap, "\"[%s]\" is not an IPv6 address (%s)", hostbuf, expect);
+            return why;
+        }
+    } else {
+        for (size_t i = 0; i < hlen; i++) {
+            if (!host_char_ok(hostbuf[i])) {
+                fmt_into(why, cap, "\"%s\" is not a host name or IPv4 address (%s)", hostbuf, expect);
+                return why;
+            }
+        }
+    }
+
+    uint32_t port = 80;
+    if (p < aend) {
+        uint64_t v;
+        char portbuf[16];
+        size_t plen = (size_t)(aend - p - 1);
+        if (*p != ':' || plen == 0 || plen >= sizeof portbuf) {
+            fmt_into(why, cap, "has an invalid port (%s)", expect);
+            return why;
+        }
+        memcpy(portbuf, p + 1, plen);
+        portbuf[plen] = '\0';
+        if (parse_uint(portbuf, &v) != CG_NUM_OK || v < 1 || v > 65535) {
+            fmt_into(why, cap, "port \"%s\" is not a number from 1 to 65535 (%s)", portbuf, expect);
+            return why;
+        }
+        port = (uint32_t)v;
+    }
+
+    b->host = xstrdup(ld, hostbuf);
+    b->port = (uint16_t)port;
+    char hh[300];
+    const char *lb = auth[0] == '[' ? "[" : "", *rb = auth[0] == '[' ? "]" : "";
+    if (port == 80)
+        fmt_into(hh, sizeof hh, "%s%s%s", lb, hostbuf, rb);
+    else
+        fmt_into(hh, sizeof hh, "%s%s%s:%u", lb, hostbuf, rb, port);
+    b->host_header = xstrdup(ld, hh);
+    return NULL;
+}
+
+static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
+{
+    static const char *const keys[] = { "name", "url", "max_idle", NULL };
+    cg_backend_cfg *b = &ld->cfg->backends[i];
+    yaml_node_t *item = list_item(ld, seq, i), *n;
+    const char *name = peek_name(ld, item, "name"), *s;
+    cg_map m = { .node = item };
+
+    b->max_idle = 32;
+    if (name) {
+        fmt_into(m.where, sizeof m.where, "in backend \"%s\"", name);
+        fmt_into(m.path, sizeof m.path, "backends[%s]", name);
+    } else {
+        fmt_into(m.where, sizeof m.where, "in backends[#%zu]", i + 1);
+        fmt_into(m.path, sizeof m.path, "backends[#%zu]", i + 1);
+    }
+    if (!expect_map(ld, item, m.path, keys))
+        return;
+    check_keys(ld, &m, keys);
+
+    cg_got got = get_string(ld, &m, "name", "a name that routes refer to", &n, &s);
+    if (got == CG_ABSENT)
+        missing(ld, &m, "name", "a name that routes refer to");
+    if (got == CG_SET) {
+        for (size_t j = 0; j < i; j++) {
+            if (ld->cfg->backends[j].name && strcmp(ld->cfg->backends[j].name, s) == 0) {
+                yaml_node_t *first = map_get(ld, list_item(ld, seq, j), "name");
+                error_at(ld, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
+                         "expected a unique name)", s, (int)first->start_mark.line + 1,
+                         (int)first->start_mark.column + 1);
+                break;
+            }
+        }
+        b->name = xstrdup(ld, s);
+    }
+
+    got = get_string(ld, &m, "url", "http://host[:port]", &n, &s);
+    if (got == CG_ABSENT)
+        missing(ld, &m, "url", "http://host[:port], e.g. http://127.0.0.1:8080");
+    if (got == CG_SET) {
+        char why[512], path[256];
+        b->url = xstrdup(ld, s);
+        if (split_url(ld, s, b, why, sizeof why)) {
+            key_path(&m, "url", path, sizeof path);
+            error_at(ld, n, "%s: %s", path, why);
+        }
+    }
+
+    get_uint(ld, &m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
+}
+
+static void parse_backends(cg_loader *ld, const cg_map *root)
+{
+    yaml_node_t *seq;
+    cg_got got = get_list(ld, root, "backends", "a list of backends", &seq);
+    if (got == CG_ABSENT)
+        missing(ld, root, "backends", "a list of backends, each with name and url");
+    if (got != CG_SET)
+        return;
+    size_t n = list_len(seq);
+    if (n == 0) {
+        error_at(ld, seq, "backends: the list is empty (at least one backend is required)");
+        return;
+    }
+    ld->cfg->backends = xcalloc(ld, n, sizeof *ld->cfg->backends);
+    if (!ld->cfg->backends)
+        return;
+    ld->cfg->nbackends = n;
+    for (size_t i = 0; i < n; i++)
+        parse_backend(ld, seq, i);
+}
+
+/* ---- listeners ---- */
+
+static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
+                                        "client_ca_names", "require_client_auth_eku",
+                                        "session_tickets", "session_ticket_lifetime", NULL };
+    char where[192];
+    cg_map m;
+    fmt_into(where, sizeof where, "in tls of %s", ldesc);
+    if (!map_get(ld, lm->node, "tls")) {
+        missing(ld, lm, "tls", "a mapping with at least certificate, key and client_ca");
+        return;
+    }
+    if (!open_section(ld, lm, "tls", keys, where, &m))
+        return;
+
+    if (get_path(ld, &m, "certificate", &l->cert_file, &l->cert_pos) == CG_ABSENT)
+        missing(ld, &m, "certificate", "the server certificate file (PEM, leaf first)");
+    if (get_path(ld, &m, "key", &l->key_file, &l->key_pos) == CG_ABSENT)
+        missing(ld, &m, "key", "the server private key file (PEM, unencrypted)");
+    get_path(ld, &m, "chain", &l->chain_file, &l->chain_pos);
+    if (get_path(ld, &m, "client_ca", &l->client_ca_file, &l->client_ca_pos) == CG_ABSENT)
+        missing(ld, &m, "client_ca", "the PEM bundle of CAs trusted to issue client certificates");
+    get_bool(ld, &m, "client_ca_names", &l->client_ca_names);
+    get_bool(ld, &m, "require_client_auth_eku", &l->require_client_auth_eku);
+    get_bool(ld, &m, "session_tickets", &l->session_tickets);
+
+    uint32_t ms;
+    if (get_duration(ld, &m, "session_ticket_lifetime", 1000, CG_TICKET_LIFETIME_MAX_MS, &ms) == CG_SET) {
+        /* The TLS ticket_lifetime field counts whole seconds. */
+        if (ms % 1000) {
+            char path[256];
+            key_path(&m, "session_ticket_lifetime", path, sizeof path);
+            error_at(ld, map_get(ld, m.node, "session_ticket_lifetime"),
+                     "%s: must be a whole number of seconds (TLS counts ticket lifetimes in "
+                     "seconds; expected e.g. 1h)", path);
+        } else {
+            l->session_ticket_lifetime_s = ms / 1000;
+        }
+    }
+}
+
+/* A route path must be a clean prefix: a '?' or '#' in it could never match
+ * the way the prefix rule intends, and spaces are not valid in a path. */
+static bool route_path_ok(const char *p)
+{
+    for (; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= ' ' || c == 0x7f || c == '?' || c == '#')
+            return false;
+    }
+    return true;
+}
+
+static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
+                        const char *lpath, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "path", "backend", "client_cert", NULL };
+    static const char *const modes[] = { "required", "optional", NULL };
+    cg_route *r = &l->routes[i];
+    const cg_config *cfg = ld->cfg;
+    yaml_node_t *item = list_item(ld, seq, i), *n;
+    const char *path = peek_name(ld, item, "path"), *s;
+    cg_map m = { .node = item };
+
+    r->client_cert_required = true;
+    if (path) {
+        fmt_into(m.where, sizeof m.where, "in route \"%s\" of %s", path, ldesc);
+        fmt_into(m.path, sizeof m.path, "%s.routes[%s]", lpath, path);
+    } else {
+        fmt_into(m.where, sizeof m.where, "in routes[#%zu] of %s", i + 1, ldesc);
+        fmt_into(m.path, sizeof m.path, "%s.routes[#%zu]", lpath, i + 1);
+    }
+    if (!expect_map(ld, item, m.path, keys))
+        return;
+    check_keys(ld, &m, keys);
+
+    char kp[256];
+    cg_got got = get_string(ld, &m, "path", "a path prefix starting with \"/\"", &n, &s);
+    if (got == CG_ABSENT)
+        missing(ld, &m, "path", "a path prefix starting with \"/\"");
+    if (got == CG_SET) {
+        key_path(&m, "path", kp, sizeof kp);
+        if (s[0] != '/') {
+            error_at(ld, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
+                     "/ or /api)", kp, s);
+        } else if (!route_path_ok(s)) {
+            error_at(ld, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
+                     "(expected a plain path prefix such as /api)", kp, s);
+        } else {
+            for (size_t j = 0; j < i; j++) {
+                if (l->routes[j].path && strcmp(l->routes[j].path, s) == 0) {
+                    yaml_node_t *first = map_get(ld, list_item(ld, seq, j), "path");
+                    error_at(ld, n, "duplicate route path \"%s\" in %s (first at line %d, "
+                             "column %d; expected each path once per listener)", s, ldesc,
+                             (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+                    break;
+                }
+            }
+            r->path = xstrdup(ld, s);
+            r->path_len = strlen(s);
+        }
+    }
+
+    got = get_string(ld, &m, "backend", "the name of a backend", &n, &s);
+    if (got == CG_ABSENT)
+        missing(ld, &m, "backend", "the name of a backend");
+    if (got == CG_SET) {
+        size_t j = 0;
+        while (j < cfg->nbackends && !(cfg->backends[j].name && strcmp(cfg->backends[j].name, s) == 0))
+            j++;
+        if (j < cfg->nbackends) {
+            r->backend = j;
+        } else {
+            char list[512] = "";
+            size_t len = 0;
+            for (size_t k = 0; k < cfg->nbackends && len < sizeof list; k++)
+                if (cfg->backends[k].name)
+                    len += fmt_into(list + len, sizeof list - len, "%s%s", len ? ", " : "",
+                                            cfg->backends[k].name);
+            key_path(&m, "backend", kp, sizeof kp);
+            error_at(ld, n, "%s: no backend named \"%s\" (%s%s)", kp, s,
+                     len ? "defined backends: " : "no backends are defined", list);
+        }
+    }
+
+    int mode;
+    if (get_enum(ld, &m, "client_cert", modes, &mode) == CG_SET)
+        r->client_cert_required = mode == 0;
+}
+
+static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    yaml_node_t *seq;
+    cg_got got = get_list(ld, lm, "routes", "a list of routes", &seq);
+    if (got == CG_BAD)
+        return;
+    if (got == CG_ABSENT || list_len(seq) == 0) {
+        /* Legal, but every request would get 404: almost surely unintended. */
+        warning_at(ld, got == CG_ABSENT ? lm->node : seq,
+                   "%s has no routes: every request will get 404 (add routes: with path and backend)",
+                   ldesc);
+        return;
+    }
+    size_t n = list_len(seq);
+    l->routes = xcalloc(ld, n, sizeof *l->routes);
+    if (!l->routes)
+        return;
+    l->nroutes = n;
+    for (size_t i = 0; i < n; i++)
+        parse_route(ld, seq, i, ldesc, lm->path, l);
+}
+
+typedef struct cg_sockaddr_key {
+    int family;
+    unsigned char addr[16];
+} cg_sockaddr_key;
+
+static bool address_key(const char *s, cg_sockaddr_key *k)
+{
+    memset(k, 0, sizeof *k);
+    if (inet_pton(AF_INET, s, k->addr) == 1)
+        k->family = AF_INET;
+    else if (inet_pton(AF_INET6, s, k->addr) == 1)
+        k->family = AF_INET6;
+    return k->family != 0;
+}
+
+/* Two listeners on one address and port would fail at bind time, or worse,
+ * with SO_REUSEPORT, silently share connections. Compared in binary so
+ * "::1" and "0::1" are the same. */
+static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t i, yaml_node_t *name_node)
+{
+    const cg_listener_cfg *l = &ld->cfg->listeners[i];
+    yaml_node_t *item = list_item(ld, seq, i);
+    for (size_t j = 0; j < i; j++) {
+        const cg_listener_cfg *o = &ld->cfg->listeners[j];
+        yaml_node_t *oitem = list_item(ld, seq, j);
+        if (name_node && o->name && l->name && strcmp(o->name, l->name) == 0) {
+            yaml_node_t *first = map_get(ld, oitem, "name");
+            first = first ? first : oitem;
+            error_at(ld, name_node, "duplicate listener name \"%s\" (first at line %d, column %d; "
+                     "expected a unique name)", l->name, (int)first->start_mark.line + 1,
+                     (int)first->start_mark.column + 1);
+        }
+        cg_sockaddr_key a, b;
+        if (l->address && o->address && l->port && l->port == o->port &&
+            address_key(l->address, &a) && address_key(o->address, &b) && memcmp(&a, &b, sizeof a) == 0) {
+            yaml_node_t *at = map_get(ld, item, "port");
+            yaml_node_t *first = map_get(ld, oitem, "port");
+            error_at(ld, at, "listener \"%s\" uses address %s port %u, already used by listener "
+                     "\"%s\" (line %d; expected a different address or port)",
+                     l->name ? l->name : "?", l->address, l->port, o->name ? o->name : "?",
+                     (int)first->start_mark.line + 1);
+        }
+    }
+}
+
+static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
+{
+    static const char *const keys[] = { "name", "address", "port", "tls", "forward_client_cert",
+                                        "routes", NULL };
+    cg_listener_cfg *l = &ld->cfg->listeners[i];
+    yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
+    const char *name = peek_name(ld, item, "name"), *s;
+    char ldesc[160];
+    cg_map m = { .node = item };
+
+    l->client_ca_names = true;
+    l->require_client_auth_eku = true;
+    l->session_tickets = true;
+    l->session_ticket_lifetime_s = 3600;
+    if (name) {
+        fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);
+        fmt_into(m.path, sizeof m.path, "listeners[%s]", name);
+    } else {
+        fmt_into(ldesc, sizeof ldesc, "listeners[#%zu]", i + 1);
+        fmt_into(m.path, sizeof m.path, "listeners[#%zu]", i + 1);
+    }
+    fmt_into(m.where, sizeof m.where, "in %s", ldesc);
+    if (!expect_map(ld, item, m.path, keys))
+        return;
+    check_keys(ld, &m, keys);
+
+    if (get_string(ld, &m, "name", "a name for logs", &n, &s) == CG_SET) {
+        l->name = xstrdup(ld, s);
+        name_node = n;
+    }
+
+    cg_sockaddr_key key;
+    cg_got got = get_string(ld, &m, "address", "a numeric IPv4 or IPv6 address", &n, &s);
+    if (got == CG_ABSENT)
+        s = "0.0.0.0";
+    if (got == CG_SET && !address_key(s, &key)) {
+        char kp[256];
+        key_path(&m, "address", kp, sizeof kp);
+        error_at(ld, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
+                 "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
+    } else if (got != CG_BAD) {
+        l->address = xstrdup(ld, s);
+    }
+
+    uint32_t port = 0;
+    got = get_uint(ld, &m, "port", 1, 65535, &port);
+    if (got == CG_ABSENT)
+        missing(ld, &m, "port", "the TCP port to listen on, 1 to 65535");
+    l->port = (uint16_t)port;
+
+    /* Unnamed listeners are called by what they listen on. */
+    if (!map_get(ld, item, "name") && l->address && l->port) {
+        char def[96];
+        bool v6 = strchr(l->address, ':') != NULL;
+        fmt_into(def, sizeof def, "%s%s%s:%u", v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
+        l->name = xstrdup(ld, def);
+    }
+
+    parse_tls(ld, &m, ldesc, l);
+    get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
+    parse_routes(ld, &m, ldesc, l);
+    check_listener_unique(ld, seq, i, name_node);
+}
+
+static void parse_listeners(cg_loader *ld, const cg_map *root)
+{
+    yaml_node_t *seq;
+    cg_got got = get_list(ld, root, "listeners", "a list of listeners", &seq);
+    if (got == CG_ABSENT)
+        missing(ld, root, "listeners", "a list of listeners, each with port, tls and routes");
+    if (got != CG_SET)
+        return;
+    size_t n = list_len(seq);
+    if (n == 0) {
+        error_at(ld, seq, "listeners: the list is empty (at least one listener is required)");
+        return;
+    }
+    ld->cfg->listeners = xcalloc(ld, n, sizeof *ld->cfg->listeners);
+    if (!ld->cfg->listeners)
+        return;
+    ld->cfg->nlisteners = n;
+    for (size_t i = 0; i < n; i++)
+        parse_listener(ld, seq, i);
+}
+
+static void parse_root(cg_loader *ld, yaml_node_t *root)
+{
+    static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "backends",
+                                        "listeners", NULL };
+    cg_map m = { .node = root, .where = "at top level", .path = "" };
+    char d[96], list[256];
+
+    if (!root || is_null(root)) {
+        error_at(ld, root, "the configuration is empty (expected a mapping with at least "
+                 "backends and listeners; see conf/certgate.yaml)");
+        return;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        join(list, sizeof list, keys);
+        error_at(ld, root, "expected a mapping at the top level (keys: %s), got %s", list,
+                 describe(root, d, sizeof d));
+        return;
+    }
+    check_keys(ld, &m, keys);
+    parse_workers(ld, &m);
+    parse_logging(ld, &m);
+    parse_limits(ld, &m);
+    parse_timeouts(ld, &m);
+    /* Before listeners, whatever the order in the file: routes name backends. */
+    parse_backends(ld, &m);
+    parse_listeners(ld, &m);
+}
+
+/* ---- YAML syntax ---- */
+
+static void syntax_error(cg_loader *ld, const yaml_parser_t *p, const unsigned char *buf)
+{
+    int line, col;
+    char ctx[256] = "";
+    if (p->error == YAML_MEMORY_ERROR) {
+        ld->oom = true;
+        return;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        /* The reader reports a byte offset, not a mark. */
+        line = 1, col = 1;
+        for (size_t i = 0; i < p->problem_offset; i++) {
+            if (buf[i] == '\n')
+                line++, col = 1;
+            else
+                col++;
+        }
+        if (p->problem_value != -1)
+            fmt_into(ctx, sizeof ctx, " (byte 0x%02x)", (unsigned)p->problem_value & 0xff);
+    } else {
+        line = (int)p->problem_mark.line + 1;
+        col = (int)p->problem_mark.column + 1;
+        if (p->context)
+            fmt_into(ctx, sizeof ctx, " (%s at line %d, column %d)", p->context,
+                     (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    }
+    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, line, col, "YAML syntax error: %s%s",
+                p->problem ? p->problem : "unknown problem", ctx);
+}
+
+static void reject_anchor(cg_loader *ld, const yaml_event_t *ev, const yaml_char_t *anchor, bool alias)
+{
+    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev->start_mark.line + 1,
+                (int)ev->start_mark.column + 1,
+                "YAML %s \"%c%s\" is not supported: write the value out in full (anchors and "
+                "aliases are rejected to keep every setting explicit where it applies)",
+                alias ? "alias" : "anchor", alias ? '*' : '&', (const char *)anchor);
+}
+
+/* The document API resolves aliases silently, so anchors, aliases and a
+ * second document are found with the event API first. Also reports syntax
+ * errors. Returns false if anything was reported. */
+static bool scan_events(cg_loader *ld, const unsigned char *buf, size_t len)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    size_t errors = load_errors(ld);
+    int docs = 0;
+
+    if (!yaml_parser_initialize(&p)) {
+        ld->oom = true;
+        return false;
+    }
+    yaml_parser_set_input_string(&p, buf, len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            syntax_error(ld, &p, buf);
+            break;
+        }
+        const yaml_char_t *anchor = NULL;
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs == 2)
+                cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev.start_mark.line + 1,
+                            (int)ev.start_mark.column + 1,
+                            "a second YAML document (expected exactly one document per "
+                            "configuration file; remove this \"---\" and what follows)");
+            break;
+        case YAML_ALIAS_EVENT:
+            reject_anchor(ld, &ev, ev.data.alias.anchor, true);
+            break;
+        case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
+        case YAML_SEQUENCE_START_EVENT: anchor = ev.data.sequence_start.anchor; break;
+        case YAML_MAPPING_START_EVENT: anchor = ev.data.mapping_start.anchor; break;
+        default: break;
+        }
+        if (anchor)
+            reject_anchor(ld, &ev, anchor, false);
+        bool end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return load_errors(ld) == errors && !ld->oom;
+}
+
+/* ---- snapshot lifetime ---- */
+
+static void free_listener(cg_listener_cfg *l)
+{
+    if (l->tls)
+        cg_tls_server_free(l->tls);
+    for (size_t i = 0; i < l->nroutes; i++)
+        free(l->routes[i].path);
+    free(l->routes);
+    free(l->name);
+    free(l->address);
+    free(l->cert_file);
+    free(l->key_file);
+    free(l->chain_file);
+    free(l->client_ca_file);
+}
+
+static void config_free(cg_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        free_listener(&cfg->listeners[i]);
+    free(cfg->listeners);
+    for (size_t i = 0; i < cfg->nbackends; i++) {
+        cg_backend_cfg *b = &cfg->backends[i];
+        free(b->name);
+        free(b->url);
+        free(b->host);
+        free(b->host_header);
+    }
+    free(cfg->backends);
+    free(cfg->log_file);
+    free(cfg->file);
+    free(cfg);
+}
+
+cg_config *cg_config_ref(cg_config *cfg)
+{
+    if (cfg)
+        atomic_fetch_add_explicit(&cfg->refs, 1, memory_order_relaxed);
+    return cfg;
+}
+
+void cg_config_unref(cg_config *cfg)
+{
+    /* acq_rel: the last owner must see every other owner's accesses done. */
+    if (cfg && atomic_fetch_sub_explicit(&cfg->refs, 1, memory_order_acq_rel) == 1)
+        config_free(cfg);
+}
+
+static cg_config *config_new(void)
+{
+    cg_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    atomic_init(&cfg->refs, 1);
+    cfg->workers = 1;
+    cfg->log_level = CG_LOG_INFO;
+    cfg->limits = (cg_limits){
+        .max_connections = 10000,
+        .max_request_head = 16 * 1024,
+        .max_header_line = 8 * 1024,
+        .max_headers = 100,
+        .max_response_head = 32 * 1024,
+        .max_requests_per_connection = 0,
+    };
+    cfg->timeouts = (cg_timeouts){
+        .handshake = 10000,
+        .request_header = 10000,
+        .client_body = 60000,
+        .keepalive_idle = 60000,
+        .backend_connect = 5000,
+        .backend_response = 60000,
+        .backend_idle = 30000,
+        .shutdown = 30000,
+    };
+    return cfg;
+}
+
+/* Orders this load's diagnostics by position, so a file with many errors
+ * reads top to bottom although sections are checked in a fixed order.
+ * Stable: messages about one node keep their order. */
+static void sort_diag(cg_diag *d, size_t from)
+{
+    for (size_t i = from + 1; i < d->count; i++) {
+        cg_diag_item it = d->items[i];
+        size_t j = i;
+        while (j > from && (d->items[j - 1].line > it.line ||
+                            (d->items[j - 1].line == it.line && d->items[j - 1].column > it.column))) {
+            d->items[j] = d->items[j - 1];
+            j--;
+        }
+        d->items[j] = it;
+    }
+}
+
+static bool load_tls(cg_config *cfg, cg_diag *diag)
+{
+    bool ok = true;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        cg_listener_cfg *l = &cfg->listeners[i];
+        size_t errors = diag->errors;
+        l->tls = cg_tls_server_new(l, cfg->file, diag);
+        if (!l->tls) {
+            ok = false;
+            /* Keep the promise of "NULL with at least one error". */
+            if (diag->errors == errors)
+                cg_diag_add(diag, CG_DIAG_ERROR, cfg->file, l->cert_pos.line, l->cert_pos.column,
+                            "listener \"%s\": TLS setup failed", l->name);
+        }
+    }
+    return ok;
+}
+
+static cg_config *load(const unsigned char *buf, size_t len, const char *name, const char *dir,
+                       unsigned flags, cg_diag *diag)
+{
+    cg_loader ld = { .name = name, .dir = dir, .diag = diag, .errors0 = diag->errors };
+    size_t first_item = diag->count;
+    bool have_doc = false;
+
+    ld.cfg = config_new();
+    if (!ld.cfg || !(ld.cfg->file = strdup(name))) {
+        ld.oom = true;
+        goto done;
+    }
+    if (!scan_events(&ld, buf, len))
+        goto done;
+
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        ld.oom = true;
+        goto done;
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    have_doc = yaml_parser_load(&parser, &ld.doc);
+    if (!have_doc) /* the scan found no syntax error, so this is memory */
+        syntax_error(&ld, &parser, buf);
+    yaml_parser_delete(&parser);
+    if (!have_doc)
+        goto done;
+
+    parse_root(&ld, yaml_document_get_root_node(&ld.doc));
+    sort_diag(diag, first_item);
+
+done:
+    if (have_doc)
+        yaml_document_delete(&ld.doc);
+    if (ld.oom)
+        cg_diag_add(diag, CG_DIAG_ERROR, name, 0, 0, "out of memory while loading the configuration");
+    if (load_errors(&ld) || ld.oom) {
+        config_free(ld.cfg);
+        return NULL;
+    }
+    if (!(flags & CG_CONFIG_SKIP_TLS) && !load_tls(ld.cfg, diag)) {
+        config_free(ld.cfg);
+        return NULL;
+    }
+    return ld.cfg;
+}
+
+/* The directory relative paths are resolved against, made absolute so the
+ * snapshot means the same files whatever the working directory is later. */
+static char *base_dir(const char *file)
+{
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    char *dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : strdup(".");
+    if (!dir || dir[0] == '/')
+        return dir;
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return dir; /* relative still works while the cwd does not change */
+    char *abs = NULL;
+    if (strcmp(dir, ".") == 0) {
+        abs = cwd;
+        cwd = NULL;
+    } else if (asprintf(&abs, "%s/%s", cwd, dir) < 0) {
+        abs = NULL;
+    }
+    free(cwd);
+    free(dir);
+    return abs;
+}
+
+cg_config *cg_config_load_string(const char *yaml, size_t len, const char *name,
+                                 unsigned flags, cg_diag *diag)
+{
+    char *dir = base_dir(NULL);
+    cg_config *cfg = load((const unsigned char *)yaml, len, name ? name : "<string>", dir, flags, diag);
+    free(dir);
+    return cfg;
+}
+
+/* Reads with fread rather than stat + one read so pipes work too. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (cap - n < 4096) {
+            char *nb = realloc(buf, cap ? cap * 2 : 8192);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                errno = ENOMEM;
+                return NULL;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 8192;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int err = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (err) {
+        free(buf);
+        errno = err;
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag)
+{
+    size_t len = 0;
+    char *buf = read_all(path, &len);
+    if (!buf) {
+        cg_diag_add(diag, CG_DIAG_ERROR, path, 0, 0, "cannot read the configuration file: %s",
+                    strerror(errno));
+        return NULL;
+    }
+    char *dir = base_dir(path);
+    cg_config *cfg = load((const unsigned char *)buf, len, path, dir, flags, diag);
+    free(dir);
+    free(buf);
+    return cfg;
+}
+
+/* ---- routes ---- */
+
+/* Whether prefix r matches path: "/app" matches "/app", "/app/x" and
+ * "/app?q", but not "/application"; a prefix ending in '/' matches anything
+ * below it. */
+static bool route_matches(const cg_route *r, const char *path, size_t len)
+{
+    if (r->path_len > len || memcmp(r->path, path, r->path_len) != 0)
+        return false;
+    if (r->path_len == len || r->path[r->path_len - 1] == '/')
+        return true;
+    return path[r->path_len] == '/' || path[r->path_len] == '?';
+}
+
+const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len)
+{
+    /* Routes are few: a linear scan is simpler than a trie and fast enough. */
+    const cg_route *best = NULL;
+    for (size_t i = 0; i < l->nroutes; i++) {
+        const cg_route *r = &l->routes[i];
+        if (route_matches(r, path, path_len) && (!best || r->path_len > best->path_len))
+            best = r;
+    }
+    return best;
+}

@@ -147,18 +147,20 @@ void cg_diag_free(cg_diag *d)
 void cg_diag_add(cg_diag *d, cg_diag_severity sev, const char *file, int line, int column,
                  const char *fmt, ...)
 {
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        cg_diag_item *items = realloc(d->items, cap * sizeof *items);
-        if (!items)
-            return; /* the count of errors below still records the failure */
-        d->items = items;
-        d->cap = cap;
-    }
+    /* Counted first: even if the message cannot be stored, a load with an
+     * error must never look clean. */
     if (sev == CG_DIAG_ERROR)
         d->errors++;
     else
         d->warnings++;
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        cg_diag_item *items = realloc(d->items, cap * sizeof *items);
+        if (!items)
+            return;
+        d->items = items;
+        d->cap = cap;
+    }
 
     char msg[1024];
     va_list ap;

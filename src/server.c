@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <http_parser.h>
+
 #include "backend.h"
 #include "conn.h"
 #include "log.h"
@@ -312,6 +314,9 @@ int cg_server_run(const char *config_path)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* http-parser has its own process-wide head cap (80 KiB); keep it above
+     * the largest head the configuration may allow, so our limits decide. */
+    http_parser_set_max_header_size(2u << 20);
     uv_random(NULL, NULL, &boot_id, sizeof boot_id, 0, NULL);
 
     int rc = 1;

@@ -67,8 +67,8 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap)
     return buf;
 }
 
-static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const char *what, const char *path,
-                       int err)
+static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg_listener_cfg *l, const char *what,
+                       const char *path, int err)
 {
     char e[160];
     if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR || err == MBEDTLS_ERR_X509_FILE_IO_ERROR)
@@ -77,7 +77,8 @@ static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const ch
         snprintf(e, sizeof e, "the key is encrypted; certgate needs an unencrypted key (protect it with file permissions)");
     else
         cg_tls_strerror(err, e, sizeof e);
-    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, pos.line, pos.column, "%s \"%s\": %s", what, path, e);
+    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, pos.line, pos.column, "listeners[%s].%s \"%s\": %s", l->name, what,
+                path, e);
 }
 
 cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
@@ -97,32 +98,32 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
     int err;
     bool ok = true;
     if ((err = mbedtls_x509_crt_parse_file(&s->own_chain, l->cert_file)) != 0) {
-        load_error(diag, cfg_file, l->cert_pos, "tls.certificate", l->cert_file, err);
+        load_error(diag, cfg_file, l->cert_pos, l, "tls.certificate", l->cert_file, err);
         ok = false;
     }
     if (ok && l->chain_file && (err = mbedtls_x509_crt_parse_file(&s->own_chain, l->chain_file)) != 0) {
-        load_error(diag, cfg_file, l->chain_pos, "tls.chain", l->chain_file, err);
+        load_error(diag, cfg_file, l->chain_pos, l, "tls.chain", l->chain_file, err);
         ok = false;
     }
     if ((err = mbedtls_pk_parse_keyfile(&s->own_key, l->key_file, NULL)) != 0) {
-        load_error(diag, cfg_file, l->key_pos, "tls.key", l->key_file, err);
+        load_error(diag, cfg_file, l->key_pos, l, "tls.key", l->key_file, err);
         ok = false;
     }
     if (ok && (err = mbedtls_pk_check_pair(&s->own_chain.pk, &s->own_key)) != 0) {
         cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->key_pos.line, l->key_pos.column,
-                    "tls.key \"%s\" does not belong to the certificate in \"%s\" (the first certificate "
+                    "listeners[%s].tls.key \"%s\" does not belong to the certificate in \"%s\" (the first certificate "
                     "of tls.certificate must be the server's own)",
-                    l->key_file, l->cert_file);
+                    l->name, l->key_file, l->cert_file);
         ok = false;
     }
     if ((err = mbedtls_x509_crt_parse_file(&s->anchors, l->client_ca_file)) != 0) {
         /* > 0: some certificates in the bundle failed to parse. */
         if (err > 0)
             cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
-                        "tls.client_ca \"%s\": %d certificate(s) in the bundle could not be parsed",
-                        l->client_ca_file, err);
+                        "listeners[%s].tls.client_ca \"%s\": %d certificate(s) in the bundle could not be parsed",
+                        l->name, l->client_ca_file, err);
         else
-            load_error(diag, cfg_file, l->client_ca_pos, "tls.client_ca", l->client_ca_file, err);
+            load_error(diag, cfg_file, l->client_ca_pos, l, "tls.client_ca", l->client_ca_file, err);
         ok = false;
     }
     if (ok) {
@@ -131,9 +132,9 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
                 char subject[256];
                 cg_cert_subject(c, subject, sizeof subject);
                 cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
-                            "tls.client_ca \"%s\" contains \"%s\", which is not a CA certificate "
+                            "listeners[%s].tls.client_ca \"%s\" contains \"%s\", which is not a CA certificate "
                             "(basicConstraints CA:TRUE); list only the CAs that issue client certificates",
-                            l->client_ca_file, subject);
+                            l->name, l->client_ca_file, subject);
                 ok = false;
             }
         }

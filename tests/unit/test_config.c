@@ -1,7 +1,1297 @@
+/* Unit tests for src/config.c: schema, defaults, diagnostics (exact
+ * positions), value parsers, route lookup and snapshot lifetime.
+ * Everything loads with CG_CONFIG_SKIP_TLS: certificate loading is tls.c's. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
-static void placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "config.h"
+
+#define NAME "t.yaml"
+
+/* Valid building blocks. MIN_BACKENDS is 3 lines, so a listener written
+ * after it starts on line 4. */
+#define MIN_BACKENDS \
+    "backends:\n" \
+    "  - name: app\n" \
+    "    url: http://127.0.0.1:8080\n"
+
+#define MIN_LISTENERS \
+    "listeners:\n" \
+    "  - name: main\n" \
+    "    port: 8443\n" \
+    "    tls:\n" \
+    "      certificate: s.crt\n" \
+    "      key: s.key\n" \
+    "      client_ca: ca.crt\n" \
+    "    routes:\n" \
+    "      - path: /\n" \
+    "        backend: app\n"
+
+#define MINIMAL MIN_BACKENDS MIN_LISTENERS
+
+static cg_config *load(const char *yaml, cg_diag *d)
+{
+    cg_diag_init(d);
+    return cg_config_load_string(yaml, strlen(yaml), NAME, CG_CONFIG_SKIP_TLS, d);
+}
+
+static bool has_diag(const cg_diag *d, cg_diag_severity sev, int line, int col, const char *sub)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        const cg_diag_item *it = &d->items[i];
+        if (it->severity == sev && it->line == line && it->column == col &&
+            strstr(it->message, sub))
+            return true;
+    }
+    return false;
+}
+
+/* yaml must fail with an error at line:col whose message contains sub. */
+static void check_error(const char *yaml, int line, int col, const char *sub, const char *where,
+                        int at)
+{
+    cg_diag d;
+    cg_config *cfg = load(yaml, &d);
+    if (cfg || !has_diag(&d, CG_DIAG_ERROR, line, col, sub)) {
+        fprintf(stderr, "--- %s:%d: expected error at %d:%d containing \"%s\"; got:\n", where, at,
+                line, col, sub);
+        cg_diag_print(&d, stderr);
+        fail_msg("%s", cfg ? "config loaded" : "error not found");
+    }
+    assert_true(d.errors >= 1);
+    cg_diag_free(&d);
+}
+#define expect_error(yaml, line, col, sub) check_error(yaml, line, col, sub, __FILE__, __LINE__)
+
+/* yaml must load with no diagnostics at all; the caller unrefs. */
+static cg_config *check_ok(const char *yaml, const char *where, int at)
+{
+    cg_diag d;
+    cg_config *cfg = load(yaml, &d);
+    if (!cfg || d.count) {
+        fprintf(stderr, "--- %s:%d: expected a clean load; got:\n", where, at);
+        cg_diag_print(&d, stderr);
+        fail_msg("unexpected diagnostics");
+    }
+    cg_diag_free(&d);
+    return cfg;
+}
+#define expect_ok(yaml) check_ok(yaml, __FILE__, __LINE__)
+
+static char *cwd_join(const char *rel)
+{
+    char cwd[PATH_MAX], *out;
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_true(asprintf(&out, "%s/%s", cwd, rel) > 0);
+    return out;
+}
+
+static void assert_cwd_path(const char *got, const char *rel)
+{
+    char *want = cwd_join(rel);
+    assert_string_equal(got, want);
+    free(want);
+}
+
+/* tests/data: meson sets CG_TEST_DATA; run by hand from the repository
+ * root (./build/tests/test_config), the relative path works. */
+static const char *test_data(void)
+{
+    const char *data = getenv("CG_TEST_DATA");
+    return data && *data ? data : "tests/data";
+}
+
+/* The repository root is <CG_TEST_DATA>/../.. */
+static char *repo_file(const char *rel)
+{
+    char *out;
+    assert_true(asprintf(&out, "%s/../../%s", test_data(), rel) > 0);
+    return out;
+}
+
+static char *data_file(const char *rel)
+{
+    char *out;
+    assert_true(asprintf(&out, "%s/%s", test_data(), rel) > 0);
+    return out;
+}
+
+/* ---- valid configurations ---- */
+
+static void test_minimal_defaults(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+
+    assert_int_equal(atomic_load(&cfg->refs), 1);
+    assert_string_equal(cfg->file, NAME);
+    assert_int_equal(cfg->workers, 1);
+    assert_int_equal(cfg->log_level, CG_LOG_INFO);
+    assert_null(cfg->log_file);
+
+    assert_int_equal(cfg->limits.max_connections, 10000);
+    assert_int_equal(cfg->limits.max_request_head, 16 * 1024);
+    assert_int_equal(cfg->limits.max_header_line, 8 * 1024);
+    assert_int_equal(cfg->limits.max_headers, 100);
+    assert_int_equal(cfg->limits.max_response_head, 32 * 1024);
+    assert_int_equal(cfg->limits.max_requests_per_connection, 0);
+
+    assert_int_equal(cfg->timeouts.handshake, 10000);
+    assert_int_equal(cfg->timeouts.request_header, 10000);
+    assert_int_equal(cfg->timeouts.client_body, 60000);
+    assert_int_equal(cfg->timeouts.keepalive_idle, 60000);
+    assert_int_equal(cfg->timeouts.backend_connect, 5000);
+    assert_int_equal(cfg->timeouts.backend_response, 60000);
+    assert_int_equal(cfg->timeouts.backend_idle, 30000);
+    assert_int_equal(cfg->timeouts.shutdown, 30000);
+
+    assert_int_equal(cfg->nbackends, 1);
+    const cg_backend_cfg *b = &cfg->backends[0];
+    assert_string_equal(b->name, "app");
+    assert_string_equal(b->url, "http://127.0.0.1:8080");
+    assert_string_equal(b->host, "127.0.0.1");
+    assert_int_equal(b->port, 8080);
+    assert_string_equal(b->host_header, "127.0.0.1:8080");
+    assert_int_equal(b->max_idle, 32);
+
+    assert_int_equal(cfg->nlisteners, 1);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_string_equal(l->name, "main");
+    assert_string_equal(l->address, "0.0.0.0");
+    assert_int_equal(l->port, 8443);
+    assert_cwd_path(l->cert_file, "s.crt");
+    assert_cwd_path(l->key_file, "s.key");
+    assert_null(l->chain_file);
+    assert_cwd_path(l->client_ca_file, "ca.crt");
+    assert_true(l->client_ca_names);
+    assert_true(l->require_client_auth_eku);
+    assert_true(l->session_tickets);
+    assert_int_equal(l->session_ticket_lifetime_s, 3600);
+    assert_int_equal(l->cert_pos.line, 8);
+    assert_int_equal(l->cert_pos.column, 20);
+    assert_int_equal(l->key_pos.line, 9);
+    assert_int_equal(l->key_pos.column, 12);
+    assert_int_equal(l->client_ca_pos.line, 10);
+    assert_int_equal(l->client_ca_pos.column, 18);
+    assert_int_equal(l->chain_pos.line, 0);
+    assert_false(l->forward_client_cert);
+    assert_null(l->tls);
+
+    assert_int_equal(l->nroutes, 1);
+    assert_string_equal(l->routes[0].path, "/");
+    assert_int_equal(l->routes[0].path_len, 1);
+    assert_int_equal(l->routes[0].backend, 0);
+    assert_true(l->routes[0].client_cert_required);
+
+    cg_config_unref(cfg);
+}
+
+static const char full_yaml[] =
+    "workers: 3\n"
+    "logging:\n"
+    "  level: debug\n"
+    "  file: /var/log/certgate.log\n"
+    "limits:\n"
+    "  max_connections: 500\n"
+    "  max_request_head: 32k\n"
+    "  max_header_line: 4096\n"
+    "  max_headers: 50\n"
+    "  max_response_head: 1m\n"
+    "  max_requests_per_connection: 1000\n"
+    "timeouts:\n"
+    "  handshake: 500ms\n"
+    "  request_header: 15\n"
+    "  client_body: 2m\n"
+    "  keepalive_idle: 1h\n"
+    "  backend_connect: 1s\n"
+    "  backend_response: 90s\n"
+    "  backend_idle: 10s\n"
+    "  shutdown: 5s\n"
+    "backends:\n"
+    "  - name: app\n"
+    "    url: http://app.internal\n"
+    "    max_idle: 0\n"
+    "  - name: v6\n"
+    "    url: http://[::1]:9000/\n"
+    "    max_idle: 1024\n"
+    "listeners:\n"
+    "  - name: main\n"
+    "    address: \"::1\"\n"
+    "    port: 443\n"
+    "    tls:\n"
+    "      certificate: /etc/certgate/server.crt\n"
+    "      key: /etc/certgate/server.key\n"
+    "      chain: /etc/certgate/chain.crt\n"
+    "      client_ca: /etc/certgate/client-ca.crt\n"
+    "      client_ca_names: false\n"
+    "      require_client_auth_eku: false\n"
+    "      session_tickets: false\n"
+    "      session_ticket_lifetime: 30m\n"
+    "    forward_client_cert: true\n"
+    "    routes:\n"
+    "      - path: /\n"
+    "        backend: app\n"
+    "        client_cert: optional\n"
+    "      - path: /v6/\n"
+    "        backend: v6\n"
+    "        client_cert: required\n"
+    "  - address: 10.0.0.1\n"
+    "    port: 8443\n"
+    "    tls: { certificate: a.crt, key: a.key, client_ca: ca.crt }\n"
+    "    routes: [ { path: /x, backend: v6 } ]\n";
+
+static void test_full(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(full_yaml);
+
+    assert_int_equal(cfg->workers, 3);
+    assert_int_equal(cfg->log_level, CG_LOG_DEBUG);
+    assert_string_equal(cfg->log_file, "/var/log/certgate.log");
+
+    assert_int_equal(cfg->limits.max_connections, 500);
+    assert_int_equal(cfg->limits.max_request_head, 32 * 1024);
+    assert_int_equal(cfg->limits.max_header_line, 4096);
+    assert_int_equal(cfg->limits.max_headers, 50);
+    assert_int_equal(cfg->limits.max_response_head, 1024 * 1024);
+    assert_int_equal(cfg->limits.max_requests_per_connection, 1000);
+
+    assert_int_equal(cfg->timeouts.handshake, 500);
+    assert_int_equal(cfg->timeouts.request_header, 15000);
+    assert_int_equal(cfg->timeouts.client_body, 120000);
+    assert_int_equal(cfg->timeouts.keepalive_idle, 3600000);
+    assert_int_equal(cfg->timeouts.backend_connect, 1000);
+    assert_int_equal(cfg->timeouts.backend_response, 90000);
+    assert_int_equal(cfg->timeouts.backend_idle, 10000);
+    assert_int_equal(cfg->timeouts.shutdown, 5000);
+
+    assert_int_equal(cfg->nbackends, 2);
+    assert_string_equal(cfg->backends[0].host, "app.internal");
+    assert_int_equal(cfg->backends[0].port, 80);
+    assert_string_equal(cfg->backends[0].host_header, "app.internal");
+    assert_int_equal(cfg->backends[0].max_idle, 0);
+    assert_string_equal(cfg->backends[1].url, "http://[::1]:9000/");
+    assert_string_equal(cfg->backends[1].host, "::1");
+    assert_int_equal(cfg->backends[1].port, 9000);
+    assert_string_equal(cfg->backends[1].host_header, "[::1]:9000");
+    assert_int_equal(cfg->backends[1].max_idle, 1024);
+
+    assert_int_equal(cfg->nlisteners, 2);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_string_equal(l->name, "main");
+    assert_string_equal(l->address, "::1");
+    assert_int_equal(l->port, 443);
+    assert_string_equal(l->cert_file, "/etc/certgate/server.crt");
+    assert_string_equal(l->key_file, "/etc/certgate/server.key");
+    assert_string_equal(l->chain_file, "/etc/certgate/chain.crt");
+    assert_string_equal(l->client_ca_file, "/etc/certgate/client-ca.crt");
+    assert_int_equal(l->chain_pos.line, 35);
+    assert_int_equal(l->chain_pos.column, 14);
+    assert_false(l->client_ca_names);
+    assert_false(l->require_client_auth_eku);
+    assert_false(l->session_tickets);
+    assert_int_equal(l->session_ticket_lifetime_s, 1800);
+    assert_true(l->forward_client_cert);
+    assert_int_equal(l->nroutes, 2);
+    assert_false(l->routes[0].client_cert_required);
+    assert_int_equal(l->routes[0].backend, 0);
+    assert_string_equal(l->routes[1].path, "/v6/");
+    assert_int_equal(l->routes[1].path_len, 4);
+    assert_true(l->routes[1].client_cert_required);
+    assert_int_equal(l->routes[1].backend, 1);
+
+    /* Flow style works too; an unnamed listener is named after its socket. */
+    l = &cfg->listeners[1];
+    assert_string_equal(l->name, "10.0.0.1:8443");
+    assert_string_equal(l->address, "10.0.0.1");
+    assert_cwd_path(l->cert_file, "a.crt");
+    assert_int_equal(l->nroutes, 1);
+    assert_int_equal(l->routes[0].backend, 1);
+    assert_false(l->forward_client_cert);
+
+    cg_config_unref(cfg);
+}
+
+static void test_workers_auto(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("workers: auto\n" MINIMAL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    assert_int_equal(cfg->workers, cpus < 1 ? 1 : cpus);
+    cg_config_unref(cfg);
+}
+
+static void test_logging_file(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("logging:\n  file: stderr\n  level: error\n" MINIMAL);
+    assert_null(cfg->log_file);
+    assert_int_equal(cfg->log_level, CG_LOG_ERROR);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok("logging:\n  file: logs/cg.log\n  level: warn\n" MINIMAL);
+    assert_cwd_path(cfg->log_file, "logs/cg.log");
+    assert_int_equal(cfg->log_level, CG_LOG_WARN);
+    cg_config_unref(cfg);
+}
+
+static void test_backend_urls_valid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *host, *host_header;
+        int port;
+    } cases[] = {
+        { "http://backend", "backend", "backend", 80 },
+        { "http://backend:80", "backend", "backend", 80 },
+        { "http://10.1.2.3:8080/", "10.1.2.3", "10.1.2.3:8080", 8080 },
+        { "http://[::1]", "::1", "[::1]", 80 },
+        { "http://[2001:db8::5]:65535", "2001:db8::5", "[2001:db8::5]:65535", 65535 },
+        { "HTTP://my-app_1.example.com:1", "my-app_1.example.com", "my-app_1.example.com:1", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml, "backends:\n  - name: app\n    url: \"%s\"\n" MIN_LISTENERS,
+                 cases[i].url);
+        cg_config *cfg = expect_ok(yaml);
+        assert_string_equal(cfg->backends[0].url, cases[i].url);
+        assert_string_equal(cfg->backends[0].host, cases[i].host);
+        assert_string_equal(cfg->backends[0].host_header, cases[i].host_header);
+        assert_int_equal(cfg->backends[0].port, cases[i].port);
+        cg_config_unref(cfg);
+    }
+}
+
+static void test_no_routes_warns(void **state)
+{
+    (void)state;
+    cg_diag d;
+    cg_config *cfg = load(MIN_BACKENDS
+                          "listeners:\n"
+                          "  - port: 8443\n"
+                          "    tls:\n"
+                          "      certificate: s.crt\n"
+                          "      key: s.key\n"
+                          "      client_ca: ca.crt\n",
+                          &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.errors, 0);
+    assert_int_equal(d.warnings, 1);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 5, 5, "listeners[#1] has no routes: every request will get 404"));
+    assert_int_equal(cfg->listeners[0].nroutes, 0);
+    assert_null(cg_config_route(&cfg->listeners[0], "/", 1));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+}
+
+/* ---- error classes ---- */
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    /* The message of the brief, in full. */
+    cg_diag d;
+    assert_null(load(MIN_BACKENDS
+                     "listeners:\n"
+                     "  - name: main\n"
+                     "    adress: 127.0.0.1\n"
+                     "    port: 8443\n"
+                     "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                     "    routes: [ { path: /, backend: app } ]\n",
+                     &d));
+    assert_int_equal(d.count, 1);
+    assert_int_equal(d.items[0].severity, CG_DIAG_ERROR);
+    assert_string_equal(d.items[0].file, NAME);
+    assert_int_equal(d.items[0].line, 6);
+    assert_int_equal(d.items[0].column, 5);
+    assert_string_equal(d.items[0].message,
+                        "unknown key \"adress\" in listener \"main\" (expected one of: name, "
+                        "address, port, tls, forward_client_cert, routes)");
+    cg_diag_free(&d);
+
+    expect_error("worker: 2\n" MINIMAL, 1, 1,
+                 "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
+                 "timeouts, backends, listeners)");
+    expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
+                 "unknown key \"lvl\" in logging (expected one of: level, file)");
+    expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
+    expect_error("timeouts:\n  idle: 1s\n" MINIMAL, 2, 3, "unknown key \"idle\" in timeouts");
+    expect_error("backends:\n  - name: app\n    url: http://a\n    weight: 1\n" MIN_LISTENERS, 4, 5,
+                 "unknown key \"weight\" in backend \"app\" (expected one of: name, url, max_idle)");
+    /* Misplaced: a listener key inside tls, a tls key in the listener. */
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    client_ca: ca.crt\n"
+                 "    tls:\n"
+                 "      certificate: s.crt\n"
+                 "      key: s.key\n"
+                 "      port: 1\n",
+                 7, 5, "unknown key \"client_ca\" in listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls:\n"
+                 "      certificate: s.crt\n"
+                 "      key: s.key\n"
+                 "      client_ca: ca.crt\n"
+                 "      port: 1\n",
+                 11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
+                        "certificate, key, chain, client_ca, client_ca_names, "
+                        "require_client_auth_eku, session_tickets, session_ticket_lifetime)");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    routes:\n"
+                 "      - path: /api\n"
+                 "        backend: app\n"
+                 "        prefix: true\n",
+                 11, 9, "unknown key \"prefix\" in route \"/api\" of listener \"main\" "
+                        "(expected one of: path, backend, client_cert)");
+    /* A non-scalar key. */
+    expect_error("? [a, b]\n: 1\n" MINIMAL, 1, 3, "expected a key name at top level, got a list");
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    expect_error("logging:\n  - level: info\n" MINIMAL, 2, 3,
+                 "logging: expected a mapping with keys level, file, got a list");
+    expect_error("timeouts: 10s\n" MINIMAL, 1, 11, "timeouts: expected a mapping with keys handshake");
+    expect_error("limits:\n" MINIMAL, 1, 8, "limits: expected a mapping with keys max_connections");
+    expect_error(MIN_BACKENDS "listeners:\n  name: main\n  port: 8443\n", 5, 3,
+                 "listeners: expected a list of listeners (items starting with \"- \"), got a mapping");
+    expect_error("backends: app\n" MIN_LISTENERS, 1, 11,
+                 "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
+    expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
+                 "listeners[#1]: expected a mapping with keys name, address, port, tls, "
+                 "forward_client_cert, routes, got \"main\"");
+    expect_error("workers: many\n" MINIMAL, 1, 10,
+                 "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
+    expect_error("workers: [1]\n" MINIMAL, 1, 10, "workers: expected a whole number from 1 to 1024 or auto, got a list");
+    expect_error("workers: 1.5\n" MINIMAL, 1, 10, "got \"1.5\"");
+    expect_error("limits:\n  max_headers: lots\n" MINIMAL, 2, 16,
+                 "limits.max_headers: expected a whole number from 1 to 10000, got \"lots\"");
+    expect_error("limits:\n  max_headers: -1\n" MINIMAL, 2, 16, "got \"-1\"");
+    expect_error("logging:\n  level: verbose\n" MINIMAL, 2, 10,
+                 "logging.level: unknown value \"verbose\" (expected one of: debug, info, warn, error)");
+    expect_error("logging:\n  file:\n" MINIMAL, 2, 8,
+                 "logging.file: expected \"stderr\" or a file path, got no value");
+    expect_error("logging:\n  file: \"\"\n" MINIMAL, 2, 9,
+                 "logging.file: must not be empty");
+
+    static const char listener_head[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: %s\n"
+        "    forward_client_cert: %s\n"
+        "    tls:\n"
+        "      certificate: %s\n"
+        "      key: s.key\n"
+        "      client_ca: ca.crt\n"
+        "      session_tickets: %s\n"
+        "    routes:\n"
+        "      - path: /\n"
+        "        backend: app\n";
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, listener_head, "abc", "true", "s.crt", "true");
+    expect_error(yaml, 6, 11, "listeners[main].port: expected a whole number from 1 to 65535, got \"abc\"");
+    snprintf(yaml, sizeof yaml, listener_head, "\"8443\"", "yes", "s.crt", "true");
+    expect_error(yaml, 7, 26, "listeners[main].forward_client_cert: expected true or false, got \"yes\"");
+    snprintf(yaml, sizeof yaml, listener_head, "8443", "1", "s.crt", "on");
+    expect_error(yaml, 7, 26, "expected true or false, got \"1\"");
+    expect_error(yaml, 12, 24, "listeners[main].tls.session_tickets: expected true or false, got \"on\"");
+    snprintf(yaml, sizeof yaml, listener_head, "8443", "false", "{ a: b }", "true");
+    expect_error(yaml, 9, 20, "listeners[main].tls.certificate: expected a file path, got a mapping");
+    snprintf(yaml, sizeof yaml, listener_head, "8443", "false", "[a, b]", "false");
+    expect_error(yaml, 9, 20, "listeners[main].tls.certificate: expected a file path, got a list");
+    snprintf(yaml, sizeof yaml, listener_head, "8443", "false", "~", "false");
+    expect_error(yaml, 9, 20, "listeners[main].tls.certificate: expected a file path, got no value");
+    /* A quoted number is still a number; a quoted "null" is a path. */
+    snprintf(yaml, sizeof yaml, listener_head, "\"8443\"", "false", "\"null\"", "false");
+    cg_config *cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].port, 8443);
+    assert_cwd_path(cfg->listeners[0].cert_file, "null");
+    cg_config_unref(cfg);
+}
+
+static void test_duplicate_keys(void **state)
+{
+    (void)state;
+    expect_error("workers: 1\nworkers: 2\n" MINIMAL, 2, 1,
+                 "duplicate key \"workers\" at top level (first at line 1, column 1)");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    port: 8444\n",
+                 7, 5, "duplicate key \"port\" in listener \"main\" (first at line 6, column 5)");
+    expect_error("timeouts: { handshake: 1s, handshake: 2s }\n" MINIMAL, 1, 28,
+                 "duplicate key \"handshake\" in timeouts (first at line 1, column 13)");
+}
+
+static void test_duplicate_names(void **state)
+{
+    (void)state;
+    expect_error("backends:\n"
+                 "  - name: app\n"
+                 "    url: http://a\n"
+                 "  - name: app\n"
+                 "    url: http://b\n" MIN_LISTENERS,
+                 4, 11, "duplicate backend name \"app\" (first at line 2, column 11");
+
+    static const char two[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: %s\n"
+        "    address: \"%s\"\n"
+        "    port: 8443\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    routes: [ { path: /, backend: app } ]\n"
+        "  - name: %s\n"
+        "    address: \"%s\"\n"
+        "    port: %s\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, two, "a", "127.0.0.1", "a", "127.0.0.2", "8443");
+    expect_error(yaml, 10, 11, "duplicate listener name \"a\" (first at line 5, column 11");
+    snprintf(yaml, sizeof yaml, two, "a", "127.0.0.1", "b", "127.0.0.1", "8443");
+    expect_error(yaml, 12, 11, "listener \"b\" uses address 127.0.0.1 port 8443, already used by "
+                               "listener \"a\" (line 7;");
+    /* Same address, spelled differently. */
+    snprintf(yaml, sizeof yaml, two, "a", "::1", "b", "0:0::1", "8443");
+    expect_error(yaml, 12, 11, "already used by listener \"a\"");
+    /* Same address, other port: fine. */
+    snprintf(yaml, sizeof yaml, two, "a", "::1", "b", "::1", "8444");
+    cg_config_unref(expect_ok(yaml));
+
+    /* Two unnamed listeners on one socket get the same default name; the
+     * socket is what is reported. */
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "  - port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n",
+                 7, 11, "listener \"0.0.0.0:8443\" uses address 0.0.0.0 port 8443, already used");
+}
+
+static void test_route_unknown_backend(void **state)
+{
+    (void)state;
+    expect_error("backends:\n"
+                 "  - name: app\n"
+                 "    url: http://a\n"
+                 "  - name: static\n"
+                 "    url: http://b\n"
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    routes:\n"
+                 "      - path: /\n"
+                 "        backend: ap\n",
+                 12, 18, "listeners[main].routes[/].backend: no backend named \"ap\" "
+                         "(defined backends: app, static)");
+}
+
+static void test_missing_required(void **state)
+{
+    (void)state;
+    expect_error(MIN_LISTENERS, 1, 1,
+                 "missing required key \"backends\" at top level (expected a list of backends, "
+                 "each with name and url)");
+    expect_error(MIN_BACKENDS, 1, 1, "missing required key \"listeners\" at top level");
+    expect_error("backends: []\n" MIN_LISTENERS, 1, 11,
+                 "backends: the list is empty (at least one backend is required)");
+    expect_error(MIN_BACKENDS "listeners: []\n", 4, 12,
+                 "listeners: the list is empty (at least one listener is required)");
+    expect_error("backends:\n  - url: http://a\n" MIN_LISTENERS, 2, 5,
+                 "missing required key \"name\" in backends[#1]");
+    expect_error("backends:\n  - name: app\n" MIN_LISTENERS, 2, 5,
+                 "missing required key \"url\" in backend \"app\" (expected http://host[:port]");
+
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n",
+                 5, 5, "missing required key \"port\" in listener \"main\" (expected the TCP port "
+                       "to listen on, 1 to 65535)");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n",
+                 5, 5, "missing required key \"tls\" in listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls:\n"
+                 "      key: s.key\n"
+                 "      client_ca: ca.crt\n",
+                 8, 7, "missing required key \"certificate\" in tls of listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, client_ca: ca.crt }\n",
+                 7, 10, "missing required key \"key\" in tls of listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key }\n",
+                 7, 10, "missing required key \"client_ca\" in tls of listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    routes:\n"
+                 "      - backend: app\n",
+                 9, 9, "missing required key \"path\" in routes[#1] of listener \"main\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    routes:\n"
+                 "      - path: /\n",
+                 9, 9, "missing required key \"backend\" in route \"/\" of listener \"main\"");
+}
+
+static const char route_tmpl[] = MIN_BACKENDS
+    "listeners:\n"
+    "  - name: main\n"
+    "    port: 8443\n"
+    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+    "    routes:\n"
+    "      - path: %s\n"
+    "        backend: app\n"
+    "      - path: %s\n"
+    "        backend: app\n";
+
+static void test_route_paths(void **state)
+{
+    (void)state;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "api");
+    expect_error(yaml, 11, 15, "listeners[main].routes[api].path: \"api\" does not start with \"/\"");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/api", "/api");
+    expect_error(yaml, 11, 15, "duplicate route path \"/api\" in listener \"main\" (first at line "
+                               "9, column 15");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a?b\"");
+    expect_error(yaml, 11, 15, "contains a space, control character, '?' or '#'");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"\"");
+    expect_error(yaml, 11, 15, "listeners[main].routes[#2].path: must not be empty");
+    /* "/api" and "/api/" are different prefixes. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/api", "/api/");
+    cg_config_unref(expect_ok(yaml));
+}
+
+static void test_ranges(void **state)
+{
+    (void)state;
+    expect_error("workers: 0\n" MINIMAL, 1, 10,
+                 "workers: 0 is out of range (expected 1 to 1024, or auto for one per CPU)");
+    expect_error("workers: 1025\n" MINIMAL, 1, 10, "workers: 1025 is out of range");
+    expect_error("workers: 99999999999999999999999\n" MINIMAL, 1, 10, "is out of range");
+
+    char yaml[2048];
+    static const char port_tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: %s\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    snprintf(yaml, sizeof yaml, port_tmpl, "0");
+    expect_error(yaml, 6, 11, "listeners[main].port: 0 is out of range (expected 1 to 65535)");
+    snprintf(yaml, sizeof yaml, port_tmpl, "65536");
+    expect_error(yaml, 6, 11, "listeners[main].port: 65536 is out of range (expected 1 to 65535)");
+    snprintf(yaml, sizeof yaml, port_tmpl, "65535");
+    cg_config_unref(expect_ok(yaml));
+
+    expect_error("backends:\n  - name: app\n    url: http://a\n    max_idle: 1025\n" MIN_LISTENERS,
+                 4, 15, "backends[app].max_idle: 1025 is out of range (expected 0 to 1024)");
+
+    expect_error("limits:\n  max_connections: 0\n" MINIMAL, 2, 20,
+                 "limits.max_connections: 0 is out of range (expected 1 to 1000000)");
+    expect_error("limits:\n  max_request_head: 512\n" MINIMAL, 2, 21,
+                 "limits.max_request_head: \"512\" is out of range (expected 1k to 1m)");
+    expect_error("limits:\n  max_request_head: 2m\n" MINIMAL, 2, 21,
+                 "limits.max_request_head: \"2m\" is out of range (expected 1k to 1m)");
+    expect_error("limits:\n  max_request_head: 16x\n" MINIMAL, 2, 21,
+                 "limits.max_request_head: \"16x\" is not a size (use e.g. 512, 16k, 1m");
+    expect_error("limits:\n  max_header_line: 100\n" MINIMAL, 2, 20,
+                 "limits.max_header_line: \"100\" is out of range (expected 256 to 1m)");
+    expect_error("limits:\n  max_headers: 0\n" MINIMAL, 2, 16,
+                 "limits.max_headers: 0 is out of range (expected 1 to 10000)");
+    expect_error("limits:\n  max_headers: 10001\n" MINIMAL, 2, 16, "expected 1 to 10000");
+    expect_error("limits:\n  max_response_head: 100g\n" MINIMAL, 2, 22,
+                 "limits.max_response_head: \"100g\" is out of range (expected 1k to 1m)");
+    expect_error("limits:\n  max_requests_per_connection: 4294967296\n" MINIMAL, 2, 32,
+                 "expected 0 to 4294967295");
+    /* max_header_line against max_request_head: explicit line, default
+     * head; then explicit head, default line. */
+    expect_error("limits:\n  max_header_line: 32k\n" MINIMAL, 2, 20,
+                 "limits.max_header_line (32k) is larger than limits.max_request_head (16k)");
+    expect_error("limits:\n  max_request_head: 4k\n" MINIMAL, 2, 21,
+                 "limits.max_header_line (8k) is larger than limits.max_request_head (4k)");
+    cg_config *cfg = expect_ok("limits:\n  max_request_head: 8k\n" MINIMAL);
+    assert_int_equal(cfg->limits.max_request_head, 8192);
+    cg_config_unref(cfg);
+
+    expect_error("timeouts:\n  handshake: 10x\n" MINIMAL, 2, 14,
+                 "timeouts.handshake: \"10x\" is not a duration (use e.g. 500ms, 30s, 5m, 1h)");
+    expect_error("timeouts:\n  shutdown: 0s\n" MINIMAL, 2, 13,
+                 "timeouts.shutdown: \"0s\" is out of range (expected 1ms to 24h)");
+    expect_error("timeouts:\n  backend_idle: 25h\n" MINIMAL, 2, 17, "\"25h\" is out of range (expected 1ms to 24h)");
+    expect_error("timeouts:\n  backend_idle: 5000000h\n" MINIMAL, 2, 17, "\"5000000h\" is out of range");
+    expect_error("timeouts:\n  backend_idle: -5s\n" MINIMAL, 2, 17, "\"-5s\" is not a duration");
+
+    static const char tl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls:\n"
+        "      certificate: s.crt\n"
+        "      key: s.key\n"
+        "      client_ca: ca.crt\n"
+        "      session_ticket_lifetime: %s\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    snprintf(yaml, sizeof yaml, tl, "169h");
+    expect_error(yaml, 11, 32, "listeners[main].tls.session_ticket_lifetime: \"169h\" is out of "
+                               "range (expected 1s to 168h)");
+    snprintf(yaml, sizeof yaml, tl, "500ms");
+    expect_error(yaml, 11, 32, "out of range (expected 1s to 168h)");
+    snprintf(yaml, sizeof yaml, tl, "1500ms");
+    expect_error(yaml, 11, 32, "session_ticket_lifetime: must be a whole number of seconds");
+    snprintf(yaml, sizeof yaml, tl, "168h");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].session_ticket_lifetime_s, 168 * 3600);
+    cg_config_unref(cfg);
+}
+
+static void test_listener_address(void **state)
+{
+    (void)state;
+    static const char tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    address: %s\n"
+        "    port: 8443\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    static const char *const bad[] = { "localhost", "\"[::1]\"", "1.2.3", "256.0.0.1",
+                                       "\"fe80::1%eth0\"", "\" 127.0.0.1\"" };
+    char yaml[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(yaml, sizeof yaml, tmpl, bad[i]);
+        expect_error(yaml, 6, 14, "is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
+                                  "127.0.0.1, :: or ::1, without brackets");
+    }
+    snprintf(yaml, sizeof yaml, tmpl, "\"::\"");
+    cg_config *cfg = expect_ok(yaml);
+    assert_string_equal(cfg->listeners[0].address, "::");
+    cg_config_unref(cfg);
+}
+
+static void test_backend_urls_invalid(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *msg;
+    } cases[] = {
+        { "https://a:8443", "https is not supported: certgate speaks plain HTTP to backends "
+                            "(expected http://host[:port], e.g. http://127.0.0.1:8080)" },
+        { "ftp://a", "unsupported scheme \"ftp\"" },
+        { "127.0.0.1:8080", "\"127.0.0.1:8080\" is not a URL (expected http://host[:port]" },
+        { "http://a/api", "has a path \"/api\"; requests are forwarded with their own path" },
+        { "http://a:8080//", "has a path \"//\"" },
+        { "http://a?x=1", "has a query \"?x=1\", which is not supported" },
+        { "http://a#frag", "has a fragment \"#frag\"" },
+        { "http://user:pw@a", "has user information (user@); credentials in backend URLs are not supported" },
+        { "http://", "has no host" },
+        { "http://:8080", "has no host" },
+        { "http://a:", "has an invalid port" },
+        { "http://a:0", "port \"0\" is not a number from 1 to 65535" },
+        { "http://a:65536", "port \"65536\" is not a number from 1 to 65535" },
+        { "http://a:8x", "port \"8x\"" },
+        { "http://::1:8080", "IPv6 addresses must be in brackets" },
+        { "http://[::1", "has \"[\" without \"]\"" },
+        { "http://[nope]:80", "\"[nope]\" is not an IPv6 address" },
+        { "http://[::1]x", "has an invalid port" },
+        { "http://a b", "\"a b\" is not a host name or IPv4 address" },
+    };
+    char yaml[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(yaml, sizeof yaml, "backends:\n  - name: app\n    url: \"%s\"\n" MIN_LISTENERS,
+                 cases[i].url);
+        expect_error(yaml, 3, 10, "backends[app].url: ");
+        expect_error(yaml, 3, 10, cases[i].msg);
+    }
+}
+
+static void test_yaml_syntax(void **state)
+{
+    (void)state;
+    expect_error("workers: 1\n  logging: x\n", 2, 10,
+                 "YAML syntax error: mapping values are not allowed in this context");
+    expect_error("workers: \"1\n", 2, 1,
+                 "YAML syntax error: found unexpected end of stream (while scanning a quoted "
+                 "scalar at line 1, column 10)");
+    expect_error("listeners:\n  - name: a\n   port: 1\n", 3, 4, "YAML syntax error:");
+    expect_error("workers:\t1\nlogging:\n\tlevel: info\n", 3, 1,
+                 "YAML syntax error: found character that cannot start any token");
+    expect_error("workers: 1\n\xff\n", 2, 1, "YAML syntax error: invalid leading UTF-8 octet (byte 0xff)");
+}
+
+static void test_empty_and_non_mapping(void **state)
+{
+    (void)state;
+    expect_error("", 1, 1, "the configuration is empty (expected a mapping with at least backends and listeners");
+    expect_error("# only a comment\n\n", 1, 1, "the configuration is empty");
+    /* An explicit document with nothing in it: the (null) root is on line 2. */
+    expect_error("---\n", 2, 1, "the configuration is empty");
+    expect_error("- workers: 1\n", 1, 1,
+                 "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
+                 "backends, listeners), got a list");
+    expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
+                                  "limits, timeouts, backends, listeners), got \"hello\"");
+}
+
+static void test_anchors_rejected(void **state)
+{
+    (void)state;
+    static const char yaml[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: a\n"
+        "    port: 8443\n"
+        "    tls: &tls { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "  - name: b\n"
+        "    port: 8444\n"
+        "    tls: *tls\n";
+    cg_diag d;
+    assert_null(load(yaml, &d));
+    assert_int_equal(d.errors, 2);
+    assert_true(has_diag(&d, CG_DIAG_ERROR, 7, 10, "YAML anchor \"&tls\" is not supported: write "
+                                                   "the value out in full"));
+    assert_true(has_diag(&d, CG_DIAG_ERROR, 10, 10, "YAML alias \"*tls\" is not supported"));
+    cg_diag_free(&d);
+}
+
+static void test_second_document(void **state)
+{
+    (void)state;
+    expect_error(MINIMAL "---\nworkers: 2\n", 14, 1,
+                 "a second YAML document (expected exactly one document per configuration file");
+}
+
+static void test_many_errors_at_once(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        "listeners:\n"                                 /* 1 */
+        "  - name: main\n"                             /* 2 */
+        "    port: 70000\n"                            /* 3 */
+        "    adress: 1.2.3.4\n"                        /* 4 */
+        "    tls:\n"                                   /* 5 */
+        "      certificate: s.crt\n"                   /* 6 */
+        "      key: s.key\n"                           /* 7 */
+        "    routes:\n"                                /* 8 */
+        "      - path: api\n"                          /* 9 */
+        "        backend: nope\n"                      /* 10 */
+        "timeouts:\n"                                  /* 11 */
+        "  handshake: 10x\n"                           /* 12 */
+        "backends:\n"                                  /* 13 */
+        "  - name: app\n"                              /* 14 */
+        "    url: https://x\n"                         /* 15 */
+        "workers: 0\n";                                /* 16 */
+    cg_diag d;
+    assert_null(load(yaml, &d));
+    static const struct {
+        int line, col;
+        const char *msg;
+    } want[] = {
+        { 3, 11, "listeners[main].port: 70000 is out of range" },
+        { 4, 5, "unknown key \"adress\" in listener \"main\"" },
+        { 6, 7, "missing required key \"client_ca\" in tls of listener \"main\"" },
+        { 9, 15, "listeners[main].routes[api].path: \"api\" does not start with \"/\"" },
+        { 10, 18, "no backend named \"nope\" (defined backends: app)" },
+        { 12, 14, "timeouts.handshake: \"10x\" is not a duration" },
+        { 15, 10, "backends[app].url: https is not supported" },
+        { 16, 10, "workers: 0 is out of range" },
+    };
+    size_t n = sizeof want / sizeof want[0];
+    if (d.count != n)
+        cg_diag_print(&d, stderr);
+    assert_int_equal(d.count, n);
+    assert_int_equal(d.errors, n);
+    /* Reported in file order, whatever order the sections are checked in. */
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(d.items[i].line, want[i].line);
+        assert_int_equal(d.items[i].column, want[i].col);
+        assert_non_null(strstr(d.items[i].message, want[i].msg));
+    }
+    cg_diag_free(&d);
+}
+
+/* ---- files ---- */
+
+static void test_reference_config_parses(void **state)
+{
+    (void)state;
+    char *path = repo_file("conf/certgate.yaml");
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
+    if (!cfg || d.count)
+        cg_diag_print(&d, stderr);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(cfg->nlisteners, 1);
+    assert_int_equal(cfg->nbackends, 1);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_string_equal(l->name, "main");
+    assert_string_equal(l->address, "127.0.0.1");
+    assert_int_equal(l->port, 8443);
+    assert_string_equal(l->chain_file, "/etc/certgate/chain.crt");
+    assert_true(l->forward_client_cert);
+    assert_int_equal(l->session_ticket_lifetime_s, 3600);
+    assert_string_equal(cfg->backends[0].host_header, "127.0.0.1:8080");
+    /* The reference shows the defaults: same values as an empty section. */
+    cg_config *min = expect_ok(MINIMAL);
+    assert_memory_equal(&cfg->limits, &min->limits, sizeof cfg->limits);
+    assert_memory_equal(&cfg->timeouts, &min->timeouts, sizeof cfg->timeouts);
+    assert_int_equal(cfg->workers, min->workers);
+    assert_int_equal(cfg->log_level, min->log_level);
+    assert_null(cfg->log_file);
+    cg_config_unref(min);
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+    free(path);
+}
+
+static void test_demo_config_parses(void **state)
+{
+    (void)state;
+    char *path = repo_file("conf/demo.yaml");
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
+    if (!cfg || d.count)
+        cg_diag_print(&d, stderr);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_string_equal(l->name, "demo");
+    assert_string_equal(l->address, "127.0.0.1");
+    assert_int_equal(l->port, 8443);
+    assert_true(l->forward_client_cert);
+    assert_non_null(strstr(l->cert_file, "/conf/../certs-dev/server/server.crt"));
+    assert_non_null(strstr(l->key_file, "/conf/../certs-dev/server/server.key"));
+    assert_non_null(strstr(l->client_ca_file, "/conf/../certs-dev/ca/root.crt"));
+    assert_true(l->cert_file[0] == '/');
+    assert_int_equal(l->nroutes, 1);
+    assert_true(l->routes[0].client_cert_required);
+    assert_string_equal(cfg->backends[l->routes[0].backend].host_header, "127.0.0.1:8080");
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+    free(path);
+}
+
+static void test_relative_paths_from_file(void **state)
+{
+    (void)state;
+    char *path = data_file("config-relative.yaml");
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
+    if (!cfg || d.count)
+        cg_diag_print(&d, stderr);
+    assert_non_null(cfg);
+
+    /* Expected: <absolute dir of the file>/<relative path>. */
+    const char *data = test_data();
+    char *dir = data[0] == '/' ? strdup(data) : cwd_join(data), *want;
+    assert_true(asprintf(&want, "%s/logs/certgate.log", dir) > 0);
+    assert_string_equal(cfg->log_file, want);
+    free(want);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_true(asprintf(&want, "%s/certs/server.crt", dir) > 0);
+    assert_string_equal(l->cert_file, want);
+    free(want);
+    assert_string_equal(l->key_file, "/etc/certgate/server.key");
+    assert_true(asprintf(&want, "%s/../chain.crt", dir) > 0);
+    assert_string_equal(l->chain_file, want);
+    free(want);
+    assert_true(asprintf(&want, "%s/./ca.crt", dir) > 0);
+    assert_string_equal(l->client_ca_file, want);
+    free(want);
+    assert_string_equal(cfg->file, path);
+    free(dir);
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+    free(path);
+}
+
+static void test_errors_in_file(void **state)
+{
+    (void)state;
+    char *path = data_file("config-errors.yaml");
+    cg_diag d;
+    cg_diag_init(&d);
+    assert_null(cg_config_load(path, CG_CONFIG_SKIP_TLS, &d));
+    if (d.count != 3)
+        cg_diag_print(&d, stderr);
+    assert_int_equal(d.count, 3);
+    for (size_t i = 0; i < d.count; i++)
+        assert_string_equal(d.items[i].file, path);
+    assert_int_equal(d.items[0].line, 2);
+    assert_int_equal(d.items[1].line, 5);
+    assert_int_equal(d.items[2].line, 15);
+    assert_int_equal(d.items[2].column, 18);
+
+    /* The printed form is the compiler one. */
+    char buf[4096] = "";
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(f);
+    cg_diag_print(&d, f);
+    fclose(f);
+    char *want;
+    assert_true(asprintf(&want, "%s:2:10: error: workers: 0 is out of range", path) > 0);
+    assert_non_null(strstr(buf, want));
+    free(want);
+    cg_diag_free(&d);
+    free(path);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    cg_diag d;
+    cg_diag_init(&d);
+    assert_null(cg_config_load("/nonexistent/certgate.yaml", 0, &d));
+    assert_int_equal(d.errors, 1);
+    assert_string_equal(d.items[0].file, "/nonexistent/certgate.yaml");
+    assert_string_equal(d.items[0].message,
+                        "cannot read the configuration file: No such file or directory");
+    cg_diag_free(&d);
+}
+
+/* ---- value parsers ---- */
+
+static void test_parse_duration(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint32_t ms;
+    } ok[] = {
+        { "0", 0 }, { "30", 30000 }, { "0ms", 0 }, { "500ms", 500 }, { "30s", 30000 },
+        { "5m", 300000 }, { "1h", 3600000 }, { "007s", 7000 }, { "4294967295ms", UINT32_MAX },
+        { "4294967s", 4294967000u }, { "1193h", 1193u * 3600000u }, { "71582m", 71582u * 60000u },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint32_t v = 12345;
+        if (!cg_parse_duration_ms(ok[i].s, &v))
+            fail_msg("\"%s\" rejected", ok[i].s);
+        assert_int_equal(v, ok[i].ms);
+    }
+    static const char *const bad[] = {
+        "", "s", "ms", "-1s", "+1s", " 1s", "1s ", "1 s", "1.5s", "10x", "1S", "1sec", "1d",
+        "1hm", "1ms5", "0x10", "4294967296ms", "4294968s", "1194h", "71583m",
+        "99999999999999999999999999h",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t v = 12345;
+        if (cg_parse_duration_ms(bad[i], &v))
+            fail_msg("\"%s\" accepted", bad[i]);
+        assert_int_equal(v, 12345); /* untouched on failure */
+    }
+    uint32_t v;
+    assert_false(cg_parse_duration_ms(NULL, &v));
+}
+
+static void test_parse_size(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } ok[] = {
+        { "0", 0 }, { "512", 512 }, { "16k", 16384 }, { "16K", 16384 }, { "1m", 1048576 },
+        { "1g", 1073741824 }, { "3G", 3ull << 30 },
+        { "18446744073709551615", UINT64_MAX }, { "17179869183g", 17179869183ull << 30 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t v = 12345;
+        if (!cg_parse_size(ok[i].s, &v))
+            fail_msg("\"%s\" rejected", ok[i].s);
+        assert_true(v == ok[i].v);
+    }
+    static const char *const bad[] = {
+        "", "k", "-1", "+1", " 1k", "1k ", "1.5k", "1kb", "1kk", "1t", "16x", "0x10",
+        "18446744073709551616", "17179869184g", "99999999999999999999999k",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v = 12345;
+        if (cg_parse_size(bad[i], &v))
+            fail_msg("\"%s\" accepted", bad[i]);
+        assert_true(v == 12345);
+    }
+    uint64_t v;
+    assert_false(cg_parse_size(NULL, &v));
+}
+
+/* ---- routes ---- */
+
+static void test_route_lookup(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MIN_BACKENDS
+                               "listeners:\n"
+                               "  - port: 8443\n"
+                               "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                               "    routes:\n"
+                               "      - { path: /app, backend: app }\n"
+                               "      - { path: /, backend: app }\n"
+                               "      - { path: /app/v2/, backend: app }\n"
+                               "      - { path: /static/, backend: app }\n"
+                               "  - port: 8444\n"
+                               "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                               "    routes:\n"
+                               "      - { path: /api, backend: app }\n");
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    static const struct {
+        const char *path, *route;
+    } cases[] = {
+        { "/", "/" },
+        { "/app", "/app" },
+        { "/app/", "/app" },
+        { "/app/x", "/app" },
+        { "/app?q=1", "/app" },
+        { "/application", "/" },  /* the boundary rule */
+        { "/app/v2", "/app" },    /* "/app/v2/" needs the slash */
+        { "/app/v2/", "/app/v2/" },
+        { "/app/v2/users?id=3", "/app/v2/" },
+        { "/static/", "/static/" },
+        { "/static/css/a.css", "/static/" },
+        { "/static", "/" },
+        { "/staticfoo", "/" },
+        { "", NULL },
+        { "app", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const cg_route *r = cg_config_route(l, cases[i].path, strlen(cases[i].path));
+        if (!cases[i].route) {
+            if (r)
+                fail_msg("\"%s\" matched \"%s\", expected no match", cases[i].path, r->path);
+            continue;
+        }
+        if (!r || strcmp(r->path, cases[i].route) != 0)
+            fail_msg("\"%s\" matched \"%s\", expected \"%s\"", cases[i].path, r ? r->path : "(none)",
+                     cases[i].route);
+    }
+    /* Only path_len bytes count: the buffer need not be NUL-terminated there. */
+    const cg_route *r = cg_config_route(l, "/app/v2/xyz", 4);
+    assert_non_null(r);
+    assert_string_equal(r->path, "/app");
+
+    /* No "/" route: no match outside the prefixes. */
+    l = &cfg->listeners[1];
+    assert_null(cg_config_route(l, "/", 1));
+    assert_null(cg_config_route(l, "/apis", 5));
+    assert_null(cg_config_route(l, "/ap", 3));
+    assert_non_null(cg_config_route(l, "/api/v1", 7));
+    assert_non_null(cg_config_route(l, "/api", 4));
+    cg_config_unref(cfg);
+}
+
+/* ---- lifetime ---- */
+
+static void test_refcount(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_int_equal(atomic_load(&cfg->refs), 1);
+    assert_ptr_equal(cg_config_ref(cfg), cfg);
+    assert_ptr_equal(cg_config_ref(cfg), cfg);
+    assert_int_equal(atomic_load(&cfg->refs), 3);
+    cg_config_unref(cfg);
+    cg_config_unref(cfg);
+    /* Still alive with one reference: the data is intact. */
+    assert_int_equal(atomic_load(&cfg->refs), 1);
+    assert_string_equal(cfg->listeners[0].name, "main");
+    cg_config_unref(cfg); /* frees; LeakSanitizer checks nothing is left */
+    cg_config_unref(NULL);
+    assert_null(cg_config_ref(NULL));
+}
+
+/* Diagnostics already in diag (from an earlier load) are kept, and a load
+ * only fails on its own errors. */
+static void test_diag_accumulates(void **state)
+{
+    (void)state;
+    cg_diag d;
+    cg_diag_init(&d);
+    assert_null(cg_config_load_string("workers: 0\n", 11, "a.yaml", CG_CONFIG_SKIP_TLS, &d));
+    size_t before = d.count;
+    assert_true(before >= 1);
+    cg_config *cfg = cg_config_load_string(MINIMAL, strlen(MINIMAL), "b.yaml", CG_CONFIG_SKIP_TLS, &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, before);
+    assert_string_equal(d.items[0].file, "a.yaml");
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_workers_auto),
+        cmocka_unit_test(test_logging_file),
+        cmocka_unit_test(test_backend_urls_valid),
+        cmocka_unit_test(test_no_routes_warns),
+        cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_route_unknown_backend),
+        cmocka_unit_test(test_missing_required),
+        cmocka_unit_test(test_route_paths),
+        cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_listener_address),
+        cmocka_unit_test(test_backend_urls_invalid),
+        cmocka_unit_test(test_yaml_syntax),
+        cmocka_unit_test(test_empty_and_non_mapping),
+        cmocka_unit_test(test_anchors_rejected),
+        cmocka_unit_test(test_second_document),
+        cmocka_unit_test(test_many_errors_at_once),
+        cmocka_unit_test(test_reference_config_parses),
+        cmocka_unit_test(test_demo_config_parses),
+        cmocka_unit_test(test_relative_paths_from_file),
+        cmocka_unit_test(test_errors_in_file),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_route_lookup),
+        cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_diag_accumulates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
