@@ -173,6 +173,43 @@ static bool judge_trace(const cg_verify_policy *p, const cg_verify_trace *t, cg_
     return true;
 }
 
+/* A resumed session keeps the verification flags of its full handshake but
+ * only the leaf certificate (not the chain), so verifying again would say
+ * "untrusted" for want of the intermediates. Judge from the flags. */
+static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *leaf, uint32_t flags, cg_refusal *why)
+{
+    char who[400], when[40];
+    describe(leaf, 0, who, sizeof who);
+    const char *reason = first_invalid_reason(flags);
+    if (reason) {
+        cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED, "The certificate %s is refused: %s (listener \"%s\", resumed session).",
+                  who, reason, p->listener);
+        return false;
+    }
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED) {
+        if (mbedtls_x509_time_is_past(&leaf->valid_to)) {
+            format_time(&leaf->valid_to, when, sizeof when);
+            cg_refuse(why, CG_REFUSE_CERT_EXPIRED, "The certificate %s expired on %s.", who, when);
+        } else {
+            cg_refuse(why, CG_REFUSE_CERT_EXPIRED, "A CA certificate in the chain of %s has expired.", who);
+        }
+        return false;
+    }
+    if (flags & MBEDTLS_X509_BADCERT_FUTURE) {
+        if (mbedtls_x509_time_is_future(&leaf->valid_from)) {
+            format_time(&leaf->valid_from, when, sizeof when);
+            cg_refuse(why, CG_REFUSE_CERT_NOT_YET_VALID,
+                      "The certificate %s is not valid before %s (check the clocks of this server and the CA).", who,
+                      when);
+        } else {
+            cg_refuse(why, CG_REFUSE_CERT_NOT_YET_VALID, "A CA certificate in the chain of %s is not valid yet.",
+                      who);
+        }
+        return false;
+    }
+    return true;
+}
+
 bool cg_verify_client(const cg_verify_policy *p, const mbedtls_x509_crt *peer, uint32_t session_flags,
                       const cg_verify_trace *trace, cg_refusal *why)
 {
@@ -185,27 +222,11 @@ bool cg_verify_client(const cg_verify_policy *p, const mbedtls_x509_crt *peer, u
         return false;
     }
 
-    cg_verify_trace local;
-    const cg_verify_trace *t = trace;
     uint32_t chain_flags = session_flags & ~(EKU_FLAGS | IGNORED_FLAGS | MBEDTLS_X509_BADCERT_KEY_USAGE);
-    if (chain_flags && (!t || t->depth_count == 0)) {
-        /* A resumed session keeps only the summary flags; verify again to
-         * learn which certificate is at fault (rare: failures only). */
-        memset(&local, 0, sizeof local);
-        uint32_t flags = 0;
-        mbedtls_x509_crt_verify_with_profile((mbedtls_x509_crt *)peer, (mbedtls_x509_crt *)p->anchors, NULL,
-                                             &mbedtls_x509_crt_profile_default, NULL, &flags,
-                                             cg_verify_record, &local);
-        t = &local;
-    }
-    if (t && t->depth_count > 0 && !judge_trace(p, t, why))
-        return false;
-    if (chain_flags && (!t || t->depth_count == 0)) {
-        char who[400];
-        describe(peer, 0, who, sizeof who);
-        const char *reason = first_invalid_reason(chain_flags);
-        cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED, "The certificate %s is refused: %s.", who,
-                  reason ? reason : "verification failed");
+    if (trace && trace->depth_count > 0) {
+        if (!judge_trace(p, trace, why))
+            return false;
+    } else if (chain_flags && !judge_resumed(p, peer, chain_flags, why)) {
         return false;
     }
     if (session_flags & MBEDTLS_X509_BADCERT_KEY_USAGE) {
