@@ -753,6 +753,52 @@ class TestLifecycle(Base):
         self.addCleanup(cg.stop)
         return cg.start()
 
+    def test_optional_route_serves_without_certificate_but_refuses_bad_ones(self):
+        cg = self.new_certgate("optional", routes=[("/", "app", "required"), ("/public", "app", "optional")])
+        r = cg.curl("/public/x", cert=None)
+        self.assertEqual(r.status, 200, r.body[:500])
+        seen = json.loads(r.body)
+        names = [h[0].lower() for h in seen["headers"]]
+        self.assertFalse([n for n in names if n.startswith("x-client-cert-")], names)
+        # The same listener still requires a certificate elsewhere ...
+        r = cg.curl("/private", cert=None)
+        self.assertEqual((r.status, r.header("X-Certgate-Error")), (403, "client_cert_missing"))
+        # ... and a certificate that is presented but bad is refused even on the optional route.
+        r = cg.curl("/public/x", cert="expired")
+        self.assertEqual((r.status, r.header("X-Certgate-Error")), (403, "client_cert_expired"))
+        r = cg.curl("/public/x", cert="alice")
+        self.assertEqual(r.status, 200)
+        self.assertIn("CN=alice", r.body.decode())
+
+    def test_handshake_timeout_closes_silent_connection(self):
+        cg = self.new_certgate("hstimeout", timeouts={"handshake": "1s"})
+        s = socket.create_connection(("127.0.0.1", cg.port), timeout=H.t(10))
+        started = time.monotonic()
+        try:
+            s.settimeout(H.t(5))
+            data = s.recv(1)  # we send nothing: certgate must close
+            elapsed = time.monotonic() - started
+            self.assertEqual(data, b"")
+        finally:
+            s.close()
+        self.assertGreaterEqual(elapsed, 0.8)
+        self.assertLess(elapsed, H.t(4))
+        entry = cg.wait_log(event="tls_handshake_failed")
+        self.assertIn("timeouts.handshake", entry[0].get("reason", ""))
+        # The server is still fine.
+        self.assertEqual(cg.curl("/").status, 200)
+
+    def test_client_ca_names_in_certificate_request(self):
+        cg = self.new_certgate("canames")
+        out, _, _ = H.s_client(cg.port, "alice")
+        self.assertIn("Acceptable client certificate CA names", out)
+        self.assertIn("Example Dev Root CA", out.split("Acceptable client certificate CA names")[1][:400])
+        cg.stop()
+        cg2 = self.new_certgate("nocanames", tls_extra={"client_ca_names": "false"})
+        out, _, r = H.s_client(cg2.port, "alice")
+        self.assertIn("No client certificate CA names sent", out)
+        self.assertEqual(r.status, 200)  # the certificate is still requested and verified
+
     def test_sigterm_drains_in_flight_request(self):
         cg = self.new_certgate("sigterm", timeouts={"shutdown": "10s"})
         m = H.unique("drain")
