@@ -15,6 +15,7 @@
 #include "error.h"
 
 struct cg_tls_server; /* tls.h */
+struct cg_mapping;    /* mapping.h */
 
 typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
 
@@ -28,6 +29,15 @@ typedef struct cg_route {
     size_t backend;        /* index into cg_config.backends */
     bool client_cert_required;
 } cg_route;
+
+typedef enum { CG_REVOCATION_FETCH, CG_REVOCATION_CACHE_ONLY, CG_REVOCATION_OFF } cg_revocation_mode;
+
+typedef struct cg_listener_revocation {
+    cg_revocation_mode mode;
+    char **crl_files;           /* files or directories (resolved paths) */
+    size_t ncrl_files;
+    uint32_t stale_grace_s;
+} cg_listener_revocation;
 
 typedef struct cg_listener_cfg {
     char *name;
@@ -43,7 +53,15 @@ typedef struct cg_listener_cfg {
     bool require_client_auth_eku;
     bool session_tickets;
     uint32_t session_ticket_lifetime_s;
+    uint32_t max_chain_depth;
+    bool allow_weak_signatures;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
+
+    cg_listener_revocation revocation;
+
+    char *mapping_file;            /* NULL: no mapping, the certificate is the identity */
+    cg_pos mapping_pos;
+    struct cg_mapping *mapping;    /* loaded with the snapshot (mapping.h) */
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
@@ -60,7 +78,32 @@ typedef struct cg_backend_cfg {
     uint16_t port;
     char *host_header;     /* Host sent to the backend: "host[:port]" */
     uint32_t max_idle;     /* idle keep-alive connections kept per worker */
+
+    bool kerberos;         /* delegate: send Authorization: Negotiate as the mapped user */
+    char *spn;             /* "HTTP/host" (no realm, no port) */
+    bool send_on_401_only; /* kerberos.send: on_401 */
+    bool connection_bound; /* authenticate once per backend connection */
 } cg_backend_cfg;
+
+typedef struct cg_revocation_cfg {
+    char *cache_dir;               /* NULL: memory only */
+    uint32_t fetch_timeout_ms;
+    uint64_t max_crl_size;
+    uint32_t max_redirects;
+    bool allow_http, allow_https, allow_ldap;
+    uint32_t refresh_before_s;
+} cg_revocation_cfg;
+
+typedef struct cg_kerberos_cfg {
+    bool enabled;                  /* the section is present */
+    char *keytab;
+    char *principal;               /* with "@REALM" added when it had none */
+    char *realm;
+    char *krb5_config;             /* NULL: system default */
+    uint32_t kdc_timeout_ms;
+    uint32_t refresh_before_s;
+    uint32_t negative_cache_ms;
+} cg_kerberos_cfg;
 
 typedef struct cg_limits {
     uint32_t max_connections;    /* per process */
@@ -92,6 +135,8 @@ typedef struct cg_config {
 
     cg_limits limits;
     cg_timeouts timeouts;
+    cg_revocation_cfg revocation;
+    cg_kerberos_cfg kerberos;
 
     cg_listener_cfg *listeners;
     size_t nlisteners;

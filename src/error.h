@@ -25,6 +25,16 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_CERT_EKU,              /* 403.16   no Client Authentication EKU     */
     CG_REFUSE_CERT_EXPIRED,          /* 403.17   expired                          */
     CG_REFUSE_CERT_NOT_YET_VALID,    /* 403.17   not yet valid                    */
+    CG_REFUSE_CERT_REVOKED,          /* 403.13   revoked                          */
+    CG_REFUSE_REVOCATION_UNKNOWN,    /* 403.13   no valid CRL obtainable (fail closed) */
+    CG_REFUSE_MAP_DENIED,            /* 403.12   a deny mapping matched           */
+    CG_REFUSE_MAP_NONE,              /* 401.2    no mapping matched               */
+    CG_REFUSE_MAP_NONE_403,          /* 403      no mapping matched (configured)  */
+    CG_REFUSE_KDC_UNREACHABLE,       /* 503      the KDC did not answer           */
+    CG_REFUSE_PRINCIPAL_UNKNOWN,     /* 403      user not found in the realm      */
+    CG_REFUSE_DELEGATION_DENIED,     /* 502      proxy may not delegate to the SPN */
+    CG_REFUSE_NOT_FORWARDABLE,       /* 502      S4U2Self ticket not forwardable  */
+    CG_REFUSE_DELEGATION_FAILED,     /* 502      any other Kerberos failure       */
     CG_REFUSE_NO_ROUTE,              /* 404      no route for the path            */
     CG_REFUSE_METHOD,                /* 501      method not supported (CONNECT, upgrade) */
     CG_REFUSE_BACKEND_UNREACHABLE,   /* 502      connect failed                   */

@@ -12,6 +12,7 @@
 #include <mbedtls/version.h>
 #include <uv.h>
 
+#include "commands.h"
 #include "config.h"
 #include "error.h"
 #include "server.h"
@@ -26,6 +27,11 @@ static void usage(FILE *f)
             "commands:\n"
             "  run   -c FILE   run the proxy (SIGHUP reloads, SIGTERM stops gracefully)\n"
             "  check -c FILE   validate a configuration and its certificates; exit 1 on errors\n"
+            "  explain --cert FILE [--chain FILE] [-c FILE] [--offline]\n"
+            "                  why a certificate would be accepted or refused, step by step\n"
+            "  import-iis FILE convert IIS client certificate mappings to certgate's mapping YAML\n"
+            "  doctor [-c FILE] [--user NAME]\n"
+            "                  check the Kerberos delegation setup, one line per check\n"
             "  version         print the version\n"
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
@@ -63,6 +69,15 @@ static int cmd_check(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Tools with options of their own get the rest of the command line. */
+    if (argc >= 2) {
+        if (!strcmp(argv[1], "explain"))
+            return cg_cmd_explain(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "import-iis"))
+            return cg_cmd_import_iis(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "doctor"))
+            return cg_cmd_doctor(argc - 2, argv + 2);
+    }
     const char *cmd = NULL, *config = DEFAULT_CONFIG;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -1,0 +1,41 @@
+/* Kerberos constrained delegation: for a mapped user and a backend SPN,
+ * S4U2Self + S4U2Proxy with the proxy's own keytab (MIT krb5 GSSAPI), and a
+ * fresh SPNEGO token per request (backends keep replay caches).
+ *
+ * Impersonated credentials are cached per (user, SPN) until shortly before
+ * they expire; concurrent first requests of one user share one KDC exchange.
+ * Every GSSAPI call that can reach the KDC runs on the libuv thread pool.
+ */
+#ifndef CG_DELEGATION_H
+#define CG_DELEGATION_H
+
+#include <stdbool.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef struct cg_kerberos cg_kerberos;      /* process-wide, thread-safe */
+typedef struct cg_deleg_req cg_deleg_req;
+
+/* Checks the keytab is readable (never logs its contents). */
+cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag);
+void cg_kerberos_free(cg_kerberos *k);
+
+/* token_b64 is the base64 SPNEGO token for "Authorization: Negotiate", valid
+ * only during the callback; on failure it is NULL and why says what to fix:
+ * 503 KDC unreachable, 403 principal not found in realm, 502 not allowed to
+ * delegate to the SPN, 502 S4U2Self ticket not forwardable. */
+typedef void (*cg_deleg_cb)(void *ctx, const char *token_b64, const cg_refusal *why);
+
+/* cb runs on loop's thread; before this returns when the answer is known
+ * at once (then the result is NULL). */
+cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *principal, const char *spn,
+                                  cg_deleg_cb cb, void *ctx);
+void cg_delegation_cancel(cg_deleg_req *r);
+
+/* Drops cached credentials of one user (NULL: all). */
+void cg_delegation_flush(cg_kerberos *k, const char *principal);
+
+#endif
