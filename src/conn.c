@@ -14,6 +14,8 @@
 
 #include <mbedtls/ssl.h>
 
+#include "crl.h"
+#include "delegation.h"
 #include "log.h"
 #include "verify.h"
 
@@ -66,6 +68,10 @@ static void close_now(cg_conn *c)
         return;
     c->closing = true;
     c->lingering = false;
+    if (c->crl_check) {
+        cg_crl_check_cancel(c->crl_check);
+        c->crl_check = NULL;
+    }
     cg_proxy_abort(c);
     if (c->w->stage_owner == c) {
         c->w->stage_owner = NULL;
@@ -332,8 +338,50 @@ static void judge_certificate(cg_conn *c)
     } else {
         snprintf(c->identity, sizeof c->identity, "anonymous");
     }
-    /* The trace borrowed certificates; it has served its purpose. */
+    if (peer) {
+        if (c->tls.trace.depth_count > 0) {
+            c->chain_len = c->tls.trace.depth_count;
+            memcpy(c->chain, c->tls.trace.crt, (size_t)c->chain_len * sizeof c->chain[0]);
+        } else {
+            c->chain[0] = peer; /* resumed: the revocation module finds the issuers */
+            c->chain_len = 1;
+        }
+    }
     memset(&c->tls.trace, 0, sizeof c->tls.trace);
+}
+
+static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
+{
+    cg_conn *c = ctx;
+    c->crl_check = NULL;
+    c->verdict_pending = false;
+    if (st != CG_REV_GOOD) {
+        c->cert_ok = false;
+        if (why)
+            c->cert_refusal = *why;
+        else
+            cg_refuse(&c->cert_refusal, st == CG_REV_REVOKED ? CG_REFUSE_CERT_REVOKED : CG_REFUSE_REVOCATION_UNKNOWN,
+                      "The revocation status of the client certificate \"%s\" (serial %s) could not be established.",
+                      c->subject, c->serial);
+    }
+    if (c->ex.phase == CG_EX_ADMITTING && !c->closing && !c->lingering)
+        cg_proxy_admit(c);
+}
+
+bool cg_conn_check_revocation(cg_conn *c)
+{
+    const cg_listener_cfg *l = &c->tls_cfg->listeners[c->listener];
+    if (l->revocation.mode == CG_REVOCATION_OFF || !c->cert_ok || c->chain_len == 0)
+        return true;
+    if (c->verdict_pending)
+        return false;
+    c->verdict_pending = true;
+    c->crl_generation = cg_crl_store_generation(c->w->services->crl);
+    /* The callback may run before this returns (all CRLs cached). */
+    cg_crl_check *chk = cg_crl_check_chain(c->w->crl, c->tls_cfg, l, c->chain, c->chain_len, on_revocation, c);
+    if (c->verdict_pending)
+        c->crl_check = chk;
+    return !c->verdict_pending;
 }
 
 static void on_handshake_failed(cg_conn *c)
@@ -364,6 +412,8 @@ static void process_input(cg_conn *c)
                    c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl),
                    c->cert_present ? c->serial : "-");
         cg_proxy_init(c);
+        if (c->cert_ok && c->cert_present)
+            cg_conn_check_revocation(c);
         if (c->overloaded) {
             cg_refusal why;
             cg_refuse(&why, CG_REFUSE_OVERLOADED,

@@ -38,7 +38,24 @@ typedef struct cg_conn {
     bool cert_present, cert_ok;
     cg_refusal cert_refusal;
     char subject[256], issuer[256], serial[80], fingerprint[65];
-    char identity[96];             /* backend pooling key */
+    char identity[300];            /* backend pooling key: "cert:<sha256>" or "user:<principal>" */
+
+    /* The verified chain (leaf first, anchor last), borrowed from the TLS
+     * session and the configuration snapshot the connection holds; kept to
+     * re-check revocation when a CRL changes. A resumed session has the leaf only. */
+    const mbedtls_x509_crt *chain[CG_VERIFY_MAX_DEPTH];
+    int chain_len;
+    struct cg_crl_check *crl_check;  /* revocation check in flight */
+    uint64_t crl_generation;         /* store generation the verdict is based on */
+    bool verdict_pending;
+
+    /* Mapping: decided at the connection's first request, then kept (a
+     * mapping reload does not change the user of an open connection). */
+    bool mapped;
+    char principal[256];
+    char map_rule[128];
+
+    struct cg_deleg_req *deleg;      /* Kerberos token request in flight */
 
     unsigned char *held;           /* ciphertext received but not yet fed to TLS */
     size_t held_len;
@@ -83,5 +100,10 @@ void cg_conn_close(cg_conn *c, bool graceful);
 
 /* Graceful shutdown of the worker: closes c now if idle, else after its exchange. */
 void cg_conn_drain(cg_conn *c);
+
+/* (Re)checks the client chain's revocation status; the verdict lands in
+ * cert_ok / cert_refusal. Returns true if it is known now, false if pending
+ * (then cg_proxy_admit() runs when it arrives). */
+bool cg_conn_check_revocation(cg_conn *c);
 
 #endif

@@ -1176,10 +1176,17 @@ static bool name_is(cg_slice name, const char *lit, size_t litlen)
 
 #define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
 
+static bool has_prefix(cg_slice name, const char *prefix, size_t n)
+{
+    return name.n >= n && name_is(slice(name.p, n), prefix, n);
+}
+
+/* certgate's identity headers: X-Client-Cert-* (the certificate) and
+ * X-Certgate-* (the mapped principal ...): only certgate may set them. */
 static bool is_identity_header(cg_slice name)
 {
-    static const char prefix[] = "x-client-cert-";
-    return name.n >= sizeof prefix - 1 && name_is(slice(name.p, sizeof prefix - 1), prefix, sizeof prefix - 1);
+    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
+    return has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1);
 }
 
 bool cg_http_request_header_dropped(cg_slice name)

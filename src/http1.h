@@ -96,7 +96,8 @@ typedef struct cg_forward_ctx {
  * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate),
  * fields the proxy sets itself (Content-Length, Expect, Authorization,
  * X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded,
- * X-Request-Id) and certgate's identity headers (prefix "X-Client-Cert-").
+ * X-Request-Id) and certgate's identity headers (prefixes "X-Client-Cert-"
+ * and "X-Certgate-"; '_' counts as '-').
  * Case-insensitive. */
 bool cg_http_request_header_dropped(cg_slice name);
 

@@ -17,7 +17,10 @@
 #include <string.h>
 
 #include "conn.h"
+#include "crl.h"
+#include "delegation.h"
 #include "log.h"
+#include "mapping.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
@@ -109,7 +112,8 @@ static void on_backend_timeout(uv_timer_t *t)
 static void log_request(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
-    char path[700], subject[400], method[40];
+    char path[700], subject[400], method[40], principal[300];
+    cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
     cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
     cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
     if (c->cert_present)
@@ -119,9 +123,10 @@ static void log_request(cg_conn *c)
     double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
     int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
     cg_log(CG_LOG_INFO, "request",
-           "id=%s listener=%s client=%s subject=%s serial=%s method=%s path=%s status=%d sub=%d code=%s "
-           "backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f",
+           "id=%s listener=%s client=%s subject=%s serial=%s principal=%s method=%s path=%s status=%d sub=%d "
+           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f",
            ex->id, listener_of(c, c->tls_cfg)->name, c->peer, subject, c->cert_present ? c->serial : "-",
+           c->mapped ? principal : "-",
            ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
            cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
            ex->bytes_out, ms);
@@ -189,6 +194,10 @@ void cg_proxy_abort(cg_conn *c)
     if (ex->phase != CG_EX_IDLE && ex->id[0] && ex->status == 0) {
         ex->status = 499; /* nginx's "client closed request": well known to operators */
         log_request(c);
+    }
+    if (c->deleg) {
+        cg_delegation_cancel(c->deleg);
+        c->deleg = NULL;
     }
     drop_backend(ex, false);
     reset_exchange(ex);
@@ -279,6 +288,9 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
     dst[n] = '\0';
 }
 
+static void connect_backend(cg_conn *c, bool fresh);
+
+/* Parses the request head; false if the exchange ended (refused). */
 static bool on_request_head(cg_conn *c, size_t head_len)
 {
     cg_exchange *ex = &c->ex;
@@ -308,40 +320,36 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     ex->head_off = head_len;
     ex->req_done = ex->req.message_complete;
     ex->req_parser.data = c;
-    /* The head's bytes stay in place (the slices point at them) until the
-     * pump compacts the buffer, which happens only after this returns. */
+    /* The head's bytes stay in place (the request's slices point at them)
+     * until the backend head is built: the pump neither compacts nor reads
+     * into the buffer while the exchange is ADMITTING. */
     c->ppos += head_len;
     cg_conn_set_timer(c, 0, NULL);
+    ex->phase = CG_EX_ADMITTING;
+    return true;
+}
 
-    /* A certificate that was presented but failed is refused on every route. */
-    if (c->cert_present && !c->cert_ok) {
-        cg_proxy_refuse(c, &c->cert_refusal, true);
-        return false;
-    }
-    const cg_listener_cfg *l = listener_of(c, cfg);
-    ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
-    if (!ex->route) {
-        char p[300];
-        copy_for_log(p, sizeof p, ex->req.path);
-        cg_refuse(&why, CG_REFUSE_NO_ROUTE, "No route of listener \"%s\" matches the path \"%s\".", l->name, p);
-        ex->route = NULL;
-        cg_proxy_refuse(c, &why, false);
-        return false;
-    }
-    ex->backend = ex->route->backend;
-    if (!c->cert_present && ex->route->client_cert_required) {
-        cg_proxy_refuse(c, &c->cert_refusal, true);
-        return false;
-    }
-
-    /* The head for the backend, built once while the request's bytes are at hand. */
-    cg_http_header extra[4];
+/* Builds the head for the backend (with an Authorization header when a
+ * Kerberos token is given) and connects. */
+static void forward(cg_conn *c, const char *negotiate_token)
+{
+    cg_exchange *ex = &c->ex;
+    const cg_listener_cfg *l = listener_of(c, ex->cfg);
+    cg_http_header extra[6];
     size_t nextra = 0;
     if (l->forward_client_cert && c->cert_present) {
         extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Subject"), { c->subject, strlen(c->subject) } };
         extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Issuer"), { c->issuer, strlen(c->issuer) } };
         extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Serial"), { c->serial, strlen(c->serial) } };
         extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-SHA256"), { c->fingerprint, 64 } };
+    }
+    if (c->mapped)
+        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Certgate-Principal"), { c->principal, strlen(c->principal) } };
+    char auth[8192];
+    if (negotiate_token) {
+        int n = snprintf(auth, sizeof auth, "Negotiate %s", negotiate_token);
+        if (n > 0 && (size_t)n < sizeof auth)
+            extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("Authorization"), { auth, (size_t)n } };
     }
     const cg_backend_cfg *b = backend_of(ex);
     cg_forward_ctx fw = {
@@ -354,10 +362,93 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     ex->head.len = 0;
     if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
         cg_conn_close(c, false);
+        return;
+    }
+    connect_backend(c, false); /* pumps the request body once connected */
+}
+
+static void on_token(void *ctx, const char *token_b64, const cg_refusal *why)
+{
+    cg_conn *c = ctx;
+    c->deleg = NULL;
+    if (!token_b64) {
+        cg_proxy_refuse(c, why, false);
+        return;
+    }
+    forward(c, token_b64);
+}
+
+/* Maps the certificate to a principal, once per connection. False if refused. */
+static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
+{
+    if (c->mapped || !l->mapping || !c->cert_present)
+        return true;
+    cg_map_result r;
+    cg_mapping_map(l->mapping, c->chain[0] ? c->chain[0] : cg_tls_peer_cert(&c->tls), &r);
+    if (r.outcome != CG_MAP_ALLOW) {
+        cg_proxy_refuse(c, &r.why, true);
         return false;
     }
-    ex->phase = CG_EX_CONNECTING;
+    c->mapped = true;
+    snprintf(c->principal, sizeof c->principal, "%s", r.principal);
+    snprintf(c->map_rule, sizeof c->map_rule, "%s", r.rule);
+    /* Backend connections follow the user, not the certificate. */
+    snprintf(c->identity, sizeof c->identity, "user:%s", c->principal);
     return true;
+}
+
+/* Decides whether the parsed request may go to a backend, in pipeline order:
+ * certificate verdict (revocation may still be pending) -> route ->
+ * certificate required -> mapping -> delegation -> forward. */
+void cg_proxy_admit(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    cg_refusal why;
+    ex->phase = CG_EX_ADMITTING;
+
+    /* A CRL changed since this connection's verdict: check again. */
+    if (c->cert_ok && !c->verdict_pending &&
+        c->crl_generation != cg_crl_store_generation(c->w->services->crl))
+        cg_conn_check_revocation(c);
+    if (c->verdict_pending)
+        return; /* cg_conn's revocation callback calls us again */
+
+    if (c->cert_present && !c->cert_ok) {
+        cg_proxy_refuse(c, &c->cert_refusal, true);
+        return;
+    }
+    const cg_listener_cfg *l = listener_of(c, ex->cfg);
+    ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
+    if (!ex->route) {
+        char p[300];
+        copy_for_log(p, sizeof p, ex->req.path);
+        cg_refuse(&why, CG_REFUSE_NO_ROUTE, "No route of listener \"%s\" matches the path \"%s\".", l->name, p);
+        cg_proxy_refuse(c, &why, false);
+        return;
+    }
+    ex->backend = ex->route->backend;
+    if (!c->cert_present && ex->route->client_cert_required) {
+        cg_proxy_refuse(c, &c->cert_refusal, true);
+        return;
+    }
+    if (!map_identity(c, l))
+        return;
+
+    const cg_backend_cfg *b = backend_of(ex);
+    if (b->kerberos && !b->send_on_401_only) {
+        if (!c->mapped) {
+            cg_refuse(&why, CG_REFUSE_CERT_MISSING,
+                      "Backend \"%s\" is reached as the mapped user, and this request has no client certificate "
+                      "to map (route \"%s\" has client_cert: optional).",
+                      b->name, ex->route->path);
+            cg_proxy_refuse(c, &why, true);
+            return;
+        }
+        cg_kerberos *k = c->w->services->kerberos;
+        c->deleg = cg_delegation_token(k, &c->w->loop, c->principal, b->spn, on_token, c);
+        return; /* on_token continues, possibly already done */
+    }
+    forward(c, NULL);
 }
 
 /* ---- backend connection ---- */
@@ -828,8 +919,8 @@ void cg_proxy_pump(cg_conn *c)
             if (r == CG_HEAD_COMPLETE) {
                 if (!on_request_head(c, head_len))
                     return;
-                connect_backend(c, false);
-                break;
+                cg_proxy_admit(c);
+                return; /* admit continues the pump when the exchange may proceed */
             }
             if (c->ppos > 0)
                 cg_conn_compact(c);
@@ -838,6 +929,7 @@ void cg_proxy_pump(cg_conn *c)
             break;
         }
 
+        case CG_EX_ADMITTING:
         case CG_EX_CONNECTING:
             return; /* the client's next bytes wait in TLS and the socket */
 

@@ -22,6 +22,7 @@ struct cg_conn;
 typedef enum {
     CG_EX_IDLE,       /* between requests: nothing of the next one received */
     CG_EX_HEAD,       /* receiving a request head */
+    CG_EX_ADMITTING,  /* head parsed, waiting for a verdict (revocation) or a Kerberos token */
     CG_EX_CONNECTING, /* head accepted, waiting for a backend connection */
     CG_EX_FORWARDING, /* streaming: request body out, response in */
     CG_EX_DONE,       /* response finished; the connection decides what next */
@@ -70,6 +71,9 @@ void cg_proxy_abort(struct cg_conn *c);    /* the client connection is going awa
 /* Graceful shutdown: true if the connection is idle and may close now;
  * otherwise it closes after the exchange in progress. */
 bool cg_proxy_idle(const struct cg_conn *c);
+
+/* Continues a request that waited in CG_EX_ADMITTING. */
+void cg_proxy_admit(struct cg_conn *c);
 
 /* Sends a refusal page for c's current or next request and logs it. */
 void cg_proxy_refuse(struct cg_conn *c, const cg_refusal *why, bool close_after);

@@ -14,6 +14,8 @@
 
 #include "backend.h"
 #include "conn.h"
+#include "crl.h"
+#include "delegation.h"
 #include "log.h"
 
 #define READBUF_CAP (64u * 1024)
@@ -25,6 +27,7 @@ static uint32_t boot_id;
 typedef struct server {
     const char *config_path;
     cg_config *cfg;
+    cg_services services;
     uv_loop_t loop;
     uv_signal_t sighup, sigterm, sigint;
     cg_worker *workers;
@@ -111,6 +114,9 @@ static void finish_stop(cg_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
         cg_backend_pools_free(w);
+        if (w->crl)
+            cg_crl_fetcher_close(w->crl);
+        w->crl = NULL;
         uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
         uv_close((uv_handle_t *)&w->flush_prepare, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
@@ -150,9 +156,11 @@ static void worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
-static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, int *fds, char *err, size_t errcap)
+static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services, int *fds, char *err,
+                        size_t errcap)
 {
     w->id = id;
+    w->services = services;
     w->cfg = cg_config_ref(cfg);
     atomic_init(&w->next_cfg, NULL);
     atomic_init(&w->stop_requested, false);
@@ -176,6 +184,11 @@ static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, int *fds, cha
     w->flush_prepare.data = w;
     uv_prepare_start(&w->flush_prepare, on_prepare);
     cg_backend_pools_reset(w);
+    w->crl = cg_crl_fetcher_new(&w->loop, w->services->crl);
+    if (!w->crl) {
+        snprintf(err, errcap, "cannot start the CRL fetcher");
+        return false;
+    }
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         uv_tcp_init(&w->loop, &w->listeners[i]);
         w->listeners[i].data = w;
@@ -222,6 +235,19 @@ static bool same_listeners(const cg_config *a, const cg_config *b, char *why, si
     return true;
 }
 
+/* Revocation off is a choice an auditor must be able to see. */
+static void log_revocation_modes(const cg_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const cg_listener_cfg *l = &cfg->listeners[i];
+        if (l->revocation.mode == CG_REVOCATION_OFF)
+            cg_log(CG_LOG_WARN, "revocation_off",
+                   "listener=%s detail=\"REVOCATION CHECKING IS OFF: revoked client certificates are accepted "
+                   "(listeners[%s].revocation.mode: off)\"",
+                   l->name, l->name);
+    }
+}
+
 static void log_diag(const cg_diag *d)
 {
     for (size_t i = 0; i < d->count; i++) {
@@ -255,6 +281,17 @@ static void reload(server *s)
         cg_diag_free(&d);
         return;
     }
+    if (!cg_crl_store_configure(s->services.crl, next, &d)) {
+        log_diag(&d);
+        cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"revocation settings could not be applied; the configuration in force is kept\"");
+        cg_config_unref(next);
+        cg_diag_free(&d);
+        return;
+    }
+    if (next->kerberos.enabled != s->cfg->kerberos.enabled ||
+        (next->kerberos.enabled && (strcmp(next->kerberos.keytab, s->cfg->kerberos.keytab) ||
+                                    strcmp(next->kerberos.principal, s->cfg->kerberos.principal))))
+        cg_log(CG_LOG_WARN, "reload", "detail=\"kerberos keytab or principal changed: takes effect at the next restart\"");
     if (next->workers != s->nworkers)
         cg_log(CG_LOG_WARN, "reload", "detail=\"workers changed (%u -> %u): takes effect at the next restart\"",
                s->nworkers, next->workers);
@@ -270,6 +307,7 @@ static void reload(server *s)
     }
     cg_config_unref(s->cfg);
     s->cfg = next;
+    log_revocation_modes(next);
     cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu", d.warnings);
     cg_diag_free(&d);
 }
@@ -313,6 +351,22 @@ int cg_server_run(const char *config_path)
         cg_config_unref(s.cfg);
         return 1;
     }
+    cg_diag_init(&d);
+    s.services.crl = cg_crl_store_new(s.cfg, &d);
+    if (s.cfg->kerberos.enabled && s.services.crl)
+        s.services.kerberos = cg_kerberos_new(&s.cfg->kerberos, &d);
+    cg_diag_print(&d, stderr);
+    log_diag(&d);
+    cg_diag_free(&d);
+    if (!s.services.crl || (s.cfg->kerberos.enabled && !s.services.kerberos)) {
+        cg_log(CG_LOG_ERROR, "start_failed", "detail=\"see the errors above\"");
+        if (s.services.crl)
+            cg_crl_store_free(s.services.crl);
+        cg_config_unref(s.cfg);
+        cg_log_close();
+        return 1;
+    }
+    log_revocation_modes(s.cfg);
     signal(SIGPIPE, SIG_IGN);
     /* http-parser has its own process-wide head cap (80 KiB); keep it above
      * the largest head the configuration may allow, so our limits decide. */
@@ -345,7 +399,7 @@ int cg_server_run(const char *config_path)
         }
     }
     for (unsigned wi = 0; wi < s.nworkers; wi++) {
-        if (!worker_init(&s.workers[wi], wi, s.cfg, &fds[wi * s.cfg->nlisteners], err, sizeof err)) {
+        if (!worker_init(&s.workers[wi], wi, s.cfg, &s.services, &fds[wi * s.cfg->nlisteners], err, sizeof err)) {
             fprintf(stderr, "certgate: %s\n", err);
             inited = wi + 1;
             goto out;
@@ -408,6 +462,9 @@ out:
                     close(fds[wi * s.cfg->nlisteners + li]);
     free(fds);
     free(s.workers);
+    if (s.services.kerberos)
+        cg_kerberos_free(s.services.kerberos);
+    cg_crl_store_free(s.services.crl);
     cg_config_unref(s.cfg);
     cg_log_close();
     return rc;

@@ -18,6 +18,15 @@
 
 struct cg_conn;
 struct cg_backend_pool;
+struct cg_crl_store;
+struct cg_crl_fetcher;
+struct cg_kerberos;
+
+/* Process-wide services shared by every worker (each is thread-safe). */
+typedef struct cg_services {
+    struct cg_crl_store *crl;       /* revocation cache */
+    struct cg_kerberos *kerberos;   /* NULL when no backend delegates */
+} cg_services;
 
 typedef struct cg_worker {
     unsigned id;
@@ -50,6 +59,9 @@ typedef struct cg_worker {
     struct cg_conn *stage_owner;
 
     uint64_t request_seq;
+
+    cg_services *services;
+    struct cg_crl_fetcher *crl;      /* this loop's CRL transfers */
 } cg_worker;
 
 /* Connections open in the whole process (for limits.max_connections). */
