@@ -24,10 +24,23 @@
 atomic_uint cg_open_connections;
 static uint32_t boot_id;
 
+#define MAX_WATCHES 16
+#define WATCH_DEBOUNCE_MS 200
+
+typedef struct file_watch {
+    uv_fs_event_t ev;
+    char *dir, *name;        /* watch the directory: editors replace files by rename */
+    struct server *s;
+} file_watch;
+
 typedef struct server {
     const char *config_path;
     cg_config *cfg;
     cg_services services;
+    file_watch *watches[MAX_WATCHES];
+    size_t nwatches;
+    uv_timer_t debounce;     /* a burst of file events -> one reload */
+    unsigned reloads, reload_failures;
     uv_loop_t loop;
     uv_signal_t sighup, sigterm, sigint;
     cg_worker *workers;
@@ -261,20 +274,88 @@ static void log_diag(const cg_diag *d)
     }
 }
 
+static void reload(server *s);
+
+static void on_debounce(uv_timer_t *t)
+{
+    server *s = t->data;
+    cg_log(CG_LOG_INFO, "reload", "trigger=mapping_file_changed");
+    reload(s);
+}
+
+static void on_file_event(uv_fs_event_t *ev, const char *filename, int events, int status)
+{
+    file_watch *fw = ev->data;
+    (void)events;
+    if (status < 0 || (filename && strcmp(filename, fw->name) != 0))
+        return;
+    uv_timer_start(&fw->s->debounce, on_debounce, WATCH_DEBOUNCE_MS, 0);
+}
+
+static void on_watch_closed(uv_handle_t *h)
+{
+    file_watch *fw = h->data;
+    free(fw->dir);
+    free(fw->name);
+    free(fw);
+}
+
+static void unwatch_all(server *s)
+{
+    for (size_t i = 0; i < s->nwatches; i++)
+        uv_close((uv_handle_t *)&s->watches[i]->ev, on_watch_closed);
+    s->nwatches = 0;
+}
+
+/* Watches the mapping files of the configuration in force. */
+static void watch_mapping_files(server *s)
+{
+    unwatch_all(s);
+    for (size_t i = 0; i < s->cfg->nlisteners && s->nwatches < MAX_WATCHES; i++) {
+        const char *path = s->cfg->listeners[i].mapping_file;
+        if (!path)
+            continue;
+        const char *slash = strrchr(path, '/');
+        file_watch *fw = calloc(1, sizeof *fw);
+        if (!fw)
+            return;
+        fw->s = s;
+        fw->dir = slash ? strndup(path, (size_t)(slash - path + (slash == path))) : strdup(".");
+        fw->name = strdup(slash ? slash + 1 : path);
+        fw->ev.data = fw;
+        if (!fw->dir || !fw->name || uv_fs_event_init(&s->loop, &fw->ev) != 0) {
+            free(fw->dir);
+            free(fw->name);
+            free(fw);
+            return;
+        }
+        int r = uv_fs_event_start(&fw->ev, on_file_event, fw->dir, 0);
+        if (r != 0) {
+            cg_log(CG_LOG_WARN, "watch_failed", "file=%s detail=\"%s: changes need SIGHUP\"", path, uv_strerror(r));
+            uv_close((uv_handle_t *)&fw->ev, on_watch_closed);
+            continue;
+        }
+        s->watches[s->nwatches++] = fw;
+    }
+}
+
 static void reload(server *s)
 {
+    s->reloads++;
     cg_diag d;
     cg_diag_init(&d);
     cg_config *next = cg_config_load(s->config_path, 0, &d);
     log_diag(&d);
     char why[300];
     if (!next) {
-        cg_log(CG_LOG_ERROR, "reload", "result=failed errors=%zu detail=\"the configuration in force is kept\"",
-               d.errors);
+        s->reload_failures++;
+        cg_log(CG_LOG_ERROR, "reload", "result=failed errors=%zu reloads=%u failed=%u detail=\"the configuration in force is kept\"",
+               d.errors, s->reloads, s->reload_failures);
         cg_diag_free(&d);
         return;
     }
     if (!same_listeners(s->cfg, next, why, sizeof why)) {
+        s->reload_failures++;
         cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"%s: restart certgate to change listeners; the configuration in force is kept\"",
                why);
         cg_config_unref(next);
@@ -283,6 +364,7 @@ static void reload(server *s)
     }
     if (!cg_crl_store_configure(s->services.crl, next, &d)) {
         log_diag(&d);
+        s->reload_failures++;
         cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"revocation settings could not be applied; the configuration in force is kept\"");
         cg_config_unref(next);
         cg_diag_free(&d);
@@ -308,7 +390,9 @@ static void reload(server *s)
     cg_config_unref(s->cfg);
     s->cfg = next;
     log_revocation_modes(next);
-    cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu", d.warnings);
+    watch_mapping_files(s);
+    cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu reloads=%u failed=%u", d.warnings, s->reloads,
+           s->reload_failures);
     cg_diag_free(&d);
 }
 
@@ -332,6 +416,8 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     /* Keep SIGINT/SIGTERM watched (second signal = now); only SIGHUP goes. */
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    unwatch_all(s);
+    uv_close((uv_handle_t *)&s->debounce, NULL);
     uv_unref((uv_handle_t *)&s->sigterm);
     uv_unref((uv_handle_t *)&s->sigint);
 }
@@ -420,6 +506,9 @@ int cg_server_run(const char *config_path)
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
+    uv_timer_init(&s.loop, &s.debounce);
+    s.debounce.data = &s;
+    watch_mapping_files(&s);
 
     for (; started < s.nworkers; started++)
         if (uv_thread_create(&s.workers[started].thread, worker_main, &s.workers[started]) != 0)
