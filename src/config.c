@@ -22,10 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
 
+#include "mapping.h"
 #include "tls.h"
 
 /* Schema bounds. Values outside are almost certainly typos, and some (a
@@ -43,6 +45,22 @@
 #define CG_TIMEOUT_MAX_MS         (24u * 3600u * 1000u)
 /* RFC 8446 4.6.1: a ticket lifetime must not exceed 7 days. */
 #define CG_TICKET_LIFETIME_MAX_MS (7u * 24u * 3600u * 1000u)
+/* Revocation (CRL) fetching. */
+#define CG_CRL_FETCH_TIMEOUT_MIN_MS 1000u
+#define CG_CRL_FETCH_TIMEOUT_MAX_MS (5u * 60u * 1000u)
+#define CG_CRL_SIZE_MIN           1024u
+#define CG_CRL_SIZE_MAX           (1024u * 1024u * 1024u)
+#define CG_CRL_REDIRECTS_MAX      10u
+#define CG_CRL_REFRESH_MAX_MS     (7u * 24u * 3600u * 1000u)   /* CRLs are rarely valid longer */
+#define CG_STALE_GRACE_MAX_MS     (30u * 24u * 3600u * 1000u)
+/* Listener chain depth: leaf + anchor at least; deeper PKIs do not exist in practice. */
+#define CG_CHAIN_DEPTH_MIN        2u
+#define CG_CHAIN_DEPTH_MAX        12u
+/* Kerberos. A KDC answers in milliseconds; minutes means it is down. */
+#define CG_KDC_TIMEOUT_MIN_MS     100u
+#define CG_KDC_TIMEOUT_MAX_MS     (5u * 60u * 1000u)
+#define CG_KRB_REFRESH_MAX_MS     (12u * 3600u * 1000u)       /* AD tickets live 10h */
+#define CG_KRB_NEGATIVE_MAX_MS    (10u * 60u * 1000u)
 
 /* snprintf that returns what it actually wrote, so lengths can be summed
  * safely; truncating long names in messages is intended. */
@@ -156,7 +174,9 @@ bool cg_parse_size(const char *s, uint64_t *out)
 /* The shortest exact spelling, for bounds in messages: 1048576 -> "1m". */
 static const char *fmt_size(uint64_t v, char *buf, size_t cap)
 {
-    if (v && v % (1u << 20) == 0)
+    if (v && v % (1u << 30) == 0)
+        fmt_into(buf, cap, "%llug", (unsigned long long)(v >> 30));
+    else if (v && v % (1u << 20) == 0)
         fmt_into(buf, cap, "%llum", (unsigned long long)(v >> 20));
     else if (v && v % 1024 == 0)
         fmt_into(buf, cap, "%lluk", (unsigned long long)(v >> 10));
@@ -167,7 +187,9 @@ static const char *fmt_size(uint64_t v, char *buf, size_t cap)
 
 static const char *fmt_duration(uint32_t ms, char *buf, size_t cap)
 {
-    if (ms && ms % 3600000 == 0)
+    if (ms == 0)
+        fmt_into(buf, cap, "0s");
+    else if (ms % 3600000 == 0)
         fmt_into(buf, cap, "%uh", ms / 3600000);
     else if (ms && ms % 60000 == 0)
         fmt_into(buf, cap, "%um", ms / 60000);
@@ -525,6 +547,38 @@ static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint
     return CG_SET;
 }
 
+/* A duration stored in whole seconds (the consumers count seconds). */
+static cg_got get_seconds(cg_loader *ld, const cg_map *m, const char *key, uint32_t min_ms,
+                          uint32_t max_ms, uint32_t *out_s)
+{
+    uint32_t ms;
+    cg_got got = get_duration(ld, m, key, min_ms, max_ms, &ms);
+    if (got != CG_SET)
+        return got;
+    if (ms % 1000) {
+        char path[256];
+        key_path(m, key, path, sizeof path);
+        error_at(ld, map_get(ld, m->node, key), "%s: must be a whole number of seconds "
+                 "(expected e.g. 30s or 5m)", path);
+        return CG_BAD;
+    }
+    *out_s = ms / 1000;
+    return CG_SET;
+}
+
+/* The key node of the first occurrence of key, or NULL. */
+static yaml_node_t *map_key(cg_loader *ld, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = doc_node(ld, p->key);
+        if (k && scalar_is(k, key))
+            return k;
+    }
+    return NULL;
+}
+
 /* names is NULL-terminated; *out is the index of the match. */
 static cg_got get_enum(cg_loader *ld, const cg_map *m, const char *key, const char *const names[],
                        int *out)
@@ -726,6 +780,161 @@ static void parse_timeouts(cg_loader *ld, const cg_map *root)
         get_duration(ld, &m, keys[i], 1, CG_TIMEOUT_MAX_MS, fields[i]);
 }
 
+/* ---- revocation and kerberos (shared by listeners and backends) ---- */
+
+/* allowed_schemes: a list of http, https, ldap. Replaces the default set
+ * only when the whole list is valid. */
+static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
+{
+    static const char *const schemes[] = { "http", "https", "ldap", NULL };
+    static const char expect[] = "one of: http, https, ldap";
+    cg_revocation_cfg *r = &ld->cfg->revocation;
+    yaml_node_t *seq = map_get(ld, m->node, "allowed_schemes");
+    char path[256], d[96];
+    if (!seq)
+        return;
+    key_path(m, "allowed_schemes", path, sizeof path);
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        error_at(ld, seq, "%s: expected a list of schemes such as [http, ldap] (each %s), got %s",
+                 path, expect, describe(seq, d, sizeof d));
+        return;
+    }
+    size_t n = list_len(seq);
+    if (n == 0) {
+        error_at(ld, seq, "%s: the list is empty (expected at least %s; a listener that should "
+                 "not fetch CRLs uses revocation mode cache-only or off)", path, expect);
+        return;
+    }
+    bool allow[3] = { false, false, false }, ok = true;
+    yaml_node_t *first[3] = { NULL, NULL, NULL };
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        if (it->type != YAML_SCALAR_NODE || is_null(it)) {
+            error_at(ld, it, "%s[#%zu]: expected a scheme (%s), got %s", path, i + 1, expect,
+                     describe(it, d, sizeof d));
+            ok = false;
+            continue;
+        }
+        size_t k = 0;
+        while (schemes[k] && !scalar_is(it, schemes[k]))
+            k++;
+        if (!schemes[k]) {
+            error_at(ld, it, "%s[#%zu]: unknown scheme %s (expected %s)", path, i + 1,
+                     describe(it, d, sizeof d), expect);
+            ok = false;
+        } else if (first[k]) {
+            error_at(ld, it, "%s[#%zu]: duplicate scheme \"%s\" (first at line %d, column %d; "
+                     "expected each scheme once)", path, i + 1, schemes[k],
+                     (int)first[k]->start_mark.line + 1, (int)first[k]->start_mark.column + 1);
+            ok = false;
+        } else {
+            first[k] = it;
+            allow[k] = true;
+        }
+    }
+    if (ok) {
+        r->allow_http = allow[0];
+        r->allow_https = allow[1];
+        r->allow_ldap = allow[2];
+    }
+}
+
+static void parse_revocation(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "cache_dir", "fetch_timeout", "max_crl_size",
+                                        "max_redirects", "allowed_schemes", "refresh_before", NULL };
+    cg_revocation_cfg *r = &ld->cfg->revocation;
+    cg_map m;
+    if (!open_section(ld, root, "revocation", keys, "in revocation", &m))
+        return;
+
+    /* Not checked here: the revocation module creates it. */
+    get_path(ld, &m, "cache_dir", &r->cache_dir, NULL);
+    get_duration(ld, &m, "fetch_timeout", CG_CRL_FETCH_TIMEOUT_MIN_MS, CG_CRL_FETCH_TIMEOUT_MAX_MS,
+                 &r->fetch_timeout_ms);
+    uint32_t size;
+    if (get_size(ld, &m, "max_crl_size", CG_CRL_SIZE_MIN, CG_CRL_SIZE_MAX, &size) == CG_SET)
+        r->max_crl_size = size;
+    get_uint(ld, &m, "max_redirects", 0, CG_CRL_REDIRECTS_MAX, &r->max_redirects);
+    parse_allowed_schemes(ld, &m);
+    get_seconds(ld, &m, "refresh_before", 0, CG_CRL_REFRESH_MAX_MS, &r->refresh_before_s);
+}
+
+/* Characters that never belong in a principal, realm or SPN as written
+ * here (escapes are not supported). */
+static bool krb_name_ok(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' || c == 0x7f || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+static void parse_kerberos(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "keytab", "principal", "realm", "krb5_config",
+                                        "kdc_timeout", "refresh_before", "negative_cache", NULL };
+    cg_kerberos_cfg *k = &ld->cfg->kerberos;
+    cg_map m;
+    yaml_node_t *pn = NULL, *rn = NULL;
+    const char *principal = NULL, *realm = NULL;
+    char path[256];
+
+    /* Present, even if invalid: backends' kerberos sections then do not
+     * also report it as missing. */
+    k->enabled = map_get(ld, root->node, "kerberos") != NULL;
+    if (!open_section(ld, root, "kerberos", keys, "in kerberos", &m))
+        return;
+
+    /* Readability is the delegation module's to check, with the krb5 library. */
+    if (get_path(ld, &m, "keytab", &k->keytab, NULL) == CG_ABSENT)
+        missing(ld, &m, "keytab", "the keytab file holding the proxy's own service key");
+
+    cg_got gotp = get_string(ld, &m, "principal", "the proxy's principal, e.g. HTTP/proxy.example.test",
+                             &pn, &principal);
+    if (gotp == CG_ABSENT)
+        missing(ld, &m, "principal", "the proxy's own principal (in the keytab), e.g. "
+                "HTTP/proxy.example.test");
+    if (gotp == CG_SET) {
+        const char *at = strchr(principal, '@');
+        key_path(&m, "principal", path, sizeof path);
+        bool empty_part = principal[0] == '@' || (at && at[1] == '\0');
+        if (!krb_name_ok(principal) || empty_part || (at && strchr(at + 1, '@'))) {
+            error_at(ld, pn, "%s: \"%s\" is not a principal name (expected name or name@REALM "
+                     "without spaces or backslashes, e.g. HTTP/proxy.example.test)", path, principal);
+            gotp = CG_BAD;
+        }
+    }
+
+    cg_got gotr = get_string(ld, &m, "realm", "a realm name such as EXAMPLE.TEST", &rn, &realm);
+    if (gotr == CG_ABSENT)
+        missing(ld, &m, "realm", "the default realm, e.g. EXAMPLE.TEST");
+    if (gotr == CG_SET && (!krb_name_ok(realm) || strpbrk(realm, "@/"))) {
+        key_path(&m, "realm", path, sizeof path);
+        error_at(ld, rn, "%s: \"%s\" is not a realm name (expected e.g. EXAMPLE.TEST, without "
+                 "\"@\", \"/\" or spaces)", path, realm);
+        gotr = CG_BAD;
+    }
+    if (gotr == CG_SET)
+        k->realm = xstrdup(ld, realm);
+    if (gotp == CG_SET && strchr(principal, '@')) {
+        k->principal = xstrdup(ld, principal);
+    } else if (gotp == CG_SET && gotr == CG_SET) {
+        if (asprintf(&k->principal, "%s@%s", principal, realm) < 0) {
+            k->principal = NULL;
+            ld->oom = true;
+        }
+    }
+
+    get_path(ld, &m, "krb5_config", &k->krb5_config, NULL);
+    get_duration(ld, &m, "kdc_timeout", CG_KDC_TIMEOUT_MIN_MS, CG_KDC_TIMEOUT_MAX_MS,
+                 &k->kdc_timeout_ms);
+    get_seconds(ld, &m, "refresh_before", 1000, CG_KRB_REFRESH_MAX_MS, &k->refresh_before_s);
+    get_duration(ld, &m, "negative_cache", 0, CG_KRB_NEGATIVE_MAX_MS, &k->negative_cache_ms);
+}
+
 /* ---- backends ---- */
 
 static bool host_char_ok(char c)
@@ -840,9 +1049,71 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     return NULL;
 }
 
+/* kerberos: under a backend. Present (even as {}) means delegation on. */
+static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_cfg *b)
+{
+    static const char *const keys[] = { "spn", "send", "connection_bound", NULL };
+    static const char *const sends[] = { "always", "on_401", NULL };
+    static const char spn_expect[] = "service/host, e.g. HTTP/app.example.test";
+    yaml_node_t *kn = map_get(ld, bm->node, "kerberos"), *n;
+    const char *s;
+    char where[192], path[256], list[128];
+    cg_map m;
+
+    if (!kn)
+        return;
+    key_path(bm, "kerberos", path, sizeof path);
+    if (is_null(kn)) {
+        join(list, sizeof list, keys);
+        error_at(ld, kn, "%s: expected a mapping with keys %s, got no value (write \"kerberos: {}\" "
+                 "for the defaults, or remove the key to not delegate)", path, list);
+        return;
+    }
+    fmt_into(where, sizeof where, "in kerberos of %.150s",
+             strncmp(bm->where, "in ", 3) == 0 ? bm->where + 3 : bm->where);
+    if (!open_section(ld, bm, "kerberos", keys, where, &m))
+        return;
+    b->kerberos = true;
+    if (!ld->cfg->kerberos.enabled)
+        error_at(ld, map_key(ld, bm->node, "kerberos"), "%s: delegation needs the top-level "
+                 "kerberos section, which is missing (add kerberos: with keytab, principal and "
+                 "realm; see conf/certgate.yaml)", path);
+
+    cg_got got = get_string(ld, &m, "spn", spn_expect, &n, &s);
+    if (got == CG_SET) {
+        const char *slash = strchr(s, '/');
+        char kp[256];
+        key_path(&m, "spn", kp, sizeof kp);
+        if (strpbrk(s, ":@")) {
+            error_at(ld, n, "%s: \"%s\" has a %s; SPNs never carry a port, and the realm is added "
+                     "from kerberos.realm (expected %s)", kp, s,
+                     strchr(s, ':') ? "port (\":\")" : "realm (\"@\")", spn_expect);
+        } else if (!krb_name_ok(s) || !slash || slash == s || !slash[1] || strchr(slash + 1, '/')) {
+            error_at(ld, n, "%s: \"%s\" is not a service principal name (expected %s)", kp, s,
+                     spn_expect);
+        } else {
+            b->spn = xstrdup(ld, s);
+        }
+    } else if (got == CG_ABSENT && b->host) {
+        /* Never canonicalized through DNS: the name in the URL is the name. */
+        if (strchr(b->host, ':')) {
+            error_at(ld, kn, "%s: the backend's host %s is an IPv6 address, which makes no SPN "
+                     "(set kerberos.spn, e.g. HTTP/app.example.test)", path, b->host);
+        } else if (asprintf(&b->spn, "HTTP/%s", b->host) < 0) {
+            b->spn = NULL;
+            ld->oom = true;
+        }
+    }
+
+    int send;
+    if (get_enum(ld, &m, "send", sends, &send) == CG_SET)
+        b->send_on_401_only = send == 1;
+    get_bool(ld, &m, "connection_bound", &b->connection_bound);
+}
+
 static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
-    static const char *const keys[] = { "name", "url", "max_idle", NULL };
+    static const char *const keys[] = { "name", "url", "max_idle", "kerberos", NULL };
     cg_backend_cfg *b = &ld->cfg->backends[i];
     yaml_node_t *item = list_item(ld, seq, i), *n;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -889,6 +1160,7 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
     }
 
     get_uint(ld, &m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
+    parse_backend_kerberos(ld, &m, b);
 }
 
 static void parse_backends(cg_loader *ld, const cg_map *root)
@@ -918,7 +1190,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
 {
     static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
                                         "client_ca_names", "require_client_auth_eku",
-                                        "session_tickets", "session_ticket_lifetime", NULL };
+                                        "session_tickets", "session_ticket_lifetime",
+                                        "max_chain_depth", "allow_weak_signatures", NULL };
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -953,6 +1226,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
             l->session_ticket_lifetime_s = ms / 1000;
         }
     }
+    get_uint(ld, &m, "max_chain_depth", CG_CHAIN_DEPTH_MIN, CG_CHAIN_DEPTH_MAX, &l->max_chain_depth);
+    get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
 }
 
 /* A route path must be a clean prefix: a '?' or '#' in it could never match
@@ -968,7 +1243,7 @@ static bool route_path_ok(const char *p)
 }
 
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
-                        const char *lpath, cg_listener_cfg *l)
+                        const char *lpath, bool has_mapping, cg_listener_cfg *l)
 {
     static const char *const keys[] = { "path", "backend", "client_cert", NULL };
     static const char *const modes[] = { "required", "optional", NULL };
@@ -1026,6 +1301,11 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
             j++;
         if (j < cfg->nbackends) {
             r->backend = j;
+            /* Delegation needs a user to delegate as. */
+            if (cfg->backends[j].kerberos && !has_mapping)
+                error_at(ld, item, "%s: the backend \"%s\" delegates as the mapped user: set mapping "
+                         "on %s (a certificate -> Kerberos principal mapping file, see "
+                         "docs/mapping.md)", m.path, s, ldesc);
         } else {
             char list[512] = "";
             size_t len = 0;
@@ -1063,7 +1343,7 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
         return;
     l->nroutes = n;
     for (size_t i = 0; i < n; i++)
-        parse_route(ld, seq, i, ldesc, lm->path, l);
+        parse_route(ld, seq, i, ldesc, lm->path, map_get(ld, lm->node, "mapping") != NULL, l);
 }
 
 typedef struct cg_sockaddr_key {
@@ -1111,10 +1391,91 @@ static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t 
     }
 }
 
+/* crl_files: files or directories, which must exist now (a typo would
+ * otherwise only show as refused clients). */
+static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revocation *r)
+{
+    static const char expect[] = "a CRL file (PEM or DER) or a directory of them";
+    yaml_node_t *seq;
+    char path[256], d[96];
+    cg_got got = get_list(ld, m, "crl_files", "a list of CRL files or directories", &seq);
+    if (got != CG_SET)
+        return got;
+    size_t n = list_len(seq);
+    if (n == 0)
+        return CG_SET;
+    r->crl_files = xcalloc(ld, n, sizeof *r->crl_files);
+    if (!r->crl_files)
+        return CG_BAD;
+    key_path(m, "crl_files", path, sizeof path);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        if (it->type != YAML_SCALAR_NODE || is_null(it) || it->data.scalar.length == 0 ||
+            strlen(text(it)) != it->data.scalar.length) {
+            error_at(ld, it, "%s[#%zu]: expected %s, got %s", path, i + 1, expect,
+                     it->type == YAML_SCALAR_NODE && !is_null(it) && it->data.scalar.length == 0
+                         ? "an empty string" : describe(it, d, sizeof d));
+            got = CG_BAD;
+            continue;
+        }
+        char *file = resolve_path(ld, text(it));
+        if (!file)
+            continue;
+        struct stat st;
+        if (stat(file, &st) != 0) {
+            if (errno == ENOENT)
+                error_at(ld, it, "%s[#%zu]: %s does not exist (expected %s)", path, i + 1, file, expect);
+            else
+                error_at(ld, it, "%s[#%zu]: cannot access %s: %s (expected %s)", path, i + 1, file,
+                         strerror(errno), expect);
+            free(file);
+            got = CG_BAD;
+        } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+            error_at(ld, it, "%s[#%zu]: %s is neither a file nor a directory (expected %s)", path,
+                     i + 1, file, expect);
+            free(file);
+            got = CG_BAD;
+        } else {
+            r->crl_files[r->ncrl_files++] = file;
+        }
+    }
+    return got;
+}
+
+static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const char *ldesc,
+                                      cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "mode", "crl_files", "stale_grace", NULL };
+    static const char *const modes[] = { "fetch", "cache-only", "off", NULL };
+    cg_listener_revocation *r = &l->revocation;
+    char where[192], path[256];
+    cg_map m;
+    fmt_into(where, sizeof where, "in revocation of %s", ldesc);
+    if (!open_section(ld, lm, "revocation", keys, where, &m))
+        return;
+
+    int mode;
+    cg_got gotm = get_enum(ld, &m, "mode", modes, &mode);
+    if (gotm == CG_SET)
+        r->mode = (cg_revocation_mode)mode;
+    yaml_node_t *mn = map_get(ld, m.node, "mode");
+    cg_got gotf = parse_crl_files(ld, &m, r);
+    get_seconds(ld, &m, "stale_grace", 0, CG_STALE_GRACE_MAX_MS, &r->stale_grace_s);
+
+    key_path(&m, "mode", path, sizeof path);
+    if (gotm == CG_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_BAD && r->ncrl_files == 0)
+        error_at(ld, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
+                 "every client certificate is refused; expected crl_files: [file or directory, ...])",
+                 path);
+    if (gotm == CG_SET && r->mode == CG_REVOCATION_OFF)
+        warning_at(ld, mn, "revocation checking is OFF for %s: revoked certificates will be "
+                   "accepted", ldesc);
+}
+
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
-    static const char *const keys[] = { "name", "address", "port", "tls", "forward_client_cert",
-                                        "routes", NULL };
+    static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
+                                        "forward_client_cert", "routes", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1125,6 +1486,8 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->require_client_auth_eku = true;
     l->session_tickets = true;
     l->session_ticket_lifetime_s = 3600;
+    l->max_chain_depth = 6;
+    l->revocation.mode = CG_REVOCATION_FETCH;
     if (name) {
         fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);
         fmt_into(m.path, sizeof m.path, "listeners[%s]", name);
@@ -1170,6 +1533,9 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     }
 
     parse_tls(ld, &m, ldesc, l);
+    parse_listener_revocation(ld, &m, ldesc, l);
+    /* Loaded (and opened) after the whole file validated: see load_mappings. */
+    get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
     get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
@@ -1198,8 +1564,8 @@ static void parse_listeners(cg_loader *ld, const cg_map *root)
 
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
-    static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "backends",
-                                        "listeners", NULL };
+    static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "revocation",
+                                        "kerberos", "backends", "listeners", NULL };
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
@@ -1219,6 +1585,9 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     parse_logging(ld, &m);
     parse_limits(ld, &m);
     parse_timeouts(ld, &m);
+    parse_revocation(ld, &m);
+    /* Before backends: a backend's kerberos section needs this one. */
+    parse_kerberos(ld, &m);
     /* Before listeners, whatever the order in the file: routes name backends. */
     parse_backends(ld, &m);
     parse_listeners(ld, &m);
@@ -1328,6 +1697,12 @@ static void free_listener(cg_listener_cfg *l)
     free(l->key_file);
     free(l->chain_file);
     free(l->client_ca_file);
+    for (size_t i = 0; i < l->revocation.ncrl_files; i++)
+        free(l->revocation.crl_files[i]);
+    free(l->revocation.crl_files);
+    free(l->mapping_file);
+    if (l->mapping)
+        cg_mapping_unref(l->mapping);
 }
 
 static void config_free(cg_config *cfg)
@@ -1343,8 +1718,14 @@ static void config_free(cg_config *cfg)
         free(b->url);
         free(b->host);
         free(b->host_header);
+        free(b->spn);
     }
     free(cfg->backends);
+    free(cfg->revocation.cache_dir);
+    free(cfg->kerberos.keytab);
+    free(cfg->kerberos.principal);
+    free(cfg->kerberos.realm);
+    free(cfg->kerberos.krb5_config);
     free(cfg->log_file);
     free(cfg->file);
     free(cfg);
@@ -1390,6 +1771,23 @@ static cg_config *config_new(void)
         .backend_idle = 30000,
         .shutdown = 30000,
     };
+    cfg->revocation = (cg_revocation_cfg){
+        .cache_dir = NULL,
+        .fetch_timeout_ms = 10000,
+        .max_crl_size = 64u << 20,
+        .max_redirects = 3,
+        .allow_http = true,
+        .allow_https = false,
+        .allow_ldap = true,
+        .refresh_before_s = 600,
+    };
+    /* Used only when the section is present (enabled). */
+    cfg->kerberos = (cg_kerberos_cfg){
+        .enabled = false,
+        .kdc_timeout_ms = 5000,
+        .refresh_before_s = 300,
+        .negative_cache_ms = 10000,
+    };
     return cfg;
 }
 
@@ -1423,6 +1821,28 @@ static bool load_tls(cg_config *cfg, cg_diag *diag)
             if (diag->errors == errors)
                 cg_diag_add(diag, CG_DIAG_ERROR, cfg->file, l->cert_pos.line, l->cert_pos.column,
                             "listener \"%s\": TLS setup failed", l->name);
+        }
+    }
+    return ok;
+}
+
+/* After TLS: each listener's certificate mapping file. The mapping loader
+ * reports its own errors with the mapping file's name and positions. */
+static bool load_mappings(cg_config *cfg, cg_diag *diag)
+{
+    bool ok = true;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        cg_listener_cfg *l = &cfg->listeners[i];
+        if (!l->mapping_file)
+            continue;
+        size_t errors = diag->errors;
+        l->mapping = cg_mapping_load(l->mapping_file, diag);
+        if (!l->mapping) {
+            ok = false;
+            if (diag->errors == errors)
+                cg_diag_add(diag, CG_DIAG_ERROR, cfg->file, l->mapping_pos.line,
+                            l->mapping_pos.column, "listener \"%s\": the certificate mapping %s "
+                            "could not be loaded", l->name, l->mapping_file);
         }
     }
     return ok;
@@ -1468,7 +1888,7 @@ done:
         config_free(ld.cfg);
         return NULL;
     }
-    if (!(flags & CG_CONFIG_SKIP_TLS) && !load_tls(ld.cfg, diag)) {
+    if (!(flags & CG_CONFIG_SKIP_TLS) && (!load_tls(ld.cfg, diag) || !load_mappings(ld.cfg, diag))) {
         config_free(ld.cfg);
         return NULL;
     }

@@ -414,18 +414,19 @@ static void test_unknown_keys(void **state)
     assert_int_equal(d.items[0].column, 5);
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
-                        "address, port, tls, forward_client_cert, routes)");
+                        "address, port, tls, revocation, mapping, forward_client_cert, routes)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
-                 "timeouts, backends, listeners)");
+                 "timeouts, revocation, kerberos, backends, listeners)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
                  "unknown key \"lvl\" in logging (expected one of: level, file)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
     expect_error("timeouts:\n  idle: 1s\n" MINIMAL, 2, 3, "unknown key \"idle\" in timeouts");
     expect_error("backends:\n  - name: app\n    url: http://a\n    weight: 1\n" MIN_LISTENERS, 4, 5,
-                 "unknown key \"weight\" in backend \"app\" (expected one of: name, url, max_idle)");
+                 "unknown key \"weight\" in backend \"app\" (expected one of: name, url, max_idle, "
+                 "kerberos)");
     /* Misplaced: a listener key inside tls, a tls key in the listener. */
     expect_error(MIN_BACKENDS
                  "listeners:\n"
@@ -448,7 +449,8 @@ static void test_unknown_keys(void **state)
                  "      port: 1\n",
                  11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
                         "certificate, key, chain, client_ca, client_ca_names, "
-                        "require_client_auth_eku, session_tickets, session_ticket_lifetime)");
+                        "require_client_auth_eku, session_tickets, session_ticket_lifetime, "
+                        "max_chain_depth, allow_weak_signatures)");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - name: main\n"
@@ -477,7 +479,7 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "forward_client_cert, routes, got \"main\"");
+                 "revocation, mapping, forward_client_cert, routes, got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
     expect_error("workers: [1]\n" MINIMAL, 1, 10, "workers: expected a whole number from 1 to 1024 or auto, got a list");
@@ -867,9 +869,10 @@ static void test_empty_and_non_mapping(void **state)
     expect_error("---\n", 2, 1, "the configuration is empty");
     expect_error("- workers: 1\n", 1, 1,
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
-                 "backends, listeners), got a list");
+                 "revocation, kerberos, backends, listeners), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, backends, listeners), got \"hello\"");
+                                  "limits, timeouts, revocation, kerberos, backends, listeners), "
+                                  "got \"hello\"");
 }
 
 static void test_anchors_rejected(void **state)
@@ -948,6 +951,677 @@ static void test_many_errors_at_once(void **state)
     cg_diag_free(&d);
 }
 
+/* ---- revocation, kerberos, delegation, mapping ---- */
+
+/* A valid top-level kerberos section: 4 lines. */
+#define KRB_TOP \
+    "kerberos:\n" \
+    "  keytab: k.keytab\n" \
+    "  principal: HTTP/proxy\n" \
+    "  realm: EXAMPLE.TEST\n"
+
+/* Like MIN_LISTENERS, with a mapping (on line 4 of it). */
+#define MAPPED_LISTENERS \
+    "listeners:\n" \
+    "  - name: main\n" \
+    "    port: 8443\n" \
+    "    mapping: map.yaml\n" \
+    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n" \
+    "    routes: [ { path: /, backend: app } ]\n"
+
+/* <dir of tests/data, absolute>/rel */
+static char *abs_data_file(const char *rel)
+{
+    const char *data = test_data();
+    char *out, *dir = data[0] == '/' ? strdup(data) : cwd_join(data);
+    assert_non_null(dir);
+    assert_true(asprintf(&out, "%s/%s", dir, rel) > 0);
+    free(dir);
+    return out;
+}
+
+/* yaml must load with exactly one warning, at line:col containing sub. */
+static cg_config *check_warning(const char *yaml, int line, int col, const char *sub,
+                                const char *where, int at)
+{
+    cg_diag d;
+    cg_config *cfg = load(yaml, &d);
+    if (!cfg || d.errors || d.warnings != 1 || !has_diag(&d, CG_DIAG_WARNING, line, col, sub)) {
+        fprintf(stderr, "--- %s:%d: expected one warning at %d:%d containing \"%s\"; got:\n",
+                where, at, line, col, sub);
+        cg_diag_print(&d, stderr);
+        fail_msg("warning not as expected");
+    }
+    cg_diag_free(&d);
+    return cfg;
+}
+#define expect_warning(yaml, line, col, sub) check_warning(yaml, line, col, sub, __FILE__, __LINE__)
+
+/* yaml must fail with exactly n errors (and the one at line:col). */
+static void check_errors_n(const char *yaml, size_t n, int line, int col, const char *sub,
+                           const char *where, int at)
+{
+    cg_diag d;
+    cg_config *cfg = load(yaml, &d);
+    if (cfg || d.errors != n || !has_diag(&d, CG_DIAG_ERROR, line, col, sub)) {
+        fprintf(stderr, "--- %s:%d: expected %zu error(s), one at %d:%d containing \"%s\"; got:\n",
+                where, at, n, line, col, sub);
+        cg_diag_print(&d, stderr);
+        fail_msg("errors not as expected");
+    }
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+}
+#define expect_errors_n(yaml, n, line, col, sub) \
+    check_errors_n(yaml, n, line, col, sub, __FILE__, __LINE__)
+
+static void test_new_keys_defaults(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    const cg_revocation_cfg *r = &cfg->revocation;
+    assert_null(r->cache_dir);
+    assert_int_equal(r->fetch_timeout_ms, 10000);
+    assert_int_equal(r->max_crl_size, 64u << 20);
+    assert_int_equal(r->max_redirects, 3);
+    assert_true(r->allow_http);
+    assert_false(r->allow_https);
+    assert_true(r->allow_ldap);
+    assert_int_equal(r->refresh_before_s, 600);
+
+    const cg_kerberos_cfg *k = &cfg->kerberos;
+    assert_false(k->enabled);
+    assert_null(k->keytab);
+    assert_null(k->principal);
+    assert_null(k->realm);
+    assert_null(k->krb5_config);
+
+    const cg_backend_cfg *b = &cfg->backends[0];
+    assert_false(b->kerberos);
+    assert_null(b->spn);
+    assert_false(b->send_on_401_only);
+    assert_false(b->connection_bound);
+
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_int_equal(l->max_chain_depth, 6);
+    assert_false(l->allow_weak_signatures);
+    assert_int_equal(l->revocation.mode, CG_REVOCATION_FETCH);
+    assert_int_equal(l->revocation.ncrl_files, 0);
+    assert_null(l->revocation.crl_files);
+    assert_int_equal(l->revocation.stale_grace_s, 0);
+    assert_null(l->mapping_file);
+    assert_int_equal(l->mapping_pos.line, 0);
+    assert_null(l->mapping);
+    cg_config_unref(cfg);
+
+    /* Empty sections mean the defaults too. */
+    cfg = expect_ok("revocation: {}\n" MIN_BACKENDS
+                    "listeners:\n"
+                    "  - port: 8443\n"
+                    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                    "    revocation: {}\n"
+                    "    routes: [ { path: /, backend: app } ]\n");
+    assert_int_equal(cfg->revocation.fetch_timeout_ms, 10000);
+    assert_true(cfg->revocation.allow_http && cfg->revocation.allow_ldap);
+    assert_false(cfg->revocation.allow_https);
+    assert_int_equal(cfg->listeners[0].revocation.mode, CG_REVOCATION_FETCH);
+    cg_config_unref(cfg);
+
+    /* With only the required kerberos keys. */
+    cfg = expect_ok(KRB_TOP MINIMAL);
+    k = &cfg->kerberos;
+    assert_true(k->enabled);
+    assert_cwd_path(k->keytab, "k.keytab");
+    assert_string_equal(k->principal, "HTTP/proxy@EXAMPLE.TEST");
+    assert_string_equal(k->realm, "EXAMPLE.TEST");
+    assert_null(k->krb5_config);
+    assert_int_equal(k->kdc_timeout_ms, 5000);
+    assert_int_equal(k->refresh_before_s, 300);
+    assert_int_equal(k->negative_cache_ms, 10000);
+    assert_false(cfg->backends[0].kerberos); /* the section alone delegates nothing */
+    cg_config_unref(cfg);
+}
+
+static void test_revocation_section(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("revocation:\n"
+                               "  cache_dir: crl-cache\n"
+                               "  fetch_timeout: 1s\n"
+                               "  max_crl_size: 1g\n"
+                               "  max_redirects: 0\n"
+                               "  allowed_schemes: [https]\n"
+                               "  refresh_before: 168h\n" MINIMAL);
+    const cg_revocation_cfg *r = &cfg->revocation;
+    assert_cwd_path(r->cache_dir, "crl-cache");
+    assert_int_equal(r->fetch_timeout_ms, 1000);
+    assert_int_equal(r->max_crl_size, 1u << 30);
+    assert_int_equal(r->max_redirects, 0);
+    assert_false(r->allow_http);
+    assert_true(r->allow_https);
+    assert_false(r->allow_ldap);
+    assert_int_equal(r->refresh_before_s, 168 * 3600);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok("revocation:\n"
+                    "  cache_dir: /var/cache/certgate/crl\n"
+                    "  fetch_timeout: 5m\n"
+                    "  max_crl_size: 1k\n"
+                    "  max_redirects: 10\n"
+                    "  allowed_schemes:\n"
+                    "    - ldap\n"
+                    "    - http\n"
+                    "    - https\n"
+                    "  refresh_before: 0s\n" MINIMAL);
+    r = &cfg->revocation;
+    assert_string_equal(r->cache_dir, "/var/cache/certgate/crl");
+    assert_int_equal(r->fetch_timeout_ms, 300000);
+    assert_int_equal(r->max_crl_size, 1024);
+    assert_int_equal(r->max_redirects, 10);
+    assert_true(r->allow_http && r->allow_https && r->allow_ldap);
+    assert_int_equal(r->refresh_before_s, 0);
+    cg_config_unref(cfg);
+}
+
+static void test_revocation_errors(void **state)
+{
+    (void)state;
+    expect_error("revocation:\n  fetch_timeout: 500ms\n" MINIMAL, 2, 18,
+                 "revocation.fetch_timeout: \"500ms\" is out of range (expected 1s to 5m)");
+    expect_error("revocation:\n  fetch_timeout: 6m\n" MINIMAL, 2, 18, "(expected 1s to 5m)");
+    expect_error("revocation:\n  max_crl_size: 512\n" MINIMAL, 2, 17,
+                 "revocation.max_crl_size: \"512\" is out of range (expected 1k to 1g)");
+    expect_error("revocation:\n  max_crl_size: 2g\n" MINIMAL, 2, 17, "(expected 1k to 1g)");
+    expect_error("revocation:\n  max_crl_size: big\n" MINIMAL, 2, 17,
+                 "revocation.max_crl_size: \"big\" is not a size");
+    expect_error("revocation:\n  max_redirects: 11\n" MINIMAL, 2, 18,
+                 "revocation.max_redirects: 11 is out of range (expected 0 to 10)");
+    expect_error("revocation:\n  refresh_before: 169h\n" MINIMAL, 2, 19,
+                 "revocation.refresh_before: \"169h\" is out of range (expected 0s to 168h)");
+    expect_error("revocation:\n  refresh_before: 1500ms\n" MINIMAL, 2, 19,
+                 "revocation.refresh_before: must be a whole number of seconds");
+    expect_error("revocation:\n  cache_dir: \"\"\n" MINIMAL, 2, 14,
+                 "revocation.cache_dir: must not be empty");
+    expect_error("revocation:\n  cache: x\n" MINIMAL, 2, 3,
+                 "unknown key \"cache\" in revocation (expected one of: cache_dir, fetch_timeout, "
+                 "max_crl_size, max_redirects, allowed_schemes, refresh_before)");
+    expect_error("revocation: off\n" MINIMAL, 1, 13,
+                 "revocation: expected a mapping with keys cache_dir, fetch_timeout");
+
+    /* allowed_schemes */
+    expect_error("revocation:\n  allowed_schemes: http\n" MINIMAL, 2, 20,
+                 "revocation.allowed_schemes: expected a list of schemes such as [http, ldap] "
+                 "(each one of: http, https, ldap), got \"http\"");
+    expect_error("revocation:\n  allowed_schemes:\n" MINIMAL, 2, 19,
+                 "revocation.allowed_schemes: expected a list of schemes such as [http, ldap] "
+                 "(each one of: http, https, ldap), got no value");
+    expect_error("revocation:\n  allowed_schemes: []\n" MINIMAL, 2, 20,
+                 "revocation.allowed_schemes: the list is empty (expected at least one of: http, "
+                 "https, ldap;");
+    expect_error("revocation:\n  allowed_schemes: [http, ftp]\n" MINIMAL, 2, 27,
+                 "revocation.allowed_schemes[#2]: unknown scheme \"ftp\" (expected one of: http, "
+                 "https, ldap)");
+    expect_error("revocation:\n  allowed_schemes: [HTTP]\n" MINIMAL, 2, 21,
+                 "unknown scheme \"HTTP\" (expected one of: http, https, ldap)");
+    expect_error("revocation:\n  allowed_schemes: [http, http]\n" MINIMAL, 2, 27,
+                 "revocation.allowed_schemes[#2]: duplicate scheme \"http\" (first at line 2, "
+                 "column 21;");
+    expect_error("revocation:\n  allowed_schemes: [[http]]\n" MINIMAL, 2, 21,
+                 "revocation.allowed_schemes[#1]: expected a scheme (one of: http, https, ldap), "
+                 "got a list");
+    expect_error("revocation:\n  allowed_schemes: [~]\n" MINIMAL, 2, 21, "got no value");
+}
+
+static void test_kerberos_section(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("kerberos:\n"
+                               "  keytab: /etc/certgate/proxy.keytab\n"
+                               "  principal: svc-proxy@OTHER.TEST\n"
+                               "  realm: EXAMPLE.TEST\n"
+                               "  krb5_config: krb5.conf\n"
+                               "  kdc_timeout: 100ms\n"
+                               "  refresh_before: 12h\n"
+                               "  negative_cache: 0\n" MINIMAL);
+    const cg_kerberos_cfg *k = &cfg->kerberos;
+    assert_true(k->enabled);
+    assert_string_equal(k->keytab, "/etc/certgate/proxy.keytab");
+    /* A principal with a realm is kept as written (cross-realm is allowed). */
+    assert_string_equal(k->principal, "svc-proxy@OTHER.TEST");
+    assert_string_equal(k->realm, "EXAMPLE.TEST");
+    assert_cwd_path(k->krb5_config, "krb5.conf");
+    assert_int_equal(k->kdc_timeout_ms, 100);
+    assert_int_equal(k->refresh_before_s, 12 * 3600);
+    assert_int_equal(k->negative_cache_ms, 0);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok("kerberos:\n"
+                    "  keytab: proxy.keytab\n"
+                    "  principal: HTTP/proxy.example.test\n"
+                    "  realm: EXAMPLE.TEST\n"
+                    "  kdc_timeout: 5m\n"
+                    "  refresh_before: 1s\n"
+                    "  negative_cache: 10m\n" MINIMAL);
+    k = &cfg->kerberos;
+    assert_cwd_path(k->keytab, "proxy.keytab");
+    assert_string_equal(k->principal, "HTTP/proxy.example.test@EXAMPLE.TEST");
+    assert_int_equal(k->kdc_timeout_ms, 300000);
+    assert_int_equal(k->refresh_before_s, 1);
+    assert_int_equal(k->negative_cache_ms, 600000);
+    cg_config_unref(cfg);
+}
+
+static void test_kerberos_errors(void **state)
+{
+    (void)state;
+    expect_error("kerberos:\n  principal: HTTP/proxy\n  realm: EXAMPLE.TEST\n" MINIMAL, 2, 3,
+                 "missing required key \"keytab\" in kerberos (expected the keytab file");
+    expect_error("kerberos:\n  keytab: k.keytab\n  realm: EXAMPLE.TEST\n" MINIMAL, 2, 3,
+                 "missing required key \"principal\" in kerberos (expected the proxy's own principal");
+    expect_error("kerberos:\n  keytab: k.keytab\n  principal: HTTP/proxy\n" MINIMAL, 2, 3,
+                 "missing required key \"realm\" in kerberos (expected the default realm");
+    expect_error("kerberos:\n" MINIMAL, 1, 10,
+                 "kerberos: expected a mapping with keys keytab, principal, realm, krb5_config, "
+                 "kdc_timeout, refresh_before, negative_cache, got no value");
+    expect_error("kerberos:\n  keytab: k\n  principal: p\n  realm: R\n  password: x\n" MINIMAL, 5, 3,
+                 "unknown key \"password\" in kerberos");
+    expect_error("kerberos:\n  keytab: \"\"\n  principal: p\n  realm: R\n" MINIMAL, 2, 11,
+                 "kerberos.keytab: must not be empty");
+
+    static const char tmpl[] = "kerberos:\n"
+                               "  keytab: k.keytab\n"
+                               "  principal: %s\n"
+                               "  realm: %s\n"
+                               "  %s\n" MINIMAL;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "\"EXAMPLE.TEST@X\"", "kdc_timeout: 5s");
+    expect_error(yaml, 4, 10, "kerberos.realm: \"EXAMPLE.TEST@X\" is not a realm name (expected "
+                              "e.g. EXAMPLE.TEST, without \"@\"");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "\"EXAMPLE TEST\"", "kdc_timeout: 5s");
+    expect_error(yaml, 4, 10, "is not a realm name");
+    snprintf(yaml, sizeof yaml, tmpl, "\"HTTP/proxy@\"", "EXAMPLE.TEST", "kdc_timeout: 5s");
+    expect_error(yaml, 3, 14, "kerberos.principal: \"HTTP/proxy@\" is not a principal name "
+                              "(expected name or name@REALM");
+    snprintf(yaml, sizeof yaml, tmpl, "\"@EXAMPLE.TEST\"", "EXAMPLE.TEST", "kdc_timeout: 5s");
+    expect_error(yaml, 3, 14, "is not a principal name");
+    snprintf(yaml, sizeof yaml, tmpl, "a@B@C", "EXAMPLE.TEST", "kdc_timeout: 5s");
+    expect_error(yaml, 3, 14, "is not a principal name");
+    snprintf(yaml, sizeof yaml, tmpl, "\"HTTP/a b\"", "EXAMPLE.TEST", "kdc_timeout: 5s");
+    expect_error(yaml, 3, 14, "is not a principal name");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "kdc_timeout: 50ms");
+    expect_error(yaml, 5, 16, "kerberos.kdc_timeout: \"50ms\" is out of range (expected 100ms to 5m)");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "kdc_timeout: 301s");
+    expect_error(yaml, 5, 16, "(expected 100ms to 5m)");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "refresh_before: 0s");
+    expect_error(yaml, 5, 19, "kerberos.refresh_before: \"0s\" is out of range (expected 1s to 12h)");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "refresh_before: 13h");
+    expect_error(yaml, 5, 19, "(expected 1s to 12h)");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "refresh_before: 1500ms");
+    expect_error(yaml, 5, 19, "kerberos.refresh_before: must be a whole number of seconds");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "negative_cache: 11m");
+    expect_error(yaml, 5, 19, "kerberos.negative_cache: \"11m\" is out of range (expected 0s to 10m)");
+    snprintf(yaml, sizeof yaml, tmpl, "HTTP/proxy", "EXAMPLE.TEST", "krb5_config: [a]");
+    expect_error(yaml, 5, 16, "kerberos.krb5_config: expected a file path, got a list");
+}
+
+/* Line 8 is the backend's "kerberos:" (its value at column 15). */
+static const char bk_tmpl[] = KRB_TOP
+    "backends:\n"
+    "  - name: app\n"
+    "    url: %s\n"
+    "    kerberos: %s\n" MAPPED_LISTENERS;
+
+static void test_backend_kerberos(void **state)
+{
+    (void)state;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, bk_tmpl, "http://127.0.0.1:8080", "{}");
+    cg_config *cfg = expect_ok(yaml);
+    const cg_backend_cfg *b = &cfg->backends[0];
+    assert_true(b->kerberos);
+    assert_string_equal(b->spn, "HTTP/127.0.0.1");
+    assert_false(b->send_on_401_only);
+    assert_false(b->connection_bound);
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_cwd_path(l->mapping_file, "map.yaml");
+    assert_int_equal(l->mapping_pos.line, 12);
+    assert_int_equal(l->mapping_pos.column, 14);
+    assert_null(l->mapping); /* CG_CONFIG_SKIP_TLS: not opened */
+    cg_config_unref(cfg);
+
+    /* The default SPN is the URL's host, never with the port. */
+    snprintf(yaml, sizeof yaml, bk_tmpl, "http://App.Internal:8080", "{ send: always }");
+    cfg = expect_ok(yaml);
+    assert_string_equal(cfg->backends[0].spn, "HTTP/App.Internal");
+    assert_false(cfg->backends[0].send_on_401_only);
+    cg_config_unref(cfg);
+
+    snprintf(yaml, sizeof yaml, bk_tmpl, "http://[::1]:8080",
+             "\n      spn: HTTP/app.example.test\n      send: on_401\n      connection_bound: true");
+    cfg = expect_ok(yaml);
+    b = &cfg->backends[0];
+    assert_true(b->kerberos);
+    assert_string_equal(b->spn, "HTTP/app.example.test");
+    assert_true(b->send_on_401_only);
+    assert_true(b->connection_bound);
+    cg_config_unref(cfg);
+
+    static const struct {
+        const char *url, *value;
+        int col;
+        const char *msg;
+    } bad[] = {
+        { "http://a", "{ spn: \"HTTP/app:8080\" }", 22,
+          "backends[app].kerberos.spn: \"HTTP/app:8080\" has a port (\":\"); SPNs never carry a "
+          "port, and the realm is added from kerberos.realm (expected service/host, e.g. "
+          "HTTP/app.example.test)" },
+        { "http://a", "{ spn: HTTP/app@EXAMPLE.TEST }", 22,
+          "backends[app].kerberos.spn: \"HTTP/app@EXAMPLE.TEST\" has a realm (\"@\"); SPNs never "
+          "carry a port, and the realm is added from kerberos.realm" },
+        { "http://a", "{ spn: app.example.test }", 22,
+          "backends[app].kerberos.spn: \"app.example.test\" is not a service principal name "
+          "(expected service/host, e.g. HTTP/app.example.test)" },
+        { "http://a", "{ spn: HTTP/ }", 22, "is not a service principal name" },
+        { "http://a", "{ spn: /app }", 22, "is not a service principal name" },
+        { "http://a", "{ spn: \"\" }", 22, "backends[app].kerberos.spn: must not be empty" },
+        { "http://a", "{ send: sometimes }", 23,
+          "backends[app].kerberos.send: unknown value \"sometimes\" (expected one of: always, on_401)" },
+        { "http://a", "{ connection_bound: yes }", 35,
+          "backends[app].kerberos.connection_bound: expected true or false, got \"yes\"" },
+        { "http://a", "{ realm: X }", 17,
+          "unknown key \"realm\" in kerberos of backend \"app\" (expected one of: spn, send, "
+          "connection_bound)" },
+        { "http://a", "true", 15,
+          "backends[app].kerberos: expected a mapping with keys spn, send, connection_bound, "
+          "got \"true\"" },
+        { "http://a", "~", 15,
+          "backends[app].kerberos: expected a mapping with keys spn, send, connection_bound, got "
+          "no value (write \"kerberos: {}\" for the defaults, or remove the key to not delegate)" },
+        { "http://[::1]:8080", "{}", 15,
+          "backends[app].kerberos: the backend's host ::1 is an IPv6 address, which makes no SPN "
+          "(set kerberos.spn" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(yaml, sizeof yaml, bk_tmpl, bad[i].url, bad[i].value);
+        expect_errors_n(yaml, 1, 8, bad[i].col, bad[i].msg);
+    }
+}
+
+static void test_backend_kerberos_needs_section(void **state)
+{
+    (void)state;
+    /* Reported once, at the backend's key, not again at the route. */
+    expect_errors_n("backends:\n"
+                    "  - name: app\n"
+                    "    url: http://a\n"
+                    "    kerberos: {}\n" MAPPED_LISTENERS,
+                    1, 4, 5, "backends[app].kerberos: delegation needs the top-level kerberos "
+                    "section, which is missing (add kerberos: with keytab, principal and realm");
+    /* An invalid top-level section is reported as itself, not as missing. */
+    expect_errors_n("kerberos: {}\n"
+                    "backends:\n"
+                    "  - name: app\n"
+                    "    url: http://a\n"
+                    "    kerberos: {}\n" MAPPED_LISTENERS,
+                    3, 1, 11, "missing required key \"keytab\" in kerberos");
+}
+
+static void test_route_to_kerberos_backend_needs_mapping(void **state)
+{
+    (void)state;
+    static const char yaml[] = KRB_TOP
+        "backends:\n"                                  /* 5 */
+        "  - name: app\n"
+        "    url: http://a\n"
+        "    kerberos: {}\n"
+        "  - name: plain\n"
+        "    url: http://b\n"                          /* 10 */
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    routes:\n"                                /* 15 */
+        "      - path: /plain\n"
+        "        backend: plain\n"
+        "      - path: /app\n"
+        "        backend: app\n";
+    expect_errors_n(yaml, 1, 18, 9,
+                    "listeners[main].routes[/app]: the backend \"app\" delegates as the mapped "
+                    "user: set mapping on listener \"main\" (a certificate -> Kerberos principal "
+                    "mapping file");
+    /* An invalid mapping is reported as itself only. */
+    expect_errors_n(KRB_TOP
+                    "backends:\n"
+                    "  - name: app\n"
+                    "    url: http://a\n"
+                    "    kerberos: {}\n"
+                    "listeners:\n"
+                    "  - name: main\n"
+                    "    port: 8443\n"
+                    "    mapping: \"\"\n"
+                    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                    "    routes: [ { path: /, backend: app } ]\n",
+                    1, 12, 14, "listeners[main].mapping: must not be empty");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    mapping: [a.yaml]\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n",
+                 7, 14, "listeners[main].mapping: expected a file path, got a list");
+    /* A mapping without any delegating backend is fine (the identity is
+     * then the mapped principal, for logs and headers). */
+    cg_config *cfg = expect_ok(MIN_BACKENDS MAPPED_LISTENERS);
+    assert_cwd_path(cfg->listeners[0].mapping_file, "map.yaml");
+    assert_int_equal(cfg->listeners[0].mapping_pos.line, 7);
+    cg_config_unref(cfg);
+}
+
+static const char tls_new_tmpl[] = MIN_BACKENDS
+    "listeners:\n"
+    "  - name: main\n"
+    "    port: 8443\n"
+    "    tls:\n"
+    "      certificate: s.crt\n"
+    "      key: s.key\n"
+    "      client_ca: ca.crt\n"
+    "      max_chain_depth: %s\n"
+    "      allow_weak_signatures: %s\n"
+    "    routes: [ { path: /, backend: app } ]\n";
+
+static void test_listener_tls_new_keys(void **state)
+{
+    (void)state;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "2", "true");
+    cg_config *cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_chain_depth, 2);
+    assert_true(cfg->listeners[0].allow_weak_signatures);
+    cg_config_unref(cfg);
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "12", "false");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_chain_depth, 12);
+    assert_false(cfg->listeners[0].allow_weak_signatures);
+    cg_config_unref(cfg);
+
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "1", "false");
+    expect_error(yaml, 11, 24, "listeners[main].tls.max_chain_depth: 1 is out of range (expected 2 to 12)");
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "13", "false");
+    expect_error(yaml, 11, 24, "listeners[main].tls.max_chain_depth: 13 is out of range (expected 2 to 12)");
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "six", "false");
+    expect_error(yaml, 11, 24, "listeners[main].tls.max_chain_depth: expected a whole number from 2 "
+                               "to 12, got \"six\"");
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "6", "yes");
+    expect_error(yaml, 12, 30, "listeners[main].tls.allow_weak_signatures: expected true or false, "
+                               "got \"yes\"");
+}
+
+/* Line 9: mode (value at column 13), 10: crl_files (18), 11: stale_grace (20). */
+static const char rv_tmpl[] = MIN_BACKENDS
+    "listeners:\n"
+    "  - name: main\n"
+    "    port: 8443\n"
+    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+    "    revocation:\n"
+    "      mode: %s\n"
+    "      crl_files: %s\n"
+    "      stale_grace: %s\n"
+    "    routes: [ { path: /, backend: app } ]\n";
+
+static void test_listener_revocation(void **state)
+{
+    (void)state;
+    char yaml[4096], files[2048];
+    char *crl = abs_data_file("config-crl.pem"), *dir = abs_data_file("");
+    dir[strlen(dir) - 1] = '\0'; /* no trailing slash */
+
+    snprintf(files, sizeof files, "[\"%s\", \"%s\"]", crl, dir);
+    snprintf(yaml, sizeof yaml, rv_tmpl, "cache-only", files, "720h");
+    cg_config *cfg = expect_ok(yaml);
+    const cg_listener_revocation *r = &cfg->listeners[0].revocation;
+    assert_int_equal(r->mode, CG_REVOCATION_CACHE_ONLY);
+    assert_int_equal(r->ncrl_files, 2);
+    assert_string_equal(r->crl_files[0], crl);
+    assert_string_equal(r->crl_files[1], dir);
+    assert_int_equal(r->stale_grace_s, 30 * 24 * 3600);
+    cg_config_unref(cfg);
+
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[]", "0s");
+    cfg = expect_ok(yaml);
+    r = &cfg->listeners[0].revocation;
+    assert_int_equal(r->mode, CG_REVOCATION_FETCH);
+    assert_int_equal(r->ncrl_files, 0);
+    assert_int_equal(r->stale_grace_s, 0);
+    cg_config_unref(cfg);
+
+    /* fetch may have crl_files too: they are used before fetching. */
+    snprintf(files, sizeof files, "[\"%s\"]", crl);
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", files, "1h");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].revocation.ncrl_files, 1);
+    assert_int_equal(cfg->listeners[0].revocation.stale_grace_s, 3600);
+    cg_config_unref(cfg);
+
+    /* off: loads, but loudly. */
+    snprintf(yaml, sizeof yaml, rv_tmpl, "off", "[]", "0s");
+    cfg = expect_warning(yaml, 9, 13, "revocation checking is OFF for listener \"main\": revoked "
+                                      "certificates will be accepted");
+    assert_int_equal(cfg->listeners[0].revocation.mode, CG_REVOCATION_OFF);
+    cg_config_unref(cfg);
+
+    snprintf(yaml, sizeof yaml, rv_tmpl, "cache-only", "[]", "0s");
+    expect_errors_n(yaml, 1, 9, 13, "listeners[main].revocation.mode: cache-only needs crl_files "
+                                    "(without them no CRL can be obtained");
+    expect_errors_n(MIN_BACKENDS
+                    "listeners:\n"
+                    "  - name: main\n"
+                    "    port: 8443\n"
+                    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                    "    revocation: { mode: cache-only }\n",
+                    1, 8, 25, "listeners[main].revocation.mode: cache-only needs crl_files");
+
+    snprintf(yaml, sizeof yaml, rv_tmpl, "nope", "[]", "0s");
+    expect_error(yaml, 9, 13, "listeners[main].revocation.mode: unknown value \"nope\" (expected "
+                              "one of: fetch, cache-only, off)");
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[]", "721h");
+    expect_error(yaml, 11, 20, "listeners[main].revocation.stale_grace: \"721h\" is out of range "
+                               "(expected 0s to 720h)");
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[]", "1500ms");
+    expect_error(yaml, 11, 20, "listeners[main].revocation.stale_grace: must be a whole number of "
+                               "seconds");
+
+    /* crl_files must exist; a missing one with cache-only is one error. */
+    snprintf(yaml, sizeof yaml, rv_tmpl, "cache-only", "[/nonexistent/x.crl]", "0s");
+    expect_errors_n(yaml, 1, 10, 19, "listeners[main].revocation.crl_files[#1]: /nonexistent/x.crl "
+                                     "does not exist (expected a CRL file (PEM or DER) or a "
+                                     "directory of them)");
+    /* Relative to the configuration's directory (the cwd for a string). */
+    snprintf(files, sizeof files, "[\"%s\", missing.crl]", crl);
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", files, "0s");
+    char *missing = cwd_join("missing.crl"), want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "crl_files[#2]: %s does not exist", missing);
+    expect_error(yaml, 10, 23 + (int)strlen(crl), want);
+    free(missing);
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[/dev/null]", "0s");
+    expect_error(yaml, 10, 19, "listeners[main].revocation.crl_files[#1]: /dev/null is neither a "
+                               "file nor a directory");
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "x.crl", "0s");
+    expect_error(yaml, 10, 18, "listeners[main].revocation.crl_files: expected a list of CRL files "
+                               "or directories (items starting with \"- \"), got \"x.crl\"");
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[{ a: b }]", "0s");
+    expect_error(yaml, 10, 19, "listeners[main].revocation.crl_files[#1]: expected a CRL file (PEM "
+                               "or DER) or a directory of them, got a mapping");
+    snprintf(yaml, sizeof yaml, rv_tmpl, "fetch", "[\"\"]", "0s");
+    expect_error(yaml, 10, 19, "crl_files[#1]: expected a CRL file (PEM or DER) or a directory of "
+                               "them, got an empty string");
+
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    revocation: { mode: fetch, grace: 1s }\n",
+                 8, 32, "unknown key \"grace\" in revocation of listener \"main\" (expected one of: "
+                        "mode, crl_files, stale_grace)");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    revocation: off\n",
+                 7, 17, "listeners[#1].revocation: expected a mapping with keys mode, crl_files, "
+                        "stale_grace, got \"off\"");
+    free(crl);
+    free(dir);
+}
+
+/* Without CG_CONFIG_SKIP_TLS the mapping file is loaded, after TLS; a
+ * mapping that fails to load fails the configuration. */
+static void test_mapping_loaded_with_tls(void **state)
+{
+    (void)state;
+    char *crt = repo_file("certs-dev/server/server.crt"), *key = repo_file("certs-dev/server/server.key");
+    char *ca = repo_file("certs-dev/ca/root.crt"), yaml[4096];
+    static const char tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls: { certificate: \"%s\", key: \"%s\", client_ca: \"%s\" }\n"
+        "    %s\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    cg_diag d;
+
+    snprintf(yaml, sizeof yaml, tmpl, crt, key, ca, "forward_client_cert: false");
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d);
+    if (!cfg)
+        cg_diag_print(&d, stderr);
+    assert_non_null(cfg); /* TLS alone loads */
+    assert_non_null(cfg->listeners[0].tls);
+    assert_null(cfg->listeners[0].mapping);
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+
+    snprintf(yaml, sizeof yaml, tmpl, crt, key, ca, "mapping: /nonexistent/certgate-mapping.yaml");
+    cg_diag_init(&d);
+    assert_null(cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d));
+    assert_true(d.errors >= 1);
+    /* Reported by the mapping loader under its own name, or at the key. */
+    for (size_t i = 0; i < d.count; i++) {
+        const cg_diag_item *it = &d.items[i];
+        if (it->severity != CG_DIAG_ERROR)
+            continue;
+        bool own = it->file && strcmp(it->file, "/nonexistent/certgate-mapping.yaml") == 0;
+        bool at_key = it->file && strcmp(it->file, NAME) == 0 && it->line == 8 && it->column == 14;
+        if (!own && !at_key)
+            cg_diag_print(&d, stderr);
+        assert_true(own || at_key);
+    }
+    cg_diag_free(&d);
+    free(crt);
+    free(key);
+    free(ca);
+}
+
 /* ---- files ---- */
 
 static void test_reference_config_parses(void **state)
@@ -978,6 +1652,40 @@ static void test_reference_config_parses(void **state)
     assert_int_equal(cfg->workers, min->workers);
     assert_int_equal(cfg->log_level, min->log_level);
     assert_null(cfg->log_file);
+
+    const cg_revocation_cfg *r = &cfg->revocation, *rmin = &min->revocation;
+    assert_string_equal(r->cache_dir, "/var/cache/certgate/crl");
+    assert_int_equal(r->fetch_timeout_ms, rmin->fetch_timeout_ms);
+    assert_int_equal(r->max_crl_size, rmin->max_crl_size);
+    assert_int_equal(r->max_redirects, rmin->max_redirects);
+    assert_int_equal(r->allow_http, rmin->allow_http);
+    assert_int_equal(r->allow_https, rmin->allow_https);
+    assert_int_equal(r->allow_ldap, rmin->allow_ldap);
+    assert_int_equal(r->refresh_before_s, rmin->refresh_before_s);
+
+    const cg_kerberos_cfg *k = &cfg->kerberos;
+    assert_true(k->enabled);
+    assert_string_equal(k->keytab, "/etc/certgate/proxy.keytab");
+    assert_string_equal(k->principal, "HTTP/proxy.example.test@EXAMPLE.TEST");
+    assert_string_equal(k->realm, "EXAMPLE.TEST");
+    assert_string_equal(k->krb5_config, "/etc/krb5.conf");
+    assert_int_equal(k->kdc_timeout_ms, min->kerberos.kdc_timeout_ms);
+    assert_int_equal(k->refresh_before_s, min->kerberos.refresh_before_s);
+    assert_int_equal(k->negative_cache_ms, min->kerberos.negative_cache_ms);
+
+    const cg_backend_cfg *b = &cfg->backends[0];
+    assert_true(b->kerberos);
+    assert_string_equal(b->spn, "HTTP/app.example.test");
+    assert_false(b->send_on_401_only);
+    assert_false(b->connection_bound);
+
+    assert_int_equal(l->max_chain_depth, min->listeners[0].max_chain_depth);
+    assert_false(l->allow_weak_signatures);
+    assert_int_equal(l->revocation.mode, CG_REVOCATION_FETCH);
+    assert_int_equal(l->revocation.ncrl_files, 0);
+    assert_int_equal(l->revocation.stale_grace_s, 0);
+    assert_string_equal(l->mapping_file, "/etc/certgate/mapping.yaml");
+    assert_null(l->mapping); /* CG_CONFIG_SKIP_TLS: the file is not opened */
     cg_config_unref(min);
     cg_config_unref(cfg);
     cg_diag_free(&d);
@@ -1040,6 +1748,30 @@ static void test_relative_paths_from_file(void **state)
     assert_true(asprintf(&want, "%s/./ca.crt", dir) > 0);
     assert_string_equal(l->client_ca_file, want);
     free(want);
+    assert_true(asprintf(&want, "%s/crl-cache", dir) > 0);
+    assert_string_equal(cfg->revocation.cache_dir, want);
+    free(want);
+    assert_true(asprintf(&want, "%s/proxy.keytab", dir) > 0);
+    assert_string_equal(cfg->kerberos.keytab, want);
+    free(want);
+    assert_true(asprintf(&want, "%s/../krb5.conf", dir) > 0);
+    assert_string_equal(cfg->kerberos.krb5_config, want);
+    free(want);
+    assert_int_equal(l->revocation.mode, CG_REVOCATION_CACHE_ONLY);
+    assert_int_equal(l->revocation.ncrl_files, 3);
+    assert_true(asprintf(&want, "%s/config-crl.pem", dir) > 0);
+    assert_string_equal(l->revocation.crl_files[0], want);
+    free(want);
+    assert_true(asprintf(&want, "%s/.", dir) > 0);
+    assert_string_equal(l->revocation.crl_files[1], want);
+    free(want);
+    assert_string_equal(l->revocation.crl_files[2], "/");
+    assert_true(asprintf(&want, "%s/mapping.yaml", dir) > 0);
+    assert_string_equal(l->mapping_file, want);
+    free(want);
+    assert_int_equal(l->mapping_pos.line, 26);
+    assert_int_equal(l->mapping_pos.column, 14);
+    assert_string_equal(cfg->backends[0].spn, "HTTP/127.0.0.1");
     assert_string_equal(cfg->file, path);
     free(dir);
     cg_config_unref(cfg);
@@ -1282,6 +2014,17 @@ int main(void)
         cmocka_unit_test(test_anchors_rejected),
         cmocka_unit_test(test_second_document),
         cmocka_unit_test(test_many_errors_at_once),
+        cmocka_unit_test(test_new_keys_defaults),
+        cmocka_unit_test(test_revocation_section),
+        cmocka_unit_test(test_revocation_errors),
+        cmocka_unit_test(test_kerberos_section),
+        cmocka_unit_test(test_kerberos_errors),
+        cmocka_unit_test(test_backend_kerberos),
+        cmocka_unit_test(test_backend_kerberos_needs_section),
+        cmocka_unit_test(test_route_to_kerberos_backend_needs_mapping),
+        cmocka_unit_test(test_listener_tls_new_keys),
+        cmocka_unit_test(test_listener_revocation),
+        cmocka_unit_test(test_mapping_loaded_with_tls),
         cmocka_unit_test(test_reference_config_parses),
         cmocka_unit_test(test_demo_config_parses),
         cmocka_unit_test(test_relative_paths_from_file),
