@@ -430,12 +430,17 @@ class Backend:
 
 def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", timeouts=None,
                 limits=None, forward_client_cert=True, listener="main", tls_extra=None,
-                workers=1, extra=""):
+                workers=1, extra="", revocation=None, listener_extra=""):
     """certgate YAML with the common parts filled in.
 
     backends: {name: port or url}; routes: [(path, backend[, client_cert])],
     default [("/", first backend)]; timeouts / limits / tls_extra: {key: value}
-    written as is."""
+    written as is. revocation: the listener's revocation section as
+    {key: value} (lists written inline); default: cache-only with the run's
+    CRLs, so every test passes through the revocation check without a CDP.
+    listener_extra: raw YAML lines added to the listener (indented 4)."""
+    if revocation is None:
+        revocation = {"mode": "cache-only", "crl_files": [os.path.join(pki.dir, "crl")]}
     names = list(backends)
     if routes is None:
         routes = [("/", names[0])]
@@ -465,6 +470,14 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     for k, v in (tls_extra or {}).items():
         out.append("      %s: %s" % (k, v))
     out.append("    forward_client_cert: %s" % ("true" if forward_client_cert else "false"))
+    if revocation:
+        out.append("    revocation:")
+        for k, v in revocation.items():
+            if isinstance(v, (list, tuple)):
+                v = "[" + ", ".join(str(x) for x in v) + "]"
+            out.append("      %s: %s" % (k, v))
+    for line in listener_extra.splitlines():
+        out.append("    " + line)
     out.append("    routes:")
     for r in routes:
         out += ["      - path: %s" % r[0], "        backend: %s" % r[1]]
