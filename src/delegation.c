@@ -1,21 +1,1509 @@
-/* placeholder until the delegation module lands */
+/* Kerberos constrained delegation (delegation.h).
+ *
+ * Per (user principal, SPN), one cache entry. Its credential holds the
+ * S4U2Proxy ticket for the user to the SPN (and nothing else: no TGT), so a
+ * token from it never reaches the KDC:
+ *
+ *   proxy TGT    AS exchange with the proxy's keytab, kept in a private
+ *                memory ccache "MEMORY:certgate-proxy-<pid>-<n>", replaced
+ *                refresh_before its end (shared by all entries)
+ *   S4U2Self     ticket for the user to the proxy (the evidence ticket),
+ *                which must be forwardable
+ *   S4U2Proxy    ticket for the user to the SPN, stored alone in the
+ *                entry's memory ccache; a GSSAPI (krb5 + SPNEGO) initiator
+ *                credential is acquired from it
+ *   token        gss_init_sec_context(SPNEGO) with a fresh context for every
+ *                request (backends keep replay caches)
+ *
+ * Threading. The three KDC steps run on the libuv thread pool
+ * (uv_queue_work on the loop of the request that needed them). Only the token
+ * step runs on the caller's loop, inline: it is a local computation (about
+ * 0.05-0.1 ms, see docs/delegation.md) and cannot block on the network
+ * because the credential has no TGT to ask the KDC with.
+ *
+ * The cache is shared by all loops (mutex k->mu). A request that must wait
+ * (no usable credential yet) joins the entry's waiter list; the first one
+ * starts the exchange, later ones share it. Each waiting request owns a
+ * uv_async_t and a uv_timer_t on its own loop: the exchange's completion
+ * (after_work, on the loop that queued it) sets each waiter's result under
+ * the mutex and wakes it with uv_async_send, so every callback runs on its
+ * requesting loop's thread. The timer answers 503 after kdc_timeout even if
+ * libkrb5 is still waiting for the KDC (the exchange's result, when it
+ * comes, still fills the cache).
+ *
+ * Failures: "KDC unreachable" sets a process-wide negative cache
+ * (negative_cache): new exchanges fail fast with 503 until it ends, while
+ * users with a cached credential keep working. Other failures (unknown
+ * user, delegation denied, ...) are remembered per entry for negative_cache.
+ * cg_delegation_flush() forgets credentials and failures.
+ */
 #include "delegation.h"
 
-cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <krb5.h>
+
+#include "delegation_internal.h"
+#include "log.h"
+
+/* S4U2Self. Exported by MIT libkrb5 since 1.8 (the GSSAPI library uses it)
+ * and unchanged since, but declared only in its private k5-int.h. */
+krb5_error_code KRB5_CALLCONV krb5_get_credentials_for_user(krb5_context context, krb5_flags options,
+                                                            krb5_ccache ccache, krb5_creds *in_creds,
+                                                            krb5_data *subject_cert, krb5_creds **out_creds);
+
+/* ------------------------------------------------------------------------ */
+/* Pure helpers                                                              */
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t cg_base64_encode(const void *in, size_t len, char *out, size_t cap)
 {
-    (void)cfg;
-    cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "Kerberos delegation is not available in this build yet");
-    return NULL;
+    size_t need = (len + 2) / 3 * 4;
+    if (cap < need + 1)
+        return 0;
+    const unsigned char *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = b64chars[(v >> 6) & 63];
+        out[o++] = b64chars[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = b64chars[v >> 18];
+        out[o++] = b64chars[(v >> 12) & 63];
+        out[o++] = b64chars[(v >> 6) & 63];
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return o;
 }
-void cg_kerberos_free(cg_kerberos *k) { (void)k; }
+
+static bool bad_char(unsigned char c) { return c <= 0x20 || c == 0x7f; }
+
+bool cg_deleg_user_name(const char *principal, const char *realm, char *out, size_t cap, char *err, size_t errcap)
+{
+    if (!principal || !*principal) {
+        snprintf(err, errcap, "the mapped principal is empty");
+        return false;
+    }
+    const char *at = NULL;
+    for (const char *p = principal; *p; p++) {
+        if (bad_char((unsigned char)*p)) {
+            snprintf(err, errcap, "the mapped principal \"%.100s\" contains a space or control character", principal);
+            return false;
+        }
+        if (*p == '/' || *p == '\\') {
+            snprintf(err, errcap, "the mapped principal \"%.100s\" names a service or instance (contains '%c'); "
+                     "only user principals are impersonated", principal, *p);
+            return false;
+        }
+        if (*p == '@') {
+            if (at) {
+                snprintf(err, errcap, "the mapped principal \"%.100s\" has more than one '@' (enterprise names "
+                         "are not supported: map to user@REALM)", principal);
+                return false;
+            }
+            at = p;
+        }
+    }
+    if (at == principal) {
+        snprintf(err, errcap, "the mapped principal \"%.100s\" has no user name before '@'", principal);
+        return false;
+    }
+    int n;
+    if (at) {
+        if (!at[1]) {
+            snprintf(err, errcap, "the mapped principal \"%.100s\" has an empty realm after '@'", principal);
+            return false;
+        }
+        n = snprintf(out, cap, "%s", principal);
+    } else {
+        if (!realm || !*realm) {
+            snprintf(err, errcap, "the mapped principal \"%.100s\" has no realm and kerberos.realm is not set", principal);
+            return false;
+        }
+        n = snprintf(out, cap, "%s@%s", principal, realm);
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(err, errcap, "the mapped principal \"%.60s...\" is too long", principal);
+        return false;
+    }
+    return true;
+}
+
+bool cg_deleg_target_name(const char *spn, const char *realm, char *out, size_t cap, char *err, size_t errcap)
+{
+    if (!spn || !*spn) {
+        snprintf(err, errcap, "the backend's kerberos.spn is empty");
+        return false;
+    }
+    const char *slash = strchr(spn, '/');
+    const char *at = strchr(spn, '@');
+    for (const char *p = spn; *p; p++) {
+        if (bad_char((unsigned char)*p)) {
+            snprintf(err, errcap, "SPN \"%.100s\" contains a space or control character", spn);
+            return false;
+        }
+    }
+    if (!slash || slash == spn || slash[1] == '\0' || slash[1] == '@' || (at && at < slash)) {
+        snprintf(err, errcap, "SPN \"%.100s\" is not of the form service/host (e.g. HTTP/app.example.com)", spn);
+        return false;
+    }
+    const char *host_end = at ? at : spn + strlen(spn);
+    if (memchr(slash + 1, ':', (size_t)(host_end - slash - 1))) {
+        snprintf(err, errcap, "SPN \"%.100s\" has a port: HTTP SPNs never carry one (HTTP/host for every port)", spn);
+        return false;
+    }
+    if (at && (!at[1] || strchr(at + 1, '@'))) {
+        snprintf(err, errcap, "SPN \"%.100s\" has an empty or doubled realm", spn);
+        return false;
+    }
+    int n;
+    if (at)
+        n = snprintf(out, cap, "%s", spn);
+    else if (realm && *realm)
+        n = snprintf(out, cap, "%s@%s", spn, realm);
+    else {
+        snprintf(err, errcap, "SPN \"%.100s\" has no realm and kerberos.realm is not set", spn);
+        return false;
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(err, errcap, "SPN \"%.60s...\" is too long", spn);
+        return false;
+    }
+    return true;
+}
+
+int64_t cg_deleg_refresh_at(int64_t start, int64_t end, uint32_t refresh_before_s)
+{
+    int64_t life = end - start;
+    if (life <= 0)
+        return end;
+    int64_t before = refresh_before_s;
+    if (before > life / 2)
+        before = life / 2;
+    return end - before;
+}
+
+bool cg_deleg_usable(int64_t now, int64_t end) { return now < end - CG_DELEG_HARD_MARGIN_S; }
+
+const char *cg_deleg_phase_name(cg_deleg_phase p)
+{
+    switch (p) {
+    case CG_PHASE_KEYTAB: return "keytab";
+    case CG_PHASE_PROXY_TGT: return "proxy TGT (AS exchange with the keytab)";
+    case CG_PHASE_S4U2SELF: return "S4U2Self";
+    case CG_PHASE_S4U2PROXY: return "S4U2Proxy";
+    case CG_PHASE_TOKEN: return "SPNEGO token";
+    }
+    return "?";
+}
+
+#define DELEG_AD_HOW "AD: the proxy account's Delegation tab, \"Trust this user for delegation to specified services only\" " \
+                     "+ \"Use any authentication protocol\", with %s in the list"
+#define DELEG_MIT_HOW "MIT: krbAllowedToDelegateTo: %s on %s's LDAP entry"
+
+void cg_deleg_not_forwardable(const cg_deleg_names *n, cg_refusal *out)
+{
+    cg_refuse(out, CG_REFUSE_NOT_FORWARDABLE,
+              "the S4U2Self ticket for %s issued to %s is not forwardable, so it cannot be used for S4U2Proxy to %s: "
+              "set ok_to_auth_as_delegate / \"Use any authentication protocol\" on %s (AD: Delegation tab, "
+              "\"Use any authentication protocol\"; MIT: kadmin modprinc +ok_to_auth_as_delegate), and check that %s "
+              "is not \"Account is sensitive and cannot be delegated\" or in Protected Users (MIT: +allow_forwardable)",
+              n->user ? n->user : "the user", n->proxy, n->target ? n->target : "the backend", n->proxy,
+              n->user ? n->user : "the user");
+}
+
+void cg_deleg_map_error(cg_deleg_phase phase, krb5_error_code code, const char *krb_msg, const cg_deleg_names *n,
+                        cg_refusal *out)
+{
+    const char *msg = krb_msg && *krb_msg ? krb_msg : "unknown Kerberos error";
+    const char *user = n->user ? n->user : "the user";
+    const char *target = n->target ? n->target : "the backend's SPN";
+    const char *realm = n->realm ? n->realm : "the realm";
+    const char *proxy = n->proxy ? n->proxy : "the proxy principal";
+    const char *keytab = n->keytab ? n->keytab : "the keytab";
+    const char *ph = cg_deleg_phase_name(phase);
+
+    switch (code) {
+    case KRB5_KDC_UNREACH:
+    case KRB5KDC_ERR_SVC_UNAVAILABLE:
+        cg_refuse(out, CG_REFUSE_KDC_UNREACHABLE,
+                  "no KDC of realm %s answered during %s (%s): check that the KDC runs and is reachable from this "
+                  "host (krb5.conf [realms] %s kdc = ..., port 88 TCP and UDP)", realm, ph, msg, realm);
+        return;
+    case KRB5_REALM_CANT_RESOLVE:
+    case KRB5_REALM_UNKNOWN:
+        cg_refuse(out, CG_REFUSE_KDC_UNREACHABLE,
+                  "no KDC is known for realm %s (%s): add \"kdc = host\" under [realms] %s in the krb5.conf certgate "
+                  "uses (kerberos.krb5_config), or enable dns_lookup_kdc", realm, msg, realm);
+        return;
+    case KRB5KRB_AP_ERR_SKEW:
+    case KRB5KDC_ERR_NEVER_VALID:
+    case KRB5KRB_AP_ERR_TKT_NYV:
+        cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                  "clock skew during %s (%s): this host's clock and the KDC's differ by more than the realm allows "
+                  "(5 minutes by default): synchronise both with NTP", ph, msg);
+        return;
+    case KRB5KDC_ERR_ETYPE_NOSUPP:
+        cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                  "no common encryption type during %s (%s): the keys in %s and the KDC's keys for %s must share an "
+                  "enctype (AD: tick \"This account supports Kerberos AES 256 bit encryption\" and export with "
+                  "ktpass -crypto AES256-SHA1; MIT: supported_enctypes)", ph, msg, keytab, proxy);
+        return;
+    default:
+        break;
+    }
+
+    switch (phase) {
+    case CG_PHASE_KEYTAB:
+    case CG_PHASE_PROXY_TGT:
+        switch (code) {
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "the proxy principal %s does not exist in realm %s (%s): fix kerberos.principal, or create the "
+                      "account (AD: the service account holding SPN %s; MIT: kadmin addprinc -randkey %s)",
+                      proxy, realm, msg, proxy, proxy);
+            return;
+        case KRB5KDC_ERR_PREAUTH_FAILED:
+        case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+        case KRB5KRB_AP_ERR_MODIFIED:
+        case KRB5KRB_AP_ERR_BADKEYVER:
+        case KRB5_KT_KVNONOTFOUND:
+        case KRB5_PREAUTH_FAILED:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "the key for %s in %s does not match the KDC's (%s): the account's password or key version "
+                      "(kvno) changed after the keytab was exported; export it again (AD: ktpass -princ %s -mapuser "
+                      "ACCOUNT -crypto AES256-SHA1 -ptype KRB5_NT_PRINCIPAL -pass * -out FILE; MIT: kadmin ktadd -k "
+                      "%s %s); `certgate doctor` shows the kvno of each", proxy, keytab, msg, proxy, keytab, proxy);
+            return;
+        case KRB5_KT_NOTFOUND:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "%s holds no key for %s (%s): export the key of kerberos.principal into kerberos.keytab, or set "
+                      "kerberos.principal to a principal the keytab holds", keytab, proxy, msg);
+            return;
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+        case KRB5KDC_ERR_NAME_EXP:
+        case KRB5KDC_ERR_KEY_EXP:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "the proxy account %s is disabled, locked or expired (%s): enable it on the KDC", proxy, msg);
+            return;
+        case ENOENT:
+        case EACCES:
+        case EPERM:
+        case KRB5_KT_END:
+        case KRB5_KT_BADNAME:
+        case KRB5_KT_UNKNOWN_TYPE:
+        case KRB5_KEYTAB_BADVNO:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "cannot use the keytab %s for %s (%s): check kerberos.keytab, the file's owner and mode (readable "
+                      "by the user certgate runs as, by nobody else)", keytab, proxy, msg);
+            return;
+        default:
+            break;
+        }
+        break;
+    case CG_PHASE_S4U2SELF:
+        switch (code) {
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
+                      "the user %s does not exist in realm %s (S4U2Self: %s): check the principal the certificate "
+                      "mapping gives for this certificate, or create the account", user, realm, msg);
+            return;
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+        case KRB5KDC_ERR_NAME_EXP:
+        case KRB5KDC_ERR_KEY_EXP:
+            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
+                      "the account of %s is disabled, locked or expired (S4U2Self: %s): enable it on the KDC",
+                      user, msg);
+            return;
+        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "the KDC does not know the proxy %s as a service (S4U2Self: %s): the proxy account must hold the "
+                      "SPN (AD: setspn -S %s ACCOUNT; MIT: the principal itself)", proxy, msg, proxy);
+            return;
+        case KRB5KDC_ERR_BADOPTION:
+        case KRB5KDC_ERR_POLICY:
+            cg_refuse(out, CG_REFUSE_NOT_FORWARDABLE,
+                      "realm %s refused protocol transition (S4U2Self) by %s for %s (%s): set ok_to_auth_as_delegate / "
+                      "\"Use any authentication protocol\" on %s (AD: Delegation tab; MIT: kadmin modprinc "
+                      "+ok_to_auth_as_delegate), and check the user's account allows delegation",
+                      realm, proxy, user, msg, proxy);
+            return;
+        default:
+            break;
+        }
+        break;
+    case CG_PHASE_S4U2PROXY:
+        switch (code) {
+        case KRB5KDC_ERR_BADOPTION:
+        case KRB5KDC_ERR_POLICY:
+        case KRB5KDC_ERR_C_OLD_MAST_KVNO:
+            cg_refuse(out, CG_REFUSE_DELEGATION_DENIED,
+                      "%s may not delegate to %s (S4U2Proxy for %s: %s): allow %s to delegate to %s (" DELEG_AD_HOW
+                      "; " DELEG_MIT_HOW "), then flush certgate's ticket cache",
+                      proxy, target, user, msg, proxy, target, target, target, proxy);
+            return;
+        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
+            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
+                      "no account in realm %s holds the SPN %s (S4U2Proxy: %s): register it on the backend's service "
+                      "account (AD: setspn -S %s ACCOUNT; MIT: kadmin addprinc -randkey %s) or fix the backend's "
+                      "kerberos.spn", realm, target, msg, target, target);
+            return;
+        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        case KRB5KDC_ERR_CLIENT_REVOKED:
+            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
+                      "the KDC refused %s during S4U2Proxy to %s (%s): the account is unknown, disabled or locked",
+                      user, target, msg);
+            return;
+        default:
+            break;
+        }
+        break;
+    case CG_PHASE_TOKEN:
+        break;
+    }
+    cg_refuse(out, CG_REFUSE_DELEGATION_FAILED, "Kerberos %s for %s to %s failed: %s (krb5 code %ld); run `certgate "
+              "doctor --user %s` for a step-by-step check", ph, user, target, msg, (long)code,
+              n->user ? n->user : "NAME");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Synchronous Kerberos steps                                               */
+
+const char *cg_deleg_krb_message(krb5_context ctx, krb5_error_code code, char *out, size_t cap)
+{
+    if (code > 0 && code < 4096) { /* errno */
+        snprintf(out, cap, "%s", strerror((int)code));
+        return out;
+    }
+    const char *m = ctx ? krb5_get_error_message(ctx, code) : NULL;
+    snprintf(out, cap, "%s", m ? m : "unknown Kerberos error");
+    if (m)
+        krb5_free_error_message(ctx, m);
+    return out;
+}
+
+void cg_deleg_keytab_name(const char *keytab, char *out, size_t cap)
+{
+    /* "TYPE:residual" has a colon before any '/'; a plain path has not. */
+    const char *colon = strchr(keytab, ':');
+    const char *slash = strchr(keytab, '/');
+    if (colon && (!slash || colon < slash))
+        snprintf(out, cap, "%s", keytab);
+    else
+        snprintf(out, cap, "FILE:%s", keytab);
+}
+
+krb5_error_code cg_deleg_keytab_keys(krb5_context ctx, const char *keytab, cg_kt_key *out, size_t cap, size_t *n,
+                                     char *err, size_t errcap)
+{
+    char name[1100], m[256];
+    *n = 0;
+    cg_deleg_keytab_name(keytab, name, sizeof name);
+    if (!strncmp(name, "FILE:", 5)) {
+        int fd = open(name + 5, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            snprintf(err, errcap, "cannot open the keytab %s: %s (running as uid %u)", name + 5, strerror(e),
+                     (unsigned)geteuid());
+            return e;
+        }
+        close(fd);
+    }
+    krb5_keytab kt;
+    krb5_error_code rc = krb5_kt_resolve(ctx, name, &kt);
+    if (rc) {
+        snprintf(err, errcap, "cannot use the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
+        return rc;
+    }
+    krb5_kt_cursor cur;
+    rc = krb5_kt_start_seq_get(ctx, kt, &cur);
+    if (rc) {
+        snprintf(err, errcap, "cannot read the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
+        krb5_kt_close(ctx, kt);
+        return rc;
+    }
+    krb5_keytab_entry e;
+    while ((rc = krb5_kt_next_entry(ctx, kt, &e, &cur)) == 0) {
+        if (*n < cap) {
+            cg_kt_key *k = &out[*n];
+            char *pn = NULL;
+            if (krb5_unparse_name(ctx, e.principal, &pn) == 0) {
+                snprintf(k->principal, sizeof k->principal, "%s", pn);
+                krb5_free_unparsed_name(ctx, pn);
+            } else {
+                snprintf(k->principal, sizeof k->principal, "?");
+            }
+            k->kvno = e.vno;
+            k->enctype = e.key.enctype;
+            if (krb5_enctype_to_name(e.key.enctype, 1, k->enctype_name, sizeof k->enctype_name))
+                snprintf(k->enctype_name, sizeof k->enctype_name, "enctype %d", (int)e.key.enctype);
+        }
+        (*n)++;
+        krb5_free_keytab_entry_contents(ctx, &e);
+    }
+    krb5_kt_end_seq_get(ctx, kt, &cur);
+    krb5_kt_close(ctx, kt);
+    if (rc != KRB5_KT_END) {
+        snprintf(err, errcap, "cannot read the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
+        return rc;
+    }
+    if (*n > cap)
+        *n = cap;
+    return 0;
+}
+
+void cg_deleg_ccache_name(const char *what, char *out, size_t cap)
+{
+    static atomic_uint counter;
+    snprintf(out, cap, "MEMORY:certgate-%s-%ld-%u", what, (long)getpid(), atomic_fetch_add(&counter, 1) + 1);
+}
+
+void cg_deleg_destroy_ccache(krb5_context ctx, const char *ccname)
+{
+    krb5_ccache cc;
+    if (ccname && *ccname && krb5_cc_resolve(ctx, ccname, &cc) == 0)
+        krb5_cc_destroy(ctx, cc);
+}
+
+krb5_error_code cg_deleg_get_tgt(krb5_context ctx, const char *keytab, const char *proxy, const char *ccname,
+                                 int64_t *endtime, int64_t *kdc_time)
+{
+    char ktname[1100];
+    cg_deleg_keytab_name(keytab, ktname, sizeof ktname);
+    krb5_principal me = NULL;
+    krb5_keytab kt = NULL;
+    krb5_ccache cc = NULL;
+    krb5_get_init_creds_opt *opt = NULL;
+    krb5_creds creds;
+    memset(&creds, 0, sizeof creds);
+    bool have_creds = false;
+    krb5_error_code rc = krb5_parse_name(ctx, proxy, &me);
+    if (!rc)
+        rc = krb5_kt_resolve(ctx, ktname, &kt);
+    if (!rc)
+        rc = krb5_get_init_creds_opt_alloc(ctx, &opt);
+    if (!rc) {
+        krb5_get_init_creds_opt_set_forwardable(opt, 1);
+        rc = krb5_get_init_creds_keytab(ctx, &creds, me, kt, 0, NULL, opt);
+        have_creds = rc == 0;
+    }
+    if (!rc)
+        rc = krb5_cc_resolve(ctx, ccname, &cc);
+    if (!rc)
+        rc = krb5_cc_initialize(ctx, cc, me);
+    if (!rc)
+        rc = krb5_cc_store_cred(ctx, cc, &creds);
+    if (!rc) {
+        *endtime = (int64_t)(uint32_t)creds.times.endtime;
+        *kdc_time = (int64_t)(uint32_t)creds.times.authtime;
+    }
+    if (cc)
+        krb5_cc_close(ctx, cc);
+    if (have_creds)
+        krb5_free_cred_contents(ctx, &creds);
+    if (opt)
+        krb5_get_init_creds_opt_free(ctx, opt);
+    if (kt)
+        krb5_kt_close(ctx, kt);
+    if (me)
+        krb5_free_principal(ctx, me);
+    return rc;
+}
+
+krb5_error_code cg_deleg_s4u2self(krb5_context ctx, const char *ccname, const char *user, krb5_creds **evidence)
+{
+    krb5_ccache cc = NULL;
+    krb5_principal me = NULL, u = NULL;
+    krb5_creds in;
+    memset(&in, 0, sizeof in);
+    *evidence = NULL;
+    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
+    if (!rc)
+        rc = krb5_cc_get_principal(ctx, cc, &me);
+    if (!rc)
+        rc = krb5_parse_name(ctx, user, &u);
+    if (!rc) {
+        in.client = u;
+        in.server = me;
+        rc = krb5_get_credentials_for_user(ctx, KRB5_GC_CANONICALIZE | KRB5_GC_NO_STORE, cc, &in, NULL, evidence);
+    }
+    if (u)
+        krb5_free_principal(ctx, u);
+    if (me)
+        krb5_free_principal(ctx, me);
+    if (cc)
+        krb5_cc_close(ctx, cc);
+    return rc;
+}
+
+krb5_error_code cg_deleg_s4u2proxy(krb5_context ctx, const char *ccname, const krb5_creds *evidence,
+                                   const char *target, krb5_creds **svc)
+{
+    krb5_ccache cc = NULL;
+    krb5_principal me = NULL, t = NULL;
+    krb5_creds in;
+    memset(&in, 0, sizeof in);
+    *svc = NULL;
+    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
+    if (!rc)
+        rc = krb5_cc_get_principal(ctx, cc, &me);
+    if (!rc)
+        rc = krb5_parse_name(ctx, target, &t);
+    if (!rc) {
+        in.client = me;
+        in.server = t;
+        in.second_ticket = evidence->ticket;
+        rc = krb5_get_credentials(ctx, KRB5_GC_CANONICALIZE | KRB5_GC_CONSTRAINED_DELEGATION | KRB5_GC_NO_STORE,
+                                  cc, &in, svc);
+    }
+    if (t)
+        krb5_free_principal(ctx, t);
+    if (me)
+        krb5_free_principal(ctx, me);
+    if (cc)
+        krb5_cc_close(ctx, cc);
+    return rc;
+}
+
+static gss_OID_desc spnego_oid_desc = {6, (void *)"\x2b\x06\x01\x05\x05\x02"};
+
+static void gss_message(OM_uint32 major, OM_uint32 minor, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) {
+        OM_uint32 code = pass ? minor : major, m, more = 0;
+        if (pass && !minor)
+            break;
+        do {
+            gss_buffer_desc b = GSS_C_EMPTY_BUFFER;
+            if (gss_display_status(&m, code, pass ? GSS_C_MECH_CODE : GSS_C_GSS_CODE, GSS_C_NO_OID, &more, &b))
+                break;
+            int w = snprintf(out + o, cap - o, "%s%.*s", o ? "; " : "", (int)b.length, (const char *)b.value);
+            gss_release_buffer(&m, &b);
+            if (w < 0 || (size_t)w >= cap - o) {
+                o = cap - 1;
+                break;
+            }
+            o += (size_t)w;
+        } while (more);
+    }
+}
+
+krb5_error_code cg_deleg_user_cred(krb5_context ctx, const krb5_creds *svc, const char *ccname, gss_cred_id_t *out,
+                                   char *err, size_t errcap)
+{
+    krb5_ccache cc = NULL;
+    char m[256];
+    *out = GSS_C_NO_CREDENTIAL;
+    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
+    if (!rc)
+        rc = krb5_cc_initialize(ctx, cc, svc->client);
+    if (!rc)
+        rc = krb5_cc_store_cred(ctx, cc, (krb5_creds *)svc);
+    if (cc)
+        krb5_cc_close(ctx, cc);
+    if (rc) {
+        snprintf(err, errcap, "cannot store the S4U2Proxy ticket in %s: %s", ccname,
+                 cg_deleg_krb_message(ctx, rc, m, sizeof m));
+        return rc;
+    }
+    gss_key_value_element_desc el[] = {{"ccache", ccname}};
+    gss_key_value_set_desc store = {1, el};
+    gss_OID_desc mechs_e[2] = {*gss_mech_krb5, spnego_oid_desc};
+    gss_OID_set_desc mechs = {2, mechs_e};
+    OM_uint32 minor;
+    OM_uint32 major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store,
+                                            out, NULL, NULL);
+    if (GSS_ERROR(major)) {
+        char gm[512];
+        gss_message(major, minor, gm, sizeof gm);
+        snprintf(err, errcap, "cannot make a GSSAPI credential from the S4U2Proxy ticket: %s", gm);
+        *out = GSS_C_NO_CREDENTIAL;
+        return KRB5_CC_NOTFOUND;
+    }
+    return 0;
+}
+
+bool cg_deleg_token(gss_cred_id_t cred, const char *target, char **b64, char *err, size_t errcap)
+{
+    *b64 = NULL;
+    OM_uint32 minor, m2;
+    gss_name_t name = GSS_C_NO_NAME;
+    gss_buffer_desc nb = {strlen(target), (void *)target};
+    OM_uint32 major = gss_import_name(&minor, &nb, GSS_KRB5_NT_PRINCIPAL_NAME, &name);
+    if (GSS_ERROR(major)) {
+        char gm[512];
+        gss_message(major, minor, gm, sizeof gm);
+        snprintf(err, errcap, "cannot use %s as a Kerberos principal name: %s", target, gm);
+        return false;
+    }
+    gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
+    gss_buffer_desc tok = GSS_C_EMPTY_BUFFER;
+    major = gss_init_sec_context(&minor, cred, &gctx, name, &spnego_oid_desc, GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG,
+                                 GSS_C_INDEFINITE, GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &tok, NULL, NULL);
+    bool ok = false;
+    if (GSS_ERROR(major) || tok.length == 0) {
+        char gm[512];
+        gss_message(major, minor, gm, sizeof gm);
+        snprintf(err, errcap, "gss_init_sec_context for %s failed: %s", target, gm);
+    } else {
+        size_t cap = (tok.length + 2) / 3 * 4 + 1;
+        char *out = malloc(cap);
+        if (out && cg_base64_encode(tok.value, tok.length, out, cap)) {
+            *b64 = out;
+            ok = true;
+        } else {
+            free(out);
+            snprintf(err, errcap, "out of memory");
+        }
+    }
+    gss_release_buffer(&m2, &tok);
+    if (gctx != GSS_C_NO_CONTEXT)
+        gss_delete_sec_context(&m2, &gctx, GSS_C_NO_BUFFER);
+    gss_release_name(&m2, &name);
+    return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The cache                                                                */
+
+typedef struct cg_ucred {     /* one user's S4U2Proxy ticket to one SPN */
+    atomic_uint refs;
+    gss_cred_id_t cred;
+    char ccname[96];
+    int64_t start, end;       /* unix seconds */
+} cg_ucred;
+
+typedef struct cg_proxy {     /* the proxy's TGT in its memory ccache */
+    unsigned refs;            /* under k->proxy_mu */
+    char ccname[96];
+    int64_t end;
+} cg_proxy;
+
+typedef struct cg_entry cg_entry;
+
+struct cg_deleg_req {
+    cg_kerberos *k;
+    uv_loop_t *loop;
+    uv_async_t async;         /* woken by the exchange's completion (any loop) */
+    uv_timer_t timer;         /* kdc_timeout */
+    int open_handles;
+    cg_deleg_cb cb;
+    void *ctx;
+    char *principal;          /* "user@REALM" */
+    char *target;             /* "SPN@REALM" */
+    unsigned gen;             /* entry generation when it started waiting */
+    /* under k->mu: */
+    cg_entry *entry;          /* non-NULL while in entry's waiter list */
+    cg_deleg_req *next;
+    bool answered;            /* result set (async sent or about to be) */
+    bool cancelled;
+    cg_ucred *cred;           /* result: credential (a reference) ... */
+    cg_refusal why;           /* ... or refusal */
+};
+
+struct cg_entry {
+    cg_entry *next;           /* hash chain */
+    uint32_t hash;
+    char *principal;          /* "user@REALM" */
+    char *target;             /* "SPN@REALM" */
+    cg_ucred *cred;           /* NULL until an exchange succeeded */
+    int64_t refresh_at;
+    bool exchanging;          /* an exchange (first or refresh) is in flight */
+    unsigned gen;             /* bumped by flush */
+    cg_deleg_req *waiters;
+    int64_t fail_until_ms;    /* negative cache for this entry */
+    cg_refusal fail;
+};
+
+#define NBUCKETS 4096u
+
+struct cg_kerberos {
+    char *keytab, *principal, *realm;
+    uint32_t kdc_timeout_ms, refresh_before_s, negative_cache_ms;
+
+    pthread_mutex_t mu;       /* entries, waiters, negative cache */
+    cg_entry *buckets[NBUCKETS];
+    size_t nentries;
+    int64_t kdc_down_until_ms;
+    cg_refusal kdc_down;
+    atomic_uint inflight;     /* queued exchanges */
+    atomic_uint exchanges;    /* started since cg_kerberos_new (stats) */
+
+    pthread_mutex_t proxy_mu; /* the proxy TGT; held across its AS exchange */
+    cg_proxy *proxy;
+
+    pthread_mutex_t kctx_mu;  /* a context for destroying memory ccaches */
+    krb5_context kctx;
+};
+
+typedef struct cg_xwork {     /* one KDC exchange on the thread pool */
+    uv_work_t w;
+    cg_kerberos *k;
+    cg_entry *entry;
+    unsigned gen;
+    char *principal, *target; /* copies: the entry may be flushed meanwhile */
+    cg_ucred *cred;           /* result */
+    cg_refusal why;
+    double ms;                /* how long it took */
+} cg_xwork;
+
+static int64_t now_ms(void) { return (int64_t)(uv_hrtime() / 1000000u); }
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static uint32_t hash2(const char *a, const char *b)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)b; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static void ucred_release(cg_kerberos *k, cg_ucred *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    OM_uint32 minor;
+    if (c->cred != GSS_C_NO_CREDENTIAL)
+        gss_release_cred(&minor, &c->cred);
+    pthread_mutex_lock(&k->kctx_mu);
+    cg_deleg_destroy_ccache(k->kctx, c->ccname);
+    pthread_mutex_unlock(&k->kctx_mu);
+    free(c);
+}
+
+static cg_ucred *ucred_ref(cg_ucred *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
+static void proxy_release_locked(cg_kerberos *k, cg_proxy *p)
+{
+    if (!p || --p->refs)
+        return;
+    pthread_mutex_lock(&k->kctx_mu);
+    cg_deleg_destroy_ccache(k->kctx, p->ccname);
+    pthread_mutex_unlock(&k->kctx_mu);
+    free(p);
+}
+
+static void names_of(const cg_kerberos *k, const char *user, const char *target, cg_deleg_names *n)
+{
+    n->proxy = k->principal;
+    n->user = user;
+    n->target = target;
+    n->realm = k->realm;
+    n->keytab = k->keytab;
+}
+
+/* The proxy TGT, renewed refresh_before its end. On the pool (it may do an
+ * AS exchange). Returns a reference, or NULL with why. */
+static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why)
+{
+    pthread_mutex_lock(&k->proxy_mu);
+    cg_proxy *p = k->proxy;
+    int64_t now = now_s();
+    if (p && now < p->end - (int64_t)k->refresh_before_s && now < p->end - CG_DELEG_HARD_MARGIN_S) {
+        p->refs++;
+        pthread_mutex_unlock(&k->proxy_mu);
+        return p;
+    }
+    cg_proxy *np = calloc(1, sizeof *np);
+    if (!np) {
+        pthread_mutex_unlock(&k->proxy_mu);
+        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");
+        return NULL;
+    }
+    cg_deleg_ccache_name("proxy", np->ccname, sizeof np->ccname);
+    int64_t kdc_time = 0;
+    krb5_error_code rc = cg_deleg_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
+    if (rc) {
+        char m[256];
+        cg_deleg_names n;
+        names_of(k, NULL, NULL, &n);
+        cg_deleg_map_error(CG_PHASE_PROXY_TGT, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_deleg_destroy_ccache(ctx, np->ccname);
+        free(np);
+        /* an old TGT that is still valid is better than none */
+        if (p && now < p->end - CG_DELEG_HARD_MARGIN_S) {
+            p->refs++;
+            pthread_mutex_unlock(&k->proxy_mu);
+            return p;
+        }
+        pthread_mutex_unlock(&k->proxy_mu);
+        return NULL;
+    }
+    np->refs = 2; /* k->proxy and the caller */
+    k->proxy = np;
+    if (p)
+        proxy_release_locked(k, p);
+    pthread_mutex_unlock(&k->proxy_mu);
+    cg_log(CG_LOG_INFO, "kerberos_proxy_tgt", "principal=%s ccache=%s expires_in=%llds", k->principal, np->ccname,
+           (long long)(np->end - now_s()));
+    return np;
+}
+
+static void proxy_put(cg_kerberos *k, cg_proxy *p)
+{
+    pthread_mutex_lock(&k->proxy_mu);
+    proxy_release_locked(k, p);
+    pthread_mutex_unlock(&k->proxy_mu);
+}
+
+/* The whole exchange for (user, target): proxy TGT, S4U2Self, S4U2Proxy,
+ * credential. On the thread pool. */
+static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, cg_refusal *why)
+{
+    krb5_context ctx;
+    krb5_error_code rc = krb5_init_context(&ctx);
+    if (rc) {
+        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "cannot initialise Kerberos (krb5_init_context: %s): check "
+                  "kerberos.krb5_config / KRB5_CONFIG", strerror(rc < 4096 && rc > 0 ? (int)rc : EINVAL));
+        return NULL;
+    }
+    cg_deleg_names n;
+    names_of(k, user, target, &n);
+    char m[256];
+    cg_ucred *out = NULL;
+    krb5_creds *evidence = NULL, *svc = NULL;
+    cg_proxy *p = proxy_get(k, ctx, why);
+    if (!p)
+        goto done;
+    rc = cg_deleg_s4u2self(ctx, p->ccname, user, &evidence);
+    if (rc) {
+        cg_deleg_map_error(CG_PHASE_S4U2SELF, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
+        goto done;
+    }
+    if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
+        cg_deleg_not_forwardable(&n, why);
+        goto done;
+    }
+    rc = cg_deleg_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
+    if (rc) {
+        cg_deleg_map_error(CG_PHASE_S4U2PROXY, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
+        goto done;
+    }
+    out = calloc(1, sizeof *out);
+    if (!out) {
+        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");
+        goto done;
+    }
+    atomic_init(&out->refs, 1);
+    cg_deleg_ccache_name("u", out->ccname, sizeof out->ccname);
+    char err[600];
+    rc = cg_deleg_user_cred(ctx, svc, out->ccname, &out->cred, err, sizeof err);
+    if (rc) {
+        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "%s for %s to %s", err, user, target);
+        cg_deleg_destroy_ccache(ctx, out->ccname);
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    out->start = (int64_t)(uint32_t)(svc->times.starttime ? svc->times.starttime : svc->times.authtime);
+    out->end = (int64_t)(uint32_t)svc->times.endtime;
+done:
+    if (svc)
+        krb5_free_creds(ctx, svc);
+    if (evidence)
+        krb5_free_creds(ctx, evidence);
+    if (p)
+        proxy_put(k, p);
+    krb5_free_context(ctx);
+    return out;
+}
+
+/* ---- entries (under k->mu) ---- */
+
+static cg_entry *entry_find(cg_kerberos *k, const char *principal, const char *target, bool create)
+{
+    uint32_t h = hash2(principal, target);
+    cg_entry **pp = &k->buckets[h % NBUCKETS];
+    int64_t now = now_s(), nms = now_ms();
+    while (*pp) {
+        cg_entry *e = *pp;
+        if (e->hash == h && !strcmp(e->principal, principal) && !strcmp(e->target, target))
+            return e;
+        /* drop idle entries that hold nothing worth keeping */
+        if (!e->exchanging && !e->waiters && (!e->cred || !cg_deleg_usable(now, e->cred->end)) &&
+            e->fail_until_ms <= nms) {
+            *pp = e->next;
+            ucred_release(k, e->cred);
+            free(e->principal);
+            free(e->target);
+            free(e);
+            k->nentries--;
+            continue;
+        }
+        pp = &e->next;
+    }
+    if (!create)
+        return NULL;
+    cg_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->principal = strdup(principal);
+    e->target = strdup(target);
+    if (!e->principal || !e->target) {
+        free(e->principal);
+        free(e->target);
+        free(e);
+        return NULL;
+    }
+    e->hash = h;
+    e->next = k->buckets[h % NBUCKETS];
+    k->buckets[h % NBUCKETS] = e;
+    k->nentries++;
+    return e;
+}
+
+static void xwork_run(uv_work_t *w);
+static void xwork_done(uv_work_t *w, int status);
+
+/* Starts an exchange for e on loop (the caller's). Under k->mu. */
+static bool start_exchange_locked(cg_kerberos *k, uv_loop_t *loop, cg_entry *e)
+{
+    cg_xwork *x = calloc(1, sizeof *x);
+    if (!x)
+        return false;
+    x->principal = strdup(e->principal);
+    x->target = strdup(e->target);
+    if (!x->principal || !x->target) {
+        free(x->principal);
+        free(x->target);
+        free(x);
+        return false;
+    }
+    x->k = k;
+    x->entry = e;
+    x->gen = e->gen;
+    x->w.data = x;
+    if (uv_queue_work(loop, &x->w, xwork_run, xwork_done) != 0) {
+        free(x->principal);
+        free(x->target);
+        free(x);
+        return false;
+    }
+    e->exchanging = true;
+    atomic_fetch_add(&k->inflight, 1);
+    atomic_fetch_add(&k->exchanges, 1);
+    return true;
+}
+
+static void xwork_run(uv_work_t *w)
+{
+    cg_xwork *x = w->data;
+    uint64_t t0 = uv_hrtime();
+    x->cred = exchange(x->k, x->principal, x->target, &x->why);
+    x->ms = (double)(uv_hrtime() - t0) / 1e6;
+}
+
+static void req_wake(cg_deleg_req *r)
+{
+    uv_async_send(&r->async);
+}
+
+static void xwork_done(uv_work_t *w, int status)
+{
+    cg_xwork *x = w->data;
+    cg_kerberos *k = x->k;
+    if (status == UV_ECANCELED && !x->cred)
+        cg_refuse(&x->why, CG_REFUSE_DELEGATION_FAILED, "the Kerberos exchange was cancelled (shutting down)");
+    char q[300];
+    if (x->cred)
+        cg_log(CG_LOG_DEBUG, "kerberos_s4u", "user=%s spn=%s ms=%.2f expires_in=%llds",
+               cg_log_quote(q, sizeof q, x->principal, strlen(x->principal)), x->target, x->ms,
+               (long long)(x->cred->end - now_s()));
+    else
+        cg_log(CG_LOG_WARN, "kerberos_s4u_failed", "user=%s spn=%s ms=%.2f code=%s",
+               cg_log_quote(q, sizeof q, x->principal, strlen(x->principal)), x->target, x->ms,
+               cg_refusal_code(x->why.kind));
+
+    cg_deleg_req *wake = NULL, **wake_tail = &wake;
+    cg_ucred *old = NULL;
+    pthread_mutex_lock(&k->mu);
+    cg_entry *e = x->entry;
+    e->exchanging = false;
+    int64_t nms = now_ms();
+    if (x->cred) {
+        if (x->gen == e->gen) {
+            old = e->cred;
+            e->cred = ucred_ref(x->cred);
+            e->refresh_at = cg_deleg_refresh_at(x->cred->start, x->cred->end, k->refresh_before_s);
+            e->fail_until_ms = 0;
+        }
+        k->kdc_down_until_ms = 0;
+    } else if (x->why.kind == CG_REFUSE_KDC_UNREACHABLE) {
+        if (k->negative_cache_ms) {
+            size_t dl = strlen(x->why.detail);
+            snprintf(x->why.detail + dl, sizeof x->why.detail - dl, "; new tickets are not requested for %ums "
+                     "(kerberos.negative_cache)", k->negative_cache_ms);
+            k->kdc_down_until_ms = nms + k->negative_cache_ms;
+            k->kdc_down = x->why;
+        }
+    } else if (x->gen == e->gen && k->negative_cache_ms) {
+        e->fail_until_ms = nms + k->negative_cache_ms;
+        e->fail = x->why;
+    }
+    if (!x->cred && e->cred) {
+        /* a failed background refresh: the old ticket still serves; retry
+         * later, not at every request */
+        int64_t wait_s = k->negative_cache_ms / 1000 > 5 ? k->negative_cache_ms / 1000 : 5;
+        e->refresh_at = now_s() + wait_s;
+    }
+    /* answer the waiters that started waiting before (or at) this exchange */
+    cg_deleg_req **pp = &e->waiters;
+    while (*pp) {
+        cg_deleg_req *r = *pp;
+        if (r->gen > x->gen) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->entry = NULL;
+        r->answered = true;
+        if (x->cred)
+            r->cred = ucred_ref(x->cred);
+        else
+            r->why = x->why;
+        r->next = NULL;
+        *wake_tail = r;
+        wake_tail = &r->next;
+    }
+    /* waiters who came after a flush need an exchange of their own */
+    if (e->waiters && !start_exchange_locked(k, w->loop, e)) {
+        for (cg_deleg_req *r = e->waiters, *nx; r; r = nx) {
+            nx = r->next;
+            r->entry = NULL;
+            r->answered = true;
+            cg_refuse(&r->why, CG_REFUSE_DELEGATION_FAILED, "cannot start a Kerberos exchange (out of memory)");
+            r->next = NULL;
+            *wake_tail = r;
+            wake_tail = &r->next;
+        }
+        e->waiters = NULL;
+    }
+    /* wake under the lock: a woken request is closed only on its own loop
+     * after its async callback ran, so the handle is alive here */
+    for (cg_deleg_req *r = wake, *nx; r; r = nx) {
+        nx = r->next;
+        req_wake(r);
+    }
+    pthread_mutex_unlock(&k->mu);
+    ucred_release(k, old);
+    ucred_release(k, x->cred);
+    atomic_fetch_sub(&k->inflight, 1);
+    free(x->principal);
+    free(x->target);
+    free(x);
+}
+
+/* ---- requests ---- */
+
+static void req_close_cb(uv_handle_t *h)
+{
+    cg_deleg_req *r = h->data;
+    if (--r->open_handles == 0) {
+        ucred_release(r->k, r->cred);
+        free(r->principal);
+        free(r->target);
+        free(r);
+    }
+}
+
+static void req_close(cg_deleg_req *r)
+{
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->async, req_close_cb);
+    uv_close((uv_handle_t *)&r->timer, req_close_cb);
+}
+
+/* Makes a token with c and calls cb. On the caller's loop. */
+static void answer_with_cred(cg_kerberos *k, cg_ucred *c, const char *principal, const char *target, cg_deleg_cb cb,
+                             void *ctx)
+{
+    char *b64 = NULL;
+    char err[600];
+    if (cg_deleg_token(c->cred, target, &b64, err, sizeof err)) {
+        cb(ctx, b64, NULL);
+        free(b64);
+        return;
+    }
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "cannot make a Kerberos token for %s to %s from the cached "
+              "ticket: %s; the cached ticket is dropped and the next request asks the KDC again", principal, target, err);
+    cg_delegation_flush(k, principal);
+    cb(ctx, NULL, &why);
+}
+
+static void req_async_cb(uv_async_t *a)
+{
+    cg_deleg_req *r = a->data;
+    cg_kerberos *k = r->k;
+    pthread_mutex_lock(&k->mu);
+    bool cancelled = r->cancelled;
+    cg_ucred *c = r->cred;
+    r->cred = NULL;
+    cg_refusal why = r->why;
+    pthread_mutex_unlock(&k->mu);
+    if (!cancelled) {
+        if (c) {
+            answer_with_cred(k, c, r->principal, r->target, r->cb, r->ctx);
+        } else {
+            r->cb(r->ctx, NULL, &why);
+        }
+    }
+    ucred_release(k, c);
+    req_close(r);
+}
+
+static void req_timer_cb(uv_timer_t *t)
+{
+    cg_deleg_req *r = t->data;
+    cg_kerberos *k = r->k;
+    pthread_mutex_lock(&k->mu);
+    if (r->answered || r->cancelled) { /* the async callback will answer */
+        pthread_mutex_unlock(&k->mu);
+        return;
+    }
+    cg_entry *e = r->entry;
+    for (cg_deleg_req **pp = &e->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    }
+    r->entry = NULL;
+    r->answered = true;
+    cg_refusal why;
+    cg_refuse(&why, CG_REFUSE_KDC_UNREACHABLE,
+              "the KDC of realm %s did not answer within kerberos.kdc_timeout (%ums) while getting a ticket for %s "
+              "to %s: check that the KDC runs and is reachable (krb5.conf [realms] %s kdc = ..., port 88); new "
+              "tickets are not requested for %ums (kerberos.negative_cache)",
+              k->realm, k->kdc_timeout_ms, e->principal, e->target, k->realm, k->negative_cache_ms);
+    if (k->negative_cache_ms) {
+        k->kdc_down_until_ms = now_ms() + k->negative_cache_ms;
+        k->kdc_down = why;
+    }
+    pthread_mutex_unlock(&k->mu);
+    r->cb(r->ctx, NULL, &why);
+    req_close(r);
+}
+
 cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *principal, const char *spn,
                                   cg_deleg_cb cb, void *ctx)
 {
-    (void)k; (void)loop; (void)principal; (void)spn;
     cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "Kerberos delegation is not available in this build yet");
-    cb(ctx, NULL, &why);
-    return NULL;
+    char user[512], target[512], err[400];
+    if (!k) {
+        cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "Kerberos delegation is not configured (no kerberos: section) "
+                  "but a backend asks for it");
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    if (!cg_deleg_user_name(principal, k->realm, user, sizeof user, err, sizeof err)) {
+        cg_refuse(&why, CG_REFUSE_PRINCIPAL_UNKNOWN, "%s: it cannot be used for Kerberos delegation to %s", err,
+                  spn ? spn : "the backend");
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    if (!cg_deleg_target_name(spn, k->realm, target, sizeof target, err, sizeof err)) {
+        cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "%s: fix the backend's kerberos.spn", err);
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+
+    pthread_mutex_lock(&k->mu);
+    cg_entry *e = entry_find(k, user, target, true);
+    if (!e) {
+        pthread_mutex_unlock(&k->mu);
+        cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "out of memory");
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    int64_t now = now_s(), nms = now_ms();
+    if (e->cred && cg_deleg_usable(now, e->cred->end)) {
+        cg_ucred *c = ucred_ref(e->cred);
+        if (now >= e->refresh_at && !e->exchanging && nms >= k->kdc_down_until_ms)
+            start_exchange_locked(k, loop, e); /* background refresh; failure: the next request retries */
+        pthread_mutex_unlock(&k->mu);
+        answer_with_cred(k, c, user, target, cb, ctx);
+        ucred_release(k, c);
+        return NULL;
+    }
+    if (!e->exchanging && e->fail_until_ms > nms) {
+        why = e->fail;
+        pthread_mutex_unlock(&k->mu);
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    if (!e->exchanging && k->kdc_down_until_ms > nms) {
+        why = k->kdc_down;
+        pthread_mutex_unlock(&k->mu);
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    cg_deleg_req *r = calloc(1, sizeof *r);
+    char *tcopy = r ? strdup(target) : NULL;
+    char *pcopy = r ? strdup(user) : NULL;
+    if (!r || !tcopy || !pcopy || (!e->exchanging && !start_exchange_locked(k, loop, e))) {
+        pthread_mutex_unlock(&k->mu);
+        free(tcopy);
+        free(pcopy);
+        free(r);
+        cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "cannot start a Kerberos exchange (out of memory)");
+        cb(ctx, NULL, &why);
+        return NULL;
+    }
+    r->k = k;
+    r->loop = loop;
+    r->cb = cb;
+    r->ctx = ctx;
+    r->target = tcopy;
+    r->principal = pcopy;
+    r->gen = e->gen;
+    r->entry = e;
+    r->next = e->waiters;
+    e->waiters = r;
+    /* handles on the caller's loop (we are on its thread) */
+    uv_async_init(loop, &r->async, req_async_cb);
+    uv_timer_init(loop, &r->timer);
+    r->async.data = r;
+    r->timer.data = r;
+    r->open_handles = 2;
+    uv_timer_start(&r->timer, req_timer_cb, k->kdc_timeout_ms ? k->kdc_timeout_ms : 5000, 0);
+    pthread_mutex_unlock(&k->mu);
+    return r;
 }
-void cg_delegation_cancel(cg_deleg_req *r) { (void)r; }
-void cg_delegation_flush(cg_kerberos *k, const char *principal) { (void)k; (void)principal; }
+
+void cg_delegation_cancel(cg_deleg_req *r)
+{
+    if (!r)
+        return;
+    cg_kerberos *k = r->k;
+    pthread_mutex_lock(&k->mu);
+    r->cancelled = true;
+    bool waiting = !r->answered;
+    if (waiting) {
+        cg_entry *e = r->entry;
+        for (cg_deleg_req **pp = &e->waiters; *pp; pp = &(*pp)->next) {
+            if (*pp == r) {
+                *pp = r->next;
+                break;
+            }
+        }
+        r->entry = NULL;
+    }
+    pthread_mutex_unlock(&k->mu);
+    if (waiting)
+        req_close(r); /* nobody else will touch it */
+    /* else: its async callback is due; it sees cancelled and closes */
+}
+
+void cg_delegation_flush(cg_kerberos *k, const char *principal)
+{
+    if (!k)
+        return;
+    char user[512], err[200];
+    if (principal && !cg_deleg_user_name(principal, k->realm, user, sizeof user, err, sizeof err))
+        return;
+    cg_ucred *drop[64];
+    size_t ndrop = 0;
+    pthread_mutex_lock(&k->mu);
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        for (cg_entry *e = k->buckets[b]; e; e = e->next) {
+            if (principal && strcmp(e->principal, user))
+                continue;
+            e->gen++;
+            e->fail_until_ms = 0;
+            e->refresh_at = 0;
+            if (e->cred) {
+                if (ndrop == sizeof drop / sizeof *drop) {
+                    pthread_mutex_unlock(&k->mu);
+                    for (size_t i = 0; i < ndrop; i++)
+                        ucred_release(k, drop[i]);
+                    ndrop = 0;
+                    pthread_mutex_lock(&k->mu);
+                }
+                drop[ndrop++] = e->cred;
+                e->cred = NULL;
+            }
+        }
+    }
+    if (!principal)
+        k->kdc_down_until_ms = 0;
+    pthread_mutex_unlock(&k->mu);
+    for (size_t i = 0; i < ndrop; i++)
+        ucred_release(k, drop[i]);
+    if (!principal) { /* a new proxy TGT too (its flags may have changed on the KDC) */
+        pthread_mutex_lock(&k->proxy_mu);
+        cg_proxy *p = k->proxy;
+        k->proxy = NULL;
+        if (p)
+            proxy_release_locked(k, p);
+        pthread_mutex_unlock(&k->proxy_mu);
+    }
+    char q[300];
+    cg_log(CG_LOG_INFO, "kerberos_flush", "user=%s", principal ? cg_log_quote(q, sizeof q, user, strlen(user)) : "all");
+}
+
+void cg_deleg_stats(cg_kerberos *k, unsigned *exchanges, unsigned *inflight, size_t *entries)
+{
+    pthread_mutex_lock(&k->mu);
+    *exchanges = atomic_load(&k->exchanges);
+    *inflight = atomic_load(&k->inflight);
+    *entries = k->nentries;
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                */
+
+cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
+{
+    if (!cfg || !cfg->keytab || !*cfg->keytab) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab is required for Kerberos delegation");
+        return NULL;
+    }
+    if (!cfg->principal || !*cfg->principal) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.principal is required for Kerberos delegation");
+        return NULL;
+    }
+    if (cfg->krb5_config && *cfg->krb5_config) {
+        if (access(cfg->krb5_config, R_OK) != 0) {
+            cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.krb5_config: cannot read %s: %s", cfg->krb5_config,
+                        strerror(errno));
+            return NULL;
+        }
+        /* before any krb5 call: libkrb5 reads KRB5_CONFIG at each context */
+        setenv("KRB5_CONFIG", cfg->krb5_config, 1);
+    }
+    cg_kerberos *k = calloc(1, sizeof *k);
+    if (!k) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_mutex_init(&k->proxy_mu, NULL);
+    pthread_mutex_init(&k->kctx_mu, NULL);
+    atomic_init(&k->inflight, 0);
+    atomic_init(&k->exchanges, 0);
+    k->kdc_timeout_ms = cfg->kdc_timeout_ms ? cfg->kdc_timeout_ms : 5000;
+    k->refresh_before_s = cfg->refresh_before_s;
+    k->negative_cache_ms = cfg->negative_cache_ms;
+    k->keytab = strdup(cfg->keytab);
+    k->realm = strdup(cfg->realm ? cfg->realm : "");
+    const char *at = strrchr(cfg->principal, '@');
+    if (at || !cfg->realm)
+        k->principal = strdup(cfg->principal);
+    else if (asprintf(&k->principal, "%s@%s", cfg->principal, cfg->realm) < 0)
+        k->principal = NULL;
+    krb5_error_code rc = krb5_init_context(&k->kctx);
+    if (!k->keytab || !k->realm || !k->principal || rc) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "%s",
+                    rc ? "cannot initialise Kerberos (krb5_init_context): check kerberos.krb5_config" : "out of memory");
+        if (rc)
+            k->kctx = NULL;
+        cg_kerberos_free(k);
+        return NULL;
+    }
+    if (!*k->realm) { /* the realm of the proxy principal */
+        const char *pat = strrchr(k->principal, '@');
+        if (pat) {
+            free(k->realm);
+            k->realm = strdup(pat + 1);
+        }
+    }
+    /* the keytab: readable, and holds the proxy's key (never logged) */
+    cg_kt_key keys[64];
+    size_t n = 0;
+    char err[600];
+    rc = cg_deleg_keytab_keys(k->kctx, k->keytab, keys, 64, &n, err, sizeof err);
+    if (rc) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s", err);
+        cg_kerberos_free(k);
+        return NULL;
+    }
+    size_t mine = 0;
+    char others[300] = "";
+    size_t ol = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(keys[i].principal, k->principal))
+            mine++;
+        else if (ol < sizeof others - 1 && !strstr(others, keys[i].principal)) {
+            int w = snprintf(others + ol, sizeof others - ol, "%s%s", ol ? ", " : "", keys[i].principal);
+            if (w > 0)
+                ol += (size_t)w < sizeof others - ol ? (size_t)w : sizeof others - ol - 1;
+        }
+    }
+    if (n == 0) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s holds no keys; export %s's key into it",
+                    k->keytab, k->principal);
+        cg_kerberos_free(k);
+        return NULL;
+    }
+    if (!mine) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s holds no key for kerberos.principal %s "
+                    "(it holds keys for: %s)", k->keytab, k->principal, others);
+        cg_kerberos_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void cg_kerberos_free(cg_kerberos *k)
+{
+    if (!k)
+        return;
+    /* callers free it once no loop runs any more: nothing is in flight */
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        for (cg_entry *e = k->buckets[b], *nx; e; e = nx) {
+            nx = e->next;
+            ucred_release(k, e->cred);
+            free(e->principal);
+            free(e->target);
+            free(e);
+        }
+    }
+    if (k->proxy) {
+        k->proxy->refs = 1;
+        proxy_release_locked(k, k->proxy);
+    }
+    if (k->kctx)
+        krb5_free_context(k->kctx);
+    pthread_mutex_destroy(&k->mu);
+    pthread_mutex_destroy(&k->proxy_mu);
+    pthread_mutex_destroy(&k->kctx_mu);
+    free(k->keytab);
+    free(k->principal);
+    free(k->realm);
+    free(k);
+}

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "crl.h"
@@ -159,7 +160,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->refusal = CG_REFUSE_NONE;
     ex->bytes_in = ex->bytes_out = 0;
     ex->req_done = ex->res_head_sent = ex->res_done = false;
-    ex->res_paused = ex->req_paused = ex->retried = ex->is_head = false;
+    ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
     memset(&ex->res, 0, sizeof ex->res);
@@ -289,6 +290,7 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
 }
 
 static void connect_backend(cg_conn *c, bool fresh);
+static bool retry_after_401(cg_conn *c);
 
 /* Parses the request head; false if the exchange ended (refused). */
 static bool on_request_head(cg_conn *c, size_t head_len)
@@ -300,8 +302,10 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     ex->cfg = cg_config_ref(c->w->cfg); /* the newest snapshot serves each new request */
     cfg = ex->cfg;
     if (ex->hdrs_cap < cfg->limits.max_headers) {
+        /* Request headers, then response headers: the request's must stay
+         * intact for a retry after the response. */
         free(ex->hdrs);
-        ex->hdrs = calloc(cfg->limits.max_headers, sizeof *ex->hdrs);
+        ex->hdrs = calloc(2 * (size_t)cfg->limits.max_headers, sizeof *ex->hdrs);
         ex->hdrs_cap = ex->hdrs ? cfg->limits.max_headers : 0;
         if (!ex->hdrs) {
             cg_conn_close(c, false);
@@ -346,6 +350,7 @@ static void forward(cg_conn *c, const char *negotiate_token)
     if (c->mapped)
         extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Certgate-Principal"), { c->principal, strlen(c->principal) } };
     char auth[8192];
+    ex->sent_token = negotiate_token != NULL;
     if (negotiate_token) {
         int n = snprintf(auth, sizeof auth, "Negotiate %s", negotiate_token);
         if (n > 0 && (size_t)n < sizeof auth)
@@ -397,6 +402,14 @@ static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
     return true;
 }
 
+static void request_token(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    cg_kerberos *k = c->w->services->kerberos;
+    c->deleg = cg_delegation_token(k, &c->w->loop, c->principal, backend_of(ex)->spn, on_token, c);
+    /* on_token continues, possibly already done */
+}
+
 /* Decides whether the parsed request may go to a backend, in pipeline order:
  * certificate verdict (revocation may still be pending) -> route ->
  * certificate required -> mapping -> delegation -> forward. */
@@ -435,7 +448,7 @@ void cg_proxy_admit(cg_conn *c)
         return;
 
     const cg_backend_cfg *b = backend_of(ex);
-    if (b->kerberos && !b->send_on_401_only) {
+    if (b->kerberos) {
         if (!c->mapped) {
             cg_refuse(&why, CG_REFUSE_CERT_MISSING,
                       "Backend \"%s\" is reached as the mapped user, and this request has no client certificate "
@@ -444,11 +457,38 @@ void cg_proxy_admit(cg_conn *c)
             cg_proxy_refuse(c, &why, true);
             return;
         }
-        cg_kerberos *k = c->w->services->kerberos;
-        c->deleg = cg_delegation_token(k, &c->w->loop, c->principal, b->spn, on_token, c);
-        return; /* on_token continues, possibly already done */
+        if (!b->send_on_401_only) {
+            request_token(c);
+            return;
+        }
     }
     forward(c, NULL);
+}
+
+/* A backend 401 to a delegating request: the ticket was refused (send:
+ * always), or credentials are wanted (send: on_401). Retries once, with a
+ * fresh ticket, when the request has no body to replay. */
+static bool retry_after_401(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    const cg_backend_cfg *b = backend_of(ex);
+    if (!b->kerberos || !c->mapped || ex->retried || ex->req.body != CG_BODY_NONE || !ex->req_done)
+        return false;
+    if (!ex->sent_token) {
+        const cg_http_header *h = cg_http_find_header(ex->res.headers, ex->res.nheaders, "WWW-Authenticate");
+        if (!h || h->value.n < 9 || strncasecmp(h->value.p, "Negotiate", 9) != 0)
+            return false;
+    }
+    cg_log(CG_LOG_INFO, "backend_401", "id=%s backend=%s principal=%s detail=\"%s\"", ex->id, b->name,
+           c->principal, ex->sent_token ? "ticket refused: retrying once with a fresh one" : "credentials requested");
+    if (ex->sent_token)
+        cg_delegation_flush(c->w->services->kerberos, c->principal);
+    ex->retried = true;
+    drop_backend(ex, false);
+    memset(&ex->res, 0, sizeof ex->res);
+    ex->phase = CG_EX_ADMITTING;
+    request_token(c);
+    return true;
 }
 
 /* ---- backend connection ---- */
@@ -765,7 +805,8 @@ static void process_response(cg_conn *c)
             r = CG_HEAD_INVALID;
         }
         if (r == CG_HEAD_INVALID ||
-            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs, ex->hdrs_cap,
+            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs + ex->hdrs_cap,
+                                    ex->hdrs_cap,
                                     &ex->res, &why)) {
             cg_refusal bad;
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
@@ -780,6 +821,8 @@ static void process_response(cg_conn *c)
             bc->rlen -= head_len;
             continue;
         }
+        if (ex->res.status == 401 && retry_after_401(c))
+            return;
         bool keep = ex->req.keep_alive && !c->draining;
         uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
         if (maxreq && c->requests + 1 >= maxreq)

@@ -57,7 +57,8 @@ typedef struct cg_exchange {
     bool res_paused;             /* backend reads stopped: client output full */
     bool req_paused;             /* request parsing paused on a backend write */
     bool keep_client;            /* keep the client connection afterwards */
-    bool retried;                /* already retried on a fresh backend connection */
+    bool retried;                /* already retried (stale connection or backend 401) */
+    bool sent_token;             /* the request carried Authorization: Negotiate */
     bool is_head;                /* HEAD request */
     cg_client_body framing;
     char chunk_line[24];

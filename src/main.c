@@ -5,6 +5,8 @@
  *   certgate check -c FILE     validate the configuration (exit 1 on errors)
  *   certgate version
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +34,57 @@ static void usage(FILE *f)
             "  import-iis FILE convert IIS client certificate mappings to certgate's mapping YAML\n"
             "  doctor [-c FILE] [--user NAME]\n"
             "                  check the Kerberos delegation setup, one line per check\n"
+            "  flush-tickets -c FILE --pid PID [--user NAME]...\n"
+            "                  drop cached Kerberos credentials (SIGUSR1 flushes all)\n"
             "  version         print the version\n"
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
             "\n"
             "The configuration reference is conf/certgate.yaml; see also docs/.\n");
+}
+
+/* certgate flush-tickets -c FILE --pid PID [--user NAME]... */
+static int cmd_flush_tickets(int argc, char **argv)
+{
+    const char *config = DEFAULT_CONFIG;
+    long pid = 0;
+    const char *users[64];
+    int nusers = 0;
+    for (int i = 0; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            config = argv[++i];
+        else if (!strcmp(argv[i], "--pid") && i + 1 < argc)
+            pid = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--user") && i + 1 < argc && nusers < 64)
+            users[nusers++] = argv[++i];
+        else {
+            fprintf(stderr, "usage: certgate flush-tickets [-c FILE] --pid PID [--user NAME]...\n"
+                            "  drops cached Kerberos credentials of the named users (all without --user)\n");
+            return 2;
+        }
+    }
+    if (pid <= 1) {
+        fprintf(stderr, "certgate: flush-tickets needs --pid (the running certgate's process id)\n");
+        return 2;
+    }
+    if (nusers) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s.flush", config);
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "certgate: cannot write %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < nusers; i++)
+            fprintf(f, "%s\n", users[i]);
+        fclose(f);
+    }
+    if (kill((pid_t)pid, SIGUSR1) != 0) {
+        fprintf(stderr, "certgate: cannot signal process %ld: %s\n", pid, strerror(errno));
+        return 1;
+    }
+    printf("asked certgate (pid %ld) to flush %s\n", pid, nusers ? "the named users' tickets" : "all tickets");
+    return 0;
 }
 
 static int cmd_check(const char *path)
@@ -77,6 +125,8 @@ int main(int argc, char **argv)
             return cg_cmd_import_iis(argc - 2, argv + 2);
         if (!strcmp(argv[1], "doctor"))
             return cg_cmd_doctor(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "flush-tickets"))
+            return cmd_flush_tickets(argc - 2, argv + 2);
     }
     const char *cmd = NULL, *config = DEFAULT_CONFIG;
     for (int i = 1; i < argc; i++) {

@@ -1,19 +1,3805 @@
-/* placeholder until the mapping module lands */
+/* Certificate -> Kerberos principal mapping (docs/mapping.md).
+ *
+ * A mapping file has one-to-one entries (a certificate named by its
+ * SHA-256, or by an AD-style strong key: issuer + serial, subject key
+ * identifier, SHA-1 of the public key, issuer + subject, RFC 822 name), then
+ * ordered many-to-one mappings (allow or deny, rules over subject / issuer /
+ * SAN sub-fields with "*" and "?" wildcards). Precedence: the earliest
+ * matching one-to-one entry, else the first matching many-to-one mapping,
+ * else "no mapping" (401.2, or 403 if the file says so).
+ *
+ * Safety rests on one rule: certificate fields are compared as the text
+ * their DER values decode to, never as mbedtls_x509_dn_gets() prints them
+ * (it replaces bytes with '?' and stops at NUL). A value that does not
+ * decode to UTF-8 free of control characters is "undecodable": it never
+ * matches, never goes into a principal, and when certgate cannot tell
+ * whether a mapping would have matched without it, mapping stops with "no
+ * mapping" rather than fall through to a later (possibly allowing) mapping.
+ *
+ * Layout of this file: text utilities; certificate fields (decoding, the
+ * per-certificate view, canonical DNs); wildcard patterns; principal
+ * templates; the loaded structure and its hash table; the YAML loader;
+ * mapping a certificate; explaining it.
+ */
 #include "mapping.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/base64.h>
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/sha1.h>
+#include <mbedtls/sha256.h>
+#include <yaml.h>
+
+#include "mapping_priv.h"
+#include "verify.h"
+
+/* Bounds. Each is far beyond real use; past them the input is a mistake or
+ * an attack, and a fixed bound keeps mapping free of allocation. */
+#define CG_VIEW_MAX_VALUES 64      /* attributes in subject + issuer + SAN entries */
+#define CG_VIEW_TEXT       8192    /* their decoded text */
+#define CG_DN_MAX          1024    /* a canonical DN (strong keys) */
+#define CG_PATTERN_MAX     1024    /* bytes of one rule pattern */
+#define CG_TEMPLATE_MAX    512     /* bytes of one principal template */
+#define CG_TEMPLATE_PARTS  16
+#define CG_RULES_MAX       32      /* rules in one many-to-one mapping */
+#define CG_SKI_MAX         64      /* bytes of a subject key identifier */
+#define CG_DETAIL_MAPPINGS 3       /* many-to-one mappings explained in a 401 detail */
+#define CG_CERT_FILE_MAX   (1u << 20)   /* a certificate_file */
+#define CG_MAPPING_FILE_MAX (256u << 20) /* 1,000,000 entries fit */
+
+/* ======================================================================
+ * Text utilities
+ * ====================================================================== */
+
+/* snprintf that returns what it wrote (never more than cap - 1). */
+__attribute__((format(printf, 3, 4)))
+static size_t fmt_into(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || cap == 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* A bounded string being built. Truncation never splits a UTF-8 sequence,
+ * so a truncated detail sentence is still valid text for logs and pages. */
+typedef struct cg_sb {
+    char *p;
+    size_t cap, len;
+    bool full;
+} cg_sb;
+
+static void sb_init(cg_sb *b, char *p, size_t cap)
+{
+    b->p = p;
+    b->cap = cap;
+    b->len = 0;
+    b->full = cap == 0;
+    if (cap)
+        p[0] = '\0';
+}
+
+static void sb_add(cg_sb *b, const char *s, size_t n)
+{
+    if (b->full)
+        return;
+    size_t room = b->cap - 1 - b->len;
+    if (n > room) {
+        n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--; /* s[n] continues the sequence that would be cut */
+        b->full = true;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_puts(cg_sb *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3)))
+static void sb_printf(cg_sb *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Appends at most max bytes of s ("..." when cut), for quoting values. */
+static void sb_clip(cg_sb *b, const char *s, size_t n, size_t max)
+{
+    if (n <= max) {
+        sb_add(b, s, n);
+        return;
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    sb_add(b, s, max);
+    sb_puts(b, "...");
+}
+
+static void hex_lower(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static char fold(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 32) : c; }
+
+static bool ascii_ieq(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    if (alen != blen)
+        return false;
+    for (size_t i = 0; i < alen; i++)
+        if (fold(a[i]) != fold(b[i]))
+            return false;
+    return true;
+}
+
+/* ---- UTF-8 ---- */
+
+/* Length (1-4) of the well-formed UTF-8 sequence at s, 0 if there is none:
+ * overlong forms, surrogates and code points past U+10FFFF are rejected. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n == 0)
+        return 0;
+    unsigned c = s[0];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    size_t len;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, v = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, v = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, v = c & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+static size_t utf8_put(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* C0 controls (NUL included), DEL and C1 controls. */
+static bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
+
+/* Why s is not acceptable text (NULL when it is); *at is the byte offset. */
+static const char *text_problem(const char *s, size_t len, size_t *at)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = utf8_next(p + i, len - i, &cp);
+        *at = i;
+        if (k == 0)
+            return "is not valid UTF-8";
+        if (cp == 0)
+            return "contains a NUL character";
+        if (is_control(cp))
+            return "contains a control character";
+        i += k;
+    }
+    return NULL;
+}
+
+bool cg_mapping_text_ok(const char *s, size_t len)
+{
+    size_t at;
+    return text_problem(s, len, &at) == NULL;
+}
+
+/* ======================================================================
+ * Certificate fields
+ * ====================================================================== */
+
+/* The sub-fields rules and templates can name. A slot is a (field,
+ * sub-field) pair: subject.CN, issuer.O, san.upn ... */
+enum { SUB_CN, SUB_O, SUB_OU, SUB_L, SUB_ST, SUB_C, SUB_DC, SUB_UID, SUB_EMAIL, SUB_SERIALNUMBER,
+       N_DN_SUBS };
+enum { SAN_UPN, SAN_EMAIL, SAN_DNS, SAN_URI, N_SAN_SUBS };
+enum { FIELD_SUBJECT, FIELD_ISSUER, FIELD_SAN, N_FIELDS };
+#define N_SLOTS    (2 * N_DN_SUBS + N_SAN_SUBS)
+#define SLOT_OTHER 0xFF
+
+static const char *const field_names[N_FIELDS] = { "subject", "issuer", "san" };
+static const char *const dn_sub_names[N_DN_SUBS] = { "CN", "O", "OU", "L", "ST", "C", "DC", "UID",
+                                                     "emailAddress", "serialNumber" };
+static const char *const san_sub_names[N_SAN_SUBS] = { "upn", "email", "dns", "uri" };
+
+static int slot_of(int field, int sub)
+{
+    return field == FIELD_SAN ? 2 * N_DN_SUBS + sub : field * N_DN_SUBS + sub;
+}
+
+static int slot_field(int slot) { return slot >= 2 * N_DN_SUBS ? FIELD_SAN : slot / N_DN_SUBS; }
+
+static const char *slot_sub_name(int slot)
+{
+    return slot >= 2 * N_DN_SUBS ? san_sub_names[slot - 2 * N_DN_SUBS] : dn_sub_names[slot % N_DN_SUBS];
+}
+
+/* "subject.CN" */
+static const char *slot_name(int slot, char *buf, size_t cap)
+{
+    fmt_into(buf, cap, "%s.%s", field_names[slot_field(slot)], slot_sub_name(slot));
+    return buf;
+}
+
+/* Attribute types of distinguished names: the rule sub-fields and the other
+ * common ones (shown by name and accepted in DN text). Others are shown and
+ * compared as dotted OIDs. */
+typedef struct cg_attr_type {
+    const char *name;   /* as shown (RFC 4514 / OpenSSL short name) */
+    const char *canon;  /* as compared in canonical DNs */
+    const char *oid;    /* DER content of the OID */
+    size_t oid_len;
+    int sub;            /* SUB_* or -1 */
+} cg_attr_type;
+
+#define OID_UID "\x09\x92\x26\x89\x93\xF2\x2C\x64\x01\x01" /* 0.9.2342.19200300.100.1.1 */
+#define OID_STREET "\x55\x04\x09"                           /* 2.5.4.9 */
+#define ATTR(name, canon, oid, sub) { name, canon, oid, sizeof(oid) - 1, sub }
+
+static const cg_attr_type attr_types[] = {
+    ATTR("CN", "CN", MBEDTLS_OID_AT_CN, SUB_CN),
+    ATTR("O", "O", MBEDTLS_OID_AT_ORGANIZATION, SUB_O),
+    ATTR("OU", "OU", MBEDTLS_OID_AT_ORG_UNIT, SUB_OU),
+    ATTR("L", "L", MBEDTLS_OID_AT_LOCALITY, SUB_L),
+    ATTR("ST", "ST", MBEDTLS_OID_AT_STATE, SUB_ST),
+    ATTR("C", "C", MBEDTLS_OID_AT_COUNTRY, SUB_C),
+    ATTR("DC", "DC", MBEDTLS_OID_DOMAIN_COMPONENT, SUB_DC),
+    ATTR("UID", "UID", OID_UID, SUB_UID),
+    ATTR("emailAddress", "EMAILADDRESS", MBEDTLS_OID_PKCS9_EMAIL, SUB_EMAIL),
+    ATTR("serialNumber", "SERIALNUMBER", MBEDTLS_OID_AT_SERIAL_NUMBER, SUB_SERIALNUMBER),
+    ATTR("STREET", "STREET", OID_STREET, -1),
+    ATTR("SN", "SN", MBEDTLS_OID_AT_SUR_NAME, -1),
+    ATTR("GN", "GN", MBEDTLS_OID_AT_GIVEN_NAME, -1),
+    ATTR("title", "TITLE", MBEDTLS_OID_AT_TITLE, -1),
+    ATTR("initials", "INITIALS", MBEDTLS_OID_AT_INITIALS, -1),
+    ATTR("generationQualifier", "GENERATIONQUALIFIER", MBEDTLS_OID_AT_GENERATION_QUALIFIER, -1),
+    ATTR("dnQualifier", "DNQUALIFIER", MBEDTLS_OID_AT_DN_QUALIFIER, -1),
+    ATTR("pseudonym", "PSEUDONYM", MBEDTLS_OID_AT_PSEUDONYM, -1),
+    ATTR("postalCode", "POSTALCODE", MBEDTLS_OID_AT_POSTAL_CODE, -1),
+};
+#define N_ATTR_TYPES (sizeof attr_types / sizeof attr_types[0])
+
+/* Other spellings accepted in DN text and rule sub-fields: the long names,
+ * and Windows' S and E (what IIS and certutil show). */
+static const struct { const char *alias; const char *name; } attr_aliases[] = {
+    { "commonName", "CN" }, { "organizationName", "O" }, { "organizationalUnitName", "OU" },
+    { "localityName", "L" }, { "stateOrProvinceName", "ST" }, { "S", "ST" },
+    { "countryName", "C" }, { "domainComponent", "DC" }, { "userId", "UID" },
+    { "E", "emailAddress" }, { "surname", "SN" }, { "givenName", "GN" },
+    { "streetAddress", "STREET" },
+};
+
+static const cg_attr_type *attr_by_oid(const unsigned char *oid, size_t len)
+{
+    for (size_t i = 0; i < N_ATTR_TYPES; i++)
+        if (attr_types[i].oid_len == len && memcmp(attr_types[i].oid, oid, len) == 0)
+            return &attr_types[i];
+    return NULL;
+}
+
+/* By name or alias, ASCII case-insensitively (attribute type names are). */
+static const cg_attr_type *attr_by_name(const char *s, size_t len)
+{
+    for (size_t i = 0; i < sizeof attr_aliases / sizeof attr_aliases[0]; i++)
+        if (ascii_ieq(s, len, attr_aliases[i].alias)) {
+            s = attr_aliases[i].name;
+            len = strlen(s);
+            break;
+        }
+    for (size_t i = 0; i < N_ATTR_TYPES; i++)
+        if (ascii_ieq(s, len, attr_types[i].name))
+            return &attr_types[i];
+    return NULL;
+}
+
+/* ---- decoding attribute values ---- */
+
+/* Why a value cannot be used (VP_OK: it can). */
+typedef enum {
+    VP_OK, VP_NUL, VP_CONTROL, VP_UTF8, VP_CHARSET, VP_NOT_STRING, VP_ROOM, VP_MALFORMED
+} cg_vproblem;
+
+static void vproblem_text(cg_vproblem p, uint32_t detail, char *out, size_t cap)
+{
+    switch (p) {
+    case VP_OK: fmt_into(out, cap, "is valid"); break;
+    case VP_NUL: fmt_into(out, cap, "contains a NUL character"); break;
+    case VP_CONTROL: fmt_into(out, cap, "contains the control character U+%04X", (unsigned)detail); break;
+    case VP_UTF8: fmt_into(out, cap, "is not valid UTF-8 (byte %u)", (unsigned)detail); break;
+    case VP_CHARSET:
+        fmt_into(out, cap, "has a character its ASN.1 string type (tag 0x%02x) does not allow",
+                 (unsigned)detail);
+        break;
+    case VP_NOT_STRING:
+        fmt_into(out, cap, "is not a character string (ASN.1 tag 0x%02x)", (unsigned)detail);
+        break;
+    case VP_ROOM: fmt_into(out, cap, "does not fit in certgate's bounds (names over 8 KiB)"); break;
+    case VP_MALFORMED: fmt_into(out, cap, "is malformed DER"); break;
+    }
+}
+
+/* Checks decoded UTF-8 for control characters. */
+static cg_vproblem check_decoded(const char *s, size_t len, uint32_t *detail)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t k = utf8_next(p + i, len - i, &cp);
+        if (k == 0) {
+            *detail = (uint32_t)i;
+            return VP_UTF8;
+        }
+        if (cp == 0)
+            return VP_NUL;
+        if (is_control(cp)) {
+            *detail = cp;
+            return VP_CONTROL;
+        }
+        i += k;
+    }
+    return VP_OK;
+}
+
+/* UCS-2 (BMPString, unit 2) or UCS-4 (UniversalString, unit 4), big-endian. */
+static cg_vproblem decode_ucs(const unsigned char *p, size_t len, size_t unit, int tag, char *out,
+                              size_t cap, size_t *olen, uint32_t *detail)
+{
+    size_t o = 0;
+    *detail = (uint32_t)tag;
+    if (len % unit)
+        return VP_CHARSET;
+    for (size_t i = 0; i < len; i += unit) {
+        uint32_t cp = 0;
+        for (size_t k = 0; k < unit; k++)
+            cp = (cp << 8) | p[i + k];
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return VP_CHARSET; /* no surrogate pairs: UCS-2 has none */
+        if (cap - o < 4)
+            return VP_ROOM;
+        o += utf8_put(cp, out + o);
+    }
+    *olen = o;
+    return VP_OK;
+}
+
+/* 7-bit string types; printable limits them to 0x20-0x7E. PrintableString's
+ * formal alphabet is smaller, but CAs put '@', '_' or '*' in it and the
+ * characters are unambiguous, so only non-ASCII is refused. */
+static cg_vproblem decode_ascii(const unsigned char *p, size_t len, int tag, char *out, size_t cap,
+                                size_t *olen, uint32_t *detail)
+{
+    if (len > cap)
+        return VP_ROOM;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] >= 0x80) {
+            *detail = (uint32_t)tag;
+            return VP_CHARSET;
+        }
+    }
+    memcpy(out, p, len);
+    *olen = len;
+    return VP_OK;
+}
+
+/* A DER character string -> UTF-8 in out, checked. TeletexString (T.61) is
+ * accepted only when it is ASCII: its non-ASCII bytes mean different
+ * characters to different software, and a field must mean one thing. */
+static cg_vproblem decode_string(int tag, const unsigned char *p, size_t len, char *out, size_t cap,
+                                 size_t *olen, uint32_t *detail)
+{
+    cg_vproblem r;
+    switch (tag) {
+    case MBEDTLS_ASN1_UTF8_STRING:
+        if (len > cap)
+            return VP_ROOM;
+        memcpy(out, p, len);
+        *olen = len;
+        r = VP_OK;
+        break;
+    case MBEDTLS_ASN1_BMP_STRING: r = decode_ucs(p, len, 2, tag, out, cap, olen, detail); break;
+    case MBEDTLS_ASN1_UNIVERSAL_STRING: r = decode_ucs(p, len, 4, tag, out, cap, olen, detail); break;
+    case MBEDTLS_ASN1_PRINTABLE_STRING:
+    case MBEDTLS_ASN1_IA5_STRING:
+    case MBEDTLS_ASN1_T61_STRING:
+    case 0x12: /* NumericString */
+    case 0x1A: /* VisibleString */
+        r = decode_ascii(p, len, tag, out, cap, olen, detail);
+        break;
+    default:
+        *detail = (uint32_t)tag;
+        return VP_NOT_STRING;
+    }
+    if (r != VP_OK)
+        return r;
+    return check_decoded(out, *olen, detail);
+}
+
+/* ---- the certificate as the mapper sees it ---- */
+
+typedef struct cg_value {
+    const char *s;           /* decoded UTF-8 (not NUL-terminated); valid when problem == VP_OK */
+    uint16_t len;
+    uint8_t field;           /* FIELD_* */
+    uint8_t slot;            /* SLOT_OTHER when no rule can name it */
+    uint8_t problem;         /* cg_vproblem */
+    bool rdn_more;           /* DN: the next value belongs to the same RDN */
+    uint32_t detail;         /* for the problem's message */
+    int16_t next;            /* next value in the same slot, -1 */
+    const unsigned char *oid; /* DN attribute type (DER content); NULL for SAN */
+    size_t oid_len;
+    uint8_t tag;             /* the value's DER tag, for "#hex" display */
+    const unsigned char *raw; /* the value's DER content */
+    size_t raw_len;
+} cg_value;
+
+/* Keys for the one-to-one table, computed on demand. */
+typedef struct cg_view_keys {
+    bool sha256_done, serial_done, ski_done, sha1pk_done, issuer_done, subject_done;
+    bool has_ski, issuer_ok, subject_ok;
+    char sha256[65];
+    char serial[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
+    char ski[2 * CG_SKI_MAX + 1];
+    char sha1pk[41];
+    char issuer[CG_DN_MAX];
+    char subject[CG_DN_MAX];
+} cg_view_keys;
+
+/* Everything the mapper reads from a certificate, decoded once per
+ * mapping, on the stack: mapping never allocates. */
+typedef struct cg_view {
+    const mbedtls_x509_crt *crt;
+    cg_value v[CG_VIEW_MAX_VALUES];
+    uint16_t n;
+    uint16_t dn_begin[2], dn_end[2]; /* value ranges of subject and issuer */
+    int16_t first[N_SLOTS];
+    uint8_t count[N_SLOTS];
+    uint32_t present;   /* slots with at least one value */
+    uint32_t tainted;   /* slots with an undecodable value (or all, on overflow) */
+    bool overflow;      /* some values did not fit: every slot is suspect */
+    bool san_malformed; /* the SAN extension could not be read */
+    const unsigned char *ski; /* subject key identifier, NULL if none */
+    size_t ski_len;
+    char text[CG_VIEW_TEXT];
+    size_t used;
+    cg_view_keys keys;
+} cg_view;
+
+static void view_taint_all(cg_view *v)
+{
+    v->overflow = true;
+    v->tainted = (1u << N_SLOTS) - 1;
+}
+
+/* Records one value (already decoded or with its problem). */
+static cg_value *view_add(cg_view *v, int field, int slot)
+{
+    if (v->n >= CG_VIEW_MAX_VALUES) {
+        view_taint_all(v);
+        return NULL;
+    }
+    cg_value *x = &v->v[v->n];
+    memset(x, 0, sizeof *x);
+    x->field = (uint8_t)field;
+    x->slot = (uint8_t)slot;
+    x->next = -1;
+    if (slot != SLOT_OTHER) {
+        /* Keep slot chains in certificate order: append at the tail. */
+        if (v->first[slot] < 0) {
+            v->first[slot] = (int16_t)v->n;
+        } else {
+            int16_t i = v->first[slot];
+            while (v->v[i].next >= 0)
+                i = v->v[i].next;
+            v->v[i].next = (int16_t)v->n;
+        }
+        v->count[slot]++;
+        v->present |= 1u << slot;
+    }
+    v->n++;
+    return x;
+}
+
+static void view_decode_value(cg_view *v, cg_value *x, int tag, const unsigned char *p, size_t len)
+{
+    size_t olen = 0;
+    uint32_t detail = 0;
+    x->tag = (uint8_t)tag;
+    x->raw = p;
+    x->raw_len = len;
+    cg_vproblem r = decode_string(tag, p, len, v->text + v->used, sizeof v->text - v->used, &olen,
+                                  &detail);
+    if (r == VP_OK && olen > UINT16_MAX)
+        r = VP_ROOM;
+    x->problem = (uint8_t)r;
+    x->detail = detail;
+    if (r == VP_OK) {
+        x->s = v->text + v->used;
+        x->len = (uint16_t)olen;
+        v->used += olen;
+    } else if (x->slot != SLOT_OTHER) {
+        v->tainted |= 1u << x->slot;
+    }
+}
+
+static void view_add_dn(cg_view *v, int field, const mbedtls_x509_name *name)
+{
+    v->dn_begin[field] = v->n;
+    for (const mbedtls_x509_name *a = name; a && a->oid.p; a = a->next) {
+        const cg_attr_type *t = attr_by_oid(a->oid.p, a->oid.len);
+        int slot = t && t->sub >= 0 ? slot_of(field, t->sub) : SLOT_OTHER;
+        cg_value *x = view_add(v, field, slot);
+        if (!x)
+            break;
+        x->oid = a->oid.p;
+        x->oid_len = a->oid.len;
+        x->rdn_more = a->next_merged != 0;
+        view_decode_value(v, x, a->val.tag, a->val.p, a->val.len);
+    }
+    v->dn_end[field] = v->n;
+}
+
+/* ---- extensions: SAN and subject key identifier ---- */
+
+#define OID_UPN "\x2B\x06\x01\x04\x01\x82\x37\x14\x02\x03" /* 1.3.6.1.4.1.311.20.2.3 */
+
+/* otherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }, content
+ * at p; records it when it is a UPN (a UTF8String). */
+static bool view_add_other_name(cg_view *v, unsigned char *p, const unsigned char *end)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OID) != 0)
+        return false;
+    bool upn = len == sizeof OID_UPN - 1 && memcmp(p, OID_UPN, len) == 0;
+    p += len;
+    if (!upn)
+        return true; /* other kinds of otherName are not mapped */
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED) != 0)
+        return false;
+    const unsigned char *vend = p + len;
+    if (p >= vend)
+        return false;
+    int tag = *p;
+    if (mbedtls_asn1_get_tag(&p, vend, &len, tag) != 0)
+        return false;
+    cg_value *x = view_add(v, FIELD_SAN, slot_of(FIELD_SAN, SAN_UPN));
+    if (x)
+        view_decode_value(v, x, tag, p, len);
+    return true;
+}
+
+/* GeneralNames in the SAN extension value. rfc822Name, dNSName and URI are
+ * IA5Strings; their content is decoded as one. */
+static bool view_add_san(cg_view *v, unsigned char *p, const unsigned char *end)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+        p + len != end)
+        return false;
+    while (p < end) {
+        int tag = *p;
+        unsigned char *q = p + 1;
+        if (mbedtls_asn1_get_len(&q, end, &len) != 0)
+            return false;
+        const unsigned char *next = q + len;
+        int sub = -1;
+        switch (tag) {
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0:
+            if (!view_add_other_name(v, q, next))
+                return false;
+            break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1: sub = SAN_EMAIL; break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2: sub = SAN_DNS; break;
+        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6: sub = SAN_URI; break;
+        default: break; /* IP addresses, directory names ...: not mapped */
+        }
+        if (sub >= 0) {
+            cg_value *x = view_add(v, FIELD_SAN, slot_of(FIELD_SAN, sub));
+            if (x)
+                view_decode_value(v, x, MBEDTLS_ASN1_IA5_STRING, q, len);
+        }
+        p = (unsigned char *)next;
+    }
+    return true;
+}
+
+/* SubjectKeyIdentifier ::= OCTET STRING, inside the extension's OCTET STRING. */
+static bool view_set_ski(cg_view *v, unsigned char *p, const unsigned char *end)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 || len == 0 ||
+        len > CG_SKI_MAX)
+        return false;
+    v->ski = p;
+    v->ski_len = len;
+    return true;
+}
+
+/* Walks the extensions (crt->v3_ext: the SEQUENCE OF Extension) for SAN
+ * and SKI. mbedTLS 2.28 keeps only some SAN kinds and no SKI, so both are
+ * read here from the DER. */
+static void view_add_extensions(cg_view *v, const mbedtls_x509_crt *crt)
+{
+    unsigned char *p = crt->v3_ext.p;
+    const unsigned char *end;
+    size_t len;
+    if (!p || crt->v3_ext.len == 0)
+        return;
+    end = p + crt->v3_ext.len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+        return;
+    end = p + len;
+    while (p < end) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+            return;
+        const unsigned char *ext_end = p + len;
+        mbedtls_x509_buf oid = { .tag = MBEDTLS_ASN1_OID };
+        int critical = 0;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
+            return;
+        oid.p = p;
+        p += oid.len;
+        if (mbedtls_asn1_get_bool(&p, ext_end, &critical) != 0 && p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN)
+            return;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+            return;
+        if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_ALT_NAME, &oid) == 0) {
+            if (!view_add_san(v, p, p + len)) {
+                v->san_malformed = true;
+                v->tainted |= ((1u << N_SAN_SUBS) - 1) << (2 * N_DN_SUBS);
+            }
+        } else if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER, &oid) == 0) {
+            view_set_ski(v, p, p + len);
+        }
+        p = (unsigned char *)ext_end;
+    }
+}
+
+static void view_init(cg_view *v, const mbedtls_x509_crt *crt)
+{
+    v->crt = crt;
+    v->n = 0;
+    v->used = 0;
+    v->present = v->tainted = 0;
+    v->overflow = v->san_malformed = false;
+    v->ski = NULL;
+    v->ski_len = 0;
+    memset(&v->keys, 0, sizeof v->keys);
+    for (int i = 0; i < N_SLOTS; i++) {
+        v->first[i] = -1;
+        v->count[i] = 0;
+    }
+    view_add_dn(v, FIELD_SUBJECT, &crt->subject);
+    view_add_dn(v, FIELD_ISSUER, &crt->issuer);
+    view_add_extensions(v, crt);
+}
+
+/* ---- distinguished names: display, canonical form, parsing ---- */
+
+/* One attribute of a DN, in RFC 4514 order (most specific RDN first). */
+typedef struct cg_dn_attr {
+    const char *type;  /* canonical type: upper-case name or dotted OID */
+    const char *val;   /* decoded value */
+    size_t len;
+    bool rdn_more;     /* the next attribute is in the same (multi-valued) RDN */
+} cg_dn_attr;
+
+/* RFC 4514 section 2.4 escaping, for text that will be read back. */
+static void sb_dn_value(cg_sb *b, const char *s, size_t n, bool folded)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = folded ? fold(s[i]) : s[i];
+        bool esc = (c && strchr("\"+,;<>\\", c) != NULL) || (c == '=' && folded) ||
+                   (i == 0 && (c == '#' || c == ' ')) || (i == n - 1 && c == ' ');
+        if (esc)
+            sb_add(b, "\\", 1);
+        sb_add(b, &c, 1);
+    }
+}
+
+/* Order of attributes inside a multi-valued RDN, so "A+B" and "B+A" give
+ * one canonical form. */
+static int dn_attr_cmp(const cg_dn_attr *x, const cg_dn_attr *y)
+{
+    int c = strcmp(x->type, y->type);
+    if (c)
+        return c;
+    size_t n = x->len < y->len ? x->len : y->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)fold(x->val[i]), b = (unsigned char)fold(y->val[i]);
+        if (a != b)
+            return a < b ? -1 : 1;
+    }
+    return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* The canonical form strong keys compare: RDNs in RFC 4514 order, the
+ * attributes of a multi-valued RDN sorted, types by canonical name or OID,
+ * values escaped and ASCII-case-folded (RFC 5280 asks for case-insensitive
+ * DN matching; ASCII folding is the locale-free part of it). */
+static bool dn_canon(const cg_dn_attr *a, size_t n, char *out, size_t cap)
+{
+    cg_sb b;
+    sb_init(&b, out, cap);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && a[j].rdn_more)
+            j++;
+        size_t k = j + 1 - i, idx[16];
+        if (k > 16)
+            return false;
+        for (size_t x = 0; x < k; x++) {
+            size_t y = x;
+            while (y > 0 && dn_attr_cmp(&a[i + x], &a[idx[y - 1]]) < 0) {
+                idx[y] = idx[y - 1];
+                y--;
+            }
+            idx[y] = i + x;
+        }
+        if (i)
+            sb_add(&b, ",", 1);
+        for (size_t x = 0; x < k; x++) {
+            if (x)
+                sb_add(&b, "+", 1);
+            sb_puts(&b, a[idx[x]].type);
+            sb_add(&b, "=", 1);
+            sb_dn_value(&b, a[idx[x]].val, a[idx[x]].len, true);
+        }
+        i = j + 1;
+    }
+    return !b.full;
+}
+
+/* Index ranges of the RDNs of a DN field, in DER order. */
+static size_t view_rdns(const cg_view *v, int field, uint16_t starts[], size_t max)
+{
+    size_t n = 0;
+    for (uint16_t i = v->dn_begin[field]; i < v->dn_end[field] && n < max; i++) {
+        if (i == v->dn_begin[field] || !v->v[i - 1].rdn_more)
+            starts[n++] = i;
+    }
+    return n;
+}
+
+static void oid_text(const unsigned char *oid, size_t len, char *out, size_t cap)
+{
+    mbedtls_x509_buf b = { .tag = MBEDTLS_ASN1_OID, .len = len, .p = (unsigned char *)oid };
+    if (mbedtls_oid_get_numeric_string(out, cap, &b) < 0)
+        fmt_into(out, cap, "(unreadable OID)");
+}
+
+/* "#" + hex of the value's BER encoding, as RFC 4514 writes a value it
+ * cannot show as text. */
+static void sb_hex_value(cg_sb *b, const cg_value *x)
+{
+    unsigned char head[6];
+    size_t h = 0, len = x->raw_len;
+    char hex[3];
+    head[h++] = x->tag;
+    if (len < 0x80) {
+        head[h++] = (unsigned char)len;
+    } else {
+        size_t nb = len > 0xFFFFFF ? 4 : len > 0xFFFF ? 3 : len > 0xFF ? 2 : 1;
+        head[h++] = (unsigned char)(0x80 | nb);
+        for (size_t i = nb; i > 0; i--)
+            head[h++] = (unsigned char)(len >> (8 * (i - 1)));
+    }
+    sb_add(b, "#", 1);
+    for (size_t i = 0; i < h; i++) {
+        hex_lower(&head[i], 1, hex);
+        sb_add(b, hex, 2);
+    }
+    for (size_t i = 0; i < len && !b->full; i++) {
+        hex_lower(&x->raw[i], 1, hex);
+        sb_add(b, hex, 2);
+    }
+}
+
+static void sb_attr_type(cg_sb *b, const cg_value *x)
+{
+    const cg_attr_type *t = attr_by_oid(x->oid, x->oid_len);
+    char oid[64];
+    if (t) {
+        sb_puts(b, t->name);
+    } else {
+        oid_text(x->oid, x->oid_len, oid, sizeof oid);
+        sb_puts(b, oid);
+    }
+}
+
+/* The DN as RFC 4514 text, decoded: what operators write in issuer: and
+ * subject: keys, and what `openssl x509 -nameopt RFC2253` prints. */
+static void view_dn_text(const cg_view *v, int field, cg_sb *b)
+{
+    uint16_t starts[CG_VIEW_MAX_VALUES];
+    size_t n = view_rdns(v, field, starts, CG_VIEW_MAX_VALUES);
+    for (size_t r = n; r-- > 0;) {
+        if (r != n - 1)
+            sb_add(b, ",", 1);
+        for (uint16_t i = starts[r];; i++) {
+            const cg_value *x = &v->v[i];
+            if (i != starts[r])
+                sb_add(b, "+", 1);
+            sb_attr_type(b, x);
+            sb_add(b, "=", 1);
+            if (x->problem == VP_OK)
+                sb_dn_value(b, x->s, x->len, false);
+            else
+                sb_hex_value(b, x);
+            if (!x->rdn_more || i + 1 >= v->dn_end[field])
+                break;
+        }
+    }
+    if (n == 0)
+        sb_puts(b, "(empty)");
+}
+
+/* The canonical DN of the subject or issuer; false when a value cannot be
+ * decoded (such a DN matches no strong key) or the DN is too large. */
+static bool view_dn_canon(const cg_view *v, int field, char *out, size_t cap)
+{
+    uint16_t starts[CG_VIEW_MAX_VALUES];
+    cg_dn_attr attrs[CG_VIEW_MAX_VALUES];
+    char oids[CG_VIEW_MAX_VALUES][64];
+    size_t n = view_rdns(v, field, starts, CG_VIEW_MAX_VALUES), k = 0;
+    if (v->overflow)
+        return false;
+    for (size_t r = n; r-- > 0;) {
+        for (uint16_t i = starts[r];; i++) {
+            const cg_value *x = &v->v[i];
+            if (x->problem != VP_OK)
+                return false;
+            const cg_attr_type *t = attr_by_oid(x->oid, x->oid_len);
+            if (t) {
+                attrs[k].type = t->canon;
+            } else {
+                oid_text(x->oid, x->oid_len, oids[k], sizeof oids[k]);
+                attrs[k].type = oids[k];
+            }
+            attrs[k].val = x->s;
+            attrs[k].len = x->len;
+            bool more = x->rdn_more && i + 1 < v->dn_end[field];
+            attrs[k].rdn_more = more;
+            k++;
+            if (!more)
+                break;
+        }
+    }
+    return dn_canon(attrs, k, out, cap);
+}
+
+void cg_mapping_cert_dn(const mbedtls_x509_crt *crt, bool issuer, char *out, size_t cap)
+{
+    static _Thread_local cg_view v; /* large: keep it off small stacks */
+    cg_sb b;
+    view_init(&v, crt);
+    sb_init(&b, out, cap);
+    view_dn_text(&v, issuer ? FIELD_ISSUER : FIELD_SUBJECT, &b);
+}
+
+/* ---- parsing RFC 4514 text (issuer: and subject: keys) ---- */
+
+typedef struct cg_dn_parse {
+    cg_dn_attr attrs[CG_VIEW_MAX_VALUES];
+    size_t n;
+    char vals[CG_DN_MAX];      /* unescaped values */
+    size_t used;
+    char oids[CG_VIEW_MAX_VALUES][64];
+    bool x500_order;           /* looks like "C=..,O=..,CN=.." (most general first) */
+} cg_dn_parse;
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static int hexval(char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    c = fold(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A dotted OID without leading zeros (as mbedTLS prints them). */
+static bool dotted_oid_ok(const char *s, size_t n)
+{
+    bool start = true;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '.') {
+            if (start)
+                return false;
+            start = true;
+        } else if (is_digit(s[i])) {
+            if (start && s[i] == '0' && i + 1 < n && is_digit(s[i + 1]))
+                return false;
+            start = false;
+        } else {
+            return false;
+        }
+    }
+    return n > 0 && !start;
+}
+
+/* The canonical type of an attribute named in text; NULL if unknown. */
+static const char *dn_type(cg_dn_parse *d, const char *s, size_t n, char *why, size_t wcap)
+{
+    if (n > 4 && ascii_ieq(s, 4, "OID."))
+        s += 4, n -= 4;
+    if (n && is_digit(s[0])) {
+        if (!dotted_oid_ok(s, n) || n >= sizeof d->oids[0]) {
+            fmt_into(why, wcap, "\"%.*s\" is not a dotted OID", (int)n, s);
+            return NULL;
+        }
+        for (size_t i = 0; i < N_ATTR_TYPES; i++) {
+            char dotted[64];
+            oid_text((const unsigned char *)attr_types[i].oid, attr_types[i].oid_len, dotted,
+                     sizeof dotted);
+            if (strlen(dotted) == n && memcmp(dotted, s, n) == 0)
+                return attr_types[i].canon;
+        }
+        memcpy(d->oids[d->n], s, n);
+        d->oids[d->n][n] = '\0';
+        return d->oids[d->n];
+    }
+    const cg_attr_type *t = attr_by_name(s, n);
+    if (!t)
+        fmt_into(why, wcap, "unknown attribute type \"%.*s\" (use a name such as CN, O, OU, L, ST, "
+                 "C, DC, UID, emailAddress, serialNumber, or a dotted OID)", (int)(n > 40 ? 40 : n), s);
+    return t ? t->canon : NULL;
+}
+
+/* One value: up to an unescaped ',' or '+'. Unescaped spaces around it are
+ * not part of it (RFC 4514 makes significant spaces escaped). */
+static bool dn_value(cg_dn_parse *d, const char **pp, const char *end, char *why, size_t wcap)
+{
+    const char *p = *pp;
+    size_t start = d->used, keep = d->used; /* keep: length up to the last significant byte */
+    while (p < end && *p == ' ')
+        p++;
+    if (p < end && *p == '#') {
+        fmt_into(why, wcap, "hex-encoded values (\"#...\") are not supported: write the value as text");
+        return false;
+    }
+    if (p < end && *p == '"') {
+        fmt_into(why, wcap, "quoted values are not RFC 4514: escape special characters with '\\' instead");
+        return false;
+    }
+    while (p < end && *p != ',' && *p != '+') {
+        char c = *p++;
+        bool escaped = false;
+        if (c == '\\') {
+            if (p < end && *p && strchr(" \"#+,;<=>\\", *p)) {
+                c = *p++;
+            } else if (p + 1 < end && hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
+                c = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+                p += 2;
+            } else {
+                fmt_into(why, wcap, "'\\' must be followed by one of  \"#+,;<=>\\ or two hex digits");
+                return false;
+            }
+            escaped = true;
+        } else if (c && strchr("\";<>=", c)) {
+            fmt_into(why, wcap, "'%c' must be escaped as '\\%c' in a value", c, c);
+            return false;
+        }
+        if (d->used + 1 >= sizeof d->vals) {
+            fmt_into(why, wcap, "the name is too long (over %d bytes)", CG_DN_MAX);
+            return false;
+        }
+        d->vals[d->used++] = c;
+        if (escaped || c != ' ')
+            keep = d->used;
+    }
+    d->used = keep;
+    size_t at;
+    const char *bad = text_problem(d->vals + start, keep - start, &at);
+    if (bad) {
+        fmt_into(why, wcap, "a value %s", bad);
+        return false;
+    }
+    cg_dn_attr *a = &d->attrs[d->n];
+    a->val = d->vals + start;
+    a->len = keep - start;
+    *pp = p;
+    return true;
+}
+
+/* RFC 4514 text -> attributes. Spaces after ',' / '+' and around '=' are
+ * allowed, so "CN=x, O=y" (RFC 2253 style) parses too. */
+static bool dn_parse(cg_dn_parse *d, const char *s, size_t len, char *why, size_t wcap)
+{
+    const char *p = s, *end = s + len;
+    d->n = d->used = 0;
+    d->x500_order = false;
+    while (p < end && *p == ' ')
+        p++;
+    if (p == end) {
+        fmt_into(why, wcap, "the name is empty");
+        return false;
+    }
+    while (p < end) {
+        if (d->n >= CG_VIEW_MAX_VALUES) {
+            fmt_into(why, wcap, "the name has more than %d attributes", CG_VIEW_MAX_VALUES);
+            return false;
+        }
+        while (p < end && *p == ' ')
+            p++;
+        const char *t = p;
+        while (p < end && (is_alpha(*p) || is_digit(*p) || *p == '-' || *p == '.'))
+            p++;
+        size_t tlen = (size_t)(p - t);
+        while (p < end && *p == ' ')
+            p++;
+        if (tlen == 0 || p == end || *p != '=') {
+            fmt_into(why, wcap, "expected TYPE=value at \"%.*s\"", (int)((end - t) > 30 ? 30 : end - t), t);
+            return false;
+        }
+        p++;
+        const char *type = dn_type(d, t, tlen, why, wcap);
+        if (!type || !dn_value(d, &p, end, why, wcap))
+            return false;
+        d->attrs[d->n].type = type;
+        d->attrs[d->n].rdn_more = p < end && *p == '+';
+        d->n++;
+        if (p < end) {
+            p++; /* ',' or '+' */
+            if (p == end) {
+                fmt_into(why, wcap, "the name ends with a separator");
+                return false;
+            }
+        }
+    }
+    /* "C=US,O=Example,CN=CA" is X.500 order, as OpenSSL prints by default;
+     * compared in RFC 4514 order it would never match. */
+    const char *first = d->attrs[0].type, *last = d->attrs[d->n - 1].type;
+    d->x500_order = d->n > 1 && (!strcmp(first, "C") || !strcmp(first, "DC")) && !strcmp(last, "CN");
+    return true;
+}
+
+/* The attributes in reverse RDN order: "C=US,O=Example,CN=x" -> "CN=x,O=Example,C=US". */
+static void dn_reverse_text(const cg_dn_parse *d, char *out, size_t cap)
+{
+    cg_sb b;
+    sb_init(&b, out, cap);
+    for (size_t j = d->n; j-- > 0;) {
+        size_t i = j;
+        while (i > 0 && d->attrs[i - 1].rdn_more)
+            i--;
+        if (j != d->n - 1)
+            sb_add(&b, ",", 1);
+        for (size_t k = i; k <= j; k++) {
+            const cg_attr_type *t = NULL;
+            for (size_t x = 0; x < N_ATTR_TYPES && !t; x++)
+                if (!strcmp(attr_types[x].canon, d->attrs[k].type))
+                    t = &attr_types[x];
+            if (k != i)
+                sb_add(&b, "+", 1);
+            sb_puts(&b, t ? t->name : d->attrs[k].type);
+            sb_add(&b, "=", 1);
+            sb_dn_value(&b, d->attrs[k].val, d->attrs[k].len, false);
+        }
+        j = i;
+    }
+}
+
+bool cg_dn_canonical(const char *dn, char *out, size_t cap, char *why, size_t why_cap)
+{
+    static _Thread_local cg_dn_parse d;
+    if (!dn_parse(&d, dn, strlen(dn), why, why_cap))
+        return false;
+    if (!dn_canon(d.attrs, d.n, out, cap)) {
+        fmt_into(why, why_cap, "the name is too long");
+        return false;
+    }
+    return true;
+}
+
+/* ---- one-to-one keys of a certificate ---- */
+
+static const char *view_key_sha256(cg_view *v)
+{
+    if (!v->keys.sha256_done) {
+        cg_cert_sha256_hex(v->crt, v->keys.sha256);
+        v->keys.sha256_done = true;
+    }
+    return v->keys.sha256;
+}
+
+/* Lower-case hex without leading zero bytes or digits ("0" for zero). */
+static void serial_canon(const unsigned char *p, size_t n, char *out)
+{
+    char hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
+    if (n > MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN)
+        n = MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN;
+    hex_lower(p, n, hex);
+    const char *s = hex;
+    while (*s == '0')
+        s++;
+    strcpy(out, *s ? s : "0");
+}
+
+static const char *view_key_serial(cg_view *v)
+{
+    if (!v->keys.serial_done) {
+        serial_canon(v->crt->serial.p, v->crt->serial.len, v->keys.serial);
+        v->keys.serial_done = true;
+    }
+    return v->keys.serial;
+}
+
+static const char *view_key_ski(cg_view *v)
+{
+    if (!v->keys.ski_done) {
+        if (v->ski)
+            hex_lower(v->ski, v->ski_len, v->keys.ski);
+        v->keys.has_ski = v->ski != NULL;
+        v->keys.ski_done = true;
+    }
+    return v->keys.has_ski ? v->keys.ski : NULL;
+}
+
+/* SHA-1 of the DER SubjectPublicKeyInfo (crt->pk_raw). */
+static const char *view_key_sha1pk(cg_view *v)
+{
+    if (!v->keys.sha1pk_done) {
+        unsigned char d[20];
+        mbedtls_sha1_ret(v->crt->pk_raw.p, v->crt->pk_raw.len, d);
+        hex_lower(d, sizeof d, v->keys.sha1pk);
+        v->keys.sha1pk_done = true;
+    }
+    return v->keys.sha1pk;
+}
+
+static const char *view_key_dn(cg_view *v, int field)
+{
+    bool *done = field == FIELD_ISSUER ? &v->keys.issuer_done : &v->keys.subject_done;
+    bool *ok = field == FIELD_ISSUER ? &v->keys.issuer_ok : &v->keys.subject_ok;
+    char *out = field == FIELD_ISSUER ? v->keys.issuer : v->keys.subject;
+    if (!*done) {
+        *ok = view_dn_canon(v, field, out, CG_DN_MAX);
+        *done = true;
+    }
+    return *ok ? out : NULL;
+}
+
+/* ======================================================================
+ * Wildcard patterns
+ *
+ * Compiled form: literal UTF-8 with '*' as GLOB_STAR and '?' as GLOB_ANY
+ * (control bytes, which neither valid patterns nor valid values contain),
+ * and, for case-insensitive patterns, ASCII letters already lowered, so a
+ * match folds only the value, byte by byte, without allocating. ASCII
+ * folding is byte-safe in UTF-8: no byte of a multi-byte sequence is ASCII.
+ * ====================================================================== */
+
+#define GLOB_STAR '\x01'
+#define GLOB_ANY  '\x02'
+
+const char *cg_glob_compile(const char *src, size_t len, bool case_sensitive, char *out,
+                            size_t *out_len, size_t *at)
+{
+    size_t o = 0;
+    *at = 0;
+    if (len == 0)
+        return "is empty (write \"*\" to match any value)";
+    const char *bad = text_problem(src, len, at);
+    if (bad)
+        return bad;
+    for (size_t i = 0; i < len; i++) {
+        char c = src[i];
+        *at = i;
+        if (c == '\\') {
+            if (i + 1 == len)
+                return "ends with a lone '\\' (write \"\\\\\" for a backslash)";
+            c = src[++i];
+            if (c != '*' && c != '?' && c != '\\')
+                return "has '\\' before a character other than '*', '?' or '\\' (write \"\\\\\" for a "
+                       "backslash)";
+            out[o++] = case_sensitive ? c : fold(c);
+        } else if (c == '*') {
+            if (o == 0 || out[o - 1] != GLOB_STAR) /* "**" is "*" */
+                out[o++] = GLOB_STAR;
+        } else if (c == '?') {
+            out[o++] = GLOB_ANY;
+        } else {
+            out[o++] = case_sensitive ? c : fold(c);
+        }
+    }
+    *out_len = o;
+    return NULL;
+}
+
+/* Bytes of the UTF-8 sequence starting at s[0] (s is valid UTF-8). */
+static size_t cp_len(unsigned char c)
+{
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* Iterative matching with one backtrack point (the last '*'): linear in
+ * practice, O(len(pattern) * len(value)) at worst, no recursion. '?' and
+ * '*' work on code points, so "?" matches "é" (two bytes). */
+bool cg_glob_match(const char *pat, size_t plen, bool case_sensitive, const char *val, size_t vlen)
+{
+    size_t p = 0, v = 0, star = SIZE_MAX, mark = 0;
+    while (v < vlen) {
+        if (p < plen && pat[p] == GLOB_ANY) {
+            v += cp_len((unsigned char)val[v]);
+            p++;
+        } else if (p < plen && pat[p] == GLOB_STAR) {
+            star = ++p;
+            mark = v;
+        } else if (p < plen && pat[p] == (case_sensitive ? val[v] : fold(val[v]))) {
+            p++;
+            v++;
+        } else if (star != SIZE_MAX) {
+            p = star;
+            mark += cp_len((unsigned char)val[mark]);
+            v = mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < plen && pat[p] == GLOB_STAR)
+        p++;
+    return p == plen && v == vlen;
+}
+
+/* One token of a compiled pattern: a wildcard or one literal code point. */
+static size_t tok_len(const char *p)
+{
+    return *p == GLOB_STAR || *p == GLOB_ANY ? 1 : cp_len((unsigned char)*p);
+}
+
+/* Whether token a (not a star) matches every character token b can. */
+static bool tok_covers(const char *a, bool a_cs, const char *b, bool b_cs)
+{
+    if (*b == GLOB_STAR)
+        return false;
+    if (*a == GLOB_ANY)
+        return true;
+    if (*b == GLOB_ANY)
+        return false;
+    size_t n = tok_len(a);
+    if (n != tok_len(b))
+        return false;
+    if (a_cs) {
+        /* A case-insensitive letter in b stands for two characters. */
+        if (!b_cs && n == 1 && is_alpha(*b))
+            return false;
+        return memcmp(a, b, n) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != fold(b[i]))
+            return false;
+    return true;
+}
+
+/* Matches pattern a against pattern b's tokens as if they were text, where
+ * a's '*' may swallow any tokens of b (wildcards included), a's '?' any one
+ * character token, and a literal only the same literal. Each string b
+ * matches is then matched by a: sound. Not complete ("*?" covers "?*" but
+ * this says no); the shadow warning only needs soundness. */
+bool cg_glob_covers(const char *a, size_t alen, bool a_cs, const char *b, size_t blen, bool b_cs)
+{
+    size_t i = 0, j = 0, star = SIZE_MAX, mark = 0;
+    while (j < blen) {
+        if (i < alen && a[i] == GLOB_STAR) {
+            star = ++i;
+            mark = j;
+        } else if (i < alen && tok_covers(a + i, a_cs, b + j, b_cs)) {
+            i += tok_len(a + i);
+            j += tok_len(b + j);
+        } else if (star != SIZE_MAX) {
+            i = star;
+            mark += tok_len(b + mark);
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    while (i < alen && a[i] == GLOB_STAR)
+        i++;
+    return i == alen;
+}
+
+/* ======================================================================
+ * Principals and templates
+ * ====================================================================== */
+
+/* Characters that are invisible or reorder text: a principal holding one
+ * looks like another principal in logs and on the KDC's side. */
+static bool is_invisible(uint32_t cp)
+{
+    return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+           (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF || cp == 0x180E;
+}
+
+static bool is_space(uint32_t cp)
+{
+    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+static const char *realm_problem(const char *r, size_t n)
+{
+    if (n == 0)
+        return "the realm is empty";
+    if (r[0] == '.' || r[n - 1] == '.')
+        return "the realm starts or ends with '.'";
+    for (size_t i = 0; i < n; i++) {
+        char c = r[i];
+        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-' && c != '_')
+            return "the realm has a character other than letters, digits, '.', '-' and '_'";
+        if (c == '.' && i + 1 < n && r[i + 1] == '.')
+            return "the realm has an empty label (\"..\")";
+    }
+    return NULL;
+}
+
+/* "user@REALM": one '@'; a user name of printable characters without
+ * spaces, invisible characters, '/' (a Kerberos instance separator: "alice/admin"
+ * is another principal) or '\' (Kerberos' escape character). */
+const char *cg_principal_problem(const char *p, size_t len)
+{
+    const char *at = memchr(p, '@', len);
+    if (len >= 256)
+        return "it is longer than 255 bytes";
+    if (!at)
+        return "it has no \"@REALM\"";
+    if (at == p)
+        return "the user name is empty";
+    if (memchr(at + 1, '@', len - (size_t)(at + 1 - p)))
+        return "it has more than one '@'";
+    const unsigned char *u = (const unsigned char *)p;
+    for (size_t i = 0; i < (size_t)(at - p);) {
+        uint32_t cp;
+        size_t k = utf8_next(u + i, (size_t)(at - p) - i, &cp);
+        if (k == 0)
+            return "the user name is not valid UTF-8";
+        if (cp == 0)
+            return "the user name contains a NUL character";
+        if (is_control(cp))
+            return "the user name contains a control character";
+        if (is_space(cp))
+            return "the user name contains a space";
+        if (is_invisible(cp))
+            return "the user name contains an invisible formatting character";
+        if (cp == '/' || cp == '\\')
+            return "the user name contains '/' or '\\'";
+        i += k;
+    }
+    return realm_problem(at + 1, len - (size_t)(at + 1 - p));
+}
+
+enum { TF_LOCAL, TF_DOMAIN, TF_UPPER, TF_LOWER, N_TFILTERS };
+static const char *const tfilter_names[N_TFILTERS] = { "local", "domain", "upper", "lower" };
+
+typedef struct cg_tpart {
+    const char *lit;        /* literal text, when slot < 0 */
+    size_t litlen;
+    int slot;               /* a certificate field, or -1 */
+    uint8_t filters[4];
+    uint8_t nfilters;
+} cg_tpart;
+
+typedef struct cg_template {
+    const char *src;        /* as written */
+    cg_tpart *parts;
+    size_t nparts;
+    bool has_fields;
+} cg_template;
+
+/* Looks a sub-field name up for a field: ASCII case-insensitive, with the
+ * aliases Windows uses (S for ST, E for emailAddress). -1 if unknown. */
+static int sub_by_name(int field, const char *s, size_t n)
+{
+    if (field == FIELD_SAN) {
+        for (int i = 0; i < N_SAN_SUBS; i++)
+            if (ascii_ieq(s, n, san_sub_names[i]))
+                return i;
+        return -1;
+    }
+    const cg_attr_type *t = attr_by_name(s, n);
+    return t ? t->sub : -1;
+}
+
+static int field_by_name(const char *s, size_t n)
+{
+    for (int i = 0; i < N_FIELDS; i++)
+        if (ascii_ieq(s, n, field_names[i]))
+            return i;
+    return -1;
+}
+
+const char *cg_mapping_sub_field(const char *field, const char *sub)
+{
+    int f = field_by_name(field, strlen(field));
+    int k = f < 0 ? -1 : sub_by_name(f, sub, strlen(sub));
+    return k < 0 ? NULL : f == FIELD_SAN ? san_sub_names[k] : dn_sub_names[k];
+}
+
+/* The value a template placeholder stands for: exactly one decodable
+ * value of its slot, with the filters applied, appended to b. */
+static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why, size_t wcap)
+{
+    char sn[40];
+    slot_name(t->slot, sn, sizeof sn);
+    if (v->count[t->slot] == 0) {
+        fmt_into(why, wcap, "the certificate has no %s for {%s}", sn, sn);
+        return false;
+    }
+    if (v->count[t->slot] > 1 || v->overflow) {
+        fmt_into(why, wcap, "the certificate has %u %s values; {%s} needs exactly one",
+                 (unsigned)v->count[t->slot], sn, sn);
+        return false;
+    }
+    const cg_value *x = &v->v[v->first[t->slot]];
+    if (x->problem != VP_OK) {
+        char p[96];
+        vproblem_text((cg_vproblem)x->problem, x->detail, p, sizeof p);
+        fmt_into(why, wcap, "the certificate's %s %s, so it cannot go into a principal", sn, p);
+        return false;
+    }
+    const char *s = x->s;
+    size_t n = x->len, start = b->len;
+    for (size_t f = 0; f < t->nfilters; f++) {
+        const char *at = NULL;
+        for (size_t i = n; i-- > 0;)
+            if (s[i] == '@') {
+                at = s + i;
+                break;
+            }
+        if ((t->filters[f] == TF_LOCAL || t->filters[f] == TF_DOMAIN) && !at) {
+            fmt_into(why, wcap, "%s \"%.*s\" has no '@' for |%s", sn, (int)(n > 64 ? 64 : n), s,
+                     tfilter_names[t->filters[f]]);
+            return false;
+        }
+        if (t->filters[f] == TF_LOCAL)
+            n = (size_t)(at - s);
+        else if (t->filters[f] == TF_DOMAIN)
+            n -= (size_t)(at + 1 - s), s = at + 1;
+    }
+    sb_add(b, s, n);
+    for (size_t f = 0; f < t->nfilters; f++)
+        for (size_t i = start; i < b->len; i++) {
+            if (t->filters[f] == TF_UPPER)
+                b->p[i] = upper(b->p[i]);
+            else if (t->filters[f] == TF_LOWER)
+                b->p[i] = fold(b->p[i]);
+        }
+    return true;
+}
+
+/* Builds the principal into out (256 bytes). A result without '@' gets
+ * "@default_realm". false, with the reason in why, when a field is missing,
+ * ambiguous or undecodable, or the result is not a valid principal. */
+static bool template_eval(const cg_template *t, const cg_view *v, const char *default_realm,
+                          char *out, size_t cap, char *why, size_t wcap)
+{
+    cg_sb b;
+    char buf[512];
+    sb_init(&b, buf, sizeof buf);
+    for (size_t i = 0; i < t->nparts; i++) {
+        if (t->parts[i].slot < 0)
+            sb_add(&b, t->parts[i].lit, t->parts[i].litlen);
+        else if (!tpart_eval(&t->parts[i], v, &b, why, wcap))
+            return false;
+    }
+    if (!memchr(b.p, '@', b.len) && default_realm)
+        sb_printf(&b, "@%s", default_realm);
+    const char *problem = b.full ? "it is too long" : cg_principal_problem(b.p, b.len);
+    if (problem) {
+        char shown[160];
+        cg_sb s;
+        sb_init(&s, shown, sizeof shown);
+        sb_clip(&s, b.p, b.len, 100);
+        fmt_into(why, wcap, "the principal \"%s\" built from \"%s\" is not valid: %s", shown, t->src,
+                 problem);
+        return false;
+    }
+    if (b.len >= cap) {
+        fmt_into(why, wcap, "the principal is too long");
+        return false;
+    }
+    memcpy(out, b.p, b.len + 1);
+    return true;
+}
+
+/* ======================================================================
+ * The loaded mapping
+ * ====================================================================== */
+
+/* What identifies the certificate of a one-to-one entry. Strong keys (as
+ * AD's altSecurityIdentities) are one-to-one entries too: exact keys,
+ * looked up in the same table, under the same precedence. */
+typedef enum { K_SHA256, K_ISSUER_SERIAL, K_SKI, K_SHA1PK, K_ISSUER_SUBJECT, K_RFC822, N_KINDS } cg_kind;
+static const char *const kind_names[N_KINDS] = { "sha256", "issuer+serial", "ski", "sha1_public_key",
+                                                 "issuer+subject", "rfc822" };
+
+typedef struct cg_one {
+    const char *name;       /* optional, for logs */
+    cg_kind kind;
+    const char *key;        /* canonical key text */
+    size_t keylen;
+    uint64_t hash;
+    cg_template principal;
+    bool enabled;
+    int line, column;
+} cg_one;
+
+typedef struct cg_rule {
+    int slot;
+    bool cs;                /* case-sensitive */
+    const char *src;        /* the pattern as written */
+    const char *pat;        /* compiled (cg_glob_compile) */
+    size_t patlen;
+    int line, column;
+} cg_rule;
+
+typedef struct cg_m2o {
+    const char *name;
+    const char *description;
+    bool enabled, deny;
+    cg_template principal;  /* allow only */
+    cg_rule *rules;
+    size_t nrules;
+    uint32_t slots;         /* slots its rules name */
+    int line, column;
+} cg_m2o;
+
+/* Everything a mapping owns lives in an arena freed at once. */
+typedef struct cg_block {
+    struct cg_block *next;
+    size_t used, cap;
+    max_align_t data[];
+} cg_block;
+
+struct cg_mapping {
+    atomic_uint refs;
+    const char *file;
+    const char *default_realm;   /* NULL: none */
+    bool no_match_403;
+    cg_one *ones;
+    size_t nones;
+    uint32_t *table;             /* open addressing: entry index + 1; 0 = empty */
+    size_t tmask;
+    size_t kind_first[N_KINDS];  /* first enabled entry of each kind; SIZE_MAX: none */
+    cg_m2o *m2o;
+    size_t nm2o;
+    cg_block *arena;
+};
+
+static void *arena_alloc(cg_mapping *m, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (!m->arena || m->arena->cap - m->arena->used < n) {
+        size_t cap = n > 60000 ? n : 60000;
+        cg_block *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = m->arena;
+        b->used = 0;
+        b->cap = cap;
+        m->arena = b;
+    }
+    void *p = (char *)m->arena->data + m->arena->used;
+    m->arena->used += n;
+    return p;
+}
+
+static char *arena_strndup(cg_mapping *m, const char *s, size_t n)
+{
+    char *p = arena_alloc(m, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* FNV-1a: keys come from the operator's file, so collisions cannot be
+ * forced into the table; lookups only read it. */
+static uint64_t key_hash(cg_kind kind, const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)kind;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* Index of the entry with this key, or SIZE_MAX. */
+static size_t table_find(const cg_mapping *m, cg_kind kind, const char *key, size_t len)
+{
+    if (!m->table)
+        return SIZE_MAX;
+    uint64_t h = key_hash(kind, key, len);
+    for (size_t i = (size_t)h & m->tmask;; i = (i + 1) & m->tmask) {
+        uint32_t slot = m->table[i];
+        if (slot == 0)
+            return SIZE_MAX;
+        const cg_one *e = &m->ones[slot - 1];
+        if (e->hash == h && e->kind == kind && e->keylen == len && memcmp(e->key, key, len) == 0)
+            return slot - 1;
+    }
+}
+
+/* Inserts entry idx; returns the index of an entry with the same key
+ * instead when there is one. */
+static size_t table_insert(cg_mapping *m, size_t idx)
+{
+    const cg_one *e = &m->ones[idx];
+    for (size_t i = (size_t)e->hash & m->tmask;; i = (i + 1) & m->tmask) {
+        uint32_t slot = m->table[i];
+        if (slot == 0) {
+            m->table[i] = (uint32_t)idx + 1;
+            return idx;
+        }
+        const cg_one *o = &m->ones[slot - 1];
+        if (o->hash == e->hash && o->kind == e->kind && o->keylen == e->keylen &&
+            memcmp(o->key, e->key, e->keylen) == 0)
+            return slot - 1;
+    }
+}
+
+void cg_mapping_counts(const cg_mapping *m, size_t *one_to_one, size_t *many_to_one)
+{
+    *one_to_one = m ? m->nones : 0;
+    *many_to_one = m ? m->nm2o : 0;
+}
+
+/* "one-to-one #3" or "one-to-one \"alice\"" (for cg_map_result.rule). */
+static void one_label(const cg_mapping *m, size_t i, char *out, size_t cap)
+{
+    if (m->ones[i].name)
+        fmt_into(out, cap, "one-to-one \"%s\"", m->ones[i].name);
+    else
+        fmt_into(out, cap, "one-to-one #%zu", i + 1);
+}
+
+/* ======================================================================
+ * Certificates given as text (one-to-one `certificate:`, import-iis)
+ * ====================================================================== */
+
+static bool is_b64(char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '+' || c == '/';
+}
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+#define IIS_B64_HINT "IIS reports a certificate pasted like this as 0x80093102 or 0x8009310b"
+
+/* Base64 (whitespace ignored) -> malloc'ed bytes. */
+static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, char *why, size_t wcap)
+{
+    char *clean = malloc(len + 1);
+    size_t n = 0, pad = 0;
+    if (!clean) {
+        fmt_into(why, wcap, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (is_ws(c))
+            continue;
+        if (c == '=' ) {
+            pad++;
+        } else if (!is_b64(c) || pad) {
+            char shown[8];
+            if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7F)
+                fmt_into(shown, sizeof shown, "'%c'", c);
+            else
+                fmt_into(shown, sizeof shown, "0x%02x", (unsigned char)c);
+            fmt_into(why, wcap, "is not base64: %s at position %zu %s (%s; paste the whole "
+                     "certificate, or give certificate_file or sha256)", shown, i + 1,
+                     pad ? "follows the '=' padding" : "is not a base64 character", IIS_B64_HINT);
+            free(clean);
+            return NULL;
+        }
+        clean[n++] = c;
+    }
+    if (n == 0 || n % 4 || pad > 2) {
+        fmt_into(why, wcap, "is not complete base64: %zu characters, not a multiple of 4 (the text was "
+                 "cut or lines were lost; %s)", n, IIS_B64_HINT);
+        free(clean);
+        return NULL;
+    }
+    size_t olen = 0;
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    if (!out || mbedtls_base64_decode(out, n / 4 * 3 + 1, &olen, (unsigned char *)clean, n) != 0) {
+        fmt_into(why, wcap, "is not valid base64 (%s)", IIS_B64_HINT);
+        free(out);
+        free(clean);
+        return NULL;
+    }
+    free(clean);
+    *out_len = olen;
+    return out;
+}
+
+/* The base64 body of a single PEM CERTIFICATE block. */
+static bool pem_body(const char *s, size_t len, const char **body, size_t *blen, char *why, size_t wcap)
+{
+    static const char begin[] = "-----BEGIN ", end_cert[] = "-----END CERTIFICATE-----";
+    const char *b = memmem(s, len, begin, sizeof begin - 1);
+    const char *label = b + sizeof begin - 1;
+    const char *lend = memmem(label, len - (size_t)(label - s), "-----", 5);
+    if (!lend) {
+        fmt_into(why, wcap, "has a PEM \"-----BEGIN\" line without its closing dashes");
+        return false;
+    }
+    if ((size_t)(lend - label) != 11 || memcmp(label, "CERTIFICATE", 11) != 0) {
+        /* Never echo the block: it may be a private key. */
+        fmt_into(why, wcap, "is a PEM block labelled \"%.*s\", not CERTIFICATE", (int)((lend - label) > 40 ? 40 : lend - label), label);
+        return false;
+    }
+    const char *start = lend + 5;
+    const char *e = memmem(start, len - (size_t)(start - s), end_cert, sizeof end_cert - 1);
+    if (!e) {
+        fmt_into(why, wcap, "has no \"-----END CERTIFICATE-----\" line");
+        return false;
+    }
+    const char *after = e + sizeof end_cert - 1;
+    if (memmem(after, len - (size_t)(after - s), begin, sizeof begin - 1)) {
+        fmt_into(why, wcap, "holds more than one PEM block; a one-to-one entry names exactly one "
+                 "certificate (the client's own, not its chain)");
+        return false;
+    }
+    *body = start;
+    *blen = (size_t)(e - start);
+    return true;
+}
+
+/* A certificate given as a PEM block or as base64 DER (IIS' one-line
+ * form), parsed into crt (initialised by the caller). */
+bool cg_mapping_cert_text(const char *text, size_t len, mbedtls_x509_crt *crt, char *why, size_t wcap)
+{
+    const char *body = text;
+    size_t blen = len;
+    if (memmem(text, len, "-----BEGIN ", 11) && !pem_body(text, len, &body, &blen, why, wcap))
+        return false;
+    size_t der_len = 0;
+    unsigned char *der = b64_decode(body, blen, &der_len, why, wcap);
+    if (!der)
+        return false;
+    int ret = mbedtls_x509_crt_parse_der(crt, der, der_len);
+    if (ret != 0) {
+        char err[128];
+        mbedtls_strerror(ret, err, sizeof err);
+        fmt_into(why, wcap, "decodes to %zu bytes that are not a DER certificate (%s; %s)", der_len,
+                 err, IIS_B64_HINT);
+    }
+    free(der);
+    return ret == 0;
+}
+
+static bool cert_text_sha256(const char *text, size_t len, char out[65], char *why, size_t wcap)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    bool ok = cg_mapping_cert_text(text, len, &crt, why, wcap);
+    if (ok)
+        cg_cert_sha256_hex(&crt, out);
+    mbedtls_x509_crt_free(&crt);
+    return ok;
+}
+
+/* ======================================================================
+ * The loader
+ *
+ * libyaml's document API, one small function per part of the schema, and
+ * every problem reported at the position of the node it concerns; the walk
+ * goes on after an error so one run shows every mistake. Messages follow
+ * the configuration loader's two shapes:
+ *   unknown key "pattrn" in many_to_one[sales].rules[#1] (expected one of: ...)
+ *   many_to_one[sales].rules[#1].pattern: "a\b" has '\' before ... (fix)
+ * ====================================================================== */
+
+typedef struct cg_mload {
+    yaml_document_t doc;
+    const char *name;     /* file name in diagnostics */
+    const char *dir;      /* certificate_file paths are relative to it */
+    cg_diag *diag;
+    size_t errors0;
+    bool oom;
+    cg_mapping *m;
+} cg_mload;
+
+typedef enum { GOT_ABSENT, GOT_SET, GOT_BAD } cg_got;
+
+static size_t load_errors(const cg_mload *ld) { return ld->diag->errors - ld->errors0; }
+
+static void vreport(cg_mload *ld, cg_diag_severity sev, const yaml_node_t *n, const char *fmt, va_list ap)
+{
+    char msg[1200];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    int line = n ? (int)n->start_mark.line + 1 : 1;
+    int col = n ? (int)n->start_mark.column + 1 : 1;
+    cg_diag_add(ld->diag, sev, ld->name, line, col, "%s", msg);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void error_at(cg_mload *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(ld, CG_DIAG_ERROR, n, fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void warning_at(cg_mload *ld, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(ld, CG_DIAG_WARNING, n, fmt, ap);
+    va_end(ap);
+}
+
+static char *ld_strndup(cg_mload *ld, const char *s, size_t n)
+{
+    char *p = arena_strndup(ld->m, s, n);
+    if (!p)
+        ld->oom = true;
+    return p;
+}
+
+static void *ld_calloc(cg_mload *ld, size_t n, size_t size)
+{
+    if (n && size > SIZE_MAX / n) {
+        ld->oom = true;
+        return NULL;
+    }
+    size_t bytes = n * size != 0 ? n * size : 1;
+    void *p = arena_alloc(ld->m, bytes);
+    if (!p)
+        ld->oom = true;
+    else
+        memset(p, 0, bytes);
+    return p;
+}
+
+static yaml_node_t *doc_node(cg_mload *ld, int i) { return yaml_document_get_node(&ld->doc, i); }
+static const char *ntext(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static size_t nlen(const yaml_node_t *n) { return n->data.scalar.length; }
+static int nline(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
+static int ncol(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
+
+static bool scalar_is(const yaml_node_t *n, const char *s)
+{
+    return n->type == YAML_SCALAR_NODE && nlen(n) == strlen(s) && memcmp(ntext(n), s, nlen(n)) == 0;
+}
+
+/* YAML's null: "key:" with nothing, "~", "null" (a quoted "null" is text). */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    return scalar_is(n, "") || scalar_is(n, "~") || scalar_is(n, "null") || scalar_is(n, "Null") ||
+           scalar_is(n, "NULL");
+}
+
+/* What a node is, for "expected X, got Y". Values are shown up to 60
+ * bytes, with control characters as '?'. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (is_null(n))
+        return "no value";
+    cg_sb b;
+    char shown[80];
+    size_t k = 0, len = nlen(n) > 60 ? 57 : nlen(n);
+    const char *t = ntext(n);
+    while (len < nlen(n) && len > 0 && ((unsigned char)t[len] & 0xC0) == 0x80)
+        len--; /* do not cut a UTF-8 sequence */
+    for (size_t i = 0; i < len && k < sizeof shown - 1; i++) {
+        unsigned char c = (unsigned char)t[i];
+        shown[k++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
+    }
+    shown[k] = '\0';
+    sb_init(&b, buf, cap);
+    sb_printf(&b, "\"%s%s\"", shown, len < nlen(n) ? "..." : "");
+    return buf;
+}
+
+static void join(char *out, size_t cap, const char *const items[])
+{
+    cg_sb b;
+    sb_init(&b, out, cap);
+    for (size_t i = 0; items[i]; i++)
+        sb_printf(&b, "%s%s", i ? ", " : "", items[i]);
+}
+
+/* One mapping node being walked, and how messages name it. */
+typedef struct cg_mnode {
+    yaml_node_t *node;
+    char path[160];    /* "many_to_one[sales].rules[#2]"; "" at the top */
+} cg_mnode;
+
+static void key_path(const cg_mnode *m, const char *key, char *out, size_t cap)
+{
+    if (m->path[0])
+        fmt_into(out, cap, "%s.%s", m->path, key);
+    else
+        fmt_into(out, cap, "%s", key);
+}
+
+static const char *where(const cg_mnode *m, char *buf, size_t cap)
+{
+    if (m->path[0])
+        fmt_into(buf, cap, "in %s", m->path);
+    else
+        fmt_into(buf, cap, "at the top level");
+    return buf;
+}
+
+static yaml_node_t *map_key_value(cg_mload *ld, yaml_node_t *map, const char *key, yaml_node_t **keynode)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = doc_node(ld, p->key);
+        if (k && scalar_is(k, key)) {
+            if (keynode)
+                *keynode = k;
+            return doc_node(ld, p->value);
+        }
+    }
+    return NULL;
+}
+
+static yaml_node_t *map_get(cg_mload *ld, yaml_node_t *map, const char *key)
+{
+    return map_key_value(ld, map, key, NULL);
+}
+
+/* Reports keys that are not names, not in keys, or repeated. */
+static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[])
+{
+    char w[200], d[96], list[400];
+    yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
+    where(m, w, sizeof w);
+    for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = doc_node(ld, p->key);
+        join(list, sizeof list, keys);
+        if (k->type != YAML_SCALAR_NODE || is_null(k)) {
+            error_at(ld, k, "expected a key name %s, got %s (expected one of: %s)", w,
+                     describe(k, d, sizeof d), list);
+            continue;
+        }
+        size_t i = 0;
+        while (keys[i] && !scalar_is(k, keys[i]))
+            i++;
+        if (!keys[i]) {
+            error_at(ld, k, "unknown key %s %s (expected one of: %s)", describe(k, d, sizeof d), w, list);
+            continue;
+        }
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *first = doc_node(ld, q->key);
+            if (scalar_is(first, keys[i])) {
+                error_at(ld, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i], w,
+                         nline(first), ncol(first));
+                break;
+            }
+        }
+    }
+}
+
+/* The text of a scalar; anything else (null included) is reported. */
+static cg_got get_text(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
+                       yaml_node_t **vn, const char **out)
+{
+    yaml_node_t *n = map_get(ld, m->node, key);
+    char path[256], d[96];
+    *vn = n;
+    if (!n)
+        return GOT_ABSENT;
+    key_path(m, key, path, sizeof path);
+    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+        return GOT_BAD;
+    }
+    if (strlen(ntext(n)) != nlen(n)) {
+        error_at(ld, n, "%s: contains a NUL character (expected %s)", path, expect);
+        return GOT_BAD;
+    }
+    *out = ntext(n);
+    return GOT_SET;
+}
+
+/* Non-empty text that is valid UTF-8 without control characters. */
+static cg_got get_string(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
+                         yaml_node_t **vn, const char **out)
+{
+    cg_got got = get_text(ld, m, key, expect, vn, out);
+    char path[256];
+    size_t at;
+    if (got != GOT_SET)
+        return got;
+    key_path(m, key, path, sizeof path);
+    if (**out == '\0') {
+        error_at(ld, *vn, "%s: must not be empty (expected %s)", path, expect);
+        return GOT_BAD;
+    }
+    const char *bad = text_problem(*out, nlen(*vn), &at);
+    if (bad) {
+        error_at(ld, *vn, "%s: %s at byte %zu (expected %s)", path, bad, at + 1, expect);
+        return GOT_BAD;
+    }
+    return GOT_SET;
+}
+
+static cg_got get_bool(cg_mload *ld, const cg_mnode *m, const char *key, bool *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], d[96];
+    cg_got got = get_text(ld, m, key, "true or false", &n, &s);
+    if (got != GOT_SET)
+        return got;
+    /* Only the two spellings: YAML 1.1's yes/no/on/off are ambiguity. */
+    if (!strcmp(s, "true") || !strcmp(s, "false")) {
+        *out = s[0] == 't';
+        return GOT_SET;
+    }
+    key_path(m, key, path, sizeof path);
+    error_at(ld, n, "%s: expected true or false, got %s", path, describe(n, d, sizeof d));
+    return GOT_BAD;
+}
+
+/* A list (an empty one included); null counts as absent-but-written. */
+static cg_got get_list(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
+                       yaml_node_t **out)
+{
+    yaml_node_t *n = map_get(ld, m->node, key);
+    char path[256], d[96];
+    *out = n;
+    if (!n)
+        return GOT_ABSENT;
+    if (n->type == YAML_SEQUENCE_NODE)
+        return GOT_SET;
+    key_path(m, key, path, sizeof path);
+    error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+    return GOT_BAD;
+}
+
+static size_t list_len(const yaml_node_t *seq)
+{
+    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+
+static yaml_node_t *list_item(cg_mload *ld, const yaml_node_t *seq, size_t i)
+{
+    return doc_node(ld, seq->data.sequence.items.start[i]);
+}
+
+/* ---- hex keys ---- */
+
+/* Hex digits with optional ':' or ' ' separators (as openssl and Windows
+ * print fingerprints) -> lower-case hex. Returns the digit count, or -1
+ * with *bad at the offending character. */
+static long hex_key(const char *s, char *out, size_t cap, size_t *bad)
+{
+    size_t o = 0, i = 0;
+    if ((s[0] == '0') && (s[1] == 'x' || s[1] == 'X'))
+        i = 2;
+    for (; s[i]; i++) {
+        if (s[i] == ':' || s[i] == ' ')
+            continue;
+        if (hexval(s[i]) < 0 || o + 1 >= cap) {
+            *bad = i;
+            return -1;
+        }
+        out[o++] = fold(s[i]);
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+/* ---- templates ---- */
+
+/* Placeholder "{field.sub|filter|...}" (inner text s, n bytes). */
+static const char *tpart_parse(const char *s, size_t n, cg_tpart *t)
+{
+    const char *bar = memchr(s, '|', n);
+    size_t head = bar ? (size_t)(bar - s) : n;
+    const char *dot = memchr(s, '.', head);
+    if (!dot)
+        return "a placeholder is {field.sub_field}, e.g. {subject.CN} or {san.upn}";
+    int field = field_by_name(s, (size_t)(dot - s));
+    if (field < 0)
+        return "unknown field in a placeholder (expected subject, issuer or san)";
+    int sub = sub_by_name(field, dot + 1, head - (size_t)(dot + 1 - s));
+    if (sub < 0)
+        return field == FIELD_SAN ? "unknown san sub-field in a placeholder (expected upn, email, dns or uri)"
+                                  : "unknown sub-field in a placeholder (expected CN, O, OU, L, ST, C, DC, "
+                                    "UID, emailAddress or serialNumber)";
+    t->slot = slot_of(field, sub);
+    t->nfilters = 0;
+    while (bar) {
+        const char *f = bar + 1, *next = memchr(f, '|', n - (size_t)(f - s));
+        size_t flen = next ? (size_t)(next - f) : n - (size_t)(f - s);
+        int k = 0;
+        while (k < N_TFILTERS && !(strlen(tfilter_names[k]) == flen && !memcmp(tfilter_names[k], f, flen)))
+            k++;
+        if (k == N_TFILTERS)
+            return "unknown filter in a placeholder (expected local, domain, upper or lower)";
+        if (t->nfilters == sizeof t->filters)
+            return "a placeholder has more than 4 filters";
+        t->filters[t->nfilters++] = (uint8_t)k;
+        bar = next;
+    }
+    return NULL;
+}
+
+/* Splits a template into literal text and placeholders. "{{" and "}}"
+ * are literal braces. */
+static const char *template_split(cg_mload *ld, const char *src, size_t len, cg_template *t)
+{
+    cg_tpart parts[CG_TEMPLATE_PARTS];
+    char lit[CG_TEMPLATE_MAX];
+    size_t np = 0, nl = 0;
+    for (size_t i = 0; i <= len; i++) {
+        bool open = i < len && src[i] == '{' && !(i + 1 < len && src[i + 1] == '{');
+        if (i < len && !open) {
+            if (src[i] == '}' && !(i + 1 < len && src[i + 1] == '}'))
+                return "has a '}' without '{' (write \"}}\" for a literal brace)";
+            lit[nl++] = src[i];
+            if (src[i] == '{' || src[i] == '}')
+                i++; /* the second of "{{" or "}}" */
+            continue;
+        }
+        if (nl) {
+            if (np == CG_TEMPLATE_PARTS)
+                return "has too many parts";
+            parts[np] = (cg_tpart){ .lit = ld_strndup(ld, lit, nl), .litlen = nl, .slot = -1 };
+            np++;
+            nl = 0;
+        }
+        if (i == len)
+            break;
+        const char *close = memchr(src + i, '}', len - i);
+        if (!close)
+            return "has a '{' without '}'";
+        if (np == CG_TEMPLATE_PARTS)
+            return "has too many parts";
+        const char *why = tpart_parse(src + i + 1, (size_t)(close - src - i - 1), &parts[np]);
+        if (why)
+            return why;
+        parts[np].lit = NULL;
+        np++;
+        t->has_fields = true;
+        i = (size_t)(close - src);
+    }
+    t->parts = ld_calloc(ld, np, sizeof *t->parts);
+    if (t->parts)
+        memcpy(t->parts, parts, np * sizeof *parts);
+    t->nparts = np;
+    return NULL;
+}
+
+/* Whether a slot's values usually carry "@domain". */
+static bool slot_has_at(int slot)
+{
+    int sub = slot % N_DN_SUBS;
+    return slot == slot_of(FIELD_SAN, SAN_UPN) || slot == slot_of(FIELD_SAN, SAN_EMAIL) ||
+           (slot < 2 * N_DN_SUBS && sub == SUB_EMAIL);
+}
+
+/* The principal a template gives for typical values ("x" for a field,
+ * "x@X" for a UPN or e-mail), to catch at load time what can never be a
+ * valid principal. */
+static void template_sample(const cg_template *t, const char *realm, cg_sb *b)
+{
+    for (size_t i = 0; i < t->nparts; i++) {
+        const cg_tpart *p = &t->parts[i];
+        if (p->slot < 0) {
+            sb_add(b, p->lit, p->litlen);
+            continue;
+        }
+        bool at = slot_has_at(p->slot), dom = false;
+        for (size_t f = 0; f < p->nfilters; f++) {
+            if (p->filters[f] == TF_LOCAL)
+                at = false;
+            else if (p->filters[f] == TF_DOMAIN)
+                dom = true, at = false;
+        }
+        sb_puts(b, dom ? "X" : at ? "x@X" : "x");
+    }
+    if (!memchr(b->p, '@', b->len) && realm)
+        sb_printf(b, "@%s", realm);
+}
+
+static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, const char *src,
+                             cg_template *t)
+{
+    size_t len = strlen(src);
+    memset(t, 0, sizeof *t);
+    t->src = ld_strndup(ld, src, len);
+    if (len >= CG_TEMPLATE_MAX) {
+        error_at(ld, n, "%s: the principal is longer than %d bytes", path, CG_TEMPLATE_MAX - 1);
+        return false;
+    }
+    const char *why = template_split(ld, src, len, t);
+    if (why) {
+        error_at(ld, n, "%s: \"%s\" %s", path, src, why);
+        return false;
+    }
+    char sample[CG_TEMPLATE_MAX + 300];
+    cg_sb b;
+    sb_init(&b, sample, sizeof sample);
+    template_sample(t, ld->m->default_realm, &b);
+    const char *problem = cg_principal_problem(b.p, b.len);
+    if (problem && !memchr(b.p, '@', b.len)) {
+        error_at(ld, n, "%s: \"%s\" has no @REALM and default_realm is not set (write "
+                 "\"user@REALM\", or set default_realm at the top of the file)", path, src);
+        return false;
+    }
+    if (problem) {
+        if (t->has_fields)
+            error_at(ld, n, "%s: \"%s\" cannot give a valid principal: with typical values it "
+                     "gives \"%s\", and %s", path, src, sample, problem);
+        else
+            error_at(ld, n, "%s: \"%s\" is not a valid principal: %s (expected user@REALM)", path,
+                     sample, problem);
+        return false;
+    }
+    return true;
+}
+
+static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_template *t,
+                          const char *required_why)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], w[200];
+    cg_got got = get_string(ld, m, "principal", "a principal such as alice@EXAMPLE.TEST or "
+                            "{subject.CN}@EXAMPLE.TEST", &n, &s);
+    if (got == GOT_ABSENT && required)
+        error_at(ld, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
+                 required_why);
+    if (got != GOT_SET)
+        return;
+    key_path(m, "principal", path, sizeof path);
+    template_compile(ld, n, path, s, t);
+}
+
+/* ---- one-to-one entries ---- */
+
+/* An entry's name, read before its keys are checked so that messages
+ * about the entry can use it; NULL if it has no usable one. */
+static const char *peek_name(cg_mload *ld, yaml_node_t *item)
+{
+    yaml_node_t *n = map_get(ld, item, "name");
+    if (!n || n->type != YAML_SCALAR_NODE || nlen(n) == 0 || nlen(n) >= 64 ||
+        !cg_mapping_text_ok(ntext(n), nlen(n)))
+        return NULL;
+    return ntext(n);
+}
+
+static const char *const one_keys[] = { "name", "certificate", "certificate_file", "sha256", "issuer",
+                                        "serial", "subject", "ski", "sha1_public_key", "rfc822",
+                                        "principal", "enabled", NULL };
+/* The ways to name the certificate; an entry uses exactly one. */
+static const char *const one_selectors[] = { "certificate", "certificate_file", "sha256", "issuer",
+                                             "ski", "sha1_public_key", "rfc822", NULL };
+#define ONE_SELECTORS_TEXT "certificate (PEM or base64 DER), certificate_file, sha256, issuer + " \
+                           "serial, issuer + subject, ski, sha1_public_key or rfc822"
+
+/* Reads a whole file (certificate_file) with its errno on failure. */
+static unsigned char *read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *buf = NULL;
+    size_t cap = 0, n = 0;
+    int err = 0;
+    for (;;) {
+        if (n > max) {
+            err = EFBIG;
+            break;
+        }
+        if (cap - n < 4096) {
+            size_t ncap = cap ? cap * 2 : 16384;
+            unsigned char *nb = realloc(buf, ncap + 1);
+            if (!nb) {
+                err = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (!err && ferror(f))
+        err = errno ? errno : EIO;
+    fclose(f);
+    if (err) {
+        free(buf);
+        errno = err;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *path, const char *file,
+                                     char *key)
+{
+    char full[4096];
+    if (file[0] == '/' || !ld->dir)
+        fmt_into(full, sizeof full, "%s", file);
+    else
+        fmt_into(full, sizeof full, "%s/%s", ld->dir, file);
+    size_t len = 0;
+    struct stat st;
+    /* Only a regular file: a FIFO or a device would stall or flood the load. */
+    if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+        error_at(ld, n, "%s: %s is not a regular file", path, full);
+        return false;
+    }
+    unsigned char *buf = read_file(full, CG_CERT_FILE_MAX, &len);
+    if (!buf) {
+        error_at(ld, n, "%s: cannot read %s: %s", path, full,
+                 errno == EFBIG ? "larger than 1 MiB, not a certificate file" : strerror(errno));
+        return false;
+    }
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    /* PEM parsing wants the terminating NUL counted. */
+    bool pem = strstr((char *)buf, "-----BEGIN") != NULL;
+    int ret = mbedtls_x509_crt_parse(&crt, buf, pem ? len + 1 : len);
+    free(buf);
+    if (ret != 0 || !crt.raw.p) {
+        char err[128] = "some certificates in it are invalid";
+        if (ret < 0)
+            mbedtls_strerror(ret, err, sizeof err);
+        error_at(ld, n, "%s: %s is not a certificate file certgate can read (%s; expected PEM or DER)",
+                 path, full, err);
+        mbedtls_x509_crt_free(&crt);
+        return false;
+    }
+    /* A leaf followed by its CA chain is the usual file: the leaf is meant.
+     * Several end-entity certificates are a bundle: which one is meant? */
+    for (const mbedtls_x509_crt *c = crt.next; c && c->raw.p; c = c->next) {
+        if (c->ca_istrue)
+            continue;
+        char subj[256];
+        cg_mapping_cert_dn(c, false, subj, sizeof subj);
+        error_at(ld, n, "%s: %s holds more than one end-entity certificate (also \"%s\"): a one-to-one "
+                 "entry names exactly one; split the file", path, full, subj);
+        mbedtls_x509_crt_free(&crt);
+        return false;
+    }
+    cg_cert_sha256_hex(&crt, key);
+    mbedtls_x509_crt_free(&crt);
+    return true;
+}
+
+static bool one_key_hex(cg_mload *ld, yaml_node_t *n, const char *path, const char *s, const char *what,
+                        long want_min, long want_max, char *key, size_t cap)
+{
+    size_t bad = 0;
+    long digits = hex_key(s, key, cap, &bad);
+    if (digits < 0) {
+        error_at(ld, n, "%s: \"%s\" is not hexadecimal (character %zu; expected %s)", path, s, bad + 1, what);
+        return false;
+    }
+    if (digits % 2 || digits < want_min || digits > want_max) {
+        if (want_min == 64 && digits == 40)
+            error_at(ld, n, "%s: \"%s\" has 40 hex digits: that is a SHA-1 thumbprint (what Windows "
+                     "shows); certgate wants the SHA-256 fingerprint (openssl x509 -in CERT -noout "
+                     "-fingerprint -sha256)", path, s);
+        else
+            error_at(ld, n, "%s: \"%s\" has %ld hex digits (expected %s)", path, s, digits, what);
+        return false;
+    }
+    return true;
+}
+
+static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *out, size_t cap)
+{
+    static _Thread_local cg_dn_parse d;
+    yaml_node_t *n;
+    const char *s;
+    char path[256], why[256], fixed[CG_DN_MAX];
+    if (get_string(ld, m, key, "a distinguished name such as \"CN=Example CA,O=Example,C=US\"", &n,
+                   &s) != GOT_SET)
+        return false;
+    key_path(m, key, path, sizeof path);
+    if (!dn_parse(&d, s, strlen(s), why, sizeof why)) {
+        error_at(ld, n, "%s: \"%s\" is not an RFC 4514 distinguished name: %s", path, s, why);
+        return false;
+    }
+    if (d.x500_order) {
+        dn_reverse_text(&d, fixed, sizeof fixed);
+        error_at(ld, n, "%s: \"%s\" is in X.500 order (most general first, as `openssl x509 "
+                 "-noout -%s` prints by default); certgate compares RFC 4514 order, most specific "
+                 "first: write \"%s\" (`openssl x509 -noout -%s -nameopt RFC2253` prints it)", path,
+                 s, key, fixed, key);
+        return false;
+    }
+    if (!dn_canon(d.attrs, d.n, out, cap)) {
+        error_at(ld, n, "%s: the name is too long (over %d bytes)", path, CG_DN_MAX);
+        return false;
+    }
+    return true;
+}
+
+static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t cap)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
+    if (get_string(ld, m, "serial", "the serial number in hex, e.g. 2B:D2:F8:90", &n, &s) != GOT_SET)
+        return false;
+    key_path(m, "serial", path, sizeof path);
+    size_t bad = 0;
+    long digits = hex_key(s, hex, sizeof hex, &bad);
+    if (digits <= 0) {
+        error_at(ld, n, "%s: \"%s\" is not a hexadecimal serial number of at most %d bytes (as "
+                 "`openssl x509 -noout -serial` prints it)", path, s, MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN);
+        return false;
+    }
+    const char *p = hex;
+    while (*p == '0' && p[1])
+        p++;
+    fmt_into(out, cap, "%s", p);
+    return true;
+}
+
+static bool one_key_rfc822(cg_mload *ld, yaml_node_t *n, const char *path, const char *s, char *out,
+                           size_t cap)
+{
+    const char *at = strchr(s, '@');
+    size_t len = strlen(s);
+    bool ok = at && at != s && at[1] && !strchr(at + 1, '@') && len < cap;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7F;
+    if (!ok) {
+        error_at(ld, n, "%s: \"%s\" is not an e-mail address (expected local@domain in ASCII, as "
+                 "in the certificate's SAN rfc822Name)", path, s);
+        return false;
+    }
+    for (size_t i = 0; i <= len; i++)
+        out[i] = fold(s[i]);
+    return true;
+}
+
+/* Which selector keys the entry has; reports none or several. */
+static int one_selector(cg_mload *ld, const cg_mnode *m)
+{
+    int found = -1;
+    char w[200];
+    where(m, w, sizeof w);
+    for (int i = 0; one_selectors[i]; i++) {
+        yaml_node_t *k = NULL;
+        if (!map_key_value(ld, m->node, one_selectors[i], &k))
+            continue;
+        if (found >= 0) {
+            error_at(ld, k, "%s names the certificate twice, by %s and by %s: keep one", m->path,
+                     one_selectors[found], one_selectors[i]);
+            return -2;
+        }
+        found = i;
+    }
+    if (found < 0) {
+        bool serial = map_get(ld, m->node, "serial"), subject = map_get(ld, m->node, "subject");
+        if (serial || subject)
+            error_at(ld, m->node, "%s has %s but no issuer: a %s identifies a certificate only "
+                     "together with its issuer's name", m->path, serial ? "serial" : "subject",
+                     serial ? "serial number" : "subject name");
+        else
+            error_at(ld, m->node, "%s does not say which certificate it maps (expected one of: "
+                     ONE_SELECTORS_TEXT ")", m->path);
+    }
+    return found;
+}
+
+/* The canonical key of the entry, by its selector. */
+static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *key, size_t cap)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], why[512];
+    const char *name = one_selectors[sel];
+    key_path(m, name, path, sizeof path);
+    if (!strcmp(name, "issuer")) {
+        bool serial = map_get(ld, m->node, "serial"), subject = map_get(ld, m->node, "subject");
+        if (serial == subject) {
+            error_at(ld, map_get(ld, m->node, "issuer"), "%s: issuer goes with exactly one of serial "
+                     "(strong: issuer + serial number) or subject (issuer + subject name)", path);
+            return false;
+        }
+        size_t o;
+        if (!one_key_dn(ld, m, "issuer", key, cap))
+            return false;
+        o = strlen(key);
+        key[o++] = '\n'; /* cannot occur in a canonical DN */
+        e->kind = serial ? K_ISSUER_SERIAL : K_ISSUER_SUBJECT;
+        return serial ? one_key_serial(ld, m, key + o, cap - o)
+                      : one_key_dn(ld, m, "subject", key + o, cap - o);
+    }
+    /* A certificate may be a multi-line PEM block: only it may hold line
+     * breaks, and its parser reports anything else that is not base64. */
+    if (!strcmp(name, "certificate") ? get_text(ld, m, name, "a PEM block or base64 DER", &n, &s) != GOT_SET
+                                     : get_string(ld, m, name, "a value", &n, &s) != GOT_SET)
+        return false;
+    if (!strcmp(name, "certificate")) {
+        e->kind = K_SHA256;
+        if (cert_text_sha256(s, strlen(s), key, why, sizeof why))
+            return true;
+        char d[96];
+        /* Never echo a PEM block: it may be a private key pasted by mistake. */
+        error_at(ld, n, "%s: %s %s", path, strstr(s, "-----BEGIN") ? "the PEM block" : describe(n, d, sizeof d),
+                 why);
+        return false;
+    }
+    if (!strcmp(name, "certificate_file")) {
+        e->kind = K_SHA256;
+        return one_key_certificate_file(ld, n, path, s, key);
+    }
+    if (!strcmp(name, "sha256")) {
+        e->kind = K_SHA256;
+        return one_key_hex(ld, n, path, s, "64 hex digits: the SHA-256 fingerprint of the certificate",
+                           64, 64, key, cap);
+    }
+    if (!strcmp(name, "ski")) {
+        e->kind = K_SKI;
+        return one_key_hex(ld, n, path, s, "the subject key identifier in hex, 2 to 128 digits", 2,
+                           2 * CG_SKI_MAX, key, cap);
+    }
+    if (!strcmp(name, "sha1_public_key")) {
+        e->kind = K_SHA1PK;
+        return one_key_hex(ld, n, path, s, "40 hex digits: the SHA-1 of the DER public key", 40, 40,
+                           key, cap);
+    }
+    e->kind = K_RFC822;
+    return one_key_rfc822(ld, n, path, s, key, cap);
+}
+
+static void one_duplicate(cg_mload *ld, const cg_mnode *m, size_t i, size_t first)
+{
+    const cg_one *a = &ld->m->ones[first];
+    char shown[96];
+    cg_sb b;
+    sb_init(&b, shown, sizeof shown);
+    sb_clip(&b, a->key, strcspn(a->key, "\n"), 80);
+    error_at(ld, m->node, "duplicate one-to-one entry: one_to_one[#%zu] maps the same certificate as "
+             "one_to_one[#%zu] (line %d), both by %s %s; remove one of them", i + 1, first + 1,
+             a->line, kind_names[a->kind], shown);
+}
+
+static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
+{
+    cg_mapping *m = ld->m;
+    cg_one *e = &m->ones[i];
+    cg_mnode mn = { .node = item };
+    const char *s;
+    yaml_node_t *n;
+    char d[96], key[2 * CG_DN_MAX + 8];
+    const char *name = peek_name(ld, item);
+
+    e->line = nline(item);
+    e->column = ncol(item);
+    e->enabled = true;
+    if (name)
+        fmt_into(mn.path, sizeof mn.path, "one_to_one[%s]", name);
+    else
+        fmt_into(mn.path, sizeof mn.path, "one_to_one[#%zu]", i + 1);
+    if (item->type != YAML_MAPPING_NODE) {
+        error_at(ld, item, "%s: expected a mapping with principal and one of " ONE_SELECTORS_TEXT
+                 ", got %s", mn.path, describe(item, d, sizeof d));
+        return;
+    }
+    check_keys(ld, &mn, one_keys);
+    if (get_string(ld, &mn, "name", "a name for logs", &n, &s) == GOT_SET)
+        e->name = ld_strndup(ld, s, strlen(s));
+    get_bool(ld, &mn, "enabled", &e->enabled);
+    get_principal(ld, &mn, true, &e->principal, "the Kerberos principal this certificate maps to");
+    int sel = one_selector(ld, &mn);
+    if (sel < 0 || !one_key(ld, &mn, sel, e, key, sizeof key))
+        return;
+    e->keylen = strlen(key);
+    e->key = ld_strndup(ld, key, e->keylen);
+    e->hash = key_hash(e->kind, key, e->keylen);
+    if (!e->key)
+        return;
+    size_t first = table_insert(m, i);
+    if (first != i)
+        one_duplicate(ld, &mn, i, first);
+    else if (e->enabled && m->kind_first[e->kind] == SIZE_MAX)
+        m->kind_first[e->kind] = i;
+}
+
+static void parse_one_to_one(cg_mload *ld, const cg_mnode *root)
+{
+    yaml_node_t *seq;
+    if (get_list(ld, root, "one_to_one", "a list of one-to-one entries", &seq) != GOT_SET)
+        return;
+    size_t n = list_len(seq), cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    cg_mapping *m = ld->m;
+    m->ones = ld_calloc(ld, n, sizeof *m->ones);
+    m->table = ld_calloc(ld, cap, sizeof *m->table);
+    if (!m->ones || !m->table || n >= UINT32_MAX)
+        return;
+    m->tmask = cap - 1;
+    m->nones = n;
+    for (size_t i = 0; i < n; i++)
+        parse_one(ld, list_item(ld, seq, i), i);
+}
+
+/* ---- many-to-one mappings ---- */
+
+static const char *const m2o_keys[] = { "name", "description", "enabled", "action", "principal", "rules",
+                                        NULL };
+static const char *const rule_keys[] = { "field", "sub_field", "pattern", "case_sensitive", NULL };
+
+static int rule_field(cg_mload *ld, const cg_mnode *m)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], w[200];
+    cg_got got = get_string(ld, m, "field", "subject, issuer or san", &n, &s);
+    if (got == GOT_ABSENT)
+        error_at(ld, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
+                 where(m, w, sizeof w));
+    if (got != GOT_SET)
+        return -1;
+    int f = field_by_name(s, strlen(s));
+    if (f < 0) {
+        key_path(m, "field", path, sizeof path);
+        error_at(ld, n, "%s: \"%s\" is not a certificate field (expected subject, issuer or san)", path, s);
+    }
+    return f;
+}
+
+static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], w[200];
+    const char *expect = field == FIELD_SAN ? "upn, email, dns or uri"
+                         : "CN, O, OU, L, ST, C, DC, UID, emailAddress or serialNumber";
+    cg_got got = get_string(ld, m, "sub_field", expect, &n, &s);
+    if (got == GOT_ABSENT)
+        error_at(ld, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
+                 field >= 0 ? expect : "a sub-field of the field");
+    if (got != GOT_SET || field < 0)
+        return -1;
+    int sub = sub_by_name(field, s, strlen(s));
+    if (sub < 0) {
+        key_path(m, "sub_field", path, sizeof path);
+        bool other = sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
+        error_at(ld, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
+                 field_names[field], expect,
+                 !other ? "" : field == FIELD_SAN ? "; it is a subject/issuer sub-field"
+                                                  : "; it is a san sub-field (field: san)");
+    }
+    return sub;
+}
+
+static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, size_t i, cg_rule *r)
+{
+    cg_mnode mn = { .node = item };
+    yaml_node_t *n;
+    const char *s;
+    char d[96], path[256], w[200];
+    fmt_into(mn.path, sizeof mn.path, "%s.rules[#%zu]", parent->path, i + 1);
+    r->line = nline(item);
+    r->column = ncol(item);
+    r->cs = true; /* as IIS: compareCaseSensitive defaults to true */
+    r->slot = -1;
+    if (item->type != YAML_MAPPING_NODE) {
+        error_at(ld, item, "%s: expected a mapping with keys field, sub_field, pattern (and "
+                 "case_sensitive), got %s", mn.path, describe(item, d, sizeof d));
+        return;
+    }
+    check_keys(ld, &mn, rule_keys);
+    get_bool(ld, &mn, "case_sensitive", &r->cs);
+    int field = rule_field(ld, &mn), sub = rule_sub(ld, &mn, field);
+    if (field >= 0 && sub >= 0)
+        r->slot = slot_of(field, sub);
+    cg_got got = get_string(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
+    if (got == GOT_ABSENT)
+        error_at(ld, item, "missing required key \"pattern\" %s (expected the value to match, with "
+                 "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
+    if (got != GOT_SET)
+        return;
+    key_path(&mn, "pattern", path, sizeof path);
+    size_t len = strlen(s), at = 0, plen = 0;
+    char *pat = arena_alloc(ld->m, len + 1);
+    if (!pat) {
+        ld->oom = true;
+        return;
+    }
+    if (len > CG_PATTERN_MAX) {
+        error_at(ld, n, "%s: longer than %d bytes", path, CG_PATTERN_MAX);
+        return;
+    }
+    const char *why = cg_glob_compile(s, len, r->cs, pat, &plen, &at);
+    if (why) {
+        error_at(ld, n, "%s: \"%s\" %s (at byte %zu)", path, s, why, at + 1);
+        return;
+    }
+    r->src = ld_strndup(ld, s, len);
+    r->pat = pat;
+    r->patlen = plen;
+}
+
+static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
+{
+    yaml_node_t *seq;
+    char w[200];
+    cg_got got = get_list(ld, mn, "rules", "a list of rules", &seq);
+    if (got == GOT_ABSENT)
+        error_at(ld, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
+                 "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
+    if (got != GOT_SET)
+        return;
+    size_t n = list_len(seq);
+    if (n == 0 || n > CG_RULES_MAX) {
+        error_at(ld, seq, "%s.rules: %s (expected 1 to %d rules; to match every certificate of a "
+                 "CA, use a rule such as field: issuer, sub_field: CN, pattern: \"Example CA\")",
+                 mn->path, n ? "too many rules" : "the list is empty", CG_RULES_MAX);
+        return;
+    }
+    e->rules = ld_calloc(ld, n, sizeof *e->rules);
+    if (!e->rules)
+        return;
+    e->nrules = n;
+    for (size_t i = 0; i < n; i++) {
+        parse_rule(ld, mn, list_item(ld, seq, i), i, &e->rules[i]);
+        if (e->rules[i].slot >= 0)
+            e->slots |= 1u << e->rules[i].slot;
+    }
+}
+
+static void parse_action(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
+{
+    yaml_node_t *n;
+    const char *s;
+    char path[256], d[96];
+    if (get_text(ld, mn, "action", "allow or deny", &n, &s) != GOT_SET)
+        return;
+    if (!strcmp(s, "allow") || !strcmp(s, "deny")) {
+        e->deny = s[0] == 'd';
+        return;
+    }
+    key_path(mn, "action", path, sizeof path);
+    error_at(ld, n, "%s: expected allow or deny, got %s", path, describe(n, d, sizeof d));
+}
+
+/* Names are unique: logs and 403 pages name the mapping that decided. */
+static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
+{
+    yaml_node_t *n;
+    const char *s;
+    char w[200];
+    cg_m2o *e = &ld->m->m2o[i];
+    cg_got got = get_string(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
+    if (got == GOT_ABSENT)
+        error_at(ld, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
+                 "that logs and refusal pages show)", where(mn, w, sizeof w));
+    if (got != GOT_SET)
+        return;
+    e->name = ld_strndup(ld, s, strlen(s));
+    if (strlen(s) < 64)
+        fmt_into(mn->path, sizeof mn->path, "many_to_one[%s]", s);
+    for (size_t j = 0; j < i; j++) {
+        const cg_m2o *o = &ld->m->m2o[j];
+        if (o->name && e->name && !strcmp(o->name, e->name)) {
+            error_at(ld, n, "duplicate many-to-one name \"%s\" (first at line %d): names must be unique",
+                     s, o->line);
+            break;
+        }
+    }
+}
+
+static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
+{
+    cg_m2o *e = &ld->m->m2o[i];
+    cg_mnode mn = { .node = item };
+    yaml_node_t *n;
+    const char *s;
+    char d[96], path[256];
+    fmt_into(mn.path, sizeof mn.path, "many_to_one[#%zu]", i + 1);
+    e->line = nline(item);
+    e->column = ncol(item);
+    e->enabled = true;
+    if (item->type != YAML_MAPPING_NODE) {
+        error_at(ld, item, "%s: expected a mapping with keys name, action, principal and rules, got %s",
+                 mn.path, describe(item, d, sizeof d));
+        return;
+    }
+    m2o_name(ld, &mn, i);
+    check_keys(ld, &mn, m2o_keys);
+    if (get_string(ld, &mn, "description", "text", &n, &s) == GOT_SET)
+        e->description = ld_strndup(ld, s, strlen(s));
+    get_bool(ld, &mn, "enabled", &e->enabled);
+    parse_action(ld, &mn, e);
+    if (e->deny && (n = map_get(ld, item, "principal")) != NULL) {
+        key_path(&mn, "principal", path, sizeof path);
+        error_at(ld, n, "%s: a deny mapping refuses the certificate (403.12) and maps it to no one: "
+                 "remove principal, or make the action allow", path);
+    } else {
+        get_principal(ld, &mn, !e->deny, &e->principal, "the principal for certificates this mapping "
+                      "allows; or action: deny");
+    }
+    parse_rules(ld, &mn, e);
+}
+
+/* ---- shadowed mappings ---- */
+
+/* Whether a matches every certificate b matches: each rule of a covers a
+ * rule of b on the same sub-field. Then b's matching value for that rule
+ * also matches a's rule (whatever other values the field has), so a
+ * matches too, and comes first. */
+static bool m2o_covers(const cg_m2o *a, const cg_m2o *b)
+{
+    if (a->slots & ~b->slots)
+        return false;
+    for (size_t i = 0; i < a->nrules; i++) {
+        const cg_rule *ra = &a->rules[i];
+        bool covered = false;
+        for (size_t j = 0; j < b->nrules && !covered; j++) {
+            const cg_rule *rb = &b->rules[j];
+            covered = ra->slot == rb->slot &&
+                      cg_glob_covers(ra->pat, ra->patlen, ra->cs, rb->pat, rb->patlen, rb->cs);
+        }
+        if (!covered)
+            return false;
+    }
+    return true;
+}
+
+static bool m2o_complete(const cg_m2o *e)
+{
+    if (!e->name || !e->rules)
+        return false;
+    for (size_t i = 0; i < e->nrules; i++)
+        if (!e->rules[i].pat || e->rules[i].slot < 0)
+            return false;
+    return true;
+}
+
+static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
+{
+    const cg_mapping *m = ld->m;
+    for (size_t j = 0; j < m->nm2o; j++) {
+        const cg_m2o *b = &m->m2o[j];
+        if (!b->enabled || !m2o_complete(b))
+            continue;
+        for (size_t i = 0; i < j; i++) {
+            const cg_m2o *a = &m->m2o[i];
+            if (!a->enabled || !m2o_complete(a) || !m2o_covers(a, b))
+                continue;
+            warning_at(ld, list_item(ld, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
+                       "(line %d) comes first and matches every certificate it matches (each of its "
+                       "rules covers one of [%s]'s rules); move it before [%s], or remove it",
+                       b->name, a->name, a->line, b->name, a->name);
+            break;
+        }
+    }
+}
+
+static void parse_many_to_one(cg_mload *ld, const cg_mnode *root)
+{
+    yaml_node_t *seq;
+    if (get_list(ld, root, "many_to_one", "a list of many-to-one mappings", &seq) != GOT_SET)
+        return;
+    size_t n = list_len(seq);
+    ld->m->m2o = ld_calloc(ld, n, sizeof *ld->m->m2o);
+    if (!ld->m->m2o)
+        return;
+    ld->m->nm2o = n;
+    for (size_t i = 0; i < n; i++)
+        parse_m2o(ld, list_item(ld, seq, i), i);
+    check_shadowing(ld, seq);
+}
+
+/* ---- the top level ---- */
+
+static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
+{
+    yaml_node_t *n;
+    const char *s;
+    if (get_string(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != GOT_SET)
+        return;
+    const char *why = realm_problem(s, strlen(s));
+    if (why) {
+        error_at(ld, n, "default_realm: \"%s\" is not a Kerberos realm: %s (expected e.g. EXAMPLE.TEST)",
+                 s, why);
+        return;
+    }
+    if (strlen(s) > 200) {
+        error_at(ld, n, "default_realm: longer than 200 bytes");
+        return;
+    }
+    ld->m->default_realm = ld_strndup(ld, s, strlen(s));
+}
+
+static void parse_no_match(cg_mload *ld, const cg_mnode *root)
+{
+    yaml_node_t *n;
+    const char *s;
+    char d[96];
+    if (get_text(ld, root, "no_match", "401 or 403", &n, &s) != GOT_SET)
+        return;
+    if (!strcmp(s, "401") || !strcmp(s, "403")) {
+        ld->m->no_match_403 = s[2] == '3';
+        return;
+    }
+    error_at(ld, n, "no_match: expected 401 (\"logon failed\", 401.2, as IIS) or 403, got %s",
+             describe(n, d, sizeof d));
+}
+
+static void warn_if_empty(cg_mload *ld, yaml_node_t *root)
+{
+    const cg_mapping *m = ld->m;
+    for (size_t i = 0; i < m->nones; i++)
+        if (m->ones[i].enabled)
+            return;
+    for (size_t i = 0; i < m->nm2o; i++)
+        if (m->m2o[i].enabled)
+            return;
+    warning_at(ld, root, "no enabled mapping: every certificate will be refused with %s",
+               m->no_match_403 ? "403" : "401.2");
+}
+
+static void parse_root(cg_mload *ld, yaml_node_t *root)
+{
+    static const char *const keys[] = { "default_realm", "no_match", "one_to_one", "many_to_one", NULL };
+    cg_mnode m = { .node = root, .path = "" };
+    char d[96], list[256];
+    if (!root || is_null(root)) {
+        error_at(ld, root, "the mapping file is empty (expected a mapping with one_to_one and/or "
+                 "many_to_one; see conf/mapping.example.yaml)");
+        return;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        join(list, sizeof list, keys);
+        error_at(ld, root, "expected a mapping at the top level (keys: %s), got %s", list,
+                 describe(root, d, sizeof d));
+        return;
+    }
+    check_keys(ld, &m, keys);
+    /* Before the entries, whatever the order in the file: principals use it. */
+    parse_default_realm(ld, &m);
+    parse_no_match(ld, &m);
+    parse_one_to_one(ld, &m);
+    parse_many_to_one(ld, &m);
+    if (!load_errors(ld))
+        warn_if_empty(ld, root);
+}
+
+/* ---- YAML syntax, anchors, documents ---- */
+
+static void syntax_error(cg_mload *ld, const yaml_parser_t *p, const unsigned char *buf, size_t len)
+{
+    int line = 1, col = 1;
+    char ctx[200] = "";
+    if (p->error == YAML_MEMORY_ERROR) {
+        ld->oom = true;
+        return;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+            if (buf[i] == '\n')
+                line++, col = 1;
+            else
+                col++;
+        }
+        if (p->problem_value != -1)
+            fmt_into(ctx, sizeof ctx, " (byte 0x%02x)", (unsigned)p->problem_value & 0xff);
+    } else {
+        line = (int)p->problem_mark.line + 1;
+        col = (int)p->problem_mark.column + 1;
+        if (p->context)
+            fmt_into(ctx, sizeof ctx, " (%s at line %d, column %d)", p->context,
+                     (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    }
+    bool star = p->problem_mark.index < len && buf[p->problem_mark.index] == '*';
+    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, line, col, "YAML syntax error: %s%s%s",
+                p->problem ? p->problem : "unknown problem", ctx,
+                star ? "; a value that starts with '*' must be quoted: pattern: \"*\"" : "");
+}
+
+static void reject_anchor(cg_mload *ld, const yaml_event_t *ev, const yaml_char_t *anchor, bool alias)
+{
+    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev->start_mark.line + 1,
+                (int)ev->start_mark.column + 1,
+                "YAML %s \"%c%s\" is not supported%s", alias ? "alias" : "anchor", alias ? '*' : '&',
+                (const char *)anchor,
+                alias ? ": if this is a wildcard pattern, quote it (pattern: \"*...\")"
+                      : ": write every value out in full");
+}
+
+/* The document API resolves aliases silently and stops at the first
+ * document, so anchors, aliases and extra documents are found first. */
+static bool scan_events(cg_mload *ld, const unsigned char *buf, size_t len)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    size_t errors = load_errors(ld);
+    int docs = 0;
+    if (!yaml_parser_initialize(&p)) {
+        ld->oom = true;
+        return false;
+    }
+    yaml_parser_set_input_string(&p, buf, len);
+    for (;;) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            syntax_error(ld, &p, buf, len);
+            break;
+        }
+        const yaml_char_t *anchor = NULL;
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs == 2)
+                cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev.start_mark.line + 1,
+                            (int)ev.start_mark.column + 1, "a second YAML document (a mapping file "
+                            "holds exactly one; remove this \"---\" and what follows)");
+            break;
+        case YAML_ALIAS_EVENT: reject_anchor(ld, &ev, ev.data.alias.anchor, true); break;
+        case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
+        case YAML_SEQUENCE_START_EVENT: anchor = ev.data.sequence_start.anchor; break;
+        case YAML_MAPPING_START_EVENT: anchor = ev.data.mapping_start.anchor; break;
+        default: break;
+        }
+        if (anchor)
+            reject_anchor(ld, &ev, anchor, false);
+        bool end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+        if (end)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return load_errors(ld) == errors && !ld->oom;
+}
+
+/* ---- lifetime ---- */
+
+static void mapping_free(cg_mapping *m)
+{
+    if (!m)
+        return;
+    for (cg_block *b = m->arena, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(m);
+}
+
+cg_mapping *cg_mapping_ref(cg_mapping *m)
+{
+    if (m)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void cg_mapping_unref(cg_mapping *m)
+{
+    /* acq_rel: the last owner must see every other owner's reads done. */
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+        mapping_free(m);
+}
+
+/* This load's diagnostics in file order (sections are checked in a fixed
+ * order, shadow warnings last). Stable. */
+static void sort_diag(cg_diag *d, size_t from)
+{
+    for (size_t i = from + 1; i < d->count; i++) {
+        cg_diag_item it = d->items[i];
+        size_t j = i;
+        while (j > from && (d->items[j - 1].line > it.line ||
+                            (d->items[j - 1].line == it.line && d->items[j - 1].column > it.column))) {
+            d->items[j] = d->items[j - 1];
+            j--;
+        }
+        d->items[j] = it;
+    }
+}
+
+static cg_mapping *load(const unsigned char *buf, size_t len, const char *name, const char *dir,
+                        cg_diag *diag)
+{
+    cg_mload ld = { .name = name, .dir = dir, .diag = diag, .errors0 = diag->errors };
+    size_t first_item = diag->count;
+    bool have_doc = false;
+    ld.m = calloc(1, sizeof *ld.m);
+    if (!ld.m || !(ld.m->file = arena_strndup(ld.m, name, strlen(name)))) {
+        ld.oom = true;
+        goto done;
+    }
+    atomic_init(&ld.m->refs, 1);
+    for (int k = 0; k < N_KINDS; k++)
+        ld.m->kind_first[k] = SIZE_MAX;
+    if (!scan_events(&ld, buf, len))
+        goto done;
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        ld.oom = true;
+        goto done;
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    have_doc = yaml_parser_load(&parser, &ld.doc);
+    if (!have_doc)
+        syntax_error(&ld, &parser, buf, len);
+    yaml_parser_delete(&parser);
+    if (have_doc)
+        parse_root(&ld, yaml_document_get_root_node(&ld.doc));
+    sort_diag(diag, first_item);
+done:
+    if (have_doc)
+        yaml_document_delete(&ld.doc);
+    if (ld.oom)
+        cg_diag_add(diag, CG_DIAG_ERROR, name, 0, 0, "out of memory while loading the mapping file");
+    if (load_errors(&ld) || ld.oom) {
+        mapping_free(ld.m);
+        return NULL;
+    }
+    return ld.m;
+}
+
+cg_mapping *cg_mapping_load_string(const char *yaml, size_t len, const char *name, const char *dir,
+                                   cg_diag *diag)
+{
+    return load((const unsigned char *)yaml, len, name ? name : "<string>", dir, diag);
+}
 
 cg_mapping *cg_mapping_load(const char *path, cg_diag *diag)
 {
-    cg_diag_add(diag, CG_DIAG_ERROR, path, 0, 0, "certificate mapping is not available in this build yet");
+    size_t len = 0;
+    unsigned char *buf = read_file(path, CG_MAPPING_FILE_MAX, &len);
+    if (!buf) {
+        cg_diag_add(diag, CG_DIAG_ERROR, path, 0, 0, "cannot read the mapping file: %s",
+                    errno == EFBIG ? "larger than 256 MiB" : strerror(errno));
+        return NULL;
+    }
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+    cg_mapping *m = load(buf, len, path, dir, diag);
+    free(dir);
+    free(buf);
+    return m;
+}
+
+/* ======================================================================
+ * Mapping a certificate
+ * ====================================================================== */
+
+/* Rules and mappings evaluate to true, false, or unknown: unknown when an
+ * undecodable value might have made the difference. */
+typedef enum { TV_FALSE, TV_TRUE, TV_UNKNOWN } cg_tv;
+
+/* True when any decodable value of the rule's sub-field matches. */
+static cg_tv rule_eval(const cg_rule *r, const cg_view *v)
+{
+    for (int16_t i = v->first[r->slot]; i >= 0; i = v->v[i].next) {
+        const cg_value *x = &v->v[i];
+        if (x->problem == VP_OK && cg_glob_match(r->pat, r->patlen, r->cs, x->s, x->len))
+            return TV_TRUE;
+    }
+    return (v->tainted >> r->slot) & 1 ? TV_UNKNOWN : TV_FALSE;
+}
+
+static cg_tv m2o_eval(const cg_m2o *e, const cg_view *v)
+{
+    /* A rule on a sub-field the certificate lacks cannot match. */
+    if (e->slots & ~v->present & ~v->tainted)
+        return TV_FALSE;
+    cg_tv res = TV_TRUE;
+    for (size_t i = 0; i < e->nrules; i++) {
+        cg_tv tv = rule_eval(&e->rules[i], v);
+        if (tv == TV_FALSE)
+            return TV_FALSE;
+        if (tv == TV_UNKNOWN)
+            res = TV_UNKNOWN;
+    }
+    return res;
+}
+
+/* ---- one-to-one lookup ---- */
+
+static size_t lookup_enabled(const cg_mapping *m, cg_kind k, const char *key, size_t len)
+{
+    size_t i = table_find(m, k, key, len);
+    return i != SIZE_MAX && m->ones[i].enabled ? i : SIZE_MAX;
+}
+
+/* Builds the certificate's key of kind k (not rfc822) into key; false when
+ * the certificate has none (no SKI); *undecodable when it cannot be
+ * computed because a name does not decode. */
+static bool view_key(cg_view *v, cg_kind k, char *key, size_t cap, bool *undecodable)
+{
+    const char *a = NULL, *b = NULL;
+    switch (k) {
+    case K_SHA256: a = view_key_sha256(v); break;
+    case K_SKI:
+        if (!(a = view_key_ski(v)))
+            return false;
+        break;
+    case K_SHA1PK: a = view_key_sha1pk(v); break;
+    case K_ISSUER_SERIAL:
+    case K_ISSUER_SUBJECT:
+        a = view_key_dn(v, FIELD_ISSUER);
+        b = k == K_ISSUER_SERIAL ? view_key_serial(v) : view_key_dn(v, FIELD_SUBJECT);
+        if (!a || !b) {
+            *undecodable = true;
+            return false;
+        }
+        break;
+    default: return false;
+    }
+    fmt_into(key, cap, b ? "%s\n%s" : "%s", a, b);
+    return true;
+}
+
+/* The first enabled entry of kind k naming this certificate, SIZE_MAX if
+ * none. */
+static size_t one_lookup_kind(const cg_mapping *m, cg_view *v, cg_kind k, bool *undecodable)
+{
+    char key[2 * CG_DN_MAX + 8];
+    if (k != K_RFC822) {
+        if (!view_key(v, k, key, sizeof key, undecodable))
+            return SIZE_MAX;
+        return lookup_enabled(m, k, key, strlen(key));
+    }
+    int slot = slot_of(FIELD_SAN, SAN_EMAIL);
+    size_t best = SIZE_MAX;
+    if ((v->tainted >> slot) & 1)
+        *undecodable = true;
+    for (int16_t i = v->first[slot]; i >= 0; i = v->v[i].next) {
+        const cg_value *x = &v->v[i];
+        if (x->problem != VP_OK || x->len >= sizeof key)
+            continue;
+        for (size_t c = 0; c < x->len; c++)
+            key[c] = fold(x->s[c]);
+        size_t hit = lookup_enabled(m, K_RFC822, key, x->len);
+        if (hit < best)
+            best = hit;
+    }
+    return best;
+}
+
+/* The earliest enabled one-to-one entry naming the certificate, across
+ * key kinds. When a kind's key cannot be computed (undecodable name) and
+ * an entry of that kind comes before the best hit, that entry might have
+ * been the one: *unknown is set to the kind and SIZE_MAX returned. */
+static size_t one_find(const cg_mapping *m, cg_view *v, int *unknown)
+{
+    size_t best = SIZE_MAX, unknown_first = SIZE_MAX;
+    *unknown = -1;
+    for (int k = 0; k < N_KINDS; k++) {
+        if (m->kind_first[k] >= best)
+            continue; /* no entry of this kind, or none that could come first */
+        bool undecodable = false;
+        size_t i = one_lookup_kind(m, v, (cg_kind)k, &undecodable);
+        if (undecodable && m->kind_first[k] < unknown_first) {
+            unknown_first = m->kind_first[k];
+            *unknown = k;
+        }
+        if (i < best)
+            best = i;
+    }
+    if (unknown_first < best)
+        return SIZE_MAX;
+    *unknown = -1;
+    return best;
+}
+
+/* ---- the sentences of a result ---- */
+
+/* 'certificate "CN=bob,..." (serial 2B..., issuer "CN=...")' */
+static void sb_cert(cg_sb *b, const cg_view *v)
+{
+    char subj[512], iss[512], serial[80];
+    cg_sb s;
+    sb_init(&s, subj, sizeof subj);
+    view_dn_text(v, FIELD_SUBJECT, &s);
+    sb_init(&s, iss, sizeof iss);
+    view_dn_text(v, FIELD_ISSUER, &s);
+    cg_cert_serial(v->crt, serial, sizeof serial);
+    sb_puts(b, "certificate \"");
+    sb_clip(b, subj, strlen(subj), 140);
+    sb_printf(b, "\" (serial %s, issuer \"", serial);
+    sb_clip(b, iss, strlen(iss), 100);
+    sb_puts(b, "\")");
+}
+
+static void sb_quoted(cg_sb *b, const cg_value *x, size_t max)
+{
+    char why[96];
+    if (x->problem != VP_OK) {
+        vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
+        sb_printf(b, "(a value that %s)", why);
+        return;
+    }
+    sb_add(b, "\"", 1);
+    sb_clip(b, x->s, x->len, max);
+    sb_add(b, "\"", 1);
+}
+
+/* Why a rule does not match: 'subject.OU "Sales" does not match "Eng*"'. */
+static void sb_rule_miss(cg_sb *b, const cg_rule *r, const cg_view *v)
+{
+    char sn[40];
+    slot_name(r->slot, sn, sizeof sn);
+    if (v->count[r->slot] == 0) {
+        sb_printf(b, "the certificate has no %s", sn);
+        return;
+    }
+    sb_printf(b, "%s ", sn);
+    int shown = 0;
+    for (int16_t i = v->first[r->slot]; i >= 0 && shown < 3; i = v->v[i].next, shown++) {
+        if (shown)
+            sb_puts(b, ", ");
+        sb_quoted(b, &v->v[i], 40);
+    }
+    if (v->count[r->slot] > 3)
+        sb_printf(b, " (and %u more)", v->count[r->slot] - 3u);
+    sb_printf(b, " %s \"", v->count[r->slot] > 1 ? "do not match" : "does not match");
+    sb_clip(b, r->src, strlen(r->src), 60);
+    sb_printf(b, "\"%s", r->cs ? "" : " (case-insensitive)");
+}
+
+/* The first rule of e that decides it does not match (or is unknown). */
+static const cg_rule *m2o_first_miss(const cg_m2o *e, const cg_view *v)
+{
+    for (size_t i = 0; i < e->nrules; i++)
+        if (rule_eval(&e->rules[i], v) != TV_TRUE)
+            return &e->rules[i];
     return NULL;
 }
-cg_mapping *cg_mapping_ref(cg_mapping *m) { return m; }
-void cg_mapping_unref(cg_mapping *m) { (void)m; }
+
+static void fill_none(const cg_mapping *m, cg_map_result *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fill_none(const cg_mapping *m, cg_map_result *out, const char *fmt, ...)
+{
+    char detail[sizeof out->why.detail];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    out->outcome = CG_MAP_NONE;
+    out->principal[0] = '\0';
+    cg_refuse(&out->why, m->no_match_403 ? CG_REFUSE_MAP_NONE_403 : CG_REFUSE_MAP_NONE, "%s", detail);
+}
+
+/* No entry matched: name the certificate and say, for the one-to-one table
+ * and the first few enabled many-to-one mappings, why not. */
+static void fill_no_match(const cg_mapping *m, cg_view *v, cg_map_result *out)
+{
+    char detail[sizeof out->why.detail];
+    cg_sb b;
+    sb_init(&b, detail, sizeof detail - 120); /* room kept for the advice */
+    sb_printf(&b, "No mapping in %s matches the ", m->file);
+    sb_cert(&b, v);
+    sb_puts(&b, ".");
+    if (m->nones == 1)
+        sb_printf(&b, " One-to-one: the one entry does not name it (SHA-256 %.16s...).",
+                  view_key_sha256(v));
+    else if (m->nones)
+        sb_printf(&b, " One-to-one: none of the %zu entries names it (SHA-256 %.16s...).", m->nones,
+                  view_key_sha256(v));
+    size_t shown = 0, enabled = 0;
+    for (size_t i = 0; i < m->nm2o; i++) {
+        const cg_m2o *e = &m->m2o[i];
+        if (!e->enabled)
+            continue;
+        if (enabled++ >= CG_DETAIL_MAPPINGS)
+            continue;
+        sb_printf(&b, "%s\"%s\": ", shown++ ? "; " : " Many-to-one: ", e->name);
+        const cg_rule *r = m2o_first_miss(e, v);
+        if (r)
+            sb_rule_miss(&b, r, v);
+    }
+    if (enabled > CG_DETAIL_MAPPINGS)
+        sb_printf(&b, "; and %zu more", enabled - CG_DETAIL_MAPPINGS);
+    if (shown)
+        sb_puts(&b, ".");
+    if (!m->nones && !enabled)
+        sb_puts(&b, " The file has no enabled mapping.");
+    b.cap = sizeof detail; /* now the advice may use the room kept */
+    b.full = false;
+    sb_puts(&b, " Add a one-to-one entry or a many-to-one rule for it; `certgate explain --cert` "
+                "shows every field the rules can use.");
+    fill_none(m, out, "%s", detail);
+}
+
+/* A one-to-one entry or an allow mapping decided: build the principal. */
+static void fill_allow(const cg_mapping *m, cg_view *v, const cg_template *t, const char *label,
+                       cg_map_result *out)
+{
+    char why[400], cert[600];
+    cg_sb b;
+    fmt_into(out->rule, sizeof out->rule, "%s", label);
+    if (template_eval(t, v, m->default_realm, out->principal, sizeof out->principal, why, sizeof why)) {
+        out->outcome = CG_MAP_ALLOW;
+        return;
+    }
+    sb_init(&b, cert, sizeof cert);
+    sb_cert(&b, v);
+    fill_none(m, out, "The %s matches %s in %s, but no principal can be made for it: %s. "
+              "Nothing else is tried: fix the principal template or the certificate.",
+              cert, label, m->file, why);
+}
+
+static void fill_deny(const cg_mapping *m, cg_view *v, const cg_m2o *e, cg_map_result *out)
+{
+    char cert[600];
+    cg_sb b;
+    sb_init(&b, cert, sizeof cert);
+    sb_cert(&b, v);
+    out->outcome = CG_MAP_DENY;
+    out->principal[0] = '\0';
+    fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
+    cg_refuse(&out->why, CG_REFUSE_MAP_DENIED, "The mapper denied access: the %s matches the deny "
+              "mapping \"%s\" (%s, line %d).", cert, e->name, m->file, e->line);
+}
+
+/* An undecodable value stands where a decision was needed. */
+static void fill_unknown_m2o(const cg_mapping *m, cg_view *v, const cg_m2o *e, cg_map_result *out)
+{
+    char cert[600], sn[40] = "a field", why[96] = "cannot be decoded";
+    cg_sb b;
+    const cg_rule *r = m2o_first_miss(e, v);
+    sb_init(&b, cert, sizeof cert);
+    sb_cert(&b, v);
+    if (r) {
+        slot_name(r->slot, sn, sizeof sn);
+        for (int16_t i = v->first[r->slot]; i >= 0; i = v->v[i].next)
+            if (v->v[i].problem != VP_OK)
+                vproblem_text((cg_vproblem)v->v[i].problem, v->v[i].detail, why, sizeof why);
+    }
+    fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
+    fill_none(m, out, "The %s has a %s value that %s, so certgate cannot tell whether many-to-one "
+              "\"%s\" (%s, line %d) matches it; it refuses rather than guess. Reissue the "
+              "certificate with a proper %s.", cert, sn, why, e->name, m->file, e->line, sn);
+}
+
+static void fill_unknown_one(const cg_mapping *m, cg_view *v, int kind, cg_map_result *out)
+{
+    char cert[600];
+    cg_sb b;
+    sb_init(&b, cert, sizeof cert);
+    sb_cert(&b, v);
+    fill_none(m, out, "The %s has a name with a value that cannot be decoded, so its %s key cannot "
+              "be computed and one-to-one entry #%zu of %s might have named it; certgate refuses "
+              "rather than guess.", cert, kind_names[kind], m->kind_first[kind] + 1, m->file);
+}
+
+static void mapping_decide(const cg_mapping *m, cg_view *v, cg_map_result *out)
+{
+    char label[128];
+    int unknown;
+    size_t i = one_find(m, v, &unknown);
+    if (unknown >= 0) {
+        fill_unknown_one(m, v, unknown, out);
+        return;
+    }
+    if (i != SIZE_MAX) {
+        one_label(m, i, label, sizeof label);
+        fill_allow(m, v, &m->ones[i].principal, label, out);
+        return;
+    }
+    for (size_t j = 0; j < m->nm2o; j++) {
+        const cg_m2o *e = &m->m2o[j];
+        if (!e->enabled)
+            continue;
+        cg_tv tv = m2o_eval(e, v);
+        if (tv == TV_FALSE)
+            continue;
+        if (tv == TV_UNKNOWN) {
+            fill_unknown_m2o(m, v, e, out);
+        } else if (e->deny) {
+            fill_deny(m, v, e, out);
+        } else {
+            fmt_into(label, sizeof label, "many-to-one \"%s\"", e->name);
+            fill_allow(m, v, &e->principal, label, out);
+        }
+        return;
+    }
+    fill_no_match(m, v, out);
+}
+
 void cg_mapping_map(const cg_mapping *m, const mbedtls_x509_crt *leaf, cg_map_result *out)
 {
-    (void)m; (void)leaf;
+    cg_view v;
     out->outcome = CG_MAP_NONE;
-    cg_refuse(&out->why, CG_REFUSE_MAP_NONE, "certificate mapping is not available in this build yet");
+    out->principal[0] = '\0';
+    out->rule[0] = '\0';
+    out->why.kind = CG_REFUSE_NONE;
+    out->why.detail[0] = '\0';
+    if (!m || !leaf || !leaf->raw.p) {
+        cg_refuse(&out->why, CG_REFUSE_MAP_NONE, "No certificate to map (no mapping file loaded, "
+                  "or no client certificate).");
+        return;
+    }
+    view_init(&v, leaf);
+    mapping_decide(m, &v, out);
 }
-void cg_mapping_explain(const cg_mapping *m, const mbedtls_x509_crt *leaf, void *f) { (void)m; (void)leaf; (void)f; }
+
+/* ======================================================================
+ * Explaining (certgate explain)
+ * ====================================================================== */
+
+static void explain_value(FILE *f, const char *label, const cg_value *x)
+{
+    char buf[1200], why[96];
+    cg_sb b;
+    sb_init(&b, buf, sizeof buf);
+    if (x->problem == VP_OK) {
+        sb_add(&b, "\"", 1);
+        sb_clip(&b, x->s, x->len, 400);
+        sb_add(&b, "\"", 1);
+    } else {
+        vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
+        sb_hex_value(&b, x);
+        sb_printf(&b, "  UNDECODABLE: %s; it never matches a rule and never goes into a principal", why);
+    }
+    fprintf(f, "    %-22s %s\n", label, buf);
+}
+
+static void explain_dn(FILE *f, const cg_view *v, int field)
+{
+    char buf[2048], label[96];
+    cg_sb b;
+    sb_init(&b, buf, sizeof buf);
+    view_dn_text(v, field, &b);
+    fprintf(f, "  %-24s %s\n", field_names[field], buf);
+    for (uint16_t i = v->dn_begin[field]; i < v->dn_end[field]; i++) {
+        const cg_value *x = &v->v[i];
+        if (x->slot != SLOT_OTHER) {
+            slot_name(x->slot, label, sizeof label);
+        } else {
+            cg_sb t;
+            sb_init(&t, label, sizeof label);
+            sb_printf(&t, "%s ", field_names[field]);
+            sb_attr_type(&t, x);
+            sb_puts(&t, " (no rule)");
+        }
+        explain_value(f, label, x);
+    }
+}
+
+static void explain_fields(FILE *f, cg_view *v)
+{
+    char label[40], serial[80];
+    fprintf(f, "The certificate as the mapper sees it (values decoded from DER):\n");
+    explain_dn(f, v, FIELD_SUBJECT);
+    explain_dn(f, v, FIELD_ISSUER);
+    for (int sub = 0; sub < N_SAN_SUBS; sub++) {
+        int slot = slot_of(FIELD_SAN, sub);
+        for (int16_t i = v->first[slot]; i >= 0; i = v->v[i].next)
+            explain_value(f, slot_name(slot, label, sizeof label), &v->v[i]);
+    }
+    if (v->san_malformed)
+        fprintf(f, "  the SubjectAltName extension is malformed: san.* rules cannot be decided\n");
+    if (v->overflow)
+        fprintf(f, "  the certificate has more than %d name values: only the first are shown, and "
+                "no rule can be decided\n", CG_VIEW_MAX_VALUES);
+    cg_cert_serial(v->crt, serial, sizeof serial);
+    const char *ski = view_key_ski(v);
+    fprintf(f, "  %-24s %s\n", "serial", serial);
+    fprintf(f, "  %-24s %s\n", "subject key identifier", ski ? ski : "(none)");
+    fprintf(f, "  %-24s %s\n", "SHA-1 of public key", view_key_sha1pk(v));
+    fprintf(f, "  %-24s %s\n", "SHA-256", view_key_sha256(v));
+}
+
+static bool kind_used(const cg_mapping *m, cg_kind k)
+{
+    for (size_t i = 0; i < m->nones; i++)
+        if (m->ones[i].kind == k)
+            return true;
+    return false;
+}
+
+static void explain_entry(FILE *f, const cg_mapping *m, cg_view *v, size_t i, const char *by)
+{
+    char label[128], principal[256], why[400];
+    const cg_one *e = &m->ones[i];
+    one_label(m, i, label, sizeof label);
+    if (!e->enabled) {
+        fprintf(f, "    by %s: %s (line %d) names it, but is disabled\n", by, label, e->line);
+    } else if (template_eval(&e->principal, v, m->default_realm, principal, sizeof principal, why,
+                             sizeof why)) {
+        fprintf(f, "    by %s: %s (line %d) names it -> %s\n", by, label, e->line, principal);
+    } else {
+        fprintf(f, "    by %s: %s (line %d) names it, but %s\n", by, label, e->line, why);
+    }
+}
+
+static void explain_one(FILE *f, const cg_mapping *m, cg_view *v)
+{
+    char key[2 * CG_DN_MAX + 8];
+    fprintf(f, "One-to-one (%zu %s, checked first; the earliest entry that names the "
+            "certificate wins):\n", m->nones, m->nones == 1 ? "entry" : "entries");
+    for (int k = 0; k < N_KINDS; k++) {
+        if (!kind_used(m, (cg_kind)k))
+            continue;
+        bool undecodable = false, found = false;
+        if (k == K_RFC822) {
+            int slot = slot_of(FIELD_SAN, SAN_EMAIL);
+            for (int16_t i = v->first[slot]; i >= 0; i = v->v[i].next) {
+                const cg_value *x = &v->v[i];
+                if (x->problem != VP_OK || x->len >= sizeof key)
+                    continue;
+                for (size_t c = 0; c < x->len; c++)
+                    key[c] = fold(x->s[c]);
+                size_t hit = table_find(m, K_RFC822, key, x->len);
+                if (hit != SIZE_MAX) {
+                    explain_entry(f, m, v, hit, "rfc822");
+                    found = true;
+                }
+            }
+            undecodable = (v->tainted >> slot) & 1;
+        } else if (view_key(v, (cg_kind)k, key, sizeof key, &undecodable)) {
+            size_t hit = table_find(m, (cg_kind)k, key, strlen(key));
+            if (hit != SIZE_MAX) {
+                explain_entry(f, m, v, hit, kind_names[k]);
+                found = true;
+            }
+        }
+        if (undecodable)
+            fprintf(f, "    by %s: cannot be computed (a name value cannot be decoded)\n", kind_names[k]);
+        else if (!found)
+            fprintf(f, "    by %s: no entry%s\n", kind_names[k],
+                    k == K_SKI && !v->ski ? " (the certificate has no subject key identifier)" : "");
+    }
+}
+
+static void explain_rules(FILE *f, const cg_m2o *e, const cg_view *v)
+{
+    char sn[40], buf[600];
+    for (size_t i = 0; i < e->nrules; i++) {
+        const cg_rule *r = &e->rules[i];
+        cg_tv tv = rule_eval(r, v);
+        cg_sb b;
+        sb_init(&b, buf, sizeof buf);
+        if (tv == TV_TRUE) {
+            sb_printf(&b, "%s matches \"", slot_name(r->slot, sn, sizeof sn));
+            sb_clip(&b, r->src, strlen(r->src), 200);
+            sb_printf(&b, "\"%s", r->cs ? "" : " (case-insensitive)");
+        } else {
+            sb_rule_miss(&b, r, v);
+            if (tv == TV_UNKNOWN)
+                sb_puts(&b, " [undecided: a value cannot be decoded]");
+        }
+        fprintf(f, "        rule %zu: %s\n", i + 1, buf);
+    }
+}
+
+static void explain_m2o(FILE *f, const cg_mapping *m, const cg_view *v, bool decided)
+{
+    fprintf(f, "Many-to-one (%zu %s, in order; the first whose rules all match wins):\n", m->nm2o,
+            m->nm2o == 1 ? "mapping" : "mappings");
+    for (size_t j = 0; j < m->nm2o; j++) {
+        const cg_m2o *e = &m->m2o[j];
+        fprintf(f, "  [%zu] \"%s\" (line %d, %s%s%s): ", j + 1, e->name, e->line, e->deny ? "deny" : "allow",
+                e->deny ? "" : " -> ", e->deny ? "" : e->principal.src);
+        if (!e->enabled) {
+            fprintf(f, "disabled\n");
+            continue;
+        }
+        cg_tv tv = m2o_eval(e, v);
+        fprintf(f, "%s%s\n", tv == TV_TRUE ? "MATCHES" : tv == TV_FALSE ? "no match" : "UNDECIDED",
+                decided ? " (not reached)" : "");
+        explain_rules(f, e, v);
+        if (tv != TV_FALSE)
+            decided = true;
+    }
+}
+
+void cg_mapping_explain(const cg_mapping *m, const mbedtls_x509_crt *leaf, void *stdio_file)
+{
+    FILE *f = stdio_file;
+    cg_view v;
+    cg_map_result r;
+    if (!leaf || !leaf->raw.p) {
+        fprintf(f, "No certificate to map.\n");
+        return;
+    }
+    view_init(&v, leaf);
+    explain_fields(f, &v);
+    if (!m) {
+        fprintf(f, "No mapping file: the certificate itself is the identity.\n");
+        return;
+    }
+    fprintf(f, "Mapping file %s%s%s\n", m->file, m->default_realm ? ", default_realm " : "",
+            m->default_realm ? m->default_realm : "");
+    explain_one(f, m, &v);
+    int unknown;
+    bool one_decided = one_find(m, &v, &unknown) != SIZE_MAX || unknown >= 0;
+    explain_m2o(f, m, &v, one_decided);
+    cg_mapping_map(m, leaf, &r);
+    switch (r.outcome) {
+    case CG_MAP_ALLOW: fprintf(f, "Result: ALLOW as %s (%s)\n", r.principal, r.rule); break;
+    case CG_MAP_DENY:
+        fprintf(f, "Result: DENY, %d.%d %s (%s)\n  %s\n", cg_refusal_status(r.why.kind),
+                cg_refusal_substatus(r.why.kind), cg_refusal_title(r.why.kind), r.rule, r.why.detail);
+        break;
+    case CG_MAP_NONE:
+        fprintf(f, "Result: NO MAPPING, %d%s%.0d %s\n  %s\n", cg_refusal_status(r.why.kind),
+                cg_refusal_substatus(r.why.kind) ? "." : "", cg_refusal_substatus(r.why.kind),
+                cg_refusal_title(r.why.kind), r.why.detail);
+        break;
+    }
+}

@@ -42,7 +42,7 @@ typedef struct server {
     uv_timer_t debounce;     /* a burst of file events -> one reload */
     unsigned reloads, reload_failures;
     uv_loop_t loop;
-    uv_signal_t sighup, sigterm, sigint;
+    uv_signal_t sighup, sigterm, sigint, sigusr1;
     cg_worker *workers;
     unsigned nworkers;
     bool stopping;
@@ -396,11 +396,52 @@ static void reload(server *s)
     cg_diag_free(&d);
 }
 
+/* SIGUSR1: drop cached Kerberos credentials. `certgate flush-tickets`
+ * lists users in "<config>.flush" first (the config directory belongs to the
+ * administrator); without that file, everything is flushed. */
+static void flush_tickets(server *s)
+{
+    cg_kerberos *k = s->services.kerberos;
+    if (!k) {
+        cg_log(CG_LOG_WARN, "kerberos_flush", "detail=\"no backend delegates: nothing to flush\"");
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s.flush", s->config_path);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cg_delegation_flush(k, NULL);
+        return;
+    }
+    char line[512];
+    unsigned n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        char user[600];
+        if (!strchr(line, '@') && s->cfg->kerberos.realm)
+            snprintf(user, sizeof user, "%s@%s", line, s->cfg->kerberos.realm);
+        else
+            snprintf(user, sizeof user, "%s", line);
+        cg_delegation_flush(k, user);
+        n++;
+    }
+    fclose(f);
+    unlink(path);
+    if (n == 0)
+        cg_delegation_flush(k, NULL);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     server *s = h->data;
     if (signum == SIGHUP) {
         reload(s);
+        return;
+    }
+    if (signum == SIGUSR1) {
+        flush_tickets(s);
         return;
     }
     if (s->stopping) {
@@ -416,6 +457,7 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     /* Keep SIGINT/SIGTERM watched (second signal = now); only SIGHUP goes. */
     uv_close((uv_handle_t *)&s->sighup, NULL);
+    uv_close((uv_handle_t *)&s->sigusr1, NULL);
     unwatch_all(s);
     uv_close((uv_handle_t *)&s->debounce, NULL);
     uv_unref((uv_handle_t *)&s->sigterm);
@@ -502,7 +544,9 @@ int cg_server_run(const char *config_path)
     uv_signal_init(&s.loop, &s.sighup);
     uv_signal_init(&s.loop, &s.sigterm);
     uv_signal_init(&s.loop, &s.sigint);
-    s.sighup.data = s.sigterm.data = s.sigint.data = &s;
+    uv_signal_init(&s.loop, &s.sigusr1);
+    s.sighup.data = s.sigterm.data = s.sigint.data = s.sigusr1.data = &s;
+    uv_signal_start(&s.sigusr1, on_signal, SIGUSR1);
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     uv_signal_start(&s.sigterm, on_signal, SIGTERM);
     uv_signal_start(&s.sigint, on_signal, SIGINT);
