@@ -334,8 +334,9 @@ class Lab:
 
     # -- start / stop --------------------------------------------------------
 
-    def start(self, users=0):
-        """Brings the lab up (or returns at once when it already runs)."""
+    def start(self, users=0, kdc_port=0, http_port=0):
+        """Brings the lab up (or returns at once when it already runs).
+        Ports default to free ones; the demo asks for fixed ones."""
         if os.path.exists(self.path("env")):
             self._load_env()
             if self.running():
@@ -354,8 +355,8 @@ class Lab:
                   "apache/run", "apache/logs"):
             os.makedirs(self.path(d), exist_ok=True)
         self.users = users
-        self.kdc_port = _free_port_udp_tcp()
-        self.http_port = _free_port_tcp(avoid=(self.kdc_port,))
+        self.kdc_port = kdc_port or _free_port_udp_tcp()
+        self.http_port = http_port or _free_port_tcp(avoid=(self.kdc_port,))
         self._write_configs()
         try:
             self._start_slapd()
@@ -853,12 +854,14 @@ def main(argv=None):
     ap.add_argument("name", nargs="?")
     ap.add_argument("--realm", default="EXAMPLE.TEST")
     ap.add_argument("--users", type=int, default=0)
+    ap.add_argument("--kdc-port", type=int, default=0, help="fixed KDC port (default: a free one)")
+    ap.add_argument("--http-port", type=int, default=0, help="fixed Apache port (default: a free one)")
     a = ap.parse_args(argv)
     lab = Lab(a.dir, realm=a.realm)
     try:
         if a.command == "start":
             t0 = time.monotonic()
-            lab.start(users=a.users)
+            lab.start(users=a.users, kdc_port=a.kdc_port, http_port=a.http_port)
             print("lab up in %.2f s: KDC 127.0.0.1:%d, backend %s (SPN %s), env in %s"
                   % (time.monotonic() - t0, lab.kdc_port, lab.backend_url, lab.backend_spn, lab.path("env")))
             if lab.timings:
