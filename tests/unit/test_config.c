@@ -1712,9 +1712,22 @@ static void test_demo_config_parses(void **state)
     assert_non_null(strstr(l->key_file, "/conf/../certs-dev/server/server.key"));
     assert_non_null(strstr(l->client_ca_file, "/conf/../certs-dev/ca/root.crt"));
     assert_true(l->cert_file[0] == '/');
-    assert_int_equal(l->nroutes, 1);
-    assert_true(l->routes[0].client_cert_required);
-    assert_string_equal(cfg->backends[l->routes[0].backend].host_header, "127.0.0.1:8080");
+    assert_int_equal(l->nroutes, 3);
+    const cg_route *echo = cg_config_route(l, "/", 1);
+    assert_non_null(echo);
+    assert_true(echo->client_cert_required);
+    assert_string_equal(cfg->backends[echo->backend].host_header, "127.0.0.1:8080");
+    assert_false(cfg->backends[echo->backend].kerberos);
+    /* /whoami goes to the Kerberos backend, as the mapped user. */
+    const cg_route *who = cg_config_route(l, "/whoami", 7);
+    assert_non_null(who);
+    const cg_backend_cfg *kb = &cfg->backends[who->backend];
+    assert_true(kb->kerberos);
+    assert_string_equal(kb->spn, "HTTP/backend.example.test");
+    assert_true(cfg->kerberos.enabled);
+    assert_string_equal(cfg->kerberos.principal, "HTTP/proxy.example.test@EXAMPLE.TEST");
+    assert_non_null(l->mapping_file);
+    assert_int_equal(l->revocation.mode, CG_REVOCATION_FETCH);
     cg_config_unref(cfg);
     cg_diag_free(&d);
     free(path);
