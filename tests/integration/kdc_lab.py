@@ -658,6 +658,11 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 </Directory>
 
 <Directory {root}/htdocs/bound>
+    # mod_auth_gssapi does not merge its settings into nested directories:
+    # repeat them, or it falls back to a default keytab that does not exist.
+    GssapiCredStore keytab:{keytab}
+    GssapiAllowedMech krb5
+    GssapiBasicAuth Off
     GssapiConnectionBound On
 </Directory>
 
