@@ -144,6 +144,17 @@ static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
     return uv_getaddrinfo(&bc->w->loop, &bc->gai_req, on_resolved, b->host, port, &hints);
 }
 
+bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity)
+{
+    if (backend >= w->npools)
+        return false;
+    /* The same first match cg_backend_acquire() takes. */
+    for (cg_backend_conn *bc = w->pools[backend].idle; bc; bc = bc->next)
+        if (strcmp(bc->identity, identity) == 0)
+            return bc->authenticated;
+    return false;
+}
+
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh, void *owner,
                                     cg_backend_cb on_connect)
 {

@@ -36,6 +36,7 @@ struct cg_backend_conn {
     unsigned served;               /* requests completed on it */
     int handles;                   /* open libuv handles */
     int connect_error;             /* reported on the next loop turn */
+    bool authenticated;            /* a Negotiate token was accepted on it (connection-bound auth) */
     bool connected, idle, closing, write_pending;
     void *owner;                   /* the exchange using it */
     cg_backend_cb on_connect;
@@ -65,6 +66,10 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
 /* A readable reason for a libuv error from this module ("connection refused",
  * "timed out after 5000 ms (timeouts.backend_connect)"). */
 const char *cg_backend_strerror(int status);
+
+/* Whether cg_backend_acquire(w, backend, identity, false, ...) would now
+ * return an idle connection that is already authenticated. */
+bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity);
 
 /* Writes bufs: returns 0 if all was written at once, 1 if the rest was
  * queued (the buffers must stay valid until on_write runs), or a negative

@@ -457,7 +457,10 @@ void cg_proxy_admit(cg_conn *c)
             cg_proxy_refuse(c, &why, true);
             return;
         }
-        if (!b->send_on_401_only) {
+        /* Connection-bound backends (IIS, mod_auth_gssapi GssapiConnectionBound)
+         * authenticate a connection once; ours never changes user. */
+        bool bound = b->connection_bound && cg_backend_idle_authenticated(c->w, ex->backend, c->identity);
+        if (!b->send_on_401_only && !bound) {
             request_token(c);
             return;
         }
@@ -777,8 +780,11 @@ static void complete_response(cg_conn *c, bool backend_clean)
         ex->keep_client = false;
     cg_backend_conn *bc = ex->bc;
     bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending;
-    if (bc)
+    if (bc) {
         bc->served++;
+        if (ex->sent_token && ex->res.status != 401)
+            bc->authenticated = true;
+    }
     drop_backend(ex, reusable);
     log_request(c);
     finish_exchange(c);

@@ -377,6 +377,11 @@ def certgate_yaml(pki, cg, lab, mapping_file):
         "    url: %s" % lab.backend_url,
         "    kerberos:",
         "      spn: %s" % SPN,
+        "  - name: bound",
+        "    url: %s" % lab.backend_url,
+        "    kerberos:",
+        "      spn: %s" % SPN,
+        "      connection_bound: true",
         "listeners:",
         "  - name: main",
         "    address: 127.0.0.1",
@@ -391,6 +396,8 @@ def certgate_yaml(pki, cg, lab, mapping_file):
         "    routes:",
         "      - path: /",
         "        backend: app",
+        "      - path: /bound",
+        "        backend: bound",
         ""])
 
 
@@ -400,11 +407,11 @@ class TestDelegationProxy(H.Base):
     @classmethod
     def setUpClass(cls):
         cls.lab = start_lab("proxy", users=len(cls.USERS))
-        for extra in ("denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2"):
+        for extra in ("denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1"):
             cls.lab.add_user(extra)
         tmp = H.module_tmp(__name__)
         cls.pki = H.pki()
-        names = cls.USERS + ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "ghost"]
+        names = cls.USERS + ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "ghost"]
         cls.certs = make_user_certs(cls.pki, tmp.join("usercerts"), names)
         entries = {n: (c[2], "%s@%s" % (n, REALM)) for n, c in cls.certs.items()}
         entries["alice"] = (cls.pki.cert_info("alice")["sha256"], "alice@" + REALM)
@@ -507,6 +514,40 @@ class TestDelegationProxy(H.Base):
                                 "krbAllowedToDelegateTo")
         finally:
             self.lab.allow_delegation()
+
+    def test_not_forwardable_502_names_protocol_transition(self):
+        self.lab.clear_ok_to_auth_as_delegate()
+        try:
+            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate")
+        finally:
+            self.lab.set_ok_to_auth_as_delegate()
+        time.sleep(2.2)  # negative_cache: 2s
+        self.assert_user("nofwd1")
+
+    def test_connection_bound_backend_authenticates_once_per_connection(self):
+        ctx = ssl.create_default_context(cafile=self.pki.root_crt)
+        crt, key = self.pki.client("alice")
+        ctx.load_cert_chain(crt, key)
+        c = http.client.HTTPSConnection("127.0.0.1", self.cg.port, context=ctx, timeout=H.t(10))
+        seen = []
+        try:
+            for _ in range(5):
+                c.request("GET", "/bound/whoami", headers={"Host": "localhost"})
+                r = c.getresponse()
+                body = r.read()
+                self.assertEqual(r.status, 200, body[:300])
+                seen.append(json.loads(body))
+        finally:
+            c.close()
+        self.assertEqual({d["remote_user"] for d in seen}, {"alice@" + REALM}, seen)
+        sent = [d["authorization_sent"] for d in seen]
+        # One token on the backend connection's first request, none after.
+        self.assertEqual(sent[0], "yes", sent)
+        self.assertIn("no", sent[1:], sent)
+        # The authenticated connection is alice's only: bob authenticates as bob.
+        st, body, _ = self.get("bob", "/bound/whoami")
+        self.assertEqual(st, 200, body[:300])
+        self.assertEqual(json.loads(body)["remote_user"], "bob@" + REALM)
 
     def test_kdc_down_503_cached_users_keep_working_then_recovers(self):
         self.assert_user("cached1")  # cached from here on
