@@ -6,7 +6,6 @@
 
 #include "log.h"
 
-static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 const char *cg_backend_strerror(int status)
 {
@@ -166,7 +165,6 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
             if (strcmp(bc->identity, identity) != 0)
                 continue;
             unlink_idle(bc);
-            uv_read_stop((uv_stream_t *)&bc->tcp);
             uv_timer_stop(&bc->timer);
             bc->owner = owner;
             return bc;
@@ -246,22 +244,60 @@ int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, 
     return 1;
 }
 
-static void idle_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void dispatch_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     static _Thread_local char scratch[64];
-    (void)h;
-    (void)suggested;
+    cg_backend_conn *bc = h->data;
+    if (bc->owner_alloc) {
+        bc->owner_alloc(h, suggested, buf);
+        return;
+    }
     buf->base = scratch;
     buf->len = sizeof scratch;
 }
 
-/* An idle connection has nothing to say: data or EOF means it is done. */
-static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)buf;
-    if (nread == 0)
+    cg_backend_conn *bc = s->data;
+    if (bc->owner_read) {
+        bc->owner_read(s, nread, buf);
         return;
-    close_conn(s->data);
+    }
+    /* Idle: a backend has nothing to say between requests; data or EOF
+     * means this connection is done. */
+    if (nread != 0)
+        close_conn(bc);
+}
+
+static void start_reading(cg_backend_conn *bc)
+{
+    if (bc->reading || bc->closing || !bc->connected)
+        return;
+    if (uv_read_start((uv_stream_t *)&bc->tcp, dispatch_alloc, dispatch_read) == 0)
+        bc->reading = true;
+}
+
+void cg_backend_set_reader(cg_backend_conn *bc, uv_alloc_cb alloc, uv_read_cb read)
+{
+    bc->owner_alloc = alloc;
+    bc->owner_read = read;
+    if (!bc->paused)
+        start_reading(bc);
+}
+
+void cg_backend_pause(cg_backend_conn *bc)
+{
+    bc->paused = true;
+    if (bc->reading) {
+        uv_read_stop((uv_stream_t *)&bc->tcp);
+        bc->reading = false;
+    }
+}
+
+void cg_backend_resume(cg_backend_conn *bc)
+{
+    bc->paused = false;
+    start_reading(bc);
 }
 
 static void on_idle_timeout(uv_timer_t *t) { close_conn(t->data); }
@@ -272,6 +308,8 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     bc->owner = NULL;
     bc->on_connect = NULL;
     bc->on_write = NULL;
+    bc->owner_alloc = NULL;
+    bc->owner_read = NULL;
     if (bc->closing)
         return;
     if (!reusable || !bc->connected || bc->write_pending || bc->generation != w->pool_generation ||
@@ -297,7 +335,8 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     free(bc->rbuf);   /* idle connections hold no buffers */
     bc->rbuf = NULL;
     bc->rcap = 0;
-    uv_read_start((uv_stream_t *)&bc->tcp, idle_alloc, on_idle_read);
+    bc->paused = false;
+    start_reading(bc); /* already reading unless paused: then no syscall */
     uv_timer_start(&bc->timer, on_idle_timeout, w->cfg->timeouts.backend_idle, 0);
 }
 

@@ -37,6 +37,10 @@ struct cg_backend_conn {
     int handles;                   /* open libuv handles */
     int connect_error;             /* reported on the next loop turn */
     bool authenticated;            /* a Negotiate token was accepted on it (connection-bound auth) */
+    bool reading;                  /* uv_read_start is in effect */
+    bool paused;                   /* the owner asked to stop reading (backpressure) */
+    uv_alloc_cb owner_alloc;       /* the owner's reader; NULL while idle */
+    uv_read_cb owner_read;
     bool connected, idle, closing, write_pending;
     void *owner;                   /* the exchange using it */
     cg_backend_cb on_connect;
@@ -79,6 +83,14 @@ int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, 
 /* Hands the connection back: to the idle pool when reusable (and the pool
  * is not full and the configuration unchanged), closed otherwise. */
 void cg_backend_release(cg_backend_conn *bc, bool reusable);
+
+/* The owner's reader. A connection reads continuously from connect to close
+ * (no epoll changes per request); data goes to the owner's callbacks, or,
+ * while idle, ends the connection. */
+void cg_backend_set_reader(cg_backend_conn *bc, uv_alloc_cb alloc, uv_read_cb read);
+/* Backpressure: stop / restart reading for the owner. */
+void cg_backend_pause(cg_backend_conn *bc);
+void cg_backend_resume(cg_backend_conn *bc);
 
 /* Arms the connection's timer (response timeout); 0 stops it. */
 void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);

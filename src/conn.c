@@ -57,6 +57,7 @@ static void on_closed(uv_handle_t *h)
         cg_config_unref(c->tls_cfg);
     free(c->held);
     free(c->pbuf);
+    free(c->fwd_block);
     free(c);
     if (w->stopping && w->nconns == 0)
         uv_async_send(&w->wakeup); /* lets the worker finish */

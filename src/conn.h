@@ -57,6 +57,11 @@ typedef struct cg_conn {
 
     struct cg_deleg_req *deleg;      /* Kerberos token request in flight */
 
+    /* Identity headers for the backend, rendered once at the first request. */
+    char *fwd_block;
+    size_t fwd_block_len;
+    bool fwd_block_ready;
+
     unsigned char *held;           /* ciphertext received but not yet fed to TLS */
     size_t held_len;
 

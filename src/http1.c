@@ -1279,7 +1279,7 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
     bool has_host = cg_http_find_header(h, n, "host") != NULL;
 
     size_t need = req->method.n + 1 + req->target.n + sizeof " HTTP/1.1\r\n" +
-                  headers_size(h, n) + headers_size(ctx->extra, ctx->nextra) +
+                  headers_size(h, n) + headers_size(ctx->extra, ctx->nextra) + ctx->extra_block.n +
                   sizeof "Host: \r\n" + ctx->default_host.n +
                   sizeof "X-Forwarded-For: \r\n" + ctx->client_ip.n +
                   sizeof "X-Forwarded-Proto: https\r\n" +
@@ -1307,6 +1307,8 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
         ok = put_str(out, "X-Forwarded-Proto: https\r\n");
     if (ok && ctx->request_id.n)
         ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), ctx->request_id);
+    if (ok && ctx->extra_block.n)
+        ok = put(out, ctx->extra_block.p, ctx->extra_block.n);
     for (size_t i = 0; ok && i < ctx->nextra; i++)
         ok = put_sanitized(out, ctx->extra[i].name) && put(out, ": ", 2) &&
              put_sanitized(out, ctx->extra[i].value) && put(out, "\r\n", 2);

@@ -89,6 +89,9 @@ typedef struct cg_forward_ctx {
     cg_slice request_id;          /* sent as X-Request-Id */
     const cg_http_header *extra;  /* added verbatim after the kept headers */
     size_t nextra;                /* (identity headers, Authorization: Negotiate ...) */
+    cg_slice extra_block;         /* complete "Name: value\r\n" lines rendered (and
+                                     sanitized) once per connection by the caller;
+                                     appended as they are */
 } cg_forward_ctx;
 
 /* True for a header a client must never be able to send to the backend:

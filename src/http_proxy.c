@@ -113,6 +113,8 @@ static void on_backend_timeout(uv_timer_t *t)
 static void log_request(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
+    if (!cg_log_enabled(CG_LOG_INFO))
+        return;
     char path[700], subject[400], method[40], principal[300];
     cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
     cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
@@ -183,10 +185,8 @@ static void drop_backend(cg_exchange *ex, bool reusable)
         return;
     cg_backend_conn *bc = ex->bc;
     ex->bc = NULL;
-    if (bc->connected)
-        uv_read_stop((uv_stream_t *)&bc->tcp);
     bc->owner = NULL;
-    cg_backend_release(bc, reusable);
+    cg_backend_release(bc, reusable); /* also detaches our reader */
 }
 
 void cg_proxy_abort(cg_conn *c)
@@ -339,16 +339,34 @@ static void forward(cg_conn *c, const char *negotiate_token)
 {
     cg_exchange *ex = &c->ex;
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
-    cg_http_header extra[6];
+    cg_http_header extra[1];
     size_t nextra = 0;
-    if (l->forward_client_cert && c->cert_present) {
-        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Subject"), { c->subject, strlen(c->subject) } };
-        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Issuer"), { c->issuer, strlen(c->issuer) } };
-        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-Serial"), { c->serial, strlen(c->serial) } };
-        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Client-Cert-SHA256"), { c->fingerprint, 64 } };
+    if (!c->fwd_block_ready) {
+        /* Who the client is does not change on a connection: render the
+         * identity headers once (values were sanitized at the handshake,
+         * the principal by the mapper). */
+        cg_buf b = { 0 };
+        bool ok = true;
+        if (l->forward_client_cert && c->cert_present) {
+            const char *names[] = { "X-Client-Cert-Subject: ", "X-Client-Cert-Issuer: ", "X-Client-Cert-Serial: ",
+                                    "X-Client-Cert-SHA256: " };
+            const char *values[] = { c->subject, c->issuer, c->serial, c->fingerprint };
+            for (int i = 0; i < 4; i++)
+                ok = ok && cg_buf_append_str(&b, names[i]) && cg_buf_append_str(&b, values[i]) &&
+                     cg_buf_append(&b, "\r\n", 2);
+        }
+        if (c->mapped)
+            ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, c->principal) &&
+                 cg_buf_append(&b, "\r\n", 2);
+        if (!ok) {
+            cg_buf_free(&b);
+            cg_conn_close(c, false);
+            return;
+        }
+        c->fwd_block = b.data;
+        c->fwd_block_len = b.len;
+        c->fwd_block_ready = true;
     }
-    if (c->mapped)
-        extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("X-Certgate-Principal"), { c->principal, strlen(c->principal) } };
     char auth[8192];
     ex->sent_token = negotiate_token != NULL;
     if (negotiate_token) {
@@ -363,6 +381,7 @@ static void forward(cg_conn *c, const char *negotiate_token)
         .request_id = { ex->id, strlen(ex->id) },
         .extra = extra,
         .nextra = nextra,
+        .extra_block = { c->fwd_block, c->fwd_block_len },
     };
     ex->head.len = 0;
     if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
@@ -616,7 +635,7 @@ static void start_forwarding(cg_conn *c)
     ex->phase = CG_EX_FORWARDING;
     bc->tcp.data = bc;
     bc->rlen = 0;
-    uv_read_start((uv_stream_t *)&bc->tcp, be_alloc, be_read);
+    cg_backend_set_reader(bc, be_alloc, be_read);
     cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
 
     uv_buf_t b = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
@@ -891,7 +910,7 @@ static void process_response(cg_conn *c)
     cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
     if (c->out_queued > CG_OUT_HIGH_WATER && !ex->res_paused) {
         ex->res_paused = true;
-        uv_read_stop((uv_stream_t *)&bc->tcp);
+        cg_backend_pause(bc);
         cg_backend_set_timer(bc, 0, NULL);
         /* The client now sets the pace; give up on one that stops reading. */
         cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
@@ -906,7 +925,7 @@ void cg_proxy_on_drain(cg_conn *c)
     ex->res_paused = false;
     if (ex->req_done)
         cg_conn_set_timer(c, 0, NULL);
-    uv_read_start((uv_stream_t *)&ex->bc->tcp, be_alloc, be_read);
+    cg_backend_resume(ex->bc);
     cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
 }
 
