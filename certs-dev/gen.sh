@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
 # Development PKI for certgate: root CA, intermediate CA, a rogue root, a
-# server certificate and a set of client certificates (good and bad), plus
-# CRLs. OpenSSL CLI only; every certificate is issued with `openssl ca`, whose
-# databases are kept in OUTDIR/state/ so certificates can be revoked later.
+# 4-level chain (root -> sub-CA 1 -> sub-CA 2 -> leaf), a server certificate
+# and a set of client certificates (good and bad, one revoked), plus one CRL
+# per CA. OpenSSL CLI only; every certificate is issued with `openssl ca`,
+# whose databases are kept in OUTDIR/state/ so certificates can be revoked
+# later.
 #
 # Usage:
-#   gen.sh OUTDIR [--cdp-base URL] [--client-key-type ec-p256|rsa2048]
+#   gen.sh OUTDIR [options]
 #       (Re)generate the whole PKI into OUTDIR (created if missing). Only the
 #       generated subdirectories (ca client server crl state) are wiped first;
 #       other files in OUTDIR are left alone.
-#   gen.sh OUTDIR --revoke NAME [NAME...]
-#       Revoke client/NAME.crt (or server/NAME.crt) in an existing OUTDIR and
-#       re-issue both CRLs. NAME "intermediate" revokes the intermediate CA
-#       (in root.crl).
+#   gen.sh OUTDIR --extend [options]
+#       Add what a PKI made by an older gen.sh lacks (the sub-CAs, client/deep,
+#       client/revoked) and re-issue every CRL, keeping every existing key and
+#       certificate.
+#   gen.sh OUTDIR --revoke NAME [NAME...] [--reason REASON]
+#       Revoke client/NAME.crt, server/NAME.crt or ca/NAME.crt (intermediate,
+#       sub1, sub2) in an existing OUTDIR and re-issue every CRL. REASON is an
+#       openssl CRL reason (default keyCompromise).
 #   gen.sh OUTDIR --crl
-#       Re-issue both CRLs (30 days from now) without changing anything else.
+#       Re-issue every CRL without changing anything else.
+#
+# Options:
+#   --cdp-base URL        CRL Distribution Point base (default
+#                         http://127.0.0.1:8081/crl): each CA's CRL is
+#                         published as URL/NAME.crl.
+#   --cdp-fallback URL    a second base: every CDP lists URL/NAME.crl after
+#                         the first (generate and --extend).
+#   --ldap-cdp URL        the certificates Sub-CA 1 issues (sub2) get this
+#                         CDP instead of <cdp-base>/sub1.crl, e.g.
+#                         "ldap://127.0.0.1:3899/cn=Sub1,dc=example,dc=test?certificateRevocationList;binary"
+#   --crl-valid SPEC      validity of the CRLs issued: 30d (default), Nd, Nh,
+#                         Ns, or "expired" (nextUpdate a day ago).
+#   --client-key-type ec-p256|rsa2048   client keys (generate and --extend).
 #
 # Keys and certificates made by this script are for development and tests
 # only.
@@ -22,6 +41,7 @@ set -euo pipefail
 
 CDP_BASE_DEFAULT="http://127.0.0.1:8081/crl"
 CRL_DAYS=30
+CA_NAMES="root intermediate sub1 sub2"   # the CAs that publish a CRL
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
@@ -36,18 +56,31 @@ OUTDIR=$1; shift
 
 MODE=generate
 CDP_BASE=$CDP_BASE_DEFAULT
+CDP_FALLBACK=
+LDAP_CDP=
+CRL_VALID=${CRL_DAYS}d
+REASON=keyCompromise
 CLIENT_KEY_TYPE=ec-p256
 REVOKE=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --cdp-base) [ $# -ge 2 ] || usage; CDP_BASE=${2%/}; shift 2 ;;
         --cdp-base=*) CDP_BASE=${1#*=}; CDP_BASE=${CDP_BASE%/}; shift ;;
+        --cdp-fallback) [ $# -ge 2 ] || usage; CDP_FALLBACK=${2%/}; shift 2 ;;
+        --cdp-fallback=*) CDP_FALLBACK=${1#*=}; CDP_FALLBACK=${CDP_FALLBACK%/}; shift ;;
+        --ldap-cdp) [ $# -ge 2 ] || usage; LDAP_CDP=$2; shift 2 ;;
+        --ldap-cdp=*) LDAP_CDP=${1#*=}; shift ;;
+        --crl-valid) [ $# -ge 2 ] || usage; CRL_VALID=$2; shift 2 ;;
+        --crl-valid=*) CRL_VALID=${1#*=}; shift ;;
+        --reason) [ $# -ge 2 ] || usage; REASON=$2; shift 2 ;;
+        --reason=*) REASON=${1#*=}; shift ;;
         --client-key-type) [ $# -ge 2 ] || usage; CLIENT_KEY_TYPE=$2; shift 2 ;;
         --client-key-type=*) CLIENT_KEY_TYPE=${1#*=}; shift ;;
         --revoke) MODE=revoke; shift
                   while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do REVOKE+=("$1"); shift; done
                   [ ${#REVOKE[@]} -gt 0 ] || die "--revoke needs at least one NAME" ;;
         --crl) MODE=crl; shift ;;
+        --extend) MODE=extend; shift ;;
         -h|--help) usage ;;
         *) echo "gen.sh: unknown argument: $1" >&2; usage ;;
     esac
@@ -55,6 +88,14 @@ done
 case "$CLIENT_KEY_TYPE" in
     ec-p256|rsa2048) ;;
     *) die "--client-key-type must be ec-p256 or rsa2048, not '$CLIENT_KEY_TYPE'" ;;
+esac
+case "$CRL_VALID" in
+    expired|[1-9]*d|[1-9]*h|[1-9]*s) ;;
+    *) die "--crl-valid must be Nd, Nh, Ns or expired, not '$CRL_VALID'" ;;
+esac
+case "$REASON" in
+    unspecified|keyCompromise|CACompromise|affiliationChanged|superseded|cessationOfOperation|certificateHold) ;;
+    *) die "--reason must be an openssl CRL reason (keyCompromise, superseded, ...), not '$REASON'" ;;
 esac
 command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
 
@@ -78,11 +119,28 @@ genkey() { # genkey FILE ec-p256|rsa2048
     chmod 600 "$1"
 }
 
-# Writes state/NAME.cnf and an empty database in state/NAME/.
-# All certificate extensions live in every config; `openssl ca -extensions`
-# picks one section per certificate.
-write_ca_config() { # write_ca_config NAME CERT KEY
-    local name=$1 cert=$2 key=$3
+# The [cdp_NAME] sections: where the CRL of CA NAME is published (every
+# base), for the crlDistributionPoints of the certificates NAME issues. The
+# section form keeps commas in URLs (LDAP DNs) intact.
+cdp_sections() {
+    local ca i url
+    for ca in $CA_NAMES; do
+        printf '[ cdp_%s ]\nfullname = @cdp_%s_uris\n[ cdp_%s_uris ]\n' "$ca" "$ca" "$ca"
+        if [ "$ca" = sub1 ] && [ -n "$LDAP_CDP" ]; then
+            printf 'URI.0 = %s\n' "$LDAP_CDP"
+            continue
+        fi
+        i=0
+        for url in "$CDP_BASE" ${CDP_FALLBACK:+"$CDP_FALLBACK"}; do
+            printf 'URI.%d = %s/%s.crl\n' "$i" "$url" "$ca"
+            i=$((i + 1))
+        done
+    done
+}
+
+# An empty database in state/NAME/.
+init_ca_db() { # init_ca_db NAME
+    local name=$1
     mkdir -p "state/$name/newcerts"
     : > "state/$name/index.txt"
     echo "unique_subject = no" > "state/$name/index.txt.attr"
@@ -91,6 +149,19 @@ write_ca_config() { # write_ca_config NAME CERT KEY
     # share a serial.
     printf '%02x%s\n' $((RANDOM % 112 + 16)) "$(openssl rand -hex 8)" > "state/$name/serial"
     echo 1000 > "state/$name/crlnumber"
+}
+
+# Writes state/NAME.cnf and an empty database in state/NAME/.
+write_ca_config() { # write_ca_config NAME CERT KEY
+    init_ca_db "$1"
+    write_ca_cnf "$@"
+}
+
+# Writes state/NAME.cnf (the database is left alone).
+# All certificate extensions live in every config; `openssl ca -extensions`
+# picks one section per certificate.
+write_ca_cnf() { # write_ca_cnf NAME CERT KEY
+    local name=$1 cert=$2 key=$3
     cat > "state/$name.cnf" <<EOF
 # openssl ca configuration for the "$name" CA of the certgate dev PKI.
 # Generated by certs-dev/gen.sh; paths are relative to the PKI directory
@@ -144,7 +215,7 @@ basicConstraints       = critical, CA:true, pathlen:0
 keyUsage               = critical, keyCertSign, cRLSign
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/root.crl
+crlDistributionPoints  = cdp_root
 
 [ ext_server ]
 basicConstraints       = critical, CA:false
@@ -153,7 +224,7 @@ extendedKeyUsage       = serverAuth
 subjectAltName         = DNS:localhost, IP:127.0.0.1
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/intermediate.crl
+crlDistributionPoints  = cdp_intermediate
 
 [ ext_client ]
 basicConstraints       = critical, CA:false
@@ -161,7 +232,7 @@ keyUsage               = critical, digitalSignature
 extendedKeyUsage       = clientAuth
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/intermediate.crl
+crlDistributionPoints  = cdp_intermediate
 
 [ ext_client_alice ]
 basicConstraints       = critical, CA:false
@@ -170,7 +241,7 @@ extendedKeyUsage       = clientAuth
 subjectAltName         = @san_alice
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/intermediate.crl
+crlDistributionPoints  = cdp_intermediate
 [ san_alice ]
 otherName.1 = 1.3.6.1.4.1.311.20.2.3;UTF8:alice@EXAMPLE.TEST
 email.1     = alice@example.test
@@ -182,7 +253,7 @@ extendedKeyUsage       = clientAuth
 subjectAltName         = email:bob@example.test
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/intermediate.crl
+crlDistributionPoints  = cdp_intermediate
 
 [ ext_client_noeku ]
 basicConstraints       = critical, CA:false
@@ -190,7 +261,31 @@ keyUsage               = critical, digitalSignature
 extendedKeyUsage       = emailProtection
 subjectKeyIdentifier   = hash
 authorityKeyIdentifier = keyid:always
-crlDistributionPoints  = URI:$CDP_BASE/intermediate.crl
+crlDistributionPoints  = cdp_intermediate
+
+[ ext_sub1 ]
+basicConstraints       = critical, CA:true, pathlen:1
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = cdp_root
+
+[ ext_sub2 ]
+basicConstraints       = critical, CA:true, pathlen:0
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = cdp_sub1
+
+[ ext_client_deep ]
+basicConstraints       = critical, CA:false
+keyUsage               = critical, digitalSignature
+extendedKeyUsage       = clientAuth
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints  = cdp_sub2
+
+$(cdp_sections)
 EOF
 }
 
@@ -207,8 +302,19 @@ issue() {
     rm -f "$csr" state/tmp.log
 }
 
+# openssl ca options for the CRL validity (--crl-valid).
+crl_validity() {
+    case "$CRL_VALID" in
+        expired) echo "-crl_lastupdate $(when '2 days ago') -crl_nextupdate $(when '1 day ago')" ;;
+        *d) echo "-crldays ${CRL_VALID%d}" ;;
+        *h) echo "-crlhours ${CRL_VALID%h}" ;;
+        *s) echo "-crlsec ${CRL_VALID%s}" ;;
+    esac
+}
+
 gencrl() { # gencrl CA OUTBASE
-    openssl ca -batch -config "state/$1.cnf" -gencrl -crldays "$CRL_DAYS" -out "crl/$2.crl" \
+    # shellcheck disable=SC2046  # word splitting of the options is intended
+    openssl ca -batch -config "state/$1.cnf" -gencrl $(crl_validity) -out "crl/$2.crl" \
         2>state/tmp.log || { cat state/tmp.log >&2; die "openssl ca -gencrl failed for $1"; }
     openssl crl -in "crl/$2.crl" -outform DER -out "crl/$2.crl.der"
     rm -f state/tmp.log
@@ -219,10 +325,57 @@ tidy() { # openssl ca leaves backups of its database files behind
 }
 
 gen_crls() {
+    local ca
     mkdir -p crl
-    gencrl root root
-    gencrl intermediate intermediate
+    for ca in $CA_NAMES; do
+        if [ -f "state/$ca.cnf" ]; then gencrl "$ca" "$ca"; fi
+    done
     tidy
+}
+
+crl_list() {
+    local ca out=
+    for ca in $CA_NAMES; do
+        if [ -f "crl/$ca.crl" ]; then out="$out crl/$ca.crl"; fi
+    done
+    echo "${out# }"
+}
+
+revoke_cert() { # revoke_cert CA CERTFILE
+    # openssl ca -revoke reads the first certificate in the file (the leaf).
+    openssl ca -batch -config "state/$1.cnf" -revoke "$2" -crl_reason "$REASON" \
+        2>state/tmp.log || { cat state/tmp.log >&2; die "revoking $2 failed"; }
+    rm -f state/tmp.log
+}
+
+# client NAME CA EXT SUBJECT [openssl ca options...]
+# The .crt holds the leaf, then its CA certificates up to (not including) the root.
+client() {
+    local name=$1 ca=$2 ext=$3 subj=$4; shift 4
+    genkey "client/$name.key" "$CLIENT_KEY_TYPE"
+    issue "$ca" "$ext" "$subj" "client/$name.key" state/leaf.pem "$@"
+    case "$ca" in
+        sub2) cat state/leaf.pem ca/sub2.crt ca/sub1.crt > "client/$name.crt" ;;
+        *) cat state/leaf.pem "ca/$ca.crt" > "client/$name.crt" ;;
+    esac
+    rm -f state/leaf.pem
+}
+
+# The 4-level chain: Sub-CA 1 (by the root), Sub-CA 2 (by Sub-CA 1), deep.
+make_chain() {
+    genkey ca/sub1.key ec-p256
+    write_ca_config sub1 ca/sub1.crt ca/sub1.key
+    issue root ext_sub1 "/C=US/O=Example/CN=Example Dev Sub CA 1" ca/sub1.key ca/sub1.crt -days 5475
+    genkey ca/sub2.key ec-p256
+    write_ca_config sub2 ca/sub2.crt ca/sub2.key
+    issue sub1 ext_sub2 "/C=US/O=Example/CN=Example Dev Sub CA 2" ca/sub2.key ca/sub2.crt -days 5110
+    client deep sub2 ext_client_deep "/C=US/O=Example/OU=Engineering/CN=deep" -days 3650
+}
+
+# client/revoked: issued by the intermediate like alice, revoked in its CRL.
+make_revoked() {
+    client revoked intermediate ext_client "/C=US/O=Example/OU=Engineering/CN=revoked" -days 3650
+    revoke_cert intermediate client/revoked.crt
 }
 
 if [ "$MODE" = crl ]; then
@@ -230,7 +383,25 @@ if [ "$MODE" = crl ]; then
         die "$OUTDIR_ABS has no generated PKI (state/ missing)"
     fi
     gen_crls
-    echo "Re-issued crl/root.crl and crl/intermediate.crl (valid $CRL_DAYS days) in $OUTDIR_ABS"
+    echo "Re-issued $(crl_list) (validity $CRL_VALID) in $OUTDIR_ABS"
+    exit 0
+fi
+
+if [ "$MODE" = extend ]; then
+    if [ ! -f state/root.cnf ] || [ ! -f state/intermediate.cnf ]; then
+        die "$OUTDIR_ABS has no generated PKI (state/ missing): run gen.sh without --extend"
+    fi
+    # Rewrite the configs (new extension sections), keeping every database.
+    for c in root intermediate rogue; do
+        if [ -f "state/$c.cnf" ]; then write_ca_cnf "$c" "ca/$c.crt" "ca/$c.key"; fi
+    done
+    added=
+    if [ ! -f ca/sub1.crt ]; then make_chain; added="$added ca/sub1 ca/sub2 client/deep"; fi
+    for c in sub1 sub2; do write_ca_cnf "$c" "ca/$c.crt" "ca/$c.key"; done
+    if [ ! -f client/revoked.crt ]; then make_revoked; added="$added client/revoked"; fi
+    gen_crls
+    chmod 644 ca/*.crt client/*.crt crl/*
+    echo "Extended $OUTDIR_ABS:${added:- nothing was missing}; re-issued $(crl_list)"
     exit 0
 fi
 
@@ -239,31 +410,33 @@ if [ "$MODE" = revoke ]; then
         die "$OUTDIR_ABS has no generated PKI (state/ missing)"
     fi
     for name in "${REVOKE[@]}"; do
-        if [ "$name" = intermediate ]; then crt=ca/intermediate.crt
-        elif [ -f "client/$name.crt" ]; then crt=client/$name.crt
-        elif [ -f "server/$name.crt" ]; then crt=server/$name.crt
-        else die "no certificate named '$name' (looked in client/ and server/)"; fi
+        case "$name" in
+            intermediate|sub1|sub2) crt=ca/$name.crt ;;
+            *) if [ -f "client/$name.crt" ]; then crt=client/$name.crt
+               elif [ -f "server/$name.crt" ]; then crt=server/$name.crt
+               else die "no certificate named '$name' (looked in client/, server/ and ca/)"; fi ;;
+        esac
+        [ -f "$crt" ] || die "no $crt in $OUTDIR_ABS (gen.sh DIR --extend adds the sub-CAs)"
         # The issuing CA: the one whose subject is the certificate's issuer.
         issuer=$(openssl x509 -in "$crt" -noout -issuer -nameopt RFC2253)
         ca=
-        for c in root intermediate; do
+        for c in $CA_NAMES; do
+            [ -f "ca/$c.crt" ] || continue
             if [ "${issuer#issuer=}" = "$(openssl x509 -in "ca/$c.crt" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')" ]; then
                 ca=$c
             fi
         done
-        [ -n "$ca" ] || die "$crt is not issued by the root or the intermediate (no CRL to put it in)"
+        [ -n "$ca" ] || die "$crt is not issued by a CA of this PKI that publishes a CRL"
         serial=$(openssl x509 -in "$crt" -noout -serial); serial=${serial#serial=}
         if awk -F'\t' -v s="$serial" '$1 == "R" && toupper($4) == toupper(s) { f = 1 } END { exit !f }' \
                "state/$ca/index.txt"; then
             echo "Already revoked: $crt"; continue
         fi
-        # openssl ca -revoke reads the first certificate in the file (the leaf).
-        openssl ca -batch -config "state/$ca.cnf" -revoke "$crt" -crl_reason keyCompromise \
-            2>state/tmp.log || { cat state/tmp.log >&2; die "revoking $name failed"; }
-        echo "Revoked $crt"
+        revoke_cert "$ca" "$crt"
+        echo "Revoked $crt ($REASON, in crl/$ca.crl)"
     done
     gen_crls
-    echo "Re-issued crl/root.crl and crl/intermediate.crl in $OUTDIR_ABS"
+    echo "Re-issued $(crl_list) in $OUTDIR_ABS"
     exit 0
 fi
 
@@ -300,13 +473,6 @@ issue intermediate ext_server "/C=US/O=Example/CN=localhost" server/server.key \
     state/leaf.pem -days 3650
 cat state/leaf.pem ca/intermediate.crt > server/server.crt
 
-# client NAME CA EXT SUBJECT [openssl ca options...]
-client() {
-    local name=$1 ca=$2 ext=$3 subj=$4; shift 4
-    genkey "client/$name.key" "$CLIENT_KEY_TYPE"
-    issue "$ca" "$ext" "$subj" "client/$name.key" state/leaf.pem "$@"
-    cat state/leaf.pem "ca/$ca.crt" > "client/$name.crt"
-}
 client alice     intermediate ext_client_alice "/C=US/O=Example/OU=Engineering/CN=alice" -days 3650
 client bob       intermediate ext_client_bob   "/C=US/O=Example/OU=Sales/CN=bob" -days 3650
 client expired   intermediate ext_client       "/C=US/O=Example/OU=Engineering/CN=expired" \
@@ -315,7 +481,8 @@ client notyet    intermediate ext_client       "/C=US/O=Example/OU=Engineering/C
     -startdate "$NOW_PLUS_1Y" -enddate "$NOW_PLUS_11Y"
 client noeku     intermediate ext_client_noeku "/C=US/O=Example/OU=Engineering/CN=noeku" -days 3650
 client untrusted rogue        ext_client       "/C=US/O=Example/OU=Engineering/CN=untrusted" -days 3650
-rm -f state/leaf.pem
+make_chain
+make_revoked
 
 gen_crls
 chmod 644 ca/*.crt server/*.crt client/*.crt crl/*
@@ -323,11 +490,12 @@ chmod 644 ca/*.crt server/*.crt client/*.crt crl/*
 end_ts=$(date +%s%N)
 ms=$(( (end_ts - start_ts) / 1000000 ))
 cat <<EOF
-certgate dev PKI in $OUTDIR_ABS (${ms} ms; client keys: $CLIENT_KEY_TYPE; CDP base: $CDP_BASE)
+certgate dev PKI in $OUTDIR_ABS (${ms} ms; client keys: $CLIENT_KEY_TYPE; CDP base: $CDP_BASE${CDP_FALLBACK:+, then $CDP_FALLBACK}${LDAP_CDP:+; Sub-CA 1: $LDAP_CDP})
   ca/root.crt            trust anchor (configure as client_ca)
   ca/intermediate.crt    issues server and client certs
+  ca/sub1.crt, sub2.crt  the 4-level chain: root -> sub1 -> sub2 -> client/deep
   ca/rogue.crt           untrusted root
   server/server.crt|key  localhost, 127.0.0.1 (leaf + intermediate)
-  client/*.crt|key       alice bob (good); expired notyet noeku untrusted (bad)
-  crl/{root,intermediate}.crl[.der]  valid $CRL_DAYS days; revoke: gen.sh DIR --revoke NAME
+  client/*.crt|key       alice bob deep (good); expired notyet noeku untrusted revoked (bad)
+  crl/{root,intermediate,sub1,sub2}.crl[.der]  validity $CRL_VALID; revoke: gen.sh DIR --revoke NAME
 EOF

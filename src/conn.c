@@ -365,7 +365,10 @@ static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
                       "The revocation status of the client certificate \"%s\" (serial %s) could not be established.",
                       c->subject, c->serial);
     }
-    if (c->ex.phase == CG_EX_ADMITTING && !c->closing && !c->lingering)
+    /* Only an answer that arrived later resumes the request: one given
+     * during cg_crl_check_chain() is handled by whoever asked (re-entering
+     * here would forward the request twice). */
+    if (!c->checking && c->ex.phase == CG_EX_ADMITTING && !c->closing && !c->lingering)
         cg_proxy_admit(c);
 }
 
@@ -379,7 +382,9 @@ bool cg_conn_check_revocation(cg_conn *c)
     c->verdict_pending = true;
     c->crl_generation = cg_crl_store_generation(c->w->services->crl);
     /* The callback may run before this returns (all CRLs cached). */
+    c->checking = true;
     cg_crl_check *chk = cg_crl_check_chain(c->w->crl, c->tls_cfg, l, c->chain, c->chain_len, on_revocation, c);
+    c->checking = false;
     if (c->verdict_pending)
         c->crl_check = chk;
     return !c->verdict_pending;

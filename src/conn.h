@@ -48,6 +48,8 @@ typedef struct cg_conn {
     struct cg_crl_check *crl_check;  /* revocation check in flight */
     uint64_t crl_generation;         /* store generation the verdict is based on */
     bool verdict_pending;
+    bool checking;                   /* inside cg_crl_check_chain: an answer given at
+                                        once is the caller's to act on */
 
     /* Mapping: decided at the connection's first request, then kept (a
      * mapping reload does not change the user of an open connection). */

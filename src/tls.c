@@ -154,6 +154,8 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
     /* Judge the certificate after the handshake: refusals become pages. */
     mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
     mbedtls_ssl_conf_ca_chain(&s->conf, &s->anchors, NULL);
+    /* Signature hashes and key sizes accepted in client chains (verify.h). */
+    mbedtls_ssl_conf_cert_profile(&s->conf, cg_verify_profile(l->allow_weak_signatures));
     mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
                                                                    : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
     if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
@@ -169,6 +171,13 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
     s->policy.listener = s->listener_name;
     s->policy.anchors = &s->anchors;
     s->policy.require_client_auth_eku = l->require_client_auth_eku;
+    s->policy.max_chain_depth = l->max_chain_depth;
+    s->policy.allow_weak_signatures = l->allow_weak_signatures;
+    /* Chains of full handshakes, for resumed sessions (verify.h). */
+    if (!(s->policy.pool = cg_verify_pool_new())) {
+        err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+        goto fail_internal;
+    }
     return s;
 
 fail_internal: {
@@ -190,6 +199,7 @@ void cg_tls_server_free(cg_tls_server *s)
     mbedtls_pk_free(&s->own_key);
     mbedtls_x509_crt_free(&s->anchors);
     mbedtls_ssl_ticket_free(&s->tickets);
+    cg_verify_pool_free(s->policy.pool);
     free(s->listener_name);
     free(s);
 }
