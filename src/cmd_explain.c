@@ -36,14 +36,14 @@ typedef struct opts {
     const char *cert, *chain, *config, *listener, *ca;
     const char *crls[MAX_CRL_ARGS];
     size_t ncrls;
-    bool offline, verbose;
+    bool offline, verbose, delegate;
 } opts;
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: certgate explain --cert FILE [--chain FILE] [-c CONFIG [--listener NAME]]\n"
-            "                        [--ca FILE] [--crl FILE|DIR]... [--offline] [-v]\n"
+            "                        [--ca FILE] [--crl FILE|DIR]... [--offline] [--delegate] [-v]\n"
             "\n"
             "Explains, step by step, whether certgate would accept a client certificate:\n"
             "the chain, each certificate, verification, revocation (fetching CRLs as the\n"
@@ -56,6 +56,8 @@ static void usage(FILE *f)
             "  --ca FILE          trust anchors (PEM) when there is no configuration\n"
             "  --crl FILE|DIR     more CRLs to use (like revocation.crl_files); repeatable\n"
             "  --offline          no network: only revocation.cache_dir and crl_files\n"
+            "  --delegate         also check Kerberos delegation for the mapped principal to\n"
+            "                     each backend with kerberos (as `certgate doctor` does)\n"
             "  -v, --verbose      also log what the revocation module does (stderr)\n"
             "\n"
             "Exit status: 0 accepted, 1 refused, 2 usage or file errors.\n");
@@ -85,6 +87,9 @@ static bool parse_args(int argc, char **argv, opts *o)
             slot = &o->crls[o->ncrls++];
         } else if (!strcmp(a, "--offline")) {
             o->offline = true;
+            continue;
+        } else if (!strcmp(a, "--delegate")) {
+            o->delegate = true;
             continue;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = true;
@@ -536,6 +541,27 @@ int cg_cmd_explain(int argc, char **argv)
         printf("ACCEPTED (the request would go to the backend%s%s)\n", l.mapping ? " as " : "",
                l.mapping ? map.principal : "");
         rc = 0;
+    }
+
+    /* Delegation: the principal through S4U2Self + S4U2Proxy to each SPN. */
+    if (o.delegate) {
+        printf("\nDelegation:\n");
+        if (!o.config || !l.mapping || rc != 0 || !mapped_ok) {
+            printf("  skipped: needs -c CONFIG, a listener with a mapping, and an accepted certificate\n");
+            if (rc == 0)
+                rc = 1;
+        } else {
+            fflush(stdout);
+            char *dargv[] = { "-c", (char *)o.config, "--user", map.principal, NULL };
+            int drc = cg_cmd_doctor(4, dargv);
+            fflush(stdout);
+            if (drc != 0) {
+                printf("\nVerdict with delegation: REFUSED (a delegation check failed above)\n");
+                rc = 1;
+            } else {
+                printf("\nVerdict with delegation: ACCEPTED (tickets for %s can be obtained)\n", map.principal);
+            }
+        }
     }
 
 out:

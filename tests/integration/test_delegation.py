@@ -515,6 +515,36 @@ class TestDelegationProxy(H.Base):
         finally:
             self.lab.allow_delegation()
 
+    def explain(self, user, *extra):
+        crt = self.pki.client(user)[0] if user in ("alice", "bob") else self.certs[user][0]
+        return subprocess.run([H.CERTGATE, "explain", "--cert", crt, "-c", self.cg.cfg_path] + list(extra),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=H.t(30), text=True)
+
+    def test_explain_shows_mapping_and_delegation(self):
+        p = self.explain("alice", "--delegate")
+        msg = p.stdout[-3000:] + p.stderr[-2000:]
+        self.assertEqual(p.returncode, 0, msg)
+        self.assertIn("Mapping (", p.stdout)
+        self.assertIn("-> principal alice@%s" % REALM, p.stdout)
+        self.assertRegex(p.stdout, r"ok +s4u2proxy .*HTTP/backend.example.test@EXAMPLE.TEST")
+        self.assertIn("Verdict with delegation: ACCEPTED", p.stdout)
+        # A certificate that maps to nobody: 401.2, exit 1, and no delegation attempted.
+        p = self.explain("ghost")
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:])  # ghost is mapped (to a user unknown to the KDC)
+        p = self.explain("ghost", "--delegate")
+        self.assertEqual(p.returncode, 1, p.stdout[-2000:])
+        self.assertRegex(p.stdout, r"FAIL +s4u2self")
+        self.assertIn("Verdict with delegation: REFUSED", p.stdout)
+
+    def test_explain_delegate_names_missing_permission(self):
+        self.lab.deny_delegation()
+        try:
+            p = self.explain("alice", "--delegate")
+        finally:
+            self.lab.allow_delegation()
+        self.assertEqual(p.returncode, 1, p.stdout[-3000:])
+        self.assertRegex(p.stdout, r"FAIL +s4u2proxy .*krbAllowedToDelegateTo")
+
     def test_not_forwardable_502_names_protocol_transition(self):
         self.lab.clear_ok_to_auth_as_delegate()
         try:
