@@ -156,13 +156,16 @@ static void reset_exchange(cg_exchange *ex)
     ex->bc = NULL;
     ex->phase = CG_EX_IDLE;
     ex->head.len = 0;
-    ex->head_off = 0;
+    ex->head_built = false;
+    ex->head_base_len = 0;
     ex->id[0] = ex->method[0] = ex->path[0] = '\0';
     ex->status = 0;
     ex->refusal = CG_REFUSE_NONE;
     ex->bytes_in = ex->bytes_out = 0;
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
+    ex->replay_ok = ex->replaying = false;
+    cg_buf_free(&ex->replay);
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
     memset(&ex->res, 0, sizeof ex->res);
@@ -321,7 +324,6 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     copy_for_log(ex->path, sizeof ex->path, ex->req.target);
     ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
     ex->bytes_in = head_len;
-    ex->head_off = head_len;
     ex->req_done = ex->req.message_complete;
     ex->req_parser.data = c;
     /* The head's bytes stay in place (the request's slices point at them)
@@ -339,7 +341,7 @@ static void forward(cg_conn *c, const char *negotiate_token)
 {
     cg_exchange *ex = &c->ex;
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
-    cg_http_header extra[1];
+    const cg_http_header *extra = NULL;
     size_t nextra = 0;
     if (!c->fwd_block_ready) {
         /* Who the client is does not change on a connection: render the
@@ -367,24 +369,34 @@ static void forward(cg_conn *c, const char *negotiate_token)
         c->fwd_block_len = b.len;
         c->fwd_block_ready = true;
     }
-    char auth[8192];
-    ex->sent_token = negotiate_token != NULL;
-    if (negotiate_token) {
-        int n = snprintf(auth, sizeof auth, "Negotiate %s", negotiate_token);
-        if (n > 0 && (size_t)n < sizeof auth)
-            extra[nextra++] = (cg_http_header){ CG_SLICE_LIT("Authorization"), { auth, (size_t)n } };
+    if (!ex->head_built) {
+        /* Built once per request, while the request's header slices are
+         * valid (the plaintext buffer is compacted as a body streams). */
+        const cg_backend_cfg *b = backend_of(ex);
+        cg_forward_ctx fw = {
+            .client_ip = { c->peer_ip, strlen(c->peer_ip) },
+            .default_host = { b->host_header, strlen(b->host_header) },
+            .request_id = { ex->id, strlen(ex->id) },
+            .extra = extra,
+            .nextra = nextra,
+            .extra_block = { c->fwd_block, c->fwd_block_len },
+        };
+        ex->head.len = 0;
+        if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        ex->head_base_len = ex->head.len - 2;
+        ex->head_built = true;
     }
-    const cg_backend_cfg *b = backend_of(ex);
-    cg_forward_ctx fw = {
-        .client_ip = { c->peer_ip, strlen(c->peer_ip) },
-        .default_host = { b->host_header, strlen(b->host_header) },
-        .request_id = { ex->id, strlen(ex->id) },
-        .extra = extra,
-        .nextra = nextra,
-        .extra_block = { c->fwd_block, c->fwd_block_len },
-    };
-    ex->head.len = 0;
-    if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
+    /* Each attempt: the base head, a fresh Authorization, the final CRLF. */
+    ex->head.len = ex->head_base_len;
+    ex->sent_token = negotiate_token != NULL;
+    bool ok = true;
+    if (negotiate_token)
+        ok = cg_buf_append_str(&ex->head, "Authorization: Negotiate ") &&
+             cg_buf_append_str(&ex->head, negotiate_token) && cg_buf_append(&ex->head, "\r\n", 2);
+    if (!ok || !cg_buf_append(&ex->head, "\r\n", 2)) {
         cg_conn_close(c, false);
         return;
     }
@@ -476,6 +488,8 @@ void cg_proxy_admit(cg_conn *c)
             cg_proxy_refuse(c, &why, true);
             return;
         }
+        ex->replay_ok = ex->req.body == CG_BODY_CHUNKED ||
+                        (ex->req.body == CG_BODY_LENGTH && ex->req.content_length <= CG_REPLAY_MAX);
         /* Connection-bound backends (IIS, mod_auth_gssapi GssapiConnectionBound)
          * authenticate a connection once; ours never changes user. */
         bool bound = b->connection_bound && cg_backend_idle_authenticated(c->w, ex->backend, c->identity);
@@ -494,7 +508,8 @@ static bool retry_after_401(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     const cg_backend_cfg *b = backend_of(ex);
-    if (!b->kerberos || !c->mapped || ex->retried || ex->req.body != CG_BODY_NONE || !ex->req_done)
+    bool replayable = ex->req.body == CG_BODY_NONE || ex->replay_ok;
+    if (!b->kerberos || !c->mapped || ex->retried || !replayable || !ex->req_done)
         return false;
     if (!ex->sent_token) {
         const cg_http_header *h = cg_http_find_header(ex->res.headers, ex->res.nheaders, "WWW-Authenticate");
@@ -506,6 +521,7 @@ static bool retry_after_401(cg_conn *c)
     if (ex->sent_token)
         cg_delegation_flush(c->w->services->kerberos, c->principal);
     ex->retried = true;
+    ex->replaying = ex->req.body != CG_BODY_NONE;
     drop_backend(ex, false);
     memset(&ex->res, 0, sizeof ex->res);
     ex->phase = CG_EX_ADMITTING;
@@ -638,8 +654,25 @@ static void start_forwarding(cg_conn *c)
     cg_backend_set_reader(bc, be_alloc, be_read);
     cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
 
-    uv_buf_t b = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
-    int r = cg_backend_write(bc, &b, 1, on_head_written);
+    uv_buf_t b[4];
+    unsigned nb = 0;
+    b[nb++] = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
+    if (ex->replaying) {
+        /* The client's body was forwarded already: send our copy. */
+        if (ex->req.body == CG_BODY_CHUNKED) {
+            int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", ex->replay.len);
+            if (ex->replay.len) {
+                b[nb++] = uv_buf_init(ex->chunk_line, (unsigned)k);
+                b[nb++] = uv_buf_init(ex->replay.data, (unsigned)ex->replay.len);
+                b[nb++] = uv_buf_init("\r\n0\r\n\r\n", 7);
+            } else {
+                b[nb++] = uv_buf_init("0\r\n\r\n", 5);
+            }
+        } else if (ex->replay.len) {
+            b[nb++] = uv_buf_init(ex->replay.data, (unsigned)ex->replay.len);
+        }
+    }
+    int r = cg_backend_write(bc, b, nb, on_head_written);
     if (r < 0) {
         backend_failed(c, "refused the request");
         return;
@@ -695,6 +728,12 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
     uv_buf_t bufs[3];
     unsigned n = 0;
     ex->bytes_in += len;
+    if (ex->replay_ok) {
+        if (ex->replay.len + len > CG_REPLAY_MAX || !cg_buf_append(&ex->replay, at, len)) {
+            ex->replay_ok = false; /* too big to replay: a 401 then goes to the client */
+            cg_buf_free(&ex->replay);
+        }
+    }
     if (ex->req.body == CG_BODY_CHUNKED) {
         int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", len);
         bufs[n++] = uv_buf_init(ex->chunk_line, (unsigned)k);

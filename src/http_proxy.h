@@ -19,6 +19,9 @@
 
 struct cg_conn;
 
+/* Largest request body kept for a retry after a backend 401 (Kerberos). */
+#define CG_REPLAY_MAX (64u * 1024)
+
 typedef enum {
     CG_EX_IDLE,       /* between requests: nothing of the next one received */
     CG_EX_HEAD,       /* receiving a request head */
@@ -41,7 +44,9 @@ typedef struct cg_exchange {
     cg_http_header *hdrs;        /* max_headers entries, reused across requests */
     size_t hdrs_cap;
     cg_buf head;                 /* rewritten head being sent */
-    size_t head_off;             /* bytes of pbuf holding the parsed request head */
+    size_t head_base_len;        /* head up to (not including) its final CRLF, built once
+                                    per request: an attempt appends its Authorization */
+    bool head_built;
 
     char id[48];
     uint64_t started_ns;
@@ -59,6 +64,11 @@ typedef struct cg_exchange {
     bool keep_client;            /* keep the client connection afterwards */
     bool retried;                /* already retried (stale connection or backend 401) */
     bool sent_token;             /* the request carried Authorization: Negotiate */
+    /* A delegating request's body, kept (up to CG_REPLAY_MAX) so that it can
+     * be sent again with a fresh ticket after a backend 401. */
+    cg_buf replay;
+    bool replay_ok;              /* the body so far fits in replay */
+    bool replaying;              /* this attempt sends replay, not the client's stream */
     bool is_head;                /* HEAD request */
     cg_client_body framing;
     char chunk_line[24];

@@ -407,11 +407,11 @@ class TestDelegationProxy(H.Base):
     @classmethod
     def setUpClass(cls):
         cls.lab = start_lab("proxy", users=len(cls.USERS))
-        for extra in ("denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1"):
+        for extra in ("denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2", "retry3"):
             cls.lab.add_user(extra)
         tmp = H.module_tmp(__name__)
         cls.pki = H.pki()
-        names = cls.USERS + ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "ghost"]
+        names = cls.USERS + ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2", "retry3", "ghost"]
         cls.certs = make_user_certs(cls.pki, tmp.join("usercerts"), names)
         entries = {n: (c[2], "%s@%s" % (n, REALM)) for n, c in cls.certs.items()}
         entries["alice"] = (cls.pki.cert_info("alice")["sha256"], "alice@" + REALM)
@@ -437,8 +437,8 @@ class TestDelegationProxy(H.Base):
 
     # -- clients --
 
-    def get(self, user, path="/whoami", timeout=15):
-        """GET path through certgate with user's certificate; (status, body, headers)."""
+    def get(self, user, path="/whoami", timeout=15, method="GET", body=None, headers=None):
+        """GET (or method) path through certgate with user's certificate; (status, body, headers)."""
         if user in ("alice", "bob"):
             crt, key = self.pki.client(user)
         else:
@@ -448,7 +448,10 @@ class TestDelegationProxy(H.Base):
         ctx.load_cert_chain(crt, key)
         c = http.client.HTTPSConnection("127.0.0.1", self.cg.port, context=ctx, timeout=H.t(timeout))
         try:
-            c.request("GET", path, headers={"Host": "localhost"})
+            h = {"Host": "localhost"}
+            h.update(headers or {})
+            chunked = h.get("Transfer-Encoding", "").lower() == "chunked"
+            c.request(method, path, body=body, headers=h, encode_chunked=chunked)
             r = c.getresponse()
             return r.status, r.read(), dict(r.getheaders())
         finally:
@@ -602,6 +605,22 @@ class TestDelegationProxy(H.Base):
         self.assert_user("retry1")
         counts = self.lab.s4u_counts_since(mark)
         self.assertEqual(counts.get("retry1", {}).get("s4u2proxy"), 1, counts)
+
+    def test_backend_401_retry_replays_a_small_body(self):
+        # Content-Length and chunked bodies under the replay limit are kept
+        # and sent again with the fresh ticket.
+        for user, headers, body in (("retry2", {}, b"a=1&b=" + b"x" * 2000),
+                                    ("retry3", {"Transfer-Encoding": "chunked"}, iter([b"part1-", b"part2"]))):
+            with self.subTest(user=user):
+                self.assert_user(user)
+                mark = self.lab.mark_kdc_log()
+                self.lab.rekey_backend()
+                st, rbody, rh = self.get(user, method="POST", body=body, headers=headers)
+                msg = H.Explain(lambda: "status %d headers %r\n%s" % (st, rh, self.cg.diagnostics(30)))
+                self.assertNotEqual(st, 401, msg)
+                self.assertEqual(rh.get("X-Remote-User"), "%s@%s" % (user, REALM), msg)
+                self.assertEqual(self.lab.s4u_counts_since(mark).get(user, {}).get("s4u2proxy"), 1, msg)
+                self.cg.wait_log(event="backend_401", principal="%s@%s" % (user, REALM))
 
     def test_flush_tickets_one_user_then_all(self):
         for u in ("flush1", "flush2"):
