@@ -320,8 +320,17 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     cg_backend_pool *pool = &w->pools[bc->backend];
     const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
     if (pool->nidle >= b->max_idle) {
-        close_conn(bc);
-        return;
+        if (!pool->idle) {
+            close_conn(bc); /* max_idle: 0 */
+            return;
+        }
+        /* Full: evict the least recently used (of any identity), keep this
+         * one; otherwise one client's connections could fill the pool and
+         * every other client would connect anew for each request. */
+        cg_backend_conn *lru = pool->idle;
+        while (lru->next)
+            lru = lru->next;
+        close_conn(lru);
     }
     /* Most recently used first: it is the least likely to have been closed. */
     bc->next = pool->idle;

@@ -164,7 +164,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->bytes_in = ex->bytes_out = 0;
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
-    ex->replay_ok = ex->replaying = false;
+    ex->replay_ok = ex->replaying = ex->fresh = false;
     cg_buf_free(&ex->replay);
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
@@ -294,6 +294,7 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
 
 static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
+static void request_token(cg_conn *c);
 
 /* Parses the request head; false if the exchange ended (refused). */
 static bool on_request_head(cg_conn *c, size_t head_len)
@@ -400,7 +401,7 @@ static void forward(cg_conn *c, const char *negotiate_token)
         cg_conn_close(c, false);
         return;
     }
-    connect_backend(c, false); /* pumps the request body once connected */
+    connect_backend(c, ex->fresh); /* pumps the request body once connected */
 }
 
 static void on_token(void *ctx, const char *token_b64, const cg_refusal *why)
@@ -598,6 +599,15 @@ static void backend_failed(cg_conn *c, const char *what)
                backend_of(ex)->name, what);
         ex->retried = true;
         drop_backend(ex, false);
+        const cg_backend_cfg *b = backend_of(ex);
+        if (b->kerberos && c->mapped && !ex->sent_token && !b->send_on_401_only) {
+            /* It relied on the dead connection being authenticated (connection
+             * bound): the new connection needs a token. */
+            ex->fresh = true;
+            ex->phase = CG_EX_ADMITTING;
+            request_token(c);
+            return;
+        }
         connect_backend(c, true);
         return;
     }

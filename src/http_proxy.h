@@ -69,6 +69,7 @@ typedef struct cg_exchange {
     cg_buf replay;
     bool replay_ok;              /* the body so far fits in replay */
     bool replaying;              /* this attempt sends replay, not the client's stream */
+    bool fresh;                  /* the next attempt must use a new backend connection */
     bool is_head;                /* HEAD request */
     cg_client_body framing;
     char chunk_line[24];

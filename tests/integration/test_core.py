@@ -770,6 +770,27 @@ class TestLifecycle(Base):
         self.assertEqual(r.status, 200)
         self.assertIn("CN=alice", r.body.decode())
 
+    def test_full_pool_evicts_least_recently_used(self):
+        # max_idle 1: alice's idle connection must make way for bob's, or every
+        # request of bob's would open (and close) a new backend connection.
+        cg = H.Certgate(TMP, name=H.unique("lru"))
+        cg.configure(PKI, backends={"app": self.backend.port})
+        with open(cg.cfg_path) as f:
+            text = f.read()
+        url = "    url: http://127.0.0.1:%d\n" % self.backend.port
+        self.assertIn(url, text)
+        cg.write_config(text.replace(url, url + "    max_idle: 1\n"))
+        self.cg = cg
+        self.addCleanup(cg.stop)
+        cg.start()
+        seen = {}
+        for who in ("alice", "bob", "bob"):
+            r = cg.curl("/lru", cert=who)
+            self.assertEqual(r.status, 200, r.body[:300])
+            seen.setdefault(who, []).append(json.loads(r.body))
+        self.assertEqual(seen["bob"][1]["peer"], seen["bob"][0]["peer"], seen)
+        self.assertEqual(seen["bob"][1]["connection_requests"], 2, seen)
+
     def test_handshake_timeout_closes_silent_connection(self):
         cg = self.new_certgate("hstimeout", timeouts={"handshake": "1s"})
         s = socket.create_connection(("127.0.0.1", cg.port), timeout=H.t(10))
