@@ -57,6 +57,7 @@
 #define RBUF_SIZE  (64 * 1024)   /* one uv read */
 #define PLAIN_SIZE (16 * 1024)   /* one mbedtls_ssl_read */
 #define RETRY_MS   10            /* pause before reconnecting after an error */
+#define MAX_WATCH  16            /* --watch-pid: processes sampled at most */
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
@@ -65,7 +66,7 @@ enum { MODE_KEEPALIVE, MODE_NEW, MODE_RESUME };
 static const char *const mode_names[] = {"keepalive", "new", "resume"};
 
 static struct {
-    const char *url, *cacert, *cert, *key, *server_name, *ready_file;
+    const char *url, *cacert, *cert, *key, *server_name, *ready_file, *release_file;
     bool tls;
     char host[256];
     int port;
@@ -81,8 +82,9 @@ static struct {
     double timeout;       /* per request (including connect + handshake) */
     double max_time;      /* whole run */
     double warmup;        /* --duration: seconds run before measuring */
+    double rate;          /* keepalive: requests per second offered in all (0 = as fast as possible) */
     int nwatch;
-    long watch_pid[4];    /* processes whose CPU time and RSS are sampled */
+    long watch_pid[MAX_WATCH]; /* processes whose CPU time and RSS are sampled */
     bool json;
     char *request;        /* the request bytes */
     size_t request_len;
@@ -101,7 +103,7 @@ typedef struct {
     long rss0, rss1;
     bool ok0, ok1;
 } watch_sample;
-static watch_sample watch[4];
+static watch_sample watch[MAX_WATCH];
 static struct rusage ru_start; /* own CPU: from the end of the warm-up */
 
 static bool proc_sample(long pid, double *cpu_s, long *rss_kb)
@@ -581,7 +583,7 @@ static int rp_feed(rparser *p, const char *d, size_t n, size_t *used)
 /* ------------------------------------------------------------------------ */
 /* Connections and workers                                                  */
 
-enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_WAIT_RESPONSE, C_HOLD, C_CLOSING, C_RETRY_WAIT, C_DONE };
+enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_WAIT_RESPONSE, C_HOLD, C_CLOSING, C_RETRY_WAIT, C_PACE, C_DONE };
 
 struct worker;
 
@@ -592,7 +594,8 @@ typedef struct conn {
     bool held;           /* idle mode: reached the idle state */
     uv_tcp_t tcp;
     uv_connect_t creq;
-    uv_timer_t timer;    /* request timeout, retry delay */
+    uv_timer_t timer;    /* request timeout, retry delay, --rate pacing */
+    uint64_t t_due;      /* --rate: when this connection may send its next request (us) */
     bool tcp_open;       /* tcp handle initialised and not yet closed */
     bool eof;
     bool closed_with_error;
@@ -631,7 +634,7 @@ typedef struct worker {
     char ciphersuite[96];
     /* idle mode */
     int idle_next, idle_settled;
-    uint64_t t_ready;
+    uint64_t t_ready, t_hold0;
     /* timing */
     uint64_t t0, t_end, t_last_done;
     stats st;
@@ -692,10 +695,28 @@ static void slot_start(conn *c);
 static void conn_close(conn *c, bool error);
 static void worker_stop(worker *w);
 static void send_request(conn *c);
+static void next_request(conn *c);
 
 static void on_hold_done(uv_timer_t *t)
 {
     worker_stop(t->data);
+}
+
+/* --release-file: the hold ends when the file exists, or after --hold. */
+static void on_hold_tick(uv_timer_t *t)
+{
+    worker *w = t->data;
+    if (access(opt.release_file, F_OK) == 0 || now_us(w) - w->t_hold0 >= (uint64_t)(opt.hold * 1e6))
+        worker_stop(w);
+}
+
+static void start_hold(worker *w)
+{
+    if (opt.release_file) {
+        w->t_hold0 = now_us(w);
+        uv_timer_start(&w->hold_timer, on_hold_tick, 50, 50);
+    } else
+        uv_timer_start(&w->hold_timer, on_hold_done, (uint64_t)(opt.hold * 1000), 0);
 }
 
 /* Can this slot begin another request? Reserves it (--requests). */
@@ -837,12 +858,12 @@ static void response_done(conn *c, bool leftover)
             }
             fprintf(stderr, "cg-loadgen: %" PRIu64 " idle connections established, holding %.1f s\n",
                     w->st.idle_held, opt.hold);
-            uv_timer_start(&w->hold_timer, on_hold_done, (uint64_t)(opt.hold * 1000), 0);
+            start_hold(w);
         }
         return;
     }
     if (opt.mode == MODE_KEEPALIVE && c->p.keepalive && !w->stopping) {
-        send_request(c);
+        next_request(c);
         return;
     }
     conn_close(c, false); /* new/resume: the next request on a new connection */
@@ -911,6 +932,31 @@ static void read_tls_response(conn *c)
 /* --- requests ------------------------------------------------------------- */
 
 static void on_timeout(uv_timer_t *t);
+
+/* The next request on a keep-alive connection. With --rate, every connection
+ * sends at most rate/connections requests per second: the request goes when
+ * it is due, or the connection waits (C_PACE) until then. A connection that
+ * fell behind by more than one interval starts its schedule again rather than
+ * catching up in a burst. */
+static void next_request(conn *c)
+{
+    if (opt.rate <= 0) {
+        send_request(c);
+        return;
+    }
+    worker *w = c->w;
+    uint64_t now = now_us(w);
+    uint64_t iv = (uint64_t)(1e6 * (double)opt.connections / opt.rate);
+    if (c->t_due == 0 || now > c->t_due + iv)
+        c->t_due = now;
+    if (now + 100 >= c->t_due) {
+        c->t_due += iv;
+        send_request(c);
+        return;
+    }
+    c->state = C_PACE;
+    uv_timer_start(&c->timer, on_timeout, (c->t_due - now + 999) / 1000, 0);
+}
 
 static void send_request(conn *c)
 {
@@ -1042,6 +1088,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             feed_plain(c, w->rbuf, (size_t)nread);
         }
         break;
+    case C_PACE:
+        if (c->eof) /* the server closed a keep-alive connection between requests */
+            conn_close(c, false);
+        break;
     case C_HOLD: {
         const char *why = c->eof ? "closed by the server" : "unexpected data";
         if (opt.tls && !c->eof) {
@@ -1112,6 +1162,10 @@ static void on_timeout(uv_timer_t *t)
         slot_start(c);
         return;
     }
+    if (c->state == C_PACE) {
+        next_request(c);
+        return;
+    }
     const char *where = c->state == C_CONNECTING  ? "connecting"
                       : c->state == C_HANDSHAKE   ? "in the TLS handshake"
                       : c->got_bytes              ? "receiving the response"
@@ -1142,7 +1196,7 @@ static void on_close(uv_handle_t *h)
                 w->t_ready = now_us(w);
                 watch_end();
                 uv_timer_stop(&w->deadline);
-                uv_timer_start(&w->hold_timer, on_hold_done, (uint64_t)(opt.hold * 1000), 0);
+                start_hold(w);
             }
         }
         c->state = C_DONE;
@@ -1395,10 +1449,13 @@ static void usage(int code)
 "  --idle N             open N connections, one request each, then keep them idle\n"
 "  --hold SECONDS       how long --idle holds them (default 10)\n"
 "  --ready-file FILE    --idle: write the number established to FILE once all are up\n"
+"  --release-file FILE  --idle: end the hold as soon as FILE exists (--hold: at most)\n"
 "  --threads N          event-loop threads (default 1; --idle uses 1)\n"
 "  --timeout SECONDS    per request, including connect and handshake (default 10)\n"
 "  --max-time SECONDS   bound for --requests and --idle runs (default 120, or hold+120)\n"
 "  --warmup SECONDS     with --duration: run this long first, unmeasured (default 0)\n"
+"  --rate N             keepalive: offer at most N requests/s in all (each connection\n"
+"                       N/connections), instead of as fast as the server answers\n"
 "  --watch-pid PID      sample this process's CPU time and VmRSS over the measured\n"
 "                       interval (--idle: until all connections are up); repeatable\n"
 "  --json               print one JSON line on stdout (the summary goes to stderr)\n");
@@ -1481,7 +1538,7 @@ static double parse_pos(const char *name, const char *v, bool allow_zero)
 static void parse_args(int argc, char **argv)
 {
     enum { O_URL = 256, O_CACERT, O_CERT, O_KEY, O_CONN, O_DUR, O_REQ, O_MODE, O_IDLE, O_HOLD, O_SNI,
-           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_WARMUP, O_WATCH, O_HELP };
+           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_RELEASE, O_WARMUP, O_WATCH, O_RATE, O_HELP };
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
         {"cacert", required_argument, NULL, O_CACERT},
@@ -1498,6 +1555,8 @@ static void parse_args(int argc, char **argv)
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"max-time", required_argument, NULL, O_MAXTIME},
         {"ready-file", required_argument, NULL, O_READY},
+        {"release-file", required_argument, NULL, O_RELEASE},
+        {"rate", required_argument, NULL, O_RATE},
         {"warmup", required_argument, NULL, O_WARMUP},
         {"watch-pid", required_argument, NULL, O_WATCH},
         {"json", no_argument, NULL, O_JSON},
@@ -1527,10 +1586,12 @@ static void parse_args(int argc, char **argv)
         case O_TIMEOUT: opt.timeout = parse_pos("--timeout", optarg, false); break;
         case O_MAXTIME: opt.max_time = parse_pos("--max-time", optarg, false); break;
         case O_READY: opt.ready_file = optarg; break;
+        case O_RELEASE: opt.release_file = optarg; break;
+        case O_RATE: opt.rate = parse_pos("--rate", optarg, false); break;
         case O_WARMUP: opt.warmup = parse_pos("--warmup", optarg, true); break;
         case O_WATCH:
-            if (opt.nwatch == 4)
-                die("--watch-pid: at most 4");
+            if (opt.nwatch == MAX_WATCH)
+                die("--watch-pid: at most %d", MAX_WATCH);
             opt.watch_pid[opt.nwatch++] = (long)parse_pos("--watch-pid", optarg, false);
             break;
         case O_JSON: opt.json = true; break;
@@ -1553,6 +1614,8 @@ static void parse_args(int argc, char **argv)
         die("--duration and --requests are exclusive");
     if (opt.idle > 0 && (opt.duration > 0 || opt.requests > 0 || opt.mode != MODE_KEEPALIVE))
         die("--idle takes --hold, not --duration/--requests/--mode");
+    if (opt.rate > 0 && (opt.mode != MODE_KEEPALIVE || opt.idle > 0))
+        die("--rate goes with --mode keepalive");
     if (opt.warmup > 0 && opt.duration == 0 && opt.idle == 0 && opt.requests > 0)
         die("--warmup goes with --duration");
     if (opt.idle == 0 && opt.duration == 0 && opt.requests == 0)
@@ -1651,8 +1714,10 @@ static void report(const stats *s, double elapsed, double cpu_user, double cpu_s
     if (opt.idle)
         fprintf(o, ": %d connections held %.1f s\n", opt.idle, opt.hold);
     else
-        fprintf(o, ", %d connections, %d thread%s, %.2f s\n", opt.connections, opt.threads,
-                opt.threads == 1 ? "" : "s", elapsed);
+        fprintf(o, ", %d connections, %d thread%s, %.2f s%s\n", opt.connections, opt.threads,
+                opt.threads == 1 ? "" : "s", elapsed, opt.rate > 0 ? " (paced)" : "");
+    if (opt.rate > 0)
+        fprintf(o, "  rate:       %.0f/s offered\n", opt.rate);
     if (suite && *suite)
         fprintf(o, "  tls:        %s, server name %s\n", suite, opt.server_name);
     fmt_us(a, sizeof a, hist_q(&s->lat, 0.5));
@@ -1745,7 +1810,7 @@ static void report(const stats *s, double elapsed, double cpu_user, double cpu_s
                     ws->rss1);
         fputc('}', j);
     }
-    fprintf(j, "],\"warmup_s\":%.3f,\"clk_tck\":%ld", opt.warmup, sysconf(_SC_CLK_TCK));
+    fprintf(j, "],\"warmup_s\":%.3f,\"rate\":%.1f,\"clk_tck\":%ld", opt.warmup, opt.rate, sysconf(_SC_CLK_TCK));
     fprintf(j, ",\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"ciphersuite\":", cpu_user, cpu_sys);
     json_str(j, suite ? suite : "");
     fprintf(j, "}\n");
