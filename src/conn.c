@@ -244,7 +244,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->w->readbuf_cap;
 }
 
-void cg_conn_pause_reading(cg_conn *c)
+/* Request backpressure: stop / restart delivering socket data. */
+static void pause_reading(cg_conn *c)
 {
     if (!c->read_stopped && !c->closing) {
         uv_read_stop((uv_stream_t *)&c->tcp);
@@ -252,7 +253,7 @@ void cg_conn_pause_reading(cg_conn *c)
     }
 }
 
-void cg_conn_resume_reading(cg_conn *c)
+static void resume_reading(cg_conn *c)
 {
     if (c->read_stopped && !c->closing && !c->eof && !c->held && c->tls.in_len == 0) {
         c->read_stopped = false;
@@ -311,7 +312,7 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
             c->held = NULL;
             if (c->eof)
                 return CG_TLS_CLOSED;
-            cg_conn_resume_reading(c);
+            resume_reading(c);
         }
     }
     return st;
@@ -472,7 +473,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         free(c->held);
         c->held = h;
         c->held_len = left;
-        cg_conn_pause_reading(c);
+        pause_reading(c);
     }
     cg_tls_conn_feed(&c->tls, NULL, 0);
     cg_conn_flush(c);

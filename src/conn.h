@@ -88,9 +88,6 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li);
 cg_tls_status cg_conn_read_plaintext(cg_conn *c);
 /* Makes room in pbuf: drops processed bytes (never those in [keep, plen)). */
 void cg_conn_compact(cg_conn *c);
-/* Stops / restarts delivering socket data (request backpressure). */
-void cg_conn_pause_reading(cg_conn *c);
-void cg_conn_resume_reading(cg_conn *c);
 
 /* Queues plaintext for the client; coalesced into TLS records, sent at
  * cg_conn_flush() or when a record fills up. Returns false if broken. */

@@ -342,8 +342,6 @@ static void forward(cg_conn *c, const char *negotiate_token)
 {
     cg_exchange *ex = &c->ex;
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
-    const cg_http_header *extra = NULL;
-    size_t nextra = 0;
     if (!c->fwd_block_ready) {
         /* Who the client is does not change on a connection: render the
          * identity headers once (values were sanitized at the handshake,
@@ -378,8 +376,6 @@ static void forward(cg_conn *c, const char *negotiate_token)
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
             .request_id = { ex->id, strlen(ex->id) },
-            .extra = extra,
-            .nextra = nextra,
             .extra_block = { c->fwd_block, c->fwd_block_len },
         };
         ex->head.len = 0;
@@ -1066,9 +1062,6 @@ void cg_proxy_pump(cg_conn *c)
             if (!handle_read_status(c, cg_conn_read_plaintext(c)))
                 return;
             break;
-
-        case CG_EX_DONE:
-            return;
         }
     }
 }

@@ -28,7 +28,6 @@ typedef enum {
     CG_EX_ADMITTING,  /* head parsed, waiting for a verdict (revocation) or a Kerberos token */
     CG_EX_CONNECTING, /* head accepted, waiting for a backend connection */
     CG_EX_FORWARDING, /* streaming: request body out, response in */
-    CG_EX_DONE,       /* response finished; the connection decides what next */
 } cg_exchange_phase;
 
 typedef struct cg_exchange {

@@ -28,6 +28,8 @@ static struct {
     unsigned long dropped;
 } L = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .fd = 2 };
 
+static void log_flush(void);
+
 static atomic_int min_level = CG_LOG_INFO;
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
@@ -104,7 +106,7 @@ bool cg_log_reopen(const char *file, cg_log_level level)
     int fd = open_file(file);
     if (fd < 0)
         return false;
-    cg_log_flush();
+    log_flush();
     pthread_mutex_lock(&L.lock);
     int old = L.fd;
     bool old_own = L.own_fd;
@@ -119,7 +121,8 @@ bool cg_log_reopen(const char *file, cg_log_level level)
     return true;
 }
 
-void cg_log_flush(void)
+/* Waits until the writer has written everything queued. */
+static void log_flush(void)
 {
     /* Wait until the writer has taken everything, then until it is idle. */
     for (int i = 0; i < 2000; i++) {

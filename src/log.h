@@ -35,9 +35,6 @@ void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
  * length of s (it may contain NUL). Returns out. */
 char *cg_log_quote(char *out, size_t cap, const char *s, size_t n);
 
-/* Synchronously flushes the queue (tests, shutdown). */
-void cg_log_flush(void);
-
 #define CG_LOG_DEBUG_ON() cg_log_enabled(CG_LOG_DEBUG)
 
 #endif

@@ -309,9 +309,4 @@ void cg_tls_close_notify(cg_tls_conn *c)
         mbedtls_ssl_close_notify(&c->ssl);
 }
 
-bool cg_tls_pending(const cg_tls_conn *c)
-{
-    return mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl);
-}
-
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }

@@ -68,9 +68,6 @@ cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
 /* Sends close_notify. */
 void cg_tls_close_notify(cg_tls_conn *c);
 
-/* True when decrypted or undecrypted data is buffered inside mbedTLS. */
-bool cg_tls_pending(const cg_tls_conn *c);
-
 /* The client's certificate chain (leaf first), or NULL. */
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
 
