@@ -247,6 +247,32 @@ if idle:
             print("  certgate: %.1f KiB per idle connection = floor %.1f KiB + %.1f KiB of its own"
                   % (idle_per["certgate"], floor, idle_per["certgate"] - floor))
 
+# --- full handshakes against the public-key floor ----------------------------
+pf = meta.get("pk_floor") or {}
+floor_ratio = {}
+if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full_rsa", "certgate"))):
+    print()
+    print("full handshakes against the public-key floor (cg-pk-floor: mbedTLS %s, this machine, this run)"
+          % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
+    print("  per handshake the server needs: ECDHE (X25519, the curve both sides prefer) %.0f us, its ECDSA"
+          " signature %.0f us," % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
+    print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
+          " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
+    print("  only for a chain not verified before (src/chain_cache.h).")
+    print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "+chain", "certgate", "nginx", "cg/floor"))
+    for key, label, cv in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"]),
+                           ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"])):
+        floor = pf["ecdhe_x25519_us"] + pf["ecdsa_sign_us"] + cv
+        a, b = by.get((key, "certgate")), by.get((key, "nginx"))
+        ca, cb = per_ok(a)[0] if a else None, per_ok(b)[0] if b else None
+        if ca:
+            floor_ratio[key] = ca / floor
+        print("%-26s %9.0f us %9.0f us %12s %12s %10s" % (
+            label, floor, floor + 2 * pf["ecdsa_verify_us"], fmt_cpu(ca), fmt_cpu(cb),
+            "%.2fx" % (ca / floor) if ca else "-"))
+    print("  floor: the public-key operations alone, timed in a loop on a quiet machine; certgate's figure also")
+    print("  holds the rest of the handshake and the request (hashes, records, accept, CRL lookup, proxying).")
+
 # --- workers: 1 vs 2 ---------------------------------------------------------
 if by.get(("scale_w1", "certgate")) or by.get(("scale_w2", "certgate")):
     print()
@@ -325,6 +351,9 @@ else:
     print("noticed: no errors, no proxy log lines at warn or above")
 if meta.get("elapsed_s") is not None:
     print("run time: %d s (groups: %s)" % (meta["elapsed_s"], meta.get("only", "all")))
+if floor_ratio:
+    print("full handshake CPU / public-key floor: ecdsa=%s rsa=%s" % (
+        fr(floor_ratio.get("full_ec")), fr(floor_ratio.get("full_rsa"))))
 print("ratios keepalive=%s resume=%s full=%s delegated=%s" % (
     fr(cg_ng("keepalive")), fr(cg_ng("resume")), fr(cg_ng("full_ec")),
     fr(cg_ng("deleg_bound_rate", "deleg_public_rate"))))

@@ -415,9 +415,9 @@ static void process_input(cg_conn *c)
         c->handshaking = false;
         judge_certificate(c);
         if (CG_LOG_DEBUG_ON())
-            cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s", c->peer,
-                   c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl),
-                   c->cert_present ? c->serial : "-");
+            cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s chain=%s", c->peer,
+                   c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl), c->cert_present ? c->serial : "-",
+                   !c->cert_present || c->tls.resumed ? "-" : c->tls.chain_cached ? "cached" : "verified");
         cg_proxy_init(c);
         if (c->cert_ok && c->cert_present)
             cg_conn_check_revocation(c);
@@ -545,7 +545,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         c->overloaded = true;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (!cg_tls_conn_init(&c->tls, listener_tls(c), tls_send, c)) {
+    if (!cg_tls_conn_init(&c->tls, listener_tls(c), w->id, tls_send, c)) {
         close_now(c);
         return;
     }

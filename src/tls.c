@@ -12,6 +12,8 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl_ticket.h>
 
+#include "chain_cache.h"
+
 struct cg_tls_server {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt own_chain; /* server leaf + chain */
@@ -20,6 +22,7 @@ struct cg_tls_server {
     mbedtls_ssl_ticket_context tickets;
     bool tickets_on;
     cg_verify_policy policy;
+    cg_chain_cache *chains;     /* verified client chains, per worker */
     char *listener_name;
 };
 
@@ -81,7 +84,7 @@ static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg
                 path, e);
 }
 
-cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag)
 {
     cg_tls_server *s = calloc(1, sizeof *s);
     if (!s) {
@@ -141,6 +144,10 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
     }
     if (!ok)
         goto fail;
+    /* Every worker signs with the key and verifies with the anchors. */
+    cg_verify_warm_key(&s->own_key);
+    for (mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next)
+        cg_verify_warm_key(&c->pk);
 
     if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
@@ -178,6 +185,11 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file,
         err = MBEDTLS_ERR_X509_ALLOC_FAILED;
         goto fail_internal;
     }
+    /* Repeated client chains skip their signature checks (chain_cache.h). */
+    if (!(s->chains = cg_chain_cache_new(&s->anchors, workers))) {
+        err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+        goto fail_internal;
+    }
     return s;
 
 fail_internal: {
@@ -200,11 +212,17 @@ void cg_tls_server_free(cg_tls_server *s)
     mbedtls_x509_crt_free(&s->anchors);
     mbedtls_ssl_ticket_free(&s->tickets);
     cg_verify_pool_free(s->policy.pool);
+    cg_chain_cache_free(s->chains);
     free(s->listener_name);
     free(s);
 }
 
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s) { return &s->policy; }
+
+void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out)
+{
+    cg_chain_cache_stats_get(s->chains, worker, out);
+}
 
 /* ---- per connection ---- */
 
@@ -228,10 +246,11 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     return (int)len;
 }
 
-bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, cg_tls_send_fn send, void *send_ctx)
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, cg_tls_send_fn send, void *send_ctx)
 {
     memset(c, 0, sizeof *c);
     c->server = s;
+    c->worker = worker;
     c->send = send;
     c->send_ctx = send_ctx;
     mbedtls_ssl_init(&c->ssl);
@@ -266,13 +285,39 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c)
 {
     if (c->handshake_done)
         return CG_TLS_OK;
-    int ret = mbedtls_ssl_handshake(&c->ssl);
-    if (ret != 0)
-        return map_error(c, ret);
+    cg_chain_cache *chains = c->server->chains;
+    int ret = 0;
+    /* mbedtls_ssl_handshake(), one step at a time, to hand the step that
+     * verifies the client's chain this worker's trust list (after the
+     * CertificateRequest, whose CA names stay the configured ones). */
+    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+            if (!c->trust_set) {
+                c->trust_set = true;
+                mbedtls_x509_crt *trust = cg_chain_cache_trust(chains, c->worker);
+                if (trust)
+                    mbedtls_ssl_set_hs_ca_chain(&c->ssl, trust, NULL);
+            }
+            cg_chain_cache_stats before, after;
+            cg_chain_cache_stats_get(chains, c->worker, &before);
+            cg_chain_cache_enter(chains, c->worker);
+            ret = mbedtls_ssl_handshake_step(&c->ssl);
+            cg_chain_cache_leave();
+            cg_chain_cache_stats_get(chains, c->worker, &after);
+            c->chain_cached = after.hits > before.hits && after.misses == before.misses;
+        } else {
+            ret = mbedtls_ssl_handshake_step(&c->ssl);
+        }
+        if (ret != 0)
+            return map_error(c, ret);
+    }
     c->handshake_done = true;
     /* The verification callback runs on every full handshake that carried a
      * certificate; a session with a certificate but no trace was resumed. */
-    c->resumed = c->trace.depth_count == 0 && mbedtls_ssl_get_peer_cert(&c->ssl) != NULL;
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
+    c->resumed = c->trace.depth_count == 0 && peer != NULL;
+    if (c->trace.depth_count > 0)
+        cg_chain_cache_complete(chains, c->worker, peer, &c->trace);
     return CG_TLS_OK;
 }
 

@@ -18,14 +18,16 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "chain_cache.h"
 #include "config.h"
 #include "verify.h"
 
 typedef struct cg_tls_server cg_tls_server;
 
 /* Loads the listener's certificate, key, chain and client CA files. Errors
- * are reported in diag at the position of the offending key in cfg_file. */
-cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag);
+ * are reported in diag at the position of the offending key in cfg_file.
+ * workers: how many workers (event loops) will use it, for per-worker state. */
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag);
 void cg_tls_server_free(cg_tls_server *s);
 
 /* Writes ciphertext to the peer. Must accept all n bytes (queueing what it
@@ -46,13 +48,18 @@ typedef struct cg_tls_conn {
     void *send_ctx;
     const unsigned char *in;  /* ciphertext fed but not yet consumed */
     size_t in_len;
+    unsigned worker;          /* index of the worker (event loop) that owns it */
     bool handshake_done;
     bool resumed;
+    bool trust_set;           /* this handshake's trust list is set */
+    bool chain_cached;        /* the client's chain was verified before: no signature checked */
     int last_error;           /* mbedtls error code of the last failure */
     cg_verify_trace trace;    /* per-certificate verification results */
 } cg_tls_conn;
 
-bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, cg_tls_send_fn send, void *send_ctx);
+/* worker: the index of the calling worker, below the workers given to
+ * cg_tls_server_new(); the connection stays on that worker. */
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, cg_tls_send_fn send, void *send_ctx);
 void cg_tls_conn_free(cg_tls_conn *c);
 
 /* Makes ciphertext available to mbedTLS. The bytes are borrowed until the
@@ -76,5 +83,7 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
+/* What the verified-chain cache of one worker did (chain_cache.h). */
+void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
@@ -115,6 +116,21 @@ static bool self_issued(const mbedtls_x509_crt *c) { return cg_cert_names_issuer
 static bool same_cert(const mbedtls_x509_crt *a, const mbedtls_x509_crt *b)
 {
     return a == b || (a->raw.len == b->raw.len && memcmp(a->raw.p, b->raw.p, a->raw.len) == 0);
+}
+
+void cg_verify_warm_key(mbedtls_pk_context *pk)
+{
+    if (!mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY))
+        return;
+    mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pk);
+    mbedtls_mpi one;
+    unsigned char hash[32] = { 1 };
+    mbedtls_mpi_init(&one);
+    /* A verification that fails, but only after its multiplication by the
+     * generator, which leaves the table in the key's group. */
+    if (mbedtls_mpi_lset(&one, 1) == 0)
+        (void)mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q, &one, &one);
+    mbedtls_mpi_free(&one);
 }
 
 int cg_cert_check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent)
@@ -252,6 +268,7 @@ static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x
         free(copy);
         return NULL;
     }
+    cg_verify_warm_key(&copy->pk); /* other workers will verify with it */
     pool->cas[pool->ncas++] = copy;
     return copy;
 }

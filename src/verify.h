@@ -106,6 +106,11 @@ void cg_cert_describe(const mbedtls_x509_crt *c, int depth, char *out, size_t ca
 void cg_x509_time_format(const mbedtls_x509_time *t, char *out, size_t cap);
 /* True when child names parent as its issuer (issuer DN == subject DN). */
 bool cg_cert_names_issuer(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent);
+/* mbedTLS computes an EC key's generator table on its first use and stores
+ * it in the key without a lock. Call this while one thread holds the key
+ * (at load, or when a copy is made), so that later concurrent uses only
+ * read the table. Other key types are left alone (RSA locks itself). */
+void cg_verify_warm_key(mbedtls_pk_context *pk);
 /* Verifies child's signature with parent's public key: 0 or an mbedTLS error. */
 int cg_cert_check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent);
 

@@ -467,6 +467,54 @@ class TestRefresh(RevBase):
         self.assertEqual(len(SRV.requests()), seen)
 
 
+class TestChainCache(RevBase):
+    """A full handshake with a chain verified before skips its signature
+    checks (src/chain_cache.h), and nothing else changes: the chain still
+    reaches the revocation check whole, and a client that does not send its
+    intermediate is refused as before."""
+
+    def chain_states(self, name):
+        serial = A.serial(A.crt(name))
+        return [e.get("chain") for e in self.cg.log_entries()
+                if e.get("event") == "tls_handshake" and e.get("cert") == serial]
+
+    def test_second_full_handshake_uses_the_cache(self):
+        cg = self.start_cg()
+        for _ in range(3):
+            self.assert_status(self.get("alice"), 200)  # a new TLS connection each (curl)
+        cg.wait_log(event="tls_handshake", count=3)
+        self.assertEqual(self.chain_states("alice"), ["verified", "cached", "cached"])
+        # bob: same intermediate, new leaf: its own signature is checked once
+        self.assert_status(self.get("bob"), 200)
+        self.assert_status(self.get("bob"), 200)
+        cg.wait_log(event="tls_handshake", count=5)
+        self.assertEqual(self.chain_states("bob"), ["verified", "cached"])
+
+    def test_cached_chain_still_checked_for_revocation(self):
+        rev = A.copy(TMP.join(H.unique("pki-a-int-revoked")))
+        rev.revoke("intermediate", reason="CACompromise")
+        SRV.serve_file("root.crl", rev.crl("root"))
+        cg = self.start_cg()
+        for _ in range(2):
+            detail = self.refused(self.get("alice"), "client_cert_revoked")
+            self.assert_in_detail("depth 1, an issuing CA certificate", detail)
+            self.assert_in_detail("reason: cACompromise", detail)
+        cg.wait_log(event="tls_handshake", count=2)
+        self.assertEqual(self.chain_states("alice"), ["verified", "cached"])
+
+    def test_client_without_its_intermediate_refused_after_another_sent_it(self):
+        leaf_only = TMP.join(H.unique("alice-leaf") + ".crt")
+        H.run_checked(["openssl", "x509", "-in", A.crt("alice"), "-out", leaf_only])
+        cg = self.start_cg()
+        self.assert_status(self.get("alice"), 200)  # the intermediate is learned
+        for _ in range(2):
+            r = H.curl(cg.port, H.unique("/leaf"), cert=leaf_only, key=A.key("alice"))
+            rid = self.assert_refusal(r, 403, "client_cert_untrusted", sub=16)
+            detail = cg.find_log(event="refused", id_=rid)[0]["detail"]
+            self.assert_in_detail("neither sent by the client", detail)
+        self.assert_status(self.get("alice"), 200)
+
+
 # ===========================================================================
 # certgate explain (no server)
 
