@@ -255,7 +255,8 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
     print("full handshakes against the public-key floor (cg-pk-floor: mbedTLS %s, this machine, this run)"
           % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
     print("  per handshake the server needs: ECDHE (X25519, the curve both sides prefer) %.0f us, its ECDSA"
-          " signature %.0f us," % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
+          " signature %.0f us (in place;" % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
+    print("  %.0f us through mbedtls_pk_sign, see src/pk_ops.h)," % pf.get("ecdsa_pk_sign_us", 0))
     print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
           " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
     print("  only for a chain not verified before (src/chain_cache.h).")
@@ -270,7 +271,9 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
         print("%-26s %9.0f us %9.0f us %12s %12s %10s" % (
             label, floor, floor + 2 * pf["ecdsa_verify_us"], fmt_cpu(ca), fmt_cpu(cb),
             "%.2fx" % (ca / floor) if ca else "-"))
-    print("  floor: the public-key operations alone, timed in a loop on a quiet machine; certgate's figure also")
+    print("  floor: the public-key operations alone, timed in a loop on a quiet machine, in a %s process;"
+          % ("multi-threaded" if pf.get("threaded") else "single-threaded"))
+    print("  certgate's figure also")
     print("  holds the rest of the handshake and the request (hashes, records, accept, CRL lookup, proxying).")
 
 # --- workers: 1 vs 2 ---------------------------------------------------------

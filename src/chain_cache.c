@@ -1,5 +1,7 @@
 #include "chain_cache.h"
 
+#include "pk_ops.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -144,6 +146,9 @@ static void wrap_key(mbedtls_x509_crt *c)
     case MBEDTLS_PK_RSA: kind = KIND_RSA; break;
     default: return;
     }
+    /* EC keys verify in place, with the table just computed (pk_ops.h). */
+    if (kind == KIND_EC && !cg_pk_in_place(&c->pk))
+        return;
     pthread_mutex_lock(&wrap_mu);
     if (!wrapped_ready[kind] && c->pk.pk_info->verify_func) {
         wrapped_info[kind] = *c->pk.pk_info;

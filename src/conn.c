@@ -78,6 +78,10 @@ static void close_now(cg_conn *c)
         c->w->stage_owner = NULL;
         c->w->stage_len = 0;
     }
+    if (c->w->wire_owner == c) {
+        c->w->wire_owner = NULL;
+        c->w->wire_len = 0;
+    }
     uv_close((uv_handle_t *)&c->timer, on_closed);
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
@@ -164,11 +168,9 @@ static void on_written(uv_write_t *req, int status)
 }
 
 /* mbedTLS's send callback: ciphertext out, without ever blocking. */
-static bool tls_send(void *ctx, const unsigned char *p, size_t n)
+/* Writes ciphertext now, queueing what the socket does not take. */
+static bool send_ciphertext(cg_conn *c, const unsigned char *p, size_t n)
 {
-    cg_conn *c = ctx;
-    if (c->closing)
-        return false;
     size_t off = 0;
     if (c->out_queued == 0) {
         uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
@@ -194,6 +196,38 @@ static bool tls_send(void *ctx, const unsigned char *p, size_t n)
     }
     c->out_queued += rest;
     return true;
+}
+
+/* Sends the handshake records gathered for c. */
+static bool flush_wire(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    if (w->wire_owner != c)
+        return true;
+    size_t n = w->wire_len;
+    w->wire_owner = NULL;
+    w->wire_len = 0;
+    return n == 0 || (!c->closing && send_ciphertext(c, w->wire, n));
+}
+
+static bool tls_send(void *ctx, const unsigned char *p, size_t n)
+{
+    cg_conn *c = ctx;
+    cg_worker *w = c->w;
+    if (c->closing)
+        return false;
+    /* mbedTLS writes a handshake flight one record at a time: gather them
+     * and send the flight in one write (flushed right after the handshake
+     * step, by process_input). */
+    if (c->handshaking && (!w->wire_owner || w->wire_owner == c) && w->wire_len + n <= w->wire_cap) {
+        memcpy(w->wire + w->wire_len, p, n);
+        w->wire_len += n;
+        w->wire_owner = c;
+        return true;
+    }
+    if (!flush_wire(c)) /* what was gathered goes first */
+        return false;
+    return send_ciphertext(c, p, n);
 }
 
 bool cg_conn_flush(cg_conn *c)
@@ -405,6 +439,10 @@ static void process_input(cg_conn *c)
 {
     if (c->handshaking) {
         cg_tls_status st = cg_tls_handshake(&c->tls);
+        if (!flush_wire(c)) {
+            close_now(c);
+            return;
+        }
         cg_conn_flush(c);
         if (st == CG_TLS_WANT_READ)
             return;

@@ -2750,11 +2750,11 @@ struct cg_crl_check {
     cg_revocation_mode mode;
     uint32_t stale_grace_s, refresh_before_s;
     bool allow_weak;
-    int nitems;
-    item items[CG_CRL_MAX_CHAIN];
     const mbedtls_x509_crt *chain[CG_CRL_MAX_CHAIN];
     int busy; /* evaluating: completion waits */
     bool done;
+    int nitems;
+    item items[]; /* one per certificate but the anchor (an item is ~8 KiB) */
 };
 
 static const char *mode_name(cg_revocation_mode m)
@@ -3209,26 +3209,20 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_config *cfg,
         cb(ctx, CG_REV_GOOD, NULL);
         return NULL;
     }
-    cg_crl_check *chk = calloc(1, sizeof *chk);
-    if (!chk) {
-        immediate(cb, ctx, CG_REV_UNKNOWN, CG_REFUSE_REVOCATION_UNKNOWN,
-                  "The revocation status could not be checked: out of memory.");
-        return NULL;
-    }
     const cg_verify_policy *policy = l->tls ? cg_tls_server_policy(l->tls) : NULL;
+    const mbedtls_x509_crt *full[CG_CRL_MAX_CHAIN];
     if (n > CG_CRL_MAX_CHAIN)
         n = CG_CRL_MAX_CHAIN;
     for (int i = 0; i < n; i++)
-        chk->chain[i] = chain[i];
+        full[i] = chain[i];
     if (n == 1) {
         /* A resumed session: only the leaf. The chain it was verified with
          * is remembered by the listener's verify policy. */
         char err[400] = "";
-        int m = policy ? cg_verify_chain(policy, chain[0], NULL, chk->chain, CG_CRL_MAX_CHAIN, err, sizeof err) : 0;
+        int m = policy ? cg_verify_chain(policy, chain[0], NULL, full, CG_CRL_MAX_CHAIN, err, sizeof err) : 0;
         if (m <= 0) {
             char who[400];
             cg_cert_describe(chain[0], 0, who, sizeof who);
-            free(chk);
             immediate(cb, ctx, CG_REV_UNKNOWN, CG_REFUSE_REVOCATION_UNKNOWN,
                       "The revocation status of the certificate %s cannot be checked: the TLS session was resumed "
                       "and its certificate chain is not known (%s). Connect again without resuming the session.",
@@ -3237,6 +3231,15 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_config *cfg,
         }
         n = m;
     }
+    /* Sized for this chain: a check per connection must not cost a 100 KiB
+     * allocation (every item of the longest chain). */
+    cg_crl_check *chk = calloc(1, sizeof *chk + (size_t)(n > 1 ? n - 1 : 0) * sizeof(item));
+    if (!chk) {
+        immediate(cb, ctx, CG_REV_UNKNOWN, CG_REFUSE_REVOCATION_UNKNOWN,
+                  "The revocation status could not be checked: out of memory.");
+        return NULL;
+    }
+    memcpy(chk->chain, full, (size_t)n * sizeof full[0]);
     chk->f = f;
     chk->cb = cb;
     chk->ctx = ctx;

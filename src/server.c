@@ -20,6 +20,7 @@
 
 #define READBUF_CAP (64u * 1024)
 #define STAGE_CAP 16384 /* one full TLS record of plaintext */
+#define WIRE_CAP 16384  /* a server handshake flight: certificates, key exchange, CA names */
 
 atomic_uint cg_open_connections;
 static uint32_t boot_id;
@@ -206,9 +207,11 @@ static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *
     w->readbuf = malloc(READBUF_CAP);
     w->stage_cap = STAGE_CAP;
     w->stage = malloc(STAGE_CAP);
+    w->wire_cap = WIRE_CAP;
+    w->wire = malloc(WIRE_CAP);
     w->nlisteners = cfg->nlisteners;
     w->listeners = calloc(cfg->nlisteners, sizeof *w->listeners);
-    if (!w->readbuf || !w->stage || !w->listeners) {
+    if (!w->readbuf || !w->stage || !w->wire || !w->listeners) {
         snprintf(err, errcap, "out of memory");
         return false;
     }
@@ -252,6 +255,7 @@ static void worker_free(cg_worker *w)
     free(w->listeners);
     free(w->readbuf);
     free(w->stage);
+    free(w->wire);
 }
 
 /* ---- signals: reload and stop ---- */

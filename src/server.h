@@ -57,6 +57,9 @@ typedef struct cg_worker {
     unsigned char *stage;            /* plaintext coalesced into TLS records */
     size_t stage_len, stage_cap;
     struct cg_conn *stage_owner;
+    unsigned char *wire;             /* ciphertext of a handshake flight, sent in one write */
+    size_t wire_len, wire_cap;
+    struct cg_conn *wire_owner;
 
     uint64_t request_seq;
 

@@ -13,6 +13,7 @@
 #include <mbedtls/ssl_ticket.h>
 
 #include "chain_cache.h"
+#include "pk_ops.h"
 
 struct cg_tls_server {
     mbedtls_ssl_config conf;
@@ -144,10 +145,14 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     }
     if (!ok)
         goto fail;
-    /* Every worker signs with the key and verifies with the anchors. */
+    /* Every worker signs with the key and verifies with the anchors: their
+     * generator tables now, and operations that keep them (pk_ops.h). */
     cg_verify_warm_key(&s->own_key);
-    for (mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next)
+    cg_pk_in_place(&s->own_key);
+    for (mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
         cg_verify_warm_key(&c->pk);
+        cg_pk_in_place(&c->pk);
+    }
 
     if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)

@@ -1,5 +1,7 @@
 #include "verify.h"
 
+#include "pk_ops.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +271,7 @@ static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x
         return NULL;
     }
     cg_verify_warm_key(&copy->pk); /* other workers will verify with it */
+    cg_pk_in_place(&copy->pk);
     pool->cas[pool->ncas++] = copy;
     return copy;
 }
