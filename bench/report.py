@@ -244,8 +244,11 @@ if idle:
               % (ts.get("ssl_context", 0), ts.get("ssl_session", 0),
                  "yes" if ts.get("keep_peer_certificate") else "no"))
         if idle_per.get("certgate") is not None:
-            print("  certgate: %.1f KiB per idle connection = floor %.1f KiB + %.1f KiB of its own"
-                  % (idle_per["certgate"], floor, idle_per["certgate"] - floor))
+            print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB) but"
+                  " each gets its own" % (idle_per["certgate"], floor))
+            print("  mapping (src/server.c, M_MMAP_THRESHOLD), so only the pages a connection touched are resident;"
+                  " request buffers")
+            print("  go back to the worker between requests (src/spares.h).")
 
 # --- full handshakes against the public-key floor ----------------------------
 pf = meta.get("pk_floor") or {}

@@ -341,7 +341,7 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     pool->nidle++;
     bc->idle = true;
     bc->rlen = 0;
-    free(bc->rbuf);   /* idle connections hold no buffers */
+    cg_spares_put(&w->spare_rbuf, bc->rbuf, bc->rcap); /* idle connections hold no buffers */
     bc->rbuf = NULL;
     bc->rcap = 0;
     bc->paused = false;

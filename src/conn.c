@@ -56,7 +56,7 @@ static void on_closed(uv_handle_t *h)
     if (c->tls_cfg)
         cg_config_unref(c->tls_cfg);
     free(c->held);
-    free(c->pbuf);
+    cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
     free(c->fwd_block);
     free(c);
     if (w->stopping && w->nconns == 0)
@@ -296,6 +296,14 @@ static void resume_reading(cg_conn *c)
     }
 }
 
+/* An idle connection holds no plaintext buffer: it goes back to the worker. */
+static void release_pbuf(cg_conn *c)
+{
+    cg_spares_put(&c->w->spare_pbuf, c->pbuf, c->pcap);
+    c->pbuf = NULL;
+    c->pcap = c->ppos = c->plen = 0;
+}
+
 void cg_conn_compact(cg_conn *c)
 {
     if (c->ppos == 0)
@@ -305,11 +313,8 @@ void cg_conn_compact(cg_conn *c)
         memmove(c->pbuf, c->pbuf + c->ppos, rest);
     c->plen = rest;
     c->ppos = 0;
-    if (rest == 0 && c->ex.phase == CG_EX_IDLE) {
-        free(c->pbuf); /* idle keep-alive connections hold no plaintext buffer */
-        c->pbuf = NULL;
-        c->pcap = 0;
-    }
+    if (rest == 0 && c->ex.phase == CG_EX_IDLE)
+        release_pbuf(c);
 }
 
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
@@ -320,7 +325,7 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
         size_t cap = (size_t)c->tls_cfg->limits.max_request_head + 1;
         if (cap < 16384)
             cap = 16384;
-        c->pbuf = malloc(cap);
+        c->pbuf = cg_spares_get(&c->w->spare_pbuf, cap);
         if (!c->pbuf)
             return CG_TLS_ERROR;
         c->pcap = cap;
@@ -341,6 +346,8 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
         return st;
     }
     if (st == CG_TLS_WANT_READ) {
+        if (c->plen == 0 && c->ex.phase == CG_EX_IDLE)
+            release_pbuf(c); /* nothing came: an idle keep-alive connection */
         if (c->tls.in_len == 0) {
             free(c->held);
             c->held = NULL;

@@ -171,6 +171,20 @@ static void reset_exchange(cg_exchange *ex)
     memset(&ex->res, 0, sizeof ex->res);
 }
 
+#define HEAD_BLOCK 1024 /* a backend request head usually fits */
+
+/* Between requests a connection holds no header table and no head buffer:
+ * they go back to the worker (spares.h). */
+static void release_request_buffers(cg_conn *c)
+{
+    cg_exchange *ex = &c->ex;
+    cg_spares_put(&c->w->spare_hdrs, ex->hdrs, 2 * ex->hdrs_cap * sizeof *ex->hdrs);
+    ex->hdrs = NULL;
+    ex->hdrs_cap = 0;
+    cg_spares_put(&c->w->spare_head, ex->head.data, ex->head.cap);
+    memset(&ex->head, 0, sizeof ex->head);
+}
+
 void cg_proxy_init(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
@@ -205,10 +219,7 @@ void cg_proxy_abort(cg_conn *c)
     }
     drop_backend(ex, false);
     reset_exchange(ex);
-    free(ex->hdrs);
-    ex->hdrs = NULL;
-    ex->hdrs_cap = 0;
-    cg_buf_free(&ex->head);
+    release_request_buffers(c);
 }
 
 void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
@@ -270,6 +281,7 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
 
 static void finish_exchange(cg_conn *c)
 {
+    release_request_buffers(c);
     cg_exchange *ex = &c->ex;
     bool keep = ex->keep_client && !c->draining && ex->req_done;
     c->requests++;
@@ -308,8 +320,8 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     if (ex->hdrs_cap < cfg->limits.max_headers) {
         /* Request headers, then response headers: the request's must stay
          * intact for a retry after the response. */
-        free(ex->hdrs);
-        ex->hdrs = calloc(2 * (size_t)cfg->limits.max_headers, sizeof *ex->hdrs);
+        cg_spares_put(&c->w->spare_hdrs, ex->hdrs, 2 * ex->hdrs_cap * sizeof *ex->hdrs);
+        ex->hdrs = cg_spares_get(&c->w->spare_hdrs, 2 * (size_t)cfg->limits.max_headers * sizeof *ex->hdrs);
         ex->hdrs_cap = ex->hdrs ? cfg->limits.max_headers : 0;
         if (!ex->hdrs) {
             cg_conn_close(c, false);
@@ -379,6 +391,8 @@ static void forward(cg_conn *c, const char *negotiate_token)
             .extra_block = { c->fwd_block, c->fwd_block_len },
         };
         ex->head.len = 0;
+        if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
+            ex->head.cap = HEAD_BLOCK;
         if (!cg_http_write_backend_head(&ex->req, &fw, &ex->head)) {
             cg_conn_close(c, false);
             return;
@@ -571,7 +585,7 @@ static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         cg_conn *c = bc->owner;
         if (c && c->ex.cfg && c->ex.cfg->limits.max_response_head > bc->rcap)
             bc->rcap = c->ex.cfg->limits.max_response_head;
-        bc->rbuf = malloc(bc->rcap);
+        bc->rbuf = cg_spares_get(&bc->w->spare_rbuf, bc->rcap);
         if (!bc->rbuf)
             bc->rcap = 0;
     }

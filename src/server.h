@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "spares.h"
 
 struct cg_conn;
 struct cg_backend_pool;
@@ -60,6 +61,8 @@ typedef struct cg_worker {
     unsigned char *wire;             /* ciphertext of a handshake flight, sent in one write */
     size_t wire_len, wire_cap;
     struct cg_conn *wire_owner;
+    /* Request buffers of idle connections, for the next requests (spares.h). */
+    cg_spares spare_pbuf, spare_hdrs, spare_head, spare_rbuf;
 
     uint64_t request_seq;
 
