@@ -1245,9 +1245,25 @@ static bool put_header(cg_buf *b, cg_slice name, cg_slice value)
 
 static bool put_u64(cg_buf *b, uint64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
-    return put(b, tmp, (size_t)n);
+    char tmp[24], *p = tmp + sizeof tmp;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+size_t cg_http_chunk_line(char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16], *p = tmp + sizeof tmp;
+    do
+        *--p = hex[len & 15];
+    while ((len >>= 4) != 0);
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    out[n] = '\r';
+    out[n + 1] = '\n';
+    return n + 2;
 }
 
 /* Extra headers come from certificates and configuration: a CR or LF in a
@@ -1358,8 +1374,8 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
     if (fr == CG_CLIENT_BODY_CLOSE)
         keep_client = false; /* the close is the end of the body */
 
-    char status[8];
-    snprintf(status, sizeof status, "%03d", res->status % 1000);
+    int code = res->status % 1000;
+    char status[4] = { (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), '\0' };
     const char *reason = res->reason.n ? NULL : reason_for(res->status);
 
     size_t need = sizeof "HTTP/1.1 000 \r\n" + (reason ? strlen(reason) : res->reason.n) +

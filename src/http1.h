@@ -159,6 +159,9 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
                                int client_version_minor, bool keep_client,
                                cg_slice request_id, cg_buf *out, cg_client_body *framing);
 
+/* "<len in lowercase hex>\r\n", a chunk-size line, into out (at least 19
+ * bytes); returns its length. Per chunk on the hot path: no printf. */
+size_t cg_http_chunk_line(char *out, size_t len);
 /* Case-insensitive ASCII comparison of a slice with a C string. */
 bool cg_slice_ieq(cg_slice a, const char *b);
 /* The first header named name (case-insensitive), or NULL. */

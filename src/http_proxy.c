@@ -680,7 +680,7 @@ static void start_forwarding(cg_conn *c)
     if (ex->replaying) {
         /* The client's body was forwarded already: send our copy. */
         if (ex->req.body == CG_BODY_CHUNKED) {
-            int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", ex->replay.len);
+            size_t k = cg_http_chunk_line(ex->chunk_line, ex->replay.len);
             if (ex->replay.len) {
                 b[nb++] = uv_buf_init(ex->chunk_line, (unsigned)k);
                 b[nb++] = uv_buf_init(ex->replay.data, (unsigned)ex->replay.len);
@@ -755,7 +755,7 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
         }
     }
     if (ex->req.body == CG_BODY_CHUNKED) {
-        int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", len);
+        size_t k = cg_http_chunk_line(ex->chunk_line, len);
         bufs[n++] = uv_buf_init(ex->chunk_line, (unsigned)k);
         bufs[n++] = uv_buf_init((char *)at, (unsigned)len);
         bufs[n++] = uv_buf_init("\r\n", 2);
@@ -826,7 +826,7 @@ static int res_on_body(http_parser *p, const char *at, size_t len)
     if (ex->framing == CG_CLIENT_BODY_NONE)
         return 0;
     if (ex->framing == CG_CLIENT_BODY_CHUNKED) {
-        int k = snprintf(ex->chunk_line, sizeof ex->chunk_line, "%zx\r\n", len);
+        size_t k = cg_http_chunk_line(ex->chunk_line, len);
         if (!cg_conn_write(c, ex->chunk_line, (size_t)k) || !cg_conn_write(c, at, len) ||
             !cg_conn_write(c, "\r\n", 2))
             return -1;

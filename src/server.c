@@ -30,6 +30,7 @@
  * after a small request: about one page of each), and returns them when it
  * closes. Fixing the threshold also stops glibc raising it on its own. */
 #define MMAP_THRESHOLD (16 * 1024 + 128)
+#define MMAP_MAX 40000 /* mappings glibc may make for large blocks: 20,000 TLS connections */
 
 atomic_uint cg_open_connections;
 static uint32_t boot_id;
@@ -510,6 +511,10 @@ int cg_server_run(const char *config_path)
 {
     server s = { .config_path = config_path };
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    /* Two mappings per TLS connection: past this many, glibc serves the
+     * buffers from the heap instead, well before vm.max_map_count (65530 by
+     * default) could make an allocation fail. */
+    mallopt(M_MMAP_MAX, MMAP_MAX);
     cg_diag d;
     cg_diag_init(&d);
     s.cfg = cg_config_load(config_path, 0, &d);

@@ -1582,6 +1582,22 @@ static void test_refusal_excerpts_escaped(void **state)
     REFUSED(t, CG_REFUSE_BAD_REQUEST, "invalid Content-Length \"\\x22\\xff\\x5c\"");
 }
 
+/* Chunk-size lines (per chunk, without printf): lowercase hex, no leading zeros. */
+static void test_chunk_line(void **state)
+{
+    (void)state;
+    char out[24];
+    static const struct { size_t len; const char *line; } cases[] = {
+        { 0, "0\r\n" }, { 9, "9\r\n" }, { 10, "a\r\n" }, { 255, "ff\r\n" }, { 4096, "1000\r\n" },
+        { 0x10000000u, "10000000\r\n" }, { SIZE_MAX, "ffffffffffffffff\r\n" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = cg_http_chunk_line(out, cases[i].len);
+        out[n] = '\0';
+        assert_string_equal(out, cases[i].line);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1643,6 +1659,7 @@ int main(void)
         cmocka_unit_test(test_slice_helpers),
         cmocka_unit_test(test_refusal_excerpts_escaped),
         cmocka_unit_test(test_mutated_heads),
+        cmocka_unit_test(test_chunk_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
