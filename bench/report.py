@@ -118,6 +118,7 @@ scen = [
     ("deleg_token", "Apache /whoami, %s, delegated, token/req" % dc, ["certgate"]),
     ("deleg_public_rate", "Apache /public, %s, at %s req/s" % (dc, drate), ["nginx", "certgate"]),
     ("deleg_bound_rate", "Apache /bound/whoami, %s, at %s req/s, bound" % (dc, drate), ["certgate"]),
+    ("deleg_same_rate", "Apache /bound/public, %s, at %s req/s, bound" % (dc, drate), ["certgate"]),
     ("deleg_bound_x2", "Apache /bound/whoami, %s conns (overload)" % (2 * dc), ["certgate"]),
 ]
 fmt = "%-43s %-9s %10s %9s %9s %9s %8s %6s %11s %11s %7s %8s %6s %-13s"
@@ -328,6 +329,7 @@ rows = [
     ("delegated token/req vs nginx /public", cg_ng("deleg_token", "deleg_public")),
     ("at %s req/s: /public, neither delegates" % drate, cg_ng("deleg_public_rate")),
     ("at %s req/s: delegated conn-bound vs /public" % drate, cg_ng("deleg_bound_rate", "deleg_public_rate")),
+    ("at %s req/s: same file, delegated vs not" % drate, cg_ng("deleg_same_rate", "deleg_public_rate")),
     ("idle: set-up CPU per connection", ratio(idle_per.get("certgate_cpu"), idle_per.get("nginx_cpu"))),
     ("idle: RSS per connection", ratio(idle_per.get("certgate"), idle_per.get("nginx"))),
 ]
@@ -362,4 +364,4 @@ if floor_ratio:
         fr(floor_ratio.get("full_ec")), fr(floor_ratio.get("full_rsa"))))
 print("ratios keepalive=%s resume=%s full=%s delegated=%s" % (
     fr(cg_ng("keepalive")), fr(cg_ng("resume")), fr(cg_ng("full_ec")),
-    fr(cg_ng("deleg_bound_rate", "deleg_public_rate"))))
+    fr(cg_ng("deleg_same_rate", "deleg_public_rate"))))

@@ -10,7 +10,9 @@ Everything lives inside one folder DIR and listens on loopback only:
                S4U2Proxy (constrained delegation via krbAllowedToDelegateTo)
   apache2      mod_auth_gssapi on 127.0.0.1:<free port>: the Negotiate backend
                for HTTP/backend.example.test; /whoami shows REMOTE_USER,
-               /bound/whoami the same with GssapiConnectionBound On
+               /bound/whoami the same with GssapiConnectionBound On;
+               /public (no authentication) and /bound/public (connection-
+               bound Kerberos) serve the same 7-byte file
 
 Principals: alice, bob (+ user001..userNNN with --users N), the proxy
 HTTP/proxy.example.test (+ok_to_auth_as_delegate, krbAllowedToDelegateTo
@@ -682,8 +684,12 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
                 f.write(page)
             with open(os.path.join(root, sub, "index.html"), "w") as f:
                 f.write("lab backend\n")
-        with open(os.path.join(root, "htdocs", "public"), "w") as f:
-            f.write("public\n")
+        # The same 7-byte file, open to all at /public and behind connection-bound
+        # Kerberos at /bound/public: the benchmark compares a proxy delegating
+        # to one with a proxy that does not, for the very same response.
+        for rel in ("public", "bound/public"):
+            with open(os.path.join(root, "htdocs", rel), "w") as f:
+                f.write("public\n")
 
     def _start_apache(self):
         self._write_apache_conf()
