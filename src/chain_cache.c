@@ -256,6 +256,17 @@ static const mbedtls_x509_crt *anchor_node(const worker_cache *w, const mbedtls_
     return NULL;
 }
 
+static bool is_node(const worker_cache *w, const mbedtls_x509_crt *c)
+{
+    if (learned_by_node(w, c))
+        return true;
+    size_t i = 0;
+    for (const mbedtls_x509_crt *a = &w->trust; a && i < w->nanchors; a = a->next, i++)
+        if (a == c)
+            return true;
+    return false;
+}
+
 static bool sent_by_client(const mbedtls_x509_crt *peer, const mbedtls_x509_crt *c)
 {
     for (const mbedtls_x509_crt *p = peer ? peer->next : NULL; p && p->raw.p; p = p->next)
@@ -388,6 +399,10 @@ void cg_chain_cache_complete(cg_chain_cache *cc, unsigned i, const mbedtls_x509_
     worker_cache *w = worker(cc, i);
     if (!w || !t || t->depth_count <= 0)
         return;
+    /* A leaf whose issuer is in the trust list was checked with a key that
+     * remembers: nothing above it is new either. */
+    bool known = t->depth_count >= 2 && t->crt[1] && is_node(w, t->crt[1]);
     complete_path(w, peer, t);
-    learn(w, t);
+    if (!known)
+        learn(w, t);
 }
