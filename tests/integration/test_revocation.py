@@ -502,6 +502,17 @@ class TestChainCache(RevBase):
         cg.wait_log(event="tls_handshake", count=2)
         self.assertEqual(self.chain_states("alice"), ["verified", "cached"])
 
+    def test_two_workers_each_verify_once(self):
+        """Each worker has its own cache: at most one full verification each."""
+        cg = self.start_cg(workers=2)
+        for _ in range(8):
+            self.assert_status(self.get("alice"), 200)
+        cg.wait_log(event="tls_handshake", count=8)
+        states = self.chain_states("alice")
+        self.assertEqual(len(states), 8, states)
+        self.assertLessEqual(states.count("verified"), 2, states)
+        self.assertEqual(states.count("verified") + states.count("cached"), 8, states)
+
     def test_client_without_its_intermediate_refused_after_another_sent_it(self):
         leaf_only = TMP.join(H.unique("alice-leaf") + ".crt")
         H.run_checked(["openssl", "x509", "-in", A.crt("alice"), "-out", leaf_only])
