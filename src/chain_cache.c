@@ -1,5 +1,6 @@
 #include "chain_cache.h"
 
+#include "digest_table.h"
 #include "pk_ops.h"
 
 #include <pthread.h>
@@ -17,12 +18,7 @@
     (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |            \
      MBEDTLS_X509_BADCERT_BAD_KEY)
 
-#define SIG_PROBE 8
-
-typedef struct sig_slot {
-    unsigned char key[32]; /* SHA-256 of (key context, hash algorithm, hash, signature) */
-    uint64_t stamp;        /* 0: empty */
-} sig_slot;
+typedef cg_digest_slot sig_slot; /* key: SHA-256 of (key context, hash algorithm, hash, signature) */
 
 typedef struct learned_ca {
     const mbedtls_x509_crt *node;                  /* its copy in the trust list */
@@ -81,20 +77,7 @@ static sig_slot *sig_find(worker_cache *w, const unsigned char key[32], bool cre
         if (!create || !(w->sigs = calloc(CG_CHAIN_CACHE_SIGS, sizeof *w->sigs)))
             return NULL;
     }
-    size_t h;
-    memcpy(&h, key, sizeof h);
-    sig_slot *victim = NULL;
-    for (size_t k = 0; k < SIG_PROBE; k++) {
-        sig_slot *s = &w->sigs[(h + k) & (CG_CHAIN_CACHE_SIGS - 1)];
-        if (s->stamp && memcmp(s->key, key, 32) == 0)
-            return s;
-        if (!victim || s->stamp < victim->stamp)
-            victim = s;
-    }
-    if (!create)
-        return NULL;
-    memcpy(victim->key, key, 32);
-    return victim;
+    return cg_digest_find(w->sigs, sizeof *w->sigs, CG_CHAIN_CACHE_SIGS, key, create, NULL);
 }
 
 static int verify_remembered(int kind, void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len,

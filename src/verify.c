@@ -1,5 +1,6 @@
 #include "verify.h"
 
+#include "digest_table.h"
 #include "pk_ops.h"
 
 #include <pthread.h>
@@ -199,11 +200,9 @@ static unsigned max_depth(const cg_verify_policy *p)
 
 #define POOL_MAX_CAS 1024  /* distinct CA certificates remembered per listener */
 #define POOL_SLOTS 4096     /* leaf -> chain entries (power of two) */
-#define POOL_PROBE 8
 
 typedef struct chain_slot {
-    unsigned char leaf[32]; /* SHA-256 of the leaf's DER */
-    uint64_t stamp;         /* 0: empty */
+    cg_digest_slot d;       /* key: SHA-256 of the leaf's DER */
     int n;                  /* certificates, leaf included */
     const mbedtls_x509_crt *crt[CG_VERIFY_MAX_DEPTH]; /* [0] unused (the caller has the leaf) */
 } chain_slot;
@@ -285,23 +284,11 @@ static chain_slot *pool_slot(cg_verify_pool *pool, const unsigned char key[32], 
         if (!pool->slots)
             return NULL;
     }
-    size_t h;
-    memcpy(&h, key, sizeof h);
-    chain_slot *victim = NULL;
-    for (size_t k = 0; k < POOL_PROBE; k++) {
-        chain_slot *s = &pool->slots[(h + k) & (POOL_SLOTS - 1)];
-        if (s->stamp && memcmp(s->leaf, key, 32) == 0)
-            return s;
-        if (!victim || s->stamp < victim->stamp)
-            victim = s;
-    }
-    if (!create)
-        return NULL;
-    if (victim->stamp == 0)
+    bool was_empty = false;
+    chain_slot *s = (chain_slot *)cg_digest_find(pool->slots, sizeof *pool->slots, POOL_SLOTS, key, create, &was_empty);
+    if (s && was_empty)
         pool->nchains++;
-    memset(victim, 0, sizeof *victim);
-    memcpy(victim->leaf, key, 32);
-    return victim;
+    return s;
 }
 
 /* Remembers an anchored chain (chain[0] the leaf, chain[n-1] an anchor). */
@@ -321,7 +308,7 @@ static void pool_remember(const cg_verify_policy *p, const mbedtls_x509_crt *con
     }
     chain_slot *s = ok ? pool_slot(pool, key, true) : NULL;
     if (s) {
-        s->stamp = ++pool->clock;
+        s->d.stamp = ++pool->clock;
         s->n = n;
         memcpy(s->crt, kept, sizeof kept);
     }
@@ -336,7 +323,7 @@ static int pool_lookup(cg_verify_pool *pool, const mbedtls_x509_crt *leaf, const
     pthread_mutex_lock(&pool->mu);
     chain_slot *s = pool_slot(pool, key, false);
     if (s && s->n <= cap) {
-        s->stamp = ++pool->clock;
+        s->d.stamp = ++pool->clock;
         n = s->n;
         out[0] = leaf;
         for (int i = 1; i < n; i++)

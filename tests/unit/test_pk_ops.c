@@ -30,14 +30,20 @@ static void public_copy(mbedtls_pk_context *key, mbedtls_pk_context *pub)
     assert_int_equal(mbedtls_pk_parse_public_key(pub, der + sizeof der - n, (size_t)n), 0);
 }
 
+/* A P-256 key, and two public copies of it: one left as mbedTLS made it, one in place. */
+static void key_and_copies(mbedtls_pk_context *key, mbedtls_pk_context *pub, mbedtls_pk_context *pub_in_place)
+{
+    tk_key(key, 0);
+    public_copy(key, pub);
+    public_copy(key, pub_in_place);
+    assert_true(cg_pk_in_place(pub_in_place));
+}
+
 static void test_signatures_verify_both_ways(void **state)
 {
     (void)state;
     mbedtls_pk_context key, pub, pub_in_place;
-    tk_key(&key, 0);
-    public_copy(&key, &pub);
-    public_copy(&key, &pub_in_place);
-    assert_true(cg_pk_in_place(&pub_in_place));
+    key_and_copies(&key, &pub, &pub_in_place);
     unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE], sig2[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     size_t len, len2;
     hash_of("ServerKeyExchange", hash);
@@ -64,10 +70,7 @@ static void test_failures_match_mbedtls(void **state)
 {
     (void)state;
     mbedtls_pk_context key, pub, pub_in_place;
-    tk_key(&key, 0);
-    public_copy(&key, &pub);
-    public_copy(&key, &pub_in_place);
-    assert_true(cg_pk_in_place(&pub_in_place));
+    key_and_copies(&key, &pub, &pub_in_place);
     unsigned char hash[32], other[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     size_t len;
     hash_of("signed", hash);
