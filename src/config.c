@@ -29,6 +29,7 @@
 
 #include "mapping.h"
 #include "tls.h"
+#include "yaml_doc.h"
 
 /* Schema bounds. Values outside are almost certainly typos, and some (a
  * 0-byte head limit) would make the proxy refuse everything. */
@@ -203,12 +204,8 @@ static const char *fmt_duration(uint32_t ms, char *buf, size_t cap)
 /* ---- the loader ---- */
 
 typedef struct cg_loader {
-    yaml_document_t doc;
-    const char *name;   /* file name in diagnostics */
+    cg_yaml y;          /* the document, the file's name, the diagnostics */
     const char *dir;    /* relative paths are resolved against it */
-    cg_diag *diag;
-    size_t errors0;     /* diag->errors when the load started */
-    bool oom;
     cg_config *cfg;
 } cg_loader;
 
@@ -221,43 +218,11 @@ typedef struct cg_map {
 
 typedef enum { CG_ABSENT, CG_SET, CG_BAD } cg_got;
 
-static size_t load_errors(const cg_loader *ld) { return ld->diag->errors - ld->errors0; }
-
-static void vreport(cg_loader *ld, cg_diag_severity sev, const yaml_node_t *n,
-                    const char *fmt, va_list ap)
-{
-    char msg[1024];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    /* The file position always exists for a node; 1:1 stands for "the
-     * file as a whole" (empty file) so every message carries a position. */
-    int line = n ? (int)n->start_mark.line + 1 : 1;
-    int col = n ? (int)n->start_mark.column + 1 : 1;
-    cg_diag_add(ld->diag, sev, ld->name, line, col, "%s", msg);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void error_at(cg_loader *ld, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(ld, CG_DIAG_ERROR, n, fmt, ap);
-    va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void warning_at(cg_loader *ld, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(ld, CG_DIAG_WARNING, n, fmt, ap);
-    va_end(ap);
-}
-
 static char *xstrdup(cg_loader *ld, const char *s)
 {
     char *p = strdup(s);
     if (!p)
-        ld->oom = true;
+        ld->y.oom = true;
     return p;
 }
 
@@ -265,59 +230,15 @@ static void *xcalloc(cg_loader *ld, size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size);
     if (!p)
-        ld->oom = true;
+        ld->y.oom = true;
     return p;
 }
 
 /* ---- nodes ---- */
 
-static yaml_node_t *doc_node(cg_loader *ld, int index)
-{
-    return yaml_document_get_node(&ld->doc, index);
-}
-
-static const char *text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-
-static bool scalar_is(const yaml_node_t *n, const char *s)
-{
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == strlen(s) &&
-           memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
-}
-
 /* "key:" with nothing after it, "~" and "null" are YAML's null; a quoted
  * "null" is the string. */
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    return scalar_is(n, "") || scalar_is(n, "~") || scalar_is(n, "null") ||
-           scalar_is(n, "Null") || scalar_is(n, "NULL");
-}
-
 /* What a node is, for "expected X, got Y". */
-static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE)
-        return "a list";
-    if (is_null(n))
-        return "no value";
-    if (n->data.scalar.length > 60)
-        fmt_into(buf, cap, "\"%.57s...\"", text(n));
-    else
-        fmt_into(buf, cap, "\"%s\"", text(n));
-    return buf;
-}
-
-static void join(char *out, size_t cap, const char *const items[])
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; items[i] && len < cap; i++)
-        len += fmt_into(out + len, cap - len, "%s%s", i ? ", " : "", items[i]);
-}
-
 static void key_path(const cg_map *m, const char *key, char *out, size_t cap)
 {
     if (m->path[0])
@@ -328,27 +249,15 @@ static void key_path(const cg_map *m, const char *key, char *out, size_t cap)
 
 /* The value of the first occurrence of key (later ones are reported as
  * duplicates by check_keys), or NULL. */
-static yaml_node_t *map_get(cg_loader *ld, yaml_node_t *map, const char *key)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = doc_node(ld, p->key);
-        if (k && scalar_is(k, key))
-            return doc_node(ld, p->value);
-    }
-    return NULL;
-}
-
 /* A usable name from an item, before its keys are checked: messages about
  * the item's other keys can then say which item they are about. */
 static const char *peek_name(cg_loader *ld, yaml_node_t *map, const char *key)
 {
-    yaml_node_t *n = map_get(ld, map, key);
-    if (!n || n->type != YAML_SCALAR_NODE || is_null(n) || n->data.scalar.length == 0 ||
-        strlen(text(n)) != n->data.scalar.length)
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, map, key, NULL);
+    if (!n || n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n) || n->data.scalar.length == 0 ||
+        strlen(cg_yaml_text(n)) != n->data.scalar.length)
         return NULL;
-    return text(n);
+    return cg_yaml_text(n);
 }
 
 /* Reports keys that are not scalars, not in keys, or repeated. */
@@ -356,27 +265,27 @@ static void check_keys(cg_loader *ld, const cg_map *m, const char *const keys[])
 {
     yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
     for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = doc_node(ld, p->key);
+        yaml_node_t *k = cg_yaml_node(&ld->y, p->key);
         char d[96], list[256];
-        if (k->type != YAML_SCALAR_NODE || is_null(k)) {
-            join(list, sizeof list, keys);
-            error_at(ld, k, "expected a key name %s, got %s (expected one of: %s)", m->where,
-                     describe(k, d, sizeof d), list);
+        if (k->type != YAML_SCALAR_NODE || cg_yaml_is_null(k)) {
+            cg_yaml_join(list, sizeof list, keys);
+            cg_yaml_error(&ld->y, k, "expected a key name %s, got %s (expected one of: %s)", m->where,
+                     cg_yaml_describe(k, d, sizeof d), list);
             continue;
         }
         size_t i = 0;
-        while (keys[i] && !scalar_is(k, keys[i]))
+        while (keys[i] && !cg_yaml_scalar_is(k, keys[i]))
             i++;
         if (!keys[i]) {
-            join(list, sizeof list, keys);
-            error_at(ld, k, "unknown key %s %s (expected one of: %s)", describe(k, d, sizeof d),
+            cg_yaml_join(list, sizeof list, keys);
+            cg_yaml_error(&ld->y, k, "unknown key %s %s (expected one of: %s)", cg_yaml_describe(k, d, sizeof d),
                      m->where, list);
             continue;
         }
         for (yaml_node_pair_t *q = start; q < p; q++) {
-            yaml_node_t *first = doc_node(ld, q->key);
-            if (scalar_is(first, keys[i])) {
-                error_at(ld, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i],
+            yaml_node_t *first = cg_yaml_node(&ld->y, q->key);
+            if (cg_yaml_scalar_is(first, keys[i])) {
+                cg_yaml_error(&ld->y, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i],
                          m->where, (int)first->start_mark.line + 1,
                          (int)first->start_mark.column + 1);
                 break;
@@ -392,15 +301,15 @@ static bool expect_map(cg_loader *ld, yaml_node_t *n, const char *path, const ch
     if (n->type == YAML_MAPPING_NODE)
         return true;
     char d[96], list[256];
-    join(list, sizeof list, keys);
-    error_at(ld, n, "%s: expected a mapping with keys %s, got %s", path, list,
-             describe(n, d, sizeof d));
+    cg_yaml_join(list, sizeof list, keys);
+    cg_yaml_error(&ld->y, n, "%s: expected a mapping with keys %s, got %s", path, list,
+             cg_yaml_describe(n, d, sizeof d));
     return false;
 }
 
 static void missing(cg_loader *ld, const cg_map *m, const char *key, const char *expect)
 {
-    error_at(ld, m->node, "missing required key \"%s\" %s (expected %s)", key, m->where, expect);
+    cg_yaml_error(&ld->y, m->node, "missing required key \"%s\" %s (expected %s)", key, m->where, expect);
 }
 
 /* ---- typed values ---- */
@@ -409,21 +318,21 @@ static void missing(cg_loader *ld, const cg_map *m, const char *key, const char 
 static cg_got get_text(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
                        yaml_node_t **vn, const char **out)
 {
-    yaml_node_t *n = map_get(ld, m->node, key);
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
     char path[256], d[96];
     *vn = n;
     if (!n)
         return CG_ABSENT;
     key_path(m, key, path, sizeof path);
-    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
-        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+    if (n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n)) {
+        cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
         return CG_BAD;
     }
-    if (strlen(text(n)) != n->data.scalar.length) {
-        error_at(ld, n, "%s: contains a NUL character (expected %s)", path, expect);
+    if (strlen(cg_yaml_text(n)) != n->data.scalar.length) {
+        cg_yaml_error(&ld->y, n, "%s: contains a NUL character (expected %s)", path, expect);
         return CG_BAD;
     }
-    *out = text(n);
+    *out = cg_yaml_text(n);
     return CG_SET;
 }
 
@@ -434,7 +343,7 @@ static cg_got get_string(cg_loader *ld, const cg_map *m, const char *key, const 
     if (got == CG_SET && **out == '\0') {
         char path[256];
         key_path(m, key, path, sizeof path);
-        error_at(ld, *vn, "%s: must not be empty (expected %s)", path, expect);
+        cg_yaml_error(&ld->y, *vn, "%s: must not be empty (expected %s)", path, expect);
         return CG_BAD;
     }
     return got;
@@ -455,7 +364,7 @@ static cg_got get_bool(cg_loader *ld, const cg_map *m, const char *key, bool *ou
     }
     char path[256], d[96];
     key_path(m, key, path, sizeof path);
-    error_at(ld, n, "%s: expected true or false, got %s", path, describe(n, d, sizeof d));
+    cg_yaml_error(&ld->y, n, "%s: expected true or false, got %s", path, cg_yaml_describe(n, d, sizeof d));
     return CG_BAD;
 }
 
@@ -473,7 +382,7 @@ static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     uint64_t v;
     switch (parse_uint(s, &v)) {
     case CG_NUM_SYNTAX:
-        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+        cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
         return CG_BAD;
     case CG_NUM_RANGE:
         v = UINT64_MAX;
@@ -482,7 +391,7 @@ static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t
         break;
     }
     if (v < min || v > max) {
-        error_at(ld, n, "%s: %s is out of range (expected %u to %u)", path, s, min, max);
+        cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %u to %u)", path, s, min, max);
         return CG_BAD;
     }
     *out = (uint32_t)v;
@@ -502,8 +411,8 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     uint64_t v;
     switch (parse_size(s, &v)) {
     case CG_NUM_SYNTAX:
-        error_at(ld, n, "%s: %s is not a size (use e.g. 512, 16k, 1m; k, m, g are powers of 1024)",
-                 path, describe(n, d, sizeof d));
+        cg_yaml_error(&ld->y, n, "%s: %s is not a size (use e.g. 512, 16k, 1m; k, m, g are powers of 1024)",
+                 path, cg_yaml_describe(n, d, sizeof d));
         return CG_BAD;
     case CG_NUM_RANGE:
         v = UINT64_MAX;
@@ -512,8 +421,8 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
         break;
     }
     if (v < min || v > max) {
-        error_at(ld, n, "%s: %s is out of range (expected %s to %s)", path,
-                 describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
+        cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
+                 cg_yaml_describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
         return CG_BAD;
     }
     *out = (uint32_t)v;
@@ -533,13 +442,13 @@ static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint
     uint32_t v = 0;
     cg_num r = parse_duration(s, &v);
     if (r == CG_NUM_SYNTAX) {
-        error_at(ld, n, "%s: %s is not a duration (use e.g. 500ms, 30s, 5m, 1h)", path,
-                 describe(n, d, sizeof d));
+        cg_yaml_error(&ld->y, n, "%s: %s is not a duration (use e.g. 500ms, 30s, 5m, 1h)", path,
+                 cg_yaml_describe(n, d, sizeof d));
         return CG_BAD;
     }
     if (r == CG_NUM_RANGE || v < min_ms || v > max_ms) {
-        error_at(ld, n, "%s: %s is out of range (expected %s to %s)", path,
-                 describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
+        cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
+                 cg_yaml_describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
                  fmt_duration(max_ms, hi, sizeof hi));
         return CG_BAD;
     }
@@ -558,7 +467,7 @@ static cg_got get_seconds(cg_loader *ld, const cg_map *m, const char *key, uint3
     if (ms % 1000) {
         char path[256];
         key_path(m, key, path, sizeof path);
-        error_at(ld, map_get(ld, m->node, key), "%s: must be a whole number of seconds "
+        cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, key, NULL), "%s: must be a whole number of seconds "
                  "(expected e.g. 30s or 5m)", path);
         return CG_BAD;
     }
@@ -572,8 +481,8 @@ static yaml_node_t *map_key(cg_loader *ld, yaml_node_t *map, const char *key)
     if (!map || map->type != YAML_MAPPING_NODE)
         return NULL;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = doc_node(ld, p->key);
-        if (k && scalar_is(k, key))
+        yaml_node_t *k = cg_yaml_node(&ld->y, p->key);
+        if (k && cg_yaml_scalar_is(k, key))
             return k;
     }
     return NULL;
@@ -586,7 +495,7 @@ static cg_got get_enum(cg_loader *ld, const cg_map *m, const char *key, const ch
     yaml_node_t *n;
     const char *s;
     char list[128], expect[160], path[256], d[96];
-    join(list, sizeof list, names);
+    cg_yaml_join(list, sizeof list, names);
     fmt_into(expect, sizeof expect, "one of: %s", list);
     cg_got got = get_text(ld, m, key, expect, &n, &s);
     if (got != CG_SET)
@@ -598,7 +507,7 @@ static cg_got get_enum(cg_loader *ld, const cg_map *m, const char *key, const ch
         }
     }
     key_path(m, key, path, sizeof path);
-    error_at(ld, n, "%s: unknown value %s (expected %s)", path, describe(n, d, sizeof d), expect);
+    cg_yaml_error(&ld->y, n, "%s: unknown value %s (expected %s)", path, cg_yaml_describe(n, d, sizeof d), expect);
     return CG_BAD;
 }
 
@@ -611,7 +520,7 @@ static char *resolve_path(cg_loader *ld, const char *p)
     bool slash = dl && ld->dir[dl - 1] != '/';
     char *out = malloc(dl + slash + pl + 1);
     if (!out) {
-        ld->oom = true;
+        ld->y.oom = true;
         return NULL;
     }
     memcpy(out, ld->dir, dl);
@@ -640,14 +549,14 @@ static cg_got get_path(cg_loader *ld, const cg_map *m, const char *key, char **o
 static cg_got get_list(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
                        yaml_node_t **out)
 {
-    yaml_node_t *n = map_get(ld, m->node, key);
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
     if (!n)
         return CG_ABSENT;
     if (n->type != YAML_SEQUENCE_NODE) {
         char path[256], d[96];
         key_path(m, key, path, sizeof path);
-        error_at(ld, n, "%s: expected %s (items starting with \"- \"), got %s", path, expect,
-                 describe(n, d, sizeof d));
+        cg_yaml_error(&ld->y, n, "%s: expected %s (items starting with \"- \"), got %s", path, expect,
+                 cg_yaml_describe(n, d, sizeof d));
         return CG_BAD;
     }
     *out = n;
@@ -661,14 +570,14 @@ static size_t list_len(const yaml_node_t *seq)
 
 static yaml_node_t *list_item(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
-    return doc_node(ld, seq->data.sequence.items.start[i]);
+    return cg_yaml_node(&ld->y, seq->data.sequence.items.start[i]);
 }
 
 /* A sub-mapping such as "logging" or "tls". false when absent or invalid. */
 static bool open_section(cg_loader *ld, const cg_map *parent, const char *key,
                          const char *const keys[], const char *where, cg_map *m)
 {
-    yaml_node_t *n = map_get(ld, parent->node, key);
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, parent->node, key, NULL);
     if (!n)
         return false;
     memset(m, 0, sizeof *m);
@@ -685,10 +594,10 @@ static bool open_section(cg_loader *ld, const cg_map *parent, const char *key,
 
 static void parse_workers(cg_loader *ld, const cg_map *root)
 {
-    yaml_node_t *n = map_get(ld, root->node, "workers");
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, root->node, "workers", NULL);
     if (!n)
         return;
-    if (scalar_is(n, "auto")) {
+    if (cg_yaml_scalar_is(n, "auto")) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         ld->cfg->workers = cpus < 1 ? 1 : cpus > (long)CG_WORKERS_MAX ? CG_WORKERS_MAX : (uint32_t)cpus;
         return;
@@ -696,16 +605,16 @@ static void parse_workers(cg_loader *ld, const cg_map *root)
     uint64_t v = 0;
     char d[96];
     cg_num r = CG_NUM_SYNTAX;
-    if (n->type == YAML_SCALAR_NODE && strlen(text(n)) == n->data.scalar.length)
-        r = parse_uint(text(n), &v);
+    if (n->type == YAML_SCALAR_NODE && strlen(cg_yaml_text(n)) == n->data.scalar.length)
+        r = parse_uint(cg_yaml_text(n), &v);
     if (r == CG_NUM_SYNTAX) {
-        error_at(ld, n, "workers: expected a whole number from 1 to %u or auto, got %s",
-                 CG_WORKERS_MAX, describe(n, d, sizeof d));
+        cg_yaml_error(&ld->y, n, "workers: expected a whole number from 1 to %u or auto, got %s",
+                 CG_WORKERS_MAX, cg_yaml_describe(n, d, sizeof d));
         return;
     }
     if (r == CG_NUM_RANGE || v < 1 || v > CG_WORKERS_MAX) {
-        error_at(ld, n, "workers: %s is out of range (expected 1 to %u, or auto for one per CPU)",
-                 text(n), CG_WORKERS_MAX);
+        cg_yaml_error(&ld->y, n, "workers: %s is out of range (expected 1 to %u, or auto for one per CPU)",
+                 cg_yaml_text(n), CG_WORKERS_MAX);
         return;
     }
     ld->cfg->workers = (uint32_t)v;
@@ -755,8 +664,8 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
      * meant is probably the other one. Only compare values that parsed. */
     if (head != CG_BAD && line != CG_BAD && lim->max_header_line > lim->max_request_head) {
         char a[32], b[32];
-        yaml_node_t *at = map_get(ld, m.node, line == CG_SET ? "max_header_line" : "max_request_head");
-        error_at(ld, at, "limits.max_header_line (%s) is larger than limits.max_request_head (%s); "
+        yaml_node_t *at = cg_yaml_map_get(&ld->y, m.node, line == CG_SET ? "max_header_line" : "max_request_head", NULL);
+        cg_yaml_error(&ld->y, at, "limits.max_header_line (%s) is larger than limits.max_request_head (%s); "
                  "a header line is part of the request head (expected max_header_line <= "
                  "max_request_head)", fmt_size(lim->max_header_line, a, sizeof a),
                  fmt_size(lim->max_request_head, b, sizeof b));
@@ -789,19 +698,19 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
     static const char *const schemes[] = { "http", "https", "ldap", NULL };
     static const char expect[] = "one of: http, https, ldap";
     cg_revocation_cfg *r = &ld->cfg->revocation;
-    yaml_node_t *seq = map_get(ld, m->node, "allowed_schemes");
+    yaml_node_t *seq = cg_yaml_map_get(&ld->y, m->node, "allowed_schemes", NULL);
     char path[256], d[96];
     if (!seq)
         return;
     key_path(m, "allowed_schemes", path, sizeof path);
     if (seq->type != YAML_SEQUENCE_NODE) {
-        error_at(ld, seq, "%s: expected a list of schemes such as [http, ldap] (each %s), got %s",
-                 path, expect, describe(seq, d, sizeof d));
+        cg_yaml_error(&ld->y, seq, "%s: expected a list of schemes such as [http, ldap] (each %s), got %s",
+                 path, expect, cg_yaml_describe(seq, d, sizeof d));
         return;
     }
     size_t n = list_len(seq);
     if (n == 0) {
-        error_at(ld, seq, "%s: the list is empty (expected at least %s; a listener that should "
+        cg_yaml_error(&ld->y, seq, "%s: the list is empty (expected at least %s; a listener that should "
                  "not fetch CRLs uses revocation mode cache-only or off)", path, expect);
         return;
     }
@@ -809,21 +718,21 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
     yaml_node_t *first[3] = { NULL, NULL, NULL };
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = list_item(ld, seq, i);
-        if (it->type != YAML_SCALAR_NODE || is_null(it)) {
-            error_at(ld, it, "%s[#%zu]: expected a scheme (%s), got %s", path, i + 1, expect,
-                     describe(it, d, sizeof d));
+        if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it)) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: expected a scheme (%s), got %s", path, i + 1, expect,
+                     cg_yaml_describe(it, d, sizeof d));
             ok = false;
             continue;
         }
         size_t k = 0;
-        while (schemes[k] && !scalar_is(it, schemes[k]))
+        while (schemes[k] && !cg_yaml_scalar_is(it, schemes[k]))
             k++;
         if (!schemes[k]) {
-            error_at(ld, it, "%s[#%zu]: unknown scheme %s (expected %s)", path, i + 1,
-                     describe(it, d, sizeof d), expect);
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: unknown scheme %s (expected %s)", path, i + 1,
+                     cg_yaml_describe(it, d, sizeof d), expect);
             ok = false;
         } else if (first[k]) {
-            error_at(ld, it, "%s[#%zu]: duplicate scheme \"%s\" (first at line %d, column %d; "
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: duplicate scheme \"%s\" (first at line %d, column %d; "
                      "expected each scheme once)", path, i + 1, schemes[k],
                      (int)first[k]->start_mark.line + 1, (int)first[k]->start_mark.column + 1);
             ok = false;
@@ -884,7 +793,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
 
     /* Present, even if invalid: backends' kerberos sections then do not
      * also report it as missing. */
-    k->enabled = map_get(ld, root->node, "kerberos") != NULL;
+    k->enabled = cg_yaml_map_get(&ld->y, root->node, "kerberos", NULL) != NULL;
     if (!open_section(ld, root, "kerberos", keys, "in kerberos", &m))
         return;
 
@@ -902,7 +811,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
         key_path(&m, "principal", path, sizeof path);
         bool empty_part = principal[0] == '@' || (at && at[1] == '\0');
         if (!krb_name_ok(principal) || empty_part || (at && strchr(at + 1, '@'))) {
-            error_at(ld, pn, "%s: \"%s\" is not a principal name (expected name or name@REALM "
+            cg_yaml_error(&ld->y, pn, "%s: \"%s\" is not a principal name (expected name or name@REALM "
                      "without spaces or backslashes, e.g. HTTP/proxy.example.test)", path, principal);
             gotp = CG_BAD;
         }
@@ -913,7 +822,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
         missing(ld, &m, "realm", "the default realm, e.g. EXAMPLE.TEST");
     if (gotr == CG_SET && (!krb_name_ok(realm) || strpbrk(realm, "@/"))) {
         key_path(&m, "realm", path, sizeof path);
-        error_at(ld, rn, "%s: \"%s\" is not a realm name (expected e.g. EXAMPLE.TEST, without "
+        cg_yaml_error(&ld->y, rn, "%s: \"%s\" is not a realm name (expected e.g. EXAMPLE.TEST, without "
                  "\"@\", \"/\" or spaces)", path, realm);
         gotr = CG_BAD;
     }
@@ -924,7 +833,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
     } else if (gotp == CG_SET && gotr == CG_SET) {
         if (asprintf(&k->principal, "%s@%s", principal, realm) < 0) {
             k->principal = NULL;
-            ld->oom = true;
+            ld->y.oom = true;
         }
     }
 
@@ -1055,7 +964,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     static const char *const keys[] = { "spn", "send", "connection_bound", NULL };
     static const char *const sends[] = { "always", "on_401", NULL };
     static const char spn_expect[] = "service/host, e.g. HTTP/app.example.test";
-    yaml_node_t *kn = map_get(ld, bm->node, "kerberos"), *n;
+    yaml_node_t *kn = cg_yaml_map_get(&ld->y, bm->node, "kerberos", NULL), *n;
     const char *s;
     char where[192], path[256], list[128];
     cg_map m;
@@ -1063,9 +972,9 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     if (!kn)
         return;
     key_path(bm, "kerberos", path, sizeof path);
-    if (is_null(kn)) {
-        join(list, sizeof list, keys);
-        error_at(ld, kn, "%s: expected a mapping with keys %s, got no value (write \"kerberos: {}\" "
+    if (cg_yaml_is_null(kn)) {
+        cg_yaml_join(list, sizeof list, keys);
+        cg_yaml_error(&ld->y, kn, "%s: expected a mapping with keys %s, got no value (write \"kerberos: {}\" "
                  "for the defaults, or remove the key to not delegate)", path, list);
         return;
     }
@@ -1075,7 +984,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
         return;
     b->kerberos = true;
     if (!ld->cfg->kerberos.enabled)
-        error_at(ld, map_key(ld, bm->node, "kerberos"), "%s: delegation needs the top-level "
+        cg_yaml_error(&ld->y, map_key(ld, bm->node, "kerberos"), "%s: delegation needs the top-level "
                  "kerberos section, which is missing (add kerberos: with keytab, principal and "
                  "realm; see conf/certgate.yaml)", path);
 
@@ -1085,11 +994,11 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
         char kp[256];
         key_path(&m, "spn", kp, sizeof kp);
         if (strpbrk(s, ":@")) {
-            error_at(ld, n, "%s: \"%s\" has a %s; SPNs never carry a port, and the realm is added "
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" has a %s; SPNs never carry a port, and the realm is added "
                      "from kerberos.realm (expected %s)", kp, s,
                      strchr(s, ':') ? "port (\":\")" : "realm (\"@\")", spn_expect);
         } else if (!krb_name_ok(s) || !slash || slash == s || !slash[1] || strchr(slash + 1, '/')) {
-            error_at(ld, n, "%s: \"%s\" is not a service principal name (expected %s)", kp, s,
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a service principal name (expected %s)", kp, s,
                      spn_expect);
         } else {
             b->spn = xstrdup(ld, s);
@@ -1097,11 +1006,11 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     } else if (got == CG_ABSENT && b->host) {
         /* Never canonicalized through DNS: the name in the URL is the name. */
         if (strchr(b->host, ':')) {
-            error_at(ld, kn, "%s: the backend's host %s is an IPv6 address, which makes no SPN "
+            cg_yaml_error(&ld->y, kn, "%s: the backend's host %s is an IPv6 address, which makes no SPN "
                      "(set kerberos.spn, e.g. HTTP/app.example.test)", path, b->host);
         } else if (asprintf(&b->spn, "HTTP/%s", b->host) < 0) {
             b->spn = NULL;
-            ld->oom = true;
+            ld->y.oom = true;
         }
     }
 
@@ -1137,8 +1046,8 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
     if (got == CG_SET) {
         for (size_t j = 0; j < i; j++) {
             if (ld->cfg->backends[j].name && strcmp(ld->cfg->backends[j].name, s) == 0) {
-                yaml_node_t *first = map_get(ld, list_item(ld, seq, j), "name");
-                error_at(ld, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
+                yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "name", NULL);
+                cg_yaml_error(&ld->y, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
                          "expected a unique name)", s, (int)first->start_mark.line + 1,
                          (int)first->start_mark.column + 1);
                 break;
@@ -1155,7 +1064,7 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
         b->url = xstrdup(ld, s);
         if (split_url(ld, s, b, why, sizeof why)) {
             key_path(&m, "url", path, sizeof path);
-            error_at(ld, n, "%s: %s", path, why);
+            cg_yaml_error(&ld->y, n, "%s: %s", path, why);
         }
     }
 
@@ -1173,7 +1082,7 @@ static void parse_backends(cg_loader *ld, const cg_map *root)
         return;
     size_t n = list_len(seq);
     if (n == 0) {
-        error_at(ld, seq, "backends: the list is empty (at least one backend is required)");
+        cg_yaml_error(&ld->y, seq, "backends: the list is empty (at least one backend is required)");
         return;
     }
     ld->cfg->backends = xcalloc(ld, n, sizeof *ld->cfg->backends);
@@ -1195,7 +1104,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
-    if (!map_get(ld, lm->node, "tls")) {
+    if (!cg_yaml_map_get(&ld->y, lm->node, "tls", NULL)) {
         missing(ld, lm, "tls", "a mapping with at least certificate, key and client_ca");
         return;
     }
@@ -1219,7 +1128,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
         if (ms % 1000) {
             char path[256];
             key_path(&m, "session_ticket_lifetime", path, sizeof path);
-            error_at(ld, map_get(ld, m.node, "session_ticket_lifetime"),
+            cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m.node, "session_ticket_lifetime", NULL),
                      "%s: must be a whole number of seconds (TLS counts ticket lifetimes in "
                      "seconds; expected e.g. 1h)", path);
         } else {
@@ -1272,16 +1181,16 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     if (got == CG_SET) {
         key_path(&m, "path", kp, sizeof kp);
         if (s[0] != '/') {
-            error_at(ld, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
                      "/ or /api)", kp, s);
         } else if (!route_path_ok(s)) {
-            error_at(ld, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
                      "(expected a plain path prefix such as /api)", kp, s);
         } else {
             for (size_t j = 0; j < i; j++) {
                 if (l->routes[j].path && strcmp(l->routes[j].path, s) == 0) {
-                    yaml_node_t *first = map_get(ld, list_item(ld, seq, j), "path");
-                    error_at(ld, n, "duplicate route path \"%s\" in %s (first at line %d, "
+                    yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "path", NULL);
+                    cg_yaml_error(&ld->y, n, "duplicate route path \"%s\" in %s (first at line %d, "
                              "column %d; expected each path once per listener)", s, ldesc,
                              (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
                     break;
@@ -1303,7 +1212,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
             r->backend = j;
             /* Delegation needs a user to delegate as. */
             if (cfg->backends[j].kerberos && !has_mapping)
-                error_at(ld, item, "%s: the backend \"%s\" delegates as the mapped user: set mapping "
+                cg_yaml_error(&ld->y, item, "%s: the backend \"%s\" delegates as the mapped user: set mapping "
                          "on %s (a certificate -> Kerberos principal mapping file, see "
                          "docs/mapping.md)", m.path, s, ldesc);
         } else {
@@ -1314,7 +1223,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
                     len += fmt_into(list + len, sizeof list - len, "%s%s", len ? ", " : "",
                                             cfg->backends[k].name);
             key_path(&m, "backend", kp, sizeof kp);
-            error_at(ld, n, "%s: no backend named \"%s\" (%s%s)", kp, s,
+            cg_yaml_error(&ld->y, n, "%s: no backend named \"%s\" (%s%s)", kp, s,
                      len ? "defined backends: " : "no backends are defined", list);
         }
     }
@@ -1332,7 +1241,7 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
         return;
     if (got == CG_ABSENT || list_len(seq) == 0) {
         /* Legal, but every request would get 404: almost surely unintended. */
-        warning_at(ld, got == CG_ABSENT ? lm->node : seq,
+        cg_yaml_warning(&ld->y, got == CG_ABSENT ? lm->node : seq,
                    "%s has no routes: every request will get 404 (add routes: with path and backend)",
                    ldesc);
         return;
@@ -1343,7 +1252,7 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
         return;
     l->nroutes = n;
     for (size_t i = 0; i < n; i++)
-        parse_route(ld, seq, i, ldesc, lm->path, map_get(ld, lm->node, "mapping") != NULL, l);
+        parse_route(ld, seq, i, ldesc, lm->path, cg_yaml_map_get(&ld->y, lm->node, "mapping", NULL) != NULL, l);
 }
 
 typedef struct cg_sockaddr_key {
@@ -1372,18 +1281,18 @@ static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t 
         const cg_listener_cfg *o = &ld->cfg->listeners[j];
         yaml_node_t *oitem = list_item(ld, seq, j);
         if (name_node && o->name && l->name && strcmp(o->name, l->name) == 0) {
-            yaml_node_t *first = map_get(ld, oitem, "name");
+            yaml_node_t *first = cg_yaml_map_get(&ld->y, oitem, "name", NULL);
             first = first ? first : oitem;
-            error_at(ld, name_node, "duplicate listener name \"%s\" (first at line %d, column %d; "
+            cg_yaml_error(&ld->y, name_node, "duplicate listener name \"%s\" (first at line %d, column %d; "
                      "expected a unique name)", l->name, (int)first->start_mark.line + 1,
                      (int)first->start_mark.column + 1);
         }
         cg_sockaddr_key a, b;
         if (l->address && o->address && l->port && l->port == o->port &&
             address_key(l->address, &a) && address_key(o->address, &b) && memcmp(&a, &b, sizeof a) == 0) {
-            yaml_node_t *at = map_get(ld, item, "port");
-            yaml_node_t *first = map_get(ld, oitem, "port");
-            error_at(ld, at, "listener \"%s\" uses address %s port %u, already used by listener "
+            yaml_node_t *at = cg_yaml_map_get(&ld->y, item, "port", NULL);
+            yaml_node_t *first = cg_yaml_map_get(&ld->y, oitem, "port", NULL);
+            cg_yaml_error(&ld->y, at, "listener \"%s\" uses address %s port %u, already used by listener "
                      "\"%s\" (line %d; expected a different address or port)",
                      l->name ? l->name : "?", l->address, l->port, o->name ? o->name : "?",
                      (int)first->start_mark.line + 1);
@@ -1410,28 +1319,28 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
     key_path(m, "crl_files", path, sizeof path);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = list_item(ld, seq, i);
-        if (it->type != YAML_SCALAR_NODE || is_null(it) || it->data.scalar.length == 0 ||
-            strlen(text(it)) != it->data.scalar.length) {
-            error_at(ld, it, "%s[#%zu]: expected %s, got %s", path, i + 1, expect,
-                     it->type == YAML_SCALAR_NODE && !is_null(it) && it->data.scalar.length == 0
-                         ? "an empty string" : describe(it, d, sizeof d));
+        if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) || it->data.scalar.length == 0 ||
+            strlen(cg_yaml_text(it)) != it->data.scalar.length) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: expected %s, got %s", path, i + 1, expect,
+                     it->type == YAML_SCALAR_NODE && !cg_yaml_is_null(it) && it->data.scalar.length == 0
+                         ? "an empty string" : cg_yaml_describe(it, d, sizeof d));
             got = CG_BAD;
             continue;
         }
-        char *file = resolve_path(ld, text(it));
+        char *file = resolve_path(ld, cg_yaml_text(it));
         if (!file)
             continue;
         struct stat st;
         if (stat(file, &st) != 0) {
             if (errno == ENOENT)
-                error_at(ld, it, "%s[#%zu]: %s does not exist (expected %s)", path, i + 1, file, expect);
+                cg_yaml_error(&ld->y, it, "%s[#%zu]: %s does not exist (expected %s)", path, i + 1, file, expect);
             else
-                error_at(ld, it, "%s[#%zu]: cannot access %s: %s (expected %s)", path, i + 1, file,
+                cg_yaml_error(&ld->y, it, "%s[#%zu]: cannot access %s: %s (expected %s)", path, i + 1, file,
                          strerror(errno), expect);
             free(file);
             got = CG_BAD;
         } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-            error_at(ld, it, "%s[#%zu]: %s is neither a file nor a directory (expected %s)", path,
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is neither a file nor a directory (expected %s)", path,
                      i + 1, file, expect);
             free(file);
             got = CG_BAD;
@@ -1458,17 +1367,17 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
     cg_got gotm = get_enum(ld, &m, "mode", modes, &mode);
     if (gotm == CG_SET)
         r->mode = (cg_revocation_mode)mode;
-    yaml_node_t *mn = map_get(ld, m.node, "mode");
+    yaml_node_t *mn = cg_yaml_map_get(&ld->y, m.node, "mode", NULL);
     cg_got gotf = parse_crl_files(ld, &m, r);
     get_seconds(ld, &m, "stale_grace", 0, CG_STALE_GRACE_MAX_MS, &r->stale_grace_s);
 
     key_path(&m, "mode", path, sizeof path);
     if (gotm == CG_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_BAD && r->ncrl_files == 0)
-        error_at(ld, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
+        cg_yaml_error(&ld->y, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
                  "every client certificate is refused; expected crl_files: [file or directory, ...])",
                  path);
     if (gotm == CG_SET && r->mode == CG_REVOCATION_OFF)
-        warning_at(ld, mn, "revocation checking is OFF for %s: revoked certificates will be "
+        cg_yaml_warning(&ld->y, mn, "revocation checking is OFF for %s: revoked certificates will be "
                    "accepted", ldesc);
 }
 
@@ -1512,7 +1421,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     if (got == CG_SET && !address_key(s, &key)) {
         char kp[256];
         key_path(&m, "address", kp, sizeof kp);
-        error_at(ld, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
                  "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
     } else if (got != CG_BAD) {
         l->address = xstrdup(ld, s);
@@ -1525,7 +1434,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->port = (uint16_t)port;
 
     /* Unnamed listeners are called by what they listen on. */
-    if (!map_get(ld, item, "name") && l->address && l->port) {
+    if (!cg_yaml_map_get(&ld->y, item, "name", NULL) && l->address && l->port) {
         char def[96];
         bool v6 = strchr(l->address, ':') != NULL;
         fmt_into(def, sizeof def, "%s%s%s:%u", v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
@@ -1551,7 +1460,7 @@ static void parse_listeners(cg_loader *ld, const cg_map *root)
         return;
     size_t n = list_len(seq);
     if (n == 0) {
-        error_at(ld, seq, "listeners: the list is empty (at least one listener is required)");
+        cg_yaml_error(&ld->y, seq, "listeners: the list is empty (at least one listener is required)");
         return;
     }
     ld->cfg->listeners = xcalloc(ld, n, sizeof *ld->cfg->listeners);
@@ -1569,15 +1478,15 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
-    if (!root || is_null(root)) {
-        error_at(ld, root, "the configuration is empty (expected a mapping with at least "
+    if (!root || cg_yaml_is_null(root)) {
+        cg_yaml_error(&ld->y, root, "the configuration is empty (expected a mapping with at least "
                  "backends and listeners; see conf/certgate.yaml)");
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        join(list, sizeof list, keys);
-        error_at(ld, root, "expected a mapping at the top level (keys: %s), got %s", list,
-                 describe(root, d, sizeof d));
+        cg_yaml_join(list, sizeof list, keys);
+        cg_yaml_error(&ld->y, root, "expected a mapping at the top level (keys: %s), got %s", list,
+                 cg_yaml_describe(root, d, sizeof d));
         return;
     }
     check_keys(ld, &m, keys);
@@ -1594,93 +1503,6 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
 }
 
 /* ---- YAML syntax ---- */
-
-static void syntax_error(cg_loader *ld, const yaml_parser_t *p, const unsigned char *buf)
-{
-    int line, col;
-    char ctx[256] = "";
-    if (p->error == YAML_MEMORY_ERROR) {
-        ld->oom = true;
-        return;
-    }
-    if (p->error == YAML_READER_ERROR) {
-        /* The reader reports a byte offset, not a mark. */
-        line = 1, col = 1;
-        for (size_t i = 0; i < p->problem_offset; i++) {
-            if (buf[i] == '\n')
-                line++, col = 1;
-            else
-                col++;
-        }
-        if (p->problem_value != -1)
-            fmt_into(ctx, sizeof ctx, " (byte 0x%02x)", (unsigned)p->problem_value & 0xff);
-    } else {
-        line = (int)p->problem_mark.line + 1;
-        col = (int)p->problem_mark.column + 1;
-        if (p->context)
-            fmt_into(ctx, sizeof ctx, " (%s at line %d, column %d)", p->context,
-                     (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-    }
-    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, line, col, "YAML syntax error: %s%s",
-                p->problem ? p->problem : "unknown problem", ctx);
-}
-
-static void reject_anchor(cg_loader *ld, const yaml_event_t *ev, const yaml_char_t *anchor, bool alias)
-{
-    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev->start_mark.line + 1,
-                (int)ev->start_mark.column + 1,
-                "YAML %s \"%c%s\" is not supported: write the value out in full (anchors and "
-                "aliases are rejected to keep every setting explicit where it applies)",
-                alias ? "alias" : "anchor", alias ? '*' : '&', (const char *)anchor);
-}
-
-/* The document API resolves aliases silently, so anchors, aliases and a
- * second document are found with the event API first. Also reports syntax
- * errors. Returns false if anything was reported. */
-static bool scan_events(cg_loader *ld, const unsigned char *buf, size_t len)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    size_t errors = load_errors(ld);
-    int docs = 0;
-
-    if (!yaml_parser_initialize(&p)) {
-        ld->oom = true;
-        return false;
-    }
-    yaml_parser_set_input_string(&p, buf, len);
-    for (;;) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            syntax_error(ld, &p, buf);
-            break;
-        }
-        const yaml_char_t *anchor = NULL;
-        switch (ev.type) {
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs == 2)
-                cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev.start_mark.line + 1,
-                            (int)ev.start_mark.column + 1,
-                            "a second YAML document (expected exactly one document per "
-                            "configuration file; remove this \"---\" and what follows)");
-            break;
-        case YAML_ALIAS_EVENT:
-            reject_anchor(ld, &ev, ev.data.alias.anchor, true);
-            break;
-        case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
-        case YAML_SEQUENCE_START_EVENT: anchor = ev.data.sequence_start.anchor; break;
-        case YAML_MAPPING_START_EVENT: anchor = ev.data.mapping_start.anchor; break;
-        default: break;
-        }
-        if (anchor)
-            reject_anchor(ld, &ev, anchor, false);
-        bool end = ev.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&ev);
-        if (end)
-            break;
-    }
-    yaml_parser_delete(&p);
-    return load_errors(ld) == errors && !ld->oom;
-}
 
 /* ---- snapshot lifetime ---- */
 
@@ -1791,23 +1613,6 @@ static cg_config *config_new(void)
     return cfg;
 }
 
-/* Orders this load's diagnostics by position, so a file with many errors
- * reads top to bottom although sections are checked in a fixed order.
- * Stable: messages about one node keep their order. */
-static void sort_diag(cg_diag *d, size_t from)
-{
-    for (size_t i = from + 1; i < d->count; i++) {
-        cg_diag_item it = d->items[i];
-        size_t j = i;
-        while (j > from && (d->items[j - 1].line > it.line ||
-                            (d->items[j - 1].line == it.line && d->items[j - 1].column > it.column))) {
-            d->items[j] = d->items[j - 1];
-            j--;
-        }
-        d->items[j] = it;
-    }
-}
-
 static bool load_tls(cg_config *cfg, cg_diag *diag)
 {
     bool ok = true;
@@ -1851,40 +1656,35 @@ static bool load_mappings(cg_config *cfg, cg_diag *diag)
 static cg_config *load(const unsigned char *buf, size_t len, const char *name, const char *dir,
                        unsigned flags, cg_diag *diag)
 {
-    cg_loader ld = { .name = name, .dir = dir, .diag = diag, .errors0 = diag->errors };
+    cg_loader ld = { .y = { .name = name, .diag = diag, .errors0 = diag->errors }, .dir = dir };
     size_t first_item = diag->count;
     bool have_doc = false;
 
     ld.cfg = config_new();
     if (!ld.cfg || !(ld.cfg->file = strdup(name))) {
-        ld.oom = true;
+        ld.y.oom = true;
         goto done;
     }
-    if (!scan_events(&ld, buf, len))
+    static const cg_yaml_words words = {
+        .second_document = "(expected exactly one document per configuration file; remove this \"---\" and "
+                           "what follows)",
+        .alias_fix = ": write the value out in full (anchors and aliases are rejected to keep every setting "
+                     "explicit where it applies)",
+        .anchor_fix = ": write the value out in full (anchors and aliases are rejected to keep every setting "
+                      "explicit where it applies)",
+    };
+    if (!(have_doc = cg_yaml_load(&ld.y, buf, len, &words)))
         goto done;
 
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        ld.oom = true;
-        goto done;
-    }
-    yaml_parser_set_input_string(&parser, buf, len);
-    have_doc = yaml_parser_load(&parser, &ld.doc);
-    if (!have_doc) /* the scan found no syntax error, so this is memory */
-        syntax_error(&ld, &parser, buf);
-    yaml_parser_delete(&parser);
-    if (!have_doc)
-        goto done;
-
-    parse_root(&ld, yaml_document_get_root_node(&ld.doc));
-    sort_diag(diag, first_item);
+    parse_root(&ld, yaml_document_get_root_node(&ld.y.doc));
+    cg_diag_sort(diag, first_item);
 
 done:
     if (have_doc)
-        yaml_document_delete(&ld.doc);
-    if (ld.oom)
+        yaml_document_delete(&ld.y.doc);
+    if (ld.y.oom)
         cg_diag_add(diag, CG_DIAG_ERROR, name, 0, 0, "out of memory while loading the configuration");
-    if (load_errors(&ld) || ld.oom) {
+    if (cg_yaml_errors(&ld.y) || ld.y.oom) {
         config_free(ld.cfg);
         return NULL;
     }

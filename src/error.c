@@ -200,3 +200,18 @@ void cg_diag_print(const cg_diag *d, void *stdio_file)
             fprintf(f, "%s: %s\n", sev, it->message);
     }
 }
+
+void cg_diag_sort(cg_diag *d, size_t from)
+{
+    /* Insertion sort: a load reports a handful of problems, mostly in order. */
+    for (size_t i = from + 1; i < d->count; i++) {
+        cg_diag_item it = d->items[i];
+        size_t j = i;
+        while (j > from && (d->items[j - 1].line > it.line ||
+                            (d->items[j - 1].line == it.line && d->items[j - 1].column > it.column))) {
+            d->items[j] = d->items[j - 1];
+            j--;
+        }
+        d->items[j] = it;
+    }
+}

@@ -90,5 +90,8 @@ void cg_diag_add(cg_diag *d, cg_diag_severity sev, const char *file, int line, i
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* "file:line:column: error: message" (the form compilers use), one per line. */
 void cg_diag_print(const cg_diag *d, void *stdio_file);
+/* Sorts the items from index from on by file position (line, then column;
+ * stable), so a load's problems read in file order. */
+void cg_diag_sort(cg_diag *d, size_t from);
 
 #endif

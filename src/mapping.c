@@ -44,6 +44,7 @@
 
 #include "mapping_priv.h"
 #include "verify.h"
+#include "yaml_doc.h"
 
 /* Bounds. Each is far beyond real use; past them the input is a mistake or
  * an attack, and a fixed bound keeps mapping free of allocation. */
@@ -1861,123 +1862,42 @@ static bool cert_text_sha256(const char *text, size_t len, char out[65], char *w
  * ====================================================================== */
 
 typedef struct cg_mload {
-    yaml_document_t doc;
-    const char *name;     /* file name in diagnostics */
+    cg_yaml y;            /* the document, the file's name, the diagnostics */
     const char *dir;      /* certificate_file paths are relative to it */
-    cg_diag *diag;
-    size_t errors0;
-    bool oom;
     cg_mapping *m;
 } cg_mload;
 
 typedef enum { GOT_ABSENT, GOT_SET, GOT_BAD } cg_got;
 
-static size_t load_errors(const cg_mload *ld) { return ld->diag->errors - ld->errors0; }
-
-static void vreport(cg_mload *ld, cg_diag_severity sev, const yaml_node_t *n, const char *fmt, va_list ap)
-{
-    char msg[1200];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    int line = n ? (int)n->start_mark.line + 1 : 1;
-    int col = n ? (int)n->start_mark.column + 1 : 1;
-    cg_diag_add(ld->diag, sev, ld->name, line, col, "%s", msg);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void error_at(cg_mload *ld, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(ld, CG_DIAG_ERROR, n, fmt, ap);
-    va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void warning_at(cg_mload *ld, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(ld, CG_DIAG_WARNING, n, fmt, ap);
-    va_end(ap);
-}
-
 static char *ld_strndup(cg_mload *ld, const char *s, size_t n)
 {
     char *p = arena_strndup(ld->m, s, n);
     if (!p)
-        ld->oom = true;
+        ld->y.oom = true;
     return p;
 }
 
 static void *ld_calloc(cg_mload *ld, size_t n, size_t size)
 {
     if (n && size > SIZE_MAX / n) {
-        ld->oom = true;
+        ld->y.oom = true;
         return NULL;
     }
     size_t bytes = n * size != 0 ? n * size : 1;
     void *p = arena_alloc(ld->m, bytes);
     if (!p)
-        ld->oom = true;
+        ld->y.oom = true;
     else
         memset(p, 0, bytes);
     return p;
 }
 
-static yaml_node_t *doc_node(cg_mload *ld, int i) { return yaml_document_get_node(&ld->doc, i); }
-static const char *ntext(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-static size_t nlen(const yaml_node_t *n) { return n->data.scalar.length; }
 static int nline(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 static int ncol(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
 
-static bool scalar_is(const yaml_node_t *n, const char *s)
-{
-    return n->type == YAML_SCALAR_NODE && nlen(n) == strlen(s) && memcmp(ntext(n), s, nlen(n)) == 0;
-}
-
 /* YAML's null: "key:" with nothing, "~", "null" (a quoted "null" is text). */
-static bool is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    return scalar_is(n, "") || scalar_is(n, "~") || scalar_is(n, "null") || scalar_is(n, "Null") ||
-           scalar_is(n, "NULL");
-}
-
 /* What a node is, for "expected X, got Y". Values are shown up to 60
  * bytes, with control characters as '?'. */
-static const char *describe(const yaml_node_t *n, char *buf, size_t cap)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE)
-        return "a list";
-    if (is_null(n))
-        return "no value";
-    cg_sb b;
-    char shown[80];
-    size_t k = 0, len = nlen(n) > 60 ? 57 : nlen(n);
-    const char *t = ntext(n);
-    while (len < nlen(n) && len > 0 && ((unsigned char)t[len] & 0xC0) == 0x80)
-        len--; /* do not cut a UTF-8 sequence */
-    for (size_t i = 0; i < len && k < sizeof shown - 1; i++) {
-        unsigned char c = (unsigned char)t[i];
-        shown[k++] = c < 0x20 || c == 0x7F ? '?' : (char)c;
-    }
-    shown[k] = '\0';
-    sb_init(&b, buf, cap);
-    sb_printf(&b, "\"%s%s\"", shown, len < nlen(n) ? "..." : "");
-    return buf;
-}
-
-static void join(char *out, size_t cap, const char *const items[])
-{
-    cg_sb b;
-    sb_init(&b, out, cap);
-    for (size_t i = 0; items[i]; i++)
-        sb_printf(&b, "%s%s", i ? ", " : "", items[i]);
-}
-
 /* One mapping node being walked, and how messages name it. */
 typedef struct cg_mnode {
     yaml_node_t *node;
@@ -2001,26 +1921,6 @@ static const char *where(const cg_mnode *m, char *buf, size_t cap)
     return buf;
 }
 
-static yaml_node_t *map_key_value(cg_mload *ld, yaml_node_t *map, const char *key, yaml_node_t **keynode)
-{
-    if (!map || map->type != YAML_MAPPING_NODE)
-        return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = doc_node(ld, p->key);
-        if (k && scalar_is(k, key)) {
-            if (keynode)
-                *keynode = k;
-            return doc_node(ld, p->value);
-        }
-    }
-    return NULL;
-}
-
-static yaml_node_t *map_get(cg_mload *ld, yaml_node_t *map, const char *key)
-{
-    return map_key_value(ld, map, key, NULL);
-}
-
 /* Reports keys that are not names, not in keys, or repeated. */
 static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[])
 {
@@ -2028,24 +1928,24 @@ static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[]
     yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
     where(m, w, sizeof w);
     for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = doc_node(ld, p->key);
-        join(list, sizeof list, keys);
-        if (k->type != YAML_SCALAR_NODE || is_null(k)) {
-            error_at(ld, k, "expected a key name %s, got %s (expected one of: %s)", w,
-                     describe(k, d, sizeof d), list);
+        yaml_node_t *k = cg_yaml_node(&ld->y, p->key);
+        cg_yaml_join(list, sizeof list, keys);
+        if (k->type != YAML_SCALAR_NODE || cg_yaml_is_null(k)) {
+            cg_yaml_error(&ld->y, k, "expected a key name %s, got %s (expected one of: %s)", w,
+                     cg_yaml_describe(k, d, sizeof d), list);
             continue;
         }
         size_t i = 0;
-        while (keys[i] && !scalar_is(k, keys[i]))
+        while (keys[i] && !cg_yaml_scalar_is(k, keys[i]))
             i++;
         if (!keys[i]) {
-            error_at(ld, k, "unknown key %s %s (expected one of: %s)", describe(k, d, sizeof d), w, list);
+            cg_yaml_error(&ld->y, k, "unknown key %s %s (expected one of: %s)", cg_yaml_describe(k, d, sizeof d), w, list);
             continue;
         }
         for (yaml_node_pair_t *q = start; q < p; q++) {
-            yaml_node_t *first = doc_node(ld, q->key);
-            if (scalar_is(first, keys[i])) {
-                error_at(ld, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i], w,
+            yaml_node_t *first = cg_yaml_node(&ld->y, q->key);
+            if (cg_yaml_scalar_is(first, keys[i])) {
+                cg_yaml_error(&ld->y, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i], w,
                          nline(first), ncol(first));
                 break;
             }
@@ -2057,21 +1957,21 @@ static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[]
 static cg_got get_text(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
                        yaml_node_t **vn, const char **out)
 {
-    yaml_node_t *n = map_get(ld, m->node, key);
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
     char path[256], d[96];
     *vn = n;
     if (!n)
         return GOT_ABSENT;
     key_path(m, key, path, sizeof path);
-    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
-        error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+    if (n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n)) {
+        cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
         return GOT_BAD;
     }
-    if (strlen(ntext(n)) != nlen(n)) {
-        error_at(ld, n, "%s: contains a NUL character (expected %s)", path, expect);
+    if (strlen(cg_yaml_text(n)) != cg_yaml_len(n)) {
+        cg_yaml_error(&ld->y, n, "%s: contains a NUL character (expected %s)", path, expect);
         return GOT_BAD;
     }
-    *out = ntext(n);
+    *out = cg_yaml_text(n);
     return GOT_SET;
 }
 
@@ -2086,12 +1986,12 @@ static cg_got get_string(cg_mload *ld, const cg_mnode *m, const char *key, const
         return got;
     key_path(m, key, path, sizeof path);
     if (**out == '\0') {
-        error_at(ld, *vn, "%s: must not be empty (expected %s)", path, expect);
+        cg_yaml_error(&ld->y, *vn, "%s: must not be empty (expected %s)", path, expect);
         return GOT_BAD;
     }
-    const char *bad = text_problem(*out, nlen(*vn), &at);
+    const char *bad = text_problem(*out, cg_yaml_len(*vn), &at);
     if (bad) {
-        error_at(ld, *vn, "%s: %s at byte %zu (expected %s)", path, bad, at + 1, expect);
+        cg_yaml_error(&ld->y, *vn, "%s: %s at byte %zu (expected %s)", path, bad, at + 1, expect);
         return GOT_BAD;
     }
     return GOT_SET;
@@ -2111,7 +2011,7 @@ static cg_got get_bool(cg_mload *ld, const cg_mnode *m, const char *key, bool *o
         return GOT_SET;
     }
     key_path(m, key, path, sizeof path);
-    error_at(ld, n, "%s: expected true or false, got %s", path, describe(n, d, sizeof d));
+    cg_yaml_error(&ld->y, n, "%s: expected true or false, got %s", path, cg_yaml_describe(n, d, sizeof d));
     return GOT_BAD;
 }
 
@@ -2119,7 +2019,7 @@ static cg_got get_bool(cg_mload *ld, const cg_mnode *m, const char *key, bool *o
 static cg_got get_list(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
                        yaml_node_t **out)
 {
-    yaml_node_t *n = map_get(ld, m->node, key);
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
     char path[256], d[96];
     *out = n;
     if (!n)
@@ -2127,7 +2027,7 @@ static cg_got get_list(cg_mload *ld, const cg_mnode *m, const char *key, const c
     if (n->type == YAML_SEQUENCE_NODE)
         return GOT_SET;
     key_path(m, key, path, sizeof path);
-    error_at(ld, n, "%s: expected %s, got %s", path, expect, describe(n, d, sizeof d));
+    cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
     return GOT_BAD;
 }
 
@@ -2138,7 +2038,7 @@ static size_t list_len(const yaml_node_t *seq)
 
 static yaml_node_t *list_item(cg_mload *ld, const yaml_node_t *seq, size_t i)
 {
-    return doc_node(ld, seq->data.sequence.items.start[i]);
+    return cg_yaml_node(&ld->y, seq->data.sequence.items.start[i]);
 }
 
 /* ---- hex keys ---- */
@@ -2285,12 +2185,12 @@ static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, con
     memset(t, 0, sizeof *t);
     t->src = ld_strndup(ld, src, len);
     if (len >= CG_TEMPLATE_MAX) {
-        error_at(ld, n, "%s: the principal is longer than %d bytes", path, CG_TEMPLATE_MAX - 1);
+        cg_yaml_error(&ld->y, n, "%s: the principal is longer than %d bytes", path, CG_TEMPLATE_MAX - 1);
         return false;
     }
     const char *why = template_split(ld, src, len, t);
     if (why) {
-        error_at(ld, n, "%s: \"%s\" %s", path, src, why);
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" %s", path, src, why);
         return false;
     }
     char sample[CG_TEMPLATE_MAX + 300];
@@ -2299,16 +2199,16 @@ static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, con
     template_sample(t, ld->m->default_realm, &b);
     const char *problem = cg_principal_problem(b.p, b.len);
     if (problem && !memchr(b.p, '@', b.len)) {
-        error_at(ld, n, "%s: \"%s\" has no @REALM and default_realm is not set (write "
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" has no @REALM and default_realm is not set (write "
                  "\"user@REALM\", or set default_realm at the top of the file)", path, src);
         return false;
     }
     if (problem) {
         if (t->has_fields)
-            error_at(ld, n, "%s: \"%s\" cannot give a valid principal: with typical values it "
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" cannot give a valid principal: with typical values it "
                      "gives \"%s\", and %s", path, src, sample, problem);
         else
-            error_at(ld, n, "%s: \"%s\" is not a valid principal: %s (expected user@REALM)", path,
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a valid principal: %s (expected user@REALM)", path,
                      sample, problem);
         return false;
     }
@@ -2324,7 +2224,7 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
     cg_got got = get_string(ld, m, "principal", "a principal such as alice@EXAMPLE.TEST or "
                             "{subject.CN}@EXAMPLE.TEST", &n, &s);
     if (got == GOT_ABSENT && required)
-        error_at(ld, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
+        cg_yaml_error(&ld->y, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
                  required_why);
     if (got != GOT_SET)
         return;
@@ -2338,11 +2238,11 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
  * about the entry can use it; NULL if it has no usable one. */
 static const char *peek_name(cg_mload *ld, yaml_node_t *item)
 {
-    yaml_node_t *n = map_get(ld, item, "name");
-    if (!n || n->type != YAML_SCALAR_NODE || nlen(n) == 0 || nlen(n) >= 64 ||
-        !cg_mapping_text_ok(ntext(n), nlen(n)))
+    yaml_node_t *n = cg_yaml_map_get(&ld->y, item, "name", NULL);
+    if (!n || n->type != YAML_SCALAR_NODE || cg_yaml_len(n) == 0 || cg_yaml_len(n) >= 64 ||
+        !cg_mapping_text_ok(cg_yaml_text(n), cg_yaml_len(n)))
         return NULL;
-    return ntext(n);
+    return cg_yaml_text(n);
 }
 
 static const char *const one_keys[] = { "name", "certificate", "certificate_file", "sha256", "issuer",
@@ -2408,12 +2308,12 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
     struct stat st;
     /* Only a regular file: a FIFO or a device would stall or flood the load. */
     if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
-        error_at(ld, n, "%s: %s is not a regular file", path, full);
+        cg_yaml_error(&ld->y, n, "%s: %s is not a regular file", path, full);
         return false;
     }
     unsigned char *buf = read_file(full, CG_CERT_FILE_MAX, &len);
     if (!buf) {
-        error_at(ld, n, "%s: cannot read %s: %s", path, full,
+        cg_yaml_error(&ld->y, n, "%s: cannot read %s: %s", path, full,
                  errno == EFBIG ? "larger than 1 MiB, not a certificate file" : strerror(errno));
         return false;
     }
@@ -2427,7 +2327,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
         char err[128] = "some certificates in it are invalid";
         if (ret < 0)
             mbedtls_strerror(ret, err, sizeof err);
-        error_at(ld, n, "%s: %s is not a certificate file certgate can read (%s; expected PEM or DER)",
+        cg_yaml_error(&ld->y, n, "%s: %s is not a certificate file certgate can read (%s; expected PEM or DER)",
                  path, full, err);
         mbedtls_x509_crt_free(&crt);
         return false;
@@ -2439,7 +2339,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
             continue;
         char subj[256];
         cg_mapping_cert_dn(c, false, subj, sizeof subj);
-        error_at(ld, n, "%s: %s holds more than one end-entity certificate (also \"%s\"): a one-to-one "
+        cg_yaml_error(&ld->y, n, "%s: %s holds more than one end-entity certificate (also \"%s\"): a one-to-one "
                  "entry names exactly one; split the file", path, full, subj);
         mbedtls_x509_crt_free(&crt);
         return false;
@@ -2455,16 +2355,16 @@ static bool one_key_hex(cg_mload *ld, yaml_node_t *n, const char *path, const ch
     size_t bad = 0;
     long digits = hex_key(s, key, cap, &bad);
     if (digits < 0) {
-        error_at(ld, n, "%s: \"%s\" is not hexadecimal (character %zu; expected %s)", path, s, bad + 1, what);
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not hexadecimal (character %zu; expected %s)", path, s, bad + 1, what);
         return false;
     }
     if (digits % 2 || digits < want_min || digits > want_max) {
         if (want_min == 64 && digits == 40)
-            error_at(ld, n, "%s: \"%s\" has 40 hex digits: that is a SHA-1 thumbprint (what Windows "
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" has 40 hex digits: that is a SHA-1 thumbprint (what Windows "
                      "shows); certgate wants the SHA-256 fingerprint (openssl x509 -in CERT -noout "
                      "-fingerprint -sha256)", path, s);
         else
-            error_at(ld, n, "%s: \"%s\" has %ld hex digits (expected %s)", path, s, digits, what);
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" has %ld hex digits (expected %s)", path, s, digits, what);
         return false;
     }
     return true;
@@ -2481,19 +2381,19 @@ static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *o
         return false;
     key_path(m, key, path, sizeof path);
     if (!dn_parse(&d, s, strlen(s), why, sizeof why)) {
-        error_at(ld, n, "%s: \"%s\" is not an RFC 4514 distinguished name: %s", path, s, why);
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not an RFC 4514 distinguished name: %s", path, s, why);
         return false;
     }
     if (d.x500_order) {
         dn_reverse_text(&d, fixed, sizeof fixed);
-        error_at(ld, n, "%s: \"%s\" is in X.500 order (most general first, as `openssl x509 "
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is in X.500 order (most general first, as `openssl x509 "
                  "-noout -%s` prints by default); certgate compares RFC 4514 order, most specific "
                  "first: write \"%s\" (`openssl x509 -noout -%s -nameopt RFC2253` prints it)", path,
                  s, key, fixed, key);
         return false;
     }
     if (!dn_canon(d.attrs, d.n, out, cap)) {
-        error_at(ld, n, "%s: the name is too long (over %d bytes)", path, CG_DN_MAX);
+        cg_yaml_error(&ld->y, n, "%s: the name is too long (over %d bytes)", path, CG_DN_MAX);
         return false;
     }
     return true;
@@ -2510,7 +2410,7 @@ static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t ca
     size_t bad = 0;
     long digits = hex_key(s, hex, sizeof hex, &bad);
     if (digits <= 0) {
-        error_at(ld, n, "%s: \"%s\" is not a hexadecimal serial number of at most %d bytes (as "
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a hexadecimal serial number of at most %d bytes (as "
                  "`openssl x509 -noout -serial` prints it)", path, s, MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN);
         return false;
     }
@@ -2530,7 +2430,7 @@ static bool one_key_rfc822(cg_mload *ld, yaml_node_t *n, const char *path, const
     for (size_t i = 0; ok && i < len; i++)
         ok = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7F;
     if (!ok) {
-        error_at(ld, n, "%s: \"%s\" is not an e-mail address (expected local@domain in ASCII, as "
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not an e-mail address (expected local@domain in ASCII, as "
                  "in the certificate's SAN rfc822Name)", path, s);
         return false;
     }
@@ -2547,23 +2447,23 @@ static int one_selector(cg_mload *ld, const cg_mnode *m)
     where(m, w, sizeof w);
     for (int i = 0; one_selectors[i]; i++) {
         yaml_node_t *k = NULL;
-        if (!map_key_value(ld, m->node, one_selectors[i], &k))
+        if (!cg_yaml_map_get(&ld->y, m->node, one_selectors[i], &k))
             continue;
         if (found >= 0) {
-            error_at(ld, k, "%s names the certificate twice, by %s and by %s: keep one", m->path,
+            cg_yaml_error(&ld->y, k, "%s names the certificate twice, by %s and by %s: keep one", m->path,
                      one_selectors[found], one_selectors[i]);
             return -2;
         }
         found = i;
     }
     if (found < 0) {
-        bool serial = map_get(ld, m->node, "serial"), subject = map_get(ld, m->node, "subject");
+        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL), subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
         if (serial || subject)
-            error_at(ld, m->node, "%s has %s but no issuer: a %s identifies a certificate only "
+            cg_yaml_error(&ld->y, m->node, "%s has %s but no issuer: a %s identifies a certificate only "
                      "together with its issuer's name", m->path, serial ? "serial" : "subject",
                      serial ? "serial number" : "subject name");
         else
-            error_at(ld, m->node, "%s does not say which certificate it maps (expected one of: "
+            cg_yaml_error(&ld->y, m->node, "%s does not say which certificate it maps (expected one of: "
                      ONE_SELECTORS_TEXT ")", m->path);
     }
     return found;
@@ -2578,9 +2478,9 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
     const char *name = one_selectors[sel];
     key_path(m, name, path, sizeof path);
     if (!strcmp(name, "issuer")) {
-        bool serial = map_get(ld, m->node, "serial"), subject = map_get(ld, m->node, "subject");
+        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL), subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
         if (serial == subject) {
-            error_at(ld, map_get(ld, m->node, "issuer"), "%s: issuer goes with exactly one of serial "
+            cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, "issuer", NULL), "%s: issuer goes with exactly one of serial "
                      "(strong: issuer + serial number) or subject (issuer + subject name)", path);
             return false;
         }
@@ -2604,7 +2504,7 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
             return true;
         char d[96];
         /* Never echo a PEM block: it may be a private key pasted by mistake. */
-        error_at(ld, n, "%s: %s %s", path, strstr(s, "-----BEGIN") ? "the PEM block" : describe(n, d, sizeof d),
+        cg_yaml_error(&ld->y, n, "%s: %s %s", path, strstr(s, "-----BEGIN") ? "the PEM block" : cg_yaml_describe(n, d, sizeof d),
                  why);
         return false;
     }
@@ -2638,7 +2538,7 @@ static void one_duplicate(cg_mload *ld, const cg_mnode *m, size_t i, size_t firs
     cg_sb b;
     sb_init(&b, shown, sizeof shown);
     sb_clip(&b, a->key, strcspn(a->key, "\n"), 80);
-    error_at(ld, m->node, "duplicate one-to-one entry: one_to_one[#%zu] maps the same certificate as "
+    cg_yaml_error(&ld->y, m->node, "duplicate one-to-one entry: one_to_one[#%zu] maps the same certificate as "
              "one_to_one[#%zu] (line %d), both by %s %s; remove one of them", i + 1, first + 1,
              a->line, kind_names[a->kind], shown);
 }
@@ -2661,8 +2561,8 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
     else
         fmt_into(mn.path, sizeof mn.path, "one_to_one[#%zu]", i + 1);
     if (item->type != YAML_MAPPING_NODE) {
-        error_at(ld, item, "%s: expected a mapping with principal and one of " ONE_SELECTORS_TEXT
-                 ", got %s", mn.path, describe(item, d, sizeof d));
+        cg_yaml_error(&ld->y, item, "%s: expected a mapping with principal and one of " ONE_SELECTORS_TEXT
+                 ", got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     check_keys(ld, &mn, one_keys);
@@ -2717,14 +2617,14 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
     char path[256], w[200];
     cg_got got = get_string(ld, m, "field", "subject, issuer or san", &n, &s);
     if (got == GOT_ABSENT)
-        error_at(ld, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
+        cg_yaml_error(&ld->y, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
                  where(m, w, sizeof w));
     if (got != GOT_SET)
         return -1;
     int f = field_by_name(s, strlen(s));
     if (f < 0) {
         key_path(m, "field", path, sizeof path);
-        error_at(ld, n, "%s: \"%s\" is not a certificate field (expected subject, issuer or san)", path, s);
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a certificate field (expected subject, issuer or san)", path, s);
     }
     return f;
 }
@@ -2738,7 +2638,7 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
                          : "CN, O, OU, L, ST, C, DC, UID, emailAddress or serialNumber";
     cg_got got = get_string(ld, m, "sub_field", expect, &n, &s);
     if (got == GOT_ABSENT)
-        error_at(ld, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
+        cg_yaml_error(&ld->y, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
                  field >= 0 ? expect : "a sub-field of the field");
     if (got != GOT_SET || field < 0)
         return -1;
@@ -2746,7 +2646,7 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
     if (sub < 0) {
         key_path(m, "sub_field", path, sizeof path);
         bool other = sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
-        error_at(ld, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
                  field_names[field], expect,
                  !other ? "" : field == FIELD_SAN ? "; it is a subject/issuer sub-field"
                                                   : "; it is a san sub-field (field: san)");
@@ -2766,8 +2666,8 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     r->cs = true; /* as IIS: compareCaseSensitive defaults to true */
     r->slot = -1;
     if (item->type != YAML_MAPPING_NODE) {
-        error_at(ld, item, "%s: expected a mapping with keys field, sub_field, pattern (and "
-                 "case_sensitive), got %s", mn.path, describe(item, d, sizeof d));
+        cg_yaml_error(&ld->y, item, "%s: expected a mapping with keys field, sub_field, pattern (and "
+                 "case_sensitive), got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     check_keys(ld, &mn, rule_keys);
@@ -2777,7 +2677,7 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
         r->slot = slot_of(field, sub);
     cg_got got = get_string(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
     if (got == GOT_ABSENT)
-        error_at(ld, item, "missing required key \"pattern\" %s (expected the value to match, with "
+        cg_yaml_error(&ld->y, item, "missing required key \"pattern\" %s (expected the value to match, with "
                  "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
     if (got != GOT_SET)
         return;
@@ -2785,16 +2685,16 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     size_t len = strlen(s), at = 0, plen = 0;
     char *pat = arena_alloc(ld->m, len + 1);
     if (!pat) {
-        ld->oom = true;
+        ld->y.oom = true;
         return;
     }
     if (len > CG_PATTERN_MAX) {
-        error_at(ld, n, "%s: longer than %d bytes", path, CG_PATTERN_MAX);
+        cg_yaml_error(&ld->y, n, "%s: longer than %d bytes", path, CG_PATTERN_MAX);
         return;
     }
     const char *why = cg_glob_compile(s, len, r->cs, pat, &plen, &at);
     if (why) {
-        error_at(ld, n, "%s: \"%s\" %s (at byte %zu)", path, s, why, at + 1);
+        cg_yaml_error(&ld->y, n, "%s: \"%s\" %s (at byte %zu)", path, s, why, at + 1);
         return;
     }
     r->src = ld_strndup(ld, s, len);
@@ -2808,13 +2708,13 @@ static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
     char w[200];
     cg_got got = get_list(ld, mn, "rules", "a list of rules", &seq);
     if (got == GOT_ABSENT)
-        error_at(ld, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
+        cg_yaml_error(&ld->y, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
                  "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
     if (got != GOT_SET)
         return;
     size_t n = list_len(seq);
     if (n == 0 || n > CG_RULES_MAX) {
-        error_at(ld, seq, "%s.rules: %s (expected 1 to %d rules; to match every certificate of a "
+        cg_yaml_error(&ld->y, seq, "%s.rules: %s (expected 1 to %d rules; to match every certificate of a "
                  "CA, use a rule such as field: issuer, sub_field: CN, pattern: \"Example CA\")",
                  mn->path, n ? "too many rules" : "the list is empty", CG_RULES_MAX);
         return;
@@ -2842,7 +2742,7 @@ static void parse_action(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
         return;
     }
     key_path(mn, "action", path, sizeof path);
-    error_at(ld, n, "%s: expected allow or deny, got %s", path, describe(n, d, sizeof d));
+    cg_yaml_error(&ld->y, n, "%s: expected allow or deny, got %s", path, cg_yaml_describe(n, d, sizeof d));
 }
 
 /* Names are unique: logs and 403 pages name the mapping that decided. */
@@ -2854,7 +2754,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
     cg_m2o *e = &ld->m->m2o[i];
     cg_got got = get_string(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
     if (got == GOT_ABSENT)
-        error_at(ld, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
+        cg_yaml_error(&ld->y, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
                  "that logs and refusal pages show)", where(mn, w, sizeof w));
     if (got != GOT_SET)
         return;
@@ -2864,7 +2764,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
     for (size_t j = 0; j < i; j++) {
         const cg_m2o *o = &ld->m->m2o[j];
         if (o->name && e->name && !strcmp(o->name, e->name)) {
-            error_at(ld, n, "duplicate many-to-one name \"%s\" (first at line %d): names must be unique",
+            cg_yaml_error(&ld->y, n, "duplicate many-to-one name \"%s\" (first at line %d): names must be unique",
                      s, o->line);
             break;
         }
@@ -2883,8 +2783,8 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     e->column = ncol(item);
     e->enabled = true;
     if (item->type != YAML_MAPPING_NODE) {
-        error_at(ld, item, "%s: expected a mapping with keys name, action, principal and rules, got %s",
-                 mn.path, describe(item, d, sizeof d));
+        cg_yaml_error(&ld->y, item, "%s: expected a mapping with keys name, action, principal and rules, got %s",
+                 mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     m2o_name(ld, &mn, i);
@@ -2893,9 +2793,9 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
         e->description = ld_strndup(ld, s, strlen(s));
     get_bool(ld, &mn, "enabled", &e->enabled);
     parse_action(ld, &mn, e);
-    if (e->deny && (n = map_get(ld, item, "principal")) != NULL) {
+    if (e->deny && (n = cg_yaml_map_get(&ld->y, item, "principal", NULL)) != NULL) {
         key_path(&mn, "principal", path, sizeof path);
-        error_at(ld, n, "%s: a deny mapping refuses the certificate (403.12) and maps it to no one: "
+        cg_yaml_error(&ld->y, n, "%s: a deny mapping refuses the certificate (403.12) and maps it to no one: "
                  "remove principal, or make the action allow", path);
     } else {
         get_principal(ld, &mn, !e->deny, &e->principal, "the principal for certificates this mapping "
@@ -2949,7 +2849,7 @@ static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
             const cg_m2o *a = &m->m2o[i];
             if (!a->enabled || !m2o_complete(a) || !m2o_covers(a, b))
                 continue;
-            warning_at(ld, list_item(ld, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
+            cg_yaml_warning(&ld->y, list_item(ld, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
                        "(line %d) comes first and matches every certificate it matches (each of its "
                        "rules covers one of [%s]'s rules); move it before [%s], or remove it",
                        b->name, a->name, a->line, b->name, a->name);
@@ -2983,12 +2883,12 @@ static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
         return;
     const char *why = realm_problem(s, strlen(s));
     if (why) {
-        error_at(ld, n, "default_realm: \"%s\" is not a Kerberos realm: %s (expected e.g. EXAMPLE.TEST)",
+        cg_yaml_error(&ld->y, n, "default_realm: \"%s\" is not a Kerberos realm: %s (expected e.g. EXAMPLE.TEST)",
                  s, why);
         return;
     }
     if (strlen(s) > 200) {
-        error_at(ld, n, "default_realm: longer than 200 bytes");
+        cg_yaml_error(&ld->y, n, "default_realm: longer than 200 bytes");
         return;
     }
     ld->m->default_realm = ld_strndup(ld, s, strlen(s));
@@ -3005,8 +2905,8 @@ static void parse_no_match(cg_mload *ld, const cg_mnode *root)
         ld->m->no_match_403 = s[2] == '3';
         return;
     }
-    error_at(ld, n, "no_match: expected 401 (\"logon failed\", 401.2, as IIS) or 403, got %s",
-             describe(n, d, sizeof d));
+    cg_yaml_error(&ld->y, n, "no_match: expected 401 (\"logon failed\", 401.2, as IIS) or 403, got %s",
+             cg_yaml_describe(n, d, sizeof d));
 }
 
 static void warn_if_empty(cg_mload *ld, yaml_node_t *root)
@@ -3018,7 +2918,7 @@ static void warn_if_empty(cg_mload *ld, yaml_node_t *root)
     for (size_t i = 0; i < m->nm2o; i++)
         if (m->m2o[i].enabled)
             return;
-    warning_at(ld, root, "no enabled mapping: every certificate will be refused with %s",
+    cg_yaml_warning(&ld->y, root, "no enabled mapping: every certificate will be refused with %s",
                m->no_match_403 ? "403" : "401.2");
 }
 
@@ -3027,15 +2927,15 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
     static const char *const keys[] = { "default_realm", "no_match", "one_to_one", "many_to_one", NULL };
     cg_mnode m = { .node = root, .path = "" };
     char d[96], list[256];
-    if (!root || is_null(root)) {
-        error_at(ld, root, "the mapping file is empty (expected a mapping with one_to_one and/or "
+    if (!root || cg_yaml_is_null(root)) {
+        cg_yaml_error(&ld->y, root, "the mapping file is empty (expected a mapping with one_to_one and/or "
                  "many_to_one; see conf/mapping.example.yaml)");
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        join(list, sizeof list, keys);
-        error_at(ld, root, "expected a mapping at the top level (keys: %s), got %s", list,
-                 describe(root, d, sizeof d));
+        cg_yaml_join(list, sizeof list, keys);
+        cg_yaml_error(&ld->y, root, "expected a mapping at the top level (keys: %s), got %s", list,
+                 cg_yaml_describe(root, d, sizeof d));
         return;
     }
     check_keys(ld, &m, keys);
@@ -3044,94 +2944,11 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
     parse_no_match(ld, &m);
     parse_one_to_one(ld, &m);
     parse_many_to_one(ld, &m);
-    if (!load_errors(ld))
+    if (!cg_yaml_errors(&ld->y))
         warn_if_empty(ld, root);
 }
 
 /* ---- YAML syntax, anchors, documents ---- */
-
-static void syntax_error(cg_mload *ld, const yaml_parser_t *p, const unsigned char *buf, size_t len)
-{
-    int line = 1, col = 1;
-    char ctx[200] = "";
-    if (p->error == YAML_MEMORY_ERROR) {
-        ld->oom = true;
-        return;
-    }
-    if (p->error == YAML_READER_ERROR) {
-        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
-            if (buf[i] == '\n')
-                line++, col = 1;
-            else
-                col++;
-        }
-        if (p->problem_value != -1)
-            fmt_into(ctx, sizeof ctx, " (byte 0x%02x)", (unsigned)p->problem_value & 0xff);
-    } else {
-        line = (int)p->problem_mark.line + 1;
-        col = (int)p->problem_mark.column + 1;
-        if (p->context)
-            fmt_into(ctx, sizeof ctx, " (%s at line %d, column %d)", p->context,
-                     (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
-    }
-    bool star = p->problem_mark.index < len && buf[p->problem_mark.index] == '*';
-    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, line, col, "YAML syntax error: %s%s%s",
-                p->problem ? p->problem : "unknown problem", ctx,
-                star ? "; a value that starts with '*' must be quoted: pattern: \"*\"" : "");
-}
-
-static void reject_anchor(cg_mload *ld, const yaml_event_t *ev, const yaml_char_t *anchor, bool alias)
-{
-    cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev->start_mark.line + 1,
-                (int)ev->start_mark.column + 1,
-                "YAML %s \"%c%s\" is not supported%s", alias ? "alias" : "anchor", alias ? '*' : '&',
-                (const char *)anchor,
-                alias ? ": if this is a wildcard pattern, quote it (pattern: \"*...\")"
-                      : ": write every value out in full");
-}
-
-/* The document API resolves aliases silently and stops at the first
- * document, so anchors, aliases and extra documents are found first. */
-static bool scan_events(cg_mload *ld, const unsigned char *buf, size_t len)
-{
-    yaml_parser_t p;
-    yaml_event_t ev;
-    size_t errors = load_errors(ld);
-    int docs = 0;
-    if (!yaml_parser_initialize(&p)) {
-        ld->oom = true;
-        return false;
-    }
-    yaml_parser_set_input_string(&p, buf, len);
-    for (;;) {
-        if (!yaml_parser_parse(&p, &ev)) {
-            syntax_error(ld, &p, buf, len);
-            break;
-        }
-        const yaml_char_t *anchor = NULL;
-        switch (ev.type) {
-        case YAML_DOCUMENT_START_EVENT:
-            if (++docs == 2)
-                cg_diag_add(ld->diag, CG_DIAG_ERROR, ld->name, (int)ev.start_mark.line + 1,
-                            (int)ev.start_mark.column + 1, "a second YAML document (a mapping file "
-                            "holds exactly one; remove this \"---\" and what follows)");
-            break;
-        case YAML_ALIAS_EVENT: reject_anchor(ld, &ev, ev.data.alias.anchor, true); break;
-        case YAML_SCALAR_EVENT: anchor = ev.data.scalar.anchor; break;
-        case YAML_SEQUENCE_START_EVENT: anchor = ev.data.sequence_start.anchor; break;
-        case YAML_MAPPING_START_EVENT: anchor = ev.data.mapping_start.anchor; break;
-        default: break;
-        }
-        if (anchor)
-            reject_anchor(ld, &ev, anchor, false);
-        bool end = ev.type == YAML_STREAM_END_EVENT;
-        yaml_event_delete(&ev);
-        if (end)
-            break;
-    }
-    yaml_parser_delete(&p);
-    return load_errors(ld) == errors && !ld->oom;
-}
 
 /* ---- lifetime ---- */
 
@@ -3160,57 +2977,36 @@ void cg_mapping_unref(cg_mapping *m)
         mapping_free(m);
 }
 
-/* This load's diagnostics in file order (sections are checked in a fixed
- * order, shadow warnings last). Stable. */
-static void sort_diag(cg_diag *d, size_t from)
-{
-    for (size_t i = from + 1; i < d->count; i++) {
-        cg_diag_item it = d->items[i];
-        size_t j = i;
-        while (j > from && (d->items[j - 1].line > it.line ||
-                            (d->items[j - 1].line == it.line && d->items[j - 1].column > it.column))) {
-            d->items[j] = d->items[j - 1];
-            j--;
-        }
-        d->items[j] = it;
-    }
-}
-
 static cg_mapping *load(const unsigned char *buf, size_t len, const char *name, const char *dir,
                         cg_diag *diag)
 {
-    cg_mload ld = { .name = name, .dir = dir, .diag = diag, .errors0 = diag->errors };
+    cg_mload ld = { .y = { .name = name, .diag = diag, .errors0 = diag->errors }, .dir = dir };
     size_t first_item = diag->count;
     bool have_doc = false;
     ld.m = calloc(1, sizeof *ld.m);
     if (!ld.m || !(ld.m->file = arena_strndup(ld.m, name, strlen(name)))) {
-        ld.oom = true;
+        ld.y.oom = true;
         goto done;
     }
     atomic_init(&ld.m->refs, 1);
     for (int k = 0; k < N_KINDS; k++)
         ld.m->kind_first[k] = SIZE_MAX;
-    if (!scan_events(&ld, buf, len))
-        goto done;
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        ld.oom = true;
-        goto done;
-    }
-    yaml_parser_set_input_string(&parser, buf, len);
-    have_doc = yaml_parser_load(&parser, &ld.doc);
-    if (!have_doc)
-        syntax_error(&ld, &parser, buf, len);
-    yaml_parser_delete(&parser);
+    static const cg_yaml_words words = {
+        .second_document = "(a mapping file holds exactly one; remove this \"---\" and what follows)",
+        .alias_fix = ": if this is a wildcard pattern, quote it (pattern: \"*...\")",
+        .anchor_fix = ": write every value out in full",
+        .star_fix = "; a value that starts with '*' must be quoted: pattern: \"*\"",
+    };
+    have_doc = cg_yaml_load(&ld.y, buf, len, &words);
     if (have_doc)
-        parse_root(&ld, yaml_document_get_root_node(&ld.doc));
-    sort_diag(diag, first_item);
+        parse_root(&ld, yaml_document_get_root_node(&ld.y.doc));
+    cg_diag_sort(diag, first_item);
 done:
     if (have_doc)
-        yaml_document_delete(&ld.doc);
-    if (ld.oom)
+        yaml_document_delete(&ld.y.doc);
+    if (ld.y.oom)
         cg_diag_add(diag, CG_DIAG_ERROR, name, 0, 0, "out of memory while loading the mapping file");
-    if (load_errors(&ld) || ld.oom) {
+    if (cg_yaml_errors(&ld.y) || ld.y.oom) {
         mapping_free(ld.m);
         return NULL;
     }
