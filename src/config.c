@@ -216,7 +216,7 @@ typedef struct cg_map {
     char path[192];     /* "listeners[main]": prefix of key paths, "" at top */
 } cg_map;
 
-typedef enum { CG_ABSENT, CG_SET, CG_BAD } cg_got;
+typedef cg_yaml_got cg_got;
 
 static char *xstrdup(cg_loader *ld, const char *s)
 {
@@ -241,10 +241,7 @@ static void *xcalloc(cg_loader *ld, size_t n, size_t size)
 /* What a node is, for "expected X, got Y". */
 static void key_path(const cg_map *m, const char *key, char *out, size_t cap)
 {
-    if (m->path[0])
-        fmt_into(out, cap, "%s.%s", m->path, key);
-    else
-        fmt_into(out, cap, "%s", key);
+    cg_yaml_key_path(m->path, key, out, cap);
 }
 
 /* The value of the first occurrence of key (later ones are reported as
@@ -263,35 +260,7 @@ static const char *peek_name(cg_loader *ld, yaml_node_t *map, const char *key)
 /* Reports keys that are not scalars, not in keys, or repeated. */
 static void check_keys(cg_loader *ld, const cg_map *m, const char *const keys[])
 {
-    yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
-    for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = cg_yaml_node(&ld->y, p->key);
-        char d[96], list[256];
-        if (k->type != YAML_SCALAR_NODE || cg_yaml_is_null(k)) {
-            cg_yaml_join(list, sizeof list, keys);
-            cg_yaml_error(&ld->y, k, "expected a key name %s, got %s (expected one of: %s)", m->where,
-                     cg_yaml_describe(k, d, sizeof d), list);
-            continue;
-        }
-        size_t i = 0;
-        while (keys[i] && !cg_yaml_scalar_is(k, keys[i]))
-            i++;
-        if (!keys[i]) {
-            cg_yaml_join(list, sizeof list, keys);
-            cg_yaml_error(&ld->y, k, "unknown key %s %s (expected one of: %s)", cg_yaml_describe(k, d, sizeof d),
-                     m->where, list);
-            continue;
-        }
-        for (yaml_node_pair_t *q = start; q < p; q++) {
-            yaml_node_t *first = cg_yaml_node(&ld->y, q->key);
-            if (cg_yaml_scalar_is(first, keys[i])) {
-                cg_yaml_error(&ld->y, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i],
-                         m->where, (int)first->start_mark.line + 1,
-                         (int)first->start_mark.column + 1);
-                break;
-            }
-        }
-    }
+    cg_yaml_check_keys(&ld->y, m->node, m->where, keys);
 }
 
 /* Checks that n is a mapping; what is how its content is described in the
@@ -318,54 +287,25 @@ static void missing(cg_loader *ld, const cg_map *m, const char *key, const char 
 static cg_got get_text(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
                        yaml_node_t **vn, const char **out)
 {
-    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
-    char path[256], d[96];
-    *vn = n;
-    if (!n)
-        return CG_ABSENT;
-    key_path(m, key, path, sizeof path);
-    if (n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n)) {
-        cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
-        return CG_BAD;
-    }
-    if (strlen(cg_yaml_text(n)) != n->data.scalar.length) {
-        cg_yaml_error(&ld->y, n, "%s: contains a NUL character (expected %s)", path, expect);
-        return CG_BAD;
-    }
-    *out = cg_yaml_text(n);
-    return CG_SET;
+    return cg_yaml_get_text(&ld->y, m->node, m->path, key, expect, vn, out);
 }
 
 static cg_got get_string(cg_loader *ld, const cg_map *m, const char *key, const char *expect,
                          yaml_node_t **vn, const char **out)
 {
     cg_got got = get_text(ld, m, key, expect, vn, out);
-    if (got == CG_SET && **out == '\0') {
+    if (got == CG_YAML_SET && **out == '\0') {
         char path[256];
         key_path(m, key, path, sizeof path);
         cg_yaml_error(&ld->y, *vn, "%s: must not be empty (expected %s)", path, expect);
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     return got;
 }
 
 static cg_got get_bool(cg_loader *ld, const cg_map *m, const char *key, bool *out)
 {
-    yaml_node_t *n;
-    const char *s;
-    cg_got got = get_text(ld, m, key, "true or false", &n, &s);
-    if (got != CG_SET)
-        return got;
-    /* Only the two spellings: YAML 1.1's yes/no/on/off are exactly the
-     * ambiguity an explicit configuration should not have. */
-    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
-        *out = s[0] == 't';
-        return CG_SET;
-    }
-    char path[256], d[96];
-    key_path(m, key, path, sizeof path);
-    cg_yaml_error(&ld->y, n, "%s: expected true or false, got %s", path, cg_yaml_describe(n, d, sizeof d));
-    return CG_BAD;
+    return cg_yaml_get_bool(&ld->y, m->node, m->path, key, out);
 }
 
 static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t min,
@@ -376,14 +316,14 @@ static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     char expect[96], path[256], d[96];
     fmt_into(expect, sizeof expect, "a whole number from %u to %u", min, max);
     cg_got got = get_text(ld, m, key, expect, &n, &s);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     key_path(m, key, path, sizeof path);
     uint64_t v;
     switch (parse_uint(s, &v)) {
     case CG_NUM_SYNTAX:
         cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
-        return CG_BAD;
+        return CG_YAML_BAD;
     case CG_NUM_RANGE:
         v = UINT64_MAX;
         break;
@@ -392,10 +332,10 @@ static cg_got get_uint(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     }
     if (v < min || v > max) {
         cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %u to %u)", path, s, min, max);
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     *out = (uint32_t)v;
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t min,
@@ -405,7 +345,7 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     const char *s;
     char path[256], d[96], lo[32], hi[32];
     cg_got got = get_text(ld, m, key, "a size such as 512, 16k or 1m", &n, &s);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     key_path(m, key, path, sizeof path);
     uint64_t v;
@@ -413,7 +353,7 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     case CG_NUM_SYNTAX:
         cg_yaml_error(&ld->y, n, "%s: %s is not a size (use e.g. 512, 16k, 1m; k, m, g are powers of 1024)",
                  path, cg_yaml_describe(n, d, sizeof d));
-        return CG_BAD;
+        return CG_YAML_BAD;
     case CG_NUM_RANGE:
         v = UINT64_MAX;
         break;
@@ -423,10 +363,10 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     if (v < min || v > max) {
         cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
                  cg_yaml_describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     *out = (uint32_t)v;
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint32_t min_ms,
@@ -436,7 +376,7 @@ static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint
     const char *s;
     char path[256], d[96], lo[32], hi[32];
     cg_got got = get_text(ld, m, key, "a duration such as 500ms, 30s, 5m or 1h", &n, &s);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     key_path(m, key, path, sizeof path);
     uint32_t v = 0;
@@ -444,16 +384,16 @@ static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint
     if (r == CG_NUM_SYNTAX) {
         cg_yaml_error(&ld->y, n, "%s: %s is not a duration (use e.g. 500ms, 30s, 5m, 1h)", path,
                  cg_yaml_describe(n, d, sizeof d));
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     if (r == CG_NUM_RANGE || v < min_ms || v > max_ms) {
         cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
                  cg_yaml_describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
                  fmt_duration(max_ms, hi, sizeof hi));
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     *out_ms = v;
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 /* A duration stored in whole seconds (the consumers count seconds). */
@@ -462,17 +402,17 @@ static cg_got get_seconds(cg_loader *ld, const cg_map *m, const char *key, uint3
 {
     uint32_t ms;
     cg_got got = get_duration(ld, m, key, min_ms, max_ms, &ms);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     if (ms % 1000) {
         char path[256];
         key_path(m, key, path, sizeof path);
         cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, key, NULL), "%s: must be a whole number of seconds "
                  "(expected e.g. 30s or 5m)", path);
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     *out_s = ms / 1000;
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 /* The key node of the first occurrence of key, or NULL. */
@@ -498,17 +438,17 @@ static cg_got get_enum(cg_loader *ld, const cg_map *m, const char *key, const ch
     cg_yaml_join(list, sizeof list, names);
     fmt_into(expect, sizeof expect, "one of: %s", list);
     cg_got got = get_text(ld, m, key, expect, &n, &s);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     for (int i = 0; names[i]; i++) {
         if (strcmp(s, names[i]) == 0) {
             *out = i;
-            return CG_SET;
+            return CG_YAML_SET;
         }
     }
     key_path(m, key, path, sizeof path);
     cg_yaml_error(&ld->y, n, "%s: unknown value %s (expected %s)", path, cg_yaml_describe(n, d, sizeof d), expect);
-    return CG_BAD;
+    return CG_YAML_BAD;
 }
 
 /* dir + "/" + p unless p is absolute. */
@@ -535,14 +475,14 @@ static cg_got get_path(cg_loader *ld, const cg_map *m, const char *key, char **o
     yaml_node_t *n;
     const char *s;
     cg_got got = get_string(ld, m, key, "a file path", &n, &s);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     *out = resolve_path(ld, s);
     if (pos) {
         pos->line = (int)n->start_mark.line + 1;
         pos->column = (int)n->start_mark.column + 1;
     }
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 /* The list under key; reports a non-list. */
@@ -551,16 +491,16 @@ static cg_got get_list(cg_loader *ld, const cg_map *m, const char *key, const ch
 {
     yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
     if (!n)
-        return CG_ABSENT;
+        return CG_YAML_ABSENT;
     if (n->type != YAML_SEQUENCE_NODE) {
         char path[256], d[96];
         key_path(m, key, path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: expected %s (items starting with \"- \"), got %s", path, expect,
                  cg_yaml_describe(n, d, sizeof d));
-        return CG_BAD;
+        return CG_YAML_BAD;
     }
     *out = n;
-    return CG_SET;
+    return CG_YAML_SET;
 }
 
 static size_t list_len(const yaml_node_t *seq)
@@ -629,12 +569,12 @@ static void parse_logging(cg_loader *ld, const cg_map *root)
         return;
 
     int level;
-    if (get_enum(ld, &m, "level", levels, &level) == CG_SET)
+    if (get_enum(ld, &m, "level", levels, &level) == CG_YAML_SET)
         ld->cfg->log_level = (cg_log_level)level;
 
     yaml_node_t *n;
     const char *s;
-    if (get_string(ld, &m, "file", "\"stderr\" or a file path", &n, &s) == CG_SET &&
+    if (get_string(ld, &m, "file", "\"stderr\" or a file path", &n, &s) == CG_YAML_SET &&
         strcmp(s, "stderr") != 0)
         ld->cfg->log_file = resolve_path(ld, s);
 }
@@ -662,9 +602,9 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
 
     /* A line longer than the whole head could never be reached: the limit
      * meant is probably the other one. Only compare values that parsed. */
-    if (head != CG_BAD && line != CG_BAD && lim->max_header_line > lim->max_request_head) {
+    if (head != CG_YAML_BAD && line != CG_YAML_BAD && lim->max_header_line > lim->max_request_head) {
         char a[32], b[32];
-        yaml_node_t *at = cg_yaml_map_get(&ld->y, m.node, line == CG_SET ? "max_header_line" : "max_request_head", NULL);
+        yaml_node_t *at = cg_yaml_map_get(&ld->y, m.node, line == CG_YAML_SET ? "max_header_line" : "max_request_head", NULL);
         cg_yaml_error(&ld->y, at, "limits.max_header_line (%s) is larger than limits.max_request_head (%s); "
                  "a header line is part of the request head (expected max_header_line <= "
                  "max_request_head)", fmt_size(lim->max_header_line, a, sizeof a),
@@ -762,7 +702,7 @@ static void parse_revocation(cg_loader *ld, const cg_map *root)
     get_duration(ld, &m, "fetch_timeout", CG_CRL_FETCH_TIMEOUT_MIN_MS, CG_CRL_FETCH_TIMEOUT_MAX_MS,
                  &r->fetch_timeout_ms);
     uint32_t size;
-    if (get_size(ld, &m, "max_crl_size", CG_CRL_SIZE_MIN, CG_CRL_SIZE_MAX, &size) == CG_SET)
+    if (get_size(ld, &m, "max_crl_size", CG_CRL_SIZE_MIN, CG_CRL_SIZE_MAX, &size) == CG_YAML_SET)
         r->max_crl_size = size;
     get_uint(ld, &m, "max_redirects", 0, CG_CRL_REDIRECTS_MAX, &r->max_redirects);
     parse_allowed_schemes(ld, &m);
@@ -798,39 +738,39 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
         return;
 
     /* Readability is the delegation module's to check, with the krb5 library. */
-    if (get_path(ld, &m, "keytab", &k->keytab, NULL) == CG_ABSENT)
+    if (get_path(ld, &m, "keytab", &k->keytab, NULL) == CG_YAML_ABSENT)
         missing(ld, &m, "keytab", "the keytab file holding the proxy's own service key");
 
     cg_got gotp = get_string(ld, &m, "principal", "the proxy's principal, e.g. HTTP/proxy.example.test",
                              &pn, &principal);
-    if (gotp == CG_ABSENT)
+    if (gotp == CG_YAML_ABSENT)
         missing(ld, &m, "principal", "the proxy's own principal (in the keytab), e.g. "
                 "HTTP/proxy.example.test");
-    if (gotp == CG_SET) {
+    if (gotp == CG_YAML_SET) {
         const char *at = strchr(principal, '@');
         key_path(&m, "principal", path, sizeof path);
         bool empty_part = principal[0] == '@' || (at && at[1] == '\0');
         if (!krb_name_ok(principal) || empty_part || (at && strchr(at + 1, '@'))) {
             cg_yaml_error(&ld->y, pn, "%s: \"%s\" is not a principal name (expected name or name@REALM "
                      "without spaces or backslashes, e.g. HTTP/proxy.example.test)", path, principal);
-            gotp = CG_BAD;
+            gotp = CG_YAML_BAD;
         }
     }
 
     cg_got gotr = get_string(ld, &m, "realm", "a realm name such as EXAMPLE.TEST", &rn, &realm);
-    if (gotr == CG_ABSENT)
+    if (gotr == CG_YAML_ABSENT)
         missing(ld, &m, "realm", "the default realm, e.g. EXAMPLE.TEST");
-    if (gotr == CG_SET && (!krb_name_ok(realm) || strpbrk(realm, "@/"))) {
+    if (gotr == CG_YAML_SET && (!krb_name_ok(realm) || strpbrk(realm, "@/"))) {
         key_path(&m, "realm", path, sizeof path);
         cg_yaml_error(&ld->y, rn, "%s: \"%s\" is not a realm name (expected e.g. EXAMPLE.TEST, without "
                  "\"@\", \"/\" or spaces)", path, realm);
-        gotr = CG_BAD;
+        gotr = CG_YAML_BAD;
     }
-    if (gotr == CG_SET)
+    if (gotr == CG_YAML_SET)
         k->realm = xstrdup(ld, realm);
-    if (gotp == CG_SET && strchr(principal, '@')) {
+    if (gotp == CG_YAML_SET && strchr(principal, '@')) {
         k->principal = xstrdup(ld, principal);
-    } else if (gotp == CG_SET && gotr == CG_SET) {
+    } else if (gotp == CG_YAML_SET && gotr == CG_YAML_SET) {
         if (asprintf(&k->principal, "%s@%s", principal, realm) < 0) {
             k->principal = NULL;
             ld->y.oom = true;
@@ -989,7 +929,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
                  "realm; see conf/certgate.yaml)", path);
 
     cg_got got = get_string(ld, &m, "spn", spn_expect, &n, &s);
-    if (got == CG_SET) {
+    if (got == CG_YAML_SET) {
         const char *slash = strchr(s, '/');
         char kp[256];
         key_path(&m, "spn", kp, sizeof kp);
@@ -1003,7 +943,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
         } else {
             b->spn = xstrdup(ld, s);
         }
-    } else if (got == CG_ABSENT && b->host) {
+    } else if (got == CG_YAML_ABSENT && b->host) {
         /* Never canonicalized through DNS: the name in the URL is the name. */
         if (strchr(b->host, ':')) {
             cg_yaml_error(&ld->y, kn, "%s: the backend's host %s is an IPv6 address, which makes no SPN "
@@ -1015,7 +955,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     }
 
     int send;
-    if (get_enum(ld, &m, "send", sends, &send) == CG_SET)
+    if (get_enum(ld, &m, "send", sends, &send) == CG_YAML_SET)
         b->send_on_401_only = send == 1;
     get_bool(ld, &m, "connection_bound", &b->connection_bound);
 }
@@ -1041,9 +981,9 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
     check_keys(ld, &m, keys);
 
     cg_got got = get_string(ld, &m, "name", "a name that routes refer to", &n, &s);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, &m, "name", "a name that routes refer to");
-    if (got == CG_SET) {
+    if (got == CG_YAML_SET) {
         for (size_t j = 0; j < i; j++) {
             if (ld->cfg->backends[j].name && strcmp(ld->cfg->backends[j].name, s) == 0) {
                 yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "name", NULL);
@@ -1057,9 +997,9 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
     }
 
     got = get_string(ld, &m, "url", "http://host[:port]", &n, &s);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, &m, "url", "http://host[:port], e.g. http://127.0.0.1:8080");
-    if (got == CG_SET) {
+    if (got == CG_YAML_SET) {
         char why[512], path[256];
         b->url = xstrdup(ld, s);
         if (split_url(ld, s, b, why, sizeof why)) {
@@ -1076,9 +1016,9 @@ static void parse_backends(cg_loader *ld, const cg_map *root)
 {
     yaml_node_t *seq;
     cg_got got = get_list(ld, root, "backends", "a list of backends", &seq);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, root, "backends", "a list of backends, each with name and url");
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return;
     size_t n = list_len(seq);
     if (n == 0) {
@@ -1111,19 +1051,19 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     if (!open_section(ld, lm, "tls", keys, where, &m))
         return;
 
-    if (get_path(ld, &m, "certificate", &l->cert_file, &l->cert_pos) == CG_ABSENT)
+    if (get_path(ld, &m, "certificate", &l->cert_file, &l->cert_pos) == CG_YAML_ABSENT)
         missing(ld, &m, "certificate", "the server certificate file (PEM, leaf first)");
-    if (get_path(ld, &m, "key", &l->key_file, &l->key_pos) == CG_ABSENT)
+    if (get_path(ld, &m, "key", &l->key_file, &l->key_pos) == CG_YAML_ABSENT)
         missing(ld, &m, "key", "the server private key file (PEM, unencrypted)");
     get_path(ld, &m, "chain", &l->chain_file, &l->chain_pos);
-    if (get_path(ld, &m, "client_ca", &l->client_ca_file, &l->client_ca_pos) == CG_ABSENT)
+    if (get_path(ld, &m, "client_ca", &l->client_ca_file, &l->client_ca_pos) == CG_YAML_ABSENT)
         missing(ld, &m, "client_ca", "the PEM bundle of CAs trusted to issue client certificates");
     get_bool(ld, &m, "client_ca_names", &l->client_ca_names);
     get_bool(ld, &m, "require_client_auth_eku", &l->require_client_auth_eku);
     get_bool(ld, &m, "session_tickets", &l->session_tickets);
 
     uint32_t ms;
-    if (get_duration(ld, &m, "session_ticket_lifetime", 1000, CG_TICKET_LIFETIME_MAX_MS, &ms) == CG_SET) {
+    if (get_duration(ld, &m, "session_ticket_lifetime", 1000, CG_TICKET_LIFETIME_MAX_MS, &ms) == CG_YAML_SET) {
         /* The TLS ticket_lifetime field counts whole seconds. */
         if (ms % 1000) {
             char path[256];
@@ -1176,9 +1116,9 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
 
     char kp[256];
     cg_got got = get_string(ld, &m, "path", "a path prefix starting with \"/\"", &n, &s);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, &m, "path", "a path prefix starting with \"/\"");
-    if (got == CG_SET) {
+    if (got == CG_YAML_SET) {
         key_path(&m, "path", kp, sizeof kp);
         if (s[0] != '/') {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
@@ -1202,9 +1142,9 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     }
 
     got = get_string(ld, &m, "backend", "the name of a backend", &n, &s);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, &m, "backend", "the name of a backend");
-    if (got == CG_SET) {
+    if (got == CG_YAML_SET) {
         size_t j = 0;
         while (j < cfg->nbackends && !(cfg->backends[j].name && strcmp(cfg->backends[j].name, s) == 0))
             j++;
@@ -1229,7 +1169,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     }
 
     int mode;
-    if (get_enum(ld, &m, "client_cert", modes, &mode) == CG_SET)
+    if (get_enum(ld, &m, "client_cert", modes, &mode) == CG_YAML_SET)
         r->client_cert_required = mode == 0;
 }
 
@@ -1237,11 +1177,11 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
 {
     yaml_node_t *seq;
     cg_got got = get_list(ld, lm, "routes", "a list of routes", &seq);
-    if (got == CG_BAD)
+    if (got == CG_YAML_BAD)
         return;
-    if (got == CG_ABSENT || list_len(seq) == 0) {
+    if (got == CG_YAML_ABSENT || list_len(seq) == 0) {
         /* Legal, but every request would get 404: almost surely unintended. */
-        cg_yaml_warning(&ld->y, got == CG_ABSENT ? lm->node : seq,
+        cg_yaml_warning(&ld->y, got == CG_YAML_ABSENT ? lm->node : seq,
                    "%s has no routes: every request will get 404 (add routes: with path and backend)",
                    ldesc);
         return;
@@ -1308,14 +1248,14 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
     yaml_node_t *seq;
     char path[256], d[96];
     cg_got got = get_list(ld, m, "crl_files", "a list of CRL files or directories", &seq);
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return got;
     size_t n = list_len(seq);
     if (n == 0)
-        return CG_SET;
+        return CG_YAML_SET;
     r->crl_files = xcalloc(ld, n, sizeof *r->crl_files);
     if (!r->crl_files)
-        return CG_BAD;
+        return CG_YAML_BAD;
     key_path(m, "crl_files", path, sizeof path);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = list_item(ld, seq, i);
@@ -1324,7 +1264,7 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
             cg_yaml_error(&ld->y, it, "%s[#%zu]: expected %s, got %s", path, i + 1, expect,
                      it->type == YAML_SCALAR_NODE && !cg_yaml_is_null(it) && it->data.scalar.length == 0
                          ? "an empty string" : cg_yaml_describe(it, d, sizeof d));
-            got = CG_BAD;
+            got = CG_YAML_BAD;
             continue;
         }
         char *file = resolve_path(ld, cg_yaml_text(it));
@@ -1338,12 +1278,12 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
                 cg_yaml_error(&ld->y, it, "%s[#%zu]: cannot access %s: %s (expected %s)", path, i + 1, file,
                          strerror(errno), expect);
             free(file);
-            got = CG_BAD;
+            got = CG_YAML_BAD;
         } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is neither a file nor a directory (expected %s)", path,
                      i + 1, file, expect);
             free(file);
-            got = CG_BAD;
+            got = CG_YAML_BAD;
         } else {
             r->crl_files[r->ncrl_files++] = file;
         }
@@ -1365,18 +1305,18 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
 
     int mode;
     cg_got gotm = get_enum(ld, &m, "mode", modes, &mode);
-    if (gotm == CG_SET)
+    if (gotm == CG_YAML_SET)
         r->mode = (cg_revocation_mode)mode;
     yaml_node_t *mn = cg_yaml_map_get(&ld->y, m.node, "mode", NULL);
     cg_got gotf = parse_crl_files(ld, &m, r);
     get_seconds(ld, &m, "stale_grace", 0, CG_STALE_GRACE_MAX_MS, &r->stale_grace_s);
 
     key_path(&m, "mode", path, sizeof path);
-    if (gotm == CG_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_BAD && r->ncrl_files == 0)
+    if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_YAML_BAD && r->ncrl_files == 0)
         cg_yaml_error(&ld->y, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
                  "every client certificate is refused; expected crl_files: [file or directory, ...])",
                  path);
-    if (gotm == CG_SET && r->mode == CG_REVOCATION_OFF)
+    if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_OFF)
         cg_yaml_warning(&ld->y, mn, "revocation checking is OFF for %s: revoked certificates will be "
                    "accepted", ldesc);
 }
@@ -1409,27 +1349,27 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
         return;
     check_keys(ld, &m, keys);
 
-    if (get_string(ld, &m, "name", "a name for logs", &n, &s) == CG_SET) {
+    if (get_string(ld, &m, "name", "a name for logs", &n, &s) == CG_YAML_SET) {
         l->name = xstrdup(ld, s);
         name_node = n;
     }
 
     cg_sockaddr_key key;
     cg_got got = get_string(ld, &m, "address", "a numeric IPv4 or IPv6 address", &n, &s);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         s = "0.0.0.0";
-    if (got == CG_SET && !address_key(s, &key)) {
+    if (got == CG_YAML_SET && !address_key(s, &key)) {
         char kp[256];
         key_path(&m, "address", kp, sizeof kp);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
                  "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
-    } else if (got != CG_BAD) {
+    } else if (got != CG_YAML_BAD) {
         l->address = xstrdup(ld, s);
     }
 
     uint32_t port = 0;
     got = get_uint(ld, &m, "port", 1, 65535, &port);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, &m, "port", "the TCP port to listen on, 1 to 65535");
     l->port = (uint16_t)port;
 
@@ -1454,9 +1394,9 @@ static void parse_listeners(cg_loader *ld, const cg_map *root)
 {
     yaml_node_t *seq;
     cg_got got = get_list(ld, root, "listeners", "a list of listeners", &seq);
-    if (got == CG_ABSENT)
+    if (got == CG_YAML_ABSENT)
         missing(ld, root, "listeners", "a list of listeners, each with port, tls and routes");
-    if (got != CG_SET)
+    if (got != CG_YAML_SET)
         return;
     size_t n = list_len(seq);
     if (n == 0) {

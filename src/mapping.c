@@ -1867,7 +1867,7 @@ typedef struct cg_mload {
     cg_mapping *m;
 } cg_mload;
 
-typedef enum { GOT_ABSENT, GOT_SET, GOT_BAD } cg_got;
+typedef cg_yaml_got cg_got;
 
 static char *ld_strndup(cg_mload *ld, const char *s, size_t n)
 {
@@ -1906,10 +1906,7 @@ typedef struct cg_mnode {
 
 static void key_path(const cg_mnode *m, const char *key, char *out, size_t cap)
 {
-    if (m->path[0])
-        fmt_into(out, cap, "%s.%s", m->path, key);
-    else
-        fmt_into(out, cap, "%s", key);
+    cg_yaml_key_path(m->path, key, out, cap);
 }
 
 static const char *where(const cg_mnode *m, char *buf, size_t cap)
@@ -1924,55 +1921,15 @@ static const char *where(const cg_mnode *m, char *buf, size_t cap)
 /* Reports keys that are not names, not in keys, or repeated. */
 static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[])
 {
-    char w[200], d[96], list[400];
-    yaml_node_pair_t *start = m->node->data.mapping.pairs.start;
-    where(m, w, sizeof w);
-    for (yaml_node_pair_t *p = start; p < m->node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = cg_yaml_node(&ld->y, p->key);
-        cg_yaml_join(list, sizeof list, keys);
-        if (k->type != YAML_SCALAR_NODE || cg_yaml_is_null(k)) {
-            cg_yaml_error(&ld->y, k, "expected a key name %s, got %s (expected one of: %s)", w,
-                     cg_yaml_describe(k, d, sizeof d), list);
-            continue;
-        }
-        size_t i = 0;
-        while (keys[i] && !cg_yaml_scalar_is(k, keys[i]))
-            i++;
-        if (!keys[i]) {
-            cg_yaml_error(&ld->y, k, "unknown key %s %s (expected one of: %s)", cg_yaml_describe(k, d, sizeof d), w, list);
-            continue;
-        }
-        for (yaml_node_pair_t *q = start; q < p; q++) {
-            yaml_node_t *first = cg_yaml_node(&ld->y, q->key);
-            if (cg_yaml_scalar_is(first, keys[i])) {
-                cg_yaml_error(&ld->y, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i], w,
-                         nline(first), ncol(first));
-                break;
-            }
-        }
-    }
+    char w[200];
+    cg_yaml_check_keys(&ld->y, m->node, where(m, w, sizeof w), keys);
 }
 
 /* The text of a scalar; anything else (null included) is reported. */
 static cg_got get_text(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
                        yaml_node_t **vn, const char **out)
 {
-    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
-    char path[256], d[96];
-    *vn = n;
-    if (!n)
-        return GOT_ABSENT;
-    key_path(m, key, path, sizeof path);
-    if (n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n)) {
-        cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
-        return GOT_BAD;
-    }
-    if (strlen(cg_yaml_text(n)) != cg_yaml_len(n)) {
-        cg_yaml_error(&ld->y, n, "%s: contains a NUL character (expected %s)", path, expect);
-        return GOT_BAD;
-    }
-    *out = cg_yaml_text(n);
-    return GOT_SET;
+    return cg_yaml_get_text(&ld->y, m->node, m->path, key, expect, vn, out);
 }
 
 /* Non-empty text that is valid UTF-8 without control characters. */
@@ -1982,37 +1939,24 @@ static cg_got get_string(cg_mload *ld, const cg_mnode *m, const char *key, const
     cg_got got = get_text(ld, m, key, expect, vn, out);
     char path[256];
     size_t at;
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return got;
     key_path(m, key, path, sizeof path);
     if (**out == '\0') {
         cg_yaml_error(&ld->y, *vn, "%s: must not be empty (expected %s)", path, expect);
-        return GOT_BAD;
+        return CG_YAML_BAD;
     }
     const char *bad = text_problem(*out, cg_yaml_len(*vn), &at);
     if (bad) {
         cg_yaml_error(&ld->y, *vn, "%s: %s at byte %zu (expected %s)", path, bad, at + 1, expect);
-        return GOT_BAD;
+        return CG_YAML_BAD;
     }
-    return GOT_SET;
+    return CG_YAML_SET;
 }
 
 static cg_got get_bool(cg_mload *ld, const cg_mnode *m, const char *key, bool *out)
 {
-    yaml_node_t *n;
-    const char *s;
-    char path[256], d[96];
-    cg_got got = get_text(ld, m, key, "true or false", &n, &s);
-    if (got != GOT_SET)
-        return got;
-    /* Only the two spellings: YAML 1.1's yes/no/on/off are ambiguity. */
-    if (!strcmp(s, "true") || !strcmp(s, "false")) {
-        *out = s[0] == 't';
-        return GOT_SET;
-    }
-    key_path(m, key, path, sizeof path);
-    cg_yaml_error(&ld->y, n, "%s: expected true or false, got %s", path, cg_yaml_describe(n, d, sizeof d));
-    return GOT_BAD;
+    return cg_yaml_get_bool(&ld->y, m->node, m->path, key, out);
 }
 
 /* A list (an empty one included); null counts as absent-but-written. */
@@ -2023,12 +1967,12 @@ static cg_got get_list(cg_mload *ld, const cg_mnode *m, const char *key, const c
     char path[256], d[96];
     *out = n;
     if (!n)
-        return GOT_ABSENT;
+        return CG_YAML_ABSENT;
     if (n->type == YAML_SEQUENCE_NODE)
-        return GOT_SET;
+        return CG_YAML_SET;
     key_path(m, key, path, sizeof path);
     cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
-    return GOT_BAD;
+    return CG_YAML_BAD;
 }
 
 static size_t list_len(const yaml_node_t *seq)
@@ -2223,10 +2167,10 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
     char path[256], w[200];
     cg_got got = get_string(ld, m, "principal", "a principal such as alice@EXAMPLE.TEST or "
                             "{subject.CN}@EXAMPLE.TEST", &n, &s);
-    if (got == GOT_ABSENT && required)
+    if (got == CG_YAML_ABSENT && required)
         cg_yaml_error(&ld->y, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
                  required_why);
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return;
     key_path(m, "principal", path, sizeof path);
     template_compile(ld, n, path, s, t);
@@ -2377,7 +2321,7 @@ static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *o
     const char *s;
     char path[256], why[256], fixed[CG_DN_MAX];
     if (get_string(ld, m, key, "a distinguished name such as \"CN=Example CA,O=Example,C=US\"", &n,
-                   &s) != GOT_SET)
+                   &s) != CG_YAML_SET)
         return false;
     key_path(m, key, path, sizeof path);
     if (!dn_parse(&d, s, strlen(s), why, sizeof why)) {
@@ -2404,7 +2348,7 @@ static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t ca
     yaml_node_t *n;
     const char *s;
     char path[256], hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
-    if (get_string(ld, m, "serial", "the serial number in hex, e.g. 2B:D2:F8:90", &n, &s) != GOT_SET)
+    if (get_string(ld, m, "serial", "the serial number in hex, e.g. 2B:D2:F8:90", &n, &s) != CG_YAML_SET)
         return false;
     key_path(m, "serial", path, sizeof path);
     size_t bad = 0;
@@ -2495,8 +2439,8 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
     }
     /* A certificate may be a multi-line PEM block: only it may hold line
      * breaks, and its parser reports anything else that is not base64. */
-    if (!strcmp(name, "certificate") ? get_text(ld, m, name, "a PEM block or base64 DER", &n, &s) != GOT_SET
-                                     : get_string(ld, m, name, "a value", &n, &s) != GOT_SET)
+    if (!strcmp(name, "certificate") ? get_text(ld, m, name, "a PEM block or base64 DER", &n, &s) != CG_YAML_SET
+                                     : get_string(ld, m, name, "a value", &n, &s) != CG_YAML_SET)
         return false;
     if (!strcmp(name, "certificate")) {
         e->kind = K_SHA256;
@@ -2566,7 +2510,7 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
         return;
     }
     check_keys(ld, &mn, one_keys);
-    if (get_string(ld, &mn, "name", "a name for logs", &n, &s) == GOT_SET)
+    if (get_string(ld, &mn, "name", "a name for logs", &n, &s) == CG_YAML_SET)
         e->name = ld_strndup(ld, s, strlen(s));
     get_bool(ld, &mn, "enabled", &e->enabled);
     get_principal(ld, &mn, true, &e->principal, "the Kerberos principal this certificate maps to");
@@ -2588,7 +2532,7 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
 static void parse_one_to_one(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *seq;
-    if (get_list(ld, root, "one_to_one", "a list of one-to-one entries", &seq) != GOT_SET)
+    if (get_list(ld, root, "one_to_one", "a list of one-to-one entries", &seq) != CG_YAML_SET)
         return;
     size_t n = list_len(seq), cap = 16;
     while (cap < 2 * n)
@@ -2616,10 +2560,10 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
     const char *s;
     char path[256], w[200];
     cg_got got = get_string(ld, m, "field", "subject, issuer or san", &n, &s);
-    if (got == GOT_ABSENT)
+    if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
                  where(m, w, sizeof w));
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return -1;
     int f = field_by_name(s, strlen(s));
     if (f < 0) {
@@ -2637,10 +2581,10 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
     const char *expect = field == FIELD_SAN ? "upn, email, dns or uri"
                          : "CN, O, OU, L, ST, C, DC, UID, emailAddress or serialNumber";
     cg_got got = get_string(ld, m, "sub_field", expect, &n, &s);
-    if (got == GOT_ABSENT)
+    if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
                  field >= 0 ? expect : "a sub-field of the field");
-    if (got != GOT_SET || field < 0)
+    if (got != CG_YAML_SET || field < 0)
         return -1;
     int sub = sub_by_name(field, s, strlen(s));
     if (sub < 0) {
@@ -2676,10 +2620,10 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     if (field >= 0 && sub >= 0)
         r->slot = slot_of(field, sub);
     cg_got got = get_string(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
-    if (got == GOT_ABSENT)
+    if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, item, "missing required key \"pattern\" %s (expected the value to match, with "
                  "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return;
     key_path(&mn, "pattern", path, sizeof path);
     size_t len = strlen(s), at = 0, plen = 0;
@@ -2707,10 +2651,10 @@ static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
     yaml_node_t *seq;
     char w[200];
     cg_got got = get_list(ld, mn, "rules", "a list of rules", &seq);
-    if (got == GOT_ABSENT)
+    if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
                  "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return;
     size_t n = list_len(seq);
     if (n == 0 || n > CG_RULES_MAX) {
@@ -2735,7 +2679,7 @@ static void parse_action(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
     yaml_node_t *n;
     const char *s;
     char path[256], d[96];
-    if (get_text(ld, mn, "action", "allow or deny", &n, &s) != GOT_SET)
+    if (get_text(ld, mn, "action", "allow or deny", &n, &s) != CG_YAML_SET)
         return;
     if (!strcmp(s, "allow") || !strcmp(s, "deny")) {
         e->deny = s[0] == 'd';
@@ -2753,10 +2697,10 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
     char w[200];
     cg_m2o *e = &ld->m->m2o[i];
     cg_got got = get_string(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
-    if (got == GOT_ABSENT)
+    if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
                  "that logs and refusal pages show)", where(mn, w, sizeof w));
-    if (got != GOT_SET)
+    if (got != CG_YAML_SET)
         return;
     e->name = ld_strndup(ld, s, strlen(s));
     if (strlen(s) < 64)
@@ -2789,7 +2733,7 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     }
     m2o_name(ld, &mn, i);
     check_keys(ld, &mn, m2o_keys);
-    if (get_string(ld, &mn, "description", "text", &n, &s) == GOT_SET)
+    if (get_string(ld, &mn, "description", "text", &n, &s) == CG_YAML_SET)
         e->description = ld_strndup(ld, s, strlen(s));
     get_bool(ld, &mn, "enabled", &e->enabled);
     parse_action(ld, &mn, e);
@@ -2861,7 +2805,7 @@ static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
 static void parse_many_to_one(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *seq;
-    if (get_list(ld, root, "many_to_one", "a list of many-to-one mappings", &seq) != GOT_SET)
+    if (get_list(ld, root, "many_to_one", "a list of many-to-one mappings", &seq) != CG_YAML_SET)
         return;
     size_t n = list_len(seq);
     ld->m->m2o = ld_calloc(ld, n, sizeof *ld->m->m2o);
@@ -2879,7 +2823,7 @@ static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *n;
     const char *s;
-    if (get_string(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != GOT_SET)
+    if (get_string(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != CG_YAML_SET)
         return;
     const char *why = realm_problem(s, strlen(s));
     if (why) {
@@ -2899,7 +2843,7 @@ static void parse_no_match(cg_mload *ld, const cg_mnode *root)
     yaml_node_t *n;
     const char *s;
     char d[96];
-    if (get_text(ld, root, "no_match", "401 or 403", &n, &s) != GOT_SET)
+    if (get_text(ld, root, "no_match", "401 or 403", &n, &s) != CG_YAML_SET)
         return;
     if (!strcmp(s, "401") || !strcmp(s, "403")) {
         ld->m->no_match_403 = s[2] == '3';

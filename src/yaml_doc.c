@@ -180,3 +180,81 @@ bool cg_yaml_load(cg_yaml *y, const unsigned char *buf, size_t len, const cg_yam
     yaml_parser_delete(&parser);
     return have_doc;
 }
+
+void cg_yaml_key_path(const char *prefix, const char *key, char *out, size_t cap)
+{
+    if (prefix[0])
+        snprintf(out, cap, "%s.%s", prefix, key);
+    else
+        snprintf(out, cap, "%s", key);
+}
+
+void cg_yaml_check_keys(cg_yaml *y, yaml_node_t *map, const char *where, const char *const keys[])
+{
+    yaml_node_pair_t *start = map->data.mapping.pairs.start;
+    for (yaml_node_pair_t *p = start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = cg_yaml_node(y, p->key);
+        char d[96], list[400];
+        if (k->type != YAML_SCALAR_NODE || cg_yaml_is_null(k)) {
+            cg_yaml_join(list, sizeof list, keys);
+            cg_yaml_error(y, k, "expected a key name %s, got %s (expected one of: %s)", where,
+                          cg_yaml_describe(k, d, sizeof d), list);
+            continue;
+        }
+        size_t i = 0;
+        while (keys[i] && !cg_yaml_scalar_is(k, keys[i]))
+            i++;
+        if (!keys[i]) {
+            cg_yaml_join(list, sizeof list, keys);
+            cg_yaml_error(y, k, "unknown key %s %s (expected one of: %s)", cg_yaml_describe(k, d, sizeof d), where,
+                          list);
+            continue;
+        }
+        for (yaml_node_pair_t *q = start; q < p; q++) {
+            yaml_node_t *first = cg_yaml_node(y, q->key);
+            if (cg_yaml_scalar_is(first, keys[i])) {
+                cg_yaml_error(y, k, "duplicate key \"%s\" %s (first at line %d, column %d)", keys[i], where,
+                              (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+                break;
+            }
+        }
+    }
+}
+
+cg_yaml_got cg_yaml_get_text(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, const char *expect,
+                             yaml_node_t **vn, const char **out)
+{
+    yaml_node_t *n = cg_yaml_map_get(y, map, key, NULL);
+    char path[256], d[96];
+    *vn = n;
+    if (!n)
+        return CG_YAML_ABSENT;
+    cg_yaml_key_path(prefix, key, path, sizeof path);
+    if (n->type != YAML_SCALAR_NODE || cg_yaml_is_null(n)) {
+        cg_yaml_error(y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
+        return CG_YAML_BAD;
+    }
+    if (strlen(cg_yaml_text(n)) != cg_yaml_len(n)) {
+        cg_yaml_error(y, n, "%s: contains a NUL character (expected %s)", path, expect);
+        return CG_YAML_BAD;
+    }
+    *out = cg_yaml_text(n);
+    return CG_YAML_SET;
+}
+
+cg_yaml_got cg_yaml_get_bool(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, bool *out)
+{
+    yaml_node_t *n;
+    const char *s;
+    cg_yaml_got got = cg_yaml_get_text(y, map, prefix, key, "true or false", &n, &s);
+    if (got != CG_YAML_SET)
+        return got;
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
+        *out = s[0] == 't';
+        return CG_YAML_SET;
+    }
+    char path[256], d[96];
+    cg_yaml_key_path(prefix, key, path, sizeof path);
+    cg_yaml_error(y, n, "%s: expected true or false, got %s", path, cg_yaml_describe(n, d, sizeof d));
+    return CG_YAML_BAD;
+}

@@ -60,4 +60,20 @@ void cg_yaml_join(char *out, size_t cap, const char *const items[]);
  * not NULL), or NULL. */
 yaml_node_t *cg_yaml_map_get(cg_yaml *y, yaml_node_t *map, const char *key, yaml_node_t **keynode);
 
+/* Typed values of a mapping. prefix is the mapping's key path ("listeners[main]",
+ * "" at the top): messages name "prefix.key". */
+typedef enum { CG_YAML_ABSENT, CG_YAML_SET, CG_YAML_BAD } cg_yaml_got;
+
+/* "prefix.key", or "key" at the top. */
+void cg_yaml_key_path(const char *prefix, const char *key, char *out, size_t cap);
+/* Reports keys of map that are not names, not in keys (NULL-terminated), or
+ * repeated; where names the mapping ("in listener \"main\"", "at the top level"). */
+void cg_yaml_check_keys(cg_yaml *y, yaml_node_t *map, const char *where, const char *const keys[]);
+/* The text of a scalar value; anything else (null included, or text with
+ * a NUL) is reported as not being expect. *vn: the value's node, if any. */
+cg_yaml_got cg_yaml_get_text(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, const char *expect,
+                             yaml_node_t **vn, const char **out);
+/* true or false: YAML 1.1's yes/no/on/off are refused as ambiguous. */
+cg_yaml_got cg_yaml_get_bool(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, bool *out);
+
 #endif
