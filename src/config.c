@@ -272,7 +272,7 @@ static bool expect_map(cg_loader *ld, yaml_node_t *n, const char *path, const ch
     char d[96], list[256];
     cg_yaml_join(list, sizeof list, keys);
     cg_yaml_error(&ld->y, n, "%s: expected a mapping with keys %s, got %s", path, list,
-             cg_yaml_describe(n, d, sizeof d));
+                  cg_yaml_describe(n, d, sizeof d));
     return false;
 }
 
@@ -352,7 +352,7 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     switch (parse_size(s, &v)) {
     case CG_NUM_SYNTAX:
         cg_yaml_error(&ld->y, n, "%s: %s is not a size (use e.g. 512, 16k, 1m; k, m, g are powers of 1024)",
-                 path, cg_yaml_describe(n, d, sizeof d));
+                      path, cg_yaml_describe(n, d, sizeof d));
         return CG_YAML_BAD;
     case CG_NUM_RANGE:
         v = UINT64_MAX;
@@ -362,7 +362,7 @@ static cg_got get_size(cg_loader *ld, const cg_map *m, const char *key, uint32_t
     }
     if (v < min || v > max) {
         cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
-                 cg_yaml_describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
+                      cg_yaml_describe(n, d, sizeof d), fmt_size(min, lo, sizeof lo), fmt_size(max, hi, sizeof hi));
         return CG_YAML_BAD;
     }
     *out = (uint32_t)v;
@@ -383,13 +383,13 @@ static cg_got get_duration(cg_loader *ld, const cg_map *m, const char *key, uint
     cg_num r = parse_duration(s, &v);
     if (r == CG_NUM_SYNTAX) {
         cg_yaml_error(&ld->y, n, "%s: %s is not a duration (use e.g. 500ms, 30s, 5m, 1h)", path,
-                 cg_yaml_describe(n, d, sizeof d));
+                      cg_yaml_describe(n, d, sizeof d));
         return CG_YAML_BAD;
     }
     if (r == CG_NUM_RANGE || v < min_ms || v > max_ms) {
         cg_yaml_error(&ld->y, n, "%s: %s is out of range (expected %s to %s)", path,
-                 cg_yaml_describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
-                 fmt_duration(max_ms, hi, sizeof hi));
+                      cg_yaml_describe(n, d, sizeof d), fmt_duration(min_ms, lo, sizeof lo),
+                      fmt_duration(max_ms, hi, sizeof hi));
         return CG_YAML_BAD;
     }
     *out_ms = v;
@@ -408,7 +408,7 @@ static cg_got get_seconds(cg_loader *ld, const cg_map *m, const char *key, uint3
         char path[256];
         key_path(m, key, path, sizeof path);
         cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, key, NULL), "%s: must be a whole number of seconds "
-                 "(expected e.g. 30s or 5m)", path);
+                      "(expected e.g. 30s or 5m)", path);
         return CG_YAML_BAD;
     }
     *out_s = ms / 1000;
@@ -496,7 +496,7 @@ static cg_got get_list(cg_loader *ld, const cg_map *m, const char *key, const ch
         char path[256], d[96];
         key_path(m, key, path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: expected %s (items starting with \"- \"), got %s", path, expect,
-                 cg_yaml_describe(n, d, sizeof d));
+                      cg_yaml_describe(n, d, sizeof d));
         return CG_YAML_BAD;
     }
     *out = n;
@@ -549,12 +549,12 @@ static void parse_workers(cg_loader *ld, const cg_map *root)
         r = parse_uint(cg_yaml_text(n), &v);
     if (r == CG_NUM_SYNTAX) {
         cg_yaml_error(&ld->y, n, "workers: expected a whole number from 1 to %u or auto, got %s",
-                 CG_WORKERS_MAX, cg_yaml_describe(n, d, sizeof d));
+                      CG_WORKERS_MAX, cg_yaml_describe(n, d, sizeof d));
         return;
     }
     if (r == CG_NUM_RANGE || v < 1 || v > CG_WORKERS_MAX) {
         cg_yaml_error(&ld->y, n, "workers: %s is out of range (expected 1 to %u, or auto for one per CPU)",
-                 cg_yaml_text(n), CG_WORKERS_MAX);
+                      cg_yaml_text(n), CG_WORKERS_MAX);
         return;
     }
     ld->cfg->workers = (uint32_t)v;
@@ -604,11 +604,12 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
      * meant is probably the other one. Only compare values that parsed. */
     if (head != CG_YAML_BAD && line != CG_YAML_BAD && lim->max_header_line > lim->max_request_head) {
         char a[32], b[32];
-        yaml_node_t *at = cg_yaml_map_get(&ld->y, m.node, line == CG_YAML_SET ? "max_header_line" : "max_request_head", NULL);
+        yaml_node_t *at =
+            cg_yaml_map_get(&ld->y, m.node, line == CG_YAML_SET ? "max_header_line" : "max_request_head", NULL);
         cg_yaml_error(&ld->y, at, "limits.max_header_line (%s) is larger than limits.max_request_head (%s); "
-                 "a header line is part of the request head (expected max_header_line <= "
-                 "max_request_head)", fmt_size(lim->max_header_line, a, sizeof a),
-                 fmt_size(lim->max_request_head, b, sizeof b));
+                      "a header line is part of the request head (expected max_header_line <= "
+                      "max_request_head)", fmt_size(lim->max_header_line, a, sizeof a),
+                      fmt_size(lim->max_request_head, b, sizeof b));
     }
 }
 
@@ -645,13 +646,13 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
     key_path(m, "allowed_schemes", path, sizeof path);
     if (seq->type != YAML_SEQUENCE_NODE) {
         cg_yaml_error(&ld->y, seq, "%s: expected a list of schemes such as [http, ldap] (each %s), got %s",
-                 path, expect, cg_yaml_describe(seq, d, sizeof d));
+                      path, expect, cg_yaml_describe(seq, d, sizeof d));
         return;
     }
     size_t n = list_len(seq);
     if (n == 0) {
         cg_yaml_error(&ld->y, seq, "%s: the list is empty (expected at least %s; a listener that should "
-                 "not fetch CRLs uses revocation mode cache-only or off)", path, expect);
+                      "not fetch CRLs uses revocation mode cache-only or off)", path, expect);
         return;
     }
     bool allow[3] = { false, false, false }, ok = true;
@@ -660,7 +661,7 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
         yaml_node_t *it = list_item(ld, seq, i);
         if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it)) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: expected a scheme (%s), got %s", path, i + 1, expect,
-                     cg_yaml_describe(it, d, sizeof d));
+                          cg_yaml_describe(it, d, sizeof d));
             ok = false;
             continue;
         }
@@ -669,12 +670,12 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
             k++;
         if (!schemes[k]) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: unknown scheme %s (expected %s)", path, i + 1,
-                     cg_yaml_describe(it, d, sizeof d), expect);
+                          cg_yaml_describe(it, d, sizeof d), expect);
             ok = false;
         } else if (first[k]) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: duplicate scheme \"%s\" (first at line %d, column %d; "
-                     "expected each scheme once)", path, i + 1, schemes[k],
-                     (int)first[k]->start_mark.line + 1, (int)first[k]->start_mark.column + 1);
+                          "expected each scheme once)", path, i + 1, schemes[k],
+                          (int)first[k]->start_mark.line + 1, (int)first[k]->start_mark.column + 1);
             ok = false;
         } else {
             first[k] = it;
@@ -752,7 +753,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
         bool empty_part = principal[0] == '@' || (at && at[1] == '\0');
         if (!krb_name_ok(principal) || empty_part || (at && strchr(at + 1, '@'))) {
             cg_yaml_error(&ld->y, pn, "%s: \"%s\" is not a principal name (expected name or name@REALM "
-                     "without spaces or backslashes, e.g. HTTP/proxy.example.test)", path, principal);
+                          "without spaces or backslashes, e.g. HTTP/proxy.example.test)", path, principal);
             gotp = CG_YAML_BAD;
         }
     }
@@ -763,7 +764,7 @@ static void parse_kerberos(cg_loader *ld, const cg_map *root)
     if (gotr == CG_YAML_SET && (!krb_name_ok(realm) || strpbrk(realm, "@/"))) {
         key_path(&m, "realm", path, sizeof path);
         cg_yaml_error(&ld->y, rn, "%s: \"%s\" is not a realm name (expected e.g. EXAMPLE.TEST, without "
-                 "\"@\", \"/\" or spaces)", path, realm);
+                      "\"@\", \"/\" or spaces)", path, realm);
         gotr = CG_YAML_BAD;
     }
     if (gotr == CG_YAML_SET)
@@ -915,7 +916,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     if (cg_yaml_is_null(kn)) {
         cg_yaml_join(list, sizeof list, keys);
         cg_yaml_error(&ld->y, kn, "%s: expected a mapping with keys %s, got no value (write \"kerberos: {}\" "
-                 "for the defaults, or remove the key to not delegate)", path, list);
+                      "for the defaults, or remove the key to not delegate)", path, list);
         return;
     }
     fmt_into(where, sizeof where, "in kerberos of %.150s",
@@ -925,8 +926,8 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
     b->kerberos = true;
     if (!ld->cfg->kerberos.enabled)
         cg_yaml_error(&ld->y, map_key(ld, bm->node, "kerberos"), "%s: delegation needs the top-level "
-                 "kerberos section, which is missing (add kerberos: with keytab, principal and "
-                 "realm; see conf/certgate.yaml)", path);
+                      "kerberos section, which is missing (add kerberos: with keytab, principal and "
+                      "realm; see conf/certgate.yaml)", path);
 
     cg_got got = get_string(ld, &m, "spn", spn_expect, &n, &s);
     if (got == CG_YAML_SET) {
@@ -935,11 +936,11 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
         key_path(&m, "spn", kp, sizeof kp);
         if (strpbrk(s, ":@")) {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" has a %s; SPNs never carry a port, and the realm is added "
-                     "from kerberos.realm (expected %s)", kp, s,
-                     strchr(s, ':') ? "port (\":\")" : "realm (\"@\")", spn_expect);
+                          "from kerberos.realm (expected %s)", kp, s,
+                          strchr(s, ':') ? "port (\":\")" : "realm (\"@\")", spn_expect);
         } else if (!krb_name_ok(s) || !slash || slash == s || !slash[1] || strchr(slash + 1, '/')) {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a service principal name (expected %s)", kp, s,
-                     spn_expect);
+                          spn_expect);
         } else {
             b->spn = xstrdup(ld, s);
         }
@@ -947,7 +948,7 @@ static void parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backend_c
         /* Never canonicalized through DNS: the name in the URL is the name. */
         if (strchr(b->host, ':')) {
             cg_yaml_error(&ld->y, kn, "%s: the backend's host %s is an IPv6 address, which makes no SPN "
-                     "(set kerberos.spn, e.g. HTTP/app.example.test)", path, b->host);
+                          "(set kerberos.spn, e.g. HTTP/app.example.test)", path, b->host);
         } else if (asprintf(&b->spn, "HTTP/%s", b->host) < 0) {
             b->spn = NULL;
             ld->y.oom = true;
@@ -988,8 +989,8 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
             if (ld->cfg->backends[j].name && strcmp(ld->cfg->backends[j].name, s) == 0) {
                 yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "name", NULL);
                 cg_yaml_error(&ld->y, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
-                         "expected a unique name)", s, (int)first->start_mark.line + 1,
-                         (int)first->start_mark.column + 1);
+                              "expected a unique name)", s, (int)first->start_mark.line + 1,
+                              (int)first->start_mark.column + 1);
                 break;
             }
         }
@@ -1069,8 +1070,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
             char path[256];
             key_path(&m, "session_ticket_lifetime", path, sizeof path);
             cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m.node, "session_ticket_lifetime", NULL),
-                     "%s: must be a whole number of seconds (TLS counts ticket lifetimes in "
-                     "seconds; expected e.g. 1h)", path);
+                          "%s: must be a whole number of seconds (TLS counts ticket lifetimes in "
+                          "seconds; expected e.g. 1h)", path);
         } else {
             l->session_ticket_lifetime_s = ms / 1000;
         }
@@ -1122,17 +1123,17 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
         key_path(&m, "path", kp, sizeof kp);
         if (s[0] != '/') {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
-                     "/ or /api)", kp, s);
+                          "/ or /api)", kp, s);
         } else if (!route_path_ok(s)) {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
-                     "(expected a plain path prefix such as /api)", kp, s);
+                          "(expected a plain path prefix such as /api)", kp, s);
         } else {
             for (size_t j = 0; j < i; j++) {
                 if (l->routes[j].path && strcmp(l->routes[j].path, s) == 0) {
                     yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "path", NULL);
                     cg_yaml_error(&ld->y, n, "duplicate route path \"%s\" in %s (first at line %d, "
-                             "column %d; expected each path once per listener)", s, ldesc,
-                             (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+                                  "column %d; expected each path once per listener)", s, ldesc,
+                                  (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
                     break;
                 }
             }
@@ -1153,8 +1154,8 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
             /* Delegation needs a user to delegate as. */
             if (cfg->backends[j].kerberos && !has_mapping)
                 cg_yaml_error(&ld->y, item, "%s: the backend \"%s\" delegates as the mapped user: set mapping "
-                         "on %s (a certificate -> Kerberos principal mapping file, see "
-                         "docs/mapping.md)", m.path, s, ldesc);
+                              "on %s (a certificate -> Kerberos principal mapping file, see "
+                              "docs/mapping.md)", m.path, s, ldesc);
         } else {
             char list[512] = "";
             size_t len = 0;
@@ -1164,7 +1165,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
                                             cfg->backends[k].name);
             key_path(&m, "backend", kp, sizeof kp);
             cg_yaml_error(&ld->y, n, "%s: no backend named \"%s\" (%s%s)", kp, s,
-                     len ? "defined backends: " : "no backends are defined", list);
+                          len ? "defined backends: " : "no backends are defined", list);
         }
     }
 
@@ -1182,8 +1183,8 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
     if (got == CG_YAML_ABSENT || list_len(seq) == 0) {
         /* Legal, but every request would get 404: almost surely unintended. */
         cg_yaml_warning(&ld->y, got == CG_YAML_ABSENT ? lm->node : seq,
-                   "%s has no routes: every request will get 404 (add routes: with path and backend)",
-                   ldesc);
+                        "%s has no routes: every request will get 404 (add routes: with path and backend)",
+                        ldesc);
         return;
     }
     size_t n = list_len(seq);
@@ -1224,8 +1225,8 @@ static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t 
             yaml_node_t *first = cg_yaml_map_get(&ld->y, oitem, "name", NULL);
             first = first ? first : oitem;
             cg_yaml_error(&ld->y, name_node, "duplicate listener name \"%s\" (first at line %d, column %d; "
-                     "expected a unique name)", l->name, (int)first->start_mark.line + 1,
-                     (int)first->start_mark.column + 1);
+                          "expected a unique name)", l->name, (int)first->start_mark.line + 1,
+                          (int)first->start_mark.column + 1);
         }
         cg_sockaddr_key a, b;
         if (l->address && o->address && l->port && l->port == o->port &&
@@ -1233,9 +1234,9 @@ static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t 
             yaml_node_t *at = cg_yaml_map_get(&ld->y, item, "port", NULL);
             yaml_node_t *first = cg_yaml_map_get(&ld->y, oitem, "port", NULL);
             cg_yaml_error(&ld->y, at, "listener \"%s\" uses address %s port %u, already used by listener "
-                     "\"%s\" (line %d; expected a different address or port)",
-                     l->name ? l->name : "?", l->address, l->port, o->name ? o->name : "?",
-                     (int)first->start_mark.line + 1);
+                          "\"%s\" (line %d; expected a different address or port)",
+                          l->name ? l->name : "?", l->address, l->port, o->name ? o->name : "?",
+                          (int)first->start_mark.line + 1);
         }
     }
 }
@@ -1262,7 +1263,7 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
         if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) || it->data.scalar.length == 0 ||
             strlen(cg_yaml_text(it)) != it->data.scalar.length) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: expected %s, got %s", path, i + 1, expect,
-                     it->type == YAML_SCALAR_NODE && !cg_yaml_is_null(it) && it->data.scalar.length == 0
+                          it->type == YAML_SCALAR_NODE && !cg_yaml_is_null(it) && it->data.scalar.length == 0
                          ? "an empty string" : cg_yaml_describe(it, d, sizeof d));
             got = CG_YAML_BAD;
             continue;
@@ -1276,12 +1277,12 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
                 cg_yaml_error(&ld->y, it, "%s[#%zu]: %s does not exist (expected %s)", path, i + 1, file, expect);
             else
                 cg_yaml_error(&ld->y, it, "%s[#%zu]: cannot access %s: %s (expected %s)", path, i + 1, file,
-                         strerror(errno), expect);
+                              strerror(errno), expect);
             free(file);
             got = CG_YAML_BAD;
         } else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is neither a file nor a directory (expected %s)", path,
-                     i + 1, file, expect);
+                          i + 1, file, expect);
             free(file);
             got = CG_YAML_BAD;
         } else {
@@ -1314,11 +1315,11 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
     key_path(&m, "mode", path, sizeof path);
     if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_YAML_BAD && r->ncrl_files == 0)
         cg_yaml_error(&ld->y, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
-                 "every client certificate is refused; expected crl_files: [file or directory, ...])",
-                 path);
+                      "every client certificate is refused; expected crl_files: [file or directory, ...])",
+                      path);
     if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_OFF)
         cg_yaml_warning(&ld->y, mn, "revocation checking is OFF for %s: revoked certificates will be "
-                   "accepted", ldesc);
+                        "accepted", ldesc);
 }
 
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
@@ -1362,7 +1363,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
         char kp[256];
         key_path(&m, "address", kp, sizeof kp);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
-                 "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
+                      "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
     } else if (got != CG_YAML_BAD) {
         l->address = xstrdup(ld, s);
     }
@@ -1420,13 +1421,13 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
 
     if (!root || cg_yaml_is_null(root)) {
         cg_yaml_error(&ld->y, root, "the configuration is empty (expected a mapping with at least "
-                 "backends and listeners; see conf/certgate.yaml)");
+                      "backends and listeners; see conf/certgate.yaml)");
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
         cg_yaml_join(list, sizeof list, keys);
         cg_yaml_error(&ld->y, root, "expected a mapping at the top level (keys: %s), got %s", list,
-                 cg_yaml_describe(root, d, sizeof d));
+                      cg_yaml_describe(root, d, sizeof d));
         return;
     }
     check_keys(ld, &m, keys);

@@ -2144,16 +2144,16 @@ static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, con
     const char *problem = cg_principal_problem(b.p, b.len);
     if (problem && !memchr(b.p, '@', b.len)) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" has no @REALM and default_realm is not set (write "
-                 "\"user@REALM\", or set default_realm at the top of the file)", path, src);
+                      "\"user@REALM\", or set default_realm at the top of the file)", path, src);
         return false;
     }
     if (problem) {
         if (t->has_fields)
             cg_yaml_error(&ld->y, n, "%s: \"%s\" cannot give a valid principal: with typical values it "
-                     "gives \"%s\", and %s", path, src, sample, problem);
+                          "gives \"%s\", and %s", path, src, sample, problem);
         else
             cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a valid principal: %s (expected user@REALM)", path,
-                     sample, problem);
+                          sample, problem);
         return false;
     }
     return true;
@@ -2169,7 +2169,7 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
                             "{subject.CN}@EXAMPLE.TEST", &n, &s);
     if (got == CG_YAML_ABSENT && required)
         cg_yaml_error(&ld->y, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
-                 required_why);
+                      required_why);
     if (got != CG_YAML_SET)
         return;
     key_path(m, "principal", path, sizeof path);
@@ -2258,7 +2258,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
     unsigned char *buf = read_file(full, CG_CERT_FILE_MAX, &len);
     if (!buf) {
         cg_yaml_error(&ld->y, n, "%s: cannot read %s: %s", path, full,
-                 errno == EFBIG ? "larger than 1 MiB, not a certificate file" : strerror(errno));
+                      errno == EFBIG ? "larger than 1 MiB, not a certificate file" : strerror(errno));
         return false;
     }
     mbedtls_x509_crt crt;
@@ -2272,7 +2272,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
         if (ret < 0)
             mbedtls_strerror(ret, err, sizeof err);
         cg_yaml_error(&ld->y, n, "%s: %s is not a certificate file certgate can read (%s; expected PEM or DER)",
-                 path, full, err);
+                      path, full, err);
         mbedtls_x509_crt_free(&crt);
         return false;
     }
@@ -2284,7 +2284,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
         char subj[256];
         cg_mapping_cert_dn(c, false, subj, sizeof subj);
         cg_yaml_error(&ld->y, n, "%s: %s holds more than one end-entity certificate (also \"%s\"): a one-to-one "
-                 "entry names exactly one; split the file", path, full, subj);
+                      "entry names exactly one; split the file", path, full, subj);
         mbedtls_x509_crt_free(&crt);
         return false;
     }
@@ -2305,8 +2305,8 @@ static bool one_key_hex(cg_mload *ld, yaml_node_t *n, const char *path, const ch
     if (digits % 2 || digits < want_min || digits > want_max) {
         if (want_min == 64 && digits == 40)
             cg_yaml_error(&ld->y, n, "%s: \"%s\" has 40 hex digits: that is a SHA-1 thumbprint (what Windows "
-                     "shows); certgate wants the SHA-256 fingerprint (openssl x509 -in CERT -noout "
-                     "-fingerprint -sha256)", path, s);
+                          "shows); certgate wants the SHA-256 fingerprint (openssl x509 -in CERT -noout "
+                          "-fingerprint -sha256)", path, s);
         else
             cg_yaml_error(&ld->y, n, "%s: \"%s\" has %ld hex digits (expected %s)", path, s, digits, what);
         return false;
@@ -2331,9 +2331,9 @@ static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *o
     if (d.x500_order) {
         dn_reverse_text(&d, fixed, sizeof fixed);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is in X.500 order (most general first, as `openssl x509 "
-                 "-noout -%s` prints by default); certgate compares RFC 4514 order, most specific "
-                 "first: write \"%s\" (`openssl x509 -noout -%s -nameopt RFC2253` prints it)", path,
-                 s, key, fixed, key);
+                      "-noout -%s` prints by default); certgate compares RFC 4514 order, most specific "
+                      "first: write \"%s\" (`openssl x509 -noout -%s -nameopt RFC2253` prints it)", path,
+                      s, key, fixed, key);
         return false;
     }
     if (!dn_canon(d.attrs, d.n, out, cap)) {
@@ -2355,7 +2355,7 @@ static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t ca
     long digits = hex_key(s, hex, sizeof hex, &bad);
     if (digits <= 0) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a hexadecimal serial number of at most %d bytes (as "
-                 "`openssl x509 -noout -serial` prints it)", path, s, MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN);
+                      "`openssl x509 -noout -serial` prints it)", path, s, MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN);
         return false;
     }
     const char *p = hex;
@@ -2375,7 +2375,7 @@ static bool one_key_rfc822(cg_mload *ld, yaml_node_t *n, const char *path, const
         ok = (unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7F;
     if (!ok) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not an e-mail address (expected local@domain in ASCII, as "
-                 "in the certificate's SAN rfc822Name)", path, s);
+                      "in the certificate's SAN rfc822Name)", path, s);
         return false;
     }
     for (size_t i = 0; i <= len; i++)
@@ -2395,20 +2395,21 @@ static int one_selector(cg_mload *ld, const cg_mnode *m)
             continue;
         if (found >= 0) {
             cg_yaml_error(&ld->y, k, "%s names the certificate twice, by %s and by %s: keep one", m->path,
-                     one_selectors[found], one_selectors[i]);
+                          one_selectors[found], one_selectors[i]);
             return -2;
         }
         found = i;
     }
     if (found < 0) {
-        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL), subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
+        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL);
+        bool subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
         if (serial || subject)
             cg_yaml_error(&ld->y, m->node, "%s has %s but no issuer: a %s identifies a certificate only "
-                     "together with its issuer's name", m->path, serial ? "serial" : "subject",
-                     serial ? "serial number" : "subject name");
+                          "together with its issuer's name", m->path, serial ? "serial" : "subject",
+                          serial ? "serial number" : "subject name");
         else
             cg_yaml_error(&ld->y, m->node, "%s does not say which certificate it maps (expected one of: "
-                     ONE_SELECTORS_TEXT ")", m->path);
+                          ONE_SELECTORS_TEXT ")", m->path);
     }
     return found;
 }
@@ -2422,10 +2423,12 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
     const char *name = one_selectors[sel];
     key_path(m, name, path, sizeof path);
     if (!strcmp(name, "issuer")) {
-        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL), subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
+        bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL);
+        bool subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
         if (serial == subject) {
-            cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, "issuer", NULL), "%s: issuer goes with exactly one of serial "
-                     "(strong: issuer + serial number) or subject (issuer + subject name)", path);
+            cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, "issuer", NULL),
+                          "%s: issuer goes with exactly one of serial (strong: issuer + serial number) or subject "
+                          "(issuer + subject name)", path);
             return false;
         }
         size_t o;
@@ -2448,8 +2451,8 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
             return true;
         char d[96];
         /* Never echo a PEM block: it may be a private key pasted by mistake. */
-        cg_yaml_error(&ld->y, n, "%s: %s %s", path, strstr(s, "-----BEGIN") ? "the PEM block" : cg_yaml_describe(n, d, sizeof d),
-                 why);
+        cg_yaml_error(&ld->y, n, "%s: %s %s", path,
+                      strstr(s, "-----BEGIN") ? "the PEM block" : cg_yaml_describe(n, d, sizeof d), why);
         return false;
     }
     if (!strcmp(name, "certificate_file")) {
@@ -2483,8 +2486,8 @@ static void one_duplicate(cg_mload *ld, const cg_mnode *m, size_t i, size_t firs
     sb_init(&b, shown, sizeof shown);
     sb_clip(&b, a->key, strcspn(a->key, "\n"), 80);
     cg_yaml_error(&ld->y, m->node, "duplicate one-to-one entry: one_to_one[#%zu] maps the same certificate as "
-             "one_to_one[#%zu] (line %d), both by %s %s; remove one of them", i + 1, first + 1,
-             a->line, kind_names[a->kind], shown);
+                  "one_to_one[#%zu] (line %d), both by %s %s; remove one of them", i + 1, first + 1,
+                  a->line, kind_names[a->kind], shown);
 }
 
 static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
@@ -2506,7 +2509,7 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
         fmt_into(mn.path, sizeof mn.path, "one_to_one[#%zu]", i + 1);
     if (item->type != YAML_MAPPING_NODE) {
         cg_yaml_error(&ld->y, item, "%s: expected a mapping with principal and one of " ONE_SELECTORS_TEXT
-                 ", got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
+                      ", got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     check_keys(ld, &mn, one_keys);
@@ -2562,7 +2565,7 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
     cg_got got = get_string(ld, m, "field", "subject, issuer or san", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
-                 where(m, w, sizeof w));
+                      where(m, w, sizeof w));
     if (got != CG_YAML_SET)
         return -1;
     int f = field_by_name(s, strlen(s));
@@ -2583,7 +2586,7 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
     cg_got got = get_string(ld, m, "sub_field", expect, &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
-                 field >= 0 ? expect : "a sub-field of the field");
+                      field >= 0 ? expect : "a sub-field of the field");
     if (got != CG_YAML_SET || field < 0)
         return -1;
     int sub = sub_by_name(field, s, strlen(s));
@@ -2591,8 +2594,8 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
         key_path(m, "sub_field", path, sizeof path);
         bool other = sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
-                 field_names[field], expect,
-                 !other ? "" : field == FIELD_SAN ? "; it is a subject/issuer sub-field"
+                      field_names[field], expect,
+                      !other ? "" : field == FIELD_SAN ? "; it is a subject/issuer sub-field"
                                                   : "; it is a san sub-field (field: san)");
     }
     return sub;
@@ -2611,7 +2614,7 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     r->slot = -1;
     if (item->type != YAML_MAPPING_NODE) {
         cg_yaml_error(&ld->y, item, "%s: expected a mapping with keys field, sub_field, pattern (and "
-                 "case_sensitive), got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
+                      "case_sensitive), got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     check_keys(ld, &mn, rule_keys);
@@ -2622,7 +2625,7 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     cg_got got = get_string(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, item, "missing required key \"pattern\" %s (expected the value to match, with "
-                 "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
+                      "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
     if (got != CG_YAML_SET)
         return;
     key_path(&mn, "pattern", path, sizeof path);
@@ -2653,14 +2656,14 @@ static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
     cg_got got = get_list(ld, mn, "rules", "a list of rules", &seq);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
-                 "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
+                      "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
     if (got != CG_YAML_SET)
         return;
     size_t n = list_len(seq);
     if (n == 0 || n > CG_RULES_MAX) {
         cg_yaml_error(&ld->y, seq, "%s.rules: %s (expected 1 to %d rules; to match every certificate of a "
-                 "CA, use a rule such as field: issuer, sub_field: CN, pattern: \"Example CA\")",
-                 mn->path, n ? "too many rules" : "the list is empty", CG_RULES_MAX);
+                      "CA, use a rule such as field: issuer, sub_field: CN, pattern: \"Example CA\")",
+                      mn->path, n ? "too many rules" : "the list is empty", CG_RULES_MAX);
         return;
     }
     e->rules = ld_calloc(ld, n, sizeof *e->rules);
@@ -2699,7 +2702,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
     cg_got got = get_string(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
-                 "that logs and refusal pages show)", where(mn, w, sizeof w));
+                      "that logs and refusal pages show)", where(mn, w, sizeof w));
     if (got != CG_YAML_SET)
         return;
     e->name = ld_strndup(ld, s, strlen(s));
@@ -2709,7 +2712,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
         const cg_m2o *o = &ld->m->m2o[j];
         if (o->name && e->name && !strcmp(o->name, e->name)) {
             cg_yaml_error(&ld->y, n, "duplicate many-to-one name \"%s\" (first at line %d): names must be unique",
-                     s, o->line);
+                          s, o->line);
             break;
         }
     }
@@ -2728,7 +2731,7 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     e->enabled = true;
     if (item->type != YAML_MAPPING_NODE) {
         cg_yaml_error(&ld->y, item, "%s: expected a mapping with keys name, action, principal and rules, got %s",
-                 mn.path, cg_yaml_describe(item, d, sizeof d));
+                      mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
     m2o_name(ld, &mn, i);
@@ -2740,7 +2743,7 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     if (e->deny && (n = cg_yaml_map_get(&ld->y, item, "principal", NULL)) != NULL) {
         key_path(&mn, "principal", path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: a deny mapping refuses the certificate (403.12) and maps it to no one: "
-                 "remove principal, or make the action allow", path);
+                      "remove principal, or make the action allow", path);
     } else {
         get_principal(ld, &mn, !e->deny, &e->principal, "the principal for certificates this mapping "
                       "allows; or action: deny");
@@ -2794,9 +2797,9 @@ static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
             if (!a->enabled || !m2o_complete(a) || !m2o_covers(a, b))
                 continue;
             cg_yaml_warning(&ld->y, list_item(ld, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
-                       "(line %d) comes first and matches every certificate it matches (each of its "
-                       "rules covers one of [%s]'s rules); move it before [%s], or remove it",
-                       b->name, a->name, a->line, b->name, a->name);
+                            "(line %d) comes first and matches every certificate it matches (each of its "
+                            "rules covers one of [%s]'s rules); move it before [%s], or remove it",
+                            b->name, a->name, a->line, b->name, a->name);
             break;
         }
     }
@@ -2828,7 +2831,7 @@ static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
     const char *why = realm_problem(s, strlen(s));
     if (why) {
         cg_yaml_error(&ld->y, n, "default_realm: \"%s\" is not a Kerberos realm: %s (expected e.g. EXAMPLE.TEST)",
-                 s, why);
+                      s, why);
         return;
     }
     if (strlen(s) > 200) {
@@ -2850,7 +2853,7 @@ static void parse_no_match(cg_mload *ld, const cg_mnode *root)
         return;
     }
     cg_yaml_error(&ld->y, n, "no_match: expected 401 (\"logon failed\", 401.2, as IIS) or 403, got %s",
-             cg_yaml_describe(n, d, sizeof d));
+                  cg_yaml_describe(n, d, sizeof d));
 }
 
 static void warn_if_empty(cg_mload *ld, yaml_node_t *root)
@@ -2863,7 +2866,7 @@ static void warn_if_empty(cg_mload *ld, yaml_node_t *root)
         if (m->m2o[i].enabled)
             return;
     cg_yaml_warning(&ld->y, root, "no enabled mapping: every certificate will be refused with %s",
-               m->no_match_403 ? "403" : "401.2");
+                    m->no_match_403 ? "403" : "401.2");
 }
 
 static void parse_root(cg_mload *ld, yaml_node_t *root)
@@ -2873,13 +2876,13 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
     char d[96], list[256];
     if (!root || cg_yaml_is_null(root)) {
         cg_yaml_error(&ld->y, root, "the mapping file is empty (expected a mapping with one_to_one and/or "
-                 "many_to_one; see conf/mapping.example.yaml)");
+                      "many_to_one; see conf/mapping.example.yaml)");
         return;
     }
     if (root->type != YAML_MAPPING_NODE) {
         cg_yaml_join(list, sizeof list, keys);
         cg_yaml_error(&ld->y, root, "expected a mapping at the top level (keys: %s), got %s", list,
-                 cg_yaml_describe(root, d, sizeof d));
+                      cg_yaml_describe(root, d, sizeof d));
         return;
     }
     check_keys(ld, &m, keys);

@@ -22,7 +22,8 @@ yaml_node_t *cg_yaml_node(cg_yaml *y, int index) { return yaml_document_get_node
 
 bool cg_yaml_scalar_is(const yaml_node_t *n, const char *s)
 {
-    return n->type == YAML_SCALAR_NODE && cg_yaml_len(n) == strlen(s) && memcmp(cg_yaml_text(n), s, cg_yaml_len(n)) == 0;
+    return n->type == YAML_SCALAR_NODE && cg_yaml_len(n) == strlen(s) &&
+           memcmp(cg_yaml_text(n), s, cg_yaml_len(n)) == 0;
 }
 
 bool cg_yaml_is_null(const yaml_node_t *n)
