@@ -239,12 +239,8 @@ static uint32_t leaf_usage_flags(const mbedtls_x509_crt *leaf)
 
 static void print_refusal(const char *what, const cg_refusal *r)
 {
-    int st = cg_refusal_status(r->kind), sub = cg_refusal_substatus(r->kind);
     char code[16];
-    if (sub)
-        snprintf(code, sizeof code, "%d.%d", st, sub);
-    else
-        snprintf(code, sizeof code, "%d", st);
+    cg_refusal_status_text(r->kind, code, sizeof code);
     printf("%s%sREFUSED %s %s (%s)\n  %s\n", what ? what : "", what ? ": " : "", code, cg_refusal_code(r->kind),
            cg_refusal_title(r->kind), r->detail);
 }

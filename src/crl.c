@@ -825,15 +825,8 @@ const char *crl_reason_name(int reason)
 
 static const char *md_text(mbedtls_md_type_t md)
 {
-    switch (md) {
-    case MBEDTLS_MD_MD5: return "MD5";
-    case MBEDTLS_MD_SHA1: return "SHA-1";
-    case MBEDTLS_MD_SHA224: return "SHA-224";
-    case MBEDTLS_MD_SHA256: return "SHA-256";
-    case MBEDTLS_MD_SHA384: return "SHA-384";
-    case MBEDTLS_MD_SHA512: return "SHA-512";
-    default: return "?";
-    }
+    const char *n = cg_md_name(md);
+    return n ? n : "?";
 }
 
 static const char *pk_text(mbedtls_pk_type_t pk)

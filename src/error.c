@@ -108,16 +108,22 @@ static size_t put_raw(char *out, size_t len, size_t cap, const char *s)
     return len;
 }
 
+const char *cg_refusal_status_text(cg_refusal_kind k, char *out, size_t cap)
+{
+    int st = cg_refusal_status(k), sub = cg_refusal_substatus(k);
+    if (sub)
+        snprintf(out, cap, "%d.%d", st, sub);
+    else
+        snprintf(out, cap, "%d", st);
+    return out;
+}
+
 size_t cg_refusal_page(const cg_refusal *r, const char *request_id, char *out, size_t cap)
 {
     if (cap == 0)
         return 0;
     char status[32];
-    int st = cg_refusal_status(r->kind), sub = cg_refusal_substatus(r->kind);
-    if (sub)
-        snprintf(status, sizeof status, "%d.%d", st, sub);
-    else
-        snprintf(status, sizeof status, "%d", st);
+    cg_refusal_status_text(r->kind, status, sizeof status);
 
     size_t n = 0;
     out[0] = '\0';

@@ -54,6 +54,8 @@ int         cg_refusal_status(cg_refusal_kind k);    /* HTTP status, e.g. 403 */
 int         cg_refusal_substatus(cg_refusal_kind k); /* IIS sub-status or 0    */
 const char *cg_refusal_code(cg_refusal_kind k);      /* stable, e.g. "client_cert_expired" */
 const char *cg_refusal_title(cg_refusal_kind k);     /* short human title      */
+/* "403.16", or "503" without a sub-status, into out (16 bytes are enough). */
+const char *cg_refusal_status_text(cg_refusal_kind k, char *out, size_t cap);
 /* "Forbidden" for 403 and so on. */
 const char *cg_http_reason_phrase(int status);
 

@@ -233,12 +233,9 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
         cg_conn_close(c, false);
         return;
     }
-    int status = cg_refusal_status(why->kind), sub = cg_refusal_substatus(why->kind);
+    int status = cg_refusal_status(why->kind);
     char st[24];
-    if (sub)
-        snprintf(st, sizeof st, "%d.%d", status, sub);
-    else
-        snprintf(st, sizeof st, "%d", status);
+    cg_refusal_status_text(why->kind, st, sizeof st);
 
     char detail[1000];
     cg_log_quote(detail, sizeof detail, why->detail, strlen(why->detail));

@@ -169,7 +169,7 @@ static void list_ekus(const mbedtls_x509_crt *c, char *out, size_t cap)
     }
 }
 
-static const char *md_name(mbedtls_md_type_t md)
+const char *cg_md_name(mbedtls_md_type_t md)
 {
     switch (md) {
     case MBEDTLS_MD_MD5: return "MD5";
@@ -178,8 +178,14 @@ static const char *md_name(mbedtls_md_type_t md)
     case MBEDTLS_MD_SHA256: return "SHA-256";
     case MBEDTLS_MD_SHA384: return "SHA-384";
     case MBEDTLS_MD_SHA512: return "SHA-512";
-    default: return "an unsupported hash";
+    default: return NULL;
     }
+}
+
+static const char *md_name(mbedtls_md_type_t md)
+{
+    const char *n = cg_md_name(md);
+    return n ? n : "an unsupported hash";
 }
 
 static bool is_anchor(const cg_verify_policy *p, const mbedtls_x509_crt *c)

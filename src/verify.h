@@ -102,6 +102,8 @@ void cg_cert_serial(const mbedtls_x509_crt *c, char *out, size_t cap);
 void cg_cert_sha256_hex(const mbedtls_x509_crt *c, char out[65]);
 /* "\"CN=alice, ...\" (serial 0A, depth 0, the client certificate)". */
 void cg_cert_describe(const mbedtls_x509_crt *c, int depth, char *out, size_t cap);
+/* "SHA-256" and so on for MD5 and SHA-1/2, NULL for any other hash. */
+const char *cg_md_name(mbedtls_md_type_t md);
 /* "2026-01-31 12:00:00 UTC". */
 void cg_x509_time_format(const mbedtls_x509_time *t, char *out, size_t cap);
 /* True when child names parent as its issuer (issuer DN == subject DN). */
