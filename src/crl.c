@@ -453,46 +453,43 @@ static int entry_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool c
     return 0;
 }
 
+static bool entry_less(const crl_entry *a, const crl_entry *b, const unsigned char *base)
+{
+    return a->len != b->len ? a->len < b->len : memcmp(base + a->off, base + b->off, a->len) < 0;
+}
+
+/* Moves a[root] down the max-heap a[0, n). */
+static void sift_down(crl_entry *a, size_t root, size_t n, const unsigned char *base)
+{
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n)
+            return;
+        if (child + 1 < n && entry_less(&a[child], &a[child + 1], base))
+            child++;
+        if (!entry_less(&a[root], &a[child], base))
+            return;
+        crl_entry t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
 /* Heap sort of the 16-byte index by (length, serial bytes): O(n log n), no
  * allocation, and reentrant (qsort has no context argument). */
 static void sort_entries(crl *c)
 {
     crl_entry *a = c->ents;
     size_t n = c->nents;
-    const unsigned char *base = c->der;
-#define LESS(i, j) ((a[i].len != a[j].len) ? a[i].len < a[j].len : memcmp(base + a[i].off, base + a[j].off, a[i].len) < 0)
-#define SWAP(i, j) do { crl_entry t_ = a[i]; a[i] = a[j]; a[j] = t_; } while (0)
-    for (size_t start = n / 2; start-- > 0;) {
-        size_t root = start;
-        for (;;) {
-            size_t child = 2 * root + 1;
-            if (child >= n)
-                break;
-            if (child + 1 < n && LESS(child, child + 1))
-                child++;
-            if (!LESS(root, child))
-                break;
-            SWAP(root, child);
-            root = child;
-        }
-    }
+    for (size_t start = n / 2; start-- > 0;)
+        sift_down(a, start, n, c->der);
     for (size_t end = n; end-- > 1;) {
-        SWAP(0, end);
-        size_t root = 0;
-        for (;;) {
-            size_t child = 2 * root + 1;
-            if (child >= end)
-                break;
-            if (child + 1 < end && LESS(child, child + 1))
-                child++;
-            if (!LESS(root, child))
-                break;
-            SWAP(root, child);
-            root = child;
-        }
+        crl_entry t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end, c->der);
     }
-#undef LESS
-#undef SWAP
 }
 
 static bool is_time_tag(unsigned char t) { return t == MBEDTLS_ASN1_UTC_TIME || t == MBEDTLS_ASN1_GENERALIZED_TIME; }
