@@ -258,25 +258,44 @@ void cg_verify_pool_stats(cg_verify_pool *pool, size_t *cas, size_t *chains)
     pthread_mutex_unlock(&pool->mu);
 }
 
-/* A stable copy of c in the pool (locked), or NULL when the pool is full. */
-static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x509_crt *c)
+static const mbedtls_x509_crt *pool_find(const cg_verify_pool *pool, const mbedtls_x509_crt *c)
 {
     for (size_t i = 0; i < pool->ncas; i++)
         if (same_cert(pool->cas[i], c))
             return pool->cas[i];
-    if (pool->ncas >= POOL_MAX_CAS)
-        return NULL;
+    return NULL;
+}
+
+/* A stable copy of c in the pool, or NULL when the pool is full. Called
+ * with the lock held; a new copy is made with it released (warming its key
+ * is an EC multiplication, ~1 ms), so other workers' lookups do not wait. */
+static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x509_crt *c)
+{
+    const mbedtls_x509_crt *found = pool_find(pool, c);
+    if (found || pool->ncas >= POOL_MAX_CAS)
+        return found;
+    pthread_mutex_unlock(&pool->mu);
     mbedtls_x509_crt *copy = malloc(sizeof *copy);
+    if (copy) {
+        mbedtls_x509_crt_init(copy);
+        if (mbedtls_x509_crt_parse_der(copy, c->raw.p, c->raw.len) == 0) {
+            cg_verify_warm_key(&copy->pk); /* other workers will verify with it */
+            cg_pk_in_place(&copy->pk);
+        } else {
+            mbedtls_x509_crt_free(copy);
+            free(copy);
+            copy = NULL;
+        }
+    }
+    pthread_mutex_lock(&pool->mu);
     if (!copy)
         return NULL;
-    mbedtls_x509_crt_init(copy);
-    if (mbedtls_x509_crt_parse_der(copy, c->raw.p, c->raw.len) != 0) {
+    found = pool_find(pool, c); /* another worker may have added it meanwhile */
+    if (found || pool->ncas >= POOL_MAX_CAS) {
         mbedtls_x509_crt_free(copy);
         free(copy);
-        return NULL;
+        return found;
     }
-    cg_verify_warm_key(&copy->pk); /* other workers will verify with it */
-    cg_pk_in_place(&copy->pk);
     pool->cas[pool->ncas++] = copy;
     return copy;
 }
