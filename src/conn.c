@@ -167,7 +167,6 @@ static void on_written(uv_write_t *req, int status)
         cg_proxy_on_drain(c);
 }
 
-/* mbedTLS's send callback: ciphertext out, without ever blocking. */
 /* Writes ciphertext now, queueing what the socket does not take. */
 static bool send_ciphertext(cg_conn *c, const unsigned char *p, size_t n)
 {
@@ -210,6 +209,7 @@ static bool flush_wire(cg_conn *c)
     return n == 0 || (!c->closing && send_ciphertext(c, w->wire, n));
 }
 
+/* mbedTLS's send callback: ciphertext out, without ever blocking. */
 static bool tls_send(void *ctx, const unsigned char *p, size_t n)
 {
     cg_conn *c = ctx;
