@@ -81,8 +81,7 @@ static const char style[] =
     "font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Helvetica Neue\",Arial,sans-serif}\n"
     "main{max-width:40rem;margin:0 auto;padding:1.5rem 1rem}\n"
     ".card{background:#fff;border-radius:.5rem;padding:1.5rem 1.25rem;box-shadow:0 1px 3px rgba(16,24,40,.15)}\n"
-    ".status{margin:0;font-weight:600;color:#b42318}\n"
-    "h1{font-size:1.5rem;line-height:1.25;margin:.25rem 0 1rem}\n"
+    "h1{font-size:1.5rem;line-height:1.25;margin:0 0 1rem;border-left:.25rem solid #d92d20;padding-left:.75rem}\n"
     "h2{font-size:1.05rem;margin:1.5rem 0 .5rem}\n"
     "p,li{overflow-wrap:anywhere}\n"
     "ul{padding-left:1.25rem;margin:.5rem 0}\n"
@@ -93,7 +92,7 @@ static const char style[] =
     "border-radius:.375rem;font-size:.9rem}\n"
     ".operator h2{margin-top:0}\n"
     "@media (prefers-color-scheme:dark){body{background:#101828;color:#e4e7ec}.card{background:#1d2939}"
-    ".status{color:#fda29b}.ref{color:#98a2b3;border-color:#475467}"
+    "h1{border-color:#f97066}.ref{color:#98a2b3;border-color:#475467}"
     ".operator{background:#2d2213;border-color:#93650b}}\n"
     "</style>\n";
 
@@ -137,9 +136,7 @@ static void render(page_out *o, const cg_page_values *v, size_t shown)
     put_text(o, w->title, SIZE_MAX);
     put(o, "</title>\n");
     put(o, style);
-    put(o, "</head>\n<body>\n<main>\n<div class=\"card\">\n<p class=\"status\">Error ");
-    put(o, status);
-    put(o, "</p>\n<h1>");
+    put(o, "</head>\n<body>\n<main>\n<div class=\"card\">\n<h1>");
     put(o, status);
     put(o, " \xe2\x80\x94 ");
     put_text(o, w->title, SIZE_MAX);
