@@ -27,6 +27,7 @@
 
 #include <yaml.h>
 
+#include "error_page.h"
 #include "mapping.h"
 #include "tls.h"
 #include "yaml_doc.h"
@@ -1412,10 +1413,91 @@ static void parse_listeners(cg_loader *ld, const cg_map *root)
         parse_listener(ld, seq, i);
 }
 
+/* ---- errors: what refusal pages show ---- */
+
+/* Printable text only: the line is shown on every page. */
+static bool support_text_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static void parse_errors(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "detail", "operator_networks", "support", NULL };
+    static const char *const levels[] = { "user", "operator", NULL };
+    cg_errors_cfg *e = &ld->cfg->errors;
+    cg_map m;
+    if (!open_section(ld, root, "errors", keys, "in errors", &m))
+        return;
+
+    int level;
+    if (get_enum(ld, &m, "detail", levels, &level) == CG_YAML_SET) {
+        e->operator_detail = level == 1;
+        if (e->operator_detail)
+            cg_yaml_warning(&ld->y, cg_yaml_map_get(&ld->y, m.node, "detail", NULL),
+                            "errors.detail: operator shows every client the operator sentence of its refusal "
+                            "(file paths, mapping rules, backend names and addresses, account names); use it "
+                            "only while diagnosing, or list the admins' networks in errors.operator_networks");
+    }
+
+    yaml_node_t *n;
+    const char *s;
+    if (get_string(ld, &m, "support", "a line of text such as \"Call the IT help desk at 555-0100\"", &n, &s) ==
+        CG_YAML_SET) {
+        if (strlen(s) > CG_ERROR_SUPPORT_MAX)
+            cg_yaml_error(&ld->y, n, "errors.support: %zu bytes is too long (expected at most %u)", strlen(s),
+                          CG_ERROR_SUPPORT_MAX);
+        else if (!support_text_ok(s))
+            cg_yaml_error(&ld->y, n, "errors.support: contains a line break or control character (expected one "
+                          "line of text)");
+        else
+            e->support = xstrdup(ld, s);
+    }
+
+    yaml_node_t *seq;
+    if (get_list(ld, &m, "operator_networks", "a list of networks such as 192.0.2.0/24 or 2001:db8::/32", &seq) !=
+        CG_YAML_SET)
+        return;
+    size_t count = list_len(seq);
+    cg_cidr *nets = xcalloc(ld, count, sizeof *nets);
+    if (!nets)
+        return;
+    size_t good = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        char d[96], why[200];
+        if (!it || it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+            strlen(cg_yaml_text(it)) != cg_yaml_len(it)) {
+            cg_yaml_error(&ld->y, it ? it : seq, "errors.operator_networks[%zu]: expected a network such as "
+                          "192.0.2.0/24 or 2001:db8::/32, got %s", i, it ? cg_yaml_describe(it, d, sizeof d) : "nothing");
+            continue;
+        }
+        if (!cg_cidr_parse(cg_yaml_text(it), &nets[good], why, sizeof why)) {
+            cg_yaml_error(&ld->y, it, "errors.operator_networks[%zu]: %s", i, why);
+            continue;
+        }
+        if (nets[good].bits == 0 || (nets[good].bits == 96 && strchr(cg_yaml_text(it), '.')))
+            cg_yaml_warning(&ld->y, it, "errors.operator_networks[%zu]: %s is every address: every client sees "
+                            "the operator sentence (as with errors.detail: operator)", i, cg_yaml_text(it));
+        good++;
+    }
+    e->operator_networks = nets;
+    e->noperator_networks = good;
+}
+
+bool cg_config_operator_client(const cg_config *cfg, const char *ip)
+{
+    return cfg->errors.operator_detail ||
+           cg_cidr_list_contains(cfg->errors.operator_networks, cfg->errors.noperator_networks, ip);
+}
+
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
     static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "revocation",
-                                        "kerberos", "backends", "listeners", NULL };
+                                        "kerberos", "errors", "backends", "listeners", NULL };
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
@@ -1438,6 +1520,7 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     parse_revocation(ld, &m);
     /* Before backends: a backend's kerberos section needs this one. */
     parse_kerberos(ld, &m);
+    parse_errors(ld, &m);
     /* Before listeners, whatever the order in the file: routes name backends. */
     parse_backends(ld, &m);
     parse_listeners(ld, &m);
@@ -1489,6 +1572,8 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.principal);
     free(cfg->kerberos.realm);
     free(cfg->kerberos.krb5_config);
+    free(cfg->errors.operator_networks);
+    free(cfg->errors.support);
     free(cfg->log_file);
     free(cfg->file);
     free(cfg);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "error.h"
 
 struct cg_tls_server; /* tls.h */
@@ -125,6 +126,14 @@ typedef struct cg_timeouts {     /* all in milliseconds */
     uint32_t shutdown;           /* graceful-shutdown deadline */
 } cg_timeouts;
 
+/* errors: what refusal pages show (error_page.h, docs/errors.md). */
+typedef struct cg_errors_cfg {
+    bool operator_detail;        /* errors.detail: operator: every page shows the operator sentence */
+    cg_cidr *operator_networks;  /* clients in these see it whatever errors.detail says */
+    size_t noperator_networks;
+    char *support;               /* errors.support: a line on every page, NULL: none */
+} cg_errors_cfg;
+
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
@@ -137,6 +146,7 @@ typedef struct cg_config {
     cg_timeouts timeouts;
     cg_revocation_cfg revocation;
     cg_kerberos_cfg kerberos;
+    cg_errors_cfg errors;
 
     cg_listener_cfg *listeners;
     size_t nlisteners;
@@ -163,6 +173,11 @@ void cg_config_unref(cg_config *cfg);
 
 /* The route for path on listener l (longest matching prefix), or NULL. */
 const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len);
+
+/* Whether a refusal page for a client at ip (numeric text) shows the
+ * operator sentence: errors.detail is operator, or ip is in one of
+ * errors.operator_networks. */
+bool cg_config_operator_client(const cg_config *cfg, const char *ip);
 
 /* Parses "30s", "500ms", "2m", "1h" or a plain number of seconds. */
 bool cg_parse_duration_ms(const char *s, uint32_t *out_ms);

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "crl.h"
 #include "delegation.h"
+#include "error_page.h"
 #include "log.h"
 #include "mapping.h"
 
@@ -248,12 +249,25 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     if (c->draining)
         close_after = true;
 
-    char page[4096];
-    size_t plen = cg_refusal_page(why, ex->id, page, sizeof page);
-    char head[512];
+    /* The user's words always; the operator sentence only for operators
+     * (errors.detail, errors.operator_networks): it names files, rules,
+     * backends and accounts. The snapshot of the request, or the
+     * connection's before one was parsed. */
+    const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;
+    cg_page_values pv = {
+        .kind = why->kind,
+        .request_id = ex->id,
+        .operator_detail = cg_config_operator_client(cfg, c->peer_ip) ? why->detail : NULL,
+        .support = cfg->errors.support,
+    };
+    if (why->kind == CG_REFUSE_CERT_MISSING) /* the names this connection's handshake sent */
+        pv.ca_names = cg_tls_server_ca_names(listener_of(c, c->tls_cfg)->tls, &pv.nca_names);
+    char page[CG_ERROR_PAGE_MAX];
+    size_t plen = cg_error_page_render(&pv, page, sizeof page);
+    char head[1024];
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
-                        "Cache-Control: no-store\r\nX-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
+                        CG_ERROR_PAGE_HEADERS "X-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
                         "X-Certgate-Error: %s\r\n%s\r\n",
                         status, cg_http_reason_phrase(status), ex->is_head ? (size_t)0 : plen, ex->id, st,
                         cg_refusal_code(why->kind), close_after ? "Connection: close\r\n" : "");

@@ -25,6 +25,8 @@ struct cg_tls_server {
     cg_verify_policy policy;
     cg_chain_cache *chains;     /* verified client chains, per worker */
     char *listener_name;
+    char **ca_names;            /* subjects of the anchors sent in CertificateRequest */
+    size_t nca_names;
 };
 
 /* TLS 1.2, forward secrecy and AEAD only. */
@@ -154,6 +156,26 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         cg_pk_in_place(&c->pk);
     }
 
+    /* The names CertificateRequest carries, as text for the 403.7 page. */
+    if (l->client_ca_names) {
+        size_t n = 0;
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next)
+            n++;
+        if (!(s->ca_names = calloc(n ? n : 1, sizeof *s->ca_names))) {
+            err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+            goto fail_internal;
+        }
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+            char subject[512];
+            cg_cert_subject(c, subject, sizeof subject);
+            if (!(s->ca_names[s->nca_names] = strdup(subject))) {
+                err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+                goto fail_internal;
+            }
+            s->nca_names++;
+        }
+    }
+
     if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto fail_internal;
@@ -219,7 +241,16 @@ void cg_tls_server_free(cg_tls_server *s)
     cg_verify_pool_free(s->policy.pool);
     cg_chain_cache_free(s->chains);
     free(s->listener_name);
+    for (size_t i = 0; i < s->nca_names; i++)
+        free(s->ca_names[i]);
+    free(s->ca_names);
     free(s);
+}
+
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n)
+{
+    *n = s ? s->nca_names : 0;
+    return s ? (const char *const *)s->ca_names : NULL;
 }
 
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s) { return &s->policy; }

@@ -83,6 +83,10 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
+/* The subjects of the client CAs this listener names in its
+ * CertificateRequest (tls.client_ca_names), in that order; none when it
+ * names none. For the 403.7 page. */
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n);
 /* What the verified-chain cache of one worker did (chain_cache.h). */
 void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out);
 

@@ -419,7 +419,7 @@ static void test_unknown_keys(void **state)
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
-                 "timeouts, revocation, kerberos, backends, listeners)");
+                 "timeouts, revocation, kerberos, errors, backends, listeners)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
                  "unknown key \"lvl\" in logging (expected one of: level, file)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
@@ -869,9 +869,9 @@ static void test_empty_and_non_mapping(void **state)
     expect_error("---\n", 2, 1, "the configuration is empty");
     expect_error("- workers: 1\n", 1, 1,
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
-                 "revocation, kerberos, backends, listeners), got a list");
+                 "revocation, kerberos, errors, backends, listeners), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, revocation, kerberos, backends, listeners), "
+                                  "limits, timeouts, revocation, kerberos, errors, backends, listeners), "
                                   "got \"hello\"");
 }
 
@@ -2003,6 +2003,138 @@ static void test_diag_accumulates(void **state)
     cg_diag_free(&d);
 }
 
+/* ---- errors: what refusal pages show ---- */
+
+static void test_errors_section(void **state)
+{
+    (void)state;
+    /* Defaults: the user level, no support line, no operator networks. */
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_false(cfg->errors.operator_detail);
+    assert_null(cfg->errors.support);
+    assert_int_equal(cfg->errors.noperator_networks, 0);
+    assert_false(cg_config_operator_client(cfg, "127.0.0.1"));
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(MINIMAL "errors:\n"
+                    "  detail: user\n"
+                    "  support: \"Call the IT help desk at 555-0100 <ext. 7> & ask\"\n"
+                    "  operator_networks: [127.0.0.1/32, 10.20.0.0/16, \"::1\", \"2001:db8:a::/48\", 192.0.2.7]\n");
+    assert_false(cfg->errors.operator_detail);
+    assert_string_equal(cfg->errors.support, "Call the IT help desk at 555-0100 <ext. 7> & ask");
+    assert_int_equal(cfg->errors.noperator_networks, 5);
+    assert_true(cg_config_operator_client(cfg, "127.0.0.1"));
+    assert_false(cg_config_operator_client(cfg, "127.0.0.2"));
+    assert_true(cg_config_operator_client(cfg, "10.20.255.1"));
+    assert_false(cg_config_operator_client(cfg, "10.21.0.1"));
+    assert_true(cg_config_operator_client(cfg, "::1"));
+    assert_false(cg_config_operator_client(cfg, "::2"));
+    assert_true(cg_config_operator_client(cfg, "2001:db8:a:ffff::1"));
+    assert_false(cg_config_operator_client(cfg, "2001:db8:b::1"));
+    assert_true(cg_config_operator_client(cfg, "192.0.2.7"));
+    assert_false(cg_config_operator_client(cfg, "192.0.2.8"));
+    /* A dual-stack listener sees IPv4 clients as IPv4-mapped IPv6. */
+    assert_true(cg_config_operator_client(cfg, "::ffff:10.20.1.2"));
+    assert_false(cg_config_operator_client(cfg, "::ffff:10.21.1.2"));
+    assert_false(cg_config_operator_client(cfg, "not-an-address"));
+    assert_false(cg_config_operator_client(cfg, ""));
+    assert_false(cg_config_operator_client(cfg, NULL));
+    cg_config_unref(cfg);
+
+    /* detail: operator shows it to everyone, with a warning saying so. */
+    cg_diag d;
+    cfg = load(MINIMAL "errors:\n  detail: operator\n", &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 11, "every client sees the operator sentence") ||
+                has_diag(&d, CG_DIAG_WARNING, 15, 11, "shows every client the operator sentence"));
+    assert_true(cfg->errors.operator_detail);
+    assert_true(cg_config_operator_client(cfg, "203.0.113.9"));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+
+    /* A list naming every address: warned. */
+    cfg = load(MINIMAL "errors:\n  operator_networks: [0.0.0.0/0]\n", &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 23, "every address"));
+    assert_true(cg_config_operator_client(cfg, "198.51.100.1"));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+}
+
+static void test_errors_section_invalid(void **state)
+{
+    (void)state;
+    /* line 14 is "errors:", 15 the first key */
+    expect_error(MINIMAL "errors:\n  detail: verbose\n", 15, 11, "unknown value \"verbose\" (expected one of: user, operator)");
+    expect_error(MINIMAL "errors:\n  detial: user\n", 15, 3, "unknown key \"detial\" in errors");
+    expect_error(MINIMAL "errors: yes\n", 14, 9, "errors: expected a mapping");
+    expect_error(MINIMAL "errors:\n  support: \"\"\n", 15, 12, "errors.support: must not be empty");
+    expect_error(MINIMAL "errors:\n  support: \"line one\\nline two\"\n", 15, 12, "line break or control character");
+    expect_error(MINIMAL "errors:\n  operator_networks: 10.0.0.0/8\n", 15, 22, "errors.operator_networks: expected a list");
+    /* Bad ranges, each at its own item's position. */
+    expect_error(MINIMAL "errors:\n  operator_networks:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n", 17, 7,
+                 "errors.operator_networks[1]: \"10.0.0.1/8\" has bits set after the /8 prefix: write the network "
+                 "(10.0.0.0/8) or one address (10.0.0.1/32)");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/33]\n", 15, 23, "prefix length /33 is longer than an IPv4 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"::/129\"]\n", 15, 23, "prefix length /129 is longer than an IPv6 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/08]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/-1]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0/8]\n", 15, 23, "\"10.0.0\" is not a numeric IPv4 or IPv6 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [intranet.example/24]\n", 15, 23, "not a numeric IPv4 or IPv6");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"/8\"]\n", 15, 23, "expected an address such as");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\" 10.0.0.0/8\"]\n", 15, 23, "not a numeric");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"fe80::1%eth0/64\"]\n", 15, 23, "not a numeric");
+    expect_error(MINIMAL "errors:\n  operator_networks: [[10.0.0.0/8]]\n", 15, 23, "errors.operator_networks[0]: expected a network");
+    expect_error(MINIMAL "errors:\n  operator_networks: [~]\n", 15, 23, "errors.operator_networks[0]: expected a network");
+    /* Over the length the page reserves room for. */
+    char big[1200];
+    int n = snprintf(big, sizeof big, MINIMAL "errors:\n  support: \"");
+    memset(big + n, 'x', 600);
+    snprintf(big + n + 600, sizeof big - (size_t)n - 600, "\"\n");
+    expect_error(big, 15, 12, "errors.support: 600 bytes is too long (expected at most 512)");
+}
+
+static void test_cidr_ranges(void **state)
+{
+    (void)state;
+    cg_cidr c;
+    char why[200], text[64];
+    assert_true(cg_cidr_parse("192.168.1.0/24", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "192.168.1.0/24");
+    assert_true(cg_cidr_list_contains(&c, 1, "192.168.1.255"));
+    assert_false(cg_cidr_list_contains(&c, 1, "192.168.2.0"));
+    assert_true(cg_cidr_parse("10.1.2.3", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "10.1.2.3/32");
+    assert_true(cg_cidr_parse("172.16.0.0/12", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "172.31.255.255"));
+    assert_false(cg_cidr_list_contains(&c, 1, "172.32.0.0"));
+    assert_true(cg_cidr_parse("0.0.0.0/0", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "1.2.3.4"));
+    assert_false(cg_cidr_list_contains(&c, 1, "2001:db8::1")); /* IPv4's "everything" is not IPv6's */
+    assert_true(cg_cidr_parse("2001:db8::/32", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "2001:db8::/32");
+    assert_true(cg_cidr_list_contains(&c, 1, "2001:db8:ffff::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "2001:db9::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "10.0.0.1"));
+    assert_true(cg_cidr_parse("::/0", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "10.0.0.1")); /* as ::ffff:10.0.0.1 */
+    assert_true(cg_cidr_parse("fe80::/10", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "febf::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "fec0::1"));
+    assert_false(cg_cidr_parse("fe80::1/10", &c, why, sizeof why));
+    assert_non_null(strstr(why, "(fe80::/10)"));
+    assert_false(cg_cidr_parse("", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4/32/1", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4/1234", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4 /32", &c, why, sizeof why));
+    /* A very long input is refused, not copied. */
+    char longs[300];
+    memset(longs, '1', sizeof longs - 1);
+    longs[sizeof longs - 1] = '\0';
+    assert_false(cg_cidr_parse(longs, &c, why, sizeof why));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2048,6 +2180,9 @@ int main(void)
         cmocka_unit_test(test_route_lookup),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_diag_accumulates),
+        cmocka_unit_test(test_errors_section),
+        cmocka_unit_test(test_errors_section_invalid),
+        cmocka_unit_test(test_cidr_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
