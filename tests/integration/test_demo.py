@@ -28,7 +28,6 @@ not modified.
 
 import glob
 import hashlib
-import json
 import os
 import re
 import shlex
