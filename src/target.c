@@ -164,7 +164,7 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
                 char what[200];
                 snprintf(what, sizeof what, "a path segment that is \"%s\" only once its percent-encoded "
                          "dots (%%2E) are decoded: certgate does not guess whether the backend removes it",
-                         len == 3 || len == 1 ? "." : "..");
+                         len == 3 ? "." : "..");
                 return refuse(why, in, n, i, len, what);
             }
         }
