@@ -29,6 +29,7 @@
 
 #include "error_page.h"
 #include "mapping.h"
+#include "target.h"
 #include "tls.h"
 #include "yaml_doc.h"
 
@@ -1081,18 +1082,6 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
 }
 
-/* A route path must be a clean prefix: a '?' or '#' in it could never match
- * the way the prefix rule intends, and spaces are not valid in a path. */
-static bool route_path_ok(const char *p)
-{
-    for (; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= ' ' || c == 0x7f || c == '?' || c == '#')
-            return false;
-    }
-    return true;
-}
-
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
                         const char *lpath, bool has_mapping, cg_listener_cfg *l)
 {
@@ -1122,19 +1111,22 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
         missing(ld, &m, "path", "a path prefix starting with \"/\"");
     if (got == CG_YAML_SET) {
         key_path(&m, "path", kp, sizeof kp);
+        char why[512];
         if (s[0] != '/') {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
                           "/ or /api)", kp, s);
-        } else if (!route_path_ok(s)) {
-            cg_yaml_error(&ld->y, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
-                          "(expected a plain path prefix such as /api)", kp, s);
+        } else if (!cg_target_route_path_ok(s, why, sizeof why)) {
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" %s (docs/proxy.md, \"Request targets\")", kp, s, why);
         } else {
             for (size_t j = 0; j < i; j++) {
-                if (l->routes[j].path && strcmp(l->routes[j].path, s) == 0) {
+                /* With case_insensitive_paths, "/Admin" and "/admin" are one route. */
+                if (l->routes[j].path && (l->case_insensitive_paths ? strcasecmp(l->routes[j].path, s)
+                                                                    : strcmp(l->routes[j].path, s)) == 0) {
                     yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "path", NULL);
                     cg_yaml_error(&ld->y, n, "duplicate route path \"%s\" in %s (first at line %d, "
-                                  "column %d; expected each path once per listener)", s, ldesc,
-                                  (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+                                  "column %d; expected each path once per listener%s)", s, ldesc,
+                                  (int)first->start_mark.line + 1, (int)first->start_mark.column + 1,
+                                  l->case_insensitive_paths ? ", ignoring case: case_insensitive_paths" : "");
                     break;
                 }
             }
@@ -1326,7 +1318,7 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "routes", NULL };
+                                        "forward_client_cert", "case_insensitive_paths", "routes", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1339,6 +1331,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->session_ticket_lifetime_s = 3600;
     l->max_chain_depth = 6;
     l->revocation.mode = CG_REVOCATION_FETCH;
+    l->case_insensitive_paths = true; /* the backends are IIS */
     if (name) {
         fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);
         fmt_into(m.path, sizeof m.path, "listeners[%s]", name);
@@ -1388,6 +1381,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     /* Loaded (and opened) after the whole file validated: see load_mappings. */
     get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
     get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
+    get_bool(ld, &m, "case_insensitive_paths", &l->case_insensitive_paths); /* routes compare with it */
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
 }
@@ -1807,25 +1801,15 @@ cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag)
 
 /* ---- routes ---- */
 
-/* Whether prefix r matches path: "/app" matches "/app", "/app/x" and
- * "/app?q", but not "/application"; a prefix ending in '/' matches anything
- * below it. */
-static bool route_matches(const cg_route *r, const char *path, size_t len)
-{
-    if (r->path_len > len || memcmp(r->path, path, r->path_len) != 0)
-        return false;
-    if (r->path_len == len || r->path[r->path_len - 1] == '/')
-        return true;
-    return path[r->path_len] == '/' || path[r->path_len] == '?';
-}
-
 const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len)
 {
     /* Routes are few: a linear scan is simpler than a trie and fast enough. */
     const cg_route *best = NULL;
     for (size_t i = 0; i < l->nroutes; i++) {
         const cg_route *r = &l->routes[i];
-        if (route_matches(r, path, path_len) && (!best || r->path_len > best->path_len))
+        if (cg_target_route_covers((cg_slice){ r->path, r->path_len }, (cg_slice){ path, path_len },
+                                   l->case_insensitive_paths) &&
+            (!best || r->path_len > best->path_len))
             best = r;
     }
     return best;

@@ -66,7 +66,9 @@ typedef struct cg_listener_cfg {
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
-    cg_route *routes;      /* longest prefix wins */
+    bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
+
+    cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;
 
     struct cg_tls_server *tls; /* built from the fields above at load time */
@@ -171,7 +173,8 @@ cg_config *cg_config_load_string(const char *yaml, size_t len, const char *name,
 cg_config *cg_config_ref(cg_config *cfg);
 void cg_config_unref(cg_config *cfg);
 
-/* The route for path on listener l (longest matching prefix), or NULL. */
+/* The route for path on listener l (the longest prefix that covers it, see
+ * cg_target_route_covers), or NULL. path is a canonical path (target.h). */
 const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len);
 
 /* Whether a refusal page for a client at ip (numeric text) shows the

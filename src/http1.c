@@ -126,6 +126,11 @@ static const char *excerpt(char *out, size_t cap, cg_slice s)
 
 #define EXCERPT(name, s) char name##_buf[256]; const char *name = excerpt(name##_buf, sizeof name##_buf, (s))
 
+const char *cg_http_excerpt(char *out, size_t cap, cg_slice s)
+{
+    return excerpt(out, cap, s);
+}
+
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Transfer-Encoding): returns false when the list is exhausted. Empty list
  * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
@@ -898,6 +903,15 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
         if (c == '#') {
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
                       "request target \"%s\" contains a fragment (\"#\"), which clients must not send", ts);
+            return false;
+        }
+        if (c < 0x20) {
+            /* The head scan lets HTAB through (it is fine in header values);
+             * in a target, a server that splits the request line on any
+             * whitespace would read another target. */
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"%s\" contains the control character 0x%02x at offset %zu",
+                      ts, c, i);
             return false;
         }
         if (c >= 0x7f) {

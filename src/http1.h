@@ -56,8 +56,10 @@ typedef enum {
 
 typedef struct cg_http_request {
     cg_slice method;
-    cg_slice target;         /* origin-form, as sent: "/path?query" */
-    cg_slice path;           /* target up to '?' */
+    cg_slice target;         /* origin-form, as sent: "/path?query"; http_proxy.c then
+                                replaces it with the canonical target (target.h), which
+                                routes match and cg_http_write_backend_head() sends */
+    cg_slice path;           /* target up to '?' (likewise) */
     int version_minor;       /* HTTP/1.<minor>: 0 or 1 */
     cg_http_header *headers; /* caller's array */
     size_t nheaders;
@@ -73,7 +75,8 @@ typedef struct cg_http_request {
  * start of the body and the caller feeds it the body bytes. hdrs has room for
  * max_headers entries. Refuses with 400 (or 501 for CONNECT / unsupported
  * Transfer-Encoding): any request http-parser rejects; HTTP versions other
- * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS); a
+ * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS), or with a
+ * control character (TAB included), a byte >= 0x7f or a "#"; a
  * missing or repeated Host in HTTP/1.1; Content-Length together with
  * Transfer-Encoding; several or non-numeric Content-Length values;
  * Transfer-Encoding other than exactly "chunked", or in HTTP/1.0; an empty
@@ -162,6 +165,10 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
 /* "<len in lowercase hex>\r\n", a chunk-size line, into out (at least 19
  * bytes); returns its length. Per chunk on the hot path: no printf. */
 size_t cg_http_chunk_line(char *out, size_t len);
+/* s as a short excerpt for a refusal sentence (at most 60 bytes of s;
+ * quotes, backslashes and bytes outside printable ASCII as \xNN), into
+ * out[0..cap); returns out. Client bytes never reach a log or page raw. */
+const char *cg_http_excerpt(char *out, size_t cap, cg_slice s);
 /* Case-insensitive ASCII comparison of a slice with a C string. */
 bool cg_slice_ieq(cg_slice a, const char *b);
 /* The first header named name (case-insensitive), or NULL. */

@@ -23,6 +23,7 @@
 #include "error_page.h"
 #include "log.h"
 #include "mapping.h"
+#include "target.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
@@ -116,9 +117,14 @@ static void log_request(cg_conn *c)
     cg_exchange *ex = &c->ex;
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
-    char path[700], subject[400], method[40], principal[300];
+    char path[700], sent[400] = "", subject[400], method[40], principal[300];
     cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
     cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
+    if (ex->target_sent[0]) {
+        /* Only when normalization changed it: what routes saw is path=. */
+        memcpy(sent, " target_sent=", 13);
+        cg_log_quote(sent + 13, sizeof sent - 13, ex->target_sent, strlen(ex->target_sent));
+    }
     cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
     if (c->cert_present)
         cg_log_quote(subject, sizeof subject, c->subject, strlen(c->subject));
@@ -128,12 +134,12 @@ static void log_request(cg_conn *c)
     int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
     cg_log(CG_LOG_INFO, "request",
            "id=%s listener=%s client=%s subject=%s serial=%s principal=%s method=%s path=%s status=%d sub=%d "
-           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f",
+           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f%s",
            ex->id, listener_of(c, c->tls_cfg)->name, c->peer, subject, c->cert_present ? c->serial : "-",
            c->mapped ? principal : "-",
            ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
            cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
-           ex->bytes_out, ms);
+           ex->bytes_out, ms, sent);
 }
 
 /* ---- exchange lifecycle ---- */
@@ -159,7 +165,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->head.len = 0;
     ex->head_built = false;
     ex->head_base_len = 0;
-    ex->id[0] = ex->method[0] = ex->path[0] = '\0';
+    ex->id[0] = ex->method[0] = ex->path[0] = ex->target_sent[0] = '\0';
     ex->status = 0;
     ex->refusal = CG_REFUSE_NONE;
     ex->bytes_in = ex->bytes_out = 0;
@@ -315,6 +321,29 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
     dst[n] = '\0';
 }
 
+/* Replaces the request's target with its canonical form (target.h),
+ * computed once, in place in the head (it is never longer): routes match
+ * it and the backend receives it. The log keeps what was sent when it
+ * differs. False if refused (400). */
+static bool use_canonical_target(cg_conn *c, char *head)
+{
+    cg_exchange *ex = &c->ex;
+    char *t = head + (ex->req.target.p - head);
+    cg_target canon;
+    cg_refusal why;
+    if (!cg_target_normalize(t, ex->req.target.n, t, &canon, &why)) {
+        cg_proxy_refuse(c, &why, true); /* the log line carries the target as sent */
+        return false;
+    }
+    if (canon.changed) {
+        copy_for_log(ex->target_sent, sizeof ex->target_sent, (cg_slice){ ex->path, strlen(ex->path) });
+        copy_for_log(ex->path, sizeof ex->path, canon.target);
+    }
+    ex->req.target = canon.target;
+    ex->req.path = canon.path;
+    return true;
+}
+
 static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
 static void request_token(cg_conn *c);
@@ -339,13 +368,15 @@ static bool on_request_head(cg_conn *c, size_t head_len)
             return false;
         }
     }
-    const char *head = c->pbuf + c->ppos;
+    char *head = c->pbuf + c->ppos;
     if (!cg_http_parse_request(&ex->req_parser, head, head_len, ex->hdrs, ex->hdrs_cap, &ex->req, &why)) {
         cg_proxy_refuse(c, &why, true);
         return false;
     }
     copy_for_log(ex->method, sizeof ex->method, ex->req.method);
     copy_for_log(ex->path, sizeof ex->path, ex->req.target);
+    if (!use_canonical_target(c, head))
+        return false;
     ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
     ex->bytes_in = head_len;
     ex->req_done = ex->req.message_complete;

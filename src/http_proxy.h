@@ -50,7 +50,10 @@ typedef struct cg_exchange {
     char id[48];
     uint64_t started_ns;
     char method[16];
-    char path[512];              /* for the log; truncated */
+    char path[512];              /* for the log: the canonical target (as sent when it was
+                                    refused); truncated */
+    char target_sent[256];       /* for the log: the target as sent, when normalization
+                                    changed it; truncated */
     int status;                  /* sent to the client, for the log */
     cg_refusal_kind refusal;
     uint64_t bytes_in, bytes_out;

@@ -414,7 +414,8 @@ static void test_unknown_keys(void **state)
     assert_int_equal(d.items[0].column, 5);
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
-                        "address, port, tls, revocation, mapping, forward_client_cert, routes)");
+                        "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
+                        "routes)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
@@ -479,7 +480,7 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, routes, got \"main\"");
+                 "revocation, mapping, forward_client_cert, case_insensitive_paths, routes, got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
     expect_error("workers: [1]\n" MINIMAL, 1, 10, "workers: expected a whole number from 1 to 1024 or auto, got a list");
@@ -695,9 +696,53 @@ static void test_route_paths(void **state)
     expect_error(yaml, 11, 15, "duplicate route path \"/api\" in listener \"main\" (first at line "
                                "9, column 15");
     snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a?b\"");
-    expect_error(yaml, 11, 15, "contains a space, control character, '?' or '#'");
+    expect_error(yaml, 11, 15, "\"/a?b\" contains '?' at byte 2: route paths hold only letters, digits");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a b\"");
+    expect_error(yaml, 11, 15, "contains the byte 0x20 at byte 2 (a space, control character or non-ASCII "
+                               "byte; write it percent-encoded, e.g. %20)");
+    /* Routes are matched against canonical paths: one that is not canonical
+     * could never match, or would be walked around. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "//admin");
+    expect_error(yaml, 11, 15, "\"//admin\" is not in canonical form (requests are matched after \"//\" "
+                               "becomes \"/\" and \".\" and \"..\" segments are removed): write \"/admin\"");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a/./b/../c");
+    expect_error(yaml, 11, 15, "is not in canonical form");
+    expect_error(yaml, 11, 15, "write \"/a/c\"");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/../a");
+    expect_error(yaml, 11, 15, "\"..\" above the root");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/%61dmin");
+    expect_error(yaml, 11, 15, "encodes the unreserved character 'a' as %61: requests are matched with it "
+                               "decoded, so write 'a'");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2fb");
+    expect_error(yaml, 11, 15, "has a \"%\" at byte 2 not followed by two uppercase hex digits");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2Fb");
+    expect_error(yaml, 11, 15, "has %2F, which certgate refuses in every request");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2Bb");
+    expect_error(yaml, 11, 15, "has %2B, which IIS reads like its raw character");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a+b");
+    expect_error(yaml, 11, 15, "contains '+' at byte 2");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/admin*");
+    expect_error(yaml, 11, 15, "contains '*' at byte 6");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a\\\\b\"");
+    expect_error(yaml, 11, 15, "contains '\\' at byte 2");
+    /* Encodings of what has no raw form in a path are fine. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/My%20Documents/caf%C3%A9");
+    cg_config_unref(expect_ok(yaml));
+    /* case_insensitive_paths (the default): "/Admin" is "/admin". */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/admin", "/Admin");
+    expect_error(yaml, 11, 15, "duplicate route path \"/Admin\" in listener \"main\" (first at line 9, "
+                               "column 15; expected each path once per listener, ignoring case: "
+                               "case_insensitive_paths)");
     snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"\"");
     expect_error(yaml, 11, 15, "listeners[main].routes[#2].path: must not be empty");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    case_insensitive_paths: sometimes\n"
+                 "    routes: [ { path: /, backend: app } ]\n",
+                 8, 29, "listeners[main].case_insensitive_paths: expected true or false, got \"sometimes\"");
     /* "/api" and "/api/" are different prefixes. */
     snprintf(yaml, sizeof yaml, route_tmpl, "/api", "/api/");
     cg_config_unref(expect_ok(yaml));
@@ -1918,6 +1963,12 @@ static void test_route_lookup(void **state)
                                "  - port: 8444\n"
                                "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
                                "    routes:\n"
+                               "      - { path: /api, backend: app }\n"
+                               "  - port: 8445\n"
+                               "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                               "    case_insensitive_paths: false\n"
+                               "    routes:\n"
+                               "      - { path: /Api, backend: app, client_cert: optional }\n"
                                "      - { path: /api, backend: app }\n");
     const cg_listener_cfg *l = &cfg->listeners[0];
     static const struct {
@@ -1927,7 +1978,9 @@ static void test_route_lookup(void **state)
         { "/app", "/app" },
         { "/app/", "/app" },
         { "/app/x", "/app" },
-        { "/app?q=1", "/app" },
+        { "/APP/x", "/app" },     /* case_insensitive_paths: true by default */
+        { "/aPp", "/app" },
+        { "/APPlication", "/" },
         { "/application", "/" },  /* the boundary rule */
         { "/app/v2", "/app" },    /* "/app/v2/" needs the slash */
         { "/app/v2/", "/app/v2/" },
@@ -1962,6 +2015,18 @@ static void test_route_lookup(void **state)
     assert_null(cg_config_route(l, "/ap", 3));
     assert_non_null(cg_config_route(l, "/api/v1", 7));
     assert_non_null(cg_config_route(l, "/api", 4));
+    assert_non_null(cg_config_route(l, "/API/v1", 7)); /* default: either case */
+    assert_true(l->case_insensitive_paths);
+
+    /* case_insensitive_paths: false: case counts, and "/Api" and "/api" are
+     * two routes. */
+    l = &cfg->listeners[2];
+    assert_false(l->case_insensitive_paths);
+    r = cg_config_route(l, "/Api/x", 6);
+    assert_true(r && strcmp(r->path, "/Api") == 0 && !r->client_cert_required);
+    r = cg_config_route(l, "/api/x", 6);
+    assert_true(r && strcmp(r->path, "/api") == 0 && r->client_cert_required);
+    assert_null(cg_config_route(l, "/API/x", 6));
     cg_config_unref(cfg);
 }
 
