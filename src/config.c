@@ -27,6 +27,7 @@
 
 #include <yaml.h>
 
+#include "chain_limits.h"
 #include "mapping.h"
 #include "tls.h"
 #include "yaml_doc.h"
@@ -1041,7 +1042,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
-                                        "max_chain_depth", "allow_weak_signatures", NULL };
+                                        "max_chain_depth", "max_client_certificates",
+                                        "allow_weak_signatures", NULL };
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -1077,6 +1079,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
         }
     }
     get_uint(ld, &m, "max_chain_depth", CG_CHAIN_DEPTH_MIN, CG_CHAIN_DEPTH_MAX, &l->max_chain_depth);
+    get_uint(ld, &m, "max_client_certificates", 1, CG_CHAIN_MAX_CERTIFICATES_LIMIT, &l->max_client_certificates);
     get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
 }
 
@@ -1337,6 +1340,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->session_tickets = true;
     l->session_ticket_lifetime_s = 3600;
     l->max_chain_depth = 6;
+    l->max_client_certificates = CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
     l->revocation.mode = CG_REVOCATION_FETCH;
     if (name) {
         fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);

@@ -54,6 +54,7 @@ typedef struct cg_listener_cfg {
     bool session_tickets;
     uint32_t session_ticket_lifetime_s;
     uint32_t max_chain_depth;
+    uint32_t max_client_certificates; /* in the client's Certificate message (chain_limits.h) */
     bool allow_weak_signatures;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
 

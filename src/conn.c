@@ -363,9 +363,18 @@ static void judge_certificate(cg_conn *c)
 {
     const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
     uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
-    c->cert_present = peer != NULL;
-    c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
-                                  c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
+    if (c->tls.refused) {
+        /* Refused before verification (over the chain limits): the parsed
+         * leaf names the client; nothing of it was verified. */
+        peer = c->tls.refused->leaf.raw.p ? &c->tls.refused->leaf : NULL;
+        c->cert_present = true;
+        c->cert_ok = false;
+        cg_refuse(&c->cert_refusal, CG_REFUSE_CERT_UNTRUSTED, "%s", c->tls.refused->why);
+    } else {
+        c->cert_present = peer != NULL;
+        c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
+                                      c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
+    }
     if (peer) {
         cg_cert_subject(peer, c->subject, sizeof c->subject);
         cg_cert_issuer(peer, c->issuer, sizeof c->issuer);
@@ -381,7 +390,7 @@ static void judge_certificate(cg_conn *c)
     } else {
         snprintf(c->identity, sizeof c->identity, "anonymous");
     }
-    if (peer) {
+    if (peer && !c->tls.refused) {
         if (c->tls.trace.depth_count > 0) {
             c->chain_len = c->tls.trace.depth_count;
             memcpy(c->chain, c->tls.trace.crt, (size_t)c->chain_len * sizeof c->chain[0]);

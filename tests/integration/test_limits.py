@@ -1,0 +1,127 @@
+"""Limits against one client exhausting the server: bounded handshake work
+(the client's Certificate message is judged before mbedTLS verifies it:
+src/chain_limits.h) and fair admission (per-address connection limits:
+src/admission.h).
+"""
+
+import os
+import socket
+import time
+
+import harness as H
+from harness import t
+
+TMP = None
+PKI = None
+
+INTERMEDIATE_DN = "/C=US/O=Example/CN=Example Dev Intermediate CA"
+ROOT_DN = "/C=US/O=Example/CN=Example Dev Root CA"
+
+
+def setUpModule():
+    global TMP, PKI
+    TMP = H.module_tmp(__name__)
+    PKI = H.pki()
+
+
+def tearDownModule():
+    H.cleanup_module_tmp(__name__)
+
+
+def _ec_key(path):
+    H.run_checked(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                   "-out", path])
+
+
+def self_signed_ca(name, subject):
+    """A self-made CA certificate (self-signed, its own key): (crt, key)."""
+    key, crt = TMP.join(name + ".key"), TMP.join(name + ".crt")
+    if not os.path.exists(crt):
+        _ec_key(key)
+        H.run_checked(["openssl", "req", "-x509", "-new", "-key", key, "-subj", subject, "-days", "30",
+                       "-addext", "basicConstraints=critical,CA:TRUE",
+                       "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", crt])
+    return crt, key
+
+
+def leaf_signed_by(name, issuer_crt, issuer_key):
+    """A client certificate issued by (issuer_crt, issuer_key): (crt, key)."""
+    key, crt, csr = TMP.join(name + ".key"), TMP.join(name + ".crt"), TMP.join(name + ".csr")
+    if not os.path.exists(crt):
+        _ec_key(key)
+        ext = TMP.write(name + ".ext", "basicConstraints=critical,CA:FALSE\n"
+                        "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+        H.run_checked(["openssl", "req", "-new", "-key", key, "-subj", "/O=Attacker/CN=" + name, "-out", csr])
+        H.run_checked(["openssl", "x509", "-req", "-in", csr, "-CA", issuer_crt, "-CAkey", issuer_key,
+                       "-set_serial", "7", "-days", "30", "-extfile", ext, "-out", crt])
+    return crt, key
+
+
+def bundle(name, *pems):
+    """One PEM file holding pems in order (what the client sends)."""
+    return TMP.write(name + ".pem", "".join(H.read_text(p) for p in pems))
+
+
+def fake_flood(name, count, subject):
+    """A leaf plus count self-made CA certificates all named subject, the leaf
+    issued (by name and by the first fake's key) under that name: (pem, key)."""
+    fakes = [self_signed_ca("%s-fake%d" % (name, i), subject) for i in range(count)]
+    leaf, key = leaf_signed_by(name + "-leaf", *fakes[0])
+    return bundle(name, leaf, *[c for c, _ in fakes]), key
+
+
+def unrelated_cas(name, count):
+    return [self_signed_ca("%s-unrelated%d" % (name, i), "/O=Elsewhere/CN=Unrelated CA %d" % i)[0]
+            for i in range(count)]
+
+
+class TestChainLimits(H.Shared):
+    LIMIT = 5
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "tls_extra": {"max_client_certificates": cls.LIMIT}}
+
+    def alice_plus(self, extra):
+        crt, key = PKI.client("alice")  # alice's file: leaf + intermediate
+        return bundle("alice-plus-%d" % len(extra), crt, *extra), key
+
+    def refused_chain(self, pem, key, *pieces):
+        r = self.cg.curl("/x", cert=pem, key=key)
+        rid = self.assert_refusal(r, 403, "client_cert_untrusted", sub=16)
+        entry = self.cg.wait_log(event="refused", id_=rid)[0]
+        for p in pieces:
+            self.assertIn(p, entry.get("detail", ""), entry["_raw"])
+        return entry
+
+    def test_flood_of_fake_cas_is_refused_unverified(self):
+        # The attacker's message: a leaf + 10 self-made CAs with the trusted
+        # intermediate's name: over the count before anything is parsed.
+        pem, key = fake_flood("flood10", 10, INTERMEDIATE_DN)
+        self.refused_chain(pem, key, "sent 11 certificates", "max_client_certificates", "not verified")
+
+    def test_same_name_candidates_within_the_count_are_refused(self):
+        # Within the count, but three certificates named like the trusted root.
+        pem, key = fake_flood("rootnamed3", 3, ROOT_DN)
+        self.refused_chain(pem, key, "3 certificates named like the trusted CA", "Example Dev Root CA")
+
+    def test_two_same_named_candidates_are_verified_as_usual(self):
+        # Two may share a name (a CA and its cross-certificate): mbedTLS
+        # verifies the chain and the verdict is the usual untrusted one.
+        pem, key = fake_flood("rootnamed2", 2, ROOT_DN)
+        entry = self.refused_chain(pem, key)
+        self.assertNotIn("not verified", entry.get("detail", ""), entry["_raw"])
+
+    def test_four_level_chain_is_accepted(self):
+        self.assert_status(self.cg.curl("/x", cert="deep"), 200)
+
+    def test_chain_of_exactly_the_limit_is_accepted_one_more_refused(self):
+        extra = unrelated_cas("limit", self.LIMIT - 1)
+        pem, key = self.alice_plus(extra[:self.LIMIT - 2])  # leaf + intermediate + 3 = 5
+        self.assert_status(self.cg.curl("/x", cert=pem, key=key), 200)
+        pem, key = self.alice_plus(extra)                    # 6
+        self.refused_chain(pem, key, "sent %d certificates" % (self.LIMIT + 1),
+                           "accepts at most %d" % self.LIMIT)
+        # The connection refused before verification did not hurt the next one.
+        self.assert_status(self.cg.curl("/x", cert="alice"), 200)
