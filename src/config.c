@@ -584,7 +584,8 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "max_connections", "max_request_head", "max_header_line",
                                         "max_headers", "max_response_head",
-                                        "max_requests_per_connection", NULL };
+                                        "max_requests_per_connection", "max_handshakes_per_address",
+                                        "max_connections_per_address", "per_address_ipv6_prefix", NULL };
     cg_limits *lim = &ld->cfg->limits;
     cg_map m;
     if (!open_section(ld, root, "limits", keys, "in limits", &m))
@@ -600,6 +601,9 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
              &lim->max_response_head);
     get_uint(ld, &m, "max_requests_per_connection", 0, UINT32_MAX,
              &lim->max_requests_per_connection);
+    get_uint(ld, &m, "max_handshakes_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_handshakes_per_address);
+    get_uint(ld, &m, "max_connections_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_connections_per_address);
+    get_uint(ld, &m, "per_address_ipv6_prefix", 16, 128, &lim->per_address_ipv6_prefix);
 
     /* A line longer than the whole head could never be reached: the limit
      * meant is probably the other one. Only compare values that parsed. */
@@ -1527,6 +1531,9 @@ static cg_config *config_new(void)
         .max_headers = 100,
         .max_response_head = 32 * 1024,
         .max_requests_per_connection = 0,
+        .max_handshakes_per_address = 256,
+        .max_connections_per_address = 4096,
+        .per_address_ipv6_prefix = 64,
     };
     cfg->timeouts = (cg_timeouts){
         .handshake = 10000,

@@ -113,6 +113,9 @@ typedef struct cg_limits {
     uint32_t max_headers;        /* header fields per request */
     uint32_t max_response_head;  /* bytes, from the backend */
     uint32_t max_requests_per_connection; /* 0 = unlimited */
+    uint32_t max_handshakes_per_address;  /* connections in their TLS handshake; 0 = unlimited (admission.h) */
+    uint32_t max_connections_per_address; /* open connections; 0 = unlimited */
+    uint32_t per_address_ipv6_prefix;     /* IPv6 addresses are counted per prefix of this length */
 } cg_limits;
 
 typedef struct cg_timeouts {     /* all in milliseconds */

@@ -125,3 +125,90 @@ class TestChainLimits(H.Shared):
                            "accepts at most %d" % self.LIMIT)
         # The connection refused before verification did not hurt the next one.
         self.assert_status(self.cg.curl("/x", cert="alice"), 200)
+
+
+class TestFairAdmission(H.Shared):
+    HANDSHAKES = 4
+    OPEN = 6
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "limits": {"max_handshakes_per_address": cls.HANDSHAKES,
+                           "max_connections_per_address": cls.OPEN},
+                "timeouts": {"handshake": "30s"}}
+
+    def silent(self, source="127.0.0.1"):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.settimeout(t(5))
+        s.connect(("127.0.0.1", self.cg.port))
+        self.addCleanup(s.close)
+        return s
+
+    def closed_at_once(self, s, within=2.0):
+        """True when certgate closed s (EOF or reset) within `within` s."""
+        s.settimeout(t(within))
+        try:
+            return s.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def request_from(self, source, cert="alice"):
+        with H.TLSClient(self.cg.port, cert=cert, timeout=t(10), source_address=(source, 0)) as c:
+            return c.request("GET", "/x")
+
+    def test_silent_connections_over_the_limit_are_closed_others_served(self):
+        held = [self.silent() for _ in range(self.HANDSHAKES)]
+        extra = [self.silent() for _ in range(5)]
+        for s in extra:
+            self.assertTrue(self.closed_at_once(s), "a connection over the per-address limit stayed open")
+        for s in held:
+            self.assertFalse(self.closed_at_once(s, within=0.2), "a connection within the limit was closed")
+        # Another address is served at once.
+        t0 = time.monotonic()
+        r = self.request_from("127.0.0.2")
+        self.assert_status(r, 200)
+        self.assertLess(time.monotonic() - t0, t(5))
+        # One log line for the address (rate-limited), counting the refusals.
+        lines = self.cg.wait_log(event="connection_refused", address="127.0.0.1")
+        self.assertIn("max_handshakes_per_address", lines[0].get("reason", ""), lines[0]["_raw"])
+        time.sleep(0.3)
+        self.assertEqual(len(self.cg.find_log(event="connection_refused", address="127.0.0.1")), 1,
+                         self.cg.log_tail())
+        # Freed: the first address can connect again and is served.
+        for s in held:
+            s.close()
+        deadline = time.monotonic() + t(5)
+        while True:
+            try:
+                r = self.request_from("127.0.0.1")
+                break
+            except (OSError, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.assert_status(r, 200)
+
+    def test_open_connections_per_address_are_limited(self):
+        # Finished handshakes no longer count as handshaking, but stay open.
+        clients = []
+        for _ in range(self.OPEN):
+            c = H.TLSClient(self.cg.port, cert="alice", timeout=t(10), source_address=("127.0.0.3", 0))
+            self.addCleanup(c.close)
+            r = c.request("GET", "/x")
+            self.assert_status(r, 200)
+            clients.append(c)
+        s = self.silent("127.0.0.3")
+        self.assertTrue(self.closed_at_once(s), "the connection over max_connections_per_address stayed open")
+        line = self.cg.wait_log(event="connection_refused", address="127.0.0.3")[0]
+        self.assertIn("max_connections_per_address", line.get("reason", ""), line["_raw"])
+        clients.pop().close()
+        deadline = time.monotonic() + t(5)
+        while True:
+            s = self.silent("127.0.0.3")
+            if not self.closed_at_once(s, within=0.3):
+                break
+            self.assertLess(time.monotonic(), deadline, "the address stayed refused after a connection closed")
