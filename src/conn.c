@@ -480,7 +480,10 @@ static void process_input(cg_conn *c)
         if (CG_LOG_DEBUG_ON())
             cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s chain=%s", c->peer,
                    c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl), c->cert_present ? c->serial : "-",
-                   !c->cert_present || c->tls.resumed ? "-" : c->tls.chain_cached ? "cached" : "verified");
+                   c->tls.refused                       ? "refused"
+                   : !c->cert_present || c->tls.resumed ? "-"
+                   : c->tls.chain_cached                ? "cached"
+                                                        : "verified");
         cg_proxy_init(c);
         if (c->cert_ok && c->cert_present)
             cg_conn_check_revocation(c);
