@@ -212,3 +212,34 @@ class TestFairAdmission(H.Shared):
             if not self.closed_at_once(s, within=0.3):
                 break
             self.assertLess(time.monotonic(), deadline, "the address stayed refused after a connection closed")
+
+
+class TestChainLimitsResumption(H.Shared):
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port}}
+
+    def test_session_of_a_refused_chain_stays_refused(self):
+        pem, key = fake_flood("resume-flood", 10, INTERMEDIATE_DN)
+        ctx = H.client_context(None)
+        ctx.load_cert_chain(pem, key)
+        c1 = H.TLSClient(self.cg.port, context=ctx)
+        r = c1.request("GET", "/x")
+        self.assert_refusal(r, 403, "client_cert_untrusted", sub=16)
+        session = c1.sock.session
+        c1.close()
+        self.assertIsNotNone(session)
+        raw = socket.create_connection(("127.0.0.1", self.cg.port), timeout=t(10))
+        s = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+        self.addCleanup(s.close)
+        self.assertTrue(s.session_reused, "the refused handshake's session was not resumed")
+        s.sendall(b"GET /x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        self.assertTrue(data.startswith(b"HTTP/1.1 403"), data[:200])
+        self.assertIn(b"resumed from a handshake whose client certificate chain was refused", data)
+        self.assert_not_forwarded("/x")
