@@ -27,6 +27,7 @@
 
 #include <yaml.h>
 
+#include "chain_limits.h"
 #include "error_page.h"
 #include "mapping.h"
 #include "target.h"
@@ -585,7 +586,8 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "max_connections", "max_request_head", "max_header_line",
                                         "max_headers", "max_response_head",
-                                        "max_requests_per_connection", NULL };
+                                        "max_requests_per_connection", "max_handshakes_per_address",
+                                        "max_connections_per_address", "per_address_ipv6_prefix", NULL };
     cg_limits *lim = &ld->cfg->limits;
     cg_map m;
     if (!open_section(ld, root, "limits", keys, "in limits", &m))
@@ -601,6 +603,9 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
              &lim->max_response_head);
     get_uint(ld, &m, "max_requests_per_connection", 0, UINT32_MAX,
              &lim->max_requests_per_connection);
+    get_uint(ld, &m, "max_handshakes_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_handshakes_per_address);
+    get_uint(ld, &m, "max_connections_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_connections_per_address);
+    get_uint(ld, &m, "per_address_ipv6_prefix", 16, 128, &lim->per_address_ipv6_prefix);
 
     /* A line longer than the whole head could never be reached: the limit
      * meant is probably the other one. Only compare values that parsed. */
@@ -1043,7 +1048,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
-                                        "max_chain_depth", "allow_weak_signatures", NULL };
+                                        "max_chain_depth", "max_client_certificates",
+                                        "allow_weak_signatures", NULL };
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -1079,6 +1085,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
         }
     }
     get_uint(ld, &m, "max_chain_depth", CG_CHAIN_DEPTH_MIN, CG_CHAIN_DEPTH_MAX, &l->max_chain_depth);
+    get_uint(ld, &m, "max_client_certificates", 1, CG_CHAIN_MAX_CERTIFICATES_LIMIT, &l->max_client_certificates);
     get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
 }
 
@@ -1330,6 +1337,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->session_tickets = true;
     l->session_ticket_lifetime_s = 3600;
     l->max_chain_depth = 6;
+    l->max_client_certificates = CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
     l->revocation.mode = CG_REVOCATION_FETCH;
     l->case_insensitive_paths = true; /* the backends are IIS */
     if (name) {
@@ -1602,6 +1610,9 @@ static cg_config *config_new(void)
         .max_headers = 100,
         .max_response_head = 32 * 1024,
         .max_requests_per_connection = 0,
+        .max_handshakes_per_address = 256,
+        .max_connections_per_address = 4096,
+        .per_address_ipv6_prefix = 64,
     };
     cfg->timeouts = (cg_timeouts){
         .handshake = 10000,

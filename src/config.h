@@ -55,6 +55,7 @@ typedef struct cg_listener_cfg {
     bool session_tickets;
     uint32_t session_ticket_lifetime_s;
     uint32_t max_chain_depth;
+    uint32_t max_client_certificates; /* in the client's Certificate message (chain_limits.h) */
     bool allow_weak_signatures;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
 
@@ -115,6 +116,9 @@ typedef struct cg_limits {
     uint32_t max_headers;        /* header fields per request */
     uint32_t max_response_head;  /* bytes, from the backend */
     uint32_t max_requests_per_connection; /* 0 = unlimited */
+    uint32_t max_handshakes_per_address;  /* connections in their TLS handshake; 0 = unlimited (admission.h) */
+    uint32_t max_connections_per_address; /* open connections; 0 = unlimited */
+    uint32_t per_address_ipv6_prefix;     /* IPv6 addresses are counted per prefix of this length */
 } cg_limits;
 
 typedef struct cg_timeouts {     /* all in milliseconds */

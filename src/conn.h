@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "admission.h"
 #include "config.h"
 #include "error.h"
 #include "http_proxy.h"
@@ -30,6 +31,9 @@ typedef struct cg_conn {
     size_t listener;               /* index into cfg->listeners */
     cg_tls_conn tls;
     bool tls_ready;
+
+    cg_admission_key admit_key;    /* counted under this address (family 0: not counted) */
+    bool admit_handshaking;        /* counted as handshaking */
 
     char peer_ip[INET6_ADDRSTRLEN];
     char peer[INET6_ADDRSTRLEN + 8]; /* "ip:port" */

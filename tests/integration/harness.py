@@ -926,8 +926,9 @@ class TLSClient:
     """
 
     def __init__(self, port, cert="alice", *, timeout=10, server_hostname="localhost",
-                 connect=True, context=None):
+                 connect=True, context=None, source_address=None):
         self.port = port
+        self.source_address = source_address  # (ip, port): e.g. ("127.0.0.2", 0), another client address
         self.cert = cert
         self.timeout = t(timeout)
         self.server_hostname = server_hostname
@@ -940,7 +941,8 @@ class TLSClient:
             self.connect()
 
     def connect(self):
-        raw = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout,
+                                       source_address=self.source_address)
         try:
             self.sock = self.ctx.wrap_socket(raw, server_hostname=self.server_hostname)
         except BaseException:

@@ -143,6 +143,9 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->limits.max_headers, 100);
     assert_int_equal(cfg->limits.max_response_head, 32 * 1024);
     assert_int_equal(cfg->limits.max_requests_per_connection, 0);
+    assert_int_equal(cfg->limits.max_handshakes_per_address, 256);
+    assert_int_equal(cfg->limits.max_connections_per_address, 4096);
+    assert_int_equal(cfg->limits.per_address_ipv6_prefix, 64);
 
     assert_int_equal(cfg->timeouts.handshake, 10000);
     assert_int_equal(cfg->timeouts.request_header, 10000);
@@ -451,7 +454,7 @@ static void test_unknown_keys(void **state)
                  11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
                         "certificate, key, chain, client_ca, client_ca_names, "
                         "require_client_auth_eku, session_tickets, session_ticket_lifetime, "
-                        "max_chain_depth, allow_weak_signatures)");
+                        "max_chain_depth, max_client_certificates, allow_weak_signatures)");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - name: main\n"
@@ -790,6 +793,26 @@ static void test_ranges(void **state)
                  "limits.max_response_head: \"100g\" is out of range (expected 1k to 1m)");
     expect_error("limits:\n  max_requests_per_connection: 4294967296\n" MINIMAL, 2, 32,
                  "expected 0 to 4294967295");
+    expect_error("limits:\n  max_handshakes_per_address: -1\n" MINIMAL, 2, 31,
+                 "limits.max_handshakes_per_address: expected a whole number from 0 to 1000000");
+    expect_error("limits:\n  max_connections_per_address: 1000001\n" MINIMAL, 2, 32,
+                 "limits.max_connections_per_address: 1000001 is out of range (expected 0 to 1000000)");
+    expect_error("limits:\n  per_address_ipv6_prefix: 129\n" MINIMAL, 2, 28,
+                 "limits.per_address_ipv6_prefix: 129 is out of range (expected 16 to 128)");
+    expect_error("limits:\n  per_address_ipv6_prefix: 8\n" MINIMAL, 2, 28, "expected 16 to 128");
+    {
+        cg_diag d;
+        cg_diag_init(&d);
+        static const char y[] = "limits:\n  max_handshakes_per_address: 0\n  max_connections_per_address: 0\n"
+                                "  per_address_ipv6_prefix: 48\n" MINIMAL;
+        cg_config *cfg = cg_config_load_string(y, sizeof y - 1, NAME, CG_CONFIG_SKIP_TLS, &d);
+        assert_non_null(cfg);
+        assert_int_equal(cfg->limits.max_handshakes_per_address, 0);
+        assert_int_equal(cfg->limits.max_connections_per_address, 0);
+        assert_int_equal(cfg->limits.per_address_ipv6_prefix, 48);
+        cg_config_unref(cfg);
+        cg_diag_free(&d);
+    }
     /* max_header_line against max_request_head: explicit line, default
      * head; then explicit head, default line. */
     expect_error("limits:\n  max_header_line: 32k\n" MINIMAL, 2, 20,
@@ -1499,6 +1522,30 @@ static void test_listener_tls_new_keys(void **state)
     snprintf(yaml, sizeof yaml, tls_new_tmpl, "6", "yes");
     expect_error(yaml, 12, 30, "listeners[main].tls.allow_weak_signatures: expected true or false, "
                                "got \"yes\"");
+
+    /* max_client_certificates: 10 by default, 1 to 32. */
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "6", "false");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_client_certificates, 10);
+    cg_config_unref(cfg);
+    static const char certs_tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls:\n"
+        "      certificate: s.crt\n"
+        "      key: s.key\n"
+        "      client_ca: ca.crt\n"
+        "      max_client_certificates: %s\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    snprintf(yaml, sizeof yaml, certs_tmpl, "32");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_client_certificates, 32);
+    cg_config_unref(cfg);
+    snprintf(yaml, sizeof yaml, certs_tmpl, "0");
+    expect_error(yaml, 11, 32, "listeners[main].tls.max_client_certificates: 0 is out of range (expected 1 to 32)");
+    snprintf(yaml, sizeof yaml, certs_tmpl, "33");
+    expect_error(yaml, 11, 32, "listeners[main].tls.max_client_certificates: 33 is out of range (expected 1 to 32)");
 }
 
 /* Line 9: mode (value at column 13), 10: crl_files (18), 11: stale_grace (20). */
