@@ -65,6 +65,11 @@ typedef struct cg_listener_cfg {
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
+    /* strip_request_headers: names stripped besides the built-in ones, and
+     * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */
+    char **strip_headers, **keep_headers;
+    size_t nstrip_headers, nkeep_headers;
+
     cg_route *routes;      /* longest prefix wins */
     size_t nroutes;
 

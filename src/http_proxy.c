@@ -382,11 +382,13 @@ static void forward(cg_conn *c, const char *negotiate_token)
         /* Built once per request, while the request's header slices are
          * valid (the plaintext buffer is compacted as a body streams). */
         const cg_backend_cfg *b = backend_of(ex);
+        cg_header_policy strip = { l->strip_headers, l->nstrip_headers, l->keep_headers, l->nkeep_headers };
         cg_forward_ctx fw = {
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
             .request_id = { ex->id, strlen(ex->id) },
             .extra_block = { c->fwd_block, c->fwd_block_len },
+            .strip = &strip,
         };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
