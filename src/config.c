@@ -29,6 +29,7 @@
 
 #include "chain_limits.h"
 #include "error_page.h"
+#include "http1.h"
 #include "mapping.h"
 #include "target.h"
 #include "tls.h"
@@ -1322,10 +1323,87 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
                         "accepted", ldesc);
 }
 
+static bool header_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 128 || strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* strip_request_headers.add / .keep: header names, stored as compared
+ * (lower case, '_' as '-'). */
+static void parse_header_names(cg_loader *ld, const cg_map *m, const char *key, const char *ldesc, char ***out,
+                               size_t *nout)
+{
+    yaml_node_t *seq;
+    char path[256], d[96];
+    bool keep = strcmp(key, "keep") == 0;
+    if (get_list(ld, m, key, "a list of header names", &seq) != CG_YAML_SET || list_len(seq) == 0)
+        return;
+    size_t n = list_len(seq);
+    if (!(*out = xcalloc(ld, n, sizeof **out)))
+        return;
+    key_path(m, key, path, sizeof path);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+            !header_name_ok(cg_yaml_text(it), cg_yaml_len(it))) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: expected a header name (1 to 128 letters, digits or "
+                          "!#$%%&'*+-.^_`|~), got %s", path, i + 1, cg_yaml_describe(it, d, sizeof d));
+            continue;
+        }
+        const char *s = cg_yaml_text(it);
+        cg_slice name = { s, cg_yaml_len(it) };
+        if (keep && cg_http_request_header_dropped(name)) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is always removed from client requests (hop-by-hop, set by "
+                          "certgate itself, or one of certgate's identity headers) and cannot be kept", path,
+                          i + 1, s);
+            continue;
+        }
+        if (keep && !cg_http_backend_trusted_header(name)) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is not stripped by default, so there is nothing to keep "
+                          "(keep takes names of the built-in list in docs/proxy.md, e.g. X-Real-IP)", path, i + 1,
+                          s);
+            continue;
+        }
+        if (keep)
+            cg_yaml_warning(&ld->y, it, "%s: %s sent by clients now reaches the backends of %s unchecked: a "
+                            "client can claim anything in it; keep it only for a backend that does not trust it",
+                            path, s, ldesc);
+        else if (cg_http_request_header_stripped(name, NULL))
+            cg_yaml_warning(&ld->y, it, "%s[#%zu]: %s is stripped by default; listing it changes nothing", path,
+                            i + 1, s);
+        char *c = xstrdup(ld, s);
+        if (!c)
+            return;
+        for (char *p = c; *p; p++)
+            *p = *p == '_' ? '-' : (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+        (*out)[(*nout)++] = c;
+    }
+}
+
+/* strip_request_headers: { add: [...], keep: [...] } (docs/proxy.md). */
+static void parse_strip_headers(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "add", "keep", NULL };
+    cg_map m;
+    if (!open_section(ld, lm, "strip_request_headers", keys, ldesc, &m))
+        return;
+    parse_header_names(ld, &m, "add", ldesc, &l->strip_headers, &l->nstrip_headers);
+    parse_header_names(ld, &m, "keep", ldesc, &l->keep_headers, &l->nkeep_headers);
+}
+
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "case_insensitive_paths", "routes", NULL };
+                                        "forward_client_cert", "case_insensitive_paths", "strip_request_headers",
+                                        "routes", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1390,6 +1468,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
     get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
     get_bool(ld, &m, "case_insensitive_paths", &l->case_insensitive_paths); /* routes compare with it */
+    parse_strip_headers(ld, &m, ldesc, l);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
 }
@@ -1549,6 +1628,12 @@ static void free_listener(cg_listener_cfg *l)
         free(l->revocation.crl_files[i]);
     free(l->revocation.crl_files);
     free(l->mapping_file);
+    for (size_t i = 0; i < l->nstrip_headers; i++)
+        free(l->strip_headers[i]);
+    free(l->strip_headers);
+    for (size_t i = 0; i < l->nkeep_headers; i++)
+        free(l->keep_headers[i]);
+    free(l->keep_headers);
     if (l->mapping)
         cg_mapping_unref(l->mapping);
 }

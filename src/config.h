@@ -69,6 +69,11 @@ typedef struct cg_listener_cfg {
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
 
+    /* strip_request_headers: names stripped besides the built-in ones, and
+     * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */
+    char **strip_headers, **keep_headers;
+    size_t nstrip_headers, nkeep_headers;
+
     cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;
 

@@ -17,6 +17,7 @@
 
 #include "crl.h"
 #include "delegation.h"
+#include "dn.h"
 #include "log.h"
 #include "verify.h"
 
@@ -63,6 +64,7 @@ static void on_closed(uv_handle_t *h)
     free(c->held);
     cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
     free(c->fwd_block);
+    free(c->subject);
     free(c);
     if (w->stopping && w->nconns == 0)
         uv_async_send(&w->wakeup); /* lets the worker finish */
@@ -381,16 +383,13 @@ static void judge_certificate(cg_conn *c)
                                       c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
     }
     if (peer) {
-        cg_cert_subject(peer, c->subject, sizeof c->subject);
-        cg_cert_issuer(peer, c->issuer, sizeof c->issuer);
+        /* The text escapes every control character (dn.h): safe in log
+         * lines and sentences as it is. The identity headers are rendered
+         * from the certificate itself (identity.h). */
+        free(c->subject);
+        c->subject = cg_dn_text(peer->subject_raw.p, peer->subject_raw.len, 0);
         cg_cert_serial(peer, c->serial, sizeof c->serial);
         cg_cert_sha256_hex(peer, c->fingerprint);
-        for (char *s = c->subject; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
-        for (char *s = c->issuer; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
         snprintf(c->identity, sizeof c->identity, "cert:%s", c->fingerprint);
     } else {
         snprintf(c->identity, sizeof c->identity, "anonymous");
@@ -419,7 +418,7 @@ static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
         else
             cg_refuse(&c->cert_refusal, st == CG_REV_REVOKED ? CG_REFUSE_CERT_REVOKED : CG_REFUSE_REVOCATION_UNKNOWN,
                       "The revocation status of the client certificate \"%s\" (serial %s) could not be established.",
-                      c->subject, c->serial);
+                      c->subject ? c->subject : "?", c->serial);
     }
     /* Only an answer that arrived later resumes the request: one given
      * during cg_crl_check_chain() is handled by whoever asked (re-entering

@@ -41,7 +41,8 @@ typedef struct cg_conn {
     /* The client certificate, judged once after the handshake. */
     bool cert_present, cert_ok;
     cg_refusal cert_refusal;
-    char subject[256], issuer[256], serial[80], fingerprint[65];
+    char *subject;                 /* RFC 4514 text (dn.h), exactly allocated; NULL without a certificate */
+    char serial[80], fingerprint[65];
     char identity[300];            /* backend pooling key: "cert:<sha256>" or "user:<principal>" */
 
     /* The verified chain (leaf first, anchor last), borrowed from the TLS

@@ -1228,8 +1228,58 @@ bool cg_http_request_header_dropped(cg_slice name)
     }
 }
 
+/* Headers some backend or framework believes as a statement of who the
+ * client is or which URL it asked for, when a front end sets them: IIS URL
+ * Rewrite and ARR (X-Original-URL / X-Rewrite-URL replace the routed path),
+ * client-certificate forwarding conventions of other proxies, "already
+ * authenticated" users (Remote-User, Azure App Service, oauth2-proxy), and
+ * client addresses other than X-Forwarded-For. A client is none of those
+ * front ends. Stripped unless the listener keeps one (cg_header_policy). */
+const char *const cg_http_backend_trusted_headers[] = {
+    "x-original-url", "x-rewrite-url",
+    "x-arr-clientcert", "x-arr-ssl", "x-arr-log-id",
+    "x-forwarded-client-cert", "x-ssl-client-cert", "x-ssl-client-verify", "x-ssl-client-s-dn",
+    "x-ssl-client-i-dn", "x-client-cert", "x-client-verify", "ssl-client-cert",
+    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-user",
+    "x-auth-request-email", "x-ms-client-principal", "x-ms-client-principal-name",
+    "x-ms-client-principal-id", "x-ms-client-principal-idp",
+    "x-real-ip", "x-client-ip", "true-client-ip", "x-forwarded-server", "x-forwarded-port",
+    "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",
+    NULL,
+};
+
+bool cg_http_backend_trusted_header(cg_slice name)
+{
+    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++)
+        if (name_is(name, *t, strlen(*t)))
+            return true;
+    return false;
+}
+
+static bool listed(cg_slice name, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_is(name, list[i], strlen(list[i])))
+            return true;
+    return false;
+}
+
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+{
+    if (cg_http_request_header_dropped(name))
+        return true;
+    if (cg_http_backend_trusted_header(name))
+        return !p || !listed(name, p->keep, p->nkeep);
+    return p && listed(name, p->strip, p->nstrip);
+}
+
 /* Hop-by-hop fields of a response (RFC 9110 7.6.1), plus the framing and
- * X-Request-Id that the proxy writes itself. */
+ * X-Request-Id that the proxy writes itself, and WWW-Authenticate: the
+ * client's Authorization never reaches a backend (certgate authenticates
+ * to it, with Kerberos), so no challenge of a backend can be answered by
+ * the client, and a Negotiate one (a 401, or the mutual-authentication
+ * token of a 200) would only invite the browser into Kerberos with
+ * certgate's host. */
 static bool response_header_dropped(cg_slice name)
 {
     switch (name.n) {
@@ -1238,7 +1288,7 @@ static bool response_header_dropped(cg_slice name)
     case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
     case 12: return NAME_IS(name, "x-request-id");
     case 14: return NAME_IS(name, "content-length");
-    case 16: return NAME_IS(name, "proxy-connection");
+    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "www-authenticate");
     case 17: return NAME_IS(name, "transfer-encoding");
     case 18: return NAME_IS(name, "proxy-authenticate");
     case 19: return NAME_IS(name, "proxy-authorization");
@@ -1323,7 +1373,7 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
     if (ok && !has_host && ctx->default_host.n)
         ok = put_header(out, CG_SLICE_LIT("Host"), ctx->default_host);
     for (size_t i = 0; ok && i < n; i++) {
-        if (cg_http_request_header_dropped(h[i].name))
+        if (cg_http_request_header_stripped(h[i].name, ctx->strip))
             continue;
         /* Host stays even if Connection names it: the backend needs it
          * and a client must not be able to swap in the default host. */

@@ -86,6 +86,16 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
                            cg_http_header *hdrs, size_t max_headers,
                            cg_http_request *req, cg_refusal *why);
 
+/* What a listener changes in the list of client headers stripped before a
+ * request is forwarded (strip_request_headers in the configuration):
+ * names compared like header names (case-insensitive, '_' as '-'). */
+typedef struct cg_header_policy {
+    char **strip;    /* removed too */
+    size_t nstrip;
+    char **keep;     /* passed although in cg_http_backend_trusted_headers */
+    size_t nkeep;
+} cg_header_policy;
+
 typedef struct cg_forward_ctx {
     cg_slice client_ip;           /* textual address for X-Forwarded-For */
     cg_slice default_host;        /* Host to send when the client sent none (HTTP/1.0) */
@@ -95,6 +105,7 @@ typedef struct cg_forward_ctx {
     cg_slice extra_block;         /* complete "Name: value\r\n" lines rendered (and
                                      sanitized) once per connection by the caller;
                                      appended as they are */
+    const cg_header_policy *strip; /* the listener's changes; NULL: the defaults */
 } cg_forward_ctx;
 
 /* True for a header a client must never be able to send to the backend:
@@ -107,9 +118,23 @@ typedef struct cg_forward_ctx {
  * Case-insensitive. */
 bool cg_http_request_header_dropped(cg_slice name);
 
+/* Lower-case names (NULL-terminated list) of headers that backends
+ * commonly trust as identity or routing statements from a front end
+ * (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert, X-Forwarded-Client-Cert,
+ * X-SSL-Client-Cert, Remote-User, X-Remote-User, X-Real-IP, ...; see
+ * http1.c): stripped from client requests unless a listener keeps one. */
+extern const char *const cg_http_backend_trusted_headers[];
+bool cg_http_backend_trusted_header(cg_slice name);
+
+/* The one decision on a client request header: true when it is not
+ * forwarded. Always for cg_http_request_header_dropped(); for the
+ * backend-trusted list unless p keeps it; for names p strips. p may be
+ * NULL (the defaults). */
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p);
+
 /* Writes the head to send to the backend into out:
  *   "<METHOD> <target> HTTP/1.1\r\n"
- *   the client's headers minus those cg_http_request_header_dropped() says,
+ *   the client's headers minus those cg_http_request_header_stripped() says,
  *   minus any named in the client's Connection header,
  *   "Host" kept as sent (default_host added if there was none),
  *   "X-Forwarded-For: <client_ip>", "X-Forwarded-Proto: https",
@@ -151,7 +176,9 @@ typedef enum {
 
 /* Writes the head to send to the client: "HTTP/1.1 <status> <reason>",
  * the backend's headers minus hop-by-hop ones (and those named in its
- * Connection header) and minus Content-Length / Transfer-Encoding,
+ * Connection header), minus WWW-Authenticate (the client cannot answer a
+ * backend's challenge: its Authorization is never forwarded) and minus
+ * Content-Length / Transfer-Encoding,
  * then framing: Content-Length when known, "Transfer-Encoding: chunked"
  * for chunked or until-close bodies when the client speaks HTTP/1.1
  * (CG_CLIENT_BODY_CLOSE for HTTP/1.0 clients), "Connection: close" when

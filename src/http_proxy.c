@@ -21,6 +21,7 @@
 #include "crl.h"
 #include "delegation.h"
 #include "error_page.h"
+#include "identity.h"
 #include "log.h"
 #include "mapping.h"
 #include "target.h"
@@ -117,7 +118,7 @@ static void log_request(cg_conn *c)
     cg_exchange *ex = &c->ex;
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
-    char path[700], sent[400] = "", subject[400], method[40], principal[300];
+    char path[700], sent[400] = "", subject_buf[1024], method[40], principal[300];
     cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
     cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
     if (ex->target_sent[0]) {
@@ -126,10 +127,13 @@ static void log_request(cg_conn *c)
         cg_log_quote(sent + 13, sizeof sent - 13, ex->target_sent, strlen(ex->target_sent));
     }
     cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
-    if (c->cert_present)
-        cg_log_quote(subject, sizeof subject, c->subject, strlen(c->subject));
-    else
-        strcpy(subject, "-");
+    /* The whole subject, however long (quoting at most doubles it). */
+    char *subject = subject_buf;
+    const char *s = c->cert_present && c->subject ? c->subject : "-";
+    size_t need = 2 * strlen(s) + 8;
+    if (need > sizeof subject_buf && !(subject = malloc(need)))
+        subject = subject_buf, need = sizeof subject_buf;
+    cg_log_quote(subject, need, s, strlen(s));
     double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
     int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
     cg_log(CG_LOG_INFO, "request",
@@ -140,6 +144,8 @@ static void log_request(cg_conn *c)
            ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
            cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
            ex->bytes_out, ms, sent);
+    if (subject != subject_buf)
+        free(subject);
 }
 
 /* ---- exchange lifecycle ---- */
@@ -398,18 +404,13 @@ static void forward(cg_conn *c, const char *negotiate_token)
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
     if (!c->fwd_block_ready) {
         /* Who the client is does not change on a connection: render the
-         * identity headers once (values were sanitized at the handshake,
-         * the principal by the mapper). */
+         * identity headers once (identity.h; the principal was checked by
+         * the mapper). */
         cg_buf b = { 0 };
         bool ok = true;
-        if (l->forward_client_cert && c->cert_present) {
-            const char *names[] = { "X-Client-Cert-Subject: ", "X-Client-Cert-Issuer: ", "X-Client-Cert-Serial: ",
-                                    "X-Client-Cert-SHA256: " };
-            const char *values[] = { c->subject, c->issuer, c->serial, c->fingerprint };
-            for (int i = 0; i < 4; i++)
-                ok = ok && cg_buf_append_str(&b, names[i]) && cg_buf_append_str(&b, values[i]) &&
-                     cg_buf_append(&b, "\r\n", 2);
-        }
+        const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
+        if (l->forward_client_cert && c->cert_present && peer)
+            ok = cg_identity_cert_headers(&b, peer, c->serial, c->fingerprint);
         if (c->mapped)
             ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, c->principal) &&
                  cg_buf_append(&b, "\r\n", 2);
@@ -426,11 +427,13 @@ static void forward(cg_conn *c, const char *negotiate_token)
         /* Built once per request, while the request's header slices are
          * valid (the plaintext buffer is compacted as a body streams). */
         const cg_backend_cfg *b = backend_of(ex);
+        cg_header_policy strip = { l->strip_headers, l->nstrip_headers, l->keep_headers, l->nkeep_headers };
         cg_forward_ctx fw = {
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
             .request_id = { ex->id, strlen(ex->id) },
             .extra_block = { c->fwd_block, c->fwd_block_len },
+            .strip = &strip,
         };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))

@@ -373,6 +373,44 @@ static void test_backend_urls_valid(void **state)
     }
 }
 
+/* strip_request_headers: extra names to strip, built-in backend-trusted
+ * names to keep (loudly), and nothing else. */
+static void test_strip_request_headers(void **state)
+{
+    (void)state;
+    cg_diag d;
+    cg_config *cfg = load(MINIMAL "    strip_request_headers:\n"
+                                  "      add: [X-Internal-Role, x_tenant, X-Original-URL]\n"
+                                  "      keep: [X-Real-IP]\n", &d);
+    if (!cfg || d.errors || d.warnings != 2) {
+        cg_diag_print(&d, stderr);
+        fail_msg("expected a load with 2 warnings");
+    }
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 40, "X-Original-URL is stripped by default; listing it changes nothing"));
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 16, 14, "X-Real-IP sent by clients now reaches the backends of "
+                                                       "listener \"main\" unchecked"));
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_int_equal(l->nstrip_headers, 3);
+    assert_string_equal(l->strip_headers[0], "x-internal-role");
+    assert_string_equal(l->strip_headers[1], "x-tenant");
+    assert_int_equal(l->nkeep_headers, 1);
+    assert_string_equal(l->keep_headers[0], "x-real-ip");
+    cg_diag_free(&d);
+    cg_config_unref(cfg);
+
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [Authorization]\n", 15, 14,
+                 "Authorization is always removed from client requests");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Client-Cert-Subject]\n", 15, 14,
+                 "cannot be kept");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Tenant]\n", 15, 14,
+                 "X-Tenant is not stripped by default, so there is nothing to keep");
+    expect_error(MINIMAL "    strip_request_headers:\n      add: [\"X Bad\"]\n", 15, 13,
+                 "listeners[main].strip_request_headers.add[#1]: expected a header name");
+    expect_error(MINIMAL "    strip_request_headers:\n      add: X-One\n", 15, 12,
+                 "expected a list of header names");
+    expect_error(MINIMAL "    strip_request_headers:\n      drop: [X-One]\n", 15, 7, "unknown key \"drop\"");
+}
+
 static void test_no_routes_warns(void **state)
 {
     (void)state;
@@ -418,7 +456,7 @@ static void test_unknown_keys(void **state)
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
                         "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
-                        "routes)");
+                        "strip_request_headers, routes)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
@@ -483,7 +521,8 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, case_insensitive_paths, routes, got \"main\"");
+                 "revocation, mapping, forward_client_cert, case_insensitive_paths, strip_request_headers, routes, "
+                 "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
     expect_error("workers: [1]\n" MINIMAL, 1, 10, "workers: expected a whole number from 1 to 1024 or auto, got a list");
@@ -2257,6 +2296,7 @@ int main(void)
         cmocka_unit_test(test_backend_urls_valid),
         cmocka_unit_test(test_no_routes_warns),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_strip_request_headers),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_duplicate_names),
