@@ -241,5 +241,10 @@ class TestChainLimitsResumption(H.Shared):
                 break
             data += got
         self.assertTrue(data.startswith(b"HTTP/1.1 403"), data[:200])
-        self.assertIn(b"resumed from a handshake whose client certificate chain was refused", data)
+        self.assertIn(b"X-Certgate-Error: client_cert_untrusted", data)
+        # The page is the user's; the reason is in the log line of that request.
+        rid = H.parse_head(data.split(b"\r\n\r\n", 1)[0]).header("X-Request-Id")
+        entry = self.cg.wait_log(event="refused", id_=rid)[0]
+        self.assertIn("resumed from a handshake whose client certificate chain was refused",
+                      entry.get("detail", ""))
         self.assert_not_forwarded("/x")
