@@ -22,6 +22,7 @@
 #include "delegation.h"
 #include "log.h"
 #include "mapping.h"
+#include "retry.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
@@ -141,6 +142,7 @@ static void begin_exchange(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     ex->phase = CG_EX_HEAD;
+    ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
     cg_server_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
@@ -165,6 +167,8 @@ static void reset_exchange(cg_exchange *ex)
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
     ex->replay_ok = ex->replaying = ex->fresh = false;
+    ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
+    ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
     cg_buf_free(&ex->replay);
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
@@ -436,8 +440,13 @@ static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
     c->mapped = true;
     snprintf(c->principal, sizeof c->principal, "%s", r.principal);
     snprintf(c->map_rule, sizeof c->map_rule, "%s", r.rule);
-    /* Backend connections follow the user, not the certificate. */
-    snprintf(c->identity, sizeof c->identity, "user:%s", c->principal);
+    /* Backend connections follow the user, not the certificate: the whole
+     * principal is the key (it always fits; never shortened). */
+    _Static_assert(CG_IDENTITY_MAX >= sizeof "user:" + sizeof r.principal - 1, "identity room");
+    if (!cg_identity_format(c->identity, "user", c->principal)) {
+        cg_conn_close(c, false);
+        return false;
+    }
     return true;
 }
 
@@ -590,18 +599,45 @@ static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = bc->rcap - bc->rlen;
 }
 
-static bool replayable(const cg_exchange *ex)
+/* The response failed after its head was accepted. When nothing of it has
+ * reached TLS yet, the head is taken back and the client gets a 502 page;
+ * otherwise the connection is aborted (no close_notify), so the client sees
+ * a truncated response, never one that looks complete. */
+static void response_failed(cg_conn *c, const char *what)
 {
-    return ex->req.body == CG_BODY_NONE && ex->req_done && !ex->retried && ex->bc && ex->bc->served > 0 &&
-           !ex->res_head_sent && ex->bc->rlen == 0;
+    cg_exchange *ex = &c->ex;
+    const cg_backend_cfg *b = backend_of(ex);
+    drop_backend(ex, false);
+    if (c->plain_sent == ex->res_mark) {
+        cg_conn_unstage(c);
+        ex->res_head_sent = false;
+        ex->bytes_out = 0;
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" (%s) %s.", b->name, b->url, what);
+        cg_proxy_refuse(c, &why, true);
+        return;
+    }
+    cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s after the response started\"", ex->id,
+           b->name, what);
+    ex->keep_client = false;
+    cg_conn_close(c, false);
 }
 
 static void backend_failed(cg_conn *c, const char *what)
 {
     cg_exchange *ex = &c->ex;
-    if (replayable(ex)) {
+    cg_retry_facts facts = {
+        .method = ex->req.method,
+        .has_body = ex->req.body != CG_BODY_NONE,
+        .request_sent = ex->req_done,
+        .reused = ex->bc && ex->bc->served > 0,
+        .response_started = ex->res_head_sent || (ex->bc && ex->bc->rlen > 0),
+        .retried = ex->retried,
+    };
+    cg_retry_verdict retry = cg_retry_after_lost_connection(&facts);
+    if (retry == CG_RETRY_AGAIN) {
         /* A pooled connection the backend had already closed: try once more
-         * on a new one. Only for requests without a body. */
+         * on a new one (retry.h says when). */
         cg_log(CG_LOG_DEBUG, "backend_retry", "id=%s backend=%s reason=\"%s on a reused connection\"", ex->id,
                backend_of(ex)->name, what);
         ex->retried = true;
@@ -619,16 +655,20 @@ static void backend_failed(cg_conn *c, const char *what)
         return;
     }
     if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s after the response started\"", ex->id,
-               backend_of(ex)->name, what);
-        ex->keep_client = false;
-        drop_backend(ex, false);
-        cg_conn_close(c, false);
+        response_failed(c, what);
         return;
     }
     cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" (%s) %s before sending a complete response head.",
-              backend_of(ex)->name, backend_of(ex)->url, what);
+    if (retry == CG_RETRY_NOT_SAFE)
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s on a reused connection before answering. The %.20s request was not sent "
+                  "again: %.20s is not a safe method (RFC 9110 9.2), and the backend may have executed it already. "
+                  "The client may retry it.",
+                  backend_of(ex)->name, backend_of(ex)->url, what, ex->method, ex->method);
+    else
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s before sending a complete response head.", backend_of(ex)->name,
+                  backend_of(ex)->url, what);
     cg_proxy_refuse(c, &why, true);
 }
 
@@ -668,6 +708,7 @@ static void start_forwarding(cg_conn *c)
     ex->phase = CG_EX_FORWARDING;
     bc->tcp.data = bc;
     bc->rlen = 0;
+    ex->res_scan = CG_HEAD_SCANNER_INIT;
     cg_backend_set_reader(bc, be_alloc, be_read);
     cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
 
@@ -790,9 +831,17 @@ static bool feed_request_body(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     size_t avail = c->plen - c->ppos;
-    size_t n = http_parser_execute(&ex->req_parser, &req_body_settings, c->pbuf + c->ppos, avail);
+    const char *bad;
+    size_t n = cg_chunked_execute(ex->req.body == CG_BODY_CHUNKED ? &ex->req_chunks : NULL, &ex->req_parser,
+                                  &req_body_settings, c->pbuf + c->ppos, avail, &bad);
     c->ppos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
+    if (bad) {
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BAD_REQUEST, "Invalid chunked request body: %s.", bad);
+        cg_proxy_refuse(c, &why, true);
+        return false;
+    }
     if (e == HPE_OK || e == HPE_PAUSED) {
         if (ex->req_done) {
             if (ex->req_parser.http_errno == HPE_PAUSED)
@@ -876,7 +925,7 @@ static void process_response(cg_conn *c)
         cg_refusal why;
         cg_http_limits lim = { ex->cfg->limits.max_response_head, ex->cfg->limits.max_response_head,
                                ex->cfg->limits.max_headers };
-        cg_head_scan r = cg_http_scan_head(bc->rbuf, bc->rlen, &lim, true, &head_len, &why);
+        cg_head_scan r = cg_http_scan_head_more(&ex->res_scan, bc->rbuf, bc->rlen, &lim, true, &head_len, &why);
         if (r == CG_HEAD_INCOMPLETE) {
             if (bc->rlen < bc->rcap)
                 return; /* wait for more */
@@ -900,6 +949,7 @@ static void process_response(cg_conn *c)
              * answered Expect itself; drop them. */
             memmove(bc->rbuf, bc->rbuf + head_len, bc->rlen - head_len);
             bc->rlen -= head_len;
+            ex->res_scan = CG_HEAD_SCANNER_INIT;
             continue;
         }
         if (ex->res.status == 401 && retry_after_401(c))
@@ -920,6 +970,14 @@ static void process_response(cg_conn *c)
         ex->status = ex->res.status;
         ex->res_head_sent = true;
         ex->res_parser.data = c;
+        ex->res_chunks = CG_CHUNKED_INIT;
+        /* Until plain_sent moves, the head can still be taken back for a
+         * 502 page (response_failed). */
+        if (!cg_conn_flush(c)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        ex->res_mark = c->plain_sent;
         if (!cg_conn_write(c, ex->head.data, ex->head.len)) {
             cg_conn_close(c, false);
             return;
@@ -933,19 +991,18 @@ static void process_response(cg_conn *c)
 
     if (off < bc->rlen) {
         size_t avail = bc->rlen - off;
-        size_t n = http_parser_execute(&ex->res_parser, &res_body_settings, bc->rbuf + off, avail);
+        const char *bad;
+        size_t n = cg_chunked_execute(ex->res.body == CG_BODY_CHUNKED ? &ex->res_chunks : NULL, &ex->res_parser,
+                                      &res_body_settings, bc->rbuf + off, avail, &bad);
         enum http_errno e = HTTP_PARSER_ERRNO(&ex->res_parser);
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            if (e == HPE_CB_body) { /* the client went away */
+        if (bad || (e != HPE_OK && e != HPE_PAUSED)) {
+            if (!bad && e == HPE_CB_body) { /* the client went away */
                 cg_conn_close(c, false);
                 return;
             }
-            char what[160];
-            snprintf(what, sizeof what, "sent an invalid response body (%s)", http_errno_description(e));
-            cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s\"", ex->id, backend_of(ex)->name,
-                   what);
-            drop_backend(ex, false);
-            cg_conn_close(c, false);
+            char what[200];
+            snprintf(what, sizeof what, "sent an invalid response body (%s)", bad ? bad : http_errno_description(e));
+            response_failed(c, what);
             return;
         }
         bc->rlen = 0;
@@ -976,6 +1033,11 @@ static void process_response(cg_conn *c)
 void cg_proxy_on_drain(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
+    if (ex->out_blocked) {
+        ex->out_blocked = false;
+        cg_proxy_pump(c);
+        return;
+    }
     if (!ex->res_paused || !ex->bc)
         return;
     ex->res_paused = false;
@@ -1018,6 +1080,13 @@ void cg_proxy_pump(cg_conn *c)
     while (!c->closing && !c->lingering) {
         switch (ex->phase) {
         case CG_EX_IDLE:
+            /* A client that sends requests and does not read the responses:
+             * start no new one and read nothing more (TCP backpressure
+             * reaches it) until its output drains below the low-water mark;
+             * cg_proxy_on_drain() continues. */
+            ex->out_blocked = c->out_queued > CG_OUT_HIGH_WATER;
+            if (ex->out_blocked)
+                return;
             if (c->ppos < c->plen) {
                 begin_exchange(c);
                 break;
@@ -1035,7 +1104,8 @@ void cg_proxy_pump(cg_conn *c)
             cg_refusal why;
             const cg_limits *lim = &c->tls_cfg->limits;
             cg_http_limits hl = { lim->max_request_head, lim->max_header_line, lim->max_headers };
-            cg_head_scan r = cg_http_scan_head(c->pbuf + c->ppos, c->plen - c->ppos, &hl, false, &head_len, &why);
+            cg_head_scan r = cg_http_scan_head_more(&ex->req_scan, c->pbuf + c->ppos, c->plen - c->ppos, &hl, false,
+                                                    &head_len, &why);
             if (r == CG_HEAD_INVALID) {
                 cg_proxy_refuse(c, &why, true);
                 return;
