@@ -628,7 +628,7 @@ static void backend_failed(cg_conn *c, const char *what)
     cg_exchange *ex = &c->ex;
     cg_retry_facts facts = {
         .method = ex->req.method,
-        .has_body = ex->req.body != CG_BODY_NONE,
+        .has_body = ex->req.body == CG_BODY_CHUNKED || (ex->req.body == CG_BODY_LENGTH && ex->req.content_length),
         .request_sent = ex->req_done,
         .reused = ex->bc && ex->bc->served > 0,
         .response_started = ex->res_head_sent || (ex->bc && ex->bc->rlen > 0),
