@@ -249,7 +249,17 @@ bool cg_conn_flush(cg_conn *c)
         return true;
     if (c->closing)
         return false;
+    c->plain_sent += len;
     return cg_tls_write(&c->tls, w->stage, len) == CG_TLS_OK;
+}
+
+void cg_conn_unstage(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    if (w->stage_owner == c) {
+        w->stage_owner = NULL;
+        w->stage_len = 0;
+    }
 }
 
 bool cg_conn_write(cg_conn *c, const void *p, size_t n)
@@ -266,8 +276,10 @@ bool cg_conn_write(cg_conn *c, const void *p, size_t n)
     if (w->stage_len + n > w->stage_cap) {
         if (!cg_conn_flush(c))
             return false;
-        if (n >= w->stage_cap) /* large: encrypt straight from the caller's buffer */
+        if (n >= w->stage_cap) { /* large: encrypt straight from the caller's buffer */
+            c->plain_sent += n;
             return cg_tls_write(&c->tls, p, n) == CG_TLS_OK;
+        }
         w->stage_owner = c;
     }
     memcpy(w->stage + w->stage_len, p, n);
@@ -390,7 +402,7 @@ static void judge_certificate(cg_conn *c)
         c->subject = cg_dn_text(peer->subject_raw.p, peer->subject_raw.len, 0);
         cg_cert_serial(peer, c->serial, sizeof c->serial);
         cg_cert_sha256_hex(peer, c->fingerprint);
-        snprintf(c->identity, sizeof c->identity, "cert:%s", c->fingerprint);
+        cg_identity_format(c->identity, "cert", c->fingerprint); /* 70 bytes: always fits */
     } else {
         snprintf(c->identity, sizeof c->identity, "anonymous");
     }
@@ -515,7 +527,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         cg_proxy_pump(c); /* lets the exchange see the end */
-        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE)
+        /* Between requests the end closes, unless responses to pipelined
+         * requests still wait for the client to read (out_blocked). */
+        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE && !c->ex.out_blocked)
             close_now(c);
         return;
     }

@@ -276,12 +276,20 @@ static cg_head_scan scan_too_large(const scan_ctx *s)
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why)
 {
+    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+    return cg_http_scan_head_more(&st, buf, len, lim, is_response, head_len, why);
+}
+
+cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
+                                    bool is_response, size_t *head_len, cg_refusal *why)
+{
     scan_ctx s = { buf, len, lim, is_response, why };
     size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t line_start = 0, nheaders = 0;
-    unsigned line_no = 1;
+    size_t line_start = st->line_start, nheaders = st->nheaders;
+    unsigned line_no = st->line_no ? st->line_no : 1;
+    size_t i = st->pos;
 
-    for (size_t i = 0; i < end; i++) {
+    for (; i < end; i++) {
         unsigned char c = (unsigned char)buf[i];
 
         if (i == line_start && line_no > 1 && c != '\r') {
@@ -304,8 +312,11 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
         }
 
         if (c == '\r') {
-            if (i + 1 == len) /* the LF may still come, if it fits */
-                return i + 2 > lim->max_head ? scan_too_large(&s) : CG_HEAD_INCOMPLETE;
+            if (i + 1 == len) { /* the LF may still come, if it fits: look at this CR again then */
+                if (i + 2 > lim->max_head)
+                    return scan_too_large(&s);
+                break;
+            }
             if (buf[i + 1] != '\n')
                 return scan_invalid_char(&s, i, line_start, line_no);
             continue; /* the LF ends the line below */
@@ -335,6 +346,12 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
             return scan_line_too_long(&s, line_start, line_no);
     }
 
+    st->pos = i;
+    st->line_start = line_start;
+    st->nheaders = nheaders;
+    st->line_no = line_no;
+    if (i < end) /* stopped at a CR that ends the bytes so far */
+        return CG_HEAD_INCOMPLETE;
     /* max_head bytes seen and no end of head among them. */
     if (end < len || end == lim->max_head)
         return scan_too_large(&s);

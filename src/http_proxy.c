@@ -7,7 +7,9 @@
  * buffer (no copy); while a backend write is queued the parser is paused and
  * nothing more is read from the client. Response bodies are written to the
  * client as they arrive; when the client's output queue is over the
- * high-water mark, backend reads stop until it drains.
+ * high-water mark, backend reads stop until it drains, and no new pipelined
+ * request is started. This file is the request half; the response half is
+ * http_response.c (what they share: http_proxy_internal.h).
  */
 #include "http_proxy.h"
 
@@ -25,24 +27,21 @@
 #include "log.h"
 #include "mapping.h"
 #include "target.h"
+#include "http_proxy_internal.h"
+#include "retry.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
-static int res_on_body(http_parser *p, const char *at, size_t len);
-static int res_on_message_complete(http_parser *p);
 
 static const http_parser_settings req_body_settings = {
     .on_body = req_on_body,
     .on_message_complete = req_on_message_complete,
 };
-static const http_parser_settings res_body_settings = {
-    .on_body = res_on_body,
-    .on_message_complete = res_on_message_complete,
-};
 
 static void start_forwarding(cg_conn *c);
-static void process_response(cg_conn *c);
 static void finish_exchange(cg_conn *c);
+static bool retry_after_401(cg_conn *c);
+static void backend_failed(cg_conn *c, const char *what);
 
 static const cg_listener_cfg *listener_of(const cg_conn *c, const cg_config *cfg)
 {
@@ -91,26 +90,6 @@ static void on_body_timeout(uv_timer_t *t)
     cg_proxy_refuse(c, &why, true);
 }
 
-static void on_backend_timeout(uv_timer_t *t)
-{
-    cg_backend_conn *bc = t->data;
-    cg_conn *c = bc->owner;
-    if (!c)
-        return;
-    cg_exchange *ex = &c->ex;
-    if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms\"",
-               ex->id, backend_of(ex)->name, ex->cfg->timeouts.backend_response);
-        cg_conn_close(c, false);
-        return;
-    }
-    cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_TIMEOUT,
-              "Backend \"%s\" (%s) did not send a response within %u ms (timeouts.backend_response).",
-              backend_of(ex)->name, backend_of(ex)->url, ex->cfg->timeouts.backend_response);
-    cg_proxy_refuse(c, &why, true);
-}
-
 /* ---- logging ---- */
 
 static void log_request(cg_conn *c)
@@ -154,6 +133,7 @@ static void begin_exchange(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     ex->phase = CG_EX_HEAD;
+    ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
     cg_server_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
@@ -178,6 +158,8 @@ static void reset_exchange(cg_exchange *ex)
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
     ex->replay_ok = ex->replaying = ex->fresh = false;
+    ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
+    ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
     cg_buf_free(&ex->replay);
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
@@ -484,8 +466,13 @@ static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
     c->mapped = true;
     snprintf(c->principal, sizeof c->principal, "%s", r.principal);
     snprintf(c->map_rule, sizeof c->map_rule, "%s", r.rule);
-    /* Backend connections follow the user, not the certificate. */
-    snprintf(c->identity, sizeof c->identity, "user:%s", c->principal);
+    /* Backend connections follow the user, not the certificate: the whole
+     * principal is the key (it always fits; never shortened). */
+    _Static_assert(CG_IDENTITY_MAX >= sizeof "user:" + sizeof r.principal - 1, "identity room");
+    if (!cg_identity_format(c->identity, "user", c->principal)) {
+        cg_conn_close(c, false);
+        return false;
+    }
     return true;
 }
 
@@ -621,35 +608,21 @@ static void connect_backend(cg_conn *c, bool fresh)
         start_forwarding(c);
 }
 
-static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    cg_backend_conn *bc = h->data;
-    (void)suggested;
-    if (!bc->rbuf) {
-        bc->rcap = 16384;
-        cg_conn *c = bc->owner;
-        if (c && c->ex.cfg && c->ex.cfg->limits.max_response_head > bc->rcap)
-            bc->rcap = c->ex.cfg->limits.max_response_head;
-        bc->rbuf = cg_spares_get(&bc->w->spare_rbuf, bc->rcap);
-        if (!bc->rbuf)
-            bc->rcap = 0;
-    }
-    buf->base = bc->rbuf + bc->rlen;
-    buf->len = bc->rcap - bc->rlen;
-}
-
-static bool replayable(const cg_exchange *ex)
-{
-    return ex->req.body == CG_BODY_NONE && ex->req_done && !ex->retried && ex->bc && ex->bc->served > 0 &&
-           !ex->res_head_sent && ex->bc->rlen == 0;
-}
-
 static void backend_failed(cg_conn *c, const char *what)
 {
     cg_exchange *ex = &c->ex;
-    if (replayable(ex)) {
+    cg_retry_facts facts = {
+        .method = ex->req.method,
+        .has_body = ex->req.body == CG_BODY_CHUNKED || (ex->req.body == CG_BODY_LENGTH && ex->req.content_length),
+        .request_sent = ex->req_done,
+        .reused = ex->bc && ex->bc->served > 0,
+        .response_started = ex->res_head_sent || (ex->bc && ex->bc->rlen > 0),
+        .retried = ex->retried,
+    };
+    cg_retry_verdict retry = cg_retry_after_lost_connection(&facts);
+    if (retry == CG_RETRY_AGAIN) {
         /* A pooled connection the backend had already closed: try once more
-         * on a new one. Only for requests without a body. */
+         * on a new one (retry.h says when). */
         cg_log(CG_LOG_DEBUG, "backend_retry", "id=%s backend=%s reason=\"%s on a reused connection\"", ex->id,
                backend_of(ex)->name, what);
         ex->retried = true;
@@ -667,44 +640,21 @@ static void backend_failed(cg_conn *c, const char *what)
         return;
     }
     if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s after the response started\"", ex->id,
-               backend_of(ex)->name, what);
-        ex->keep_client = false;
-        drop_backend(ex, false);
-        cg_conn_close(c, false);
+        cg_response_failed(c, what);
         return;
     }
     cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" (%s) %s before sending a complete response head.",
-              backend_of(ex)->name, backend_of(ex)->url, what);
+    if (retry == CG_RETRY_NOT_SAFE)
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s on a reused connection before answering. The %.20s request was not sent "
+                  "again: %.20s is not a safe method (RFC 9110 9.2), and the backend may have executed it already. "
+                  "The client may retry it.",
+                  backend_of(ex)->name, backend_of(ex)->url, what, ex->method, ex->method);
+    else
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s before sending a complete response head.", backend_of(ex)->name,
+                  backend_of(ex)->url, what);
     cg_proxy_refuse(c, &why, true);
-}
-
-static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    cg_backend_conn *bc = s->data;
-    cg_conn *c = bc->owner;
-    (void)buf;
-    if (!c || nread == 0)
-        return;
-    cg_exchange *ex = &c->ex;
-    if (nread < 0) {
-        if (nread == UV_EOF && ex->res_head_sent && ex->res.body == CG_BODY_UNTIL_CLOSE) {
-            bc->rlen = 0;
-            http_parser_execute(&ex->res_parser, &res_body_settings, NULL, 0); /* EOF ends the body */
-            if (ex->res_done) {
-                process_response(c);
-                return;
-            }
-        }
-        char what[160];
-        snprintf(what, sizeof what, "closed the connection (%s)",
-                 nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
-        backend_failed(c, what);
-        return;
-    }
-    bc->rlen += (size_t)nread;
-    process_response(c);
 }
 
 static void on_head_written(cg_backend_conn *bc, int status);
@@ -716,8 +666,8 @@ static void start_forwarding(cg_conn *c)
     ex->phase = CG_EX_FORWARDING;
     bc->tcp.data = bc;
     bc->rlen = 0;
-    cg_backend_set_reader(bc, be_alloc, be_read);
-    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    ex->res_scan = CG_HEAD_SCANNER_INIT;
+    cg_response_start(c);
 
     uv_buf_t b[4];
     unsigned nb = 0;
@@ -838,9 +788,17 @@ static bool feed_request_body(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     size_t avail = c->plen - c->ppos;
-    size_t n = http_parser_execute(&ex->req_parser, &req_body_settings, c->pbuf + c->ppos, avail);
+    const char *bad;
+    size_t n = cg_chunked_execute(ex->req.body == CG_BODY_CHUNKED ? &ex->req_chunks : NULL, &ex->req_parser,
+                                  &req_body_settings, c->pbuf + c->ppos, avail, &bad);
     c->ppos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
+    if (bad) {
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BAD_REQUEST, "Invalid chunked request body: %s.", bad);
+        cg_proxy_refuse(c, &why, true);
+        return false;
+    }
     if (e == HPE_OK || e == HPE_PAUSED) {
         if (ex->req_done) {
             if (ex->req_parser.http_errno == HPE_PAUSED)
@@ -861,177 +819,14 @@ static bool feed_request_body(cg_conn *c)
     return false;
 }
 
-/* ---- response ---- */
+/* ---- for the response half (http_proxy_internal.h) ---- */
 
-static int res_on_body(http_parser *p, const char *at, size_t len)
-{
-    cg_conn *c = p->data;
-    cg_exchange *ex = &c->ex;
-    ex->bytes_out += len;
-    if (ex->framing == CG_CLIENT_BODY_NONE)
-        return 0;
-    if (ex->framing == CG_CLIENT_BODY_CHUNKED) {
-        size_t k = cg_http_chunk_line(ex->chunk_line, len);
-        if (!cg_conn_write(c, ex->chunk_line, (size_t)k) || !cg_conn_write(c, at, len) ||
-            !cg_conn_write(c, "\r\n", 2))
-            return -1;
-        return 0;
-    }
-    return cg_conn_write(c, at, len) ? 0 : -1;
-}
-
-static int res_on_message_complete(http_parser *p)
-{
-    cg_conn *c = p->data;
-    c->ex.res_done = true;
-    http_parser_pause(p, 1); /* anything after this is not ours to forward */
-    return 0;
-}
-
-static void complete_response(cg_conn *c, bool backend_clean)
-{
-    cg_exchange *ex = &c->ex;
-    if (ex->framing == CG_CLIENT_BODY_CHUNKED && !cg_conn_write(c, "0\r\n\r\n", 5)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    if (!cg_conn_flush(c)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    if (ex->framing == CG_CLIENT_BODY_CLOSE)
-        ex->keep_client = false;
-    cg_backend_conn *bc = ex->bc;
-    bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending;
-    if (bc) {
-        bc->served++;
-        if (ex->sent_token && ex->res.status != 401)
-            bc->authenticated = true;
-    }
-    drop_backend(ex, reusable);
-    log_request(c);
-    finish_exchange(c);
-}
-
-static void process_response(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    cg_backend_conn *bc = ex->bc;
-    size_t off = 0;
-
-    while (!ex->res_head_sent) {
-        size_t head_len = 0;
-        cg_refusal why;
-        cg_http_limits lim = { ex->cfg->limits.max_response_head, ex->cfg->limits.max_response_head,
-                               ex->cfg->limits.max_headers };
-        cg_head_scan r = cg_http_scan_head(bc->rbuf, bc->rlen, &lim, true, &head_len, &why);
-        if (r == CG_HEAD_INCOMPLETE) {
-            if (bc->rlen < bc->rcap)
-                return; /* wait for more */
-            cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                      "Backend \"%s\" sent a response head larger than %u bytes (limits.max_response_head).",
-                      backend_of(ex)->name, ex->cfg->limits.max_response_head);
-            r = CG_HEAD_INVALID;
-        }
-        if (r == CG_HEAD_INVALID ||
-            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs + ex->hdrs_cap,
-                                    ex->hdrs_cap,
-                                    &ex->res, &why)) {
-            cg_refusal bad;
-            cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
-                      backend_of(ex)->name, why.detail);
-            cg_proxy_refuse(c, &bad, true);
-            return;
-        }
-        if (ex->res.status < 200) {
-            /* Interim responses (100 Continue ...): the proxy already
-             * answered Expect itself; drop them. */
-            memmove(bc->rbuf, bc->rbuf + head_len, bc->rlen - head_len);
-            bc->rlen -= head_len;
-            continue;
-        }
-        if (ex->res.status == 401 && retry_after_401(c))
-            return;
-        bool keep = ex->req.keep_alive && !c->draining;
-        uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
-        if (maxreq && c->requests + 1 >= maxreq)
-            keep = false;
-        ex->keep_client = keep;
-        ex->head.len = 0;
-        if (!cg_http_write_client_head(&ex->res, ex->is_head, ex->req.version_minor, keep,
-                                       (cg_slice){ ex->id, strlen(ex->id) }, &ex->head, &ex->framing)) {
-            cg_conn_close(c, false);
-            return;
-        }
-        if (ex->framing == CG_CLIENT_BODY_CLOSE)
-            ex->keep_client = false;
-        ex->status = ex->res.status;
-        ex->res_head_sent = true;
-        ex->res_parser.data = c;
-        if (!cg_conn_write(c, ex->head.data, ex->head.len)) {
-            cg_conn_close(c, false);
-            return;
-        }
-        off = head_len;
-        if (ex->res.message_complete) {
-            complete_response(c, bc->rlen == head_len);
-            return;
-        }
-    }
-
-    if (off < bc->rlen) {
-        size_t avail = bc->rlen - off;
-        size_t n = http_parser_execute(&ex->res_parser, &res_body_settings, bc->rbuf + off, avail);
-        enum http_errno e = HTTP_PARSER_ERRNO(&ex->res_parser);
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            if (e == HPE_CB_body) { /* the client went away */
-                cg_conn_close(c, false);
-                return;
-            }
-            char what[160];
-            snprintf(what, sizeof what, "sent an invalid response body (%s)", http_errno_description(e));
-            cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s\"", ex->id, backend_of(ex)->name,
-                   what);
-            drop_backend(ex, false);
-            cg_conn_close(c, false);
-            return;
-        }
-        bc->rlen = 0;
-        if (ex->res_done) {
-            complete_response(c, n == avail);
-            return;
-        }
-    }
-    bc->rlen = 0;
-    if (ex->res_done) {
-        complete_response(c, true);
-        return;
-    }
-    if (!cg_conn_flush(c)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
-    if (c->out_queued > CG_OUT_HIGH_WATER && !ex->res_paused) {
-        ex->res_paused = true;
-        cg_backend_pause(bc);
-        cg_backend_set_timer(bc, 0, NULL);
-        /* The client now sets the pace; give up on one that stops reading. */
-        cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
-    }
-}
-
-void cg_proxy_on_drain(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    if (!ex->res_paused || !ex->bc)
-        return;
-    ex->res_paused = false;
-    if (ex->req_done)
-        cg_conn_set_timer(c, 0, NULL);
-    cg_backend_resume(ex->bc);
-    cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
-}
+void cg_proxy_drop_backend(cg_exchange *ex, bool reusable) { drop_backend(ex, reusable); }
+void cg_proxy_finish_exchange(cg_conn *c) { finish_exchange(c); }
+void cg_proxy_log_request(cg_conn *c) { log_request(c); }
+void cg_proxy_backend_failed(cg_conn *c, const char *what) { backend_failed(c, what); }
+bool cg_proxy_retry_after_401(cg_conn *c) { return retry_after_401(c); }
+void cg_proxy_on_body_timeout(uv_timer_t *t) { on_body_timeout(t); }
 
 /* ---- the pump: drives the exchange from the client's plaintext ---- */
 
@@ -1066,6 +861,13 @@ void cg_proxy_pump(cg_conn *c)
     while (!c->closing && !c->lingering) {
         switch (ex->phase) {
         case CG_EX_IDLE:
+            /* A client that sends requests and does not read the responses:
+             * start no new one and read nothing more (TCP backpressure
+             * reaches it) until its output drains below the low-water mark;
+             * cg_proxy_on_drain() continues. */
+            ex->out_blocked = c->out_queued > CG_OUT_HIGH_WATER;
+            if (ex->out_blocked)
+                return;
             if (c->ppos < c->plen) {
                 begin_exchange(c);
                 break;
@@ -1083,7 +885,8 @@ void cg_proxy_pump(cg_conn *c)
             cg_refusal why;
             const cg_limits *lim = &c->tls_cfg->limits;
             cg_http_limits hl = { lim->max_request_head, lim->max_header_line, lim->max_headers };
-            cg_head_scan r = cg_http_scan_head(c->pbuf + c->ppos, c->plen - c->ppos, &hl, false, &head_len, &why);
+            cg_head_scan r = cg_http_scan_head_more(&ex->req_scan, c->pbuf + c->ppos, c->plen - c->ppos, &hl, false,
+                                                    &head_len, &why);
             if (r == CG_HEAD_INVALID) {
                 cg_proxy_refuse(c, &why, true);
                 return;
