@@ -1265,6 +1265,10 @@ class Base(unittest.TestCase):
             self.assertNotIn("For the operator", page, msg)
         return rid
 
+    def refusal_detail(self, rid, cg=None):
+        """The operator sentence of the refusal with request id rid (its log line)."""
+        return (cg or self.cg).wait_log(event="refused", id_=rid)[0].get("detail", "")
+
     def assert_not_forwarded(self, *markers, backend=None):
         backend = backend or self.backend
         seen = backend.seen_paths()
