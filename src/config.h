@@ -67,6 +67,7 @@ typedef struct cg_listener_cfg {
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
+    bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
 
     cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;
