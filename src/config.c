@@ -1123,7 +1123,8 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
         if (s[0] != '/') {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
                           "/ or /api)", kp, s);
-        } else if (!cg_target_route_path_ok(s, why, sizeof why)) {
+        } else if (!cg_target_route_path_ok(s, l->windows_paths ? CG_TARGET_WINDOWS : CG_TARGET_POSIX, why,
+                                            sizeof why)) {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" %s (docs/proxy.md, \"Request targets\")", kp, s, why);
         } else {
             for (size_t j = 0; j < i; j++) {
@@ -1402,8 +1403,8 @@ static void parse_strip_headers(cg_loader *ld, const cg_map *lm, const char *lde
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "case_insensitive_paths", "strip_request_headers",
-                                        "routes", NULL };
+                                        "forward_client_cert", "case_insensitive_paths", "windows_paths",
+                                        "strip_request_headers", "routes", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1418,6 +1419,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->max_client_certificates = CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
     l->revocation.mode = CG_REVOCATION_FETCH;
     l->case_insensitive_paths = true; /* the backends are IIS */
+    l->windows_paths = true;
     if (name) {
         fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);
         fmt_into(m.path, sizeof m.path, "listeners[%s]", name);
@@ -1468,6 +1470,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
     get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
     get_bool(ld, &m, "case_insensitive_paths", &l->case_insensitive_paths); /* routes compare with it */
+    get_bool(ld, &m, "windows_paths", &l->windows_paths);                   /* route paths are checked with it */
     parse_strip_headers(ld, &m, ldesc, l);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);

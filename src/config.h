@@ -68,6 +68,7 @@ typedef struct cg_listener_cfg {
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
+    bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
 
     /* strip_request_headers: names stripped besides the built-in ones, and
      * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */

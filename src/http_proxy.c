@@ -319,7 +319,8 @@ static bool use_canonical_target(cg_conn *c, char *head)
     char *t = head + (ex->req.target.p - head);
     cg_target canon;
     cg_refusal why;
-    if (!cg_target_normalize(t, ex->req.target.n, t, &canon, &why)) {
+    unsigned rules = listener_of(c, ex->cfg)->windows_paths ? CG_TARGET_WINDOWS : CG_TARGET_POSIX;
+    if (!cg_target_normalize(t, ex->req.target.n, t, rules, &canon, &why)) {
         cg_proxy_refuse(c, &why, true); /* the log line carries the target as sent */
         return false;
     }

@@ -75,6 +75,10 @@ static bool refuse_byte(cg_refusal *why, const char *in, size_t n, size_t at, bo
                  "percent-encoded (UTF-8)", c, query ? "query" : "path");
     else if (c == '#')
         snprintf(what, sizeof what, "a fragment (\"#\"), which clients must not send");
+    else if (c == ';')
+        snprintf(what, sizeof what, "a ';' in the path: Java servers (Tomcat, Jetty) read what follows it "
+                 "as path parameters, so \"/admin;x\" is their \"/admin\"; send %%3B when it is part of a "
+                 "name");
     else /* '\\' */
         snprintf(what, sizeof what, "a backslash in the path: Windows servers read it as \"/\" "
                  "and certgate does not");
@@ -115,6 +119,37 @@ static bool pct_refused(const char *in, size_t n, size_t i, int v, cg_refusal *w
     return true;
 }
 
+/* Segment flags, gathered while a segment is written (windows_paths). */
+enum { SEG_COLON = 1, SEG_SHORT_NAME = 2 };
+
+/* With windows_paths: refuses the canonical segment out[seg..w) (sent at
+ * in[seg_in]) when the Windows file system would read it as another name,
+ * which route matching would not see. Not called for "." and "..". */
+static bool windows_alias(const char *out, size_t seg, size_t w, unsigned flags, size_t seg_in,
+                          cg_refusal *why)
+{
+    size_t len = w - seg;
+    const char *what;
+    if (len && out[w - 1] == '.')
+        what = "ends in '.': a path segment ending in '.' or ' ' is the same file as without it on Windows";
+    else if (len >= 3 && memcmp(out + w - 3, "%20", 3) == 0)
+        what = "ends in a space (%20): a path segment ending in '.' or ' ' is the same file as without it "
+               "on Windows";
+    else if (flags & SEG_COLON)
+        what = "contains ':': on Windows \"name:stream\" is an NTFS alternate data stream of \"name\" "
+               "(\"admin::$DATA\" is \"admin\")";
+    else if (flags & SEG_SHORT_NAME)
+        what = "has the shape of an 8.3 short name ('~' and a digit): Windows may resolve it to a long "
+               "name (\"ADMINI~1\" to \"administration\")";
+    else
+        return false;
+    char ex[96];
+    cg_http_excerpt(ex, sizeof ex, (cg_slice){ out + seg, len });
+    cg_refuse(why, CG_REFUSE_BAD_REQUEST, "request target refused: the path segment \"%s\" (at byte %zu of "
+              "the target) %s (windows_paths)", ex, seg_in, what);
+    return true;
+}
+
 /* The length of the segment at in[i] when it is "." or ".." with at least
  * one dot written %2E, else 0. Checked before the segment is written, so
  * that the refusal can quote it even when normalizing in place. */
@@ -138,7 +173,7 @@ static size_t encoded_dot_segment(const char *in, size_t n, size_t i)
     return encoded && ends && dots <= 2 ? j - i : 0;
 }
 
-bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_refusal *why)
+bool cg_target_normalize(const char *in, size_t n, char *out, unsigned rules, cg_target *t, cg_refusal *why)
 {
     memset(t, 0, sizeof *t);
     if (n == 1 && in[0] == '*') {
@@ -155,6 +190,7 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
      * left here was written with raw dots: encoded ones were refused at
      * the segment's start. */
     size_t i = 1, w = 1, seg = 1, seg_in = 1;
+    unsigned seg_flags = 0;
     bool recased = false;
     out[0] = '/';
     for (;;) {
@@ -181,6 +217,8 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
                     w--;
             } else if (dot) {
                 w = seg;
+            } else if ((rules & CG_TARGET_WINDOWS) && windows_alias(out, seg, w, seg_flags, seg_in, why)) {
+                return false;
             }
             if (c == '?')
                 break;
@@ -189,6 +227,7 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
             i++;
             seg = w;
             seg_in = i;
+            seg_flags = 0;
             continue;
         }
         if (c == '%') {
@@ -199,8 +238,12 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
             if (pct_refused(in, n, i, v, why))
                 return false;
             if (is_unreserved((unsigned char)v)) {
+                if (v >= '0' && v <= '9' && out[w - 1] == '~') /* out[seg - 1] is '/' */
+                    seg_flags |= SEG_SHORT_NAME;
                 out[w++] = (char)v;
             } else {
+                if (v == ':')
+                    seg_flags |= SEG_COLON;
                 char hi = upper_hex[v >> 4], lo = upper_hex[v & 15];
                 recased |= in[i + 1] != hi || in[i + 2] != lo;
                 out[w++] = '%';
@@ -210,8 +253,12 @@ bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_r
             i += 3;
             continue;
         }
-        if (!query_byte_ok(c) || c == '\\')
+        if (!query_byte_ok(c) || c == '\\' || c == ';')
             return refuse_byte(why, in, n, i, false);
+        if (c == ':')
+            seg_flags |= SEG_COLON;
+        else if (c >= '0' && c <= '9' && out[w - 1] == '~')
+            seg_flags |= SEG_SHORT_NAME;
         out[w++] = (char)c;
         i++;
     }
@@ -248,7 +295,7 @@ bool cg_target_route_covers(cg_slice prefix, cg_slice path, bool nocase)
     return prefix.n == path.n || prefix.p[prefix.n - 1] == '/' || path.p[prefix.n] == '/';
 }
 
-bool cg_target_route_path_ok(const char *p, char *why, size_t cap)
+bool cg_target_route_path_ok(const char *p, unsigned rules, char *why, size_t cap)
 {
     size_t n = strlen(p);
     if (n == 0 || p[0] != '/') {
@@ -296,9 +343,17 @@ bool cg_target_route_path_ok(const char *p, char *why, size_t cap)
     char canon[512];
     cg_target t;
     cg_refusal r;
-    if (n < sizeof canon && cg_target_normalize(p, n, canon, &t, &r) && !t.changed)
-        return true;
-    if (n < sizeof canon && cg_target_normalize(p, n, canon, &t, &r))
+    if (n < sizeof canon && cg_target_normalize(p, n, canon, CG_TARGET_POSIX, &t, &r) && !t.changed) {
+        if (cg_target_normalize(p, n, canon, rules, &t, &r))
+            return true;
+        /* Only the rules' own refusals are left (a Windows alias). */
+        static const char prefix[] = "request target refused: ";
+        const char *d = strncmp(r.detail, prefix, sizeof prefix - 1) == 0 ? r.detail + sizeof prefix - 1
+                                                                           : r.detail;
+        snprintf(why, cap, "can never match: every request for it is refused, because %s", d);
+        return false;
+    }
+    if (n < sizeof canon && cg_target_normalize(p, n, canon, CG_TARGET_POSIX, &t, &r))
         snprintf(why, cap, "is not in canonical form (requests are matched after \"//\" becomes \"/\" and "
                  "\".\" and \"..\" segments are removed): write \"%.*s\"", (int)t.target.n, t.target.p);
     else if (n >= sizeof canon)

@@ -22,6 +22,15 @@
  *     the overlong three- and four-byte UTF-8 leads (%E0%80-%E0%9F,
  *     %F0%80-%F0%8F: the encodings of '.', '/' and '\' that old IIS
  *     decoded).
+ *   - refused on every listener: a raw ';' (Java servers read "/admin;x"
+ *     as "/admin": what follows ';' is a path parameter to them; %3B is
+ *     kept, as it names a ';' in a file name everywhere).
+ *   - refused with CG_TARGET_WINDOWS (windows_paths, the default: the
+ *     Windows file system resolves these aliases behind IIS), checked on
+ *     each canonical segment: one ending in '.' or in a space (%20)
+ *     ("admin." and "admin%20" are "admin"); one holding ':', raw or %3A
+ *     (NTFS streams: "admin::$DATA" is "admin"); one holding '~' followed
+ *     by a digit (8.3 short names: "ADMINI~1" may be "administration").
  * Query (from the first '?'): kept byte for byte; refused when it holds a
  * control character, SP, a byte >= 0x80 or '#'.
  * "*" (OPTIONS *) is kept as it is.
@@ -41,13 +50,22 @@ typedef struct cg_target {
     bool changed;    /* target differs from the bytes sent */
 } cg_target;
 
+/* The backend's path semantics, per listener: which file-system aliases
+ * the normalizer refuses on top of the rules every listener has. */
+enum {
+    CG_TARGET_POSIX = 0,        /* windows_paths: false */
+    CG_TARGET_WINDOWS = 1 << 0, /* windows_paths: true (IIS on NTFS) */
+};
+
 /* Normalizes the request target in[0..n) into out, which has room for n
  * bytes: the canonical target is never longer than the one sent. out may
  * be in (normalized in place): every byte is read before its place in out
- * is written. On success t's slices point into out. On refusal, why is a
- * 400 (CG_REFUSE_BAD_REQUEST) whose sentence names the refused bytes and
- * their offset in the target as sent, and out holds garbage. */
-bool cg_target_normalize(const char *in, size_t n, char *out, cg_target *t, cg_refusal *why);
+ * is written. rules: CG_TARGET_POSIX or CG_TARGET_WINDOWS. On success t's
+ * slices point into out. On refusal, why is a 400 (CG_REFUSE_BAD_REQUEST)
+ * whose sentence names the refused bytes (for a Windows alias: the
+ * canonical segment) and their offset in the target as sent, and out holds
+ * garbage. */
+bool cg_target_normalize(const char *in, size_t n, char *out, unsigned rules, cg_target *t, cg_refusal *why);
 
 /* Whether route prefix (canonical, starts with '/') covers path: on a
  * segment boundary, so "/admin" covers "/admin", "/admin/" and
@@ -62,8 +80,10 @@ bool cg_target_route_covers(cg_slice prefix, cg_slice path, bool nocase);
  * raw form in a path (e.g. %20). A raw sub-delimiter, ':' or '@' is
  * refused: IIS decodes %2B and '+' alike while the canonical form keeps
  * them apart, so a route written with one could be walked around with the
- * other. Otherwise writes why (a sentence fragment, and the canonical form
- * when there is one) into why[0..cap). */
-bool cg_target_route_path_ok(const char *p, char *why, size_t cap);
+ * other. Nor may it be a path that rules refuse in every request (with
+ * CG_TARGET_WINDOWS: "/a.", "/a~1"): it could never match. Otherwise
+ * writes why (a sentence fragment, and the canonical form when there is
+ * one) into why[0..cap). */
+bool cg_target_route_path_ok(const char *p, unsigned rules, char *why, size_t cap);
 
 #endif

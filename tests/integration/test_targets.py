@@ -2,7 +2,10 @@
 "Request targets"). A listener with "/" client_cert: optional and "/admin"
 required: every spelling of /admin without a certificate is refused (403.7
 or 400) and the backend receives nothing; with a certificate the backend
-receives the canonical target byte for byte."""
+receives the canonical target byte for byte. The Windows file-system aliases
+of /admin (trailing dots and spaces, 8.3 short names, NTFS streams) are
+refused with windows_paths (the default) and are ordinary paths without it;
+a raw ';' (Java path parameters) is refused on every listener."""
 
 import json
 import unittest
@@ -37,7 +40,7 @@ BYPASSES = [
     ("/admin/./{m}", "/admin/{m}"),
     ("/admin/{m}/x/..", "/admin/{m}/"),
     ("/admin/{m}?x=/../%2f", "/admin/{m}?x=/../%2f"),   # the query as sent
-    ("/admin/{m}%3a%7e", "/admin/{m}%3A~"),
+    ("/admin/{m}%3d%7e", "/admin/{m}%3D~"),
 ]
 
 # Refused whoever asks: 400, closed, nothing forwarded.
@@ -54,14 +57,39 @@ REFUSED = [
     ("/admin/{m}%zz", "an invalid percent-encoding"),
     ("/admin/{m}%4", "an invalid percent-encoding"),
     ("/%c0%afadmin/{m}", "an overlong UTF-8 sequence"),
+    # Java path parameters: "/admin;x" is "/admin" to Tomcat and Jetty.
+    ("/admin;x/{m}", "a ';' in the path: Java servers (Tomcat, Jetty) read what follows it as path parameters"),
+    ("/admin;jsessionid=0123/{m}", "a ';' in the path"),
+    ("/public/..;/admin/{m}", "a ';' in the path"),
+    ("/admin/{m};", "a ';' in the path"),
+]
+
+# The Windows file system's aliases of /admin (IIS serves /admin for each),
+# as (sent, the refusal's reason, the canonical target without
+# windows_paths). The marker is in a later segment or in the query.
+DOT = "ends in '.': a path segment ending in '.' or ' ' is the same file as without it on Windows (windows_paths)"
+SPACE = "ends in a space (%20): a path segment ending in '.' or ' ' is the same file as without it on Windows"
+SHORT = "has the shape of an 8.3 short name ('~' and a digit)"
+STREAM = "contains ':': on Windows \"name:stream\" is an NTFS alternate data stream"
+WINDOWS_ALIASES = [
+    ("/admin./{m}", DOT, "/admin./{m}"),
+    ("/admin.?m={m}", DOT, "/admin.?m={m}"),
+    ("/admin%2e/{m}", DOT, "/admin./{m}"),
+    ("/ADMIN../{m}", DOT, "/ADMIN../{m}"),
+    ("/admin%20/{m}", SPACE, "/admin%20/{m}"),
+    ("/admin%20?m={m}", SPACE, "/admin%20?m={m}"),
+    ("/admin.%20./{m}", DOT, "/admin.%20./{m}"),
+    ("/admin%20.%20/{m}", SPACE, "/admin%20.%20/{m}"),
+    ("/ADMINI~1/{m}", SHORT, "/ADMINI~1/{m}"),
+    ("/admini%7e1/{m}", SHORT, "/admini~1/{m}"),
+    ("/admin::$DATA?m={m}", STREAM, "/admin::$DATA?m={m}"),
+    ("/admin:$i30:$INDEX_ALLOCATION/{m}", STREAM, "/admin:$i30:$INDEX_ALLOCATION/{m}"),
+    ("/admin%3a%3a$DATA?m={m}", STREAM, "/admin%3A%3A$DATA?m={m}"),
 ]
 
 
-class TestRequestTargets(H.Shared):
-    @classmethod
-    def certgate_options(cls, backend_port):
-        return {"backends": {"app": backend_port},
-                "routes": [("/", "app", "optional"), ("/admin", "app", "required")]}
+class RawTargets:
+    """Sends request targets byte for byte (curl would clean them up)."""
 
     def raw(self, target, cert):
         """Sends GET target (bytes or str) on a new connection; returns the response."""
@@ -73,6 +101,13 @@ class TestRequestTargets(H.Shared):
 
     def backend_saw(self, marker):
         return [r["path"] for r in self.backend.seen() if marker in r["path"]]
+
+
+class TestRequestTargets(RawTargets, H.Shared):
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "routes": [("/", "app", "optional"), ("/admin", "app", "required")]}
 
     def test_bypass_forms_without_certificate_are_refused(self):
         for sent, _ in BYPASSES + [("/admin/{m}", "")]:
@@ -105,6 +140,36 @@ class TestRequestTargets(H.Shared):
                     entry = self.cg.wait_log(event="refused", id_=r.header("X-Request-Id"))[0]
                     self.assertIn(detail, entry.get("detail", ""), target)
                     self.assertEqual(self.backend_saw(m), [], target)
+
+    def test_windows_aliases_are_refused_and_nothing_is_forwarded(self):
+        # windows_paths is on by default: each alias of /admin is a 400
+        # whoever asks, with the segment and the reason in the log.
+        for sent, detail, _ in WINDOWS_ALIASES:
+            for cert in (None, "alice"):
+                m = H.unique("alias")
+                target = sent.format(m=m)
+                with self.subTest(target=target, cert=cert):
+                    r = self.raw(target, cert)
+                    self.assert_refusal(r, 400, "bad_request", note=target)
+                    entry = self.cg.wait_log(event="refused", id_=r.header("X-Request-Id"))[0]
+                    self.assertIn(detail, entry.get("detail", ""), target)
+                    self.assertIn("request target refused: the path segment \"", entry.get("detail", ""), target)
+                    self.assertEqual(self.backend_saw(m), [], target)
+
+    def test_windows_lookalikes_that_are_not_aliases_are_forwarded(self):
+        # Not aliases: '~' without a digit, inner dots and spaces, an
+        # encoded ';' (part of a name), the query (not a file name).
+        m = H.unique("alike")
+        for target in ("/~user/%s" % m, "/a.b/x%%20y/%s.aspx" % m, "/admin%%3Bx/%s" % m,
+                       "/public/%s?a=b.&c=~1:d%%20" % m):
+            with self.subTest(target=target):
+                r = self.raw(target, None)
+                self.assert_status(r, 200, note=target)
+                self.assertEqual(json.loads(r.body)["path"], target, target)
+        # Trailing "/" and "//": still the /admin route.
+        for target in ("/admin/", "/admin//?m=" + m, "/ADMIN/?m=" + m):
+            with self.subTest(target=target):
+                self.assert_refusal(self.raw(target, None), 403, "client_cert_missing", sub=7, note=target)
 
     def test_tab_and_control_characters_in_target(self):
         # "GET /admin<TAB> HTTP/1.1": a backend splitting on whitespace reads
@@ -183,6 +248,39 @@ class TestCaseSensitivePaths(H.Base):
         # Normalization still applies.
         r = cg.curl("/%61dmin/" + m, cert=None, extra_args=["--path-as-is"])
         self.assert_refusal(r, 403, "client_cert_missing", sub=7)
+
+
+class TestWindowsPathsOff(RawTargets, H.Shared):
+    """windows_paths: false (backends that are not Windows): the aliases are
+    ordinary paths, forwarded as sent (canonical) under the "/" route; ';'
+    is still refused and the /admin route still holds."""
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "routes": [("/", "app", "optional"), ("/admin", "app", "required")],
+                "listener_extra": "windows_paths: false"}
+
+    def test_aliases_are_forwarded_as_sent(self):
+        for sent, _, canonical in WINDOWS_ALIASES:
+            m = H.unique("posix")
+            target, expect = sent.format(m=m), canonical.format(m=m)
+            with self.subTest(target=target):
+                r = self.raw(target, None)
+                self.assert_status(r, 200, note=target)
+                self.assertEqual(json.loads(r.body)["path"], expect, target)
+                self.assertEqual(self.backend_saw(m), [expect], target)
+
+    def test_semicolon_and_admin_still_refused(self):
+        m = H.unique("semi")
+        for target in ("/admin;x/" + m, "/public/..;/admin/" + m):
+            with self.subTest(target=target):
+                r = self.raw(target, None)
+                self.assert_refusal(r, 400, "bad_request", note=target)
+                entry = self.cg.wait_log(event="refused", id_=r.header("X-Request-Id"))[0]
+                self.assertIn("a ';' in the path", entry.get("detail", ""), target)
+        self.assert_refusal(self.raw("/admin/" + m, None), 403, "client_cert_missing", sub=7)
+        self.assertEqual(self.backend_saw(m), [])
 
 
 if __name__ == "__main__":

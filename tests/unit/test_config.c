@@ -456,7 +456,7 @@ static void test_unknown_keys(void **state)
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
                         "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
-                        "strip_request_headers, routes)");
+                        "windows_paths, strip_request_headers, routes)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
@@ -521,7 +521,8 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, case_insensitive_paths, strip_request_headers, routes, "
+                 "revocation, mapping, forward_client_cert, case_insensitive_paths, windows_paths, "
+                 "strip_request_headers, routes, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
@@ -785,6 +786,30 @@ static void test_route_paths(void **state)
                  "    case_insensitive_paths: sometimes\n"
                  "    routes: [ { path: /, backend: app } ]\n",
                  8, 29, "listeners[main].case_insensitive_paths: expected true or false, got \"sometimes\"");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    windows_paths: [yes]\n"
+                 "    routes: [ { path: /, backend: app } ]\n",
+                 8, 20, "listeners[main].windows_paths: expected true or false, got a list");
+    /* windows_paths (the default): a route that every request for is
+     * refused could never match; without it, it is an ordinary route. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/admin.");
+    expect_error(yaml, 11, 15, "listeners[main].routes[/admin.].path: \"/admin.\" can never match: every request "
+                               "for it is refused, because the path segment \"admin.\" (at byte 1 of the "
+                               "target) ends in '.'");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/PROGRA~1");
+    expect_error(yaml, 11, 15, "has the shape of an 8.3 short name");
+    cg_config_unref(expect_ok(MIN_BACKENDS
+                              "listeners:\n"
+                              "  - name: main\n"
+                              "    port: 8443\n"
+                              "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                              "    windows_paths: false\n"
+                              "    routes: [ { path: /, backend: app }, { path: /admin., backend: app },\n"
+                              "              { path: /PROGRA~1, backend: app } ]\n"));
     /* "/api" and "/api/" are different prefixes. */
     snprintf(yaml, sizeof yaml, route_tmpl, "/api", "/api/");
     cg_config_unref(expect_ok(yaml));
@@ -2103,6 +2128,7 @@ static void test_route_lookup(void **state)
     assert_non_null(cg_config_route(l, "/api", 4));
     assert_non_null(cg_config_route(l, "/API/v1", 7)); /* default: either case */
     assert_true(l->case_insensitive_paths);
+    assert_true(l->windows_paths); /* default: the backends are IIS */
 
     /* case_insensitive_paths: false: case counts, and "/Api" and "/api" are
      * two routes. */

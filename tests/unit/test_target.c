@@ -1,6 +1,8 @@
 /* Unit tests for target.c: the canonical request target (every route bypass
- * of the hardening issue, targets kept exactly, refusals) and route matching
- * on segment boundaries, with and without case. */
+ * of the hardening issue, targets kept exactly, refusals, the Windows
+ * file-system aliases refused with windows_paths) and route matching on
+ * segment boundaries, with and without case. Tables run under both rule
+ * sets (CG_TARGET_POSIX and CG_TARGET_WINDOWS). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,16 +15,19 @@
 
 #include "target.h"
 
+static const unsigned both_rules[] = { CG_TARGET_POSIX, CG_TARGET_WINDOWS };
+#define RULES_NAME(r) ((r) & CG_TARGET_WINDOWS ? "windows" : "posix")
+
 /* Normalizes s (length n) out of place and in place; both must agree. */
-static bool norm(const char *s, size_t n, char *out, cg_target *t, cg_refusal *why)
+static bool norm(const char *s, size_t n, char *out, unsigned rules, cg_target *t, cg_refusal *why)
 {
     char *copy = malloc(n ? n : 1);
     assert_non_null(copy);
     memcpy(copy, s, n);
     cg_target t2;
     cg_refusal why2;
-    bool ok = cg_target_normalize(s, n, out, t, why);
-    bool ok2 = cg_target_normalize(copy, n, copy, &t2, &why2);
+    bool ok = cg_target_normalize(s, n, out, rules, t, why);
+    bool ok2 = cg_target_normalize(copy, n, copy, rules, &t2, &why2);
     assert_int_equal(ok, ok2);
     if (ok) {
         assert_int_equal(t->target.n, t2.target.n);
@@ -44,43 +49,55 @@ static void test_bypasses_become_the_canonical_target(void **state)
     (void)state;
     static const struct {
         const char *sent, *canonical;
+        bool windows_refuses; /* a Windows alias (test_windows_aliases) */
     } cases[] = {
         /* the attacker's list: each one is /admin */
-        { "//admin", "/admin" },
-        { "/./admin", "/admin" },
-        { "/x/../admin", "/admin" },
-        { "/%61dmin", "/admin" },
-        { "/%61%64%6D%69%6e", "/admin" },
-        { "///admin//x", "/admin/x" },
-        { "/public/../admin/", "/admin/" },
-        { "/a/b/c/../../../admin", "/admin" },
-        { "/admin/.", "/admin/" },
-        { "/admin/x/..", "/admin/" },
-        { "/admin/./x/./", "/admin/x/" },
-        { "/.//admin", "/admin" },
-        { "/x//..//admin", "/admin" },
-        { "/%7Euser/%5F%2D%2E%30", "/~user/_-.0" },
-        { "/admin?x=/../y", "/admin?x=/../y" }, /* the query is kept as sent */
-        { "//admin?%2f", "/admin?%2f" },
-        { "/a/..", "/" },
-        { "/.", "/" },
-        { "/..a/a..b/...", "/..a/a..b/..." }, /* not dot-segments */
-        { "/.%2e%2e/x", "/.../x" },
+        { "//admin", "/admin", false },
+        { "/./admin", "/admin", false },
+        { "/x/../admin", "/admin", false },
+        { "/%61dmin", "/admin", false },
+        { "/%61%64%6D%69%6e", "/admin", false },
+        { "///admin//x", "/admin/x", false },
+        { "/public/../admin/", "/admin/", false },
+        { "/a/b/c/../../../admin", "/admin", false },
+        { "/admin/.", "/admin/", false },
+        { "/admin/x/..", "/admin/", false },
+        { "/admin/./x/./", "/admin/x/", false },
+        { "/.//admin", "/admin", false },
+        { "/x//..//admin", "/admin", false },
+        { "/%7Euser/%5F%2D%2E%30", "/~user/_-.0", false },
+        { "/admin?x=/../y", "/admin?x=/../y", false }, /* the query is kept as sent */
+        { "//admin?%2f", "/admin?%2f", false },
+        { "/a/..", "/", false },
+        { "/.", "/", false },
+        { "/..a/a..b/...", "/..a/a..b/...", true }, /* not dot-segments ("..." ends in '.') */
+        { "/..a/a..b/.c", "/..a/a..b/.c", false },
+        { "/.%2e%2e/x", "/.../x", true },
         /* percent-encodings that stay: uppercase hex */
-        { "/a%20b", "/a%20b" },
-        { "/a%2bb%3a", "/a%2Bb%3A" },
-        { "/caf%c3%a9", "/caf%C3%A9" },
-        { "/%25", "/%25" },
-        { "/%3f?%3f", "/%3F?%3f" },
-        { "*", "*" },
+        { "/a%20b", "/a%20b", false },
+        { "/a%2bb%3a", "/a%2Bb%3A", true },
+        { "/a%2bb%3d", "/a%2Bb%3D", false },
+        { "/caf%c3%a9", "/caf%C3%A9", false },
+        { "/%25", "/%25", false },
+        { "/%3f?%3f", "/%3F?%3f", false },
+        { "*", "*", false },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t k = 0; k < 2 * (sizeof cases / sizeof cases[0]); k++) {
+        size_t i = k / 2;
+        unsigned rules = both_rules[k % 2];
         char out[256];
         cg_target t;
         cg_refusal why;
         const char *s = cases[i].sent;
-        if (!norm(s, strlen(s), out, &t, &why))
-            fail_msg("\"%s\" refused: %s", s, why.detail);
+        bool ok = norm(s, strlen(s), out, rules, &t, &why);
+        if (cases[i].windows_refuses && (rules & CG_TARGET_WINDOWS)) {
+            if (ok || !strstr(why.detail, "(windows_paths)"))
+                fail_msg("\"%s\" (windows): expected a windows_paths refusal, got %s", s,
+                         ok ? "accepted" : why.detail);
+            continue;
+        }
+        if (!ok)
+            fail_msg("\"%s\" (%s) refused: %s", s, RULES_NAME(rules), why.detail);
         if (t.target.n != strlen(cases[i].canonical) || memcmp(t.target.p, cases[i].canonical, t.target.n))
             fail_msg("\"%s\" -> \"%.*s\", expected \"%s\"", s, (int)t.target.n, t.target.p, cases[i].canonical);
         const char *q = strchr(cases[i].canonical, '?');
@@ -94,6 +111,7 @@ static void test_bypasses_become_the_canonical_target(void **state)
 static void test_valid_targets_kept_exactly(void **state)
 {
     (void)state;
+    /* Under both rule sets. */
     static const char *const kept[] = {
         "/",
         "/admin",
@@ -103,27 +121,47 @@ static void test_valid_targets_kept_exactly(void **state)
         "/a?",
         "/?",
         "/a?b?c",
-        "/a;p=1/b",
-        "/!$&'()*+,;=:@",
+        "/a,p=1/b",
+        "/!$&'()*+,=@",
         "/a%20b/c%2Bd",
         "/%C3%A9t%C3%A9",
         "/search?q=a%2fb&r=%zz&s=%",          /* the query is not decoded or checked for % */
         "/a?x=../..&y=//&z=\\",
         "/~user/file-name_1.2",
         "/a|b{c}[d]^e`f\"g<h>",               /* kept as sent: no route can contain them */
-        "/...",
-        "/.a/..b/c./d..",
+        "/.a/..b/c.d/d..e",
+        "/a%3Bb",                             /* an encoded ';' is part of a name */
+        "/admin%3B",
+        /* what windows_paths lets through: no alias */
+        "/~user/a~b/~/x~",                    /* '~' without a digit */
+        "/v1.2/a.b/.c/a%20b/%20a",
+        "/con/aux/nul.txt/com1",              /* device names: no route bypass */
+        "/admin.aspx/admin.x.aspx",
+        "/admin/",
+        "/a?x=a.&y=~1:z%20&w=;",              /* the query is not a file name */
     };
-    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+    for (size_t k = 0; k < 2 * (sizeof kept / sizeof kept[0]); k++) {
+        unsigned rules = both_rules[k % 2];
         char out[256];
         cg_target t;
         cg_refusal why;
-        const char *s = kept[i];
-        if (!norm(s, strlen(s), out, &t, &why))
-            fail_msg("\"%s\" refused: %s", s, why.detail);
+        const char *s = kept[k / 2];
+        if (!norm(s, strlen(s), out, rules, &t, &why))
+            fail_msg("\"%s\" (%s) refused: %s", s, RULES_NAME(rules), why.detail);
         if (t.target.n != strlen(s) || memcmp(t.target.p, s, t.target.n) != 0)
             fail_msg("\"%s\" -> \"%.*s\", expected it unchanged", s, (int)t.target.n, t.target.p);
         assert_false(t.changed);
+    }
+    /* Kept only without windows_paths (test_windows_aliases has more). */
+    static const char *const posix_kept[] = { "/...", "/.a/..b/c./d..", "/a:b", "/a~1" };
+    for (size_t i = 0; i < sizeof posix_kept / sizeof posix_kept[0]; i++) {
+        char out[256];
+        cg_target t;
+        cg_refusal why;
+        const char *s = posix_kept[i];
+        assert_true(norm(s, strlen(s), out, CG_TARGET_POSIX, &t, &why));
+        assert_false(t.changed);
+        assert_false(norm(s, strlen(s), out, CG_TARGET_WINDOWS, &t, &why));
     }
 }
 
@@ -203,15 +241,27 @@ static void test_refusals(void **state)
         { "http://x/admin", 0, "not a path starting with \"/\"" },
         { "", 0, "not a path starting with \"/\"" },
         { "**", 0, "not a path starting with \"/\"" },
+        /* ';': Java path parameters ("/admin;x" is their "/admin"), on every listener */
+        { "/admin;x", 0, "a ';' in the path: Java servers (Tomcat, Jetty) read what follows it as path "
+                         "parameters, so \"/admin;x\" is their \"/admin\"; send %3B when it is part of a name "
+                         "(\";\" at byte 6 of the target)" },
+        { "/admin;jsessionid=1/x", 0, "a ';' in the path" },
+        { "/public/..;/admin", 0, "part of a name (\";\" at byte 10 of the target)" },
+        { "/admin/;", 0, "a ';' in the path" },
+        { "/;/admin", 0, "a ';' in the path" },
+        { "/a;", 0, "a ';' in the path" },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t k = 0; k < 2 * (sizeof cases / sizeof cases[0]); k++) {
+        size_t i = k / 2;
+        unsigned rules = both_rules[k % 2];
         char out[256];
         cg_target t;
         cg_refusal why;
         const char *s = cases[i].sent;
         size_t n = cases[i].len ? cases[i].len : strlen(s);
-        if (norm(s, n, out, &t, &why))
-            fail_msg("case %zu accepted as \"%.*s\", expected a refusal", i, (int)t.target.n, t.target.p);
+        if (norm(s, n, out, rules, &t, &why))
+            fail_msg("case %zu (%s) accepted as \"%.*s\", expected a refusal", i, RULES_NAME(rules),
+                     (int)t.target.n, t.target.p);
         assert_int_equal(why.kind, CG_REFUSE_BAD_REQUEST);
         if (!strstr(why.detail, cases[i].detail))
             fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, why.detail, cases[i].detail);
@@ -219,27 +269,41 @@ static void test_refusals(void **state)
     }
 }
 
-/* Every single byte after "/a", raw and percent-encoded: accepted ones are
- * canonical and idempotent; nothing else slips through. */
+/* Every single byte after "/a", raw and percent-encoded, under both rule
+ * sets: accepted ones are canonical and idempotent; nothing else slips
+ * through. */
 static void test_every_byte(void **state)
 {
     (void)state;
-    for (int b = 0; b < 256; b++) {
+    for (int k = 0; k < 512; k++) {
+        int b = k / 2;
+        unsigned rules = both_rules[k % 2];
+        bool win = rules & CG_TARGET_WINDOWS;
         char in[8] = { '/', 'a', (char)b, 'z' }, out[16], again[16];
         cg_target t, t2;
         cg_refusal why;
-        bool ok = norm(in, 4, out, &t, &why);
-        bool expect = b > 0x20 && b < 0x7f && b != '\\' && b != '#' && b != '%';
+        bool ok = norm(in, 4, out, rules, &t, &why);
+        bool expect = b > 0x20 && b < 0x7f && b != '\\' && b != '#' && b != '%' && b != ';' && !(win && b == ':');
         if (ok != expect)
-            fail_msg("raw byte 0x%02x: %s", b, ok ? "accepted" : why.detail);
+            fail_msg("raw byte 0x%02x (%s): %s", b, RULES_NAME(rules), ok ? "accepted" : why.detail);
+        /* "/~<b>z": a short name when b is a digit */
+        char tilde[8] = { '/', '~', (char)b, 'z' };
+        if (b >= '0' && b <= '9')
+            assert_int_equal(norm(tilde, 4, out, rules, &t, &why), !win);
+        /* "/a<b>": the segment ends in b */
+        ok = norm(in, 3, out, rules, &t, &why);
+        expect = expect && !(win && b == '.');
+        if (ok != expect)
+            fail_msg("raw byte 0x%02x at the end (%s): %s", b, RULES_NAME(rules), ok ? "accepted" : why.detail);
         snprintf(in, sizeof in, "/a%%%02x", b);
-        ok = norm(in, 5, out, &t, &why);
-        expect = b >= 0x20 && b != 0x7f && b != '/' && b != '\\' && b != 0xc0 && b != 0xc1;
+        ok = norm(in, 5, out, rules, &t, &why);
+        expect = b >= 0x20 && b != 0x7f && b != '/' && b != '\\' && b != 0xc0 && b != 0xc1 &&
+                 !(win && (b == '.' || b == ' ' || b == ':'));
         if (ok != expect)
-            fail_msg("%%%02x: %s", b, ok ? "accepted" : why.detail);
+            fail_msg("%%%02x (%s): %s", b, RULES_NAME(rules), ok ? "accepted" : why.detail);
         if (!ok)
             continue;
-        assert_true(cg_target_normalize(t.target.p, t.target.n, again, &t2, &why));
+        assert_true(cg_target_normalize(t.target.p, t.target.n, again, rules, &t2, &why));
         assert_false(t2.changed);
         bool unreserved = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
                           b == '-' || b == '.' || b == '_' || b == '~';
@@ -303,15 +367,101 @@ static void test_bypasses_reach_the_admin_route(void **state)
     (void)state;
     static const char *const forms[] = {
         "/admin", "//admin", "/./admin", "/x/../admin", "/%61dmin", "/ADMIN", "/Admin/", "/aDmIn/x?q",
-        "/public/../admin", "///ADMIN//x", "/%41DMIN", "/admin/.", "/x/./../admin/y",
+        "/public/../admin", "///ADMIN//x", "/%41DMIN", "/admin/.", "/x/./../admin/y", "/admin/", "/admin//",
+        "/admin/x/", "/admin?", "/admin/?x",
     };
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    for (size_t i = 0; i < 2 * (sizeof forms / sizeof forms[0]); i++) {
         char out[64];
         cg_target t;
         cg_refusal why;
-        assert_true(norm(forms[i], strlen(forms[i]), out, &t, &why));
+        assert_true(norm(forms[i / 2], strlen(forms[i / 2]), out, both_rules[i % 2], &t, &why));
         if (!cg_target_route_covers(CG_SLICE_LIT("/admin"), t.path, true))
-            fail_msg("\"%s\" -> \"%.*s\" escapes route /admin", forms[i], (int)t.path.n, t.path.p);
+            fail_msg("\"%s\" -> \"%.*s\" escapes route /admin", forms[i / 2], (int)t.path.n, t.path.p);
+    }
+}
+
+/* The Windows file-system aliases of the hardening issue's follow-up: with
+ * windows_paths each is refused, naming the segment and why; without it,
+ * each is an ordinary path, kept (canonical) for the backend. */
+static void test_windows_aliases(void **state)
+{
+    (void)state;
+    static const char dot[] = "ends in '.': a path segment ending in '.' or ' ' is the same file as without "
+                              "it on Windows (windows_paths)";
+    static const char space[] = "ends in a space (%20): a path segment ending in '.' or ' ' is the same file "
+                                "as without it on Windows (windows_paths)";
+    static const char colon[] = "contains ':': on Windows \"name:stream\" is an NTFS alternate data stream of "
+                                "\"name\" (\"admin::$DATA\" is \"admin\") (windows_paths)";
+    static const char tilde[] = "has the shape of an 8.3 short name ('~' and a digit): Windows may resolve "
+                                "it to a long name (\"ADMINI~1\" to \"administration\") (windows_paths)";
+    static const struct {
+        const char *sent, *segment; /* the segment named, as normalized */
+        size_t at;                  /* its offset in the target as sent */
+        const char *why, *posix;    /* the refusal's reason; the canonical target without windows_paths */
+    } cases[] = {
+        /* trailing dots and spaces */
+        { "/admin.", "admin.", 1, dot, "/admin." },
+        { "/admin./", "admin.", 1, dot, "/admin./" },
+        { "/admin./x", "admin.", 1, dot, "/admin./x" },
+        { "/admin..", "admin..", 1, dot, "/admin.." },
+        { "/admin...?q", "admin...", 1, dot, "/admin...?q" },
+        { "/admin%2e/x", "admin.", 1, dot, "/admin./x" },
+        { "/admin%2E%2e", "admin..", 1, dot, "/admin.." },
+        { "/admin%20", "admin%20", 1, space, "/admin%20" },
+        { "/admin%20/", "admin%20", 1, space, "/admin%20/" },
+        { "/admin%20?x", "admin%20", 1, space, "/admin%20?x" },
+        { "/admin%20%20/x", "admin%20%20", 1, space, "/admin%20%20/x" },
+        { "/admin.%20./", "admin.%20.", 1, dot, "/admin.%20./" },
+        { "/admin%2e%20/", "admin.%20", 1, space, "/admin.%20/" },
+        { "/admin%20.", "admin%20.", 1, dot, "/admin%20." },
+        { "/ADMIN./x", "ADMIN.", 1, dot, "/ADMIN./x" },
+        { "//x/admin.", "admin.", 4, dot, "/x/admin." },
+        { "/x/../admin.", "admin.", 6, dot, "/admin." },
+        { "/a/b./c", "b.", 3, dot, "/a/b./c" },
+        { "/...", "...", 1, dot, "/..." },
+        { "/a/.../b", "...", 3, dot, "/a/.../b" },
+        { "/%20", "%20", 1, space, "/%20" },
+        { "/a%20b%20/", "a%20b%20", 1, space, "/a%20b%20/" },
+        /* 8.3 short names */
+        { "/ADMINI~1/", "ADMINI~1", 1, tilde, "/ADMINI~1/" },
+        { "/admini~1", "admini~1", 1, tilde, "/admini~1" },
+        { "/ADMINI~1.ASP", "ADMINI~1.ASP", 1, tilde, "/ADMINI~1.ASP" },
+        { "/admini%7e1/", "admini~1", 1, tilde, "/admini~1/" },
+        { "/admini~%31/", "admini~1", 1, tilde, "/admini~1/" },
+        { "/admini%7E%31/", "admini~1", 1, tilde, "/admini~1/" },
+        { "/A~12", "A~12", 1, tilde, "/A~12" },
+        { "/~9", "~9", 1, tilde, "/~9" },
+        { "/x/AB~1CD", "AB~1CD", 3, tilde, "/x/AB~1CD" },
+        /* NTFS streams */
+        { "/admin::$DATA", "admin::$DATA", 1, colon, "/admin::$DATA" },
+        { "/admin:$i30:$INDEX_ALLOCATION/", "admin:$i30:$INDEX_ALLOCATION", 1, colon,
+          "/admin:$i30:$INDEX_ALLOCATION/" },
+        { "/admin%3a%3a$DATA", "admin%3A%3A$DATA", 1, colon, "/admin%3A%3A$DATA" },
+        { "/admin%3A/x", "admin%3A", 1, colon, "/admin%3A/x" },
+        { "/a:", "a:", 1, colon, "/a:" },
+        { "/:", ":", 1, colon, "/:" },
+        { "/c:/windows", "c:", 1, colon, "/c:/windows" },
+        { "/x/y:z?q", "y:z", 3, colon, "/x/y:z?q" },
+        /* the first rule that a segment breaks is named */
+        { "/ADMINI~1::$DATA.", "ADMINI~1::$DATA.", 1, dot, "/ADMINI~1::$DATA." },
+        { "/ADMINI~1::$DATA", "ADMINI~1::$DATA", 1, colon, "/ADMINI~1::$DATA" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256], expect[512];
+        cg_target t;
+        cg_refusal why;
+        const char *s = cases[i].sent;
+        if (norm(s, strlen(s), out, CG_TARGET_WINDOWS, &t, &why))
+            fail_msg("\"%s\" accepted as \"%.*s\" with windows_paths", s, (int)t.target.n, t.target.p);
+        assert_int_equal(why.kind, CG_REFUSE_BAD_REQUEST);
+        snprintf(expect, sizeof expect, "request target refused: the path segment \"%s\" (at byte %zu of the "
+                 "target) %s", cases[i].segment, cases[i].at, cases[i].why);
+        if (strcmp(why.detail, expect) != 0)
+            fail_msg("\"%s\":\n  got      %s\n  expected %s", s, why.detail, expect);
+        if (!norm(s, strlen(s), out, CG_TARGET_POSIX, &t, &why))
+            fail_msg("\"%s\" refused without windows_paths: %s", s, why.detail);
+        if (t.target.n != strlen(cases[i].posix) || memcmp(t.target.p, cases[i].posix, t.target.n) != 0)
+            fail_msg("\"%s\" -> \"%.*s\", expected \"%s\"", s, (int)t.target.n, t.target.p, cases[i].posix);
     }
 }
 
@@ -321,9 +471,9 @@ static void test_route_path_ok(void **state)
     static const char *const good[] = { "/", "/admin", "/admin/", "/a/b.c/d-e_f~g", "/My%20Docs",
                                         "/caf%C3%A9", "/a%3Fb", "/a%23b", "/a%25" };
     char why[512];
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        if (!cg_target_route_path_ok(good[i], why, sizeof why))
-            fail_msg("\"%s\": %s", good[i], why);
+    for (size_t i = 0; i < 2 * (sizeof good / sizeof good[0]); i++)
+        if (!cg_target_route_path_ok(good[i / 2], both_rules[i % 2], why, sizeof why))
+            fail_msg("\"%s\" (%s): %s", good[i / 2], RULES_NAME(both_rules[i % 2]), why);
     static const struct {
         const char *path, *why;
     } bad[] = {
@@ -353,12 +503,33 @@ static void test_route_path_ok(void **state)
         { "/a%", "has a \"%\" at byte 2" },
         { "/a%4", "has a \"%\" at byte 2" },
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < 2 * (sizeof bad / sizeof bad[0]); i++) {
         why[0] = '\0';
-        if (cg_target_route_path_ok(bad[i].path, why, sizeof why))
-            fail_msg("\"%s\" accepted", bad[i].path);
-        if (!strstr(why, bad[i].why))
-            fail_msg("\"%s\": \"%s\" does not contain \"%s\"", bad[i].path, why, bad[i].why);
+        if (cg_target_route_path_ok(bad[i / 2].path, both_rules[i % 2], why, sizeof why))
+            fail_msg("\"%s\" accepted", bad[i / 2].path);
+        if (!strstr(why, bad[i / 2].why))
+            fail_msg("\"%s\": \"%s\" does not contain \"%s\"", bad[i / 2].path, why, bad[i / 2].why);
+    }
+    /* With windows_paths, a route that every request for is refused could
+     * never match; without it, these are ordinary routes. */
+    static const struct {
+        const char *path, *why;
+    } never[] = {
+        { "/admin.", "can never match: every request for it is refused, because the path segment \"admin.\" "
+                     "(at byte 1 of the target) ends in '.'" },
+        { "/a/b./c", "the path segment \"b.\" (at byte 3 of the target) ends in '.'" },
+        { "/admin%20", "ends in a space (%20)" },
+        { "/ADMINI~1", "has the shape of an 8.3 short name" },
+        { "/a/~1/", "has the shape of an 8.3 short name" },
+    };
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+        why[0] = '\0';
+        if (cg_target_route_path_ok(never[i].path, CG_TARGET_WINDOWS, why, sizeof why))
+            fail_msg("\"%s\" accepted with windows_paths", never[i].path);
+        if (!strstr(why, never[i].why))
+            fail_msg("\"%s\": \"%s\" does not contain \"%s\"", never[i].path, why, never[i].why);
+        if (!cg_target_route_path_ok(never[i].path, CG_TARGET_POSIX, why, sizeof why))
+            fail_msg("\"%s\" refused without windows_paths: %s", never[i].path, why);
     }
 }
 
@@ -371,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_route_covers_segments),
         cmocka_unit_test(test_bypasses_reach_the_admin_route),
+        cmocka_unit_test(test_windows_aliases),
         cmocka_unit_test(test_route_path_ok),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
