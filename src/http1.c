@@ -1254,22 +1254,26 @@ bool cg_http_request_header_dropped(cg_slice name)
  * front ends. Stripped unless the listener keeps one (cg_header_policy). */
 const char *const cg_http_backend_trusted_headers[] = {
     "x-original-url", "x-rewrite-url",
-    "x-arr-clientcert", "x-arr-ssl", "x-arr-log-id",
-    "x-forwarded-client-cert", "x-ssl-client-cert", "x-ssl-client-verify", "x-ssl-client-s-dn",
-    "x-ssl-client-i-dn", "x-client-cert", "x-client-verify", "ssl-client-cert",
-    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-user",
-    "x-auth-request-email", "x-ms-client-principal", "x-ms-client-principal-name",
-    "x-ms-client-principal-id", "x-ms-client-principal-idp",
+    "x-arr-*",
+    "x-forwarded-client-cert", "x-ssl-client-*", "ssl-client-*", "x-ssl-cert", "x-client-cert",
+    "x-client-verify", "x-client-dn",
+    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-*",
+    "x-ms-client-principal*",
     "x-real-ip", "x-client-ip", "true-client-ip", "x-forwarded-server", "x-forwarded-port",
     "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",
     NULL,
 };
 
+/* An entry ending in '*' names a family by its prefix: proxies invent new
+ * members (X-SSL-Client-DN, -Escaped-Cert, -Fingerprint ...) faster than a
+ * list of exact names can follow. */
 bool cg_http_backend_trusted_header(cg_slice name)
 {
-    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++)
-        if (name_is(name, *t, strlen(*t)))
+    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++) {
+        size_t n = strlen(*t);
+        if ((*t)[n - 1] == '*' ? has_prefix(name, *t, n - 1) : name_is(name, *t, n))
             return true;
+    }
     return false;
 }
 

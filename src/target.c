@@ -103,6 +103,13 @@ static bool pct_refused(const char *in, size_t n, size_t i, int v, cg_refusal *w
         what = "an encoded backslash (%5C): Windows servers read it as a path separator";
     else if (v == 0)
         what = "an encoded NUL (%00)";
+    else if (v == '%' && i + 3 < n &&
+             (hex_value((unsigned char)in[i + 3]) >= 0 || hex_value(pct_at(in, n, i + 3)) >= 0))
+        /* "%2561" is "%61" once decoded and "a" twice: an application that
+         * decodes again (ASP.NET, CGI scripts) reads another path than the
+         * one the routes matched (IIS refuses it too: allowDoubleEscaping). */
+        what = "a double percent-encoding (%25 followed by a hex digit, raw or encoded): a backend that "
+               "decodes twice reads another path";
     else if (v < 0x20 || v == 0x7f)
         what = "an encoded control character";
     else if (v == 0xc0 || v == 0xc1)

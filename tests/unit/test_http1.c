@@ -1246,7 +1246,8 @@ static void test_header_stripped_policy(void **state)
     const char *trusted[] = {
         "X-Original-URL", "X-Rewrite-URL", "X-ARR-ClientCert", "X-Forwarded-Client-Cert", "X-SSL-Client-Cert",
         "Remote-User", "X-Remote-User", "X-Real-IP", "x_original_url", "REMOTE_USER", "X-MS-CLIENT-PRINCIPAL-NAME",
-        "X-Client-Cert", "X-Forwarded-Port",
+        "X-Client-Cert", "X-Forwarded-Port", "X-SSL-Client-DN", "X-SSL-Client-Escaped-Cert", "X-ARR-Anything",
+        "X_SSL_Client_S_DN", "SSL-Client-Verify", "X-MS-CLIENT-PRINCIPAL", "X-Auth-Request-Groups",
     };
     for (size_t i = 0; i < sizeof trusted / sizeof trusted[0]; i++) {
         cg_slice n = { trusted[i], strlen(trusted[i]) };
@@ -1259,13 +1260,18 @@ static void test_header_stripped_policy(void **state)
         /* the lists do not overlap: a default can always be kept */
         assert_false(cg_http_request_header_dropped((cg_slice){ *t, strlen(*t) }));
         for (const char *c = *t; *c; c++)
-            assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-');
+            assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+                        (*c == '*' && !c[1])); /* a family: the prefix before a final '*' */
     }
     char *strip[] = { "x-tenant" }, *keep[] = { "x-real-ip", "authorization", "x-client-cert-subject" };
     cg_header_policy p = { strip, 1, keep, 3 };
     assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("X-Real-IP"), &p));
     assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("x_real_ip"), &p));
     assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Remote-User"), &p));
+    /* prefixes are families, not substrings */
+    assert_false(cg_http_backend_trusted_header(CG_SLICE_LIT("X-ARR")));
+    assert_false(cg_http_backend_trusted_header(CG_SLICE_LIT("X-SSL-Client")));
+    assert_false(cg_http_backend_trusted_header(CG_SLICE_LIT("X-Real-IP-Hint")));
     assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("Authorization"), &p)); /* never kept */
     assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Client-Cert-Subject"), &p));
     assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Tenant"), &p));

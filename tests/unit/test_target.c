@@ -181,6 +181,11 @@ static void test_refusals(void **state)
         { "/admin%5C", 0, "an encoded backslash" },
         { "/public\\..\\admin", 0, "a backslash in the path: Windows servers read it as \"/\" and certgate does "
                                    "not (\"\\x5c\" at byte 7 of the target)" },
+        /* double encoding: "%2561" is "a" to a backend that decodes twice */
+        { "/%2561dmin", 0, "a double percent-encoding (%25 followed by a hex digit, raw or encoded): a backend "
+                           "that decodes twice reads another path (\"%25\" at byte 1 of the target)" },
+        { "/x/%252e%252e/admin", 0, "a double percent-encoding" },
+        { "/a%25%32%66", 0, "a double percent-encoding" },
         /* encoded dot-segments */
         { "/public/%2e%2e/admin", 0, "a path segment that is \"..\" only once its percent-encoded dots (%2E) "
                                      "are decoded: certgate does not guess whether the backend removes it "
