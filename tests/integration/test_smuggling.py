@@ -1058,12 +1058,12 @@ class TestBackendResponses(RawCase):
         # must get its own response from a fresh backend connection.
         reply = Reply(OK2, later=EVIL, later_delay=0.1)
         self.run_hostile("stray_bytes_later", "GET", reply, Ok(200, b"ok"), True, cert=None,
-                         followup_delay=0.25, same_conn=False)
+                         followup_delay=t(0.3), same_conn=False)
 
     def test_stray_bytes_new_client_with_certificate(self):
         reply = Reply(OK2, later=EVIL, later_delay=0.1)
         self.run_hostile("stray_bytes_later_cert", "GET", reply, Ok(200, b"ok"), True, cert="alice",
-                         followup_delay=0.25, same_conn=False)
+                         followup_delay=t(0.3), same_conn=False)
 
 
 def _add_response_tests():
