@@ -24,7 +24,8 @@ refusing or normalising a lenient-but-unambiguous syntax), the row lists them.
       bytes. A 502 page when nothing was sent to the client yet, an aborted
       connection once the head was, never a silently complete wrong
       response; the next request gets its own response, and a poisoned
-      backend connection is never reused.
+      backend connection is never reused. A POST / PATCH the backend drops
+      unanswered on a reused connection reaches it once (no replay).
 
 Each case gets its own marker (H.unique) in its targets, so a case can only
 match its own requests and responses.
@@ -1059,6 +1060,37 @@ class TestBackendResponses(RawCase):
         reply = Reply(OK2, later=EVIL, later_delay=0.1)
         self.run_hostile("stray_bytes_later", "GET", reply, Ok(200, b"ok"), True, cert=None,
                          followup_delay=t(0.3), same_conn=False)
+
+    def check_not_replayed(self, method):
+        # The backend takes a request without a body on a reused connection,
+        # then closes it without answering. A GET may be retried; a POST may
+        # have had its effect already: it must reach the backend once, and
+        # the client gets one answer (a 502 page).
+        m = H.unique("once").encode()
+        self.hostile(m, Reply(b"", close=True))
+        with self.cg.tls("alice") as c:
+            warm = c.request("GET", "/warm-" + m.decode())  # a pooled connection for alice
+            self.assertEqual(warm.status, 200, warm.describe())
+        mark = self.raw.mark(m)
+        raw = b"%s /b-%s HTTP/1.1\r\nHost: localhost\r\n\r\n" % (method, m)
+        with self.cg.tls("alice") as c:
+            c.send(raw)
+            state, r = read_one(c, timeout=5)
+            reqs = self.raw.requests_since(mark)
+            msg = self.describe_backend(mark, "sent %r; %s" % (
+                raw, r.describe() if state == "complete" else "%s %r" % (state, r)))
+            self.assertEqual(len(reqs), 1, H.Explain(
+                lambda: "the backend received the %s %d times%s" % (method.decode(), len(reqs), msg)))
+            self.assertTrue(reqs[0].index > 1, H.Explain(
+                lambda: "not sent on a reused connection: the case proves nothing%s" % msg))
+            self.assertEqual(state, "complete", msg)
+            self.assertEqual((r.status, bool(refusal_of(r))), (502, True), msg)
+
+    def test_post_without_body_not_replayed(self):
+        self.check_not_replayed(b"POST")
+
+    def test_patch_not_replayed(self):
+        self.check_not_replayed(b"PATCH")
 
     def test_stray_bytes_new_client_with_certificate(self):
         reply = Reply(OK2, later=EVIL, later_delay=0.1)
