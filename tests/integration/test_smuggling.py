@@ -942,8 +942,10 @@ RESPONSES = {
     "status_304_with_body": ("GET", Reply(b"HTTP/1.1 304 Not Modified\r\n\r\n" + EVIL),
                              Ok(304, b"", also_502=True), True),
     "interim_100_then_200": ("GET", Reply(b"HTTP/1.1 100 Continue\r\n\r\n" + OK2), Ok(200, b"ok"), False),
-    "interim_102_103_then_200": ("GET", Reply(b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n"
-                                              b"Link: </x>; rel=preload\r\n\r\n" + OK2), Ok(200, b"ok"), False),
+    "interim_102_103_then_200": ("GET", Reply(b"HTTP/1.1 102 Processing\r\n\r\n"
+                                              b"HTTP/1.1 103 Early Hints\r\n"
+                                              b"Link: </x>; rel=preload\r\n\r\n" + OK2),
+                                 Ok(200, b"ok"), False),
     "body_cut_short_content_length": ("GET", Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
                                                    close=True), FAIL, True),
     "body_cut_short_chunked": ("GET", Reply(chunked_head() + b"5\r\nhello\r\n", close=True), FAIL, True),
