@@ -1,11 +1,22 @@
 #include "backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
+bool cg_identity_format(char *out, const char *kind, const char *value)
+{
+    int n = snprintf(out, CG_IDENTITY_MAX, "%s:%s", kind, value);
+    if (n < 0 || (size_t)n >= CG_IDENTITY_MAX) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
 
 const char *cg_backend_strerror(int status)
 {
@@ -143,27 +154,60 @@ static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
     return uv_getaddrinfo(&bc->w->loop, &bc->gai_req, on_resolved, b->host, port, &hints);
 }
 
+/* Whether an idle connection's socket holds anything: a response byte the
+ * backend sent late (it would be taken for the next request's response) or
+ * an EOF. The loop may not have told us yet (its readiness can be queued
+ * behind the client event being handled now), so look: one non-blocking
+ * recv(MSG_PEEK) per reuse. */
+static bool idle_is_stale(cg_backend_conn *bc)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&bc->tcp, &fd) != 0)
+        return true;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return false;
+    return true; /* data, EOF (0) or an error */
+}
+
+/* The most recently used live idle connection for identity; stale ones met
+ * on the way are closed. */
+static cg_backend_conn *find_idle(cg_backend_pool *pool, const char *identity)
+{
+    cg_backend_conn *bc = pool->idle;
+    while (bc) {
+        cg_backend_conn *next = bc->next;
+        if (strcmp(bc->identity, identity) == 0) {
+            if (!idle_is_stale(bc))
+                return bc;
+            cg_log(CG_LOG_DEBUG, "backend_idle_closed", "detail=\"unread bytes or EOF on an idle connection\"");
+            close_conn(bc);
+        }
+        bc = next;
+    }
+    return NULL;
+}
+
 bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity)
 {
     if (backend >= w->npools)
         return false;
-    /* The same first match cg_backend_acquire() takes. */
-    for (cg_backend_conn *bc = w->pools[backend].idle; bc; bc = bc->next)
-        if (strcmp(bc->identity, identity) == 0)
-            return bc->authenticated;
-    return false;
+    /* The same connection cg_backend_acquire() takes. */
+    cg_backend_conn *bc = find_idle(&w->pools[backend], identity);
+    return bc && bc->authenticated;
 }
 
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh, void *owner,
                                     cg_backend_cb on_connect)
 {
-    if (backend >= w->npools)
-        return NULL;
+    size_t idlen = strlen(identity);
+    if (backend >= w->npools || idlen == 0 || idlen >= CG_IDENTITY_MAX)
+        return NULL; /* a key that does not fit is never shortened */
     cg_backend_pool *pool = &w->pools[backend];
     if (!fresh) {
-        for (cg_backend_conn *bc = pool->idle; bc; bc = bc->next) {
-            if (strcmp(bc->identity, identity) != 0)
-                continue;
+        cg_backend_conn *bc = find_idle(pool, identity);
+        if (bc) {
             unlink_idle(bc);
             uv_timer_stop(&bc->timer);
             bc->owner = owner;
@@ -179,7 +223,7 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
     bc->generation = w->pool_generation;
     bc->owner = owner;
     bc->on_connect = on_connect;
-    snprintf(bc->identity, sizeof bc->identity, "%s", identity);
+    memcpy(bc->identity, identity, idlen + 1);
     uv_tcp_init(&w->loop, &bc->tcp);
     uv_timer_init(&w->loop, &bc->timer);
     bc->tcp.data = bc->timer.data = bc;

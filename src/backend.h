@@ -1,10 +1,11 @@
 /* Backend connections, pooled per worker and per backend.
  *
  * A pooled connection carries the identity of the client it was first used
- * for (today the certificate fingerprint, later the delegated principal) and
- * is only ever handed out again for that same identity: a backend that
+ * for ("cert:<sha256>", "user:<principal>" or "anonymous") and is only ever
+ * handed out again for that very identity, compared whole: a backend that
  * authenticates per connection never sees one user's connection reused for
- * another.
+ * another. An idle connection that receives anything (data or EOF) is
+ * closed, never handed out.
  */
 #ifndef CG_BACKEND_H
 #define CG_BACKEND_H
@@ -17,7 +18,16 @@
 
 #include "server.h"
 
-#define CG_IDENTITY_MAX 96
+/* Room for the longest identity: "user:" + a principal of up to 255 bytes
+ * (cg_map_result.principal), NUL included. The client connection and the
+ * pool hold identities in arrays of this size; an identity that does not fit
+ * is refused (cg_identity_format), never truncated: two identities that
+ * share a prefix must never share a connection. */
+#define CG_IDENTITY_MAX 300
+
+/* Writes "<kind>:<value>" into out (CG_IDENTITY_MAX bytes). False, with out
+ * emptied, when it does not fit. */
+bool cg_identity_format(char *out, const char *kind, const char *value);
 
 typedef struct cg_backend_conn cg_backend_conn;
 typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
@@ -63,7 +73,9 @@ void cg_backend_pools_free(cg_worker *w);
 /* An idle connection for identity (returned with connected = true, and
  * on_connect is not called), or a new one being connected (always new when
  * fresh): on_connect runs with 0 or a libuv error (timeout: UV_ETIMEDOUT).
- * NULL on out-of-memory. */
+ * An idle connection with unread bytes or an EOF waiting in its socket is
+ * closed rather than handed out. NULL on out-of-memory, or when identity is
+ * empty or longer than CG_IDENTITY_MAX - 1 bytes. */
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh,
                                     void *owner, cg_backend_cb on_connect);
 

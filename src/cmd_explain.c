@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "config.h"
 #include "crl.h"
+#include "dn.h"
 #include "error.h"
 #include "log.h"
 #include "mapping.h"
@@ -193,18 +194,21 @@ static const char *validity_state(const mbedtls_x509_crt *c)
 
 static void print_cert(const mbedtls_x509_crt *c, int depth, bool anchor)
 {
-    char subject[256], issuer[256], serial[80], from[40], to[40], sig[64], fp[65];
-    cg_cert_subject(c, subject, sizeof subject);
-    cg_cert_issuer(c, issuer, sizeof issuer);
+    char serial[80], from[40], to[40], sig[64], fp[65];
+    /* The whole names, in the text the headers and logs use (dn.h). */
+    char *subject = cg_dn_text(c->subject_raw.p, c->subject_raw.len, 0);
+    char *issuer = cg_dn_text(c->issuer_raw.p, c->issuer_raw.len, 0);
     cg_cert_serial(c, serial, sizeof serial);
     cg_x509_time_format(&c->valid_from, from, sizeof from);
     cg_x509_time_format(&c->valid_to, to, sizeof to);
     if (mbedtls_x509_sig_alg_gets(sig, sizeof sig, &c->sig_oid, c->sig_pk, c->sig_md, c->sig_opts) < 0)
         snprintf(sig, sizeof sig, "?");
     cg_cert_sha256_hex(c, fp);
-    printf("  [%d] %s%s\n", depth, subject,
+    printf("  [%d] %s%s\n", depth, subject ? subject : "(out of memory)",
            anchor ? "   (trust anchor)" : depth == 0 ? "   (client certificate)" : "");
-    printf("      issuer     %s\n", issuer);
+    printf("      issuer     %s\n", issuer ? issuer : "(out of memory)");
+    free(subject);
+    free(issuer);
     printf("      serial     %s\n", serial);
     printf("      validity   %s .. %s (%s)\n", from, to, validity_state(c));
     printf("      key        %s, %zu bits; signed with %s\n", mbedtls_pk_get_name(&c->pk),
@@ -278,9 +282,9 @@ static void print_report(const cg_crl_report *r, const mbedtls_x509_crt *const *
 {
     for (int i = 0; i < r->n; i++) {
         const cg_crl_report_cert *c = &r->certs[i];
-        char subject[256];
-        cg_cert_subject(chain[c->depth], subject, sizeof subject);
-        printf("  [%d] %s\n", c->depth, subject);
+        char *subject = cg_dn_text(chain[c->depth]->subject_raw.p, chain[c->depth]->subject_raw.len, 0);
+        printf("  [%d] %s\n", c->depth, subject ? subject : "(out of memory)");
+        free(subject);
         for (int k = 0; k < c->nattempts; k++) {
             const cg_crl_attempt *a = &c->attempts[k];
             printf("      fetch     %s\n", a->url);

@@ -27,7 +27,11 @@
 
 #include <yaml.h>
 
+#include "chain_limits.h"
+#include "error_page.h"
+#include "http1.h"
 #include "mapping.h"
+#include "target.h"
 #include "tls.h"
 #include "yaml_doc.h"
 
@@ -583,7 +587,8 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "max_connections", "max_request_head", "max_header_line",
                                         "max_headers", "max_response_head",
-                                        "max_requests_per_connection", NULL };
+                                        "max_requests_per_connection", "max_handshakes_per_address",
+                                        "max_connections_per_address", "per_address_ipv6_prefix", NULL };
     cg_limits *lim = &ld->cfg->limits;
     cg_map m;
     if (!open_section(ld, root, "limits", keys, "in limits", &m))
@@ -599,6 +604,9 @@ static void parse_limits(cg_loader *ld, const cg_map *root)
              &lim->max_response_head);
     get_uint(ld, &m, "max_requests_per_connection", 0, UINT32_MAX,
              &lim->max_requests_per_connection);
+    get_uint(ld, &m, "max_handshakes_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_handshakes_per_address);
+    get_uint(ld, &m, "max_connections_per_address", 0, CG_MAX_CONNECTIONS_MAX, &lim->max_connections_per_address);
+    get_uint(ld, &m, "per_address_ipv6_prefix", 16, 128, &lim->per_address_ipv6_prefix);
 
     /* A line longer than the whole head could never be reached: the limit
      * meant is probably the other one. Only compare values that parsed. */
@@ -1041,7 +1049,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
-                                        "max_chain_depth", "allow_weak_signatures", NULL };
+                                        "max_chain_depth", "max_client_certificates",
+                                        "allow_weak_signatures", NULL };
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -1077,19 +1086,8 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
         }
     }
     get_uint(ld, &m, "max_chain_depth", CG_CHAIN_DEPTH_MIN, CG_CHAIN_DEPTH_MAX, &l->max_chain_depth);
+    get_uint(ld, &m, "max_client_certificates", 1, CG_CHAIN_MAX_CERTIFICATES_LIMIT, &l->max_client_certificates);
     get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
-}
-
-/* A route path must be a clean prefix: a '?' or '#' in it could never match
- * the way the prefix rule intends, and spaces are not valid in a path. */
-static bool route_path_ok(const char *p)
-{
-    for (; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c <= ' ' || c == 0x7f || c == '?' || c == '#')
-            return false;
-    }
-    return true;
 }
 
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
@@ -1121,19 +1119,22 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
         missing(ld, &m, "path", "a path prefix starting with \"/\"");
     if (got == CG_YAML_SET) {
         key_path(&m, "path", kp, sizeof kp);
+        char why[512];
         if (s[0] != '/') {
             cg_yaml_error(&ld->y, n, "%s: \"%s\" does not start with \"/\" (expected a path prefix such as "
                           "/ or /api)", kp, s);
-        } else if (!route_path_ok(s)) {
-            cg_yaml_error(&ld->y, n, "%s: \"%s\" contains a space, control character, '?' or '#' "
-                          "(expected a plain path prefix such as /api)", kp, s);
+        } else if (!cg_target_route_path_ok(s, why, sizeof why)) {
+            cg_yaml_error(&ld->y, n, "%s: \"%s\" %s (docs/proxy.md, \"Request targets\")", kp, s, why);
         } else {
             for (size_t j = 0; j < i; j++) {
-                if (l->routes[j].path && strcmp(l->routes[j].path, s) == 0) {
+                /* With case_insensitive_paths, "/Admin" and "/admin" are one route. */
+                if (l->routes[j].path && (l->case_insensitive_paths ? strcasecmp(l->routes[j].path, s)
+                                                                    : strcmp(l->routes[j].path, s)) == 0) {
                     yaml_node_t *first = cg_yaml_map_get(&ld->y, list_item(ld, seq, j), "path", NULL);
                     cg_yaml_error(&ld->y, n, "duplicate route path \"%s\" in %s (first at line %d, "
-                                  "column %d; expected each path once per listener)", s, ldesc,
-                                  (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+                                  "column %d; expected each path once per listener%s)", s, ldesc,
+                                  (int)first->start_mark.line + 1, (int)first->start_mark.column + 1,
+                                  l->case_insensitive_paths ? ", ignoring case: case_insensitive_paths" : "");
                     break;
                 }
             }
@@ -1322,10 +1323,87 @@ static void parse_listener_revocation(cg_loader *ld, const cg_map *lm, const cha
                         "accepted", ldesc);
 }
 
+static bool header_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 128 || strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* strip_request_headers.add / .keep: header names, stored as compared
+ * (lower case, '_' as '-'). */
+static void parse_header_names(cg_loader *ld, const cg_map *m, const char *key, const char *ldesc, char ***out,
+                               size_t *nout)
+{
+    yaml_node_t *seq;
+    char path[256], d[96];
+    bool keep = strcmp(key, "keep") == 0;
+    if (get_list(ld, m, key, "a list of header names", &seq) != CG_YAML_SET || list_len(seq) == 0)
+        return;
+    size_t n = list_len(seq);
+    if (!(*out = xcalloc(ld, n, sizeof **out)))
+        return;
+    key_path(m, key, path, sizeof path);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        if (it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+            !header_name_ok(cg_yaml_text(it), cg_yaml_len(it))) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: expected a header name (1 to 128 letters, digits or "
+                          "!#$%%&'*+-.^_`|~), got %s", path, i + 1, cg_yaml_describe(it, d, sizeof d));
+            continue;
+        }
+        const char *s = cg_yaml_text(it);
+        cg_slice name = { s, cg_yaml_len(it) };
+        if (keep && cg_http_request_header_dropped(name)) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is always removed from client requests (hop-by-hop, set by "
+                          "certgate itself, or one of certgate's identity headers) and cannot be kept", path,
+                          i + 1, s);
+            continue;
+        }
+        if (keep && !cg_http_backend_trusted_header(name)) {
+            cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is not stripped by default, so there is nothing to keep "
+                          "(keep takes names of the built-in list in docs/proxy.md, e.g. X-Real-IP)", path, i + 1,
+                          s);
+            continue;
+        }
+        if (keep)
+            cg_yaml_warning(&ld->y, it, "%s: %s sent by clients now reaches the backends of %s unchecked: a "
+                            "client can claim anything in it; keep it only for a backend that does not trust it",
+                            path, s, ldesc);
+        else if (cg_http_request_header_stripped(name, NULL))
+            cg_yaml_warning(&ld->y, it, "%s[#%zu]: %s is stripped by default; listing it changes nothing", path,
+                            i + 1, s);
+        char *c = xstrdup(ld, s);
+        if (!c)
+            return;
+        for (char *p = c; *p; p++)
+            *p = *p == '_' ? '-' : (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+        (*out)[(*nout)++] = c;
+    }
+}
+
+/* strip_request_headers: { add: [...], keep: [...] } (docs/proxy.md). */
+static void parse_strip_headers(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "add", "keep", NULL };
+    cg_map m;
+    if (!open_section(ld, lm, "strip_request_headers", keys, ldesc, &m))
+        return;
+    parse_header_names(ld, &m, "add", ldesc, &l->strip_headers, &l->nstrip_headers);
+    parse_header_names(ld, &m, "keep", ldesc, &l->keep_headers, &l->nkeep_headers);
+}
+
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "routes", NULL };
+                                        "forward_client_cert", "case_insensitive_paths", "strip_request_headers",
+                                        "routes", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1337,7 +1415,9 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->session_tickets = true;
     l->session_ticket_lifetime_s = 3600;
     l->max_chain_depth = 6;
+    l->max_client_certificates = CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
     l->revocation.mode = CG_REVOCATION_FETCH;
+    l->case_insensitive_paths = true; /* the backends are IIS */
     if (name) {
         fmt_into(ldesc, sizeof ldesc, "listener \"%s\"", name);
         fmt_into(m.path, sizeof m.path, "listeners[%s]", name);
@@ -1387,6 +1467,8 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     /* Loaded (and opened) after the whole file validated: see load_mappings. */
     get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
     get_bool(ld, &m, "forward_client_cert", &l->forward_client_cert);
+    get_bool(ld, &m, "case_insensitive_paths", &l->case_insensitive_paths); /* routes compare with it */
+    parse_strip_headers(ld, &m, ldesc, l);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
 }
@@ -1412,10 +1494,91 @@ static void parse_listeners(cg_loader *ld, const cg_map *root)
         parse_listener(ld, seq, i);
 }
 
+/* ---- errors: what refusal pages show ---- */
+
+/* Printable text only: the line is shown on every page. */
+static bool support_text_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static void parse_errors(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "detail", "operator_networks", "support", NULL };
+    static const char *const levels[] = { "user", "operator", NULL };
+    cg_errors_cfg *e = &ld->cfg->errors;
+    cg_map m;
+    if (!open_section(ld, root, "errors", keys, "in errors", &m))
+        return;
+
+    int level;
+    if (get_enum(ld, &m, "detail", levels, &level) == CG_YAML_SET) {
+        e->operator_detail = level == 1;
+        if (e->operator_detail)
+            cg_yaml_warning(&ld->y, cg_yaml_map_get(&ld->y, m.node, "detail", NULL),
+                            "errors.detail: operator shows every client the operator sentence of its refusal "
+                            "(file paths, mapping rules, backend names and addresses, account names); use it "
+                            "only while diagnosing, or list the admins' networks in errors.operator_networks");
+    }
+
+    yaml_node_t *n;
+    const char *s;
+    if (get_string(ld, &m, "support", "a line of text such as \"Call the IT help desk at 555-0100\"", &n, &s) ==
+        CG_YAML_SET) {
+        if (strlen(s) > CG_ERROR_SUPPORT_MAX)
+            cg_yaml_error(&ld->y, n, "errors.support: %zu bytes is too long (expected at most %u)", strlen(s),
+                          CG_ERROR_SUPPORT_MAX);
+        else if (!support_text_ok(s))
+            cg_yaml_error(&ld->y, n, "errors.support: contains a line break or control character (expected one "
+                          "line of text)");
+        else
+            e->support = xstrdup(ld, s);
+    }
+
+    yaml_node_t *seq;
+    if (get_list(ld, &m, "operator_networks", "a list of networks such as 192.0.2.0/24 or 2001:db8::/32", &seq) !=
+        CG_YAML_SET)
+        return;
+    size_t count = list_len(seq);
+    cg_cidr *nets = xcalloc(ld, count, sizeof *nets);
+    if (!nets)
+        return;
+    size_t good = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        char d[96], why[200];
+        if (!it || it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+            strlen(cg_yaml_text(it)) != cg_yaml_len(it)) {
+            cg_yaml_error(&ld->y, it ? it : seq, "errors.operator_networks[%zu]: expected a network such as "
+                          "192.0.2.0/24 or 2001:db8::/32, got %s", i, it ? cg_yaml_describe(it, d, sizeof d) : "nothing");
+            continue;
+        }
+        if (!cg_cidr_parse(cg_yaml_text(it), &nets[good], why, sizeof why)) {
+            cg_yaml_error(&ld->y, it, "errors.operator_networks[%zu]: %s", i, why);
+            continue;
+        }
+        if (nets[good].bits == 0 || (nets[good].bits == 96 && strchr(cg_yaml_text(it), '.')))
+            cg_yaml_warning(&ld->y, it, "errors.operator_networks[%zu]: %s is every address: every client sees "
+                            "the operator sentence (as with errors.detail: operator)", i, cg_yaml_text(it));
+        good++;
+    }
+    e->operator_networks = nets;
+    e->noperator_networks = good;
+}
+
+bool cg_config_operator_client(const cg_config *cfg, const char *ip)
+{
+    return cfg->errors.operator_detail ||
+           cg_cidr_list_contains(cfg->errors.operator_networks, cfg->errors.noperator_networks, ip);
+}
+
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
     static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "revocation",
-                                        "kerberos", "backends", "listeners", NULL };
+                                        "kerberos", "errors", "backends", "listeners", NULL };
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
@@ -1438,6 +1601,7 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     parse_revocation(ld, &m);
     /* Before backends: a backend's kerberos section needs this one. */
     parse_kerberos(ld, &m);
+    parse_errors(ld, &m);
     /* Before listeners, whatever the order in the file: routes name backends. */
     parse_backends(ld, &m);
     parse_listeners(ld, &m);
@@ -1464,6 +1628,12 @@ static void free_listener(cg_listener_cfg *l)
         free(l->revocation.crl_files[i]);
     free(l->revocation.crl_files);
     free(l->mapping_file);
+    for (size_t i = 0; i < l->nstrip_headers; i++)
+        free(l->strip_headers[i]);
+    free(l->strip_headers);
+    for (size_t i = 0; i < l->nkeep_headers; i++)
+        free(l->keep_headers[i]);
+    free(l->keep_headers);
     if (l->mapping)
         cg_mapping_unref(l->mapping);
 }
@@ -1489,6 +1659,8 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.principal);
     free(cfg->kerberos.realm);
     free(cfg->kerberos.krb5_config);
+    free(cfg->errors.operator_networks);
+    free(cfg->errors.support);
     free(cfg->log_file);
     free(cfg->file);
     free(cfg);
@@ -1523,6 +1695,9 @@ static cg_config *config_new(void)
         .max_headers = 100,
         .max_response_head = 32 * 1024,
         .max_requests_per_connection = 0,
+        .max_handshakes_per_address = 256,
+        .max_connections_per_address = 4096,
+        .per_address_ipv6_prefix = 64,
     };
     cfg->timeouts = (cg_timeouts){
         .handshake = 10000,
@@ -1722,25 +1897,15 @@ cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag)
 
 /* ---- routes ---- */
 
-/* Whether prefix r matches path: "/app" matches "/app", "/app/x" and
- * "/app?q", but not "/application"; a prefix ending in '/' matches anything
- * below it. */
-static bool route_matches(const cg_route *r, const char *path, size_t len)
-{
-    if (r->path_len > len || memcmp(r->path, path, r->path_len) != 0)
-        return false;
-    if (r->path_len == len || r->path[r->path_len - 1] == '/')
-        return true;
-    return path[r->path_len] == '/' || path[r->path_len] == '?';
-}
-
 const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len)
 {
     /* Routes are few: a linear scan is simpler than a trie and fast enough. */
     const cg_route *best = NULL;
     for (size_t i = 0; i < l->nroutes; i++) {
         const cg_route *r = &l->routes[i];
-        if (route_matches(r, path, path_len) && (!best || r->path_len > best->path_len))
+        if (cg_target_route_covers((cg_slice){ r->path, r->path_len }, (cg_slice){ path, path_len },
+                                   l->case_insensitive_paths) &&
+            (!best || r->path_len > best->path_len))
             best = r;
     }
     return best;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
 #include "error.h"
 
 struct cg_tls_server; /* tls.h */
@@ -54,6 +55,7 @@ typedef struct cg_listener_cfg {
     bool session_tickets;
     uint32_t session_ticket_lifetime_s;
     uint32_t max_chain_depth;
+    uint32_t max_client_certificates; /* in the client's Certificate message (chain_limits.h) */
     bool allow_weak_signatures;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
 
@@ -65,7 +67,14 @@ typedef struct cg_listener_cfg {
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
-    cg_route *routes;      /* longest prefix wins */
+    bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
+
+    /* strip_request_headers: names stripped besides the built-in ones, and
+     * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */
+    char **strip_headers, **keep_headers;
+    size_t nstrip_headers, nkeep_headers;
+
+    cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;
 
     struct cg_tls_server *tls; /* built from the fields above at load time */
@@ -112,6 +121,9 @@ typedef struct cg_limits {
     uint32_t max_headers;        /* header fields per request */
     uint32_t max_response_head;  /* bytes, from the backend */
     uint32_t max_requests_per_connection; /* 0 = unlimited */
+    uint32_t max_handshakes_per_address;  /* connections in their TLS handshake; 0 = unlimited (admission.h) */
+    uint32_t max_connections_per_address; /* open connections; 0 = unlimited */
+    uint32_t per_address_ipv6_prefix;     /* IPv6 addresses are counted per prefix of this length */
 } cg_limits;
 
 typedef struct cg_timeouts {     /* all in milliseconds */
@@ -125,6 +137,14 @@ typedef struct cg_timeouts {     /* all in milliseconds */
     uint32_t shutdown;           /* graceful-shutdown deadline */
 } cg_timeouts;
 
+/* errors: what refusal pages show (error_page.h, docs/errors.md). */
+typedef struct cg_errors_cfg {
+    bool operator_detail;        /* errors.detail: operator: every page shows the operator sentence */
+    cg_cidr *operator_networks;  /* clients in these see it whatever errors.detail says */
+    size_t noperator_networks;
+    char *support;               /* errors.support: a line on every page, NULL: none */
+} cg_errors_cfg;
+
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
@@ -137,6 +157,7 @@ typedef struct cg_config {
     cg_timeouts timeouts;
     cg_revocation_cfg revocation;
     cg_kerberos_cfg kerberos;
+    cg_errors_cfg errors;
 
     cg_listener_cfg *listeners;
     size_t nlisteners;
@@ -161,8 +182,14 @@ cg_config *cg_config_load_string(const char *yaml, size_t len, const char *name,
 cg_config *cg_config_ref(cg_config *cfg);
 void cg_config_unref(cg_config *cfg);
 
-/* The route for path on listener l (longest matching prefix), or NULL. */
+/* The route for path on listener l (the longest prefix that covers it, see
+ * cg_target_route_covers), or NULL. path is a canonical path (target.h). */
 const cg_route *cg_config_route(const cg_listener_cfg *l, const char *path, size_t path_len);
+
+/* Whether a refusal page for a client at ip (numeric text) shows the
+ * operator sentence: errors.detail is operator, or ip is in one of
+ * errors.operator_networks. */
+bool cg_config_operator_client(const cg_config *cfg, const char *ip);
 
 /* Parses "30s", "500ms", "2m", "1h" or a plain number of seconds. */
 bool cg_parse_duration_ms(const char *s, uint32_t *out_ms);

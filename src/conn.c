@@ -8,6 +8,7 @@
  */
 #include "conn.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,16 @@
 
 #include "crl.h"
 #include "delegation.h"
+#include "dn.h"
 #include "log.h"
 #include "verify.h"
 
 #define LINGER_MS 2000
 /* Beyond max_connections, this many more get a 503 page; the rest are closed. */
 #define OVERLOAD_PAGES 64
+/* Connections closed at once are logged at most once per period: per
+ * address for the per-address limits, per worker for max_connections. */
+#define REFUSAL_LOG_EVERY_MS 10000
 
 typedef struct out_chunk {
     uv_write_t req;
@@ -51,6 +56,7 @@ static void on_closed(uv_handle_t *h)
         c->next->prev = c->prev;
     w->nconns--;
     atomic_fetch_sub(&cg_open_connections, 1);
+    cg_admission_release(w->services->admission, &c->admit_key, c->admit_handshaking);
     if (c->tls_ready)
         cg_tls_conn_free(&c->tls);
     if (c->tls_cfg)
@@ -58,6 +64,7 @@ static void on_closed(uv_handle_t *h)
     free(c->held);
     cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
     free(c->fwd_block);
+    free(c->subject);
     free(c);
     if (w->stopping && w->nconns == 0)
         uv_async_send(&w->wakeup); /* lets the worker finish */
@@ -242,7 +249,17 @@ bool cg_conn_flush(cg_conn *c)
         return true;
     if (c->closing)
         return false;
+    c->plain_sent += len;
     return cg_tls_write(&c->tls, w->stage, len) == CG_TLS_OK;
+}
+
+void cg_conn_unstage(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    if (w->stage_owner == c) {
+        w->stage_owner = NULL;
+        w->stage_len = 0;
+    }
 }
 
 bool cg_conn_write(cg_conn *c, const void *p, size_t n)
@@ -259,8 +276,10 @@ bool cg_conn_write(cg_conn *c, const void *p, size_t n)
     if (w->stage_len + n > w->stage_cap) {
         if (!cg_conn_flush(c))
             return false;
-        if (n >= w->stage_cap) /* large: encrypt straight from the caller's buffer */
+        if (n >= w->stage_cap) { /* large: encrypt straight from the caller's buffer */
+            c->plain_sent += n;
             return cg_tls_write(&c->tls, p, n) == CG_TLS_OK;
+        }
         w->stage_owner = c;
     }
     memcpy(w->stage + w->stage_len, p, n);
@@ -363,25 +382,31 @@ static void judge_certificate(cg_conn *c)
 {
     const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
     uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
-    c->cert_present = peer != NULL;
-    c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
-                                  c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
+    if (c->tls.refused) {
+        /* Refused before verification (over the chain limits): the parsed
+         * leaf names the client; nothing of it was verified. */
+        peer = c->tls.refused->leaf.raw.p ? &c->tls.refused->leaf : NULL;
+        c->cert_present = true;
+        c->cert_ok = false;
+        cg_refuse(&c->cert_refusal, CG_REFUSE_CERT_UNTRUSTED, "%s", c->tls.refused->why);
+    } else {
+        c->cert_present = peer != NULL;
+        c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
+                                      c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
+    }
     if (peer) {
-        cg_cert_subject(peer, c->subject, sizeof c->subject);
-        cg_cert_issuer(peer, c->issuer, sizeof c->issuer);
+        /* The text escapes every control character (dn.h): safe in log
+         * lines and sentences as it is. The identity headers are rendered
+         * from the certificate itself (identity.h). */
+        free(c->subject);
+        c->subject = cg_dn_text(peer->subject_raw.p, peer->subject_raw.len, 0);
         cg_cert_serial(peer, c->serial, sizeof c->serial);
         cg_cert_sha256_hex(peer, c->fingerprint);
-        for (char *s = c->subject; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
-        for (char *s = c->issuer; *s; s++)
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                *s = '?';
-        snprintf(c->identity, sizeof c->identity, "cert:%s", c->fingerprint);
+        cg_identity_format(c->identity, "cert", c->fingerprint); /* 70 bytes: always fits */
     } else {
         snprintf(c->identity, sizeof c->identity, "anonymous");
     }
-    if (peer) {
+    if (peer && !c->tls.refused) {
         if (c->tls.trace.depth_count > 0) {
             c->chain_len = c->tls.trace.depth_count;
             memcpy(c->chain, c->tls.trace.crt, (size_t)c->chain_len * sizeof c->chain[0]);
@@ -405,7 +430,7 @@ static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
         else
             cg_refuse(&c->cert_refusal, st == CG_REV_REVOKED ? CG_REFUSE_CERT_REVOKED : CG_REFUSE_REVOCATION_UNKNOWN,
                       "The revocation status of the client certificate \"%s\" (serial %s) could not be established.",
-                      c->subject, c->serial);
+                      c->subject ? c->subject : "?", c->serial);
     }
     /* Only an answer that arrived later resumes the request: one given
      * during cg_crl_check_chain() is handled by whoever asked (re-entering
@@ -458,11 +483,18 @@ static void process_input(cg_conn *c)
             return;
         }
         c->handshaking = false;
+        if (c->admit_handshaking) {
+            c->admit_handshaking = false;
+            cg_admission_handshake_done(c->w->services->admission, &c->admit_key);
+        }
         judge_certificate(c);
         if (CG_LOG_DEBUG_ON())
             cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s chain=%s", c->peer,
                    c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl), c->cert_present ? c->serial : "-",
-                   !c->cert_present || c->tls.resumed ? "-" : c->tls.chain_cached ? "cached" : "verified");
+                   c->tls.refused                       ? "refused"
+                   : !c->cert_present || c->tls.resumed ? "-"
+                   : c->tls.chain_cached                ? "cached"
+                                                        : "verified");
         cg_proxy_init(c);
         if (c->cert_ok && c->cert_present)
             cg_conn_check_revocation(c);
@@ -495,7 +527,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         cg_proxy_pump(c); /* lets the exchange see the end */
-        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE)
+        /* Between requests the end closes, unless responses to pipelined
+         * requests still wait for the client to read (out_blocked). */
+        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE && !c->ex.out_blocked)
             close_now(c);
         return;
     }
@@ -532,15 +566,18 @@ static void on_handshake_timeout(uv_timer_t *t)
     close_now(c);
 }
 
-static void format_peer(cg_conn *c)
+/* Formats the peer's address into c; returns it in ss (family AF_UNSPEC if unknown). */
+static void format_peer(cg_conn *c, struct sockaddr_storage *out)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
     c->peer_ip[0] = '\0';
+    out->ss_family = AF_UNSPEC;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
         snprintf(c->peer, sizeof c->peer, "-");
         return;
     }
+    *out = ss;
     unsigned port = 0;
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -553,6 +590,37 @@ static void format_peer(cg_conn *c)
         port = ntohs(in6->sin6_port);
         snprintf(c->peer, sizeof c->peer, "[%s]:%u", c->peer_ip, port);
     }
+}
+
+/* Counts c under its address, or says why not (a rate-limited log line):
+ * a connection over the per-address limits is closed before any TLS work. */
+static bool admit(cg_conn *c, const struct sockaddr *sa)
+{
+    const cg_limits *lim = &c->tls_cfg->limits;
+    cg_admission_key key = cg_admission_key_of(sa, lim->per_address_ipv6_prefix);
+    cg_admission_limits al = { .max_handshakes = lim->max_handshakes_per_address,
+                               .max_open = lim->max_connections_per_address };
+    cg_admit_log lg;
+    cg_admit_result r = cg_admission_acquire(c->w->services->admission, &key, &al, uv_now(&c->w->loop),
+                                             REFUSAL_LOG_EVERY_MS, &lg);
+    if (r == CG_ADMIT_OK) {
+        c->admit_key = key;
+        c->admit_handshaking = true;
+        return true;
+    }
+    if (lg.log || r == CG_ADMIT_NO_MEMORY) {
+        char addr[INET6_ADDRSTRLEN + 8];
+        cg_admission_key_format(&key, lim->per_address_ipv6_prefix, addr, sizeof addr);
+        const char *why = r == CG_ADMIT_HANDSHAKES ? "limits.max_handshakes_per_address"
+                          : r == CG_ADMIT_OPEN     ? "limits.max_connections_per_address"
+                                                   : "out of memory for the per-address table";
+        cg_log(CG_LOG_WARN, "connection_refused",
+               "client=%s address=%s refused=%" PRIu64 " handshaking=%u open=%u reason=\"%s (%u) reached: "
+               "closed before the handshake; further refusals of this address are counted, logged at most every %u s\"",
+               c->peer, addr, lg.refused, lg.handshakes, lg.open, why,
+               r == CG_ADMIT_HANDSHAKES ? al.max_handshakes : al.max_open, REFUSAL_LOG_EVERY_MS / 1000);
+    }
+    return false;
 }
 
 void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
@@ -578,16 +646,29 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         close_now(c);
         return;
     }
-    format_peer(c);
-    uint32_t max = c->tls_cfg->limits.max_connections;
+    struct sockaddr_storage ss;
+    format_peer(c, &ss);
+    const cg_limits *lim = &c->tls_cfg->limits;
+    uint32_t max = lim->max_connections;
     if (open > max) {
         if (open > max + OVERLOAD_PAGES) {
-            cg_log(CG_LOG_WARN, "connection_refused", "client=%s reason=\"limits.max_connections (%u) reached\"",
-                   c->peer, max);
+            uint64_t now = uv_now(&w->loop);
+            w->overload_refused++;
+            if (w->overload_log_ms == 0 || now - w->overload_log_ms >= REFUSAL_LOG_EVERY_MS) {
+                cg_log(CG_LOG_WARN, "connection_refused",
+                       "client=%s worker=%u refused=%" PRIu64 " reason=\"limits.max_connections (%u) reached\"",
+                       c->peer, w->id, w->overload_refused, max);
+                w->overload_log_ms = now ? now : 1;
+                w->overload_refused = 0;
+            }
             close_now(c);
             return;
         }
         c->overloaded = true;
+    }
+    if (!admit(c, (const struct sockaddr *)&ss)) {
+        close_now(c);
+        return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (!cg_tls_conn_init(&c->tls, listener_tls(c), w->id, tls_send, c)) {

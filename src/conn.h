@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include "admission.h"
 #include "config.h"
 #include "error.h"
 #include "http_proxy.h"
@@ -31,14 +32,19 @@ typedef struct cg_conn {
     cg_tls_conn tls;
     bool tls_ready;
 
+    cg_admission_key admit_key;    /* counted under this address (family 0: not counted) */
+    bool admit_handshaking;        /* counted as handshaking */
+
     char peer_ip[INET6_ADDRSTRLEN];
     char peer[INET6_ADDRSTRLEN + 8]; /* "ip:port" */
 
     /* The client certificate, judged once after the handshake. */
     bool cert_present, cert_ok;
     cg_refusal cert_refusal;
-    char subject[256], issuer[256], serial[80], fingerprint[65];
-    char identity[300];            /* backend pooling key: "cert:<sha256>" or "user:<principal>" */
+    char *subject;                 /* RFC 4514 text (dn.h), exactly allocated; NULL without a certificate */
+    char serial[80], fingerprint[65];
+    char identity[CG_IDENTITY_MAX]; /* backend pooling key: "cert:<sha256>", "user:<principal>"
+                                       or "anonymous" (backend.h) */
 
     /* The verified chain (leaf first, anchor last), borrowed from the TLS
      * session and the configuration snapshot the connection holds; kept to
@@ -71,6 +77,7 @@ typedef struct cg_conn {
     size_t ppos, plen, pcap;
 
     size_t out_queued;             /* ciphertext accepted but not yet written */
+    uint64_t plain_sent;           /* plaintext handed to TLS so far (staged bytes not counted) */
     unsigned requests;
 
     int handles;                   /* open libuv handles; freed at zero */
@@ -93,6 +100,9 @@ void cg_conn_compact(cg_conn *c);
  * cg_conn_flush() or when a record fills up. Returns false if broken. */
 bool cg_conn_write(cg_conn *c, const void *p, size_t n);
 bool cg_conn_flush(cg_conn *c);
+/* Drops what cg_conn_write() staged for c and no flush has sent yet (a
+ * response head to be replaced by an error page). */
+void cg_conn_unstage(cg_conn *c);
 
 /* (Re)arms the connection timer; 0 stops it. */
 void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb);

@@ -16,6 +16,7 @@
  */
 #include "crl.h"
 #include "crl_internal.h"
+#include "dn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -581,8 +582,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         c->issuer_len = (size_t)(p - name_start);
         if (mbedtls_x509_get_name(&q, p, &name) != 0)
             FAIL("malformed issuer name");
-        if (mbedtls_x509_dn_gets(c->issuer, sizeof c->issuer, &name) < 0)
-            snprintf(c->issuer, sizeof c->issuer, "(unprintable issuer)");
+        cg_dn_text_into(name_start, c->issuer_len, c->issuer, sizeof c->issuer);
         sha256(name_start, c->issuer_len, c->dn_hash);
     }
     if (mbedtls_x509_get_time(&p, tbs_end, &tm) != 0)

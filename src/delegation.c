@@ -1210,8 +1210,14 @@ static void req_timer_cb(uv_timer_t *t)
               "tickets are not requested for %ums (kerberos.negative_cache)",
               k->realm, k->kdc_timeout_ms, e->principal, e->target, k->realm, k->negative_cache_ms);
     if (k->negative_cache_ms) {
+        /* Served to every user's requests until it ends: it must not name
+         * this one's principal. */
         k->kdc_down_until_ms = now_ms() + k->negative_cache_ms;
-        k->kdc_down = why;
+        cg_refuse(&k->kdc_down, CG_REFUSE_KDC_UNREACHABLE,
+                  "the KDC of realm %s did not answer within kerberos.kdc_timeout (%ums) a moment ago: check that "
+                  "the KDC runs and is reachable (krb5.conf [realms] %s kdc = ..., port 88); new tickets are not "
+                  "requested for %ums (kerberos.negative_cache)",
+                  k->realm, k->kdc_timeout_ms, k->realm, k->negative_cache_ms);
     }
     pthread_mutex_unlock(&k->mu);
     r->cb(r->ctx, NULL, &why);

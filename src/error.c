@@ -38,6 +38,132 @@ static const struct {
     [CG_REFUSE_SHUTTING_DOWN]        = { 503, 0, "shutting_down", "Server shutting down" },
 };
 
+/* The user's side of each refusal. Written for someone who knows nothing
+ * of certgate: no setting, file, backend or account names (those are in
+ * the operator sentence), and an action they can take. "The request id
+ * below" refers to the id every page shows. */
+#define HELP_DESK "contact the help desk and give them the request id shown below."
+#define CHOOSE_AGAIN                                                                                       \
+    "Close every window of your browser, open the site again and choose another certificate when asked; " \
+    "if you have no other, " HELP_DESK
+static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
+    [CG_REFUSE_NONE] = { "OK", "The request succeeded.", "Nothing." },
+    [CG_REFUSE_BAD_REQUEST] = {
+        "Bad request",
+        "Your browser or program sent a request this site could not understand.",
+        "Reload the page, or start again from the site's home page. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_HEAD_TOO_LARGE] = {
+        "Request too large",
+        "Your browser sent more header data than this site accepts, usually because of too many or too large "
+        "cookies.",
+        "Delete this site's cookies in your browser's settings and try again." },
+    [CG_REFUSE_HEADER_TIMEOUT] = {
+        "Request timed out",
+        "Your request did not arrive in time.",
+        "Check your network connection and try again." },
+    [CG_REFUSE_BODY_TIMEOUT] = {
+        "Upload timed out",
+        "The data your browser was sending stopped arriving.",
+        "Check your network connection and send it again." },
+    [CG_REFUSE_CERT_MISSING] = {
+        "Certificate required",
+        "This site signs you in with a personal certificate (on a smart card or installed in your browser), and "
+        "your browser did not send one.",
+        "Insert your smart card or install your certificate, close every window of your browser, then open the "
+        "site again and choose your certificate when asked. If you are not asked, " HELP_DESK },
+    [CG_REFUSE_CERT_UNTRUSTED] = {
+        "Your certificate was not accepted",
+        "The certificate your browser sent was not issued by an authority this site trusts, or it is not valid.",
+        CHOOSE_AGAIN },
+    [CG_REFUSE_CERT_EKU] = {
+        "Your certificate was not accepted",
+        "The certificate your browser sent is not meant for signing in to websites.",
+        CHOOSE_AGAIN },
+    [CG_REFUSE_CERT_EXPIRED] = {
+        "Your certificate has expired",
+        "The certificate your browser sent, or the authority that issued it, is past its expiry date.",
+        "Renew your certificate, or ask the help desk for a new one, then choose it when your browser asks. "
+        "If you think it is still valid, " HELP_DESK },
+    [CG_REFUSE_CERT_NOT_YET_VALID] = {
+        "Your certificate is not valid yet",
+        "The certificate your browser sent is not valid yet: it may be brand new, or a clock may be wrong.",
+        "Check the date and time of your computer, then try again later. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_CERT_REVOKED] = {
+        "Your certificate has been revoked",
+        "The authority that issued the certificate your browser sent has withdrawn it.",
+        CHOOSE_AGAIN },
+    [CG_REFUSE_REVOCATION_UNKNOWN] = {
+        "Your certificate could not be checked",
+        "This site could not check whether your certificate is still valid.",
+        "Try again in a few minutes. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_MAP_DENIED] = {
+        "Access denied",
+        "Your certificate is valid, but it does not give access to this site.",
+        "If you need access, " HELP_DESK },
+    [CG_REFUSE_MAP_NONE] = {
+        "Not authorised",
+        "Your certificate is valid, but no account of this site is linked to it.",
+        "If you have another certificate, choose it instead (close every window of your browser and open the site "
+        "again); otherwise " HELP_DESK },
+    [CG_REFUSE_MAP_NONE_403] = {
+        "Not authorised",
+        "Your certificate is valid, but no account of this site is linked to it.",
+        "If you have another certificate, choose it instead (close every window of your browser and open the site "
+        "again); otherwise " HELP_DESK },
+    [CG_REFUSE_KDC_UNREACHABLE] = {
+        "Service unavailable",
+        "The sign-in service this site relies on is not answering right now.",
+        "Try again in a few minutes. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_PRINCIPAL_UNKNOWN] = {
+        "Your account cannot be used",
+        "Your certificate is linked to an account that does not exist, or is disabled or locked.",
+        "Contact the help desk and give them the request id shown below." },
+    [CG_REFUSE_DELEGATION_DENIED] = {
+        "Sign-in to the application failed",
+        "This site could not sign you in to the application behind it.",
+        "Try again later. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_NOT_FORWARDABLE] = {
+        "Sign-in to the application failed",
+        "This site could not sign you in to the application behind it.",
+        "Try again later. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_DELEGATION_FAILED] = {
+        "Sign-in to the application failed",
+        "This site could not sign you in to the application behind it.",
+        "Try again later. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_NO_ROUTE] = {
+        "Page not found",
+        "There is nothing at this address.",
+        "Check the address, or start again from the site's home page." },
+    [CG_REFUSE_METHOD] = {
+        "Not supported",
+        "Your browser or program asked for something this site does not support.",
+        "Use a standard web browser. If you think this is a mistake, " HELP_DESK },
+    [CG_REFUSE_BACKEND_UNREACHABLE] = {
+        "Service unavailable",
+        "The application behind this site is not answering right now.",
+        "Try again in a few minutes. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_BACKEND_BAD_RESPONSE] = {
+        "Application error",
+        "The application behind this site sent an answer that could not be used.",
+        "Try again. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_BACKEND_TIMEOUT] = {
+        "Application timed out",
+        "The application behind this site took too long to answer.",
+        "Try again in a few minutes. If it keeps happening, " HELP_DESK },
+    [CG_REFUSE_OVERLOADED] = {
+        "Server busy",
+        "This site is handling too many connections right now.",
+        "Wait a minute, then try again." },
+    [CG_REFUSE_SHUTTING_DOWN] = {
+        "Server restarting",
+        "This site is restarting.",
+        "Try again in a minute." },
+};
+
+static const cg_refusal_words unknown_words = {
+    "Error", "This site could not handle your request.", "Try again later. If it keeps happening, " HELP_DESK,
+};
+
 static const char *reason_phrase(int status)
 {
     switch (status) {
@@ -63,6 +189,10 @@ int cg_refusal_substatus(cg_refusal_kind k) { return kind_ok(k) ? refusals[k].su
 const char *cg_refusal_code(cg_refusal_kind k) { return kind_ok(k) ? refusals[k].code : "internal"; }
 const char *cg_refusal_title(cg_refusal_kind k) { return kind_ok(k) ? refusals[k].title : "Internal error"; }
 const char *cg_http_reason_phrase(int status) { return reason_phrase(status); }
+const cg_refusal_words *cg_refusal_user(cg_refusal_kind k)
+{
+    return kind_ok(k) && user_words[k].title ? &user_words[k] : &unknown_words;
+}
 
 void cg_refuse(cg_refusal *r, cg_refusal_kind k, const char *fmt, ...)
 {
@@ -73,41 +203,6 @@ void cg_refuse(cg_refusal *r, cg_refusal_kind k, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Appends s HTML-escaped; returns the new length (never past cap - 1). */
-static size_t put_escaped(char *out, size_t len, size_t cap, const char *s)
-{
-    for (; *s && len + 7 < cap; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        }
-        if (rep) {
-            size_t n = strlen(rep);
-            memcpy(out + len, rep, n);
-            len += n;
-        } else {
-            out[len++] = *s;
-        }
-    }
-    out[len] = '\0';
-    return len;
-}
-
-static size_t put_raw(char *out, size_t len, size_t cap, const char *s)
-{
-    size_t n = strlen(s);
-    if (len + n >= cap)
-        n = cap - 1 - len;
-    memcpy(out + len, s, n);
-    len += n;
-    out[len] = '\0';
-    return len;
-}
-
 const char *cg_refusal_status_text(cg_refusal_kind k, char *out, size_t cap)
 {
     int st = cg_refusal_status(k), sub = cg_refusal_substatus(k);
@@ -116,34 +211,6 @@ const char *cg_refusal_status_text(cg_refusal_kind k, char *out, size_t cap)
     else
         snprintf(out, cap, "%d", st);
     return out;
-}
-
-size_t cg_refusal_page(const cg_refusal *r, const char *request_id, char *out, size_t cap)
-{
-    if (cap == 0)
-        return 0;
-    char status[32];
-    cg_refusal_status_text(r->kind, status, sizeof status);
-
-    size_t n = 0;
-    out[0] = '\0';
-    n = put_raw(out, n, cap, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    n = put_raw(out, n, cap, status);
-    n = put_raw(out, n, cap, " ");
-    n = put_escaped(out, n, cap, cg_refusal_title(r->kind));
-    n = put_raw(out, n, cap, "</title></head>\n<body>\n<h1>");
-    n = put_raw(out, n, cap, status);
-    n = put_raw(out, n, cap, " &mdash; ");
-    n = put_escaped(out, n, cap, cg_refusal_title(r->kind));
-    n = put_raw(out, n, cap, "</h1>\n<p>");
-    n = put_escaped(out, n, cap, r->detail);
-    n = put_raw(out, n, cap, "</p>\n<p>Error code: <code>");
-    n = put_raw(out, n, cap, cg_refusal_code(r->kind));
-    n = put_raw(out, n, cap, "</code><br>\nRequest id: <code>");
-    n = put_escaped(out, n, cap, request_id ? request_id : "-");
-    n = put_raw(out, n, cap, "</code> (the server log line for this request carries the same id)</p>\n"
-                             "<hr><address>certgate</address>\n</body></html>\n");
-    return n;
 }
 
 /* ---- diagnostics ---- */

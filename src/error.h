@@ -3,7 +3,11 @@
  * Two kinds:
  *  - cg_refusal: why a client request was refused. Stable code, HTTP status
  *    and IIS-style sub-status, a title, and a sentence written for the
- *    operator. Shown on the error page and in the log line.
+ *    operator (detail: cause and fix) that always goes to the log line.
+ *    Each kind also has words for the person in front of the browser
+ *    (cg_refusal_user): what happened and what they can do. The page
+ *    (error_page.h) shows those; the operator sentence only to operators,
+ *    since it names files, rules, backends and accounts.
  *  - cg_diag: a problem in a configuration file, with file:line:column.
  */
 #ifndef CG_ERROR_H
@@ -50,10 +54,20 @@ typedef struct cg_refusal {
     char detail[768]; /* the operator sentence: what happened, what to fix */
 } cg_refusal;
 
+/* What a refusal means to the user: no names of anything inside the
+ * service, the same for every request of a kind. */
+typedef struct cg_refusal_words {
+    const char *title; /* "Your certificate was not accepted" */
+    const char *what;  /* what happened, in the user's terms */
+    const char *todo;  /* what the person can do about it */
+} cg_refusal_words;
+
 int         cg_refusal_status(cg_refusal_kind k);    /* HTTP status, e.g. 403 */
 int         cg_refusal_substatus(cg_refusal_kind k); /* IIS sub-status or 0    */
 const char *cg_refusal_code(cg_refusal_kind k);      /* stable, e.g. "client_cert_expired" */
-const char *cg_refusal_title(cg_refusal_kind k);     /* short human title      */
+const char *cg_refusal_title(cg_refusal_kind k);     /* short title, for operators */
+/* The user's words for k (never NULL; an unknown kind gets generic ones). */
+const cg_refusal_words *cg_refusal_user(cg_refusal_kind k);
 /* "403.16", or "503" without a sub-status, into out (16 bytes are enough). */
 const char *cg_refusal_status_text(cg_refusal_kind k, char *out, size_t cap);
 /* "Forbidden" for 403 and so on. */
@@ -62,11 +76,6 @@ const char *cg_http_reason_phrase(int status);
 /* Fills r with kind and a printf-formatted detail sentence. */
 void cg_refuse(cg_refusal *r, cg_refusal_kind k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* Renders the HTML error page for r into out (at most cap bytes, always
- * NUL-terminated); returns the page length. Detail and request id are
- * HTML-escaped. */
-size_t cg_refusal_page(const cg_refusal *r, const char *request_id, char *out, size_t cap);
 
 /* ---- configuration diagnostics ---- */
 

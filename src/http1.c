@@ -126,6 +126,11 @@ static const char *excerpt(char *out, size_t cap, cg_slice s)
 
 #define EXCERPT(name, s) char name##_buf[256]; const char *name = excerpt(name##_buf, sizeof name##_buf, (s))
 
+const char *cg_http_excerpt(char *out, size_t cap, cg_slice s)
+{
+    return excerpt(out, cap, s);
+}
+
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Transfer-Encoding): returns false when the list is exhausted. Empty list
  * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
@@ -271,12 +276,20 @@ static cg_head_scan scan_too_large(const scan_ctx *s)
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why)
 {
+    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+    return cg_http_scan_head_more(&st, buf, len, lim, is_response, head_len, why);
+}
+
+cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
+                                    bool is_response, size_t *head_len, cg_refusal *why)
+{
     scan_ctx s = { buf, len, lim, is_response, why };
     size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t line_start = 0, nheaders = 0;
-    unsigned line_no = 1;
+    size_t line_start = st->line_start, nheaders = st->nheaders;
+    unsigned line_no = st->line_no ? st->line_no : 1;
+    size_t i = st->pos;
 
-    for (size_t i = 0; i < end; i++) {
+    for (; i < end; i++) {
         unsigned char c = (unsigned char)buf[i];
 
         if (i == line_start && line_no > 1 && c != '\r') {
@@ -299,8 +312,11 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
         }
 
         if (c == '\r') {
-            if (i + 1 == len) /* the LF may still come, if it fits */
-                return i + 2 > lim->max_head ? scan_too_large(&s) : CG_HEAD_INCOMPLETE;
+            if (i + 1 == len) { /* the LF may still come, if it fits: look at this CR again then */
+                if (i + 2 > lim->max_head)
+                    return scan_too_large(&s);
+                break;
+            }
             if (buf[i + 1] != '\n')
                 return scan_invalid_char(&s, i, line_start, line_no);
             continue; /* the LF ends the line below */
@@ -330,6 +346,12 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
             return scan_line_too_long(&s, line_start, line_no);
     }
 
+    st->pos = i;
+    st->line_start = line_start;
+    st->nheaders = nheaders;
+    st->line_no = line_no;
+    if (i < end) /* stopped at a CR that ends the bytes so far */
+        return CG_HEAD_INCOMPLETE;
     /* max_head bytes seen and no end of head among them. */
     if (end < len || end == lim->max_head)
         return scan_too_large(&s);
@@ -900,6 +922,15 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
                       "request target \"%s\" contains a fragment (\"#\"), which clients must not send", ts);
             return false;
         }
+        if (c < 0x20) {
+            /* The head scan lets HTAB through (it is fine in header values);
+             * in a target, a server that splits the request line on any
+             * whitespace would read another target. */
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"%s\" contains the control character 0x%02x at offset %zu",
+                      ts, c, i);
+            return false;
+        }
         if (c >= 0x7f) {
             /* Backends decode raw non-ASCII differently (UTF-8, code
              * pages); routing decisions must not depend on that. */
@@ -1214,8 +1245,58 @@ bool cg_http_request_header_dropped(cg_slice name)
     }
 }
 
+/* Headers some backend or framework believes as a statement of who the
+ * client is or which URL it asked for, when a front end sets them: IIS URL
+ * Rewrite and ARR (X-Original-URL / X-Rewrite-URL replace the routed path),
+ * client-certificate forwarding conventions of other proxies, "already
+ * authenticated" users (Remote-User, Azure App Service, oauth2-proxy), and
+ * client addresses other than X-Forwarded-For. A client is none of those
+ * front ends. Stripped unless the listener keeps one (cg_header_policy). */
+const char *const cg_http_backend_trusted_headers[] = {
+    "x-original-url", "x-rewrite-url",
+    "x-arr-clientcert", "x-arr-ssl", "x-arr-log-id",
+    "x-forwarded-client-cert", "x-ssl-client-cert", "x-ssl-client-verify", "x-ssl-client-s-dn",
+    "x-ssl-client-i-dn", "x-client-cert", "x-client-verify", "ssl-client-cert",
+    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-user",
+    "x-auth-request-email", "x-ms-client-principal", "x-ms-client-principal-name",
+    "x-ms-client-principal-id", "x-ms-client-principal-idp",
+    "x-real-ip", "x-client-ip", "true-client-ip", "x-forwarded-server", "x-forwarded-port",
+    "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",
+    NULL,
+};
+
+bool cg_http_backend_trusted_header(cg_slice name)
+{
+    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++)
+        if (name_is(name, *t, strlen(*t)))
+            return true;
+    return false;
+}
+
+static bool listed(cg_slice name, char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (name_is(name, list[i], strlen(list[i])))
+            return true;
+    return false;
+}
+
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+{
+    if (cg_http_request_header_dropped(name))
+        return true;
+    if (cg_http_backend_trusted_header(name))
+        return !p || !listed(name, p->keep, p->nkeep);
+    return p && listed(name, p->strip, p->nstrip);
+}
+
 /* Hop-by-hop fields of a response (RFC 9110 7.6.1), plus the framing and
- * X-Request-Id that the proxy writes itself. */
+ * X-Request-Id that the proxy writes itself, and WWW-Authenticate: the
+ * client's Authorization never reaches a backend (certgate authenticates
+ * to it, with Kerberos), so no challenge of a backend can be answered by
+ * the client, and a Negotiate one (a 401, or the mutual-authentication
+ * token of a 200) would only invite the browser into Kerberos with
+ * certgate's host. */
 static bool response_header_dropped(cg_slice name)
 {
     switch (name.n) {
@@ -1224,7 +1305,7 @@ static bool response_header_dropped(cg_slice name)
     case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
     case 12: return NAME_IS(name, "x-request-id");
     case 14: return NAME_IS(name, "content-length");
-    case 16: return NAME_IS(name, "proxy-connection");
+    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "www-authenticate");
     case 17: return NAME_IS(name, "transfer-encoding");
     case 18: return NAME_IS(name, "proxy-authenticate");
     case 19: return NAME_IS(name, "proxy-authorization");
@@ -1309,7 +1390,7 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
     if (ok && !has_host && ctx->default_host.n)
         ok = put_header(out, CG_SLICE_LIT("Host"), ctx->default_host);
     for (size_t i = 0; ok && i < n; i++) {
-        if (cg_http_request_header_dropped(h[i].name))
+        if (cg_http_request_header_stripped(h[i].name, ctx->strip))
             continue;
         /* Host stays even if Connection names it: the backend needs it
          * and a client must not be able to swap in the default host. */

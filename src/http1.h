@@ -43,9 +43,29 @@ typedef enum {
  * starting with SP or HTAB after the start line (obs-fold), a bare CR or LF
  * not part of CRLF, NUL or other control characters except HTAB.
  * is_response selects the refusal kind (BACKEND_BAD_RESPONSE vs BAD_REQUEST /
- * HEAD_TOO_LARGE). Cost is linear; callers may rescan from start. */
+ * HEAD_TOO_LARGE). Scans from byte 0: for a head that arrives in pieces, use
+ * cg_http_scan_head_more. */
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why);
+
+/* Where an incomplete scan stopped, so that the next call looks only at the
+ * bytes that arrived since: a head sent one byte per TLS record (or TCP
+ * segment) costs linear time, not quadratic. All zero (CG_HEAD_SCANNER_INIT)
+ * before a head's first bytes. */
+typedef struct cg_head_scanner {
+    size_t pos;        /* bytes of the head scanned so far */
+    size_t line_start; /* offset of the current line */
+    size_t nheaders;   /* header lines completed */
+    unsigned line_no;  /* current line, from 1; 0 before the first call */
+} cg_head_scanner;
+#define CG_HEAD_SCANNER_INIT ((cg_head_scanner){ 0 })
+
+/* cg_http_scan_head for a head whose bytes arrive in pieces: buf[0..len) is
+ * the head so far (the same bytes as at the previous call, plus more), st
+ * the state the previous call left. Same results and refusals as
+ * cg_http_scan_head(buf, len) would give. */
+cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
+                                    bool is_response, size_t *head_len, cg_refusal *why);
 
 typedef enum {
     CG_BODY_NONE,        /* no body */
@@ -56,8 +76,10 @@ typedef enum {
 
 typedef struct cg_http_request {
     cg_slice method;
-    cg_slice target;         /* origin-form, as sent: "/path?query" */
-    cg_slice path;           /* target up to '?' */
+    cg_slice target;         /* origin-form, as sent: "/path?query"; http_proxy.c then
+                                replaces it with the canonical target (target.h), which
+                                routes match and cg_http_write_backend_head() sends */
+    cg_slice path;           /* target up to '?' (likewise) */
     int version_minor;       /* HTTP/1.<minor>: 0 or 1 */
     cg_http_header *headers; /* caller's array */
     size_t nheaders;
@@ -73,7 +95,8 @@ typedef struct cg_http_request {
  * start of the body and the caller feeds it the body bytes. hdrs has room for
  * max_headers entries. Refuses with 400 (or 501 for CONNECT / unsupported
  * Transfer-Encoding): any request http-parser rejects; HTTP versions other
- * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS); a
+ * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS), or with a
+ * control character (TAB included), a byte >= 0x7f or a "#"; a
  * missing or repeated Host in HTTP/1.1; Content-Length together with
  * Transfer-Encoding; several or non-numeric Content-Length values;
  * Transfer-Encoding other than exactly "chunked", or in HTTP/1.0; an empty
@@ -82,6 +105,16 @@ typedef struct cg_http_request {
 bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
                            cg_http_header *hdrs, size_t max_headers,
                            cg_http_request *req, cg_refusal *why);
+
+/* What a listener changes in the list of client headers stripped before a
+ * request is forwarded (strip_request_headers in the configuration):
+ * names compared like header names (case-insensitive, '_' as '-'). */
+typedef struct cg_header_policy {
+    char **strip;    /* removed too */
+    size_t nstrip;
+    char **keep;     /* passed although in cg_http_backend_trusted_headers */
+    size_t nkeep;
+} cg_header_policy;
 
 typedef struct cg_forward_ctx {
     cg_slice client_ip;           /* textual address for X-Forwarded-For */
@@ -92,6 +125,7 @@ typedef struct cg_forward_ctx {
     cg_slice extra_block;         /* complete "Name: value\r\n" lines rendered (and
                                      sanitized) once per connection by the caller;
                                      appended as they are */
+    const cg_header_policy *strip; /* the listener's changes; NULL: the defaults */
 } cg_forward_ctx;
 
 /* True for a header a client must never be able to send to the backend:
@@ -104,9 +138,23 @@ typedef struct cg_forward_ctx {
  * Case-insensitive. */
 bool cg_http_request_header_dropped(cg_slice name);
 
+/* Lower-case names (NULL-terminated list) of headers that backends
+ * commonly trust as identity or routing statements from a front end
+ * (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert, X-Forwarded-Client-Cert,
+ * X-SSL-Client-Cert, Remote-User, X-Remote-User, X-Real-IP, ...; see
+ * http1.c): stripped from client requests unless a listener keeps one. */
+extern const char *const cg_http_backend_trusted_headers[];
+bool cg_http_backend_trusted_header(cg_slice name);
+
+/* The one decision on a client request header: true when it is not
+ * forwarded. Always for cg_http_request_header_dropped(); for the
+ * backend-trusted list unless p keeps it; for names p strips. p may be
+ * NULL (the defaults). */
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p);
+
 /* Writes the head to send to the backend into out:
  *   "<METHOD> <target> HTTP/1.1\r\n"
- *   the client's headers minus those cg_http_request_header_dropped() says,
+ *   the client's headers minus those cg_http_request_header_stripped() says,
  *   minus any named in the client's Connection header,
  *   "Host" kept as sent (default_host added if there was none),
  *   "X-Forwarded-For: <client_ip>", "X-Forwarded-Proto: https",
@@ -148,7 +196,9 @@ typedef enum {
 
 /* Writes the head to send to the client: "HTTP/1.1 <status> <reason>",
  * the backend's headers minus hop-by-hop ones (and those named in its
- * Connection header) and minus Content-Length / Transfer-Encoding,
+ * Connection header), minus WWW-Authenticate (the client cannot answer a
+ * backend's challenge: its Authorization is never forwarded) and minus
+ * Content-Length / Transfer-Encoding,
  * then framing: Content-Length when known, "Transfer-Encoding: chunked"
  * for chunked or until-close bodies when the client speaks HTTP/1.1
  * (CG_CLIENT_BODY_CLOSE for HTTP/1.0 clients), "Connection: close" when
@@ -162,6 +212,10 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
 /* "<len in lowercase hex>\r\n", a chunk-size line, into out (at least 19
  * bytes); returns its length. Per chunk on the hot path: no printf. */
 size_t cg_http_chunk_line(char *out, size_t len);
+/* s as a short excerpt for a refusal sentence (at most 60 bytes of s;
+ * quotes, backslashes and bytes outside printable ASCII as \xNN), into
+ * out[0..cap); returns out. Client bytes never reach a log or page raw. */
+const char *cg_http_excerpt(char *out, size_t cap, cg_slice s);
 /* Case-insensitive ASCII comparison of a slice with a C string. */
 bool cg_slice_ieq(cg_slice a, const char *b);
 /* The first header named name (case-insensitive), or NULL. */

@@ -7,7 +7,9 @@
  * buffer (no copy); while a backend write is queued the parser is paused and
  * nothing more is read from the client. Response bodies are written to the
  * client as they arrive; when the client's output queue is over the
- * high-water mark, backend reads stop until it drains.
+ * high-water mark, backend reads stop until it drains, and no new pipelined
+ * request is started. This file is the request half; the response half is
+ * http_response.c (what they share: http_proxy_internal.h).
  */
 #include "http_proxy.h"
 
@@ -20,26 +22,26 @@
 #include "conn.h"
 #include "crl.h"
 #include "delegation.h"
+#include "error_page.h"
+#include "identity.h"
 #include "log.h"
 #include "mapping.h"
+#include "target.h"
+#include "http_proxy_internal.h"
+#include "retry.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
-static int res_on_body(http_parser *p, const char *at, size_t len);
-static int res_on_message_complete(http_parser *p);
 
 static const http_parser_settings req_body_settings = {
     .on_body = req_on_body,
     .on_message_complete = req_on_message_complete,
 };
-static const http_parser_settings res_body_settings = {
-    .on_body = res_on_body,
-    .on_message_complete = res_on_message_complete,
-};
 
 static void start_forwarding(cg_conn *c);
-static void process_response(cg_conn *c);
 static void finish_exchange(cg_conn *c);
+static bool retry_after_401(cg_conn *c);
+static void backend_failed(cg_conn *c, const char *what);
 
 static const cg_listener_cfg *listener_of(const cg_conn *c, const cg_config *cfg)
 {
@@ -88,26 +90,6 @@ static void on_body_timeout(uv_timer_t *t)
     cg_proxy_refuse(c, &why, true);
 }
 
-static void on_backend_timeout(uv_timer_t *t)
-{
-    cg_backend_conn *bc = t->data;
-    cg_conn *c = bc->owner;
-    if (!c)
-        return;
-    cg_exchange *ex = &c->ex;
-    if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms\"",
-               ex->id, backend_of(ex)->name, ex->cfg->timeouts.backend_response);
-        cg_conn_close(c, false);
-        return;
-    }
-    cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_TIMEOUT,
-              "Backend \"%s\" (%s) did not send a response within %u ms (timeouts.backend_response).",
-              backend_of(ex)->name, backend_of(ex)->url, ex->cfg->timeouts.backend_response);
-    cg_proxy_refuse(c, &why, true);
-}
-
 /* ---- logging ---- */
 
 static void log_request(cg_conn *c)
@@ -115,24 +97,34 @@ static void log_request(cg_conn *c)
     cg_exchange *ex = &c->ex;
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
-    char path[700], subject[400], method[40], principal[300];
+    char path[700], sent[400] = "", subject_buf[1024], method[40], principal[300];
     cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
     cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
+    if (ex->target_sent[0]) {
+        /* Only when normalization changed it: what routes saw is path=. */
+        memcpy(sent, " target_sent=", 13);
+        cg_log_quote(sent + 13, sizeof sent - 13, ex->target_sent, strlen(ex->target_sent));
+    }
     cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
-    if (c->cert_present)
-        cg_log_quote(subject, sizeof subject, c->subject, strlen(c->subject));
-    else
-        strcpy(subject, "-");
+    /* The whole subject, however long (quoting at most doubles it). */
+    char *subject = subject_buf;
+    const char *s = c->cert_present && c->subject ? c->subject : "-";
+    size_t need = 2 * strlen(s) + 8;
+    if (need > sizeof subject_buf && !(subject = malloc(need)))
+        subject = subject_buf, need = sizeof subject_buf;
+    cg_log_quote(subject, need, s, strlen(s));
     double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
     int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
     cg_log(CG_LOG_INFO, "request",
            "id=%s listener=%s client=%s subject=%s serial=%s principal=%s method=%s path=%s status=%d sub=%d "
-           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f",
+           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f%s",
            ex->id, listener_of(c, c->tls_cfg)->name, c->peer, subject, c->cert_present ? c->serial : "-",
            c->mapped ? principal : "-",
            ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
            cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
-           ex->bytes_out, ms);
+           ex->bytes_out, ms, sent);
+    if (subject != subject_buf)
+        free(subject);
 }
 
 /* ---- exchange lifecycle ---- */
@@ -141,6 +133,7 @@ static void begin_exchange(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     ex->phase = CG_EX_HEAD;
+    ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
     cg_server_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
@@ -158,13 +151,15 @@ static void reset_exchange(cg_exchange *ex)
     ex->head.len = 0;
     ex->head_built = false;
     ex->head_base_len = 0;
-    ex->id[0] = ex->method[0] = ex->path[0] = '\0';
+    ex->id[0] = ex->method[0] = ex->path[0] = ex->target_sent[0] = '\0';
     ex->status = 0;
     ex->refusal = CG_REFUSE_NONE;
     ex->bytes_in = ex->bytes_out = 0;
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
     ex->replay_ok = ex->replaying = ex->fresh = false;
+    ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
+    ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
     cg_buf_free(&ex->replay);
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
@@ -248,12 +243,25 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     if (c->draining)
         close_after = true;
 
-    char page[4096];
-    size_t plen = cg_refusal_page(why, ex->id, page, sizeof page);
-    char head[512];
+    /* The user's words always; the operator sentence only for operators
+     * (errors.detail, errors.operator_networks): it names files, rules,
+     * backends and accounts. The snapshot of the request, or the
+     * connection's before one was parsed. */
+    const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;
+    cg_page_values pv = {
+        .kind = why->kind,
+        .request_id = ex->id,
+        .operator_detail = cg_config_operator_client(cfg, c->peer_ip) ? why->detail : NULL,
+        .support = cfg->errors.support,
+    };
+    if (why->kind == CG_REFUSE_CERT_MISSING) /* the names this connection's handshake sent */
+        pv.ca_names = cg_tls_server_ca_names(listener_of(c, c->tls_cfg)->tls, &pv.nca_names);
+    char page[CG_ERROR_PAGE_MAX];
+    size_t plen = cg_error_page_render(&pv, page, sizeof page);
+    char head[1024];
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
-                        "Cache-Control: no-store\r\nX-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
+                        CG_ERROR_PAGE_HEADERS "X-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
                         "X-Certgate-Error: %s\r\n%s\r\n",
                         status, cg_http_reason_phrase(status), ex->is_head ? (size_t)0 : plen, ex->id, st,
                         cg_refusal_code(why->kind), close_after ? "Connection: close\r\n" : "");
@@ -301,6 +309,29 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
     dst[n] = '\0';
 }
 
+/* Replaces the request's target with its canonical form (target.h),
+ * computed once, in place in the head (it is never longer): routes match
+ * it and the backend receives it. The log keeps what was sent when it
+ * differs. False if refused (400). */
+static bool use_canonical_target(cg_conn *c, char *head)
+{
+    cg_exchange *ex = &c->ex;
+    char *t = head + (ex->req.target.p - head);
+    cg_target canon;
+    cg_refusal why;
+    if (!cg_target_normalize(t, ex->req.target.n, t, &canon, &why)) {
+        cg_proxy_refuse(c, &why, true); /* the log line carries the target as sent */
+        return false;
+    }
+    if (canon.changed) {
+        copy_for_log(ex->target_sent, sizeof ex->target_sent, (cg_slice){ ex->path, strlen(ex->path) });
+        copy_for_log(ex->path, sizeof ex->path, canon.target);
+    }
+    ex->req.target = canon.target;
+    ex->req.path = canon.path;
+    return true;
+}
+
 static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
 static void request_token(cg_conn *c);
@@ -325,13 +356,15 @@ static bool on_request_head(cg_conn *c, size_t head_len)
             return false;
         }
     }
-    const char *head = c->pbuf + c->ppos;
+    char *head = c->pbuf + c->ppos;
     if (!cg_http_parse_request(&ex->req_parser, head, head_len, ex->hdrs, ex->hdrs_cap, &ex->req, &why)) {
         cg_proxy_refuse(c, &why, true);
         return false;
     }
     copy_for_log(ex->method, sizeof ex->method, ex->req.method);
     copy_for_log(ex->path, sizeof ex->path, ex->req.target);
+    if (!use_canonical_target(c, head))
+        return false;
     ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
     ex->bytes_in = head_len;
     ex->req_done = ex->req.message_complete;
@@ -353,18 +386,13 @@ static void forward(cg_conn *c, const char *negotiate_token)
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
     if (!c->fwd_block_ready) {
         /* Who the client is does not change on a connection: render the
-         * identity headers once (values were sanitized at the handshake,
-         * the principal by the mapper). */
+         * identity headers once (identity.h; the principal was checked by
+         * the mapper). */
         cg_buf b = { 0 };
         bool ok = true;
-        if (l->forward_client_cert && c->cert_present) {
-            const char *names[] = { "X-Client-Cert-Subject: ", "X-Client-Cert-Issuer: ", "X-Client-Cert-Serial: ",
-                                    "X-Client-Cert-SHA256: " };
-            const char *values[] = { c->subject, c->issuer, c->serial, c->fingerprint };
-            for (int i = 0; i < 4; i++)
-                ok = ok && cg_buf_append_str(&b, names[i]) && cg_buf_append_str(&b, values[i]) &&
-                     cg_buf_append(&b, "\r\n", 2);
-        }
+        const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
+        if (l->forward_client_cert && c->cert_present && peer)
+            ok = cg_identity_cert_headers(&b, peer, c->serial, c->fingerprint);
         if (c->mapped)
             ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, c->principal) &&
                  cg_buf_append(&b, "\r\n", 2);
@@ -381,11 +409,13 @@ static void forward(cg_conn *c, const char *negotiate_token)
         /* Built once per request, while the request's header slices are
          * valid (the plaintext buffer is compacted as a body streams). */
         const cg_backend_cfg *b = backend_of(ex);
+        cg_header_policy strip = { l->strip_headers, l->nstrip_headers, l->keep_headers, l->nkeep_headers };
         cg_forward_ctx fw = {
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
             .request_id = { ex->id, strlen(ex->id) },
             .extra_block = { c->fwd_block, c->fwd_block_len },
+            .strip = &strip,
         };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
@@ -436,8 +466,13 @@ static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
     c->mapped = true;
     snprintf(c->principal, sizeof c->principal, "%s", r.principal);
     snprintf(c->map_rule, sizeof c->map_rule, "%s", r.rule);
-    /* Backend connections follow the user, not the certificate. */
-    snprintf(c->identity, sizeof c->identity, "user:%s", c->principal);
+    /* Backend connections follow the user, not the certificate: the whole
+     * principal is the key (it always fits; never shortened). */
+    _Static_assert(CG_IDENTITY_MAX >= sizeof "user:" + sizeof r.principal - 1, "identity room");
+    if (!cg_identity_format(c->identity, "user", c->principal)) {
+        cg_conn_close(c, false);
+        return false;
+    }
     return true;
 }
 
@@ -573,35 +608,21 @@ static void connect_backend(cg_conn *c, bool fresh)
         start_forwarding(c);
 }
 
-static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    cg_backend_conn *bc = h->data;
-    (void)suggested;
-    if (!bc->rbuf) {
-        bc->rcap = 16384;
-        cg_conn *c = bc->owner;
-        if (c && c->ex.cfg && c->ex.cfg->limits.max_response_head > bc->rcap)
-            bc->rcap = c->ex.cfg->limits.max_response_head;
-        bc->rbuf = cg_spares_get(&bc->w->spare_rbuf, bc->rcap);
-        if (!bc->rbuf)
-            bc->rcap = 0;
-    }
-    buf->base = bc->rbuf + bc->rlen;
-    buf->len = bc->rcap - bc->rlen;
-}
-
-static bool replayable(const cg_exchange *ex)
-{
-    return ex->req.body == CG_BODY_NONE && ex->req_done && !ex->retried && ex->bc && ex->bc->served > 0 &&
-           !ex->res_head_sent && ex->bc->rlen == 0;
-}
-
 static void backend_failed(cg_conn *c, const char *what)
 {
     cg_exchange *ex = &c->ex;
-    if (replayable(ex)) {
+    cg_retry_facts facts = {
+        .method = ex->req.method,
+        .has_body = ex->req.body == CG_BODY_CHUNKED || (ex->req.body == CG_BODY_LENGTH && ex->req.content_length),
+        .request_sent = ex->req_done,
+        .reused = ex->bc && ex->bc->served > 0,
+        .response_started = ex->res_head_sent || (ex->bc && ex->bc->rlen > 0),
+        .retried = ex->retried,
+    };
+    cg_retry_verdict retry = cg_retry_after_lost_connection(&facts);
+    if (retry == CG_RETRY_AGAIN) {
         /* A pooled connection the backend had already closed: try once more
-         * on a new one. Only for requests without a body. */
+         * on a new one (retry.h says when). */
         cg_log(CG_LOG_DEBUG, "backend_retry", "id=%s backend=%s reason=\"%s on a reused connection\"", ex->id,
                backend_of(ex)->name, what);
         ex->retried = true;
@@ -619,44 +640,21 @@ static void backend_failed(cg_conn *c, const char *what)
         return;
     }
     if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s after the response started\"", ex->id,
-               backend_of(ex)->name, what);
-        ex->keep_client = false;
-        drop_backend(ex, false);
-        cg_conn_close(c, false);
+        cg_response_failed(c, what);
         return;
     }
     cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" (%s) %s before sending a complete response head.",
-              backend_of(ex)->name, backend_of(ex)->url, what);
+    if (retry == CG_RETRY_NOT_SAFE)
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s on a reused connection before answering. The %.20s request was not sent "
+                  "again: %.20s is not a safe method (RFC 9110 9.2), and the backend may have executed it already. "
+                  "The client may retry it.",
+                  backend_of(ex)->name, backend_of(ex)->url, what, ex->method, ex->method);
+    else
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) %s before sending a complete response head.", backend_of(ex)->name,
+                  backend_of(ex)->url, what);
     cg_proxy_refuse(c, &why, true);
-}
-
-static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    cg_backend_conn *bc = s->data;
-    cg_conn *c = bc->owner;
-    (void)buf;
-    if (!c || nread == 0)
-        return;
-    cg_exchange *ex = &c->ex;
-    if (nread < 0) {
-        if (nread == UV_EOF && ex->res_head_sent && ex->res.body == CG_BODY_UNTIL_CLOSE) {
-            bc->rlen = 0;
-            http_parser_execute(&ex->res_parser, &res_body_settings, NULL, 0); /* EOF ends the body */
-            if (ex->res_done) {
-                process_response(c);
-                return;
-            }
-        }
-        char what[160];
-        snprintf(what, sizeof what, "closed the connection (%s)",
-                 nread == UV_EOF ? "end of stream" : uv_strerror((int)nread));
-        backend_failed(c, what);
-        return;
-    }
-    bc->rlen += (size_t)nread;
-    process_response(c);
 }
 
 static void on_head_written(cg_backend_conn *bc, int status);
@@ -668,8 +666,8 @@ static void start_forwarding(cg_conn *c)
     ex->phase = CG_EX_FORWARDING;
     bc->tcp.data = bc;
     bc->rlen = 0;
-    cg_backend_set_reader(bc, be_alloc, be_read);
-    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    ex->res_scan = CG_HEAD_SCANNER_INIT;
+    cg_response_start(c);
 
     uv_buf_t b[4];
     unsigned nb = 0;
@@ -790,9 +788,17 @@ static bool feed_request_body(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     size_t avail = c->plen - c->ppos;
-    size_t n = http_parser_execute(&ex->req_parser, &req_body_settings, c->pbuf + c->ppos, avail);
+    const char *bad;
+    size_t n = cg_chunked_execute(ex->req.body == CG_BODY_CHUNKED ? &ex->req_chunks : NULL, &ex->req_parser,
+                                  &req_body_settings, c->pbuf + c->ppos, avail, &bad);
     c->ppos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
+    if (bad) {
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BAD_REQUEST, "Invalid chunked request body: %s.", bad);
+        cg_proxy_refuse(c, &why, true);
+        return false;
+    }
     if (e == HPE_OK || e == HPE_PAUSED) {
         if (ex->req_done) {
             if (ex->req_parser.http_errno == HPE_PAUSED)
@@ -813,177 +819,14 @@ static bool feed_request_body(cg_conn *c)
     return false;
 }
 
-/* ---- response ---- */
+/* ---- for the response half (http_proxy_internal.h) ---- */
 
-static int res_on_body(http_parser *p, const char *at, size_t len)
-{
-    cg_conn *c = p->data;
-    cg_exchange *ex = &c->ex;
-    ex->bytes_out += len;
-    if (ex->framing == CG_CLIENT_BODY_NONE)
-        return 0;
-    if (ex->framing == CG_CLIENT_BODY_CHUNKED) {
-        size_t k = cg_http_chunk_line(ex->chunk_line, len);
-        if (!cg_conn_write(c, ex->chunk_line, (size_t)k) || !cg_conn_write(c, at, len) ||
-            !cg_conn_write(c, "\r\n", 2))
-            return -1;
-        return 0;
-    }
-    return cg_conn_write(c, at, len) ? 0 : -1;
-}
-
-static int res_on_message_complete(http_parser *p)
-{
-    cg_conn *c = p->data;
-    c->ex.res_done = true;
-    http_parser_pause(p, 1); /* anything after this is not ours to forward */
-    return 0;
-}
-
-static void complete_response(cg_conn *c, bool backend_clean)
-{
-    cg_exchange *ex = &c->ex;
-    if (ex->framing == CG_CLIENT_BODY_CHUNKED && !cg_conn_write(c, "0\r\n\r\n", 5)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    if (!cg_conn_flush(c)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    if (ex->framing == CG_CLIENT_BODY_CLOSE)
-        ex->keep_client = false;
-    cg_backend_conn *bc = ex->bc;
-    bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending;
-    if (bc) {
-        bc->served++;
-        if (ex->sent_token && ex->res.status != 401)
-            bc->authenticated = true;
-    }
-    drop_backend(ex, reusable);
-    log_request(c);
-    finish_exchange(c);
-}
-
-static void process_response(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    cg_backend_conn *bc = ex->bc;
-    size_t off = 0;
-
-    while (!ex->res_head_sent) {
-        size_t head_len = 0;
-        cg_refusal why;
-        cg_http_limits lim = { ex->cfg->limits.max_response_head, ex->cfg->limits.max_response_head,
-                               ex->cfg->limits.max_headers };
-        cg_head_scan r = cg_http_scan_head(bc->rbuf, bc->rlen, &lim, true, &head_len, &why);
-        if (r == CG_HEAD_INCOMPLETE) {
-            if (bc->rlen < bc->rcap)
-                return; /* wait for more */
-            cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                      "Backend \"%s\" sent a response head larger than %u bytes (limits.max_response_head).",
-                      backend_of(ex)->name, ex->cfg->limits.max_response_head);
-            r = CG_HEAD_INVALID;
-        }
-        if (r == CG_HEAD_INVALID ||
-            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs + ex->hdrs_cap,
-                                    ex->hdrs_cap,
-                                    &ex->res, &why)) {
-            cg_refusal bad;
-            cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
-                      backend_of(ex)->name, why.detail);
-            cg_proxy_refuse(c, &bad, true);
-            return;
-        }
-        if (ex->res.status < 200) {
-            /* Interim responses (100 Continue ...): the proxy already
-             * answered Expect itself; drop them. */
-            memmove(bc->rbuf, bc->rbuf + head_len, bc->rlen - head_len);
-            bc->rlen -= head_len;
-            continue;
-        }
-        if (ex->res.status == 401 && retry_after_401(c))
-            return;
-        bool keep = ex->req.keep_alive && !c->draining;
-        uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
-        if (maxreq && c->requests + 1 >= maxreq)
-            keep = false;
-        ex->keep_client = keep;
-        ex->head.len = 0;
-        if (!cg_http_write_client_head(&ex->res, ex->is_head, ex->req.version_minor, keep,
-                                       (cg_slice){ ex->id, strlen(ex->id) }, &ex->head, &ex->framing)) {
-            cg_conn_close(c, false);
-            return;
-        }
-        if (ex->framing == CG_CLIENT_BODY_CLOSE)
-            ex->keep_client = false;
-        ex->status = ex->res.status;
-        ex->res_head_sent = true;
-        ex->res_parser.data = c;
-        if (!cg_conn_write(c, ex->head.data, ex->head.len)) {
-            cg_conn_close(c, false);
-            return;
-        }
-        off = head_len;
-        if (ex->res.message_complete) {
-            complete_response(c, bc->rlen == head_len);
-            return;
-        }
-    }
-
-    if (off < bc->rlen) {
-        size_t avail = bc->rlen - off;
-        size_t n = http_parser_execute(&ex->res_parser, &res_body_settings, bc->rbuf + off, avail);
-        enum http_errno e = HTTP_PARSER_ERRNO(&ex->res_parser);
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            if (e == HPE_CB_body) { /* the client went away */
-                cg_conn_close(c, false);
-                return;
-            }
-            char what[160];
-            snprintf(what, sizeof what, "sent an invalid response body (%s)", http_errno_description(e));
-            cg_log(CG_LOG_WARN, "backend_failed", "id=%s backend=%s detail=\"%s\"", ex->id, backend_of(ex)->name,
-                   what);
-            drop_backend(ex, false);
-            cg_conn_close(c, false);
-            return;
-        }
-        bc->rlen = 0;
-        if (ex->res_done) {
-            complete_response(c, n == avail);
-            return;
-        }
-    }
-    bc->rlen = 0;
-    if (ex->res_done) {
-        complete_response(c, true);
-        return;
-    }
-    if (!cg_conn_flush(c)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
-    if (c->out_queued > CG_OUT_HIGH_WATER && !ex->res_paused) {
-        ex->res_paused = true;
-        cg_backend_pause(bc);
-        cg_backend_set_timer(bc, 0, NULL);
-        /* The client now sets the pace; give up on one that stops reading. */
-        cg_conn_set_timer(c, ex->cfg->timeouts.client_body, on_body_timeout);
-    }
-}
-
-void cg_proxy_on_drain(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    if (!ex->res_paused || !ex->bc)
-        return;
-    ex->res_paused = false;
-    if (ex->req_done)
-        cg_conn_set_timer(c, 0, NULL);
-    cg_backend_resume(ex->bc);
-    cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
-}
+void cg_proxy_drop_backend(cg_exchange *ex, bool reusable) { drop_backend(ex, reusable); }
+void cg_proxy_finish_exchange(cg_conn *c) { finish_exchange(c); }
+void cg_proxy_log_request(cg_conn *c) { log_request(c); }
+void cg_proxy_backend_failed(cg_conn *c, const char *what) { backend_failed(c, what); }
+bool cg_proxy_retry_after_401(cg_conn *c) { return retry_after_401(c); }
+void cg_proxy_on_body_timeout(uv_timer_t *t) { on_body_timeout(t); }
 
 /* ---- the pump: drives the exchange from the client's plaintext ---- */
 
@@ -1018,6 +861,13 @@ void cg_proxy_pump(cg_conn *c)
     while (!c->closing && !c->lingering) {
         switch (ex->phase) {
         case CG_EX_IDLE:
+            /* A client that sends requests and does not read the responses:
+             * start no new one and read nothing more (TCP backpressure
+             * reaches it) until its output drains below the low-water mark;
+             * cg_proxy_on_drain() continues. */
+            ex->out_blocked = c->out_queued > CG_OUT_HIGH_WATER;
+            if (ex->out_blocked)
+                return;
             if (c->ppos < c->plen) {
                 begin_exchange(c);
                 break;
@@ -1035,7 +885,8 @@ void cg_proxy_pump(cg_conn *c)
             cg_refusal why;
             const cg_limits *lim = &c->tls_cfg->limits;
             cg_http_limits hl = { lim->max_request_head, lim->max_header_line, lim->max_headers };
-            cg_head_scan r = cg_http_scan_head(c->pbuf + c->ppos, c->plen - c->ppos, &hl, false, &head_len, &why);
+            cg_head_scan r = cg_http_scan_head_more(&ex->req_scan, c->pbuf + c->ppos, c->plen - c->ppos, &hl, false,
+                                                    &head_len, &why);
             if (r == CG_HEAD_INVALID) {
                 cg_proxy_refuse(c, &why, true);
                 return;

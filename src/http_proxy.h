@@ -13,6 +13,7 @@
 
 #include "backend.h"
 #include "buf.h"
+#include "chunked.h"
 #include "config.h"
 #include "error.h"
 #include "http1.h"
@@ -50,7 +51,10 @@ typedef struct cg_exchange {
     char id[48];
     uint64_t started_ns;
     char method[16];
-    char path[512];              /* for the log; truncated */
+    char path[512];              /* for the log: the canonical target (as sent when it was
+                                    refused); truncated */
+    char target_sent[256];       /* for the log: the target as sent, when normalization
+                                    changed it; truncated */
     int status;                  /* sent to the client, for the log */
     cg_refusal_kind refusal;
     uint64_t bytes_in, bytes_out;
@@ -72,6 +76,14 @@ typedef struct cg_exchange {
     bool is_head;                /* HEAD request */
     cg_client_body framing;
     char chunk_line[24];
+    /* Heads arrive in pieces: each scan resumes where the last one stopped. */
+    cg_head_scanner req_scan, res_scan;
+    /* Strict chunked framing of the request and response bodies (chunked.h). */
+    cg_chunked req_chunks, res_chunks;
+    uint64_t res_mark;           /* c->plain_sent when the response head was staged: while
+                                    unchanged, nothing of the response reached the client */
+    bool out_blocked;            /* no new request: the client's output queue is over the
+                                    high-water mark (a pipelining client that does not read) */
 } cg_exchange;
 
 /* Called by conn.c. */

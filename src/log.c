@@ -181,7 +181,7 @@ void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
 {
     if (!cg_log_enabled(level))
         return;
-    char line[4096];
+    char line[16384]; /* a request line with a long subject DN fits */
     char ts[48];
     format_ts(ts, sizeof ts);
     int n = snprintf(line, sizeof line, "ts=%s level=%s event=%s ", ts, level_names[level], event);

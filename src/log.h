@@ -25,7 +25,7 @@ bool cg_log_enabled(cg_log_level level);
 
 /* Logs one line: ts, level, event, then fields (already "key=value ..."
  * formatted; use cg_log_quote for values that may contain spaces or come
- * from clients). */
+ * from clients). A line longer than 16 KiB is cut and ends in "...". */
 void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -42,6 +42,7 @@
 #include <mbedtls/sha256.h>
 #include <yaml.h>
 
+#include "dn.h"
 #include "mapping_priv.h"
 #include "verify.h"
 #include "yaml_doc.h"
@@ -164,64 +165,6 @@ static bool ascii_ieq(const char *a, size_t alen, const char *b)
 
 /* ---- UTF-8 ---- */
 
-/* Length (1-4) of the well-formed UTF-8 sequence at s, 0 if there is none:
- * overlong forms, surrogates and code points past U+10FFFF are rejected. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (n == 0)
-        return 0;
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, v = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, v = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, v = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-static size_t utf8_put(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* C0 controls (NUL included), DEL and C1 controls. */
 static bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
@@ -231,7 +174,7 @@ static const char *text_problem(const char *s, size_t len, size_t *at)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t k = utf8_next(p + i, len - i, &cp);
+        size_t k = cg_utf8_next(p + i, len - i, &cp);
         *at = i;
         if (k == 0)
             return "is not valid UTF-8";
@@ -390,7 +333,7 @@ static cg_vproblem check_decoded(const char *s, size_t len, uint32_t *detail)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t k = utf8_next(p + i, len - i, &cp);
+        size_t k = cg_utf8_next(p + i, len - i, &cp);
         if (k == 0) {
             *detail = (uint32_t)i;
             return VP_UTF8;
@@ -406,77 +349,22 @@ static cg_vproblem check_decoded(const char *s, size_t len, uint32_t *detail)
     return VP_OK;
 }
 
-/* UCS-2 (BMPString, unit 2) or UCS-4 (UniversalString, unit 4), big-endian. */
-static cg_vproblem decode_ucs(const unsigned char *p, size_t len, size_t unit, int tag, char *out,
-                              size_t cap, size_t *olen, uint32_t *detail)
-{
-    size_t o = 0;
-    *detail = (uint32_t)tag;
-    if (len % unit)
-        return VP_CHARSET;
-    for (size_t i = 0; i < len; i += unit) {
-        uint32_t cp = 0;
-        for (size_t k = 0; k < unit; k++)
-            cp = (cp << 8) | p[i + k];
-        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return VP_CHARSET; /* no surrogate pairs: UCS-2 has none */
-        if (cap - o < 4)
-            return VP_ROOM;
-        o += utf8_put(cp, out + o);
-    }
-    *olen = o;
-    return VP_OK;
-}
-
-/* 7-bit string types; printable limits them to 0x20-0x7E. PrintableString's
- * formal alphabet is smaller, but CAs put '@', '_' or '*' in it and the
- * characters are unambiguous, so only non-ASCII is refused. */
-static cg_vproblem decode_ascii(const unsigned char *p, size_t len, int tag, char *out, size_t cap,
-                                size_t *olen, uint32_t *detail)
-{
-    if (len > cap)
-        return VP_ROOM;
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] >= 0x80) {
-            *detail = (uint32_t)tag;
-            return VP_CHARSET;
-        }
-    }
-    memcpy(out, p, len);
-    *olen = len;
-    return VP_OK;
-}
-
-/* A DER character string -> UTF-8 in out, checked. TeletexString (T.61) is
- * accepted only when it is ASCII: its non-ASCII bytes mean different
- * characters to different software, and a field must mean one thing. */
+/* A DER character string -> UTF-8 in out, checked: decoded by dn.c (the
+ * same decoding the displayed names use), then refused when it holds a
+ * control character. TeletexString counts only when it is ASCII: its other
+ * bytes mean different characters to different software, and a field
+ * must mean one thing. */
 static cg_vproblem decode_string(int tag, const unsigned char *p, size_t len, char *out, size_t cap,
                                  size_t *olen, uint32_t *detail)
 {
-    cg_vproblem r;
-    switch (tag) {
-    case MBEDTLS_ASN1_UTF8_STRING:
-        if (len > cap)
-            return VP_ROOM;
-        memcpy(out, p, len);
-        *olen = len;
-        r = VP_OK;
-        break;
-    case MBEDTLS_ASN1_BMP_STRING: r = decode_ucs(p, len, 2, tag, out, cap, olen, detail); break;
-    case MBEDTLS_ASN1_UNIVERSAL_STRING: r = decode_ucs(p, len, 4, tag, out, cap, olen, detail); break;
-    case MBEDTLS_ASN1_PRINTABLE_STRING:
-    case MBEDTLS_ASN1_IA5_STRING:
-    case MBEDTLS_ASN1_T61_STRING:
-    case 0x12: /* NumericString */
-    case 0x1A: /* VisibleString */
-        r = decode_ascii(p, len, tag, out, cap, olen, detail);
-        break;
-    default:
-        *detail = (uint32_t)tag;
-        return VP_NOT_STRING;
+    size_t at = 0;
+    switch (cg_dn_value_decode(tag, p, len, out, cap, olen, &at)) {
+    case CG_DN_VALUE_OK: break;
+    case CG_DN_VALUE_UTF8: *detail = (uint32_t)at; return VP_UTF8;
+    case CG_DN_VALUE_CHARSET: *detail = (uint32_t)tag; return VP_CHARSET;
+    case CG_DN_VALUE_NOT_STRING: *detail = (uint32_t)tag; return VP_NOT_STRING;
+    case CG_DN_VALUE_ROOM: return VP_ROOM;
     }
-    if (r != VP_OK)
-        return r;
     return check_decoded(out, *olen, detail);
 }
 
@@ -872,31 +760,23 @@ static void sb_attr_type(cg_sb *b, const cg_value *x)
     }
 }
 
-/* The DN as RFC 4514 text, decoded: what operators write in issuer: and
- * subject: keys, and what `openssl x509 -nameopt RFC2253` prints. */
+/* The DN as RFC 4514 text (dn.h): the text the identity headers, the logs
+ * and explain show, and what operators write in issuer: and subject: keys. */
 static void view_dn_text(const cg_view *v, int field, cg_sb *b)
 {
-    uint16_t starts[CG_VIEW_MAX_VALUES];
-    size_t n = view_rdns(v, field, starts, CG_VIEW_MAX_VALUES);
-    for (size_t r = n; r-- > 0;) {
-        if (r != n - 1)
-            sb_add(b, ",", 1);
-        for (uint16_t i = starts[r];; i++) {
-            const cg_value *x = &v->v[i];
-            if (i != starts[r])
-                sb_add(b, "+", 1);
-            sb_attr_type(b, x);
-            sb_add(b, "=", 1);
-            if (x->problem == VP_OK)
-                sb_dn_value(b, x->s, x->len, false);
-            else
-                sb_hex_value(b, x);
-            if (!x->rdn_more || i + 1 >= v->dn_end[field])
-                break;
-        }
+    const mbedtls_x509_buf *raw = field == FIELD_ISSUER ? &v->crt->issuer_raw : &v->crt->subject_raw;
+    if (b->full)
+        return;
+    size_t room = b->cap - b->len;
+    size_t n = cg_dn_format(raw->p, raw->len, 0, b->p + b->len, room);
+    if (n == CG_DN_MALFORMED) {
+        sb_puts(b, "(malformed name)");
+    } else if (n >= room) {
+        b->len += strlen(b->p + b->len); /* cut between characters */
+        b->full = true;
+    } else {
+        b->len += n;
     }
-    if (n == 0)
-        sb_puts(b, "(empty)");
 }
 
 /* The canonical DN of the subject or issuer; false when a value cannot be
@@ -1417,7 +1297,7 @@ const char *cg_principal_problem(const char *p, size_t len)
     const unsigned char *u = (const unsigned char *)p;
     for (size_t i = 0; i < (size_t)(at - p);) {
         uint32_t cp;
-        size_t k = utf8_next(u + i, (size_t)(at - p) - i, &cp);
+        size_t k = cg_utf8_next(u + i, (size_t)(at - p) - i, &cp);
         if (k == 0)
             return "the user name is not valid UTF-8";
         if (cp == 0)

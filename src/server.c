@@ -13,6 +13,7 @@
 
 #include <http_parser.h>
 
+#include "admission.h"
 #include "backend.h"
 #include "conn.h"
 #include "crl.h"
@@ -527,6 +528,13 @@ int cg_server_run(const char *config_path)
         cg_config_unref(s.cfg);
         return 1;
     }
+    s.services.admission = cg_admission_new();
+    if (!s.services.admission) {
+        fprintf(stderr, "certgate: out of memory\n");
+        cg_config_unref(s.cfg);
+        cg_log_close();
+        return 1;
+    }
     cg_diag_init(&d);
     s.services.crl = cg_crl_store_new(s.cfg, &d);
     if (s.cfg->kerberos.enabled && s.services.crl)
@@ -538,6 +546,7 @@ int cg_server_run(const char *config_path)
         cg_log(CG_LOG_ERROR, "start_failed", "detail=\"see the errors above\"");
         if (s.services.crl)
             cg_crl_store_free(s.services.crl);
+        cg_admission_free(s.services.admission);
         cg_config_unref(s.cfg);
         cg_log_close();
         return 1;
@@ -646,6 +655,7 @@ out:
     if (s.services.kerberos)
         cg_kerberos_free(s.services.kerberos);
     cg_crl_store_free(s.services.crl);
+    cg_admission_free(s.services.admission);
     cg_config_unref(s.cfg);
     cg_log_close();
     return rc;

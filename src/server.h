@@ -27,6 +27,7 @@ struct cg_kerberos;
 typedef struct cg_services {
     struct cg_crl_store *crl;       /* revocation cache */
     struct cg_kerberos *kerberos;   /* NULL when no backend delegates */
+    struct cg_admission *admission; /* per-address connection counts (admission.h) */
 } cg_services;
 
 typedef struct cg_worker {
@@ -65,6 +66,8 @@ typedef struct cg_worker {
     cg_spares spare_pbuf, spare_hdrs, spare_head, spare_rbuf;
 
     uint64_t request_seq;
+    uint64_t overload_log_ms;        /* last connection_refused line for limits.max_connections */
+    uint64_t overload_refused;       /* closed at once since that line */
 
     cg_services *services;
     struct cg_crl_fetcher *crl;      /* this loop's CRL transfers */

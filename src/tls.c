@@ -10,9 +10,11 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/ssl_internal.h> /* mbedtls_ssl_read_record: see judge_certificate_message() */
 #include <mbedtls/ssl_ticket.h>
 
 #include "chain_cache.h"
+#include "chain_limits.h"
 #include "pk_ops.h"
 
 struct cg_tls_server {
@@ -23,8 +25,11 @@ struct cg_tls_server {
     mbedtls_ssl_ticket_context tickets;
     bool tickets_on;
     cg_verify_policy policy;
+    unsigned max_client_certificates;
     cg_chain_cache *chains;     /* verified client chains, per worker */
     char *listener_name;
+    char **ca_names;            /* subjects of the anchors sent in CertificateRequest */
+    size_t nca_names;
 };
 
 /* TLS 1.2, forward secrecy and AEAD only. */
@@ -154,6 +159,26 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         cg_pk_in_place(&c->pk);
     }
 
+    /* The names CertificateRequest carries, as text for the 403.7 page. */
+    if (l->client_ca_names) {
+        size_t n = 0;
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next)
+            n++;
+        if (!(s->ca_names = calloc(n ? n : 1, sizeof *s->ca_names))) {
+            err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+            goto fail_internal;
+        }
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+            char subject[512];
+            cg_cert_subject(c, subject, sizeof subject);
+            if (!(s->ca_names[s->nca_names] = strdup(subject))) {
+                err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+                goto fail_internal;
+            }
+            s->nca_names++;
+        }
+    }
+
     if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto fail_internal;
@@ -185,6 +210,7 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     s->policy.require_client_auth_eku = l->require_client_auth_eku;
     s->policy.max_chain_depth = l->max_chain_depth;
     s->policy.allow_weak_signatures = l->allow_weak_signatures;
+    s->max_client_certificates = l->max_client_certificates;
     /* Chains of full handshakes, for resumed sessions (verify.h). */
     if (!(s->policy.pool = cg_verify_pool_new())) {
         err = MBEDTLS_ERR_X509_ALLOC_FAILED;
@@ -219,7 +245,16 @@ void cg_tls_server_free(cg_tls_server *s)
     cg_verify_pool_free(s->policy.pool);
     cg_chain_cache_free(s->chains);
     free(s->listener_name);
+    for (size_t i = 0; i < s->nca_names; i++)
+        free(s->ca_names[i]);
+    free(s->ca_names);
     free(s);
+}
+
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n)
+{
+    *n = s ? s->nca_names : 0;
+    return s ? (const char *const *)s->ca_names : NULL;
 }
 
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s) { return &s->policy; }
@@ -268,7 +303,15 @@ bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, c
     return true;
 }
 
-void cg_tls_conn_free(cg_tls_conn *c) { mbedtls_ssl_free(&c->ssl); }
+void cg_tls_conn_free(cg_tls_conn *c)
+{
+    mbedtls_ssl_free(&c->ssl);
+    if (c->refused) {
+        mbedtls_x509_crt_free(&c->refused->leaf);
+        free(c->refused);
+        c->refused = NULL;
+    }
+}
 
 void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n)
 {
@@ -286,6 +329,73 @@ static cg_tls_status map_error(cg_tls_conn *c, int ret)
     return CG_TLS_ERROR;
 }
 
+static bool refuse(cg_tls_conn *c, const char *why)
+{
+    if (!c->refused && !(c->refused = calloc(1, sizeof *c->refused)))
+        return false;
+    mbedtls_x509_crt_init(&c->refused->leaf);
+    snprintf(c->refused->why, sizeof c->refused->why, "%s", why);
+    return true;
+}
+
+/* Before the step that parses and verifies the client's Certificate
+ * message: reads it (the step then reuses it: keep_current_message, as
+ * mbedTLS's own client does with an optional message) and judges it
+ * (chain_limits.h). Over the limits, the step is told not to verify
+ * (VERIFY_NONE: it then leaves the message unread, and the next step's read
+ * consumes it); the handshake completes without a client certificate and
+ * the verdict is the refusal. Returns 0 or an mbedTLS error (WANT_READ). */
+static int judge_certificate_message(cg_tls_conn *c)
+{
+    mbedtls_ssl_context *ssl = &c->ssl;
+    int ret = mbedtls_ssl_read_record(ssl, 1);
+    if (ret != 0)
+        return ret;
+    c->cert_msg_judged = true;
+    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_hslen > ssl->in_msglen) {
+        ssl->keep_current_message = 1; /* whatever it is, the step says what is wrong */
+        return 0;
+    }
+    mbedtls_x509_crt *trust = cg_chain_cache_trust(c->server->chains, c->worker);
+    cg_chain_limits lim = {
+        .listener = c->server->listener_name,
+        .max_certificates = c->server->max_client_certificates,
+        .max_depth = c->server->policy.max_chain_depth,
+        .trust = trust ? trust : &c->server->anchors,
+    };
+    char why[sizeof c->refused->why];
+    mbedtls_x509_crt leaf;
+    mbedtls_x509_crt_init(&leaf);
+    if (cg_chain_limits_check(ssl->in_msg, ssl->in_hslen, &lim, why, sizeof why, &leaf) != CG_CHAIN_OVER) {
+        ssl->keep_current_message = 1;
+        return 0;
+    }
+    if (!refuse(c, why)) {
+        mbedtls_x509_crt_free(&leaf);
+        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    }
+    c->refused->leaf = leaf; /* moves the parsed chain (one certificate) */
+    mbedtls_ssl_set_hs_authmode(ssl, MBEDTLS_SSL_VERIFY_NONE);
+    return 0;
+}
+
+/* With the chain refused the session has no peer certificate, so mbedTLS's
+ * CertificateVerify step would skip the client's CertificateVerify message
+ * without reading it: read it here (into the transcript, which the Finished
+ * messages cover) so the step after finds the ChangeCipherSpec. The
+ * signature in it is not checked: the client proves nothing, it is refused. */
+static int skip_certificate_verify(cg_tls_conn *c)
+{
+    mbedtls_ssl_context *ssl = &c->ssl;
+    int ret = mbedtls_ssl_read_record(ssl, 1);
+    if (ret != 0)
+        return ret;
+    c->cert_verify_read = true;
+    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_msg[0] != MBEDTLS_SSL_HS_CERTIFICATE_VERIFY)
+        ssl->keep_current_message = 1; /* not ours: the next step judges it */
+    return 0;
+}
+
 cg_tls_status cg_tls_handshake(cg_tls_conn *c)
 {
     if (c->handshake_done)
@@ -296,6 +406,15 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c)
      * verifies the client's chain this worker's trust list (after the
      * CertificateRequest, whose CA names stay the configured ones). */
     while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE && !c->cert_msg_judged) {
+            if ((ret = judge_certificate_message(c)) != 0)
+                return map_error(c, ret);
+            continue;
+        }
+        if (c->ssl.state == MBEDTLS_SSL_CERTIFICATE_VERIFY && c->refused && !c->cert_verify_read) {
+            if ((ret = skip_certificate_verify(c)) != 0)
+                return map_error(c, ret);
+        }
         if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE) {
             if (!c->trust_set) {
                 c->trust_set = true;
@@ -321,6 +440,15 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c)
      * certificate; a session with a certificate but no trace was resumed. */
     const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
     c->resumed = c->trace.depth_count == 0 && peer != NULL;
+    if (!c->refused && !peer && (mbedtls_ssl_get_verify_result(&c->ssl) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
+        /* Only a refused chain skips verification: this session was resumed
+         * from a handshake whose chain was refused, and stays refused. */
+        c->resumed = true;
+        if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "
+                       "before verification (over the listener's chain limits); the client must start a new "
+                       "session with an acceptable chain."))
+            return map_error(c, MBEDTLS_ERR_SSL_ALLOC_FAILED);
+    }
     if (c->trace.depth_count > 0)
         cg_chain_cache_complete(chains, c->worker, peer, &c->trace);
     return CG_TLS_OK;

@@ -41,6 +41,12 @@ typedef enum {
     CG_TLS_ERROR,        /* fatal; connection must be closed */
 } cg_tls_status;
 
+/* A client chain refused before verification (chain_limits.h). */
+typedef struct cg_tls_refusal {
+    char why[600];            /* the operator sentence */
+    mbedtls_x509_crt leaf;    /* the client's certificate, parsed for naming; empty if it did not parse */
+} cg_tls_refusal;
+
 typedef struct cg_tls_conn {
     mbedtls_ssl_context ssl;
     const cg_tls_server *server;
@@ -53,6 +59,9 @@ typedef struct cg_tls_conn {
     bool resumed;
     bool trust_set;           /* this handshake's trust list is set */
     bool chain_cached;        /* the client's chain was verified before: no signature checked */
+    bool cert_msg_judged;     /* the client's Certificate message went through chain_limits.h */
+    bool cert_verify_read;    /* the CertificateVerify of a refused chain was read */
+    cg_tls_refusal *refused;  /* set when the chain was refused unverified (rare: allocated then) */
     int last_error;           /* mbedtls error code of the last failure */
     cg_verify_trace trace;    /* per-certificate verification results */
 } cg_tls_conn;
@@ -83,6 +92,10 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
+/* The subjects of the client CAs this listener names in its
+ * CertificateRequest (tls.client_ca_names), in that order; none when it
+ * names none. For the 403.7 page. */
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n);
 /* What the verified-chain cache of one worker did (chain_cache.h). */
 void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out);
 

@@ -1,5 +1,7 @@
 #include "verify.h"
 
+#include "dn.h"
+
 #include "digest_table.h"
 #include "pk_ops.h"
 
@@ -55,14 +57,12 @@ int cg_verify_record(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 
 void cg_cert_subject(const mbedtls_x509_crt *c, char *out, size_t cap)
 {
-    if (mbedtls_x509_dn_gets(out, cap, &c->subject) < 0 && cap)
-        snprintf(out, cap, "(unprintable subject)");
+    cg_dn_text_into(c->subject_raw.p, c->subject_raw.len, out, cap);
 }
 
 void cg_cert_issuer(const mbedtls_x509_crt *c, char *out, size_t cap)
 {
-    if (mbedtls_x509_dn_gets(out, cap, &c->issuer) < 0 && cap)
-        snprintf(out, cap, "(unprintable issuer)");
+    cg_dn_text_into(c->issuer_raw.p, c->issuer_raw.len, out, cap);
 }
 
 void cg_cert_serial(const mbedtls_x509_crt *c, char *out, size_t cap)

@@ -93,7 +93,8 @@ bool cg_verify_client(const cg_verify_policy *p, const mbedtls_x509_crt *peer,
 int cg_verify_chain(const cg_verify_policy *p, const mbedtls_x509_crt *leaf, const cg_verify_trace *trace,
                     const mbedtls_x509_crt **out, int cap, char *why, size_t why_cap);
 
-/* "CN=alice, O=Example" style text of a certificate's subject / issuer and its
+/* A certificate's subject / issuer as RFC 4514 text (dn.h: "CN=alice,O=Example",
+ * the identity headers' and logs' text), cut with "..." to fit cap, and its
  * serial in hex; always NUL-terminated. */
 void cg_cert_subject(const mbedtls_x509_crt *c, char *out, size_t cap);
 void cg_cert_issuer(const mbedtls_x509_crt *c, char *out, size_t cap);

@@ -14,7 +14,8 @@ Endpoints (any method; the request body, if any, is always read):
   /upload                       reads the body (Content-Length or chunked) and
                                 answers {"length", "sha256", "chunked"}.
   /slow?ms=N                    sleeps N ms, then answers like the default.
-  /status?code=N                answers status N with a small body.
+  /status?code=N[&www=V...]     answers status N with a small body (and a
+                                WWW-Authenticate: V header per www).
   /close                        answers with "Connection: close" and closes.
   /echo-auth                    {"authorization": <the header or null>}.
   /_backend/requests            (for tests, ask it directly, not through
@@ -310,7 +311,8 @@ class Handler(BaseHTTPRequestHandler):
             if not 100 <= code <= 999:
                 code = 500
             self.send_body(code, b"status %d from the backend\n" % code,
-                           "text/plain; charset=utf-8")
+                           "text/plain; charset=utf-8",
+                           [("WWW-Authenticate", v) for v in q.get("www", [])])
         elif path == "/close":
             self.close_connection = True
             self.send_json(200, self.describe(length))

@@ -7,8 +7,8 @@ directory under a URL prefix, and can misbehave on purpose.
                           [--oversize-bytes 83886080] [--verbose]
 
 GET <prefix>/NAME answers the file DIR/NAME (application/pkix-crl), or 404.
-The scripts/demo serves certs-dev/crl this way at the default CDP base of the
-dev PKI, http://127.0.0.1:8081/crl. It prints "crl_server listening on
+scripts/demo serves the CRLs it issued for its run (demo-run/pki/crl) this way
+at the default CDP base of the dev PKI, http://127.0.0.1:8081/crl. It prints "crl_server listening on
 HOST:PORT" once ready (--port 0 picks a free port).
 
 Modes, for every path or per path:

@@ -17,6 +17,7 @@ import atexit
 import hashlib
 import html
 import http.client
+import ipaddress
 import json
 import os
 import re
@@ -430,7 +431,7 @@ class Backend:
 
 def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", timeouts=None,
                 limits=None, forward_client_cert=True, listener="main", tls_extra=None,
-                workers=1, extra="", revocation=None, listener_extra=""):
+                workers=1, extra="", revocation=None, listener_extra="", errors=None):
     """certgate YAML with the common parts filled in.
 
     backends: {name: port or url}; routes: [(path, backend[, client_cert])],
@@ -438,7 +439,9 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     written as is. revocation: the listener's revocation section as
     {key: value} (lists written inline); default: cache-only with the run's
     CRLs, so every test passes through the revocation check without a CDP.
-    listener_extra: raw YAML lines added to the listener (indented 4)."""
+    listener_extra: raw YAML lines added to the listener (indented 4).
+    errors: the errors section as {key: value} (lists written inline, strings
+    as given: quote them yourself when YAML needs it)."""
     if revocation is None:
         revocation = {"mode": "cache-only", "crl_files": [os.path.join(pki.dir, "crl")]}
     names = list(backends)
@@ -455,6 +458,12 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     if timeouts:
         out.append("timeouts:")
         out += ["  %s: %s" % kv for kv in timeouts.items()]
+    if errors:
+        out.append("errors:")
+        for k, v in errors.items():
+            if isinstance(v, (list, tuple)):
+                v = "[" + ", ".join('"%s"' % x for x in v) + "]"
+            out.append("  %s: %s" % (k, v))
     out.append("backends:")
     for name, where in backends.items():
         url = where if isinstance(where, str) else "http://127.0.0.1:%d" % where
@@ -505,6 +514,37 @@ def run_certgate(args, timeout=20):
         raise AssertionError("no certgate binary at %s (set CERTGATE)" % CERTGATE)
 
 
+# What every page certgate generates carries (error_page.h).
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _operator_pages(text):
+    """Whether a config shows loopback clients (the tests' only ones) the
+    operator sentence: errors.detail: operator, or an errors.operator_networks
+    entry covering 127.0.0.1."""
+    m = re.search(r"(?m)^errors:\n((?:[ #].*\n?)*)", text)
+    if not m:
+        return False
+    section = m.group(1)
+    if re.search(r"(?m)^\s+detail:\s*operator\s*$", section):
+        return True
+    nets = re.findall(r"(?:\d{1,3}\.){3}\d{1,3}/\d+|(?:\d{1,3}\.){3}\d{1,3}", section)
+    for n in nets:
+        try:
+            if ipaddress.ip_address("127.0.0.1") in ipaddress.ip_network(n, strict=False):
+                return True
+        except ValueError:
+            pass
+    return False
+
+
 class Certgate:
     """One certgate process: its config file, its log (logging.file) and its
     stderr file, all in the test module's temp dir."""
@@ -518,10 +558,12 @@ class Certgate:
         self.proc = None
         self.returncode = None
         self._stopped_checked = False
+        self.operator_pages = False
 
     def write_config(self, text):
         with open(self.cfg_path, "w") as f:
             f.write(text)
+        self.operator_pages = _operator_pages(text)
 
     def configure(self, pki, backends, **kw):
         """Writes the config (see config_yaml) for this instance's port and log."""
@@ -884,8 +926,9 @@ class TLSClient:
     """
 
     def __init__(self, port, cert="alice", *, timeout=10, server_hostname="localhost",
-                 connect=True, context=None):
+                 connect=True, context=None, source_address=None):
         self.port = port
+        self.source_address = source_address  # (ip, port): e.g. ("127.0.0.2", 0), another client address
         self.cert = cert
         self.timeout = t(timeout)
         self.server_hostname = server_hostname
@@ -898,7 +941,8 @@ class TLSClient:
             self.connect()
 
     def connect(self):
-        raw = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout,
+                                       source_address=self.source_address)
         try:
             self.sock = self.ctx.wrap_socket(raw, server_hostname=self.server_hostname)
         except BaseException:
@@ -1184,17 +1228,23 @@ class Base(unittest.TestCase):
     def assert_status(self, resp, status, cg=None, note=""):
         self.assertEqual(resp.status, status, self.explain(resp, cg, note))
 
-    def assert_refusal(self, resp, status, code, sub=0, cg=None, note=""):
+    def assert_refusal(self, resp, status, code, sub=0, cg=None, note="", operator=None):
         """A page certgate generated itself: status line, X-Certgate-Status,
-        X-Certgate-Error, X-Request-Id; an HTML body with the status, the code,
-        the id and the detail sentence; and an event=refused log line with the
-        same id, code and status. Returns the request id."""
+        X-Certgate-Error, X-Request-Id, the security headers; an HTML body with
+        the status, the code and the id; and an event=refused log line with the
+        same id, code and status and an operator sentence (detail). The page
+        shows that sentence only at the operator level (operator=True, or
+        cg.operator_pages by default), and never otherwise. Returns the id."""
         cg = cg or self.cg
+        if operator is None:
+            operator = cg.operator_pages
         st = status_text(status, sub)
         msg = self.explain(resp, cg, note)
         self.assertEqual(resp.status, status, msg)
         self.assertEqual(resp.header("X-Certgate-Status"), st, msg)
         self.assertEqual(resp.header("X-Certgate-Error"), code, msg)
+        for name, value in PAGE_HEADERS.items():
+            self.assertEqual(resp.header(name), value, msg)
         rid = resp.header("X-Request-Id")
         self.assertTrue(rid, msg)
         page = html.unescape(resp.text)
@@ -1206,9 +1256,18 @@ class Base(unittest.TestCase):
         detail = entry.get("detail", "")
         self.assertGreaterEqual(len(detail), 10, Explain(
             lambda: "log line has no detail sentence: %s" % entry["_raw"]))
-        self.assertIn(detail, page, Explain(
-            lambda: "the page lacks the log line's detail %r\n%s" % (detail, resp.describe())))
+        if operator:
+            self.assertIn(detail, page, Explain(
+                lambda: "the operator page lacks the log line's detail %r\n%s" % (detail, resp.describe())))
+        else:
+            self.assertNotIn(detail, page, Explain(
+                lambda: "a user page shows the operator sentence %r\n%s" % (detail, resp.describe())))
+            self.assertNotIn("For the operator", page, msg)
         return rid
+
+    def refusal_detail(self, rid, cg=None):
+        """The operator sentence of the refusal with request id rid (its log line)."""
+        return (cg or self.cg).wait_log(event="refused", id_=rid)[0].get("detail", "")
 
     def assert_not_forwarded(self, *markers, backend=None):
         backend = backend or self.backend

@@ -220,9 +220,9 @@ class TestFetch(RevBase):
         self.addCleanup(LDAP.start)
         self.start_cg()
         detail = self.refused(self.get("deep"), "revocation_status_unknown")
-        self.assert_in_detail("for the certificate \"C=US, O=Example, CN=Example Dev Sub CA 2\"", detail)
+        self.assert_in_detail("for the certificate \"CN=Example Dev Sub CA 2,O=Example,C=US\"", detail)
         self.assert_in_detail("depth 1", detail)
-        self.assert_in_detail("issued by \"C=US, O=Example, CN=Example Dev Sub CA 1\"", detail)
+        self.assert_in_detail("issued by \"CN=Example Dev Sub CA 1,O=Example,C=US\"", detail)
         self.assert_in_detail(LDAP.url("Sub1") + ": connection refused", detail)
         self.assert_in_detail("fail-closed", detail)
 
@@ -233,7 +233,7 @@ class TestFetch(RevBase):
             SRV.set_mode(mode_or_file, name)
         self.start_cg(**opts)
         detail = self.refused(self.get("alice"), "revocation_status_unknown")
-        self.assert_in_detail("for the certificate \"C=US, O=Example, OU=Engineering, CN=alice\"", detail)
+        self.assert_in_detail("for the certificate \"CN=alice,OU=Engineering,O=Example,C=US\"", detail)
         self.assert_in_detail("%s: %s" % (SRV.url(name), needle), detail)
         return detail
 
@@ -246,7 +246,7 @@ class TestFetch(RevBase):
     def test_crl_signed_by_wrong_key(self):
         forged = A.forged_crl("intermediate", TMP.join("forged-intermediate.crl"))
         self._unknown_for(forged, "bad signature: the CRL does not verify with the public key of "
-                                  "\"C=US, O=Example, CN=Example Dev Intermediate CA\"")
+                                  "\"CN=Example Dev Intermediate CA,O=Example,C=US\"")
 
     def test_expired_crl(self):
         exp = A.copy(TMP.join("pki-a-expired"))
@@ -548,7 +548,7 @@ class TestExplain(RevBase):
 
     def test_good(self):
         out, msg = self.explain("--cert", A.crt("alice"), "--ca", A.root_crt, expect=0)
-        for piece in ("Chain (leaf first):", "CN=alice   (client certificate)", "(trust anchor)",
+        for piece in ("Chain (leaf first):", "CN=alice,OU=Engineering,O=Example,C=US   (client certificate)", "(trust anchor)",
                       "CDP        " + SRV.url("intermediate.crl"),
                       "EKU        TLS Web Client Authentication (1.3.6.1.5.5.7.3.2)",
                       "Verification: OK (3 certificates", "fetch     " + SRV.url("intermediate.crl"),

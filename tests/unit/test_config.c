@@ -143,6 +143,9 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->limits.max_headers, 100);
     assert_int_equal(cfg->limits.max_response_head, 32 * 1024);
     assert_int_equal(cfg->limits.max_requests_per_connection, 0);
+    assert_int_equal(cfg->limits.max_handshakes_per_address, 256);
+    assert_int_equal(cfg->limits.max_connections_per_address, 4096);
+    assert_int_equal(cfg->limits.per_address_ipv6_prefix, 64);
 
     assert_int_equal(cfg->timeouts.handshake, 10000);
     assert_int_equal(cfg->timeouts.request_header, 10000);
@@ -370,6 +373,44 @@ static void test_backend_urls_valid(void **state)
     }
 }
 
+/* strip_request_headers: extra names to strip, built-in backend-trusted
+ * names to keep (loudly), and nothing else. */
+static void test_strip_request_headers(void **state)
+{
+    (void)state;
+    cg_diag d;
+    cg_config *cfg = load(MINIMAL "    strip_request_headers:\n"
+                                  "      add: [X-Internal-Role, x_tenant, X-Original-URL]\n"
+                                  "      keep: [X-Real-IP]\n", &d);
+    if (!cfg || d.errors || d.warnings != 2) {
+        cg_diag_print(&d, stderr);
+        fail_msg("expected a load with 2 warnings");
+    }
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 40, "X-Original-URL is stripped by default; listing it changes nothing"));
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 16, 14, "X-Real-IP sent by clients now reaches the backends of "
+                                                       "listener \"main\" unchecked"));
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_int_equal(l->nstrip_headers, 3);
+    assert_string_equal(l->strip_headers[0], "x-internal-role");
+    assert_string_equal(l->strip_headers[1], "x-tenant");
+    assert_int_equal(l->nkeep_headers, 1);
+    assert_string_equal(l->keep_headers[0], "x-real-ip");
+    cg_diag_free(&d);
+    cg_config_unref(cfg);
+
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [Authorization]\n", 15, 14,
+                 "Authorization is always removed from client requests");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Client-Cert-Subject]\n", 15, 14,
+                 "cannot be kept");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Tenant]\n", 15, 14,
+                 "X-Tenant is not stripped by default, so there is nothing to keep");
+    expect_error(MINIMAL "    strip_request_headers:\n      add: [\"X Bad\"]\n", 15, 13,
+                 "listeners[main].strip_request_headers.add[#1]: expected a header name");
+    expect_error(MINIMAL "    strip_request_headers:\n      add: X-One\n", 15, 12,
+                 "expected a list of header names");
+    expect_error(MINIMAL "    strip_request_headers:\n      drop: [X-One]\n", 15, 7, "unknown key \"drop\"");
+}
+
 static void test_no_routes_warns(void **state)
 {
     (void)state;
@@ -414,12 +455,13 @@ static void test_unknown_keys(void **state)
     assert_int_equal(d.items[0].column, 5);
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
-                        "address, port, tls, revocation, mapping, forward_client_cert, routes)");
+                        "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
+                        "strip_request_headers, routes)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
-                 "timeouts, revocation, kerberos, backends, listeners)");
+                 "timeouts, revocation, kerberos, errors, backends, listeners)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
                  "unknown key \"lvl\" in logging (expected one of: level, file)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
@@ -450,7 +492,7 @@ static void test_unknown_keys(void **state)
                  11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
                         "certificate, key, chain, client_ca, client_ca_names, "
                         "require_client_auth_eku, session_tickets, session_ticket_lifetime, "
-                        "max_chain_depth, allow_weak_signatures)");
+                        "max_chain_depth, max_client_certificates, allow_weak_signatures)");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - name: main\n"
@@ -479,7 +521,8 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, routes, got \"main\"");
+                 "revocation, mapping, forward_client_cert, case_insensitive_paths, strip_request_headers, routes, "
+                 "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
     expect_error("workers: [1]\n" MINIMAL, 1, 10, "workers: expected a whole number from 1 to 1024 or auto, got a list");
@@ -695,9 +738,53 @@ static void test_route_paths(void **state)
     expect_error(yaml, 11, 15, "duplicate route path \"/api\" in listener \"main\" (first at line "
                                "9, column 15");
     snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a?b\"");
-    expect_error(yaml, 11, 15, "contains a space, control character, '?' or '#'");
+    expect_error(yaml, 11, 15, "\"/a?b\" contains '?' at byte 2: route paths hold only letters, digits");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a b\"");
+    expect_error(yaml, 11, 15, "contains the byte 0x20 at byte 2 (a space, control character or non-ASCII "
+                               "byte; write it percent-encoded, e.g. %20)");
+    /* Routes are matched against canonical paths: one that is not canonical
+     * could never match, or would be walked around. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "//admin");
+    expect_error(yaml, 11, 15, "\"//admin\" is not in canonical form (requests are matched after \"//\" "
+                               "becomes \"/\" and \".\" and \"..\" segments are removed): write \"/admin\"");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a/./b/../c");
+    expect_error(yaml, 11, 15, "is not in canonical form");
+    expect_error(yaml, 11, 15, "write \"/a/c\"");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/../a");
+    expect_error(yaml, 11, 15, "\"..\" above the root");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/%61dmin");
+    expect_error(yaml, 11, 15, "encodes the unreserved character 'a' as %61: requests are matched with it "
+                               "decoded, so write 'a'");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2fb");
+    expect_error(yaml, 11, 15, "has a \"%\" at byte 2 not followed by two uppercase hex digits");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2Fb");
+    expect_error(yaml, 11, 15, "has %2F, which certgate refuses in every request");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a%2Bb");
+    expect_error(yaml, 11, 15, "has %2B, which IIS reads like its raw character");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/a+b");
+    expect_error(yaml, 11, 15, "contains '+' at byte 2");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/admin*");
+    expect_error(yaml, 11, 15, "contains '*' at byte 6");
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"/a\\\\b\"");
+    expect_error(yaml, 11, 15, "contains '\\' at byte 2");
+    /* Encodings of what has no raw form in a path are fine. */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/", "/My%20Documents/caf%C3%A9");
+    cg_config_unref(expect_ok(yaml));
+    /* case_insensitive_paths (the default): "/Admin" is "/admin". */
+    snprintf(yaml, sizeof yaml, route_tmpl, "/admin", "/Admin");
+    expect_error(yaml, 11, 15, "duplicate route path \"/Admin\" in listener \"main\" (first at line 9, "
+                               "column 15; expected each path once per listener, ignoring case: "
+                               "case_insensitive_paths)");
     snprintf(yaml, sizeof yaml, route_tmpl, "/", "\"\"");
     expect_error(yaml, 11, 15, "listeners[main].routes[#2].path: must not be empty");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    case_insensitive_paths: sometimes\n"
+                 "    routes: [ { path: /, backend: app } ]\n",
+                 8, 29, "listeners[main].case_insensitive_paths: expected true or false, got \"sometimes\"");
     /* "/api" and "/api/" are different prefixes. */
     snprintf(yaml, sizeof yaml, route_tmpl, "/api", "/api/");
     cg_config_unref(expect_ok(yaml));
@@ -745,6 +832,26 @@ static void test_ranges(void **state)
                  "limits.max_response_head: \"100g\" is out of range (expected 1k to 1m)");
     expect_error("limits:\n  max_requests_per_connection: 4294967296\n" MINIMAL, 2, 32,
                  "expected 0 to 4294967295");
+    expect_error("limits:\n  max_handshakes_per_address: -1\n" MINIMAL, 2, 31,
+                 "limits.max_handshakes_per_address: expected a whole number from 0 to 1000000");
+    expect_error("limits:\n  max_connections_per_address: 1000001\n" MINIMAL, 2, 32,
+                 "limits.max_connections_per_address: 1000001 is out of range (expected 0 to 1000000)");
+    expect_error("limits:\n  per_address_ipv6_prefix: 129\n" MINIMAL, 2, 28,
+                 "limits.per_address_ipv6_prefix: 129 is out of range (expected 16 to 128)");
+    expect_error("limits:\n  per_address_ipv6_prefix: 8\n" MINIMAL, 2, 28, "expected 16 to 128");
+    {
+        cg_diag d;
+        cg_diag_init(&d);
+        static const char y[] = "limits:\n  max_handshakes_per_address: 0\n  max_connections_per_address: 0\n"
+                                "  per_address_ipv6_prefix: 48\n" MINIMAL;
+        cg_config *cfg = cg_config_load_string(y, sizeof y - 1, NAME, CG_CONFIG_SKIP_TLS, &d);
+        assert_non_null(cfg);
+        assert_int_equal(cfg->limits.max_handshakes_per_address, 0);
+        assert_int_equal(cfg->limits.max_connections_per_address, 0);
+        assert_int_equal(cfg->limits.per_address_ipv6_prefix, 48);
+        cg_config_unref(cfg);
+        cg_diag_free(&d);
+    }
     /* max_header_line against max_request_head: explicit line, default
      * head; then explicit head, default line. */
     expect_error("limits:\n  max_header_line: 32k\n" MINIMAL, 2, 20,
@@ -869,9 +976,9 @@ static void test_empty_and_non_mapping(void **state)
     expect_error("---\n", 2, 1, "the configuration is empty");
     expect_error("- workers: 1\n", 1, 1,
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
-                 "revocation, kerberos, backends, listeners), got a list");
+                 "revocation, kerberos, errors, backends, listeners), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, revocation, kerberos, backends, listeners), "
+                                  "limits, timeouts, revocation, kerberos, errors, backends, listeners), "
                                   "got \"hello\"");
 }
 
@@ -1454,6 +1561,30 @@ static void test_listener_tls_new_keys(void **state)
     snprintf(yaml, sizeof yaml, tls_new_tmpl, "6", "yes");
     expect_error(yaml, 12, 30, "listeners[main].tls.allow_weak_signatures: expected true or false, "
                                "got \"yes\"");
+
+    /* max_client_certificates: 10 by default, 1 to 32. */
+    snprintf(yaml, sizeof yaml, tls_new_tmpl, "6", "false");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_client_certificates, 10);
+    cg_config_unref(cfg);
+    static const char certs_tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls:\n"
+        "      certificate: s.crt\n"
+        "      key: s.key\n"
+        "      client_ca: ca.crt\n"
+        "      max_client_certificates: %s\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    snprintf(yaml, sizeof yaml, certs_tmpl, "32");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].max_client_certificates, 32);
+    cg_config_unref(cfg);
+    snprintf(yaml, sizeof yaml, certs_tmpl, "0");
+    expect_error(yaml, 11, 32, "listeners[main].tls.max_client_certificates: 0 is out of range (expected 1 to 32)");
+    snprintf(yaml, sizeof yaml, certs_tmpl, "33");
+    expect_error(yaml, 11, 32, "listeners[main].tls.max_client_certificates: 33 is out of range (expected 1 to 32)");
 }
 
 /* Line 9: mode (value at column 13), 10: crl_files (18), 11: stale_grace (20). */
@@ -1918,6 +2049,12 @@ static void test_route_lookup(void **state)
                                "  - port: 8444\n"
                                "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
                                "    routes:\n"
+                               "      - { path: /api, backend: app }\n"
+                               "  - port: 8445\n"
+                               "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                               "    case_insensitive_paths: false\n"
+                               "    routes:\n"
+                               "      - { path: /Api, backend: app, client_cert: optional }\n"
                                "      - { path: /api, backend: app }\n");
     const cg_listener_cfg *l = &cfg->listeners[0];
     static const struct {
@@ -1927,7 +2064,9 @@ static void test_route_lookup(void **state)
         { "/app", "/app" },
         { "/app/", "/app" },
         { "/app/x", "/app" },
-        { "/app?q=1", "/app" },
+        { "/APP/x", "/app" },     /* case_insensitive_paths: true by default */
+        { "/aPp", "/app" },
+        { "/APPlication", "/" },
         { "/application", "/" },  /* the boundary rule */
         { "/app/v2", "/app" },    /* "/app/v2/" needs the slash */
         { "/app/v2/", "/app/v2/" },
@@ -1962,6 +2101,18 @@ static void test_route_lookup(void **state)
     assert_null(cg_config_route(l, "/ap", 3));
     assert_non_null(cg_config_route(l, "/api/v1", 7));
     assert_non_null(cg_config_route(l, "/api", 4));
+    assert_non_null(cg_config_route(l, "/API/v1", 7)); /* default: either case */
+    assert_true(l->case_insensitive_paths);
+
+    /* case_insensitive_paths: false: case counts, and "/Api" and "/api" are
+     * two routes. */
+    l = &cfg->listeners[2];
+    assert_false(l->case_insensitive_paths);
+    r = cg_config_route(l, "/Api/x", 6);
+    assert_true(r && strcmp(r->path, "/Api") == 0 && !r->client_cert_required);
+    r = cg_config_route(l, "/api/x", 6);
+    assert_true(r && strcmp(r->path, "/api") == 0 && r->client_cert_required);
+    assert_null(cg_config_route(l, "/API/x", 6));
     cg_config_unref(cfg);
 }
 
@@ -2003,6 +2154,138 @@ static void test_diag_accumulates(void **state)
     cg_diag_free(&d);
 }
 
+/* ---- errors: what refusal pages show ---- */
+
+static void test_errors_section(void **state)
+{
+    (void)state;
+    /* Defaults: the user level, no support line, no operator networks. */
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_false(cfg->errors.operator_detail);
+    assert_null(cfg->errors.support);
+    assert_int_equal(cfg->errors.noperator_networks, 0);
+    assert_false(cg_config_operator_client(cfg, "127.0.0.1"));
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(MINIMAL "errors:\n"
+                    "  detail: user\n"
+                    "  support: \"Call the IT help desk at 555-0100 <ext. 7> & ask\"\n"
+                    "  operator_networks: [127.0.0.1/32, 10.20.0.0/16, \"::1\", \"2001:db8:a::/48\", 192.0.2.7]\n");
+    assert_false(cfg->errors.operator_detail);
+    assert_string_equal(cfg->errors.support, "Call the IT help desk at 555-0100 <ext. 7> & ask");
+    assert_int_equal(cfg->errors.noperator_networks, 5);
+    assert_true(cg_config_operator_client(cfg, "127.0.0.1"));
+    assert_false(cg_config_operator_client(cfg, "127.0.0.2"));
+    assert_true(cg_config_operator_client(cfg, "10.20.255.1"));
+    assert_false(cg_config_operator_client(cfg, "10.21.0.1"));
+    assert_true(cg_config_operator_client(cfg, "::1"));
+    assert_false(cg_config_operator_client(cfg, "::2"));
+    assert_true(cg_config_operator_client(cfg, "2001:db8:a:ffff::1"));
+    assert_false(cg_config_operator_client(cfg, "2001:db8:b::1"));
+    assert_true(cg_config_operator_client(cfg, "192.0.2.7"));
+    assert_false(cg_config_operator_client(cfg, "192.0.2.8"));
+    /* A dual-stack listener sees IPv4 clients as IPv4-mapped IPv6. */
+    assert_true(cg_config_operator_client(cfg, "::ffff:10.20.1.2"));
+    assert_false(cg_config_operator_client(cfg, "::ffff:10.21.1.2"));
+    assert_false(cg_config_operator_client(cfg, "not-an-address"));
+    assert_false(cg_config_operator_client(cfg, ""));
+    assert_false(cg_config_operator_client(cfg, NULL));
+    cg_config_unref(cfg);
+
+    /* detail: operator shows it to everyone, with a warning saying so. */
+    cg_diag d;
+    cfg = load(MINIMAL "errors:\n  detail: operator\n", &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 11, "every client sees the operator sentence") ||
+                has_diag(&d, CG_DIAG_WARNING, 15, 11, "shows every client the operator sentence"));
+    assert_true(cfg->errors.operator_detail);
+    assert_true(cg_config_operator_client(cfg, "203.0.113.9"));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+
+    /* A list naming every address: warned. */
+    cfg = load(MINIMAL "errors:\n  operator_networks: [0.0.0.0/0]\n", &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 23, "every address"));
+    assert_true(cg_config_operator_client(cfg, "198.51.100.1"));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+}
+
+static void test_errors_section_invalid(void **state)
+{
+    (void)state;
+    /* line 14 is "errors:", 15 the first key */
+    expect_error(MINIMAL "errors:\n  detail: verbose\n", 15, 11, "unknown value \"verbose\" (expected one of: user, operator)");
+    expect_error(MINIMAL "errors:\n  detial: user\n", 15, 3, "unknown key \"detial\" in errors");
+    expect_error(MINIMAL "errors: yes\n", 14, 9, "errors: expected a mapping");
+    expect_error(MINIMAL "errors:\n  support: \"\"\n", 15, 12, "errors.support: must not be empty");
+    expect_error(MINIMAL "errors:\n  support: \"line one\\nline two\"\n", 15, 12, "line break or control character");
+    expect_error(MINIMAL "errors:\n  operator_networks: 10.0.0.0/8\n", 15, 22, "errors.operator_networks: expected a list");
+    /* Bad ranges, each at its own item's position. */
+    expect_error(MINIMAL "errors:\n  operator_networks:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n", 17, 7,
+                 "errors.operator_networks[1]: \"10.0.0.1/8\" has bits set after the /8 prefix: write the network "
+                 "(10.0.0.0/8) or one address (10.0.0.1/32)");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/33]\n", 15, 23, "prefix length /33 is longer than an IPv4 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"::/129\"]\n", 15, 23, "prefix length /129 is longer than an IPv6 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/08]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0.0/-1]\n", 15, 23, "prefix length after '/' must be a number");
+    expect_error(MINIMAL "errors:\n  operator_networks: [10.0.0/8]\n", 15, 23, "\"10.0.0\" is not a numeric IPv4 or IPv6 address");
+    expect_error(MINIMAL "errors:\n  operator_networks: [intranet.example/24]\n", 15, 23, "not a numeric IPv4 or IPv6");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"/8\"]\n", 15, 23, "expected an address such as");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\" 10.0.0.0/8\"]\n", 15, 23, "not a numeric");
+    expect_error(MINIMAL "errors:\n  operator_networks: [\"fe80::1%eth0/64\"]\n", 15, 23, "not a numeric");
+    expect_error(MINIMAL "errors:\n  operator_networks: [[10.0.0.0/8]]\n", 15, 23, "errors.operator_networks[0]: expected a network");
+    expect_error(MINIMAL "errors:\n  operator_networks: [~]\n", 15, 23, "errors.operator_networks[0]: expected a network");
+    /* Over the length the page reserves room for. */
+    char big[1200];
+    int n = snprintf(big, sizeof big, MINIMAL "errors:\n  support: \"");
+    memset(big + n, 'x', 600);
+    snprintf(big + n + 600, sizeof big - (size_t)n - 600, "\"\n");
+    expect_error(big, 15, 12, "errors.support: 600 bytes is too long (expected at most 512)");
+}
+
+static void test_cidr_ranges(void **state)
+{
+    (void)state;
+    cg_cidr c;
+    char why[200], text[64];
+    assert_true(cg_cidr_parse("192.168.1.0/24", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "192.168.1.0/24");
+    assert_true(cg_cidr_list_contains(&c, 1, "192.168.1.255"));
+    assert_false(cg_cidr_list_contains(&c, 1, "192.168.2.0"));
+    assert_true(cg_cidr_parse("10.1.2.3", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "10.1.2.3/32");
+    assert_true(cg_cidr_parse("172.16.0.0/12", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "172.31.255.255"));
+    assert_false(cg_cidr_list_contains(&c, 1, "172.32.0.0"));
+    assert_true(cg_cidr_parse("0.0.0.0/0", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "1.2.3.4"));
+    assert_false(cg_cidr_list_contains(&c, 1, "2001:db8::1")); /* IPv4's "everything" is not IPv6's */
+    assert_true(cg_cidr_parse("2001:db8::/32", &c, why, sizeof why));
+    assert_string_equal(cg_cidr_format(&c, text, sizeof text), "2001:db8::/32");
+    assert_true(cg_cidr_list_contains(&c, 1, "2001:db8:ffff::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "2001:db9::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "10.0.0.1"));
+    assert_true(cg_cidr_parse("::/0", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "10.0.0.1")); /* as ::ffff:10.0.0.1 */
+    assert_true(cg_cidr_parse("fe80::/10", &c, why, sizeof why));
+    assert_true(cg_cidr_list_contains(&c, 1, "febf::1"));
+    assert_false(cg_cidr_list_contains(&c, 1, "fec0::1"));
+    assert_false(cg_cidr_parse("fe80::1/10", &c, why, sizeof why));
+    assert_non_null(strstr(why, "(fe80::/10)"));
+    assert_false(cg_cidr_parse("", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4/32/1", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4/1234", &c, why, sizeof why));
+    assert_false(cg_cidr_parse("1.2.3.4 /32", &c, why, sizeof why));
+    /* A very long input is refused, not copied. */
+    char longs[300];
+    memset(longs, '1', sizeof longs - 1);
+    longs[sizeof longs - 1] = '\0';
+    assert_false(cg_cidr_parse(longs, &c, why, sizeof why));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2013,6 +2296,7 @@ int main(void)
         cmocka_unit_test(test_backend_urls_valid),
         cmocka_unit_test(test_no_routes_warns),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_strip_request_headers),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_duplicate_names),
@@ -2048,6 +2332,9 @@ int main(void)
         cmocka_unit_test(test_route_lookup),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_diag_accumulates),
+        cmocka_unit_test(test_errors_section),
+        cmocka_unit_test(test_errors_section_invalid),
+        cmocka_unit_test(test_cidr_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

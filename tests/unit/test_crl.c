@@ -130,7 +130,7 @@ static void test_parse_entries_reasons_dates(void **state)
     assert_int_equal(c->next_update, now + 3600);
     assert_int_equal(c->number_len, 1);
     assert_int_equal(c->number[0], 42);
-    assert_string_equal(c->issuer, "CN=Test Intermediate, O=Test");
+    assert_string_equal(c->issuer, "O=Test,CN=Test Intermediate");
 
     unsigned char s1001[] = { 0x03, 0xe9 }, s5[] = { 0x05 }, s8000[] = { 0x00, 0x80, 0x00 }, s6[] = { 0x06 };
     const crl_entry *x = crl_find(c, s1001, sizeof s1001);
@@ -505,9 +505,9 @@ static void test_check_good_and_revoked(void **state)
     r = check_now(&e, bad, 3);
     assert_int_equal(r.st, CG_REV_REVOKED);
     assert_int_equal(r.why.kind, CG_REFUSE_CERT_REVOKED);
-    expect_detail(&r, "\"CN=bob, O=Test\" (serial 03EA, depth 0, the client certificate) was revoked on");
+    expect_detail(&r, "\"O=Test,CN=bob\" (serial 03EA, depth 0, the client certificate) was revoked on");
     expect_detail(&r, "reason: keyCompromise");
-    expect_detail(&r, "CRL of \"CN=Test Intermediate, O=Test\"");
+    expect_detail(&r, "CRL of \"O=Test,CN=Test Intermediate\"");
 
     /* The report for explain. */
     cg_crl_report rep;
@@ -535,7 +535,7 @@ static void test_check_intermediate_revoked(void **state)
     const mbedtls_x509_crt *chain[] = { leaf, inter, root };
     result r = check_now(&e, chain, 3);
     assert_int_equal(r.st, CG_REV_REVOKED);
-    expect_detail(&r, "\"CN=Test Intermediate, O=Test\" (serial 1234, depth 1, an issuing CA certificate)");
+    expect_detail(&r, "\"O=Test,CN=Test Intermediate\" (serial 1234, depth 1, an issuing CA certificate)");
     expect_detail(&r, "cACompromise");
     env_free(&e);
 }
@@ -556,7 +556,7 @@ static void test_check_unknown_reasons(void **state)
     assert_int_equal(r.st, CG_REV_UNKNOWN);
     assert_int_equal(r.why.kind, CG_REFUSE_REVOCATION_UNKNOWN);
     /* The CA nearest the anchor is named first. */
-    expect_detail(&r, "for the certificate \"CN=Test Intermediate, O=Test\" (serial 1234, depth 1");
+    expect_detail(&r, "for the certificate \"O=Test,CN=Test Intermediate\" (serial 1234, depth 1");
     expect_detail(&r, "bad signature");
     expect_detail(&r, "revocation.mode cache-only");
     expect_detail(&r, "other certificates of the chain are unknown too");

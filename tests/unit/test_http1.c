@@ -709,6 +709,16 @@ static void test_req_targets(void **state)
     preq(&t, "GET /caf%C3%A9?q=%20 HTTP/1.1\nHost: a\n\n");
     ACCEPTED(t);
     assert_slice(t.r.path, "/caf%C3%A9");
+    /* The head scan lets HTAB through (header values may hold it) and
+     * Debian's http-parser accepts it in a URL: the target check refuses
+     * it, and a backend splitting on whitespace never sees "/admin". */
+    preq(&t, "GET /admin\t HTTP/1.1\nHost: a\n\n");
+    REFUSED(t, CG_REFUSE_BAD_REQUEST, "request target \"/admin\\x09\" contains the control character 0x09 "
+                                      "at offset 6");
+    preq(&t, "GET /admin\tx HTTP/1.1\nHost: a\n\n");
+    REFUSED(t, CG_REFUSE_BAD_REQUEST, "contains the control character 0x09 at offset 6");
+    preq(&t, "GET /a?b\tc HTTP/1.1\nHost: a\n\n");
+    REFUSED(t, CG_REFUSE_BAD_REQUEST, "contains the control character 0x09 at offset 4");
 }
 
 static void test_req_request_line_shape(void **state)
@@ -1228,6 +1238,43 @@ static void test_header_dropped(void **state)
     }
 }
 
+/* Headers backends trust from a front end: stripped by default, one kept
+ * only when a listener says so, the fixed ones never; extra names stripped. */
+static void test_header_stripped_policy(void **state)
+{
+    (void)state;
+    const char *trusted[] = {
+        "X-Original-URL", "X-Rewrite-URL", "X-ARR-ClientCert", "X-Forwarded-Client-Cert", "X-SSL-Client-Cert",
+        "Remote-User", "X-Remote-User", "X-Real-IP", "x_original_url", "REMOTE_USER", "X-MS-CLIENT-PRINCIPAL-NAME",
+        "X-Client-Cert", "X-Forwarded-Port",
+    };
+    for (size_t i = 0; i < sizeof trusted / sizeof trusted[0]; i++) {
+        cg_slice n = { trusted[i], strlen(trusted[i]) };
+        if (!cg_http_backend_trusted_header(n) || !cg_http_request_header_stripped(n, NULL)) {
+            print_error("\"%s\" should be stripped by default\n", trusted[i]);
+            fail();
+        }
+    }
+    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++) {
+        /* the lists do not overlap: a default can always be kept */
+        assert_false(cg_http_request_header_dropped((cg_slice){ *t, strlen(*t) }));
+        for (const char *c = *t; *c; c++)
+            assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-');
+    }
+    char *strip[] = { "x-tenant" }, *keep[] = { "x-real-ip", "authorization", "x-client-cert-subject" };
+    cg_header_policy p = { strip, 1, keep, 3 };
+    assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("X-Real-IP"), &p));
+    assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("x_real_ip"), &p));
+    assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Remote-User"), &p));
+    assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("Authorization"), &p)); /* never kept */
+    assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Client-Cert-Subject"), &p));
+    assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("X-Tenant"), &p));
+    assert_true(cg_http_request_header_stripped(CG_SLICE_LIT("x_TENANT"), &p));
+    assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("X-Tenants"), &p));
+    assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("X-Tenant"), NULL));
+    assert_false(cg_http_request_header_stripped(CG_SLICE_LIT("Cookie"), &p));
+}
+
 static const cg_http_header identity[] = {
     { CG_SLICE_LIT("X-Client-Cert-Subject"), CG_SLICE_LIT("CN=alice,O=Example") },
     { CG_SLICE_LIT("X-Client-Cert-Serial"), CG_SLICE_LIT("01AB") },
@@ -1287,6 +1334,30 @@ static void test_backend_head_golden(void **state)
                      "X-Client-Cert-Serial: 01AB\r\n"
                      "Content-Length: 2\r\n"
                      "\r\n");
+    cg_buf_free(&out);
+}
+
+static void test_backend_head_strips_trusted_headers(void **state)
+{
+    (void)state;
+    req_t t;
+    preq(&t, "GET /public HTTP/1.1\nHost: a\nX-Original-URL: /admin\nX-Rewrite-URL: /admin\n"
+             "X-ARR-ClientCert: MIIB\nX-Forwarded-Client-Cert: Hash=00\nX-SSL-Client-Cert: x\n"
+             "Remote-User: admin\nX-Remote-User: admin\nX-Real-IP: 10.0.0.1\nX-Tenant: 7\nX-Keep: 1\n\n");
+    ACCEPTED(t);
+    cg_forward_ctx ctx = fwd();
+    ctx.nextra = 0;
+    cg_buf out = { 0 };
+    assert_true(cg_http_write_backend_head(&t.r, &ctx, &out));
+    assert_buf(&out, "GET /public HTTP/1.1\r\nHost: a\r\nX-Tenant: 7\r\nX-Keep: 1\r\n"
+                     "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: req-42\r\n\r\n");
+    cg_buf_free(&out);
+    char *strip[] = { "x-tenant" }, *keep[] = { "x-real-ip" };
+    cg_header_policy p = { strip, 1, keep, 1 };
+    ctx.strip = &p;
+    assert_true(cg_http_write_backend_head(&t.r, &ctx, &out));
+    assert_buf(&out, "GET /public HTTP/1.1\r\nHost: a\r\nX-Real-IP: 10.0.0.1\r\nX-Keep: 1\r\n"
+                     "X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nX-Request-Id: req-42\r\n\r\n");
     cg_buf_free(&out);
 }
 
@@ -1430,6 +1501,22 @@ static void test_client_head_content_length(void **state)
                      "Content-Length: 5\r\n"
                      "X-Request-Id: req-42\r\n"
                      "\r\n");
+    cg_buf_free(&out);
+}
+
+/* The backend's challenges never reach the client: neither a Negotiate
+ * mutual-authentication token on a 200 nor the challenges of a 401. */
+static void test_client_head_drops_www_authenticate(void **state)
+{
+    (void)state;
+    cg_client_body fr;
+    cg_buf out = client_head("HTTP/1.1 200 OK\nWWW-Authenticate: Negotiate oYGfMIGcoAMKAQChCwYJKoZIgvcSAQIC\n"
+                             "Content-Length: 0\n\n", false, 1, true, &fr);
+    assert_buf(&out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Request-Id: req-42\r\n\r\n");
+    cg_buf_free(&out);
+    out = client_head("HTTP/1.1 401 Unauthorized\nwww-authenticate: Negotiate\nWWW_Authenticate: NTLM\n"
+                      "WWW-Authenticate: Basic realm=\"x\"\nContent-Length: 0\n\n", false, 1, true, &fr);
+    assert_buf(&out, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nX-Request-Id: req-42\r\n\r\n");
     cg_buf_free(&out);
 }
 
@@ -1642,6 +1729,9 @@ int main(void)
         cmocka_unit_test(test_res_refusals),
         cmocka_unit_test(test_res_status_line_forms),
         cmocka_unit_test(test_header_dropped),
+        cmocka_unit_test(test_header_stripped_policy),
+        cmocka_unit_test(test_backend_head_strips_trusted_headers),
+        cmocka_unit_test(test_client_head_drops_www_authenticate),
         cmocka_unit_test(test_backend_head_golden),
         cmocka_unit_test(test_backend_head_spoofed_absent),
         cmocka_unit_test(test_backend_head_chunked_and_default_host),

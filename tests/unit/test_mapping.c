@@ -762,6 +762,49 @@ static void test_fields_string_types(void **state)
     free_cert(c);
 }
 
+/* Non-ASCII names match as the UTF-8 they decode to, whatever their string
+ * type: "Jörg Müller" as UTF8String and as BMPString are the same name, for
+ * rules, templates, strong keys (written as the identity header shows it,
+ * with \XX escapes, or as UTF-8) and the displayed text; "Jürg Møller" is
+ * another name (the old display turned both into "J?rg M?ller"). */
+static void test_fields_non_ascii_names(void **state)
+{
+    (void)state;
+    mbedtls_x509_crt *utf8 = cert_subject(NAME(RDN(attr(OID_O, UTF8, "Example")),
+                                               RDN(attr(OID_CN, UTF8, "J\xC3\xB6rg M\xC3\xBCller"))));
+    mbedtls_x509_crt *bmp = cert_subject(NAME(RDN(attr(OID_O, UTF8, "Example")),
+                                              RDN(attr_n(OID_CN, BMP, "\0J\0\xF6\0r\0g\0 \0M\0\xFC\0l\0l\0e\0r", 22))));
+    mbedtls_x509_crt *other = cert_subject(NAME(RDN(attr(OID_O, UTF8, "Example")),
+                                                RDN(attr(OID_CN, UTF8, "J\xC3\xBCrg M\xC3\xB8ller"))));
+    char a[128], b[128], o[128];
+    cg_mapping_cert_dn(utf8, false, a, sizeof a);
+    cg_mapping_cert_dn(bmp, false, b, sizeof b);
+    cg_mapping_cert_dn(other, false, o, sizeof o);
+    assert_string_equal(a, "CN=J\xC3\xB6rg M\xC3\xBCller,O=Example");
+    assert_string_equal(b, a);
+    assert_string_not_equal(o, a);
+    for (int i = 0; i < 2; i++) {
+        mbedtls_x509_crt *c = i ? bmp : utf8;
+        assert_true(rule_matches(c, "subject", "CN", "J\xC3\xB6rg M\xC3\xBCller", NULL));
+        assert_true(rule_matches(c, "subject", "CN", "J\xC3\xB6rg *", NULL));
+        assert_false(rule_matches(c, "subject", "CN", "J\xC3\xBCrg M\xC3\xB8ller", NULL));
+        assert_true(rule_matches(c, "subject", "CN", "J?rg M?ller", NULL)); /* '?' is one character */
+    }
+    assert_false(rule_matches(other, "subject", "CN", "J\xC3\xB6rg M\xC3\xBCller", NULL));
+    const char *keys[] = { "CN=J\\\\C3\\\\B6rg M\\\\C3\\\\BCller,O=Example", "CN=J\xC3\xB6rg M\xC3\xBCller,O=Example" };
+    for (int k = 0; k < 2; k++) {
+        char y[512];
+        snprintf(y, sizeof y, "one_to_one:\n  - issuer: \"CN=Example Dev Intermediate CA,O=Example,C=US\"\n"
+                 "    subject: \"%s\"\n    principal: joerg@EXAMPLE.TEST\n", keys[k]);
+        expect_allow(y, utf8, "joerg@EXAMPLE.TEST", NULL);
+        expect_allow(y, bmp, "joerg@EXAMPLE.TEST", NULL);
+        expect_none(y, other, NULL);
+    }
+    free_cert(utf8);
+    free_cert(bmp);
+    free_cert(other);
+}
+
 /* Values that do not decode never match, even "*". */
 static void test_fields_undecodable(void **state)
 {
@@ -799,14 +842,20 @@ static void test_fields_undecodable(void **state)
     }
 }
 
-/* The RFC 4514 text shows undecodable values in "#hex" form. */
+/* The RFC 4514 text (dn.h) shows values that do not decode in "#hex"
+ * form, and escapes control characters of values that do (such a value
+ * still never matches: test_fields_undecodable). */
 static void test_fields_display_hex(void **state)
 {
     (void)state;
-    mbedtls_x509_crt *c = cert_subject(NAME(RDN(attr_n(OID_CN, UTF8, "a\0b", 3))));
+    mbedtls_x509_crt *c = cert_subject(NAME(RDN(attr_n(OID_CN, UTF8, "a\xFF" "b", 3))));
     char dn[128];
     cg_mapping_cert_dn(c, false, dn, sizeof dn);
-    assert_string_equal(dn, "CN=#0c03610062");
+    assert_string_equal(dn, "CN=#0c0361ff62");
+    free_cert(c);
+    c = cert_subject(NAME(RDN(attr_n(OID_CN, UTF8, "a\0b", 3))));
+    cg_mapping_cert_dn(c, false, dn, sizeof dn);
+    assert_string_equal(dn, "CN=a\\00b");
     free_cert(c);
 }
 
@@ -1557,6 +1606,7 @@ int main(void)
         cmocka_unit_test(test_fields_string_types),
         cmocka_unit_test(test_fields_undecodable),
         cmocka_unit_test(test_fields_display_hex),
+        cmocka_unit_test(test_fields_non_ascii_names),
         cmocka_unit_test(test_multi_values_any),
         cmocka_unit_test(test_multi_valued_rdn),
         cmocka_unit_test(test_multi_values_undecodable),
