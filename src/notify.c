@@ -66,7 +66,12 @@ bool cg_notify_init(char *err, size_t errcap)
     const char *wd_pid = getenv("WATCHDOG_PID");
     bool ok = true;
     uint64_t usec = 0, pid = 0;
-    if (parse_u64(wd, &usec) && usec > 0 && (!wd_pid || !*wd_pid || (parse_u64(wd_pid, &pid) && pid == (uint64_t)getpid())))
+    if (notify_fd >= 0)
+        close(notify_fd); /* called again (tests): start afresh */
+    notify_fd = -1;
+    watchdog_usec = 0;
+    if (parse_u64(wd, &usec) && usec > 0 &&
+        (!wd_pid || !*wd_pid || (parse_u64(wd_pid, &pid) && pid == (uint64_t)getpid())))
         watchdog_usec = usec;
     if (sock && *sock) {
         unsigned len = 0;
