@@ -1645,6 +1645,9 @@ static void test_reference_config_parses(void **state)
     assert_true(l->forward_client_cert);
     assert_int_equal(l->session_ticket_lifetime_s, 3600);
     assert_string_equal(cfg->backends[0].host_header, "127.0.0.1:8080");
+    assert_null(cfg->process.user); /* commented out: the user must exist where the file loads */
+    assert_false(cfg->process.allow_root);
+    assert_string_equal(cfg->process.pid_file, "/run/certgate/certgate.pid");
     /* The reference shows the defaults: same values as an empty section. */
     cg_config *min = expect_ok(MINIMAL);
     assert_memory_equal(&cfg->limits, &min->limits, sizeof cfg->limits);
