@@ -184,6 +184,7 @@ class TestNotify(ServiceBase):
         n = ns.count("WATCHDOG", "1", 2.0)
         # every 200 ms: 10 in 2 s; timers may slip on a loaded machine
         self.assertTrue(6 <= n <= 12, "%d WATCHDOG=1 in 2 s with WATCHDOG_USEC=400000 (expected about 10)" % n)
+        cg.stop()  # the heartbeat timers do not keep the workers alive: exit 0
 
     def test_watchdog_for_another_pid_is_ignored(self):
         cg, ns = self.start_notified(env={"WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1"})
@@ -221,6 +222,7 @@ class TestNotify(ServiceBase):
         ns.wait_for("WATCHDOG", timeout=3, what="worker 1 runs again")
         cg.wait_log(event="watchdog", detail=lambda d: "resumed" in d)
         self.assert_status(cg.curl("/after-stall"), 200, cg)
+        cg.stop()
 
     def test_unusable_notify_socket_is_logged(self):
         cg = self.new_certgate()
