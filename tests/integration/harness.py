@@ -582,15 +582,16 @@ class Certgate:
 
     # -- lifecycle --
 
-    def start(self, wait=True, env=None):
-        """env: variables added to the environment (e.g. NOTIFY_SOCKET)."""
+    def start(self, wait=True, env=None, **popen):
+        """env: variables added to the environment (e.g. NOTIFY_SOCKET);
+        popen: more subprocess.Popen arguments (user=, group=, ...)."""
         if not os.path.exists(CERTGATE):
             raise AssertionError("no certgate binary at %s (set CERTGATE)" % CERTGATE)
         self._err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([CERTGATE, "run", "-c", self.cfg_path],
                                      stdin=subprocess.DEVNULL, stdout=self._err,
                                      stderr=self._err,
-                                     env=dict(os.environ, **env) if env else None)
+                                     env=dict(os.environ, **env) if env else None, **popen)
         _register(self.proc)
         self.returncode = None
         self._stopped_checked = False

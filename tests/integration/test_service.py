@@ -474,6 +474,28 @@ class TestPrivilegeDrop(ServiceBase):
         cg.stop()
         self.assertFalse(os.path.exists(cg.pid_file), "pid file removed by nobody at exit")
 
+    def test_started_as_the_user_nothing_to_switch(self):
+        """systemd's model: User=certgate starts it; certgate has nothing to
+        switch, and `certgate reload` run as that user (ExecReload) works."""
+        cg = self.certgate_as_nobody()
+        run = os.path.dirname(cg.pid_file)
+        os.mkdir(run, 0o755)  # what RuntimeDirectory= makes
+        os.chown(run, self.uid, self.gid)
+        open(cg.log_path, "w").close()
+        os.chown(cg.log_path, self.uid, self.gid)
+        as_user = dict(user=self.uid, group=self.gid, extra_groups=[])
+        cg.start(**as_user)
+        self.assert_status(cg.curl("/started-as-nobody"), 200, cg)
+        ids = status_ids("/proc/%d/status" % cg.pid)
+        self.assertEqual(ids["Uid"], [str(self.uid)] * 4)
+        self.assertEqual(cg.find_log(event="privileges"), [], "nothing to switch, nothing to say")
+        p = subprocess.run([H.CERTGATE, "reload", "-c", cg.cfg_path], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=H.t(20), **as_user)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr + cg.diagnostics())
+        self.assertIn("certgate (pid %d) reloaded" % cg.pid, p.stdout)
+        cg.stop()
+        self.assertFalse(os.path.exists(cg.pid_file))
+
     def test_key_unreadable_after_the_drop_refused(self):
         cg = self.certgate_as_nobody(key_mode=0o600)
         cg.start(wait=False)
