@@ -65,7 +65,7 @@ static int cmd_check(const char *path)
     printf("workers: %u\n", cfg->workers);
     const cg_process_cfg *p = &cfg->process;
     if (p->user)
-        printf("process: started as root, switches to user %s (uid %u, gid %u) after binding\n", p->user, p->uid,
+        printf("process: switches to user %s (uid %u, gid %u) after binding, when started as root\n", p->user, p->uid,
                p->gid);
     else
         printf("process: runs as the user that starts it (%s)\n",
