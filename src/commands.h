@@ -6,5 +6,7 @@
 int cg_cmd_explain(int argc, char **argv);    /* cmd_explain.c: certgate explain --cert FILE ... */
 int cg_cmd_import_iis(int argc, char **argv); /* cmd_import_iis.c: certgate import-iis FILE */
 int cg_cmd_doctor(int argc, char **argv);     /* cmd_doctor.c: certgate doctor ... */
+int cg_cmd_reload(int argc, char **argv);     /* cmd_signal.c: certgate reload [-c FILE] [--pid PID] */
+int cg_cmd_flush_tickets(int argc, char **argv); /* cmd_signal.c: certgate flush-tickets ... */
 
 #endif

@@ -17,6 +17,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1578,10 +1580,64 @@ bool cg_config_operator_client(const cg_config *cfg, const char *ip)
            cg_cidr_list_contains(cfg->errors.operator_networks, cfg->errors.noperator_networks, ip);
 }
 
+/* ---- process: user, group, allow_root, pid_file ---- */
+
+/* Looked up at load so a typo is a load error with its position rather than
+ * a failure after binding. The ids are kept: the drop uses these. */
+static void parse_process(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "user", "group", "allow_root", "pid_file", NULL };
+    cg_process_cfg *p = &ld->cfg->process;
+    cg_map m;
+    if (!open_section(ld, root, "process", keys, "in process", &m))
+        return;
+    get_bool(ld, &m, "allow_root", &p->allow_root);
+    get_path(ld, &m, "pid_file", &p->pid_file, &p->pid_file_pos);
+
+    yaml_node_t *un = NULL, *gn = NULL;
+    const char *user = NULL, *group = NULL;
+    cg_got gotu = get_string(ld, &m, "user", "a user name such as certgate", &un, &user);
+    cg_got gotg = get_string(ld, &m, "group", "a group name such as certgate", &gn, &group);
+    if (gotg == CG_YAML_SET && gotu != CG_YAML_SET) {
+        if (gotu == CG_YAML_ABSENT)
+            cg_yaml_error(&ld->y, gn, "process.group: needs process.user (the user certgate switches to after "
+                          "binding; group only replaces that user's primary group)");
+        return;
+    }
+    if (gotu != CG_YAML_SET)
+        return;
+    char buf[4096];
+    struct passwd pw, *pwr = NULL;
+    int e = getpwnam_r(user, &pw, buf, sizeof buf, &pwr);
+    if (!pwr) {
+        cg_yaml_error(&ld->y, un, "process.user: no user \"%s\" on this system%s%s (create it, e.g. useradd "
+                      "--system --user-group --no-create-home --shell /usr/sbin/nologin %s)", user,
+                      e ? ": " : "", e ? strerror(e) : "", user);
+        return;
+    }
+    p->user = xstrdup(ld, user);
+    p->uid = (uint32_t)pw.pw_uid;
+    p->gid = (uint32_t)pw.pw_gid;
+    p->user_pos = (cg_pos){ (int)un->start_mark.line + 1, (int)un->start_mark.column + 1 };
+    if (gotg != CG_YAML_SET)
+        return;
+    struct group gr, *grr = NULL;
+    e = getgrnam_r(group, &gr, buf, sizeof buf, &grr);
+    if (!grr) {
+        cg_yaml_error(&ld->y, gn, "process.group: no group \"%s\" on this system%s%s (expected an existing group, "
+                      "or no process.group for %s's primary group)", group, e ? ": " : "", e ? strerror(e) : "",
+                      user);
+        return;
+    }
+    p->group = xstrdup(ld, group);
+    p->gid = (uint32_t)gr.gr_gid;
+}
+
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
     static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "revocation",
-                                        "kerberos", "errors", "backends", "listeners", NULL };
+                                        "kerberos", "errors", "process", "backends", "listeners",
+                                        NULL };
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
@@ -1605,6 +1661,7 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     /* Before backends: a backend's kerberos section needs this one. */
     parse_kerberos(ld, &m);
     parse_errors(ld, &m);
+    parse_process(ld, &m);
     /* Before listeners, whatever the order in the file: routes name backends. */
     parse_backends(ld, &m);
     parse_listeners(ld, &m);
@@ -1664,6 +1721,9 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.krb5_config);
     free(cfg->errors.operator_networks);
     free(cfg->errors.support);
+    free(cfg->process.user);
+    free(cfg->process.group);
+    free(cfg->process.pid_file);
     free(cfg->log_file);
     free(cfg->file);
     free(cfg);

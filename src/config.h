@@ -146,6 +146,17 @@ typedef struct cg_errors_cfg {
     char *support;               /* errors.support: a line on every page, NULL: none */
 } cg_errors_cfg;
 
+/* process: how certgate runs as a service (docs/operations.md). Read at
+ * start; a reload that changes it warns that it takes effect at restart. */
+typedef struct cg_process_cfg {
+    char *user;                  /* NULL: none; else resolved at load: */
+    uint32_t uid, gid;           /* the user's ids; gid from group when set */
+    char *group;                 /* NULL: the user's primary group */
+    bool allow_root;             /* serve as uid 0 on purpose */
+    char *pid_file;              /* NULL: none */
+    cg_pos user_pos, pid_file_pos;
+} cg_process_cfg;
+
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
@@ -159,6 +170,7 @@ typedef struct cg_config {
     cg_revocation_cfg revocation;
     cg_kerberos_cfg kerberos;
     cg_errors_cfg errors;
+    cg_process_cfg process;
 
     cg_listener_cfg *listeners;
     size_t nlisteners;

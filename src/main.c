@@ -3,6 +3,7 @@
  *
  *   certgate run   -c FILE     serve
  *   certgate check -c FILE     validate the configuration (exit 1 on errors)
+ *   certgate reload -c FILE    reload the running certgate (cmd_signal.c)
  *   certgate version
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "commands.h"
 #include "config.h"
 #include "error.h"
+#include "privileges.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG "/etc/certgate/certgate.yaml"
@@ -34,7 +36,10 @@ static void usage(FILE *f)
             "  import-iis FILE convert IIS client certificate mappings to certgate's mapping YAML\n"
             "  doctor [-c FILE] [--user NAME]\n"
             "                  check the Kerberos delegation setup, one line per check\n"
-            "  flush-tickets -c FILE --pid PID [--user NAME]...\n"
+            "  reload [-c FILE] [--pid PID] [--timeout SECONDS]\n"
+            "                  check the configuration, make the running certgate reload it\n"
+            "                  (found through process.pid_file) and report the result\n"
+            "  flush-tickets [-c FILE] [--pid PID] [--user NAME]...\n"
             "                  drop cached Kerberos credentials (SIGUSR1 flushes all)\n"
             "  version         print the version\n"
             "\n"
@@ -43,55 +48,13 @@ static void usage(FILE *f)
             "The configuration reference is conf/certgate.yaml; see also docs/.\n");
 }
 
-/* certgate flush-tickets -c FILE --pid PID [--user NAME]... */
-static int cmd_flush_tickets(int argc, char **argv)
-{
-    const char *config = DEFAULT_CONFIG;
-    long pid = 0;
-    const char *users[64];
-    int nusers = 0;
-    for (int i = 0; i < argc; i++) {
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
-            config = argv[++i];
-        else if (!strcmp(argv[i], "--pid") && i + 1 < argc)
-            pid = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--user") && i + 1 < argc && nusers < 64)
-            users[nusers++] = argv[++i];
-        else {
-            fprintf(stderr, "usage: certgate flush-tickets [-c FILE] --pid PID [--user NAME]...\n"
-                            "  drops cached Kerberos credentials of the named users (all without --user)\n");
-            return 2;
-        }
-    }
-    if (pid <= 1) {
-        fprintf(stderr, "certgate: flush-tickets needs --pid (the running certgate's process id)\n");
-        return 2;
-    }
-    if (nusers) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s.flush", config);
-        FILE *f = fopen(path, "w");
-        if (!f) {
-            fprintf(stderr, "certgate: cannot write %s: %s\n", path, strerror(errno));
-            return 1;
-        }
-        for (int i = 0; i < nusers; i++)
-            fprintf(f, "%s\n", users[i]);
-        fclose(f);
-    }
-    if (kill((pid_t)pid, SIGUSR1) != 0) {
-        fprintf(stderr, "certgate: cannot signal process %ld: %s\n", pid, strerror(errno));
-        return 1;
-    }
-    printf("asked certgate (pid %ld) to flush %s\n", pid, nusers ? "the named users' tickets" : "all tickets");
-    return 0;
-}
-
 static int cmd_check(const char *path)
 {
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, 0, &d);
+    if (cfg)
+        cg_privileges_check_modes(cfg, &d); /* keys others can read: warnings */
     cg_diag_print(&d, stderr);
     if (!cfg) {
         fprintf(stderr, "%s: %zu error(s), %zu warning(s): configuration NOT valid\n", path, d.errors, d.warnings);
@@ -100,6 +63,15 @@ static int cmd_check(const char *path)
     }
     printf("configuration OK: %s (%zu warning(s))\n", path, d.warnings);
     printf("workers: %u\n", cfg->workers);
+    const cg_process_cfg *p = &cfg->process;
+    if (p->user)
+        printf("process: switches to user %s (uid %u, gid %u) after binding, when started as root\n", p->user, p->uid,
+               p->gid);
+    else
+        printf("process: runs as the user that starts it (%s)\n",
+               p->allow_root ? "root allowed: process.allow_root" : "refuses root: no process.user");
+    if (p->pid_file)
+        printf("pid file: %s\n", p->pid_file);
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const cg_listener_cfg *l = &cfg->listeners[i];
         printf("listener %s on %s:%u (client CAs: %s)\n", l->name, l->address, l->port, l->client_ca_file);
@@ -126,7 +98,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], "doctor"))
             return cg_cmd_doctor(argc - 2, argv + 2);
         if (!strcmp(argv[1], "flush-tickets"))
-            return cmd_flush_tickets(argc - 2, argv + 2);
+            return cg_cmd_flush_tickets(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "reload"))
+            return cg_cmd_reload(argc - 2, argv + 2);
     }
     const char *cmd = NULL, *config = DEFAULT_CONFIG;
     for (int i = 1; i < argc; i++) {

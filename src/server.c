@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 #include "crl.h"
 #include "delegation.h"
 #include "log.h"
+#include "notify.h"
+#include "pidfile.h"
+#include "privileges.h"
 
 #define READBUF_CAP (64u * 1024)
 #define STAGE_CAP 16384 /* one full TLS record of plaintext */
@@ -58,6 +62,13 @@ typedef struct server {
     cg_worker *workers;
     unsigned nworkers;
     bool stopping;
+
+    /* Running as a service (docs/operations.md). */
+    cg_priv_plan plan;
+    char *pid_file;          /* process.pid_file at start (NULL: none): reloads do not move it */
+    uv_timer_t watchdog;     /* WATCHDOG=1, when every worker turned recently */
+    uint64_t watchdog_ms;    /* systemd's WatchdogSec; 0: off */
+    bool watchdog_withheld;  /* a stalled worker was logged */
 } server;
 
 static char *put_dec(char *p, uint64_t v)
@@ -160,9 +171,18 @@ static void on_shutdown_deadline(uv_timer_t *t)
     }
 }
 
+/* The watchdog's proof that this loop turns: a stuck worker stops
+ * updating it and the main thread stops telling systemd all is well. */
+static void on_heartbeat(uv_timer_t *t)
+{
+    cg_worker *w = t->data;
+    atomic_store_explicit(&w->heartbeat_ms, uv_hrtime() / 1000000u, memory_order_relaxed);
+}
+
 static void finish_stop(cg_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
+        uv_close((uv_handle_t *)&w->heartbeat_timer, NULL);
         cg_backend_pools_free(w);
         if (w->crl)
             cg_crl_fetcher_close(w->crl);
@@ -203,6 +223,9 @@ static void on_wakeup(uv_async_t *a)
 static void worker_main(void *arg)
 {
     cg_worker *w = arg;
+    char name[16]; /* the kernel's limit; "certgate-w1023" fits: top -H and /proc/PID/task show it */
+    snprintf(name, sizeof name, "certgate-w%u", w->id);
+    pthread_setname_np(pthread_self(), name);
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -232,6 +255,9 @@ static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *
     w->wakeup.data = w;
     uv_timer_init(&w->loop, &w->shutdown_timer);
     w->shutdown_timer.data = w;
+    uv_timer_init(&w->loop, &w->heartbeat_timer);
+    w->heartbeat_timer.data = w;
+    atomic_init(&w->heartbeat_ms, uv_hrtime() / 1000000u);
     uv_prepare_init(&w->loop, &w->flush_prepare);
     w->flush_prepare.data = w;
     uv_prepare_start(&w->flush_prepare, on_prepare);
@@ -383,7 +409,27 @@ static void watch_mapping_files(server *s)
     }
 }
 
-static void reload(server *s)
+static bool same_process(const cg_process_cfg *a, const cg_process_cfg *b)
+{
+    return a->uid == b->uid && a->gid == b->gid && a->allow_root == b->allow_root && !a->user == !b->user &&
+           !a->pid_file == !b->pid_file && (!a->pid_file || !strcmp(a->pid_file, b->pid_file));
+}
+
+/* The first error of a refused configuration, for STATUS= and `certgate reload`. */
+static void first_error(const cg_diag *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "the configuration has errors");
+    for (size_t i = 0; i < d->count; i++) {
+        const cg_diag_item *it = &d->items[i];
+        if (it->severity == CG_DIAG_ERROR) {
+            snprintf(out, cap, "%zu error(s), first: %s:%d:%d: %s", d->errors, it->file ? it->file : "-", it->line,
+                     it->column, it->message);
+            return;
+        }
+    }
+}
+
+static bool apply_reload(server *s, char *outcome, size_t outcap)
 {
     s->reloads++;
     cg_diag d;
@@ -392,32 +438,38 @@ static void reload(server *s)
     log_diag(&d);
     char why[300];
     if (!next) {
+        first_error(&d, outcome, outcap);
         s->reload_failures++;
         cg_log(CG_LOG_ERROR, "reload", "result=failed errors=%zu reloads=%u failed=%u detail=\"the configuration in force is kept\"",
                d.errors, s->reloads, s->reload_failures);
         cg_diag_free(&d);
-        return;
+        return false;
     }
     if (!same_listeners(s->cfg, next, why, sizeof why)) {
         s->reload_failures++;
         cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"%s: restart certgate to change listeners; the configuration in force is kept\"",
                why);
+        snprintf(outcome, outcap, "%s: restart certgate to change listeners", why);
         cg_config_unref(next);
         cg_diag_free(&d);
-        return;
+        return false;
     }
     if (!cg_crl_store_configure(s->services.crl, next, &d)) {
         log_diag(&d);
         s->reload_failures++;
         cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"revocation settings could not be applied; the configuration in force is kept\"");
+        first_error(&d, outcome, outcap);
         cg_config_unref(next);
         cg_diag_free(&d);
-        return;
+        return false;
     }
     if (next->kerberos.enabled != s->cfg->kerberos.enabled ||
         (next->kerberos.enabled && (strcmp(next->kerberos.keytab, s->cfg->kerberos.keytab) ||
                                     strcmp(next->kerberos.principal, s->cfg->kerberos.principal))))
         cg_log(CG_LOG_WARN, "reload", "detail=\"kerberos keytab or principal changed: takes effect at the next restart\"");
+    if (!same_process(&next->process, &s->cfg->process))
+        cg_log(CG_LOG_WARN, "reload", "detail=\"process settings (user, group, allow_root, pid_file) changed: take "
+               "effect at the next restart\"");
     if (next->workers != s->nworkers)
         cg_log(CG_LOG_WARN, "reload", "detail=\"workers changed (%u -> %u): takes effect at the next restart\"",
                s->nworkers, next->workers);
@@ -437,7 +489,47 @@ static void reload(server *s)
     watch_mapping_files(s);
     cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu reloads=%u failed=%u", d.warnings, s->reloads,
            s->reload_failures);
+    snprintf(outcome, outcap, "new configuration applied (%zu warning(s))", d.warnings);
     cg_diag_free(&d);
+    return true;
+}
+
+/* SIGHUP or a mapping file change. systemd sees RELOADING=1 then READY=1
+ * with what happened; `certgate reload` reads the status file. */
+static void reload(server *s)
+{
+    cg_notify_reloading();
+    char outcome[700], status[800];
+    bool ok = apply_reload(s, outcome, sizeof outcome);
+    snprintf(status, sizeof status, "%s: %s (reloads %u, refused %u)",
+             ok ? "serving; reload applied" : "serving the previous configuration; reload refused", outcome,
+             s->reloads, s->reload_failures);
+    cg_notify_ready(status);
+    if (s->pid_file)
+        cg_pidfile_write_status(s->pid_file, s->reloads, s->reload_failures, ok, outcome);
+}
+
+/* ---- systemd watchdog ---- */
+
+static void on_watchdog(uv_timer_t *t)
+{
+    server *s = t->data;
+    uint64_t now = uv_hrtime() / 1000000u, limit = s->watchdog_ms / 2;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        uint64_t last = atomic_load_explicit(&s->workers[i].heartbeat_ms, memory_order_relaxed);
+        if (now > last && now - last > limit) {
+            if (!s->watchdog_withheld)
+                cg_log(CG_LOG_ERROR, "watchdog", "worker=%u stalled_ms=%" PRIu64 " detail=\"worker %u has not turned "
+                       "its event loop for %" PRIu64 " ms: WATCHDOG=1 withheld until it does (systemd restarts "
+                       "certgate when WatchdogSec passes without one)\"", i, now - last, i, now - last);
+            s->watchdog_withheld = true;
+            return;
+        }
+    }
+    if (s->watchdog_withheld)
+        cg_log(CG_LOG_INFO, "watchdog", "detail=\"every worker turns again: WATCHDOG=1 resumed\"");
+    s->watchdog_withheld = false;
+    cg_notify_watchdog();
 }
 
 /* SIGUSR1: drop cached Kerberos credentials. `certgate flush-tickets`
@@ -495,6 +587,9 @@ static void on_signal(uv_signal_t *h, int signum)
     s->stopping = true;
     cg_log(CG_LOG_INFO, "shutdown", "signal=%s deadline_ms=%u", signum == SIGTERM ? "SIGTERM" : "SIGINT",
            s->cfg->timeouts.shutdown);
+    cg_notify_stopping("stopping: finishing the requests in flight");
+    if (s->watchdog_ms)
+        uv_close((uv_handle_t *)&s->watchdog, NULL);
     for (unsigned i = 0; i < s->nworkers; i++) {
         atomic_store(&s->workers[i].stop_requested, true);
         uv_async_send(&s->workers[i].wakeup);
@@ -508,9 +603,57 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_unref((uv_handle_t *)&s->sigint);
 }
 
+/* Before the workers start: pid file, cache directory and log file for the
+ * target user, the privilege drop, and the proof that reloads will still
+ * be able to read every file. false: do not serve. */
+static bool become_service(server *s)
+{
+    char err[600];
+    bool ok = true;
+    if (s->pid_file && !cg_pidfile_write(s->pid_file, s->plan.drop ? s->plan.uid : (uid_t)-1,
+                                         s->plan.drop ? s->plan.gid : (gid_t)-1, err, sizeof err)) {
+        free(s->pid_file);
+        s->pid_file = NULL;
+        ok = false;
+    }
+    cg_diag d;
+    cg_diag_init(&d);
+    if (ok) {
+        cg_privileges_prepare_files(s->cfg, &s->plan, &d);
+        ok = cg_privileges_drop(&s->plan, err, sizeof err);
+    }
+    if (ok && !cg_privileges_check_access(s->cfg, s->config_path, &s->plan, &d)) {
+        snprintf(err, sizeof err, "%s cannot read every file it needs (see the errors above)", s->plan.user);
+        ok = false;
+    }
+    cg_diag_print(&d, stderr);
+    log_diag(&d);
+    cg_diag_free(&d);
+    if (!ok) {
+        fprintf(stderr, "certgate: %s\n", err);
+        char q[700];
+        cg_log(CG_LOG_ERROR, "start_failed", "detail=%s", cg_log_quote(q, sizeof q, err, strlen(err)));
+        return false;
+    }
+    if (s->plan.drop) {
+        gid_t groups[64];
+        int n = getgroups(64, groups);
+        char list[400] = "";
+        size_t len = 0;
+        for (int i = 0; i < n && len < sizeof list - 16; i++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%ld", i ? "," : "", (long)groups[i]);
+        cg_log(CG_LOG_INFO, "privileges", "user=%s uid=%ld gid=%ld groups=%s detail=\"switched after binding\"",
+               s->plan.user, (long)getuid(), (long)getgid(), len ? list : "-");
+    }
+    return true;
+}
+
 int cg_server_run(const char *config_path)
 {
     server s = { .config_path = config_path };
+    /* First, while this is the only thread: it edits the environment. */
+    char notify_err[300];
+    bool notify_ok = cg_notify_init(notify_err, sizeof notify_err);
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     /* Two mappings per TLS connection: past this many, glibc serves the
      * buffers from the heap instead, well before vm.max_map_count (65530 by
@@ -523,9 +666,22 @@ int cg_server_run(const char *config_path)
     cg_diag_free(&d);
     if (!s.cfg)
         return 1;
+    char perr[600];
+    bool stale = false;
+    if (!cg_privileges_plan(s.cfg, &s.plan, perr, sizeof perr) ||
+        (s.cfg->process.pid_file && !cg_pidfile_check(s.cfg->process.pid_file, &stale, perr, sizeof perr))) {
+        fprintf(stderr, "certgate: %s\n", perr);
+        cg_config_unref(s.cfg);
+        return 1;
+    }
+    if (s.cfg->process.pid_file && !(s.pid_file = strdup(s.cfg->process.pid_file))) {
+        cg_config_unref(s.cfg);
+        return 1;
+    }
     if (!cg_log_open(s.cfg->log_file, s.cfg->log_level)) {
         fprintf(stderr, "certgate: cannot open log file %s: %s (logging.file)\n", s.cfg->log_file, strerror(errno));
         cg_config_unref(s.cfg);
+        free(s.pid_file);
         return 1;
     }
     s.services.admission = cg_admission_new();
@@ -533,9 +689,21 @@ int cg_server_run(const char *config_path)
         fprintf(stderr, "certgate: out of memory\n");
         cg_config_unref(s.cfg);
         cg_log_close();
+        free(s.pid_file);
         return 1;
     }
+    char q[700];
+    if (!notify_ok) {
+        strncat(notify_err, ": systemd notifications are off", sizeof notify_err - strlen(notify_err) - 1);
+        cg_log(CG_LOG_WARN, "notify_failed", "detail=%s", cg_log_quote(q, sizeof q, notify_err, strlen(notify_err)));
+    }
+    if (s.plan.note[0])
+        cg_log(CG_LOG_WARN, "privileges", "detail=%s", cg_log_quote(q, sizeof q, s.plan.note, strlen(s.plan.note)));
+    if (stale)
+        cg_log(CG_LOG_INFO, "pid_file", "file=%s detail=\"stale pid file (no certgate runs with its pid): replaced\"",
+               cg_log_quote(q, sizeof q, s.pid_file, strlen(s.pid_file)));
     cg_diag_init(&d);
+    cg_privileges_check_modes(s.cfg, &d);
     s.services.crl = cg_crl_store_new(s.cfg, &d);
     if (s.cfg->kerberos.enabled && s.services.crl)
         s.services.kerberos = cg_kerberos_new(&s.cfg->kerberos, &d);
@@ -549,6 +717,7 @@ int cg_server_run(const char *config_path)
         cg_admission_free(s.services.admission);
         cg_config_unref(s.cfg);
         cg_log_close();
+        free(s.pid_file);
         return 1;
     }
     log_revocation_modes(s.cfg);
@@ -591,6 +760,8 @@ int cg_server_run(const char *config_path)
         }
         inited = wi + 1;
     }
+    if (!become_service(&s))
+        goto out;
     for (size_t li = 0; li < s.cfg->nlisteners; li++) {
         const cg_listener_cfg *l = &s.cfg->listeners[li];
         cg_log(CG_LOG_INFO, "listening", "listener=%s address=%s:%u workers=%u routes=%zu", l->name, l->address,
@@ -610,14 +781,35 @@ int cg_server_run(const char *config_path)
     uv_timer_init(&s.loop, &s.debounce);
     s.debounce.data = &s;
     watch_mapping_files(&s);
+    uv_timer_init(&s.loop, &s.watchdog);
+    s.watchdog.data = &s;
+    s.watchdog_ms = cg_notify_watchdog_usec() / 1000u;
+    if (s.watchdog_ms) {
+        /* Ping at half the interval; workers tick four times as often, so a
+         * healthy one is never older than half the interval either. */
+        s.watchdog_ms = s.watchdog_ms < 4 ? 4 : s.watchdog_ms;
+        for (unsigned i = 0; i < s.nworkers; i++)
+            uv_timer_start(&s.workers[i].heartbeat_timer, on_heartbeat, s.watchdog_ms / 8 + 1, s.watchdog_ms / 8 + 1);
+        uv_timer_start(&s.watchdog, on_watchdog, s.watchdog_ms / 2, s.watchdog_ms / 2);
+    } else {
+        uv_close((uv_handle_t *)&s.watchdog, NULL);
+    }
 
     for (; started < s.nworkers; started++)
         if (uv_thread_create(&s.workers[started].thread, worker_main, &s.workers[started]) != 0)
             break;
-    if (started == s.nworkers)
+    if (started == s.nworkers) {
         rc = 0;
-    else
+        /* Every listening socket had listen() before the threads started: a
+         * connection made from now on is queued and served. */
+        char status[200];
+        snprintf(status, sizeof status, "serving: %zu listener(s), %u worker(s)", s.cfg->nlisteners, s.nworkers);
+        cg_notify_ready(status);
+        if (s.pid_file)
+            cg_pidfile_write_status(s.pid_file, 0, 0, true, "started");
+    } else {
         on_signal(&s.sigterm, SIGTERM);
+    }
 
     /* Runs until a stop signal: then only unref'ed handles remain. */
     uv_run(&s.loop, UV_RUN_DEFAULT);
@@ -657,6 +849,13 @@ out:
     cg_crl_store_free(s.services.crl);
     cg_admission_free(s.services.admission);
     cg_config_unref(s.cfg);
+    if (s.pid_file && !cg_pidfile_remove(s.pid_file, perr, sizeof perr)) {
+        char q2[700];
+        strncat(perr, ": give its directory to the user certgate runs as (systemd: RuntimeDirectory=certgate)",
+                sizeof perr - strlen(perr) - 1);
+        cg_log(CG_LOG_WARN, "pid_file", "detail=%s", cg_log_quote(q2, sizeof q2, perr, strlen(perr)));
+    }
+    free(s.pid_file);
     cg_log_close();
     return rc;
 }

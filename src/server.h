@@ -36,6 +36,9 @@ typedef struct cg_worker {
     uv_thread_t thread;
     uv_async_t wakeup;               /* main -> worker: new config, stop */
     uv_timer_t shutdown_timer;       /* graceful-shutdown deadline */
+    uv_timer_t heartbeat_timer;      /* systemd watchdog: proves this loop turns */
+    _Atomic uint64_t heartbeat_ms;   /* uv_hrtime() in ms at its last tick, read by the main thread */
+    uint64_t heartbeat_every_ms;     /* 0: no watchdog */
 
     cg_config *cfg;                  /* snapshot for new requests (worker's reference) */
     _Atomic(cg_config *) next_cfg;   /* handed over by the main thread */

@@ -431,7 +431,8 @@ class Backend:
 
 def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", timeouts=None,
                 limits=None, forward_client_cert=True, listener="main", tls_extra=None,
-                workers=1, extra="", revocation=None, listener_extra="", errors=None):
+                workers=1, extra="", revocation=None, listener_extra="", errors=None,
+                process=None):
     """certgate YAML with the common parts filled in.
 
     backends: {name: port or url}; routes: [(path, backend[, client_cert])],
@@ -441,9 +442,14 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     CRLs, so every test passes through the revocation check without a CDP.
     listener_extra: raw YAML lines added to the listener (indented 4).
     errors: the errors section as {key: value} (lists written inline, strings
-    as given: quote them yourself when YAML needs it)."""
+    as given: quote them yourself when YAML needs it). process: the process
+    section as {key: value}; default {"allow_root": "true"}: the tests run
+    certgate as whoever runs them, root on CI machines, and certgate refuses
+    root unless told (an empty dict writes no section)."""
     if revocation is None:
         revocation = {"mode": "cache-only", "crl_files": [os.path.join(pki.dir, "crl")]}
+    if process is None:
+        process = {"allow_root": "true"}
     names = list(backends)
     if routes is None:
         routes = [("/", names[0])]
@@ -464,6 +470,9 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
             if isinstance(v, (list, tuple)):
                 v = "[" + ", ".join('"%s"' % x for x in v) + "]"
             out.append("  %s: %s" % (k, v))
+    if process:
+        out.append("process:")
+        out += ["  %s: %s" % kv for kv in process.items()]
     out.append("backends:")
     for name, where in backends.items():
         url = where if isinstance(where, str) else "http://127.0.0.1:%d" % where
@@ -573,13 +582,16 @@ class Certgate:
 
     # -- lifecycle --
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None, **popen):
+        """env: variables added to the environment (e.g. NOTIFY_SOCKET);
+        popen: more subprocess.Popen arguments (user=, group=, ...)."""
         if not os.path.exists(CERTGATE):
             raise AssertionError("no certgate binary at %s (set CERTGATE)" % CERTGATE)
         self._err = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([CERTGATE, "run", "-c", self.cfg_path],
                                      stdin=subprocess.DEVNULL, stdout=self._err,
-                                     stderr=self._err)
+                                     stderr=self._err,
+                                     env=dict(os.environ, **env) if env else None, **popen)
         _register(self.proc)
         self.returncode = None
         self._stopped_checked = False

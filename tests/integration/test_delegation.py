@@ -359,6 +359,8 @@ def certgate_yaml(pki, cg, lab, mapping_file):
     return "\n".join([
         "# written by tests/integration/test_delegation.py",
         "workers: 2",
+        "process:",
+        "  allow_root: true",  # the tests run as whoever runs them, root on CI
         "logging:",
         "  level: debug",
         "  file: %s" % cg.log_path,

@@ -461,7 +461,7 @@ static void test_unknown_keys(void **state)
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
-                 "timeouts, revocation, kerberos, errors, backends, listeners)");
+                 "timeouts, revocation, kerberos, errors, process, backends, listeners)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
                  "unknown key \"lvl\" in logging (expected one of: level, file)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
@@ -1001,9 +1001,9 @@ static void test_empty_and_non_mapping(void **state)
     expect_error("---\n", 2, 1, "the configuration is empty");
     expect_error("- workers: 1\n", 1, 1,
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
-                 "revocation, kerberos, errors, backends, listeners), got a list");
+                 "revocation, kerberos, errors, process, backends, listeners), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, revocation, kerberos, errors, backends, listeners), "
+                                  "limits, timeouts, revocation, kerberos, errors, process, backends, listeners), "
                                   "got \"hello\"");
 }
 
@@ -1801,6 +1801,9 @@ static void test_reference_config_parses(void **state)
     assert_true(l->forward_client_cert);
     assert_int_equal(l->session_ticket_lifetime_s, 3600);
     assert_string_equal(cfg->backends[0].host_header, "127.0.0.1:8080");
+    assert_null(cfg->process.user); /* commented out: the user must exist where the file loads */
+    assert_false(cfg->process.allow_root);
+    assert_string_equal(cfg->process.pid_file, "/run/certgate/certgate.pid");
     /* The reference shows the defaults: same values as an empty section. */
     cg_config *min = expect_ok(MINIMAL);
     assert_memory_equal(&cfg->limits, &min->limits, sizeof cfg->limits);
@@ -2312,6 +2315,46 @@ static void test_cidr_ranges(void **state)
     assert_false(cg_cidr_parse(longs, &c, why, sizeof why));
 }
 
+/* process: user and group resolved at load, pid_file a path, allow_root. */
+static void test_process_section(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_null(cfg->process.user);
+    assert_null(cfg->process.pid_file);
+    assert_false(cfg->process.allow_root);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok("process:\n"
+                    "  user: root\n"
+                    "  group: root\n"
+                    "  allow_root: true\n"
+                    "  pid_file: /run/certgate/certgate.pid\n" MINIMAL);
+    assert_string_equal(cfg->process.user, "root");
+    assert_int_equal(cfg->process.uid, 0);
+    assert_int_equal(cfg->process.gid, 0);
+    assert_int_equal(cfg->process.user_pos.line, 2);
+    assert_int_equal(cfg->process.user_pos.column, 9);
+    assert_true(cfg->process.allow_root);
+    assert_string_equal(cfg->process.pid_file, "/run/certgate/certgate.pid");
+    assert_int_equal(cfg->process.pid_file_pos.line, 5);
+    cg_config_unref(cfg);
+}
+
+static void test_process_section_invalid(void **state)
+{
+    (void)state;
+    expect_error("process:\n  user: no-such-user-cg\n" MINIMAL, 2, 9, "process.user: no user \"no-such-user-cg\"");
+    expect_error("process:\n  user: root\n  group: no-such-group-cg\n" MINIMAL, 3, 10,
+                 "process.group: no group \"no-such-group-cg\"");
+    expect_error("process:\n  group: root\n" MINIMAL, 2, 10, "process.group: needs process.user");
+    expect_error("process:\n  allow_root: yes please\n" MINIMAL, 2, 15, "process.allow_root");
+    expect_error("process:\n  user: \"\"\n" MINIMAL, 2, 9, "must not be empty");
+    expect_error("process:\n  pid_file: [a]\n" MINIMAL, 2, 13, "process.pid_file");
+    expect_error("process:\n  usr: root\n" MINIMAL, 2, 3, "unknown key \"usr\" in process");
+    expect_error("process: root\n" MINIMAL, 1, 10, "process: expected a mapping");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2361,6 +2404,8 @@ int main(void)
         cmocka_unit_test(test_errors_section),
         cmocka_unit_test(test_errors_section_invalid),
         cmocka_unit_test(test_cidr_ranges),
+        cmocka_unit_test(test_process_section),
+        cmocka_unit_test(test_process_section_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
