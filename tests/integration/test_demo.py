@@ -31,6 +31,7 @@ import hashlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -102,6 +103,21 @@ def distinct_ports():
             return ports + [kdc]
 
 
+def demo_script_pid(demo):
+    """The pid of scripts/demo's bash: demo itself, or its child under the
+    faketime wrapper (which waits for it and exits with its status)."""
+    try:
+        with open("/proc/%d/cmdline" % demo.pid, "rb") as f:
+            argv0 = f.read().split(b"\0")[0]
+        if os.path.basename(argv0) != b"faketime":
+            return demo.pid
+        with open("/proc/%d/task/%d/children" % (demo.pid, demo.pid)) as f:
+            children = f.read().split()
+        return int(children[0]) if children else demo.pid
+    except (OSError, ValueError):
+        return demo.pid
+
+
 def parse_utc(text, fmt):
     return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
 
@@ -114,21 +130,33 @@ class TestDemo(H.Base):
         if why:
             self.skipTest(why)
         env = dict(os.environ)
+        demo_cmd = ["bash", os.path.join(H.SOURCE_ROOT, "scripts", "demo")]
+        demo_env = env
         if offset:
             lib = libfaketime()
-            if not lib:
+            if not lib or not shutil.which("faketime"):
                 self.skipTest("libfaketime is not installed (scripts/packages.txt, role test: "
                               "faketime libfaketime)")
-            env.update(LD_PRELOAD=lib, FAKETIME="+%dd" % (offset // 86400))
+            fake = "+%dd" % (offset // 86400)
             if H.SANITIZED:
                 # ASan wants its runtime first in the library list; libfaketime
                 # comes first through LD_PRELOAD, which is harmless here.
                 env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
                                                             "verify_asan_link_order=0"]))
+            # The demo runs under the faketime wrapper, which owns libfaketime's
+            # shared state for the whole run. Preloaded directly, the script's
+            # bash would own it, and the first subshell that exits (a fork
+            # that believes it owns it too) removes it: every process started
+            # after that fails (sem_open ... No such file or directory).
+            demo_env = dict(env)
+            demo_cmd = ["faketime", "-f", fake] + demo_cmd
+            # One-shot clients (curl, openssl) exit normally and clean up after
+            # themselves: they can preload the library directly.
+            env.update(LD_PRELOAD=lib, FAKETIME=fake)
         tmp = tempfile.mkdtemp(prefix="demo-", dir=H.module_tmp(__name__).path)
         run_dir = os.path.join(tmp, "run")
         listen, backend, cdp, kerb, kdc = distinct_ports()
-        env.update(CG_DEMO_PORT=str(listen), CG_DEMO_BACKEND_PORT=str(backend), CG_DEMO_CDP_PORT=str(cdp),
+        demo_env.update(CG_DEMO_PORT=str(listen), CG_DEMO_BACKEND_PORT=str(backend), CG_DEMO_CDP_PORT=str(cdp),
                    CG_DEMO_KDC_PORT=str(kdc), CG_DEMO_KERB_PORT=str(kerb), CG_DEMO_RUN_DIR=run_dir,
                    CG_DEMO_NO_BUILD="1", CERTGATE=os.path.abspath(H.CERTGATE),
                    CG_DEMO_START_TIMEOUT=str(int(H.t(15))))
@@ -136,8 +164,12 @@ class TestDemo(H.Base):
         out_path = os.path.join(tmp, "demo.out")
         out = open(out_path, "wb")
         started = time.time()
-        demo = subprocess.Popen(["bash", os.path.join(H.SOURCE_ROOT, "scripts", "demo")],
-                                cwd=H.SOURCE_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+        if demo_env is not env:
+            for k in ("CG_DEMO_PORT", "CG_DEMO_BACKEND_PORT", "CG_DEMO_CDP_PORT", "CG_DEMO_KDC_PORT",
+                      "CG_DEMO_KERB_PORT", "CG_DEMO_RUN_DIR", "CG_DEMO_NO_BUILD", "CERTGATE",
+                      "CG_DEMO_START_TIMEOUT"):
+                env[k] = demo_env[k]
+        demo = subprocess.Popen(demo_cmd, cwd=H.SOURCE_ROOT, env=demo_env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         H._register(demo)
@@ -157,7 +189,7 @@ class TestDemo(H.Base):
         printed = self.check_printed_commands(output(), listen, env)
         self.check_clock(run_dir, started + offset)
 
-        os.kill(demo.pid, signal.SIGTERM)  # the demo script alone: it stops the rest
+        os.kill(demo_script_pid(demo), signal.SIGTERM)  # the demo script alone: it stops the rest
         try:
             rc = demo.wait(H.t(40))
         except subprocess.TimeoutExpired:
@@ -254,7 +286,7 @@ class TestDemo(H.Base):
     def kill_leftovers(self, demo, run_dir):
         """After a failure: SIGTERM the demo, then SIGKILL whatever it left."""
         if demo.poll() is None:
-            demo.terminate()
+            os.kill(demo_script_pid(demo), signal.SIGTERM)
             try:
                 demo.wait(H.t(30))
             except subprocess.TimeoutExpired:
