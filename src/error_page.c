@@ -99,6 +99,8 @@ static const char style[] =
     ".operator{margin-top:1.5rem;padding:.75rem 1rem;border:1px solid #fec84b;background:#fffaeb;"
     "border-radius:.375rem;font-size:.9rem}\n"
     ".operator h2{margin-top:0}\n"
+    /* Phones: the text gets the width, not the margins. */
+    "@media (max-width:30rem){main{padding:.75rem .5rem}.card{padding:1.25rem 1rem}h1{font-size:1.3rem}}\n"
     "@media (prefers-color-scheme:dark){body{background:#101828;color:#e4e7ec}.card{background:#1d2939}"
     "h1{border-color:#f97066}.ref{color:#98a2b3;border-color:#475467}"
     ".operator{background:#2d2213;border-color:#93650b}}\n"
