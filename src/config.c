@@ -1510,9 +1510,82 @@ static bool support_text_ok(const char *s)
     return true;
 }
 
+/* "400, 431, 408, 403, 403.7, ...": every key a template can have, from
+ * error.c's table. */
+static void template_keys(char *out, size_t cap)
+{
+    char seen[2 * CG_REFUSE_KIND_COUNT][16];
+    size_t nseen = 0, n = 0;
+    out[0] = '\0';
+    for (int k = CG_REFUSE_BAD_REQUEST; k < CG_REFUSE_KIND_COUNT; k++) {
+        char forms[2][16];
+        snprintf(forms[0], sizeof forms[0], "%d", cg_refusal_status(k));
+        cg_refusal_status_text(k, forms[1], sizeof forms[1]);
+        for (int f = 0; f < 2; f++) {
+            bool dup = false;
+            for (size_t i = 0; i < nseen && !dup; i++)
+                dup = strcmp(seen[i], forms[f]) == 0;
+            if (dup)
+                continue;
+            memcpy(seen[nseen++], forms[f], sizeof forms[f]);
+            if (n < cap)
+                n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "", forms[f]);
+        }
+    }
+}
+
+/* errors.templates: {403.7: file, 403: file, default: file}. The files are
+ * read after the parse (load_error_templates), positions kept for it. */
+static void parse_error_templates(cg_loader *ld, const cg_map *m)
+{
+    yaml_node_t *map = cg_yaml_map_get(&ld->y, m->node, "templates", NULL);
+    char d[96], list[512];
+    if (!map)
+        return;
+    if (map->type != YAML_MAPPING_NODE) {
+        cg_yaml_error(&ld->y, map, "errors.templates: expected a mapping such as {403: /etc/certgate/pages/403.html, "
+                      "default: /etc/certgate/pages/error.html}, got %s", cg_yaml_describe(map, d, sizeof d));
+        return;
+    }
+    size_t count = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    cg_errors_cfg *e = &ld->cfg->errors;
+    if (!(e->templates = xcalloc(ld, count, sizeof *e->templates)))
+        return;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = cg_yaml_node(&ld->y, p->key), *v = cg_yaml_node(&ld->y, p->value);
+        const char *key = k->type == YAML_SCALAR_NODE && !cg_yaml_is_null(k) ? cg_yaml_text(k) : NULL;
+        bool applies = false;
+        for (int kind = CG_REFUSE_BAD_REQUEST; key && kind < CG_REFUSE_KIND_COUNT; kind++)
+            applies |= cg_error_template_match(key, kind) > 0;
+        if (!applies) {
+            template_keys(list, sizeof list);
+            cg_yaml_error(&ld->y, k, "errors.templates: %s is not a status certgate refuses with (expected default "
+                          "or one of: %s)", cg_yaml_describe(k, d, sizeof d), list);
+            continue;
+        }
+        bool dup = false;
+        for (size_t i = 0; i < e->ntemplates && !dup; i++)
+            dup = strcmp(e->templates[i].key, key) == 0;
+        if (dup) {
+            cg_yaml_error(&ld->y, k, "errors.templates: duplicate key \"%s\"", key);
+            continue;
+        }
+        if (v->type != YAML_SCALAR_NODE || cg_yaml_is_null(v) || cg_yaml_len(v) == 0 ||
+            strlen(cg_yaml_text(v)) != cg_yaml_len(v)) {
+            cg_yaml_error(&ld->y, v, "errors.templates.%s: expected the path of an HTML file, got %s", key,
+                          cg_yaml_describe(v, d, sizeof d));
+            continue;
+        }
+        cg_error_template_cfg *t = &e->templates[e->ntemplates++];
+        t->key = xstrdup(ld, key);
+        t->path = resolve_path(ld, cg_yaml_text(v));
+        t->pos = (cg_pos){ (int)v->start_mark.line + 1, (int)v->start_mark.column + 1 };
+    }
+}
+
 static void parse_errors(cg_loader *ld, const cg_map *root)
 {
-    static const char *const keys[] = { "detail", "operator_networks", "support", NULL };
+    static const char *const keys[] = { "detail", "operator_networks", "support", "templates", NULL };
     static const char *const levels[] = { "user", "operator", NULL };
     cg_errors_cfg *e = &ld->cfg->errors;
     cg_map m;
@@ -1542,6 +1615,7 @@ static void parse_errors(cg_loader *ld, const cg_map *root)
         else
             e->support = xstrdup(ld, s);
     }
+    parse_error_templates(ld, &m);
 
     yaml_node_t *seq;
     if (get_list(ld, &m, "operator_networks", "a list of networks such as 192.0.2.0/24 or 2001:db8::/32", &seq) !=
@@ -1721,6 +1795,12 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.krb5_config);
     free(cfg->errors.operator_networks);
     free(cfg->errors.support);
+    for (size_t i = 0; i < cfg->errors.ntemplates; i++) {
+        free(cfg->errors.templates[i].key);
+        free(cfg->errors.templates[i].path);
+        cg_error_template_free(cfg->errors.templates[i].tpl);
+    }
+    free(cfg->errors.templates);
     free(cfg->process.user);
     free(cfg->process.group);
     free(cfg->process.pid_file);
@@ -1832,6 +1912,43 @@ static bool load_mappings(cg_config *cfg, cg_diag *diag)
     return ok;
 }
 
+/* errors.templates: every file read and checked now, kept in the snapshot
+ * (a reload reads them again); then each refusal kind gets its most
+ * specific one. A template's own problems are reported at its
+ * file:line:column, a file that cannot be used where its path is set. */
+static bool load_error_templates(cg_config *cfg, cg_diag *diag)
+{
+    cg_errors_cfg *e = &cfg->errors;
+    bool ok = true;
+    for (size_t i = 0; i < e->ntemplates; i++) {
+        cg_error_template_cfg *t = &e->templates[i];
+        char why[512];
+        size_t errors = diag->errors;
+        if (!t->key || !t->path) {
+            ok = false; /* out of memory at parse: already reported */
+            continue;
+        }
+        t->tpl = cg_error_template_load(t->path, diag, why, sizeof why);
+        if (!t->tpl) {
+            ok = false;
+            if (diag->errors == errors || why[0])
+                cg_diag_add(diag, CG_DIAG_ERROR, cfg->file, t->pos.line, t->pos.column, "errors.templates.%s: %s",
+                            t->key, why[0] ? why : "the template could not be loaded");
+        }
+    }
+    for (int k = CG_REFUSE_BAD_REQUEST; ok && k < CG_REFUSE_KIND_COUNT; k++) {
+        int best = 0;
+        for (size_t i = 0; i < e->ntemplates; i++) {
+            int fit = cg_error_template_match(e->templates[i].key, k);
+            if (fit > best) {
+                best = fit;
+                e->template_for[k] = e->templates[i].tpl;
+            }
+        }
+    }
+    return ok;
+}
+
 static cg_config *load(const unsigned char *buf, size_t len, const char *name, const char *dir,
                        unsigned flags, cg_diag *diag)
 {
@@ -1863,7 +1980,7 @@ done:
         yaml_document_delete(&ld.y.doc);
     if (ld.y.oom)
         cg_diag_add(diag, CG_DIAG_ERROR, name, 0, 0, "out of memory while loading the configuration");
-    if (cg_yaml_errors(&ld.y) || ld.y.oom) {
+    if (cg_yaml_errors(&ld.y) || ld.y.oom || !load_error_templates(ld.cfg, diag)) {
         config_free(ld.cfg);
         return NULL;
     }

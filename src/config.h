@@ -17,6 +17,7 @@
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
+struct cg_error_template; /* error_page.h */
 
 typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
 
@@ -138,12 +139,24 @@ typedef struct cg_timeouts {     /* all in milliseconds */
     uint32_t shutdown;           /* graceful-shutdown deadline */
 } cg_timeouts;
 
+/* errors.templates: one operator page per key, loaded with the snapshot. */
+typedef struct cg_error_template_cfg {
+    char *key;                       /* "403.7", "403" or "default" */
+    char *path;
+    cg_pos pos;                      /* of the path */
+    struct cg_error_template *tpl;
+} cg_error_template_cfg;
+
 /* errors: what refusal pages show (error_page.h, docs/errors.md). */
 typedef struct cg_errors_cfg {
     bool operator_detail;        /* errors.detail: operator: every page shows the operator sentence */
     cg_cidr *operator_networks;  /* clients in these see it whatever errors.detail says */
     size_t noperator_networks;
     char *support;               /* errors.support: a line on every page, NULL: none */
+    cg_error_template_cfg *templates;
+    size_t ntemplates;
+    /* Per kind, the most specific template, or NULL: the built-in page. */
+    const struct cg_error_template *template_for[CG_REFUSE_KIND_COUNT];
 } cg_errors_cfg;
 
 /* process: how certgate runs as a service (docs/operations.md). Read at

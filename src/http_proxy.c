@@ -256,8 +256,20 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     };
     if (why->kind == CG_REFUSE_CERT_MISSING) /* the names this connection's handshake sent */
         pv.ca_names = cg_tls_server_ca_names(listener_of(c, c->tls_cfg)->tls, &pv.nca_names);
-    char page[CG_ERROR_PAGE_MAX];
-    size_t plen = cg_error_page_render(&pv, page, sizeof page);
+    /* The operator's template when there is one (errors.templates), in a
+     * buffer its load sized for its longest page; else the built-in page. */
+    char builtin[CG_ERROR_PAGE_MAX], *page = builtin;
+    size_t plen = 0;
+    const cg_error_template *tpl =
+        why->kind > CG_REFUSE_NONE && why->kind < CG_REFUSE_KIND_COUNT ? cfg->errors.template_for[why->kind] : NULL;
+    if (tpl && (page = malloc(cg_error_template_page_max(tpl))))
+        plen = cg_error_template_render(tpl, &pv, page, cg_error_template_page_max(tpl));
+    if (!plen) {
+        if (page != builtin)
+            free(page);
+        page = builtin;
+        plen = cg_error_page_render(&pv, page, sizeof builtin);
+    }
     char head[1024];
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
@@ -268,6 +280,8 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     bool ok = cg_conn_write(c, head, (size_t)hlen);
     if (ok && !ex->is_head)
         ok = cg_conn_write(c, page, plen);
+    if (page != builtin)
+        free(page);
     ok = ok && cg_conn_flush(c);
 
     ex->status = status;

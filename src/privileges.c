@@ -175,6 +175,8 @@ bool cg_privileges_check_access(const cg_config *cfg, const char *config_path, c
         for (size_t j = 0; j < l->revocation.ncrl_files; j++)
             need_read(&a, "revocation.crl_files", l->revocation.crl_files[j], none);
     }
+    for (size_t i = 0; i < cfg->errors.ntemplates; i++)
+        need_read(&a, "errors.templates", cfg->errors.templates[i].path, cfg->errors.templates[i].pos);
     if (cfg->kerberos.enabled) {
         need_read(&a, "kerberos.keytab", cg_privileges_keytab_path(cfg->kerberos.keytab), none);
         need_read(&a, "kerberos.krb5_config", cfg->kerberos.krb5_config, none);

@@ -12,6 +12,7 @@ them is caught.
 
 import html
 import os
+import signal
 import socket
 import threading
 
@@ -220,3 +221,88 @@ class TestPagesUser(PagesCases, H.Base):
 
 class TestPagesOperatorNetwork(PagesCases, H.Base):
     OPERATOR = True
+
+
+class TestPageTemplates(H.Base):
+    """errors.templates: the operator's pages, most specific first, values
+    escaped, the operator sentence only for operators, read at load and
+    again at reload (a broken one keeps the running pages)."""
+
+    TEMPLATE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{{status}} {{title}}"
+                "</title></head>\n<body><h1>%s {{status}} \u2014 {{title}}</h1>\n<p>{{what_happened}}</p>"
+                "<p>{{what_to_do}}</p>\n{{ca_names}}<p id=support>{{support}}</p>\n"
+                "<p>Ref {{request_id}} ({{code}})</p><pre id=op>{{operator_detail}}</pre></body></html>\n")
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = H.Backend(TMP, name="templates-backend").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.backend.stop()
+
+    def write_template(self, name, marker):
+        path = TMP.join(name)
+        with open(path, "w") as f:
+            f.write(self.TEMPLATE % marker)
+        return path
+
+    def new_certgate(self, operator=False):
+        tag = H.unique("tpl")
+        self.paths = {k: self.write_template("%s-%s.html" % (tag, k), "[%s]" % k)
+                      for k in ("403.7", "403", "default")}
+        errors = {"support": "'%s'" % SUPPORT,
+                  "templates": "{%s}" % ", ".join("\"%s\": %s" % kv for kv in self.paths.items())}
+        if operator:
+            errors["operator_networks"] = ["127.0.0.1/32"]
+        cg = H.Certgate(TMP, name=tag)
+        cg.write_config(H.config_yaml(pki=PKI, port=cg.port, log_file=cg.log_path,
+                                      backends={"app": self.backend.port, "down": H.free_port()},
+                                      routes=[("/", "app"), ("/down", "down")], errors=errors))
+        self.cg = cg
+        self.addCleanup(cg.stop)
+        return cg.start()
+
+    def get(self, path, cert="alice", status=None, code=None, sub=0, key=None, operator=False):
+        r = self.cg.curl(path, cert=cert)
+        rid = self.assert_refusal(r, status, code, sub=sub, operator=operator)
+        raw = r.text
+        msg = self.explain(r)
+        self.assertIn("<h1>[%s] %s" % (key, H.status_text(status, sub)), raw, msg)
+        self.assertIn("<p>Ref %s (%s)</p>" % (rid, code), raw, msg)
+        self.assertIn("<p id=support>%s</p>" % html.escape(SUPPORT, quote=True).replace("&#x27;", "&#39;"), raw, msg)
+        self.assertEqual(int(r.header("Content-Length")), len(r.body), msg)
+        return r, raw, rid
+
+    def test_most_specific_template_serves_each_refusal(self):
+        self.new_certgate()
+        _, raw, _ = self.get("/x", cert=None, status=403, code="client_cert_missing", sub=7, key="403.7")
+        root = PKI.cert_info(PKI.root_crt)
+        self.assertIn("<ul class=\"cas\">\n<li>CN=%s," % root["subject_cn"], raw)
+        self.assertIn("<pre id=op></pre>", raw)  # the user level: empty
+        self.get("/x", cert="expired", status=403, code="client_cert_expired", sub=17, key="403")
+        self.get("/down/x", status=502, code="backend_unreachable", key="default")
+
+    def test_operator_detail_only_for_operators(self):
+        self.new_certgate(operator=True)
+        _, raw, rid = self.get("/down/x", status=502, code="backend_unreachable", key="default", operator=True)
+        detail = self.refusal_detail(rid)
+        self.assertIn("<pre id=op>%s</pre>" % html.escape(detail, quote=True).replace("&#x27;", "&#39;"), raw)
+
+    def test_reload_reads_the_templates_again(self):
+        cg = self.new_certgate()
+        broken = (self.TEMPLATE % "[changed]").replace("{{title}}</h1>", "{{title}} {{nope}}</h1>")
+        with open(self.paths["default"], "w") as f:
+            f.write(broken)
+        cg.signal(signal.SIGHUP)
+        cg.wait_log(event="reload", result="failed")
+        # At the template's own line and column (in characters).
+        line3 = broken.split("\n")[2]
+        e = cg.wait_log(event="config", file=self.paths["default"])[0]
+        self.assertEqual((e["line"], e["column"]), ("3", str(line3.index("{{nope}}") + 1)), e)
+        self.assertIn("unknown placeholder {{nope}}", e["message"], e)
+        self.get("/down/x", status=502, code="backend_unreachable", key="default")  # the running page kept
+        self.write_template(os.path.basename(self.paths["default"]), "[changed]")
+        cg.signal(signal.SIGHUP)
+        cg.wait_log(event="reload", result="ok")
+        self.get("/down/x", status=502, code="backend_unreachable", key="changed")

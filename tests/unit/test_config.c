@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "error_page.h"
 
 #define NAME "t.yaml"
 
@@ -2241,6 +2242,146 @@ static void test_errors_section(void **state)
     cg_diag_free(&d);
 }
 
+/* ---- errors.templates ---- */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void remove_texts(const char *dir, const char *const names[])
+{
+    char path[512];
+    for (size_t i = 0; names[i]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static char *render_kind(const cg_config *cfg, cg_refusal_kind k)
+{
+    const cg_error_template *t = cfg->errors.template_for[k];
+    assert_non_null(t);
+    size_t cap = cg_error_template_page_max(t);
+    char *out = malloc(cap);
+    assert_non_null(out);
+    cg_page_values v = { .kind = k, .request_id = "id-1" };
+    assert_true(cg_error_template_render(t, &v, out, cap) > 0);
+    return out;
+}
+
+/* Each refusal gets its most specific template; the files are read at
+ * load and a new load (a reload) reads them again. */
+static void test_error_templates(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cg-cfg-tpl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_text(dir, "403-7.html", "<p>no cert {{status}}</p>");
+    write_text(dir, "403.html", "<p>forbidden {{status}}</p>");
+    write_text(dir, "default.html", "<p>default {{status}} {{code}}</p>");
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    403.7: %s/403-7.html\n    \"403\": %s/403.html\n"
+             "    default: %s/default.html\n", dir, dir, dir);
+    cg_config *cfg = expect_ok(yaml);
+    assert_int_equal(cfg->errors.ntemplates, 3);
+    assert_string_equal(cfg->errors.templates[0].key, "403.7");
+    assert_int_equal(cfg->errors.templates[0].pos.line, 16);
+    assert_int_equal(cfg->errors.templates[0].pos.column, 12);
+    char *p = render_kind(cfg, CG_REFUSE_CERT_MISSING);
+    assert_string_equal(p, "<p>no cert 403.7</p>");
+    free(p);
+    p = render_kind(cfg, CG_REFUSE_CERT_REVOKED);
+    assert_string_equal(p, "<p>forbidden 403.13</p>");
+    free(p);
+    p = render_kind(cfg, CG_REFUSE_MAP_NONE_403);
+    assert_string_equal(p, "<p>forbidden 403</p>");
+    free(p);
+    p = render_kind(cfg, CG_REFUSE_NO_ROUTE);
+    assert_string_equal(p, "<p>default 404 no_route</p>");
+    free(p);
+    p = render_kind(cfg, CG_REFUSE_MAP_NONE);
+    assert_string_equal(p, "<p>default 401.2 no_mapping</p>");
+    free(p);
+
+    /* A reload builds a new snapshot from the files as they are now; the
+     * old one keeps what it loaded. */
+    write_text(dir, "403.html", "<p>changed {{code}}</p>");
+    cg_config *next = expect_ok(yaml);
+    p = render_kind(next, CG_REFUSE_CERT_REVOKED);
+    assert_string_equal(p, "<p>changed client_cert_revoked</p>");
+    free(p);
+    p = render_kind(cfg, CG_REFUSE_CERT_REVOKED);
+    assert_string_equal(p, "<p>forbidden 403.13</p>");
+    free(p);
+    cg_config_unref(next);
+    cg_config_unref(cfg);
+
+    /* Without a default, the others keep the built-in page. */
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates: {503: %s/403.html}\n", dir);
+    cfg = expect_ok(yaml);
+    assert_non_null(cfg->errors.template_for[CG_REFUSE_OVERLOADED]);
+    assert_non_null(cfg->errors.template_for[CG_REFUSE_KDC_UNREACHABLE]);
+    assert_null(cfg->errors.template_for[CG_REFUSE_CERT_MISSING]);
+    assert_null(cfg->errors.template_for[CG_REFUSE_BACKEND_UNREACHABLE]);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL);
+    for (int k = 0; k < CG_REFUSE_KIND_COUNT; k++)
+        assert_null(cfg->errors.template_for[k]);
+    cg_config_unref(cfg);
+    remove_texts(dir, (const char *const[]){ "403-7.html", "403.html", "default.html", NULL });
+}
+
+static void test_error_templates_invalid(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cg-cfg-tpl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_text(dir, "ok.html", "<p>{{title}}</p>");
+    write_text(dir, "bad.html", "<html>\n<body>\n  <p>{{what_hapened}}</p>\n");
+    char yaml[2048], path[512];
+    /* line 14 is "errors:", 15 "  templates:", 16 the first key */
+    expect_error(MINIMAL "errors:\n  templates: /etc/403.html\n", 15, 14, "errors.templates: expected a mapping");
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    418: %s/ok.html\n", dir);
+    expect_error(yaml, 16, 5, "errors.templates: \"418\" is not a status certgate refuses with (expected default "
+                 "or one of: 400, ");
+    expect_error(yaml, 16, 5, ", 403, 403.7, 403.16, ");
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    403.99: %s/ok.html\n", dir);
+    expect_error(yaml, 16, 5, "\"403.99\" is not a status certgate refuses with");
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    forbidden: %s/ok.html\n", dir);
+    expect_error(yaml, 16, 5, "\"forbidden\" is not a status");
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    403: %s/ok.html\n    \"403\": %s/ok.html\n", dir,
+             dir);
+    expect_error(yaml, 17, 5, "errors.templates: duplicate key \"403\"");
+    expect_error(MINIMAL "errors:\n  templates:\n    403:\n", 16, 9, "errors.templates.403: expected the path of an "
+                 "HTML file, got no value");
+    expect_error(MINIMAL "errors:\n  templates:\n    403: [a.html]\n", 16, 10, "errors.templates.403: expected the path");
+    /* A file that cannot be used: at the path's position. */
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    default: %s/missing.html\n", dir);
+    expect_error(yaml, 16, 14, "errors.templates.default: cannot open");
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    default: %s\n", dir);
+    expect_error(yaml, 16, 14, "is not a regular file");
+    /* A problem inside the template: at the template's own line:column. */
+    snprintf(yaml, sizeof yaml, MINIMAL "errors:\n  templates:\n    403: %s/ok.html\n    default: %s/bad.html\n",
+             dir, dir);
+    cg_diag d;
+    assert_null(load(yaml, &d));
+    snprintf(path, sizeof path, "%s/bad.html", dir);
+    assert_int_equal(d.errors, 1);
+    assert_string_equal(d.items[0].file, path);
+    assert_int_equal(d.items[0].line, 3);
+    assert_int_equal(d.items[0].column, 6);
+    assert_non_null(strstr(d.items[0].message, "unknown placeholder {{what_hapened}}"));
+    cg_diag_free(&d);
+    remove_texts(dir, (const char *const[]){ "ok.html", "bad.html", NULL });
+}
+
 static void test_errors_section_invalid(void **state)
 {
     (void)state;
@@ -2403,6 +2544,8 @@ int main(void)
         cmocka_unit_test(test_diag_accumulates),
         cmocka_unit_test(test_errors_section),
         cmocka_unit_test(test_errors_section_invalid),
+        cmocka_unit_test(test_error_templates),
+        cmocka_unit_test(test_error_templates_invalid),
         cmocka_unit_test(test_cidr_ranges),
         cmocka_unit_test(test_process_section),
         cmocka_unit_test(test_process_section_invalid),
