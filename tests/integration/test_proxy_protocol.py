@@ -95,13 +95,14 @@ def read_to_end(s, timeout=5):
 
 class ProxyBase(H.Shared):
     listener_lines = "proxy_protocol:\n  trusted: [127.0.0.1]\n"
+    limits = {"max_connections_per_address": 2}
 
     @classmethod
     def certgate_options(cls, backend_port):
         return {"backends": {"app": backend_port},
                 "listener_extra": cls.listener_lines,
                 "timeouts": {"handshake": "3s"},
-                "limits": {"max_connections_per_address": 2},
+                "limits": cls.limits,
                 "errors": {"operator_networks": ["192.0.2.0/26"]}}
 
     def via(self, header, *, mode="whole", cert="alice", source="127.0.0.1"):
@@ -316,6 +317,7 @@ class TestProxyProtocolDirectAllowed(ProxyBase):
     """direct_clients: allow: clients outside trusted are served as direct
     clients; a PROXY header from them is not read: TLS sees garbage."""
     listener_lines = "proxy_protocol:\n  trusted: [127.0.0.1]\n  direct_clients: allow\n"
+    limits = {}  # 127.0.0.2 connects directly several times in a row
 
     def test_direct_client_keeps_its_address(self):
         s = raw_connect(self.cg.port, "127.0.0.2")
