@@ -1402,11 +1402,81 @@ static void parse_strip_headers(cg_loader *ld, const cg_map *lm, const char *lde
     parse_header_names(ld, &m, "keep", ldesc, &l->keep_headers, &l->nkeep_headers);
 }
 
+/* ---- networks (CIDR lists): errors.operator_networks, proxy_protocol.trusted ---- */
+
+/* The list of networks under key (cidr.h). Each bad item is reported at its
+ * position and left out of *out; a network of every address gets a
+ * warning ending with every (what that means where it is used). */
+static cg_got get_networks(cg_loader *ld, const cg_map *m, const char *key, const char *every, cg_cidr **out,
+                           size_t *nout)
+{
+    yaml_node_t *seq;
+    char path[256];
+    cg_got got = get_list(ld, m, key, "a list of networks such as 192.0.2.0/24 or 2001:db8::/32", &seq);
+    if (got != CG_YAML_SET)
+        return got;
+    key_path(m, key, path, sizeof path);
+    size_t count = list_len(seq);
+    cg_cidr *nets = xcalloc(ld, count, sizeof *nets);
+    if (!nets)
+        return CG_YAML_BAD;
+    size_t good = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *it = list_item(ld, seq, i);
+        char d[96], why[200];
+        if (!it || it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+            strlen(cg_yaml_text(it)) != cg_yaml_len(it)) {
+            cg_yaml_error(&ld->y, it ? it : seq, "%s[%zu]: expected a network such as 192.0.2.0/24 or "
+                          "2001:db8::/32, got %s", path, i, it ? cg_yaml_describe(it, d, sizeof d) : "nothing");
+            continue;
+        }
+        if (!cg_cidr_parse(cg_yaml_text(it), &nets[good], why, sizeof why)) {
+            cg_yaml_error(&ld->y, it, "%s[%zu]: %s", path, i, why);
+            continue;
+        }
+        if (nets[good].bits == 0 || (nets[good].bits == 96 && strchr(cg_yaml_text(it), '.')))
+            cg_yaml_warning(&ld->y, it, "%s[%zu]: %s is every address: %s", path, i, cg_yaml_text(it), every);
+        good++;
+    }
+    *out = nets;
+    *nout = good;
+    return good == count ? CG_YAML_SET : CG_YAML_BAD;
+}
+
+/* ---- listeners[].proxy_protocol ---- */
+
+static void parse_listener_proxy_protocol(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "trusted", "direct_clients", NULL };
+    static const char *const direct[] = { "refuse", "allow", NULL };
+    char where[192];
+    cg_map m;
+    fmt_into(where, sizeof where, "in proxy_protocol of %s", ldesc);
+    if (!open_section(ld, lm, "proxy_protocol", keys, where, &m))
+        return;
+    l->proxy_protocol.enabled = true;
+    cg_got got = get_networks(ld, &m, "trusted",
+                              "any client may send a PROXY header and claim any address (logs, "
+                              "X-Forwarded-For, per-address limits); list the balancers' addresses",
+                              &l->proxy_protocol.trusted, &l->proxy_protocol.ntrusted);
+    if (got == CG_YAML_ABSENT)
+        missing(ld, &m, "trusted", "the load balancers' networks, such as [10.0.1.0/24]");
+    else if (got == CG_YAML_SET && l->proxy_protocol.ntrusted == 0) {
+        char path[256];
+        key_path(&m, "trusted", path, sizeof path);
+        cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m.node, "trusted", NULL),
+                      "%s: the list is empty (expected the load balancers' networks, such as [10.0.1.0/24])", path);
+    }
+    int d;
+    if (get_enum(ld, &m, "direct_clients", direct, &d) == CG_YAML_SET)
+        l->proxy_protocol.allow_direct = d == 1;
+}
+
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
                                         "forward_client_cert", "case_insensitive_paths", "windows_paths",
-                                        "strip_request_headers", "routes", NULL };
+                                        "strip_request_headers", "routes", "proxy_protocol", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1474,6 +1544,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     get_bool(ld, &m, "case_insensitive_paths", &l->case_insensitive_paths); /* routes compare with it */
     get_bool(ld, &m, "windows_paths", &l->windows_paths);                   /* route paths are checked with it */
     parse_strip_headers(ld, &m, ldesc, l);
+    parse_listener_proxy_protocol(ld, &m, ldesc, l);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
 }
@@ -1617,35 +1688,9 @@ static void parse_errors(cg_loader *ld, const cg_map *root)
     }
     parse_error_templates(ld, &m);
 
-    yaml_node_t *seq;
-    if (get_list(ld, &m, "operator_networks", "a list of networks such as 192.0.2.0/24 or 2001:db8::/32", &seq) !=
-        CG_YAML_SET)
-        return;
-    size_t count = list_len(seq);
-    cg_cidr *nets = xcalloc(ld, count, sizeof *nets);
-    if (!nets)
-        return;
-    size_t good = 0;
-    for (size_t i = 0; i < count; i++) {
-        yaml_node_t *it = list_item(ld, seq, i);
-        char d[96], why[200];
-        if (!it || it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
-            strlen(cg_yaml_text(it)) != cg_yaml_len(it)) {
-            cg_yaml_error(&ld->y, it ? it : seq, "errors.operator_networks[%zu]: expected a network such as "
-                          "192.0.2.0/24 or 2001:db8::/32, got %s", i, it ? cg_yaml_describe(it, d, sizeof d) : "nothing");
-            continue;
-        }
-        if (!cg_cidr_parse(cg_yaml_text(it), &nets[good], why, sizeof why)) {
-            cg_yaml_error(&ld->y, it, "errors.operator_networks[%zu]: %s", i, why);
-            continue;
-        }
-        if (nets[good].bits == 0 || (nets[good].bits == 96 && strchr(cg_yaml_text(it), '.')))
-            cg_yaml_warning(&ld->y, it, "errors.operator_networks[%zu]: %s is every address: every client sees "
-                            "the operator sentence (as with errors.detail: operator)", i, cg_yaml_text(it));
-        good++;
-    }
-    e->operator_networks = nets;
-    e->noperator_networks = good;
+    get_networks(ld, &m, "operator_networks",
+                 "every client sees the operator sentence (as with errors.detail: operator)",
+                 &e->operator_networks, &e->noperator_networks);
 }
 
 bool cg_config_operator_client(const cg_config *cfg, const char *ip)
@@ -1768,6 +1813,7 @@ static void free_listener(cg_listener_cfg *l)
     for (size_t i = 0; i < l->nkeep_headers; i++)
         free(l->keep_headers[i]);
     free(l->keep_headers);
+    free(l->proxy_protocol.trusted);
     if (l->mapping)
         cg_mapping_unref(l->mapping);
 }

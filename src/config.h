@@ -79,6 +79,16 @@ typedef struct cg_listener_cfg {
     cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;
 
+    /* proxy_protocol: connections from trusted balancers start with a PROXY
+     * protocol header naming the client (proxy_protocol.h, docs/deployment.md). */
+    struct {
+        bool enabled;                /* the section is present */
+        cg_cidr *trusted;            /* the balancers: from them a header is required */
+        size_t ntrusted;
+        bool allow_direct;           /* direct_clients: allow: others are served as
+                                        direct clients (no header read); default refused */
+    } proxy_protocol;
+
     struct cg_tls_server *tls; /* built from the fields above at load time */
 } cg_listener_cfg;
 

@@ -19,6 +19,7 @@
 #include "delegation.h"
 #include "dn.h"
 #include "log.h"
+#include "proxy_protocol.h"
 #include "verify.h"
 
 #define LINGER_MS 2000
@@ -37,6 +38,8 @@ typedef struct out_chunk {
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void proxy_input(cg_conn *c, const unsigned char *p, size_t n);
+static void proxy_ended(cg_conn *c, const char *how);
 
 static cg_tls_server *listener_tls(const cg_conn *c) { return c->tls_cfg->listeners[c->listener].tls; }
 
@@ -62,6 +65,7 @@ static void on_closed(uv_handle_t *h)
     if (c->tls_cfg)
         cg_config_unref(c->tls_cfg);
     free(c->held);
+    free(c->pp);
     cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
     free(c->fwd_block);
     free(c->subject);
@@ -514,6 +518,8 @@ static void process_input(cg_conn *c)
     cg_proxy_pump(c);
 }
 
+static void feed_tls(cg_conn *c, const unsigned char *p, size_t n);
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cg_conn *c = s->data;
@@ -522,6 +528,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         c->eof = true;
         uv_read_stop(s);
+        if (c->pp) {
+            proxy_ended(c, "the connection ended");
+            return;
+        }
         if (c->lingering || c->handshaking) {
             close_now(c);
             return;
@@ -535,8 +545,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->lingering)
         return; /* discard */
+    if (c->pp) {
+        proxy_input(c, (const unsigned char *)buf->base, (size_t)nread);
+        return;
+    }
+    feed_tls(c, (const unsigned char *)buf->base, (size_t)nread);
+}
 
-    cg_tls_conn_feed(&c->tls, (const unsigned char *)buf->base, (size_t)nread);
+/* Hands ciphertext to TLS; what backpressure leaves is kept in held. */
+static void feed_tls(cg_conn *c, const unsigned char *p, size_t n)
+{
+    cg_tls_conn_feed(&c->tls, p, n);
     process_input(c);
     if (c->closing)
         return;
@@ -561,35 +580,37 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void on_handshake_timeout(uv_timer_t *t)
 {
     cg_conn *c = t->data;
+    if (c->pp) {
+        proxy_ended(c, "no complete PROXY header within timeouts.handshake");
+        return;
+    }
     cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"no complete handshake within %u ms (timeouts.handshake)\"",
            c->peer, c->tls_cfg->listeners[c->listener].name, c->tls_cfg->timeouts.handshake);
     close_now(c);
 }
 
+/* Sets c's client address (peer_ip, peer) from sa. */
+static void set_peer(cg_conn *c, const struct sockaddr_storage *sa)
+{
+    unsigned port = 0;
+    if (!cg_pp_address_text(sa, c->peer_ip, sizeof c->peer_ip, &port)) {
+        c->peer_ip[0] = '\0';
+        snprintf(c->peer, sizeof c->peer, "-");
+    } else if (sa->ss_family == AF_INET) {
+        snprintf(c->peer, sizeof c->peer, "%s:%u", c->peer_ip, port);
+    } else {
+        snprintf(c->peer, sizeof c->peer, "[%s]:%u", c->peer_ip, port);
+    }
+}
+
 /* Formats the peer's address into c; returns it in ss (family AF_UNSPEC if unknown). */
 static void format_peer(cg_conn *c, struct sockaddr_storage *out)
 {
-    struct sockaddr_storage ss;
-    int len = sizeof ss;
-    c->peer_ip[0] = '\0';
-    out->ss_family = AF_UNSPEC;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
-        snprintf(c->peer, sizeof c->peer, "-");
-        return;
-    }
-    *out = ss;
-    unsigned port = 0;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        uv_ip4_name(in, c->peer_ip, sizeof c->peer_ip);
-        port = ntohs(in->sin_port);
-        snprintf(c->peer, sizeof c->peer, "%s:%u", c->peer_ip, port);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        uv_ip6_name(in6, c->peer_ip, sizeof c->peer_ip);
-        port = ntohs(in6->sin6_port);
-        snprintf(c->peer, sizeof c->peer, "[%s]:%u", c->peer_ip, port);
-    }
+    int len = sizeof *out;
+    memset(out, 0, sizeof *out);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)out, &len) != 0)
+        out->ss_family = AF_UNSPEC;
+    set_peer(c, out);
 }
 
 /* Counts c under its address, or says why not (a rate-limited log line):
@@ -621,6 +642,93 @@ static bool admit(cg_conn *c, const struct sockaddr *sa)
                r == CG_ADMIT_HANDSHAKES ? al.max_handshakes : al.max_open, REFUSAL_LOG_EVERY_MS / 1000);
     }
     return false;
+}
+
+static bool start_tls(cg_conn *c)
+{
+    if (!cg_tls_conn_init(&c->tls, listener_tls(c), c->w->id, tls_send, c))
+        return false;
+    c->tls_ready = true;
+    return true;
+}
+
+/* ---- PROXY protocol (listeners[].proxy_protocol; docs/deployment.md) ----
+ *
+ * A connection from a trusted balancer must start with a header; until it
+ * is whole, the connection has no TLS state and is not counted per address
+ * (its address is the balancer's, shared by every client behind it): its
+ * client is, once named, and the TLS handshake starts with the bytes after
+ * the header. One timer, timeouts.handshake from accept, bounds both. */
+
+/* Direct clients refused, logged at most once per period per worker
+ * (each worker is a thread). */
+static _Thread_local uint64_t direct_log_ms, direct_refused;
+
+static void refuse_direct(cg_conn *c)
+{
+    uint64_t now = uv_now(&c->w->loop);
+    direct_refused++;
+    if (direct_log_ms == 0 || now - direct_log_ms >= REFUSAL_LOG_EVERY_MS) {
+        cg_log(CG_LOG_WARN, "connection_refused",
+               "client=%s listener=%s refused=%" PRIu64 " reason=\"not a trusted balancer "
+               "(proxy_protocol.trusted) and proxy_protocol.direct_clients is refuse: closed before the handshake; "
+               "further refusals are counted, logged at most every %u s\"",
+               c->peer, c->tls_cfg->listeners[c->listener].name, direct_refused, REFUSAL_LOG_EVERY_MS / 1000);
+        direct_log_ms = now ? now : 1;
+        direct_refused = 0;
+    }
+    close_now(c);
+}
+
+static void proxy_refuse(cg_conn *c, cg_log_level level, const char *why)
+{
+    char q[400];
+    cg_log(level, "proxy_protocol_refused", "client=%s listener=%s reason=%s", c->peer,
+           c->tls_cfg->listeners[c->listener].name, cg_log_quote(q, sizeof q, why, strlen(why)));
+    close_now(c);
+}
+
+/* The header did not arrive whole: the end of the connection or the timeout. */
+static void proxy_ended(cg_conn *c, const char *how)
+{
+    char why[160];
+    size_t got = c->pp->len;
+    snprintf(why, sizeof why, "%s after %zu bytes of an incomplete PROXY header", how, got);
+    /* Nothing at all then the end: a balancer's TCP health check. */
+    proxy_refuse(c, got == 0 && c->eof ? CG_LOG_DEBUG : CG_LOG_INFO, why);
+}
+
+static void proxy_input(cg_conn *c, const unsigned char *p, size_t n)
+{
+    size_t used;
+    cg_pp_header h;
+    char why[256];
+    cg_pp_status st = cg_pp_reader_feed(c->pp, p, n, &used, &h, why, sizeof why);
+    if (st == CG_PP_MORE)
+        return;
+    if (st == CG_PP_BAD) {
+        proxy_refuse(c, CG_LOG_WARN, why);
+        return;
+    }
+    free(c->pp);
+    c->pp = NULL;
+    if (!h.local) { /* LOCAL, UNKNOWN: the balancer's own connection, not counted */
+        snprintf(c->via, sizeof c->via, "%s", c->peer);
+        set_peer(c, &h.src);
+        if (!admit(c, (const struct sockaddr *)&h.src)) {
+            close_now(c);
+            return;
+        }
+    }
+    if (CG_LOG_DEBUG_ON())
+        cg_log(CG_LOG_DEBUG, "proxy_protocol", "client=%s via=%s version=%u local=%d", c->peer,
+               c->via[0] ? c->via : "-", h.version, h.local);
+    if (!start_tls(c)) {
+        close_now(c);
+        return;
+    }
+    if (used < n)
+        feed_tls(c, p + used, n - used); /* the ClientHello's first bytes */
 }
 
 void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
@@ -666,18 +774,25 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         }
         c->overloaded = true;
     }
-    if (!admit(c, (const struct sockaddr *)&ss)) {
+    /* From here to the end of the TLS handshake (a PROXY header included). */
+    c->handshaking = true;
+    c->draining = w->stopping;
+    const cg_listener_cfg *l = &c->tls_cfg->listeners[li];
+    if (l->proxy_protocol.enabled &&
+        cg_cidr_list_contains(l->proxy_protocol.trusted, l->proxy_protocol.ntrusted, c->peer_ip)) {
+        c->pp = calloc(1, sizeof *c->pp);
+        if (!c->pp) {
+            close_now(c);
+            return;
+        }
+    } else if (l->proxy_protocol.enabled && !l->proxy_protocol.allow_direct) {
+        refuse_direct(c);
+        return;
+    } else if (!admit(c, (const struct sockaddr *)&ss) || !start_tls(c)) {
         close_now(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    if (!cg_tls_conn_init(&c->tls, listener_tls(c), w->id, tls_send, c)) {
-        close_now(c);
-        return;
-    }
-    c->tls_ready = true;
-    c->handshaking = true;
-    c->draining = w->stopping;
     uv_timer_start(&c->timer, on_handshake_timeout, c->tls_cfg->timeouts.handshake, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         close_now(c);

@@ -35,8 +35,14 @@ typedef struct cg_conn {
     cg_admission_key admit_key;    /* counted under this address (family 0: not counted) */
     bool admit_handshaking;        /* counted as handshaking */
 
+    /* The client's address: the one field everything keyed by client reads
+     * (logs, X-Forwarded-For, admission, errors.operator_networks, rate
+     * limits). The socket's peer, or the client a trusted balancer named in
+     * a PROXY protocol header (then set before any of those use it). */
     char peer_ip[INET6_ADDRSTRLEN];
     char peer[INET6_ADDRSTRLEN + 8]; /* "ip:port" */
+    char via[INET6_ADDRSTRLEN + 8];  /* the balancer's "ip:port" when a PROXY header named the client, else "" */
+    struct cg_pp_reader *pp;         /* PROXY header being read (proxy_protocol.h); NULL once read */
 
     /* The client certificate, judged once after the handshake. */
     bool cert_present, cert_ok;

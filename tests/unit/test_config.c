@@ -457,7 +457,7 @@ static void test_unknown_keys(void **state)
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
                         "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
-                        "windows_paths, strip_request_headers, routes)");
+                        "windows_paths, strip_request_headers, routes, proxy_protocol)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
@@ -523,7 +523,7 @@ static void test_wrong_types(void **state)
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
                  "revocation, mapping, forward_client_cert, case_insensitive_paths, windows_paths, "
-                 "strip_request_headers, routes, "
+                 "strip_request_headers, routes, proxy_protocol, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
@@ -2184,6 +2184,59 @@ static void test_diag_accumulates(void **state)
     cg_diag_free(&d);
 }
 
+/* ---- listeners[].proxy_protocol ---- */
+
+static void test_proxy_protocol_section(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_false(cfg->listeners[0].proxy_protocol.enabled);
+    cg_config_unref(cfg);
+
+    /* line 14 is "    proxy_protocol:", 15 its first key */
+    cfg = expect_ok(MINIMAL "    proxy_protocol:\n      trusted: [127.0.0.1, 10.0.1.0/24, \"2001:db8::/32\"]\n");
+    const cg_listener_cfg *l = &cfg->listeners[0];
+    assert_true(l->proxy_protocol.enabled);
+    assert_false(l->proxy_protocol.allow_direct); /* the secure default */
+    assert_int_equal(l->proxy_protocol.ntrusted, 3);
+    assert_true(cg_cidr_list_contains(l->proxy_protocol.trusted, l->proxy_protocol.ntrusted, "127.0.0.1"));
+    assert_true(cg_cidr_list_contains(l->proxy_protocol.trusted, l->proxy_protocol.ntrusted, "::ffff:10.0.1.9"));
+    assert_true(cg_cidr_list_contains(l->proxy_protocol.trusted, l->proxy_protocol.ntrusted, "2001:db8::5"));
+    assert_false(cg_cidr_list_contains(l->proxy_protocol.trusted, l->proxy_protocol.ntrusted, "127.0.0.2"));
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(MINIMAL "    proxy_protocol:\n      trusted:\n        - 192.0.2.0/24\n      direct_clients: allow\n");
+    assert_true(cfg->listeners[0].proxy_protocol.allow_direct);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    proxy_protocol:\n      trusted: [192.0.2.1]\n      direct_clients: refuse\n");
+    assert_false(cfg->listeners[0].proxy_protocol.allow_direct);
+    cg_config_unref(cfg);
+
+    /* Trusting every address lets any client name any address: warned. */
+    cg_diag d;
+    cfg = load(MINIMAL "    proxy_protocol:\n      trusted: [0.0.0.0/0]\n", &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 15, 17, "listeners[main].proxy_protocol.trusted[0]: 0.0.0.0/0 is every "
+                                                      "address: any client may send a PROXY header"));
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+
+    expect_error(MINIMAL "    proxy_protocol: true\n", 14, 21, "listeners[main].proxy_protocol: expected a mapping with keys trusted, direct_clients");
+    expect_error(MINIMAL "    proxy_protocol:\n      direct_clients: allow\n", 15, 7,
+                 "missing required key \"trusted\" in proxy_protocol of listener \"main\"");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: []\n", 15, 16, "listeners[main].proxy_protocol.trusted: the list is empty");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: 10.0.0.0/8\n", 15, 16,
+                 "listeners[main].proxy_protocol.trusted: expected a list");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: [10.0.0.1/8]\n", 15, 17,
+                 "listeners[main].proxy_protocol.trusted[0]: \"10.0.0.1/8\" has bits set after the /8 prefix");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: [10.0.0.0/8, lb.example]\n", 15, 29,
+                 "listeners[main].proxy_protocol.trusted[1]: \"lb.example\" is not a numeric IPv4 or IPv6 address");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: [10.0.0.0/8]\n      direct_clients: yes\n", 16, 23,
+                 "listeners[main].proxy_protocol.direct_clients: unknown value \"yes\" (expected one of: refuse, allow)");
+    expect_error(MINIMAL "    proxy_protocol:\n      trusted: [10.0.0.0/8]\n      version: 2\n", 16, 7,
+                 "unknown key \"version\" in proxy_protocol of listener \"main\"");
+}
+
 /* ---- errors: what refusal pages show ---- */
 
 static void test_errors_section(void **state)
@@ -2542,6 +2595,7 @@ int main(void)
         cmocka_unit_test(test_route_lookup),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_diag_accumulates),
+        cmocka_unit_test(test_proxy_protocol_section),
         cmocka_unit_test(test_errors_section),
         cmocka_unit_test(test_errors_section_invalid),
         cmocka_unit_test(test_error_templates),
