@@ -41,6 +41,8 @@ static void usage(FILE *f)
             "                  (found through process.pid_file) and report the result\n"
             "  flush-tickets [-c FILE] [--pid PID] [--user NAME]...\n"
             "                  drop cached Kerberos credentials (SIGUSR1 flushes all)\n"
+            "  ticket-key generate\n"
+            "                  print a new TLS session-ticket key line (tls.session_ticket_keys)\n"
             "  version         print the version\n"
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
@@ -101,6 +103,8 @@ int main(int argc, char **argv)
             return cg_cmd_flush_tickets(argc - 2, argv + 2);
         if (!strcmp(argv[1], "reload"))
             return cg_cmd_reload(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "ticket-key"))
+            return cg_cmd_ticket_key(argc - 2, argv + 2);
     }
     const char *cmd = NULL, *config = DEFAULT_CONFIG;
     for (int i = 1; i < argc; i++) {

@@ -23,6 +23,8 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "privileges.h"
+#include "ticket_keys.h"
+#include "tls.h"
 
 #define READBUF_CAP (64u * 1024)
 #define STAGE_CAP 16384 /* one full TLS record of plaintext */
@@ -41,6 +43,7 @@ atomic_uint cg_open_connections;
 static uint32_t boot_id;
 
 #define MAX_WATCHES 16
+#define TICKET_KEYS_CHECK_MS 5000 /* tls.session_ticket_keys files are looked at this often */
 #define WATCH_DEBOUNCE_MS 200
 
 typedef struct file_watch {
@@ -56,6 +59,7 @@ typedef struct server {
     file_watch *watches[MAX_WATCHES];
     size_t nwatches;
     uv_timer_t debounce;     /* a burst of file events -> one reload */
+    uv_timer_t ticket_keys;  /* checks the session-ticket key files (ticket_keys.h) */
     unsigned reloads, reload_failures;
     uv_loop_t loop;
     uv_signal_t sighup, sigterm, sigint, sigusr1;
@@ -509,6 +513,34 @@ static void reload(server *s)
         cg_pidfile_write_status(s->pid_file, s->reloads, s->reload_failures, ok, outcome);
 }
 
+/* ---- shared session-ticket keys ---- */
+
+/* A key file that changed is loaded and put in force for new handshakes;
+ * one that does not load leaves the keys in force (ticket_keys.h). A stat
+ * per listener every few seconds, on the main thread: workers only see the
+ * new set at their next ticket. */
+static void on_ticket_keys_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    for (size_t i = 0; i < s->cfg->nlisteners; i++) {
+        const cg_listener_cfg *l = &s->cfg->listeners[i];
+        cg_ticket_keyring *ring = cg_tls_server_ticket_keys(l->tls);
+        if (!ring)
+            continue;
+        char err[400], q[500], f[600];
+        size_t nkeys;
+        cg_keyring_result r = cg_ticket_keyring_refresh(ring, false, &nkeys, err, sizeof err);
+        const char *path = cg_ticket_keyring_path(ring);
+        cg_log_quote(f, sizeof f, path, strlen(path));
+        if (r == CG_KEYRING_REPLACED)
+            cg_log(CG_LOG_INFO, "ticket_keys", "listener=%s file=%s keys=%zu detail=\"the changed key file is in "
+                   "force: its first key seals new tickets\"", l->name, f, nkeys);
+        else if (r == CG_KEYRING_KEPT)
+            cg_log(CG_LOG_ERROR, "ticket_keys", "listener=%s file=%s keys=%zu detail=%s", l->name, f, nkeys,
+                   cg_log_quote(q, sizeof q, err, strlen(err)));
+    }
+}
+
 /* ---- systemd watchdog ---- */
 
 static void on_watchdog(uv_timer_t *t)
@@ -599,6 +631,7 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sigusr1, NULL);
     unwatch_all(s);
     uv_close((uv_handle_t *)&s->debounce, NULL);
+    uv_close((uv_handle_t *)&s->ticket_keys, NULL);
     uv_unref((uv_handle_t *)&s->sigterm);
     uv_unref((uv_handle_t *)&s->sigint);
 }
@@ -781,6 +814,9 @@ int cg_server_run(const char *config_path)
     uv_timer_init(&s.loop, &s.debounce);
     s.debounce.data = &s;
     watch_mapping_files(&s);
+    uv_timer_init(&s.loop, &s.ticket_keys);
+    s.ticket_keys.data = &s;
+    uv_timer_start(&s.ticket_keys, on_ticket_keys_timer, TICKET_KEYS_CHECK_MS, TICKET_KEYS_CHECK_MS);
     uv_timer_init(&s.loop, &s.watchdog);
     s.watchdog.data = &s;
     s.watchdog_ms = cg_notify_watchdog_usec() / 1000u;
