@@ -172,9 +172,10 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
     }
     cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context, (uint64_t)session->start,
                                                  thread_rng, NULL, start, cap, n, tlen);
-    mbedtls_platform_zeroize(payload, n); /* the master secret, where sealing failed */
-    if (st != CG_TICKET_OK)
+    if (st != CG_TICKET_OK) {
+        mbedtls_platform_zeroize(payload, n); /* the master secret, in the clear: sealing failed */
         return st == CG_TICKET_NO_ROOM ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
     *lifetime = s->ticket_lifetime_s;
     return 0;
 }
