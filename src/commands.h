@@ -8,5 +8,6 @@ int cg_cmd_import_iis(int argc, char **argv); /* cmd_import_iis.c: certgate impo
 int cg_cmd_doctor(int argc, char **argv);     /* cmd_doctor.c: certgate doctor ... */
 int cg_cmd_reload(int argc, char **argv);     /* cmd_signal.c: certgate reload [-c FILE] [--pid PID] */
 int cg_cmd_flush_tickets(int argc, char **argv); /* cmd_signal.c: certgate flush-tickets ... */
+int cg_cmd_ticket_key(int argc, char **argv);    /* cmd_ticket_key.c: certgate ticket-key generate */
 
 #endif

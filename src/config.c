@@ -1052,7 +1052,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
                                         "max_chain_depth", "max_client_certificates",
-                                        "allow_weak_signatures", NULL };
+                                        "allow_weak_signatures", "session_ticket_keys", NULL };
     char where[192];
     cg_map m;
     fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -1090,6 +1090,14 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
     get_uint(ld, &m, "max_chain_depth", CG_CHAIN_DEPTH_MIN, CG_CHAIN_DEPTH_MAX, &l->max_chain_depth);
     get_uint(ld, &m, "max_client_certificates", 1, CG_CHAIN_MAX_CERTIFICATES_LIMIT, &l->max_client_certificates);
     get_bool(ld, &m, "allow_weak_signatures", &l->allow_weak_signatures);
+    if (get_path(ld, &m, "session_ticket_keys", &l->session_ticket_keys_file, &l->session_ticket_keys_pos) ==
+            CG_YAML_SET &&
+        !l->session_tickets) {
+        char path[256];
+        key_path(&m, "session_ticket_keys", path, sizeof path);
+        cg_yaml_warning(&ld->y, cg_yaml_map_get(&ld->y, m.node, "session_ticket_keys", NULL),
+                        "%s: session_tickets is false, so the key file is not used", path);
+    }
 }
 
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
@@ -1803,6 +1811,7 @@ static void free_listener(cg_listener_cfg *l)
     free(l->key_file);
     free(l->chain_file);
     free(l->client_ca_file);
+    free(l->session_ticket_keys_file);
     for (size_t i = 0; i < l->revocation.ncrl_files; i++)
         free(l->revocation.crl_files[i]);
     free(l->revocation.crl_files);

@@ -59,6 +59,10 @@ typedef struct cg_listener_cfg {
     uint32_t max_client_certificates; /* in the client's Certificate message (chain_limits.h) */
     bool allow_weak_signatures;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
+    /* tls.session_ticket_keys: a key file shared by several instances
+     * (ticket_keys.h); NULL: random keys of this process (mbedTLS's). */
+    char *session_ticket_keys_file;
+    cg_pos session_ticket_keys_pos;
 
     cg_listener_revocation revocation;
 

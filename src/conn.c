@@ -145,8 +145,12 @@ void cg_conn_drain(cg_conn *c)
     c->draining = true;
     if (c->closing || c->lingering)
         return;
-    if (c->handshaking || cg_proxy_idle(c))
-        cg_conn_close(c, !c->handshaking);
+    /* A connection that has not had its first request yet (handshaking, or
+     * accepted from the queue while stopping) gets it served, then closes:
+     * during an overlapping restart its client could not know to go
+     * elsewhere. timeouts.shutdown bounds the wait. */
+    if (c->requests > 0 && cg_proxy_idle(c))
+        cg_conn_close(c, true);
 }
 
 void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
@@ -508,10 +512,6 @@ static void process_input(cg_conn *c)
                       "This server already has %u connections open (limits.max_connections); try again later.",
                       c->tls_cfg->limits.max_connections);
             cg_proxy_refuse(c, &why, true);
-            return;
-        }
-        if (c->draining) {
-            cg_conn_close(c, true);
             return;
         }
     }

@@ -887,7 +887,7 @@ void cg_proxy_pump(cg_conn *c)
                 begin_exchange(c);
                 break;
             }
-            if (c->draining) {
+            if (c->draining && c->requests > 0) { /* the first request is still awaited (cg_conn_drain) */
                 cg_conn_close(c, true);
                 return;
             }

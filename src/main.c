@@ -1,7 +1,7 @@
 /* certgate: a TLS reverse proxy that turns client certificates into
  * Kerberos identities for legacy Windows-authenticated web applications.
  *
- *   certgate run   -c FILE     serve
+ *   certgate run   -c FILE     serve (--takeover: replace the running one, overlapping)
  *   certgate check -c FILE     validate the configuration (exit 1 on errors)
  *   certgate reload -c FILE    reload the running certgate (cmd_signal.c)
  *   certgate version
@@ -29,7 +29,9 @@ static void usage(FILE *f)
             "usage: certgate <command> [options]\n"
             "\n"
             "commands:\n"
-            "  run   -c FILE   run the proxy (SIGHUP reloads, SIGTERM stops gracefully)\n"
+            "  run   -c FILE [--takeover]\n"
+            "                  run the proxy (SIGHUP reloads, SIGTERM stops gracefully); --takeover:\n"
+            "                  serve beside the certgate in process.pid_file, then make it stop\n"
             "  check -c FILE   validate a configuration and its certificates; exit 1 on errors\n"
             "  explain --cert FILE [--chain FILE] [-c FILE] [--offline]\n"
             "                  why a certificate would be accepted or refused, step by step\n"
@@ -41,6 +43,8 @@ static void usage(FILE *f)
             "                  (found through process.pid_file) and report the result\n"
             "  flush-tickets [-c FILE] [--pid PID] [--user NAME]...\n"
             "                  drop cached Kerberos credentials (SIGUSR1 flushes all)\n"
+            "  ticket-key generate\n"
+            "                  print a new TLS session-ticket key line (tls.session_ticket_keys)\n"
             "  version         print the version\n"
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
@@ -101,11 +105,16 @@ int main(int argc, char **argv)
             return cg_cmd_flush_tickets(argc - 2, argv + 2);
         if (!strcmp(argv[1], "reload"))
             return cg_cmd_reload(argc - 2, argv + 2);
+        if (!strcmp(argv[1], "ticket-key"))
+            return cg_cmd_ticket_key(argc - 2, argv + 2);
     }
     const char *cmd = NULL, *config = DEFAULT_CONFIG;
+    cg_run_options run = { 0 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+        if (!strcmp(a, "--takeover")) {
+            run.takeover = true;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
             if (++i >= argc) {
                 fprintf(stderr, "certgate: %s needs a file name\n", a);
                 return 2;
@@ -124,8 +133,12 @@ int main(int argc, char **argv)
     }
     if (!cmd)
         cmd = "run";
+    if (run.takeover && strcmp(cmd, "run") != 0) {
+        fprintf(stderr, "certgate: --takeover belongs to run\n");
+        return 2;
+    }
     if (!strcmp(cmd, "run"))
-        return cg_server_run(config);
+        return cg_server_run_with(config, &run);
     if (!strcmp(cmd, "check"))
         return cmd_check(config);
     if (!strcmp(cmd, "version")) {

@@ -171,6 +171,8 @@ bool cg_privileges_check_access(const cg_config *cfg, const char *config_path, c
         need_read(&a, "tls.key", l->key_file, l->key_pos);
         need_read(&a, "tls.chain", l->chain_file, l->chain_pos);
         need_read(&a, "tls.client_ca", l->client_ca_file, l->client_ca_pos);
+        if (l->session_tickets)
+            need_read(&a, "tls.session_ticket_keys", l->session_ticket_keys_file, l->session_ticket_keys_pos);
         need_read(&a, "mapping", l->mapping_file, l->mapping_pos);
         for (size_t j = 0; j < l->revocation.ncrl_files; j++)
             need_read(&a, "revocation.crl_files", l->revocation.crl_files[j], none);
@@ -222,8 +224,12 @@ static void check_mode(const cg_config *cfg, cg_diag *diag, const char *what, co
 
 void cg_privileges_check_modes(const cg_config *cfg, cg_diag *diag)
 {
-    for (size_t i = 0; i < cfg->nlisteners; i++)
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
         check_mode(cfg, diag, "tls.key", cfg->listeners[i].key_file, cfg->listeners[i].key_pos);
+        /* Whoever reads the ticket keys decrypts every session resumed with them. */
+        check_mode(cfg, diag, "tls.session_ticket_keys", cfg->listeners[i].session_ticket_keys_file,
+                   cfg->listeners[i].session_ticket_keys_pos);
+    }
     if (cfg->kerberos.enabled)
         check_mode(cfg, diag, "kerberos.keytab", cg_privileges_keytab_path(cfg->kerberos.keytab), (cg_pos){ 0, 0 });
 }

@@ -1,9 +1,11 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,10 +21,13 @@
 #include "conn.h"
 #include "crl.h"
 #include "delegation.h"
+#include "listen_fds.h"
 #include "log.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privileges.h"
+#include "ticket_keys.h"
+#include "tls.h"
 
 #define READBUF_CAP (64u * 1024)
 #define STAGE_CAP 16384 /* one full TLS record of plaintext */
@@ -41,6 +46,8 @@ atomic_uint cg_open_connections;
 static uint32_t boot_id;
 
 #define MAX_WATCHES 16
+#define LISTEN_DRAIN_MAX_MS 2000  /* stopping: a listener whose queue never empties is closed after this */
+#define TICKET_KEYS_CHECK_MS 5000 /* tls.session_ticket_keys files are looked at this often */
 #define WATCH_DEBOUNCE_MS 200
 
 typedef struct file_watch {
@@ -56,6 +63,7 @@ typedef struct server {
     file_watch *watches[MAX_WATCHES];
     size_t nwatches;
     uv_timer_t debounce;     /* a burst of file events -> one reload */
+    uv_timer_t ticket_keys;  /* checks the session-ticket key files (ticket_keys.h) */
     unsigned reloads, reload_failures;
     uv_loop_t loop;
     uv_signal_t sighup, sigterm, sigint, sigusr1;
@@ -66,6 +74,7 @@ typedef struct server {
     /* Running as a service (docs/operations.md). */
     cg_priv_plan plan;
     char *pid_file;          /* process.pid_file at start (NULL: none): reloads do not move it */
+    pid_t predecessor;       /* run --takeover: the certgate told to stop once this one is ready */
     uv_timer_t watchdog;     /* WATCHDOG=1, when every worker turned recently */
     uint64_t watchdog_ms;    /* systemd's WatchdogSec; 0: off */
     bool watchdog_withheld;  /* a stalled worker was logged */
@@ -103,7 +112,10 @@ void cg_server_request_id(cg_worker *w, char *out, size_t cap)
 
 /* ---- listening sockets ---- */
 
-static int open_listener(const cg_listener_cfg *l, bool reuseport, char *err, size_t errcap)
+/* SO_REUSEPORT always: each worker has its own socket, and a successor
+ * (`certgate run --takeover`) binds beside a running certgate. The kernel
+ * lets only sockets of the same user share the port. */
+static int open_listener(const cg_listener_cfg *l, char *err, size_t errcap)
 {
     union {
         struct sockaddr sa;
@@ -126,8 +138,7 @@ static int open_listener(const cg_listener_cfg *l, bool reuseport, char *err, si
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (addr.sa.sa_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, &addr.sa, alen) != 0 || listen(fd, 511) != 0) {
@@ -143,8 +154,8 @@ static int open_listener(const cg_listener_cfg *l, bool reuseport, char *err, si
 static void on_connection(uv_stream_t *listener, int status)
 {
     cg_worker *w = listener->data;
-    if (status < 0 || w->stopping)
-        return;
+    if (status < 0)
+        return; /* stopping: still accepted (and served as draining) until the queue is empty */
     size_t li = (size_t)((uv_tcp_t *)listener - w->listeners);
     cg_conn_accept(w, listener, li);
 }
@@ -189,15 +200,53 @@ static void finish_stop(cg_worker *w)
         w->crl = NULL;
         uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
         uv_close((uv_handle_t *)&w->flush_prepare, NULL);
+        uv_close((uv_handle_t *)&w->listen_drain, NULL);
         uv_close((uv_handle_t *)&w->wakeup, NULL);
+    }
+}
+
+static bool listeners_open(cg_worker *w)
+{
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i].type == UV_TCP && !uv_is_closing((uv_handle_t *)&w->listeners[i]))
+            return true;
+    return false;
+}
+
+/* Stopping. Closing a listening socket resets the connections in its accept
+ * queue, and with SO_REUSEPORT the kernel queued some of the new ones for
+ * this process's sockets: so each is closed only when its queue is empty,
+ * checked right after the loop's accept pass (a check handle runs after
+ * I/O). What remains is the kernel's window between that look and close(2),
+ * and handshakes not yet completed (net.ipv4.tcp_migrate_req=1 moves those
+ * to the successor's sockets; passed sockets, listen_fds.h, have none). */
+static void on_listen_drain(uv_check_t *h)
+{
+    cg_worker *w = h->data;
+    bool late = uv_now(&w->loop) - w->stop_began_ms >= LISTEN_DRAIN_MAX_MS;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        uv_tcp_t *l = &w->listeners[i];
+        uv_os_fd_t fd;
+        if (l->type != UV_TCP || uv_is_closing((uv_handle_t *)l))
+            continue;
+        struct pollfd p = { .events = POLLIN };
+        if (!late && uv_fileno((uv_handle_t *)l, &fd) == 0 && (p.fd = fd, poll(&p, 1, 0) == 1))
+            continue; /* queued connections: the next accept pass takes them */
+        uv_close((uv_handle_t *)l, NULL);
+    }
+    if (!listeners_open(w)) {
+        uv_check_stop(h);
+        if (w->nconns == 0)
+            uv_async_send(&w->wakeup);
     }
 }
 
 static void begin_stop(cg_worker *w)
 {
     w->stopping = true;
-    for (size_t i = 0; i < w->nlisteners; i++)
-        uv_close((uv_handle_t *)&w->listeners[i], NULL);
+    w->stop_began_ms = uv_now(&w->loop);
+    uv_check_start(&w->listen_drain, on_listen_drain);
+    on_listen_drain(&w->listen_drain);
     for (cg_conn *c = w->conns, *next; c; c = next) {
         next = c->next;
         cg_conn_drain(c);
@@ -216,7 +265,7 @@ static void on_wakeup(uv_async_t *a)
     }
     if (atomic_load(&w->stop_requested) && !w->stopping)
         begin_stop(w);
-    if (w->stopping && w->nconns == 0)
+    if (w->stopping && w->nconns == 0 && !listeners_open(w))
         finish_stop(w);
 }
 
@@ -258,6 +307,8 @@ static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *
     uv_timer_init(&w->loop, &w->heartbeat_timer);
     w->heartbeat_timer.data = w;
     atomic_init(&w->heartbeat_ms, uv_hrtime() / 1000000u);
+    uv_check_init(&w->loop, &w->listen_drain);
+    w->listen_drain.data = w;
     uv_prepare_init(&w->loop, &w->flush_prepare);
     w->flush_prepare.data = w;
     uv_prepare_start(&w->flush_prepare, on_prepare);
@@ -509,6 +560,34 @@ static void reload(server *s)
         cg_pidfile_write_status(s->pid_file, s->reloads, s->reload_failures, ok, outcome);
 }
 
+/* ---- shared session-ticket keys ---- */
+
+/* A key file that changed is loaded and put in force for new handshakes;
+ * one that does not load leaves the keys in force (ticket_keys.h). A stat
+ * per listener every few seconds, on the main thread: workers only see the
+ * new set at their next ticket. */
+static void on_ticket_keys_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    for (size_t i = 0; i < s->cfg->nlisteners; i++) {
+        const cg_listener_cfg *l = &s->cfg->listeners[i];
+        cg_ticket_keyring *ring = cg_tls_server_ticket_keys(l->tls);
+        if (!ring)
+            continue;
+        char err[400], q[500], f[600];
+        size_t nkeys;
+        cg_keyring_result r = cg_ticket_keyring_refresh(ring, false, &nkeys, err, sizeof err);
+        const char *path = cg_ticket_keyring_path(ring);
+        cg_log_quote(f, sizeof f, path, strlen(path));
+        if (r == CG_KEYRING_REPLACED)
+            cg_log(CG_LOG_INFO, "ticket_keys", "listener=%s file=%s keys=%zu detail=\"the changed key file is in "
+                   "force: its first key seals new tickets\"", l->name, f, nkeys);
+        else if (r == CG_KEYRING_KEPT)
+            cg_log(CG_LOG_ERROR, "ticket_keys", "listener=%s file=%s keys=%zu detail=%s", l->name, f, nkeys,
+                   cg_log_quote(q, sizeof q, err, strlen(err)));
+    }
+}
+
 /* ---- systemd watchdog ---- */
 
 static void on_watchdog(uv_timer_t *t)
@@ -599,6 +678,7 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&s->sigusr1, NULL);
     unwatch_all(s);
     uv_close((uv_handle_t *)&s->debounce, NULL);
+    uv_close((uv_handle_t *)&s->ticket_keys, NULL);
     uv_unref((uv_handle_t *)&s->sigterm);
     uv_unref((uv_handle_t *)&s->sigint);
 }
@@ -650,10 +730,79 @@ static bool become_service(server *s)
 
 int cg_server_run(const char *config_path)
 {
+    cg_run_options opt = { 0 };
+    return cg_server_run_with(config_path, &opt);
+}
+
+/* run --takeover, once this process serves: the predecessor is told to
+ * stop (it finishes what it has, including its accept queues). */
+static void stop_predecessor(server *s)
+{
+    char what[600];
+    if (cg_pidfile_is_certgate(s->predecessor, what, sizeof what) != 1) {
+        cg_log(CG_LOG_WARN, "takeover", "predecessor=%ld detail=\"no longer a running certgate: nothing to stop\"",
+               (long)s->predecessor);
+        return;
+    }
+    if (kill(s->predecessor, SIGTERM) != 0) {
+        cg_log(CG_LOG_ERROR, "takeover", "predecessor=%ld detail=\"cannot signal it (%s): stop it yourself "
+               "(kill -TERM %ld); both serve until then\"", (long)s->predecessor, strerror(errno),
+               (long)s->predecessor);
+        return;
+    }
+    cg_log(CG_LOG_INFO, "takeover", "predecessor=%ld detail=\"serving; the predecessor was told to stop (SIGTERM): "
+           "it drains its connections\"", (long)s->predecessor);
+}
+
+/* Binds (or takes from the passed sockets) one socket per worker and listener. */
+static bool open_listeners(server *s, cg_listen_fds *passed, int *fds)
+{
+    char err[300];
+    for (size_t li = 0; li < s->cfg->nlisteners; li++) {
+        const cg_listener_cfg *l = &s->cfg->listeners[li];
+        int shared = cg_listen_fds_find(passed, l->address, l->port);
+        for (unsigned wi = 0; wi < s->nworkers; wi++) {
+            /* A passed socket: every worker accepts from it (its own descriptor). */
+            int fd = shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0) : open_listener(l, err, sizeof err);
+            if (fd < 0) {
+                if (shared >= 0)
+                    snprintf(err, sizeof err, "dup: %s", strerror(errno));
+                else if (s->predecessor && strstr(err, "in use"))
+                    strncat(err, " (the running certgate does not share its port: it was started by a version "
+                            "without SO_REUSEPORT; stop it, then start this one)", sizeof err - strlen(err) - 1);
+                cg_log(CG_LOG_ERROR, "listen_failed", "listener=%s address=%s:%u detail=\"%s\"", l->name,
+                       l->address, l->port, err);
+                fprintf(stderr, "certgate: listener \"%s\": cannot listen on %s:%u: %s\n", l->name, l->address,
+                        l->port, err);
+                return false;
+            }
+            fds[wi * s->cfg->nlisteners + li] = fd;
+        }
+        if (shared >= 0) {
+            close(shared); /* the workers' copies keep it open; the supervisor has its own */
+            cg_log(CG_LOG_INFO, "listen_fds", "listener=%s address=%s:%u detail=\"serving the socket passed by "
+                   "the supervisor (LISTEN_FDS)\"", l->name, l->address, l->port);
+        }
+    }
+    size_t unused = cg_listen_fds_close_unused(passed);
+    if (unused)
+        cg_log(CG_LOG_WARN, "listen_fds", "unused=%zu detail=\"passed sockets bound to no listener's address and "
+               "port: closed\"", unused);
+    return true;
+}
+
+int cg_server_run_with(const char *config_path, const cg_run_options *opt)
+{
     server s = { .config_path = config_path };
     /* First, while this is the only thread: it edits the environment. */
     char notify_err[300];
     bool notify_ok = cg_notify_init(notify_err, sizeof notify_err);
+    cg_listen_fds passed;
+    char lerr[300];
+    if (!cg_listen_fds_take(&passed, lerr, sizeof lerr)) {
+        fprintf(stderr, "certgate: %s\n", lerr);
+        return 1;
+    }
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     /* Two mappings per TLS connection: past this many, glibc serves the
      * buffers from the heap instead, well before vm.max_map_count (65530 by
@@ -668,8 +817,16 @@ int cg_server_run(const char *config_path)
         return 1;
     char perr[600];
     bool stale = false;
+    if (opt->takeover && !s.cfg->process.pid_file) {
+        fprintf(stderr, "certgate: --takeover finds the running certgate through process.pid_file: set it\n");
+        cg_config_unref(s.cfg);
+        return 1;
+    }
+    if (opt->takeover && !cg_pidfile_check(s.cfg->process.pid_file, &stale, perr, sizeof perr))
+        s.predecessor = (pid_t)cg_pidfile_read(s.cfg->process.pid_file, perr, sizeof perr);
     if (!cg_privileges_plan(s.cfg, &s.plan, perr, sizeof perr) ||
-        (s.cfg->process.pid_file && !cg_pidfile_check(s.cfg->process.pid_file, &stale, perr, sizeof perr))) {
+        (s.cfg->process.pid_file && !s.predecessor &&
+         !cg_pidfile_check(s.cfg->process.pid_file, &stale, perr, sizeof perr))) {
         fprintf(stderr, "certgate: %s\n", perr);
         cg_config_unref(s.cfg);
         return 1;
@@ -738,20 +895,8 @@ int cg_server_run(const char *config_path)
         fds[i] = -1;
 
     char err[300];
-    for (unsigned wi = 0; wi < s.nworkers; wi++) {
-        for (size_t li = 0; li < s.cfg->nlisteners; li++) {
-            const cg_listener_cfg *l = &s.cfg->listeners[li];
-            int fd = open_listener(l, s.nworkers > 1, err, sizeof err);
-            if (fd < 0) {
-                cg_log(CG_LOG_ERROR, "listen_failed", "listener=%s address=%s:%u detail=\"%s\"", l->name,
-                       l->address, l->port, err);
-                fprintf(stderr, "certgate: listener \"%s\": cannot listen on %s:%u: %s\n", l->name, l->address,
-                        l->port, err);
-                goto out;
-            }
-            fds[wi * s.cfg->nlisteners + li] = fd;
-        }
-    }
+    if (!open_listeners(&s, &passed, fds))
+        goto out;
     for (unsigned wi = 0; wi < s.nworkers; wi++) {
         if (!worker_init(&s.workers[wi], wi, s.cfg, &s.services, &fds[wi * s.cfg->nlisteners], err, sizeof err)) {
             fprintf(stderr, "certgate: %s\n", err);
@@ -781,6 +926,9 @@ int cg_server_run(const char *config_path)
     uv_timer_init(&s.loop, &s.debounce);
     s.debounce.data = &s;
     watch_mapping_files(&s);
+    uv_timer_init(&s.loop, &s.ticket_keys);
+    s.ticket_keys.data = &s;
+    uv_timer_start(&s.ticket_keys, on_ticket_keys_timer, TICKET_KEYS_CHECK_MS, TICKET_KEYS_CHECK_MS);
     uv_timer_init(&s.loop, &s.watchdog);
     s.watchdog.data = &s;
     s.watchdog_ms = cg_notify_watchdog_usec() / 1000u;
@@ -807,6 +955,8 @@ int cg_server_run(const char *config_path)
         cg_notify_ready(status);
         if (s.pid_file)
             cg_pidfile_write_status(s.pid_file, 0, 0, true, "started");
+        if (s.predecessor)
+            stop_predecessor(&s);
     } else {
         on_signal(&s.sigterm, SIGTERM);
     }

@@ -48,6 +48,8 @@ typedef struct cg_worker {
     uv_tcp_t *listeners;             /* one per cfg->listeners[i] */
     int *listen_fds;
     size_t nlisteners;
+    uv_check_t listen_drain;         /* stopping: closes each listener once its accept queue is empty */
+    uint64_t stop_began_ms;
 
     struct cg_conn *conns;           /* intrusive list of open client connections */
     size_t nconns;
@@ -81,6 +83,15 @@ extern atomic_uint cg_open_connections;
 
 /* Runs the server until SIGTERM/SIGINT. Returns the process exit status. */
 int cg_server_run(const char *config_path);
+
+typedef struct cg_run_options {
+    /* `certgate run --takeover`: a live certgate in process.pid_file is not
+     * a refusal but the predecessor: this process binds beside it
+     * (SO_REUSEPORT) or serves the sockets passed to both, and once it is
+     * ready tells the predecessor to stop (SIGTERM: it drains). */
+    bool takeover;
+} cg_run_options;
+int cg_server_run_with(const char *config_path, const cg_run_options *opt);
 
 /* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>". */
 void cg_server_request_id(cg_worker *w, char *out, size_t cap);

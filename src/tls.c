@@ -11,11 +11,14 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl_internal.h> /* mbedtls_ssl_read_record: see judge_certificate_message() */
+#include <mbedtls/platform_time.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ticket.h>
 
 #include "chain_cache.h"
 #include "chain_limits.h"
 #include "pk_ops.h"
+#include "ticket_keys.h"
 
 struct cg_tls_server {
     mbedtls_ssl_config conf;
@@ -24,6 +27,9 @@ struct cg_tls_server {
     mbedtls_x509_crt anchors;   /* trusted client CAs */
     mbedtls_ssl_ticket_context tickets;
     bool tickets_on;
+    cg_ticket_keyring *shared_tickets; /* tls.session_ticket_keys; NULL: mbedTLS's random keys */
+    unsigned char ticket_context[CG_TICKET_CONTEXT_BYTES]; /* what a shared ticket is sealed for */
+    uint32_t ticket_lifetime_s;
     cg_verify_policy policy;
     unsigned max_client_certificates;
     cg_chain_cache *chains;     /* verified client chains, per worker */
@@ -90,6 +96,133 @@ static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg
                 path, e);
 }
 
+/* ---- session tickets sealed with shared keys (ticket_keys.h) ---- */
+
+/* A shared ticket opens only on a listener of the same name that judges
+ * client certificates the same way: the trust anchors and the settings that
+ * decide a verdict during the handshake. A reload that changes them also
+ * retires the tickets issued before, as a new random key would. */
+static void ticket_context(const cg_listener_cfg *l, const mbedtls_x509_crt *anchors, unsigned char out[32])
+{
+    static const char label[] = "certgate session ticket v1";
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    mbedtls_sha256_starts_ret(&h, 0);
+    mbedtls_sha256_update_ret(&h, (const unsigned char *)label, sizeof label);
+    mbedtls_sha256_update_ret(&h, (const unsigned char *)l->name, strlen(l->name) + 1);
+    for (const mbedtls_x509_crt *c = anchors; c && c->raw.p; c = c->next) {
+        unsigned char len[4] = { (unsigned char)(c->raw.len >> 24), (unsigned char)(c->raw.len >> 16),
+                                 (unsigned char)(c->raw.len >> 8), (unsigned char)c->raw.len };
+        mbedtls_sha256_update_ret(&h, len, sizeof len);
+        mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
+    }
+    unsigned char policy[11] = { l->allow_weak_signatures, l->require_client_auth_eku,
+                                 (unsigned char)(l->max_chain_depth >> 24), (unsigned char)(l->max_chain_depth >> 16),
+                                 (unsigned char)(l->max_chain_depth >> 8), (unsigned char)l->max_chain_depth,
+                                 (unsigned char)(l->max_client_certificates >> 24),
+                                 (unsigned char)(l->max_client_certificates >> 16),
+                                 (unsigned char)(l->max_client_certificates >> 8),
+                                 (unsigned char)l->max_client_certificates, 0 };
+    mbedtls_sha256_update_ret(&h, policy, sizeof policy);
+    mbedtls_sha256_finish_ret(&h, out);
+    mbedtls_sha256_free(&h);
+}
+
+static void put24(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v >> 16);
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)v;
+}
+
+static size_t get24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
+
+/* The payload: mbedTLS's own serialization of the session (what its tickets
+ * carry: the verification result, the client's leaf, the master secret),
+ * then the CA certificates the client sent after its leaf, so that another
+ * instance can rebuild the chain for the depth policy and revocation
+ * (verify.h: every signature is checked again there). Layout: session
+ * length (3) | session | count (1) | count x (length (3) | DER). */
+static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start,
+                               const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+{
+    cg_tls_server *s = p;
+    size_t cap = (size_t)(end - start);
+    if (cap < CG_TICKET_OVERHEAD + 4)
+        return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+    unsigned char *payload = start + CG_TICKET_PAYLOAD_OFFSET;
+    size_t room = cap - CG_TICKET_OVERHEAD, used = 0;
+    int ret = mbedtls_ssl_session_save(session, payload + 3, room - 4, &used);
+    if (ret != 0)
+        return ret;
+    put24(payload, used);
+    size_t n = 3 + used;
+    unsigned char *count = payload + n++;
+    *count = 0;
+    if (session->peer_cert) {
+        for (const mbedtls_x509_crt *c = session->peer_cert->next; c && c->raw.p && *count < CG_VERIFY_MAX_DEPTH;
+             c = c->next) {
+            if (!c->ca_istrue || c->raw.len > room - n || room - n - c->raw.len < 3)
+                continue; /* only CAs can be issuers; one that does not fit is looked for in the pool */
+            put24(payload + n, c->raw.len);
+            memcpy(payload + n + 3, c->raw.p, c->raw.len);
+            n += 3 + c->raw.len;
+            (*count)++;
+        }
+    }
+    cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context, (uint64_t)session->start,
+                                                 thread_rng, NULL, start, cap, n, tlen);
+    if (st != CG_TICKET_OK) {
+        mbedtls_platform_zeroize(payload, n); /* the master secret, in the clear: sealing failed */
+        return st == CG_TICKET_NO_ROOM ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
+    *lifetime = s->ticket_lifetime_s;
+    return 0;
+}
+
+static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
+{
+    cg_tls_server *s = p;
+    unsigned char *payload;
+    size_t n;
+    cg_ticket_status st = cg_ticket_keyring_open(s->shared_tickets, s->ticket_context, (uint64_t)mbedtls_time(NULL),
+                                                 s->ticket_lifetime_s, buf, len, &payload, &n);
+    if (st == CG_TICKET_EXPIRED)
+        return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+    if (st != CG_TICKET_OK)
+        return MBEDTLS_ERR_SSL_INVALID_MAC; /* unknown key, altered: a full handshake follows */
+    int ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    size_t slen = n >= 4 ? get24(payload) : 0;
+    if (n < 4 || slen > n - 4)
+        goto out;
+    if ((ret = mbedtls_ssl_session_load(session, payload + 3, slen)) != 0)
+        goto out;
+    size_t pos = 3 + slen;
+    unsigned count = payload[pos++];
+    ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    if (count > CG_VERIFY_MAX_DEPTH || (count && !session->peer_cert))
+        goto out;
+    for (unsigned i = 0; i < count; i++) {
+        if (n - pos < 3 || get24(payload + pos) > n - pos - 3)
+            goto out;
+        size_t dlen = get24(payload + pos);
+        if (mbedtls_x509_crt_parse_der(session->peer_cert, payload + pos + 3, dlen) != 0)
+            goto out;
+        pos += 3 + dlen;
+    }
+    ret = pos == n ? 0 : MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    /* As mbedTLS's own tickets: the lifetime counts from the full handshake. */
+    mbedtls_time_t now = mbedtls_time(NULL);
+    if (ret == 0 && (now < session->start - CG_TICKET_CLOCK_SKEW_S ||
+                     (now > session->start && (uint64_t)(now - session->start) > s->ticket_lifetime_s)))
+        ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+out:
+    mbedtls_platform_zeroize(payload, n);
+    return ret; /* on an error mbedTLS frees what was loaded */
+}
+
+cg_ticket_keyring *cg_tls_server_ticket_keys(const cg_tls_server *s) { return s ? s->shared_tickets : NULL; }
+
 cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag)
 {
     cg_tls_server *s = calloc(1, sizeof *s);
@@ -148,6 +281,15 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
             }
         }
     }
+    if (ok && l->session_tickets && l->session_ticket_keys_file) {
+        char terr[300];
+        if (!(s->shared_tickets = cg_ticket_keyring_new(l->session_ticket_keys_file, terr, sizeof terr))) {
+            cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->session_ticket_keys_pos.line,
+                        l->session_ticket_keys_pos.column, "listeners[%s].tls.session_ticket_keys \"%s\": %s", l->name,
+                        l->session_ticket_keys_file, terr);
+            ok = false;
+        }
+    }
     if (!ok)
         goto fail;
     /* Every worker signs with the key and verifies with the anchors: their
@@ -197,7 +339,12 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
                                                                    : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
     if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
         goto fail_internal;
-    if (l->session_tickets) {
+    if (l->session_tickets && s->shared_tickets) {
+        ticket_context(l, &s->anchors, s->ticket_context);
+        s->ticket_lifetime_s = l->session_ticket_lifetime_s;
+        mbedtls_ssl_conf_session_tickets_cb(&s->conf, shared_ticket_write, shared_ticket_parse, s);
+        s->tickets_on = true;
+    } else if (l->session_tickets) {
         if ((err = mbedtls_ssl_ticket_setup(&s->tickets, thread_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
                                             l->session_ticket_lifetime_s)) != 0)
             goto fail_internal;
@@ -242,6 +389,8 @@ void cg_tls_server_free(cg_tls_server *s)
     mbedtls_pk_free(&s->own_key);
     mbedtls_x509_crt_free(&s->anchors);
     mbedtls_ssl_ticket_free(&s->tickets);
+    cg_ticket_keyring_free(s->shared_tickets);
+    mbedtls_platform_zeroize(s->ticket_context, sizeof s->ticket_context);
     cg_verify_pool_free(s->policy.pool);
     cg_chain_cache_free(s->chains);
     free(s->listener_name);

@@ -96,6 +96,9 @@ const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
  * CertificateRequest (tls.client_ca_names), in that order; none when it
  * names none. For the 403.7 page. */
 const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n);
+/* The shared session-ticket keys of this listener (tls.session_ticket_keys,
+ * ticket_keys.h), or NULL when it uses random keys of its own. */
+struct cg_ticket_keyring *cg_tls_server_ticket_keys(const cg_tls_server *s);
 /* What the verified-chain cache of one worker did (chain_cache.h). */
 void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out);
 

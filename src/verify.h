@@ -24,9 +24,11 @@
  * session its chain back from there (or rebuilds it from the pool and the
  * trust anchors, checking every signature), so the depth policy and the
  * revocation check (crl.h) apply to resumed sessions exactly as to full
- * handshakes. Tickets never outlive the listener's TLS context (a reload
- * makes a new one), so the pool lives exactly as long as the sessions it
- * serves.
+ * handshakes. mbedTLS's tickets never outlive the listener's TLS context (a
+ * reload makes a new one). Shared tickets (tls.session_ticket_keys,
+ * ticket_keys.h) do, and may come from another instance: they carry the CA
+ * certificates the client sent after its leaf (tls.c), so the chain is
+ * rebuilt from those, every signature checked, when the pool does not know it.
  */
 #ifndef CG_VERIFY_H
 #define CG_VERIFY_H

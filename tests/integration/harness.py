@@ -582,13 +582,15 @@ class Certgate:
 
     # -- lifecycle --
 
-    def start(self, wait=True, env=None, **popen):
+    def start(self, wait=True, env=None, args=(), argv=None, **popen):
         """env: variables added to the environment (e.g. NOTIFY_SOCKET);
+        args: more arguments after `run -c FILE` (--takeover); argv: the whole
+        command line instead (a wrapper that execs certgate);
         popen: more subprocess.Popen arguments (user=, group=, ...)."""
         if not os.path.exists(CERTGATE):
             raise AssertionError("no certgate binary at %s (set CERTGATE)" % CERTGATE)
         self._err = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([CERTGATE, "run", "-c", self.cfg_path],
+        self.proc = subprocess.Popen(argv or [CERTGATE, "run", "-c", self.cfg_path] + list(args),
                                      stdin=subprocess.DEVNULL, stdout=self._err,
                                      stderr=self._err,
                                      env=dict(os.environ, **env) if env else None, **popen)
