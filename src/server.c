@@ -15,6 +15,7 @@
 #include <http_parser.h>
 
 #include "admission.h"
+#include "ratelimit.h"
 #include "backend.h"
 #include "conn.h"
 #include "crl.h"
@@ -685,8 +686,11 @@ int cg_server_run(const char *config_path)
         return 1;
     }
     s.services.admission = cg_admission_new();
-    if (!s.services.admission) {
+    s.services.ratelimit = cg_ratelimit_new(CG_RATELIMIT_DEFAULT_CAPACITY);
+    if (!s.services.admission || !s.services.ratelimit) {
         fprintf(stderr, "certgate: out of memory\n");
+        cg_admission_free(s.services.admission);
+        cg_ratelimit_free(s.services.ratelimit);
         cg_config_unref(s.cfg);
         cg_log_close();
         free(s.pid_file);
@@ -715,6 +719,7 @@ int cg_server_run(const char *config_path)
         if (s.services.crl)
             cg_crl_store_free(s.services.crl);
         cg_admission_free(s.services.admission);
+        cg_ratelimit_free(s.services.ratelimit);
         cg_config_unref(s.cfg);
         cg_log_close();
         free(s.pid_file);
@@ -848,6 +853,7 @@ out:
         cg_kerberos_free(s.services.kerberos);
     cg_crl_store_free(s.services.crl);
     cg_admission_free(s.services.admission);
+    cg_ratelimit_free(s.services.ratelimit);
     cg_config_unref(s.cfg);
     if (s.pid_file && !cg_pidfile_remove(s.pid_file, perr, sizeof perr)) {
         char q2[700];
