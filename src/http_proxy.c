@@ -512,8 +512,9 @@ static bool rate_ok(cg_conn *c, const cg_listener_cfg *l)
 }
 
 /* Decides whether the parsed request may go to a backend, in pipeline order:
- * certificate verdict (revocation may still be pending) -> route ->
- * certificate required -> mapping -> delegation -> forward. */
+ * certificate verdict (revocation may still be pending) -> rate limit ->
+ * route -> certificate required -> body size -> mapping -> delegation ->
+ * forward. */
 void cg_proxy_admit(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
@@ -845,6 +846,18 @@ static bool feed_request_body(cg_conn *c)
         const cg_listener_cfg *l = listener_of(c, ex->cfg);
         uint64_t max = cg_request_body_max(l, ex->route);
         cg_request_body_refusal(&why, l, ex->route, max, max - ex->body_room, false);
+        if (ex->res_head_sent) {
+            /* The backend answered before the body ended: too late for a
+             * page, the connection is cut; the log says why. */
+            char detail[1000];
+            cg_log(CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=413 page=none detail=%s", ex->id,
+                   c->peer, cg_refusal_code(why.kind), cg_log_quote(detail, sizeof detail, why.detail,
+                                                                    strlen(why.detail)));
+            ex->refusal = why.kind;
+            log_request(c);
+            cg_conn_close(c, false);
+            return false;
+        }
         cg_proxy_refuse(c, &why, true);
         return false;
     }

@@ -7,6 +7,8 @@ so a slow (sanitized) build does not earn tokens between them.
 """
 
 import re
+import socket
+import threading
 import time
 
 import harness as H
@@ -122,6 +124,60 @@ class TestBodyLimit(H.Shared):
             r = self.cg.tls().request("GET", H.unique("/after"))
             self.assertNotEqual(self.assert_ok_json(r)["peer"], aborted,
                                 "a backend connection with half a request body was reused")
+
+    def test_chunked_over_limit_after_the_response_started(self):
+        """A backend that answers before reading the body: the response has
+        started when the body crosses the limit, so no page; both connections
+        are cut and the log says why."""
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(H.t(10))
+        self.addCleanup(srv.close)
+        got = {"closed": False}
+
+        def serve():
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+            with s:
+                s.settimeout(H.t(10))
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    d = s.recv(4096)
+                    if not d:
+                        return
+                    buf += d
+                s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"r" * 100)
+                try:
+                    while s.recv(65536):
+                        pass
+                    got["closed"] = True
+                except OSError:
+                    got["closed"] = True
+
+        th = threading.Thread(target=serve, daemon=True)
+        th.start()
+        cg = H.Certgate(H.module_tmp(__name__), name="early-answer")
+        cg.configure(H.pki(), {"app": srv.getsockname()[1]}, listener_extra="max_request_body: 1k")
+        cg.start()
+        self.addCleanup(cg.stop)
+        with cg.tls() as c:
+            c.send("POST /early HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "258\r\n%s\r\n" % ("a" * 600))
+            head = c._read_until(b"\r\n\r\n", time.monotonic() + H.t(5))
+            self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+            c.send("258\r\n%s\r\n" % ("b" * 600))
+            self.assertTrue(c.wait_closed(), "the client connection stays open")
+        th.join(H.t(10))
+        self.assertTrue(got["closed"], "the backend connection was not closed")
+        line = cg.wait_log(event="refused", code="request_body_too_large")[0]
+        self.assertEqual(line.get("page"), "none")
+        self.assertIn("grew past", line.get("detail", ""))
+        req = cg.wait_log(event="request", id_=line["id"])[0]
+        self.assertEqual(req.get("code"), "request_body_too_large")
+        self.assertEqual(req.get("status"), "200")  # what the client was sent
 
     def test_head_request_and_get_unaffected(self):
         r = self.cg.tls().request("GET", "/plain")
