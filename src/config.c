@@ -30,6 +30,7 @@
 #include <yaml.h>
 
 #include "chain_limits.h"
+#include "config_limits.h"
 #include "error_page.h"
 #include "http1.h"
 #include "mapping.h"
@@ -1103,7 +1104,7 @@ static void parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_lis
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
                         const char *lpath, bool has_mapping, cg_listener_cfg *l)
 {
-    static const char *const keys[] = { "path", "backend", "client_cert", NULL };
+    static const char *const keys[] = { "path", "backend", "client_cert", "max_request_body", NULL };
     static const char *const modes[] = { "required", "optional", NULL };
     cg_route *r = &l->routes[i];
     const cg_config *cfg = ld->cfg;
@@ -1184,6 +1185,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     int mode;
     if (get_enum(ld, &m, "client_cert", modes, &mode) == CG_YAML_SET)
         r->client_cert_required = mode == 0;
+    cg_config_parse_route_limits(&ld->y, item, m.path, r);
 }
 
 static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
@@ -1484,7 +1486,8 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
                                         "forward_client_cert", "case_insensitive_paths", "windows_paths",
-                                        "strip_request_headers", "routes", "proxy_protocol", NULL };
+                                        "strip_request_headers", "routes", "proxy_protocol", "max_request_body",
+                                        "rate_limit", NULL };
     cg_listener_cfg *l = &ld->cfg->listeners[i];
     yaml_node_t *item = list_item(ld, seq, i), *n, *name_node = NULL;
     const char *name = peek_name(ld, item, "name"), *s;
@@ -1553,6 +1556,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     get_bool(ld, &m, "windows_paths", &l->windows_paths);                   /* route paths are checked with it */
     parse_strip_headers(ld, &m, ldesc, l);
     parse_listener_proxy_protocol(ld, &m, ldesc, l);
+    cg_config_parse_listener_limits(&ld->y, item, m.path, l);
     parse_routes(ld, &m, ldesc, l);
     check_listener_unique(ld, seq, i, name_node);
 }

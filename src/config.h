@@ -14,6 +14,7 @@
 
 #include "cidr.h"
 #include "error.h"
+#include "ratelimit.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
@@ -30,6 +31,9 @@ typedef struct cg_route {
     size_t path_len;
     size_t backend;        /* index into cg_config.backends */
     bool client_cert_required;
+    /* Request limits (request_limits.h): the route's own, else the listener's. */
+    bool has_max_request_body;
+    uint64_t max_request_body; /* bytes; 0: unlimited */
 } cg_route;
 
 typedef enum { CG_REVOCATION_FETCH, CG_REVOCATION_CACHE_ONLY, CG_REVOCATION_OFF } cg_revocation_mode;
@@ -79,6 +83,11 @@ typedef struct cg_listener_cfg {
      * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */
     char **strip_headers, **keep_headers;
     size_t nstrip_headers, nkeep_headers;
+
+    /* Request limits (request_limits.h, parsed by config_limits.c). */
+    uint64_t max_request_body;   /* bytes; 0: unlimited (routes may override) */
+    cg_rate rate_per_client;     /* per certificate, per address without one; per_minute 0: off */
+    cg_rate rate_per_address;    /* per address (IPv6: limits.per_address_ipv6_prefix); 0: off */
 
     cg_route *routes;      /* longest prefix wins, on segment boundaries (target.h) */
     size_t nroutes;

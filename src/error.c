@@ -14,6 +14,9 @@ static const struct {
     [CG_REFUSE_HEAD_TOO_LARGE]       = { 431, 0, "request_head_too_large", "Request header fields too large" },
     [CG_REFUSE_HEADER_TIMEOUT]       = { 408, 0, "request_header_timeout", "Request header timeout" },
     [CG_REFUSE_BODY_TIMEOUT]         = { 408, 0, "request_body_timeout", "Request body timeout" },
+    /* IIS's request filtering says 404.13 for this; 413 is what HTTP clients
+     * understand (RFC 9110 15.5.14), so no sub-status (docs/errors.md). */
+    [CG_REFUSE_BODY_TOO_LARGE]       = { 413, 0, "request_body_too_large", "Request body too large" },
     [CG_REFUSE_CERT_MISSING]         = { 403, 7, "client_cert_missing", "Client certificate required" },
     [CG_REFUSE_CERT_UNTRUSTED]       = { 403, 16, "client_cert_untrusted", "Client certificate untrusted or invalid" },
     [CG_REFUSE_CERT_EKU]             = { 403, 16, "client_cert_eku", "Client certificate not valid for client authentication" },
@@ -35,6 +38,7 @@ static const struct {
     [CG_REFUSE_BACKEND_BAD_RESPONSE] = { 502, 0, "backend_bad_response", "Invalid response from the backend" },
     [CG_REFUSE_BACKEND_TIMEOUT]      = { 504, 0, "backend_timeout", "Backend timeout" },
     [CG_REFUSE_OVERLOADED]           = { 503, 0, "overloaded", "Too many connections" },
+    [CG_REFUSE_RATE_LIMITED]         = { 429, 0, "rate_limited", "Too many requests" },
     [CG_REFUSE_SHUTTING_DOWN]        = { 503, 0, "shutting_down", "Server shutting down" },
 };
 
@@ -65,6 +69,10 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Upload timed out",
         "The data your browser was sending stopped arriving.",
         "Check your network connection and send it again." },
+    [CG_REFUSE_BODY_TOO_LARGE] = {
+        "Upload too large",
+        "The data your browser tried to send (a file or a form) is larger than this site accepts.",
+        "Send a smaller file, or split it into several. If you need to send larger ones, " HELP_DESK },
     [CG_REFUSE_CERT_MISSING] = {
         "Certificate required",
         "This site signs you in with a personal certificate (on a smart card or installed in your browser), and "
@@ -154,6 +162,11 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Server busy",
         "This site is handling too many connections right now.",
         "Wait a minute, then try again." },
+    [CG_REFUSE_RATE_LIMITED] = {
+        "Too many requests",
+        "Your browser or program sent more requests in a short time than this site accepts from one user.",
+        "Slow down: wait a few seconds, then try again. If a program of yours sends these requests, make it "
+        "wait as long as the Retry-After header of this answer says." },
     [CG_REFUSE_SHUTTING_DOWN] = {
         "Server restarting",
         "This site is restarting.",
@@ -173,6 +186,8 @@ static const char *reason_phrase(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";

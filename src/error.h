@@ -24,6 +24,7 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_HEAD_TOO_LARGE,        /* 431      request head over the limits     */
     CG_REFUSE_HEADER_TIMEOUT,        /* 408      request head not received in time */
     CG_REFUSE_BODY_TIMEOUT,          /* 408      request body stalled             */
+    CG_REFUSE_BODY_TOO_LARGE,        /* 413      request body over max_request_body */
     CG_REFUSE_CERT_MISSING,          /* 403.7    no client certificate            */
     CG_REFUSE_CERT_UNTRUSTED,        /* 403.16   untrusted or invalid             */
     CG_REFUSE_CERT_EKU,              /* 403.16   no Client Authentication EKU     */
@@ -45,6 +46,7 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_BACKEND_BAD_RESPONSE,  /* 502      backend sent something invalid    */
     CG_REFUSE_BACKEND_TIMEOUT,       /* 504      backend did not answer in time   */
     CG_REFUSE_OVERLOADED,            /* 503      connection limit reached         */
+    CG_REFUSE_RATE_LIMITED,          /* 429      over the listener's rate_limit   */
     CG_REFUSE_SHUTTING_DOWN,         /* 503      server is stopping               */
     CG_REFUSE_KIND_COUNT
 } cg_refusal_kind;

@@ -26,6 +26,7 @@
 #include "identity.h"
 #include "log.h"
 #include "mapping.h"
+#include "request_limits.h"
 #include "target.h"
 #include "http_proxy_internal.h"
 #include "retry.h"
@@ -158,6 +159,9 @@ static void reset_exchange(cg_exchange *ex)
     ex->req_done = ex->res_head_sent = ex->res_done = false;
     ex->res_paused = ex->req_paused = ex->retried = ex->is_head = ex->sent_token = false;
     ex->replay_ok = ex->replaying = ex->fresh = false;
+    ex->body_room = UINT64_MAX;
+    ex->body_over = false;
+    ex->retry_after_s = 0;
     ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
     ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
     cg_buf_free(&ex->replay);
@@ -232,10 +236,13 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     char st[24];
     cg_refusal_status_text(why->kind, st, sizeof st);
 
-    char detail[1000];
+    char detail[1000], retry_after[40] = "";
     cg_log_quote(detail, sizeof detail, why->detail, strlen(why->detail));
-    cg_log(status >= 500 ? CG_LOG_ERROR : CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=%s detail=%s",
-           ex->id, c->peer, cg_refusal_code(why->kind), st, detail);
+    if (why->kind == CG_REFUSE_RATE_LIMITED) /* request_limits.c logs those, a line per bucket per 10 s */
+        snprintf(retry_after, sizeof retry_after, "Retry-After: %u\r\n", ex->retry_after_s ? ex->retry_after_s : 1);
+    else
+        cg_log(status >= 500 ? CG_LOG_ERROR : CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=%s detail=%s",
+               ex->id, c->peer, cg_refusal_code(why->kind), st, detail);
 
     /* A request whose body we have not read cannot be followed by another. */
     if (ex->phase != CG_EX_IDLE && !ex->req_done)
@@ -274,9 +281,9 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
                         CG_ERROR_PAGE_HEADERS "X-Request-Id: %s\r\nX-Certgate-Status: %s\r\n"
-                        "X-Certgate-Error: %s\r\n%s\r\n",
+                        "X-Certgate-Error: %s\r\n%s%s\r\n",
                         status, cg_http_reason_phrase(status), ex->is_head ? (size_t)0 : plen, ex->id, st,
-                        cg_refusal_code(why->kind), close_after ? "Connection: close\r\n" : "");
+                        cg_refusal_code(why->kind), retry_after, close_after ? "Connection: close\r\n" : "");
     bool ok = cg_conn_write(c, head, (size_t)hlen);
     if (ok && !ex->is_head)
         ok = cg_conn_write(c, page, plen);
@@ -499,9 +506,29 @@ static void request_token(cg_conn *c)
     /* on_token continues, possibly already done */
 }
 
+/* Takes a token from the client's rate-limit buckets, or refuses (429). */
+static bool rate_ok(cg_conn *c, const cg_listener_cfg *l)
+{
+    cg_exchange *ex = &c->ex;
+    cg_rate_client who = {
+        .address = &c->admit_key,
+        .ipv6_prefix = c->tls_cfg->limits.per_address_ipv6_prefix,
+        .fingerprint = c->cert_present ? c->fingerprint : NULL,
+        .peer = c->peer,
+        .request_id = ex->id,
+    };
+    cg_refusal why;
+    if (cg_request_rate_check(c->w->services->ratelimit, l, c->listener, &who, uv_hrtime(), &why,
+                              &ex->retry_after_s))
+        return true;
+    cg_proxy_refuse(c, &why, false);
+    return false;
+}
+
 /* Decides whether the parsed request may go to a backend, in pipeline order:
- * certificate verdict (revocation may still be pending) -> route ->
- * certificate required -> mapping -> delegation -> forward. */
+ * certificate verdict (revocation may still be pending) -> rate limit ->
+ * route -> certificate required -> body size -> mapping -> delegation ->
+ * forward. */
 void cg_proxy_admit(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
@@ -520,6 +547,8 @@ void cg_proxy_admit(cg_conn *c)
         return;
     }
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
+    if (cg_request_rate_enabled(l) && !rate_ok(c, l))
+        return;
     ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
     if (!ex->route) {
         char p[300];
@@ -531,6 +560,13 @@ void cg_proxy_admit(cg_conn *c)
     ex->backend = ex->route->backend;
     if (!c->cert_present && ex->route->client_cert_required) {
         cg_proxy_refuse(c, &c->cert_refusal, true);
+        return;
+    }
+    ex->body_room = cg_request_body_max(l, ex->route);
+    if (ex->req.body == CG_BODY_LENGTH && ex->req.content_length > ex->body_room) {
+        /* Before any backend connection: also before a 100 Continue. */
+        cg_request_body_refusal(&why, l, ex->route, ex->body_room, ex->req.content_length, true);
+        cg_proxy_refuse(c, &why, true);
         return;
     }
     if (!map_identity(c, l))
@@ -757,6 +793,14 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
     cg_exchange *ex = &c->ex;
     uv_buf_t bufs[3];
     unsigned n = 0;
+    if (len > ex->body_room) {
+        /* A chunked body crossing max_request_body (a Content-Length one was
+         * judged at admission): none of this piece goes out. */
+        ex->body_over = true;
+        http_parser_pause(p, 1);
+        return 0;
+    }
+    ex->body_room -= len;
     ex->bytes_in += len;
     if (ex->replay_ok) {
         if (ex->replay.len + len > CG_REPLAY_MAX || !cg_buf_append(&ex->replay, at, len)) {
@@ -808,6 +852,29 @@ static bool feed_request_body(cg_conn *c)
                                   &req_body_settings, c->pbuf + c->ppos, avail, &bad);
     c->ppos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
+    if (ex->body_over) {
+        /* The backend has part of the body: cg_proxy_refuse drops its
+         * connection (never pooled again); the rest of the body cannot be
+         * skipped reliably, so the client connection closes after the 413. */
+        cg_refusal why;
+        const cg_listener_cfg *l = listener_of(c, ex->cfg);
+        uint64_t max = cg_request_body_max(l, ex->route);
+        cg_request_body_refusal(&why, l, ex->route, max, max - ex->body_room, false);
+        if (ex->res_head_sent) {
+            /* The backend answered before the body ended: too late for a
+             * page, the connection is cut; the log says why. */
+            char detail[1000];
+            cg_log(CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=413 page=none detail=%s", ex->id,
+                   c->peer, cg_refusal_code(why.kind), cg_log_quote(detail, sizeof detail, why.detail,
+                                                                    strlen(why.detail)));
+            ex->refusal = why.kind;
+            log_request(c);
+            cg_conn_close(c, false);
+            return false;
+        }
+        cg_proxy_refuse(c, &why, true);
+        return false;
+    }
     if (bad) {
         cg_refusal why;
         cg_refuse(&why, CG_REFUSE_BAD_REQUEST, "Invalid chunked request body: %s.", bad);

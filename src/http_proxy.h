@@ -84,6 +84,10 @@ typedef struct cg_exchange {
                                     unchanged, nothing of the response reached the client */
     bool out_blocked;            /* no new request: the client's output queue is over the
                                     high-water mark (a pipelining client that does not read) */
+    /* Request limits (request_limits.h). */
+    uint64_t body_room;          /* body bytes the request may still send (UINT64_MAX: no limit) */
+    bool body_over;              /* a chunked body crossed max_request_body: refuse, close */
+    uint32_t retry_after_s;      /* a 429's Retry-After */
 } cg_exchange;
 
 /* Called by conn.c. */

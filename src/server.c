@@ -17,6 +17,7 @@
 #include <http_parser.h>
 
 #include "admission.h"
+#include "ratelimit.h"
 #include "backend.h"
 #include "conn.h"
 #include "crl.h"
@@ -842,8 +843,11 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         return 1;
     }
     s.services.admission = cg_admission_new();
-    if (!s.services.admission) {
+    s.services.ratelimit = cg_ratelimit_new(CG_RATELIMIT_DEFAULT_CAPACITY);
+    if (!s.services.admission || !s.services.ratelimit) {
         fprintf(stderr, "certgate: out of memory\n");
+        cg_admission_free(s.services.admission);
+        cg_ratelimit_free(s.services.ratelimit);
         cg_config_unref(s.cfg);
         cg_log_close();
         free(s.pid_file);
@@ -872,6 +876,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         if (s.services.crl)
             cg_crl_store_free(s.services.crl);
         cg_admission_free(s.services.admission);
+        cg_ratelimit_free(s.services.ratelimit);
         cg_config_unref(s.cfg);
         cg_log_close();
         free(s.pid_file);
@@ -998,6 +1003,7 @@ out:
         cg_kerberos_free(s.services.kerberos);
     cg_crl_store_free(s.services.crl);
     cg_admission_free(s.services.admission);
+    cg_ratelimit_free(s.services.ratelimit);
     cg_config_unref(s.cfg);
     if (s.pid_file && !cg_pidfile_remove(s.pid_file, perr, sizeof perr)) {
         char q2[700];

@@ -28,6 +28,7 @@ typedef struct cg_services {
     struct cg_crl_store *crl;       /* revocation cache */
     struct cg_kerberos *kerberos;   /* NULL when no backend delegates */
     struct cg_admission *admission; /* per-address connection counts (admission.h) */
+    struct cg_ratelimit *ratelimit; /* per-client request rate buckets (ratelimit.h) */
 } cg_services;
 
 typedef struct cg_worker {

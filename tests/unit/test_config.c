@@ -457,7 +457,8 @@ static void test_unknown_keys(void **state)
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
                         "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
-                        "windows_paths, strip_request_headers, routes, proxy_protocol)");
+                        "windows_paths, strip_request_headers, routes, proxy_protocol, max_request_body, "
+                        "rate_limit)");
     cg_diag_free(&d);
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
@@ -504,7 +505,7 @@ static void test_unknown_keys(void **state)
                  "        backend: app\n"
                  "        prefix: true\n",
                  11, 9, "unknown key \"prefix\" in route \"/api\" of listener \"main\" "
-                        "(expected one of: path, backend, client_cert)");
+                        "(expected one of: path, backend, client_cert, max_request_body)");
     /* A non-scalar key. */
     expect_error("? [a, b]\n: 1\n" MINIMAL, 1, 3, "expected a key name at top level, got a list");
 }
@@ -523,7 +524,7 @@ static void test_wrong_types(void **state)
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
                  "revocation, mapping, forward_client_cert, case_insensitive_paths, windows_paths, "
-                 "strip_request_headers, routes, proxy_protocol, "
+                 "strip_request_headers, routes, proxy_protocol, max_request_body, rate_limit, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
