@@ -246,35 +246,40 @@ class TestJournald(LogBase):
     """stderr connected to the journal: systemd sets JOURNAL_STREAM to its
     device:inode (systemd.exec(5)); here stderr is the harness's file."""
 
-    def start_on_stderr(self, name, journal_stream):
-        cg = self.new_certgate(name, start=False, level="info")
+    def start_on_stderr(self, name, journal_stream, log_format="logfmt"):
+        cg = self.new_certgate(name, start=False, level="info", log_format=log_format)
         cg.write_config(H.read_text(cg.cfg_path).replace("  file: %s\n" % cg.log_path, "  file: stderr\n", 1))
         open(cg.stderr_path, "ab").close()
         st = os.stat(cg.stderr_path)
         env = {"JOURNAL_STREAM": journal_stream(st)}
         cg.start(env=env)
         self.assertEqual(cg.curl("/j").status, 200)
-        H.wait_until(lambda: "event=request" in H.read_text(cg.stderr_path), what="the request line on stderr")
+        self.assertEqual(cg.curl("/nocert", cert=None).status, 403)  # a refused line: warn
+        H.wait_until(lambda: re.search(r'event(=|":")request', H.read_text(cg.stderr_path)),
+                     what="the request line on stderr")
         cg.stop()
-        return [l for l in H.complete_lines(H.read_text(cg.stderr_path)) if "event=" in l]
+        # stderr also has the configuration's diagnostics, as `certgate check` prints them
+        return [l for l in H.complete_lines(H.read_text(cg.stderr_path)) if re.search(r'event(=|":")', l)]
 
     def test_priority_prefixes_and_no_timestamp(self):
-        lines = self.start_on_stderr("journal", lambda st: "%d:%d" % (st.st_dev, st.st_ino))
-        prio = {"debug": "7", "info": "6", "warn": "4", "error": "3"}
-        seen = set()
-        for line in lines:
-            m = re.match(r"^<([0-7])>(.*)$", line)
-            self.assertTrue(m, "no priority prefix: %r" % line)
-            e = H.parse_logfmt(m.group(2))
-            self.assertNotIn("ts", e, line)
-            self.assertEqual(list(e)[:2], ["level", "event"], line)
-            self.assertEqual(m.group(1), prio[e["level"]], line)
-            seen.add(e["level"])
-        self.assertTrue({"info", "warn"} <= seen, lines)
+        for fmt in ("logfmt", "json"):
+            lines = self.start_on_stderr("journal", lambda st: "%d:%d" % (st.st_dev, st.st_ino), fmt)
+            prio = {"debug": "7", "info": "6", "warn": "4", "error": "3"}
+            seen = set()
+            for line in lines:
+                m = re.match(r"^<([0-7])>(.*)$", line)
+                self.assertTrue(m, "no priority prefix: %r" % line)
+                e = json.loads(m.group(2)) if fmt == "json" else H.parse_logfmt(m.group(2))
+                self.assertNotIn("ts", e, line)
+                self.assertEqual(list(e)[:2], ["level", "event"], line)
+                self.assertEqual(m.group(1), prio[e["level"]], line)
+                seen.add((e["level"], e["event"]))
+            self.assertIn(("info", "request"), seen, lines)
+            self.assertIn(("warn", "refused"), seen, lines)
 
     def test_unrelated_journal_stream_ignored(self):
         for value in (lambda st: "%d:%d" % (st.st_dev, st.st_ino + 1), lambda st: "garbage"):
-            lines = self.start_on_stderr("nojournal", value)
+            lines = self.start_on_stderr("nojournal", value, "logfmt")
             self.assertTrue(lines)
             for line in lines:
                 self.assertFalse(line.startswith("<"), line)
