@@ -133,14 +133,21 @@ size_t cg_logfmt_value(char *out, size_t cap, const char *s, size_t n)
 {
     if (cap == 0)
         return 0;
-    if (is_bare(s, n) && n < cap) {
+    if (is_bare(s, n) && (n < cap || cap >= 4)) {
+        if (n >= cap) { /* cut: still bare, '.' is a safe character */
+            memcpy(out, s, cap - 4);
+            memcpy(out + cap - 4, "...", 4);
+            return cap - 1;
+        }
         memcpy(out, s, n);
         out[n] = '\0';
         return n;
     }
-    if (cap < ESC_MAX + 8) {
-        out[0] = '\0';
-        return 0;
+    if (cap < ESC_MAX + 8) { /* no room for any character: an empty value, well-formed */
+        size_t k = cap >= 3 ? 2 : 0;
+        memcpy(out, "\"\"", k);
+        out[k] = '\0';
+        return k;
     }
     bool cut;
     size_t o = 0;

@@ -74,7 +74,8 @@ cg_logfmt_tok cg_logfmt_next(cg_logfmt_reader *r, cg_slice *key, cg_slice *value
 size_t cg_logfmt_unquote(cg_slice quoted, char *out, size_t cap);
 
 /* s as one logfmt value (bare or quoted, see above) into out[0..cap);
- * returns its length. Cut values end in "..." (inside the quotes). */
+ * returns its length. Cut values end in "..." (inside the quotes; a bare
+ * value stays bare); with no room for a character, "". */
 size_t cg_logfmt_value(char *out, size_t cap, const char *s, size_t n);
 
 /* The request target t[0..n) with its query redacted (logging.log_query:
