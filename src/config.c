@@ -569,8 +569,9 @@ static void parse_workers(cg_loader *ld, const cg_map *root)
 
 static void parse_logging(cg_loader *ld, const cg_map *root)
 {
-    static const char *const keys[] = { "level", "file", NULL };
+    static const char *const keys[] = { "level", "file", "format", "log_query", NULL };
     static const char *const levels[] = { "debug", "info", "warn", "error", NULL };
+    static const char *const formats[] = { "logfmt", "json", NULL };
     cg_map m;
     if (!open_section(ld, root, "logging", keys, "in logging", &m))
         return;
@@ -578,6 +579,10 @@ static void parse_logging(cg_loader *ld, const cg_map *root)
     int level;
     if (get_enum(ld, &m, "level", levels, &level) == CG_YAML_SET)
         ld->cfg->log_level = (cg_log_level)level;
+    int format;
+    if (get_enum(ld, &m, "format", formats, &format) == CG_YAML_SET)
+        ld->cfg->log_format = (cg_log_format)format;
+    get_bool(ld, &m, "log_query", &ld->cfg->log_query);
 
     yaml_node_t *n;
     const char *s;

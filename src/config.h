@@ -21,6 +21,7 @@ struct cg_mapping;    /* mapping.h */
 struct cg_error_template; /* error_page.h */
 
 typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
+typedef enum { CG_LOG_LOGFMT, CG_LOG_JSON } cg_log_format; /* logging.format */
 
 typedef struct cg_pos {
     int line, column; /* 1-based position in cfg->file of the value */
@@ -200,6 +201,8 @@ typedef struct cg_config {
     uint32_t workers;            /* event loops (threads); >= 1 */
     cg_log_level log_level;
     char *log_file;              /* NULL = stderr */
+    cg_log_format log_format;    /* logging.format */
+    bool log_query;              /* logging.log_query: query strings verbatim in logs */
 
     cg_limits limits;
     cg_timeouts timeouts;

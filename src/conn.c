@@ -467,11 +467,10 @@ bool cg_conn_check_revocation(cg_conn *c)
 
 static void on_handshake_failed(cg_conn *c)
 {
-    char err[160], peer[64];
+    char err[160];
     cg_tls_strerror(c->tls.last_error, err, sizeof err);
-    cg_log_quote(peer, sizeof peer, c->peer, strlen(c->peer));
-    cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"%s\"", peer,
-           c->tls_cfg->listeners[c->listener].name, err);
+    cg_log_fields(CG_LOG_INFO, "tls_handshake_failed", CG_LF_STR("client", c->peer),
+                  CG_LF_STR("listener", c->tls_cfg->listeners[c->listener].name), CG_LF_STR("reason", err));
     close_now(c);
 }
 
@@ -496,13 +495,17 @@ static void process_input(cg_conn *c)
             cg_admission_handshake_done(c->w->services->admission, &c->admit_key);
         }
         judge_certificate(c);
-        if (CG_LOG_DEBUG_ON())
-            cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s chain=%s", c->peer,
-                   c->tls.resumed, mbedtls_ssl_get_ciphersuite(&c->tls.ssl), c->cert_present ? c->serial : "-",
-                   c->tls.refused                       ? "refused"
-                   : !c->cert_present || c->tls.resumed ? "-"
-                   : c->tls.chain_cached                ? "cached"
-                                                        : "verified");
+        if (CG_LOG_DEBUG_ON()) {
+            cg_tls_session_info tls;
+            cg_tls_session_info_get(&c->tls, &tls);
+            cg_log_fields(CG_LOG_DEBUG, "tls_handshake", CG_LF_STR("client", c->peer), CG_LF_BOOL("resumed", tls.resumed),
+                          CG_LF_STR("tls", tls.version), CG_LF_STR("cipher", tls.cipher),
+                          CG_LF_STR("cert", c->cert_present ? c->serial : "-"),
+                          CG_LF_STR("chain", c->tls.refused                       ? "refused"
+                                             : !c->cert_present || c->tls.resumed ? "-"
+                                             : c->tls.chain_cached                ? "cached"
+                                                                                  : "verified"));
+        }
         cg_proxy_init(c);
         if (c->cert_ok && c->cert_present)
             cg_conn_check_revocation(c);

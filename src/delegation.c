@@ -867,8 +867,8 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why)
     if (p)
         proxy_release_locked(k, p);
     pthread_mutex_unlock(&k->proxy_mu);
-    cg_log(CG_LOG_INFO, "kerberos_proxy_tgt", "principal=%s ccache=%s expires_in=%llds", k->principal, np->ccname,
-           (long long)(np->end - now_s()));
+    cg_log_fields(CG_LOG_INFO, "kerberos_proxy_tgt", CG_LF_STR("principal", k->principal),
+                  CG_LF_STR("ccache", np->ccname), CG_LF_INT("expires_in_s", (int64_t)(np->end - now_s())));
     return np;
 }
 
@@ -1037,15 +1037,12 @@ static void xwork_done(uv_work_t *w, int status)
     cg_kerberos *k = x->k;
     if (status == UV_ECANCELED && !x->cred)
         cg_refuse(&x->why, CG_REFUSE_DELEGATION_FAILED, "the Kerberos exchange was cancelled (shutting down)");
-    char q[300];
     if (x->cred)
-        cg_log(CG_LOG_DEBUG, "kerberos_s4u", "user=%s spn=%s ms=%.2f expires_in=%llds",
-               cg_log_quote(q, sizeof q, x->principal, strlen(x->principal)), x->target, x->ms,
-               (long long)(x->cred->end - now_s()));
+        cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", x->principal), CG_LF_STR("spn", x->target),
+                      CG_LF_MS("ms", x->ms), CG_LF_INT("expires_in_s", (int64_t)(x->cred->end - now_s())));
     else
-        cg_log(CG_LOG_WARN, "kerberos_s4u_failed", "user=%s spn=%s ms=%.2f code=%s",
-               cg_log_quote(q, sizeof q, x->principal, strlen(x->principal)), x->target, x->ms,
-               cg_refusal_code(x->why.kind));
+        cg_log_fields(CG_LOG_WARN, "kerberos_s4u_failed", CG_LF_STR("user", x->principal),
+                      CG_LF_STR("spn", x->target), CG_LF_MS("ms", x->ms), CG_LF_STR("code", cg_refusal_code(x->why.kind)));
 
     cg_deleg_req *wake = NULL, **wake_tail = &wake;
     cg_ucred *old = NULL;

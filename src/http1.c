@@ -126,6 +126,19 @@ static const char *excerpt(char *out, size_t cap, cg_slice s)
 
 #define EXCERPT(name, s) char name##_buf[256]; const char *name = excerpt(name##_buf, sizeof name##_buf, (s))
 
+/* An excerpt of a request line or target that stops at its query: queries
+ * carry tokens and personal data, and refusal sentences go to the log. */
+static const char *excerpt_no_query(char *out, size_t cap, cg_slice s)
+{
+    const char *q = memchr(s.p, '?', s.n);
+    if (!q)
+        return excerpt(out, cap, s);
+    excerpt(out, cap - 12, (cg_slice){ s.p, (size_t)(q - s.p) });
+    strcat(out, "?[redacted]");
+    return out;
+}
+#define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = excerpt_no_query(name##_buf, sizeof name##_buf, (s))
+
 const char *cg_http_excerpt(char *out, size_t cap, cg_slice s)
 {
     return excerpt(out, cap, s);
@@ -868,7 +881,7 @@ static bool known_method(cg_slice m)
 
 static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request *req)
 {
-    EXCERPT(l, line);
+    EXCERPT_NO_QUERY(l, line);
     const char *sp1 = memchr(line.p, ' ', line.n);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line.p + line.n - sp1 - 1)) : NULL;
     const char *sp3 = sp2 ? memchr(sp2 + 1, ' ', (size_t)(line.p + line.n - sp2 - 1)) : NULL;
@@ -902,7 +915,7 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
         return false;
 
     cg_slice t = req->target;
-    EXCERPT(ts, t);
+    EXCERPT_NO_QUERY(ts, t);
     if (t.n == 1 && t.p[0] == '*') {
         if (!cg_slice_ieq(req->method, "OPTIONS")) {
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,

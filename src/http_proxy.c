@@ -25,6 +25,7 @@
 #include "error_page.h"
 #include "identity.h"
 #include "log.h"
+#include "log_format.h"
 #include "mapping.h"
 #include "request_limits.h"
 #include "target.h"
@@ -93,39 +94,52 @@ static void on_body_timeout(uv_timer_t *t)
 
 /* ---- logging ---- */
 
+/* The access line: typed fields (log.h), no printf and no allocation.
+ * The query is redacted unless logging.log_query. */
 static void log_request(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
-    char path[700], sent[400] = "", subject_buf[1024], method[40], principal[300];
-    cg_log_quote(principal, sizeof principal, c->principal, strlen(c->principal));
-    cg_log_quote(path, sizeof path, ex->path, strlen(ex->path));
-    if (ex->target_sent[0]) {
-        /* Only when normalization changed it: what routes saw is path=. */
-        memcpy(sent, " target_sent=", 13);
-        cg_log_quote(sent + 13, sizeof sent - 13, ex->target_sent, strlen(ex->target_sent));
+    const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;
+    char path[700], sent[400];
+    const char *p = ex->path, *ts = ex->target_sent;
+    if (!cfg->log_query) {
+        cg_log_redact_query(path, sizeof path, ex->path, strlen(ex->path));
+        cg_log_redact_query(sent, sizeof sent, ex->target_sent, strlen(ex->target_sent));
+        p = path;
+        ts = sent;
     }
-    cg_log_quote(method, sizeof method, ex->method, strlen(ex->method));
-    /* The whole subject, however long (quoting at most doubles it). */
-    char *subject = subject_buf;
-    const char *s = c->cert_present && c->subject ? c->subject : "-";
-    size_t need = 2 * strlen(s) + 8;
-    if (need > sizeof subject_buf && !(subject = malloc(need)))
-        subject = subject_buf, need = sizeof subject_buf;
-    cg_log_quote(subject, need, s, strlen(s));
+    cg_tls_session_info tls;
+    cg_tls_session_info_get(&c->tls, &tls);
+    bool parsed = ex->method[0] != '\0'; /* the head parsed: method, version, headers known */
     double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
     int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
-    cg_log(CG_LOG_INFO, "request",
-           "id=%s listener=%s client=%s subject=%s serial=%s principal=%s method=%s path=%s status=%d sub=%d "
-           "code=%s backend=%s bytes_in=%" PRIu64 " bytes_out=%" PRIu64 " ms=%.3f%s",
-           ex->id, listener_of(c, c->tls_cfg)->name, c->peer, subject, c->cert_present ? c->serial : "-",
-           c->mapped ? principal : "-",
-           ex->method[0] ? method : "-", ex->path[0] ? path : "-", ex->status, sub,
-           cg_refusal_code(ex->refusal), ex->route && ex->cfg ? backend_of(ex)->name : "-", ex->bytes_in,
-           ex->bytes_out, ms, sent);
-    if (subject != subject_buf)
-        free(subject);
+    const cg_log_field f[] = {
+        CG_LF_STR("id", ex->id),
+        CG_LF_STR("listener", listener_of(c, c->tls_cfg)->name),
+        CG_LF_STR("client", c->peer),
+        CG_LF_STR("subject", c->cert_present && c->subject ? c->subject : "-"),
+        CG_LF_STR("serial", c->cert_present ? c->serial : "-"),
+        CG_LF_STR("principal", c->mapped ? c->principal : "-"),
+        CG_LF_STR("method", parsed ? ex->method : "-"),
+        CG_LF_STR("path", ex->path[0] ? p : "-"),
+        CG_LF_INT("status", ex->status),
+        CG_LF_INT("sub", sub),
+        CG_LF_STR("code", cg_refusal_code(ex->refusal)),
+        CG_LF_STR("backend", ex->route && ex->cfg ? backend_of(ex)->name : "-"),
+        CG_LF_UINT("bytes_in", ex->bytes_in),
+        CG_LF_UINT("bytes_out", ex->bytes_out),
+        CG_LF_MS("ms", ms),
+        CG_LF_STR("host", parsed && ex->host[0] ? ex->host : "-"),
+        CG_LF_STR("user_agent", parsed && ex->user_agent[0] ? ex->user_agent : "-"),
+        CG_LF_STR("http", !parsed ? "-" : ex->req.version_minor ? "1.1" : "1.0"),
+        CG_LF_STR("tls", tls.version),
+        CG_LF_STR("cipher", tls.cipher),
+        CG_LF_BOOL("resumed", tls.resumed),
+        CG_LF_STR("target_sent", ts), /* last: only when normalization changed the target */
+    };
+    cg_log_kv(CG_LOG_INFO, "request", f, sizeof f / sizeof f[0] - (ex->target_sent[0] ? 0 : 1));
 }
 
 /* ---- exchange lifecycle ---- */
@@ -152,7 +166,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->head.len = 0;
     ex->head_built = false;
     ex->head_base_len = 0;
-    ex->id[0] = ex->method[0] = ex->path[0] = ex->target_sent[0] = '\0';
+    ex->id[0] = ex->method[0] = ex->path[0] = ex->target_sent[0] = ex->host[0] = ex->user_agent[0] = '\0';
     ex->status = 0;
     ex->refusal = CG_REFUSE_NONE;
     ex->bytes_in = ex->bytes_out = 0;
@@ -236,13 +250,13 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     char st[24];
     cg_refusal_status_text(why->kind, st, sizeof st);
 
-    char detail[1000], retry_after[40] = "";
-    cg_log_quote(detail, sizeof detail, why->detail, strlen(why->detail));
+    char retry_after[40] = "";
     if (why->kind == CG_REFUSE_RATE_LIMITED) /* request_limits.c logs those, a line per bucket per 10 s */
         snprintf(retry_after, sizeof retry_after, "Retry-After: %u\r\n", ex->retry_after_s ? ex->retry_after_s : 1);
     else
-        cg_log(status >= 500 ? CG_LOG_ERROR : CG_LOG_WARN, "refused", "id=%s client=%s code=%s status=%s detail=%s",
-               ex->id, c->peer, cg_refusal_code(why->kind), st, detail);
+        cg_log_fields(status >= 500 ? CG_LOG_ERROR : CG_LOG_WARN, "refused", CG_LF_STR("id", ex->id),
+                      CG_LF_STR("client", c->peer), CG_LF_STR("code", cg_refusal_code(why->kind)),
+                      CG_LF_STR("status", st), CG_LF_STR("detail", why->detail));
 
     /* A request whose body we have not read cannot be followed by another. */
     if (ex->phase != CG_EX_IDLE && !ex->req_done)
@@ -330,6 +344,19 @@ static void copy_for_log(char *dst, size_t cap, cg_slice s)
     dst[n] = '\0';
 }
 
+/* A header's value for the log, cut with "..." when longer than dst. */
+static void copy_header_for_log(char *dst, size_t cap, const cg_http_request *req, const char *name)
+{
+    const cg_http_header *h = cg_http_find_header(req->headers, req->nheaders, name);
+    if (!h) {
+        dst[0] = '\0';
+        return;
+    }
+    copy_for_log(dst, cap, h->value);
+    if (h->value.n > cap - 1)
+        memcpy(dst + cap - 4, "...", 4);
+}
+
 /* Replaces the request's target with its canonical form (target.h),
  * computed once, in place in the head (it is never longer): routes match
  * it and the backend receives it. The log keeps what was sent when it
@@ -385,6 +412,8 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     }
     copy_for_log(ex->method, sizeof ex->method, ex->req.method);
     copy_for_log(ex->path, sizeof ex->path, ex->req.target);
+    copy_header_for_log(ex->host, sizeof ex->host, &ex->req, "Host");
+    copy_header_for_log(ex->user_agent, sizeof ex->user_agent, &ex->req, "User-Agent");
     if (!use_canonical_target(c, head))
         return false;
     ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
@@ -610,8 +639,10 @@ static bool retry_after_401(cg_conn *c)
         if (!h || h->value.n < 9 || strncasecmp(h->value.p, "Negotiate", 9) != 0)
             return false;
     }
-    cg_log(CG_LOG_INFO, "backend_401", "id=%s backend=%s principal=%s detail=\"%s\"", ex->id, b->name,
-           c->principal, ex->sent_token ? "ticket refused: retrying once with a fresh one" : "credentials requested");
+    cg_log_fields(CG_LOG_INFO, "backend_401", CG_LF_STR("id", ex->id), CG_LF_STR("backend", b->name),
+                  CG_LF_STR("principal", c->principal),
+                  CG_LF_STR("detail", ex->sent_token ? "ticket refused: retrying once with a fresh one"
+                                                     : "credentials requested"));
     if (ex->sent_token)
         cg_delegation_flush(c->w->services->kerberos, c->principal);
     ex->retried = true;

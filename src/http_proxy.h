@@ -55,6 +55,8 @@ typedef struct cg_exchange {
                                     refused); truncated */
     char target_sent[256];       /* for the log: the target as sent, when normalization
                                     changed it; truncated */
+    char host[128];              /* for the log: Host as sent; cut with "..." */
+    char user_agent[192];        /* for the log: User-Agent as sent; cut with "..." */
     int status;                  /* sent to the client, for the log */
     cg_refusal_kind refusal;
     uint64_t bytes_in, bytes_out;

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "log_format.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +34,8 @@ static struct {
 static void log_flush(void);
 
 static atomic_int min_level = CG_LOG_INFO;
+static atomic_int line_format = CG_LOG_LOGFMT;
+static atomic_bool to_journal; /* stderr is the journal: priority prefixes, no ts */
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
@@ -79,6 +84,34 @@ static int open_file(const char *file)
     return open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
+bool cg_log_journald_stream(int fd, const char *journal_stream)
+{
+    if (!journal_stream)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long dev = strtoull(journal_stream, &end, 10);
+    if (end == journal_stream || *end != ':' || errno)
+        return false;
+    const char *ino_text = end + 1;
+    unsigned long long ino = strtoull(ino_text, &end, 10);
+    if (end == ino_text || *end != '\0' || errno || *journal_stream == '-' || *ino_text == '-')
+        return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* The journal only when logging to stderr (systemd.exec(5): a service
+ * whose stderr was redirected elsewhere must not use the prefixes). */
+static void detect_journal(const char *file)
+{
+    atomic_store(&to_journal, !file && cg_log_journald_stream(2, getenv("JOURNAL_STREAM")));
+}
+
+void cg_log_set_format(cg_log_format format) { atomic_store(&line_format, (int)format); }
+
 bool cg_log_open(const char *file, cg_log_level level)
 {
     int fd = open_file(file);
@@ -92,6 +125,7 @@ bool cg_log_open(const char *file, cg_log_level level)
         L.spare = malloc(QUEUE_CAP);
     }
     atomic_store(&min_level, (int)level);
+    detect_journal(file);
     bool start = !L.running && L.fill && L.spare;
     if (start) {
         L.stopping = false;
@@ -118,6 +152,7 @@ bool cg_log_reopen(const char *file, cg_log_level level)
     if (old_own && old != fd)
         close(old);
     atomic_store(&min_level, (int)level);
+    detect_journal(file);
     return true;
 }
 
@@ -177,42 +212,43 @@ static size_t format_ts(char *out, size_t cap)
     return (size_t)snprintf(out, cap, "%s.%03dZ", cached, (int)(tv.tv_usec / 1000));
 }
 
-void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
-{
-    if (!cg_log_enabled(level))
-        return;
-    char line[16384]; /* a request line with a long subject DN fits */
-    char ts[48];
-    format_ts(ts, sizeof ts);
-    int n = snprintf(line, sizeof line, "ts=%s level=%s event=%s ", ts, level_names[level], event);
-    if (n < 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m > 0 ? (size_t)m : 0);
-    if (len >= sizeof line - 1) {
-        len = sizeof line - 5;
-        memcpy(line + len, "...", 3); /* truncated; still one line */
-        len += 3;
-    }
-    while (len > 0 && line[len - 1] == ' ')
-        len--;
-    line[len++] = '\n';
+/* sd-daemon(3) priorities by level: debug, info, warning, err. */
+static const int journal_prio[] = { 7, 6, 4, 3 };
 
+#define LINE_MAX_BYTES 16384 /* a request line with a long subject DN fits */
+
+/* ts, level and event, in the configured format; ts[] keeps the
+ * timestamp for a log_dropped line. */
+static void begin_line(cg_logline *l, char *buf, size_t cap, cg_log_level level, const char *event, char *ts,
+                       size_t tscap)
+{
+    bool journal = atomic_load(&to_journal);
+    format_ts(ts, tscap);
+    cg_logline_begin(l, buf, cap, (cg_log_format)atomic_load(&line_format), journal ? journal_prio[level] : -1,
+                     journal ? NULL : ts, level_names[level], event);
+}
+
+static void enqueue(const char *line, size_t len, const char *ts)
+{
     pthread_mutex_lock(&L.lock);
     if (!L.running) {
         pthread_mutex_unlock(&L.lock);
         write_all(L.fd, line, len); /* before open / after close: direct */
         return;
     }
-    if (L.dropped && L.fill_len + 128 < QUEUE_CAP) {
-        int k = snprintf(L.fill + L.fill_len, 128, "ts=%s level=warn event=log_dropped lines=%lu\n", ts,
-                         L.dropped);
-        if (k > 0)
-            L.fill_len += (size_t)k;
-        L.dropped = 0;
+    if (L.dropped) {
+        char d[256];
+        cg_logline dl;
+        bool journal = atomic_load(&to_journal);
+        cg_logline_begin(&dl, d, sizeof d, (cg_log_format)atomic_load(&line_format),
+                         journal ? journal_prio[CG_LOG_WARN] : -1, journal ? NULL : ts, "warn", "log_dropped");
+        cg_logline_uint(&dl, "lines", L.dropped);
+        size_t k = cg_logline_end(&dl);
+        if (L.fill_len + k <= QUEUE_CAP) {
+            memcpy(L.fill + L.fill_len, d, k);
+            L.fill_len += k;
+            L.dropped = 0;
+        }
     }
     if (L.fill_len + len <= QUEUE_CAP) {
         memcpy(L.fill + L.fill_len, line, len);
@@ -224,48 +260,59 @@ void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
     pthread_mutex_unlock(&L.lock);
 }
 
-static bool safe_char(unsigned char c)
+void cg_log(cg_log_level level, const char *event, const char *fmt, ...)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == '/' || c == ':' || c == '@' || c == '+' || c == ',' || c == '[' ||
-           c == ']' || c == '%' || c == '~' || c == '*' || c == '!' || c == '$' || c == '(' || c == ')' ||
-           c == ';' || c == '&' || c == '?';
+    if (!cg_log_enabled(level))
+        return;
+    char fields[LINE_MAX_BYTES], line[LINE_MAX_BYTES], ts[48];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(fields, sizeof fields, fmt, ap);
+    va_end(ap);
+    size_t n = m < 0 ? 0 : (size_t)m >= sizeof fields ? sizeof fields - 1 : (size_t)m;
+    cg_logline l;
+    begin_line(&l, line, sizeof line, level, event, ts, sizeof ts);
+    cg_logline_fields(&l, fields, n, fmt);
+    if (m >= 0 && (size_t)m >= sizeof fields)
+        l.cut = true;
+    size_t len = cg_logline_end(&l);
+    enqueue(line, len, ts);
+}
+
+void cg_log_kv(cg_log_level level, const char *event, const cg_log_field *f, size_t n)
+{
+    if (!cg_log_enabled(level))
+        return;
+    char line[LINE_MAX_BYTES], ts[48];
+    cg_logline l;
+    begin_line(&l, line, sizeof line, level, event, ts, sizeof ts);
+    for (size_t i = 0; i < n; i++) {
+        switch (f[i].type) {
+        case CG_LOGF_STR: {
+            const char *s = f[i].v.s;
+            cg_logline_str(&l, f[i].key, s, !s ? 0 : f[i].n == CG_LOG_STRLEN ? strlen(s) : f[i].n);
+            break;
+        }
+        case CG_LOGF_UINT:
+            cg_logline_uint(&l, f[i].key, f[i].v.u);
+            break;
+        case CG_LOGF_INT:
+            cg_logline_int(&l, f[i].key, f[i].v.i);
+            break;
+        case CG_LOGF_BOOL:
+            cg_logline_bool(&l, f[i].key, f[i].v.b);
+            break;
+        case CG_LOGF_MS:
+            cg_logline_fixed3(&l, f[i].key, f[i].v.d);
+            break;
+        }
+    }
+    size_t len = cg_logline_end(&l);
+    enqueue(line, len, ts);
 }
 
 char *cg_log_quote(char *out, size_t cap, const char *s, size_t n)
 {
-    if (cap == 0)
-        return out;
-    bool bare = n > 0;
-    for (size_t i = 0; i < n && bare; i++)
-        bare = safe_char((unsigned char)s[i]);
-    size_t o = 0;
-    if (bare) {
-        size_t k = n < cap - 1 ? n : cap - 1;
-        memcpy(out, s, k);
-        out[k] = '\0';
-        return out;
-    }
-    out[o++] = '"';
-    for (size_t i = 0; i < n && o + 6 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else if (c == '\t') {
-            out[o++] = '\\';
-            out[o++] = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (o + 1 < cap)
-        out[o++] = '"';
-    out[o < cap ? o : cap - 1] = '\0';
+    cg_logfmt_value(out, cap, s, n);
     return out;
 }

@@ -387,12 +387,10 @@ static void log_diag(const cg_diag *d)
 {
     for (size_t i = 0; i < d->count; i++) {
         const cg_diag_item *it = &d->items[i];
-        char msg[1200], file[600];
-        cg_log_quote(msg, sizeof msg, it->message, strlen(it->message));
-        cg_log_quote(file, sizeof file, it->file ? it->file : "-", strlen(it->file ? it->file : "-"));
-        cg_log(it->severity == CG_DIAG_ERROR ? CG_LOG_ERROR : CG_LOG_WARN, "config",
-               "severity=%s file=%s line=%d column=%d message=%s",
-               it->severity == CG_DIAG_ERROR ? "error" : "warning", file, it->line, it->column, msg);
+        cg_log_fields(it->severity == CG_DIAG_ERROR ? CG_LOG_ERROR : CG_LOG_WARN, "config",
+                      CG_LF_STR("severity", it->severity == CG_DIAG_ERROR ? "error" : "warning"),
+                      CG_LF_STR("file", it->file), CG_LF_INT("line", it->line), CG_LF_INT("column", it->column),
+                      CG_LF_STR("message", it->message));
     }
 }
 
@@ -453,7 +451,9 @@ static void watch_mapping_files(server *s)
         }
         int r = uv_fs_event_start(&fw->ev, on_file_event, fw->dir, 0);
         if (r != 0) {
-            cg_log(CG_LOG_WARN, "watch_failed", "file=%s detail=\"%s: changes need SIGHUP\"", path, uv_strerror(r));
+            char why[200];
+            snprintf(why, sizeof why, "%s: changes need SIGHUP", uv_strerror(r));
+            cg_log_fields(CG_LOG_WARN, "watch_failed", CG_LF_STR("file", path), CG_LF_STR("detail", why));
             uv_close((uv_handle_t *)&fw->ev, on_watch_closed);
             continue;
         }
@@ -492,16 +492,19 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
     if (!next) {
         first_error(&d, outcome, outcap);
         s->reload_failures++;
-        cg_log(CG_LOG_ERROR, "reload", "result=failed errors=%zu reloads=%u failed=%u detail=\"the configuration in force is kept\"",
-               d.errors, s->reloads, s->reload_failures);
+        cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("result", "failed"), CG_LF_UINT("errors", d.errors),
+                      CG_LF_UINT("reloads", s->reloads), CG_LF_UINT("failed", s->reload_failures),
+                      CG_LF_STR("first_error", outcome), CG_LF_STR("detail", "the configuration in force is kept"));
         cg_diag_free(&d);
         return false;
     }
     if (!same_listeners(s->cfg, next, why, sizeof why)) {
         s->reload_failures++;
-        cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"%s: restart certgate to change listeners; the configuration in force is kept\"",
-               why);
         snprintf(outcome, outcap, "%s: restart certgate to change listeners", why);
+        char detail[800];
+        snprintf(detail, sizeof detail, "%s; the configuration in force is kept", outcome);
+        cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("result", "failed"), CG_LF_UINT("reloads", s->reloads),
+                      CG_LF_UINT("failed", s->reload_failures), CG_LF_STR("detail", detail));
         cg_config_unref(next);
         cg_diag_free(&d);
         return false;
@@ -509,8 +512,10 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
     if (!cg_crl_store_configure(s->services.crl, next, &d)) {
         log_diag(&d);
         s->reload_failures++;
-        cg_log(CG_LOG_ERROR, "reload", "result=failed detail=\"revocation settings could not be applied; the configuration in force is kept\"");
         first_error(&d, outcome, outcap);
+        cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("result", "failed"), CG_LF_UINT("reloads", s->reloads),
+                      CG_LF_UINT("failed", s->reload_failures), CG_LF_STR("first_error", outcome),
+                      CG_LF_STR("detail", "revocation settings could not be applied; the configuration in force is kept"));
         cg_config_unref(next);
         cg_diag_free(&d);
         return false;
@@ -525,9 +530,13 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
     if (next->workers != s->nworkers)
         cg_log(CG_LOG_WARN, "reload", "detail=\"workers changed (%u -> %u): takes effect at the next restart\"",
                s->nworkers, next->workers);
-    if (!cg_log_reopen(next->log_file, next->log_level))
-        cg_log(CG_LOG_ERROR, "reload", "detail=\"cannot open log file %s: %s; still logging to the old one\"",
-               next->log_file, strerror(errno));
+    cg_log_set_format(next->log_format);
+    if (!cg_log_reopen(next->log_file, next->log_level)) {
+        char why[900];
+        snprintf(why, sizeof why, "cannot open log file %s: %s; still logging to the old one", next->log_file,
+                 strerror(errno));
+        cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("detail", why));
+    }
     for (unsigned i = 0; i < s->nworkers; i++) {
         cg_worker *w = &s->workers[i];
         cg_config *old = atomic_exchange(&w->next_cfg, cg_config_ref(next));
@@ -539,8 +548,8 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
     s->cfg = next;
     log_revocation_modes(next);
     watch_mapping_files(s);
-    cg_log(CG_LOG_INFO, "reload", "result=ok warnings=%zu reloads=%u failed=%u", d.warnings, s->reloads,
-           s->reload_failures);
+    cg_log_fields(CG_LOG_INFO, "reload", CG_LF_STR("result", "ok"), CG_LF_UINT("warnings", d.warnings),
+                  CG_LF_UINT("reloads", s->reloads), CG_LF_UINT("failed", s->reload_failures));
     snprintf(outcome, outcap, "new configuration applied (%zu warning(s))", d.warnings);
     cg_diag_free(&d);
     return true;
@@ -665,8 +674,8 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     s->stopping = true;
-    cg_log(CG_LOG_INFO, "shutdown", "signal=%s deadline_ms=%u", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-           s->cfg->timeouts.shutdown);
+    cg_log_fields(CG_LOG_INFO, "shutdown", CG_LF_STR("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
+                  CG_LF_UINT("deadline_ms", s->cfg->timeouts.shutdown));
     cg_notify_stopping("stopping: finishing the requests in flight");
     if (s->watchdog_ms)
         uv_close((uv_handle_t *)&s->watchdog, NULL);
@@ -723,8 +732,9 @@ static bool become_service(server *s)
         size_t len = 0;
         for (int i = 0; i < n && len < sizeof list - 16; i++)
             len += (size_t)snprintf(list + len, sizeof list - len, "%s%ld", i ? "," : "", (long)groups[i]);
-        cg_log(CG_LOG_INFO, "privileges", "user=%s uid=%ld gid=%ld groups=%s detail=\"switched after binding\"",
-               s->plan.user, (long)getuid(), (long)getgid(), len ? list : "-");
+        cg_log_fields(CG_LOG_INFO, "privileges", CG_LF_STR("user", s->plan.user), CG_LF_INT("uid", (long)getuid()),
+                      CG_LF_INT("gid", (long)getgid()), CG_LF_STR("groups", len ? list : "-"),
+                      CG_LF_STR("detail", "switched after binding"));
     }
     return true;
 }
@@ -771,8 +781,10 @@ static bool open_listeners(server *s, cg_listen_fds *passed, int *fds)
                 else if (s->predecessor && strstr(err, "in use"))
                     strncat(err, " (the running certgate does not share its port: it was started by a version "
                             "without SO_REUSEPORT; stop it, then start this one)", sizeof err - strlen(err) - 1);
-                cg_log(CG_LOG_ERROR, "listen_failed", "listener=%s address=%s:%u detail=\"%s\"", l->name,
-                       l->address, l->port, err);
+                char addr[300];
+                snprintf(addr, sizeof addr, "%s:%u", l->address, l->port);
+                cg_log_fields(CG_LOG_ERROR, "listen_failed", CG_LF_STR("listener", l->name),
+                              CG_LF_STR("address", addr), CG_LF_STR("detail", err));
                 fprintf(stderr, "certgate: listener \"%s\": cannot listen on %s:%u: %s\n", l->name, l->address,
                         l->port, err);
                 return false;
@@ -836,6 +848,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         cg_config_unref(s.cfg);
         return 1;
     }
+    cg_log_set_format(s.cfg->log_format);
     if (!cg_log_open(s.cfg->log_file, s.cfg->log_level)) {
         fprintf(stderr, "certgate: cannot open log file %s: %s (logging.file)\n", s.cfg->log_file, strerror(errno));
         cg_config_unref(s.cfg);
@@ -914,8 +927,10 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         goto out;
     for (size_t li = 0; li < s.cfg->nlisteners; li++) {
         const cg_listener_cfg *l = &s.cfg->listeners[li];
-        cg_log(CG_LOG_INFO, "listening", "listener=%s address=%s:%u workers=%u routes=%zu", l->name, l->address,
-               l->port, s.nworkers, l->nroutes);
+        char addr[300];
+        snprintf(addr, sizeof addr, "%s:%u", l->address, l->port);
+        cg_log_fields(CG_LOG_INFO, "listening", CG_LF_STR("listener", l->name), CG_LF_STR("address", addr),
+                      CG_LF_UINT("workers", s.nworkers), CG_LF_UINT("routes", l->nroutes));
     }
 
     uv_loop_init(&s.loop);

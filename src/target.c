@@ -50,7 +50,18 @@ static bool refuse(cg_refusal *why, const char *in, size_t n, size_t at, size_t 
         at = n;
     if (len > n - at)
         len = n - at;
-    cg_http_excerpt(ex, sizeof ex, (cg_slice){ in + at, len });
+    /* Never the query's bytes: refusal sentences go to the log, and
+     * queries carry tokens and personal data (the offset says where). */
+    const char *q = memchr(in, '?', n);
+    size_t qs = q ? (size_t)(q - in) : n;
+    if (at >= qs) {
+        snprintf(ex, sizeof ex, "[query redacted]");
+    } else {
+        bool cut = at + len > qs;
+        cg_http_excerpt(ex, sizeof ex - 12, (cg_slice){ in + at, cut ? qs - at : len });
+        if (cut)
+            strcat(ex, "?[redacted]");
+    }
     cg_refuse(why, CG_REFUSE_BAD_REQUEST, "request target refused: %s (\"%s\" at byte %zu of the target)",
               what, ex, at);
     return false;

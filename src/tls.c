@@ -637,3 +637,11 @@ void cg_tls_close_notify(cg_tls_conn *c)
 }
 
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }
+
+void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out)
+{
+    const char *cipher = c->handshake_done ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;
+    out->version = c->handshake_done ? mbedtls_ssl_get_version(&c->ssl) : "-";
+    out->cipher = cipher ? cipher : "-";
+    out->resumed = c->handshake_done && c->resumed;
+}

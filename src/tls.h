@@ -87,6 +87,15 @@ void cg_tls_close_notify(cg_tls_conn *c);
 /* The client's certificate chain (leaf first), or NULL. */
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
 
+/* What the access log says about a connection's session (static strings:
+ * no allocation). version "TLSv1.2", cipher the IANA-style mbedTLS name;
+ * "-" before the handshake completed. */
+typedef struct cg_tls_session_info {
+    const char *version, *cipher;
+    bool resumed;                 /* abbreviated handshake (session cache or ticket) */
+} cg_tls_session_info;
+void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out);
+
 /* A short human description of an mbedTLS error code. */
 const char *cg_tls_strerror(int err, char *buf, size_t cap);
 

@@ -9,6 +9,9 @@ Environment:
   CG_KEEP_TMP=1   keep temp dirs (their paths are printed)
   CG_TEST_PKI     use this already generated PKI folder instead of running
                   certs-dev/gen.sh (for working on the tests themselves)
+  CG_LOG_FORMAT   logfmt or json: logging.format of the configs config_yaml
+                  writes (default: none written, certgate's default, logfmt).
+                  Every line of every certgate log is checked at stop either way.
 
 Standard library only.
 """
@@ -41,6 +44,7 @@ CERTGATE = os.environ.get("CERTGATE") or os.path.join(SOURCE_ROOT, "build", "cer
 BACKEND_PY = os.path.join(HERE, "backend.py")
 SANITIZED = os.environ.get("CG_SANITIZED", "") not in ("", "0")
 KEEP_TMP = os.environ.get("CG_KEEP_TMP", "") not in ("", "0")
+LOG_FORMAT = os.environ.get("CG_LOG_FORMAT", "")
 
 # Every wait is multiplied by this: sanitized builds start and run slower.
 SLOW = 3 if SANITIZED else 1
@@ -299,27 +303,69 @@ def pki():
 # ---------------------------------------------------------------------------
 # logfmt
 
-_LOGFMT_TOKEN = re.compile(r'\s*([^\s=]+)(?:=("(?:\\.|[^"\\])*"|\S*))?')
+class LogLineError(AssertionError):
+    pass
+
+
+# One logfmt field, strictly (src/log_format.h): key, '=', a bare value
+# (only the characters certgate writes bare) or a quoted one with the escapes
+# \" \\ \n \t \r \xNN only; fields separated by exactly one space.
+_LOGFMT_FIELD = re.compile(r'([A-Za-z0-9_.-]+)=("(?:[^"\\\x00-\x1f\x7f]|\\["\\ntr]|\\x[0-9a-fA-F]{2})*"'
+                           r'|[A-Za-z0-9_.\-/:@+,\[\]%~*!$();&?]+)')
+_LOGFMT_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _logfmt_unquote(val):
+    return re.sub(r'\\(x[0-9a-fA-F]{2}|.)', lambda m: chr(int(m.group(1)[1:], 16)) if len(m.group(1)) == 3
+                  else _LOGFMT_ESCAPES[m.group(1)], val[1:-1])
 
 
 def parse_logfmt(line):
-    """key=value pairs; quoted values may hold \\" and \\\\ escapes."""
+    """A logfmt line as certgate writes it -> {key: value}; raises
+    LogLineError on anything else (an unquoted space or quote, a bad escape,
+    a control byte, a field without '=', two spaces, a trailing space)."""
+    line = line[:-1] if line.endswith("\n") else line
     out = {}
     pos = 0
-    line = line.rstrip("\n")
-    while pos < len(line):
-        m = _LOGFMT_TOKEN.match(line, pos)
-        if not m or m.end() == pos:
-            break
-        key, val = m.group(1), m.group(2)
-        if val is None:
-            val = ""
-        elif val.startswith('"') and val.endswith('"') and len(val) >= 2:
-            val = re.sub(r'\\(.)', lambda mm: {"n": "\n", "t": "\t", "r": "\r"}.get(
-                mm.group(1), mm.group(1)), val[1:-1])
-        out[key] = val
+    while True:
+        m = _LOGFMT_FIELD.match(line, pos)
+        if not m:
+            raise LogLineError("not strict logfmt at byte %d: %r" % (pos, line))
+        val = m.group(2)
+        out[m.group(1)] = _logfmt_unquote(val) if val.startswith('"') else val
         pos = m.end()
-    return out
+        if pos == len(line):
+            return out
+        if line[pos] != " ":
+            raise LogLineError("not strict logfmt at byte %d: %r" % (pos, line))
+        pos += 1
+
+
+def _json_text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def parse_log_line(line):
+    """One log line in either format -> {key: value as text} (JSON numbers and
+    booleans as their JSON text). Raises LogLineError when the line is not
+    one JSON object of scalars, or not strict logfmt."""
+    if line.startswith("{"):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise LogLineError("not JSON (%s): %r" % (e, line))
+        if not isinstance(obj, dict) or any(isinstance(v, (dict, list)) or v is None for v in obj.values()):
+            raise LogLineError("not a JSON object of scalars: %r" % line)
+        return {k: _json_text(v) for k, v in obj.items()}
+    return parse_logfmt(line)
+
+
+def complete_lines(text):
+    """The lines the writer finished ("\\n"-terminated): one may be in progress."""
+    lines = text.split("\n")
+    return lines[:-1]
 
 
 def _matches(entry, filters):
@@ -432,7 +478,7 @@ class Backend:
 def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", timeouts=None,
                 limits=None, forward_client_cert=True, listener="main", tls_extra=None,
                 workers=1, extra="", revocation=None, listener_extra="", errors=None,
-                process=None):
+                process=None, log_format=None, log_query=None):
     """certgate YAML with the common parts filled in.
 
     backends: {name: port or url}; routes: [(path, backend[, client_cert])],
@@ -445,7 +491,8 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     as given: quote them yourself when YAML needs it). process: the process
     section as {key: value}; default {"allow_root": "true"}: the tests run
     certgate as whoever runs them, root on CI machines, and certgate refuses
-    root unless told (an empty dict writes no section)."""
+    root unless told (an empty dict writes no section). log_format: logging.format
+    (default: $CG_LOG_FORMAT, else none written); log_query: logging.log_query."""
     if revocation is None:
         revocation = {"mode": "cache-only", "crl_files": [os.path.join(pki.dir, "crl")]}
     if process is None:
@@ -458,6 +505,10 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
            "logging:",
            "  level: %s" % level,
            "  file: %s" % log_file]
+    if log_format or LOG_FORMAT:
+        out.append("  format: %s" % (log_format or LOG_FORMAT))
+    if log_query is not None:
+        out.append("  log_query: %s" % ("true" if log_query else "false"))
     if limits:
         out.append("limits:")
         out += ["  %s: %s" % kv for kv in limits.items()]
@@ -660,6 +711,10 @@ class Certgate:
             return
         self._stopped_checked = True
         problems = []
+        try:
+            self.check_log_lines()
+        except LogLineError as e:
+            problems.append(str(e))
         report = self.sanitizer_report()
         if report:
             problems.append("sanitizer report:\n" + report)
@@ -694,8 +749,18 @@ class Certgate:
         return read_text(self.log_path)
 
     def log_entries(self):
-        return [dict(parse_logfmt(line), _raw=line)
-                for line in self.log_text().splitlines() if "=" in line]
+        return [dict(parse_log_line(line), _raw=line) for line in complete_lines(self.log_text())]
+
+    def check_log_lines(self):
+        """Every line of the log is one well-formed line (JSON or strict
+        logfmt, src/log_format.h) starting with ts, level, event, and none
+        holds a field certgate could not read back (unparsed=)."""
+        for line in complete_lines(self.log_text()):
+            e = parse_log_line(line)
+            if list(e)[:3] != ["ts", "level", "event"]:
+                raise LogLineError("a log line does not start with ts, level, event: %r" % line)
+            if "unparsed" in e:
+                raise LogLineError("a log call wrote malformed logfmt (unparsed=): %r" % line)
 
     def find_log(self, **filters):
         return [e for e in self.log_entries() if _matches(e, filters)]

@@ -110,7 +110,7 @@ def request_log_subject(cg, marker):
     cg.wait_log(event="request", path=lambda p: marker in p)
     with open(cg.log_path, "rb") as f:
         for raw in f.read().decode("utf-8").splitlines():
-            e = H.parse_logfmt(raw)
+            e = H.parse_log_line(raw)
             if e.get("event") == "request" and marker in e.get("path", ""):
                 return e.get("subject"), raw
     raise AssertionError("no request line for " + marker)

@@ -137,6 +137,8 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->workers, 1);
     assert_int_equal(cfg->log_level, CG_LOG_INFO);
     assert_null(cfg->log_file);
+    assert_int_equal(cfg->log_format, CG_LOG_LOGFMT);
+    assert_false(cfg->log_query);
 
     assert_int_equal(cfg->limits.max_connections, 10000);
     assert_int_equal(cfg->limits.max_request_head, 16 * 1024);
@@ -347,6 +349,22 @@ static void test_logging_file(void **state)
     cg_config_unref(cfg);
 }
 
+static void test_logging_format(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("logging:\n  format: json\n  log_query: true\n" MINIMAL);
+    assert_int_equal(cfg->log_format, CG_LOG_JSON);
+    assert_true(cfg->log_query);
+    cg_config_unref(cfg);
+    cfg = expect_ok("logging:\n  format: logfmt\n  log_query: false\n" MINIMAL);
+    assert_int_equal(cfg->log_format, CG_LOG_LOGFMT);
+    assert_false(cfg->log_query);
+    cg_config_unref(cfg);
+    expect_error("logging:\n  format: xml\n" MINIMAL, 2, 11,
+                 "logging.format: unknown value \"xml\" (expected one of: logfmt, json)");
+    expect_error("logging:\n  log_query: maybe\n" MINIMAL, 2, 14, "logging.log_query");
+}
+
 static void test_backend_urls_valid(void **state)
 {
     (void)state;
@@ -465,7 +483,7 @@ static void test_unknown_keys(void **state)
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
                  "timeouts, revocation, kerberos, errors, process, backends, listeners)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
-                 "unknown key \"lvl\" in logging (expected one of: level, file)");
+                 "unknown key \"lvl\" in logging (expected one of: level, file, format, log_query)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
     expect_error("timeouts:\n  idle: 1s\n" MINIMAL, 2, 3, "unknown key \"idle\" in timeouts");
     expect_error("backends:\n  - name: app\n    url: http://a\n    weight: 1\n" MIN_LISTENERS, 4, 5,
@@ -514,7 +532,7 @@ static void test_wrong_types(void **state)
 {
     (void)state;
     expect_error("logging:\n  - level: info\n" MINIMAL, 2, 3,
-                 "logging: expected a mapping with keys level, file, got a list");
+                 "logging: expected a mapping with keys level, file, format, log_query, got a list");
     expect_error("timeouts: 10s\n" MINIMAL, 1, 11, "timeouts: expected a mapping with keys handshake");
     expect_error("limits:\n" MINIMAL, 1, 8, "limits: expected a mapping with keys max_connections");
     expect_error(MIN_BACKENDS "listeners:\n  name: main\n  port: 8443\n", 5, 3,
@@ -2557,6 +2575,7 @@ int main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_workers_auto),
         cmocka_unit_test(test_logging_file),
+        cmocka_unit_test(test_logging_format),
         cmocka_unit_test(test_backend_urls_valid),
         cmocka_unit_test(test_no_routes_warns),
         cmocka_unit_test(test_unknown_keys),

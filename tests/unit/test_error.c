@@ -364,10 +364,14 @@ static void log_quote_truncates_safely(void **state)
     (void)state;
     char out[8];
     cg_log_quote(out, sizeof out, "a b c d e f g h", 15);
-    assert_true(strlen(out) < sizeof out);
-    char bare[4];
-    cg_log_quote(bare, sizeof bare, "abcdef", 6);
-    assert_string_equal(bare, "abc");
+    assert_string_equal(out, "\"\""); /* no room for a character: still one value */
+    char out2[24];
+    cg_log_quote(out2, sizeof out2, "a b c d e f g h i j k l", 23);
+    assert_string_equal(out2, "\"a b c d e f ...\"");
+    /* a bare value cut ends in "...", still bare */
+    char bare[8];
+    cg_log_quote(bare, sizeof bare, "abcdefghij", 10);
+    assert_string_equal(bare, "abcd...");
 }
 
 int main(void)
