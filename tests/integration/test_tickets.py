@@ -107,7 +107,7 @@ class TestSharedKeys(TicketCase):
         self.assertIn(info["sha256"], out2, out2[-3000:])
         # B knew nothing of alice's chain: it was rebuilt from the intermediate the
         # ticket carries, and revocation was checked (cache-only CRLs of the PKI).
-        line = b.wait_log(event="tls_handshake", resumed="1")[0]
+        line = b.wait_log(event="tls_handshake", resumed="true")[0]
         self.assertEqual(H.normalize_serial(line.get("cert", "")), info["serial"], line)
         self.assertFalse(b.find_log(event="request", status="403"), b.log_tail())
 
