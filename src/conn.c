@@ -55,6 +55,7 @@ static void on_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    cg_counter_add(&w->stats.closed[cg_stats_listener(c->listener)], 1);
     atomic_fetch_sub(&cg_open_connections, 1);
     cg_admission_release(w->services->admission, &c->admit_key, c->admit_handshaking);
     if (c->tls_ready)
@@ -464,6 +465,7 @@ static void on_handshake_failed(cg_conn *c)
     cg_log_quote(peer, sizeof peer, c->peer, strlen(c->peer));
     cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"%s\"", peer,
            c->tls_cfg->listeners[c->listener].name, err);
+    cg_counter_add(&c->w->stats.handshakes_failed, 1);
     close_now(c);
 }
 
@@ -487,6 +489,8 @@ static void process_input(cg_conn *c)
             c->admit_handshaking = false;
             cg_admission_handshake_done(c->w->services->admission, &c->admit_key);
         }
+        cg_counter_add(c->tls.resumed ? &c->w->stats.handshakes_resumed : &c->w->stats.handshakes_full, 1);
+        cg_hist_observe(&c->w->stats.handshake, uv_hrtime() - c->accepted_ns);
         judge_certificate(c);
         if (CG_LOG_DEBUG_ON())
             cg_log(CG_LOG_DEBUG, "tls_handshake", "client=%s resumed=%d cipher=%s cert=%s chain=%s", c->peer,
@@ -563,6 +567,7 @@ static void on_handshake_timeout(uv_timer_t *t)
     cg_conn *c = t->data;
     cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"no complete handshake within %u ms (timeouts.handshake)\"",
            c->peer, c->tls_cfg->listeners[c->listener].name, c->tls_cfg->timeouts.handshake);
+    cg_counter_add(&c->w->stats.handshakes_failed, 1);
     close_now(c);
 }
 
@@ -639,6 +644,8 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    cg_counter_add(&w->stats.accepted[cg_stats_listener(li)], 1);
+    c->accepted_ns = uv_hrtime();
     unsigned open = atomic_fetch_add(&cg_open_connections, 1) + 1;
     c->tls_cfg = cg_config_ref(w->cfg);
 
@@ -651,6 +658,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
     const cg_limits *lim = &c->tls_cfg->limits;
     uint32_t max = lim->max_connections;
     if (open > max) {
+        cg_counter_add(&w->stats.refused_limits, 1);
         if (open > max + OVERLOAD_PAGES) {
             uint64_t now = uv_now(&w->loop);
             w->overload_refused++;
@@ -667,6 +675,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         c->overloaded = true;
     }
     if (!admit(c, (const struct sockaddr *)&ss)) {
+        cg_counter_add(&w->stats.refused_admission, 1);
         close_now(c);
         return;
     }
