@@ -1003,7 +1003,7 @@ static void test_empty_and_non_mapping(void **state)
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
                  "revocation, kerberos, errors, process, backends, listeners, admin), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, revocation, kerberos, errors, process, backends, listeners), "
+                                  "limits, timeouts, revocation, kerberos, errors, process, backends, listeners, admin), "
                                   "got \"hello\"");
 }
 
