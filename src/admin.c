@@ -31,6 +31,7 @@ struct admin_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_write_t wr;
+    uv_shutdown_t sd;
     cg_admin *a;
     admin_conn *next, *prev;
     int handles;
@@ -76,10 +77,30 @@ static void conn_close(admin_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+#define LINGER_MS 1000 /* after the response: the client's unread bytes are drained this long */
+
+static void on_linger_end(uv_timer_t *t) { conn_close(t->data); }
+
+static void on_shutdown(uv_shutdown_t *sd, int status)
+{
+    admin_conn *c = sd->data;
+    if (status != 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_linger_end, LINGER_MS, 0);
+}
+
+/* Response sent: FIN, then what the client still sends is read and
+ * dropped until it closes (or LINGER_MS): closing with unread bytes would
+ * reset the connection and could destroy the response before the client
+ * reads it (a refused oversized head). */
 static void on_written(uv_write_t *wr, int status)
 {
-    (void)status;
-    conn_close(wr->data);
+    admin_conn *c = wr->data;
+    c->sd.data = c;
+    if (status != 0 || c->closing || uv_shutdown(&c->sd, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        conn_close(c);
 }
 
 static const char *reason(int status)
@@ -97,7 +118,6 @@ static void respond(admin_conn *c, int status, const char *ctype, const char *bo
     if (c->answered || c->closing)
         return;
     c->answered = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
     uv_timer_stop(&c->timer);
     char head[512];
     int hl = snprintf(head, sizeof head,
@@ -166,6 +186,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     admin_conn *c = h->data;
+    if (c->answered) /* draining */
+        c->len = 0;
     *buf = uv_buf_init(c->head + c->len, (unsigned)(sizeof c->head - c->len));
 }
 
@@ -247,14 +269,15 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     peer_ip(c);
+    uv_timer_start(&c->timer, on_timeout, cfg->timeout_ms, 0);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        conn_close(c);
+        return;
+    }
     if (cfg->nallow && !cg_cidr_list_contains(cfg->allow, cfg->nallow, c->ip)) {
         cg_log(CG_LOG_WARN, "admin_refused", "client=%s detail=\"not in admin.allow\"", c->ip[0] ? c->ip : "-");
         respond_text(c, 403, "not allowed (admin.allow)\n", NULL);
-        return;
     }
-    uv_timer_start(&c->timer, on_timeout, cfg->timeout_ms, 0);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
-        conn_close(c);
 }
 
 static void on_listener_closed(uv_handle_t *h)
