@@ -762,7 +762,8 @@ struct cg_kerberos {
     _Atomic int64_t kdc_ok_s;   /* unix s of the last KDC exchange that succeeded (AS or S4U) */
     _Atomic int64_t tgt_end_s;  /* the proxy TGT's end, 0: none yet */
     atomic_bool probing;        /* cg_kerberos_probe's AS exchange is in flight */
-    char probe_error[768];      /* why the last probe failed (under proxy_mu; names no user) */
+    pthread_mutex_t stats_mu;   /* probe_error only: proxy_mu is held across AS exchanges */
+    char probe_error[768];      /* why the last probe failed (names no user) */
 
     pthread_mutex_t proxy_mu; /* the proxy TGT; held across its AS exchange */
     cg_proxy *proxy;
@@ -1426,9 +1427,9 @@ void cg_kerberos_read_stats(cg_kerberos *k, cg_kerberos_stats *out)
     out->kdc_ok_s = atomic_load(&k->kdc_ok_s);
     out->tgt_end_s = atomic_load(&k->tgt_end_s);
     out->probing = atomic_load(&k->probing);
-    pthread_mutex_lock(&k->proxy_mu);
+    pthread_mutex_lock(&k->stats_mu);
     snprintf(out->probe_error, sizeof out->probe_error, "%s", k->probe_error);
-    pthread_mutex_unlock(&k->proxy_mu);
+    pthread_mutex_unlock(&k->stats_mu);
 }
 
 typedef struct probe_work {
@@ -1443,17 +1444,17 @@ static void probe_run(uv_work_t *w)
     krb5_context ctx;
     cg_refusal why = { 0 };
     if (krb5_init_context(&ctx) != 0) {
-        pthread_mutex_lock(&k->proxy_mu);
+        pthread_mutex_lock(&k->stats_mu);
         snprintf(k->probe_error, sizeof k->probe_error, "cannot initialise Kerberos (krb5_init_context)");
-        pthread_mutex_unlock(&k->proxy_mu);
+        pthread_mutex_unlock(&k->stats_mu);
         return;
     }
     cg_proxy *p = proxy_get(k, ctx, &why, true);
     /* proxy_get hands back the old TGT when the exchange fails: success is
      * a new kdc_ok_s, told by the error it leaves */
-    pthread_mutex_lock(&k->proxy_mu);
+    pthread_mutex_lock(&k->stats_mu);
     snprintf(k->probe_error, sizeof k->probe_error, "%s", why.detail);
-    pthread_mutex_unlock(&k->proxy_mu);
+    pthread_mutex_unlock(&k->stats_mu);
     if (p)
         proxy_put(k, p);
     krb5_free_context(ctx);
@@ -1511,6 +1512,7 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->proxy_mu, NULL);
     pthread_mutex_init(&k->kctx_mu, NULL);
+    pthread_mutex_init(&k->stats_mu, NULL);
     atomic_init(&k->inflight, 0);
     atomic_init(&k->exchanges, 0);
     k->kdc_timeout_ms = cfg->kdc_timeout_ms ? cfg->kdc_timeout_ms : 5000;
@@ -1599,6 +1601,7 @@ void cg_kerberos_free(cg_kerberos *k)
     pthread_mutex_destroy(&k->mu);
     pthread_mutex_destroy(&k->proxy_mu);
     pthread_mutex_destroy(&k->kctx_mu);
+    pthread_mutex_destroy(&k->stats_mu);
     free(k->keytab);
     free(k->principal);
     free(k->realm);

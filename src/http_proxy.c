@@ -95,8 +95,8 @@ static void on_body_timeout(uv_timer_t *t)
 static void log_request(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
-    cg_stats_request(&c->w->stats, ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener),
-                     ex->status, ex->refusal);
+    uint32_t series = ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener);
+    cg_stats_request(&c->w->stats, series, ex->status, ex->refusal);
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
     char path[700], sent[400] = "", subject_buf[1024], method[40], principal[300];

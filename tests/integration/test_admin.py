@@ -8,6 +8,7 @@ timeouts, too many connections, clients outside admin.allow).
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -386,6 +387,30 @@ class TestMetrics(H.Base):
         self.assertEqual(value_of(fams, "certgate_crl_fetch_failures_total", issuer=INTERMEDIATE), 0, text)
         left = value_of(fams, "certgate_crl_next_update_seconds", issuer=INTERMEDIATE)
         self.assertTrue(29 * 86400 < left <= 30 * 86400, text)
+
+    def test_reloads_counted(self):
+        fams0, _ = scrape(self.admin_port)
+        n0 = value_of(fams0, "certgate_reloads_total")
+        f0 = value_of(fams0, "certgate_reload_failures_total")
+        ts0 = value_of(fams0, "certgate_last_reload_success_timestamp_seconds")
+        time.sleep(1.1)  # the timestamp has whole seconds
+        self.cg.signal(signal.SIGHUP)
+        self.cg.wait_log(event="reload", result="ok", count=int(n0 - f0) + 1)
+        with open(self.cg.cfg_path) as fh:
+            good = fh.read()
+        self.addCleanup(lambda: self.cg.write_config(good))
+        self.cg.write_config(good + "workers: [not, a, number]\n")
+        self.cg.signal(signal.SIGHUP)
+        self.cg.wait_log(event="reload", result="failed", count=int(f0) + 1)
+        self.cg.write_config(good)
+        fams, text = scrape(self.admin_port)
+        self.assertEqual(value_of(fams, "certgate_reloads_total"), n0 + 2, text)
+        self.assertEqual(value_of(fams, "certgate_reload_failures_total"), f0 + 1, text)
+        self.assertGreater(value_of(fams, "certgate_last_reload_success_timestamp_seconds"), ts0, text)
+        # still ready: the configuration in force is kept, and the detail says so
+        status, _, body = http_get(self.admin_port, "/readyz")
+        self.assertEqual(status, 200, body)
+        self.assertIn("reload(s) refused", body)
 
     def test_healthz(self):
         status, headers, body = http_get(self.admin_port, "/healthz")
