@@ -131,7 +131,7 @@ typedef struct cg_crl_issuer_stats {
     uint64_t fetch_failures;   /* of them, without a usable CRL */
     bool fetched;              /* a fetch of its full CRL finished ... */
     bool last_fetch_ok;        /* ... and the last one got a fresh CRL */
-    char last_error[600];      /* the last failed attempt: "URL: why" */
+    char last_error[840];      /* the last failed attempt: "URL: why" */
     bool held;                 /* a full CRL of it is in the store */
     int64_t next_update;       /* the latest nextUpdate among them (unix s); 0: one has none */
 } cg_crl_issuer_stats;
