@@ -39,6 +39,13 @@ static void on_handle_closed(uv_handle_t *h)
     }
 }
 
+/* The pool's size for metrics (stats.h): the worker writes, the scrape reads. */
+static void publish_idle(cg_worker *w, size_t backend, size_t nidle)
+{
+    if (backend < CG_STATS_BACKENDS)
+        atomic_store_explicit(&w->stats.pool_idle[backend], (uint32_t)nidle, memory_order_relaxed);
+}
+
 static void unlink_idle(cg_backend_conn *bc)
 {
     if (!bc->idle)
@@ -53,6 +60,7 @@ static void unlink_idle(cg_backend_conn *bc)
     bc->next = bc->prev = NULL;
     bc->idle = false;
     pool->nidle--;
+    publish_idle(bc->w, bc->backend, pool->nidle);
 }
 
 static void close_conn(cg_backend_conn *bc)
@@ -383,6 +391,7 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
         pool->idle->prev = bc;
     pool->idle = bc;
     pool->nidle++;
+    publish_idle(w, bc->backend, pool->nidle);
     bc->idle = true;
     bc->rlen = 0;
     cg_spares_put(&w->spare_rbuf, bc->rbuf, bc->rcap); /* idle connections hold no buffers */

@@ -1769,11 +1769,118 @@ static void parse_process(cg_loader *ld, const cg_map *root)
     p->gid = (uint32_t)gr.gr_gid;
 }
 
+/* ---- admin: the metrics and probes listener (admin.h) ---- */
+
+#define CG_ADMIN_PORT_DEFAULT 9180u
+#define CG_ADMIN_CONNECTIONS_MAX 1024u
+
+static bool loopback_address(const char *s)
+{
+    unsigned char a[16];
+    if (inet_pton(AF_INET, s, a) == 1)
+        return a[0] == 127;
+    static const unsigned char v6lo[16] = { [15] = 1 };
+    return inet_pton(AF_INET6, s, a) == 1 && memcmp(a, v6lo, 16) == 0;
+}
+
+/* Plain HTTP without authentication: loopback unless asked otherwise, and
+ * then preferably with allow. Its port must not be a listener's. */
+static void parse_admin(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "address", "port", "expose", "allow", "max_connections", "timeout",
+                                        "kdc_window", NULL };
+    cg_admin_cfg *a = &ld->cfg->admin;
+    a->port = CG_ADMIN_PORT_DEFAULT;
+    a->max_connections = 8;
+    a->timeout_ms = 5000;
+    a->kdc_window_s = 300;
+    cg_map m;
+    if (!open_section(ld, root, "admin", keys, "in admin", &m))
+        return;
+    a->enabled = true;
+    get_bool(ld, &m, "expose", &a->expose);
+    uint32_t port;
+    if (get_uint(ld, &m, "port", 1, 65535, &port) == CG_YAML_SET)
+        a->port = (uint16_t)port;
+    get_uint(ld, &m, "max_connections", 1, CG_ADMIN_CONNECTIONS_MAX, &a->max_connections);
+    get_duration(ld, &m, "timeout", 100, 60u * 1000u, &a->timeout_ms);
+    get_seconds(ld, &m, "kdc_window", 1000, 24u * 3600u * 1000u, &a->kdc_window_s);
+
+    yaml_node_t *n = NULL;
+    const char *s = NULL;
+    cg_got got = get_string(ld, &m, "address", "a numeric IPv4 or IPv6 address such as 127.0.0.1", &n, &s);
+    if (got == CG_YAML_ABSENT)
+        s = "127.0.0.1";
+    cg_sockaddr_key key;
+    if (got == CG_YAML_SET && !address_key(s, &key)) {
+        cg_yaml_error(&ld->y, n, "admin.address: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. "
+                      "127.0.0.1 or ::1, without brackets)", s);
+        return;
+    }
+    if (got == CG_YAML_BAD)
+        return;
+    a->address = xstrdup(ld, s);
+    if (n)
+        a->address_pos = (cg_pos){ (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
+    if (!loopback_address(s) && !a->expose)
+        cg_yaml_error(&ld->y, n, "admin.address: %s is not a loopback address: the admin listener is plain HTTP "
+                      "without authentication (metrics, probes); to bind it there on purpose set admin.expose: "
+                      "true, and list the scrapers' networks in admin.allow", s);
+
+    yaml_node_t *seq;
+    if (get_list(ld, &m, "allow", "a list of networks such as 10.0.0.0/8 or 2001:db8::/32", &seq) == CG_YAML_SET) {
+        size_t count = list_len(seq);
+        a->allow = xcalloc(ld, count, sizeof *a->allow);
+        for (size_t i = 0; a->allow && i < count; i++) {
+            yaml_node_t *it = list_item(ld, seq, i);
+            char d[96], why[200];
+            if (!it || it->type != YAML_SCALAR_NODE || cg_yaml_is_null(it) ||
+                strlen(cg_yaml_text(it)) != cg_yaml_len(it)) {
+                cg_yaml_error(&ld->y, it ? it : seq, "admin.allow[%zu]: expected a network such as 10.0.0.0/8 or "
+                              "2001:db8::/32, got %s", i, it ? cg_yaml_describe(it, d, sizeof d) : "nothing");
+                continue;
+            }
+            if (!cg_cidr_parse(cg_yaml_text(it), &a->allow[a->nallow], why, sizeof why)) {
+                cg_yaml_error(&ld->y, it, "admin.allow[%zu]: %s", i, why);
+                continue;
+            }
+            a->nallow++;
+        }
+        if (count == 0)
+            cg_yaml_error(&ld->y, seq, "admin.allow: an empty list would refuse every scraper (expected networks, "
+                          "or no admin.allow for any client that reaches the address)");
+    }
+}
+
+/* The admin port against the listeners': both would bind. */
+static void check_admin_port(cg_loader *ld, yaml_node_t *root)
+{
+    const cg_admin_cfg *a = &ld->cfg->admin;
+    if (!a->enabled || !a->address)
+        return;
+    cg_sockaddr_key ak, lk;
+    address_key(a->address, &ak);
+    for (size_t i = 0; i < ld->cfg->nlisteners; i++) {
+        const cg_listener_cfg *l = &ld->cfg->listeners[i];
+        if (!l->address || l->port != a->port || !address_key(l->address, &lk))
+            continue;
+        static const unsigned char any[16];
+        bool overlap = (ak.family == lk.family && !memcmp(ak.addr, lk.addr, 16)) ||
+                       (lk.family == ak.family && (!memcmp(lk.addr, any, 16) || !memcmp(ak.addr, any, 16)));
+        if (overlap) {
+            yaml_node_t *sec = cg_yaml_map_get(&ld->y, root, "admin", NULL);
+            yaml_node_t *pn = sec ? cg_yaml_map_get(&ld->y, sec, "port", NULL) : NULL;
+            cg_yaml_error(&ld->y, pn ? pn : sec, "admin.port: %u is also listener \"%s\"'s port on %s (expected "
+                          "another port)", a->port, l->name ? l->name : "?", l->address);
+        }
+    }
+}
+
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
     static const char *const keys[] = { "workers", "logging", "limits", "timeouts", "revocation",
                                         "kerberos", "errors", "process", "backends", "listeners",
-                                        NULL };
+                                        "admin", NULL };
     cg_map m = { .node = root, .where = "at top level", .path = "" };
     char d[96], list[256];
 
@@ -1798,9 +1905,11 @@ static void parse_root(cg_loader *ld, yaml_node_t *root)
     parse_kerberos(ld, &m);
     parse_errors(ld, &m);
     parse_process(ld, &m);
+    parse_admin(ld, &m);
     /* Before listeners, whatever the order in the file: routes name backends. */
     parse_backends(ld, &m);
     parse_listeners(ld, &m);
+    check_admin_port(ld, root);
 }
 
 /* ---- YAML syntax ---- */
@@ -1868,6 +1977,8 @@ static void config_free(cg_config *cfg)
     free(cfg->process.user);
     free(cfg->process.group);
     free(cfg->process.pid_file);
+    free(cfg->admin.address);
+    free(cfg->admin.allow);
     free(cfg->log_file);
     free(cfg->file);
     free(cfg);

@@ -35,6 +35,7 @@ typedef struct cg_route {
     /* Request limits (request_limits.h): the route's own, else the listener's. */
     bool has_max_request_body;
     uint64_t max_request_body; /* bytes; 0: unlimited */
+    uint32_t stats_series; /* its requests' series (stats.h), set by the server before use */
 } cg_route;
 
 typedef enum { CG_REVOCATION_FETCH, CG_REVOCATION_CACHE_ONLY, CG_REVOCATION_OFF } cg_revocation_mode;
@@ -194,6 +195,22 @@ typedef struct cg_process_cfg {
     cg_pos user_pos, pid_file_pos;
 } cg_process_cfg;
 
+/* admin: the operators' plain-HTTP listener for metrics and probes
+ * (admin.h, docs/operations.md "Monitoring"). Bound at start; a reload
+ * that moves it warns that it takes effect at restart. */
+typedef struct cg_admin_cfg {
+    bool enabled;                /* the section is present */
+    char *address;               /* numeric; default 127.0.0.1 */
+    uint16_t port;               /* default 9180 */
+    bool expose;                 /* a non-loopback address was asked for on purpose */
+    cg_cidr *allow;              /* clients allowed; none listed: any that reaches it */
+    size_t nallow;
+    uint32_t max_connections;    /* admin connections at once; more are closed at accept */
+    uint32_t timeout_ms;         /* a whole request must arrive within it */
+    uint32_t kdc_window_s;       /* readiness: a KDC exchange succeeded within it */
+    cg_pos address_pos;
+} cg_admin_cfg;
+
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
@@ -210,6 +227,7 @@ typedef struct cg_config {
     cg_kerberos_cfg kerberos;
     cg_errors_cfg errors;
     cg_process_cfg process;
+    cg_admin_cfg admin;
 
     cg_listener_cfg *listeners;
     size_t nlisteners;

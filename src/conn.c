@@ -58,6 +58,7 @@ static void on_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    cg_counter_add(&w->stats.closed[cg_stats_listener(c->listener)], 1);
     atomic_fetch_sub(&cg_open_connections, 1);
     cg_admission_release(w->services->admission, &c->admit_key, c->admit_handshaking);
     if (c->tls_ready)
@@ -471,6 +472,7 @@ static void on_handshake_failed(cg_conn *c)
     cg_tls_strerror(c->tls.last_error, err, sizeof err);
     cg_log_fields(CG_LOG_INFO, "tls_handshake_failed", CG_LF_STR("client", c->peer),
                   CG_LF_STR("listener", c->tls_cfg->listeners[c->listener].name), CG_LF_STR("reason", err));
+    cg_counter_add(&c->w->stats.handshakes_failed, 1);
     close_now(c);
 }
 
@@ -494,6 +496,8 @@ static void process_input(cg_conn *c)
             c->admit_handshaking = false;
             cg_admission_handshake_done(c->w->services->admission, &c->admit_key);
         }
+        cg_counter_add(c->tls.resumed ? &c->w->stats.handshakes_resumed : &c->w->stats.handshakes_full, 1);
+        cg_hist_observe(&c->w->stats.handshake, uv_hrtime() - c->accepted_ns);
         judge_certificate(c);
         if (CG_LOG_DEBUG_ON()) {
             cg_tls_session_info tls;
@@ -589,6 +593,7 @@ static void on_handshake_timeout(uv_timer_t *t)
     }
     cg_log(CG_LOG_INFO, "tls_handshake_failed", "client=%s listener=%s reason=\"no complete handshake within %u ms (timeouts.handshake)\"",
            c->peer, c->tls_cfg->listeners[c->listener].name, c->tls_cfg->timeouts.handshake);
+    cg_counter_add(&c->w->stats.handshakes_failed, 1);
     close_now(c);
 }
 
@@ -719,6 +724,7 @@ static void proxy_input(cg_conn *c, const unsigned char *p, size_t n)
         snprintf(c->via, sizeof c->via, "%s", c->peer);
         set_peer(c, &h.src);
         if (!admit(c, (const struct sockaddr *)&h.src)) {
+            cg_counter_add(&c->w->stats.refused_admission, 1);
             close_now(c);
             return;
         }
@@ -750,6 +756,8 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    cg_counter_add(&w->stats.accepted[cg_stats_listener(li)], 1);
+    c->accepted_ns = uv_hrtime();
     unsigned open = atomic_fetch_add(&cg_open_connections, 1) + 1;
     c->tls_cfg = cg_config_ref(w->cfg);
 
@@ -762,6 +770,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
     const cg_limits *lim = &c->tls_cfg->limits;
     uint32_t max = lim->max_connections;
     if (open > max) {
+        cg_counter_add(&w->stats.refused_limits, 1);
         if (open > max + OVERLOAD_PAGES) {
             uint64_t now = uv_now(&w->loop);
             w->overload_refused++;
@@ -791,7 +800,11 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
     } else if (l->proxy_protocol.enabled && !l->proxy_protocol.allow_direct) {
         refuse_direct(c);
         return;
-    } else if (!admit(c, (const struct sockaddr *)&ss) || !start_tls(c)) {
+    } else if (!admit(c, (const struct sockaddr *)&ss)) {
+        cg_counter_add(&w->stats.refused_admission, 1);
+        close_now(c);
+        return;
+    } else if (!start_tls(c)) {
         close_now(c);
         return;
     }

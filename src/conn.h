@@ -32,6 +32,7 @@ typedef struct cg_conn {
     cg_tls_conn tls;
     bool tls_ready;
 
+    uint64_t accepted_ns;          /* uv_hrtime() at accept: handshake latency (stats.h) */
     cg_admission_key admit_key;    /* counted under this address (family 0: not counted) */
     bool admit_handshaking;        /* counted as handshaking */
 

@@ -1009,6 +1009,9 @@ typedef struct outcome {
     int nattempts;
     cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS];
     struct outcome *next;
+    /* for cg_crl_store_issuers() */
+    char issuer[256];
+    uint64_t fetches, failures;
 } outcome;
 
 /* A fetch in progress on some worker; others subscribe instead of fetching. */
@@ -1070,6 +1073,55 @@ void cg_crl_store_stats(cg_crl_store *s, size_t *total, size_t *from_files, size
     pthread_mutex_unlock(&s->mu);
     *from_files = f;
     *from_cache_dir = c;
+}
+
+static cg_crl_issuer_stats *issuer_slot(cg_crl_issuer_stats *out, size_t *n, size_t cap, const char *issuer)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(out[i].issuer, issuer))
+            return &out[i];
+    if (*n == cap)
+        return NULL;
+    cg_crl_issuer_stats *e = &out[(*n)++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->issuer, sizeof e->issuer, "%s", issuer);
+    return e;
+}
+
+size_t cg_crl_store_issuers(cg_crl_store *s, cg_crl_issuer_stats *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++) {
+        const crl *c = s->crls[i];
+        cg_crl_issuer_stats *e = c->is_delta ? NULL : issuer_slot(out, &n, cap, c->issuer);
+        if (!e)
+            continue;
+        /* The one that lasts longest decides; none at all: never expires. */
+        if (!e->held || (e->next_update && (!c->next_update || c->next_update > e->next_update)))
+            e->next_update = c->next_update;
+        e->held = true;
+    }
+    for (const outcome *o = s->outcomes; o; o = o->next) {
+        cg_crl_issuer_stats *e = o->fetches ? issuer_slot(out, &n, cap, o->issuer) : NULL;
+        if (!e)
+            continue;
+        e->fetches += o->fetches;
+        e->fetch_failures += o->failures;
+        if (o->key[32] == 'B') {
+            e->fetched = true;
+            e->last_fetch_ok = o->ok;
+            e->last_error[0] = '\0';
+            for (int k = o->nattempts - 1; k >= 0 && !o->ok; k--)
+                if (!o->attempts[k].ok) {
+                    snprintf(e->last_error, sizeof e->last_error, "%s: %s", o->attempts[k].url,
+                             o->attempts[k].result);
+                    break;
+                }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 /* Issued with the same key, as far as can be told without verifying. */
@@ -1967,6 +2019,11 @@ static void publish(job *j, bool cancelled)
         o->cancelled = cancelled;
         o->nattempts = j->nattempts;
         memcpy(o->attempts, j->attempts, sizeof o->attempts);
+        if (!cancelled) {
+            memcpy(o->issuer, j->issuer_name, sizeof o->issuer);
+            o->fetches++;
+            o->failures += !j->ok;
+        }
     }
     for (inflight **pp = &s->inflight; *pp; pp = &(*pp)->next) {
         inflight *i = *pp;

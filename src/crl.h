@@ -123,6 +123,21 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_config *cfg,
  * to out (at most cap, each malloc'd: the caller frees them). */
 size_t cg_crl_cert_urls(const mbedtls_x509_crt *c, bool freshest, char **out, size_t cap);
 
+/* What metrics and readiness (metrics.c, admin.c) read, per CRL issuer
+ * the store knows: CRLs held or fetches made. */
+typedef struct cg_crl_issuer_stats {
+    char issuer[256];          /* RFC 4514 (dn.h), as in the log lines */
+    uint64_t fetches;          /* fetches finished, full and delta CRLs */
+    uint64_t fetch_failures;   /* of them, without a usable CRL */
+    bool fetched;              /* a fetch of its full CRL finished ... */
+    bool last_fetch_ok;        /* ... and the last one got a fresh CRL */
+    char last_error[840];      /* the last failed attempt: "URL: why" */
+    bool held;                 /* a full CRL of it is in the store */
+    int64_t next_update;       /* the latest nextUpdate among them (unix s); 0: one has none */
+} cg_crl_issuer_stats;
+/* Fills out (at most cap issuers, no particular order); returns how many. */
+size_t cg_crl_store_issuers(cg_crl_store *s, cg_crl_issuer_stats *out, size_t cap);
+
 /* CRLs held: total, of them from crl_files and from cache_dir. */
 void cg_crl_store_stats(cg_crl_store *s, size_t *total, size_t *from_files, size_t *from_cache_dir);
 

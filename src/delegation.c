@@ -57,6 +57,7 @@
 
 #include "delegation_internal.h"
 #include "log.h"
+#include "stats.h"
 
 /* S4U2Self. Exported by MIT libkrb5 since 1.8 (the GSSAPI library uses it)
  * and unchanged since, but declared only in its private k5-int.h. */
@@ -755,6 +756,15 @@ struct cg_kerberos {
     atomic_uint inflight;     /* queued exchanges */
     atomic_uint exchanges;    /* started since cg_kerberos_new (stats) */
 
+    /* For metrics and readiness (cg_kerberos_stats); several writers. */
+    cg_counter s4u_ok, s4u_failed, cache_hits, cache_misses;
+    cg_histogram s4u_latency;
+    _Atomic int64_t kdc_ok_s;   /* unix s of the last KDC exchange that succeeded (AS or S4U) */
+    _Atomic int64_t tgt_end_s;  /* the proxy TGT's end, 0: none yet */
+    atomic_bool probing;        /* cg_kerberos_probe's AS exchange is in flight */
+    pthread_mutex_t stats_mu;   /* probe_error only: proxy_mu is held across AS exchanges */
+    char probe_error[768];      /* why the last probe failed (names no user) */
+
     pthread_mutex_t proxy_mu; /* the proxy TGT; held across its AS exchange */
     cg_proxy *proxy;
 
@@ -827,12 +837,12 @@ static void names_of(const cg_kerberos *k, const char *user, const char *target,
 
 /* The proxy TGT, renewed refresh_before its end. On the pool (it may do an
  * AS exchange). Returns a reference, or NULL with why. */
-static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why)
+static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bool force)
 {
     pthread_mutex_lock(&k->proxy_mu);
     cg_proxy *p = k->proxy;
     int64_t now = now_s();
-    if (p && now < p->end - (int64_t)k->refresh_before_s && now < p->end - CG_DELEG_HARD_MARGIN_S) {
+    if (!force && p && now < p->end - (int64_t)k->refresh_before_s && now < p->end - CG_DELEG_HARD_MARGIN_S) {
         p->refs++;
         pthread_mutex_unlock(&k->proxy_mu);
         return p;
@@ -864,6 +874,8 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why)
     }
     np->refs = 2; /* k->proxy and the caller */
     k->proxy = np;
+    atomic_store(&k->kdc_ok_s, now_s());
+    atomic_store(&k->tgt_end_s, np->end);
     if (p)
         proxy_release_locked(k, p);
     pthread_mutex_unlock(&k->proxy_mu);
@@ -895,7 +907,7 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
     char m[256];
     cg_ucred *out = NULL;
     krb5_creds *evidence = NULL, *svc = NULL;
-    cg_proxy *p = proxy_get(k, ctx, why);
+    cg_proxy *p = proxy_get(k, ctx, why, false);
     if (!p)
         goto done;
     rc = cg_deleg_s4u2self(ctx, p->ccname, user, &evidence);
@@ -1037,6 +1049,13 @@ static void xwork_done(uv_work_t *w, int status)
     cg_kerberos *k = x->k;
     if (status == UV_ECANCELED && !x->cred)
         cg_refuse(&x->why, CG_REFUSE_DELEGATION_FAILED, "the Kerberos exchange was cancelled (shutting down)");
+    if (x->cred) {
+        atomic_store(&k->kdc_ok_s, now_s());
+        cg_counter_add_shared(&k->s4u_ok, 1);
+    } else {
+        cg_counter_add_shared(&k->s4u_failed, 1);
+    }
+    cg_hist_observe_shared(&k->s4u_latency, (uint64_t)(x->ms * 1e6));
     if (x->cred)
         cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", x->principal), CG_LF_STR("spn", x->target),
                       CG_LF_MS("ms", x->ms), CG_LF_INT("expires_in_s", (int64_t)(x->cred->end - now_s())));
@@ -1254,6 +1273,7 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
     }
     int64_t now = now_s(), nms = now_ms();
     if (e->cred && cg_deleg_usable(now, e->cred->end)) {
+        cg_counter_add_shared(&k->cache_hits, 1);
         cg_ucred *c = ucred_ref(e->cred);
         if (now >= e->refresh_at && !e->exchanging && nms >= k->kdc_down_until_ms)
             start_exchange_locked(k, loop, e); /* background refresh; failure: the next request retries */
@@ -1262,6 +1282,7 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
         ucred_release(k, c);
         return NULL;
     }
+    cg_counter_add_shared(&k->cache_misses, 1);
     if (!e->exchanging && e->fail_until_ms > nms) {
         why = e->fail;
         pthread_mutex_unlock(&k->mu);
@@ -1387,6 +1408,77 @@ void cg_deleg_stats(cg_kerberos *k, unsigned *exchanges, unsigned *inflight, siz
     pthread_mutex_unlock(&k->mu);
 }
 
+void cg_kerberos_read_stats(cg_kerberos *k, cg_kerberos_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&k->mu);
+    out->cache_entries = k->nentries;
+    pthread_mutex_unlock(&k->mu);
+    out->exchanges_ok = cg_counter_get(&k->s4u_ok);
+    out->exchanges_failed = cg_counter_get(&k->s4u_failed);
+    out->cache_hits = cg_counter_get(&k->cache_hits);
+    out->cache_misses = cg_counter_get(&k->cache_misses);
+    for (int i = 0; i <= CG_HIST_BUCKETS; i++)
+        out->latency_buckets[i] = cg_counter_get(&k->s4u_latency.bucket[i]);
+    out->latency_sum_ns = cg_counter_get(&k->s4u_latency.sum_ns);
+    out->kdc_ok_s = atomic_load(&k->kdc_ok_s);
+    out->tgt_end_s = atomic_load(&k->tgt_end_s);
+    out->probing = atomic_load(&k->probing);
+    pthread_mutex_lock(&k->stats_mu);
+    snprintf(out->probe_error, sizeof out->probe_error, "%s", k->probe_error);
+    pthread_mutex_unlock(&k->stats_mu);
+}
+
+typedef struct probe_work {
+    uv_work_t w;
+    cg_kerberos *k;
+} probe_work;
+
+/* A forced AS exchange: the KDC is reached even while the TGT is valid. */
+static void probe_run(uv_work_t *w)
+{
+    cg_kerberos *k = ((probe_work *)w)->k;
+    krb5_context ctx;
+    cg_refusal why = { 0 };
+    if (krb5_init_context(&ctx) != 0) {
+        pthread_mutex_lock(&k->stats_mu);
+        snprintf(k->probe_error, sizeof k->probe_error, "cannot initialise Kerberos (krb5_init_context)");
+        pthread_mutex_unlock(&k->stats_mu);
+        return;
+    }
+    cg_proxy *p = proxy_get(k, ctx, &why, true);
+    /* proxy_get hands back the old TGT when the exchange fails: success is
+     * a new kdc_ok_s, told by the error it leaves */
+    pthread_mutex_lock(&k->stats_mu);
+    snprintf(k->probe_error, sizeof k->probe_error, "%s", why.detail);
+    pthread_mutex_unlock(&k->stats_mu);
+    if (p)
+        proxy_put(k, p);
+    krb5_free_context(ctx);
+}
+
+static void probe_done(uv_work_t *w, int status)
+{
+    (void)status;
+    probe_work *pw = (probe_work *)w;
+    atomic_store(&pw->k->probing, false);
+    free(pw);
+}
+
+void cg_kerberos_probe(cg_kerberos *k, uv_loop_t *loop)
+{
+    if (atomic_exchange(&k->probing, true))
+        return;
+    probe_work *pw = calloc(1, sizeof *pw);
+    if (pw) {
+        pw->k = k;
+        if (uv_queue_work(loop, &pw->w, probe_run, probe_done) == 0)
+            return;
+        free(pw);
+    }
+    atomic_store(&k->probing, false);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                */
 
@@ -1417,6 +1509,7 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
     pthread_mutex_init(&k->mu, NULL);
     pthread_mutex_init(&k->proxy_mu, NULL);
     pthread_mutex_init(&k->kctx_mu, NULL);
+    pthread_mutex_init(&k->stats_mu, NULL);
     atomic_init(&k->inflight, 0);
     atomic_init(&k->exchanges, 0);
     k->kdc_timeout_ms = cfg->kdc_timeout_ms ? cfg->kdc_timeout_ms : 5000;
@@ -1505,6 +1598,7 @@ void cg_kerberos_free(cg_kerberos *k)
     pthread_mutex_destroy(&k->mu);
     pthread_mutex_destroy(&k->proxy_mu);
     pthread_mutex_destroy(&k->kctx_mu);
+    pthread_mutex_destroy(&k->stats_mu);
     free(k->keytab);
     free(k->principal);
     free(k->realm);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "stats.h"
 
 typedef struct cg_kerberos cg_kerberos;      /* process-wide, thread-safe */
 typedef struct cg_deleg_req cg_deleg_req;
@@ -37,5 +38,26 @@ void cg_delegation_cancel(cg_deleg_req *r);
 
 /* Drops cached credentials of one user (NULL: all). */
 void cg_delegation_flush(cg_kerberos *k, const char *principal);
+
+/* ---- for metrics and readiness (metrics.c, admin.c) ---- */
+
+typedef struct cg_kerberos_stats {
+    uint64_t exchanges_ok, exchanges_failed;   /* S4U2Self + S4U2Proxy exchanges finished */
+    uint64_t cache_hits, cache_misses;         /* token requests answered from a cached ticket, or not */
+    size_t cache_entries;                      /* (user, SPN) entries held */
+    uint64_t latency_buckets[CG_HIST_BUCKETS + 1]; /* exchange durations (stats.h bounds, not cumulative) */
+    uint64_t latency_sum_ns;
+    int64_t kdc_ok_s;                          /* unix s of the last KDC exchange that succeeded, 0: none */
+    int64_t tgt_end_s;                         /* the proxy TGT's end, 0: none yet */
+    bool probing;                              /* a probe is in flight */
+    char probe_error[768];                     /* why the last probe failed ("" when it did not); no user names */
+} cg_kerberos_stats;
+
+void cg_kerberos_read_stats(cg_kerberos *k, cg_kerberos_stats *out);
+
+/* Proves the KDC answers: an AS exchange for the proxy's own TGT on loop's
+ * thread pool (no user involved), unless one is in flight. Its result
+ * shows in cg_kerberos_stats (kdc_ok_s, probe_error). */
+void cg_kerberos_probe(cg_kerberos *k, uv_loop_t *loop);
 
 #endif

@@ -99,6 +99,8 @@ static void on_body_timeout(uv_timer_t *t)
 static void log_request(cg_conn *c)
 {
     cg_exchange *ex = &c->ex;
+    uint32_t series = ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener);
+    cg_stats_request(&c->w->stats, series, ex->status, ex->refusal);
     if (!cg_log_enabled(CG_LOG_INFO))
         return;
     const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;

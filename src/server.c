@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <http_parser.h>
 
+#include "admin.h"
 #include "admission.h"
 #include "ratelimit.h"
 #include "backend.h"
@@ -24,6 +26,7 @@
 #include "delegation.h"
 #include "listen_fds.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pidfile.h"
 #include "privileges.h"
@@ -79,6 +82,9 @@ typedef struct server {
     uv_timer_t watchdog;     /* WATCHDOG=1, when every worker turned recently */
     uint64_t watchdog_ms;    /* systemd's WatchdogSec; 0: off */
     bool watchdog_withheld;  /* a stalled worker was logged */
+
+    cg_admin *admin;         /* metrics and probes (admin.h); NULL: no admin section */
+    cg_metrics_sources msrc; /* what they read, kept current here */
 } server;
 
 static char *put_dec(char *p, uint64_t v)
@@ -509,6 +515,7 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
         cg_diag_free(&d);
         return false;
     }
+    cg_metrics_bind_routes(next); /* before any worker sees it */
     if (!cg_crl_store_configure(s->services.crl, next, &d)) {
         log_diag(&d);
         s->reload_failures++;
@@ -527,6 +534,10 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
     if (!same_process(&next->process, &s->cfg->process))
         cg_log(CG_LOG_WARN, "reload", "detail=\"process settings (user, group, allow_root, pid_file) changed: take "
                "effect at the next restart\"");
+    if (next->admin.enabled != s->cfg->admin.enabled ||
+        (next->admin.enabled && (strcmp(next->admin.address, s->cfg->admin.address) || next->admin.port != s->cfg->admin.port)))
+        cg_log(CG_LOG_WARN, "reload", "detail=\"admin listener (admin: address, port) changed: takes effect at the "
+               "next restart\"");
     if (next->workers != s->nworkers)
         cg_log(CG_LOG_WARN, "reload", "detail=\"workers changed (%u -> %u): takes effect at the next restart\"",
                s->nworkers, next->workers);
@@ -562,6 +573,11 @@ static void reload(server *s)
     cg_notify_reloading();
     char outcome[700], status[800];
     bool ok = apply_reload(s, outcome, sizeof outcome);
+    s->msrc.cfg = s->cfg;
+    s->msrc.reloads = s->reloads;
+    s->msrc.reload_failures = s->reload_failures;
+    if (ok)
+        s->msrc.last_reload_ok_s = (int64_t)time(NULL);
     snprintf(status, sizeof status, "%s: %s (reloads %u, refused %u)",
              ok ? "serving; reload applied" : "serving the previous configuration; reload refused", outcome,
              s->reloads, s->reload_failures);
@@ -674,6 +690,9 @@ static void on_signal(uv_signal_t *h, int signum)
         exit(1);
     }
     s->stopping = true;
+    s->msrc.stopping = true;
+    cg_admin_close(s->admin);
+    s->admin = NULL;
     cg_log_fields(CG_LOG_INFO, "shutdown", CG_LF_STR("signal", signum == SIGTERM ? "SIGTERM" : "SIGINT"),
                   CG_LF_UINT("deadline_ms", s->cfg->timeouts.shutdown));
     cg_notify_stopping("stopping: finishing the requests in flight");
@@ -828,6 +847,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
     cg_diag_free(&d);
     if (!s.cfg)
         return 1;
+    cg_metrics_bind_routes(s.cfg);
     char perr[600];
     bool stale = false;
     if (opt->takeover && !s.cfg->process.pid_file) {
@@ -907,6 +927,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
     s.workers = calloc(s.nworkers, sizeof *s.workers);
     int *fds = calloc(s.nworkers * s.cfg->nlisteners, sizeof *fds);
     unsigned started = 0, inited = 0;
+    bool loop_inited = false;
     if (!s.workers || !fds)
         goto out;
     for (size_t i = 0; i < s.nworkers * s.cfg->nlisteners; i++)
@@ -923,6 +944,21 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         }
         inited = wi + 1;
     }
+    /* The admin listener binds before the privilege drop, like the others. */
+    uv_loop_init(&s.loop);
+    loop_inited = true;
+    s.msrc = (cg_metrics_sources){ .cfg = s.cfg, .workers = s.workers, .nworkers = s.nworkers,
+                                   .services = &s.services, .start_s = (int64_t)time(NULL),
+                                   .last_reload_ok_s = (int64_t)time(NULL) };
+    if (s.cfg->admin.enabled) {
+        if (!(s.admin = cg_admin_start(&s.loop, &s.msrc, err, sizeof err))) {
+            cg_log(CG_LOG_ERROR, "listen_failed", "listener=admin detail=\"%s\"", err);
+            fprintf(stderr, "certgate: %s\n", err);
+            goto out;
+        }
+        cg_log(CG_LOG_INFO, "listening", "listener=admin address=%s:%u detail=\"metrics, healthz, readyz (plain "
+               "HTTP)\"", s.cfg->admin.address, s.cfg->admin.port);
+    }
     if (!become_service(&s))
         goto out;
     for (size_t li = 0; li < s.cfg->nlisteners; li++) {
@@ -933,7 +969,6 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
                       CG_LF_UINT("workers", s.nworkers), CG_LF_UINT("routes", l->nroutes));
     }
 
-    uv_loop_init(&s.loop);
     uv_signal_init(&s.loop, &s.sighup);
     uv_signal_init(&s.loop, &s.sigterm);
     uv_signal_init(&s.loop, &s.sigint);
@@ -968,6 +1003,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
             break;
     if (started == s.nworkers) {
         rc = 0;
+        s.msrc.serving = true;
         /* Every listening socket had listen() before the threads started: a
          * connection made from now on is queued and served. */
         char status[200];
@@ -991,9 +1027,15 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         uv_close((uv_handle_t *)&s.sighup, NULL);
     uv_run(&s.loop, UV_RUN_DEFAULT);
     uv_loop_close(&s.loop);
+    loop_inited = false;
     cg_log(CG_LOG_INFO, "stopped", "detail=\"all connections finished\"");
 
 out:
+    if (loop_inited) { /* did not serve: let the admin listener's handles close */
+        cg_admin_close(s.admin);
+        uv_run(&s.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s.loop);
+    }
     for (unsigned i = 0; i < inited; i++) {
         if (i >= started) {
             /* Never ran: close its handles so the loop can be freed. */

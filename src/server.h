@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "spares.h"
+#include "stats.h"
 
 struct cg_conn;
 struct cg_backend_pool;
@@ -77,6 +78,7 @@ typedef struct cg_worker {
 
     cg_services *services;
     struct cg_crl_fetcher *crl;      /* this loop's CRL transfers */
+    cg_worker_stats stats;           /* this loop's counters, read by metrics.c (stats.h) */
 } cg_worker;
 
 /* Connections open in the whole process (for limits.max_connections). */

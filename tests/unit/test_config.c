@@ -481,7 +481,7 @@ static void test_unknown_keys(void **state)
 
     expect_error("worker: 2\n" MINIMAL, 1, 1,
                  "unknown key \"worker\" at top level (expected one of: workers, logging, limits, "
-                 "timeouts, revocation, kerberos, errors, process, backends, listeners)");
+                 "timeouts, revocation, kerberos, errors, process, backends, listeners, admin)");
     expect_error("logging:\n  lvl: info\n" MINIMAL, 2, 3,
                  "unknown key \"lvl\" in logging (expected one of: level, file, format, log_query)");
     expect_error("limits:\n  max_body: 1m\n" MINIMAL, 2, 3, "unknown key \"max_body\" in limits");
@@ -1021,9 +1021,9 @@ static void test_empty_and_non_mapping(void **state)
     expect_error("---\n", 2, 1, "the configuration is empty");
     expect_error("- workers: 1\n", 1, 1,
                  "expected a mapping at the top level (keys: workers, logging, limits, timeouts, "
-                 "revocation, kerberos, errors, process, backends, listeners), got a list");
+                 "revocation, kerberos, errors, process, backends, listeners, admin), got a list");
     expect_error("hello\n", 1, 1, "expected a mapping at the top level (keys: workers, logging, "
-                                  "limits, timeouts, revocation, kerberos, errors, process, backends, listeners), "
+                                  "limits, timeouts, revocation, kerberos, errors, process, backends, listeners, admin), "
                                   "got \"hello\"");
 }
 
@@ -2568,6 +2568,56 @@ static void test_process_section_invalid(void **state)
     expect_error("process: root\n" MINIMAL, 1, 10, "process: expected a mapping");
 }
 
+static void test_admin_section(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    assert_false(cfg->admin.enabled); /* off without the section */
+    cg_config_unref(cfg);
+    cfg = expect_ok("admin: {}\n" MINIMAL);
+    assert_true(cfg->admin.enabled);
+    assert_string_equal(cfg->admin.address, "127.0.0.1");
+    assert_int_equal(cfg->admin.port, 9180);
+    assert_int_equal(cfg->admin.max_connections, 8);
+    assert_int_equal(cfg->admin.timeout_ms, 5000);
+    assert_int_equal(cfg->admin.kdc_window_s, 300);
+    assert_int_equal(cfg->admin.nallow, 0);
+    cg_config_unref(cfg);
+    cfg = expect_ok("admin:\n  address: \"::1\"\n  port: 9100\n  allow: [127.0.0.1/32, \"::1\"]\n"
+                    "  max_connections: 2\n  timeout: 2s\n  kdc_window: 90s\n" MINIMAL);
+    assert_string_equal(cfg->admin.address, "::1");
+    assert_int_equal(cfg->admin.port, 9100);
+    assert_int_equal(cfg->admin.nallow, 2);
+    assert_true(cg_cidr_list_contains(cfg->admin.allow, cfg->admin.nallow, "127.0.0.1"));
+    assert_false(cg_cidr_list_contains(cfg->admin.allow, cfg->admin.nallow, "127.0.0.2"));
+    assert_int_equal(cfg->admin.max_connections, 2);
+    assert_int_equal(cfg->admin.timeout_ms, 2000);
+    assert_int_equal(cfg->admin.kdc_window_s, 90);
+    cg_config_unref(cfg);
+    cfg = expect_ok("admin:\n  address: 0.0.0.0\n  expose: true\n  allow: [10.0.0.0/8]\n" MINIMAL);
+    assert_true(cfg->admin.expose);
+    cg_config_unref(cfg);
+}
+
+static void test_admin_section_invalid(void **state)
+{
+    (void)state;
+    expect_error("admin:\n  address: 0.0.0.0\n" MINIMAL, 2, 12, "admin.address: 0.0.0.0 is not a loopback address");
+    expect_error("admin:\n  address: 192.0.2.1\n  expose: false\n" MINIMAL, 2, 12, "set admin.expose: true");
+    expect_error("admin:\n  address: localhost\n" MINIMAL, 2, 12, "admin.address: \"localhost\" is not a numeric");
+    expect_error("admin:\n  port: 0\n" MINIMAL, 2, 9, "admin.port");
+    expect_error("admin:\n  allow: [10.0.0.1/8]\n" MINIMAL, 2, 11, "admin.allow[0]:");
+    expect_error("admin:\n  allow: []\n" MINIMAL, 2, 10, "admin.allow: an empty list");
+    expect_error("admin:\n  allow: 10.0.0.0/8\n" MINIMAL, 2, 10, "admin.allow: expected a list");
+    expect_error("admin:\n  max_connections: 0\n" MINIMAL, 2, 20, "admin.max_connections");
+    expect_error("admin:\n  timeout: 1h\n" MINIMAL, 2, 12, "admin.timeout");
+    expect_error("admin:\n  kdc_window: soon\n" MINIMAL, 2, 15, "admin.kdc_window");
+    expect_error("admin:\n  adress: 127.0.0.1\n" MINIMAL, 2, 3, "unknown key \"adress\" in admin");
+    expect_error("admin: on\n" MINIMAL, 1, 8, "admin: expected a mapping");
+    /* The listener listens on 0.0.0.0:8443: the admin listener cannot share it. */
+    expect_error("admin:\n  port: 8443\n" MINIMAL, 2, 9, "admin.port: 8443 is also listener \"main\"'s port");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2623,6 +2673,8 @@ int main(void)
         cmocka_unit_test(test_cidr_ranges),
         cmocka_unit_test(test_process_section),
         cmocka_unit_test(test_process_section_invalid),
+        cmocka_unit_test(test_admin_section),
+        cmocka_unit_test(test_admin_section_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
