@@ -246,6 +246,9 @@ class TestPidFile(ServiceBase):
     def test_written_used_and_removed(self):
         cg, pid_file = self.with_pid_file()
         cg.start()
+        # The port accepts once it listens (the kernel's queue), a moment before
+        # the pid file is written: wait for the file, as systemd waits for READY=1.
+        H.wait_until(lambda: H.read_text(pid_file), what="pid file")
         self.assertEqual(H.read_text(pid_file), "%d\n" % cg.pid)
         status = pid_file[:-4] + ".status"
         H.wait_until(lambda: "reloads=0" in H.read_text(status), what="status file")
@@ -320,7 +323,7 @@ class TestPidFile(ServiceBase):
         with open(pid_file, "w") as f:
             f.write("%d\n" % sleeper.pid)
         cg.start()
-        self.assertEqual(H.read_text(pid_file), "%d\n" % cg.pid)
+        H.wait_until(lambda: H.read_text(pid_file) == "%d\n" % cg.pid, what="the pid file replaced")
         cg.wait_log(event="pid_file", detail=lambda d: "stale" in d)
 
         second = self.new_certgate(process={"allow_root": "true", "pid_file": pid_file})
