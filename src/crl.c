@@ -243,7 +243,18 @@ static void url_add(url_list *u, const unsigned char *p, size_t n)
         u->v[u->n++] = s;
 }
 
-/* CRLDistributionPoints / FreshestCRL ::= SEQUENCE OF DistributionPoint. */
+/* Frees the URLs a distribution point collected (not kept: indirect, or
+ * malformed). */
+static void url_list_drop(url_list *u)
+{
+    for (size_t i = 0; i < u->n; i++)
+        free(u->v[i]);
+    u->n = 0;
+}
+
+/* CRLDistributionPoints / FreshestCRL ::= SEQUENCE OF DistributionPoint.
+ * A malformed distribution point is an error, and the URLs it had yielded
+ * until then are freed: they are not in u, so nobody else would. */
 static int parse_dps(unsigned char *p, const unsigned char *end, url_list *u)
 {
     size_t len;
@@ -260,7 +271,7 @@ static int parse_dps(unsigned char *p, const unsigned char *end, url_list *u)
         while (p < dp_end) {
             unsigned char tag = *p;
             if ((ret = mbedtls_asn1_get_tag(&p, dp_end, &len, tag)) != 0)
-                return ret;
+                goto bad_dp;
             unsigned char *f_end = p + len;
             if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
                 /* DistributionPointName: fullName [0] GeneralNames */
@@ -268,13 +279,13 @@ static int parse_dps(unsigned char *p, const unsigned char *end, url_list *u)
                 if (q < f_end && *q == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
                     size_t glen;
                     if ((ret = mbedtls_asn1_get_tag(&q, f_end, &glen, *q)) != 0)
-                        return ret;
+                        goto bad_dp;
                     unsigned char *g_end = q + glen;
                     while (q < g_end) {
                         unsigned char gtag = *q;
                         size_t nlen;
                         if ((ret = mbedtls_asn1_get_tag(&q, g_end, &nlen, gtag)) != 0)
-                            return ret;
+                            goto bad_dp;
                         if (gtag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6)) /* uniformResourceIdentifier */
                             url_add(&mine, q, nlen);
                         q += nlen;
@@ -286,12 +297,15 @@ static int parse_dps(unsigned char *p, const unsigned char *end, url_list *u)
             p = f_end;
         }
         if (indirect) {
-            for (size_t i = 0; i < mine.n; i++)
-                free(mine.v[i]);
+            url_list_drop(&mine);
             u->indirect = true;
         } else {
             u->n += mine.n;
         }
+        continue;
+    bad_dp:
+        url_list_drop(&mine);
+        return ret;
     }
     return 0;
 }

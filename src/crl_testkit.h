@@ -205,6 +205,8 @@ typedef struct tk_cert_opts {
     const char *eku;                 /* NULL: none; "client", "server", "email" */
     const char *cdp[4];              /* CRL Distribution Point URLs */
     const char *freshest[4];         /* Freshest CRL URLs */
+    const unsigned char *cdp_raw;    /* instead of cdp: this CRL Distribution Points value as is */
+    size_t cdp_raw_len;
     mbedtls_md_type_t md;            /* default SHA-256 */
 } tk_cert_opts;
 
@@ -250,6 +252,10 @@ static __attribute__((unused)) mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
         TK_CHECK(mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_CRL_DISTRIBUTION_POINTS,
                                                      MBEDTLS_OID_SIZE(MBEDTLS_OID_CRL_DISTRIBUTION_POINTS), 0, dp, n));
     }
+    if (o->cdp_raw)
+        TK_CHECK(mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_CRL_DISTRIBUTION_POINTS,
+                                                     MBEDTLS_OID_SIZE(MBEDTLS_OID_CRL_DISTRIBUTION_POINTS), 0,
+                                                     o->cdp_raw, o->cdp_raw_len));
     if (o->freshest[0]) {
         size_t n = tk_dp_value(o->freshest, dp, sizeof dp);
         TK_CHECK(mbedtls_x509write_crt_set_extension(&w, "\x55\x1d\x2e", 3, 0, dp, n));
@@ -299,6 +305,8 @@ typedef struct tk_crl_opts {
     uint64_t base_number;
     unsigned idp;                   /* 1 onlyUser, 2 onlyCA, 4 someReasons, 8 indirect */
     const char *freshest[4];        /* FreshestCRL URLs */
+    const unsigned char *freshest_raw; /* instead: this FreshestCRL value as is */
+    size_t freshest_raw_len;
     bool unknown_critical;          /* an unsupported critical extension */
     const tk_crl_entry *entries;    /* or generated: */
     size_t nentries;
@@ -331,6 +339,9 @@ static __attribute__((unused)) unsigned char *tk_crl(const tk_crl_opts *o, size_
         unsigned char dp[2048];
         size_t dn = tk_dp_value(o->freshest, dp, sizeof dp);
         TK_CHECK(k = tk_w_ext(&p, start, "\x55\x1d\x2e", 3, false, dp, dn));
+        ext += (size_t)k;
+    } else if (o->freshest_raw) {
+        TK_CHECK(k = tk_w_ext(&p, start, "\x55\x1d\x2e", 3, false, o->freshest_raw, o->freshest_raw_len));
         ext += (size_t)k;
     }
     if (o->idp) {

@@ -540,6 +540,60 @@ static void test_check_intermediate_revoked(void **state)
     env_free(&e);
 }
 
+/* A distribution point malformed after a valid URI: the minimized input of
+ * the cert_ext fuzz target (tests/fuzz/corpus-cert_ext/leak-*). The URI it
+ * had yielded was neither returned nor freed: every connection presenting
+ * such a certificate leaked it in the revocation step (the ASan build of
+ * these tests reports a leak if it comes back). */
+static const unsigned char cut_dp[] = /* SEQUENCE OF, DistributionPoint, name, fullName, URI; then [1] cut */
+    "\x30\x19" "\x30\x17\xa0\x12\xa0\x10\x86\x0e" "http://a/1.crl" "\x81\x05\x00";
+/* A good distribution point, then the malformed one. */
+static const unsigned char good_then_cut_dp[] =
+    "\x30\x2f" "\x30\x14\xa0\x12\xa0\x10\x86\x0e" "http://g/0.crl"
+    "\x30\x17\xa0\x12\xa0\x10\x86\x0e" "http://a/1.crl" "\x81\x05\x00";
+
+static void test_malformed_dp_frees_its_urls(void **state)
+{
+    (void)state;
+    char *urls[8];
+    mbedtls_x509_crt *c = tk_cert(&(tk_cert_opts){ .subject = "CN=cut,O=Test", .issuer = INT_DN, .key = &leaf_key,
+                                                   .issuer_key = &int_key, .serial = "1003", .ca = 0,
+                                                   .cdp_raw = cut_dp, .cdp_raw_len = sizeof cut_dp - 1 });
+    assert_int_equal(cg_crl_cert_urls(c, false, urls, 8), 0);
+    /* Distribution points before the malformed one keep their URLs. */
+    mbedtls_x509_crt *c2 = tk_cert(&(tk_cert_opts){ .subject = "CN=cut2,O=Test", .issuer = INT_DN,
+                                                    .key = &leaf_key, .issuer_key = &int_key, .serial = "1004",
+                                                    .ca = 0, .cdp_raw = good_then_cut_dp,
+                                                    .cdp_raw_len = sizeof good_then_cut_dp - 1 });
+    assert_int_equal(cg_crl_cert_urls(c2, false, urls, 8), 1);
+    assert_string_equal(urls[0], "http://g/0.crl");
+    free(urls[0]);
+
+    /* The revocation step of a connection, many times: unknown (no CRL of
+     * the intermediate), nothing left behind. */
+    env e;
+    env_init(&e, CG_REVOCATION_CACHE_ONLY);
+    env_start(&e);
+    for (int i = 0; i < 1000; i++) {
+        const mbedtls_x509_crt *chain[] = { i % 2 ? c : c2, inter, root };
+        result r = check_now(&e, chain, 3);
+        assert_int_equal(r.st, CG_REV_UNKNOWN);
+    }
+    env_free(&e);
+    tk_cert_free(c);
+    tk_cert_free(c2);
+
+    /* The same value as a CRL's Freshest CRL extension: refused, no leak. */
+    size_t len;
+    unsigned char *der = tk_crl(&(tk_crl_opts){ .issuer = INT_DN, .key = &int_key, .freshest_raw = cut_dp,
+                                               .freshest_raw_len = sizeof cut_dp - 1 },
+                                &len);
+    char err[300];
+    assert_null(crl_parse(der, len, err, sizeof err));
+    assert_string_equal(err, "not a valid CRL: malformed extension 2.5.29.46");
+    free(der);
+}
+
 static void test_check_unknown_reasons(void **state)
 {
     (void)state;
@@ -1300,6 +1354,7 @@ int main(void)
         cmocka_unit_test(test_tampered_crl_fails_signature),
         cmocka_unit_test(test_lookup_100k_entries),
         cmocka_unit_test(test_cert_urls),
+        cmocka_unit_test(test_malformed_dp_frees_its_urls),
         cmocka_unit_test(test_ldap_text),
         cmocka_unit_test(test_transfer_error_texts),
         cmocka_unit_test(test_check_good_and_revoked),
