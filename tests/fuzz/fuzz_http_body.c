@@ -55,9 +55,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
     } else if (!cg_buf_append(&s->wire, at, len)) {
         abort();
     }
-    /* as http_proxy.c's req_on_body: never after a Content-Length body's
-     * last bytes (http-parser 2.9 would not count the last one) */
-    if (s->block && !http_body_is_final(p))
+    if (s->block)
         http_parser_pause(p, 1);
     return 0;
 }
