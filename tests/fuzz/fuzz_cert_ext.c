@@ -283,7 +283,7 @@ static void use_cert(const mbedtls_x509_crt *c)
     /* The revocation step of a connection: as leaf, then as intermediate. */
     static cg_crl_report report;
     const mbedtls_x509_crt *as_leaf[3] = { c, &ca_chain, ca_chain.next };
-    const mbedtls_x509_crt *as_ca[3] = { ca_chain.next ? &ca_chain : c, c, ca_chain.next };
+    const mbedtls_x509_crt *as_ca[3] = { &ca_chain, c, ca_chain.next }; /* c issued the "leaf" */
     for (int k = 0; k < 2; k++) {
         result r = { 0 };
         cg_crl_check *chk = cg_crl_check_chain_report(fetcher, &cfg, &listener, k ? as_ca : as_leaf, 3, on_result,
