@@ -37,6 +37,8 @@ static inline bool cg_buf_reserve(cg_buf *b, size_t extra)
 
 static inline bool cg_buf_append(cg_buf *b, const void *p, size_t n)
 {
+    if (n == 0) /* memcpy from NULL is undefined even for 0 bytes; data may be NULL too */
+        return true;
     if (!cg_buf_reserve(b, n))
         return false;
     memcpy(b->data + b->len, p, n);

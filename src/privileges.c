@@ -87,8 +87,8 @@ bool cg_privileges_drop(const cg_priv_plan *plan, char *err, size_t cap)
         snprintf(err, cap, "cannot switch to user %s (uid %ld): %s", plan->user, (long)plan->uid, strerror(errno));
         return false;
     }
-    uid_t ru, eu, su;
-    gid_t rg, eg, sg;
+    uid_t ru = (uid_t)-1, eu = (uid_t)-1, su = (uid_t)-1; /* -1 in the message if a read fails */
+    gid_t rg = (gid_t)-1, eg = (gid_t)-1, sg = (gid_t)-1;
     if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != plan->uid || eu != plan->uid ||
         su != plan->uid || rg != plan->gid || eg != plan->gid || sg != plan->gid) {
         snprintf(err, cap, "the switch to %s is incomplete (uids %ld/%ld/%ld, gids %ld/%ld/%ld)", plan->user,
