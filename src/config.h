@@ -14,14 +14,13 @@
 
 #include "cidr.h"
 #include "error.h"
+#include "log.h" /* cg_log_level, cg_log_format: logging.level, logging.format */
 #include "ratelimit.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
 struct cg_error_template; /* error_page.h */
 
-typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
-typedef enum { CG_LOG_LOGFMT, CG_LOG_JSON } cg_log_format; /* logging.format */
 
 typedef struct cg_pos {
     int line, column; /* 1-based position in cfg->file of the value */
