@@ -10,6 +10,7 @@
 #include "cidr.h"
 #include "health.h"
 #include "http1.h"
+#include "http1_scan.h"
 #include "log.h"
 
 #define ADMIN_HEAD_MAX 4096u   /* a scraper's or a probe's request head is a few hundred bytes */

@@ -16,7 +16,7 @@
 
 #include <uv.h>
 
-#include "server.h"
+#include "worker.h"
 
 /* Room for the longest identity: "user:" + a principal of up to 255 bytes
  * (cg_map_result.principal), NUL included. The client connection and the

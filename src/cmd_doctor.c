@@ -46,7 +46,8 @@
 
 #include "commands.h"
 #include "config.h"
-#include "delegation_internal.h"
+#include "kdc_errors.h"
+#include "kdc_steps.h"
 #include "mapping.h"
 
 #define DEFAULT_CONFIG "/etc/certgate/certgate.yaml"
@@ -144,7 +145,7 @@ static long probe(const char *url, const char *path, const char *token, char *er
 /* The KDC's key version for the proxy, from a ticket to itself, and whether
  * the keytab's key decrypts that ticket. */
 static void check_kvno(tally *t, krb5_context ctx, const char *ccname, const char *proxy, const char *keytab,
-                       const cg_kt_key *keys, size_t nkeys)
+                       const cg_kdc_key *keys, size_t nkeys)
 {
     krb5_ccache cc = NULL;
     krb5_principal me = NULL;
@@ -163,12 +164,12 @@ static void check_kvno(tally *t, krb5_context ctx, const char *ccname, const cha
     }
     if (rc) {
         line(t, "FAIL", "kvno", "cannot get a ticket for %s to itself to read the KDC's key version: %s", proxy,
-             cg_deleg_krb_message(ctx, rc, m, sizeof m));
+             cg_kdc_krb_message(ctx, rc, m, sizeof m));
         goto done;
     }
     rc = krb5_decode_ticket(&out->ticket, &tkt);
     if (rc) {
-        line(t, "FAIL", "kvno", "cannot decode the ticket the KDC issued: %s", cg_deleg_krb_message(ctx, rc, m, sizeof m));
+        line(t, "FAIL", "kvno", "cannot decode the ticket the KDC issued: %s", cg_kdc_krb_message(ctx, rc, m, sizeof m));
         goto done;
     }
     unsigned kdc_kvno = tkt->enc_part.kvno;
@@ -191,14 +192,14 @@ static void check_kvno(tally *t, krb5_context ctx, const char *ccname, const cha
              "password and ktpass; MIT: kadmin ktadd -k FILE %s)", proxy, kdc_kvno, keytab, kvnos, kdc_kvno, proxy);
         goto done;
     }
-    cg_deleg_keytab_name(keytab, ktname, sizeof ktname);
+    cg_kdc_keytab_name(keytab, ktname, sizeof ktname);
     rc = krb5_kt_resolve(ctx, ktname, &kt);
     if (!rc)
         rc = krb5_server_decrypt_ticket_keytab(ctx, kt, tkt);
     if (rc) {
         line(t, "FAIL", "kvno", "the keytab's kvno %u key for %s does not decrypt the KDC's ticket (%s): the key "
              "differs although the kvno matches (two accounts with this SPN, or the password was set twice); "
-             "export the keytab again", kdc_kvno, proxy, cg_deleg_krb_message(ctx, rc, m, sizeof m));
+             "export the keytab again", kdc_kvno, proxy, cg_kdc_krb_message(ctx, rc, m, sizeof m));
         goto done;
     }
     line(t, "ok", "kvno", "the KDC's key for %s is kvno %u; the keytab holds it and it decrypts the KDC's ticket",
@@ -374,10 +375,10 @@ int cg_cmd_doctor(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* keytab */
-    cg_kt_key keys[128];
+    cg_kdc_key keys[128];
     size_t nkeys = 0;
     bool keytab_ok = false;
-    krb5_error_code rc = cg_deleg_keytab_keys(ctx, kc.keytab, keys, 128, &nkeys, err, sizeof err);
+    krb5_error_code rc = cg_kdc_keytab_keys(ctx, kc.keytab, keys, 128, &nkeys, err, sizeof err);
     if (rc) {
         line(&t, "FAIL", "keytab", "%s: fix kerberos.keytab or the file's owner and mode (readable by the user "
              "certgate runs as)", err);
@@ -412,18 +413,18 @@ int cg_cmd_doctor(int argc, char **argv)
 
     /* proxy TGT, clock, kvno */
     char ccname[96];
-    cg_deleg_ccache_name("doctor-proxy", ccname, sizeof ccname);
+    cg_kdc_ccache_name("doctor-proxy", ccname, sizeof ccname);
     bool tgt_ok = false;
-    cg_deleg_names n = {.proxy = proxy, .realm = kc.realm, .keytab = kc.keytab};
+    cg_kdc_names n = {.proxy = proxy, .realm = kc.realm, .keytab = kc.keytab};
     cg_refusal why;
     if (!keytab_ok) {
         line(&t, "skip", "proxy TGT", "needs a usable keytab");
     } else {
         int64_t end = 0, kdc_time = 0;
-        rc = cg_deleg_get_tgt(ctx, kc.keytab, proxy, ccname, &end, &kdc_time);
+        rc = cg_kdc_get_tgt(ctx, kc.keytab, proxy, ccname, &end, &kdc_time);
         int64_t now = (int64_t)time(NULL);
         if (rc) {
-            cg_deleg_map_error(CG_PHASE_PROXY_TGT, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, &why);
+            cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
             line(&t, "FAIL", "proxy TGT", "%s [%s]", why.detail, cg_refusal_code(why.kind));
             if (rc == KRB5KRB_AP_ERR_SKEW)
                 line(&t, "FAIL", "clock", "this host's clock differs from the KDC's by more than the realm allows: "
@@ -486,7 +487,7 @@ int cg_cmd_doctor(int argc, char **argv)
         }
         mbedtls_x509_crt_free(&crt);
     } else if (user_opt) {
-        if (!cg_deleg_user_name(user_opt, kc.realm, user, sizeof user, err, sizeof err)) {
+        if (!cg_kdc_user_name(user_opt, kc.realm, user, sizeof user, err, sizeof err)) {
             line(&t, "FAIL", "user", "%s", err);
             user[0] = '\0';
         }
@@ -503,14 +504,14 @@ int cg_cmd_doctor(int argc, char **argv)
     } else {
         n.user = user;
         krb5_creds *evidence = NULL;
-        rc = cg_deleg_s4u2self(ctx, ccname, user, &evidence);
+        rc = cg_kdc_s4u2self(ctx, ccname, user, &evidence);
         bool fwd = false;
         if (rc) {
-            cg_deleg_map_error(CG_PHASE_S4U2SELF, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, &why);
+            cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
             line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         } else if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
             n.target = ntargets ? "the backends" : NULL;
-            cg_deleg_not_forwardable(&n, &why);
+            cg_kdc_not_forwardable(&n, &why);
             line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         } else {
             fwd = true;
@@ -520,7 +521,7 @@ int cg_cmd_doctor(int argc, char **argv)
         for (size_t i = 0; i < ntargets; i++) {
             char target[512];
             const char *label = targets[i].name;
-            if (!cg_deleg_target_name(targets[i].spn, kc.realm, target, sizeof target, err, sizeof err)) {
+            if (!cg_kdc_target_name(targets[i].spn, kc.realm, target, sizeof target, err, sizeof err)) {
                 line(&t, "FAIL", "s4u2proxy", "backend %s: %s: fix its kerberos.spn", label, err);
                 continue;
             }
@@ -530,20 +531,20 @@ int cg_cmd_doctor(int argc, char **argv)
             }
             n.target = target;
             krb5_creds *svc = NULL;
-            rc = cg_deleg_s4u2proxy(ctx, ccname, evidence, target, &svc);
+            rc = cg_kdc_s4u2proxy(ctx, ccname, evidence, target, &svc);
             if (rc) {
-                cg_deleg_map_error(CG_PHASE_S4U2PROXY, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, &why);
+                cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
                 line(&t, "FAIL", "s4u2proxy", "backend %s: %s [%s]", label, why.detail, cg_refusal_code(why.kind));
                 continue;
             }
             line(&t, "ok", "s4u2proxy", "backend %s: %s may delegate %s to %s", label, proxy, user, target);
             char uc[96];
-            cg_deleg_ccache_name("doctor-u", uc, sizeof uc);
+            cg_kdc_ccache_name("doctor-u", uc, sizeof uc);
             gss_cred_id_t gc = GSS_C_NO_CREDENTIAL;
             char *tok = NULL;
-            if (cg_deleg_user_cred(ctx, svc, uc, &gc, err, sizeof err) != 0) {
+            if (cg_kdc_user_cred(ctx, svc, uc, &gc, err, sizeof err) != 0) {
                 line(&t, "FAIL", "token", "backend %s: %s", label, err);
-            } else if (!cg_deleg_token(gc, target, &tok, err, sizeof err)) {
+            } else if (!cg_kdc_token(gc, target, &tok, err, sizeof err)) {
                 line(&t, "FAIL", "token", "backend %s: %s", label, err);
             } else {
                 line(&t, "ok", "token", "backend %s: SPNEGO token for %s to %s (%zu bytes base64)", label, user, target,
@@ -570,13 +571,13 @@ int cg_cmd_doctor(int argc, char **argv)
             OM_uint32 minor;
             if (gc != GSS_C_NO_CREDENTIAL)
                 gss_release_cred(&minor, &gc);
-            cg_deleg_destroy_ccache(ctx, uc);
+            cg_kdc_destroy_ccache(ctx, uc);
             krb5_free_creds(ctx, svc);
         }
         if (evidence)
             krb5_free_creds(ctx, evidence);
     }
-    cg_deleg_destroy_ccache(ctx, ccname);
+    cg_kdc_destroy_ccache(ctx, ccname);
     krb5_free_context(ctx);
     curl_global_cleanup();
     cg_config_unref(cfg);

@@ -32,7 +32,7 @@
 #include "chain_limits.h"
 #include "config_limits.h"
 #include "error_page.h"
-#include "http1.h"
+#include "http1_write.h"
 #include "mapping.h"
 #include "target.h"
 #include "tls.h"

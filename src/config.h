@@ -14,14 +14,13 @@
 
 #include "cidr.h"
 #include "error.h"
+#include "log.h" /* cg_log_level, cg_log_format: logging.level, logging.format */
 #include "ratelimit.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
 struct cg_error_template; /* error_page.h */
 
-typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
-typedef enum { CG_LOG_LOGFMT, CG_LOG_JSON } cg_log_format; /* logging.format */
 
 typedef struct cg_pos {
     int line, column; /* 1-based position in cfg->file of the value */
@@ -82,7 +81,7 @@ typedef struct cg_listener_cfg {
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
 
     /* strip_request_headers: names stripped besides the built-in ones, and
-     * built-in backend-trusted names passed anyway (http1.h cg_header_policy). */
+     * built-in backend-trusted names passed anyway (http1_write.h cg_header_policy). */
     char **strip_headers, **keep_headers;
     size_t nstrip_headers, nkeep_headers;
 

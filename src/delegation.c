@@ -36,11 +36,12 @@
  * users with a cached credential keep working. Other failures (unknown
  * user, delegation denied, ...) are remembered per entry for negative_cache.
  * cg_delegation_flush() forgets credentials and failures.
+ *
+ * The steps themselves are kdc_steps.c, their error sentences kdc_errors.c.
  */
 #include "delegation.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -51,151 +52,15 @@
 #include <unistd.h>
 
 #include <gssapi/gssapi.h>
-#include <gssapi/gssapi_ext.h>
-#include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
 
-#include "delegation_internal.h"
+#include "kdc_errors.h"
+#include "kdc_steps.h"
 #include "log.h"
 #include "stats.h"
 
-/* S4U2Self. Exported by MIT libkrb5 since 1.8 (the GSSAPI library uses it)
- * and unchanged since, but declared only in its private k5-int.h. */
-krb5_error_code KRB5_CALLCONV krb5_get_credentials_for_user(krb5_context context, krb5_flags options,
-                                                            krb5_ccache ccache, krb5_creds *in_creds,
-                                                            krb5_data *subject_cert, krb5_creds **out_creds);
-
 /* ------------------------------------------------------------------------ */
-/* Pure helpers                                                              */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t cg_base64_encode(const void *in, size_t len, char *out, size_t cap)
-{
-    size_t need = (len + 2) / 3 * 4;
-    if (cap < need + 1)
-        return 0;
-    const unsigned char *p = in;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        out[o++] = b64chars[v >> 18];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = b64chars[(v >> 6) & 63];
-        out[o++] = b64chars[v & 63];
-    }
-    if (len - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        out[o++] = b64chars[v >> 18];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (len - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        out[o++] = b64chars[v >> 18];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = b64chars[(v >> 6) & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
-static bool bad_char(unsigned char c) { return c <= 0x20 || c == 0x7f; }
-
-bool cg_deleg_user_name(const char *principal, const char *realm, char *out, size_t cap, char *err, size_t errcap)
-{
-    if (!principal || !*principal) {
-        snprintf(err, errcap, "the mapped principal is empty");
-        return false;
-    }
-    const char *at = NULL;
-    for (const char *p = principal; *p; p++) {
-        if (bad_char((unsigned char)*p)) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" contains a space or control character", principal);
-            return false;
-        }
-        if (*p == '/' || *p == '\\') {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" names a service or instance (contains '%c'); "
-                     "only user principals are impersonated", principal, *p);
-            return false;
-        }
-        if (*p == '@') {
-            if (at) {
-                snprintf(err, errcap, "the mapped principal \"%.100s\" has more than one '@' (enterprise names "
-                         "are not supported: map to user@REALM)", principal);
-                return false;
-            }
-            at = p;
-        }
-    }
-    if (at == principal) {
-        snprintf(err, errcap, "the mapped principal \"%.100s\" has no user name before '@'", principal);
-        return false;
-    }
-    int n;
-    if (at) {
-        if (!at[1]) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" has an empty realm after '@'", principal);
-            return false;
-        }
-        n = snprintf(out, cap, "%s", principal);
-    } else {
-        if (!realm || !*realm) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" has no realm and kerberos.realm is not set", principal);
-            return false;
-        }
-        n = snprintf(out, cap, "%s@%s", principal, realm);
-    }
-    if (n < 0 || (size_t)n >= cap) {
-        snprintf(err, errcap, "the mapped principal \"%.60s...\" is too long", principal);
-        return false;
-    }
-    return true;
-}
-
-bool cg_deleg_target_name(const char *spn, const char *realm, char *out, size_t cap, char *err, size_t errcap)
-{
-    if (!spn || !*spn) {
-        snprintf(err, errcap, "the backend's kerberos.spn is empty");
-        return false;
-    }
-    const char *slash = strchr(spn, '/');
-    const char *at = strchr(spn, '@');
-    for (const char *p = spn; *p; p++) {
-        if (bad_char((unsigned char)*p)) {
-            snprintf(err, errcap, "SPN \"%.100s\" contains a space or control character", spn);
-            return false;
-        }
-    }
-    if (!slash || slash == spn || slash[1] == '\0' || slash[1] == '@' || (at && at < slash)) {
-        snprintf(err, errcap, "SPN \"%.100s\" is not of the form service/host (e.g. HTTP/app.example.com)", spn);
-        return false;
-    }
-    const char *host_end = at ? at : spn + strlen(spn);
-    if (memchr(slash + 1, ':', (size_t)(host_end - slash - 1))) {
-        snprintf(err, errcap, "SPN \"%.100s\" has a port: HTTP SPNs never carry one (HTTP/host for every port)", spn);
-        return false;
-    }
-    if (at && (!at[1] || strchr(at + 1, '@'))) {
-        snprintf(err, errcap, "SPN \"%.100s\" has an empty or doubled realm", spn);
-        return false;
-    }
-    int n;
-    if (at)
-        n = snprintf(out, cap, "%s", spn);
-    else if (realm && *realm)
-        n = snprintf(out, cap, "%s@%s", spn, realm);
-    else {
-        snprintf(err, errcap, "SPN \"%.100s\" has no realm and kerberos.realm is not set", spn);
-        return false;
-    }
-    if (n < 0 || (size_t)n >= cap) {
-        snprintf(err, errcap, "SPN \"%.60s...\" is too long", spn);
-        return false;
-    }
-    return true;
-}
+/* Cache timing                                                             */
 
 int64_t cg_deleg_refresh_at(int64_t start, int64_t end, uint32_t refresh_before_s)
 {
@@ -209,486 +74,6 @@ int64_t cg_deleg_refresh_at(int64_t start, int64_t end, uint32_t refresh_before_
 }
 
 bool cg_deleg_usable(int64_t now, int64_t end) { return now < end - CG_DELEG_HARD_MARGIN_S; }
-
-const char *cg_deleg_phase_name(cg_deleg_phase p)
-{
-    switch (p) {
-    case CG_PHASE_KEYTAB: return "keytab";
-    case CG_PHASE_PROXY_TGT: return "proxy TGT (AS exchange with the keytab)";
-    case CG_PHASE_S4U2SELF: return "S4U2Self";
-    case CG_PHASE_S4U2PROXY: return "S4U2Proxy";
-    case CG_PHASE_TOKEN: return "SPNEGO token";
-    }
-    return "?";
-}
-
-#define DELEG_AD_HOW "AD: the proxy account's Delegation tab, \"Trust this user for delegation to specified services only\" " \
-                     "+ \"Use any authentication protocol\", with %s in the list"
-#define DELEG_MIT_HOW "MIT: krbAllowedToDelegateTo: %s on %s's LDAP entry"
-
-void cg_deleg_not_forwardable(const cg_deleg_names *n, cg_refusal *out)
-{
-    cg_refuse(out, CG_REFUSE_NOT_FORWARDABLE,
-              "the S4U2Self ticket for %s issued to %s is not forwardable, so it cannot be used for S4U2Proxy to %s: "
-              "set ok_to_auth_as_delegate / \"Use any authentication protocol\" on %s (AD: Delegation tab, "
-              "\"Use any authentication protocol\"; MIT: kadmin modprinc +ok_to_auth_as_delegate), and check that %s "
-              "is not \"Account is sensitive and cannot be delegated\" or in Protected Users (MIT: +allow_forwardable)",
-              n->user ? n->user : "the user", n->proxy, n->target ? n->target : "the backend", n->proxy,
-              n->user ? n->user : "the user");
-}
-
-void cg_deleg_map_error(cg_deleg_phase phase, krb5_error_code code, const char *krb_msg, const cg_deleg_names *n,
-                        cg_refusal *out)
-{
-    const char *msg = krb_msg && *krb_msg ? krb_msg : "unknown Kerberos error";
-    const char *user = n->user ? n->user : "the user";
-    const char *target = n->target ? n->target : "the backend's SPN";
-    const char *realm = n->realm ? n->realm : "the realm";
-    const char *proxy = n->proxy ? n->proxy : "the proxy principal";
-    const char *keytab = n->keytab ? n->keytab : "the keytab";
-    const char *ph = cg_deleg_phase_name(phase);
-
-    switch (code) {
-    case KRB5_KDC_UNREACH:
-    case KRB5KDC_ERR_SVC_UNAVAILABLE:
-        cg_refuse(out, CG_REFUSE_KDC_UNREACHABLE,
-                  "no KDC of realm %s answered during %s (%s): check that the KDC runs and is reachable from this "
-                  "host (krb5.conf [realms] %s kdc = ..., port 88 TCP and UDP)", realm, ph, msg, realm);
-        return;
-    case KRB5_REALM_CANT_RESOLVE:
-    case KRB5_REALM_UNKNOWN:
-        cg_refuse(out, CG_REFUSE_KDC_UNREACHABLE,
-                  "no KDC is known for realm %s (%s): add \"kdc = host\" under [realms] %s in the krb5.conf certgate "
-                  "uses (kerberos.krb5_config), or enable dns_lookup_kdc", realm, msg, realm);
-        return;
-    case KRB5KRB_AP_ERR_SKEW:
-    case KRB5KDC_ERR_NEVER_VALID:
-    case KRB5KRB_AP_ERR_TKT_NYV:
-        cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                  "clock skew during %s (%s): this host's clock and the KDC's differ by more than the realm allows "
-                  "(5 minutes by default): synchronise both with NTP", ph, msg);
-        return;
-    case KRB5KDC_ERR_ETYPE_NOSUPP:
-        cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                  "no common encryption type during %s (%s): the keys in %s and the KDC's keys for %s must share an "
-                  "enctype (AD: tick \"This account supports Kerberos AES 256 bit encryption\" and export with "
-                  "ktpass -crypto AES256-SHA1; MIT: supported_enctypes)", ph, msg, keytab, proxy);
-        return;
-    default:
-        break;
-    }
-
-    switch (phase) {
-    case CG_PHASE_KEYTAB:
-    case CG_PHASE_PROXY_TGT:
-        switch (code) {
-        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "the proxy principal %s does not exist in realm %s (%s): fix kerberos.principal, or create the "
-                      "account (AD: the service account holding SPN %s; MIT: kadmin addprinc -randkey %s)",
-                      proxy, realm, msg, proxy, proxy);
-            return;
-        case KRB5KDC_ERR_PREAUTH_FAILED:
-        case KRB5KRB_AP_ERR_BAD_INTEGRITY:
-        case KRB5KRB_AP_ERR_MODIFIED:
-        case KRB5KRB_AP_ERR_BADKEYVER:
-        case KRB5_KT_KVNONOTFOUND:
-        case KRB5_PREAUTH_FAILED:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "the key for %s in %s does not match the KDC's (%s): the account's password or key version "
-                      "(kvno) changed after the keytab was exported; export it again (AD: ktpass -princ %s -mapuser "
-                      "ACCOUNT -crypto AES256-SHA1 -ptype KRB5_NT_PRINCIPAL -pass * -out FILE; MIT: kadmin ktadd -k "
-                      "%s %s); `certgate doctor` shows the kvno of each", proxy, keytab, msg, proxy, keytab, proxy);
-            return;
-        case KRB5_KT_NOTFOUND:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "%s holds no key for %s (%s): export the key of kerberos.principal into kerberos.keytab, or set "
-                      "kerberos.principal to a principal the keytab holds", keytab, proxy, msg);
-            return;
-        case KRB5KDC_ERR_CLIENT_REVOKED:
-        case KRB5KDC_ERR_NAME_EXP:
-        case KRB5KDC_ERR_KEY_EXP:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "the proxy account %s is disabled, locked or expired (%s): enable it on the KDC", proxy, msg);
-            return;
-        case ENOENT:
-        case EACCES:
-        case EPERM:
-        case KRB5_KT_END:
-        case KRB5_KT_BADNAME:
-        case KRB5_KT_UNKNOWN_TYPE:
-        case KRB5_KEYTAB_BADVNO:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "cannot use the keytab %s for %s (%s): check kerberos.keytab, the file's owner and mode (readable "
-                      "by the user certgate runs as, by nobody else)", keytab, proxy, msg);
-            return;
-        default:
-            break;
-        }
-        break;
-    case CG_PHASE_S4U2SELF:
-        switch (code) {
-        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
-            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
-                      "the user %s does not exist in realm %s (S4U2Self: %s): check the principal the certificate "
-                      "mapping gives for this certificate, or create the account", user, realm, msg);
-            return;
-        case KRB5KDC_ERR_CLIENT_REVOKED:
-        case KRB5KDC_ERR_NAME_EXP:
-        case KRB5KDC_ERR_KEY_EXP:
-            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
-                      "the account of %s is disabled, locked or expired (S4U2Self: %s): enable it on the KDC",
-                      user, msg);
-            return;
-        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "the KDC does not know the proxy %s as a service (S4U2Self: %s): the proxy account must hold the "
-                      "SPN (AD: setspn -S %s ACCOUNT; MIT: the principal itself)", proxy, msg, proxy);
-            return;
-        case KRB5KDC_ERR_BADOPTION:
-        case KRB5KDC_ERR_POLICY:
-            cg_refuse(out, CG_REFUSE_NOT_FORWARDABLE,
-                      "realm %s refused protocol transition (S4U2Self) by %s for %s (%s): set ok_to_auth_as_delegate / "
-                      "\"Use any authentication protocol\" on %s (AD: Delegation tab; MIT: kadmin modprinc "
-                      "+ok_to_auth_as_delegate), and check the user's account allows delegation",
-                      realm, proxy, user, msg, proxy);
-            return;
-        default:
-            break;
-        }
-        break;
-    case CG_PHASE_S4U2PROXY:
-        switch (code) {
-        case KRB5KDC_ERR_BADOPTION:
-        case KRB5KDC_ERR_POLICY:
-        case KRB5KDC_ERR_C_OLD_MAST_KVNO:
-            cg_refuse(out, CG_REFUSE_DELEGATION_DENIED,
-                      "%s may not delegate to %s (S4U2Proxy for %s: %s): allow %s to delegate to %s (" DELEG_AD_HOW
-                      "; " DELEG_MIT_HOW "), then flush certgate's ticket cache",
-                      proxy, target, user, msg, proxy, target, target, target, proxy);
-            return;
-        case KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN:
-            cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "no account in realm %s holds the SPN %s (S4U2Proxy: %s): register it on the backend's service "
-                      "account (AD: setspn -S %s ACCOUNT; MIT: kadmin addprinc -randkey %s) or fix the backend's "
-                      "kerberos.spn", realm, target, msg, target, target);
-            return;
-        case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
-        case KRB5KDC_ERR_CLIENT_REVOKED:
-            cg_refuse(out, CG_REFUSE_PRINCIPAL_UNKNOWN,
-                      "the KDC refused %s during S4U2Proxy to %s (%s): the account is unknown, disabled or locked",
-                      user, target, msg);
-            return;
-        default:
-            break;
-        }
-        break;
-    case CG_PHASE_TOKEN:
-        break;
-    }
-    cg_refuse(out, CG_REFUSE_DELEGATION_FAILED, "Kerberos %s for %s to %s failed: %s (krb5 code %ld); run `certgate "
-              "doctor --user %s` for a step-by-step check", ph, user, target, msg, (long)code,
-              n->user ? n->user : "NAME");
-}
-
-/* ------------------------------------------------------------------------ */
-/* Synchronous Kerberos steps                                               */
-
-const char *cg_deleg_krb_message(krb5_context ctx, krb5_error_code code, char *out, size_t cap)
-{
-    if (code > 0 && code < 4096) { /* errno */
-        snprintf(out, cap, "%s", strerror((int)code));
-        return out;
-    }
-    const char *m = ctx ? krb5_get_error_message(ctx, code) : NULL;
-    snprintf(out, cap, "%s", m ? m : "unknown Kerberos error");
-    if (m)
-        krb5_free_error_message(ctx, m);
-    return out;
-}
-
-void cg_deleg_keytab_name(const char *keytab, char *out, size_t cap)
-{
-    /* "TYPE:residual" has a colon before any '/'; a plain path has not. */
-    const char *colon = strchr(keytab, ':');
-    const char *slash = strchr(keytab, '/');
-    if (colon && (!slash || colon < slash))
-        snprintf(out, cap, "%s", keytab);
-    else
-        snprintf(out, cap, "FILE:%s", keytab);
-}
-
-krb5_error_code cg_deleg_keytab_keys(krb5_context ctx, const char *keytab, cg_kt_key *out, size_t cap, size_t *n,
-                                     char *err, size_t errcap)
-{
-    char name[1100], m[256];
-    *n = 0;
-    cg_deleg_keytab_name(keytab, name, sizeof name);
-    if (!strncmp(name, "FILE:", 5)) {
-        int fd = open(name + 5, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            int e = errno;
-            snprintf(err, errcap, "cannot open the keytab %s: %s (running as uid %u)", name + 5, strerror(e),
-                     (unsigned)geteuid());
-            return e;
-        }
-        close(fd);
-    }
-    krb5_keytab kt;
-    krb5_error_code rc = krb5_kt_resolve(ctx, name, &kt);
-    if (rc) {
-        snprintf(err, errcap, "cannot use the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
-        return rc;
-    }
-    krb5_kt_cursor cur;
-    rc = krb5_kt_start_seq_get(ctx, kt, &cur);
-    if (rc) {
-        snprintf(err, errcap, "cannot read the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
-        krb5_kt_close(ctx, kt);
-        return rc;
-    }
-    krb5_keytab_entry e;
-    while ((rc = krb5_kt_next_entry(ctx, kt, &e, &cur)) == 0) {
-        if (*n < cap) {
-            cg_kt_key *k = &out[*n];
-            char *pn = NULL;
-            if (krb5_unparse_name(ctx, e.principal, &pn) == 0) {
-                snprintf(k->principal, sizeof k->principal, "%s", pn);
-                krb5_free_unparsed_name(ctx, pn);
-            } else {
-                snprintf(k->principal, sizeof k->principal, "?");
-            }
-            k->kvno = e.vno;
-            k->enctype = e.key.enctype;
-            if (krb5_enctype_to_name(e.key.enctype, 1, k->enctype_name, sizeof k->enctype_name))
-                snprintf(k->enctype_name, sizeof k->enctype_name, "enctype %d", (int)e.key.enctype);
-        }
-        (*n)++;
-        krb5_free_keytab_entry_contents(ctx, &e);
-    }
-    krb5_kt_end_seq_get(ctx, kt, &cur);
-    krb5_kt_close(ctx, kt);
-    if (rc != KRB5_KT_END) {
-        snprintf(err, errcap, "cannot read the keytab %s: %s", keytab, cg_deleg_krb_message(ctx, rc, m, sizeof m));
-        return rc;
-    }
-    if (*n > cap)
-        *n = cap;
-    return 0;
-}
-
-void cg_deleg_ccache_name(const char *what, char *out, size_t cap)
-{
-    static atomic_uint counter;
-    snprintf(out, cap, "MEMORY:certgate-%s-%ld-%u", what, (long)getpid(), atomic_fetch_add(&counter, 1) + 1);
-}
-
-void cg_deleg_destroy_ccache(krb5_context ctx, const char *ccname)
-{
-    krb5_ccache cc;
-    if (ccname && *ccname && krb5_cc_resolve(ctx, ccname, &cc) == 0)
-        krb5_cc_destroy(ctx, cc);
-}
-
-krb5_error_code cg_deleg_get_tgt(krb5_context ctx, const char *keytab, const char *proxy, const char *ccname,
-                                 int64_t *endtime, int64_t *kdc_time)
-{
-    char ktname[1100];
-    cg_deleg_keytab_name(keytab, ktname, sizeof ktname);
-    krb5_principal me = NULL;
-    krb5_keytab kt = NULL;
-    krb5_ccache cc = NULL;
-    krb5_get_init_creds_opt *opt = NULL;
-    krb5_creds creds;
-    memset(&creds, 0, sizeof creds);
-    bool have_creds = false;
-    krb5_error_code rc = krb5_parse_name(ctx, proxy, &me);
-    if (!rc)
-        rc = krb5_kt_resolve(ctx, ktname, &kt);
-    if (!rc)
-        rc = krb5_get_init_creds_opt_alloc(ctx, &opt);
-    if (!rc) {
-        krb5_get_init_creds_opt_set_forwardable(opt, 1);
-        rc = krb5_get_init_creds_keytab(ctx, &creds, me, kt, 0, NULL, opt);
-        have_creds = rc == 0;
-    }
-    if (!rc)
-        rc = krb5_cc_resolve(ctx, ccname, &cc);
-    if (!rc)
-        rc = krb5_cc_initialize(ctx, cc, me);
-    if (!rc)
-        rc = krb5_cc_store_cred(ctx, cc, &creds);
-    if (!rc) {
-        *endtime = (int64_t)(uint32_t)creds.times.endtime;
-        *kdc_time = (int64_t)(uint32_t)creds.times.authtime;
-    }
-    if (cc)
-        krb5_cc_close(ctx, cc);
-    if (have_creds)
-        krb5_free_cred_contents(ctx, &creds);
-    if (opt)
-        krb5_get_init_creds_opt_free(ctx, opt);
-    if (kt)
-        krb5_kt_close(ctx, kt);
-    if (me)
-        krb5_free_principal(ctx, me);
-    return rc;
-}
-
-krb5_error_code cg_deleg_s4u2self(krb5_context ctx, const char *ccname, const char *user, krb5_creds **evidence)
-{
-    krb5_ccache cc = NULL;
-    krb5_principal me = NULL, u = NULL;
-    krb5_creds in;
-    memset(&in, 0, sizeof in);
-    *evidence = NULL;
-    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
-    if (!rc)
-        rc = krb5_cc_get_principal(ctx, cc, &me);
-    if (!rc)
-        rc = krb5_parse_name(ctx, user, &u);
-    if (!rc) {
-        in.client = u;
-        in.server = me;
-        rc = krb5_get_credentials_for_user(ctx, KRB5_GC_CANONICALIZE | KRB5_GC_NO_STORE, cc, &in, NULL, evidence);
-    }
-    if (u)
-        krb5_free_principal(ctx, u);
-    if (me)
-        krb5_free_principal(ctx, me);
-    if (cc)
-        krb5_cc_close(ctx, cc);
-    return rc;
-}
-
-krb5_error_code cg_deleg_s4u2proxy(krb5_context ctx, const char *ccname, const krb5_creds *evidence,
-                                   const char *target, krb5_creds **svc)
-{
-    krb5_ccache cc = NULL;
-    krb5_principal me = NULL, t = NULL;
-    krb5_creds in;
-    memset(&in, 0, sizeof in);
-    *svc = NULL;
-    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
-    if (!rc)
-        rc = krb5_cc_get_principal(ctx, cc, &me);
-    if (!rc)
-        rc = krb5_parse_name(ctx, target, &t);
-    if (!rc) {
-        in.client = me;
-        in.server = t;
-        in.second_ticket = evidence->ticket;
-        rc = krb5_get_credentials(ctx, KRB5_GC_CANONICALIZE | KRB5_GC_CONSTRAINED_DELEGATION | KRB5_GC_NO_STORE,
-                                  cc, &in, svc);
-    }
-    if (t)
-        krb5_free_principal(ctx, t);
-    if (me)
-        krb5_free_principal(ctx, me);
-    if (cc)
-        krb5_cc_close(ctx, cc);
-    return rc;
-}
-
-static gss_OID_desc spnego_oid_desc = {6, (void *)"\x2b\x06\x01\x05\x05\x02"};
-
-static void gss_message(OM_uint32 major, OM_uint32 minor, char *out, size_t cap)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (int pass = 0; pass < 2; pass++) {
-        OM_uint32 code = pass ? minor : major, m, more = 0;
-        if (pass && !minor)
-            break;
-        do {
-            gss_buffer_desc b = GSS_C_EMPTY_BUFFER;
-            if (gss_display_status(&m, code, pass ? GSS_C_MECH_CODE : GSS_C_GSS_CODE, GSS_C_NO_OID, &more, &b))
-                break;
-            int w = snprintf(out + o, cap - o, "%s%.*s", o ? "; " : "", (int)b.length, (const char *)b.value);
-            gss_release_buffer(&m, &b);
-            if (w < 0 || (size_t)w >= cap - o) {
-                o = cap - 1;
-                break;
-            }
-            o += (size_t)w;
-        } while (more);
-    }
-}
-
-krb5_error_code cg_deleg_user_cred(krb5_context ctx, const krb5_creds *svc, const char *ccname, gss_cred_id_t *out,
-                                   char *err, size_t errcap)
-{
-    krb5_ccache cc = NULL;
-    char m[256];
-    *out = GSS_C_NO_CREDENTIAL;
-    krb5_error_code rc = krb5_cc_resolve(ctx, ccname, &cc);
-    if (!rc)
-        rc = krb5_cc_initialize(ctx, cc, svc->client);
-    if (!rc)
-        rc = krb5_cc_store_cred(ctx, cc, (krb5_creds *)svc);
-    if (cc)
-        krb5_cc_close(ctx, cc);
-    if (rc) {
-        snprintf(err, errcap, "cannot store the S4U2Proxy ticket in %s: %s", ccname,
-                 cg_deleg_krb_message(ctx, rc, m, sizeof m));
-        return rc;
-    }
-    gss_key_value_element_desc el[] = {{"ccache", ccname}};
-    gss_key_value_set_desc store = {1, el};
-    gss_OID_desc mechs_e[2] = {*gss_mech_krb5, spnego_oid_desc};
-    gss_OID_set_desc mechs = {2, mechs_e};
-    OM_uint32 minor;
-    OM_uint32 major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_INITIATE, &store,
-                                            out, NULL, NULL);
-    if (GSS_ERROR(major)) {
-        char gm[512];
-        gss_message(major, minor, gm, sizeof gm);
-        snprintf(err, errcap, "cannot make a GSSAPI credential from the S4U2Proxy ticket: %s", gm);
-        *out = GSS_C_NO_CREDENTIAL;
-        return KRB5_CC_NOTFOUND;
-    }
-    return 0;
-}
-
-bool cg_deleg_token(gss_cred_id_t cred, const char *target, char **b64, char *err, size_t errcap)
-{
-    *b64 = NULL;
-    OM_uint32 minor, m2;
-    gss_name_t name = GSS_C_NO_NAME;
-    gss_buffer_desc nb = {strlen(target), (void *)target};
-    OM_uint32 major = gss_import_name(&minor, &nb, GSS_KRB5_NT_PRINCIPAL_NAME, &name);
-    if (GSS_ERROR(major)) {
-        char gm[512];
-        gss_message(major, minor, gm, sizeof gm);
-        snprintf(err, errcap, "cannot use %s as a Kerberos principal name: %s", target, gm);
-        return false;
-    }
-    gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
-    gss_buffer_desc tok = GSS_C_EMPTY_BUFFER;
-    major = gss_init_sec_context(&minor, cred, &gctx, name, &spnego_oid_desc, GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG,
-                                 GSS_C_INDEFINITE, GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &tok, NULL, NULL);
-    bool ok = false;
-    if (GSS_ERROR(major) || tok.length == 0) {
-        char gm[512];
-        gss_message(major, minor, gm, sizeof gm);
-        snprintf(err, errcap, "gss_init_sec_context for %s failed: %s", target, gm);
-    } else {
-        size_t cap = (tok.length + 2) / 3 * 4 + 1;
-        char *out = malloc(cap);
-        if (out && cg_base64_encode(tok.value, tok.length, out, cap)) {
-            *b64 = out;
-            ok = true;
-        } else {
-            free(out);
-            snprintf(err, errcap, "out of memory");
-        }
-    }
-    gss_release_buffer(&m2, &tok);
-    if (gctx != GSS_C_NO_CONTEXT)
-        gss_delete_sec_context(&m2, &gctx, GSS_C_NO_BUFFER);
-    gss_release_name(&m2, &name);
-    return ok;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The cache                                                                */
@@ -805,7 +190,7 @@ static void ucred_release(cg_kerberos *k, cg_ucred *c)
     if (c->cred != GSS_C_NO_CREDENTIAL)
         gss_release_cred(&minor, &c->cred);
     pthread_mutex_lock(&k->kctx_mu);
-    cg_deleg_destroy_ccache(k->kctx, c->ccname);
+    cg_kdc_destroy_ccache(k->kctx, c->ccname);
     pthread_mutex_unlock(&k->kctx_mu);
     free(c);
 }
@@ -821,12 +206,12 @@ static void proxy_release_locked(cg_kerberos *k, cg_proxy *p)
     if (!p || --p->refs)
         return;
     pthread_mutex_lock(&k->kctx_mu);
-    cg_deleg_destroy_ccache(k->kctx, p->ccname);
+    cg_kdc_destroy_ccache(k->kctx, p->ccname);
     pthread_mutex_unlock(&k->kctx_mu);
     free(p);
 }
 
-static void names_of(const cg_kerberos *k, const char *user, const char *target, cg_deleg_names *n)
+static void names_of(const cg_kerberos *k, const char *user, const char *target, cg_kdc_names *n)
 {
     n->proxy = k->principal;
     n->user = user;
@@ -853,15 +238,15 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bo
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");
         return NULL;
     }
-    cg_deleg_ccache_name("proxy", np->ccname, sizeof np->ccname);
+    cg_kdc_ccache_name("proxy", np->ccname, sizeof np->ccname);
     int64_t kdc_time = 0;
-    krb5_error_code rc = cg_deleg_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
+    krb5_error_code rc = cg_kdc_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
     if (rc) {
         char m[256];
-        cg_deleg_names n;
+        cg_kdc_names n;
         names_of(k, NULL, NULL, &n);
-        cg_deleg_map_error(CG_PHASE_PROXY_TGT, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
-        cg_deleg_destroy_ccache(ctx, np->ccname);
+        cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_destroy_ccache(ctx, np->ccname);
         free(np);
         /* an old TGT that is still valid is better than none */
         if (p && now < p->end - CG_DELEG_HARD_MARGIN_S) {
@@ -902,7 +287,7 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
                   "kerberos.krb5_config / KRB5_CONFIG", strerror(rc < 4096 && rc > 0 ? (int)rc : EINVAL));
         return NULL;
     }
-    cg_deleg_names n;
+    cg_kdc_names n;
     names_of(k, user, target, &n);
     char m[256];
     cg_ucred *out = NULL;
@@ -910,18 +295,18 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
     cg_proxy *p = proxy_get(k, ctx, why, false);
     if (!p)
         goto done;
-    rc = cg_deleg_s4u2self(ctx, p->ccname, user, &evidence);
+    rc = cg_kdc_s4u2self(ctx, p->ccname, user, &evidence);
     if (rc) {
-        cg_deleg_map_error(CG_PHASE_S4U2SELF, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
         goto done;
     }
     if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        cg_deleg_not_forwardable(&n, why);
+        cg_kdc_not_forwardable(&n, why);
         goto done;
     }
-    rc = cg_deleg_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
+    rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
-        cg_deleg_map_error(CG_PHASE_S4U2PROXY, rc, cg_deleg_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
         goto done;
     }
     out = calloc(1, sizeof *out);
@@ -930,12 +315,12 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
         goto done;
     }
     atomic_init(&out->refs, 1);
-    cg_deleg_ccache_name("u", out->ccname, sizeof out->ccname);
+    cg_kdc_ccache_name("u", out->ccname, sizeof out->ccname);
     char err[600];
-    rc = cg_deleg_user_cred(ctx, svc, out->ccname, &out->cred, err, sizeof err);
+    rc = cg_kdc_user_cred(ctx, svc, out->ccname, &out->cred, err, sizeof err);
     if (rc) {
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "%s for %s to %s", err, user, target);
-        cg_deleg_destroy_ccache(ctx, out->ccname);
+        cg_kdc_destroy_ccache(ctx, out->ccname);
         free(out);
         out = NULL;
         goto done;
@@ -1168,7 +553,7 @@ static void answer_with_cred(cg_kerberos *k, cg_ucred *c, const char *principal,
 {
     char *b64 = NULL;
     char err[600];
-    if (cg_deleg_token(c->cred, target, &b64, err, sizeof err)) {
+    if (cg_kdc_token(c->cred, target, &b64, err, sizeof err)) {
         cb(ctx, b64, NULL);
         free(b64);
         return;
@@ -1251,13 +636,13 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
         cb(ctx, NULL, &why);
         return NULL;
     }
-    if (!cg_deleg_user_name(principal, k->realm, user, sizeof user, err, sizeof err)) {
+    if (!cg_kdc_user_name(principal, k->realm, user, sizeof user, err, sizeof err)) {
         cg_refuse(&why, CG_REFUSE_PRINCIPAL_UNKNOWN, "%s: it cannot be used for Kerberos delegation to %s", err,
                   spn ? spn : "the backend");
         cb(ctx, NULL, &why);
         return NULL;
     }
-    if (!cg_deleg_target_name(spn, k->realm, target, sizeof target, err, sizeof err)) {
+    if (!cg_kdc_target_name(spn, k->realm, target, sizeof target, err, sizeof err)) {
         cg_refuse(&why, CG_REFUSE_DELEGATION_FAILED, "%s: fix the backend's kerberos.spn", err);
         cb(ctx, NULL, &why);
         return NULL;
@@ -1357,7 +742,7 @@ void cg_delegation_flush(cg_kerberos *k, const char *principal)
     if (!k)
         return;
     char user[512], err[200];
-    if (principal && !cg_deleg_user_name(principal, k->realm, user, sizeof user, err, sizeof err))
+    if (principal && !cg_kdc_user_name(principal, k->realm, user, sizeof user, err, sizeof err))
         return;
     cg_ucred *drop[64];
     size_t ndrop = 0;
@@ -1539,36 +924,9 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
         }
     }
     /* the keytab: readable, and holds the proxy's key (never logged) */
-    cg_kt_key keys[64];
-    size_t n = 0;
-    char err[600];
-    rc = cg_deleg_keytab_keys(k->kctx, k->keytab, keys, 64, &n, err, sizeof err);
-    if (rc) {
+    char err[800];
+    if (!cg_kdc_keytab_check(k->kctx, k->keytab, k->principal, err, sizeof err)) {
         cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s", err);
-        cg_kerberos_free(k);
-        return NULL;
-    }
-    size_t mine = 0;
-    char others[300] = "";
-    size_t ol = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!strcmp(keys[i].principal, k->principal))
-            mine++;
-        else if (ol < sizeof others - 1 && !strstr(others, keys[i].principal)) {
-            int w = snprintf(others + ol, sizeof others - ol, "%s%s", ol ? ", " : "", keys[i].principal);
-            if (w > 0)
-                ol += (size_t)w < sizeof others - ol ? (size_t)w : sizeof others - ol - 1;
-        }
-    }
-    if (n == 0) {
-        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s holds no keys; export %s's key into it",
-                    k->keytab, k->principal);
-        cg_kerberos_free(k);
-        return NULL;
-    }
-    if (!mine) {
-        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s holds no key for kerberos.principal %s "
-                    "(it holds keys for: %s)", k->keytab, k->principal, others);
         cg_kerberos_free(k);
         return NULL;
     }

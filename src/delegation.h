@@ -10,6 +10,8 @@
 #define CG_DELEGATION_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -59,5 +61,19 @@ void cg_kerberos_read_stats(cg_kerberos *k, cg_kerberos_stats *out);
  * thread pool (no user involved), unless one is in flight. Its result
  * shows in cg_kerberos_stats (kdc_ok_s, probe_error). */
 void cg_kerberos_probe(cg_kerberos *k, uv_loop_t *loop);
+
+/* For tests and benchmarks: KDC exchanges started so far, in flight now,
+ * cache entries. */
+void cg_deleg_stats(cg_kerberos *k, unsigned *exchanges, unsigned *inflight, size_t *entries);
+
+/* ---- cache timing (exposed for its unit test) ---- */
+
+/* In unix seconds. A ticket valid [start, end) is refreshed in the
+ * background from refresh_at() on (refresh_before before the end, but never
+ * earlier than half its lifetime) and no longer used from
+ * end - CG_DELEG_HARD_MARGIN_S on (the backend's clock may be a little ahead). */
+#define CG_DELEG_HARD_MARGIN_S 30
+int64_t cg_deleg_refresh_at(int64_t start, int64_t end, uint32_t refresh_before_s);
+bool cg_deleg_usable(int64_t now, int64_t end);
 
 #endif

@@ -9,7 +9,7 @@
 
 #include "crl.h"
 #include "delegation.h"
-#include "server.h"
+#include "worker.h"
 
 static void put(cg_prom *p, const char *s)
 {

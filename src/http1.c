@@ -8,8 +8,8 @@
  * Since a proxy is only as safe as the disagreement between it and the
  * backend, certgate does not rely on it for any of that:
  *
- *   1. cg_http_scan_head() enforces the byte-level rules (CRLF only, no
- *      control characters, no obs-fold, limits).
+ *   1. cg_http_scan_head() (http1_scan.c) enforces the byte-level rules
+ *      (CRLF only, no control characters, no obs-fold, limits).
  *   2. tokenize_*() splits the head into start line and fields itself and
  *      the rule checks below run on that, so every refusal has a precise
  *      sentence instead of an http-parser errno.
@@ -17,8 +17,10 @@
  *      with it for the body (chunked decoding). Its callbacks only verify
  *      that it sees the very same field boundaries, and the framing it
  *      decided (F_CHUNKED, content_length, message completion) is compared
- *      with ours. Any disagreement is a refusal: it would mean that
- *      http-parser frames the body differently from what we forward.
+ *      with ours (http1_agree.c). Any disagreement is a refusal: it would
+ *      mean that http-parser frames the body differently from what we
+ *      forward.
+ * Writing the heads certgate sends is http1_write.c.
  */
 #include "http1.h"
 
@@ -26,12 +28,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http1_agree.h"
+#include "http1_scan.h"
+#include "http_excerpt.h"
+
 /* Content-Length values above this are refused. http-parser overflows a bit
  * above 1.8e18; a round, documented limit is easier to explain. */
 #define CG_MAX_CONTENT_LENGTH 999999999999999999ULL
 
 /* ------------------------------------------------------------------------ */
 /* small helpers                                                            */
+
+#define EXCERPT(name, s) char name##_buf[256]; const char *name = cg_http_excerpt(name##_buf, sizeof name##_buf, (s))
+#define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = cg_http_excerpt_no_query(name##_buf, sizeof name##_buf, (s))
 
 static inline unsigned char lower(unsigned char c)
 {
@@ -97,53 +106,6 @@ const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, con
     return NULL;
 }
 
-/* Writes s into out as a short, printable, quoted-safe excerpt for refusal
- * sentences: they end up in logs and on error pages, so client bytes are
- * never copied raw. */
-static const char *excerpt(char *out, size_t cap, cg_slice s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0, max = 60;
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        if (o + 8 >= cap || i >= max) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-#define EXCERPT(name, s) char name##_buf[256]; const char *name = excerpt(name##_buf, sizeof name##_buf, (s))
-
-/* An excerpt of a request line or target that stops at its query: queries
- * carry tokens and personal data, and refusal sentences go to the log. */
-static const char *excerpt_no_query(char *out, size_t cap, cg_slice s)
-{
-    const char *q = memchr(s.p, '?', s.n);
-    if (!q)
-        return excerpt(out, cap, s);
-    excerpt(out, cap - 12, (cg_slice){ s.p, (size_t)(q - s.p) });
-    strcat(out, "?[redacted]");
-    return out;
-}
-#define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = excerpt_no_query(name##_buf, sizeof name##_buf, (s))
-
-const char *cg_http_excerpt(char *out, size_t cap, cg_slice s)
-{
-    return excerpt(out, cap, s);
-}
-
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Transfer-Encoding): returns false when the list is exhausted. Empty list
  * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
@@ -174,9 +136,7 @@ static bool list_has_token(const cg_http_header *h, size_t n, const char *field,
     return false;
 }
 
-/* True when a Connection header of h names the field `name` (RFC 9110 7.6.1:
- * those fields are hop-by-hop and must not be forwarded). */
-static bool named_by_connection(const cg_http_header *h, size_t n, cg_slice name)
+bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice name)
 {
     for (size_t i = 0; i < n; i++) {
         if (!cg_slice_ieq(h[i].name, "connection"))
@@ -195,180 +155,6 @@ static size_t count_headers(const cg_http_header *h, size_t n, const char *name)
     for (size_t i = 0; i < n; i++)
         c += cg_slice_ieq(h[i].name, name);
     return c;
-}
-
-/* ------------------------------------------------------------------------ */
-/* head scanner                                                             */
-
-typedef struct scan_ctx {
-    const char *buf;
-    size_t len;
-    const cg_http_limits *lim;
-    bool is_response;
-    cg_refusal *why;
-} scan_ctx;
-
-static const char *head_noun(const scan_ctx *s) { return s->is_response ? "backend response head" : "request head"; }
-
-static cg_refusal_kind bad_kind(const scan_ctx *s)
-{
-    return s->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_BAD_REQUEST;
-}
-
-static cg_refusal_kind limit_kind(const scan_ctx *s)
-{
-    return s->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE;
-}
-
-static cg_head_scan scan_invalid_char(const scan_ctx *s, size_t i, size_t line_start, unsigned line_no)
-{
-    unsigned char c = (unsigned char)s->buf[i];
-    size_t col = i - line_start + 1;
-    if (c == '\n')
-        cg_refuse(s->why, bad_kind(s),
-                  "bare LF (a line ending without CR) at line %u, column %zu of the %s; "
-                  "lines must end with CRLF", line_no, col, head_noun(s));
-    else if (c == '\r')
-        cg_refuse(s->why, bad_kind(s),
-                  "bare CR (not followed by LF) at line %u, column %zu of the %s; "
-                  "lines must end with CRLF", line_no, col, head_noun(s));
-    else if (c == 0)
-        cg_refuse(s->why, bad_kind(s), "NUL byte at line %u, column %zu of the %s",
-                  line_no, col, head_noun(s));
-    else
-        cg_refuse(s->why, bad_kind(s),
-                  "control character 0x%02x at line %u, column %zu of the %s is not allowed",
-                  c, line_no, col, head_noun(s));
-    return CG_HEAD_INVALID;
-}
-
-static cg_head_scan scan_line_too_long(const scan_ctx *s, size_t line_start, unsigned line_no)
-{
-    /* Report the full length when the end of the line has already arrived;
-     * it tells the operator how far off the limit is. */
-    const char *p = s->buf + line_start;
-    size_t avail = s->len - line_start, n = 0;
-    while (n < avail && p[n] != '\r' && p[n] != '\n')
-        n++;
-    bool known = n < avail;
-    /* Which setting bounds response lines is the caller's choice: only the
-     * request limits are named. */
-    const char *setting = s->is_response ? "" : " (limits.max_header_line)";
-    char what[96];
-    if (line_no == 1) {
-        snprintf(what, sizeof what, "%s", s->is_response ? "status line" : "request line");
-    } else {
-        const char *colon = memchr(p, ':', n < 40 ? n : 40);
-        EXCERPT(name, slice(p, colon ? (size_t)(colon - p) : 0));
-        if (colon)
-            snprintf(what, sizeof what, "header line %u (\"%.40s\")", line_no, name);
-        else
-            snprintf(what, sizeof what, "header line %u", line_no);
-    }
-    if (known)
-        cg_refuse(s->why, limit_kind(s), "%s%s is %zu bytes, over the limit of %zu%s",
-                  s->is_response ? "backend response " : "", what, n, s->lim->max_line, setting);
-    else
-        cg_refuse(s->why, limit_kind(s), "%s%s is longer than the limit of %zu bytes%s",
-                  s->is_response ? "backend response " : "", what, s->lim->max_line, setting);
-    return CG_HEAD_INVALID;
-}
-
-static cg_head_scan scan_too_large(const scan_ctx *s)
-{
-    if (s->is_response)
-        cg_refuse(s->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                  "backend response head is larger than %zu bytes (limits.max_response_head)",
-                  s->lim->max_head);
-    else
-        cg_refuse(s->why, CG_REFUSE_HEAD_TOO_LARGE,
-                  "request head is larger than %zu bytes (limits.max_request_head)", s->lim->max_head);
-    return CG_HEAD_INVALID;
-}
-
-cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
-                               bool is_response, size_t *head_len, cg_refusal *why)
-{
-    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
-    return cg_http_scan_head_more(&st, buf, len, lim, is_response, head_len, why);
-}
-
-cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
-                                    bool is_response, size_t *head_len, cg_refusal *why)
-{
-    scan_ctx s = { buf, len, lim, is_response, why };
-    size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t line_start = st->line_start, nheaders = st->nheaders;
-    unsigned line_no = st->line_no ? st->line_no : 1;
-    size_t i = st->pos;
-
-    for (; i < end; i++) {
-        unsigned char c = (unsigned char)buf[i];
-
-        if (i == line_start && line_no > 1 && c != '\r') {
-            if (c == ' ' || c == '\t') {
-                cg_refuse(why, bad_kind(&s),
-                          "obs-fold (a header line starting with whitespace) at line %u of the %s "
-                          "is not allowed; send each field on one line", line_no, head_noun(&s));
-                return CG_HEAD_INVALID;
-            }
-            if (nheaders == lim->max_headers) {
-                if (is_response)
-                    cg_refuse(why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                              "backend response has more than %zu header fields", lim->max_headers);
-                else
-                    cg_refuse(why, CG_REFUSE_HEAD_TOO_LARGE,
-                              "request has more than %zu header fields (limits.max_headers)",
-                              lim->max_headers);
-                return CG_HEAD_INVALID;
-            }
-        }
-
-        if (c == '\r') {
-            if (i + 1 == len) { /* the LF may still come, if it fits: look at this CR again then */
-                if (i + 2 > lim->max_head)
-                    return scan_too_large(&s);
-                break;
-            }
-            if (buf[i + 1] != '\n')
-                return scan_invalid_char(&s, i, line_start, line_no);
-            continue; /* the LF ends the line below */
-        }
-        if (c == '\n') {
-            if (i == 0 || buf[i - 1] != '\r')
-                return scan_invalid_char(&s, i, line_start, line_no);
-            size_t line_len = i - 1 - line_start;
-            if (line_len == 0) {
-                if (line_no == 1) {
-                    cg_refuse(why, bad_kind(&s), "the %s starts with an empty line; expected a %s",
-                              head_noun(&s), is_response ? "status line" : "request line");
-                    return CG_HEAD_INVALID;
-                }
-                *head_len = i + 1;
-                return CG_HEAD_COMPLETE;
-            }
-            if (line_no > 1)
-                nheaders++;
-            line_no++;
-            line_start = i + 1;
-            continue;
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return scan_invalid_char(&s, i, line_start, line_no);
-        if (i - line_start + 1 > lim->max_line)
-            return scan_line_too_long(&s, line_start, line_no);
-    }
-
-    st->pos = i;
-    st->line_start = line_start;
-    st->nheaders = nheaders;
-    st->line_no = line_no;
-    if (i < end) /* stopped at a CR that ends the bytes so far */
-        return CG_HEAD_INCOMPLETE;
-    /* max_head bytes seen and no end of head among them. */
-    if (end < len || end == lim->max_head)
-        return scan_too_large(&s);
-    return CG_HEAD_INCOMPLETE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -645,216 +431,6 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
     return false;
 }
 
-/* ------------------------------------------------------------------------ */
-/* running http-parser and checking it agrees                               */
-
-enum { CB_NONE, CB_FIELD, CB_VALUE };
-
-typedef struct agree_ctx {
-    const cg_http_header *hdrs;
-    size_t n;
-    size_t idx;          /* index of the current field (once last != CB_NONE) */
-    int last;            /* CB_* */
-    const char *mark;    /* end of the field name / value seen so far */
-    const char *vstart;  /* start of the value seen so far */
-    cg_slice url;        /* the request target as http-parser saw it */
-    int skip_body;       /* on_headers_complete's answer */
-    bool headers_done;
-    bool disagree;
-    bool message_complete;
-} agree_ctx;
-
-/* Whether http-parser's view of a value [vstart, mark) is ours, modulo the
- * trailing whitespace it keeps. */
-static bool value_agrees(const agree_ctx *a)
-{
-    cg_slice ours = a->hdrs[a->idx].value;
-    const char *start = a->last == CB_VALUE ? a->vstart : NULL;
-    const char *end = a->last == CB_VALUE ? a->mark : NULL;
-    if (ours.n == 0) {
-        for (const char *p = start; p && p < end; p++)
-            if (!is_ows(*p))
-                return false;
-        return true;
-    }
-    if (start != ours.p || end < ours.p + ours.n)
-        return false;
-    for (const char *p = ours.p + ours.n; p < end; p++)
-        if (!is_ows(*p))
-            return false;
-    return true;
-}
-
-/* Closes the current field when a callback for something else arrives. */
-static void finish_field(agree_ctx *a)
-{
-    if (a->last == CB_NONE)
-        return;
-    const cg_http_header *h = &a->hdrs[a->idx];
-    if (a->last == CB_FIELD && a->mark != h->name.p + h->name.n)
-        a->disagree = true;
-    if (!value_agrees(a))
-        a->disagree = true;
-}
-
-static int on_url(http_parser *p, const char *at, size_t n)
-{
-    agree_ctx *a = p->data;
-    /* All head bytes are in one buffer, so pieces are adjacent. */
-    if (!a->url.p)
-        a->url = slice(at, n);
-    else if (at == a->url.p + a->url.n)
-        a->url.n += n;
-    else
-        a->disagree = true;
-    return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t n)
-{
-    agree_ctx *a = p->data;
-    if (a->last == CB_FIELD) {
-        if (at != a->mark)
-            a->disagree = true;
-        a->mark = at + n;
-        return 0;
-    }
-    finish_field(a);
-    a->idx = a->last == CB_NONE ? 0 : a->idx + 1;
-    a->last = CB_FIELD;
-    if (a->idx >= a->n || at != a->hdrs[a->idx].name.p) {
-        a->disagree = true;
-        return 1; /* stop: nothing after this can be trusted */
-    }
-    a->mark = at + n;
-    return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t n)
-{
-    agree_ctx *a = p->data;
-    if (a->last == CB_VALUE) {
-        if (at != a->mark && n)
-            a->disagree = true;
-        a->mark = at + n;
-        return 0;
-    }
-    if (a->last != CB_FIELD) {
-        a->disagree = true;
-        return 1;
-    }
-    const cg_http_header *h = &a->hdrs[a->idx];
-    if (a->mark != h->name.p + h->name.n)
-        a->disagree = true;
-    a->last = CB_VALUE;
-    a->vstart = at;
-    a->mark = at + n;
-    return 0;
-}
-
-static int on_headers_complete(http_parser *p)
-{
-    agree_ctx *a = p->data;
-    finish_field(a);
-    size_t seen = a->last == CB_NONE ? 0 : a->idx + 1;
-    if (seen != a->n)
-        a->disagree = true;
-    a->headers_done = true;
-    return a->skip_body;
-}
-
-static int on_message_complete(http_parser *p)
-{
-    agree_ctx *a = p->data;
-    a->message_complete = true;
-    return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t n)
-{
-    /* The head bytes end with CRLF CRLF: no body can be among them. */
-    (void)at;
-    (void)n;
-    agree_ctx *a = p->data;
-    a->disagree = true;
-    return 1;
-}
-
-static const http_parser_settings agree_settings = {
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
-
-/* Executes p over the head. On return p is positioned at the body and
- * p->data is NULL (the caller installs its own). */
-static bool run_parser(const head_ctx *h, http_parser *p, agree_ctx *a)
-{
-    p->data = a;
-    size_t done = http_parser_execute(p, &agree_settings, h->head, h->head_len);
-    p->data = NULL;
-    enum http_errno err = HTTP_PARSER_ERRNO(p);
-
-    if (err == HPE_HEADER_OVERFLOW) {
-        cg_refuse(h->why, h->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE,
-                  "%s head is %zu bytes, over http-parser's built-in limit of %u bytes; "
-                  "set %s to %u or less", msg_noun(h), h->head_len, (unsigned)HTTP_MAX_HEADER_SIZE,
-                  h->is_response ? "limits.max_response_head" : "limits.max_request_head",
-                  (unsigned)HTTP_MAX_HEADER_SIZE);
-        return false;
-    }
-    if (a->disagree) {
-        cg_refuse(h->why, head_bad(h),
-                  "%s head is ambiguous: http-parser splits its header fields differently "
-                  "from certgate's own checks", msg_noun(h));
-        return false;
-    }
-    if (err != HPE_OK) {
-        cg_refuse(h->why, head_bad(h), "%s rejected by the HTTP parser: %s (%s)", msg_noun(h),
-                  http_errno_description(err), http_errno_name(err));
-        return false;
-    }
-    if (done != h->head_len || !a->headers_done) {
-        cg_refuse(h->why, head_bad(h), "%s head was not fully parsed (%zu of %zu bytes)",
-                  msg_noun(h), done, h->head_len);
-        return false;
-    }
-    return true;
-}
-
-/* The framing http-parser is now set up for must be ours; otherwise the body
- * the caller forwards would be delimited differently from what the head we
- * forward announces. */
-static bool framing_agrees(const head_ctx *h, const http_parser *p, const agree_ctx *a,
-                           cg_body_kind body, uint64_t length)
-{
-    bool ok;
-    switch (body) {
-    case CG_BODY_NONE:
-        ok = a->message_complete;
-        break;
-    case CG_BODY_LENGTH:
-        ok = !(p->flags & F_CHUNKED) &&
-             (length == 0 ? a->message_complete : (!a->message_complete && p->content_length == length));
-        break;
-    case CG_BODY_CHUNKED:
-        ok = (p->flags & F_CHUNKED) && !a->message_complete;
-        break;
-    case CG_BODY_UNTIL_CLOSE:
-    default:
-        ok = !(p->flags & F_CHUNKED) && !a->message_complete && p->content_length == UINT64_MAX;
-        break;
-    }
-    if (!ok)
-        cg_refuse(h->why, head_bad(h),
-                  "%s framing is ambiguous: http-parser and certgate disagree about where its body ends",
-                  msg_noun(h));
-    return ok;
-}
-
 /* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
 static bool wants_keep_alive(const cg_http_header *hdrs, size_t n, int version_minor)
 {
@@ -1074,8 +650,8 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
         return false;
     req->keep_alive = wants_keep_alive(hdrs, req->nheaders, req->version_minor);
 
-    agree_ctx a = { .hdrs = hdrs, .n = req->nheaders, .last = CB_NONE };
-    if (!run_parser(&h, p, &a))
+    cg_http_agree a = { .hdrs = hdrs, .n = req->nheaders, .last = CG_AGREE_NONE };
+    if (!cg_http_agree_run(p, &a, head, head_len, false, why))
         return false;
     if (a.url.p != req->target.p || a.url.n != req->target.n || p->http_major != 1 ||
         p->http_minor != req->version_minor ||
@@ -1084,7 +660,7 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
                   "request line is ambiguous: http-parser reads it differently from certgate");
         return false;
     }
-    if (!framing_agrees(&h, p, &a, req->body, req->content_length))
+    if (!cg_http_agree_framing(p, &a, false, req->body, req->content_length, why))
         return false;
     req->message_complete = a.message_complete;
     return true;
@@ -1181,9 +757,9 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
     /* http-parser expects a body after a 1xx, 204 or 304 that carries
      * Content-Length or chunked: returning 1 from on_headers_complete is
      * the only way to tell it otherwise (the same as for HEAD). */
-    agree_ctx a = { .hdrs = hdrs, .n = res->nheaders, .last = CB_NONE,
-                    .skip_body = res->body == CG_BODY_NONE };
-    if (!run_parser(&h, p, &a))
+    cg_http_agree a = { .hdrs = hdrs, .n = res->nheaders, .last = CG_AGREE_NONE,
+                        .skip_body = res->body == CG_BODY_NONE };
+    if (!cg_http_agree_run(p, &a, head, head_len, true, why))
         return false;
     if (p->status_code != (unsigned)res->status || p->http_major != 1 ||
         p->http_minor != res->version_minor) {
@@ -1191,322 +767,8 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                   "backend status line is ambiguous: http-parser reads it differently from certgate");
         return false;
     }
-    if (!framing_agrees(&h, p, &a, res->body, res->content_length))
+    if (!cg_http_agree_framing(p, &a, true, res->body, res->content_length, why))
         return false;
     res->message_complete = a.message_complete;
     return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* rewriting                                                                */
-
-/* Case-insensitive comparison with a lower-case literal in which '-' also
- * matches '_': CGI-style backends (and IIS server variables) map both to
- * '_', so "X_Client_Cert_Subject" would otherwise slip past as the identity
- * header. */
-static bool name_is(cg_slice name, const char *lit, size_t litlen)
-{
-    if (name.n != litlen)
-        return false;
-    for (size_t i = 0; i < litlen; i++) {
-        unsigned char c = lower((unsigned char)name.p[i]);
-        if (c == '_')
-            c = '-';
-        if (c != (unsigned char)lit[i])
-            return false;
-    }
-    return true;
-}
-
-#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
-
-static bool has_prefix(cg_slice name, const char *prefix, size_t n)
-{
-    return name.n >= n && name_is(slice(name.p, n), prefix, n);
-}
-
-/* certgate's identity headers: X-Client-Cert-* (the certificate) and
- * X-Certgate-* (the mapped principal ...): only certgate may set them. */
-static bool is_identity_header(cg_slice name)
-{
-    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
-    return has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1);
-}
-
-bool cg_http_request_header_dropped(cg_slice name)
-{
-    if (name.n == 0)
-        return false;
-    if (is_identity_header(name))
-        return true;
-    /* Switch on length so that most headers cost one comparison at most. */
-    switch (name.n) {
-    case 2:  return NAME_IS(name, "te");
-    case 6:  return NAME_IS(name, "expect");
-    case 7:  return NAME_IS(name, "trailer") || NAME_IS(name, "upgrade");
-    case 9:  return NAME_IS(name, "forwarded");
-    case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
-    case 12: return NAME_IS(name, "x-request-id");
-    case 13: return NAME_IS(name, "authorization");
-    case 14: return NAME_IS(name, "content-length");
-    case 15: return NAME_IS(name, "x-forwarded-for");
-    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "x-forwarded-host");
-    case 17: return NAME_IS(name, "transfer-encoding") || NAME_IS(name, "x-forwarded-proto");
-    case 18: return NAME_IS(name, "proxy-authenticate");
-    case 19: return NAME_IS(name, "proxy-authorization");
-    default: return false;
-    }
-}
-
-/* Headers some backend or framework believes as a statement of who the
- * client is or which URL it asked for, when a front end sets them: IIS URL
- * Rewrite and ARR (X-Original-URL / X-Rewrite-URL replace the routed path),
- * client-certificate forwarding conventions of other proxies, "already
- * authenticated" users (Remote-User, Azure App Service, oauth2-proxy), and
- * client addresses other than X-Forwarded-For. A client is none of those
- * front ends. Stripped unless the listener keeps one (cg_header_policy). */
-const char *const cg_http_backend_trusted_headers[] = {
-    "x-original-url", "x-rewrite-url",
-    "x-arr-*",
-    "x-forwarded-client-cert", "x-ssl-client-*", "ssl-client-*", "x-ssl-cert", "x-client-cert",
-    "x-client-verify", "x-client-dn",
-    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-*",
-    "x-ms-client-principal*",
-    "x-real-ip", "x-client-ip", "true-client-ip", "x-forwarded-server", "x-forwarded-port",
-    "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",
-    NULL,
-};
-
-/* An entry ending in '*' names a family by its prefix: proxies invent new
- * members (X-SSL-Client-DN, -Escaped-Cert, -Fingerprint ...) faster than a
- * list of exact names can follow. */
-bool cg_http_backend_trusted_header(cg_slice name)
-{
-    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++) {
-        size_t n = strlen(*t);
-        if ((*t)[n - 1] == '*' ? has_prefix(name, *t, n - 1) : name_is(name, *t, n))
-            return true;
-    }
-    return false;
-}
-
-static bool listed(cg_slice name, char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (name_is(name, list[i], strlen(list[i])))
-            return true;
-    return false;
-}
-
-bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
-{
-    if (cg_http_request_header_dropped(name))
-        return true;
-    if (cg_http_backend_trusted_header(name))
-        return !p || !listed(name, p->keep, p->nkeep);
-    return p && listed(name, p->strip, p->nstrip);
-}
-
-/* Hop-by-hop fields of a response (RFC 9110 7.6.1), plus the framing and
- * X-Request-Id that the proxy writes itself, and WWW-Authenticate: the
- * client's Authorization never reaches a backend (certgate authenticates
- * to it, with Kerberos), so no challenge of a backend can be answered by
- * the client, and a Negotiate one (a 401, or the mutual-authentication
- * token of a 200) would only invite the browser into Kerberos with
- * certgate's host. */
-static bool response_header_dropped(cg_slice name)
-{
-    switch (name.n) {
-    case 2:  return NAME_IS(name, "te");
-    case 7:  return NAME_IS(name, "trailer") || NAME_IS(name, "upgrade");
-    case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
-    case 12: return NAME_IS(name, "x-request-id");
-    case 14: return NAME_IS(name, "content-length");
-    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "www-authenticate");
-    case 17: return NAME_IS(name, "transfer-encoding");
-    case 18: return NAME_IS(name, "proxy-authenticate");
-    case 19: return NAME_IS(name, "proxy-authorization");
-    default: return false;
-    }
-}
-
-/* Appends after the single up-front reserve: never reallocates then, and
- * stays correct (just slower) should the estimate ever be short. */
-static bool put(cg_buf *b, const char *p, size_t n) { return cg_buf_append(b, p, n); }
-
-static bool put_str(cg_buf *b, const char *s) { return put(b, s, strlen(s)); }
-
-static bool put_header(cg_buf *b, cg_slice name, cg_slice value)
-{
-    return put(b, name.p, name.n) && put(b, ": ", 2) && put(b, value.p, value.n) && put(b, "\r\n", 2);
-}
-
-static bool put_u64(cg_buf *b, uint64_t v)
-{
-    char tmp[24], *p = tmp + sizeof tmp;
-    do
-        *--p = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return put(b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-size_t cg_http_chunk_line(char *out, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    char tmp[16], *p = tmp + sizeof tmp;
-    do
-        *--p = hex[len & 15];
-    while ((len >>= 4) != 0);
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(out, p, n);
-    out[n] = '\r';
-    out[n + 1] = '\n';
-    return n + 2;
-}
-
-/* Extra headers come from certificates and configuration: a CR or LF in a
- * subject must not become a header of its own, so controls are replaced. */
-static bool put_sanitized(cg_buf *b, cg_slice s)
-{
-    if (!cg_buf_reserve(b, s.n))
-        return false;
-    for (size_t i = 0; i < s.n; i++) {
-        unsigned char c = (unsigned char)s.p[i];
-        b->data[b->len++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
-    }
-    return true;
-}
-
-static size_t headers_size(const cg_http_header *h, size_t n)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += h[i].name.n + h[i].value.n + 4;
-    return total;
-}
-
-bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx *ctx, cg_buf *out)
-{
-    const cg_http_header *h = req->headers;
-    size_t n = req->nheaders;
-    bool has_conn = cg_http_find_header(h, n, "connection") != NULL;
-    bool has_host = cg_http_find_header(h, n, "host") != NULL;
-
-    size_t need = req->method.n + 1 + req->target.n + sizeof " HTTP/1.1\r\n" +
-                  headers_size(h, n) + headers_size(ctx->extra, ctx->nextra) + ctx->extra_block.n +
-                  sizeof "Host: \r\n" + ctx->default_host.n +
-                  sizeof "X-Forwarded-For: \r\n" + ctx->client_ip.n +
-                  sizeof "X-Forwarded-Proto: https\r\n" +
-                  sizeof "X-Request-Id: \r\n" + ctx->request_id.n +
-                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Content-Length: \r\n" + 20 + 2;
-    if (!cg_buf_reserve(out, need))
-        return false;
-
-    bool ok = put(out, req->method.p, req->method.n) && put(out, " ", 1) &&
-              put(out, req->target.p, req->target.n) && put_str(out, " HTTP/1.1\r\n");
-    if (ok && !has_host && ctx->default_host.n)
-        ok = put_header(out, CG_SLICE_LIT("Host"), ctx->default_host);
-    for (size_t i = 0; ok && i < n; i++) {
-        if (cg_http_request_header_stripped(h[i].name, ctx->strip))
-            continue;
-        /* Host stays even if Connection names it: the backend needs it
-         * and a client must not be able to swap in the default host. */
-        if (has_conn && !cg_slice_ieq(h[i].name, "host") && named_by_connection(h, n, h[i].name))
-            continue;
-        ok = put_header(out, h[i].name, h[i].value);
-    }
-    if (ok && ctx->client_ip.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Forwarded-For"), ctx->client_ip);
-    if (ok)
-        ok = put_str(out, "X-Forwarded-Proto: https\r\n");
-    if (ok && ctx->request_id.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), ctx->request_id);
-    if (ok && ctx->extra_block.n)
-        ok = put(out, ctx->extra_block.p, ctx->extra_block.n);
-    for (size_t i = 0; ok && i < ctx->nextra; i++)
-        ok = put_sanitized(out, ctx->extra[i].name) && put(out, ": ", 2) &&
-             put_sanitized(out, ctx->extra[i].value) && put(out, "\r\n", 2);
-    if (ok && req->body == CG_BODY_LENGTH)
-        ok = put_str(out, "Content-Length: ") && put_u64(out, req->content_length) && put(out, "\r\n", 2);
-    else if (ok && req->body == CG_BODY_CHUNKED)
-        ok = put_str(out, "Transfer-Encoding: chunked\r\n");
-    return ok && put(out, "\r\n", 2);
-}
-
-static const char *reason_for(int status)
-{
-    const char *s = http_status_str((enum http_status)status);
-    if (s && strcmp(s, "<unknown>") != 0)
-        return s;
-    switch (status / 100) {
-    case 1:  return "Informational";
-    case 2:  return "Success";
-    case 3:  return "Redirection";
-    case 4:  return "Client Error";
-    default: return "Server Error";
-    }
-}
-
-bool cg_http_write_client_head(const cg_http_response *res, bool request_was_head,
-                               int client_version_minor, bool keep_client,
-                               cg_slice request_id, cg_buf *out, cg_client_body *framing)
-{
-    const cg_http_header *h = res->headers;
-    size_t n = res->nheaders;
-    bool has_conn = cg_http_find_header(h, n, "connection") != NULL;
-    bool informational = res->status < 200;
-    /* HEAD and 304 describe the representation: their Content-Length is
-     * passed on as sent. 204 must not carry one at all (RFC 9110 8.6). */
-    bool keep_cl = request_was_head || res->status == 304;
-
-    cg_client_body fr;
-    if (informational || request_was_head || res->status == 204 || res->status == 304)
-        fr = CG_CLIENT_BODY_NONE;
-    else if (res->body == CG_BODY_LENGTH)
-        fr = CG_CLIENT_BODY_LENGTH;
-    else if (res->body == CG_BODY_CHUNKED || res->body == CG_BODY_UNTIL_CLOSE)
-        fr = client_version_minor >= 1 ? CG_CLIENT_BODY_CHUNKED : CG_CLIENT_BODY_CLOSE;
-    else
-        fr = CG_CLIENT_BODY_NONE;
-    *framing = fr;
-    if (fr == CG_CLIENT_BODY_CLOSE)
-        keep_client = false; /* the close is the end of the body */
-
-    int code = res->status % 1000;
-    char status[4] = { (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), '\0' };
-    const char *reason = res->reason.n ? NULL : reason_for(res->status);
-
-    size_t need = sizeof "HTTP/1.1 000 \r\n" + (reason ? strlen(reason) : res->reason.n) +
-                  headers_size(h, n) + sizeof "Content-Length: \r\n" + 20 +
-                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Connection: keep-alive\r\n" +
-                  sizeof "X-Request-Id: \r\n" + request_id.n + 2;
-    if (!cg_buf_reserve(out, need))
-        return false;
-
-    bool ok = put_str(out, "HTTP/1.1 ") && put_str(out, status) && put(out, " ", 1) &&
-              (reason ? put_str(out, reason) : put(out, res->reason.p, res->reason.n)) &&
-              put(out, "\r\n", 2);
-    for (size_t i = 0; ok && i < n; i++) {
-        cg_slice name = h[i].name;
-        if (keep_cl && NAME_IS(name, "content-length")) {
-            ok = put_header(out, name, h[i].value);
-            continue;
-        }
-        if (response_header_dropped(name) || (has_conn && named_by_connection(h, n, name)))
-            continue;
-        ok = put_header(out, name, h[i].value);
-    }
-    if (ok && fr == CG_CLIENT_BODY_LENGTH)
-        ok = put_str(out, "Content-Length: ") && put_u64(out, res->content_length) && put(out, "\r\n", 2);
-    else if (ok && fr == CG_CLIENT_BODY_CHUNKED)
-        ok = put_str(out, "Transfer-Encoding: chunked\r\n");
-    if (ok && !informational) {
-        if (!keep_client)
-            ok = put_str(out, "Connection: close\r\n");
-        else if (client_version_minor == 0)
-            ok = put_str(out, "Connection: keep-alive\r\n"); /* 1.0 closes by default */
-    }
-    if (ok && request_id.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), request_id);
-    return ok && put(out, "\r\n", 2);
 }

@@ -17,6 +17,8 @@
 #include "config.h"
 #include "error.h"
 #include "http1.h"
+#include "http1_scan.h"
+#include "http1_write.h"
 
 struct cg_conn;
 

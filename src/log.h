@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+typedef enum { CG_LOG_DEBUG, CG_LOG_INFO, CG_LOG_WARN, CG_LOG_ERROR } cg_log_level;
+typedef enum { CG_LOG_LOGFMT, CG_LOG_JSON } cg_log_format; /* the line format (log_format.h) */
 
 /* file NULL = stderr. Returns false (errno set) if the file can't be opened. */
 bool cg_log_open(const char *file, cg_log_level level);

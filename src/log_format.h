@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-#include "config.h"
+#include "log.h"
 
 typedef struct cg_logline {
     char *p;

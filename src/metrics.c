@@ -10,7 +10,7 @@
 #include "crl.h"
 #include "delegation.h"
 #include "error.h"
-#include "server.h"
+#include "worker.h"
 #include "stats.h"
 
 #ifndef CG_VERSION

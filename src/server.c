@@ -1,17 +1,13 @@
 #include "server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +20,7 @@
 #include "conn.h"
 #include "crl.h"
 #include "delegation.h"
-#include "listen_fds.h"
+#include "listeners.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -33,9 +29,6 @@
 #include "ticket_keys.h"
 #include "tls.h"
 
-#define READBUF_CAP (64u * 1024)
-#define STAGE_CAP 16384 /* one full TLS record of plaintext */
-#define WIRE_CAP 16384  /* a server handshake flight: certificates, key exchange, CA names */
 /* Blocks from here up get their own mapping (mallopt M_MMAP_THRESHOLD): just
  * above the 16 KiB request buffers (all request and response buffers are
  * reused through spares.h, never allocated per request), just below
@@ -50,7 +43,6 @@ atomic_uint cg_open_connections;
 static uint32_t boot_id;
 
 #define MAX_WATCHES 16
-#define LISTEN_DRAIN_MAX_MS 2000  /* stopping: a listener whose queue never empties is closed after this */
 #define TICKET_KEYS_CHECK_MS 5000 /* tls.session_ticket_keys files are looked at this often */
 #define WATCH_DEBOUNCE_MS 200
 
@@ -115,246 +107,6 @@ void cg_server_request_id(cg_worker *w, char *out, size_t cap)
     *p++ = '-';
     p = put_dec(p, ++w->request_seq);
     *p = '\0';
-}
-
-/* ---- listening sockets ---- */
-
-/* SO_REUSEPORT always: each worker has its own socket, and a successor
- * (`certgate run --takeover`) binds beside a running certgate. The kernel
- * lets only sockets of the same user share the port. */
-static int open_listener(const cg_listener_cfg *l, char *err, size_t errcap)
-{
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } addr;
-    socklen_t alen;
-    if (uv_ip4_addr(l->address, l->port, &addr.in4) == 0) {
-        alen = sizeof addr.in4;
-    } else if (uv_ip6_addr(l->address, l->port, &addr.in6) == 0) {
-        alen = sizeof addr.in6;
-    } else {
-        snprintf(err, errcap, "\"%s\" is not a numeric address", l->address);
-        return -1;
-    }
-    int fd = socket(addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errcap, "socket: %s", strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (addr.sa.sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, &addr.sa, alen) != 0 || listen(fd, 511) != 0) {
-        snprintf(err, errcap, "%s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* ---- worker ---- */
-
-static void on_connection(uv_stream_t *listener, int status)
-{
-    cg_worker *w = listener->data;
-    if (status < 0)
-        return; /* stopping: still accepted (and served as draining) until the queue is empty */
-    size_t li = (size_t)((uv_tcp_t *)listener - w->listeners);
-    cg_conn_accept(w, listener, li);
-}
-
-static void on_prepare(uv_prepare_t *p)
-{
-    /* Safety net for output coalescing: whatever is staged goes out
-     * before the loop sleeps. */
-    cg_worker *w = p->data;
-    cg_conn *c = w->stage_owner;
-    if (c && !cg_conn_flush(c))
-        cg_conn_close(c, false);
-}
-
-static void on_shutdown_deadline(uv_timer_t *t)
-{
-    cg_worker *w = t->data;
-    size_t n = w->nconns;
-    if (n)
-        cg_log(CG_LOG_WARN, "shutdown_deadline", "worker=%u connections_closed=%zu", w->id, n);
-    for (cg_conn *c = w->conns, *next; c; c = next) {
-        next = c->next;
-        cg_conn_close(c, false);
-    }
-}
-
-/* The watchdog's proof that this loop turns: a stuck worker stops
- * updating it and the main thread stops telling systemd all is well. */
-static void on_heartbeat(uv_timer_t *t)
-{
-    cg_worker *w = t->data;
-    atomic_store_explicit(&w->heartbeat_ms, uv_hrtime() / 1000000u, memory_order_relaxed);
-}
-
-static void finish_stop(cg_worker *w)
-{
-    if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
-        uv_close((uv_handle_t *)&w->heartbeat_timer, NULL);
-        cg_backend_pools_free(w);
-        if (w->crl)
-            cg_crl_fetcher_close(w->crl);
-        w->crl = NULL;
-        uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
-        uv_close((uv_handle_t *)&w->flush_prepare, NULL);
-        uv_close((uv_handle_t *)&w->listen_drain, NULL);
-        uv_close((uv_handle_t *)&w->wakeup, NULL);
-    }
-}
-
-static bool listeners_open(cg_worker *w)
-{
-    for (size_t i = 0; i < w->nlisteners; i++)
-        if (w->listeners[i].type == UV_TCP && !uv_is_closing((uv_handle_t *)&w->listeners[i]))
-            return true;
-    return false;
-}
-
-/* Stopping. Closing a listening socket resets the connections in its accept
- * queue, and with SO_REUSEPORT the kernel queued some of the new ones for
- * this process's sockets: so each is closed only when its queue is empty,
- * checked right after the loop's accept pass (a check handle runs after
- * I/O). What remains is the kernel's window between that look and close(2),
- * and handshakes not yet completed (net.ipv4.tcp_migrate_req=1 moves those
- * to the successor's sockets; passed sockets, listen_fds.h, have none). */
-static void on_listen_drain(uv_check_t *h)
-{
-    cg_worker *w = h->data;
-    bool late = uv_now(&w->loop) - w->stop_began_ms >= LISTEN_DRAIN_MAX_MS;
-    for (size_t i = 0; i < w->nlisteners; i++) {
-        uv_tcp_t *l = &w->listeners[i];
-        uv_os_fd_t fd;
-        if (l->type != UV_TCP || uv_is_closing((uv_handle_t *)l))
-            continue;
-        struct pollfd p = { .events = POLLIN };
-        if (!late && uv_fileno((uv_handle_t *)l, &fd) == 0 && (p.fd = fd, poll(&p, 1, 0) == 1))
-            continue; /* queued connections: the next accept pass takes them */
-        uv_close((uv_handle_t *)l, NULL);
-    }
-    if (!listeners_open(w)) {
-        uv_check_stop(h);
-        if (w->nconns == 0)
-            uv_async_send(&w->wakeup);
-    }
-}
-
-static void begin_stop(cg_worker *w)
-{
-    w->stopping = true;
-    w->stop_began_ms = uv_now(&w->loop);
-    uv_check_start(&w->listen_drain, on_listen_drain);
-    on_listen_drain(&w->listen_drain);
-    for (cg_conn *c = w->conns, *next; c; c = next) {
-        next = c->next;
-        cg_conn_drain(c);
-    }
-    uv_timer_start(&w->shutdown_timer, on_shutdown_deadline, w->cfg->timeouts.shutdown, 0);
-}
-
-static void on_wakeup(uv_async_t *a)
-{
-    cg_worker *w = a->data;
-    cg_config *next = atomic_exchange(&w->next_cfg, NULL);
-    if (next) {
-        cg_config_unref(w->cfg);
-        w->cfg = next;
-        cg_backend_pools_reset(w);
-    }
-    if (atomic_load(&w->stop_requested) && !w->stopping)
-        begin_stop(w);
-    if (w->stopping && w->nconns == 0 && !listeners_open(w))
-        finish_stop(w);
-}
-
-static void worker_main(void *arg)
-{
-    cg_worker *w = arg;
-    char name[16]; /* the kernel's limit; "certgate-w1023" fits: top -H and /proc/PID/task show it */
-    snprintf(name, sizeof name, "certgate-w%u", w->id);
-    pthread_setname_np(pthread_self(), name);
-    uv_run(&w->loop, UV_RUN_DEFAULT);
-}
-
-static bool worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services, int *fds, char *err,
-                        size_t errcap)
-{
-    w->id = id;
-    w->services = services;
-    w->cfg = cg_config_ref(cfg);
-    atomic_init(&w->next_cfg, NULL);
-    atomic_init(&w->stop_requested, false);
-    w->readbuf_cap = READBUF_CAP;
-    w->readbuf = malloc(READBUF_CAP);
-    w->stage_cap = STAGE_CAP;
-    w->stage = malloc(STAGE_CAP);
-    w->wire_cap = WIRE_CAP;
-    w->wire = malloc(WIRE_CAP);
-    w->nlisteners = cfg->nlisteners;
-    w->listeners = calloc(cfg->nlisteners, sizeof *w->listeners);
-    if (!w->readbuf || !w->stage || !w->wire || !w->listeners) {
-        snprintf(err, errcap, "out of memory");
-        return false;
-    }
-    uv_loop_init(&w->loop);
-    w->loop.data = w;
-    uv_async_init(&w->loop, &w->wakeup, on_wakeup);
-    w->wakeup.data = w;
-    uv_timer_init(&w->loop, &w->shutdown_timer);
-    w->shutdown_timer.data = w;
-    uv_timer_init(&w->loop, &w->heartbeat_timer);
-    w->heartbeat_timer.data = w;
-    atomic_init(&w->heartbeat_ms, uv_hrtime() / 1000000u);
-    uv_check_init(&w->loop, &w->listen_drain);
-    w->listen_drain.data = w;
-    uv_prepare_init(&w->loop, &w->flush_prepare);
-    w->flush_prepare.data = w;
-    uv_prepare_start(&w->flush_prepare, on_prepare);
-    cg_backend_pools_reset(w);
-    w->crl = cg_crl_fetcher_new(&w->loop, w->services->crl);
-    if (!w->crl) {
-        snprintf(err, errcap, "cannot start the CRL fetcher");
-        return false;
-    }
-    for (size_t i = 0; i < cfg->nlisteners; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = w;
-        int r = uv_tcp_open(&w->listeners[i], fds[i]);
-        if (r == 0)
-            r = uv_listen((uv_stream_t *)&w->listeners[i], 511, on_connection);
-        if (r != 0) {
-            snprintf(err, errcap, "listener \"%s\": %s", cfg->listeners[i].name, uv_strerror(r));
-            return false;
-        }
-    }
-    return true;
-}
-
-static void worker_free(cg_worker *w)
-{
-    uv_loop_close(&w->loop);
-    cg_config *pending = atomic_exchange(&w->next_cfg, NULL);
-    if (pending)
-        cg_config_unref(pending);
-    if (w->cfg)
-        cg_config_unref(w->cfg);
-    free(w->listeners);
-    free(w->readbuf);
-    free(w->stage);
-    free(w->wire);
-    cg_spares_clear(&w->spare_pbuf);
-    cg_spares_clear(&w->spare_hdrs);
-    cg_spares_clear(&w->spare_head);
-    cg_spares_clear(&w->spare_rbuf);
 }
 
 /* ---- signals: reload and stop ---- */
@@ -764,65 +516,6 @@ int cg_server_run(const char *config_path)
     return cg_server_run_with(config_path, &opt);
 }
 
-/* run --takeover, once this process serves: the predecessor is told to
- * stop (it finishes what it has, including its accept queues). */
-static void stop_predecessor(server *s)
-{
-    char what[600];
-    if (cg_pidfile_is_certgate(s->predecessor, what, sizeof what) != 1) {
-        cg_log(CG_LOG_WARN, "takeover", "predecessor=%ld detail=\"no longer a running certgate: nothing to stop\"",
-               (long)s->predecessor);
-        return;
-    }
-    if (kill(s->predecessor, SIGTERM) != 0) {
-        cg_log(CG_LOG_ERROR, "takeover", "predecessor=%ld detail=\"cannot signal it (%s): stop it yourself "
-               "(kill -TERM %ld); both serve until then\"", (long)s->predecessor, strerror(errno),
-               (long)s->predecessor);
-        return;
-    }
-    cg_log(CG_LOG_INFO, "takeover", "predecessor=%ld detail=\"serving; the predecessor was told to stop (SIGTERM): "
-           "it drains its connections\"", (long)s->predecessor);
-}
-
-/* Binds (or takes from the passed sockets) one socket per worker and listener. */
-static bool open_listeners(server *s, cg_listen_fds *passed, int *fds)
-{
-    char err[300];
-    for (size_t li = 0; li < s->cfg->nlisteners; li++) {
-        const cg_listener_cfg *l = &s->cfg->listeners[li];
-        int shared = cg_listen_fds_find(passed, l->address, l->port);
-        for (unsigned wi = 0; wi < s->nworkers; wi++) {
-            /* A passed socket: every worker accepts from it (its own descriptor). */
-            int fd = shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0) : open_listener(l, err, sizeof err);
-            if (fd < 0) {
-                if (shared >= 0)
-                    snprintf(err, sizeof err, "dup: %s", strerror(errno));
-                else if (s->predecessor && strstr(err, "in use"))
-                    strncat(err, " (the running certgate does not share its port: it was started by a version "
-                            "without SO_REUSEPORT; stop it, then start this one)", sizeof err - strlen(err) - 1);
-                char addr[300];
-                snprintf(addr, sizeof addr, "%s:%u", l->address, l->port);
-                cg_log_fields(CG_LOG_ERROR, "listen_failed", CG_LF_STR("listener", l->name),
-                              CG_LF_STR("address", addr), CG_LF_STR("detail", err));
-                fprintf(stderr, "certgate: listener \"%s\": cannot listen on %s:%u: %s\n", l->name, l->address,
-                        l->port, err);
-                return false;
-            }
-            fds[wi * s->cfg->nlisteners + li] = fd;
-        }
-        if (shared >= 0) {
-            close(shared); /* the workers' copies keep it open; the supervisor has its own */
-            cg_log(CG_LOG_INFO, "listen_fds", "listener=%s address=%s:%u detail=\"serving the socket passed by "
-                   "the supervisor (LISTEN_FDS)\"", l->name, l->address, l->port);
-        }
-    }
-    size_t unused = cg_listen_fds_close_unused(passed);
-    if (unused)
-        cg_log(CG_LOG_WARN, "listen_fds", "unused=%zu detail=\"passed sockets bound to no listener's address and "
-               "port: closed\"", unused);
-    return true;
-}
-
 int cg_server_run_with(const char *config_path, const cg_run_options *opt)
 {
     server s = { .config_path = config_path };
@@ -934,10 +627,11 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         fds[i] = -1;
 
     char err[300];
-    if (!open_listeners(&s, &passed, fds))
+    if (!cg_listeners_open(s.cfg, s.nworkers, &passed, s.predecessor != 0, fds))
         goto out;
     for (unsigned wi = 0; wi < s.nworkers; wi++) {
-        if (!worker_init(&s.workers[wi], wi, s.cfg, &s.services, &fds[wi * s.cfg->nlisteners], err, sizeof err)) {
+        if (!cg_worker_init(&s.workers[wi], wi, s.cfg, &s.services, &fds[wi * s.cfg->nlisteners], err,
+                            sizeof err)) {
             fprintf(stderr, "certgate: %s\n", err);
             inited = wi + 1;
             goto out;
@@ -992,14 +686,14 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
          * healthy one is never older than half the interval either. */
         s.watchdog_ms = s.watchdog_ms < 4 ? 4 : s.watchdog_ms;
         for (unsigned i = 0; i < s.nworkers; i++)
-            uv_timer_start(&s.workers[i].heartbeat_timer, on_heartbeat, s.watchdog_ms / 8 + 1, s.watchdog_ms / 8 + 1);
+            cg_worker_start_heartbeat(&s.workers[i], s.watchdog_ms / 8 + 1);
         uv_timer_start(&s.watchdog, on_watchdog, s.watchdog_ms / 2, s.watchdog_ms / 2);
     } else {
         uv_close((uv_handle_t *)&s.watchdog, NULL);
     }
 
     for (; started < s.nworkers; started++)
-        if (uv_thread_create(&s.workers[started].thread, worker_main, &s.workers[started]) != 0)
+        if (uv_thread_create(&s.workers[started].thread, cg_worker_main, &s.workers[started]) != 0)
             break;
     if (started == s.nworkers) {
         rc = 0;
@@ -1012,7 +706,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
         if (s.pid_file)
             cg_pidfile_write_status(s.pid_file, 0, 0, true, "started");
         if (s.predecessor)
-            stop_predecessor(&s);
+            cg_listeners_stop_predecessor(s.predecessor);
     } else {
         on_signal(&s.sigterm, SIGTERM);
     }
@@ -1037,17 +731,9 @@ out:
         uv_loop_close(&s.loop);
     }
     for (unsigned i = 0; i < inited; i++) {
-        if (i >= started) {
-            /* Never ran: close its handles so the loop can be freed. */
-            cg_worker *w = &s.workers[i];
-            for (size_t li = 0; li < w->nlisteners; li++)
-                if (w->listeners[li].type == UV_TCP && !uv_is_closing((uv_handle_t *)&w->listeners[li]))
-                    uv_close((uv_handle_t *)&w->listeners[li], NULL);
-            w->stopping = true;
-            finish_stop(w);
-            uv_run(&w->loop, UV_RUN_DEFAULT);
-        }
-        worker_free(&s.workers[i]);
+        if (i >= started)
+            cg_worker_close_unstarted(&s.workers[i]);
+        cg_worker_free(&s.workers[i]);
     }
     if (s.workers && fds)
         for (unsigned wi = inited; wi < s.nworkers; wi++)

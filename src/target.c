@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http1.h" /* cg_http_excerpt */
+#include "http_excerpt.h"
 
 static const char upper_hex[] = "0123456789ABCDEF";
 

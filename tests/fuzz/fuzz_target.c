@@ -26,7 +26,7 @@
  *   clang -g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wextra \
  *       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *       -fno-omit-frame-pointer -Isrc tests/fuzz/fuzz_target.c src/target.c \
- *       src/http1.c src/error.c -o build-fuzz/fuzz_target -lhttp_parser
+ *       src/http_excerpt.c src/error.c -o build-fuzz/fuzz_target
  *   cp -r tests/fuzz/corpus-target build-fuzz/corpus-target-run
  *   build-fuzz/fuzz_target -max_total_time=120 -max_len=4096 -timeout=10 \
  *       -detect_leaks=1 -artifact_prefix=build-fuzz/target- build-fuzz/corpus-target-run

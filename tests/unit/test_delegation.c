@@ -28,7 +28,9 @@
 #include <uv.h>
 
 #include "delegation.h"
-#include "delegation_internal.h"
+#include "base64.h"
+#include "kdc_errors.h"
+#include "kdc_steps.h"
 
 static char tmpdir[256];
 static char keytab_path[300];
@@ -161,26 +163,26 @@ static void test_user_names(void **s)
 {
     (void)s;
     char out[64], err[256];
-    assert_true(cg_deleg_user_name("alice", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_true(cg_kdc_user_name("alice", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "alice@EXAMPLE.TEST");
-    assert_true(cg_deleg_user_name("bob@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_true(cg_kdc_user_name("bob@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "bob@OTHER.TEST");
     static const char *bad[] = {"", "al ice", "alice/admin", "krbtgt/EXAMPLE.TEST", "a@b@C", "@EXAMPLE.TEST",
                                 "alice@", "ali\tce", "ali\\ce", "al\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
-        assert_false(cg_deleg_user_name(bad[i], "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+        assert_false(cg_kdc_user_name(bad[i], "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
         assert_true(strlen(err) > 10);
     }
-    assert_false(cg_deleg_user_name(NULL, "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
-    assert_false(cg_deleg_user_name("alice", "", out, sizeof out, err, sizeof err));
+    assert_false(cg_kdc_user_name(NULL, "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_false(cg_kdc_user_name("alice", "", out, sizeof out, err, sizeof err));
     assert_non_null(strstr(err, "kerberos.realm"));
     char longname[100];
     memset(longname, 'a', sizeof longname - 1);
     longname[99] = '\0';
-    assert_false(cg_deleg_user_name(longname, "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_false(cg_kdc_user_name(longname, "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_non_null(strstr(err, "too long"));
-    assert_false(cg_deleg_user_name("alice/admin", "R", out, sizeof out, err, sizeof err));
+    assert_false(cg_kdc_user_name("alice/admin", "R", out, sizeof out, err, sizeof err));
     assert_non_null(strstr(err, "service or instance"));
 }
 
@@ -188,35 +190,35 @@ static void test_target_names(void **s)
 {
     (void)s;
     char out[80], err[256];
-    assert_true(cg_deleg_target_name("HTTP/backend.example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_true(cg_kdc_target_name("HTTP/backend.example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "HTTP/backend.example.test@EXAMPLE.TEST");
-    assert_true(cg_deleg_target_name("HTTP/b.other.test@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_true(cg_kdc_target_name("HTTP/b.other.test@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "HTTP/b.other.test@OTHER.TEST");
-    assert_true(cg_deleg_target_name("MSSQLSvc/db.example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_true(cg_kdc_target_name("MSSQLSvc/db.example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     static const char *bad[] = {"", "HTTP", "/host", "HTTP/", "HTTP/@R", "HTTP/host:8080", "HTTP/host:443@R",
                                 "HTTP/ho st", "HTTP/host@", "HTTP/host@A@B", "a@b/c"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
-        assert_false(cg_deleg_target_name(bad[i], "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+        assert_false(cg_kdc_target_name(bad[i], "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
         assert_true(strlen(err) > 10);
     }
-    assert_false(cg_deleg_target_name("HTTP/host:8080", "R", out, sizeof out, err, sizeof err));
+    assert_false(cg_kdc_target_name("HTTP/host:8080", "R", out, sizeof out, err, sizeof err));
     assert_non_null(strstr(err, "port"));
-    assert_false(cg_deleg_target_name("HTTP/a-very-long-host-name.example.test", "EXAMPLE.TEST", out, 20, err,
-                                      sizeof err));
+    assert_false(cg_kdc_target_name("HTTP/a-very-long-host-name.example.test", "EXAMPLE.TEST", out, 20, err,
+                                    sizeof err));
 }
 
 static void test_keytab_name(void **s)
 {
     (void)s;
     char out[128];
-    cg_deleg_keytab_name("/etc/certgate/proxy.keytab", out, sizeof out);
+    cg_kdc_keytab_name("/etc/certgate/proxy.keytab", out, sizeof out);
     assert_string_equal(out, "FILE:/etc/certgate/proxy.keytab");
-    cg_deleg_keytab_name("FILE:/x/y", out, sizeof out);
+    cg_kdc_keytab_name("FILE:/x/y", out, sizeof out);
     assert_string_equal(out, "FILE:/x/y");
-    cg_deleg_keytab_name("MEMORY:kt", out, sizeof out);
+    cg_kdc_keytab_name("MEMORY:kt", out, sizeof out);
     assert_string_equal(out, "MEMORY:kt");
-    cg_deleg_keytab_name("/odd:dir/k", out, sizeof out);
+    cg_kdc_keytab_name("/odd:dir/k", out, sizeof out);
     assert_string_equal(out, "FILE:/odd:dir/k");
 }
 
@@ -244,7 +246,7 @@ static void test_usable(void **s)
 
 /* ---- error mapping ---- */
 
-static const cg_deleg_names names = {
+static const cg_kdc_names names = {
     .proxy = "HTTP/proxy.example.test@EXAMPLE.TEST",
     .user = "alice@EXAMPLE.TEST",
     .target = "HTTP/backend.example.test@EXAMPLE.TEST",
@@ -252,11 +254,11 @@ static const cg_deleg_names names = {
     .keytab = "/etc/certgate/proxy.keytab",
 };
 
-static void expect_map(cg_deleg_phase ph, krb5_error_code code, cg_refusal_kind kind, int status, const char *const *needles)
+static void expect_map(cg_kdc_phase ph, krb5_error_code code, cg_refusal_kind kind, int status, const char *const *needles)
 {
     cg_refusal r;
     memset(&r, 0, sizeof r);
-    cg_deleg_map_error(ph, code, "KDC says no", &names, &r);
+    cg_kdc_map_error(ph, code, "KDC says no", &names, &r);
     if (r.kind != kind)
         fail_msg("phase %d code %ld: kind %s, expected %s (%s)", ph, (long)code, cg_refusal_code(r.kind),
                  cg_refusal_code(kind), r.detail);
@@ -270,47 +272,47 @@ static void expect_map(cg_deleg_phase ph, krb5_error_code code, cg_refusal_kind 
 static void test_map_errors(void **s)
 {
     (void)s;
-    expect_map(CG_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, CG_REFUSE_DELEGATION_DENIED, 502,
+    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, CG_REFUSE_DELEGATION_DENIED, 502,
                (const char *[]){"HTTP/proxy.example.test@EXAMPLE.TEST", "HTTP/backend.example.test@EXAMPLE.TEST",
                                 "krbAllowedToDelegateTo", "Trust this user for delegation to specified services only",
                                 "Use any authentication protocol", NULL});
-    expect_map(CG_PHASE_S4U2SELF, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
+    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
                (const char *[]){"alice@EXAMPLE.TEST", "does not exist", "mapping", NULL});
-    expect_map(CG_PHASE_S4U2SELF, KRB5KDC_ERR_CLIENT_REVOKED, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
+    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_CLIENT_REVOKED, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
                (const char *[]){"alice@EXAMPLE.TEST", "disabled", NULL});
-    expect_map(CG_PHASE_S4U2SELF, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503,
+    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503,
                (const char *[]){"EXAMPLE.TEST", "kdc =", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503, (const char *[]){"port 88", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5_REALM_CANT_RESOLVE, CG_REFUSE_KDC_UNREACHABLE, 503,
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503, (const char *[]){"port 88", NULL});
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_REALM_CANT_RESOLVE, CG_REFUSE_KDC_UNREACHABLE, 503,
                (const char *[]){"[realms] EXAMPLE.TEST", NULL});
-    expect_map(CG_PHASE_S4U2PROXY, KRB5KRB_AP_ERR_SKEW, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KRB_AP_ERR_SKEW, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"clock", "NTP", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5KDC_ERR_PREAUTH_FAILED, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KDC_ERR_PREAUTH_FAILED, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"/etc/certgate/proxy.keytab", "kvno", "ktpass", "ktadd", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5KRB_AP_ERR_BAD_INTEGRITY, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KRB_AP_ERR_BAD_INTEGRITY, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"does not match", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5_KT_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_KT_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"holds no key", "kerberos.principal", NULL});
-    expect_map(CG_PHASE_PROXY_TGT, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"proxy principal", "addprinc", NULL});
-    expect_map(CG_PHASE_S4U2PROXY, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"HTTP/backend.example.test@EXAMPLE.TEST", "setspn", "kerberos.spn", NULL});
-    expect_map(CG_PHASE_S4U2SELF, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"HTTP/proxy.example.test@EXAMPLE.TEST", NULL});
-    expect_map(CG_PHASE_S4U2SELF, KRB5KDC_ERR_BADOPTION, CG_REFUSE_NOT_FORWARDABLE, 502,
+    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_BADOPTION, CG_REFUSE_NOT_FORWARDABLE, 502,
                (const char *[]){"ok_to_auth_as_delegate", NULL});
-    expect_map(CG_PHASE_S4U2PROXY, KRB5KDC_ERR_ETYPE_NOSUPP, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_ETYPE_NOSUPP, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"AES", NULL});
-    expect_map(CG_PHASE_TOKEN, KRB5_CC_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
+    expect_map(CG_KDC_PHASE_TOKEN, KRB5_CC_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"certgate doctor --user alice@EXAMPLE.TEST", NULL});
-    expect_map(CG_PHASE_KEYTAB, EACCES, CG_REFUSE_DELEGATION_FAILED, 502, (const char *[]){"mode", NULL});
+    expect_map(CG_KDC_PHASE_KEYTAB, EACCES, CG_REFUSE_DELEGATION_FAILED, 502, (const char *[]){"mode", NULL});
 }
 
 static void test_map_not_forwardable(void **s)
 {
     (void)s;
     cg_refusal r;
-    cg_deleg_not_forwardable(&names, &r);
+    cg_kdc_not_forwardable(&names, &r);
     assert_int_equal(r.kind, CG_REFUSE_NOT_FORWARDABLE);
     assert_int_equal(cg_refusal_status(r.kind), 502);
     assert_non_null(strstr(r.detail, "ok_to_auth_as_delegate"));
@@ -327,14 +329,14 @@ static void test_map_detail_fits(void **s)
     char longp[400];
     memset(longp, 'p', sizeof longp - 1);
     longp[sizeof longp - 1] = '\0';
-    cg_deleg_names n = names;
+    cg_kdc_names n = names;
     n.proxy = longp;
     n.target = longp;
     cg_refusal r;
-    cg_deleg_map_error(CG_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, longp, &n, &r);
+    cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, longp, &n, &r);
     assert_int_equal(r.kind, CG_REFUSE_DELEGATION_DENIED);
     assert_true(strlen(r.detail) < sizeof r.detail);
-    cg_deleg_map_error(CG_PHASE_S4U2SELF, 12345, NULL, &n, &r);
+    cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, 12345, NULL, &n, &r);
     assert_int_equal(r.kind, CG_REFUSE_DELEGATION_FAILED);
 }
 
@@ -345,10 +347,10 @@ static void test_keytab_keys(void **s)
     (void)s;
     krb5_context ctx;
     assert_int_equal(krb5_init_context(&ctx), 0);
-    cg_kt_key keys[8];
+    cg_kdc_key keys[8];
     size_t n = 0;
     char err[512];
-    assert_int_equal(cg_deleg_keytab_keys(ctx, keytab_path, keys, 8, &n, err, sizeof err), 0);
+    assert_int_equal(cg_kdc_keytab_keys(ctx, keytab_path, keys, 8, &n, err, sizeof err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(keys[0].principal, "HTTP/proxy.example.test@EXAMPLE.TEST");
     assert_int_equal(keys[0].kvno, 7);
@@ -357,14 +359,14 @@ static void test_keytab_keys(void **s)
 
     char missing[400];
     snprintf(missing, sizeof missing, "%s/none.keytab", tmpdir);
-    assert_int_equal(cg_deleg_keytab_keys(ctx, missing, keys, 8, &n, err, sizeof err), ENOENT);
+    assert_int_equal(cg_kdc_keytab_keys(ctx, missing, keys, 8, &n, err, sizeof err), ENOENT);
     assert_non_null(strstr(err, "none.keytab"));
     assert_non_null(strstr(err, "No such file"));
 
     char garbage[400];
     snprintf(garbage, sizeof garbage, "%s/garbage.keytab", tmpdir);
     write_file(garbage, "this is not a keytab");
-    assert_int_not_equal(cg_deleg_keytab_keys(ctx, garbage, keys, 8, &n, err, sizeof err), 0);
+    assert_int_not_equal(cg_kdc_keytab_keys(ctx, garbage, keys, 8, &n, err, sizeof err), 0);
     assert_non_null(strstr(err, "garbage.keytab"));
     krb5_free_context(ctx);
 }

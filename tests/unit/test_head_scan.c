@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
+#include "http1_scan.h"
 
 typedef struct result {
     cg_head_scan r;

@@ -13,6 +13,9 @@
 #include <string.h>
 
 #include "http1.h"
+#include "http1_scan.h"
+#include "http1_write.h"
+#include "http_excerpt.h"
 
 /* ------------------------------------------------------------------------ */
 /* helpers                                                                  */
