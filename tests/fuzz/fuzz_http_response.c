@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "http1.h"
+#include "http1_scan.h"
+#include "http1_write.h"
 
 #define MAXH 64
 
