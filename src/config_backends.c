@@ -121,32 +121,19 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     return NULL;
 }
 
-static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
+static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_map *m, void *items)
 {
-    static const char *const keys[] = { "name", "url", "max_idle", "kerberos", NULL };
-    cg_backend_cfg *b = &ld->cfg->backends[i];
-    yaml_node_t *item = cg_yaml_list_item(&ld->y, seq, i), *n;
-    const char *name = cg_loader_peek_name(ld, item, "name"), *s;
-    cg_map m = { .node = item };
+    cg_backend_cfg *all = items, *b = &all[i];
+    yaml_node_t *n;
+    const char *s;
 
     b->max_idle = 32;
-    if (name) {
-        cg_loader_fmt(m.where, sizeof m.where, "in backend \"%s\"", name);
-        cg_loader_fmt(m.path, sizeof m.path, "backends[%s]", name);
-    } else {
-        cg_loader_fmt(m.where, sizeof m.where, "in backends[#%zu]", i + 1);
-        cg_loader_fmt(m.path, sizeof m.path, "backends[#%zu]", i + 1);
-    }
-    if (!cg_loader_expect_map(ld, item, m.path, keys))
-        return;
-    cg_yaml_check_keys(&ld->y, m.node, m.where, keys);
-
-    cg_got got = cg_loader_get_string(ld, &m, "name", "a name that routes refer to", &n, &s);
+    cg_got got = cg_loader_get_string(ld, m, "name", "a name that routes refer to", &n, &s);
     if (got == CG_YAML_ABSENT)
-        cg_loader_missing(ld, &m, "name", "a name that routes refer to");
+        cg_loader_missing(ld, m, "name", "a name that routes refer to");
     if (got == CG_YAML_SET) {
         for (size_t j = 0; j < i; j++) {
-            if (ld->cfg->backends[j].name && strcmp(ld->cfg->backends[j].name, s) == 0) {
+            if (all[j].name && strcmp(all[j].name, s) == 0) {
                 yaml_node_t *first = cg_yaml_map_get(&ld->y, cg_yaml_list_item(&ld->y, seq, j), "name", NULL);
                 cg_yaml_error(&ld->y, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
                               "expected a unique name)", s, (int)first->start_mark.line + 1,
@@ -157,39 +144,33 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i)
         b->name = cg_loader_strdup(ld, s);
     }
 
-    got = cg_loader_get_string(ld, &m, "url", "http://host[:port]", &n, &s);
+    got = cg_loader_get_string(ld, m, "url", "http://host[:port]", &n, &s);
     if (got == CG_YAML_ABSENT)
-        cg_loader_missing(ld, &m, "url", "http://host[:port], e.g. http://127.0.0.1:8080");
+        cg_loader_missing(ld, m, "url", "http://host[:port], e.g. http://127.0.0.1:8080");
     if (got == CG_YAML_SET) {
         char why[512], path[256];
         b->url = cg_loader_strdup(ld, s);
         if (split_url(ld, s, b, why, sizeof why)) {
-            cg_yaml_key_path(m.path, "url", path, sizeof path);
+            cg_yaml_key_path(m->path, "url", path, sizeof path);
             cg_yaml_error(&ld->y, n, "%s: %s", path, why);
         }
     }
 
-    cg_loader_get_uint(ld, &m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
-    cg_config_parse_backend_kerberos(ld, &m, b);
+    cg_loader_get_uint(ld, m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
+    cg_config_parse_backend_kerberos(ld, m, b);
 }
 
 void cg_config_parse_backends(cg_loader *ld, const cg_map *root)
 {
-    yaml_node_t *seq;
-    cg_got got = cg_loader_get_list(ld, root, "backends", "a list of backends", &seq);
-    if (got == CG_YAML_ABSENT)
-        cg_loader_missing(ld, root, "backends", "a list of backends, each with name and url");
-    if (got != CG_YAML_SET)
-        return;
-    size_t n = cg_yaml_list_len(seq);
-    if (n == 0) {
-        cg_yaml_error(&ld->y, seq, "backends: the list is empty (at least one backend is required)");
-        return;
-    }
-    ld->cfg->backends = cg_loader_calloc(ld, n, sizeof *ld->cfg->backends);
-    if (!ld->cfg->backends)
-        return;
-    ld->cfg->nbackends = n;
-    for (size_t i = 0; i < n; i++)
-        parse_backend(ld, seq, i);
+    static const char *const keys[] = { "name", "url", "max_idle", "kerberos", NULL };
+    static const cg_loader_list list = {
+        .key = "backends",
+        .noun = "backend",
+        .expect = "a list of backends",
+        .missing = "a list of backends, each with name and url",
+        .keys = keys,
+        .item_size = sizeof(cg_backend_cfg),
+        .parse_item = parse_backend,
+    };
+    ld->cfg->backends = cg_loader_parse_list(ld, root, &list, &ld->cfg->nbackends);
 }

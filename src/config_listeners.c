@@ -124,12 +124,13 @@ static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
 /* Two listeners on one address and port would fail at bind time, or worse,
  * with SO_REUSEPORT, silently share connections. Compared in binary so
  * "::1" and "0::1" are the same. */
-static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t i, yaml_node_t *name_node)
+static void check_listener_unique(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_listener_cfg *all,
+                                  yaml_node_t *name_node)
 {
-    const cg_listener_cfg *l = &ld->cfg->listeners[i];
+    const cg_listener_cfg *l = &all[i];
     yaml_node_t *item = cg_yaml_list_item(&ld->y, seq, i);
     for (size_t j = 0; j < i; j++) {
-        const cg_listener_cfg *o = &ld->cfg->listeners[j];
+        const cg_listener_cfg *o = &all[j];
         yaml_node_t *oitem = cg_yaml_list_item(&ld->y, seq, j);
         if (name_node && o->name && l->name && strcmp(o->name, l->name) == 0) {
             yaml_node_t *first = cg_yaml_map_get(&ld->y, oitem, "name", NULL);
@@ -255,17 +256,12 @@ static void parse_listener_proxy_protocol(cg_loader *ld, const cg_map *lm, const
         l->proxy_protocol.allow_direct = d == 1;
 }
 
-static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
+static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_map *m, void *items)
 {
-    static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "case_insensitive_paths", "windows_paths",
-                                        "strip_request_headers", "routes", "proxy_protocol", "max_request_body",
-                                        "rate_limit", NULL };
-    cg_listener_cfg *l = &ld->cfg->listeners[i];
-    yaml_node_t *item = cg_yaml_list_item(&ld->y, seq, i), *n, *name_node = NULL;
-    const char *name = cg_loader_peek_name(ld, item, "name"), *s;
+    cg_listener_cfg *all = items, *l = &all[i];
+    yaml_node_t *item = m->node, *n, *name_node = NULL;
+    const char *s;
     char ldesc[160];
-    cg_map m = { .node = item };
 
     l->client_ca_names = true;
     l->require_client_auth_eku = true;
@@ -276,30 +272,21 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     l->revocation.mode = CG_REVOCATION_FETCH;
     l->case_insensitive_paths = true; /* the backends are IIS */
     l->windows_paths = true;
-    if (name) {
-        cg_loader_fmt(ldesc, sizeof ldesc, "listener \"%s\"", name);
-        cg_loader_fmt(m.path, sizeof m.path, "listeners[%s]", name);
-    } else {
-        cg_loader_fmt(ldesc, sizeof ldesc, "listeners[#%zu]", i + 1);
-        cg_loader_fmt(m.path, sizeof m.path, "listeners[#%zu]", i + 1);
-    }
-    cg_loader_fmt(m.where, sizeof m.where, "in %s", ldesc);
-    if (!cg_loader_expect_map(ld, item, m.path, keys))
-        return;
-    cg_yaml_check_keys(&ld->y, m.node, m.where, keys);
+    /* "listener \"main\"" or "listeners[#2]": m->where without its "in ". */
+    cg_loader_fmt(ldesc, sizeof ldesc, "%s", m->where + 3);
 
-    if (cg_loader_get_string(ld, &m, "name", "a name for logs", &n, &s) == CG_YAML_SET) {
+    if (cg_loader_get_string(ld, m, "name", "a name for logs", &n, &s) == CG_YAML_SET) {
         l->name = cg_loader_strdup(ld, s);
         name_node = n;
     }
 
     cg_sockaddr_key key;
-    cg_got got = cg_loader_get_string(ld, &m, "address", "a numeric IPv4 or IPv6 address", &n, &s);
+    cg_got got = cg_loader_get_string(ld, m, "address", "a numeric IPv4 or IPv6 address", &n, &s);
     if (got == CG_YAML_ABSENT)
         s = "0.0.0.0";
     if (got == CG_YAML_SET && !cg_value_address_key(s, &key)) {
         char kp[256];
-        cg_yaml_key_path(m.path, "address", kp, sizeof kp);
+        cg_yaml_key_path(m->path, "address", kp, sizeof kp);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a numeric IPv4 or IPv6 address (expected e.g. 0.0.0.0, "
                       "127.0.0.1, :: or ::1, without brackets; host names are not resolved)", kp, s);
     } else if (got != CG_YAML_BAD) {
@@ -307,9 +294,9 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
     }
 
     uint32_t port = 0;
-    got = cg_loader_get_uint(ld, &m, "port", 1, 65535, &port);
+    got = cg_loader_get_uint(ld, m, "port", 1, 65535, &port);
     if (got == CG_YAML_ABSENT)
-        cg_loader_missing(ld, &m, "port", "the TCP port to listen on, 1 to 65535");
+        cg_loader_missing(ld, m, "port", "the TCP port to listen on, 1 to 65535");
     l->port = (uint16_t)port;
 
     /* Unnamed listeners are called by what they listen on. */
@@ -320,39 +307,36 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i)
         l->name = cg_loader_strdup(ld, def);
     }
 
-    cg_config_parse_tls(ld, &m, ldesc, l);
-    cg_config_parse_listener_revocation(ld, &m, ldesc, l);
+    cg_config_parse_tls(ld, m, ldesc, l);
+    cg_config_parse_listener_revocation(ld, m, ldesc, l);
     /* Loaded (and opened) after the whole file validated: see load_mappings. */
-    cg_loader_get_path(ld, &m, "mapping", &l->mapping_file, &l->mapping_pos);
-    cg_yaml_get_bool(&ld->y, m.node, m.path, "forward_client_cert", &l->forward_client_cert);
+    cg_loader_get_path(ld, m, "mapping", &l->mapping_file, &l->mapping_pos);
+    cg_yaml_get_bool(&ld->y, m->node, m->path, "forward_client_cert", &l->forward_client_cert);
     /* Routes compare with it. */
-    cg_yaml_get_bool(&ld->y, m.node, m.path, "case_insensitive_paths", &l->case_insensitive_paths);
+    cg_yaml_get_bool(&ld->y, m->node, m->path, "case_insensitive_paths", &l->case_insensitive_paths);
     /* Route paths are checked with it. */
-    cg_yaml_get_bool(&ld->y, m.node, m.path, "windows_paths", &l->windows_paths);
-    parse_strip_headers(ld, &m, ldesc, l);
-    parse_listener_proxy_protocol(ld, &m, ldesc, l);
-    cg_config_parse_listener_limits(&ld->y, item, m.path, l);
-    parse_routes(ld, &m, ldesc, l);
-    check_listener_unique(ld, seq, i, name_node);
+    cg_yaml_get_bool(&ld->y, m->node, m->path, "windows_paths", &l->windows_paths);
+    parse_strip_headers(ld, m, ldesc, l);
+    parse_listener_proxy_protocol(ld, m, ldesc, l);
+    cg_config_parse_listener_limits(&ld->y, item, m->path, l);
+    parse_routes(ld, m, ldesc, l);
+    check_listener_unique(ld, seq, i, all, name_node);
 }
 
 void cg_config_parse_listeners(cg_loader *ld, const cg_map *root)
 {
-    yaml_node_t *seq;
-    cg_got got = cg_loader_get_list(ld, root, "listeners", "a list of listeners", &seq);
-    if (got == CG_YAML_ABSENT)
-        cg_loader_missing(ld, root, "listeners", "a list of listeners, each with port, tls and routes");
-    if (got != CG_YAML_SET)
-        return;
-    size_t n = cg_yaml_list_len(seq);
-    if (n == 0) {
-        cg_yaml_error(&ld->y, seq, "listeners: the list is empty (at least one listener is required)");
-        return;
-    }
-    ld->cfg->listeners = cg_loader_calloc(ld, n, sizeof *ld->cfg->listeners);
-    if (!ld->cfg->listeners)
-        return;
-    ld->cfg->nlisteners = n;
-    for (size_t i = 0; i < n; i++)
-        parse_listener(ld, seq, i);
+    static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
+                                        "forward_client_cert", "case_insensitive_paths", "windows_paths",
+                                        "strip_request_headers", "routes", "proxy_protocol", "max_request_body",
+                                        "rate_limit", NULL };
+    static const cg_loader_list list = {
+        .key = "listeners",
+        .noun = "listener",
+        .expect = "a list of listeners",
+        .missing = "a list of listeners, each with port, tls and routes",
+        .keys = keys,
+        .item_size = sizeof(cg_listener_cfg),
+        .parse_item = parse_listener,
+    };
+    ld->cfg->listeners = cg_loader_parse_list(ld, root, &list, &ld->cfg->nlisteners);
 }

@@ -332,3 +332,40 @@ cg_got cg_loader_get_networks(cg_loader *ld, const cg_map *m, const char *key, c
     *nout = good;
     return good == count ? CG_YAML_SET : CG_YAML_BAD;
 }
+
+void *cg_loader_parse_list(cg_loader *ld, const cg_map *root, const cg_loader_list *list, size_t *n)
+{
+    yaml_node_t *seq;
+    *n = 0;
+    cg_got got = cg_loader_get_list(ld, root, list->key, list->expect, &seq);
+    if (got == CG_YAML_ABSENT)
+        cg_loader_missing(ld, root, list->key, list->missing);
+    if (got != CG_YAML_SET)
+        return NULL;
+    size_t count = cg_yaml_list_len(seq);
+    if (count == 0) {
+        cg_yaml_error(&ld->y, seq, "%s: the list is empty (at least one %s is required)", list->key, list->noun);
+        return NULL;
+    }
+    char *items = cg_loader_calloc(ld, count, list->item_size);
+    if (!items)
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = cg_yaml_list_item(&ld->y, seq, i);
+        const char *name = cg_loader_peek_name(ld, item, "name");
+        cg_map m = { .node = item };
+        if (name) {
+            cg_loader_fmt(m.where, sizeof m.where, "in %s \"%s\"", list->noun, name);
+            cg_loader_fmt(m.path, sizeof m.path, "%s[%s]", list->key, name);
+        } else {
+            cg_loader_fmt(m.where, sizeof m.where, "in %s[#%zu]", list->key, i + 1);
+            cg_loader_fmt(m.path, sizeof m.path, "%s[#%zu]", list->key, i + 1);
+        }
+        if (!cg_loader_expect_map(ld, item, m.path, list->keys))
+            continue;
+        cg_yaml_check_keys(&ld->y, m.node, m.where, list->keys);
+        list->parse_item(ld, seq, i, &m, items);
+    }
+    *n = count;
+    return items;
+}

@@ -62,6 +62,27 @@ void cg_loader_missing(cg_loader *ld, const cg_map *m, const char *key, const ch
 bool cg_loader_open_section(cg_loader *ld, const cg_map *parent, const char *key, const char *const keys[],
                             const char *where, cg_map *m);
 
+/* A list of mappings named by their "name" key under the top level
+ * (backends, listeners): one walk for both. The list is required and not
+ * empty; each item is named for messages ("in backend \"app\"" and
+ * "backends[app]", or "in backends[#2]" without a usable name), checked to
+ * be a mapping with keys, then parsed by parse_item. */
+typedef struct cg_loader_list {
+    const char *key;            /* "backends" */
+    const char *noun;           /* "backend" */
+    const char *expect;         /* what the list is: "a list of backends" */
+    const char *missing;        /* what it holds: "a list of backends, each with name and url" */
+    const char *const *keys;    /* an item's keys */
+    size_t item_size;
+    /* Item i of seq in items (those before i are done), named in m. */
+    void (*parse_item)(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_map *m, void *items);
+} cg_loader_list;
+
+/* The items (*n of them, zeroed before parse_item), or NULL (*n 0) when the
+ * list is absent, not a list or empty (reported), or memory ran out. The
+ * caller owns them, with errors in them or not. */
+void *cg_loader_parse_list(cg_loader *ld, const cg_map *root, const cg_loader_list *list, size_t *n);
+
 /* Typed values of m: ABSENT, SET (*out written) or BAD (reported). */
 /* Non-empty text. */
 cg_got cg_loader_get_string(cg_loader *ld, const cg_map *m, const char *key, const char *expect, yaml_node_t **vn,
