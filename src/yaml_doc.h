@@ -1,4 +1,4 @@
-/* What the two YAML loaders (config.c, mapping.c) share: a parsed libyaml
+/* What the two YAML loaders (config_*.c, mapping.c) share: a parsed libyaml
  * document, the file it came from and the diagnostics its problems go to,
  * and the node helpers both walk it with. Every problem is reported at the
  * position of the node it concerns (1:1 when there is none: an empty file).
