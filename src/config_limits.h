@@ -1,7 +1,7 @@
 /* The configuration of request limits (request_limits.h): a listener's
  * max_request_body and rate_limit, a route's max_request_body. Part of the
- * loader (config.c calls it on each listener and route mapping); problems
- * go to the loader's diagnostics at the node they concern.
+ * loader (config_listeners.c calls it on each listener and route mapping);
+ * problems go to the loader's diagnostics at the node they concern.
  */
 #ifndef CG_CONFIG_LIMITS_H
 #define CG_CONFIG_LIMITS_H

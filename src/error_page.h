@@ -28,7 +28,7 @@
 #define CG_ERROR_PAGE_MAX_CAS 20u
 /* A CA name longer than this (bytes) is cut, at a character boundary, with "...". */
 #define CG_ERROR_PAGE_CA_NAME_MAX 200u
-/* errors.support is at most this long (bytes); config.c enforces it. */
+/* errors.support is at most this long (bytes); config_sections.c enforces it. */
 #define CG_ERROR_SUPPORT_MAX 512u
 
 typedef struct cg_page_values {

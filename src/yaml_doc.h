@@ -1,4 +1,4 @@
-/* What the two YAML loaders (config.c, mapping.c) share: a parsed libyaml
+/* What the two YAML loaders (config_*.c, mapping.c) share: a parsed libyaml
  * document, the file it came from and the diagnostics its problems go to,
  * and the node helpers both walk it with. Every problem is reported at the
  * position of the node it concerns (1:1 when there is none: an empty file).
@@ -46,6 +46,15 @@ size_t cg_yaml_errors(const cg_yaml *y);
 yaml_node_t *cg_yaml_node(cg_yaml *y, int index);
 static inline const char *cg_yaml_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 static inline size_t cg_yaml_len(const yaml_node_t *n) { return n->data.scalar.length; }
+/* The items of a sequence node: how many, and item i (i < the count). */
+static inline size_t cg_yaml_list_len(const yaml_node_t *seq)
+{
+    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+static inline yaml_node_t *cg_yaml_list_item(cg_yaml *y, const yaml_node_t *seq, size_t i)
+{
+    return cg_yaml_node(y, seq->data.sequence.items.start[i]);
+}
 /* A scalar whose text is exactly s. */
 bool cg_yaml_scalar_is(const yaml_node_t *n, const char *s);
 /* "key:" with nothing after it, "~" and "null" are YAML's null; a quoted

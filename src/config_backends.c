@@ -1,0 +1,176 @@
+#include "config_backends.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config_kerberos.h"
+#include "config_value.h"
+
+#define CG_MAX_IDLE_MAX           1024u
+
+static bool host_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_';
+}
+
+/* Splits "http://host[:port][/]" into b->host and b->port. Returns NULL or
+ * what is wrong, to follow "<path>: " in a message. */
+static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, char *why, size_t cap)
+{
+    static const char expect[] = "expected http://host[:port], e.g. http://127.0.0.1:8080";
+    if (strncasecmp(url, "http://", 7) != 0) {
+        if (strncasecmp(url, "https://", 8) == 0)
+            cg_loader_fmt(why, cap, "https is not supported: certgate speaks plain HTTP to backends (%s)", expect);
+        else if (strstr(url, "://"))
+            cg_loader_fmt(why, cap, "unsupported scheme \"%.*s\" (%s)", (int)(strstr(url, "://") - url), url, expect);
+        else
+            cg_loader_fmt(why, cap, "\"%s\" is not a URL (%s)", url, expect);
+        return why;
+    }
+    const char *auth = url + 7;
+    size_t alen = strcspn(auth, "/?#");
+    const char *aend = auth + alen, *rest = aend;
+    /* A lone "/" is the empty path spelled out (RFC 3986 6.2.3). */
+    if (rest[0] == '/' && rest[1] == '\0')
+        rest++;
+    if (rest[0] == '/') {
+        cg_loader_fmt(why, cap, "has a path \"%s\"; requests are forwarded with their own path, so a "
+                      "backend URL cannot have one (%s)", rest, expect);
+        return why;
+    }
+    if (rest[0] == '?' || rest[0] == '#') {
+        cg_loader_fmt(why, cap, "has a %s \"%s\", which is not supported (%s)",
+                      rest[0] == '?' ? "query" : "fragment", rest, expect);
+        return why;
+    }
+    if (memchr(auth, '@', alen)) {
+        cg_loader_fmt(why, cap, "has user information (user@); credentials in backend URLs are not "
+                      "supported (%s)", expect);
+        return why;
+    }
+
+    const char *host = auth, *hend, *p;
+    if (auth[0] == '[') {
+        hend = memchr(auth, ']', alen);
+        if (!hend) {
+            cg_loader_fmt(why, cap, "has \"[\" without \"]\" (%s; IPv6 as http://[::1]:8080)", expect);
+            return why;
+        }
+        host = auth + 1;
+        p = hend + 1;
+    } else {
+        hend = auth + strcspn(auth, ":/?#");
+        p = hend;
+        if (*p == ':' && memchr(p + 1, ':', (size_t)(aend - p - 1))) {
+            cg_loader_fmt(why, cap, "IPv6 addresses must be in brackets (%s; IPv6 as http://[::1]:8080)", expect);
+            return why;
+        }
+    }
+    size_t hlen = (size_t)(hend - host);
+    char hostbuf[256];
+    if (hlen == 0 || hlen >= sizeof hostbuf) {
+        cg_loader_fmt(why, cap, "has %s host (%s)", hlen ? "an overlong" : "no", expect);
+        return why;
+    }
+    memcpy(hostbuf, host, hlen);
+    hostbuf[hlen] = '\0';
+    if (auth[0] == '[') {
+        unsigned char a6[16];
+        if (inet_pton(AF_INET6, hostbuf, a6) != 1) {
+            cg_loader_fmt(why, cap, "\"[%s]\" is not an IPv6 address (%s)", hostbuf, expect);
+            return why;
+        }
+    } else {
+        for (size_t i = 0; i < hlen; i++) {
+            if (!host_char_ok(hostbuf[i])) {
+                cg_loader_fmt(why, cap, "\"%s\" is not a host name or IPv4 address (%s)", hostbuf, expect);
+                return why;
+            }
+        }
+    }
+
+    uint32_t port = 80;
+    if (p < aend) {
+        uint64_t v;
+        char portbuf[16];
+        size_t plen = (size_t)(aend - p - 1);
+        if (*p != ':' || plen == 0 || plen >= sizeof portbuf) {
+            cg_loader_fmt(why, cap, "has an invalid port (%s)", expect);
+            return why;
+        }
+        memcpy(portbuf, p + 1, plen);
+        portbuf[plen] = '\0';
+        if (cg_value_parse_uint(portbuf, &v) != CG_NUM_OK || v < 1 || v > 65535) {
+            cg_loader_fmt(why, cap, "port \"%s\" is not a number from 1 to 65535 (%s)", portbuf, expect);
+            return why;
+        }
+        port = (uint32_t)v;
+    }
+
+    b->host = cg_loader_strdup(ld, hostbuf);
+    b->port = (uint16_t)port;
+    char hh[300];
+    const char *lb = auth[0] == '[' ? "[" : "", *rb = auth[0] == '[' ? "]" : "";
+    if (port == 80)
+        cg_loader_fmt(hh, sizeof hh, "%s%s%s", lb, hostbuf, rb);
+    else
+        cg_loader_fmt(hh, sizeof hh, "%s%s%s:%u", lb, hostbuf, rb, port);
+    b->host_header = cg_loader_strdup(ld, hh);
+    return NULL;
+}
+
+static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_map *m, void *items)
+{
+    cg_backend_cfg *all = items, *b = &all[i];
+    yaml_node_t *n;
+    const char *s;
+
+    b->max_idle = 32;
+    cg_got got = cg_loader_get_string(ld, m, "name", "a name that routes refer to", &n, &s);
+    if (got == CG_YAML_ABSENT)
+        cg_loader_missing(ld, m, "name", "a name that routes refer to");
+    if (got == CG_YAML_SET) {
+        for (size_t j = 0; j < i; j++) {
+            if (all[j].name && strcmp(all[j].name, s) == 0) {
+                yaml_node_t *first = cg_yaml_map_get(&ld->y, cg_yaml_list_item(&ld->y, seq, j), "name", NULL);
+                cg_yaml_error(&ld->y, n, "duplicate backend name \"%s\" (first at line %d, column %d; "
+                              "expected a unique name)", s, (int)first->start_mark.line + 1,
+                              (int)first->start_mark.column + 1);
+                break;
+            }
+        }
+        b->name = cg_loader_strdup(ld, s);
+    }
+
+    got = cg_loader_get_string(ld, m, "url", "http://host[:port]", &n, &s);
+    if (got == CG_YAML_ABSENT)
+        cg_loader_missing(ld, m, "url", "http://host[:port], e.g. http://127.0.0.1:8080");
+    if (got == CG_YAML_SET) {
+        char why[512], path[256];
+        b->url = cg_loader_strdup(ld, s);
+        if (split_url(ld, s, b, why, sizeof why)) {
+            cg_yaml_key_path(m->path, "url", path, sizeof path);
+            cg_yaml_error(&ld->y, n, "%s: %s", path, why);
+        }
+    }
+
+    cg_loader_get_uint(ld, m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
+    cg_config_parse_backend_kerberos(ld, m, b);
+}
+
+void cg_config_parse_backends(cg_loader *ld, const cg_map *root)
+{
+    static const char *const keys[] = { "name", "url", "max_idle", "kerberos", NULL };
+    static const cg_loader_list list = {
+        .key = "backends",
+        .noun = "backend",
+        .expect = "a list of backends",
+        .missing = "a list of backends, each with name and url",
+        .keys = keys,
+        .item_size = sizeof(cg_backend_cfg),
+        .parse_item = parse_backend,
+    };
+    ld->cfg->backends = cg_loader_parse_list(ld, root, &list, &ld->cfg->nbackends);
+}
