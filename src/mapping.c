@@ -1747,8 +1747,6 @@ typedef struct cg_mload {
     cg_mapping *m;
 } cg_mload;
 
-typedef cg_yaml_got cg_got;
-
 static char *ld_strndup(cg_mload *ld, const char *s, size_t n)
 {
     char *p = arena_strndup(ld->m, s, n);
@@ -1775,19 +1773,11 @@ static void *ld_calloc(cg_mload *ld, size_t n, size_t size)
 static int nline(const yaml_node_t *n) { return (int)n->start_mark.line + 1; }
 static int ncol(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
 
-/* YAML's null: "key:" with nothing, "~", "null" (a quoted "null" is text). */
-/* What a node is, for "expected X, got Y". Values are shown up to 60
- * bytes, with control characters as '?'. */
 /* One mapping node being walked, and how messages name it. */
 typedef struct cg_mnode {
     yaml_node_t *node;
     char path[160];    /* "many_to_one[sales].rules[#2]"; "" at the top */
 } cg_mnode;
-
-static void key_path(const cg_mnode *m, const char *key, char *out, size_t cap)
-{
-    cg_yaml_key_path(m->path, key, out, cap);
-}
 
 static const char *where(const cg_mnode *m, char *buf, size_t cap)
 {
@@ -1798,71 +1788,22 @@ static const char *where(const cg_mnode *m, char *buf, size_t cap)
     return buf;
 }
 
-/* Reports keys that are not names, not in keys, or repeated. */
-static void check_keys(cg_mload *ld, const cg_mnode *m, const char *const keys[])
-{
-    char w[200];
-    cg_yaml_check_keys(&ld->y, m->node, where(m, w, sizeof w), keys);
-}
-
-/* The text of a scalar; anything else (null included) is reported. */
-static cg_got get_text(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
-                       yaml_node_t **vn, const char **out)
-{
-    return cg_yaml_get_text(&ld->y, m->node, m->path, key, expect, vn, out);
-}
-
 /* Non-empty text that is valid UTF-8 without control characters. */
-static cg_got get_string(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
-                         yaml_node_t **vn, const char **out)
+static cg_yaml_got get_utf8(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
+                            yaml_node_t **vn, const char **out)
 {
-    cg_got got = get_text(ld, m, key, expect, vn, out);
+    cg_yaml_got got = cg_yaml_get_string(&ld->y, m->node, m->path, key, expect, vn, out);
     char path[256];
     size_t at;
     if (got != CG_YAML_SET)
         return got;
-    key_path(m, key, path, sizeof path);
-    if (**out == '\0') {
-        cg_yaml_error(&ld->y, *vn, "%s: must not be empty (expected %s)", path, expect);
-        return CG_YAML_BAD;
-    }
     const char *bad = text_problem(*out, cg_yaml_len(*vn), &at);
     if (bad) {
+        cg_yaml_key_path(m->path, key, path, sizeof path);
         cg_yaml_error(&ld->y, *vn, "%s: %s at byte %zu (expected %s)", path, bad, at + 1, expect);
         return CG_YAML_BAD;
     }
     return CG_YAML_SET;
-}
-
-static cg_got get_bool(cg_mload *ld, const cg_mnode *m, const char *key, bool *out)
-{
-    return cg_yaml_get_bool(&ld->y, m->node, m->path, key, out);
-}
-
-/* A list (an empty one included); null counts as absent-but-written. */
-static cg_got get_list(cg_mload *ld, const cg_mnode *m, const char *key, const char *expect,
-                       yaml_node_t **out)
-{
-    yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, key, NULL);
-    char path[256], d[96];
-    *out = n;
-    if (!n)
-        return CG_YAML_ABSENT;
-    if (n->type == YAML_SEQUENCE_NODE)
-        return CG_YAML_SET;
-    key_path(m, key, path, sizeof path);
-    cg_yaml_error(&ld->y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
-    return CG_YAML_BAD;
-}
-
-static size_t list_len(const yaml_node_t *seq)
-{
-    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
-}
-
-static yaml_node_t *list_item(cg_mload *ld, const yaml_node_t *seq, size_t i)
-{
-    return cg_yaml_node(&ld->y, seq->data.sequence.items.start[i]);
 }
 
 /* ---- hex keys ---- */
@@ -2045,14 +1986,14 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
     yaml_node_t *n;
     const char *s;
     char path[256], w[200];
-    cg_got got = get_string(ld, m, "principal", "a principal such as alice@EXAMPLE.TEST or "
+    cg_yaml_got got = get_utf8(ld, m, "principal", "a principal such as alice@EXAMPLE.TEST or "
                             "{subject.CN}@EXAMPLE.TEST", &n, &s);
     if (got == CG_YAML_ABSENT && required)
         cg_yaml_error(&ld->y, m->node, "missing required key \"principal\" %s (%s)", where(m, w, sizeof w),
                       required_why);
     if (got != CG_YAML_SET)
         return;
-    key_path(m, "principal", path, sizeof path);
+    cg_yaml_key_path(m->path, "principal", path, sizeof path);
     template_compile(ld, n, path, s, t);
 }
 
@@ -2060,7 +2001,7 @@ static void get_principal(cg_mload *ld, const cg_mnode *m, bool required, cg_tem
 
 /* An entry's name, read before its keys are checked so that messages
  * about the entry can use it; NULL if it has no usable one. */
-static const char *peek_name(cg_mload *ld, yaml_node_t *item)
+static const char *peek_entry_name(cg_mload *ld, yaml_node_t *item)
 {
     yaml_node_t *n = cg_yaml_map_get(&ld->y, item, "name", NULL);
     if (!n || n->type != YAML_SCALAR_NODE || cg_yaml_len(n) == 0 || cg_yaml_len(n) >= 64 ||
@@ -2200,10 +2141,10 @@ static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *o
     yaml_node_t *n;
     const char *s;
     char path[256], why[256], fixed[CG_DN_MAX];
-    if (get_string(ld, m, key, "a distinguished name such as \"CN=Example CA,O=Example,C=US\"", &n,
+    if (get_utf8(ld, m, key, "a distinguished name such as \"CN=Example CA,O=Example,C=US\"", &n,
                    &s) != CG_YAML_SET)
         return false;
-    key_path(m, key, path, sizeof path);
+    cg_yaml_key_path(m->path, key, path, sizeof path);
     if (!dn_parse(&d, s, strlen(s), why, sizeof why)) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not an RFC 4514 distinguished name: %s", path, s, why);
         return false;
@@ -2228,9 +2169,9 @@ static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t ca
     yaml_node_t *n;
     const char *s;
     char path[256], hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
-    if (get_string(ld, m, "serial", "the serial number in hex, e.g. 2B:D2:F8:90", &n, &s) != CG_YAML_SET)
+    if (get_utf8(ld, m, "serial", "the serial number in hex, e.g. 2B:D2:F8:90", &n, &s) != CG_YAML_SET)
         return false;
-    key_path(m, "serial", path, sizeof path);
+    cg_yaml_key_path(m->path, "serial", path, sizeof path);
     size_t bad = 0;
     long digits = hex_key(s, hex, sizeof hex, &bad);
     if (digits <= 0) {
@@ -2301,7 +2242,7 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
     const char *s;
     char path[256], why[512];
     const char *name = one_selectors[sel];
-    key_path(m, name, path, sizeof path);
+    cg_yaml_key_path(m->path, name, path, sizeof path);
     if (!strcmp(name, "issuer")) {
         bool serial = cg_yaml_map_get(&ld->y, m->node, "serial", NULL);
         bool subject = cg_yaml_map_get(&ld->y, m->node, "subject", NULL);
@@ -2322,8 +2263,8 @@ static bool one_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *k
     }
     /* A certificate may be a multi-line PEM block: only it may hold line
      * breaks, and its parser reports anything else that is not base64. */
-    if (!strcmp(name, "certificate") ? get_text(ld, m, name, "a PEM block or base64 DER", &n, &s) != CG_YAML_SET
-                                     : get_string(ld, m, name, "a value", &n, &s) != CG_YAML_SET)
+    if (!strcmp(name, "certificate") ? cg_yaml_get_text(&ld->y, m->node, m->path, name, "a PEM block or base64 DER", &n, &s) != CG_YAML_SET
+                                     : get_utf8(ld, m, name, "a value", &n, &s) != CG_YAML_SET)
         return false;
     if (!strcmp(name, "certificate")) {
         e->kind = K_SHA256;
@@ -2377,8 +2318,8 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
     cg_mnode mn = { .node = item };
     const char *s;
     yaml_node_t *n;
-    char d[96], key[2 * CG_DN_MAX + 8];
-    const char *name = peek_name(ld, item);
+    char d[96], w[200], key[2 * CG_DN_MAX + 8];
+    const char *name = peek_entry_name(ld, item);
 
     e->line = nline(item);
     e->column = ncol(item);
@@ -2392,10 +2333,10 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
                       ", got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
-    check_keys(ld, &mn, one_keys);
-    if (get_string(ld, &mn, "name", "a name for logs", &n, &s) == CG_YAML_SET)
+    cg_yaml_check_keys(&ld->y, mn.node, where(&mn, w, sizeof w), one_keys);
+    if (get_utf8(ld, &mn, "name", "a name for logs", &n, &s) == CG_YAML_SET)
         e->name = ld_strndup(ld, s, strlen(s));
-    get_bool(ld, &mn, "enabled", &e->enabled);
+    cg_yaml_get_bool(&ld->y, mn.node, mn.path, "enabled", &e->enabled);
     get_principal(ld, &mn, true, &e->principal, "the Kerberos principal this certificate maps to");
     int sel = one_selector(ld, &mn);
     if (sel < 0 || !one_key(ld, &mn, sel, e, key, sizeof key))
@@ -2415,9 +2356,9 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
 static void parse_one_to_one(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *seq;
-    if (get_list(ld, root, "one_to_one", "a list of one-to-one entries", &seq) != CG_YAML_SET)
+    if (cg_yaml_get_list(&ld->y, root->node, root->path, "one_to_one", "a list of one-to-one entries", &seq) != CG_YAML_SET)
         return;
-    size_t n = list_len(seq), cap = 16;
+    size_t n = cg_yaml_list_len(seq), cap = 16;
     while (cap < 2 * n)
         cap *= 2;
     cg_mapping *m = ld->m;
@@ -2428,7 +2369,7 @@ static void parse_one_to_one(cg_mload *ld, const cg_mnode *root)
     m->tmask = cap - 1;
     m->nones = n;
     for (size_t i = 0; i < n; i++)
-        parse_one(ld, list_item(ld, seq, i), i);
+        parse_one(ld, cg_yaml_list_item(&ld->y, seq, i), i);
 }
 
 /* ---- many-to-one mappings ---- */
@@ -2442,7 +2383,7 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
     yaml_node_t *n;
     const char *s;
     char path[256], w[200];
-    cg_got got = get_string(ld, m, "field", "subject, issuer or san", &n, &s);
+    cg_yaml_got got = get_utf8(ld, m, "field", "subject, issuer or san", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"field\" %s (expected subject, issuer or san)",
                       where(m, w, sizeof w));
@@ -2450,7 +2391,7 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
         return -1;
     int f = field_by_name(s, strlen(s));
     if (f < 0) {
-        key_path(m, "field", path, sizeof path);
+        cg_yaml_key_path(m->path, "field", path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a certificate field (expected subject, issuer or san)", path, s);
     }
     return f;
@@ -2463,7 +2404,7 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
     char path[256], w[200];
     const char *expect = field == FIELD_SAN ? "upn, email, dns or uri"
                          : "CN, O, OU, L, ST, C, DC, UID, emailAddress or serialNumber";
-    cg_got got = get_string(ld, m, "sub_field", expect, &n, &s);
+    cg_yaml_got got = get_utf8(ld, m, "sub_field", expect, &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, m->node, "missing required key \"sub_field\" %s (expected %s)", where(m, w, sizeof w),
                       field >= 0 ? expect : "a sub-field of the field");
@@ -2471,7 +2412,7 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
         return -1;
     int sub = sub_by_name(field, s, strlen(s));
     if (sub < 0) {
-        key_path(m, "sub_field", path, sizeof path);
+        cg_yaml_key_path(m->path, "sub_field", path, sizeof path);
         bool other = sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
                       field_names[field], expect,
@@ -2497,18 +2438,18 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
                       "case_sensitive), got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
         return;
     }
-    check_keys(ld, &mn, rule_keys);
-    get_bool(ld, &mn, "case_sensitive", &r->cs);
+    cg_yaml_check_keys(&ld->y, mn.node, where(&mn, w, sizeof w), rule_keys);
+    cg_yaml_get_bool(&ld->y, mn.node, mn.path, "case_sensitive", &r->cs);
     int field = rule_field(ld, &mn), sub = rule_sub(ld, &mn, field);
     if (field >= 0 && sub >= 0)
         r->slot = slot_of(field, sub);
-    cg_got got = get_string(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
+    cg_yaml_got got = get_utf8(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, item, "missing required key \"pattern\" %s (expected the value to match, with "
                       "* and ? wildcards; \"*\" matches any value)", where(&mn, w, sizeof w));
     if (got != CG_YAML_SET)
         return;
-    key_path(&mn, "pattern", path, sizeof path);
+    cg_yaml_key_path(mn.path, "pattern", path, sizeof path);
     size_t len = strlen(s), at = 0, plen = 0;
     char *pat = arena_alloc(ld->m, len + 1);
     if (!pat) {
@@ -2533,13 +2474,13 @@ static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
 {
     yaml_node_t *seq;
     char w[200];
-    cg_got got = get_list(ld, mn, "rules", "a list of rules", &seq);
+    cg_yaml_got got = cg_yaml_get_list(&ld->y, mn->node, mn->path, "rules", "a list of rules", &seq);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"rules\" %s (expected a list of rules, each "
                       "with field, sub_field and pattern; all must match)", where(mn, w, sizeof w));
     if (got != CG_YAML_SET)
         return;
-    size_t n = list_len(seq);
+    size_t n = cg_yaml_list_len(seq);
     if (n == 0 || n > CG_RULES_MAX) {
         cg_yaml_error(&ld->y, seq, "%s.rules: %s (expected 1 to %d rules; to match every certificate of a "
                       "CA, use a rule such as field: issuer, sub_field: CN, pattern: \"Example CA\")",
@@ -2551,7 +2492,7 @@ static void parse_rules(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
         return;
     e->nrules = n;
     for (size_t i = 0; i < n; i++) {
-        parse_rule(ld, mn, list_item(ld, seq, i), i, &e->rules[i]);
+        parse_rule(ld, mn, cg_yaml_list_item(&ld->y, seq, i), i, &e->rules[i]);
         if (e->rules[i].slot >= 0)
             e->slots |= 1u << e->rules[i].slot;
     }
@@ -2562,13 +2503,13 @@ static void parse_action(cg_mload *ld, const cg_mnode *mn, cg_m2o *e)
     yaml_node_t *n;
     const char *s;
     char path[256], d[96];
-    if (get_text(ld, mn, "action", "allow or deny", &n, &s) != CG_YAML_SET)
+    if (cg_yaml_get_text(&ld->y, mn->node, mn->path, "action", "allow or deny", &n, &s) != CG_YAML_SET)
         return;
     if (!strcmp(s, "allow") || !strcmp(s, "deny")) {
         e->deny = s[0] == 'd';
         return;
     }
-    key_path(mn, "action", path, sizeof path);
+    cg_yaml_key_path(mn->path, "action", path, sizeof path);
     cg_yaml_error(&ld->y, n, "%s: expected allow or deny, got %s", path, cg_yaml_describe(n, d, sizeof d));
 }
 
@@ -2579,7 +2520,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
     const char *s;
     char w[200];
     cg_m2o *e = &ld->m->m2o[i];
-    cg_got got = get_string(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
+    cg_yaml_got got = get_utf8(ld, mn, "name", "a name for logs, unique in the file", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, mn->node, "missing required key \"name\" %s (expected a name, unique in the file, "
                       "that logs and refusal pages show)", where(mn, w, sizeof w));
@@ -2604,7 +2545,7 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     cg_mnode mn = { .node = item };
     yaml_node_t *n;
     const char *s;
-    char d[96], path[256];
+    char d[96], path[256], w[200];
     fmt_into(mn.path, sizeof mn.path, "many_to_one[#%zu]", i + 1);
     e->line = nline(item);
     e->column = ncol(item);
@@ -2615,13 +2556,13 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
         return;
     }
     m2o_name(ld, &mn, i);
-    check_keys(ld, &mn, m2o_keys);
-    if (get_string(ld, &mn, "description", "text", &n, &s) == CG_YAML_SET)
+    cg_yaml_check_keys(&ld->y, mn.node, where(&mn, w, sizeof w), m2o_keys);
+    if (get_utf8(ld, &mn, "description", "text", &n, &s) == CG_YAML_SET)
         e->description = ld_strndup(ld, s, strlen(s));
-    get_bool(ld, &mn, "enabled", &e->enabled);
+    cg_yaml_get_bool(&ld->y, mn.node, mn.path, "enabled", &e->enabled);
     parse_action(ld, &mn, e);
     if (e->deny && (n = cg_yaml_map_get(&ld->y, item, "principal", NULL)) != NULL) {
-        key_path(&mn, "principal", path, sizeof path);
+        cg_yaml_key_path(mn.path, "principal", path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: a deny mapping refuses the certificate (403.12) and maps it to no one: "
                       "remove principal, or make the action allow", path);
     } else {
@@ -2676,7 +2617,7 @@ static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
             const cg_m2o *a = &m->m2o[i];
             if (!a->enabled || !m2o_complete(a) || !m2o_covers(a, b))
                 continue;
-            cg_yaml_warning(&ld->y, list_item(ld, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
+            cg_yaml_warning(&ld->y, cg_yaml_list_item(&ld->y, seq, j), "many_to_one[%s] can never match: many_to_one[%s] "
                             "(line %d) comes first and matches every certificate it matches (each of its "
                             "rules covers one of [%s]'s rules); move it before [%s], or remove it",
                             b->name, a->name, a->line, b->name, a->name);
@@ -2688,15 +2629,15 @@ static void check_shadowing(cg_mload *ld, yaml_node_t *seq)
 static void parse_many_to_one(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *seq;
-    if (get_list(ld, root, "many_to_one", "a list of many-to-one mappings", &seq) != CG_YAML_SET)
+    if (cg_yaml_get_list(&ld->y, root->node, root->path, "many_to_one", "a list of many-to-one mappings", &seq) != CG_YAML_SET)
         return;
-    size_t n = list_len(seq);
+    size_t n = cg_yaml_list_len(seq);
     ld->m->m2o = ld_calloc(ld, n, sizeof *ld->m->m2o);
     if (!ld->m->m2o)
         return;
     ld->m->nm2o = n;
     for (size_t i = 0; i < n; i++)
-        parse_m2o(ld, list_item(ld, seq, i), i);
+        parse_m2o(ld, cg_yaml_list_item(&ld->y, seq, i), i);
     check_shadowing(ld, seq);
 }
 
@@ -2706,7 +2647,7 @@ static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
 {
     yaml_node_t *n;
     const char *s;
-    if (get_string(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != CG_YAML_SET)
+    if (get_utf8(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != CG_YAML_SET)
         return;
     const char *why = realm_problem(s, strlen(s));
     if (why) {
@@ -2726,7 +2667,7 @@ static void parse_no_match(cg_mload *ld, const cg_mnode *root)
     yaml_node_t *n;
     const char *s;
     char d[96];
-    if (get_text(ld, root, "no_match", "401 or 403", &n, &s) != CG_YAML_SET)
+    if (cg_yaml_get_text(&ld->y, root->node, root->path, "no_match", "401 or 403", &n, &s) != CG_YAML_SET)
         return;
     if (!strcmp(s, "401") || !strcmp(s, "403")) {
         ld->m->no_match_403 = s[2] == '3';
@@ -2753,7 +2694,7 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
 {
     static const char *const keys[] = { "default_realm", "no_match", "one_to_one", "many_to_one", NULL };
     cg_mnode m = { .node = root, .path = "" };
-    char d[96], list[256];
+    char d[96], list[256], w[200];
     if (!root || cg_yaml_is_null(root)) {
         cg_yaml_error(&ld->y, root, "the mapping file is empty (expected a mapping with one_to_one and/or "
                       "many_to_one; see conf/mapping.example.yaml)");
@@ -2765,7 +2706,7 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
                       cg_yaml_describe(root, d, sizeof d));
         return;
     }
-    check_keys(ld, &m, keys);
+    cg_yaml_check_keys(&ld->y, m.node, where(&m, w, sizeof w), keys);
     /* Before the entries, whatever the order in the file: principals use it. */
     parse_default_realm(ld, &m);
     parse_no_match(ld, &m);

@@ -46,6 +46,15 @@ size_t cg_yaml_errors(const cg_yaml *y);
 yaml_node_t *cg_yaml_node(cg_yaml *y, int index);
 static inline const char *cg_yaml_text(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
 static inline size_t cg_yaml_len(const yaml_node_t *n) { return n->data.scalar.length; }
+/* Items of a sequence node. */
+static inline size_t cg_yaml_list_len(const yaml_node_t *seq)
+{
+    return (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+}
+static inline yaml_node_t *cg_yaml_list_item(cg_yaml *y, const yaml_node_t *seq, size_t i)
+{
+    return cg_yaml_node(y, seq->data.sequence.items.start[i]);
+}
 /* A scalar whose text is exactly s. */
 bool cg_yaml_scalar_is(const yaml_node_t *n, const char *s);
 /* "key:" with nothing after it, "~" and "null" are YAML's null; a quoted
@@ -73,6 +82,13 @@ void cg_yaml_check_keys(cg_yaml *y, yaml_node_t *map, const char *where, const c
  * a NUL) is reported as not being expect. *vn: the value's node, if any. */
 cg_yaml_got cg_yaml_get_text(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, const char *expect,
                              yaml_node_t **vn, const char **out);
+/* As cg_yaml_get_text, and empty text is reported too. */
+cg_yaml_got cg_yaml_get_string(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                               const char *expect, yaml_node_t **vn, const char **out);
+/* A list (an empty one included); anything else (null included) is
+ * reported as not being expect. *out: the value's node, if any. */
+cg_yaml_got cg_yaml_get_list(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                             const char *expect, yaml_node_t **out);
 /* true or false: YAML 1.1's yes/no/on/off are refused as ambiguous. */
 cg_yaml_got cg_yaml_get_bool(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, bool *out);
 
