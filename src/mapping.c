@@ -43,6 +43,8 @@
 #include <yaml.h>
 
 #include "dn.h"
+#include "mapping_text.h"
+#include "glob.h"
 #include "mapping_priv.h"
 #include "verify.h"
 #include "yaml_doc.h"
@@ -60,132 +62,6 @@
 #define CG_DETAIL_MAPPINGS 3       /* many-to-one mappings explained in a 401 detail */
 #define CG_CERT_FILE_MAX   (1u << 20)   /* a certificate_file */
 #define CG_MAPPING_FILE_MAX (256u << 20) /* 1,000,000 entries fit */
-
-/* ======================================================================
- * Text utilities
- * ====================================================================== */
-
-/* snprintf that returns what it wrote (never more than cap - 1). */
-__attribute__((format(printf, 3, 4)))
-static size_t fmt_into(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || cap == 0)
-        return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
-/* A bounded string being built. Truncation never splits a UTF-8 sequence,
- * so a truncated detail sentence is still valid text for logs and pages. */
-typedef struct cg_sb {
-    char *p;
-    size_t cap, len;
-    bool full;
-} cg_sb;
-
-static void sb_init(cg_sb *b, char *p, size_t cap)
-{
-    b->p = p;
-    b->cap = cap;
-    b->len = 0;
-    b->full = cap == 0;
-    if (cap)
-        p[0] = '\0';
-}
-
-static void sb_add(cg_sb *b, const char *s, size_t n)
-{
-    if (b->full)
-        return;
-    size_t room = b->cap - 1 - b->len;
-    if (n > room) {
-        n = room;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--; /* s[n] continues the sequence that would be cut */
-        b->full = true;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(cg_sb *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(cg_sb *b, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        sb_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
-/* Appends at most max bytes of s ("..." when cut), for quoting values. */
-static void sb_clip(cg_sb *b, const char *s, size_t n, size_t max)
-{
-    if (n <= max) {
-        sb_add(b, s, n);
-        return;
-    }
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-        max--;
-    sb_add(b, s, max);
-    sb_puts(b, "...");
-}
-
-static void hex_lower(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static char fold(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
-static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 32) : c; }
-
-static bool ascii_ieq(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return false;
-    for (size_t i = 0; i < alen; i++)
-        if (fold(a[i]) != fold(b[i]))
-            return false;
-    return true;
-}
-
-/* ---- UTF-8 ---- */
-
-/* C0 controls (NUL included), DEL and C1 controls. */
-static bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
-
-/* Why s is not acceptable text (NULL when it is); *at is the byte offset. */
-static const char *text_problem(const char *s, size_t len, size_t *at)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t k = cg_utf8_next(p + i, len - i, &cp);
-        *at = i;
-        if (k == 0)
-            return "is not valid UTF-8";
-        if (cp == 0)
-            return "contains a NUL character";
-        if (is_control(cp))
-            return "contains a control character";
-        i += k;
-    }
-    return NULL;
-}
 
 bool cg_mapping_text_ok(const char *s, size_t len)
 {
@@ -627,8 +503,6 @@ static void view_init(cg_view *v, const mbedtls_x509_crt *crt)
     view_add_extensions(v, crt);
 }
 
-/* ---- distinguished names: display, canonical form, parsing ---- */
-
 /* One attribute of a DN, in RFC 4514 order (most specific RDN first). */
 typedef struct cg_dn_attr {
     const char *type;  /* canonical type: upper-case name or dotted OID */
@@ -832,17 +706,6 @@ typedef struct cg_dn_parse {
     char oids[CG_VIEW_MAX_VALUES][64];
     bool x500_order;           /* looks like "C=..,O=..,CN=.." (most general first) */
 } cg_dn_parse;
-
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-static int hexval(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = fold(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
 
 /* A dotted OID without leading zeros (as mbedTLS prints them). */
 static bool dotted_oid_ok(const char *s, size_t n)
@@ -1104,146 +967,6 @@ static const char *view_key_dn(cg_view *v, int field)
         *done = true;
     }
     return *ok ? out : NULL;
-}
-
-/* ======================================================================
- * Wildcard patterns
- *
- * Compiled form: literal UTF-8 with '*' as GLOB_STAR and '?' as GLOB_ANY
- * (control bytes, which neither valid patterns nor valid values contain),
- * and, for case-insensitive patterns, ASCII letters already lowered, so a
- * match folds only the value, byte by byte, without allocating. ASCII
- * folding is byte-safe in UTF-8: no byte of a multi-byte sequence is ASCII.
- * ====================================================================== */
-
-#define GLOB_STAR '\x01'
-#define GLOB_ANY  '\x02'
-
-const char *cg_glob_compile(const char *src, size_t len, bool case_sensitive, char *out,
-                            size_t *out_len, size_t *at)
-{
-    size_t o = 0;
-    *at = 0;
-    if (len == 0)
-        return "is empty (write \"*\" to match any value)";
-    const char *bad = text_problem(src, len, at);
-    if (bad)
-        return bad;
-    for (size_t i = 0; i < len; i++) {
-        char c = src[i];
-        *at = i;
-        if (c == '\\') {
-            if (i + 1 == len)
-                return "ends with a lone '\\' (write \"\\\\\" for a backslash)";
-            c = src[++i];
-            if (c != '*' && c != '?' && c != '\\')
-                return "has '\\' before a character other than '*', '?' or '\\' (write \"\\\\\" for a "
-                       "backslash)";
-            out[o++] = case_sensitive ? c : fold(c);
-        } else if (c == '*') {
-            if (o == 0 || out[o - 1] != GLOB_STAR) /* "**" is "*" */
-                out[o++] = GLOB_STAR;
-        } else if (c == '?') {
-            out[o++] = GLOB_ANY;
-        } else {
-            out[o++] = case_sensitive ? c : fold(c);
-        }
-    }
-    *out_len = o;
-    return NULL;
-}
-
-/* Bytes of the UTF-8 sequence starting at s[0] (s is valid UTF-8). */
-static size_t cp_len(unsigned char c)
-{
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-
-/* Iterative matching with one backtrack point (the last '*'): linear in
- * practice, O(len(pattern) * len(value)) at worst, no recursion. '?' and
- * '*' work on code points, so "?" matches "é" (two bytes). */
-bool cg_glob_match(const char *pat, size_t plen, bool case_sensitive, const char *val, size_t vlen)
-{
-    size_t p = 0, v = 0, star = SIZE_MAX, mark = 0;
-    while (v < vlen) {
-        if (p < plen && pat[p] == GLOB_ANY) {
-            v += cp_len((unsigned char)val[v]);
-            p++;
-        } else if (p < plen && pat[p] == GLOB_STAR) {
-            star = ++p;
-            mark = v;
-        } else if (p < plen && pat[p] == (case_sensitive ? val[v] : fold(val[v]))) {
-            p++;
-            v++;
-        } else if (star != SIZE_MAX) {
-            p = star;
-            mark += cp_len((unsigned char)val[mark]);
-            v = mark;
-        } else {
-            return false;
-        }
-    }
-    while (p < plen && pat[p] == GLOB_STAR)
-        p++;
-    return p == plen && v == vlen;
-}
-
-/* One token of a compiled pattern: a wildcard or one literal code point. */
-static size_t tok_len(const char *p)
-{
-    return *p == GLOB_STAR || *p == GLOB_ANY ? 1 : cp_len((unsigned char)*p);
-}
-
-/* Whether token a (not a star) matches every character token b can. */
-static bool tok_covers(const char *a, bool a_cs, const char *b, bool b_cs)
-{
-    if (*b == GLOB_STAR)
-        return false;
-    if (*a == GLOB_ANY)
-        return true;
-    if (*b == GLOB_ANY)
-        return false;
-    size_t n = tok_len(a);
-    if (n != tok_len(b))
-        return false;
-    if (a_cs) {
-        /* A case-insensitive letter in b stands for two characters. */
-        if (!b_cs && n == 1 && is_alpha(*b))
-            return false;
-        return memcmp(a, b, n) == 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != fold(b[i]))
-            return false;
-    return true;
-}
-
-/* Matches pattern a against pattern b's tokens as if they were text, where
- * a's '*' may swallow any tokens of b (wildcards included), a's '?' any one
- * character token, and a literal only the same literal. Each string b
- * matches is then matched by a: sound. Not complete ("*?" covers "?*" but
- * this says no); the shadow warning only needs soundness. */
-bool cg_glob_covers(const char *a, size_t alen, bool a_cs, const char *b, size_t blen, bool b_cs)
-{
-    size_t i = 0, j = 0, star = SIZE_MAX, mark = 0;
-    while (j < blen) {
-        if (i < alen && a[i] == GLOB_STAR) {
-            star = ++i;
-            mark = j;
-        } else if (i < alen && tok_covers(a + i, a_cs, b + j, b_cs)) {
-            i += tok_len(a + i);
-            j += tok_len(b + j);
-        } else if (star != SIZE_MAX) {
-            i = star;
-            mark += tok_len(b + mark);
-            j = mark;
-        } else {
-            return false;
-        }
-    }
-    while (i < alen && a[i] == GLOB_STAR)
-        i++;
-    return i == alen;
 }
 
 /* ======================================================================
@@ -2715,8 +2438,6 @@ static void parse_root(cg_mload *ld, yaml_node_t *root)
     if (!cg_yaml_errors(&ld->y))
         warn_if_empty(ld, root);
 }
-
-/* ---- YAML syntax, anchors, documents ---- */
 
 /* ---- lifetime ---- */
 
