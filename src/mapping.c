@@ -45,555 +45,21 @@
 #include "dn.h"
 #include "mapping_text.h"
 #include "glob.h"
+#include "cert_view.h"
+#include "cert_key.h"
 #include "mapping_priv.h"
 #include "verify.h"
 #include "yaml_doc.h"
 
 /* Bounds. Each is far beyond real use; past them the input is a mistake or
  * an attack, and a fixed bound keeps mapping free of allocation. */
-#define CG_VIEW_MAX_VALUES 64      /* attributes in subject + issuer + SAN entries */
-#define CG_VIEW_TEXT       8192    /* their decoded text */
-#define CG_DN_MAX          1024    /* a canonical DN (strong keys) */
 #define CG_PATTERN_MAX     1024    /* bytes of one rule pattern */
 #define CG_TEMPLATE_MAX    512     /* bytes of one principal template */
 #define CG_TEMPLATE_PARTS  16
 #define CG_RULES_MAX       32      /* rules in one many-to-one mapping */
-#define CG_SKI_MAX         64      /* bytes of a subject key identifier */
 #define CG_DETAIL_MAPPINGS 3       /* many-to-one mappings explained in a 401 detail */
 #define CG_CERT_FILE_MAX   (1u << 20)   /* a certificate_file */
 #define CG_MAPPING_FILE_MAX (256u << 20) /* 1,000,000 entries fit */
-
-bool cg_mapping_text_ok(const char *s, size_t len)
-{
-    size_t at;
-    return text_problem(s, len, &at) == NULL;
-}
-
-/* ======================================================================
- * Certificate fields
- * ====================================================================== */
-
-/* The sub-fields rules and templates can name. A slot is a (field,
- * sub-field) pair: subject.CN, issuer.O, san.upn ... */
-enum { SUB_CN, SUB_O, SUB_OU, SUB_L, SUB_ST, SUB_C, SUB_DC, SUB_UID, SUB_EMAIL, SUB_SERIALNUMBER,
-       N_DN_SUBS };
-enum { SAN_UPN, SAN_EMAIL, SAN_DNS, SAN_URI, N_SAN_SUBS };
-enum { FIELD_SUBJECT, FIELD_ISSUER, FIELD_SAN, N_FIELDS };
-#define N_SLOTS    (2 * N_DN_SUBS + N_SAN_SUBS)
-#define SLOT_OTHER 0xFF
-
-static const char *const field_names[N_FIELDS] = { "subject", "issuer", "san" };
-static const char *const dn_sub_names[N_DN_SUBS] = { "CN", "O", "OU", "L", "ST", "C", "DC", "UID",
-                                                     "emailAddress", "serialNumber" };
-static const char *const san_sub_names[N_SAN_SUBS] = { "upn", "email", "dns", "uri" };
-
-static int slot_of(int field, int sub)
-{
-    return field == FIELD_SAN ? 2 * N_DN_SUBS + sub : field * N_DN_SUBS + sub;
-}
-
-static int slot_field(int slot) { return slot >= 2 * N_DN_SUBS ? FIELD_SAN : slot / N_DN_SUBS; }
-
-static const char *slot_sub_name(int slot)
-{
-    return slot >= 2 * N_DN_SUBS ? san_sub_names[slot - 2 * N_DN_SUBS] : dn_sub_names[slot % N_DN_SUBS];
-}
-
-/* "subject.CN" */
-static const char *slot_name(int slot, char *buf, size_t cap)
-{
-    fmt_into(buf, cap, "%s.%s", field_names[slot_field(slot)], slot_sub_name(slot));
-    return buf;
-}
-
-/* Attribute types of distinguished names: the rule sub-fields and the other
- * common ones (shown by name and accepted in DN text). Others are shown and
- * compared as dotted OIDs. */
-typedef struct cg_attr_type {
-    const char *name;   /* as shown (RFC 4514 / OpenSSL short name) */
-    const char *canon;  /* as compared in canonical DNs */
-    const char *oid;    /* DER content of the OID */
-    size_t oid_len;
-    int sub;            /* SUB_* or -1 */
-} cg_attr_type;
-
-#define OID_UID "\x09\x92\x26\x89\x93\xF2\x2C\x64\x01\x01" /* 0.9.2342.19200300.100.1.1 */
-#define OID_STREET "\x55\x04\x09"                           /* 2.5.4.9 */
-#define ATTR(name, canon, oid, sub) { name, canon, oid, sizeof(oid) - 1, sub }
-
-static const cg_attr_type attr_types[] = {
-    ATTR("CN", "CN", MBEDTLS_OID_AT_CN, SUB_CN),
-    ATTR("O", "O", MBEDTLS_OID_AT_ORGANIZATION, SUB_O),
-    ATTR("OU", "OU", MBEDTLS_OID_AT_ORG_UNIT, SUB_OU),
-    ATTR("L", "L", MBEDTLS_OID_AT_LOCALITY, SUB_L),
-    ATTR("ST", "ST", MBEDTLS_OID_AT_STATE, SUB_ST),
-    ATTR("C", "C", MBEDTLS_OID_AT_COUNTRY, SUB_C),
-    ATTR("DC", "DC", MBEDTLS_OID_DOMAIN_COMPONENT, SUB_DC),
-    ATTR("UID", "UID", OID_UID, SUB_UID),
-    ATTR("emailAddress", "EMAILADDRESS", MBEDTLS_OID_PKCS9_EMAIL, SUB_EMAIL),
-    ATTR("serialNumber", "SERIALNUMBER", MBEDTLS_OID_AT_SERIAL_NUMBER, SUB_SERIALNUMBER),
-    ATTR("STREET", "STREET", OID_STREET, -1),
-    ATTR("SN", "SN", MBEDTLS_OID_AT_SUR_NAME, -1),
-    ATTR("GN", "GN", MBEDTLS_OID_AT_GIVEN_NAME, -1),
-    ATTR("title", "TITLE", MBEDTLS_OID_AT_TITLE, -1),
-    ATTR("initials", "INITIALS", MBEDTLS_OID_AT_INITIALS, -1),
-    ATTR("generationQualifier", "GENERATIONQUALIFIER", MBEDTLS_OID_AT_GENERATION_QUALIFIER, -1),
-    ATTR("dnQualifier", "DNQUALIFIER", MBEDTLS_OID_AT_DN_QUALIFIER, -1),
-    ATTR("pseudonym", "PSEUDONYM", MBEDTLS_OID_AT_PSEUDONYM, -1),
-    ATTR("postalCode", "POSTALCODE", MBEDTLS_OID_AT_POSTAL_CODE, -1),
-};
-#define N_ATTR_TYPES (sizeof attr_types / sizeof attr_types[0])
-
-/* Other spellings accepted in DN text and rule sub-fields: the long names,
- * and Windows' S and E (what IIS and certutil show). */
-static const struct { const char *alias; const char *name; } attr_aliases[] = {
-    { "commonName", "CN" }, { "organizationName", "O" }, { "organizationalUnitName", "OU" },
-    { "localityName", "L" }, { "stateOrProvinceName", "ST" }, { "S", "ST" },
-    { "countryName", "C" }, { "domainComponent", "DC" }, { "userId", "UID" },
-    { "E", "emailAddress" }, { "surname", "SN" }, { "givenName", "GN" },
-    { "streetAddress", "STREET" },
-};
-
-static const cg_attr_type *attr_by_oid(const unsigned char *oid, size_t len)
-{
-    for (size_t i = 0; i < N_ATTR_TYPES; i++)
-        if (attr_types[i].oid_len == len && memcmp(attr_types[i].oid, oid, len) == 0)
-            return &attr_types[i];
-    return NULL;
-}
-
-/* By name or alias, ASCII case-insensitively (attribute type names are). */
-static const cg_attr_type *attr_by_name(const char *s, size_t len)
-{
-    for (size_t i = 0; i < sizeof attr_aliases / sizeof attr_aliases[0]; i++)
-        if (ascii_ieq(s, len, attr_aliases[i].alias)) {
-            s = attr_aliases[i].name;
-            len = strlen(s);
-            break;
-        }
-    for (size_t i = 0; i < N_ATTR_TYPES; i++)
-        if (ascii_ieq(s, len, attr_types[i].name))
-            return &attr_types[i];
-    return NULL;
-}
-
-/* ---- decoding attribute values ---- */
-
-/* Why a value cannot be used (VP_OK: it can). */
-typedef enum {
-    VP_OK, VP_NUL, VP_CONTROL, VP_UTF8, VP_CHARSET, VP_NOT_STRING, VP_ROOM, VP_MALFORMED
-} cg_vproblem;
-
-static void vproblem_text(cg_vproblem p, uint32_t detail, char *out, size_t cap)
-{
-    switch (p) {
-    case VP_OK: fmt_into(out, cap, "is valid"); break;
-    case VP_NUL: fmt_into(out, cap, "contains a NUL character"); break;
-    case VP_CONTROL: fmt_into(out, cap, "contains the control character U+%04X", (unsigned)detail); break;
-    case VP_UTF8: fmt_into(out, cap, "is not valid UTF-8 (byte %u)", (unsigned)detail); break;
-    case VP_CHARSET:
-        fmt_into(out, cap, "has a character its ASN.1 string type (tag 0x%02x) does not allow",
-                 (unsigned)detail);
-        break;
-    case VP_NOT_STRING:
-        fmt_into(out, cap, "is not a character string (ASN.1 tag 0x%02x)", (unsigned)detail);
-        break;
-    case VP_ROOM: fmt_into(out, cap, "does not fit in certgate's bounds (names over 8 KiB)"); break;
-    case VP_MALFORMED: fmt_into(out, cap, "is malformed DER"); break;
-    }
-}
-
-/* Checks decoded UTF-8 for control characters. */
-static cg_vproblem check_decoded(const char *s, size_t len, uint32_t *detail)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        size_t k = cg_utf8_next(p + i, len - i, &cp);
-        if (k == 0) {
-            *detail = (uint32_t)i;
-            return VP_UTF8;
-        }
-        if (cp == 0)
-            return VP_NUL;
-        if (is_control(cp)) {
-            *detail = cp;
-            return VP_CONTROL;
-        }
-        i += k;
-    }
-    return VP_OK;
-}
-
-/* A DER character string -> UTF-8 in out, checked: decoded by dn.c (the
- * same decoding the displayed names use), then refused when it holds a
- * control character. TeletexString counts only when it is ASCII: its other
- * bytes mean different characters to different software, and a field
- * must mean one thing. */
-static cg_vproblem decode_string(int tag, const unsigned char *p, size_t len, char *out, size_t cap,
-                                 size_t *olen, uint32_t *detail)
-{
-    size_t at = 0;
-    switch (cg_dn_value_decode(tag, p, len, out, cap, olen, &at)) {
-    case CG_DN_VALUE_OK: break;
-    case CG_DN_VALUE_UTF8: *detail = (uint32_t)at; return VP_UTF8;
-    case CG_DN_VALUE_CHARSET: *detail = (uint32_t)tag; return VP_CHARSET;
-    case CG_DN_VALUE_NOT_STRING: *detail = (uint32_t)tag; return VP_NOT_STRING;
-    case CG_DN_VALUE_ROOM: return VP_ROOM;
-    }
-    return check_decoded(out, *olen, detail);
-}
-
-/* ---- the certificate as the mapper sees it ---- */
-
-typedef struct cg_value {
-    const char *s;           /* decoded UTF-8 (not NUL-terminated); valid when problem == VP_OK */
-    uint16_t len;
-    uint8_t field;           /* FIELD_* */
-    uint8_t slot;            /* SLOT_OTHER when no rule can name it */
-    uint8_t problem;         /* cg_vproblem */
-    bool rdn_more;           /* DN: the next value belongs to the same RDN */
-    uint32_t detail;         /* for the problem's message */
-    int16_t next;            /* next value in the same slot, -1 */
-    const unsigned char *oid; /* DN attribute type (DER content); NULL for SAN */
-    size_t oid_len;
-    uint8_t tag;             /* the value's DER tag, for "#hex" display */
-    const unsigned char *raw; /* the value's DER content */
-    size_t raw_len;
-} cg_value;
-
-/* Keys for the one-to-one table, computed on demand. */
-typedef struct cg_view_keys {
-    bool sha256_done, serial_done, ski_done, sha1pk_done, issuer_done, subject_done;
-    bool has_ski, issuer_ok, subject_ok;
-    char sha256[65];
-    char serial[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
-    char ski[2 * CG_SKI_MAX + 1];
-    char sha1pk[41];
-    char issuer[CG_DN_MAX];
-    char subject[CG_DN_MAX];
-} cg_view_keys;
-
-/* Everything the mapper reads from a certificate, decoded once per
- * mapping, on the stack: mapping never allocates. */
-typedef struct cg_view {
-    const mbedtls_x509_crt *crt;
-    cg_value v[CG_VIEW_MAX_VALUES];
-    uint16_t n;
-    uint16_t dn_begin[2], dn_end[2]; /* value ranges of subject and issuer */
-    int16_t first[N_SLOTS];
-    uint8_t count[N_SLOTS];
-    uint32_t present;   /* slots with at least one value */
-    uint32_t tainted;   /* slots with an undecodable value (or all, on overflow) */
-    bool overflow;      /* some values did not fit: every slot is suspect */
-    bool san_malformed; /* the SAN extension could not be read */
-    const unsigned char *ski; /* subject key identifier, NULL if none */
-    size_t ski_len;
-    char text[CG_VIEW_TEXT];
-    size_t used;
-    cg_view_keys keys;
-} cg_view;
-
-static void view_taint_all(cg_view *v)
-{
-    v->overflow = true;
-    v->tainted = (1u << N_SLOTS) - 1;
-}
-
-/* Records one value (already decoded or with its problem). */
-static cg_value *view_add(cg_view *v, int field, int slot)
-{
-    if (v->n >= CG_VIEW_MAX_VALUES) {
-        view_taint_all(v);
-        return NULL;
-    }
-    cg_value *x = &v->v[v->n];
-    memset(x, 0, sizeof *x);
-    x->field = (uint8_t)field;
-    x->slot = (uint8_t)slot;
-    x->next = -1;
-    if (slot != SLOT_OTHER) {
-        /* Keep slot chains in certificate order: append at the tail. */
-        if (v->first[slot] < 0) {
-            v->first[slot] = (int16_t)v->n;
-        } else {
-            int16_t i = v->first[slot];
-            while (v->v[i].next >= 0)
-                i = v->v[i].next;
-            v->v[i].next = (int16_t)v->n;
-        }
-        v->count[slot]++;
-        v->present |= 1u << slot;
-    }
-    v->n++;
-    return x;
-}
-
-static void view_decode_value(cg_view *v, cg_value *x, int tag, const unsigned char *p, size_t len)
-{
-    size_t olen = 0;
-    uint32_t detail = 0;
-    x->tag = (uint8_t)tag;
-    x->raw = p;
-    x->raw_len = len;
-    cg_vproblem r = decode_string(tag, p, len, v->text + v->used, sizeof v->text - v->used, &olen,
-                                  &detail);
-    if (r == VP_OK && olen > UINT16_MAX)
-        r = VP_ROOM;
-    x->problem = (uint8_t)r;
-    x->detail = detail;
-    if (r == VP_OK) {
-        x->s = v->text + v->used;
-        x->len = (uint16_t)olen;
-        v->used += olen;
-    } else if (x->slot != SLOT_OTHER) {
-        v->tainted |= 1u << x->slot;
-    }
-}
-
-static void view_add_dn(cg_view *v, int field, const mbedtls_x509_name *name)
-{
-    v->dn_begin[field] = v->n;
-    for (const mbedtls_x509_name *a = name; a && a->oid.p; a = a->next) {
-        const cg_attr_type *t = attr_by_oid(a->oid.p, a->oid.len);
-        int slot = t && t->sub >= 0 ? slot_of(field, t->sub) : SLOT_OTHER;
-        cg_value *x = view_add(v, field, slot);
-        if (!x)
-            break;
-        x->oid = a->oid.p;
-        x->oid_len = a->oid.len;
-        x->rdn_more = a->next_merged != 0;
-        view_decode_value(v, x, a->val.tag, a->val.p, a->val.len);
-    }
-    v->dn_end[field] = v->n;
-}
-
-/* ---- extensions: SAN and subject key identifier ---- */
-
-#define OID_UPN "\x2B\x06\x01\x04\x01\x82\x37\x14\x02\x03" /* 1.3.6.1.4.1.311.20.2.3 */
-
-/* otherName ::= SEQUENCE { type-id OID, value [0] EXPLICIT ANY }, content
- * at p; records it when it is a UPN (a UTF8String). */
-static bool view_add_other_name(cg_view *v, unsigned char *p, const unsigned char *end)
-{
-    size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OID) != 0)
-        return false;
-    bool upn = len == sizeof OID_UPN - 1 && memcmp(p, OID_UPN, len) == 0;
-    p += len;
-    if (!upn)
-        return true; /* other kinds of otherName are not mapped */
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED) != 0)
-        return false;
-    const unsigned char *vend = p + len;
-    if (p >= vend)
-        return false;
-    int tag = *p;
-    if (mbedtls_asn1_get_tag(&p, vend, &len, tag) != 0)
-        return false;
-    cg_value *x = view_add(v, FIELD_SAN, slot_of(FIELD_SAN, SAN_UPN));
-    if (x)
-        view_decode_value(v, x, tag, p, len);
-    return true;
-}
-
-/* GeneralNames in the SAN extension value. rfc822Name, dNSName and URI are
- * IA5Strings; their content is decoded as one. */
-static bool view_add_san(cg_view *v, unsigned char *p, const unsigned char *end)
-{
-    size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
-        p + len != end)
-        return false;
-    while (p < end) {
-        int tag = *p;
-        unsigned char *q = p + 1;
-        if (mbedtls_asn1_get_len(&q, end, &len) != 0)
-            return false;
-        const unsigned char *next = q + len;
-        int sub = -1;
-        switch (tag) {
-        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0:
-            if (!view_add_other_name(v, q, next))
-                return false;
-            break;
-        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1: sub = SAN_EMAIL; break;
-        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2: sub = SAN_DNS; break;
-        case MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6: sub = SAN_URI; break;
-        default: break; /* IP addresses, directory names ...: not mapped */
-        }
-        if (sub >= 0) {
-            cg_value *x = view_add(v, FIELD_SAN, slot_of(FIELD_SAN, sub));
-            if (x)
-                view_decode_value(v, x, MBEDTLS_ASN1_IA5_STRING, q, len);
-        }
-        p = (unsigned char *)next;
-    }
-    return true;
-}
-
-/* SubjectKeyIdentifier ::= OCTET STRING, inside the extension's OCTET STRING. */
-static bool view_set_ski(cg_view *v, unsigned char *p, const unsigned char *end)
-{
-    size_t len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 || len == 0 ||
-        len > CG_SKI_MAX)
-        return false;
-    v->ski = p;
-    v->ski_len = len;
-    return true;
-}
-
-/* Walks the extensions (crt->v3_ext: the SEQUENCE OF Extension) for SAN
- * and SKI. mbedTLS 2.28 keeps only some SAN kinds and no SKI, so both are
- * read here from the DER. */
-static void view_add_extensions(cg_view *v, const mbedtls_x509_crt *crt)
-{
-    unsigned char *p = crt->v3_ext.p;
-    const unsigned char *end;
-    size_t len;
-    if (!p || crt->v3_ext.len == 0)
-        return;
-    end = p + crt->v3_ext.len;
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-        return;
-    end = p + len;
-    while (p < end) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-            return;
-        const unsigned char *ext_end = p + len;
-        mbedtls_x509_buf oid = { .tag = MBEDTLS_ASN1_OID };
-        int critical = 0;
-        if (mbedtls_asn1_get_tag(&p, ext_end, &oid.len, MBEDTLS_ASN1_OID) != 0)
-            return;
-        oid.p = p;
-        p += oid.len;
-        if (mbedtls_asn1_get_bool(&p, ext_end, &critical) != 0 && p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN)
-            return;
-        if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
-            return;
-        if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_ALT_NAME, &oid) == 0) {
-            if (!view_add_san(v, p, p + len)) {
-                v->san_malformed = true;
-                v->tainted |= ((1u << N_SAN_SUBS) - 1) << (2 * N_DN_SUBS);
-            }
-        } else if (MBEDTLS_OID_CMP(MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER, &oid) == 0) {
-            view_set_ski(v, p, p + len);
-        }
-        p = (unsigned char *)ext_end;
-    }
-}
-
-static void view_init(cg_view *v, const mbedtls_x509_crt *crt)
-{
-    v->crt = crt;
-    v->n = 0;
-    v->used = 0;
-    v->present = v->tainted = 0;
-    v->overflow = v->san_malformed = false;
-    v->ski = NULL;
-    v->ski_len = 0;
-    memset(&v->keys, 0, sizeof v->keys);
-    for (int i = 0; i < N_SLOTS; i++) {
-        v->first[i] = -1;
-        v->count[i] = 0;
-    }
-    view_add_dn(v, FIELD_SUBJECT, &crt->subject);
-    view_add_dn(v, FIELD_ISSUER, &crt->issuer);
-    view_add_extensions(v, crt);
-}
-
-/* One attribute of a DN, in RFC 4514 order (most specific RDN first). */
-typedef struct cg_dn_attr {
-    const char *type;  /* canonical type: upper-case name or dotted OID */
-    const char *val;   /* decoded value */
-    size_t len;
-    bool rdn_more;     /* the next attribute is in the same (multi-valued) RDN */
-} cg_dn_attr;
-
-/* RFC 4514 section 2.4 escaping, for text that will be read back. */
-static void sb_dn_value(cg_sb *b, const char *s, size_t n, bool folded)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = folded ? fold(s[i]) : s[i];
-        bool esc = (c && strchr("\"+,;<>\\", c) != NULL) || (c == '=' && folded) ||
-                   (i == 0 && (c == '#' || c == ' ')) || (i == n - 1 && c == ' ');
-        if (esc)
-            sb_add(b, "\\", 1);
-        sb_add(b, &c, 1);
-    }
-}
-
-/* Order of attributes inside a multi-valued RDN, so "A+B" and "B+A" give
- * one canonical form. */
-static int dn_attr_cmp(const cg_dn_attr *x, const cg_dn_attr *y)
-{
-    int c = strcmp(x->type, y->type);
-    if (c)
-        return c;
-    size_t n = x->len < y->len ? x->len : y->len;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = (unsigned char)fold(x->val[i]), b = (unsigned char)fold(y->val[i]);
-        if (a != b)
-            return a < b ? -1 : 1;
-    }
-    return x->len < y->len ? -1 : x->len > y->len;
-}
-
-/* The canonical form strong keys compare: RDNs in RFC 4514 order, the
- * attributes of a multi-valued RDN sorted, types by canonical name or OID,
- * values escaped and ASCII-case-folded (RFC 5280 asks for case-insensitive
- * DN matching; ASCII folding is the locale-free part of it). */
-static bool dn_canon(const cg_dn_attr *a, size_t n, char *out, size_t cap)
-{
-    cg_sb b;
-    sb_init(&b, out, cap);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j + 1 < n && a[j].rdn_more)
-            j++;
-        size_t k = j + 1 - i, idx[16];
-        if (k > 16)
-            return false;
-        for (size_t x = 0; x < k; x++) {
-            size_t y = x;
-            while (y > 0 && dn_attr_cmp(&a[i + x], &a[idx[y - 1]]) < 0) {
-                idx[y] = idx[y - 1];
-                y--;
-            }
-            idx[y] = i + x;
-        }
-        if (i)
-            sb_add(&b, ",", 1);
-        for (size_t x = 0; x < k; x++) {
-            if (x)
-                sb_add(&b, "+", 1);
-            sb_puts(&b, a[idx[x]].type);
-            sb_add(&b, "=", 1);
-            sb_dn_value(&b, a[idx[x]].val, a[idx[x]].len, true);
-        }
-        i = j + 1;
-    }
-    return !b.full;
-}
-
-/* Index ranges of the RDNs of a DN field, in DER order. */
-static size_t view_rdns(const cg_view *v, int field, uint16_t starts[], size_t max)
-{
-    size_t n = 0;
-    for (uint16_t i = v->dn_begin[field]; i < v->dn_end[field] && n < max; i++) {
-        if (i == v->dn_begin[field] || !v->v[i - 1].rdn_more)
-            starts[n++] = i;
-    }
-    return n;
-}
-
-static void oid_text(const unsigned char *oid, size_t len, char *out, size_t cap)
-{
-    mbedtls_x509_buf b = { .tag = MBEDTLS_ASN1_OID, .len = len, .p = (unsigned char *)oid };
-    if (mbedtls_oid_get_numeric_string(out, cap, &b) < 0)
-        fmt_into(out, cap, "(unreadable OID)");
-}
 
 /* "#" + hex of the value's BER encoding, as RFC 4514 writes a value it
  * cannot show as text. */
@@ -624,349 +90,14 @@ static void sb_hex_value(cg_sb *b, const cg_value *x)
 
 static void sb_attr_type(cg_sb *b, const cg_value *x)
 {
-    const cg_attr_type *t = attr_by_oid(x->oid, x->oid_len);
+    const cg_attr_type *t = cg_attr_by_oid(x->oid, x->oid_len);
     char oid[64];
     if (t) {
         sb_puts(b, t->name);
     } else {
-        oid_text(x->oid, x->oid_len, oid, sizeof oid);
+        cg_attr_oid_text(x->oid, x->oid_len, oid, sizeof oid);
         sb_puts(b, oid);
     }
-}
-
-/* The DN as RFC 4514 text (dn.h): the text the identity headers, the logs
- * and explain show, and what operators write in issuer: and subject: keys. */
-static void view_dn_text(const cg_view *v, int field, cg_sb *b)
-{
-    const mbedtls_x509_buf *raw = field == FIELD_ISSUER ? &v->crt->issuer_raw : &v->crt->subject_raw;
-    if (b->full)
-        return;
-    size_t room = b->cap - b->len;
-    size_t n = cg_dn_format(raw->p, raw->len, 0, b->p + b->len, room);
-    if (n == CG_DN_MALFORMED) {
-        sb_puts(b, "(malformed name)");
-    } else if (n >= room) {
-        b->len += strlen(b->p + b->len); /* cut between characters */
-        b->full = true;
-    } else {
-        b->len += n;
-    }
-}
-
-/* The canonical DN of the subject or issuer; false when a value cannot be
- * decoded (such a DN matches no strong key) or the DN is too large. */
-static bool view_dn_canon(const cg_view *v, int field, char *out, size_t cap)
-{
-    uint16_t starts[CG_VIEW_MAX_VALUES];
-    cg_dn_attr attrs[CG_VIEW_MAX_VALUES];
-    char oids[CG_VIEW_MAX_VALUES][64];
-    size_t n = view_rdns(v, field, starts, CG_VIEW_MAX_VALUES), k = 0;
-    if (v->overflow)
-        return false;
-    for (size_t r = n; r-- > 0;) {
-        for (uint16_t i = starts[r];; i++) {
-            const cg_value *x = &v->v[i];
-            if (x->problem != VP_OK)
-                return false;
-            const cg_attr_type *t = attr_by_oid(x->oid, x->oid_len);
-            if (t) {
-                attrs[k].type = t->canon;
-            } else {
-                oid_text(x->oid, x->oid_len, oids[k], sizeof oids[k]);
-                attrs[k].type = oids[k];
-            }
-            attrs[k].val = x->s;
-            attrs[k].len = x->len;
-            bool more = x->rdn_more && i + 1 < v->dn_end[field];
-            attrs[k].rdn_more = more;
-            k++;
-            if (!more)
-                break;
-        }
-    }
-    return dn_canon(attrs, k, out, cap);
-}
-
-void cg_mapping_cert_dn(const mbedtls_x509_crt *crt, bool issuer, char *out, size_t cap)
-{
-    static _Thread_local cg_view v; /* large: keep it off small stacks */
-    cg_sb b;
-    view_init(&v, crt);
-    sb_init(&b, out, cap);
-    view_dn_text(&v, issuer ? FIELD_ISSUER : FIELD_SUBJECT, &b);
-}
-
-/* ---- parsing RFC 4514 text (issuer: and subject: keys) ---- */
-
-typedef struct cg_dn_parse {
-    cg_dn_attr attrs[CG_VIEW_MAX_VALUES];
-    size_t n;
-    char vals[CG_DN_MAX];      /* unescaped values */
-    size_t used;
-    char oids[CG_VIEW_MAX_VALUES][64];
-    bool x500_order;           /* looks like "C=..,O=..,CN=.." (most general first) */
-} cg_dn_parse;
-
-/* A dotted OID without leading zeros (as mbedTLS prints them). */
-static bool dotted_oid_ok(const char *s, size_t n)
-{
-    bool start = true;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '.') {
-            if (start)
-                return false;
-            start = true;
-        } else if (is_digit(s[i])) {
-            if (start && s[i] == '0' && i + 1 < n && is_digit(s[i + 1]))
-                return false;
-            start = false;
-        } else {
-            return false;
-        }
-    }
-    return n > 0 && !start;
-}
-
-/* The canonical type of an attribute named in text; NULL if unknown. */
-static const char *dn_type(cg_dn_parse *d, const char *s, size_t n, char *why, size_t wcap)
-{
-    if (n > 4 && ascii_ieq(s, 4, "OID."))
-        s += 4, n -= 4;
-    if (n && is_digit(s[0])) {
-        if (!dotted_oid_ok(s, n) || n >= sizeof d->oids[0]) {
-            fmt_into(why, wcap, "\"%.*s\" is not a dotted OID", (int)n, s);
-            return NULL;
-        }
-        for (size_t i = 0; i < N_ATTR_TYPES; i++) {
-            char dotted[64];
-            oid_text((const unsigned char *)attr_types[i].oid, attr_types[i].oid_len, dotted,
-                     sizeof dotted);
-            if (strlen(dotted) == n && memcmp(dotted, s, n) == 0)
-                return attr_types[i].canon;
-        }
-        memcpy(d->oids[d->n], s, n);
-        d->oids[d->n][n] = '\0';
-        return d->oids[d->n];
-    }
-    const cg_attr_type *t = attr_by_name(s, n);
-    if (!t)
-        fmt_into(why, wcap, "unknown attribute type \"%.*s\" (use a name such as CN, O, OU, L, ST, "
-                 "C, DC, UID, emailAddress, serialNumber, or a dotted OID)", (int)(n > 40 ? 40 : n), s);
-    return t ? t->canon : NULL;
-}
-
-/* One value: up to an unescaped ',' or '+'. Unescaped spaces around it are
- * not part of it (RFC 4514 makes significant spaces escaped). */
-static bool dn_value(cg_dn_parse *d, const char **pp, const char *end, char *why, size_t wcap)
-{
-    const char *p = *pp;
-    size_t start = d->used, keep = d->used; /* keep: length up to the last significant byte */
-    while (p < end && *p == ' ')
-        p++;
-    if (p < end && *p == '#') {
-        fmt_into(why, wcap, "hex-encoded values (\"#...\") are not supported: write the value as text");
-        return false;
-    }
-    if (p < end && *p == '"') {
-        fmt_into(why, wcap, "quoted values are not RFC 4514: escape special characters with '\\' instead");
-        return false;
-    }
-    while (p < end && *p != ',' && *p != '+') {
-        char c = *p++;
-        bool escaped = false;
-        if (c == '\\') {
-            if (p < end && *p && strchr(" \"#+,;<=>\\", *p)) {
-                c = *p++;
-            } else if (p + 1 < end && hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
-                c = (char)(hexval(p[0]) * 16 + hexval(p[1]));
-                p += 2;
-            } else {
-                fmt_into(why, wcap, "'\\' must be followed by one of  \"#+,;<=>\\ or two hex digits");
-                return false;
-            }
-            escaped = true;
-        } else if (c && strchr("\";<>=", c)) {
-            fmt_into(why, wcap, "'%c' must be escaped as '\\%c' in a value", c, c);
-            return false;
-        }
-        if (d->used + 1 >= sizeof d->vals) {
-            fmt_into(why, wcap, "the name is too long (over %d bytes)", CG_DN_MAX);
-            return false;
-        }
-        d->vals[d->used++] = c;
-        if (escaped || c != ' ')
-            keep = d->used;
-    }
-    d->used = keep;
-    size_t at;
-    const char *bad = text_problem(d->vals + start, keep - start, &at);
-    if (bad) {
-        fmt_into(why, wcap, "a value %s", bad);
-        return false;
-    }
-    cg_dn_attr *a = &d->attrs[d->n];
-    a->val = d->vals + start;
-    a->len = keep - start;
-    *pp = p;
-    return true;
-}
-
-/* RFC 4514 text -> attributes. Spaces after ',' / '+' and around '=' are
- * allowed, so "CN=x, O=y" (RFC 2253 style) parses too. */
-static bool dn_parse(cg_dn_parse *d, const char *s, size_t len, char *why, size_t wcap)
-{
-    const char *p = s, *end = s + len;
-    d->n = d->used = 0;
-    d->x500_order = false;
-    while (p < end && *p == ' ')
-        p++;
-    if (p == end) {
-        fmt_into(why, wcap, "the name is empty");
-        return false;
-    }
-    while (p < end) {
-        if (d->n >= CG_VIEW_MAX_VALUES) {
-            fmt_into(why, wcap, "the name has more than %d attributes", CG_VIEW_MAX_VALUES);
-            return false;
-        }
-        while (p < end && *p == ' ')
-            p++;
-        const char *t = p;
-        while (p < end && (is_alpha(*p) || is_digit(*p) || *p == '-' || *p == '.'))
-            p++;
-        size_t tlen = (size_t)(p - t);
-        while (p < end && *p == ' ')
-            p++;
-        if (tlen == 0 || p == end || *p != '=') {
-            fmt_into(why, wcap, "expected TYPE=value at \"%.*s\"", (int)((end - t) > 30 ? 30 : end - t), t);
-            return false;
-        }
-        p++;
-        const char *type = dn_type(d, t, tlen, why, wcap);
-        if (!type || !dn_value(d, &p, end, why, wcap))
-            return false;
-        d->attrs[d->n].type = type;
-        d->attrs[d->n].rdn_more = p < end && *p == '+';
-        d->n++;
-        if (p < end) {
-            p++; /* ',' or '+' */
-            if (p == end) {
-                fmt_into(why, wcap, "the name ends with a separator");
-                return false;
-            }
-        }
-    }
-    /* "C=US,O=Example,CN=CA" is X.500 order, as OpenSSL prints by default;
-     * compared in RFC 4514 order it would never match. */
-    const char *first = d->attrs[0].type, *last = d->attrs[d->n - 1].type;
-    d->x500_order = d->n > 1 && (!strcmp(first, "C") || !strcmp(first, "DC")) && !strcmp(last, "CN");
-    return true;
-}
-
-/* The attributes in reverse RDN order: "C=US,O=Example,CN=x" -> "CN=x,O=Example,C=US". */
-static void dn_reverse_text(const cg_dn_parse *d, char *out, size_t cap)
-{
-    cg_sb b;
-    sb_init(&b, out, cap);
-    for (size_t j = d->n; j-- > 0;) {
-        size_t i = j;
-        while (i > 0 && d->attrs[i - 1].rdn_more)
-            i--;
-        if (j != d->n - 1)
-            sb_add(&b, ",", 1);
-        for (size_t k = i; k <= j; k++) {
-            const cg_attr_type *t = NULL;
-            for (size_t x = 0; x < N_ATTR_TYPES && !t; x++)
-                if (!strcmp(attr_types[x].canon, d->attrs[k].type))
-                    t = &attr_types[x];
-            if (k != i)
-                sb_add(&b, "+", 1);
-            sb_puts(&b, t ? t->name : d->attrs[k].type);
-            sb_add(&b, "=", 1);
-            sb_dn_value(&b, d->attrs[k].val, d->attrs[k].len, false);
-        }
-        j = i;
-    }
-}
-
-bool cg_dn_canonical(const char *dn, char *out, size_t cap, char *why, size_t why_cap)
-{
-    static _Thread_local cg_dn_parse d;
-    if (!dn_parse(&d, dn, strlen(dn), why, why_cap))
-        return false;
-    if (!dn_canon(d.attrs, d.n, out, cap)) {
-        fmt_into(why, why_cap, "the name is too long");
-        return false;
-    }
-    return true;
-}
-
-/* ---- one-to-one keys of a certificate ---- */
-
-static const char *view_key_sha256(cg_view *v)
-{
-    if (!v->keys.sha256_done) {
-        cg_cert_sha256_hex(v->crt, v->keys.sha256);
-        v->keys.sha256_done = true;
-    }
-    return v->keys.sha256;
-}
-
-/* Lower-case hex without leading zero bytes or digits ("0" for zero). */
-static void serial_canon(const unsigned char *p, size_t n, char *out)
-{
-    char hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
-    if (n > MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN)
-        n = MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN;
-    hex_lower(p, n, hex);
-    const char *s = hex;
-    while (*s == '0')
-        s++;
-    strcpy(out, *s ? s : "0");
-}
-
-static const char *view_key_serial(cg_view *v)
-{
-    if (!v->keys.serial_done) {
-        serial_canon(v->crt->serial.p, v->crt->serial.len, v->keys.serial);
-        v->keys.serial_done = true;
-    }
-    return v->keys.serial;
-}
-
-static const char *view_key_ski(cg_view *v)
-{
-    if (!v->keys.ski_done) {
-        if (v->ski)
-            hex_lower(v->ski, v->ski_len, v->keys.ski);
-        v->keys.has_ski = v->ski != NULL;
-        v->keys.ski_done = true;
-    }
-    return v->keys.has_ski ? v->keys.ski : NULL;
-}
-
-/* SHA-1 of the DER SubjectPublicKeyInfo (crt->pk_raw). */
-static const char *view_key_sha1pk(cg_view *v)
-{
-    if (!v->keys.sha1pk_done) {
-        unsigned char d[20];
-        mbedtls_sha1_ret(v->crt->pk_raw.p, v->crt->pk_raw.len, d);
-        hex_lower(d, sizeof d, v->keys.sha1pk);
-        v->keys.sha1pk_done = true;
-    }
-    return v->keys.sha1pk;
-}
-
-static const char *view_key_dn(cg_view *v, int field)
-{
-    bool *done = field == FIELD_ISSUER ? &v->keys.issuer_done : &v->keys.subject_done;
-    bool *ok = field == FIELD_ISSUER ? &v->keys.issuer_ok : &v->keys.subject_ok;
-    char *out = field == FIELD_ISSUER ? v->keys.issuer : v->keys.subject;
-    if (!*done) {
-        *ok = view_dn_canon(v, field, out, CG_DN_MAX);
-        *done = true;
-    }
-    return *ok ? out : NULL;
 }
 
 /* ======================================================================
@@ -1056,41 +187,12 @@ typedef struct cg_template {
     bool has_fields;
 } cg_template;
 
-/* Looks a sub-field name up for a field: ASCII case-insensitive, with the
- * aliases Windows uses (S for ST, E for emailAddress). -1 if unknown. */
-static int sub_by_name(int field, const char *s, size_t n)
-{
-    if (field == FIELD_SAN) {
-        for (int i = 0; i < N_SAN_SUBS; i++)
-            if (ascii_ieq(s, n, san_sub_names[i]))
-                return i;
-        return -1;
-    }
-    const cg_attr_type *t = attr_by_name(s, n);
-    return t ? t->sub : -1;
-}
-
-static int field_by_name(const char *s, size_t n)
-{
-    for (int i = 0; i < N_FIELDS; i++)
-        if (ascii_ieq(s, n, field_names[i]))
-            return i;
-    return -1;
-}
-
-const char *cg_mapping_sub_field(const char *field, const char *sub)
-{
-    int f = field_by_name(field, strlen(field));
-    int k = f < 0 ? -1 : sub_by_name(f, sub, strlen(sub));
-    return k < 0 ? NULL : f == FIELD_SAN ? san_sub_names[k] : dn_sub_names[k];
-}
-
 /* The value a template placeholder stands for: exactly one decodable
  * value of its slot, with the filters applied, appended to b. */
 static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why, size_t wcap)
 {
     char sn[40];
-    slot_name(t->slot, sn, sizeof sn);
+    cg_slot_name(t->slot, sn, sizeof sn);
     if (v->count[t->slot] == 0) {
         fmt_into(why, wcap, "the certificate has no %s for {%s}", sn, sn);
         return false;
@@ -1103,7 +205,7 @@ static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why,
     const cg_value *x = &v->v[v->first[t->slot]];
     if (x->problem != VP_OK) {
         char p[96];
-        vproblem_text((cg_vproblem)x->problem, x->detail, p, sizeof p);
+        cg_vproblem_text((cg_vproblem)x->problem, x->detail, p, sizeof p);
         fmt_into(why, wcap, "the certificate's %s %s, so it cannot go into a principal", sn, p);
         return false;
     }
@@ -1175,13 +277,6 @@ static bool template_eval(const cg_template *t, const cg_view *v, const char *de
 /* ======================================================================
  * The loaded mapping
  * ====================================================================== */
-
-/* What identifies the certificate of a one-to-one entry. Strong keys (as
- * AD's altSecurityIdentities) are one-to-one entries too: exact keys,
- * looked up in the same table, under the same precedence. */
-typedef enum { K_SHA256, K_ISSUER_SERIAL, K_SKI, K_SHA1PK, K_ISSUER_SUBJECT, K_RFC822, N_KINDS } cg_kind;
-static const char *const kind_names[N_KINDS] = { "sha256", "issuer+serial", "ski", "sha1_public_key",
-                                                 "issuer+subject", "rfc822" };
 
 typedef struct cg_one {
     const char *name;       /* optional, for logs */
@@ -1562,15 +657,15 @@ static const char *tpart_parse(const char *s, size_t n, cg_tpart *t)
     const char *dot = memchr(s, '.', head);
     if (!dot)
         return "a placeholder is {field.sub_field}, e.g. {subject.CN} or {san.upn}";
-    int field = field_by_name(s, (size_t)(dot - s));
+    int field = cg_field_by_name(s, (size_t)(dot - s));
     if (field < 0)
         return "unknown field in a placeholder (expected subject, issuer or san)";
-    int sub = sub_by_name(field, dot + 1, head - (size_t)(dot + 1 - s));
+    int sub = cg_sub_by_name(field, dot + 1, head - (size_t)(dot + 1 - s));
     if (sub < 0)
         return field == FIELD_SAN ? "unknown san sub-field in a placeholder (expected upn, email, dns or uri)"
                                   : "unknown sub-field in a placeholder (expected CN, O, OU, L, ST, C, DC, "
                                     "UID, emailAddress or serialNumber)";
-    t->slot = slot_of(field, sub);
+    t->slot = cg_slot_of(field, sub);
     t->nfilters = 0;
     while (bar) {
         const char *f = bar + 1, *next = memchr(f, '|', n - (size_t)(f - s));
@@ -1638,7 +733,7 @@ static const char *template_split(cg_mload *ld, const char *src, size_t len, cg_
 static bool slot_has_at(int slot)
 {
     int sub = slot % N_DN_SUBS;
-    return slot == slot_of(FIELD_SAN, SAN_UPN) || slot == slot_of(FIELD_SAN, SAN_EMAIL) ||
+    return slot == cg_slot_of(FIELD_SAN, SAN_UPN) || slot == cg_slot_of(FIELD_SAN, SAN_EMAIL) ||
            (slot < 2 * N_DN_SUBS && sub == SUB_EMAIL);
 }
 
@@ -1868,19 +963,19 @@ static bool one_key_dn(cg_mload *ld, const cg_mnode *m, const char *key, char *o
                    &s) != CG_YAML_SET)
         return false;
     cg_yaml_key_path(m->path, key, path, sizeof path);
-    if (!dn_parse(&d, s, strlen(s), why, sizeof why)) {
+    if (!cg_dn_parse_text(&d, s, strlen(s), why, sizeof why)) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not an RFC 4514 distinguished name: %s", path, s, why);
         return false;
     }
     if (d.x500_order) {
-        dn_reverse_text(&d, fixed, sizeof fixed);
+        cg_dn_reverse_text(&d, fixed, sizeof fixed);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is in X.500 order (most general first, as `openssl x509 "
                       "-noout -%s` prints by default); certgate compares RFC 4514 order, most specific "
                       "first: write \"%s\" (`openssl x509 -noout -%s -nameopt RFC2253` prints it)", path,
                       s, key, fixed, key);
         return false;
     }
-    if (!dn_canon(d.attrs, d.n, out, cap)) {
+    if (!cg_dn_canon(d.attrs, d.n, out, cap)) {
         cg_yaml_error(&ld->y, n, "%s: the name is too long (over %d bytes)", path, CG_DN_MAX);
         return false;
     }
@@ -2031,7 +1126,7 @@ static void one_duplicate(cg_mload *ld, const cg_mnode *m, size_t i, size_t firs
     sb_clip(&b, a->key, strcspn(a->key, "\n"), 80);
     cg_yaml_error(&ld->y, m->node, "duplicate one-to-one entry: one_to_one[#%zu] maps the same certificate as "
                   "one_to_one[#%zu] (line %d), both by %s %s; remove one of them", i + 1, first + 1,
-                  a->line, kind_names[a->kind], shown);
+                  a->line, cg_kind_names[a->kind], shown);
 }
 
 static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
@@ -2112,7 +1207,7 @@ static int rule_field(cg_mload *ld, const cg_mnode *m)
                       where(m, w, sizeof w));
     if (got != CG_YAML_SET)
         return -1;
-    int f = field_by_name(s, strlen(s));
+    int f = cg_field_by_name(s, strlen(s));
     if (f < 0) {
         cg_yaml_key_path(m->path, "field", path, sizeof path);
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a certificate field (expected subject, issuer or san)", path, s);
@@ -2133,12 +1228,12 @@ static int rule_sub(cg_mload *ld, const cg_mnode *m, int field)
                       field >= 0 ? expect : "a sub-field of the field");
     if (got != CG_YAML_SET || field < 0)
         return -1;
-    int sub = sub_by_name(field, s, strlen(s));
+    int sub = cg_sub_by_name(field, s, strlen(s));
     if (sub < 0) {
         cg_yaml_key_path(m->path, "sub_field", path, sizeof path);
-        bool other = sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
+        bool other = cg_sub_by_name(field == FIELD_SAN ? FIELD_SUBJECT : FIELD_SAN, s, strlen(s)) >= 0;
         cg_yaml_error(&ld->y, n, "%s: \"%s\" is not a sub-field of %s (expected %s)%s", path, s,
-                      field_names[field], expect,
+                      cg_field_names[field], expect,
                       !other ? "" : field == FIELD_SAN ? "; it is a subject/issuer sub-field"
                                                   : "; it is a san sub-field (field: san)");
     }
@@ -2165,7 +1260,7 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     cg_yaml_get_bool(&ld->y, mn.node, mn.path, "case_sensitive", &r->cs);
     int field = rule_field(ld, &mn), sub = rule_sub(ld, &mn, field);
     if (field >= 0 && sub >= 0)
-        r->slot = slot_of(field, sub);
+        r->slot = cg_slot_of(field, sub);
     cg_yaml_got got = get_utf8(ld, &mn, "pattern", "a value to match, with * and ? wildcards", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_yaml_error(&ld->y, item, "missing required key \"pattern\" %s (expected the value to match, with "
@@ -2568,45 +1663,17 @@ static size_t lookup_enabled(const cg_mapping *m, cg_kind k, const char *key, si
     return i != SIZE_MAX && m->ones[i].enabled ? i : SIZE_MAX;
 }
 
-/* Builds the certificate's key of kind k (not rfc822) into key; false when
- * the certificate has none (no SKI); *undecodable when it cannot be
- * computed because a name does not decode. */
-static bool view_key(cg_view *v, cg_kind k, char *key, size_t cap, bool *undecodable)
-{
-    const char *a = NULL, *b = NULL;
-    switch (k) {
-    case K_SHA256: a = view_key_sha256(v); break;
-    case K_SKI:
-        if (!(a = view_key_ski(v)))
-            return false;
-        break;
-    case K_SHA1PK: a = view_key_sha1pk(v); break;
-    case K_ISSUER_SERIAL:
-    case K_ISSUER_SUBJECT:
-        a = view_key_dn(v, FIELD_ISSUER);
-        b = k == K_ISSUER_SERIAL ? view_key_serial(v) : view_key_dn(v, FIELD_SUBJECT);
-        if (!a || !b) {
-            *undecodable = true;
-            return false;
-        }
-        break;
-    default: return false;
-    }
-    fmt_into(key, cap, b ? "%s\n%s" : "%s", a, b);
-    return true;
-}
-
 /* The first enabled entry of kind k naming this certificate, SIZE_MAX if
  * none. */
 static size_t one_lookup_kind(const cg_mapping *m, cg_view *v, cg_kind k, bool *undecodable)
 {
     char key[2 * CG_DN_MAX + 8];
     if (k != K_RFC822) {
-        if (!view_key(v, k, key, sizeof key, undecodable))
+        if (!cg_view_key(v, k, key, sizeof key, undecodable))
             return SIZE_MAX;
         return lookup_enabled(m, k, key, strlen(key));
     }
-    int slot = slot_of(FIELD_SAN, SAN_EMAIL);
+    int slot = cg_slot_of(FIELD_SAN, SAN_EMAIL);
     size_t best = SIZE_MAX;
     if ((v->tainted >> slot) & 1)
         *undecodable = true;
@@ -2657,9 +1724,9 @@ static void sb_cert(cg_sb *b, const cg_view *v)
     char subj[512], iss[512], serial[80];
     cg_sb s;
     sb_init(&s, subj, sizeof subj);
-    view_dn_text(v, FIELD_SUBJECT, &s);
+    cg_view_dn_text(v, FIELD_SUBJECT, &s);
     sb_init(&s, iss, sizeof iss);
-    view_dn_text(v, FIELD_ISSUER, &s);
+    cg_view_dn_text(v, FIELD_ISSUER, &s);
     cg_cert_serial(v->crt, serial, sizeof serial);
     sb_puts(b, "certificate \"");
     sb_clip(b, subj, strlen(subj), 140);
@@ -2672,7 +1739,7 @@ static void sb_quoted(cg_sb *b, const cg_value *x, size_t max)
 {
     char why[96];
     if (x->problem != VP_OK) {
-        vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
+        cg_vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
         sb_printf(b, "(a value that %s)", why);
         return;
     }
@@ -2685,7 +1752,7 @@ static void sb_quoted(cg_sb *b, const cg_value *x, size_t max)
 static void sb_rule_miss(cg_sb *b, const cg_rule *r, const cg_view *v)
 {
     char sn[40];
-    slot_name(r->slot, sn, sizeof sn);
+    cg_slot_name(r->slot, sn, sizeof sn);
     if (v->count[r->slot] == 0) {
         sb_printf(b, "the certificate has no %s", sn);
         return;
@@ -2740,10 +1807,10 @@ static void fill_no_match(const cg_mapping *m, cg_view *v, cg_map_result *out)
     sb_puts(&b, ".");
     if (m->nones == 1)
         sb_printf(&b, " One-to-one: the one entry does not name it (SHA-256 %.16s...).",
-                  view_key_sha256(v));
+                  cg_view_key_sha256(v));
     else if (m->nones)
         sb_printf(&b, " One-to-one: none of the %zu entries names it (SHA-256 %.16s...).", m->nones,
-                  view_key_sha256(v));
+                  cg_view_key_sha256(v));
     size_t shown = 0, enabled = 0;
     for (size_t i = 0; i < m->nm2o; i++) {
         const cg_m2o *e = &m->m2o[i];
@@ -2809,10 +1876,10 @@ static void fill_unknown_m2o(const cg_mapping *m, cg_view *v, const cg_m2o *e, c
     sb_init(&b, cert, sizeof cert);
     sb_cert(&b, v);
     if (r) {
-        slot_name(r->slot, sn, sizeof sn);
+        cg_slot_name(r->slot, sn, sizeof sn);
         for (int16_t i = v->first[r->slot]; i >= 0; i = v->v[i].next)
             if (v->v[i].problem != VP_OK)
-                vproblem_text((cg_vproblem)v->v[i].problem, v->v[i].detail, why, sizeof why);
+                cg_vproblem_text((cg_vproblem)v->v[i].problem, v->v[i].detail, why, sizeof why);
     }
     fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
     fill_none(m, out, "The %s has a %s value that %s, so certgate cannot tell whether many-to-one "
@@ -2828,7 +1895,7 @@ static void fill_unknown_one(const cg_mapping *m, cg_view *v, int kind, cg_map_r
     sb_cert(&b, v);
     fill_none(m, out, "The %s has a name with a value that cannot be decoded, so its %s key cannot "
               "be computed and one-to-one entry #%zu of %s might have named it; certgate refuses "
-              "rather than guess.", cert, kind_names[kind], m->kind_first[kind] + 1, m->file);
+              "rather than guess.", cert, cg_kind_names[kind], m->kind_first[kind] + 1, m->file);
 }
 
 static void mapping_decide(const cg_mapping *m, cg_view *v, cg_map_result *out)
@@ -2878,7 +1945,7 @@ void cg_mapping_map(const cg_mapping *m, const mbedtls_x509_crt *leaf, cg_map_re
                   "or no client certificate).");
         return;
     }
-    view_init(&v, leaf);
+    cg_view_init(&v, leaf);
     mapping_decide(m, &v, out);
 }
 
@@ -2896,7 +1963,7 @@ static void explain_value(FILE *f, const char *label, const cg_value *x)
         sb_clip(&b, x->s, x->len, 400);
         sb_add(&b, "\"", 1);
     } else {
-        vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
+        cg_vproblem_text((cg_vproblem)x->problem, x->detail, why, sizeof why);
         sb_hex_value(&b, x);
         sb_printf(&b, "  UNDECODABLE: %s; it never matches a rule and never goes into a principal", why);
     }
@@ -2908,16 +1975,16 @@ static void explain_dn(FILE *f, const cg_view *v, int field)
     char buf[2048], label[96];
     cg_sb b;
     sb_init(&b, buf, sizeof buf);
-    view_dn_text(v, field, &b);
-    fprintf(f, "  %-24s %s\n", field_names[field], buf);
+    cg_view_dn_text(v, field, &b);
+    fprintf(f, "  %-24s %s\n", cg_field_names[field], buf);
     for (uint16_t i = v->dn_begin[field]; i < v->dn_end[field]; i++) {
         const cg_value *x = &v->v[i];
         if (x->slot != SLOT_OTHER) {
-            slot_name(x->slot, label, sizeof label);
+            cg_slot_name(x->slot, label, sizeof label);
         } else {
             cg_sb t;
             sb_init(&t, label, sizeof label);
-            sb_printf(&t, "%s ", field_names[field]);
+            sb_printf(&t, "%s ", cg_field_names[field]);
             sb_attr_type(&t, x);
             sb_puts(&t, " (no rule)");
         }
@@ -2932,9 +1999,9 @@ static void explain_fields(FILE *f, cg_view *v)
     explain_dn(f, v, FIELD_SUBJECT);
     explain_dn(f, v, FIELD_ISSUER);
     for (int sub = 0; sub < N_SAN_SUBS; sub++) {
-        int slot = slot_of(FIELD_SAN, sub);
+        int slot = cg_slot_of(FIELD_SAN, sub);
         for (int16_t i = v->first[slot]; i >= 0; i = v->v[i].next)
-            explain_value(f, slot_name(slot, label, sizeof label), &v->v[i]);
+            explain_value(f, cg_slot_name(slot, label, sizeof label), &v->v[i]);
     }
     if (v->san_malformed)
         fprintf(f, "  the SubjectAltName extension is malformed: san.* rules cannot be decided\n");
@@ -2942,11 +2009,11 @@ static void explain_fields(FILE *f, cg_view *v)
         fprintf(f, "  the certificate has more than %d name values: only the first are shown, and "
                 "no rule can be decided\n", CG_VIEW_MAX_VALUES);
     cg_cert_serial(v->crt, serial, sizeof serial);
-    const char *ski = view_key_ski(v);
+    const char *ski = cg_view_key_ski(v);
     fprintf(f, "  %-24s %s\n", "serial", serial);
     fprintf(f, "  %-24s %s\n", "subject key identifier", ski ? ski : "(none)");
-    fprintf(f, "  %-24s %s\n", "SHA-1 of public key", view_key_sha1pk(v));
-    fprintf(f, "  %-24s %s\n", "SHA-256", view_key_sha256(v));
+    fprintf(f, "  %-24s %s\n", "SHA-1 of public key", cg_view_key_sha1pk(v));
+    fprintf(f, "  %-24s %s\n", "SHA-256", cg_view_key_sha256(v));
 }
 
 static bool kind_used(const cg_mapping *m, cg_kind k)
@@ -2982,7 +2049,7 @@ static void explain_one(FILE *f, const cg_mapping *m, cg_view *v)
             continue;
         bool undecodable = false, found = false;
         if (k == K_RFC822) {
-            int slot = slot_of(FIELD_SAN, SAN_EMAIL);
+            int slot = cg_slot_of(FIELD_SAN, SAN_EMAIL);
             for (int16_t i = v->first[slot]; i >= 0; i = v->v[i].next) {
                 const cg_value *x = &v->v[i];
                 if (x->problem != VP_OK || x->len >= sizeof key)
@@ -2996,17 +2063,17 @@ static void explain_one(FILE *f, const cg_mapping *m, cg_view *v)
                 }
             }
             undecodable = (v->tainted >> slot) & 1;
-        } else if (view_key(v, (cg_kind)k, key, sizeof key, &undecodable)) {
+        } else if (cg_view_key(v, (cg_kind)k, key, sizeof key, &undecodable)) {
             size_t hit = table_find(m, (cg_kind)k, key, strlen(key));
             if (hit != SIZE_MAX) {
-                explain_entry(f, m, v, hit, kind_names[k]);
+                explain_entry(f, m, v, hit, cg_kind_names[k]);
                 found = true;
             }
         }
         if (undecodable)
-            fprintf(f, "    by %s: cannot be computed (a name value cannot be decoded)\n", kind_names[k]);
+            fprintf(f, "    by %s: cannot be computed (a name value cannot be decoded)\n", cg_kind_names[k]);
         else if (!found)
-            fprintf(f, "    by %s: no entry%s\n", kind_names[k],
+            fprintf(f, "    by %s: no entry%s\n", cg_kind_names[k],
                     k == K_SKI && !v->ski ? " (the certificate has no subject key identifier)" : "");
     }
 }
@@ -3020,7 +2087,7 @@ static void explain_rules(FILE *f, const cg_m2o *e, const cg_view *v)
         cg_sb b;
         sb_init(&b, buf, sizeof buf);
         if (tv == TV_TRUE) {
-            sb_printf(&b, "%s matches \"", slot_name(r->slot, sn, sizeof sn));
+            sb_printf(&b, "%s matches \"", cg_slot_name(r->slot, sn, sizeof sn));
             sb_clip(&b, r->src, strlen(r->src), 200);
             sb_printf(&b, "\"%s", r->cs ? "" : " (case-insensitive)");
         } else {
@@ -3062,7 +2129,7 @@ void cg_mapping_explain(const cg_mapping *m, const mbedtls_x509_crt *leaf, void 
         fprintf(f, "No certificate to map.\n");
         return;
     }
-    view_init(&v, leaf);
+    cg_view_init(&v, leaf);
     explain_fields(f, &v);
     if (!m) {
         fprintf(f, "No mapping file: the certificate itself is the identity.\n");
