@@ -47,6 +47,8 @@
 #include "glob.h"
 #include "cert_view.h"
 #include "cert_key.h"
+#include "principal.h"
+#include "cert_text.h"
 #include "mapping_priv.h"
 #include "verify.h"
 #include "yaml_doc.h"
@@ -54,8 +56,6 @@
 /* Bounds. Each is far beyond real use; past them the input is a mistake or
  * an attack, and a fixed bound keeps mapping free of allocation. */
 #define CG_PATTERN_MAX     1024    /* bytes of one rule pattern */
-#define CG_TEMPLATE_MAX    512     /* bytes of one principal template */
-#define CG_TEMPLATE_PARTS  16
 #define CG_RULES_MAX       32      /* rules in one many-to-one mapping */
 #define CG_DETAIL_MAPPINGS 3       /* many-to-one mappings explained in a 401 detail */
 #define CG_CERT_FILE_MAX   (1u << 20)   /* a certificate_file */
@@ -98,180 +98,6 @@ static void sb_attr_type(cg_sb *b, const cg_value *x)
         cg_attr_oid_text(x->oid, x->oid_len, oid, sizeof oid);
         sb_puts(b, oid);
     }
-}
-
-/* ======================================================================
- * Principals and templates
- * ====================================================================== */
-
-/* Characters that are invisible or reorder text: a principal holding one
- * looks like another principal in logs and on the KDC's side. */
-static bool is_invisible(uint32_t cp)
-{
-    return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
-           (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF || cp == 0x180E;
-}
-
-static bool is_space(uint32_t cp)
-{
-    return cp == ' ' || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-static const char *realm_problem(const char *r, size_t n)
-{
-    if (n == 0)
-        return "the realm is empty";
-    if (r[0] == '.' || r[n - 1] == '.')
-        return "the realm starts or ends with '.'";
-    for (size_t i = 0; i < n; i++) {
-        char c = r[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-' && c != '_')
-            return "the realm has a character other than letters, digits, '.', '-' and '_'";
-        if (c == '.' && i + 1 < n && r[i + 1] == '.')
-            return "the realm has an empty label (\"..\")";
-    }
-    return NULL;
-}
-
-/* "user@REALM": one '@'; a user name of printable characters without
- * spaces, invisible characters, '/' (a Kerberos instance separator: "alice/admin"
- * is another principal) or '\' (Kerberos' escape character). */
-const char *cg_principal_problem(const char *p, size_t len)
-{
-    const char *at = memchr(p, '@', len);
-    if (len >= 256)
-        return "it is longer than 255 bytes";
-    if (!at)
-        return "it has no \"@REALM\"";
-    if (at == p)
-        return "the user name is empty";
-    if (memchr(at + 1, '@', len - (size_t)(at + 1 - p)))
-        return "it has more than one '@'";
-    const unsigned char *u = (const unsigned char *)p;
-    for (size_t i = 0; i < (size_t)(at - p);) {
-        uint32_t cp;
-        size_t k = cg_utf8_next(u + i, (size_t)(at - p) - i, &cp);
-        if (k == 0)
-            return "the user name is not valid UTF-8";
-        if (cp == 0)
-            return "the user name contains a NUL character";
-        if (is_control(cp))
-            return "the user name contains a control character";
-        if (is_space(cp))
-            return "the user name contains a space";
-        if (is_invisible(cp))
-            return "the user name contains an invisible formatting character";
-        if (cp == '/' || cp == '\\')
-            return "the user name contains '/' or '\\'";
-        i += k;
-    }
-    return realm_problem(at + 1, len - (size_t)(at + 1 - p));
-}
-
-enum { TF_LOCAL, TF_DOMAIN, TF_UPPER, TF_LOWER, N_TFILTERS };
-static const char *const tfilter_names[N_TFILTERS] = { "local", "domain", "upper", "lower" };
-
-typedef struct cg_tpart {
-    const char *lit;        /* literal text, when slot < 0 */
-    size_t litlen;
-    int slot;               /* a certificate field, or -1 */
-    uint8_t filters[4];
-    uint8_t nfilters;
-} cg_tpart;
-
-typedef struct cg_template {
-    const char *src;        /* as written */
-    cg_tpart *parts;
-    size_t nparts;
-    bool has_fields;
-} cg_template;
-
-/* The value a template placeholder stands for: exactly one decodable
- * value of its slot, with the filters applied, appended to b. */
-static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why, size_t wcap)
-{
-    char sn[40];
-    cg_slot_name(t->slot, sn, sizeof sn);
-    if (v->count[t->slot] == 0) {
-        fmt_into(why, wcap, "the certificate has no %s for {%s}", sn, sn);
-        return false;
-    }
-    if (v->count[t->slot] > 1 || v->overflow) {
-        fmt_into(why, wcap, "the certificate has %u %s values; {%s} needs exactly one",
-                 (unsigned)v->count[t->slot], sn, sn);
-        return false;
-    }
-    const cg_value *x = &v->v[v->first[t->slot]];
-    if (x->problem != VP_OK) {
-        char p[96];
-        cg_vproblem_text((cg_vproblem)x->problem, x->detail, p, sizeof p);
-        fmt_into(why, wcap, "the certificate's %s %s, so it cannot go into a principal", sn, p);
-        return false;
-    }
-    const char *s = x->s;
-    size_t n = x->len, start = b->len;
-    for (size_t f = 0; f < t->nfilters; f++) {
-        const char *at = NULL;
-        for (size_t i = n; i-- > 0;)
-            if (s[i] == '@') {
-                at = s + i;
-                break;
-            }
-        if ((t->filters[f] == TF_LOCAL || t->filters[f] == TF_DOMAIN) && !at) {
-            fmt_into(why, wcap, "%s \"%.*s\" has no '@' for |%s", sn, (int)(n > 64 ? 64 : n), s,
-                     tfilter_names[t->filters[f]]);
-            return false;
-        }
-        if (t->filters[f] == TF_LOCAL)
-            n = (size_t)(at - s);
-        else if (t->filters[f] == TF_DOMAIN)
-            n -= (size_t)(at + 1 - s), s = at + 1;
-    }
-    sb_add(b, s, n);
-    for (size_t f = 0; f < t->nfilters; f++)
-        for (size_t i = start; i < b->len; i++) {
-            if (t->filters[f] == TF_UPPER)
-                b->p[i] = upper(b->p[i]);
-            else if (t->filters[f] == TF_LOWER)
-                b->p[i] = fold(b->p[i]);
-        }
-    return true;
-}
-
-/* Builds the principal into out (256 bytes). A result without '@' gets
- * "@default_realm". false, with the reason in why, when a field is missing,
- * ambiguous or undecodable, or the result is not a valid principal. */
-static bool template_eval(const cg_template *t, const cg_view *v, const char *default_realm,
-                          char *out, size_t cap, char *why, size_t wcap)
-{
-    cg_sb b;
-    char buf[512];
-    sb_init(&b, buf, sizeof buf);
-    for (size_t i = 0; i < t->nparts; i++) {
-        if (t->parts[i].slot < 0)
-            sb_add(&b, t->parts[i].lit, t->parts[i].litlen);
-        else if (!tpart_eval(&t->parts[i], v, &b, why, wcap))
-            return false;
-    }
-    if (!memchr(b.p, '@', b.len) && default_realm)
-        sb_printf(&b, "@%s", default_realm);
-    const char *problem = b.full ? "it is too long" : cg_principal_problem(b.p, b.len);
-    if (problem) {
-        char shown[160];
-        cg_sb s;
-        sb_init(&s, shown, sizeof shown);
-        sb_clip(&s, b.p, b.len, 100);
-        fmt_into(why, wcap, "the principal \"%s\" built from \"%s\" is not valid: %s", shown, t->src,
-                 problem);
-        return false;
-    }
-    if (b.len >= cap) {
-        fmt_into(why, wcap, "the principal is too long");
-        return false;
-    }
-    memcpy(out, b.p, b.len + 1);
-    return true;
 }
 
 /* ======================================================================
@@ -420,123 +246,6 @@ static void one_label(const cg_mapping *m, size_t i, char *out, size_t cap)
         fmt_into(out, cap, "one-to-one #%zu", i + 1);
 }
 
-/* ======================================================================
- * Certificates given as text (one-to-one `certificate:`, import-iis)
- * ====================================================================== */
-
-static bool is_b64(char c)
-{
-    return is_alpha(c) || is_digit(c) || c == '+' || c == '/';
-}
-
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-#define IIS_B64_HINT "IIS reports a certificate pasted like this as 0x80093102 or 0x8009310b"
-
-/* Base64 (whitespace ignored) -> malloc'ed bytes. */
-static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, char *why, size_t wcap)
-{
-    char *clean = malloc(len + 1);
-    size_t n = 0, pad = 0;
-    if (!clean) {
-        fmt_into(why, wcap, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (is_ws(c))
-            continue;
-        if (c == '=' ) {
-            pad++;
-        } else if (!is_b64(c) || pad) {
-            char shown[8];
-            if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7F)
-                fmt_into(shown, sizeof shown, "'%c'", c);
-            else
-                fmt_into(shown, sizeof shown, "0x%02x", (unsigned char)c);
-            fmt_into(why, wcap, "is not base64: %s at position %zu %s (%s; paste the whole "
-                     "certificate, or give certificate_file or sha256)", shown, i + 1,
-                     pad ? "follows the '=' padding" : "is not a base64 character", IIS_B64_HINT);
-            free(clean);
-            return NULL;
-        }
-        clean[n++] = c;
-    }
-    if (n == 0 || n % 4 || pad > 2) {
-        fmt_into(why, wcap, "is not complete base64: %zu characters, not a multiple of 4 (the text was "
-                 "cut or lines were lost; %s)", n, IIS_B64_HINT);
-        free(clean);
-        return NULL;
-    }
-    size_t olen = 0;
-    unsigned char *out = malloc(n / 4 * 3 + 1);
-    if (!out || mbedtls_base64_decode(out, n / 4 * 3 + 1, &olen, (unsigned char *)clean, n) != 0) {
-        fmt_into(why, wcap, "is not valid base64 (%s)", IIS_B64_HINT);
-        free(out);
-        free(clean);
-        return NULL;
-    }
-    free(clean);
-    *out_len = olen;
-    return out;
-}
-
-/* The base64 body of a single PEM CERTIFICATE block. */
-static bool pem_body(const char *s, size_t len, const char **body, size_t *blen, char *why, size_t wcap)
-{
-    static const char begin[] = "-----BEGIN ", end_cert[] = "-----END CERTIFICATE-----";
-    const char *b = memmem(s, len, begin, sizeof begin - 1);
-    const char *label = b + sizeof begin - 1;
-    const char *lend = memmem(label, len - (size_t)(label - s), "-----", 5);
-    if (!lend) {
-        fmt_into(why, wcap, "has a PEM \"-----BEGIN\" line without its closing dashes");
-        return false;
-    }
-    if ((size_t)(lend - label) != 11 || memcmp(label, "CERTIFICATE", 11) != 0) {
-        /* Never echo the block: it may be a private key. */
-        fmt_into(why, wcap, "is a PEM block labelled \"%.*s\", not CERTIFICATE", (int)((lend - label) > 40 ? 40 : lend - label), label);
-        return false;
-    }
-    const char *start = lend + 5;
-    const char *e = memmem(start, len - (size_t)(start - s), end_cert, sizeof end_cert - 1);
-    if (!e) {
-        fmt_into(why, wcap, "has no \"-----END CERTIFICATE-----\" line");
-        return false;
-    }
-    const char *after = e + sizeof end_cert - 1;
-    if (memmem(after, len - (size_t)(after - s), begin, sizeof begin - 1)) {
-        fmt_into(why, wcap, "holds more than one PEM block; a one-to-one entry names exactly one "
-                 "certificate (the client's own, not its chain)");
-        return false;
-    }
-    *body = start;
-    *blen = (size_t)(e - start);
-    return true;
-}
-
-/* A certificate given as a PEM block or as base64 DER (IIS' one-line
- * form), parsed into crt (initialised by the caller). */
-bool cg_mapping_cert_text(const char *text, size_t len, mbedtls_x509_crt *crt, char *why, size_t wcap)
-{
-    const char *body = text;
-    size_t blen = len;
-    if (memmem(text, len, "-----BEGIN ", 11) && !pem_body(text, len, &body, &blen, why, wcap))
-        return false;
-    size_t der_len = 0;
-    unsigned char *der = b64_decode(body, blen, &der_len, why, wcap);
-    if (!der)
-        return false;
-    int ret = mbedtls_x509_crt_parse_der(crt, der, der_len);
-    if (ret != 0) {
-        char err[128];
-        mbedtls_strerror(ret, err, sizeof err);
-        fmt_into(why, wcap, "decodes to %zu bytes that are not a DER certificate (%s; %s)", der_len,
-                 err, IIS_B64_HINT);
-    }
-    free(der);
-    return ret == 0;
-}
-
 static bool cert_text_sha256(const char *text, size_t len, char out[65], char *why, size_t wcap)
 {
     mbedtls_x509_crt crt;
@@ -649,40 +358,6 @@ static long hex_key(const char *s, char *out, size_t cap, size_t *bad)
 
 /* ---- templates ---- */
 
-/* Placeholder "{field.sub|filter|...}" (inner text s, n bytes). */
-static const char *tpart_parse(const char *s, size_t n, cg_tpart *t)
-{
-    const char *bar = memchr(s, '|', n);
-    size_t head = bar ? (size_t)(bar - s) : n;
-    const char *dot = memchr(s, '.', head);
-    if (!dot)
-        return "a placeholder is {field.sub_field}, e.g. {subject.CN} or {san.upn}";
-    int field = cg_field_by_name(s, (size_t)(dot - s));
-    if (field < 0)
-        return "unknown field in a placeholder (expected subject, issuer or san)";
-    int sub = cg_sub_by_name(field, dot + 1, head - (size_t)(dot + 1 - s));
-    if (sub < 0)
-        return field == FIELD_SAN ? "unknown san sub-field in a placeholder (expected upn, email, dns or uri)"
-                                  : "unknown sub-field in a placeholder (expected CN, O, OU, L, ST, C, DC, "
-                                    "UID, emailAddress or serialNumber)";
-    t->slot = cg_slot_of(field, sub);
-    t->nfilters = 0;
-    while (bar) {
-        const char *f = bar + 1, *next = memchr(f, '|', n - (size_t)(f - s));
-        size_t flen = next ? (size_t)(next - f) : n - (size_t)(f - s);
-        int k = 0;
-        while (k < N_TFILTERS && !(strlen(tfilter_names[k]) == flen && !memcmp(tfilter_names[k], f, flen)))
-            k++;
-        if (k == N_TFILTERS)
-            return "unknown filter in a placeholder (expected local, domain, upper or lower)";
-        if (t->nfilters == sizeof t->filters)
-            return "a placeholder has more than 4 filters";
-        t->filters[t->nfilters++] = (uint8_t)k;
-        bar = next;
-    }
-    return NULL;
-}
-
 /* Splits a template into literal text and placeholders. "{{" and "}}"
  * are literal braces. */
 static const char *template_split(cg_mload *ld, const char *src, size_t len, cg_template *t)
@@ -714,7 +389,7 @@ static const char *template_split(cg_mload *ld, const char *src, size_t len, cg_
             return "has a '{' without '}'";
         if (np == CG_TEMPLATE_PARTS)
             return "has too many parts";
-        const char *why = tpart_parse(src + i + 1, (size_t)(close - src - i - 1), &parts[np]);
+        const char *why = cg_template_part_parse(src + i + 1, (size_t)(close - src - i - 1), &parts[np]);
         if (why)
             return why;
         parts[np].lit = NULL;
@@ -727,38 +402,6 @@ static const char *template_split(cg_mload *ld, const char *src, size_t len, cg_
         memcpy(t->parts, parts, np * sizeof *parts);
     t->nparts = np;
     return NULL;
-}
-
-/* Whether a slot's values usually carry "@domain". */
-static bool slot_has_at(int slot)
-{
-    int sub = slot % N_DN_SUBS;
-    return slot == cg_slot_of(FIELD_SAN, SAN_UPN) || slot == cg_slot_of(FIELD_SAN, SAN_EMAIL) ||
-           (slot < 2 * N_DN_SUBS && sub == SUB_EMAIL);
-}
-
-/* The principal a template gives for typical values ("x" for a field,
- * "x@X" for a UPN or e-mail), to catch at load time what can never be a
- * valid principal. */
-static void template_sample(const cg_template *t, const char *realm, cg_sb *b)
-{
-    for (size_t i = 0; i < t->nparts; i++) {
-        const cg_tpart *p = &t->parts[i];
-        if (p->slot < 0) {
-            sb_add(b, p->lit, p->litlen);
-            continue;
-        }
-        bool at = slot_has_at(p->slot), dom = false;
-        for (size_t f = 0; f < p->nfilters; f++) {
-            if (p->filters[f] == TF_LOCAL)
-                at = false;
-            else if (p->filters[f] == TF_DOMAIN)
-                dom = true, at = false;
-        }
-        sb_puts(b, dom ? "X" : at ? "x@X" : "x");
-    }
-    if (!memchr(b->p, '@', b->len) && realm)
-        sb_printf(b, "@%s", realm);
 }
 
 static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, const char *src,
@@ -779,7 +422,7 @@ static bool template_compile(cg_mload *ld, yaml_node_t *n, const char *path, con
     char sample[CG_TEMPLATE_MAX + 300];
     cg_sb b;
     sb_init(&b, sample, sizeof sample);
-    template_sample(t, ld->m->default_realm, &b);
+    cg_template_sample(t, ld->m->default_realm, &b);
     const char *problem = cg_principal_problem(b.p, b.len);
     if (problem && !memchr(b.p, '@', b.len)) {
         cg_yaml_error(&ld->y, n, "%s: \"%s\" has no @REALM and default_realm is not set (write "
@@ -1467,7 +1110,7 @@ static void parse_default_realm(cg_mload *ld, const cg_mnode *root)
     const char *s;
     if (get_utf8(ld, root, "default_realm", "a Kerberos realm such as EXAMPLE.TEST", &n, &s) != CG_YAML_SET)
         return;
-    const char *why = realm_problem(s, strlen(s));
+    const char *why = cg_principal_realm_problem(s, strlen(s));
     if (why) {
         cg_yaml_error(&ld->y, n, "default_realm: \"%s\" is not a Kerberos realm: %s (expected e.g. EXAMPLE.TEST)",
                       s, why);
@@ -1843,7 +1486,7 @@ static void fill_allow(const cg_mapping *m, cg_view *v, const cg_template *t, co
     char why[400], cert[600];
     cg_sb b;
     fmt_into(out->rule, sizeof out->rule, "%s", label);
-    if (template_eval(t, v, m->default_realm, out->principal, sizeof out->principal, why, sizeof why)) {
+    if (cg_template_eval(t, v, m->default_realm, out->principal, sizeof out->principal, why, sizeof why)) {
         out->outcome = CG_MAP_ALLOW;
         return;
     }
@@ -2031,7 +1674,7 @@ static void explain_entry(FILE *f, const cg_mapping *m, cg_view *v, size_t i, co
     one_label(m, i, label, sizeof label);
     if (!e->enabled) {
         fprintf(f, "    by %s: %s (line %d) names it, but is disabled\n", by, label, e->line);
-    } else if (template_eval(&e->principal, v, m->default_realm, principal, sizeof principal, why,
+    } else if (cg_template_eval(&e->principal, v, m->default_realm, principal, sizeof principal, why,
                              sizeof why)) {
         fprintf(f, "    by %s: %s (line %d) names it -> %s\n", by, label, e->line, principal);
     } else {
