@@ -26,7 +26,8 @@
 #include <mbedtls/x509_crt.h>
 
 #include "mapping.h"
-#include "mapping_priv.h"
+#include "mapping_load.h"
+#include "mapping_table.h"
 #include "verify.h"
 
 #define N_SHA256 9000

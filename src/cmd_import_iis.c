@@ -31,9 +31,12 @@
 #include <mbedtls/x509_crt.h>
 
 #include "commands.h"
+#include "cert_text.h"
+#include "cert_view.h"
 #include "error.h"
 #include "mapping.h"
-#include "mapping_priv.h"
+#include "mapping_load.h"
+#include "principal.h"
 #include "verify.h"
 
 #define SECTION "iisClientCertificateMappingAuthentication"

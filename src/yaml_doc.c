@@ -243,6 +243,34 @@ cg_yaml_got cg_yaml_get_text(cg_yaml *y, yaml_node_t *map, const char *prefix, c
     return CG_YAML_SET;
 }
 
+cg_yaml_got cg_yaml_get_string(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                               const char *expect, yaml_node_t **vn, const char **out)
+{
+    cg_yaml_got got = cg_yaml_get_text(y, map, prefix, key, expect, vn, out);
+    if (got == CG_YAML_SET && **out == '\0') {
+        char path[256];
+        cg_yaml_key_path(prefix, key, path, sizeof path);
+        cg_yaml_error(y, *vn, "%s: must not be empty (expected %s)", path, expect);
+        return CG_YAML_BAD;
+    }
+    return got;
+}
+
+cg_yaml_got cg_yaml_get_list(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                             const char *expect, yaml_node_t **out)
+{
+    yaml_node_t *n = cg_yaml_map_get(y, map, key, NULL);
+    char path[256], d[96];
+    *out = n;
+    if (!n)
+        return CG_YAML_ABSENT;
+    if (n->type == YAML_SEQUENCE_NODE)
+        return CG_YAML_SET;
+    cg_yaml_key_path(prefix, key, path, sizeof path);
+    cg_yaml_error(y, n, "%s: expected %s, got %s", path, expect, cg_yaml_describe(n, d, sizeof d));
+    return CG_YAML_BAD;
+}
+
 cg_yaml_got cg_yaml_get_bool(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, bool *out)
 {
     yaml_node_t *n;

@@ -82,6 +82,13 @@ void cg_yaml_check_keys(cg_yaml *y, yaml_node_t *map, const char *where, const c
  * a NUL) is reported as not being expect. *vn: the value's node, if any. */
 cg_yaml_got cg_yaml_get_text(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, const char *expect,
                              yaml_node_t **vn, const char **out);
+/* As cg_yaml_get_text, and empty text is reported too. */
+cg_yaml_got cg_yaml_get_string(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                               const char *expect, yaml_node_t **vn, const char **out);
+/* A list (an empty one included); anything else (null included) is
+ * reported as not being expect. *out: the value's node, if any. */
+cg_yaml_got cg_yaml_get_list(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key,
+                             const char *expect, yaml_node_t **out);
 /* true or false: YAML 1.1's yes/no/on/off are refused as ambiguous. */
 cg_yaml_got cg_yaml_get_bool(cg_yaml *y, yaml_node_t *map, const char *prefix, const char *key, bool *out);
 

@@ -18,8 +18,12 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "cert_key.h"
+#include "cert_view.h"
+#include "glob.h"
 #include "mapping.h"
-#include "mapping_priv.h"
+#include "mapping_load.h"
+#include "principal.h"
 
 static const char builtin_yaml[] =
     "default_realm: EXAMPLE.TEST\n"

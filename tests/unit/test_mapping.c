@@ -1,4 +1,5 @@
-/* Unit tests for the certificate mapping (src/mapping.c).
+/* Unit tests for the certificate mapping (src/mapping.c and the modules
+ * under it: cert_view, cert_key, glob, principal, cert_text, mapping_load).
  *
  * Certificates with odd names (NUL or control characters, invalid UTF-8,
  * BMPString, multi-valued RDNs, several OUs, RFC 4514 special characters)
@@ -21,8 +22,13 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "cert_key.h"
+#include "cert_view.h"
+#include "glob.h"
 #include "mapping.h"
-#include "mapping_priv.h"
+#include "mapping_load.h"
+#include "mapping_table.h"
+#include "principal.h"
 #include "verify.h"
 
 /* ======================================================================
