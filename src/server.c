@@ -22,7 +22,7 @@
 #include "ratelimit.h"
 #include "backend.h"
 #include "conn.h"
-#include "crl.h"
+#include "crl_fetch.h"
 #include "delegation.h"
 #include "listen_fds.h"
 #include "log.h"
