@@ -23,7 +23,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "crl.h"
+#include "crl_check.h"
 #include "dn.h"
 #include "error.h"
 #include "log.h"
@@ -500,7 +500,9 @@ int cg_cmd_explain(int argc, char **argv)
             goto out;
         static cg_crl_report report;
         rev_wait w = { .done = false };
-        cg_crl_check_chain_report(f, &shadow, &l, chain, n, on_rev, &w, &report);
+        cg_crl_policy rpolicy;
+        cg_crl_policy_from(&rpolicy, &l, l.tls ? cg_tls_server_policy(l.tls) : NULL);
+        cg_crl_check_chain_report(f, &rpolicy, chain, n, on_rev, &w, &report);
         /* Transfers, timers and thread-pool work keep the loop alive until the answer. */
         while (!w.done && uv_run(&loop, UV_RUN_ONCE))
             ;

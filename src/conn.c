@@ -15,7 +15,7 @@
 
 #include <mbedtls/ssl.h>
 
-#include "crl.h"
+#include "crl_check.h"
 #include "delegation.h"
 #include "dn.h"
 #include "log.h"
@@ -457,9 +457,11 @@ bool cg_conn_check_revocation(cg_conn *c)
         return false;
     c->verdict_pending = true;
     c->crl_generation = cg_crl_store_generation(c->w->services->crl);
+    cg_crl_policy policy;
+    cg_crl_policy_from(&policy, l, l->tls ? cg_tls_server_policy(l->tls) : NULL);
     /* The callback may run before this returns (all CRLs cached). */
     c->checking = true;
-    cg_crl_check *chk = cg_crl_check_chain(c->w->crl, c->tls_cfg, l, c->chain, c->chain_len, on_revocation, c);
+    cg_crl_check *chk = cg_crl_check_chain(c->w->crl, &policy, c->chain, c->chain_len, on_revocation, c);
     c->checking = false;
     if (c->verdict_pending)
         c->crl_check = chk;

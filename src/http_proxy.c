@@ -20,7 +20,7 @@
 #include <strings.h>
 
 #include "conn.h"
-#include "crl.h"
+#include "crl_store.h"
 #include "delegation.h"
 #include "error_page.h"
 #include "identity.h"

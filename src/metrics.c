@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "crl.h"
+#include "crl_store.h"
 #include "delegation.h"
 #include "error.h"
 #include "worker.h"

@@ -18,7 +18,7 @@
 #include "ratelimit.h"
 #include "backend.h"
 #include "conn.h"
-#include "crl.h"
+#include "crl_fetch.h"
 #include "delegation.h"
 #include "listeners.h"
 #include "log.h"

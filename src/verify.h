@@ -23,7 +23,7 @@
  * chain that leaf was verified with. cg_verify_chain() hands a resumed
  * session its chain back from there (or rebuilds it from the pool and the
  * trust anchors, checking every signature), so the depth policy and the
- * revocation check (crl.h) apply to resumed sessions exactly as to full
+ * revocation check (crl_check.h) apply to resumed sessions exactly as to full
  * handshakes. mbedTLS's tickets never outlive the listener's TLS context (a
  * reload makes a new one). Shared tickets (tls.session_ticket_keys,
  * ticket_keys.h) do, and may come from another instance: they carry the CA

@@ -10,7 +10,7 @@
 
 #include "backend.h"
 #include "conn.h"
-#include "crl.h"
+#include "crl_fetch.h"
 #include "log.h"
 
 #define READBUF_CAP (64u * 1024)

@@ -27,10 +27,15 @@
 #include <mbedtls/x509_crt.h>
 #include <uv.h>
 
-#include "crl.h"
+#include "crl_check.h"
+#include "crl_fetch.h"
+#include "crl_parse.h"
+#include "crl_store.h"
 #include "log.h"
 #include "mapping.h"
-#include "mapping_priv.h"
+#include "cert_view.h"
+#include "mapping_load.h"
+#include "principal.h"
 #include "verify.h"
 
 static const struct {
@@ -284,10 +289,12 @@ static void use_cert(const mbedtls_x509_crt *c)
     static cg_crl_report report;
     const mbedtls_x509_crt *as_leaf[3] = { c, &ca_chain, ca_chain.next };
     const mbedtls_x509_crt *as_ca[3] = { &ca_chain, c, ca_chain.next }; /* c issued the "leaf" */
+    cg_crl_policy policy;
+    cg_crl_policy_from(&policy, &listener, NULL);
     for (int k = 0; k < 2; k++) {
         result r = { 0 };
-        cg_crl_check *chk = cg_crl_check_chain_report(fetcher, &cfg, &listener, k ? as_ca : as_leaf, 3, on_result,
-                                                      &r, &report);
+        cg_crl_check *chk = cg_crl_check_chain_report(fetcher, &policy, k ? as_ca : as_leaf, 3, on_result, &r,
+                                                      &report);
         if (chk)
             cg_crl_check_cancel(chk); /* cache-only: should not happen, but never leave one behind */
         else if (r.calls != 1)

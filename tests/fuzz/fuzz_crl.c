@@ -16,8 +16,8 @@
 
 #include <mbedtls/x509_crt.h>
 
-#include "crl.h"
-#include "crl_internal.h"
+#include "crl_parse.h"
+#include "crl_store.h"
 #include "log.h"
 
 static mbedtls_x509_crt cas;

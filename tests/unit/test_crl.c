@@ -1,4 +1,5 @@
-/* Unit tests of the revocation module (crl.c): CRL parsing, serial lookup,
+/* Unit tests of the revocation modules (crl_parse.c, crl_files.c,
+ * crl_store.c, crl_fetch.c, crl_check.c): CRL parsing, serial lookup,
  * signatures, LDAP answers, transfer error texts, the store (files, cache
  * directory, replacement, generation), the chain check in cache-only mode
  * (revoked, expired, wrong key, delta CRLs, scopes, stale grace), and the
@@ -27,8 +28,10 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/pem.h>
 
-#include "crl.h"
-#include "crl_internal.h"
+#include "crl_check.h"
+#include "crl_fetch.h"
+#include "crl_parse.h"
+#include "crl_store.h"
 #include "crl_testkit.h"
 #include "verify.h"
 
@@ -380,6 +383,7 @@ typedef struct env {
     cg_crl_store *store;
     uv_loop_t loop;
     cg_crl_fetcher *f;
+    cg_crl_policy pol;
     char dir[64];
 } env;
 
@@ -413,6 +417,14 @@ static void env_start(env *e)
     assert_int_equal(uv_loop_init(&e->loop), 0);
     e->f = cg_crl_fetcher_new(&e->loop, e->store);
     assert_non_null(e->f);
+}
+
+/* The check's policy of the test listener as it is now (no TLS context: no
+ * verify policy). */
+static const cg_crl_policy *policy(env *e)
+{
+    cg_crl_policy_from(&e->pol, &e->l, NULL);
+    return &e->pol;
 }
 
 static void rm_rf(const char *dir)
@@ -475,7 +487,7 @@ static void on_result(void *ctx, cg_rev_status st, const cg_refusal *why)
 static result check_now(env *e, const mbedtls_x509_crt *const *chain, int n)
 {
     result r = { 0 };
-    cg_crl_check *c = cg_crl_check_chain(e->f, &e->cfg, &e->l, chain, n, on_result, &r);
+    cg_crl_check *c = cg_crl_check_chain(e->f, policy(e), chain, n, on_result, &r);
     assert_null(c);
     assert_int_equal(r.calls, 1);
     return r;
@@ -512,7 +524,7 @@ static void test_check_good_and_revoked(void **state)
     /* The report for explain. */
     cg_crl_report rep;
     result r2 = { 0 };
-    assert_null(cg_crl_check_chain_report(e.f, &e.cfg, &e.l, good, 3, on_result, &r2, &rep));
+    assert_null(cg_crl_check_chain_report(e.f, policy(&e), good, 3, on_result, &r2, &rep));
     assert_int_equal(rep.n, 2);
     assert_int_equal(rep.certs[0].status, CG_REV_GOOD);
     assert_true(rep.certs[0].base.present);
@@ -617,7 +629,7 @@ static void test_check_unknown_reasons(void **state)
 
     cg_crl_report rep;
     result r2 = { 0 };
-    assert_null(cg_crl_check_chain_report(e.f, &e.cfg, &e.l, chain, 3, on_result, &r2, &rep));
+    assert_null(cg_crl_check_chain_report(e.f, policy(&e), chain, 3, on_result, &r2, &rep));
     assert_non_null(strstr(rep.certs[0].summary, "expired (nextUpdate"));
     assert_non_null(strstr(rep.certs[1].summary, "bad signature"));
     env_free(&e);
@@ -652,7 +664,7 @@ static void test_check_no_crl_and_stale_grace(void **state)
     e.l.revocation.stale_grace_s = 3600;
     cg_crl_report rep;
     result r2 = { 0 };
-    assert_null(cg_crl_check_chain_report(e.f, &e.cfg, &e.l, chain, 3, on_result, &r2, &rep));
+    assert_null(cg_crl_check_chain_report(e.f, policy(&e), chain, 3, on_result, &r2, &rep));
     assert_int_equal(r2.st, CG_REV_GOOD);
     assert_true(rep.certs[0].base.stale);
     assert_non_null(strstr(rep.certs[0].summary, "stale_grace"));
@@ -1060,8 +1072,8 @@ static void test_fetch_shared_and_cached(void **state)
     const mbedtls_x509_crt *c1[] = { l1, inter, root }, *c2[] = { l2, inter, root };
     result r1 = { 0 }, r2 = { 0 };
     uint64_t g = cg_crl_store_generation(e.store);
-    cg_crl_check *k1 = cg_crl_check_chain(e.f, &e.cfg, &e.l, c1, 3, on_result, &r1);
-    cg_crl_check *k2 = cg_crl_check_chain(e.f, &e.cfg, &e.l, c2, 3, on_result, &r2);
+    cg_crl_check *k1 = cg_crl_check_chain(e.f, policy(&e), c1, 3, on_result, &r1);
+    cg_crl_check *k2 = cg_crl_check_chain(e.f, policy(&e), c2, 3, on_result, &r2);
     assert_non_null(k1);
     assert_non_null(k2);
     assert_int_equal(r1.calls + r2.calls, 0);
@@ -1125,7 +1137,7 @@ static void test_fetch_failures_and_fallback(void **state)
         mbedtls_x509_crt *l1 = leaf_with_cdp(cases[i].u1, cases[i].u2, serial);
         const mbedtls_x509_crt *chain[] = { l1, inter, root };
         result r = { 0 };
-        cg_crl_check *k = cg_crl_check_chain(e.f, &e.cfg, &e.l, chain, 3, on_result, &r);
+        cg_crl_check *k = cg_crl_check_chain(e.f, policy(&e), chain, 3, on_result, &r);
         result *all[] = { &r };
         if (k)
             run_until(&e, all, 1, 5000);
@@ -1142,7 +1154,7 @@ static void test_fetch_failures_and_fallback(void **state)
     mbedtls_x509_crt *l1 = leaf_with_cdp(uredir, NULL, "800");
     const mbedtls_x509_crt *chain[] = { l1, inter, root };
     result r = { 0 };
-    cg_crl_check *k = cg_crl_check_chain(e.f, &e.cfg, &e.l, chain, 3, on_result, &r);
+    cg_crl_check *k = cg_crl_check_chain(e.f, policy(&e), chain, 3, on_result, &r);
     result *all[] = { &r };
     if (k)
         run_until(&e, all, 1, 5000);
@@ -1172,9 +1184,9 @@ static void test_fetch_hang_times_out_and_cancel(void **state)
     const mbedtls_x509_crt *chain[] = { l1, inter, root };
     result r = { 0 }, rc = { 0 };
     uint64_t t0 = uv_now(&e.loop);
-    assert_non_null(cg_crl_check_chain(e.f, &e.cfg, &e.l, chain, 3, on_result, &r));
+    assert_non_null(cg_crl_check_chain(e.f, policy(&e), chain, 3, on_result, &r));
     /* A second check on the same fetch, cancelled: never called back. */
-    cg_crl_check *k2 = cg_crl_check_chain(e.f, &e.cfg, &e.l, chain, 3, on_result, &rc);
+    cg_crl_check *k2 = cg_crl_check_chain(e.f, policy(&e), chain, 3, on_result, &rc);
     assert_non_null(k2);
     cg_crl_check_cancel(k2);
     result *all[] = { &r };
@@ -1193,7 +1205,7 @@ static void test_fetch_hang_times_out_and_cancel(void **state)
     crl_issuer_id(inter, id);
     (void)id;
     /* (a new job: the previous one failed) */
-    assert_non_null(cg_crl_check_chain(e.f, &e.cfg, &e.l, chain2, 3, on_result, &r2));
+    assert_non_null(cg_crl_check_chain(e.f, policy(&e), chain2, 3, on_result, &r2));
     uv_run(&e.loop, UV_RUN_NOWAIT);
     cg_crl_fetcher_close(e.f);
     assert_int_equal(r2.calls, 1);
@@ -1229,7 +1241,7 @@ static void test_fetch_persists_to_cache_dir(void **state)
     mbedtls_x509_crt *l1 = leaf_with_cdp(url, NULL, "1");
     const mbedtls_x509_crt *chain[] = { l1, inter, root };
     result r = { 0 };
-    assert_non_null(cg_crl_check_chain(e.f, &e.cfg, &e.l, chain, 3, on_result, &r));
+    assert_non_null(cg_crl_check_chain(e.f, policy(&e), chain, 3, on_result, &r));
     result *all[] = { &r };
     run_until(&e, all, 1, 5000);
     assert_int_equal(r.st, CG_REV_GOOD);
@@ -1263,8 +1275,7 @@ static void test_fetch_persists_to_cache_dir(void **state)
  * fetch; each callback runs on its own worker's thread. */
 typedef struct worker_run {
     cg_crl_store *store;
-    const cg_config *cfg;
-    const cg_listener_cfg *l;
+    const cg_crl_policy *policy;
     const mbedtls_x509_crt *const *chain;
     pthread_barrier_t *go;
     result r;
@@ -1285,7 +1296,7 @@ static void *worker_main(void *arg)
     uv_loop_init(&loop);
     cg_crl_fetcher *f = cg_crl_fetcher_new(&loop, w->store);
     pthread_barrier_wait(w->go);
-    if (cg_crl_check_chain(f, w->cfg, w->l, w->chain, 3, on_worker_result, w))
+    if (cg_crl_check_chain(f, w->policy, w->chain, 3, on_worker_result, w))
         while (w->r.calls == 0)
             uv_run(&loop, UV_RUN_ONCE);
     cg_crl_fetcher_close(f);
@@ -1311,7 +1322,7 @@ static void test_fetch_shared_across_workers(void **state)
     worker_run w[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {
-        w[i] = (worker_run){ .store = e.store, .cfg = &e.cfg, .l = &e.l, .chain = chain, .go = &go };
+        w[i] = (worker_run){ .store = e.store, .policy = policy(&e), .chain = chain, .go = &go };
         pthread_create(&th[i], NULL, worker_main, &w[i]);
     }
     for (int i = 0; i < 2; i++) {

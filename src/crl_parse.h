@@ -1,19 +1,26 @@
-/* Internals of the revocation module (crl.c) that its unit tests and the
- * benchmark use. Not an API for the rest of certgate.
+/* CRL parsing: a CRL (DER, PEM, or libcurl's text rendering of an LDAP
+ * answer) becomes an immutable, reference-counted `crl` with its entries in
+ * a sorted serial table; the distribution points of a certificate (CRL
+ * Distribution Points, Freshest CRL) are read with the same DistributionPoint
+ * parser as a CRL's own Freshest CRL extension. Pure: no I/O, no lock.
+ *
+ * The revocation modules above it: crl_files (CRLs on disk), crl_store (the
+ * process-wide cache), crl_fetch (transfers), crl_check (a chain's verdict).
  */
-#ifndef CG_CRL_INTERNAL_H
-#define CG_CRL_INTERNAL_H
+#ifndef CG_CRL_PARSE_H
+#define CG_CRL_PARSE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
 
-#include "crl.h"
+/* Clock skew tolerated on thisUpdate (a CRL issued "in the future"). */
+#define CRL_SKEW_S 300
 
 /* CRLReason (RFC 5280 5.3.1); CRL_REASON_NONE when an entry has none. */
 enum {
@@ -101,6 +108,20 @@ typedef struct crl {
     int ngood, nbad;
 } crl;
 
+/* One CRL as a certificate's check used it (certgate explain, crl_check's
+ * report). */
+typedef struct cg_crl_info {
+    bool present;
+    char issuer[256];
+    char source[600];         /* URL, crl_files path or cache file */
+    char this_update[32];
+    char next_update[32];     /* "" when the CRL has none */
+    char number[72];          /* CRL number in hex, "" when absent */
+    char signature[40];       /* "ECDSA with SHA-256" */
+    size_t entries;
+    bool stale;               /* used past nextUpdate, within stale_grace */
+} cg_crl_info;
+
 /* Parses a CRL (DER, PEM "X509 CRL", or several PEM blocks: the first).
  * Sorts its entries and hashes tbsCertList for verification. Returns NULL
  * with a sentence in err ("not a CRL: ...", "unsupported critical
@@ -118,17 +139,19 @@ const char *crl_reason_name(int reason);
  * authorityRevocationList or deltaRevocationList (any ;binary option).
  * Returns a malloc'd buffer or NULL with err. */
 unsigned char *crl_from_ldap_text(const char *text, size_t len, size_t *out_len, char *err, size_t err_cap);
-/* Why a transfer failed, in the words of a refusal detail. */
-void crl_transfer_error(CURLcode code, long os_errno, const char *errbuf, long redirects_max,
-                        uint32_t timeout_ms, uint64_t max_size, char *out, size_t cap);
 /* SHA-256(subject Name || SubjectPublicKeyInfo) of an issuer certificate. */
 void crl_issuer_id(const mbedtls_x509_crt *issuer, unsigned char out[32]);
 void crl_info_fill(const crl *c, cg_crl_info *out);
+/* a was issued after b (thisUpdate, then CRL number). */
+bool crl_newer(const crl *a, const crl *b);
+/* The verification memo: 1 c verifies with the issuer id, -1 it does not,
+ * 0 unknown. Once c is shared (in the store), under the store's lock. */
+int crl_memo_get(const crl *c, const unsigned char id[32]);
+void crl_memo_set(crl *c, const unsigned char id[32], bool good);
 
-/* Store internals for tests and the benchmark. */
-bool crl_store_add(cg_crl_store *s, crl *c); /* takes the reference */
-/* The newest CRL of issuer that verifies with its key, is in scope and
- * valid now (NULL: none; why says what was found). A reference. */
-crl *crl_store_find_fresh(cg_crl_store *s, const mbedtls_x509_crt *issuer, bool delta, char *why, size_t why_cap);
+/* The URIs of a certificate's CRL Distribution Points (freshest false) or of
+ * its Freshest CRL extension (true), in order. Returns how many were written
+ * to out (at most cap, each malloc'd: the caller frees them). */
+size_t cg_crl_cert_urls(const mbedtls_x509_crt *c, bool freshest, char **out, size_t cap);
 
 #endif

@@ -1,0 +1,69 @@
+/* CRL fetches: one cg_crl_fetcher per worker holds the transfers in flight
+ * on that loop, libcurl's multi-socket API driven by the libuv loop (never
+ * blocking it). HTTP(S) and LDAP answers are parsed and checked (issuer,
+ * kind, signature) on the libuv thread pool, then join the store
+ * (crl_store.h) and are persisted to cache_dir. Connections needing the same
+ * CRL share one job, and fetchers of other workers wait for it rather than
+ * starting their own. A timer refetches fetched CRLs before their
+ * nextUpdate (revocation.refresh_before).
+ */
+#ifndef CG_CRL_FETCH_H
+#define CG_CRL_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "crl_store.h"
+
+cg_crl_fetcher *cg_crl_fetcher_new(uv_loop_t *loop, cg_crl_store *s);
+/* Cancels every fetch (their waiters are told, with a "cancelled" attempt)
+ * and frees the fetcher once its handles are closed. Not from inside a
+ * waiter's callback. */
+void cg_crl_fetcher_close(cg_crl_fetcher *f);
+
+/* ---- for the chain check (crl_check.c) ---- */
+
+/* One fetch of an issuer's CRL or delta CRL, URL after URL. */
+typedef struct crl_job crl_job;
+
+/* Someone waiting for a job to end. */
+typedef struct crl_waiter crl_waiter;
+struct crl_waiter {
+    crl_waiter *next;     /* in the job's list */
+    crl_job *job;         /* the job waited for; NULL once it ended or cancelled */
+    /* The job ended (delta: it fetched a delta CRL), with its attempts;
+     * the new CRL, if any, is in the store. */
+    void (*done)(crl_waiter *w, bool delta, const cg_crl_attempt *attempts, int nattempts);
+};
+
+/* The job for issuer's CRL (key: issuer id + 'B' full or 'D' delta) from
+ * urls: an existing one, a new one this fetcher runs (*start set: call
+ * crl_job_next() once the waiter is attached), or one that waits for the
+ * worker already fetching it. dn, spki: the issuer's subject Name and public
+ * key (DER). NULL when out of memory, or when !wait_for_others and another
+ * worker fetches. */
+crl_job *crl_job_start(cg_crl_fetcher *f, const unsigned char key[33], char *const *urls, size_t nurls,
+                       const unsigned char *dn, size_t dn_len, const unsigned char *spki, size_t spki_len,
+                       const char *issuer_name, bool wait_for_others, bool *start);
+/* Starts the next URL of the job, or finishes it when none is left. */
+void crl_job_next(crl_job *j);
+/* The job of key on this fetcher, or NULL. */
+crl_job *crl_job_find(cg_crl_fetcher *f, const unsigned char key[33]);
+/* Attaches w (its done set) to j: done runs once when j ends. */
+void crl_job_wait(crl_job *j, crl_waiter *w);
+/* Detaches w from its job, if any: done will not run. */
+void crl_waiter_cancel(crl_waiter *w);
+bool crl_fetcher_closing(const cg_crl_fetcher *f);
+cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f);
+
+/* ---- for tests ---- */
+
+/* Why a transfer failed, in the words of a refusal detail. */
+void crl_transfer_error(CURLcode code, long os_errno, const char *errbuf, long redirects_max,
+                        uint32_t timeout_ms, uint64_t max_size, char *out, size_t cap);
+
+#endif
