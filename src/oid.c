@@ -1,0 +1,16 @@
+/* Object identifiers as text (oid.h). */
+#include "oid.h"
+
+#include <stdio.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/x509.h>
+
+const char *cg_oid_text(const unsigned char *oid, size_t len, char *out, size_t cap, const char *fallback)
+{
+    mbedtls_x509_buf b = { .tag = MBEDTLS_ASN1_OID, .len = len, .p = (unsigned char *)oid };
+    if (mbedtls_oid_get_numeric_string(out, cap, &b) < 0)
+        snprintf(out, cap, "%s", fallback);
+    return out;
+}
