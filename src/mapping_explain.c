@@ -157,8 +157,7 @@ static void explain_one(FILE *f, const cg_mapping *m, cg_view *v)
                 const cg_value *x = &v->v[i];
                 if (x->problem != VP_OK || x->len >= sizeof key)
                     continue;
-                for (size_t c = 0; c < x->len; c++)
-                    key[c] = cg_ascii_lower(x->s[c]);
+                cg_ascii_lower_copy(key, x->s, x->len);
                 size_t hit = cg_mapping_find(m, K_RFC822, key, x->len);
                 if (hit != SIZE_MAX) {
                     explain_entry(f, m, v, hit, "rfc822");

@@ -195,8 +195,7 @@ static bool one_key_rfc822(cg_mload *ld, yaml_node_t *n, const char *path, const
                       "in the certificate's SAN rfc822Name)", path, s);
         return false;
     }
-    for (size_t i = 0; i <= len; i++)
-        out[i] = cg_ascii_lower(s[i]);
+    cg_ascii_lower_copy(out, s, len + 1); /* with the NUL */
     return true;
 }
 

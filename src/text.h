@@ -29,6 +29,13 @@ static inline bool cg_ascii_ieq(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* dst[0..n) = src[0..n) in ASCII lower case (dst may be src). */
+static inline void cg_ascii_lower_copy(char *dst, const char *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (char)cg_ascii_lower(src[i]);
+}
+
 /* a[0..alen) and the string b equal but for ASCII case. */
 bool cg_ascii_ieq_str(const char *a, size_t alen, const char *b);
 

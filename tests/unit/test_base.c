@@ -40,6 +40,9 @@ static void test_ascii(void **state)
     assert_true(cg_ascii_ieq("Content-LENGTH", "content-length", 14));
     assert_false(cg_ascii_ieq("@", "`", 1)); /* 0x40 and 0x60 differ only by the case bit */
     assert_false(cg_ascii_ieq("\xC1", "\xE1", 1));
+    char low[8];
+    cg_ascii_lower_copy(low, "MiXeD\xC9!", 8); /* with the NUL */
+    assert_string_equal(low, "mixed\xC9!");
     assert_true(cg_ascii_ieq_str("OID.", 4, "oid."));
     assert_false(cg_ascii_ieq_str("OID", 3, "oid."));
     assert_false(cg_ascii_ieq_str("OID.x", 5, "oid."));
