@@ -11,6 +11,7 @@
 #include "health.h"
 #include "http1.h"
 #include "http1_scan.h"
+#include "list.h"
 #include "log.h"
 
 #define ADMIN_HEAD_MAX 4096u   /* a scraper's or a probe's request head is a few hundred bytes */
@@ -56,12 +57,7 @@ static void on_conn_closed(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     cg_admin *a = c->a;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        a->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CG_LIST_UNLINK(a->conns, c);
     a->nconns--;
     a->handles--;
     cg_buf_free(&c->resp);
@@ -254,10 +250,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_timer_init(a->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
-    c->next = a->conns;
-    if (a->conns)
-        a->conns->prev = c;
-    a->conns = c;
+    CG_LIST_PUSH(a->conns, c);
     a->nconns++;
     a->handles++;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {

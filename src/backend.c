@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "list.h"
 
 bool cg_identity_format(char *out, const char *kind, const char *value)
 {
@@ -51,13 +52,7 @@ static void unlink_idle(cg_backend_conn *bc)
     if (!bc->idle)
         return;
     cg_backend_pool *pool = &bc->w->pools[bc->backend];
-    if (bc->prev)
-        bc->prev->next = bc->next;
-    else
-        pool->idle = bc->next;
-    if (bc->next)
-        bc->next->prev = bc->prev;
-    bc->next = bc->prev = NULL;
+    CG_LIST_UNLINK(pool->idle, bc);
     bc->idle = false;
     pool->nidle--;
     publish_idle(bc->w, bc->backend, pool->nidle);
@@ -385,11 +380,7 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
         close_conn(lru);
     }
     /* Most recently used first: it is the least likely to have been closed. */
-    bc->next = pool->idle;
-    bc->prev = NULL;
-    if (pool->idle)
-        pool->idle->prev = bc;
-    pool->idle = bc;
+    CG_LIST_PUSH(pool->idle, bc);
     pool->nidle++;
     publish_idle(w, bc->backend, pool->nidle);
     bc->idle = true;

@@ -14,6 +14,14 @@ typedef struct cg_slice {
 
 #define CG_SLICE_LIT(s) ((cg_slice){ (s), sizeof(s) - 1 })
 
+/* s into dst as a C string, cut to cap - 1 bytes (cap > 0). */
+static inline void cg_slice_copy(char *dst, size_t cap, cg_slice s)
+{
+    size_t n = s.n < cap - 1 ? s.n : cap - 1;
+    memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
 typedef struct cg_buf {
     char *data;
     size_t len, cap;

@@ -6,6 +6,7 @@
 #include <mbedtls/sha1.h>
 
 #include "mapping_text.h"
+#include "oid.h"
 #include "verify.h"
 
 const char *const cg_kind_names[N_KINDS] = { "sha256", "issuer+serial", "ski", "sha1_public_key",
@@ -17,7 +18,7 @@ const char *const cg_kind_names[N_KINDS] = { "sha256", "issuer+serial", "ski", "
 static void sb_dn_value(cg_sb *b, const char *s, size_t n, bool folded)
 {
     for (size_t i = 0; i < n; i++) {
-        char c = folded ? fold(s[i]) : s[i];
+        char c = folded ? cg_ascii_lower(s[i]) : s[i];
         bool esc = (c && strchr("\"+,;<>\\", c) != NULL) || (c == '=' && folded) ||
                    (i == 0 && (c == '#' || c == ' ')) || (i == n - 1 && c == ' ');
         if (esc)
@@ -35,7 +36,7 @@ static int dn_attr_cmp(const cg_dn_attr *x, const cg_dn_attr *y)
         return c;
     size_t n = x->len < y->len ? x->len : y->len;
     for (size_t i = 0; i < n; i++) {
-        unsigned char a = (unsigned char)fold(x->val[i]), b = (unsigned char)fold(y->val[i]);
+        unsigned char a = (unsigned char)cg_ascii_lower(x->val[i]), b = (unsigned char)cg_ascii_lower(y->val[i]);
         if (a != b)
             return a < b ? -1 : 1;
     }
@@ -109,7 +110,7 @@ static bool view_dn_canon(const cg_view *v, int field, char *out, size_t cap)
             if (t) {
                 attrs[k].type = t->canon;
             } else {
-                cg_attr_oid_text(x->oid, x->oid_len, oids[k], sizeof oids[k]);
+                cg_oid_text(x->oid, x->oid_len, oids[k], sizeof oids[k], "(unreadable OID)");
                 attrs[k].type = oids[k];
             }
             attrs[k].val = x->s;
@@ -135,8 +136,8 @@ static bool dotted_oid_ok(const char *s, size_t n)
             if (start)
                 return false;
             start = true;
-        } else if (is_digit(s[i])) {
-            if (start && s[i] == '0' && i + 1 < n && is_digit(s[i + 1]))
+        } else if (cg_ascii_is_digit(s[i])) {
+            if (start && s[i] == '0' && i + 1 < n && cg_ascii_is_digit(s[i + 1]))
                 return false;
             start = false;
         } else {
@@ -149,17 +150,17 @@ static bool dotted_oid_ok(const char *s, size_t n)
 /* The canonical type of an attribute named in text; NULL if unknown. */
 static const char *dn_type(cg_dn_parse *d, const char *s, size_t n, char *why, size_t wcap)
 {
-    if (n > 4 && ascii_ieq(s, 4, "OID."))
+    if (n > 4 && cg_ascii_ieq_str(s, 4, "OID."))
         s += 4, n -= 4;
-    if (n && is_digit(s[0])) {
+    if (n && cg_ascii_is_digit(s[0])) {
         if (!dotted_oid_ok(s, n) || n >= sizeof d->oids[0]) {
-            fmt_into(why, wcap, "\"%.*s\" is not a dotted OID", (int)n, s);
+            cg_fmt_into(why, wcap, "\"%.*s\" is not a dotted OID", (int)n, s);
             return NULL;
         }
         for (size_t i = 0; i < cg_attr_type_count; i++) {
             char dotted[64];
-            cg_attr_oid_text((const unsigned char *)cg_attr_types[i].oid, cg_attr_types[i].oid_len, dotted,
-                     sizeof dotted);
+            cg_oid_text((const unsigned char *)cg_attr_types[i].oid, cg_attr_types[i].oid_len, dotted,
+                     sizeof dotted, "(unreadable OID)");
             if (strlen(dotted) == n && memcmp(dotted, s, n) == 0)
                 return cg_attr_types[i].canon;
         }
@@ -169,7 +170,7 @@ static const char *dn_type(cg_dn_parse *d, const char *s, size_t n, char *why, s
     }
     const cg_attr_type *t = cg_attr_by_name(s, n);
     if (!t)
-        fmt_into(why, wcap, "unknown attribute type \"%.*s\" (use a name such as CN, O, OU, L, ST, "
+        cg_fmt_into(why, wcap, "unknown attribute type \"%.*s\" (use a name such as CN, O, OU, L, ST, "
                  "C, DC, UID, emailAddress, serialNumber, or a dotted OID)", (int)(n > 40 ? 40 : n), s);
     return t ? t->canon : NULL;
 }
@@ -183,11 +184,11 @@ static bool dn_value(cg_dn_parse *d, const char **pp, const char *end, char *why
     while (p < end && *p == ' ')
         p++;
     if (p < end && *p == '#') {
-        fmt_into(why, wcap, "hex-encoded values (\"#...\") are not supported: write the value as text");
+        cg_fmt_into(why, wcap, "hex-encoded values (\"#...\") are not supported: write the value as text");
         return false;
     }
     if (p < end && *p == '"') {
-        fmt_into(why, wcap, "quoted values are not RFC 4514: escape special characters with '\\' instead");
+        cg_fmt_into(why, wcap, "quoted values are not RFC 4514: escape special characters with '\\' instead");
         return false;
     }
     while (p < end && *p != ',' && *p != '+') {
@@ -196,20 +197,20 @@ static bool dn_value(cg_dn_parse *d, const char **pp, const char *end, char *why
         if (c == '\\') {
             if (p < end && *p && strchr(" \"#+,;<=>\\", *p)) {
                 c = *p++;
-            } else if (p + 1 < end && hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
-                c = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+            } else if (p + 1 < end && cg_hex_value(p[0]) >= 0 && cg_hex_value(p[1]) >= 0) {
+                c = (char)(cg_hex_value(p[0]) * 16 + cg_hex_value(p[1]));
                 p += 2;
             } else {
-                fmt_into(why, wcap, "'\\' must be followed by one of  \"#+,;<=>\\ or two hex digits");
+                cg_fmt_into(why, wcap, "'\\' must be followed by one of  \"#+,;<=>\\ or two hex digits");
                 return false;
             }
             escaped = true;
         } else if (c && strchr("\";<>=", c)) {
-            fmt_into(why, wcap, "'%c' must be escaped as '\\%c' in a value", c, c);
+            cg_fmt_into(why, wcap, "'%c' must be escaped as '\\%c' in a value", c, c);
             return false;
         }
         if (d->used + 1 >= sizeof d->vals) {
-            fmt_into(why, wcap, "the name is too long (over %d bytes)", CG_DN_MAX);
+            cg_fmt_into(why, wcap, "the name is too long (over %d bytes)", CG_DN_MAX);
             return false;
         }
         d->vals[d->used++] = c;
@@ -220,7 +221,7 @@ static bool dn_value(cg_dn_parse *d, const char **pp, const char *end, char *why
     size_t at;
     const char *bad = text_problem(d->vals + start, keep - start, &at);
     if (bad) {
-        fmt_into(why, wcap, "a value %s", bad);
+        cg_fmt_into(why, wcap, "a value %s", bad);
         return false;
     }
     cg_dn_attr *a = &d->attrs[d->n];
@@ -240,24 +241,24 @@ bool cg_dn_parse_text(cg_dn_parse *d, const char *s, size_t len, char *why, size
     while (p < end && *p == ' ')
         p++;
     if (p == end) {
-        fmt_into(why, wcap, "the name is empty");
+        cg_fmt_into(why, wcap, "the name is empty");
         return false;
     }
     while (p < end) {
         if (d->n >= CG_VIEW_MAX_VALUES) {
-            fmt_into(why, wcap, "the name has more than %d attributes", CG_VIEW_MAX_VALUES);
+            cg_fmt_into(why, wcap, "the name has more than %d attributes", CG_VIEW_MAX_VALUES);
             return false;
         }
         while (p < end && *p == ' ')
             p++;
         const char *t = p;
-        while (p < end && (is_alpha(*p) || is_digit(*p) || *p == '-' || *p == '.'))
+        while (p < end && (cg_ascii_is_alpha(*p) || cg_ascii_is_digit(*p) || *p == '-' || *p == '.'))
             p++;
         size_t tlen = (size_t)(p - t);
         while (p < end && *p == ' ')
             p++;
         if (tlen == 0 || p == end || *p != '=') {
-            fmt_into(why, wcap, "expected TYPE=value at \"%.*s\"", (int)((end - t) > 30 ? 30 : end - t), t);
+            cg_fmt_into(why, wcap, "expected TYPE=value at \"%.*s\"", (int)((end - t) > 30 ? 30 : end - t), t);
             return false;
         }
         p++;
@@ -270,7 +271,7 @@ bool cg_dn_parse_text(cg_dn_parse *d, const char *s, size_t len, char *why, size
         if (p < end) {
             p++; /* ',' or '+' */
             if (p == end) {
-                fmt_into(why, wcap, "the name ends with a separator");
+                cg_fmt_into(why, wcap, "the name ends with a separator");
                 return false;
             }
         }
@@ -314,7 +315,7 @@ bool cg_dn_canonical(const char *dn, char *out, size_t cap, char *why, size_t wh
     if (!cg_dn_parse_text(&d, dn, strlen(dn), why, why_cap))
         return false;
     if (!cg_dn_canon(d.attrs, d.n, out, cap)) {
-        fmt_into(why, why_cap, "the name is too long");
+        cg_fmt_into(why, why_cap, "the name is too long");
         return false;
     }
     return true;
@@ -337,7 +338,7 @@ static void serial_canon(const unsigned char *p, size_t n, char *out)
     char hex[2 * MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN + 1];
     if (n > MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN)
         n = MBEDTLS_X509_RFC5280_MAX_SERIAL_LEN;
-    hex_lower(p, n, hex);
+    cg_hex_encode(p, n, hex, sizeof hex, false);
     const char *s = hex;
     while (*s == '0')
         s++;
@@ -357,7 +358,7 @@ const char *cg_view_key_ski(cg_view *v)
 {
     if (!v->keys.ski_done) {
         if (v->ski)
-            hex_lower(v->ski, v->ski_len, v->keys.ski);
+            cg_hex_encode(v->ski, v->ski_len, v->keys.ski, sizeof v->keys.ski, false);
         v->keys.has_ski = v->ski != NULL;
         v->keys.ski_done = true;
     }
@@ -370,7 +371,7 @@ const char *cg_view_key_sha1pk(cg_view *v)
     if (!v->keys.sha1pk_done) {
         unsigned char d[20];
         mbedtls_sha1_ret(v->crt->pk_raw.p, v->crt->pk_raw.len, d);
-        hex_lower(d, sizeof d, v->keys.sha1pk);
+        cg_hex_encode(d, sizeof d, v->keys.sha1pk, sizeof v->keys.sha1pk, false);
         v->keys.sha1pk_done = true;
     }
     return v->keys.sha1pk;
@@ -412,6 +413,6 @@ bool cg_view_key(cg_view *v, cg_kind k, char *key, size_t cap, bool *undecodable
         break;
     default: return false;
     }
-    fmt_into(key, cap, b ? "%s\n%s" : "%s", a, b);
+    cg_fmt_into(key, cap, b ? "%s\n%s" : "%s", a, b);
     return true;
 }

@@ -15,7 +15,7 @@
 
 static bool is_b64(char c)
 {
-    return is_alpha(c) || is_digit(c) || c == '+' || c == '/';
+    return cg_ascii_is_alpha(c) || cg_ascii_is_digit(c) || c == '+' || c == '/';
 }
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -28,7 +28,7 @@ static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, cha
     char *clean = malloc(len + 1);
     size_t n = 0, pad = 0;
     if (!clean) {
-        fmt_into(why, wcap, "out of memory");
+        cg_fmt_into(why, wcap, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
@@ -40,10 +40,10 @@ static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, cha
         } else if (!is_b64(c) || pad) {
             char shown[8];
             if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7F)
-                fmt_into(shown, sizeof shown, "'%c'", c);
+                cg_fmt_into(shown, sizeof shown, "'%c'", c);
             else
-                fmt_into(shown, sizeof shown, "0x%02x", (unsigned char)c);
-            fmt_into(why, wcap, "is not base64: %s at position %zu %s (%s; paste the whole "
+                cg_fmt_into(shown, sizeof shown, "0x%02x", (unsigned char)c);
+            cg_fmt_into(why, wcap, "is not base64: %s at position %zu %s (%s; paste the whole "
                      "certificate, or give certificate_file or sha256)", shown, i + 1,
                      pad ? "follows the '=' padding" : "is not a base64 character", IIS_B64_HINT);
             free(clean);
@@ -52,7 +52,7 @@ static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, cha
         clean[n++] = c;
     }
     if (n == 0 || n % 4 || pad > 2) {
-        fmt_into(why, wcap, "is not complete base64: %zu characters, not a multiple of 4 (the text was "
+        cg_fmt_into(why, wcap, "is not complete base64: %zu characters, not a multiple of 4 (the text was "
                  "cut or lines were lost; %s)", n, IIS_B64_HINT);
         free(clean);
         return NULL;
@@ -60,7 +60,7 @@ static unsigned char *b64_decode(const char *s, size_t len, size_t *out_len, cha
     size_t olen = 0;
     unsigned char *out = malloc(n / 4 * 3 + 1);
     if (!out || mbedtls_base64_decode(out, n / 4 * 3 + 1, &olen, (unsigned char *)clean, n) != 0) {
-        fmt_into(why, wcap, "is not valid base64 (%s)", IIS_B64_HINT);
+        cg_fmt_into(why, wcap, "is not valid base64 (%s)", IIS_B64_HINT);
         free(out);
         free(clean);
         return NULL;
@@ -78,23 +78,23 @@ static bool pem_body(const char *s, size_t len, const char **body, size_t *blen,
     const char *label = b + sizeof begin - 1;
     const char *lend = memmem(label, len - (size_t)(label - s), "-----", 5);
     if (!lend) {
-        fmt_into(why, wcap, "has a PEM \"-----BEGIN\" line without its closing dashes");
+        cg_fmt_into(why, wcap, "has a PEM \"-----BEGIN\" line without its closing dashes");
         return false;
     }
     if ((size_t)(lend - label) != 11 || memcmp(label, "CERTIFICATE", 11) != 0) {
         /* Never echo the block: it may be a private key. */
-        fmt_into(why, wcap, "is a PEM block labelled \"%.*s\", not CERTIFICATE", (int)((lend - label) > 40 ? 40 : lend - label), label);
+        cg_fmt_into(why, wcap, "is a PEM block labelled \"%.*s\", not CERTIFICATE", (int)((lend - label) > 40 ? 40 : lend - label), label);
         return false;
     }
     const char *start = lend + 5;
     const char *e = memmem(start, len - (size_t)(start - s), end_cert, sizeof end_cert - 1);
     if (!e) {
-        fmt_into(why, wcap, "has no \"-----END CERTIFICATE-----\" line");
+        cg_fmt_into(why, wcap, "has no \"-----END CERTIFICATE-----\" line");
         return false;
     }
     const char *after = e + sizeof end_cert - 1;
     if (memmem(after, len - (size_t)(after - s), begin, sizeof begin - 1)) {
-        fmt_into(why, wcap, "holds more than one PEM block; a one-to-one entry names exactly one "
+        cg_fmt_into(why, wcap, "holds more than one PEM block; a one-to-one entry names exactly one "
                  "certificate (the client's own, not its chain)");
         return false;
     }
@@ -119,7 +119,7 @@ bool cg_mapping_cert_text(const char *text, size_t len, mbedtls_x509_crt *crt, c
     if (ret != 0) {
         char err[128];
         mbedtls_strerror(ret, err, sizeof err);
-        fmt_into(why, wcap, "decodes to %zu bytes that are not a DER certificate (%s; %s)", der_len,
+        cg_fmt_into(why, wcap, "decodes to %zu bytes that are not a DER certificate (%s; %s)", der_len,
                  err, IIS_B64_HINT);
     }
     free(der);

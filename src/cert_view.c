@@ -44,7 +44,7 @@ static const char *slot_sub_name(int slot)
 /* "subject.CN" */
 const char *cg_slot_name(int slot, char *buf, size_t cap)
 {
-    fmt_into(buf, cap, "%s.%s", cg_field_names[slot_field(slot)], slot_sub_name(slot));
+    cg_fmt_into(buf, cap, "%s.%s", cg_field_names[slot_field(slot)], slot_sub_name(slot));
     return buf;
 }
 
@@ -54,7 +54,7 @@ int cg_sub_by_name(int field, const char *s, size_t n)
 {
     if (field == FIELD_SAN) {
         for (int i = 0; i < N_SAN_SUBS; i++)
-            if (ascii_ieq(s, n, san_sub_names[i]))
+            if (cg_ascii_ieq_str(s, n, san_sub_names[i]))
                 return i;
         return -1;
     }
@@ -65,7 +65,7 @@ int cg_sub_by_name(int field, const char *s, size_t n)
 int cg_field_by_name(const char *s, size_t n)
 {
     for (int i = 0; i < N_FIELDS; i++)
-        if (ascii_ieq(s, n, cg_field_names[i]))
+        if (cg_ascii_ieq_str(s, n, cg_field_names[i]))
             return i;
     return -1;
 }
@@ -126,22 +126,15 @@ const cg_attr_type *cg_attr_by_oid(const unsigned char *oid, size_t len)
 const cg_attr_type *cg_attr_by_name(const char *s, size_t len)
 {
     for (size_t i = 0; i < sizeof attr_aliases / sizeof attr_aliases[0]; i++)
-        if (ascii_ieq(s, len, attr_aliases[i].alias)) {
+        if (cg_ascii_ieq_str(s, len, attr_aliases[i].alias)) {
             s = attr_aliases[i].name;
             len = strlen(s);
             break;
         }
     for (size_t i = 0; i < cg_attr_type_count; i++)
-        if (ascii_ieq(s, len, cg_attr_types[i].name))
+        if (cg_ascii_ieq_str(s, len, cg_attr_types[i].name))
             return &cg_attr_types[i];
     return NULL;
-}
-
-void cg_attr_oid_text(const unsigned char *oid, size_t len, char *out, size_t cap)
-{
-    mbedtls_x509_buf b = { .tag = MBEDTLS_ASN1_OID, .len = len, .p = (unsigned char *)oid };
-    if (mbedtls_oid_get_numeric_string(out, cap, &b) < 0)
-        fmt_into(out, cap, "(unreadable OID)");
 }
 
 /* ---- decoding attribute values ---- */
@@ -149,19 +142,19 @@ void cg_attr_oid_text(const unsigned char *oid, size_t len, char *out, size_t ca
 void cg_vproblem_text(cg_vproblem p, uint32_t detail, char *out, size_t cap)
 {
     switch (p) {
-    case VP_OK: fmt_into(out, cap, "is valid"); break;
-    case VP_NUL: fmt_into(out, cap, "contains a NUL character"); break;
-    case VP_CONTROL: fmt_into(out, cap, "contains the control character U+%04X", (unsigned)detail); break;
-    case VP_UTF8: fmt_into(out, cap, "is not valid UTF-8 (byte %u)", (unsigned)detail); break;
+    case VP_OK: cg_fmt_into(out, cap, "is valid"); break;
+    case VP_NUL: cg_fmt_into(out, cap, "contains a NUL character"); break;
+    case VP_CONTROL: cg_fmt_into(out, cap, "contains the control character U+%04X", (unsigned)detail); break;
+    case VP_UTF8: cg_fmt_into(out, cap, "is not valid UTF-8 (byte %u)", (unsigned)detail); break;
     case VP_CHARSET:
-        fmt_into(out, cap, "has a character its ASN.1 string type (tag 0x%02x) does not allow",
+        cg_fmt_into(out, cap, "has a character its ASN.1 string type (tag 0x%02x) does not allow",
                  (unsigned)detail);
         break;
     case VP_NOT_STRING:
-        fmt_into(out, cap, "is not a character string (ASN.1 tag 0x%02x)", (unsigned)detail);
+        cg_fmt_into(out, cap, "is not a character string (ASN.1 tag 0x%02x)", (unsigned)detail);
         break;
-    case VP_ROOM: fmt_into(out, cap, "does not fit in certgate's bounds (names over 8 KiB)"); break;
-    case VP_MALFORMED: fmt_into(out, cap, "is malformed DER"); break;
+    case VP_ROOM: cg_fmt_into(out, cap, "does not fit in certgate's bounds (names over 8 KiB)"); break;
+    case VP_MALFORMED: cg_fmt_into(out, cap, "is malformed DER"); break;
     }
 }
 

@@ -120,8 +120,6 @@ extern const size_t cg_attr_type_count;
 const cg_attr_type *cg_attr_by_oid(const unsigned char *oid, size_t len);
 /* By name or alias, ASCII case-insensitively. */
 const cg_attr_type *cg_attr_by_name(const char *s, size_t len);
-/* The dotted form of a DER OID ("(unreadable OID)" when it is not one). */
-void cg_attr_oid_text(const unsigned char *oid, size_t len, char *out, size_t cap);
 
 /* ---- values ---- */
 

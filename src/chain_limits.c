@@ -10,6 +10,7 @@
 #include <mbedtls/ssl.h>
 
 #include "verify.h"
+#include "text.h"
 
 static size_t get24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
 
@@ -37,20 +38,6 @@ long cg_chain_msg_split(const unsigned char *msg, size_t len, cg_chain_span *out
     return n;
 }
 
-static bool ascii_casecmp_eq(const unsigned char *a, const unsigned char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (unsigned char)(x + 32);
-        if (y >= 'A' && y <= 'Z')
-            y = (unsigned char)(y + 32);
-        if (x != y)
-            return false;
-    }
-    return true;
-}
-
 static bool is_text(int tag) { return tag == MBEDTLS_ASN1_UTF8_STRING || tag == MBEDTLS_ASN1_PRINTABLE_STRING; }
 
 static bool bytes_eq(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b)
@@ -68,7 +55,7 @@ bool cg_chain_names_match(const mbedtls_x509_name *a, const mbedtls_x509_name *b
             return false;
         bool same = a->val.tag == b->val.tag && bytes_eq(&a->val, &b->val);
         if (!same && !(is_text(a->val.tag) && is_text(b->val.tag) && a->val.len == b->val.len &&
-                       ascii_casecmp_eq(a->val.p, b->val.p, a->val.len)))
+                       cg_ascii_ieq((const char *)a->val.p, (const char *)b->val.p, a->val.len)))
             return false;
         if (a->next_merged != b->next_merged)
             return false;

@@ -1,5 +1,7 @@
 #include "chunked.h"
 
+#include "text.h"
+
 enum {
     SIZE_START, /* first hex digit of a chunk size */
     SIZE,       /* more hex digits */
@@ -15,16 +17,6 @@ enum {
     FINAL_LF,
     DONE,
 };
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* A byte allowed inside a chunk extension or a trailer line. */
 static bool is_field_byte(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
@@ -54,7 +46,7 @@ size_t cg_chunked_scan(cg_chunked *ck, const char *buf, size_t len, const char *
             FAIL("a chunk-size or trailer line is longer than 4096 bytes");
         switch (ck->state) {
         case SIZE_START: {
-            int v = hexval(c);
+            int v = cg_hex_value(c);
             if (v < 0)
                 FAIL("a chunk size does not start with a hex digit");
             ck->left = (uint64_t)v;
@@ -63,7 +55,7 @@ size_t cg_chunked_scan(cg_chunked *ck, const char *buf, size_t len, const char *
             break;
         }
         case SIZE: {
-            int v = hexval(c);
+            int v = cg_hex_value(c);
             if (v >= 0) {
                 if (++ck->digits > 16 || ck->left > (UINT64_MAX >> 4))
                     FAIL("a chunk size is too large");

@@ -28,6 +28,7 @@
 #include "error.h"
 #include "log.h"
 #include "mapping.h"
+#include "oid.h"
 #include "tls.h"
 #include "verify.h"
 
@@ -138,7 +139,7 @@ static void print_ekus(const mbedtls_x509_crt *c)
     for (const mbedtls_x509_sequence *s = &c->ext_key_usage; s && s->buf.p; s = s->next) {
         const char *desc = NULL;
         char oid[64];
-        mbedtls_oid_get_numeric_string(oid, sizeof oid, &s->buf);
+        cg_oid_text(s->buf.p, s->buf.len, oid, sizeof oid, "?");
         if (mbedtls_oid_get_extended_key_usage(&s->buf, &desc) == 0)
             printf("%s%s (%s)", k++ ? ", " : "", desc, oid);
         else

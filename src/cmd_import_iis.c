@@ -37,6 +37,8 @@
 #include "mapping.h"
 #include "mapping_load.h"
 #include "principal.h"
+#include "text.h"
+#include "vec.h"
 #include "verify.h"
 
 #define SECTION "iisClientCertificateMappingAuthentication"
@@ -134,13 +136,9 @@ static void comment_text(FILE *f, const char *s)
 
 static iis_entry *add_entry(iis_import *im, bool m2o, int line)
 {
-    if (im->n == im->cap) {
-        im->cap = im->cap ? im->cap * 2 : 16;
-        im->e = realloc(im->e, im->cap * sizeof *im->e);
-        if (!im->e) {
-            fprintf(stderr, "certgate import-iis: out of memory\n");
-            exit(2);
-        }
+    if (!cg_vec_reserve(im->e, im->cap, im->n + 1, 16)) {
+        fprintf(stderr, "certgate import-iis: out of memory\n");
+        exit(2);
     }
     iis_entry *e = &im->e[im->n++];
     memset(e, 0, sizeof *e);
@@ -196,8 +194,7 @@ static const char *location_of(xmlNodePtr n, char **owned)
 static void upper_ascii(char *s)
 {
     for (; *s; s++)
-        if (*s >= 'a' && *s <= 'z')
-            *s = (char)(*s - 32);
+        *s = (char)cg_ascii_upper(*s);
 }
 
 /* The realm for a NetBIOS domain: --domain NETBIOS=REALM, else the name in

@@ -22,11 +22,11 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     static const char expect[] = "expected http://host[:port], e.g. http://127.0.0.1:8080";
     if (strncasecmp(url, "http://", 7) != 0) {
         if (strncasecmp(url, "https://", 8) == 0)
-            cg_loader_fmt(why, cap, "https is not supported: certgate speaks plain HTTP to backends (%s)", expect);
+            cg_fmt_into(why, cap, "https is not supported: certgate speaks plain HTTP to backends (%s)", expect);
         else if (strstr(url, "://"))
-            cg_loader_fmt(why, cap, "unsupported scheme \"%.*s\" (%s)", (int)(strstr(url, "://") - url), url, expect);
+            cg_fmt_into(why, cap, "unsupported scheme \"%.*s\" (%s)", (int)(strstr(url, "://") - url), url, expect);
         else
-            cg_loader_fmt(why, cap, "\"%s\" is not a URL (%s)", url, expect);
+            cg_fmt_into(why, cap, "\"%s\" is not a URL (%s)", url, expect);
         return why;
     }
     const char *auth = url + 7;
@@ -36,17 +36,17 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     if (rest[0] == '/' && rest[1] == '\0')
         rest++;
     if (rest[0] == '/') {
-        cg_loader_fmt(why, cap, "has a path \"%s\"; requests are forwarded with their own path, so a "
+        cg_fmt_into(why, cap, "has a path \"%s\"; requests are forwarded with their own path, so a "
                       "backend URL cannot have one (%s)", rest, expect);
         return why;
     }
     if (rest[0] == '?' || rest[0] == '#') {
-        cg_loader_fmt(why, cap, "has a %s \"%s\", which is not supported (%s)",
+        cg_fmt_into(why, cap, "has a %s \"%s\", which is not supported (%s)",
                       rest[0] == '?' ? "query" : "fragment", rest, expect);
         return why;
     }
     if (memchr(auth, '@', alen)) {
-        cg_loader_fmt(why, cap, "has user information (user@); credentials in backend URLs are not "
+        cg_fmt_into(why, cap, "has user information (user@); credentials in backend URLs are not "
                       "supported (%s)", expect);
         return why;
     }
@@ -55,7 +55,7 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     if (auth[0] == '[') {
         hend = memchr(auth, ']', alen);
         if (!hend) {
-            cg_loader_fmt(why, cap, "has \"[\" without \"]\" (%s; IPv6 as http://[::1]:8080)", expect);
+            cg_fmt_into(why, cap, "has \"[\" without \"]\" (%s; IPv6 as http://[::1]:8080)", expect);
             return why;
         }
         host = auth + 1;
@@ -64,14 +64,14 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
         hend = auth + strcspn(auth, ":/?#");
         p = hend;
         if (*p == ':' && memchr(p + 1, ':', (size_t)(aend - p - 1))) {
-            cg_loader_fmt(why, cap, "IPv6 addresses must be in brackets (%s; IPv6 as http://[::1]:8080)", expect);
+            cg_fmt_into(why, cap, "IPv6 addresses must be in brackets (%s; IPv6 as http://[::1]:8080)", expect);
             return why;
         }
     }
     size_t hlen = (size_t)(hend - host);
     char hostbuf[256];
     if (hlen == 0 || hlen >= sizeof hostbuf) {
-        cg_loader_fmt(why, cap, "has %s host (%s)", hlen ? "an overlong" : "no", expect);
+        cg_fmt_into(why, cap, "has %s host (%s)", hlen ? "an overlong" : "no", expect);
         return why;
     }
     memcpy(hostbuf, host, hlen);
@@ -79,13 +79,13 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     if (auth[0] == '[') {
         unsigned char a6[16];
         if (inet_pton(AF_INET6, hostbuf, a6) != 1) {
-            cg_loader_fmt(why, cap, "\"[%s]\" is not an IPv6 address (%s)", hostbuf, expect);
+            cg_fmt_into(why, cap, "\"[%s]\" is not an IPv6 address (%s)", hostbuf, expect);
             return why;
         }
     } else {
         for (size_t i = 0; i < hlen; i++) {
             if (!host_char_ok(hostbuf[i])) {
-                cg_loader_fmt(why, cap, "\"%s\" is not a host name or IPv4 address (%s)", hostbuf, expect);
+                cg_fmt_into(why, cap, "\"%s\" is not a host name or IPv4 address (%s)", hostbuf, expect);
                 return why;
             }
         }
@@ -97,13 +97,13 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
         char portbuf[16];
         size_t plen = (size_t)(aend - p - 1);
         if (*p != ':' || plen == 0 || plen >= sizeof portbuf) {
-            cg_loader_fmt(why, cap, "has an invalid port (%s)", expect);
+            cg_fmt_into(why, cap, "has an invalid port (%s)", expect);
             return why;
         }
         memcpy(portbuf, p + 1, plen);
         portbuf[plen] = '\0';
         if (cg_value_parse_uint(portbuf, &v) != CG_NUM_OK || v < 1 || v > 65535) {
-            cg_loader_fmt(why, cap, "port \"%s\" is not a number from 1 to 65535 (%s)", portbuf, expect);
+            cg_fmt_into(why, cap, "port \"%s\" is not a number from 1 to 65535 (%s)", portbuf, expect);
             return why;
         }
         port = (uint32_t)v;
@@ -114,9 +114,9 @@ static const char *split_url(cg_loader *ld, const char *url, cg_backend_cfg *b, 
     char hh[300];
     const char *lb = auth[0] == '[' ? "[" : "", *rb = auth[0] == '[' ? "]" : "";
     if (port == 80)
-        cg_loader_fmt(hh, sizeof hh, "%s%s%s", lb, hostbuf, rb);
+        cg_fmt_into(hh, sizeof hh, "%s%s%s", lb, hostbuf, rb);
     else
-        cg_loader_fmt(hh, sizeof hh, "%s%s%s:%u", lb, hostbuf, rb, port);
+        cg_fmt_into(hh, sizeof hh, "%s%s%s:%u", lb, hostbuf, rb, port);
     b->host_header = cg_loader_strdup(ld, hh);
     return NULL;
 }

@@ -104,7 +104,7 @@ void cg_config_parse_backend_kerberos(cg_loader *ld, const cg_map *bm, cg_backen
                       "for the defaults, or remove the key to not delegate)", path, list);
         return;
     }
-    cg_loader_fmt(where, sizeof where, "in kerberos of %.150s",
+    cg_fmt_into(where, sizeof where, "in kerberos of %.150s",
                   strncmp(bm->where, "in ", 3) == 0 ? bm->where + 3 : bm->where);
     if (!cg_loader_open_section(ld, bm, "kerberos", keys, where, &m))
         return;

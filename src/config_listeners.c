@@ -25,11 +25,11 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
 
     r->client_cert_required = true;
     if (path) {
-        cg_loader_fmt(m.where, sizeof m.where, "in route \"%s\" of %s", path, ldesc);
-        cg_loader_fmt(m.path, sizeof m.path, "%s.routes[%s]", lpath, path);
+        cg_fmt_into(m.where, sizeof m.where, "in route \"%s\" of %s", path, ldesc);
+        cg_fmt_into(m.path, sizeof m.path, "%s.routes[%s]", lpath, path);
     } else {
-        cg_loader_fmt(m.where, sizeof m.where, "in routes[#%zu] of %s", i + 1, ldesc);
-        cg_loader_fmt(m.path, sizeof m.path, "%s.routes[#%zu]", lpath, i + 1);
+        cg_fmt_into(m.where, sizeof m.where, "in routes[#%zu] of %s", i + 1, ldesc);
+        cg_fmt_into(m.path, sizeof m.path, "%s.routes[#%zu]", lpath, i + 1);
     }
     if (!cg_loader_expect_map(ld, item, m.path, keys))
         return;
@@ -85,7 +85,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
             size_t len = 0;
             for (size_t k = 0; k < cfg->nbackends && len < sizeof list; k++)
                 if (cfg->backends[k].name)
-                    len += cg_loader_fmt(list + len, sizeof list - len, "%s%s", len ? ", " : "",
+                    len += cg_fmt_into(list + len, sizeof list - len, "%s%s", len ? ", " : "",
                                          cfg->backends[k].name);
             cg_yaml_key_path(m.path, "backend", kp, sizeof kp);
             cg_yaml_error(&ld->y, n, "%s: no backend named \"%s\" (%s%s)", kp, s,
@@ -235,7 +235,7 @@ static void parse_listener_proxy_protocol(cg_loader *ld, const cg_map *lm, const
     static const char *const direct[] = { "refuse", "allow", NULL };
     char where[192];
     cg_map m;
-    cg_loader_fmt(where, sizeof where, "in proxy_protocol of %s", ldesc);
+    cg_fmt_into(where, sizeof where, "in proxy_protocol of %s", ldesc);
     if (!cg_loader_open_section(ld, lm, "proxy_protocol", keys, where, &m))
         return;
     l->proxy_protocol.enabled = true;
@@ -273,7 +273,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
     l->case_insensitive_paths = true; /* the backends are IIS */
     l->windows_paths = true;
     /* "listener \"main\"" or "listeners[#2]": m->where without its "in ". */
-    cg_loader_fmt(ldesc, sizeof ldesc, "%s", m->where + 3);
+    cg_fmt_into(ldesc, sizeof ldesc, "%s", m->where + 3);
 
     if (cg_loader_get_string(ld, m, "name", "a name for logs", &n, &s) == CG_YAML_SET) {
         l->name = cg_loader_strdup(ld, s);
@@ -303,7 +303,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
     if (!cg_yaml_map_get(&ld->y, item, "name", NULL) && l->address && l->port) {
         char def[96];
         bool v6 = strchr(l->address, ':') != NULL;
-        cg_loader_fmt(def, sizeof def, "%s%s%s:%u", v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
+        cg_fmt_into(def, sizeof def, "%s%s%s:%u", v6 ? "[" : "", l->address, v6 ? "]" : "", l->port);
         l->name = cg_loader_strdup(ld, def);
     }
 

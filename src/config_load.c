@@ -25,6 +25,7 @@
 #include "config_sections.h"
 #include "config_tls.h"
 #include "error_page.h"
+#include "file.h"
 #include "mapping.h"
 
 static void parse_root(cg_loader *ld, yaml_node_t *root)
@@ -245,53 +246,18 @@ cg_config *cg_config_load_string(const char *yaml, size_t len, const char *name,
     return cfg;
 }
 
-/* Reads with fread rather than stat + one read so pipes work too. */
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (cap - n < 4096) {
-            char *nb = realloc(buf, cap ? cap * 2 : 8192);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = nb;
-            cap = cap ? cap * 2 : 8192;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int err = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = err;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag)
 {
     size_t len = 0;
-    char *buf = read_all(path, &len);
+    cg_file_error fe;
+    unsigned char *buf = cg_file_read(path, SIZE_MAX, 0, &len, &fe); /* a pipe works too */
     if (!buf) {
         cg_diag_add(diag, CG_DIAG_ERROR, path, 0, 0, "cannot read the configuration file: %s",
                     strerror(errno));
         return NULL;
     }
     char *dir = base_dir(path);
-    cg_config *cfg = load((const unsigned char *)buf, len, path, dir, flags, diag);
+    cg_config *cfg = load(buf, len, path, dir, flags, diag);
     free(dir);
     free(buf);
     return cfg;

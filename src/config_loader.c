@@ -7,20 +7,6 @@
 
 #include "config_value.h"
 
-/* snprintf that returns what it actually wrote, so lengths can be summed
- * safely; truncating long names in messages is intended. */
-__attribute__((format(printf, 3, 4)))
-size_t cg_loader_fmt(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || cap == 0)
-        return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
 char *cg_loader_strdup(cg_loader *ld, const char *s)
 {
     char *p = strdup(s);
@@ -87,7 +73,7 @@ cg_got cg_loader_get_uint(cg_loader *ld, const cg_map *m, const char *key, uint3
     yaml_node_t *n;
     const char *s;
     char expect[96], path[256], d[96];
-    cg_loader_fmt(expect, sizeof expect, "a whole number from %u to %u", min, max);
+    cg_fmt_into(expect, sizeof expect, "a whole number from %u to %u", min, max);
     cg_got got = cg_yaml_get_text(&ld->y, m->node, m->path, key, expect, &n, &s);
     if (got != CG_YAML_SET)
         return got;
@@ -210,7 +196,7 @@ cg_got cg_loader_get_enum(cg_loader *ld, const cg_map *m, const char *key, const
     const char *s;
     char list[128], expect[160], path[256], d[96];
     cg_yaml_join(list, sizeof list, names);
-    cg_loader_fmt(expect, sizeof expect, "one of: %s", list);
+    cg_fmt_into(expect, sizeof expect, "one of: %s", list);
     cg_got got = cg_yaml_get_text(&ld->y, m->node, m->path, key, expect, &n, &s);
     if (got != CG_YAML_SET)
         return got;
@@ -287,7 +273,7 @@ bool cg_loader_open_section(cg_loader *ld, const cg_map *parent, const char *key
     memset(m, 0, sizeof *m);
     m->node = n;
     cg_yaml_key_path(parent->path, key, m->path, sizeof m->path);
-    cg_loader_fmt(m->where, sizeof m->where, "%s", where);
+    cg_fmt_into(m->where, sizeof m->where, "%s", where);
     if (!cg_loader_expect_map(ld, n, m->path, keys))
         return false;
     cg_yaml_check_keys(&ld->y, m->node, m->where, keys);
@@ -355,11 +341,11 @@ void *cg_loader_parse_list(cg_loader *ld, const cg_map *root, const cg_loader_li
         const char *name = cg_loader_peek_name(ld, item, "name");
         cg_map m = { .node = item };
         if (name) {
-            cg_loader_fmt(m.where, sizeof m.where, "in %s \"%s\"", list->noun, name);
-            cg_loader_fmt(m.path, sizeof m.path, "%s[%s]", list->key, name);
+            cg_fmt_into(m.where, sizeof m.where, "in %s \"%s\"", list->noun, name);
+            cg_fmt_into(m.path, sizeof m.path, "%s[%s]", list->key, name);
         } else {
-            cg_loader_fmt(m.where, sizeof m.where, "in %s[#%zu]", list->key, i + 1);
-            cg_loader_fmt(m.path, sizeof m.path, "%s[#%zu]", list->key, i + 1);
+            cg_fmt_into(m.where, sizeof m.where, "in %s[#%zu]", list->key, i + 1);
+            cg_fmt_into(m.path, sizeof m.path, "%s[#%zu]", list->key, i + 1);
         }
         if (!cg_loader_expect_map(ld, item, m.path, list->keys))
             continue;

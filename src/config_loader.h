@@ -21,6 +21,7 @@
 
 #include "cidr.h"
 #include "config.h"
+#include "text.h" /* cg_fmt_into */
 #include "yaml_doc.h"
 
 typedef struct cg_loader {
@@ -37,11 +38,6 @@ typedef struct cg_map {
 } cg_map;
 
 typedef cg_yaml_got cg_got;
-
-/* snprintf that returns what it actually wrote, so lengths can be summed
- * safely; truncating long names in messages is intended. */
-__attribute__((format(printf, 3, 4)))
-size_t cg_loader_fmt(char *buf, size_t cap, const char *fmt, ...);
 
 /* Allocation failures set ld->y.oom: the load then fails with one message. */
 char *cg_loader_strdup(cg_loader *ld, const char *s);

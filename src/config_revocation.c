@@ -151,7 +151,7 @@ void cg_config_parse_listener_revocation(cg_loader *ld, const cg_map *lm, const 
     cg_listener_revocation *r = &l->revocation;
     char where[192], path[256];
     cg_map m;
-    cg_loader_fmt(where, sizeof where, "in revocation of %s", ldesc);
+    cg_fmt_into(where, sizeof where, "in revocation of %s", ldesc);
     if (!cg_loader_open_section(ld, lm, "revocation", keys, where, &m))
         return;
 

@@ -18,7 +18,7 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
                                         "allow_weak_signatures", "session_ticket_keys", NULL };
     char where[192];
     cg_map m;
-    cg_loader_fmt(where, sizeof where, "in tls of %s", ldesc);
+    cg_fmt_into(where, sizeof where, "in tls of %s", ldesc);
     if (!cg_yaml_map_get(&ld->y, lm->node, "tls", NULL)) {
         cg_loader_missing(ld, lm, "tls", "a mapping with at least certificate, key and client_ca");
         return;

@@ -16,6 +16,7 @@
 #include <mbedtls/ssl.h>
 
 #include "crl_check.h"
+#include "list.h"
 #include "delegation.h"
 #include "dn.h"
 #include "log.h"
@@ -51,12 +52,7 @@ static void on_closed(uv_handle_t *h)
     if (--c->handles > 0)
         return;
     cg_worker *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    CG_LIST_UNLINK(w->conns, c);
     w->nconns--;
     cg_counter_add(&w->stats.closed[cg_stats_listener(c->listener)], 1);
     atomic_fetch_sub(&cg_open_connections, 1);
@@ -753,10 +749,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
     uv_timer_init(&w->loop, &c->timer);
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    CG_LIST_PUSH(w->conns, c);
     w->nconns++;
     cg_counter_add(&w->stats.accepted[cg_stats_listener(li)], 1);
     c->accepted_ns = uv_hrtime();

@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "crl_text.h"
+#include "text.h"
 
 typedef enum { IT_EVAL, IT_WAIT, IT_GOOD, IT_REVOKED, IT_UNKNOWN } it_state;
 
@@ -83,8 +84,8 @@ static int judge(const item *it, const crl *c, int memo, const crl *base, int64_
     const cg_crl_check *chk = it->chk;
     char when[40];
     bool say = !(c->origin == CRL_ORIGIN_FETCH && tried_url(it, c->source)); /* the attempt said it already */
-#define REJECT(...) do { if (say) { *rlen = crl_append(rej, cap, *rlen, "%s%s: ", *rlen ? "; " : "", c->source); \
-                                    *rlen = crl_append(rej, cap, *rlen, __VA_ARGS__); } return 0; } while (0)
+#define REJECT(...) do { if (say) { *rlen = cg_fmt_append(rej, cap, *rlen, "%s%s: ", *rlen ? "; " : "", c->source); \
+                                    *rlen = cg_fmt_append(rej, cap, *rlen, __VA_ARGS__); } return 0; } while (0)
     if (memo < 0)
         REJECT("bad signature (does not verify with the public key of the issuer)");
     if (!chk->allow_weak && (c->md == MBEDTLS_MD_MD5 || c->md == MBEDTLS_MD_SHA1))
@@ -96,22 +97,22 @@ static int judge(const item *it, const crl *c, int memo, const crl *base, int64_
     if (base) {
         if (cmp_number(c->base_number, c->base_len, base->number, base->number_len) > 0) {
             char bn[72], dn[72];
-            crl_hex(c->base_number, c->base_len, dn, sizeof dn);
-            crl_hex(base->number, base->number_len, bn, sizeof bn);
+            cg_hex_encode(c->base_number, c->base_len, dn, sizeof dn, true);
+            cg_hex_encode(base->number, base->number_len, bn, sizeof bn, true);
             REJECT("a delta CRL for full CRL number %s, newer than the full CRL in use (number %s)", dn, bn);
         }
         if (cmp_number(c->number, c->number_len, base->number, base->number_len) <= 0)
             return -1; /* older than the full CRL: nothing new in it */
     }
     if (c->this_update > now + CRL_SKEW_S) {
-        crl_fmt_time(c->this_update, when, sizeof when);
+        cg_fmt_time_utc(c->this_update, when, sizeof when);
         REJECT("not yet valid (thisUpdate %s is in the future)", when);
     }
     if (c->next_update && c->next_update <= now) {
-        crl_fmt_time(c->next_update, when, sizeof when);
+        cg_fmt_time_utc(c->next_update, when, sizeof when);
         if (say) {
-            *rlen = crl_append(rej, cap, *rlen, "%s%s: ", *rlen ? "; " : "", c->source);
-            *rlen = crl_append(rej, cap, *rlen, "expired (nextUpdate %s has passed)", when);
+            *rlen = cg_fmt_append(rej, cap, *rlen, "%s%s: ", *rlen ? "; " : "", c->source);
+            *rlen = cg_fmt_append(rej, cap, *rlen, "expired (nextUpdate %s has passed)", when);
         }
         return chk->stale_grace_s && now - c->next_update <= (int64_t)chk->stale_grace_s ? 2 : 0;
     }
@@ -125,10 +126,10 @@ static void item_unknown(item *it, const char *rej)
     it->st = IT_UNKNOWN;
     it->reasons[0] = '\0';
     for (int i = 0; i < it->nattempts; i++)
-        len = crl_append(it->reasons, sizeof it->reasons, len, "%s%s: %s", len ? "; " : "", it->attempts[i].url,
+        len = cg_fmt_append(it->reasons, sizeof it->reasons, len, "%s%s: %s", len ? "; " : "", it->attempts[i].url,
                      it->attempts[i].result);
     if (rej && rej[0])
-        len = crl_append(it->reasons, sizeof it->reasons, len, "%s%s", len ? "; " : "", rej);
+        len = cg_fmt_append(it->reasons, sizeof it->reasons, len, "%s%s", len ? "; " : "", rej);
     if (!len)
         snprintf(it->reasons, sizeof it->reasons, "no CRL found");
 }
@@ -213,10 +214,10 @@ static void item_decide(item *it, crl *base, crl *delta)
             e = NULL;
     }
     crl_info_fill(base, &it->base);
-    it->base.stale = base->next_update && base->next_update <= crl_now();
+    it->base.stale = base->next_update && base->next_update <= (int64_t)time(NULL);
     if (delta) {
         crl_info_fill(delta, &it->delta);
-        it->delta.stale = delta->next_update && delta->next_update <= crl_now();
+        it->delta.stale = delta->next_update && delta->next_update <= (int64_t)time(NULL);
     }
     it->stale = it->base.stale || it->delta.stale;
     if (e) {
@@ -234,7 +235,7 @@ static void item_eval(item *it)
     cg_crl_check *chk = it->chk;
     cg_crl_fetcher *f = chk->f;
     cg_crl_store *s = crl_fetcher_store(f);
-    int64_t now = crl_now();
+    int64_t now = (int64_t)time(NULL);
     char rej[600];
     size_t rlen = 0;
     rej[0] = '\0';
@@ -263,14 +264,14 @@ static void item_eval(item *it)
             base = stale;
         } else {
             if (chk->mode == CG_REVOCATION_FETCH && !it->ncdp)
-                rlen = crl_append(rej, sizeof rej, rlen, "%sthe certificate has no CRL Distribution Point URL",
+                rlen = cg_fmt_append(rej, sizeof rej, rlen, "%sthe certificate has no CRL Distribution Point URL",
                               rlen ? "; " : "");
             else if (chk->mode == CG_REVOCATION_CACHE_ONLY && nb == 0)
-                rlen = crl_append(rej, sizeof rej, rlen,
+                rlen = cg_fmt_append(rej, sizeof rej, rlen,
                               "%sno CRL of this issuer in crl_files or the cache (revocation.mode cache-only "
                               "does not fetch)", rlen ? "; " : "");
             else if (crl_fetcher_closing(f))
-                rlen = crl_append(rej, sizeof rej, rlen, "%scertgate is stopping", rlen ? "; " : "");
+                rlen = cg_fmt_append(rej, sizeof rej, rlen, "%scertgate is stopping", rlen ? "; " : "");
             item_unknown(it, rej);
             goto out;
         }
@@ -302,7 +303,7 @@ static void item_eval(item *it)
             if (dstale) {
                 delta = dstale;
             } else {
-                rlen = crl_append(rej, sizeof rej, rlen,
+                rlen = cg_fmt_append(rej, sizeof rej, rlen,
                               "%sno valid delta CRL, which the %s announces (Freshest CRL)", rlen ? "; " : "",
                               it->nfresh ? "certificate" : "full CRL");
                 item_unknown(it, rej);
@@ -345,7 +346,7 @@ static void item_summary(const item *it, char *out, size_t cap)
                  it->stale ? " (a CRL past its nextUpdate, accepted within revocation.stale_grace)" : "", "");
         break;
     case IT_REVOKED:
-        crl_fmt_time(it->revoked_at, when, sizeof when);
+        cg_fmt_time_utc(it->revoked_at, when, sizeof when);
         snprintf(out, cap, "REVOKED on %s, reason %s (%sCRL of \"%s\", from %s)", when, crl_reason_name(it->reason),
                  it->via_delta ? "delta " : "", it->via_delta ? it->delta.issuer : it->base.issuer,
                  it->via_delta ? it->delta.source : it->base.source);
@@ -381,7 +382,7 @@ static void refusal_revoked(const cg_crl_check *chk, const item *it, cg_refusal 
     char who[400], when[40];
     (void)chk;
     cg_cert_describe(it->cert, it->depth, who, sizeof who);
-    crl_fmt_time(it->revoked_at, when, sizeof when);
+    cg_fmt_time_utc(it->revoked_at, when, sizeof when);
     const cg_crl_info *src = it->via_delta ? &it->delta : &it->base;
     cg_refuse(why, CG_REFUSE_CERT_REVOKED,
               "The certificate %s was revoked on %s (reason: %s), according to the %sCRL of \"%s\" (thisUpdate %s, "
@@ -400,7 +401,7 @@ static void refusal_unknown(const cg_crl_check *chk, const item *it, int others,
              others ? "; other certificates of the chain are unknown too" : "");
     why->kind = CG_REFUSE_REVOCATION_UNKNOWN;
     size_t cap = sizeof why->detail, tl = strlen(tail), len = 0;
-    len = crl_append(why->detail, cap - tl, len, "No valid CRL could be obtained for the certificate %s, issued by \"%s\": %s",
+    len = cg_fmt_append(why->detail, cap - tl, len, "No valid CRL could be obtained for the certificate %s, issued by \"%s\": %s",
                  who, issuer, it->reasons);
     if (len > cap - tl - 1)
         len = cap - tl - 1;

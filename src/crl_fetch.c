@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "crl_files.h"
-#include "crl_text.h"
+#include "list.h"
+#include "text.h"
+#include "vec.h"
 #include "log.h"
 
 #define SWEEP_MS 15000          /* background refresh scan */
@@ -102,12 +105,7 @@ static void on_sock_closed(uv_handle_t *h)
 static void sock_close(sock *sk)
 {
     cg_crl_fetcher *f = sk->f;
-    if (sk->prev)
-        sk->prev->next = sk->next;
-    else
-        f->socks = sk->next;
-    if (sk->next)
-        sk->next->prev = sk->prev;
+    CG_LIST_UNLINK(f->socks, sk);
     uv_poll_stop(&sk->poll);
     uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
 }
@@ -150,10 +148,7 @@ static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void 
         sk->fd = s;
         sk->f = f;
         sk->poll.data = sk;
-        sk->next = f->socks;
-        if (f->socks)
-            f->socks->prev = sk;
-        f->socks = sk;
+        CG_LIST_PUSH(f->socks, sk);
         f->handles++;
         curl_multi_assign(f->multi, s, sk);
     }
@@ -195,7 +190,7 @@ static void job_free(job *j)
         curl_multi_remove_handle(j->f->multi, j->easy);
         curl_easy_cleanup(j->easy);
     }
-    crl_strv_free(j->urls, j->nurls);
+    cg_strv_free(j->urls, j->nurls);
     free(j->issuer_dn);
     free(j->spki);
     free(j->body);
@@ -264,7 +259,7 @@ static void job_finish(job *j)
         char urls[700];
         size_t len = 0;
         for (int i = 0; i < j->nattempts; i++)
-            len = crl_append(urls, sizeof urls, len, "%s%s: %s", i ? "; " : "", j->attempts[i].url,
+            len = cg_fmt_append(urls, sizeof urls, len, "%s%s: %s", i ? "; " : "", j->attempts[i].url,
                          j->attempts[i].result);
         if (!len)
             urls[0] = '\0';
@@ -287,16 +282,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         j->too_big = true;
         return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
     }
-    if (j->body_len + len > j->body_cap) {
-        size_t ncap = j->body_cap ? j->body_cap : 64 * 1024;
-        while (ncap < j->body_len + len)
-            ncap *= 2;
-        unsigned char *nb = realloc(j->body, ncap);
-        if (!nb)
-            return 0;
-        j->body = nb;
-        j->body_cap = ncap;
-    }
+    if (!cg_vec_reserve(j->body, j->body_cap, j->body_len + len, 64 * 1024))
+        return 0;
     memcpy(j->body + j->body_len, p, len);
     j->body_len += len;
     return len;
@@ -401,7 +388,7 @@ void crl_job_next(job *j)
         }
         if (uv_now(f->loop) >= j->deadline) {
             char t[32];
-            crl_fmt_ms(j->set.fetch_timeout_ms, t, sizeof t);
+            cg_fmt_ms(j->set.fetch_timeout_ms, t, sizeof t);
             if (a)
                 snprintf(a->result, sizeof a->result,
                          "not tried: revocation.fetch_timeout (%s) was used up by the URLs before it", t);
@@ -511,12 +498,12 @@ static void parse_done(uv_work_t *req, int status)
         return;
     }
     free(w);
-    int64_t now = crl_now();
+    int64_t now = (int64_t)time(NULL);
     const char *url = j->urls[j->next_url - 1];
     c->origin = CRL_ORIGIN_FETCH;
     snprintf(c->source, sizeof c->source, "%s", url);
     c->obtained = now;
-    c->urls = crl_strv_dup(j->urls, j->nurls);
+    c->urls = cg_strv_dup(j->urls, j->nurls);
     c->nurls = c->urls ? j->nurls : 0;
     if ((c->spki = malloc(j->spki_len))) {
         memcpy(c->spki, j->spki, j->spki_len);
@@ -527,7 +514,7 @@ static void parse_done(uv_work_t *req, int status)
     crl_memo_set(c, j->key, true);
     char when[40];
     if (c->this_update > now + CRL_SKEW_S) {
-        crl_fmt_time(c->this_update, when, sizeof when);
+        cg_fmt_time_utc(c->this_update, when, sizeof when);
         if (a)
             snprintf(a->result, sizeof a->result,
                      "not yet valid: its thisUpdate (%s) is in the future (check the clocks of this server and the CA)",
@@ -538,14 +525,14 @@ static void parse_done(uv_work_t *req, int status)
     }
     bool fresh = !c->next_update || c->next_update > now;
     if (!fresh && a) {
-        crl_fmt_time(c->next_update, when, sizeof when);
+        cg_fmt_time_utc(c->next_update, when, sizeof when);
         snprintf(a->result, sizeof a->result, "expired: the CRL's nextUpdate (%s) has passed (the CDP serves an "
                  "outdated CRL)", when);
     }
     char tu[40], nu[40], iq[300], uq[600];
-    crl_fmt_time(c->this_update, tu, sizeof tu);
+    cg_fmt_time_utc(c->this_update, tu, sizeof tu);
     if (c->next_update)
-        crl_fmt_time(c->next_update, nu, sizeof nu);
+        cg_fmt_time_utc(c->next_update, nu, sizeof nu);
     else
         snprintf(nu, sizeof nu, "none");
     size_t nents = c->nents;
@@ -674,7 +661,7 @@ job *crl_job_start(cg_crl_fetcher *f, const unsigned char key[33], char *const *
     j->f = f;
     memcpy(j->key, key, 33);
     j->delta = key[32] == 'D';
-    j->urls = crl_strv_dup(urls, nurls);
+    j->urls = cg_strv_dup(urls, nurls);
     j->nurls = nurls;
     j->issuer_dn = malloc(dn_len ? dn_len : 1);
     j->issuer_dn_len = dn_len;
@@ -739,7 +726,7 @@ static void on_sweep(uv_timer_t *t)
 {
     cg_crl_fetcher *f = t->data;
     crl_refresh list[8];
-    int n = crl_store_due(f->store, crl_now(), list, 8);
+    int n = crl_store_due(f->store, (int64_t)time(NULL), list, 8);
     for (int i = 0; i < n; i++) {
         crl_refresh *d = &list[i];
         bool start = false;
@@ -748,7 +735,7 @@ static void on_sweep(uv_timer_t *t)
                                             d->name, false, &start);
         if (j && start)
             crl_job_next(j);
-        crl_strv_free(d->urls, d->nurls);
+        cg_strv_free(d->urls, d->nurls);
         free(d->dn);
         free(d->spki);
     }
@@ -877,12 +864,12 @@ void crl_transfer_error(CURLcode code, long os_errno, const char *errbuf, long r
             snprintf(out, cap, "cannot connect: %s", detail);
         break;
     case CURLE_OPERATION_TIMEDOUT:
-        crl_fmt_ms(timeout_ms, t, sizeof t);
+        cg_fmt_ms(timeout_ms, t, sizeof t);
         snprintf(out, cap, "timeout: no complete answer within %s (revocation.fetch_timeout)", t);
         break;
     case CURLE_FILESIZE_EXCEEDED:
     case CURLE_WRITE_ERROR:
-        crl_fmt_size(max_size, sz, sizeof sz);
+        cg_fmt_size_units(max_size, sz, sizeof sz);
         snprintf(out, cap, "too big: larger than %s (revocation.max_crl_size)", sz);
         break;
     case CURLE_TOO_MANY_REDIRECTS:

@@ -9,62 +9,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crl_text.h"
+#include "file.h"
+#include "text.h"
+#include "vec.h"
 #include "log.h"
 
 #define CRL_FILE_MAX (1024u * 1024u * 1024u)
 
-static unsigned char *read_file(const char *path, uint64_t max, size_t *len, char *err, size_t cap)
+/* One CRL file, with the sentence of what failed. */
+static unsigned char *read_crl_file(const char *path, size_t *len, char *err, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, cap, "not a regular file");
-        close(fd);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > max) {
-        char sz[32];
-        crl_fmt_size(max, sz, sizeof sz);
+    cg_file_error fe;
+    unsigned char *buf = cg_file_read(path, CRL_FILE_MAX, CG_FILE_REGULAR, len, &fe);
+    char sz[32];
+    switch (buf ? CG_FILE_OK : fe.fail) {
+    case CG_FILE_OK: break;
+    case CG_FILE_OPEN: snprintf(err, cap, "cannot open: %s", strerror(fe.err)); break;
+    case CG_FILE_STAT:
+    case CG_FILE_NOT_REGULAR: snprintf(err, cap, "not a regular file"); break;
+    case CG_FILE_TOO_LARGE:
+    case CG_FILE_OVER_MAX:
+        cg_fmt_size_units(CRL_FILE_MAX, sz, sizeof sz);
         snprintf(err, cap, "larger than %s", sz);
-        close(fd);
-        return NULL;
+        break;
+    case CG_FILE_NOMEM: snprintf(err, cap, "out of memory"); break;
+    case CG_FILE_READ: snprintf(err, cap, "read error: %s", strerror(fe.err)); break;
     }
-    size_t n = (size_t)st.st_size, got = 0;
-    unsigned char *buf = malloc(n ? n : 1);
-    if (!buf) {
-        snprintf(err, cap, "out of memory");
-        close(fd);
-        return NULL;
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            snprintf(err, cap, "read error: %s", r < 0 ? strerror(errno) : "file shrank");
-            free(buf);
-            close(fd);
-            return NULL;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *len = n;
     return buf;
 }
 
 crl *crl_file_load(const char *path, int origin, char *err, size_t cap)
 {
     size_t len;
-    unsigned char *buf = read_file(path, CRL_FILE_MAX, &len, err, cap);
+    unsigned char *buf = read_crl_file(path, &len, err, cap);
     if (!buf)
         return NULL;
     crl *c = crl_parse(buf, len, err, cap);
@@ -72,21 +53,15 @@ crl *crl_file_load(const char *path, int origin, char *err, size_t cap)
     if (c) {
         c->origin = origin;
         snprintf(c->source, sizeof c->source, "%s %s", origin == CRL_ORIGIN_FILE ? "crl_files" : "cache file", path);
-        c->obtained = crl_now();
+        c->obtained = (int64_t)time(NULL);
     }
     return c;
 }
 
 bool crl_set_add(crl_set *set, crl *c)
 {
-    if (set->n == set->cap) {
-        size_t ncap = set->cap ? set->cap * 2 : 16;
-        crl **nv = realloc(set->v, ncap * sizeof *nv);
-        if (!nv)
-            return false;
-        set->v = nv;
-        set->cap = ncap;
-    }
+    if (!cg_vec_reserve(set->v, set->cap, set->n + 1, 16))
+        return false;
     set->v[set->n++] = c;
     return true;
 }
@@ -125,15 +100,9 @@ static char **list_dir(const char *dir, size_t *n, char *err, size_t cap)
             free(path);
             continue;
         }
-        if (vn == vcap) {
-            size_t ncap = vcap ? vcap * 2 : 16;
-            char **nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                free(path);
-                break;
-            }
-            v = nv;
-            vcap = ncap;
+        if (!cg_vec_reserve(v, vcap, vn + 1, 16)) {
+            free(path);
+            break;
         }
         v[vn++] = path;
     }
@@ -198,7 +167,7 @@ bool crl_files_load(const cg_config *cfg, crl_set *out, cg_diag *diag)
                 if (loaded == 0)
                     cg_diag_add(diag, CG_DIAG_WARNING, cfg->file, 0, 0,
                                 "listeners[%s].revocation.crl_files: directory \"%s\" holds no CRL", l->name, path);
-                crl_strv_free(files, n);
+                cg_strv_free(files, n);
             } else {
                 crl *c = crl_file_load(path, CRL_ORIGIN_FILE, err, sizeof err);
                 if (!c || !crl_set_add(out, c)) {
@@ -266,11 +235,7 @@ void crl_cache_load(const char *dir, crl_set *out, cg_diag *diag, const char *cf
 
 void crl_cache_name(const unsigned char key[33], char out[80])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = digits[key[i] >> 4];
-        out[2 * i + 1] = digits[key[i] & 15];
-    }
+    cg_hex_encode(key, 32, out, 80, false);
     strcpy(out + 64, key[32] == 'D' ? "-delta.crl" : ".crl");
 }
 

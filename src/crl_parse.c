@@ -25,7 +25,9 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509.h>
 
-#include "crl_text.h"
+#include "oid.h"
+#include "text.h"
+#include "vec.h"
 #include "dn.h"
 #include "verify.h"
 
@@ -235,13 +237,6 @@ typedef struct parse_ctx {
     char *fresh_v[8];
 } parse_ctx;
 
-static void oid_text(const unsigned char *oid, size_t len, char *out, size_t cap)
-{
-    mbedtls_x509_buf b = { .tag = MBEDTLS_ASN1_OID, .len = len, .p = (unsigned char *)oid };
-    if (mbedtls_oid_get_numeric_string(out, cap, &b) < 0)
-        snprintf(out, cap, "?");
-}
-
 static int get_integer_bytes(unsigned char *val, size_t val_len, unsigned char *out, size_t cap, size_t *n)
 {
     unsigned char *p = val;
@@ -313,13 +308,13 @@ static int crl_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool cri
         }
     } else if (critical) {
         char o[64];
-        oid_text(oid, oid_len, o, sizeof o);
+        cg_oid_text(oid, oid_len, o, sizeof o, "?");
         snprintf(pc->err, pc->err_cap, "the CRL has an unsupported critical extension (OID %s)", o);
         return -1;
     }
     if (ret) {
         char o[64];
-        oid_text(oid, oid_len, o, sizeof o);
+        cg_oid_text(oid, oid_len, o, sizeof o, "?");
         snprintf(pc->err, pc->err_cap, "not a valid CRL: malformed extension %s", o);
         return -1;
     }
@@ -349,7 +344,7 @@ static int entry_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool c
         return -1;
     } else if (critical && !OID_EQ(OID_INVALIDITY_DATE, oid, oid_len)) {
         char o[64];
-        oid_text(oid, oid_len, o, sizeof o);
+        cg_oid_text(oid, oid_len, o, sizeof o, "?");
         snprintf(ec->pc->err, ec->pc->err_cap, "the CRL has an entry with an unsupported critical extension (OID %s)",
                  o);
         return -1;
@@ -523,14 +518,8 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
                 }
             }
             p = e_end;
-            if (c->nents == ents_cap) {
-                size_t ncap = ents_cap ? ents_cap * 2 : 256;
-                crl_entry *ne = realloc(c->ents, ncap * sizeof *ne);
-                if (!ne)
-                    FAIL("out of memory");
-                c->ents = ne;
-                ents_cap = ncap;
-            }
+            if (!cg_vec_reserve(c->ents, ents_cap, c->nents + 1, 256))
+                FAIL("out of memory");
             crl_entry *e = &c->ents[c->nents++];
             e->off = (uint32_t)(serial - der);
             e->len = (uint8_t)slen;
@@ -562,7 +551,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         FAIL("trailing data");
     if (mbedtls_x509_get_sig_alg(&alg1, &params1, &c->md, &c->pk, &c->sig_opts) != 0) {
         char o[64];
-        oid_text(alg1.p, alg1.len, o, sizeof o);
+        cg_oid_text(alg1.p, alg1.len, o, sizeof o, "?");
         snprintf(err, cap, "the CRL is signed with an unsupported algorithm (OID %s)", o);
         goto fail;
     }
@@ -670,8 +659,8 @@ void crl_unref(crl *c)
         return;
     free(c->der);
     free(c->ents);
-    crl_strv_free(c->freshest, c->nfreshest);
-    crl_strv_free(c->urls, c->nurls);
+    cg_strv_free(c->freshest, c->nfreshest);
+    cg_strv_free(c->urls, c->nurls);
     free(c->spki);
     mbedtls_free(c->sig_opts);
     free(c);
@@ -747,10 +736,10 @@ void crl_info_fill(const crl *c, cg_crl_info *out)
     out->present = true;
     snprintf(out->issuer, sizeof out->issuer, "%s", c->issuer);
     snprintf(out->source, sizeof out->source, "%s", c->source);
-    crl_fmt_time(c->this_update, out->this_update, sizeof out->this_update);
+    cg_fmt_time_utc(c->this_update, out->this_update, sizeof out->this_update);
     if (c->next_update)
-        crl_fmt_time(c->next_update, out->next_update, sizeof out->next_update);
-    crl_hex(c->number, c->number_len, out->number, sizeof out->number);
+        cg_fmt_time_utc(c->next_update, out->next_update, sizeof out->next_update);
+    cg_hex_encode(c->number, c->number_len, out->number, sizeof out->number, true);
     snprintf(out->signature, sizeof out->signature, "%s with %s", pk_text(c->pk), md_text(c->md));
     out->entries = c->nents;
 }

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <mbedtls/sha256.h>
 
 #include "crl_files.h"
-#include "crl_text.h"
+#include "text.h"
+#include "vec.h"
 #include "log.h"
 
 #define REFRESH_RETRY_S 60      /* a failed background refresh is retried after */
@@ -230,15 +232,9 @@ static int store_insert_locked(cg_crl_store *s, crl *c)
         store_remove_at(s, oldest);
         same_dn--;
     }
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 32;
-        crl **nv = realloc(s->crls, ncap * sizeof *nv);
-        if (!nv) {
-            crl_unref(c);
-            return -1;
-        }
-        s->crls = nv;
-        s->cap = ncap;
+    if (!cg_vec_reserve(s->crls, s->cap, s->n + 1, 32)) {
+        crl_unref(c);
+        return -1;
     }
     s->crls[s->n++] = c;
     if (known_issuer)
@@ -303,7 +299,7 @@ crl *crl_store_find_fresh(cg_crl_store *s, const mbedtls_x509_crt *issuer, bool 
     crl_cand v[CRL_STORE_MAX_CANDS];
     crl_issuer_id(issuer, id);
     int n = crl_store_candidates(s, issuer, id, delta, v);
-    int64_t now = crl_now();
+    int64_t now = (int64_t)time(NULL);
     crl *best = NULL;
     for (int i = 0; i < n; i++) {
         crl *c = v[i].c;
@@ -468,14 +464,8 @@ static bool claim_locked(cg_crl_store *s, const unsigned char key[33], const cg_
         for (size_t k = 0; k < i->nsubs; k++)
             if (i->subs[k] == wake)
                 return false;
-        if (i->nsubs == i->subs_cap) {
-            size_t ncap = i->subs_cap ? i->subs_cap * 2 : 4;
-            uv_async_t **nv = realloc(i->subs, ncap * sizeof *nv);
-            if (!nv)
-                return true;
-            i->subs = nv;
-            i->subs_cap = ncap;
-        }
+        if (!cg_vec_reserve(i->subs, i->subs_cap, i->nsubs + 1, 4))
+            return true;
         i->subs[i->nsubs++] = wake;
     }
     return false;
@@ -611,7 +601,7 @@ int crl_store_due(cg_crl_store *s, int64_t now, crl_refresh *list, int cap)
             continue;
         crl_refresh *d = &list[n];
         memcpy(d->key, key, 33);
-        d->urls = crl_strv_dup(c->urls, c->nurls);
+        d->urls = cg_strv_dup(c->urls, c->nurls);
         d->nurls = c->nurls;
         d->dn = malloc(c->issuer_len);
         d->dn_len = c->issuer_len;
@@ -619,7 +609,7 @@ int crl_store_due(cg_crl_store *s, int64_t now, crl_refresh *list, int cap)
         d->spki_len = c->spki_len;
         if (!d->urls || !d->dn || !d->spki) {
             if (d->urls)
-                crl_strv_free(d->urls, d->nurls);
+                cg_strv_free(d->urls, d->nurls);
             free(d->dn);
             free(d->spki);
             continue;

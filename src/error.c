@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 static const struct {
     int status, substatus;
     const char *code, *title;
@@ -251,14 +253,8 @@ void cg_diag_add(cg_diag *d, cg_diag_severity sev, const char *file, int line, i
         d->errors++;
     else
         d->warnings++;
-    if (d->count == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        cg_diag_item *items = realloc(d->items, cap * sizeof *items);
-        if (!items)
-            return;
-        d->items = items;
-        d->cap = cap;
-    }
+    if (!cg_vec_reserve(d->items, d->cap, d->count + 1, 8))
+        return;
 
     char msg[1024];
     va_list ap;

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file.h"
+#include "vec.h"
+
 /* Where a page is written. Every byte is counted; bytes are stored only
  * while the whole page so far fits, so a page that does not fit is
  * dropped whole instead of cut (p == NULL: count only). */
@@ -371,14 +374,8 @@ static bool add_seg(cg_error_template *t, size_t *cap, int ph, size_t off, size_
 {
     if (ph < 0 && len == 0)
         return true;
-    if (t->nsegs == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        tpl_seg *ns = realloc(t->segs, nc * sizeof *ns);
-        if (!ns)
-            return false;
-        t->segs = ns;
-        *cap = nc;
-    }
+    if (!cg_vec_reserve(t->segs, *cap, t->nsegs + 1, 16))
+        return false;
     t->segs[t->nsegs++] = (tpl_seg){ .ph = ph, .off = off, .len = len };
     return true;
 }
@@ -479,47 +476,29 @@ cg_error_template *cg_error_template_parse(const char *text, size_t len, const c
 cg_error_template *cg_error_template_load(const char *path, cg_diag *diag, char *why, size_t cap)
 {
     why[0] = '\0';
-    /* O_NONBLOCK: a FIFO put there must not hang the load; it is refused below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        snprintf(why, cap, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    char *buf = NULL;
-    ssize_t n = 0;
-    if (fstat(fd, &st) != 0) {
-        snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
-    } else if (!S_ISREG(st.st_mode)) {
-        snprintf(why, cap, "%s is not a regular file", path);
-    } else if (st.st_size > (off_t)CG_ERROR_TEMPLATE_FILE_MAX) {
-        snprintf(why, cap, "%s is %lld bytes (expected at most %u)", path, (long long)st.st_size,
-                 CG_ERROR_TEMPLATE_FILE_MAX);
-    } else if (!(buf = malloc(CG_ERROR_TEMPLATE_FILE_MAX + 1))) {
-        snprintf(why, cap, "out of memory reading %s", path);
-    } else {
-        /* Read up to one byte past the bound: a file that grew since fstat is still caught. */
-        size_t got = 0;
-        while (got <= CG_ERROR_TEMPLATE_FILE_MAX) {
-            n = read(fd, buf + got, CG_ERROR_TEMPLATE_FILE_MAX + 1 - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        if (n < 0)
-            snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
-        else if (got > CG_ERROR_TEMPLATE_FILE_MAX)
-            snprintf(why, cap, "%s is over %u bytes", path, CG_ERROR_TEMPLATE_FILE_MAX);
-        else if (got == 0)
+    /* Only a regular file: a FIFO put there must not hang the load. */
+    cg_file_error fe;
+    size_t n = 0;
+    char *buf = (char *)cg_file_read(path, CG_ERROR_TEMPLATE_FILE_MAX, CG_FILE_REGULAR, &n, &fe);
+    switch (buf ? CG_FILE_OK : fe.fail) {
+    case CG_FILE_OK:
+        if (n == 0)
             snprintf(why, cap, "%s is empty (expected an HTML page)", path);
-        n = (ssize_t)got;
+        break;
+    case CG_FILE_OPEN: snprintf(why, cap, "cannot open %s: %s", path, strerror(fe.err)); break;
+    case CG_FILE_STAT:
+    case CG_FILE_READ: snprintf(why, cap, "cannot read %s: %s", path, strerror(fe.err)); break;
+    case CG_FILE_NOT_REGULAR: snprintf(why, cap, "%s is not a regular file", path); break;
+    case CG_FILE_TOO_LARGE:
+        snprintf(why, cap, "%s is %llu bytes (expected at most %u)", path, (unsigned long long)fe.size,
+                 CG_ERROR_TEMPLATE_FILE_MAX);
+        break;
+    case CG_FILE_OVER_MAX: snprintf(why, cap, "%s is over %u bytes", path, CG_ERROR_TEMPLATE_FILE_MAX); break;
+    case CG_FILE_NOMEM: snprintf(why, cap, "out of memory reading %s", path); break;
     }
-    close(fd);
     cg_error_template *t = NULL;
     if (!why[0])
-        t = cg_error_template_parse(buf, (size_t)n, path, diag);
+        t = cg_error_template_parse(buf, n, path, diag);
     free(buf);
     return t;
 }

@@ -38,14 +38,14 @@ const char *cg_glob_compile(const char *src, size_t len, bool case_sensitive, ch
             if (c != '*' && c != '?' && c != '\\')
                 return "has '\\' before a character other than '*', '?' or '\\' (write \"\\\\\" for a "
                        "backslash)";
-            out[o++] = case_sensitive ? c : fold(c);
+            out[o++] = case_sensitive ? c : cg_ascii_lower(c);
         } else if (c == '*') {
             if (o == 0 || out[o - 1] != GLOB_STAR) /* "**" is "*" */
                 out[o++] = GLOB_STAR;
         } else if (c == '?') {
             out[o++] = GLOB_ANY;
         } else {
-            out[o++] = case_sensitive ? c : fold(c);
+            out[o++] = case_sensitive ? c : cg_ascii_lower(c);
         }
     }
     *out_len = o;
@@ -71,7 +71,7 @@ bool cg_glob_match(const char *pat, size_t plen, bool case_sensitive, const char
         } else if (p < plen && pat[p] == GLOB_STAR) {
             star = ++p;
             mark = v;
-        } else if (p < plen && pat[p] == (case_sensitive ? val[v] : fold(val[v]))) {
+        } else if (p < plen && pat[p] == (case_sensitive ? val[v] : cg_ascii_lower(val[v]))) {
             p++;
             v++;
         } else if (star != SIZE_MAX) {
@@ -107,12 +107,12 @@ static bool tok_covers(const char *a, bool a_cs, const char *b, bool b_cs)
         return false;
     if (a_cs) {
         /* A case-insensitive letter in b stands for two characters. */
-        if (!b_cs && n == 1 && is_alpha(*b))
+        if (!b_cs && n == 1 && cg_ascii_is_alpha(*b))
             return false;
         return memcmp(a, b, n) == 0;
     }
     for (size_t i = 0; i < n; i++)
-        if (a[i] != fold(b[i]))
+        if (a[i] != cg_ascii_lower(b[i]))
             return false;
     return true;
 }

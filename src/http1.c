@@ -31,6 +31,7 @@
 #include "http1_agree.h"
 #include "http1_scan.h"
 #include "http_excerpt.h"
+#include "text.h"
 
 /* Content-Length values above this are refused. http-parser overflows a bit
  * above 1.8e18; a round, documented limit is easier to explain. */
@@ -42,14 +43,7 @@
 #define EXCERPT(name, s) char name##_buf[256]; const char *name = cg_http_excerpt(name##_buf, sizeof name##_buf, (s))
 #define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = cg_http_excerpt_no_query(name##_buf, sizeof name##_buf, (s))
 
-static inline unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
 static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method. */
 static bool is_tchar(unsigned char c)
@@ -82,21 +76,13 @@ bool cg_slice_ieq(cg_slice a, const char *b)
 {
     size_t i = 0;
     for (; i < a.n; i++) {
-        if (b[i] == '\0' || lower((unsigned char)a.p[i]) != lower((unsigned char)b[i]))
+        if (b[i] == '\0' || cg_ascii_lower((unsigned char)a.p[i]) != cg_ascii_lower((unsigned char)b[i]))
             return false;
     }
     return b[i] == '\0';
 }
 
-static bool slices_ieq(cg_slice a, cg_slice b)
-{
-    if (a.n != b.n)
-        return false;
-    for (size_t i = 0; i < a.n; i++)
-        if (lower((unsigned char)a.p[i]) != lower((unsigned char)b.p[i]))
-            return false;
-    return true;
-}
+static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
 const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
 {
@@ -259,7 +245,7 @@ static bool parse_version(const head_ctx *h, cg_slice v, int *minor)
         return true;
     }
     EXCERPT(ver, v);
-    if (v.n == 8 && memcmp(v.p, "HTTP/", 5) == 0 && is_digit(v.p[5]) && v.p[6] == '.' && is_digit(v.p[7]))
+    if (v.n == 8 && memcmp(v.p, "HTTP/", 5) == 0 && cg_ascii_is_digit(v.p[5]) && v.p[6] == '.' && cg_ascii_is_digit(v.p[7]))
         cg_refuse(h->why, head_bad(h),
                   "%s uses HTTP version \"%s\"; only HTTP/1.0 and HTTP/1.1 are supported",
                   msg_noun(h), ver);
@@ -337,7 +323,7 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
         }
         uint64_t x = 0;
         for (size_t k = 0; k < v.n; k++) {
-            if (!is_digit(v.p[k])) {
+            if (!cg_ascii_is_digit(v.p[k])) {
                 cg_refuse(h->why, head_bad(h),
                           "%s has an invalid Content-Length \"%s\"; it must be a single decimal number",
                           msg_noun(h), vs);
@@ -674,8 +660,8 @@ static bool parse_status_line(const head_ctx *h, cg_slice line, cg_http_response
     EXCERPT(l, line);
     /* HTTP-version SP 3DIGIT SP [reason]; a missing final SP is tolerated
      * (RFC 9112 4: recipients should accept it). */
-    if (line.n < 12 || line.p[8] != ' ' || !is_digit(line.p[9]) || !is_digit(line.p[10]) ||
-        !is_digit(line.p[11]) || (line.n > 12 && line.p[12] != ' ')) {
+    if (line.n < 12 || line.p[8] != ' ' || !cg_ascii_is_digit(line.p[9]) || !cg_ascii_is_digit(line.p[10]) ||
+        !cg_ascii_is_digit(line.p[11]) || (line.n > 12 && line.p[12] != ' ')) {
         cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
                   "backend sent a malformed status line \"%s\"", l);
         return false;

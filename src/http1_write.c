@@ -7,10 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
+#include "text.h"
 
 static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
 
@@ -26,7 +23,7 @@ static bool name_is(cg_slice name, const char *lit, size_t litlen)
     if (name.n != litlen)
         return false;
     for (size_t i = 0; i < litlen; i++) {
-        unsigned char c = lower((unsigned char)name.p[i]);
+        unsigned char c = cg_ascii_lower((unsigned char)name.p[i]);
         if (c == '_')
             c = '-';
         if (c != (unsigned char)lit[i])

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "access_log.h"
 #include "conn.h"
 #include "crl_store.h"
 #include "delegation.h"
@@ -90,58 +91,6 @@ static void on_body_timeout(uv_timer_t *t)
     cg_refuse(&why, CG_REFUSE_BODY_TIMEOUT,
               "The request body stalled: no data for %u ms (timeouts.client_body).", ex->cfg->timeouts.client_body);
     cg_proxy_refuse(c, &why, true);
-}
-
-/* ---- logging ---- */
-
-/* The access line: typed fields (log.h), no printf and no allocation.
- * The query is redacted unless logging.log_query. */
-static void log_request(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    uint32_t series = ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener);
-    cg_stats_request(&c->w->stats, series, ex->status, ex->refusal);
-    if (!cg_log_enabled(CG_LOG_INFO))
-        return;
-    const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;
-    char path[700], sent[400];
-    const char *p = ex->path, *ts = ex->target_sent;
-    if (!cfg->log_query) {
-        cg_log_redact_query(path, sizeof path, ex->path, strlen(ex->path));
-        cg_log_redact_query(sent, sizeof sent, ex->target_sent, strlen(ex->target_sent));
-        p = path;
-        ts = sent;
-    }
-    cg_tls_session_info tls;
-    cg_tls_session_info_get(&c->tls, &tls);
-    bool parsed = ex->method[0] != '\0'; /* the head parsed: method, version, headers known */
-    double ms = (double)(uv_hrtime() - ex->started_ns) / 1e6;
-    int sub = ex->refusal != CG_REFUSE_NONE ? cg_refusal_substatus(ex->refusal) : 0;
-    const cg_log_field f[] = {
-        CG_LF_STR("id", ex->id),
-        CG_LF_STR("listener", listener_of(c, c->tls_cfg)->name),
-        CG_LF_STR("client", c->peer),
-        CG_LF_STR("subject", c->cert_present && c->subject ? c->subject : "-"),
-        CG_LF_STR("serial", c->cert_present ? c->serial : "-"),
-        CG_LF_STR("principal", c->mapped ? c->principal : "-"),
-        CG_LF_STR("method", parsed ? ex->method : "-"),
-        CG_LF_STR("path", ex->path[0] ? p : "-"),
-        CG_LF_INT("status", ex->status),
-        CG_LF_INT("sub", sub),
-        CG_LF_STR("code", cg_refusal_code(ex->refusal)),
-        CG_LF_STR("backend", ex->route && ex->cfg ? backend_of(ex)->name : "-"),
-        CG_LF_UINT("bytes_in", ex->bytes_in),
-        CG_LF_UINT("bytes_out", ex->bytes_out),
-        CG_LF_MS("ms", ms),
-        CG_LF_STR("host", parsed && ex->host[0] ? ex->host : "-"),
-        CG_LF_STR("user_agent", parsed && ex->user_agent[0] ? ex->user_agent : "-"),
-        CG_LF_STR("http", !parsed ? "-" : ex->req.version_minor ? "1.1" : "1.0"),
-        CG_LF_STR("tls", tls.version),
-        CG_LF_STR("cipher", tls.cipher),
-        CG_LF_BOOL("resumed", tls.resumed),
-        CG_LF_STR("target_sent", ts), /* last: only when normalization changed the target */
-    };
-    cg_log_kv(CG_LOG_INFO, "request", f, sizeof f / sizeof f[0] - (ex->target_sent[0] ? 0 : 1));
 }
 
 /* ---- exchange lifecycle ---- */
@@ -226,7 +175,7 @@ void cg_proxy_abort(cg_conn *c)
     cg_exchange *ex = &c->ex;
     if (ex->phase != CG_EX_IDLE && ex->id[0] && ex->status == 0) {
         ex->status = 499; /* nginx's "client closed request": well known to operators */
-        log_request(c);
+        cg_access_log_request(c);
     }
     if (c->deleg) {
         cg_delegation_cancel(c->deleg);
@@ -311,7 +260,7 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     ex->refusal = why->kind;
     ex->bytes_out = plen;
     ex->res_head_sent = true;
-    log_request(c);
+    cg_access_log_request(c);
     drop_backend(ex, false);
     if (!ok || close_after) {
         reset_exchange(ex);
@@ -339,26 +288,6 @@ static void finish_exchange(cg_conn *c)
 
 /* ---- request head ---- */
 
-static void copy_for_log(char *dst, size_t cap, cg_slice s)
-{
-    size_t n = s.n < cap - 1 ? s.n : cap - 1;
-    memcpy(dst, s.p, n);
-    dst[n] = '\0';
-}
-
-/* A header's value for the log, cut with "..." when longer than dst. */
-static void copy_header_for_log(char *dst, size_t cap, const cg_http_request *req, const char *name)
-{
-    const cg_http_header *h = cg_http_find_header(req->headers, req->nheaders, name);
-    if (!h) {
-        dst[0] = '\0';
-        return;
-    }
-    copy_for_log(dst, cap, h->value);
-    if (h->value.n > cap - 1)
-        memcpy(dst + cap - 4, "...", 4);
-}
-
 /* Replaces the request's target with its canonical form (target.h),
  * computed once, in place in the head (it is never longer): routes match
  * it and the backend receives it. The log keeps what was sent when it
@@ -375,8 +304,8 @@ static bool use_canonical_target(cg_conn *c, char *head)
         return false;
     }
     if (canon.changed) {
-        copy_for_log(ex->target_sent, sizeof ex->target_sent, (cg_slice){ ex->path, strlen(ex->path) });
-        copy_for_log(ex->path, sizeof ex->path, canon.target);
+        cg_slice_copy(ex->target_sent, sizeof ex->target_sent, (cg_slice){ ex->path, strlen(ex->path) });
+        cg_slice_copy(ex->path, sizeof ex->path, canon.target);
     }
     ex->req.target = canon.target;
     ex->req.path = canon.path;
@@ -412,10 +341,10 @@ static bool on_request_head(cg_conn *c, size_t head_len)
         cg_proxy_refuse(c, &why, true);
         return false;
     }
-    copy_for_log(ex->method, sizeof ex->method, ex->req.method);
-    copy_for_log(ex->path, sizeof ex->path, ex->req.target);
-    copy_header_for_log(ex->host, sizeof ex->host, &ex->req, "Host");
-    copy_header_for_log(ex->user_agent, sizeof ex->user_agent, &ex->req, "User-Agent");
+    cg_slice_copy(ex->method, sizeof ex->method, ex->req.method);
+    cg_slice_copy(ex->path, sizeof ex->path, ex->req.target);
+    cg_access_log_header(ex->host, sizeof ex->host, &ex->req, "Host");
+    cg_access_log_header(ex->user_agent, sizeof ex->user_agent, &ex->req, "User-Agent");
     if (!use_canonical_target(c, head))
         return false;
     ex->is_head = cg_slice_ieq(ex->req.method, "HEAD");
@@ -583,7 +512,7 @@ void cg_proxy_admit(cg_conn *c)
     ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
     if (!ex->route) {
         char p[300];
-        copy_for_log(p, sizeof p, ex->req.path);
+        cg_slice_copy(p, sizeof p, ex->req.path);
         cg_refuse(&why, CG_REFUSE_NO_ROUTE, "No route of listener \"%s\" matches the path \"%s\".", l->name, p);
         cg_proxy_refuse(c, &why, false);
         return;
@@ -901,7 +830,7 @@ static bool feed_request_body(cg_conn *c)
                    c->peer, cg_refusal_code(why.kind), cg_log_quote(detail, sizeof detail, why.detail,
                                                                     strlen(why.detail)));
             ex->refusal = why.kind;
-            log_request(c);
+            cg_access_log_request(c);
             cg_conn_close(c, false);
             return false;
         }
@@ -938,7 +867,6 @@ static bool feed_request_body(cg_conn *c)
 
 void cg_proxy_drop_backend(cg_exchange *ex, bool reusable) { drop_backend(ex, reusable); }
 void cg_proxy_finish_exchange(cg_conn *c) { finish_exchange(c); }
-void cg_proxy_log_request(cg_conn *c) { log_request(c); }
 void cg_proxy_backend_failed(cg_conn *c, const char *what) { backend_failed(c, what); }
 bool cg_proxy_retry_after_401(cg_conn *c) { return retry_after_401(c); }
 void cg_proxy_on_body_timeout(uv_timer_t *t) { on_body_timeout(t); }

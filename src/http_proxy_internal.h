@@ -17,7 +17,6 @@ static inline const cg_backend_cfg *cg_exchange_backend(const cg_exchange *ex)
 /* http_proxy.c */
 void cg_proxy_drop_backend(cg_exchange *ex, bool reusable); /* hands ex->bc back (reusable: to the pool) */
 void cg_proxy_finish_exchange(struct cg_conn *c);           /* the exchange is over: next request or close */
-void cg_proxy_log_request(struct cg_conn *c);                /* the request log line */
 /* The backend connection failed: retried (retry.h), a 502, or an abort. */
 void cg_proxy_backend_failed(struct cg_conn *c, const char *what);
 /* A backend 401 to a delegating request: true if it is being retried. */

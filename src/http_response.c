@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access_log.h"
 #include "conn.h"
 #include "log.h"
 
@@ -160,7 +161,7 @@ static void complete_response(cg_conn *c, bool backend_clean)
             bc->authenticated = true;
     }
     cg_proxy_drop_backend(ex, reusable);
-    cg_proxy_log_request(c);
+    cg_access_log_request(c);
     cg_proxy_finish_exchange(c);
 }
 

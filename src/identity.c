@@ -6,6 +6,7 @@
 #include <mbedtls/sha256.h>
 
 #include "dn.h"
+#include "text.h"
 
 static bool line(cg_buf *b, const char *name, const char *value, size_t n)
 {
@@ -32,13 +33,8 @@ bool cg_identity_dn_header(cg_buf *b, const char *name, const unsigned char *der
      * never expected): the digest identifies it exactly. */
     unsigned char d[32];
     char hex[65], form[64];
-    static const char digits[] = "0123456789abcdef";
     mbedtls_sha256_ret(der, len, d, 0);
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[64] = '\0';
+    cg_hex_encode(d, sizeof d, hex, sizeof hex, false);
     size_t k = strlen(name);
     if (k + sizeof "-Form" > sizeof form)
         return false;

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "text.h"
+
 /* Room kept at the end of every line for " truncated=true" or
  * ",\"truncated\":true" and "}\n". */
 #define END_ROOM 32
@@ -314,11 +316,6 @@ static bool key_char(unsigned char c)
            c == '-';
 }
 
-static int hex_value(unsigned char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 cg_logfmt_tok cg_logfmt_next(cg_logfmt_reader *r, cg_slice *k, cg_slice *v, bool *quoted)
 {
     const char *p = r->p, *end = r->end;
@@ -350,7 +347,7 @@ cg_logfmt_tok cg_logfmt_next(cg_logfmt_reader *r, cg_slice *k, cg_slice *v, bool
                     return CG_LOGFMT_BAD;
                 char e = p[1];
                 if (e == 'x') {
-                    if (end - p < 4 || hex_value((unsigned char)p[2]) < 0 || hex_value((unsigned char)p[3]) < 0)
+                    if (end - p < 4 || cg_hex_value((unsigned char)p[2]) < 0 || cg_hex_value((unsigned char)p[3]) < 0)
                         return CG_LOGFMT_BAD;
                     p += 4;
                 } else if (e == '"' || e == '\\' || e == 'n' || e == 't' || e == 'r') {
@@ -398,7 +395,7 @@ size_t cg_logfmt_unquote(cg_slice q, char *out, size_t cap)
         }
         char e = p[1];
         if (e == 'x' && end - p >= 4) {
-            out[o++] = (char)(hex_value((unsigned char)p[2]) * 16 + hex_value((unsigned char)p[3]));
+            out[o++] = (char)(cg_hex_value((unsigned char)p[2]) * 16 + cg_hex_value((unsigned char)p[3]));
             p += 4;
             continue;
         }

@@ -120,7 +120,7 @@ static void fill_allow(const cg_mapping *m, cg_view *v, const cg_template *t, co
 {
     char why[400], cert[600];
     cg_sb b;
-    fmt_into(out->rule, sizeof out->rule, "%s", label);
+    cg_fmt_into(out->rule, sizeof out->rule, "%s", label);
     if (cg_template_eval(t, v, m->default_realm, out->principal, sizeof out->principal, why, sizeof why)) {
         out->outcome = CG_MAP_ALLOW;
         return;
@@ -140,7 +140,7 @@ static void fill_deny(const cg_mapping *m, cg_view *v, const cg_m2o *e, cg_map_r
     sb_cert(&b, v);
     out->outcome = CG_MAP_DENY;
     out->principal[0] = '\0';
-    fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
+    cg_fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
     cg_refuse(&out->why, CG_REFUSE_MAP_DENIED, "The mapper denied access: the %s matches the deny "
               "mapping \"%s\" (%s, line %d).", cert, e->name, m->file, e->line);
 }
@@ -159,7 +159,7 @@ static void fill_unknown_m2o(const cg_mapping *m, cg_view *v, const cg_m2o *e, c
             if (v->v[i].problem != VP_OK)
                 cg_vproblem_text((cg_vproblem)v->v[i].problem, v->v[i].detail, why, sizeof why);
     }
-    fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
+    cg_fmt_into(out->rule, sizeof out->rule, "many-to-one \"%s\"", e->name);
     fill_none(m, out, "The %s has a %s value that %s, so certgate cannot tell whether many-to-one "
               "\"%s\" (%s, line %d) matches it; it refuses rather than guess. Reissue the "
               "certificate with a proper %s.", cert, sn, why, e->name, m->file, e->line, sn);
@@ -202,7 +202,7 @@ static void mapping_decide(const cg_mapping *m, cg_view *v, cg_map_result *out)
         } else if (e->deny) {
             fill_deny(m, v, e, out);
         } else {
-            fmt_into(label, sizeof label, "many-to-one \"%s\"", e->name);
+            cg_fmt_into(label, sizeof label, "many-to-one \"%s\"", e->name);
             fill_allow(m, v, &e->principal, label, out);
         }
         return;

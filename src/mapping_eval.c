@@ -61,8 +61,7 @@ static size_t one_lookup_kind(const cg_mapping *m, cg_view *v, cg_kind k, bool *
         const cg_value *x = &v->v[i];
         if (x->problem != VP_OK || x->len >= sizeof key)
             continue;
-        for (size_t c = 0; c < x->len; c++)
-            key[c] = fold(x->s[c]);
+        cg_ascii_lower_copy(key, x->s, x->len);
         size_t hit = lookup_enabled(m, K_RFC822, key, x->len);
         if (hit < best)
             best = hit;

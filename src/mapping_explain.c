@@ -10,6 +10,7 @@
 #include "mapping_eval.h"
 #include "mapping_table.h"
 #include "mapping_text.h"
+#include "oid.h"
 #include "verify.h"
 
 /* ======================================================================
@@ -34,11 +35,11 @@ static void sb_hex_value(cg_sb *b, const cg_value *x)
     }
     sb_add(b, "#", 1);
     for (size_t i = 0; i < h; i++) {
-        hex_lower(&head[i], 1, hex);
+        cg_hex_encode(&head[i], 1, hex, sizeof hex, false);
         sb_add(b, hex, 2);
     }
     for (size_t i = 0; i < len && !b->full; i++) {
-        hex_lower(&x->raw[i], 1, hex);
+        cg_hex_encode(&x->raw[i], 1, hex, sizeof hex, false);
         sb_add(b, hex, 2);
     }
 }
@@ -50,7 +51,7 @@ static void sb_attr_type(cg_sb *b, const cg_value *x)
     if (t) {
         sb_puts(b, t->name);
     } else {
-        cg_attr_oid_text(x->oid, x->oid_len, oid, sizeof oid);
+        cg_oid_text(x->oid, x->oid_len, oid, sizeof oid, "(unreadable OID)");
         sb_puts(b, oid);
     }
 }
@@ -156,8 +157,7 @@ static void explain_one(FILE *f, const cg_mapping *m, cg_view *v)
                 const cg_value *x = &v->v[i];
                 if (x->problem != VP_OK || x->len >= sizeof key)
                     continue;
-                for (size_t c = 0; c < x->len; c++)
-                    key[c] = fold(x->s[c]);
+                cg_ascii_lower_copy(key, x->s, x->len);
                 size_t hit = cg_mapping_find(m, K_RFC822, key, x->len);
                 if (hit != SIZE_MAX) {
                     explain_entry(f, m, v, hit, "rfc822");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "glob.h"
+#include "file.h"
 #include "mapping_load_internal.h"
 #include "mapping_text.h"
 
@@ -53,9 +54,9 @@ static int ncol(const yaml_node_t *n) { return (int)n->start_mark.column + 1; }
 static const char *where(const cg_mnode *m, char *buf, size_t cap)
 {
     if (m->path[0])
-        fmt_into(buf, cap, "in %s", m->path);
+        cg_fmt_into(buf, cap, "in %s", m->path);
     else
-        fmt_into(buf, cap, "at the top level");
+        cg_fmt_into(buf, cap, "at the top level");
     return buf;
 }
 
@@ -222,9 +223,9 @@ static void parse_one(cg_mload *ld, yaml_node_t *item, size_t i)
     e->column = ncol(item);
     e->enabled = true;
     if (name)
-        fmt_into(mn.path, sizeof mn.path, "one_to_one[%s]", name);
+        cg_fmt_into(mn.path, sizeof mn.path, "one_to_one[%s]", name);
     else
-        fmt_into(mn.path, sizeof mn.path, "one_to_one[#%zu]", i + 1);
+        cg_fmt_into(mn.path, sizeof mn.path, "one_to_one[#%zu]", i + 1);
     if (item->type != YAML_MAPPING_NODE) {
         cg_yaml_error(&ld->y, item, "%s: expected a mapping with principal and one of " ONE_SELECTORS_TEXT
                       ", got %s", mn.path, cg_yaml_describe(item, d, sizeof d));
@@ -325,7 +326,7 @@ static void parse_rule(cg_mload *ld, const cg_mnode *parent, yaml_node_t *item, 
     yaml_node_t *n;
     const char *s;
     char d[96], path[256], w[200];
-    fmt_into(mn.path, sizeof mn.path, "%s.rules[#%zu]", parent->path, i + 1);
+    cg_fmt_into(mn.path, sizeof mn.path, "%s.rules[#%zu]", parent->path, i + 1);
     r->line = nline(item);
     r->column = ncol(item);
     r->cs = true; /* as IIS: compareCaseSensitive defaults to true */
@@ -425,7 +426,7 @@ static void m2o_name(cg_mload *ld, cg_mnode *mn, size_t i)
         return;
     e->name = ld_strndup(ld, s, strlen(s));
     if (strlen(s) < 64)
-        fmt_into(mn->path, sizeof mn->path, "many_to_one[%s]", s);
+        cg_fmt_into(mn->path, sizeof mn->path, "many_to_one[%s]", s);
     for (size_t j = 0; j < i; j++) {
         const cg_m2o *o = &ld->m->m2o[j];
         if (o->name && e->name && !strcmp(o->name, e->name)) {
@@ -443,7 +444,7 @@ static void parse_m2o(cg_mload *ld, yaml_node_t *item, size_t i)
     yaml_node_t *n;
     const char *s;
     char d[96], path[256], w[200];
-    fmt_into(mn.path, sizeof mn.path, "many_to_one[#%zu]", i + 1);
+    cg_fmt_into(mn.path, sizeof mn.path, "many_to_one[#%zu]", i + 1);
     e->line = nline(item);
     e->column = ncol(item);
     e->enabled = true;
@@ -658,7 +659,8 @@ cg_mapping *cg_mapping_load_string(const char *yaml, size_t len, const char *nam
 cg_mapping *cg_mapping_load(const char *path, cg_diag *diag)
 {
     size_t len = 0;
-    unsigned char *buf = cg_mload_read_file(path, CG_MAPPING_FILE_MAX, &len);
+    cg_file_error fe;
+    unsigned char *buf = cg_file_read(path, CG_MAPPING_FILE_MAX, 0, &len, &fe);
     if (!buf) {
         cg_diag_add(diag, CG_DIAG_ERROR, path, 0, 0, "cannot read the mapping file: %s",
                     errno == EFBIG ? "larger than 256 MiB" : strerror(errno));

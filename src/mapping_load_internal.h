@@ -33,7 +33,5 @@ cg_yaml_got cg_mload_get_utf8(cg_mload *ld, const cg_mnode *m, const char *key, 
 int cg_mload_selector(cg_mload *ld, const cg_mnode *m);
 /* The canonical key of the entry, by its selector; sets e->kind. */
 bool cg_mload_key(cg_mload *ld, const cg_mnode *m, int sel, cg_one *e, char *key, size_t cap);
-/* Reads a whole file of at most max bytes (NUL-terminated); NULL with errno. */
-unsigned char *cg_mload_read_file(const char *path, size_t max, size_t *len);
 
 #endif

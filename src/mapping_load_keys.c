@@ -10,6 +10,7 @@
 #include <mbedtls/error.h>
 
 #include "cert_text.h"
+#include "file.h"
 #include "mapping_load_internal.h"
 #include "mapping_text.h"
 #include "verify.h"
@@ -40,11 +41,11 @@ static long hex_key(const char *s, char *out, size_t cap, size_t *bad)
     for (; s[i]; i++) {
         if (s[i] == ':' || s[i] == ' ')
             continue;
-        if (hexval(s[i]) < 0 || o + 1 >= cap) {
+        if (cg_hex_value(s[i]) < 0 || o + 1 >= cap) {
             *bad = i;
             return -1;
         }
-        out[o++] = fold(s[i]);
+        out[o++] = cg_ascii_lower(s[i]);
     }
     out[o] = '\0';
     return (long)o;
@@ -56,64 +57,22 @@ static long hex_key(const char *s, char *out, size_t cap, size_t *bad)
 static const char *const one_selectors[] = { "certificate", "certificate_file", "sha256", "issuer",
                                              "ski", "sha1_public_key", "rfc822", NULL };
 
-/* Reads a whole file (certificate_file) with its errno on failure. */
-unsigned char *cg_mload_read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    int err = 0;
-    for (;;) {
-        if (n > max) {
-            err = EFBIG;
-            break;
-        }
-        if (cap - n < 4096) {
-            size_t ncap = cap ? cap * 2 : 16384;
-            unsigned char *nb = realloc(buf, ncap + 1);
-            if (!nb) {
-                err = ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (!err && ferror(f))
-        err = errno ? errno : EIO;
-    fclose(f);
-    if (err) {
-        free(buf);
-        errno = err;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *path, const char *file,
                                      char *key)
 {
     char full[4096];
     if (file[0] == '/' || !ld->dir)
-        fmt_into(full, sizeof full, "%s", file);
+        cg_fmt_into(full, sizeof full, "%s", file);
     else
-        fmt_into(full, sizeof full, "%s/%s", ld->dir, file);
+        cg_fmt_into(full, sizeof full, "%s/%s", ld->dir, file);
     size_t len = 0;
-    struct stat st;
+    cg_file_error fe;
     /* Only a regular file: a FIFO or a device would stall or flood the load. */
-    if (stat(full, &st) == 0 && !S_ISREG(st.st_mode)) {
+    unsigned char *buf = cg_file_read(full, CG_CERT_FILE_MAX, CG_FILE_REGULAR, &len, &fe);
+    if (!buf && fe.fail == CG_FILE_NOT_REGULAR) {
         cg_yaml_error(&ld->y, n, "%s: %s is not a regular file", path, full);
         return false;
     }
-    unsigned char *buf = cg_mload_read_file(full, CG_CERT_FILE_MAX, &len);
     if (!buf) {
         cg_yaml_error(&ld->y, n, "%s: cannot read %s: %s", path, full,
                       errno == EFBIG ? "larger than 1 MiB, not a certificate file" : strerror(errno));
@@ -219,7 +178,7 @@ static bool one_key_serial(cg_mload *ld, const cg_mnode *m, char *out, size_t ca
     const char *p = hex;
     while (*p == '0' && p[1])
         p++;
-    fmt_into(out, cap, "%s", p);
+    cg_fmt_into(out, cap, "%s", p);
     return true;
 }
 
@@ -236,8 +195,7 @@ static bool one_key_rfc822(cg_mload *ld, yaml_node_t *n, const char *path, const
                       "in the certificate's SAN rfc822Name)", path, s);
         return false;
     }
-    for (size_t i = 0; i <= len; i++)
-        out[i] = fold(s[i]);
+    cg_ascii_lower_copy(out, s, len + 1); /* with the NUL */
     return true;
 }
 

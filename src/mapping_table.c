@@ -94,9 +94,9 @@ void cg_mapping_counts(const cg_mapping *m, size_t *one_to_one, size_t *many_to_
 void cg_mapping_one_label(const cg_mapping *m, size_t i, char *out, size_t cap)
 {
     if (m->ones[i].name)
-        fmt_into(out, cap, "one-to-one \"%s\"", m->ones[i].name);
+        cg_fmt_into(out, cap, "one-to-one \"%s\"", m->ones[i].name);
     else
-        fmt_into(out, cap, "one-to-one #%zu", i + 1);
+        cg_fmt_into(out, cap, "one-to-one #%zu", i + 1);
 }
 
 /* ---- lifetime ---- */

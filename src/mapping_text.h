@@ -1,8 +1,8 @@
 /* Text helpers shared by the parts of the certificate mapping (glob.c,
- * cert_view.c, principal.c, the loader, the matcher, explain): snprintf
- * that says what it wrote, a bounded string builder that never cuts a UTF-8
- * sequence, ASCII case and digit helpers, and the check that text is UTF-8
- * without control characters. Internal to the mapping modules: header-only,
+ * cert_view.c, principal.c, the loader, the matcher, explain): a bounded
+ * string builder that never cuts a UTF-8 sequence, and the check that text
+ * is UTF-8 without control characters. The ASCII, hex and formatting
+ * helpers they use are text.h's. Internal to the mapping modules: header-only,
  * static inline, nothing else includes it.
  */
 #ifndef CG_MAPPING_TEXT_H
@@ -16,19 +16,7 @@
 #include <string.h>
 
 #include "dn.h"
-
-/* snprintf that returns what it wrote (never more than cap - 1). */
-__attribute__((format(printf, 3, 4)))
-static inline size_t fmt_into(char *buf, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || cap == 0)
-        return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
-}
+#include "text.h"
 
 /* A bounded string being built. Truncation never splits a UTF-8 sequence,
  * so a truncated detail sentence is still valid text for logs and pages. */
@@ -91,30 +79,6 @@ static inline void sb_clip(cg_sb *b, const char *s, size_t n, size_t max)
     sb_puts(b, "...");
 }
 
-static inline void hex_lower(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static inline char fold(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
-static inline char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 32) : c; }
-
-static inline bool ascii_ieq(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    if (alen != blen)
-        return false;
-    for (size_t i = 0; i < alen; i++)
-        if (fold(a[i]) != fold(b[i]))
-            return false;
-    return true;
-}
-
 /* ---- UTF-8 ---- */
 
 /* C0 controls (NUL included), DEL and C1 controls. */
@@ -137,17 +101,6 @@ static inline const char *text_problem(const char *s, size_t len, size_t *at)
         i += k;
     }
     return NULL;
-}
-
-static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-static inline int hexval(char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c = fold(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 #endif

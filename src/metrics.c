@@ -12,6 +12,7 @@
 #include "error.h"
 #include "worker.h"
 #include "stats.h"
+#include "vec.h"
 
 #ifndef CG_VERSION
 #define CG_VERSION "unknown"
@@ -137,7 +138,8 @@ typedef struct series {
 } series;
 
 static series *g_series; /* index 0 unused: "other" */
-static uint32_t g_nseries = 1, g_series_cap;
+static uint32_t g_nseries = 1;
+static size_t g_series_cap;
 
 static uint32_t series_of(const char *listener, const char *route, const char *backend)
 {
@@ -147,14 +149,8 @@ static uint32_t series_of(const char *listener, const char *route, const char *b
             return i;
     if (g_nseries >= SERIES_MAX)
         return 0;
-    if (g_nseries >= g_series_cap) {
-        uint32_t cap = g_series_cap ? g_series_cap * 2 : 64;
-        series *ns = realloc(g_series, cap * sizeof *ns);
-        if (!ns)
-            return 0;
-        g_series = ns;
-        g_series_cap = cap;
-    }
+    if (!cg_vec_reserve(g_series, g_series_cap, (size_t)g_nseries + 1, 64))
+        return 0;
     series *s = &g_series[g_nseries];
     s->listener = strdup(listener);
     s->route = strdup(route);

@@ -32,7 +32,7 @@ const char *cg_principal_realm_problem(const char *r, size_t n)
         return "the realm starts or ends with '.'";
     for (size_t i = 0; i < n; i++) {
         char c = r[i];
-        if (!is_alpha(c) && !is_digit(c) && c != '.' && c != '-' && c != '_')
+        if (!cg_ascii_is_alpha(c) && !cg_ascii_is_digit(c) && c != '.' && c != '-' && c != '_')
             return "the realm has a character other than letters, digits, '.', '-' and '_'";
         if (c == '.' && i + 1 < n && r[i + 1] == '.')
             return "the realm has an empty label (\"..\")";
@@ -153,11 +153,11 @@ static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why,
     char sn[40];
     cg_slot_name(t->slot, sn, sizeof sn);
     if (v->count[t->slot] == 0) {
-        fmt_into(why, wcap, "the certificate has no %s for {%s}", sn, sn);
+        cg_fmt_into(why, wcap, "the certificate has no %s for {%s}", sn, sn);
         return false;
     }
     if (v->count[t->slot] > 1 || v->overflow) {
-        fmt_into(why, wcap, "the certificate has %u %s values; {%s} needs exactly one",
+        cg_fmt_into(why, wcap, "the certificate has %u %s values; {%s} needs exactly one",
                  (unsigned)v->count[t->slot], sn, sn);
         return false;
     }
@@ -165,7 +165,7 @@ static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why,
     if (x->problem != VP_OK) {
         char p[96];
         cg_vproblem_text((cg_vproblem)x->problem, x->detail, p, sizeof p);
-        fmt_into(why, wcap, "the certificate's %s %s, so it cannot go into a principal", sn, p);
+        cg_fmt_into(why, wcap, "the certificate's %s %s, so it cannot go into a principal", sn, p);
         return false;
     }
     const char *s = x->s;
@@ -178,7 +178,7 @@ static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why,
                 break;
             }
         if ((t->filters[f] == TF_LOCAL || t->filters[f] == TF_DOMAIN) && !at) {
-            fmt_into(why, wcap, "%s \"%.*s\" has no '@' for |%s", sn, (int)(n > 64 ? 64 : n), s,
+            cg_fmt_into(why, wcap, "%s \"%.*s\" has no '@' for |%s", sn, (int)(n > 64 ? 64 : n), s,
                      tfilter_names[t->filters[f]]);
             return false;
         }
@@ -191,9 +191,9 @@ static bool tpart_eval(const cg_tpart *t, const cg_view *v, cg_sb *b, char *why,
     for (size_t f = 0; f < t->nfilters; f++)
         for (size_t i = start; i < b->len; i++) {
             if (t->filters[f] == TF_UPPER)
-                b->p[i] = upper(b->p[i]);
+                b->p[i] = cg_ascii_upper(b->p[i]);
             else if (t->filters[f] == TF_LOWER)
-                b->p[i] = fold(b->p[i]);
+                b->p[i] = cg_ascii_lower(b->p[i]);
         }
     return true;
 }
@@ -221,12 +221,12 @@ bool cg_template_eval(const cg_template *t, const cg_view *v, const char *defaul
         cg_sb s;
         sb_init(&s, shown, sizeof shown);
         sb_clip(&s, b.p, b.len, 100);
-        fmt_into(why, wcap, "the principal \"%s\" built from \"%s\" is not valid: %s", shown, t->src,
+        cg_fmt_into(why, wcap, "the principal \"%s\" built from \"%s\" is not valid: %s", shown, t->src,
                  problem);
         return false;
     }
     if (b.len >= cap) {
-        fmt_into(why, wcap, "the principal is too long");
+        cg_fmt_into(why, wcap, "the principal is too long");
         return false;
     }
     memcpy(out, b.p, b.len + 1);

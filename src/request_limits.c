@@ -7,6 +7,7 @@
 
 #include "config_limits.h"
 #include "log.h"
+#include "text.h"
 
 #define LOG_EVERY_NS (10ull * 1000000000u) /* one line per bucket per 10 s at most */
 
@@ -60,14 +61,10 @@ static bool fingerprint_key(const char *hex, cg_rate_key *k)
     for (int i = 0; i < 16; i++) {
         unsigned v = 0;
         for (int j = 0; j < 2; j++) {
-            char ch = hex[2 * i + j];
-            unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
-                         : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
-                         : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
-                                                  : 16u;
-            if (d > 15)
+            int d = cg_hex_value(hex[2 * i + j]);
+            if (d < 0)
                 return false;
-            v = v << 4 | d;
+            v = v << 4 | (unsigned)d;
         }
         k->id[i] = (uint8_t)v;
     }

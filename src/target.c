@@ -5,18 +5,9 @@
 #include <string.h>
 
 #include "http_excerpt.h"
+#include "text.h"
 
 static const char upper_hex[] = "0123456789ABCDEF";
-
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* RFC 3986 2.3 */
 static bool is_unreserved(unsigned char c)
@@ -38,7 +29,7 @@ static int pct_at(const char *in, size_t n, size_t i)
 {
     if (i >= n || n - i < 3 || in[i] != '%')
         return -1;
-    int hi = hex_value((unsigned char)in[i + 1]), lo = hex_value((unsigned char)in[i + 2]);
+    int hi = cg_hex_value((unsigned char)in[i + 1]), lo = cg_hex_value((unsigned char)in[i + 2]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
@@ -115,7 +106,7 @@ static bool pct_refused(const char *in, size_t n, size_t i, int v, cg_refusal *w
     else if (v == 0)
         what = "an encoded NUL (%00)";
     else if (v == '%' && i + 3 < n &&
-             (hex_value((unsigned char)in[i + 3]) >= 0 || hex_value(pct_at(in, n, i + 3)) >= 0))
+             (cg_hex_value((unsigned char)in[i + 3]) >= 0 || cg_hex_value(pct_at(in, n, i + 3)) >= 0))
         /* "%2561" is "%61" once decoded and "a" twice: an application that
          * decodes again (ASP.NET, CGI scripts) reads another path than the
          * one the routes matched (IIS refuses it too: allowDoubleEscaping). */
@@ -294,21 +285,11 @@ bool cg_target_normalize(const char *in, size_t n, char *out, unsigned rules, cg
     return true;
 }
 
-static bool ascii_ieq(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z'))
-            return false;
-    }
-    return true;
-}
-
 bool cg_target_route_covers(cg_slice prefix, cg_slice path, bool nocase)
 {
     if (prefix.n == 0 || prefix.n > path.n)
         return false;
-    if (nocase ? !ascii_ieq(prefix.p, path.p, prefix.n) : memcmp(prefix.p, path.p, prefix.n) != 0)
+    if (nocase ? !cg_ascii_ieq(prefix.p, path.p, prefix.n) : memcmp(prefix.p, path.p, prefix.n) != 0)
         return false;
     return prefix.n == path.n || prefix.p[prefix.n - 1] == '/' || path.p[prefix.n] == '/';
 }

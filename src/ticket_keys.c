@@ -13,6 +13,9 @@
 #include <mbedtls/gcm.h>
 #include <mbedtls/platform_util.h>
 
+#include "file.h"
+#include "text.h"
+
 #define IV_BYTES 12
 #define TAG_BYTES 16
 #define AES_BYTES 32
@@ -60,16 +63,11 @@ size_t cg_ticket_keys_count(const cg_ticket_keys *k) { return k ? k->n : 0; }
 
 void cg_ticket_keys_id(const cg_ticket_keys *k, size_t i, char out[9])
 {
-    static const char hex[] = "0123456789abcdef";
     if (!k || i >= k->n) {
         snprintf(out, 9, "-");
         return;
     }
-    for (int j = 0; j < 4; j++) {
-        out[2 * j] = hex[k->keys[i].name[j] >> 4];
-        out[2 * j + 1] = hex[k->keys[i].name[j] & 15];
-    }
-    out[8] = '\0';
+    cg_hex_encode(k->keys[i].name, 4, out, 9, false);
 }
 
 cg_ticket_keys *cg_ticket_keys_parse(const char *text, size_t len, char *err, size_t cap)
@@ -139,27 +137,18 @@ cg_ticket_keys *cg_ticket_keys_parse(const char *text, size_t len, char *err, si
 
 cg_ticket_keys *cg_ticket_keys_load(const char *path, char *err, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot read the file: %s", strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_FILE + 1);
+    cg_file_error fe;
     size_t len = 0;
-    ssize_t r = 0;
-    while (buf && len <= MAX_FILE && (r = read(fd, buf + len, MAX_FILE + 1 - len)) > 0)
-        len += (size_t)r;
-    int read_errno = errno;
-    close(fd);
+    char *buf = (char *)cg_file_read(path, MAX_FILE, CG_FILE_SECRET, &len, &fe);
     cg_ticket_keys *k = NULL;
-    if (!buf)
+    if (buf)
+        k = cg_ticket_keys_parse(buf, len, err, cap);
+    else if (fe.fail == CG_FILE_NOMEM)
         snprintf(err, cap, "out of memory");
-    else if (r < 0)
-        snprintf(err, cap, "cannot read the file: %s", strerror(read_errno));
-    else if (len > MAX_FILE)
+    else if (fe.fail == CG_FILE_OVER_MAX)
         snprintf(err, cap, "the file is larger than %u bytes: not a key file", MAX_FILE);
     else
-        k = cg_ticket_keys_parse(buf, len, err, cap);
+        snprintf(err, cap, "cannot read the file: %s", strerror(fe.err));
     if (buf) {
         mbedtls_platform_zeroize(buf, len);
         free(buf);

@@ -4,6 +4,7 @@
 
 #include "digest_table.h"
 #include "pk_ops.h"
+#include "text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -78,13 +79,8 @@ void cg_cert_serial(const mbedtls_x509_crt *c, char *out, size_t cap)
 void cg_cert_sha256_hex(const mbedtls_x509_crt *c, char out[65])
 {
     unsigned char d[32];
-    static const char hex[] = "0123456789abcdef";
     mbedtls_sha256_ret(c->raw.p, c->raw.len, d, 0);
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
+    cg_hex_encode(d, sizeof d, out, 65, false);
 }
 
 void cg_x509_time_format(const mbedtls_x509_time *t, char *out, size_t cap)
