@@ -104,8 +104,8 @@ class Result(unittest.TestResult):
         # printed as "xfail" with the reason and the first line of the error.
         super().addExpectedFailure(test, err)
         self.outcome = "xfail"
-        last = (self._fmt(test, err).strip().splitlines() or [""])[-1]
-        self.skip_reason = "%s; got: %s" % (xfail_reason(test), last[:200])
+        first = (str(err[1]).strip().splitlines() or [""])[0]
+        self.skip_reason = "%s; got %s: %s" % (xfail_reason(test), err[0].__name__, first[:200])
 
 
 def xfail_reason(test):

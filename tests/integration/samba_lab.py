@@ -384,6 +384,12 @@ class SambaLab(kdc_lab.Lab):
     def add_users(self, names):
         self.admin([{"op": "user", "name": n} for n in names])
 
+    def add_upn_user(self, name, upn):
+        """A user whose UPN suffix is not the realm (name@corp.example.com):
+        the suffix added to the forest, reached as an enterprise name."""
+        self.admin([{"op": "upn_suffix", "suffix": upn.split("@", 1)[1]},
+                    {"op": "user", "name": name, "upn": upn}])
+
     def disable_user(self, name):
         self.admin([{"op": "flag", "name": name, "flag": "ACCOUNTDISABLE", "on": True}])
 
@@ -497,6 +503,14 @@ def _admin_main(dir):
                 modify(op["name"], "servicePrincipalName", [op["spn"]], ldb.FLAG_MOD_ADD)
             if op.get("upn"):
                 modify(op["name"], "userPrincipalName", [op["upn"]], ldb.FLAG_MOD_REPLACE)
+        elif kind == "upn_suffix":
+            # the forest's alternative UPN suffixes (AD Domains and Trusts)
+            m = ldb.Message()
+            m.dn = ldb.Dn(samdb, "CN=Partitions,%s" % samdb.get_config_basedn())
+            res = samdb.search(base=m.dn, scope=ldb.SCOPE_BASE, attrs=["uPNSuffixes"])
+            if op["suffix"] not in [str(x) for x in res[0].get("uPNSuffixes", [])]:
+                m["uPNSuffixes"] = ldb.MessageElement([op["suffix"]], ldb.FLAG_MOD_ADD, "uPNSuffixes")
+                samdb.modify(m)
         elif kind == "flag":
             samdb.toggle_userAccountFlags("(sAMAccountName=%s)" % ldb.binary_encode(op["name"]),
                                           flags[op["flag"]], on=op["on"], strict=False)

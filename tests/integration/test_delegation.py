@@ -464,7 +464,8 @@ def certgate_yaml(pki, cg, lab, mapping_file):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3"]
+             "retry3", "disabled1", "sensitive1"]
+    UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     LAB = None
 
     @classmethod
@@ -473,12 +474,15 @@ class DelegationProxyCases:
         cls.lab.add_users(cls.EXTRA)
         tmp = H.module_tmp(__name__)
         cls.pki = H.pki()
-        names = cls.USERS + cls.EXTRA + ["ghost"]
+        names = cls.USERS + cls.EXTRA + ["ghost", "carol"]
+        if hasattr(cls.lab, "add_upn_user"):
+            cls.lab.add_upn_user("carol", cls.UPN)
         cls.certs = make_user_certs(cls.pki, tmp.join("usercerts"), names)
         realm = cls.lab.realm
         entries = {n: (c[2], "%s@%s" % (n, realm)) for n, c in cls.certs.items()}
         entries["alice"] = (cls.pki.cert_info("alice")["sha256"], "alice@" + realm)
         entries["bob"] = (cls.pki.cert_info("bob")["sha256"], "bob@" + realm)
+        entries["carol"] = (cls.certs["carol"][2], cls.UPN)  # as AD CS writes {san.upn}
         cls.mapping = tmp.join("delegation-mapping-%s.yaml" % cls.LAB.name.lower())
         with open(cls.mapping, "w") as f:
             f.write(mapping_yaml(entries, realm))
@@ -584,6 +588,57 @@ class DelegationProxyCases:
 
     def test_unknown_user_403(self):
         self.assert_refused("ghost", 403, "principal_unknown", "ghost@" + self.lab.realm)
+
+    def refusal(self, user):
+        """(status, code, operator detail from the log, page text) of user's /whoami."""
+        st, body, headers = self.whoami(user)
+        detail = ""
+        if st != 200:
+            found = self.cg.wait_log(event="refused", id_=headers.get("X-Request-Id"))
+            detail = found[0]["detail"] if found else ""
+        return st, headers.get("X-Certgate-Error"), detail, body.decode(errors="replace")
+
+    def test_disabled_user_403_names_the_disabled_account(self):
+        # A user-side problem: 403, and the sentence says the account is
+        # disabled (MIT: KDC_ERR_CLIENT_REVOKED; Samba/AD: KDC_ERR_POLICY).
+        self.lab.disable_user("disabled1")
+        try:
+            st, code, detail, text = self.refusal("disabled1")
+        finally:
+            self.lab.enable_user("disabled1")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 403, msg)
+        self.assertNotIn(code, ("s4u2self_not_forwardable", "delegation_failed", "delegation_denied"), msg)
+        self.assertIn("disabled", detail, msg)
+        self.assertNotIn("ok_to_auth_as_delegate", detail, msg)
+
+    def test_user_not_delegable_403_not_blamed_on_the_proxy(self):
+        # "Account is sensitive and cannot be delegated" (AD NOT_DELEGATED,
+        # Protected Users; MIT -allow_forwardable) is the user's account, not
+        # the proxy's protocol-transition setting.
+        self.lab.set_user_delegable("sensitive1", False)
+        try:
+            st, code, detail, text = self.refusal("sensitive1")
+        finally:
+            self.lab.set_user_delegable("sensitive1", True)
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 403, msg)
+        self.assertNotEqual(code, "s4u2self_not_forwardable", msg)
+        self.assertIn("sensitive", detail, msg)
+
+    def test_enterprise_upn_with_a_suffix_that_is_not_the_realm(self):
+        # {san.upn} = carol@corp.example.com (the forest's UPN suffix, realm
+        # AD.EXAMPLE.TEST): asked as an enterprise name, the KDC's canonical
+        # name reaches the backend.
+        if not hasattr(self.lab, "add_upn_user"):
+            self.skipTest("the %s lab has no UPN suffixes (an AD feature)" % self.LAB.name)
+        st, body, headers = self.whoami("carol")
+        msg = H.Explain(lambda: "status %d body %r\n%s" % (st, body[:500], self.cg.diagnostics(20)))
+        self.assertEqual(st, 200, msg)
+        # The ticket's client name is the KDC's: canonical, or the enterprise
+        # name in the realm (what kvno -U carol@corp.example.com gets here).
+        self.assertIn(json.loads(body)["remote_user"],
+                      ("carol@" + self.lab.realm, "carol\\@corp.example.com@" + self.lab.realm), msg)
 
     def test_delegation_denied_502_names_spn(self):
         self.lab.deny_delegation()
@@ -749,8 +804,28 @@ class TestDelegationProxyMIT(DelegationProxyCases, H.Base):
     LAB = MIT
 
 
+expected_failure_on(TestDelegationProxyMIT, {
+    "test_user_not_delegable_403_not_blamed_on_the_proxy":
+        ISSUE + ", exact diagnoses: a user who cannot be delegated gets s4u2self_not_forwardable (502), "
+        "the proxy's protocol-transition refusal",
+})
+
+
 class TestDelegationProxySamba(DelegationProxyCases, H.Base):
     LAB = SAMBA
+
+
+expected_failure_on(TestDelegationProxySamba, {
+    "test_disabled_user_403_names_the_disabled_account":
+        ISSUE + ", exact diagnoses: AD's KDC_ERR_POLICY for a disabled account at S4U2Self is read as "
+        "\"protocol transition not allowed\" (502)",
+    "test_user_not_delegable_403_not_blamed_on_the_proxy":
+        ISSUE + ", exact diagnoses: a NOT_DELEGATED user gets s4u2self_not_forwardable (502), the proxy's "
+        "protocol-transition refusal",
+    "test_enterprise_upn_with_a_suffix_that_is_not_the_realm":
+        ISSUE + ", enterprise principal names: certgate asks for carol@corp.example.com in realm "
+        "corp.example.com instead of as an enterprise name",
+})
 
 
 if __name__ == "__main__":
