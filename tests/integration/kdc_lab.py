@@ -169,6 +169,9 @@ def _unix_accepts(path):
 class Lab:
     """One lab in one folder. Lab(dir).start(users=N); Lab(dir).stop()."""
 
+    kind = "mit"
+    proxy_name = PROXY_SVC  # certgate's kerberos.principal
+
     def __init__(self, dir, realm="EXAMPLE.TEST"):
         self.dir = os.path.abspath(dir)
         self.realm = realm
@@ -742,6 +745,13 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 
     def disable_user(self, name):
         self.kadmin("modprinc -allow_tix %s" % name)
+
+    def set_user_delegable(self, name, delegable):
+        """MIT's counterpart of AD's "Account is sensitive and cannot be delegated"."""
+        self.kadmin("modprinc %sallow_forwardable %s" % ("+" if delegable else "-", name))
+
+    def add_users(self, names):
+        self.kadmin(*("addprinc -randkey %s" % n for n in names))
 
     def enable_user(self, name):
         self.kadmin("modprinc +allow_tix %s" % name)
