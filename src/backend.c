@@ -27,6 +27,9 @@ const char *cg_backend_strerror(int status)
     case UV_EHOSTUNREACH: return "host unreachable";
     case UV_ENETUNREACH: return "network unreachable";
     case UV_EAI_NONAME: return "the host name does not resolve";
+    case UV_EBUSY:
+        return "every connection backends[].max_connections allows stayed busy for timeouts.backend_connect";
+    case UV_ECANCELED: return "the backend pools were rebuilt (reload or shutdown) while the request waited";
     default: return uv_strerror(status);
     }
 }
@@ -58,16 +61,61 @@ static void unlink_idle(cg_backend_conn *bc)
     publish_idle(bc->w, bc->backend, pool->nidle);
 }
 
+static void unlink_waiting(cg_backend_conn *bc)
+{
+    if (!bc->waiting)
+        return;
+    cg_backend_pool *pool = &bc->w->pools[bc->backend];
+    if (bc->prev)
+        bc->prev->next = bc->next;
+    else
+        pool->wait_head = bc->next;
+    if (bc->next)
+        bc->next->prev = bc->prev;
+    else
+        pool->wait_tail = bc->prev;
+    bc->next = bc->prev = NULL;
+    bc->waiting = false;
+    pool->nwaiting--;
+}
+
+/* The pool bc counts in, or NULL when the pools were rebuilt since it was
+ * made (a busy connection of an old configuration counts nowhere). */
+static cg_backend_pool *pool_of(cg_backend_conn *bc)
+{
+    cg_worker *w = bc->w;
+    if (bc->generation != w->pool_generation || bc->backend >= w->npools)
+        return NULL;
+    return &w->pools[bc->backend];
+}
+
+static void serve_waiters(cg_worker *w, size_t backend);
+
 static void close_conn(cg_backend_conn *bc)
 {
     if (bc->closing)
         return;
     bc->closing = true;
     unlink_idle(bc);
+    unlink_waiting(bc);
     bc->owner = NULL;
     uv_cancel((uv_req_t *)&bc->gai_req); /* harmless when not resolving */
     uv_close((uv_handle_t *)&bc->timer, on_handle_closed);
     uv_close((uv_handle_t *)&bc->tcp, on_handle_closed); /* cancels a pending connect */
+    cg_backend_pool *pool = bc->counted ? pool_of(bc) : NULL;
+    bc->counted = false;
+    if (pool) {
+        pool->nopen--;
+        serve_waiters(bc->w, bc->backend); /* its slot is free */
+    }
+}
+
+size_t cg_backend_worker_cap(const cg_worker *w, size_t backend)
+{
+    uint32_t max = w->cfg->backends[backend].max_connections;
+    uint32_t n = w->cfg->workers ? w->cfg->workers : 1;
+    size_t share = max / n + (w->id < max % n ? 1 : 0);
+    return share ? share : 1;
 }
 
 void cg_backend_pools_reset(cg_worker *w)
@@ -78,13 +126,26 @@ void cg_backend_pools_reset(cg_worker *w)
     w->pools = calloc(w->npools ? w->npools : 1, sizeof *w->pools);
     if (!w->pools)
         w->npools = 0;
+    for (size_t i = 0; i < w->npools; i++)
+        w->pools[i].cap = cg_backend_worker_cap(w, i);
 }
+
+static void on_connect_timeout(uv_timer_t *t);
 
 void cg_backend_pools_free(cg_worker *w)
 {
-    for (size_t i = 0; i < w->npools; i++)
+    for (size_t i = 0; i < w->npools; i++) {
+        /* Waiting requests are told on the next loop turn, before their
+         * pool goes (they would otherwise take the slots freed below). */
+        while (w->pools[i].wait_head) {
+            cg_backend_conn *bc = w->pools[i].wait_head;
+            unlink_waiting(bc);
+            bc->connect_error = UV_ECANCELED;
+            uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+        }
         while (w->pools[i].idle)
             close_conn(w->pools[i].idle);
+    }
     free(w->pools);
     w->pools = NULL;
     w->npools = 0;
@@ -201,6 +262,9 @@ bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *ide
     return bc && bc->authenticated;
 }
 
+static void begin_connect(cg_backend_conn *bc);
+static void on_wait_timeout(uv_timer_t *t);
+
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh, void *owner,
                                     cg_backend_cb on_connect)
 {
@@ -232,7 +296,42 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
     bc->tcp.data = bc->timer.data = bc;
     bc->handles = 2;
 
-    const cg_backend_cfg *b = &w->cfg->backends[backend];
+    /* At the cap: the least recently used idle connection, of whoever,
+     * makes way (an earlier waiter, if any, takes its slot first). */
+    if (pool->nopen >= pool->cap && pool->idle) {
+        cg_backend_conn *lru = pool->idle;
+        while (lru->next)
+            lru = lru->next;
+        cg_log(CG_LOG_DEBUG, "backend_idle_evicted", "backend=%s detail=\"max_connections reached: the least "
+               "recently used idle connection makes way\"", w->cfg->backends[backend].name);
+        close_conn(lru);
+    }
+    if (pool->nopen >= pool->cap || pool->wait_head) {
+        /* Every slot busy: wait in line (next/prev link the wait list). */
+        bc->waiting = true;
+        bc->prev = pool->wait_tail;
+        if (pool->wait_tail)
+            pool->wait_tail->next = bc;
+        else
+            pool->wait_head = bc;
+        pool->wait_tail = bc;
+        pool->nwaiting++;
+        cg_log(CG_LOG_DEBUG, "backend_wait", "backend=%s open=%zu cap=%zu waiting=%zu",
+               w->cfg->backends[backend].name, pool->nopen, pool->cap, pool->nwaiting);
+        uv_timer_start(&bc->timer, on_wait_timeout, w->cfg->timeouts.backend_connect, 0);
+        return bc;
+    }
+    begin_connect(bc);
+    return bc;
+}
+
+/* Counts bc against its pool's cap and connects it. */
+static void begin_connect(cg_backend_conn *bc)
+{
+    cg_worker *w = bc->w;
+    bc->counted = true;
+    w->pools[bc->backend].nopen++;
+    const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
     uv_timer_start(&bc->timer, on_connect_timeout, w->cfg->timeouts.backend_connect, 0);
     int r = start_connect(bc, b);
     if (r != 0) {
@@ -243,7 +342,31 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
         cg_log(CG_LOG_DEBUG, "backend_connect_failed", "backend=%s error=\"%s\"", b->name, uv_strerror(r));
         uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
     }
-    return bc;
+}
+
+static void serve_waiters(cg_worker *w, size_t backend)
+{
+    if (backend >= w->npools)
+        return;
+    cg_backend_pool *pool = &w->pools[backend];
+    while (pool->wait_head && pool->nopen < pool->cap) {
+        cg_backend_conn *bc = pool->wait_head;
+        unlink_waiting(bc);
+        uv_timer_stop(&bc->timer);
+        begin_connect(bc); /* a new connection: the freed one may be another identity's */
+    }
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    if (!bc->waiting || bc->closing)
+        return;
+    unlink_waiting(bc);
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    if (bc->owner && cb)
+        cb(bc, UV_EBUSY); /* the owner releases (closes) it */
 }
 
 static void on_write_done(uv_write_t *req, int status)
@@ -366,6 +489,10 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     }
     cg_backend_pool *pool = &w->pools[bc->backend];
     const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
+    if (pool->wait_head) {
+        close_conn(bc); /* its slot goes to the oldest waiting request */
+        return;
+    }
     if (pool->nidle >= b->max_idle) {
         if (!pool->idle) {
             close_conn(bc); /* max_idle: 0 */

@@ -6,6 +6,13 @@
  * authenticates per connection never sees one user's connection reused for
  * another. An idle connection that receives anything (data or EOF) is
  * closed, never handed out.
+ *
+ * Each pool holds at most its share of backends[].max_connections open
+ * connections (connecting, busy and idle; the workers split the process-wide
+ * number). A new connection at that cap first closes the least recently used
+ * idle connection of any identity (closing is always safe: connections are
+ * never shared); when none is idle, the request waits, first come first
+ * served, for at most timeouts.backend_connect, then gets UV_EBUSY.
  */
 #ifndef CG_BACKEND_H
 #define CG_BACKEND_H
@@ -43,6 +50,8 @@ struct cg_backend_conn {
     cg_backend_conn *next, *prev;  /* idle list */
     char identity[CG_IDENTITY_MAX];
     uint64_t generation;           /* w->pool_generation when created */
+    bool counted;                  /* holds one of the pool's max_connections */
+    bool waiting;                  /* queued for a free slot (next/prev: wait list) */
     unsigned served;               /* requests completed on it */
     int handles;                   /* open libuv handles */
     int connect_error;             /* reported on the next loop turn */
@@ -62,6 +71,10 @@ struct cg_backend_conn {
 typedef struct cg_backend_pool {
     cg_backend_conn *idle;         /* most recently used first */
     size_t nidle;
+    size_t nopen;                  /* connections counted against cap */
+    size_t cap;                    /* this worker's share of max_connections */
+    cg_backend_conn *wait_head, *wait_tail; /* requests waiting for a slot, oldest first */
+    size_t nwaiting;
 } cg_backend_pool;
 
 /* (Re)builds the worker's pools for w->cfg; idle connections of the old
@@ -72,12 +85,18 @@ void cg_backend_pools_free(cg_worker *w);
 
 /* An idle connection for identity (returned with connected = true, and
  * on_connect is not called), or a new one being connected (always new when
- * fresh): on_connect runs with 0 or a libuv error (timeout: UV_ETIMEDOUT).
+ * fresh): on_connect runs with 0 or a libuv error (timeout: UV_ETIMEDOUT;
+ * no slot under max_connections freed within timeouts.backend_connect:
+ * UV_EBUSY; the pools were rebuilt while it waited: UV_ECANCELED).
  * An idle connection with unread bytes or an EOF waiting in its socket is
  * closed rather than handed out. NULL on out-of-memory, or when identity is
  * empty or longer than CG_IDENTITY_MAX - 1 bytes. */
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh,
                                     void *owner, cg_backend_cb on_connect);
+
+/* This worker's share of backends[backend].max_connections: the workers
+ * split the number, each holding at least one. */
+size_t cg_backend_worker_cap(const cg_worker *w, size_t backend);
 
 /* A readable reason for a libuv error from this module ("connection refused",
  * "timed out after 5000 ms (timeouts.backend_connect)"). */
@@ -93,7 +112,8 @@ bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *ide
 int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write);
 
 /* Hands the connection back: to the idle pool when reusable (and the pool
- * is not full and the configuration unchanged), closed otherwise. */
+ * is not full, no request waits for a slot and the configuration is
+ * unchanged), closed otherwise. */
 void cg_backend_release(cg_backend_conn *bc, bool reusable);
 
 /* The owner's reader. A connection reads continuously from connect to close

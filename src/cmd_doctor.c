@@ -27,7 +27,8 @@
  *   s4u2self     per user: ticket for the user to the proxy, forwardable
  *   s4u2proxy    per user and SPN: ticket for the user to the SPN
  *   token        per user and SPN: a SPNEGO token from that ticket
- *   backend      (--probe PATH) the backend accepts the token (GET PATH)
+ *   backend      (--probe PATH) what the backend answers to the token (GET
+ *                PATH): 2xx accepted, 401 rejected, 400/413/431 token too large
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,7 +98,7 @@ static void usage(FILE *f)
             "  --keytab, --principal, --realm, --krb5-config\n"
             "                      override the configuration's kerberos section\n"
             "  --spn SPN           check this SPN instead of the backends'\n"
-            "  --probe PATH        also send the token to the backend (GET PATH) and expect no 401\n");
+            "  --probe PATH        also send the token to the backend (GET PATH) and report its answer\n");
 }
 
 typedef struct {
@@ -112,34 +114,120 @@ static size_t discard(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static long probe(const char *url, const char *path, const char *token, char *err, size_t errcap)
+/* What the backend answered to the probe. */
+typedef struct {
+    long status;               /* -1: no answer (err says why) */
+    char status_line[128];     /* "HTTP/1.1 400 Bad Request", printable */
+    char www_authenticate[160];/* the first challenge, printable, shortened */
+    size_t header_bytes;       /* the Authorization header line we sent, CRLF included */
+} probe_answer;
+
+/* Copies a header value for a sentence: printable ASCII only, trimmed,
+ * shortened with "..." (a challenge may carry a long token). */
+static void copy_printable(char *out, size_t cap, const char *p, size_t n)
 {
+    while (n && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
+        n--;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 4 < cap; i++)
+        out[o++] = (p[i] >= 0x20 && p[i] < 0x7f) ? p[i] : '?';
+    if (o + 4 >= cap && n > o) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+static size_t probe_header(char *p, size_t sz, size_t n, void *ud)
+{
+    probe_answer *a = ud;
+    size_t len = sz * n;
+    if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+        copy_printable(a->status_line, sizeof a->status_line, p, len); /* the last response's, after a 100 */
+        a->www_authenticate[0] = '\0';
+    } else if (len > 17 && !strncasecmp(p, "WWW-Authenticate:", 17) && !a->www_authenticate[0]) {
+        size_t skip = 17;
+        while (skip < len && p[skip] == ' ')
+            skip++;
+        copy_printable(a->www_authenticate, sizeof a->www_authenticate, p + skip, len - skip);
+    }
+    return len;
+}
+
+static void probe(const char *url, const char *path, const char *token, probe_answer *a, char *err, size_t errcap)
+{
+    memset(a, 0, sizeof *a);
+    a->status = -1;
     CURL *c = curl_easy_init();
     if (!c) {
         snprintf(err, errcap, "cannot initialise libcurl");
-        return -1;
+        return;
     }
     char full[2048];
     snprintf(full, sizeof full, "%s%s", url, path);
     size_t hl = strlen(token) + 32;
     char *h = malloc(hl);
+    if (!h) {
+        curl_easy_cleanup(c);
+        snprintf(err, errcap, "out of memory");
+        return;
+    }
     snprintf(h, hl, "Authorization: Negotiate %s", token);
+    a->header_bytes = strlen(h) + 2;
     struct curl_slist *hs = curl_slist_append(NULL, h);
     curl_easy_setopt(c, CURLOPT_URL, full);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, probe_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform(c);
-    long status = -1;
     if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
     else
         snprintf(err, errcap, "%s", curl_easy_strerror(rc));
     curl_slist_free_all(hs);
     curl_easy_cleanup(c);
     free(h);
-    return status;
+}
+
+/* An Authorization header this long is over or near the usual limits of
+ * backends (Apache's LimitRequestFieldSize is 8190 bytes): a 400 to it is
+ * most likely about its size. */
+#define PROBE_LARGE_HEADER 4096
+
+/* The verdict on the probe: what the backend really answered. */
+static void report_probe(tally *t, const char *url, const char *path, const char *user, const char *target,
+                         size_t token_len, const probe_answer *a, const char *err)
+{
+    long st = a->status;
+    const char *sl = a->status_line[0] ? a->status_line : "(no status line)";
+    if (st < 0) {
+        line(t, "FAIL", "backend", "%s%s: %s", url, path, err);
+    } else if (st >= 200 && st < 300) {
+        line(t, "ok", "backend", "%s%s accepted the ticket for %s (HTTP %ld)", url, path, user, st);
+    } else if (st == 401) {
+        line(t, "FAIL", "backend", "%s%s answered 401 to %s's ticket for %s: the backend rejected the ticket "
+             "(its WWW-Authenticate: %s). The backend's keytab does not hold the key the KDC used for %s (re-export "
+             "it: AD ktpass, MIT kadmin ktadd), or the backend expects another SPN", url, path, user, target,
+             a->www_authenticate[0] ? a->www_authenticate : "none", target);
+    } else if (st == 413 || st == 431 || (st == 400 && a->header_bytes >= PROBE_LARGE_HEADER)) {
+        line(t, "FAIL", "backend", "%s%s answered \"%s\" to a request whose Authorization header is %zu bytes "
+             "(a %zu-byte token for %s: Kerberos tickets grow with the user's group memberships): the token is too "
+             "large for the backend. Raise its limits: IIS (http.sys, HKLM\\SYSTEM\\CurrentControlSet\\Services\\"
+             "HTTP\\Parameters) MaxFieldLength and MaxRequestBytes (e.g. 65534 and 16777216, then restart http.sys); "
+             "Apache LimitRequestFieldSize (default 8190) above %zu", url, path, sl, a->header_bytes, token_len, user, a->header_bytes);
+    } else if (st >= 300 && st < 400) {
+        line(t, "warn", "backend", "%s%s answered \"%s\" (a redirect): the ticket was not refused, but this says "
+             "nothing more; probe a path that %s may read and that answers 200", url, path, sl, user);
+    } else if (st == 403 || st == 404) {
+        line(t, "warn", "backend", "%s%s answered \"%s\": not a 401, so the ticket was probably accepted, but %s "
+             "cannot read this path; probe a path that %s may read", url, path, sl, user, user);
+    } else {
+        line(t, "FAIL", "backend", "%s%s answered \"%s\" to the request with %s's ticket for %s (Authorization "
+             "header %zu bytes): look at the backend's log for why", url, path, sl, user, target, a->header_bytes);
+    }
 }
 
 /* The KDC's key version for the proxy, from a ticket to itself, and whether
@@ -298,7 +386,9 @@ int cg_cmd_doctor(int argc, char **argv)
             config = DEFAULT_CONFIG;
         cg_diag d;
         cg_diag_init(&d);
-        cfg = cg_config_load(config, CG_CONFIG_SKIP_TLS, &d);
+        /* --cert maps with the listeners' mapping files: load them (the
+         * TLS files are not needed, and may be readable by root only). */
+        cfg = cg_config_load(config, CG_CONFIG_SKIP_TLS | (cert ? CG_CONFIG_LOAD_MAPPINGS : 0), &d);
         if (!cfg) {
             line(&t, "FAIL", "config", "%s does not load (%zu error(s)); `certgate check -c %s` shows them:", config,
                  d.errors, config);
@@ -553,17 +643,9 @@ int cg_cmd_doctor(int argc, char **argv)
                     if (!targets[i].url) {
                         line(&t, "skip", "backend", "--probe needs the backend's URL (from -c with --backend)");
                     } else {
-                        long st = probe(targets[i].url, probe_path, tok, err, sizeof err);
-                        if (st < 0)
-                            line(&t, "FAIL", "backend", "%s%s: %s", targets[i].url, probe_path, err);
-                        else if (st == 401)
-                            line(&t, "FAIL", "backend", "%s%s answered 401 to %s's ticket for %s: the backend's "
-                                 "keytab does not hold the key the KDC used for %s (re-export it: AD ktpass, MIT "
-                                 "kadmin ktadd), or the backend expects another SPN", targets[i].url, probe_path,
-                                 user, target, target);
-                        else
-                            line(&t, "ok", "backend", "%s%s accepted the ticket for %s (HTTP %ld)", targets[i].url,
-                                 probe_path, user, st);
+                        probe_answer pa;
+                        probe(targets[i].url, probe_path, tok, &pa, err, sizeof err);
+                        report_probe(&t, targets[i].url, probe_path, user, target, strlen(tok), &pa, err);
                     }
                 }
             }

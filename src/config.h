@@ -19,6 +19,9 @@ enum {
     /* Parse and validate only: do not open certificate and key files.
      * For unit tests of the schema and for tools that only need the data. */
     CG_CONFIG_SKIP_TLS = 1u << 0,
+    /* With CG_CONFIG_SKIP_TLS: still load the listeners' mapping files (a
+     * tool that maps certificates without serving: `certgate doctor --cert`). */
+    CG_CONFIG_LOAD_MAPPINGS = 1u << 1,
 };
 
 /* Loads and validates path. Returns a snapshot holding one reference, or NULL

@@ -8,6 +8,11 @@
 #include "config_value.h"
 
 #define CG_MAX_IDLE_MAX           1024u
+/* Open connections per backend, process-wide (idle and busy). The default
+ * stays under what a stock Apache serves at once (MaxRequestWorkers: 150
+ * with mpm_event and mpm_worker, 256 with prefork); IIS has no such limit. */
+#define CG_MAX_CONNECTIONS_DEFAULT 128u
+#define CG_MAX_CONNECTIONS_MAX     65535u
 
 static bool host_char_ok(char c)
 {
@@ -128,6 +133,7 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i, const
     const char *s;
 
     b->max_idle = 32;
+    b->max_connections = CG_MAX_CONNECTIONS_DEFAULT;
     cg_got got = cg_loader_get_string(ld, m, "name", "a name that routes refer to", &n, &s);
     if (got == CG_YAML_ABSENT)
         cg_loader_missing(ld, m, "name", "a name that routes refer to");
@@ -157,12 +163,13 @@ static void parse_backend(cg_loader *ld, const yaml_node_t *seq, size_t i, const
     }
 
     cg_loader_get_uint(ld, m, "max_idle", 0, CG_MAX_IDLE_MAX, &b->max_idle);
+    cg_loader_get_uint(ld, m, "max_connections", 1, CG_MAX_CONNECTIONS_MAX, &b->max_connections);
     cg_config_parse_backend_kerberos(ld, m, b);
 }
 
 void cg_config_parse_backends(cg_loader *ld, const cg_map *root)
 {
-    static const char *const keys[] = { "name", "url", "max_idle", "kerberos", NULL };
+    static const char *const keys[] = { "name", "url", "max_idle", "max_connections", "kerberos", NULL };
     static const cg_loader_list list = {
         .key = "backends",
         .noun = "backend",

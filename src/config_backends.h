@@ -1,5 +1,5 @@
 /* The configuration's backends: name, URL (split into host, port and the
- * Host header), max_idle, kerberos. Part of the loader.
+ * Host header), max_idle, max_connections, kerberos. Part of the loader.
  */
 #ifndef CG_CONFIG_BACKENDS_H
 #define CG_CONFIG_BACKENDS_H

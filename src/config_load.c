@@ -207,7 +207,9 @@ done:
         cg_config_unref(ld.cfg);
         return NULL;
     }
-    if (!(flags & CG_CONFIG_SKIP_TLS) && (!cg_config_load_tls(ld.cfg, diag) || !load_mappings(ld.cfg, diag))) {
+    bool files_ok = (flags & CG_CONFIG_SKIP_TLS) ? !(flags & CG_CONFIG_LOAD_MAPPINGS) || load_mappings(ld.cfg, diag)
+                                                 : cg_config_load_tls(ld.cfg, diag) && load_mappings(ld.cfg, diag);
+    if (!files_ok) {
         cg_config_unref(ld.cfg);
         return NULL;
     }

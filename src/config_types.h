@@ -112,6 +112,7 @@ typedef struct cg_backend_cfg {
     uint16_t port;
     char *host_header;     /* Host sent to the backend: "host[:port]" */
     uint32_t max_idle;     /* idle keep-alive connections kept per worker */
+    uint32_t max_connections; /* open connections (idle and busy), process-wide: each worker holds a share */
 
     bool kerberos;         /* delegate: send Authorization: Negotiate as the mapped user */
     char *spn;             /* "HTTP/host" (no realm, no port) */

@@ -341,6 +341,165 @@ class DoctorCases:
         self.assertRegex(p.stdout, r"FAIL\s+config\s+.*nothere.yaml")
 
 
+class FakeProbeBackend:
+    """A backend that answers every request with one fixed status (and
+    WWW-Authenticate, when given): what `doctor --probe` must report as it
+    is. Records the Authorization header's length."""
+
+    def __init__(self, status, reason, www_authenticate=None):
+        import http.server
+        outer = self
+        self.auth_lengths = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.auth_lengths.append(len(self.headers.get("Authorization", "")))
+                body = b"fake\n"
+                self.send_response(status, reason)
+                if www_authenticate:
+                    self.send_header("WWW-Authenticate", www_authenticate)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        import threading
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+class TestDoctorCertAndProbe(H.Base):
+    """`doctor --cert` maps with the listeners' mapping files; `doctor
+    --probe` reports the status the backend really answered."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = start_lab("doctor-cert")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.stop()
+
+    def explain_doctor(self, p):
+        return H.Explain(lambda: "exit %d\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
+            p.returncode, p.stdout, p.stderr))
+
+    def assert_check(self, p, check, status, *needles):
+        lines = doctor_lines(p)
+        msg = self.explain_doctor(p)
+        self.assertIn(check, lines, msg)
+        st, text = lines[check][0]
+        self.assertEqual(st, status, msg)
+        for n in needles:
+            self.assertIn(n, text, msg)
+
+    def write_config(self, name, backend_url=None, mapping=None):
+        """The lab's kerberos section, backend "app" (the lab's Apache unless
+        backend_url), a listener with a mapping file when mapping is given."""
+        pki = H.pki()
+        lines = [
+            "kerberos:",
+            "  keytab: %s" % self.lab.proxy_keytab,
+            "  principal: HTTP/proxy.example.test",
+            "  realm: %s" % REALM,
+            "  krb5_config: %s" % self.lab.krb5_conf,
+            "backends:",
+            "  - name: app",
+            "    url: %s" % (backend_url or self.lab.backend_url),
+            "    kerberos:",
+            "      spn: %s" % SPN,
+            "listeners:",
+            "  - name: main",
+            "    address: 127.0.0.1",
+            "    port: %d" % H.free_port(),
+            "    tls:",
+            "      certificate: %s" % pki.server_crt,
+            "      key: %s" % pki.server_key,
+            "      client_ca: %s" % pki.root_crt,
+        ]
+        if mapping is not None:
+            mpath = self.lab.path(name + ".mapping.yaml")
+            with open(mpath, "w") as f:
+                f.write(mapping)
+            lines.append("    mapping: %s" % mpath)
+        path = self.lab.path(name)
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+    def test_cert_is_mapped_with_the_listener_mapping(self):
+        pki = H.pki()
+        mapping = ("default_realm: %s\n"
+                   "one_to_one:\n"
+                   "  - name: alice\n"
+                   "    sha256: %s\n"
+                   "    principal: alice@%s\n" % (REALM, pki.cert_info("alice")["sha256"], REALM))
+        cfg = self.write_config("doctor-cert.yaml", mapping=mapping)
+        alice_crt = pki.client("alice")[0]
+        p = H.run_certgate(["doctor", "-c", cfg, "--cert", alice_crt, "--backend", "app", "--probe", "/whoami"])
+        self.assertEqual(p.returncode, 0, self.explain_doctor(p))
+        self.assert_check(p, "mapping", "ok", "listener main", "alice@%s" % REALM)
+        self.assert_check(p, "s4u2proxy", "ok", "alice@%s" % REALM)
+        self.assert_check(p, "backend", "ok", "HTTP 200")
+        # A certificate the mapping does not cover: the mapping's own refusal.
+        bob_crt = pki.client("bob")[0]
+        p = H.run_certgate(["doctor", "-c", cfg, "--cert", bob_crt, "--backend", "app"])
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "mapping", "FAIL", "listener main does not map")
+        # A mapping file that does not load: the config check says so.
+        broken = self.write_config("doctor-cert-broken.yaml", mapping="one_to_one: [\n")
+        p = H.run_certgate(["doctor", "-c", broken, "--cert", alice_crt])
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "config", "FAIL", "does not load")
+        # No mapping on any listener: said as such.
+        plain = self.write_config("doctor-cert-none.yaml")
+        p = H.run_certgate(["doctor", "-c", plain, "--cert", alice_crt])
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "mapping", "FAIL", "no listener", "has a mapping file")
+
+    def probe_with(self, status, reason, www_authenticate=None):
+        fake = FakeProbeBackend(status, reason, www_authenticate)
+        self.addCleanup(fake.stop)
+        cfg = self.write_config("doctor-probe-%d.yaml" % status, backend_url=fake.url)
+        p = H.run_certgate(["doctor", "-c", cfg, "--user", "alice", "--backend", "app", "--probe", "/app"])
+        self.assertEqual(len(fake.auth_lengths), 1, self.explain_doctor(p))
+        self.assertGreater(fake.auth_lengths[0], len("Negotiate ") + 100)
+        return p, fake
+
+    def test_probe_400_is_not_accepted(self):
+        p, _ = self.probe_with(400, "Bad Request")
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "backend", "FAIL", "400 Bad Request", "/app")
+        self.assertNotIn("accepted", doctor_lines(p)["backend"][0][1])
+
+    def test_probe_431_names_the_token_size_and_backend_limits(self):
+        p, fake = self.probe_with(431, "Request Header Fields Too Large")
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        header_bytes = len("Authorization: ") + fake.auth_lengths[0] + 2
+        self.assert_check(p, "backend", "FAIL", "431", "too large", "%d bytes" % header_bytes,
+                          "MaxFieldLength", "MaxRequestBytes", "LimitRequestFieldSize")
+
+    def test_probe_401_quotes_the_challenge(self):
+        p, _ = self.probe_with(401, "Unauthorized", 'Negotiate, Basic realm="intranet"')
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "backend", "FAIL", "401", "rejected the ticket", 'Negotiate, Basic realm="intranet"')
+
+    def test_probe_500_is_said(self):
+        p, _ = self.probe_with(500, "Internal Server Error")
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, "backend", "FAIL", "500 Internal Server Error")
+
+
 def bench_binary():
     for p in (os.path.join(os.path.dirname(H.CERTGATE), "bench", "cg-deleg-bench"),):
         if os.path.exists(p):

@@ -167,6 +167,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(b->port, 8080);
     assert_string_equal(b->host_header, "127.0.0.1:8080");
     assert_int_equal(b->max_idle, 32);
+    assert_int_equal(b->max_connections, 128);
 
     assert_int_equal(cfg->nlisteners, 1);
     const cg_listener_cfg *l = &cfg->listeners[0];
@@ -284,6 +285,7 @@ static void test_full(void **state)
     assert_int_equal(cfg->backends[0].port, 80);
     assert_string_equal(cfg->backends[0].host_header, "app.internal");
     assert_int_equal(cfg->backends[0].max_idle, 0);
+    assert_int_equal(cfg->backends[0].max_connections, 128);
     assert_string_equal(cfg->backends[1].url, "http://[::1]:9000/");
     assert_string_equal(cfg->backends[1].host, "::1");
     assert_int_equal(cfg->backends[1].port, 9000);
@@ -488,7 +490,7 @@ static void test_unknown_keys(void **state)
     expect_error("timeouts:\n  idle: 1s\n" MINIMAL, 2, 3, "unknown key \"idle\" in timeouts");
     expect_error("backends:\n  - name: app\n    url: http://a\n    weight: 1\n" MIN_LISTENERS, 4, 5,
                  "unknown key \"weight\" in backend \"app\" (expected one of: name, url, max_idle, "
-                 "kerberos)");
+                 "max_connections, kerberos)");
     /* Misplaced: a listener key inside tls, a tls key in the listener. */
     expect_error(MIN_BACKENDS
                  "listeners:\n"
@@ -859,6 +861,13 @@ static void test_ranges(void **state)
 
     expect_error("backends:\n  - name: app\n    url: http://a\n    max_idle: 1025\n" MIN_LISTENERS,
                  4, 15, "backends[app].max_idle: 1025 is out of range (expected 0 to 1024)");
+    cg_config *mc = expect_ok("backends:\n  - name: app\n    url: http://a\n    max_connections: 1\n" MIN_LISTENERS);
+    assert_int_equal(mc->backends[0].max_connections, 1);
+    cg_config_unref(mc);
+    expect_error("backends:\n  - name: app\n    url: http://a\n    max_connections: 0\n" MIN_LISTENERS,
+                 4, 22, "backends[app].max_connections: 0 is out of range (expected 1 to 65535)");
+    expect_error("backends:\n  - name: app\n    url: http://a\n    max_connections: 65536\n" MIN_LISTENERS,
+                 4, 22, "backends[app].max_connections: 65536 is out of range (expected 1 to 65535)");
 
     expect_error("limits:\n  max_connections: 0\n" MINIMAL, 2, 20,
                  "limits.max_connections: 0 is out of range (expected 1 to 1000000)");
