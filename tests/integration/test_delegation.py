@@ -384,7 +384,7 @@ class TestDoctorCertAndProbe(H.Base):
 
     @classmethod
     def setUpClass(cls):
-        cls.lab = start_lab("doctor-cert")
+        cls.lab = start_lab(MIT, "doctor-cert")
 
     @classmethod
     def tearDownClass(cls):
@@ -410,8 +410,8 @@ class TestDoctorCertAndProbe(H.Base):
         lines = [
             "kerberos:",
             "  keytab: %s" % self.lab.proxy_keytab,
-            "  principal: HTTP/proxy.example.test",
-            "  realm: %s" % REALM,
+            "  principal: %s" % self.lab.proxy_name,
+            "  realm: %s" % self.lab.realm,
             "  krb5_config: %s" % self.lab.krb5_conf,
             "backends:",
             "  - name: app",
@@ -443,13 +443,13 @@ class TestDoctorCertAndProbe(H.Base):
                    "one_to_one:\n"
                    "  - name: alice\n"
                    "    sha256: %s\n"
-                   "    principal: alice@%s\n" % (REALM, pki.cert_info("alice")["sha256"], REALM))
+                   "    principal: alice@%s\n" % (self.lab.realm, pki.cert_info("alice")["sha256"], self.lab.realm))
         cfg = self.write_config("doctor-cert.yaml", mapping=mapping)
         alice_crt = pki.client("alice")[0]
         p = H.run_certgate(["doctor", "-c", cfg, "--cert", alice_crt, "--backend", "app", "--probe", "/whoami"])
         self.assertEqual(p.returncode, 0, self.explain_doctor(p))
-        self.assert_check(p, "mapping", "ok", "listener main", "alice@%s" % REALM)
-        self.assert_check(p, "s4u2proxy", "ok", "alice@%s" % REALM)
+        self.assert_check(p, "mapping", "ok", "listener main", "alice@%s" % self.lab.realm)
+        self.assert_check(p, "s4u2proxy", "ok", "alice@%s" % self.lab.realm)
         self.assert_check(p, "backend", "ok", "HTTP 200")
         # A certificate the mapping does not cover: the mapping's own refusal.
         bob_crt = pki.client("bob")[0]
