@@ -502,7 +502,9 @@ int cg_cmd_explain(int argc, char **argv)
         static cg_crl_report report;
         rev_wait w = { .done = false };
         cg_crl_policy rpolicy;
-        cg_crl_policy_from(&rpolicy, &l, l.tls ? cg_tls_server_policy(l.tls) : NULL);
+        /* The verify policy explain judged the chain with (the listener's, or
+         * the one --ca built): a one-certificate chain is rebuilt with it. */
+        cg_crl_policy_from(&rpolicy, &l, policy);
         cg_crl_check_chain_report(f, &rpolicy, chain, n, on_rev, &w, &report);
         /* Transfers, timers and thread-pool work keep the loop alive until the answer. */
         while (!w.done && uv_run(&loop, UV_RUN_ONCE))

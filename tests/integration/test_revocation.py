@@ -652,6 +652,24 @@ class TestExplain(RevBase):
         self.assertIn("fetch     " + SRV.url("sub2.crl"), out, msg)
         self.assertEqual(out.count("result    not revoked"), 3, msg)
 
+    def test_self_signed_anchor_accepted(self):
+        """A client certificate that is itself the trust anchor: nothing to
+        check for revocation, and the verdict says so (explain used to fall
+        into the resumed-session path and answer 403.13 while the server
+        accepted the certificate)."""
+        d = TMP.join(H.unique("selfsigned"))
+        os.makedirs(d)
+        crt, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        H.run_checked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", key, "-out", crt, "-days", "30", "-subj", "/CN=selfsigned",
+                       "-addext", "extendedKeyUsage=clientAuth",
+                       "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+                       "-addext", "basicConstraints=critical,CA:TRUE"])
+        out, msg = self.explain("--cert", crt, "--ca", crt, expect=0)
+        self.assertIn("the certificate is itself a trust anchor: nothing to check", out, msg)
+        self.assertIn("Verdict: ACCEPTED", out, msg)
+        self.assertNotIn("resumed", out, msg)
+
     def test_revoked(self):
         out, msg = self.explain("--cert", A.crt("revoked"), "--ca", A.root_crt, expect=1)
         self.assertIn("REVOKED on 20", out, msg)
