@@ -8,6 +8,8 @@
 
 #include <uv.h>
 
+#include "keyed_hash.h"
+
 #define INITIAL_CAP 1024 /* power of two */
 
 typedef struct entry {
@@ -37,10 +39,7 @@ cg_admission *cg_admission_new(void)
         free(a);
         return NULL;
     }
-    /* A random seed: which addresses share a probe sequence is unknowable
-     * from outside, so an IPv6 client cannot pick colliding prefixes. */
-    if (uv_random(NULL, NULL, &a->seed, sizeof a->seed, 0, NULL) != 0)
-        a->seed = (uint64_t)(uintptr_t)a ^ uv_hrtime();
+    a->seed = cg_keyed_hash_seed(a); /* an IPv6 client cannot pick colliding prefixes */
     return a;
 }
 
@@ -91,24 +90,9 @@ void cg_admission_key_format(const cg_admission_key *k, unsigned ipv6_prefix, ch
         snprintf(out, cap, "-");
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static size_t slot_of(const cg_admission *a, const cg_admission_key *k)
 {
-    uint64_t w0, w1;
-    memcpy(&w0, k->bytes, 8);
-    memcpy(&w1, k->bytes + 8, 8);
-    uint64_t h = mix(a->seed ^ k->family);
-    h = mix(h ^ w0);
-    h = mix(h ^ w1);
-    return (size_t)h & (a->cap - 1);
+    return (size_t)cg_keyed_hash16(a->seed, k->family, k->bytes) & (a->cap - 1);
 }
 
 static bool same_key(const cg_admission_key *x, const cg_admission_key *y)

@@ -5,6 +5,8 @@
 
 #include <uv.h>
 
+#include "keyed_hash.h"
+
 /* ---- one bucket ---- */
 
 static uint64_t capacity_of(const cg_rate *r)
@@ -101,10 +103,7 @@ cg_ratelimit *cg_ratelimit_new(size_t capacity)
             return NULL;
         }
     }
-    /* Random: which keys share a shard and a chain is unknowable from
-     * outside, so a client cannot pick colliding addresses. */
-    if (uv_random(NULL, NULL, &t->seed, sizeof t->seed, 0, NULL) != 0)
-        t->seed = (uint64_t)(uintptr_t)t ^ uv_hrtime();
+    t->seed = cg_keyed_hash_seed(t); /* a client cannot pick colliding addresses */
     return t;
 }
 
@@ -120,23 +119,9 @@ void cg_ratelimit_free(cg_ratelimit *t)
     free(t);
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static uint64_t hash_of(const cg_ratelimit *t, const cg_rate_key *k)
 {
-    uint64_t w0, w1;
-    memcpy(&w0, k->id, 8);
-    memcpy(&w1, k->id + 8, 8);
-    uint64_t h = mix(t->seed ^ ((uint64_t)k->kind << 32 | (uint64_t)k->family << 16 | k->scope));
-    h = mix(h ^ w0);
-    return mix(h ^ w1);
+    return cg_keyed_hash16(t->seed, (uint64_t)k->kind << 32 | (uint64_t)k->family << 16 | k->scope, k->id);
 }
 
 static bool same_key(const cg_rate_key *a, const cg_rate_key *b)
