@@ -866,25 +866,34 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
         return out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["start", "stop", "status", "verify", "deny-delegation", "allow-delegation",
-                                        "clear-ok-to-auth", "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user",
-                                        "rekey-backend", "s4u-count", "env"])
+COMMANDS = ["start", "stop", "status", "verify", "deny-delegation", "allow-delegation", "clear-ok-to-auth",
+            "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user", "rekey-backend", "s4u-count", "env"]
+
+
+def run_cli(argv, *, make_lab, default_realm, description, prog, title, add_args=None, start_kwargs=None):
+    """The command line both labs share (this one and samba_lab.py): make_lab(dir,
+    realm) gives the lab; add_args(parser) and start_kwargs(args) add a lab's
+    own start options."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("command", choices=COMMANDS)
     ap.add_argument("dir")
     ap.add_argument("name", nargs="?")
-    ap.add_argument("--realm", default="EXAMPLE.TEST")
+    ap.add_argument("--realm", default=default_realm)
     ap.add_argument("--users", type=int, default=0)
     ap.add_argument("--kdc-port", type=int, default=0, help="fixed KDC port (default: a free one)")
     ap.add_argument("--http-port", type=int, default=0, help="fixed Apache port (default: a free one)")
+    if add_args:
+        add_args(ap)
     a = ap.parse_args(argv)
-    lab = Lab(a.dir, realm=a.realm)
+    lab = make_lab(a.dir, a.realm)
     try:
         if a.command == "start":
             t0 = time.monotonic()
-            lab.start(users=a.users, kdc_port=a.kdc_port, http_port=a.http_port)
-            print("lab up in %.2f s: KDC 127.0.0.1:%d, backend %s (SPN %s), env in %s"
-                  % (time.monotonic() - t0, lab.kdc_port, lab.backend_url, lab.backend_spn, lab.path("env")))
+            lab.start(users=a.users, kdc_port=a.kdc_port, http_port=a.http_port,
+                      **(start_kwargs(a) if start_kwargs else {}))
+            print("%s up in %.2f s: realm %s, KDC 127.0.0.1:%d, backend %s (SPN %s), env in %s"
+                  % (title, time.monotonic() - t0, lab.realm, lab.kdc_port, lab.backend_url, lab.backend_spn,
+                     lab.path("env")))
             if lab.timings:
                 print("  " + ", ".join("%s %.2fs" % kv for kv in lab.timings.items()))
         elif a.command == "stop":
@@ -917,15 +926,21 @@ def main(argv=None):
         elif a.command == "rekey-backend":
             lab.rekey_backend()
         elif a.command == "s4u-count":
-            counts = lab.s4u_counts()
-            for user, d in sorted(counts.items()):
+            for user, d in sorted(lab.s4u_counts().items()):
                 if not a.name or a.name == user:
-                    print("%-12s s4u2self=%d s4u2proxy=%d (failed: s4u2self=%d s4u2proxy=%d)" % (
-                        user, d["s4u2self"], d["s4u2proxy"], d["s4u2self_failed"], d["s4u2proxy_failed"]))
+                    failed = ""
+                    if "s4u2self_failed" in d:
+                        failed = " (failed: s4u2self=%d s4u2proxy=%d)" % (d["s4u2self_failed"], d["s4u2proxy_failed"])
+                    print("%-12s s4u2self=%d s4u2proxy=%d%s" % (user, d["s4u2self"], d["s4u2proxy"], failed))
     except LabError as e:
-        print("kdc_lab: %s" % e, file=sys.stderr)
+        print("%s: %s" % (prog, e), file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None):
+    return run_cli(argv, make_lab=lambda d, realm: Lab(d, realm=realm), default_realm="EXAMPLE.TEST",
+                   description=__doc__.split("\n\n")[0], prog="kdc_lab", title="lab")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ Standard library only on the test side; the account operations run in a
 child `python3 samba_lab.py _admin` that imports Samba's modules.
 """
 
-import argparse
 import json
 import os
 import re
@@ -542,65 +541,12 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_admin"]:
         return _admin_main(argv[1])
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["start", "stop", "status", "verify", "deny-delegation", "allow-delegation",
-                                        "clear-ok-to-auth", "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user",
-                                        "rekey-backend", "s4u-count", "env"])
-    ap.add_argument("dir")
-    ap.add_argument("name", nargs="?")
-    ap.add_argument("--realm", default=REALM)
-    ap.add_argument("--users", type=int, default=0)
-    ap.add_argument("--kdc-port", type=int, default=0, help="fixed KDC port (default: a free one)")
-    ap.add_argument("--http-port", type=int, default=0, help="fixed Apache port (default: a free one)")
-    ap.add_argument("--template", help="a provisioned domain to copy (made there on first use)")
-    a = ap.parse_args(argv)
-    lab = SambaLab(a.dir, realm=a.realm)
-    try:
-        if a.command == "start":
-            t0 = time.monotonic()
-            lab.start(users=a.users, kdc_port=a.kdc_port, http_port=a.http_port, template=a.template)
-            print("Samba AD lab up in %.2f s: realm %s, KDC 127.0.0.1:%d, backend %s (SPN %s), env in %s"
-                  % (time.monotonic() - t0, lab.realm, lab.kdc_port, lab.backend_url, lab.backend_spn,
-                     lab.path("env")))
-            if lab.timings:
-                print("  " + ", ".join("%s %.2fs" % kv for kv in lab.timings.items()))
-        elif a.command == "stop":
-            lab.stop()
-            print("lab stopped")
-        elif a.command == "status":
-            print("running" if lab.running() else "not running")
-            return 0 if lab.running() else 1
-        elif a.command == "env":
-            sys.stdout.write(open(lab.path("env")).read())
-        elif a.command == "verify":
-            for line in lab.verify(a.name or "alice"):
-                print(line)
-        elif a.command == "deny-delegation":
-            lab.deny_delegation()
-        elif a.command == "allow-delegation":
-            lab.allow_delegation()
-        elif a.command == "clear-ok-to-auth":
-            lab.clear_ok_to_auth_as_delegate()
-        elif a.command == "set-ok-to-auth":
-            lab.set_ok_to_auth_as_delegate()
-        elif a.command == "stop-kdc":
-            lab.stop_kdc()
-        elif a.command == "start-kdc":
-            lab.start_kdc()
-        elif a.command == "add-user":
-            if not a.name:
-                ap.error("add-user needs a NAME")
-            lab.add_user(a.name)
-        elif a.command == "rekey-backend":
-            lab.rekey_backend()
-        elif a.command == "s4u-count":
-            for user, d in sorted(lab.s4u_counts().items()):
-                if not a.name or a.name == user:
-                    print("%-12s s4u2self=%d s4u2proxy=%d" % (user, d["s4u2self"], d["s4u2proxy"]))
-    except LabError as e:
-        print("samba_lab: %s" % e, file=sys.stderr)
-        return 1
-    return 0
+
+    def add_args(ap):
+        ap.add_argument("--template", help="a provisioned domain to copy (made there on first use)")
+    return kdc_lab.run_cli(argv, make_lab=lambda d, realm: SambaLab(d, realm=realm), default_realm=REALM,
+                           description=__doc__.split("\n\n")[0], prog="samba_lab", title="Samba AD lab",
+                           add_args=add_args, start_kwargs=lambda a: {"template": a.template})
 
 
 if __name__ == "__main__":
