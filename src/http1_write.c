@@ -79,28 +79,32 @@ bool cg_http_request_header_dropped(cg_slice name)
  * authenticated" users (Remote-User, Azure App Service, oauth2-proxy), and
  * client addresses other than X-Forwarded-For. A client is none of those
  * front ends. Stripped unless the listener keeps one (cg_header_policy). */
-const char *const cg_http_backend_trusted_headers[] = {
-    "x-original-url", "x-rewrite-url",
-    "x-arr-*",
-    "x-forwarded-client-cert", "x-ssl-client-*", "ssl-client-*", "x-ssl-cert", "x-client-cert",
-    "x-client-verify", "x-client-dn",
-    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email", "x-auth-request-*",
-    "x-ms-client-principal*",
-    "x-real-ip", "x-client-ip", "true-client-ip", "x-forwarded-server", "x-forwarded-port",
-    "x-forwarded-prefix", "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",
-    NULL,
+/* Lengths are computed by the compiler: the check runs for every header of
+ * every request. An entry ending in '*' names a family by its prefix:
+ * proxies invent new members (X-SSL-Client-DN, -Escaped-Cert, -Fingerprint
+ * ...) faster than a list of exact names can follow. */
+#define NAME(s) { s, sizeof s - 1, false }
+#define FAMILY(s) { s "*", sizeof s - 1, true }
+const cg_trusted_header cg_http_backend_trusted_headers[] = {
+    NAME("x-original-url"), NAME("x-rewrite-url"),
+    FAMILY("x-arr-"),
+    NAME("x-forwarded-client-cert"), FAMILY("x-ssl-client-"), FAMILY("ssl-client-"), NAME("x-ssl-cert"),
+    NAME("x-client-cert"), NAME("x-client-verify"), NAME("x-client-dn"),
+    NAME("remote-user"), NAME("x-remote-user"), NAME("x-forwarded-user"), NAME("x-forwarded-email"),
+    FAMILY("x-auth-request-"), FAMILY("x-ms-client-principal"),
+    NAME("x-real-ip"), NAME("x-client-ip"), NAME("true-client-ip"), NAME("x-forwarded-server"),
+    NAME("x-forwarded-port"), NAME("x-forwarded-prefix"), NAME("x-forwarded-ssl"), NAME("x-forwarded-scheme"),
+    NAME("front-end-https"),
+    { NULL, 0, false },
 };
+#undef NAME
+#undef FAMILY
 
-/* An entry ending in '*' names a family by its prefix: proxies invent new
- * members (X-SSL-Client-DN, -Escaped-Cert, -Fingerprint ...) faster than a
- * list of exact names can follow. */
 bool cg_http_backend_trusted_header(cg_slice name)
 {
-    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++) {
-        size_t n = strlen(*t);
-        if ((*t)[n - 1] == '*' ? has_prefix(name, *t, n - 1) : name_is(name, *t, n))
+    for (const cg_trusted_header *t = cg_http_backend_trusted_headers; t->name; t++)
+        if (t->family ? has_prefix(name, t->name, t->len) : name_is(name, t->name, t->len))
             return true;
-    }
     return false;
 }
 

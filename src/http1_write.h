@@ -44,12 +44,18 @@ typedef struct cg_forward_ctx {
  * Case-insensitive. */
 bool cg_http_request_header_dropped(cg_slice name);
 
-/* Lower-case names (NULL-terminated list) of headers that backends
- * commonly trust as identity or routing statements from a front end
- * (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert, X-Forwarded-Client-Cert,
- * X-SSL-Client-Cert, Remote-User, X-Remote-User, X-Real-IP, ...; see
- * http1_write.c): stripped from client requests unless a listener keeps one. */
-extern const char *const cg_http_backend_trusted_headers[];
+/* Headers that backends commonly trust as identity or routing statements
+ * from a front end (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert,
+ * X-Forwarded-Client-Cert, X-SSL-Client-Cert, Remote-User, X-Remote-User,
+ * X-Real-IP, ...; see http1_write.c): stripped from client requests unless a
+ * listener keeps one. Lower-case; a family entry names a prefix (its text
+ * ends in '*', len excludes it). The list ends with a NULL name. */
+typedef struct cg_trusted_header {
+    const char *name;
+    size_t len;
+    bool family;
+} cg_trusted_header;
+extern const cg_trusted_header cg_http_backend_trusted_headers[];
 bool cg_http_backend_trusted_header(cg_slice name);
 
 /* The one decision on a client request header: true when it is not

@@ -1259,12 +1259,14 @@ static void test_header_stripped_policy(void **state)
             fail();
         }
     }
-    for (const char *const *t = cg_http_backend_trusted_headers; *t; t++) {
+    for (const cg_trusted_header *t = cg_http_backend_trusted_headers; t->name; t++) {
         /* the lists do not overlap: a default can always be kept */
-        assert_false(cg_http_request_header_dropped((cg_slice){ *t, strlen(*t) }));
-        for (const char *c = *t; *c; c++)
+        assert_false(cg_http_request_header_dropped((cg_slice){ t->name, t->len }));
+        /* a family's text is its prefix and a final '*' */
+        assert_int_equal(strlen(t->name), t->len + t->family);
+        for (const char *c = t->name; *c; c++)
             assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                        (*c == '*' && !c[1])); /* a family: the prefix before a final '*' */
+                        (*c == '*' && !c[1] && t->family));
     }
     char *strip[] = { "x-tenant" }, *keep[] = { "x-real-ip", "authorization", "x-client-cert-subject" };
     cg_header_policy p = { strip, 1, keep, 3 };
