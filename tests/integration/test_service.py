@@ -487,12 +487,20 @@ class TestPrivilegeDrop(ServiceBase):
         open(cg.log_path, "w").close()
         os.chown(cg.log_path, self.uid, self.gid)
         as_user = dict(user=self.uid, group=self.gid, extra_groups=[])
-        cg.start(**as_user)
+        # The checkout may not be reachable by that user (a clone under
+        # /root): run a copy of the binary from the class's directory, as an
+        # installed /usr/sbin/certgate would be.
+        bindir = self.dir.join(H.unique("sbin"))
+        os.mkdir(bindir, 0o755)
+        binary = os.path.join(bindir, "certgate")  # reload checks the process is a certgate
+        shutil.copy(H.CERTGATE, binary)
+        os.chmod(binary, 0o755)
+        cg.start(argv=[binary, "run", "-c", cg.cfg_path], **as_user)
         self.assert_status(cg.curl("/started-as-nobody"), 200, cg)
         ids = status_ids("/proc/%d/status" % cg.pid)
         self.assertEqual(ids["Uid"], [str(self.uid)] * 4)
         self.assertEqual(cg.find_log(event="privileges"), [], "nothing to switch, nothing to say")
-        p = subprocess.run([H.CERTGATE, "reload", "-c", cg.cfg_path], stdout=subprocess.PIPE,
+        p = subprocess.run([binary, "reload", "-c", cg.cfg_path], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=H.t(20), **as_user)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr + cg.diagnostics())
         self.assertIn("certgate (pid %d) reloaded" % cg.pid, p.stdout)
