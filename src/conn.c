@@ -762,6 +762,16 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
     }
     struct sockaddr_storage ss;
     format_peer(c, &ss);
+    if (ss.ss_family == AF_UNSPEC) {
+        /* Reset before we got to it (a balancer's health check that
+         * connects and hangs up): nothing to serve, and no address to judge
+         * it by; calling it an untrusted client would mislead the operator. */
+        if (CG_LOG_DEBUG_ON())
+            cg_log(CG_LOG_DEBUG, "connection_gone", "listener=%s detail=\"the peer closed the connection before it "
+                   "was accepted\"", c->tls_cfg->listeners[li].name);
+        close_now(c);
+        return;
+    }
     const cg_limits *lim = &c->tls_cfg->limits;
     uint32_t max = lim->max_connections;
     if (open > max) {
