@@ -48,6 +48,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "kdc_diagnose.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "mapping.h"
@@ -449,7 +450,7 @@ int cg_cmd_doctor(int argc, char **argv)
         }
         setenv("KRB5_CONFIG", kc.krb5_config, 1);
     }
-    char proxy[512], err[700], m[256];
+    char proxy[512], err[700];
     if (strchr(kc.principal, '@'))
         snprintf(proxy, sizeof proxy, "%s", kc.principal);
     else
@@ -514,7 +515,7 @@ int cg_cmd_doctor(int argc, char **argv)
         rc = cg_kdc_get_tgt(ctx, kc.keytab, proxy, ccname, &end, &kdc_time);
         int64_t now = (int64_t)time(NULL);
         if (rc) {
-            cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
+            cg_kdc_diagnose(ctx, NULL, CG_KDC_PHASE_PROXY_TGT, rc, NULL, &n, &why);
             line(&t, "FAIL", "proxy TGT", "%s [%s]", why.detail, cg_refusal_code(why.kind));
             if (rc == KRB5KRB_AP_ERR_SKEW)
                 line(&t, "FAIL", "clock", "this host's clock differs from the KDC's by more than the realm allows: "
@@ -597,11 +598,13 @@ int cg_cmd_doctor(int argc, char **argv)
         rc = cg_kdc_s4u2self(ctx, ccname, user, &evidence);
         bool fwd = false;
         if (rc) {
-            cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
+            cg_kdc_diagnose(ctx, ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &n, &why);
             line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         } else if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-            n.target = ntargets ? "the backends" : NULL;
-            cg_kdc_not_forwardable(&n, &why);
+            char first[512];
+            n.target = ntargets && cg_kdc_target_name(targets[0].spn, kc.realm, first, sizeof first, err, sizeof err)
+                           ? first : NULL;
+            cg_kdc_diagnose(ctx, ccname, CG_KDC_PHASE_S4U2PROXY, 0, evidence, &n, &why);
             line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         } else {
             fwd = true;
@@ -623,7 +626,7 @@ int cg_cmd_doctor(int argc, char **argv)
             krb5_creds *svc = NULL;
             rc = cg_kdc_s4u2proxy(ctx, ccname, evidence, target, &svc);
             if (rc) {
-                cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
+                cg_kdc_diagnose(ctx, ccname, CG_KDC_PHASE_S4U2PROXY, rc, evidence, &n, &why);
                 line(&t, "FAIL", "s4u2proxy", "backend %s: %s [%s]", label, why.detail, cg_refusal_code(why.kind));
                 continue;
             }

@@ -54,6 +54,7 @@
 #include <gssapi/gssapi.h>
 #include <krb5.h>
 
+#include "kdc_diagnose.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "log.h"
@@ -218,6 +219,7 @@ static void names_of(const cg_kerberos *k, const char *user, const char *target,
     n->target = target;
     n->realm = k->realm;
     n->keytab = k->keytab;
+    n->known = NULL;
 }
 
 /* The proxy TGT, renewed refresh_before its end. On the pool (it may do an
@@ -242,10 +244,9 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bo
     int64_t kdc_time = 0;
     krb5_error_code rc = cg_kdc_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
     if (rc) {
-        char m[256];
         cg_kdc_names n;
         names_of(k, NULL, NULL, &n);
-        cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_diagnose(ctx, NULL, CG_KDC_PHASE_PROXY_TGT, rc, NULL, &n, why);
         cg_kdc_destroy_ccache(ctx, np->ccname);
         free(np);
         /* an old TGT that is still valid is better than none */
@@ -289,7 +290,6 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
     }
     cg_kdc_names n;
     names_of(k, user, target, &n);
-    char m[256];
     cg_ucred *out = NULL;
     krb5_creds *evidence = NULL, *svc = NULL;
     cg_proxy *p = proxy_get(k, ctx, why, false);
@@ -297,16 +297,16 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
         goto done;
     rc = cg_kdc_s4u2self(ctx, p->ccname, user, &evidence);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &n, why);
         goto done;
     }
     if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        cg_kdc_not_forwardable(&n, why);
+        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2PROXY, 0, evidence, &n, why);
         goto done;
     }
     rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2PROXY, rc, evidence, &n, why);
         goto done;
     }
     out = calloc(1, sizeof *out);
