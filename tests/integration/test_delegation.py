@@ -628,7 +628,7 @@ def certgate_yaml(pki, cg, lab, mapping_file):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1"]
+             "retry3", "disabled1", "sensitive1", "big1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     LAB = None
 
@@ -815,6 +815,28 @@ class DelegationProxyCases:
         # name in the realm (what kvno -U carol@corp.example.com gets here).
         self.assertIn(json.loads(body)["remote_user"],
                       ("carol@" + self.lab.realm, "carol\\@corp.example.com@" + self.lab.realm), msg)
+
+    def test_token_too_large_for_the_backend_502_names_size_and_limits(self):
+        # Apache's LimitRequestFieldSize below the Authorization header (the
+        # token of a user in many groups against IIS's MaxFieldLength, here
+        # a ~1 KB MIT / ~1.6 KB Samba token against a 700-byte limit):
+        # Apache answers 400 and closes; the user gets a page that says why.
+        self.lab.set_backend_header_limit(700)
+        try:
+            st, code, detail, text = self.refusal("big1")
+        finally:
+            self.lab.set_backend_header_limit(None)
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 502, msg)
+        self.assertEqual(code, "backend_token_too_large", msg)
+        for needle in ("answered 400 and closed the connection", "big1@" + self.lab.realm, "MaxFieldLength",
+                       "MaxRequestBytes", "LimitRequestFieldSize", self.lab.backend_url):
+            self.assertIn(needle, detail, msg)
+        self.assertRegex(detail, r"Authorization header \(the Kerberos token for \S+\) is [0-9]{4} bytes", msg)
+        self.assert_page_words(text, "Sign-in data too large", "big1")
+        self.assertIn("groups", text, msg)
+        # the backend's limit back to its default: the same user is served
+        self.assert_user("big1")
 
     def test_delegation_denied_502_names_spn(self):
         self.lab.deny_delegation()
