@@ -125,33 +125,36 @@ void cg_kdc_probe_enctypes(krb5_context ctx, const char *keytab, const char *pro
     krb5_get_init_creds_opt *opt = NULL;
     if (krb5_parse_name(ctx, proxy, &me) || krb5_get_init_creds_opt_alloc(ctx, &opt))
         goto done;
-    bool any_answer = false, shared = false;
+    /* The enctype the KDC picks for the account when asked for any: the AS
+     * exchange fails when the keytab has no key of it (MIT's client then
+     * says "no key table entry", Samba's exchange "preauthentication
+     * failed"), even if the account also has a key of the keytab's. */
+    krb5_enctype choice = 0;
+    krb5_data salt = { 0 }, params = { 0 };
+    krb5_error_code rc = krb5_get_etype_info(ctx, me, NULL, &choice, &salt, &params);
+    krb5_free_data_contents(ctx, &salt);
+    krb5_free_data_contents(ctx, &params);
+    if (rc || !choice)
+        goto done; /* no answer: nothing to learn */
     for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++) {
         krb5_enctype want = candidates[c], got = 0;
-        krb5_data salt = { 0 }, params = { 0 };
         krb5_get_init_creds_opt_set_etype_list(opt, &want, 1);
-        krb5_error_code rc = krb5_get_etype_info(ctx, me, opt, &got, &salt, &params);
+        rc = krb5_get_etype_info(ctx, me, opt, &got, &salt, &params);
         krb5_free_data_contents(ctx, &salt);
         krb5_free_data_contents(ctx, &params);
-        if (rc == KRB5_KDC_UNREACH || rc == KRB5_REALM_CANT_RESOLVE)
-            break; /* nothing to learn */
-        if (rc == KRB5KDC_ERR_ETYPE_NOSUPP) {
-            any_answer = true;
-            continue;
-        }
         if (rc || got != want)
-            continue; /* this host may not use it (permitted_enctypes), or no answer */
-        any_answer = true;
-        char name[48];
+            continue; /* the account has none, or this host may not use it (permitted_enctypes) */
+        char name[48], one[80];
         if (krb5_enctype_to_name(want, 1, name, sizeof name))
             snprintf(name, sizeof name, "enctype %d", (int)want);
-        append(k->account_enctypes, sizeof k->account_enctypes, name);
-        shared |= in_keytab[c];
+        snprintf(one, sizeof one, "%s%s", name, want == choice ? " (the KDC's choice)" : "");
+        append(k->account_enctypes, sizeof k->account_enctypes, one);
     }
-    if (any_answer && !k->account_enctypes[0])
-        snprintf(k->account_enctypes, sizeof k->account_enctypes, "none this host may use");
-    if (any_answer && k->keytab_enctypes[0] && !other_key)
-        k->enctypes_shared = shared ? CG_KDC_YES : CG_KDC_NO;
+    bool have_choice = false;
+    for (size_t c = 0; c < sizeof candidates / sizeof candidates[0]; c++)
+        have_choice |= candidates[c] == choice && in_keytab[c];
+    if (k->keytab_enctypes[0] && (have_choice || !other_key))
+        k->enctypes_shared = have_choice ? CG_KDC_YES : CG_KDC_NO;
 done:
     if (opt)
         krb5_get_init_creds_opt_free(ctx, opt);

@@ -32,8 +32,9 @@ void cg_kdc_diagnose(krb5_context ctx, const char *ccname, cg_kdc_phase phase, k
  * no reference could be asked. */
 cg_kdc_answer cg_kdc_probe_transition(krb5_context ctx, const char *ccname, const cg_kdc_names *n);
 
-/* The proxy's enctypes in the keytab and on the KDC (one AS request per
- * candidate enctype, no key used), and whether they share one, into k. */
+/* The proxy's enctypes in the keytab and on the KDC (an AS request without
+ * preauthentication per candidate enctype: no key is used), and whether the
+ * keytab holds a key of the enctype the KDC picks for the account, into k. */
 void cg_kdc_probe_enctypes(krb5_context ctx, const char *keytab, const char *proxy, cg_kdc_known *k);
 
 #endif

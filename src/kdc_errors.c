@@ -79,8 +79,8 @@ static const char *enctype_lists(const say_ctx *x, char *buf, size_t cap)
 SAY(say_enctype_proxy)
 {
     char l[400];
-    cg_refuse(out, K, "no encryption type shared by the keytab and the proxy's account during %s (%s): %s. Export the "
-              "key again with an enctype the account has (AD: tick \"This account supports Kerberos AES 256 bit "
+    cg_refuse(out, K, "the keytab has no key of the encryption type the KDC uses for the proxy's account during %s "
+              "(%s): %s. Export the key again with an enctype the account has (AD: tick \"This account supports Kerberos AES 256 bit "
               "encryption\" on the account, then ktpass -crypto AES256-SHA1 -princ %s ...; MIT: kadmin ktadd -e "
               "aes256-cts:normal), or allow the keytab's enctype on the account (msDS-SupportedEncryptionTypes; MIT: "
               "supported_enctypes, permitted_enctypes)", X->ph, X->msg, enctype_lists(X, l, sizeof l), X->proxy);
@@ -228,28 +228,21 @@ SAY(say_fallback)
 
 /* The proxy's own AS exchange fails on its key: the same rows for the
  * keytab step and the AS exchange. */
+/* A key failure of the AS exchange: when the keytab has no key of the
+ * enctype the KDC picks for the account, an enctype mismatch whatever the
+ * code (MIT's client says "no key table entry", with Samba "preauthentication
+ * failed"); otherwise a stale key. */
+#define MISMATCH(ph, c)                                                                                             \
+    { ph, c, U, U, N, CG_REFUSE_ENCTYPE_MISMATCH, "keytab has no key of the enctype the KDC picks", say_enctype_proxy }
+#define STALE(ph, c)                                                                                                \
+    MISMATCH(ph, c), { ph, c, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)", say_stale_key }
 #define KEY_ROWS(ph)                                                                                                \
     { ph, KRB5KDC_ERR_ETYPE_NOSUPP, U, U, U, CG_REFUSE_ENCTYPE_MISMATCH, "keytab and proxy account share no enctype", \
       say_enctype_proxy },                                                                                          \
-    { ph, KRB5_KT_NOTFOUND, U, U, N, CG_REFUSE_ENCTYPE_MISMATCH, "keytab and proxy account share no enctype",        \
-      say_enctype_proxy },                                                                                          \
+    MISMATCH(ph, KRB5_KT_NOTFOUND),                                                                                 \
     { ph, KRB5_KT_NOTFOUND, U, U, U, CG_REFUSE_DELEGATION_FAILED, "keytab holds no key for the proxy", say_no_key }, \
-    { ph, KRB5KDC_ERR_PREAUTH_FAILED, U, U, N, CG_REFUSE_ENCTYPE_MISMATCH, "keytab and proxy account share no enctype", \
-      say_enctype_proxy },                                                                                          \
-    { ph, KRB5KRB_AP_ERR_BAD_INTEGRITY, U, U, N, CG_REFUSE_ENCTYPE_MISMATCH,                                        \
-      "keytab and proxy account share no enctype", say_enctype_proxy },                                             \
-    { ph, KRB5KDC_ERR_PREAUTH_FAILED, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",     \
-      say_stale_key },                                                                                              \
-    { ph, KRB5KRB_AP_ERR_BAD_INTEGRITY, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",   \
-      say_stale_key },                                                                                              \
-    { ph, KRB5KRB_AP_ERR_MODIFIED, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",        \
-      say_stale_key },                                                                                              \
-    { ph, KRB5KRB_AP_ERR_BADKEYVER, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",       \
-      say_stale_key },                                                                                              \
-    { ph, KRB5_KT_KVNONOTFOUND, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",           \
-      say_stale_key },                                                                                              \
-    { ph, KRB5_PREAUTH_FAILED, U, U, U, CG_REFUSE_KEYTAB_STALE, "keytab key is not the account's (kvno)",            \
-      say_stale_key },                                                                                              \
+    STALE(ph, KRB5KDC_ERR_PREAUTH_FAILED), STALE(ph, KRB5KRB_AP_ERR_BAD_INTEGRITY), STALE(ph, KRB5KRB_AP_ERR_MODIFIED), \
+    STALE(ph, KRB5KRB_AP_ERR_BADKEYVER), STALE(ph, KRB5_KT_KVNONOTFOUND), STALE(ph, KRB5_PREAUTH_FAILED),            \
     { ph, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, U, U, U, CG_REFUSE_DELEGATION_FAILED, "proxy principal unknown",          \
       say_proxy_unknown },                                                                                          \
     { ph, KRB5KDC_ERR_CLIENT_REVOKED, U, U, U, CG_REFUSE_DELEGATION_FAILED, "proxy account disabled or locked",      \

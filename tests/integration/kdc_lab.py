@@ -760,6 +760,25 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
     def disable_user(self, name):
         self.kadmin("modprinc -allow_tix %s" % name)
 
+    def add_aes_only_service(self, spn, password):
+        """A service principal whose only key is AES-256 (made from
+        password). Returns the principal to use."""
+        self.kadmin("addprinc -e aes256-cts:normal -pw %s %s" % (password, spn))
+        return spn
+
+    def password_keytab(self, path, principal, password, enctype, kvno=1):
+        """A keytab with one key derived from password (ktutil addent
+        -password): e.g. an RC4-only keytab made on a host that still
+        allows RC4, for an account that has only AES keys."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.run(["ktutil"], input="addent -password -p %s@%s -k %d -e %s\n%s\nwkt %s\nquit\n"
+                 % (principal, self.realm, kvno, enctype, password, path))
+        os.chmod(path, 0o600)
+        return path
+
     def set_user_delegable(self, name, delegable):
         """MIT's counterpart of AD's "Account is sensitive and cannot be delegated"."""
         self.kadmin("modprinc %sallow_forwardable %s" % ("+" if delegable else "-", name))

@@ -248,11 +248,38 @@ class DoctorCases:
         self.lab.rekey_proxy_keytab_only(stale)  # the KDC's key moves on; stale keeps the old kvno
         p, lines = self.run_doctor("--user", "alice", keytab=stale)
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "proxy", "FAIL", "does not match the KDC's", "kvno", stale)
+        self.assert_check(p, lines, "proxy", "FAIL", "does not match the KDC's", "kvno", stale, "keytab_stale")
         # the lab's own keytab has both kvnos: doctor names the KDC's
         p, lines = self.run_doctor("--user", "alice")
         self.assertEqual(p.returncode, 0, self.explain_doctor(p))
         self.assertRegex(lines["kvno"][0][1], r"kvno [3-9]")
+
+    AES_PW = "Aes-Only-Passw0rd-1"
+
+    def aes_only_service(self, host):
+        """An AES-only service account (MIT: only an AES-256 key; AD: "This
+        account supports Kerberos AES 128/256 bit encryption") for the
+        proxy's principal, with a known password."""
+        return self.lab.add_aes_only_service("HTTP/%s.example.test" % host, self.AES_PW)
+
+    def test_rc4_keytab_against_aes_only_account_names_both_enctypes(self):
+        # issue 11: blamed on a key-version change before
+        princ = self.aes_only_service("aesonly1")
+        kt = self.lab.password_keytab(self.lab.path("rc4-only.keytab"), princ, self.AES_PW, "arcfour-hmac")
+        p, lines = self.run_doctor("--user", "alice", keytab=kt, principal=princ)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        # MIT's client: "no key table entry"; with Samba: "preauthentication failed"
+        self.assert_check(p, lines, "proxy", "FAIL", "enctype_mismatch", "rc4-hmac (kvno 1)",
+                          "aes256-cts (the KDC's choice)", "ktpass -crypto AES256-SHA1")
+        self.assertNotIn("kvno) changed", lines["proxy"][0][1])
+
+    def test_wrong_key_of_the_right_enctype_is_a_stale_keytab(self):
+        princ = self.aes_only_service("aesonly2")
+        kt = self.lab.password_keytab(self.lab.path("wrong-key.keytab"), princ, "Not-The-Passw0rd-2",
+                                      "aes256-cts-hmac-sha1-96")
+        p, lines = self.run_doctor("--user", "alice", keytab=kt, principal=princ)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, lines, "proxy", "FAIL", "keytab_stale", "does not match the KDC's", "kvno", kt)
 
     def test_keytab_missing_or_wrong_principal(self):
         p, lines = self.run_doctor("--user", "alice", keytab=self.lab.path("nothere.keytab"))
