@@ -604,7 +604,7 @@ def mapping_yaml(entries, realm):
     return "\n".join(out) + "\n"
 
 
-def certgate_yaml(pki, cg, lab, mapping_file):
+def certgate_yaml(pki, cg, lab, mapping_file, keytab=None, principal=None):
     return "\n".join([
         "# written by tests/integration/test_delegation.py",
         "workers: 2",
@@ -616,8 +616,8 @@ def certgate_yaml(pki, cg, lab, mapping_file):
         "timeouts:",
         "  backend_response: 10s",
         "kerberos:",
-        "  keytab: %s" % lab.proxy_keytab,
-        "  principal: %s" % lab.proxy_name,
+        "  keytab: %s" % (keytab or lab.proxy_keytab),
+        "  principal: %s" % (principal or lab.proxy_name),
         "  realm: %s" % lab.realm,
         "  krb5_config: %s" % lab.krb5_conf,
         "  kdc_timeout: 2s",
@@ -824,9 +824,11 @@ class DelegationProxyCases:
     def assert_page_words(self, text, words, user):
         """The page says the cause in the user's words, and names no account,
         realm, principal or KDC setting."""
+        import html
+        text = html.unescape(text)
         msg = H.Explain(lambda: text[:3000])
         self.assertIn(words, text, msg)
-        for inside in (user + "@", self.lab.realm, "HTTP/", "keytab", "ok_to_auth", "krbAllowed"):
+        for inside in (user + "@", self.lab.realm, "HTTP/", ".keytab", self.lab.dir, "ok_to_auth", "krbAllowed"):
             self.assertNotIn(inside, text, msg)
 
     def test_enterprise_upn_with_a_suffix_that_is_not_the_realm(self):
@@ -864,6 +866,43 @@ class DelegationProxyCases:
         self.assertIn("groups", text, msg)
         # the backend's limit back to its default: the same user is served
         self.assert_user("big1")
+
+    def with_proxy_key(self, name, keytab, principal):
+        """A second certgate, the same in all but its kerberos keytab and
+        principal, serves the test's requests (self.cg) until it ends."""
+        tmp = H.module_tmp(__name__)
+        other = H.Certgate(tmp, name="delegation-%s-%s" % (self.LAB.name.lower(), name))
+        other.write_config(certgate_yaml(self.pki, other, self.lab, self.mapping, keytab=keytab, principal=principal))
+        other.start()
+        self.addCleanup(other.stop, check=True)
+        self.cg = other
+        self.addCleanup(delattr, self, "cg")
+
+    AES_PW = "Aes-Only-Passw0rd-1"
+
+    def test_rc4_keytab_against_aes_only_proxy_502_enctype_mismatch(self):
+        princ = self.lab.add_aes_only_service("HTTP/aesproxy1.example.test", self.AES_PW)
+        kt = self.lab.password_keytab(self.lab.path("proxy-rc4.keytab"), princ, self.AES_PW, "arcfour-hmac")
+        self.with_proxy_key("rc4", kt, princ)
+        st, code, detail, text = self.refusal("alice")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (502, "enctype_mismatch"), msg)
+        for needle in ("rc4-hmac (kvno 1)", "aes256-cts (the KDC's choice)", kt, "msDS-SupportedEncryptionTypes"):
+            self.assertIn(needle, detail, msg)
+        self.assert_page_words(text, "This site's sign-in setup has a problem", "alice")
+        self.assertIn("not caused by you", text, msg)
+
+    def test_stale_proxy_key_502_keytab_stale(self):
+        princ = self.lab.add_aes_only_service("HTTP/aesproxy2.example.test", self.AES_PW)
+        kt = self.lab.password_keytab(self.lab.path("proxy-wrong.keytab"), princ, "Not-The-Passw0rd-2",
+                                      "aes256-cts-hmac-sha1-96")
+        self.with_proxy_key("stale", kt, princ)
+        st, code, detail, text = self.refusal("alice")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (502, "keytab_stale"), msg)
+        for needle in ("does not match the KDC's", "kvno", kt, princ):
+            self.assertIn(needle, detail, msg)
+        self.assert_page_words(text, "This site's sign-in setup has a problem", "alice")
 
     def test_delegation_denied_502_names_spn(self):
         self.lab.deny_delegation()
