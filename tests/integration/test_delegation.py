@@ -655,7 +655,7 @@ def certgate_yaml(pki, cg, lab, mapping_file, keytab=None, principal=None):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1", "big1"]
+             "retry3", "disabled1", "sensitive1", "big1", "skew1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     LAB = None
 
@@ -867,13 +867,14 @@ class DelegationProxyCases:
         # the backend's limit back to its default: the same user is served
         self.assert_user("big1")
 
-    def with_proxy_key(self, name, keytab, principal):
+    def with_proxy_key(self, name, keytab=None, principal=None, env=None):
         """A second certgate, the same in all but its kerberos keytab and
-        principal, serves the test's requests (self.cg) until it ends."""
+        principal (or its environment), serves the test's requests (self.cg)
+        until it ends."""
         tmp = H.module_tmp(__name__)
         other = H.Certgate(tmp, name="delegation-%s-%s" % (self.LAB.name.lower(), name))
         other.write_config(certgate_yaml(self.pki, other, self.lab, self.mapping, keytab=keytab, principal=principal))
-        other.start()
+        other.start(env=env)
         self.addCleanup(other.stop, check=True)
         self.cg = other
         self.addCleanup(delattr, self, "cg")
@@ -903,6 +904,29 @@ class DelegationProxyCases:
         for needle in ("does not match the KDC's", "kvno", kt, princ):
             self.assertIn(needle, detail, msg)
         self.assert_page_words(text, "This site's sign-in setup has a problem", "alice")
+
+    def test_clock_skew_of_this_host(self):
+        # certgate's clock an hour ahead of the KDC's (libfaketime on
+        # certgate only). MIT's libkrb5 corrects it (kdc_timesync: the AS
+        # exchange learns the KDC's time, Samba's preauthentication skew
+        # error is retried with it), so the user is served; a KDC that
+        # still answers KRB_AP_ERR_SKEW gets clock_skew (unit-tested).
+        import glob
+        lib = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+        if not lib:
+            self.skipTest("libfaketime is not installed")
+        self.with_proxy_key("skew", env={"LD_PRELOAD": lib[0], "FAKETIME": "+1h", "FAKETIME_DONT_RESET": "1"})
+        st, code, detail, text = self.refusal("skew1")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 200, msg)
+        # certgate did run an hour ahead: its log's timestamps say so
+        import datetime
+        import re
+        with open(self.cg.log_path) as f:
+            first = re.search(r"ts=(\S+?)(?:\.\d+)?Z", f.read()).group(1)
+        ahead = datetime.datetime.fromisoformat(first).replace(tzinfo=datetime.timezone.utc) - \
+            datetime.datetime.now(datetime.timezone.utc)
+        self.assertGreater(ahead.total_seconds(), 3000, msg)
 
     def test_delegation_denied_502_names_spn(self):
         self.lab.deny_delegation()
