@@ -728,10 +728,11 @@ class DelegationProxyCases:
         # ...) is certgate's business with the backend, not the client's.
         self.assertEqual([k for k in headers if k.lower() == "www-authenticate"], [], msg)
 
-    def assert_refused(self, user, status, code, *needles):
+    def assert_refused(self, user, status, code, *needles, words=None):
         """A refusal whose operator sentence (in the log line) has every
         needle; the page (user level) has none of them, nor the user's
-        principal. Returns the detail."""
+        principal, and says words (the cause in the user's words) when
+        given. Returns the detail."""
         st, body, headers = self.whoami(user)
         text = body.decode(errors="replace")
         msg = H.Explain(lambda: "status %d headers %r body %s\n%s" % (st, headers, text[:2000],
@@ -745,6 +746,9 @@ class DelegationProxyCases:
             self.assertNotIn(n, text, msg)
         self.assertNotIn(user + "@", text, msg)
         self.assertNotIn(self.lab.realm, text, msg)
+        if words:
+            import html
+            self.assertIn(words, html.unescape(text), msg)
         return detail
 
     # -- tests --
@@ -778,7 +782,8 @@ class DelegationProxyCases:
             self.assertLessEqual(n, 1, "%s: %d S4U2Proxy requests for 20 requests (%r)" % (u, n, counts.get(u)))
 
     def test_unknown_user_403(self):
-        self.assert_refused("ghost", 403, "principal_unknown", "ghost@" + self.lab.realm)
+        self.assert_refused("ghost", 403, "principal_unknown", "ghost@" + self.lab.realm, "certificate mapping",
+                            words="linked to an account that does not exist")
 
     def refusal(self, user):
         """(status, code, operator detail from the log, page text) of user's /whoami."""
@@ -932,7 +937,8 @@ class DelegationProxyCases:
         self.lab.deny_delegation()
         try:
             self.assert_refused("denied1", 502, "delegation_denied", "HTTP/backend.example.test@" + self.lab.realm,
-                                "krbAllowedToDelegateTo")
+                                "krbAllowedToDelegateTo", "was forwardable",
+                                words="This site is not allowed to sign you in to the application")
         finally:
             self.lab.allow_delegation()
 
@@ -969,7 +975,10 @@ class DelegationProxyCases:
     def test_not_forwardable_502_names_protocol_transition(self):
         self.lab.clear_ok_to_auth_as_delegate()
         try:
-            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate")
+            detail = self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate",
+                                         "no protocol transition", "msDS-AllowedToActOnBehalfOfOtherIdentity",
+                                         words="This site is not allowed to sign people in")
+            self.assertNotIn("Account is sensitive", detail)
         finally:
             self.lab.set_ok_to_auth_as_delegate()
         time.sleep(2.2)  # negative_cache: 2s
