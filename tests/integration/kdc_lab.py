@@ -760,6 +760,10 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
     def disable_user(self, name):
         self.kadmin("modprinc -allow_tix %s" % name)
 
+    def expire_user(self, name, expired):
+        """The account's expiry date in the past (MIT -expire), or never."""
+        self.kadmin('modprinc -expire %s %s' % ('"2020-01-01"' if expired else "never", name))
+
     def add_aes_only_service(self, spn, password):
         """A service principal whose only key is AES-256 (made from
         password). Returns the principal to use."""

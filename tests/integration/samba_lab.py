@@ -392,6 +392,11 @@ class SambaLab(kdc_lab.Lab):
     def disable_user(self, name):
         self.admin([{"op": "flag", "name": name, "flag": "ACCOUNTDISABLE", "on": True}])
 
+    def expire_user(self, name, expired):
+        """accountExpires in the past (1 January 1970), or never (0)."""
+        self.admin([{"op": "attr", "name": name, "attr": "accountExpires",
+                     "values": [116444736000000000 if expired else 0]}])
+
     def add_aes_only_service(self, spn, password):
         """A service account (sAMAccountName = the SPN's host label) holding
         spn as SPN and UPN, with msDS-SupportedEncryptionTypes AES only

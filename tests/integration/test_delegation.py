@@ -655,7 +655,7 @@ def certgate_yaml(pki, cg, lab, mapping_file, keytab=None, principal=None):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1", "big1", "skew1"]
+             "retry3", "disabled1", "sensitive1", "big1", "skew1", "expired1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     LAB = None
 
@@ -809,6 +809,19 @@ class DelegationProxyCases:
         self.assertIn("disabled1@" + self.lab.realm, detail, msg)
         self.assertNotIn("ok_to_auth_as_delegate", detail, msg)
         self.assert_page_words(text, "Your account is disabled or locked", "disabled1")
+
+    def test_expired_account_403(self):
+        # KDC_ERR_NAME_EXP at S4U2Self on both KDCs
+        self.lab.expire_user("expired1", True)
+        try:
+            st, code, detail, text = self.refusal("expired1")
+        finally:
+            self.lab.expire_user("expired1", False)
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (403, "account_expired"), msg)
+        self.assertIn("expired1@" + self.lab.realm, detail, msg)
+        self.assertIn("has expired", detail, msg)
+        self.assert_page_words(text, "Your account has expired", "expired1")
 
     def test_user_not_delegable_403_not_blamed_on_the_proxy(self):
         # "Account is sensitive and cannot be delegated" (AD NOT_DELEGATED,
