@@ -867,7 +867,8 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 
 
 COMMANDS = ["start", "stop", "status", "verify", "deny-delegation", "allow-delegation", "clear-ok-to-auth",
-            "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user", "rekey-backend", "s4u-count", "env"]
+            "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user", "rekey-backend", "s4u-count", "env",
+            "set-rbcd", "clear-rbcd"]
 
 
 def run_cli(argv, *, make_lab, default_realm, description, prog, title, add_args=None, start_kwargs=None):
@@ -915,6 +916,10 @@ def run_cli(argv, *, make_lab, default_realm, description, prog, title, add_args
             lab.clear_ok_to_auth_as_delegate()
         elif a.command == "set-ok-to-auth":
             lab.set_ok_to_auth_as_delegate()
+        elif a.command in ("set-rbcd", "clear-rbcd"):
+            if not hasattr(lab, "set_rbcd"):
+                raise LabError("%s: this lab's KDC has no resource-based constrained delegation" % a.command)
+            lab.set_rbcd(() if a.command == "clear-rbcd" else (a.name,) if a.name else None)
         elif a.command == "stop-kdc":
             lab.stop_kdc()
         elif a.command == "start-kdc":
