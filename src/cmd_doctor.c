@@ -23,9 +23,14 @@
  *   clock        skew between this host and the KDC
  *   kvno         the KDC's key version for the proxy matches the keytab,
  *                and the keytab's key decrypts a ticket the KDC issued
+ *   ad-name      Active Directory (a PAC in the tickets): the proxy
+ *                principal's form, account name / UPN / SPN (doctor_ad.h)
  *   mapping      (--cert) the principal the listener's mapping gives
- *   s4u2self     per user: ticket for the user to the proxy, forwardable
- *   s4u2proxy    per user and SPN: ticket for the user to the SPN
+ *   s4u2self     per user: ticket for the user to the proxy; forwardable,
+ *                or a warning (only RBCD on Windows AD accepts it)
+ *   s4u2proxy    per user and SPN: ticket for the user to the SPN, asked
+ *                even for non-forwardable evidence; when granted, the model
+ *                (classic or resource-based, deleg_model.h)
  *   token        per user and SPN: a SPNEGO token from that ticket
  *   backend      (--probe PATH) what the backend answers to the token (GET
  *                PATH): 2xx accepted, 401 rejected, 400/413/431 token too large
@@ -48,6 +53,8 @@
 
 #include "commands.h"
 #include "config.h"
+#include "deleg_model.h"
+#include "doctor_ad.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "mapping.h"
@@ -541,6 +548,13 @@ int cg_cmd_doctor(int argc, char **argv)
         check_kvno(&t, ctx, ccname, proxy, kc.keytab, keys, nkeys);
     else
         line(&t, "skip", "kvno", "needs the proxy TGT");
+    if (keytab_ok) {
+        cg_doctor_note note;
+        cg_doctor_ad_naming(proxy, rc, tgt_ok ? cg_doctor_kdc_kind(ctx, ccname, kc.keytab) : CG_KDC_KIND_UNKNOWN,
+                            &note);
+        if (note.status)
+            line(&t, note.status, note.check, "%s", note.text);
+    }
 
     /* the user */
     char user[512] = "";
@@ -599,14 +613,11 @@ int cg_cmd_doctor(int argc, char **argv)
         if (rc) {
             cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
             line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
-        } else if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-            n.target = ntargets ? "the backends" : NULL;
-            cg_kdc_not_forwardable(&n, &why);
-            line(&t, "FAIL", "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         } else {
-            fwd = true;
-            line(&t, "ok", "s4u2self", "%s got a forwardable ticket for %s to itself (protocol transition allowed)",
-                 proxy, user);
+            fwd = cg_deleg_evidence_forwardable(evidence);
+            cg_doctor_note note;
+            cg_doctor_evidence(proxy, user, fwd, &note);
+            line(&t, note.status, note.check, "%s", note.text);
         }
         for (size_t i = 0; i < ntargets; i++) {
             char target[512];
@@ -615,19 +626,20 @@ int cg_cmd_doctor(int argc, char **argv)
                 line(&t, "FAIL", "s4u2proxy", "backend %s: %s: fix its kerberos.spn", label, err);
                 continue;
             }
-            if (!fwd) {
-                line(&t, "skip", "s4u2proxy", "%s -> %s: needs a forwardable S4U2Self ticket", user, target);
+            if (!evidence) {
+                line(&t, "skip", "s4u2proxy", "%s -> %s: needs an S4U2Self ticket", user, target);
                 continue;
             }
             n.target = target;
             krb5_creds *svc = NULL;
             rc = cg_kdc_s4u2proxy(ctx, ccname, evidence, target, &svc);
             if (rc) {
-                cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, &why);
+                cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), fwd, &n, &why);
                 line(&t, "FAIL", "s4u2proxy", "backend %s: %s [%s]", label, why.detail, cg_refusal_code(why.kind));
                 continue;
             }
-            line(&t, "ok", "s4u2proxy", "backend %s: %s may delegate %s to %s", label, proxy, user, target);
+            line(&t, "ok", "s4u2proxy", "backend %s: %s may delegate %s to %s, by %s", label, proxy, user, target,
+                 cg_deleg_model_text(cg_deleg_model_of(fwd)));
             char uc[96];
             cg_kdc_ccache_name("doctor-u", uc, sizeof uc);
             gss_cred_id_t gc = GSS_C_NO_CREDENTIAL;

@@ -7,8 +7,9 @@
  *   proxy TGT    AS exchange with the proxy's keytab, kept in a private
  *                memory ccache "MEMORY:certgate-proxy-<pid>-<n>", replaced
  *                refresh_before its end (shared by all entries)
- *   S4U2Self     ticket for the user to the proxy (the evidence ticket),
- *                which must be forwardable
+ *   S4U2Self     ticket for the user to the proxy (the evidence ticket);
+ *                offered to S4U2Proxy even when not forwardable (RBCD
+ *                accepts that: deleg_model.h)
  *   S4U2Proxy    ticket for the user to the SPN, stored alone in the
  *                entry's memory ccache; a GSSAPI (krb5 + SPNEGO) initiator
  *                credential is acquired from it
@@ -54,6 +55,7 @@
 #include <gssapi/gssapi.h>
 #include <krb5.h>
 
+#include "deleg_model.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "log.h"
@@ -147,6 +149,7 @@ struct cg_kerberos {
     _Atomic int64_t kdc_ok_s;   /* unix s of the last KDC exchange that succeeded (AS or S4U) */
     _Atomic int64_t tgt_end_s;  /* the proxy TGT's end, 0: none yet */
     atomic_bool probing;        /* cg_kerberos_probe's AS exchange is in flight */
+    atomic_int model;           /* cg_deleg_model of the last S4U2Proxy granted */
     pthread_mutex_t stats_mu;   /* probe_error only: proxy_mu is held across AS exchanges */
     char probe_error[768];      /* why the last probe failed (names no user) */
 
@@ -276,6 +279,15 @@ static void proxy_put(cg_kerberos *k, cg_proxy *p)
     pthread_mutex_unlock(&k->proxy_mu);
 }
 
+/* Tells the operator which delegation model the KDC grants by, when it
+ * changes (the first grant, or an AD admin moving to RBCD). On the pool. */
+static void note_model(cg_kerberos *k, cg_deleg_model m)
+{
+    if (atomic_exchange(&k->model, (int)m) != (int)m)
+        cg_log_fields(CG_LOG_INFO, "kerberos_delegation_model", CG_LF_STR("model", cg_deleg_model_name(m)),
+                      CG_LF_STR("about", cg_deleg_model_text(m)));
+}
+
 /* The whole exchange for (user, target): proxy TGT, S4U2Self, S4U2Proxy,
  * credential. On the thread pool. */
 static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, cg_refusal *why)
@@ -300,15 +312,14 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
         cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
         goto done;
     }
-    if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        cg_kdc_not_forwardable(&n, why);
-        goto done;
-    }
+    /* Non-forwardable evidence is still offered: RBCD may accept it. */
+    bool fwd = cg_deleg_evidence_forwardable(evidence);
     rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), fwd, &n, why);
         goto done;
     }
+    note_model(k, cg_deleg_model_of(fwd));
     out = calloc(1, sizeof *out);
     if (!out) {
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");

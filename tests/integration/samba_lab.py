@@ -397,6 +397,12 @@ class SambaLab(kdc_lab.Lab):
         allow = (PROXY_ACCOUNT,) if allow is None else allow
         self.admin([{"op": "rbcd", "name": BACKEND_ACCOUNT, "allow": list(allow)}])
 
+    def set_proxy_upn(self, upn):
+        """proxysvc's UPN: "HTTP/proxy.example.test@REALM" (what ktpass sets,
+        the lab's default) or None (an account given only its SPN, e.g. with
+        setspn: it then authenticates only as proxysvc@REALM)."""
+        self.admin([{"op": "upn", "name": PROXY_ACCOUNT, "upn": upn}])
+
     def set_user_delegable(self, name, delegable):
         """AD's "Account is sensitive and cannot be delegated" (NOT_DELEGATED)."""
         self.admin([{"op": "flag", "name": name, "flag": "NOT_DELEGATED", "on": not delegable}])
@@ -455,7 +461,8 @@ class SambaLab(kdc_lab.Lab):
         at a time) logs "TGS-REQ CLIENT from ADDR for SERVER", then
         "s4u2self PROXY impersonating USER@REALM to service ..." (S4U2Self) or
         "constrained delegation for USER@REALM from ..." (S4U2Proxy), then
-        "TGS-REQ SUCCESS ADDR ..." when it issued the ticket, or an error."""
+        "TGS-REQ SUCCESS ADDR ..." when it issued the ticket, or an error; an
+        S4U2Proxy refused early logs only "TGS-REQ ERR_... impersonatee=USER"."""
         text = self.kdc_log() if text is None else text
         out = {}
         pending = None  # (kind, user) of the TGS-REQ being handled
@@ -470,6 +477,14 @@ class SambaLab(kdc_lab.Lab):
                 continue
             if "TGS-REQ " in line and " from " in line and " for " in line:
                 pending = None  # the next request
+                continue
+            m = re.search(r"TGS-REQ ERR_\S+ .* impersonatee=(\S+?)(?:@\S+)? ", line)
+            if m and not pending:
+                # an S4U2Proxy the KDC refused before logging "constrained
+                # delegation for" (e.g. non-forwardable evidence)
+                d = out.setdefault(m.group(1), {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
+                                                "s4u2proxy_failed": 0})
+                d["s4u2proxy_failed"] += 1
             elif pending and re.search(r"TGS-REQ (SUCCESS|.*(KDC_ERR|failed|denied|not allowed))", line, re.I):
                 kind, user = pending
                 d = out.setdefault(user, {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
@@ -528,6 +543,15 @@ def _admin_main(dir):
                 modify(op["name"], "servicePrincipalName", [op["spn"]], ldb.FLAG_MOD_ADD)
             if op.get("upn"):
                 modify(op["name"], "userPrincipalName", [op["upn"]], ldb.FLAG_MOD_REPLACE)
+        elif kind == "upn":
+            # the account's userPrincipalName: set, or removed (None), as an
+            # AD account made without ktpass has none
+            if op["upn"]:
+                modify(op["name"], "userPrincipalName", [op["upn"]], ldb.FLAG_MOD_REPLACE)
+            else:
+                res = samdb.search(base=user_dn(op["name"]), scope=ldb.SCOPE_BASE, attrs=["userPrincipalName"])
+                if "userPrincipalName" in res[0]:
+                    modify(op["name"], "userPrincipalName", [], ldb.FLAG_MOD_DELETE)
         elif kind == "upn_suffix":
             # the forest's alternative UPN suffixes (AD Domains and Trusts)
             m = ldb.Message()

@@ -158,8 +158,83 @@ class DoctorCases:
             self.assertEqual([s for s, _ in lines[check]], ["ok"] * len(lines[check]), self.explain_doctor(p))
         self.assert_check(p, lines, "keytab", "ok", "kvno", "aes256-cts")
         r = self.lab.realm
-        self.assert_check(p, lines, "s4u2proxy", "ok", "alice@" + r, "HTTP/backend.example.test@" + r)
+        self.assert_check(p, lines, "s4u2proxy", "ok", "alice@" + r, "HTTP/backend.example.test@" + r,
+                          "classic constrained delegation", "msDS-AllowedToDelegateTo")
         self.assertIn("0 failed", p.stdout)
+        if self.LAB is SAMBA:  # a PAC with logon information: doctor knows it talks to AD
+            self.assert_check(p, lines, "ad-name", "ok", "Active Directory", "UPN", "ktpass")
+        else:
+            self.assertNotIn("ad-name", lines, self.explain_doctor(p))
+
+    # -- Active Directory: the proxy's name, RBCD (the Samba lab) --
+
+    def need_ad(self, rbcd=False):
+        if not hasattr(self.lab, "set_proxy_upn"):
+            self.skipTest("the %s lab is not Active Directory" % self.LAB.name)
+        why = self.lab.rbcd_supported() if rbcd else None
+        if why:
+            self.skipTest(why)
+
+    def test_ad_account_name_as_proxy_principal(self):
+        # On AD the proxy may be named by its account (sAMAccountName), which
+        # needs no UPN: the whole chain works with it.
+        self.need_ad()
+        self.lab.set_proxy_upn(None)
+        try:
+            p, lines = self.run_doctor("--user", "alice", principal="proxysvc")
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+        self.assertEqual(p.returncode, 0, self.explain_doctor(p))
+        self.assert_check(p, lines, "ad-name", "ok", "proxysvc@" + self.lab.realm, "account name (sAMAccountName)")
+        self.assert_check(p, lines, "token", "ok")
+
+    def test_ad_spn_form_without_upn_says_use_the_account_name(self):
+        # An account given only its SPN (setspn, no ktpass UPN): AD knows no
+        # client HTTP/proxy.example.test. The hint sends the operator to the
+        # account name, not to "create the account".
+        self.need_ad()
+        self.lab.set_proxy_upn(None)
+        try:
+            p, lines = self.run_doctor("--user", "alice")
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, lines, "proxy", "FAIL", "knows no client", "never an SPN", "sAMAccountName",
+                          "kerberos.principal")
+        self.assertNotIn("create the account", p.stdout)
+        self.assert_check(p, lines, "ad-name", "warn", "form of an SPN", "setspn -Q HTTP/proxy.example.test",
+                          "ACCOUNT@" + self.lab.realm)
+
+    def test_rbcd_without_classic_delegation(self):
+        # Resource-based constrained delegation alone: the proxy has no
+        # msDS-AllowedToDelegateTo, the backend's account trusts the proxy.
+        self.need_ad(rbcd=True)
+        self.lab.deny_delegation()
+        self.lab.set_rbcd()
+        try:
+            p, lines = self.run_doctor("--user", "alice")
+            self.assertEqual(p.returncode, 0, self.explain_doctor(p))
+            self.assert_check(p, lines, "s4u2proxy", "ok", "resource-based", "msDS-AllowedToActOnBehalfOfOtherIdentity")
+            # Without protocol transition the S4U2Self ticket is not
+            # forwardable; certgate still asks, and Samba's KDC (unlike
+            # Windows) refuses RBCD for it: the verdict names both ways out.
+            self.lab.clear_ok_to_auth_as_delegate()
+            p, lines = self.run_doctor("--user", "alice")
+            self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+            self.assert_check(p, lines, "s4u2self", "warn", "not forwardable")
+            self.assert_check(p, lines, "s4u2proxy", "FAIL", "refused S4U2Proxy", "s4u2self_not_forwardable")
+        finally:
+            self.lab.set_ok_to_auth_as_delegate()
+            self.lab.set_rbcd(())
+            self.lab.allow_delegation()
+        # RBCD not configured either: the KDC refuses, and doctor says so.
+        self.lab.deny_delegation()
+        try:
+            p, lines = self.run_doctor("--user", "alice")
+        finally:
+            self.lab.allow_delegation()
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "may not delegate", "delegation_denied")
 
     def test_without_user_checks_the_proxy_only(self):
         p, lines = self.run_doctor()
@@ -192,9 +267,12 @@ class DoctorCases:
         finally:
             self.lab.set_ok_to_auth_as_delegate()
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "s4u2self", "FAIL", "not forwardable", "ok_to_auth_as_delegate",
-                          "Use any authentication protocol", "s4u2self_not_forwardable")
-        self.assert_check(p, lines, "s4u2proxy", "skip")
+        # The ticket is not refused up front (RBCD may accept it on Windows
+        # AD): S4U2Proxy is asked, and this KDC's refusal is the verdict.
+        self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "resource-based")
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "refused S4U2Proxy", "not forwardable",
+                          "ok_to_auth_as_delegate", "Use any authentication protocol",
+                          "PrincipalsAllowedToDelegateToAccount", "s4u2self_not_forwardable")
 
     def test_user_not_delegable(self):
         self.lab.set_user_delegable("bob", False)
@@ -203,7 +281,8 @@ class DoctorCases:
         finally:
             self.lab.set_user_delegable("bob", True)
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "s4u2self", "FAIL", "not forwardable", "Account is sensitive")
+        self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "cannot be delegated")
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "not forwardable", "Account is sensitive")
 
     def test_disabled_user(self):
         self.lab.disable_user("bob")
