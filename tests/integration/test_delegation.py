@@ -5,8 +5,9 @@ Every class runs once per KDC (a parametrised suite: one body, one subclass
 per lab, e.g. TestDoctorMIT and TestDoctorSamba):
 
   MIT     MIT krb5 1.20 with the LDAP database (kdc_lab.py), realm EXAMPLE.TEST
-  Samba   Samba 4.17's AD DC, only its KDC (samba_lab.py), realm
-          AD.EXAMPLE.TEST: PAC-carrying tickets, AD's delegation attributes.
+  Samba   Samba's AD DC (4.22 from bookworm-backports; 4.17 runs all but
+          RBCD), only its KDC (samba_lab.py), realm AD.EXAMPLE.TEST:
+          PAC-carrying tickets, AD's delegation attributes, RBCD.
           Provisioned once per run (a module-level template that each class's
           lab copies); what AD still breaks (issue 11) is marked as an
           expected failure on the Samba variant only, with the issue item.
@@ -702,7 +703,7 @@ def certgate_yaml(pki, cg, lab, mapping_file):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1"]
+             "retry3", "disabled1", "sensitive1", "rbcd1", "rbcd2", "rbcd3", "acct1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     LAB = None
 
@@ -918,12 +919,76 @@ class DelegationProxyCases:
 
     def test_not_forwardable_502_names_protocol_transition(self):
         self.lab.clear_ok_to_auth_as_delegate()
+        mark = self.lab.mark_kdc_log()
         try:
-            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate")
+            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate",
+                                "refused S4U2Proxy", "PrincipalsAllowedToDelegateToAccount")
         finally:
             self.lab.set_ok_to_auth_as_delegate()
+        # Not refused up front: certgate asked the KDC for S4U2Proxy with the
+        # non-forwardable ticket (RBCD may accept it), and the KDC said no.
+        counts = self.lab.s4u_counts_since(mark).get("nofwd1", {})
+        self.assertEqual(counts.get("s4u2proxy_failed"), 1, counts)
         time.sleep(2.2)  # negative_cache: 2s
         self.assert_user("nofwd1")
+
+    def test_rbcd_only_reaches_backend_then_refusals(self):
+        # Resource-based constrained delegation: no msDS-AllowedToDelegateTo
+        # on the proxy, the backend's account trusts the proxy
+        # (msDS-AllowedToActOnBehalfOfOtherIdentity). Samba's KDC, unlike
+        # Windows, grants RBCD only for a forwardable S4U2Self ticket, so the
+        # proxy keeps protocol transition here.
+        if not hasattr(self.lab, "set_rbcd"):
+            self.skipTest("the %s lab's KDC has no resource-based constrained delegation" % self.LAB.name)
+        why = self.lab.rbcd_supported()
+        if why:
+            self.skipTest(why)
+        self.lab.deny_delegation()
+        self.lab.set_rbcd()
+        try:
+            self.assert_user("rbcd1")
+            # RBCD without protocol transition: asked, and refused by Samba
+            # (Windows AD would grant it): the refusal names both ways out.
+            self.lab.clear_ok_to_auth_as_delegate()
+            mark = self.lab.mark_kdc_log()
+            try:
+                self.assert_refused("rbcd3", 502, "s4u2self_not_forwardable", "refused S4U2Proxy",
+                                    "PrincipalsAllowedToDelegateToAccount")
+            finally:
+                self.lab.set_ok_to_auth_as_delegate()
+            self.assertEqual(self.lab.s4u_counts_since(mark).get("rbcd3", {}).get("s4u2proxy_failed"), 1)
+            # Neither model configured: the KDC refuses, certgate says the
+            # proxy may not delegate to the SPN.
+            self.lab.set_rbcd(())
+            self.assert_refused("rbcd2", 502, "delegation_denied", "HTTP/backend.example.test@" + self.lab.realm)
+        finally:
+            self.lab.set_rbcd(())
+            self.lab.allow_delegation()
+        self.assert_user("rbcd1")  # cached: unchanged
+
+    def test_ad_proxy_principal_as_account_name(self):
+        # On AD the proxy may be named by its account (sAMAccountName): it
+        # needs no UPN. A second certgate with kerberos.principal: proxysvc.
+        if not hasattr(self.lab, "set_proxy_upn"):
+            self.skipTest("the %s lab is not Active Directory" % self.LAB.name)
+        tmp = H.module_tmp(__name__)
+        cg = H.Certgate(tmp, name="delegation-account-name")
+        text = certgate_yaml(self.pki, cg, self.lab, self.mapping)
+        text = text.replace("  principal: %s\n" % self.lab.proxy_name, "  principal: %s\n" % samba_lab.PROXY_ACCOUNT)
+        self.assertIn("principal: %s\n" % samba_lab.PROXY_ACCOUNT, text)
+        cg.write_config(text)
+        self.lab.set_proxy_upn(None)  # as an account made without ktpass
+        try:
+            cg.start()
+            saved = self.cg
+            self.cg = cg
+            try:
+                self.assert_user("acct1")
+            finally:
+                self.cg = saved
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+            cg.stop(check=True)
 
     def test_connection_bound_backend_authenticates_once_per_connection(self):
         ctx = ssl.create_default_context(cafile=self.pki.root_crt)
