@@ -238,9 +238,9 @@ static void report_probe(tally *t, const char *url, const char *path, const char
 }
 
 /* The KDC's key version for the proxy, from a ticket to itself, and whether
- * the keytab's key decrypts that ticket. */
+ * the keytab's key decrypts that ticket; *kind from what that ticket holds. */
 static void check_kvno(tally *t, krb5_context ctx, const char *ccname, const char *proxy, const char *keytab,
-                       const cg_kdc_key *keys, size_t nkeys)
+                       const cg_kdc_key *keys, size_t nkeys, cg_kdc_kind *kind)
 {
     krb5_ccache cc = NULL;
     krb5_principal me = NULL;
@@ -299,6 +299,7 @@ static void check_kvno(tally *t, krb5_context ctx, const char *ccname, const cha
     }
     line(t, "ok", "kvno", "the KDC's key for %s is kvno %u; the keytab holds it and it decrypts the KDC's ticket",
          proxy, kdc_kvno);
+    *kind = cg_doctor_kdc_kind(ctx, tkt);
 done:
     if (kt)
         krb5_kt_close(ctx, kt);
@@ -544,14 +545,14 @@ int cg_cmd_doctor(int argc, char **argv)
                      "synchronise this host and the KDC with NTP", (long long)as, skew > 0 ? "behind" : "ahead of");
         }
     }
+    cg_kdc_kind kdc_kind = CG_KDC_KIND_UNKNOWN;
     if (tgt_ok)
-        check_kvno(&t, ctx, ccname, proxy, kc.keytab, keys, nkeys);
+        check_kvno(&t, ctx, ccname, proxy, kc.keytab, keys, nkeys, &kdc_kind);
     else
         line(&t, "skip", "kvno", "needs the proxy TGT");
     if (keytab_ok) {
         cg_doctor_note note;
-        cg_doctor_ad_naming(proxy, rc, tgt_ok ? cg_doctor_kdc_kind(ctx, ccname, kc.keytab) : CG_KDC_KIND_UNKNOWN,
-                            &note);
+        cg_doctor_ad_naming(proxy, rc, kdc_kind, &note);
         if (note.status)
             line(&t, note.status, note.check, "%s", note.text);
     }

@@ -5,32 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kdc_steps.h"
-
-cg_kdc_kind cg_doctor_kdc_kind(krb5_context ctx, const char *ccname, const char *keytab)
+cg_kdc_kind cg_doctor_kdc_kind(krb5_context ctx, const krb5_ticket *tkt)
 {
-    cg_kdc_kind kind = CG_KDC_KIND_UNKNOWN;
-    krb5_ccache cc = NULL;
-    krb5_principal me = NULL;
-    krb5_creds in, *out = NULL;
-    krb5_ticket *tkt = NULL;
-    krb5_keytab kt = NULL;
-    krb5_authdata **pac = NULL;
-    krb5_pac parsed = NULL;
-    char ktname[1100];
-    memset(&in, 0, sizeof in);
-    if (krb5_cc_resolve(ctx, ccname, &cc) || krb5_cc_get_principal(ctx, cc, &me))
-        goto done;
-    in.client = me;
-    in.server = me;
-    cg_kdc_keytab_name(keytab, ktname, sizeof ktname);
-    if (krb5_get_credentials(ctx, KRB5_GC_NO_STORE, cc, &in, &out) || krb5_decode_ticket(&out->ticket, &tkt) ||
-        krb5_kt_resolve(ctx, ktname, &kt) || krb5_server_decrypt_ticket_keytab(ctx, kt, tkt))
-        goto done;
+    if (!tkt || !tkt->enc_part2)
+        return CG_KDC_KIND_UNKNOWN;
     /* The PAC sits inside AD-IF-RELEVANT; krb5_find_authdata looks there.
      * MIT 1.20 and later issue a PAC too, without logon information: only
      * AD's (and Samba AD's) carries the user's groups (KERB_VALIDATION_INFO). */
-    kind = CG_KDC_KIND_OTHER;
+    cg_kdc_kind kind = CG_KDC_KIND_OTHER;
+    krb5_authdata **pac = NULL;
+    krb5_pac parsed = NULL;
     if (krb5_find_authdata(ctx, tkt->enc_part2->authorization_data, NULL, KRB5_AUTHDATA_WIN2K_PAC, &pac) == 0 &&
         pac && pac[0] && krb5_pac_parse(ctx, pac[0]->contents, pac[0]->length, &parsed) == 0) {
         size_t ntypes = 0;
@@ -43,19 +27,8 @@ cg_kdc_kind cg_doctor_kdc_kind(krb5_context ctx, const char *ccname, const char 
         }
         krb5_pac_free(ctx, parsed);
     }
-done:
     if (pac)
         krb5_free_authdata(ctx, pac);
-    if (kt)
-        krb5_kt_close(ctx, kt);
-    if (tkt)
-        krb5_free_ticket(ctx, tkt);
-    if (out)
-        krb5_free_creds(ctx, out);
-    if (me)
-        krb5_free_principal(ctx, me);
-    if (cc)
-        krb5_cc_close(ctx, cc);
     return kind;
 }
 

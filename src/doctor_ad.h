@@ -29,10 +29,10 @@ typedef enum cg_kdc_kind {
     CG_KDC_KIND_OTHER,        /* no PAC, or MIT's (1.20+) without logon information */
 } cg_kdc_kind;
 
-/* Asks the KDC for a ticket from the proxy (TGT in ccname) to itself and
- * decrypts it with keytab: a PAC with logon information (groups) in it means
- * AD. UNKNOWN when either fails. */
-cg_kdc_kind cg_doctor_kdc_kind(krb5_context ctx, const char *ccname, const char *keytab);
+/* The kind of KDC that issued tkt, a ticket decrypted with the keytab (doctor's
+ * kvno check has one, from the proxy to itself): a PAC with logon
+ * information (groups) in it means AD. UNKNOWN for NULL or an undecrypted one. */
+cg_kdc_kind cg_doctor_kdc_kind(krb5_context ctx, const krb5_ticket *tkt);
 
 /* The proxy principal's form (proxy is "name@REALM") after the AS exchange
  * returned tgt_rc, on a KDC of kind: an AD-shaped hint when the KDC knows no

@@ -164,6 +164,66 @@ static void test_ad_naming_silent_elsewhere(void **s)
     assert_string_equal(n.status, "warn");
 }
 
+/* A ticket whose authorization data holds a signed PAC (inside
+ * AD-IF-RELEVANT, as KDCs put it), with a logon-info buffer or without. */
+static cg_kdc_kind kind_of_pac(krb5_context ctx, bool logon_info)
+{
+    krb5_pac pac = NULL;
+    krb5_keyblock *key = NULL;
+    krb5_principal client = NULL;
+    krb5_data signed_pac = {0};
+    krb5_authdata **container = NULL;
+    assert_int_equal(krb5_pac_init(ctx, &pac), 0);
+    if (logon_info) {
+        char blob[16] = "logon-info-blob";
+        krb5_data d = {.magic = KV5M_DATA, .length = sizeof blob, .data = blob};
+        assert_int_equal(krb5_pac_add_buffer(ctx, pac, KRB5_PAC_LOGON_INFO, &d), 0);
+    }
+    krb5_keyblock tmp;
+    assert_int_equal(krb5_c_make_random_key(ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &tmp), 0);
+    assert_int_equal(krb5_copy_keyblock(ctx, &tmp, &key), 0);
+    krb5_free_keyblock_contents(ctx, &tmp);
+    assert_int_equal(krb5_parse_name(ctx, "alice@AD.EXAMPLE.TEST", &client), 0);
+    assert_int_equal(krb5_pac_sign(ctx, pac, 1700000000, client, key, key, &signed_pac), 0);
+    krb5_authdata ad = {.magic = KV5M_AUTHDATA, .ad_type = KRB5_AUTHDATA_WIN2K_PAC,
+                        .length = signed_pac.length, .contents = (krb5_octet *)signed_pac.data};
+    krb5_authdata *list[] = {&ad, NULL};
+    assert_int_equal(krb5_encode_authdata_container(ctx, KRB5_AUTHDATA_IF_RELEVANT, list, &container), 0);
+    krb5_enc_tkt_part enc;
+    memset(&enc, 0, sizeof enc);
+    enc.authorization_data = container;
+    krb5_ticket t;
+    memset(&t, 0, sizeof t);
+    t.enc_part2 = &enc;
+    cg_kdc_kind k = cg_doctor_kdc_kind(ctx, &t);
+    krb5_free_authdata(ctx, container);
+    krb5_free_data_contents(ctx, &signed_pac);
+    krb5_free_principal(ctx, client);
+    krb5_free_keyblock(ctx, key);
+    krb5_pac_free(ctx, pac);
+    return k;
+}
+
+static void test_kdc_kind_from_the_pac(void **s)
+{
+    (void)s;
+    krb5_context ctx;
+    assert_int_equal(krb5_init_context(&ctx), 0);
+    assert_int_equal(cg_doctor_kdc_kind(ctx, NULL), CG_KDC_KIND_UNKNOWN);
+    krb5_ticket t;
+    memset(&t, 0, sizeof t);
+    assert_int_equal(cg_doctor_kdc_kind(ctx, &t), CG_KDC_KIND_UNKNOWN); /* not decrypted */
+    krb5_enc_tkt_part enc;
+    memset(&enc, 0, sizeof enc);
+    t.enc_part2 = &enc;
+    assert_int_equal(cg_doctor_kdc_kind(ctx, &t), CG_KDC_KIND_OTHER); /* no authorization data */
+    /* MIT 1.20's PAC: signatures and client info, no logon info */
+    assert_int_equal(kind_of_pac(ctx, false), CG_KDC_KIND_OTHER);
+    /* AD's: the user's logon info (groups) */
+    assert_int_equal(kind_of_pac(ctx, true), CG_KDC_KIND_AD);
+    krb5_free_context(ctx);
+}
+
 static void test_evidence_note(void **s)
 {
     (void)s;
@@ -190,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_ad_naming_spn_form_unknown_client),
         cmocka_unit_test(test_ad_naming_account_names),
         cmocka_unit_test(test_ad_naming_silent_elsewhere),
+        cmocka_unit_test(test_kdc_kind_from_the_pac),
         cmocka_unit_test(test_evidence_note),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
