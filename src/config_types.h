@@ -14,7 +14,6 @@
 #include "cidr.h"
 #include "error.h"
 #include "log.h" /* cg_log_level, cg_log_format: logging.level, logging.format */
-#include "ratelimit.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
@@ -24,6 +23,18 @@ struct cg_error_template; /* error_page.h */
 typedef struct cg_pos {
     int line, column; /* 1-based position in cfg->file of the value */
 } cg_pos;
+
+/* A request rate (rate_limit.per_client, rate_limit.per_address):
+ * per_minute tokens per minute (20/s is 1200), up to burst at once;
+ * per_minute 0: no limit. A plain value: the token buckets that enforce it
+ * are ratelimit.h's, built by their owner. */
+typedef struct cg_rate {
+    uint32_t per_minute;
+    uint32_t burst;
+} cg_rate;
+/* The highest burst accepted (config_limits.c); ratelimit.c asserts that
+ * burst tokens fit its 64-bit fixed point. */
+#define CG_RATE_BURST_MAX 1000000u
 
 typedef struct cg_route {
     char *path;            /* path prefix, starts with '/' */
