@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "chain_limits.h"
 #include "config_limits.h"
 #include "config_revocation.h"
 #include "config_tls.h"

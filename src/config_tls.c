@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-#include "chain_limits.h"
 #include "tls.h"
 
 #define CG_TICKET_LIFETIME_MAX_MS (7u * 24u * 3600u * 1000u)

@@ -36,6 +36,11 @@ typedef struct cg_rate {
  * burst tokens fit its 64-bit fixed point. */
 #define CG_RATE_BURST_MAX 1000000u
 
+/* tls.max_client_certificates: the default and the highest accepted
+ * (chain_limits.h enforces it and sizes its arrays by the highest). */
+#define CG_CHAIN_DEFAULT_MAX_CERTIFICATES 10
+#define CG_CHAIN_MAX_CERTIFICATES_LIMIT 32
+
 typedef struct cg_route {
     char *path;            /* path prefix, starts with '/' */
     size_t path_len;
