@@ -96,7 +96,7 @@ typedef struct cg_listener_cfg {
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
 
     /* strip_request_headers: names stripped besides the built-in ones, and
-     * built-in backend-trusted names passed anyway (http1_write.h cg_header_policy). */
+     * built-in backend-trusted names passed anyway (header_names.h cg_header_policy). */
     char **strip_headers, **keep_headers;
     size_t nstrip_headers, nkeep_headers;
 
