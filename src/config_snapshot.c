@@ -4,17 +4,37 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "config_loader.h"
 #include "error_page.h"
-#include "mapping.h"
 #include "target.h"
-#include "tls.h"
+
+/* Written once at start, before any thread; read by loads and by the last
+ * unref, on whichever thread that is. */
+static const cg_config_builders *builders;
+
+void cg_config_set_builders(const cg_config_builders *b)
+{
+    builders = b;
+}
+
+const cg_config_builders *cg_loader_builders(void)
+{
+    if (!builders) {
+        fputs("certgate: a configuration load needs TLS contexts or mappings, and no builders were installed "
+              "(cg_config_set_builders)\n", stderr);
+        abort();
+    }
+    return builders;
+}
 
 static void free_listener(cg_listener_cfg *l)
 {
+    /* Only a load with builders installed fills l->tls and l->mapping. */
     if (l->tls)
-        cg_tls_server_free(l->tls);
+        cg_loader_builders()->tls_free(l->tls);
     for (size_t i = 0; i < l->nroutes; i++)
         free(l->routes[i].path);
     free(l->routes);
@@ -37,7 +57,7 @@ static void free_listener(cg_listener_cfg *l)
     free(l->keep_headers);
     free(l->proxy_protocol.trusted);
     if (l->mapping)
-        cg_mapping_unref(l->mapping);
+        cg_loader_builders()->mapping_unref(l->mapping);
 }
 
 static void config_free(cg_config *cfg)

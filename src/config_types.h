@@ -88,7 +88,7 @@ typedef struct cg_listener_cfg {
 
     char *mapping_file;            /* NULL: no mapping, the certificate is the identity */
     cg_pos mapping_pos;
-    struct cg_mapping *mapping;    /* loaded with the snapshot (mapping.h) */
+    struct cg_mapping *mapping;    /* loaded with the snapshot (config.h cg_config_builders: mapping.h) */
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
@@ -118,7 +118,7 @@ typedef struct cg_listener_cfg {
                                         direct clients (no header read); default refused */
     } proxy_protocol;
 
-    struct cg_tls_server *tls; /* built from the fields above at load time */
+    struct cg_tls_server *tls; /* built from the fields above at load time (config.h cg_config_builders: tls.h) */
 } cg_listener_cfg;
 
 typedef struct cg_backend_cfg {
