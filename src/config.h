@@ -32,8 +32,9 @@ enum {
  * to it: the process installs their constructors and destructors once at
  * start, before the first load and before any thread (certgate's come from
  * snapshot_builders.h); a load then builds them after a clean parse, and
- * the last unref frees them through the same table. A load that needs one
- * of them when none was installed is a program error: it aborts. */
+ * the last unref frees them through the table that built them. A load
+ * that needs one of them when none was installed is a program error: it
+ * aborts. */
 typedef struct cg_config_builders {
     /* l's certificate, key, chain and client CA files, opened; NULL with at
      * least one error in diag (positions in file, the configuration's). */
@@ -45,7 +46,7 @@ typedef struct cg_config_builders {
     void (*mapping_unref)(struct cg_mapping *m);
 } cg_config_builders;
 
-/* b must outlive every snapshot; set once, at start. */
+/* b must outlive every snapshot built with it; set at start. */
 void cg_config_set_builders(const cg_config_builders *b);
 
 /* Loads and validates path. Returns a snapshot holding one reference, or NULL

@@ -123,7 +123,7 @@ static bool load_mappings(cg_config *cfg, cg_diag *diag)
         if (!l->mapping_file)
             continue;
         size_t errors = diag->errors;
-        l->mapping = cg_loader_builders()->mapping_load(l->mapping_file, diag);
+        l->mapping = cg_loader_builders(cfg)->mapping_load(l->mapping_file, diag);
         if (!l->mapping) {
             ok = false;
             if (diag->errors == errors)

@@ -68,7 +68,7 @@ bool cg_config_load_tls(cg_config *cfg, cg_diag *diag)
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         cg_listener_cfg *l = &cfg->listeners[i];
         size_t errors = diag->errors;
-        l->tls = cg_loader_builders()->tls_new(l, cfg->workers, cfg->file, diag);
+        l->tls = cg_loader_builders(cfg)->tls_new(l, cfg->workers, cfg->file, diag);
         if (!l->tls) {
             ok = false;
             /* Keep the promise of "NULL with at least one error". */

@@ -229,6 +229,9 @@ typedef struct cg_admin_cfg {
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
+    /* The builders that built the listeners' tls and mapping (config.h):
+     * the last unref frees those through them. NULL: none were built. */
+    const struct cg_config_builders *built_by;
 
     uint32_t workers;            /* event loops (threads); >= 1 */
     cg_log_level log_level;
