@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "error_page.h"
+#include "snapshot_builders.h"
 
 #define NAME "t.yaml"
 
@@ -1807,6 +1808,107 @@ static void test_mapping_loaded_with_tls(void **state)
     free(ca);
 }
 
+/* The snapshot's runtime objects come from the installed builders
+ * (config.h): each listener's TLS context and mapping built through them,
+ * with the listener's own settings, and freed by the last unref through
+ * the builders that built them; a builder that fails without saying why
+ * still fails the load with one error at the listener's certificate. */
+static struct {
+    unsigned tls_new, tls_free, mapping_load, mapping_unref;
+    unsigned workers;
+    const char *listener, *mapping_path;
+    bool fail_tls;
+} fake;
+static int fake_tls, fake_mapping; /* their addresses stand for the objects */
+
+static struct cg_tls_server *fake_tls_new(const cg_listener_cfg *l, unsigned workers, const char *file,
+                                          cg_diag *diag)
+{
+    (void)file;
+    (void)diag;
+    fake.tls_new++;
+    fake.workers = workers;
+    fake.listener = l->name;
+    return fake.fail_tls ? NULL : (struct cg_tls_server *)&fake_tls;
+}
+static void fake_tls_free(struct cg_tls_server *tls)
+{
+    assert_ptr_equal(tls, (struct cg_tls_server *)&fake_tls);
+    fake.tls_free++;
+}
+static struct cg_mapping *fake_mapping_load(const char *path, cg_diag *diag)
+{
+    (void)diag;
+    fake.mapping_load++;
+    fake.mapping_path = path;
+    return (struct cg_mapping *)&fake_mapping;
+}
+static void fake_mapping_unref(struct cg_mapping *m)
+{
+    assert_ptr_equal(m, (struct cg_mapping *)&fake_mapping);
+    fake.mapping_unref++;
+}
+
+static void test_snapshot_objects_from_builders(void **state)
+{
+    (void)state;
+    static const cg_config_builders builders = { fake_tls_new, fake_tls_free, fake_mapping_load,
+                                                 fake_mapping_unref };
+    static const char yaml[] = "workers: 3\n" MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls: { certificate: /x/server.crt, key: /x/server.key, client_ca: /x/ca.crt }\n"
+        "    mapping: /x/map.yaml\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    cg_diag d;
+
+    memset(&fake, 0, sizeof fake);
+    cg_config_set_builders(&builders);
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d);
+    assert_non_null(cfg);
+    assert_ptr_equal(cfg->listeners[0].tls, (struct cg_tls_server *)&fake_tls);
+    assert_ptr_equal(cfg->listeners[0].mapping, (struct cg_mapping *)&fake_mapping);
+    assert_int_equal(fake.tls_new, 1);
+    assert_int_equal(fake.workers, 3);
+    assert_string_equal(fake.listener, "main");
+    assert_int_equal(fake.mapping_load, 1);
+    assert_string_equal(fake.mapping_path, "/x/map.yaml");
+    assert_int_equal(fake.tls_free + fake.mapping_unref, 0);
+    /* Freed by what built it, whatever is installed by then. */
+    cg_snapshot_builders_install();
+    cg_config_unref(cfg);
+    assert_int_equal(fake.tls_free, 1);
+    assert_int_equal(fake.mapping_unref, 1);
+    cg_diag_free(&d);
+    cg_config_set_builders(&builders);
+
+    /* CG_CONFIG_SKIP_TLS: neither is built. */
+    memset(&fake, 0, sizeof fake);
+    cg_diag_init(&d);
+    cfg = cg_config_load_string(yaml, strlen(yaml), NAME, CG_CONFIG_SKIP_TLS, &d);
+    assert_non_null(cfg);
+    assert_null(cfg->listeners[0].tls);
+    assert_null(cfg->listeners[0].mapping);
+    cg_config_unref(cfg);
+    assert_int_equal(fake.tls_new + fake.tls_free + fake.mapping_load + fake.mapping_unref, 0);
+    cg_diag_free(&d);
+
+    memset(&fake, 0, sizeof fake);
+    fake.fail_tls = true;
+    cg_diag_init(&d);
+    assert_null(cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d));
+    assert_int_equal(d.errors, 1);
+    if (!has_diag(&d, CG_DIAG_ERROR, 8, 25, "listener \"main\": TLS setup failed"))
+        cg_diag_print(&d, stderr);
+    assert_true(has_diag(&d, CG_DIAG_ERROR, 8, 25, "listener \"main\": TLS setup failed"));
+    assert_int_equal(fake.mapping_load, 0); /* mappings come after TLS */
+    cg_diag_free(&d);
+
+    cg_snapshot_builders_install();
+}
+
 /* ---- files ---- */
 
 static void test_reference_config_parses(void **state)
@@ -2629,6 +2731,8 @@ static void test_admin_section_invalid(void **state)
 
 int main(void)
 {
+    /* TLS contexts and mappings: tls.h's and mapping.h's, as in certgate. */
+    cg_snapshot_builders_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_full),
@@ -2664,6 +2768,7 @@ int main(void)
         cmocka_unit_test(test_listener_tls_new_keys),
         cmocka_unit_test(test_listener_revocation),
         cmocka_unit_test(test_mapping_loaded_with_tls),
+        cmocka_unit_test(test_snapshot_objects_from_builders),
         cmocka_unit_test(test_reference_config_parses),
         cmocka_unit_test(test_demo_config_parses),
         cmocka_unit_test(test_relative_paths_from_file),
