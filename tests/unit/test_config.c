@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "error_page.h"
+#include "fixtures.h"
 
 #define NAME "t.yaml"
 
@@ -100,29 +101,6 @@ static void assert_cwd_path(const char *got, const char *rel)
     char *want = cwd_join(rel);
     assert_string_equal(got, want);
     free(want);
-}
-
-/* tests/data: meson sets CG_TEST_DATA; run by hand from the repository
- * root (./build/tests/test_config), the relative path works. */
-static const char *test_data(void)
-{
-    const char *data = getenv("CG_TEST_DATA");
-    return data && *data ? data : "tests/data";
-}
-
-/* The repository root is <CG_TEST_DATA>/../.. */
-static char *repo_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/../../%s", test_data(), rel) > 0);
-    return out;
-}
-
-static char *data_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/%s", test_data(), rel) > 0);
-    return out;
 }
 
 /* ---- valid configurations ---- */
@@ -1133,7 +1111,7 @@ static void test_many_errors_at_once(void **state)
 /* <dir of tests/data, absolute>/rel */
 static char *abs_data_file(const char *rel)
 {
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *out, *dir = data[0] == '/' ? strdup(data) : cwd_join(data);
     assert_non_null(dir);
     assert_true(asprintf(&out, "%s/%s", dir, rel) > 0);
@@ -1764,8 +1742,8 @@ static void test_listener_revocation(void **state)
 static void test_mapping_loaded_with_tls(void **state)
 {
     (void)state;
-    char *crt = repo_file("certs-dev/server/server.crt"), *key = repo_file("certs-dev/server/server.key");
-    char *ca = repo_file("certs-dev/ca/root.crt"), yaml[4096];
+    char *crt = fx_repo_file("certs-dev/server/server.crt"), *key = fx_repo_file("certs-dev/server/server.key");
+    char *ca = fx_repo_file("certs-dev/ca/root.crt"), yaml[4096];
     static const char tmpl[] = MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"
@@ -1812,7 +1790,7 @@ static void test_mapping_loaded_with_tls(void **state)
 static void test_reference_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/certgate.yaml");
+    char *path = fx_repo_file("conf/certgate.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1883,7 +1861,7 @@ static void test_reference_config_parses(void **state)
 static void test_demo_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/demo.yaml");
+    char *path = fx_repo_file("conf/demo.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1924,7 +1902,7 @@ static void test_demo_config_parses(void **state)
 static void test_relative_paths_from_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-relative.yaml");
+    char *path = fx_data_file("config-relative.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1933,7 +1911,7 @@ static void test_relative_paths_from_file(void **state)
     assert_non_null(cfg);
 
     /* Expected: <absolute dir of the file>/<relative path>. */
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *dir = data[0] == '/' ? strdup(data) : cwd_join(data), *want;
     assert_true(asprintf(&want, "%s/logs/certgate.log", dir) > 0);
     assert_string_equal(cfg->log_file, want);
@@ -1983,7 +1961,7 @@ static void test_relative_paths_from_file(void **state)
 static void test_errors_in_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-errors.yaml");
+    char *path = fx_data_file("config-errors.yaml");
     cg_diag d;
     cg_diag_init(&d);
     assert_null(cg_config_load(path, CG_CONFIG_SKIP_TLS, &d));

@@ -13,17 +13,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <krb5.h>
 
 #include "doctor.h"
+
+#include "fixtures.h"
 
 static char tmpdir[256], krb5conf[300], keytab[300];
 
@@ -63,45 +59,6 @@ static const char *text_of(const results *rs, const char *check)
             return rs->text[i];
     fail_msg("no result for %s", check);
     return NULL;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s); /* nothing listens there now */
-    return ntohs(a.sin_port);
-}
-
-static void write_keytab(const char *path, const char *principal, unsigned kvno)
-{
-    krb5_context ctx;
-    assert_int_equal(krb5_init_context(&ctx), 0);
-    char name[400];
-    snprintf(name, sizeof name, "FILE:%s", path);
-    krb5_keytab kt;
-    assert_int_equal(krb5_kt_resolve(ctx, name, &kt), 0);
-    krb5_keytab_entry e;
-    memset(&e, 0, sizeof e);
-    assert_int_equal(krb5_parse_name(ctx, principal, &e.principal), 0);
-    e.vno = kvno;
-    assert_int_equal(krb5_c_make_random_key(ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e.key), 0);
-    assert_int_equal(krb5_kt_add_entry(ctx, kt, &e), 0);
-    krb5_free_keyblock_contents(ctx, &e.key);
-    krb5_free_principal(ctx, e.principal);
-    krb5_kt_close(ctx, kt);
-    krb5_free_context(ctx);
 }
 
 /* Options for the lab of this file: no configuration file, the settings
@@ -215,7 +172,7 @@ static void test_cert_without_configuration(void **state)
     cg_doctor_options o = lab_options(&rs);
     char cert[400];
     snprintf(cert, sizeof cert, "%s/not-a-cert.pem", tmpdir);
-    write_file(cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    fx_write_text(cert, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     o.cert = cert;
     cg_doctor_tally t;
     assert_false(cg_doctor_run(&o, &t));
@@ -246,28 +203,20 @@ static void test_printed_line(void **state)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg-test-doctor-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!fx_tmpdir(tmpdir, sizeof tmpdir, "doctor"))
         return -1;
     snprintf(krb5conf, sizeof krb5conf, "%s/krb5.conf", tmpdir);
     snprintf(keytab, sizeof keytab, "%s/proxy.keytab", tmpdir);
-    char text[1024];
-    snprintf(text, sizeof text,
-             "[libdefaults]\n default_realm = EXAMPLE.TEST\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
-             " rdns = false\n udp_preference_limit = 1\n"
-             "[realms]\n EXAMPLE.TEST = {\n  kdc = 127.0.0.1:%d\n }\n", closed_port());
-    write_file(krb5conf, text);
+    fx_write_krb5_conf(krb5conf, fx_closed_port());
     setenv("KRB5_CONFIG", krb5conf, 1);
-    write_keytab(keytab, "HTTP/proxy.example.test@EXAMPLE.TEST", 3);
+    fx_write_keytab(keytab, "HTTP/proxy.example.test@EXAMPLE.TEST", 3);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rm_rf(tmpdir);
 }
 
 int main(void)
