@@ -15,6 +15,7 @@
 #include "config.h"
 #include "error_page.h"
 #include "snapshot_builders.h"
+#include "fixtures.h"
 
 #define NAME "t.yaml"
 
@@ -101,29 +102,6 @@ static void assert_cwd_path(const char *got, const char *rel)
     char *want = cwd_join(rel);
     assert_string_equal(got, want);
     free(want);
-}
-
-/* tests/data: meson sets CG_TEST_DATA; run by hand from the repository
- * root (./build/tests/test_config), the relative path works. */
-static const char *test_data(void)
-{
-    const char *data = getenv("CG_TEST_DATA");
-    return data && *data ? data : "tests/data";
-}
-
-/* The repository root is <CG_TEST_DATA>/../.. */
-static char *repo_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/../../%s", test_data(), rel) > 0);
-    return out;
-}
-
-static char *data_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/%s", test_data(), rel) > 0);
-    return out;
 }
 
 /* ---- valid configurations ---- */
@@ -1134,7 +1112,7 @@ static void test_many_errors_at_once(void **state)
 /* <dir of tests/data, absolute>/rel */
 static char *abs_data_file(const char *rel)
 {
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *out, *dir = data[0] == '/' ? strdup(data) : cwd_join(data);
     assert_non_null(dir);
     assert_true(asprintf(&out, "%s/%s", dir, rel) > 0);
@@ -1765,8 +1743,8 @@ static void test_listener_revocation(void **state)
 static void test_mapping_loaded_with_tls(void **state)
 {
     (void)state;
-    char *crt = repo_file("certs-dev/server/server.crt"), *key = repo_file("certs-dev/server/server.key");
-    char *ca = repo_file("certs-dev/ca/root.crt"), yaml[4096];
+    char *crt = fx_repo_file("certs-dev/server/server.crt"), *key = fx_repo_file("certs-dev/server/server.key");
+    char *ca = fx_repo_file("certs-dev/ca/root.crt"), yaml[4096];
     static const char tmpl[] = MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"
@@ -1914,7 +1892,7 @@ static void test_snapshot_objects_from_builders(void **state)
 static void test_reference_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/certgate.yaml");
+    char *path = fx_repo_file("conf/certgate.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1985,7 +1963,7 @@ static void test_reference_config_parses(void **state)
 static void test_demo_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/demo.yaml");
+    char *path = fx_repo_file("conf/demo.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -2026,7 +2004,7 @@ static void test_demo_config_parses(void **state)
 static void test_relative_paths_from_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-relative.yaml");
+    char *path = fx_data_file("config-relative.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -2035,7 +2013,7 @@ static void test_relative_paths_from_file(void **state)
     assert_non_null(cfg);
 
     /* Expected: <absolute dir of the file>/<relative path>. */
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *dir = data[0] == '/' ? strdup(data) : cwd_join(data), *want;
     assert_true(asprintf(&want, "%s/logs/certgate.log", dir) > 0);
     assert_string_equal(cfg->log_file, want);
@@ -2085,7 +2063,7 @@ static void test_relative_paths_from_file(void **state)
 static void test_errors_in_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-errors.yaml");
+    char *path = fx_data_file("config-errors.yaml");
     cg_diag d;
     cg_diag_init(&d);
     assert_null(cg_config_load(path, CG_CONFIG_SKIP_TLS, &d));
