@@ -279,6 +279,19 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
         cg_diag_free(&d);
         return false;
     }
+    /* the realms served and their KDCs: built here, never per request */
+    if (s->services.kerberos && next->kerberos.enabled &&
+        !cg_kerberos_set_realms(s->services.kerberos, &next->kerberos, &d)) {
+        log_diag(&d);
+        s->reload_failures++;
+        first_error(&d, outcome, outcap);
+        cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("result", "failed"), CG_LF_UINT("reloads", s->reloads),
+                      CG_LF_UINT("failed", s->reload_failures), CG_LF_STR("first_error", outcome),
+                      CG_LF_STR("detail", "kerberos realms could not be applied; the configuration in force is kept"));
+        cg_config_unref(next);
+        cg_diag_free(&d);
+        return false;
+    }
     if (next->kerberos.enabled != s->cfg->kerberos.enabled ||
         (next->kerberos.enabled && (strcmp(next->kerberos.keytab, s->cfg->kerberos.keytab) ||
                                     strcmp(next->kerberos.principal, s->cfg->kerberos.principal))))
