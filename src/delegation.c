@@ -448,11 +448,11 @@ static void xwork_done(uv_work_t *w, int status)
         cg_log_fields(CG_LOG_INFO, "kerberos_canonical", CG_LF_STR("mapped", shown),
                       CG_LF_STR("canonical", x->canonical), CG_LF_STR("spn", x->target));
     if (x->cred)
-        cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", x->canonical ? x->canonical : x->principal),
-                      CG_LF_STR("spn", x->target),
+        cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", shown),
+                      CG_LF_STR("canonical", x->canonical ? x->canonical : x->principal), CG_LF_STR("spn", x->target),
                       CG_LF_MS("ms", x->ms), CG_LF_INT("expires_in_s", (int64_t)(x->cred->end - now_s())));
     else
-        cg_log_fields(CG_LOG_WARN, "kerberos_s4u_failed", CG_LF_STR("user", x->principal),
+        cg_log_fields(CG_LOG_WARN, "kerberos_s4u_failed", CG_LF_STR("user", shown),
                       CG_LF_STR("spn", x->target), CG_LF_MS("ms", x->ms), CG_LF_STR("code", cg_refusal_code(x->why.kind)));
 
     cg_deleg_req *wake = NULL, **wake_tail = &wake;

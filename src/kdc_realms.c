@@ -279,6 +279,16 @@ bool cg_kdc_realm_refusal(const cg_kdc_realms *r, const cg_kdc_user *u, krb5_err
                   mapped, u->suffix, dflt, u->realm, u->name, msg, upper, upper);
         return true;
     }
+    bool foreign = r->default_realm && strcmp(u->realm, r->default_realm);
+    if (foreign && code == KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN) {
+        /* the proxy's KDC has no cross-realm key krbtgt/REALM@PROXY-REALM */
+        cg_refuse(out, CG_REFUSE_REALM_UNKNOWN,
+                  "realm %s, of the mapped principal %s, has no trust with %s (S4U2Self: %s, no cross-realm key "
+                  "krbtgt/%s@%s): set up the trust (AD: a domain or forest trust; MIT: the same krbtgt/%s@%s key "
+                  "in both realms), or fix the certificate mapping",
+                  u->realm, mapped, dflt, msg, u->realm, dflt, u->realm, dflt);
+        return true;
+    }
     if (code == KRB5_REALM_UNKNOWN || code == KRB5_REALM_CANT_RESOLVE) {
         bool configured = cg_kdc_realm_find(&r->view, u->realm, strlen(u->realm)) != NULL;
         cg_refuse(out, CG_REFUSE_REALM_UNKNOWN,

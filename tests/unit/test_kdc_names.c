@@ -345,6 +345,15 @@ static void test_realm_refusals(void **s)
     assert_int_equal(why.kind, CG_REFUSE_REALM_UNKNOWN);
     assert_non_null(strstr(why.detail, "no KDC is known for realm OTHER.TEST"));
     assert_non_null(strstr(why.detail, "give the realm its KDCs (kerberos.realms"));
+    /* a foreign realm without a trust path */
+    u = resolve("eve@OTHER.TEST");
+    assert_true(cg_kdc_realm_refusal(r, &u, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, "Server not found", &why));
+    assert_int_equal(why.kind, CG_REFUSE_REALM_UNKNOWN);
+    assert_non_null(strstr(why.detail, "realm OTHER.TEST, of the mapped principal eve@OTHER.TEST, has no trust with "
+                                       "AD.EXAMPLE.TEST"));
+    assert_non_null(strstr(why.detail, "krbtgt/OTHER.TEST@AD.EXAMPLE.TEST"));
+    u = resolve("alice"); /* the proxy's own realm: the proxy's SPN is what is missing (kdc_errors.h) */
+    assert_false(cg_kdc_realm_refusal(r, &u, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, "Server not found", &why));
     cg_kdc_realms_unref(r);
     assert_int_equal(cg_refusal_status(CG_REFUSE_REALM_UNKNOWN), 403);
     assert_string_equal(cg_refusal_code(CG_REFUSE_REALM_UNKNOWN), "realm_unknown");
