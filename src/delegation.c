@@ -896,6 +896,11 @@ bool cg_kerberos_set_realms(cg_kerberos *k, const cg_kerberos_cfg *cfg, cg_diag 
     cg_kerberos_cfg c = *cfg;
     c.realm = k->realm; /* the proxy's realm stays what it was at start */
     char err[600];
+    if (cfg->krb5_config && *cfg->krb5_config && access(cfg->krb5_config, R_OK) != 0) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.krb5_config: cannot read %s: %s", cfg->krb5_config,
+                    strerror(errno));
+        return false;
+    }
     cg_kdc_realms *r = cg_kdc_realms_new(&c, err, sizeof err);
     if (!r) {
         cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos: %s", err);

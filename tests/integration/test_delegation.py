@@ -1078,6 +1078,70 @@ class DelegationProxyCases:
         self.assertEqual(self.lab.s4u_counts_since(mark).get("flush2", {}).get("s4u2proxy"), 1)
 
 
+class TestRealmsReloadMIT(H.Base):
+    """kerberos.realms is read again at reload: a name of a realm that was
+    not served (asked as an enterprise name: realm_unknown) is, after the
+    reload that adds the realm, asked in that realm, from its KDC."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lab = start_lab(MIT, "realms-reload")
+        cls.lab.kadmin("addprinc -randkey krbtgt/%s@%s" % (SLOW_REALM, cls.lab.realm))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.lab.stop()
+
+    def test_reload_adds_a_realm(self):
+        tmp = H.module_tmp(__name__)
+        pki = H.pki()
+        certs = make_user_certs(pki, tmp.join("usercerts"), ["slow1", "alice2"])
+        mapping = tmp.join("realms-reload-mapping.yaml")
+        with open(mapping, "w") as f:
+            f.write(mapping_yaml({"slow1": (certs["slow1"][2], "user1@" + SLOW_REALM.lower()),
+                                  "alice2": (certs["alice2"][2], "alice@" + self.lab.realm)}, self.lab.realm))
+        cg = H.Certgate(tmp, name="realms-reload")
+        refused_port = H.free_port()  # nothing listens: the KDC of SLOW.TEST refuses at once
+        cg.write_config(certgate_yaml(pki, cg, self.lab, mapping))
+        cg.start()
+        self.addCleanup(cg.stop)
+
+        def get(user):
+            ctx = ssl.create_default_context(cafile=pki.root_crt)
+            ctx.check_hostname = False
+            ctx.load_cert_chain(certs[user][0], certs[user][1])
+            c = http.client.HTTPSConnection("127.0.0.1", cg.port, context=ctx, timeout=H.t(15))
+            try:
+                c.request("GET", "/whoami", headers={"Host": "localhost"})
+                r = c.getresponse()
+                r.read()
+                return r.status, r.getheader("X-Certgate-Error"), r.getheader("X-Request-Id")
+            finally:
+                c.close()
+
+        st, code, rid = get("slow1")
+        msg = H.Explain(lambda: cg.diagnostics(30))
+        self.assertEqual((st, code), (403, "realm_unknown"), msg)
+        detail = cg.wait_log(event="refused", id_=rid)[0]["detail"]
+        self.assertIn("user1@slow.test is in slow.test, which is not a realm served here", detail)
+        self.assertIn("- name: SLOW.TEST", detail)
+        cg.write_config(certgate_yaml(pki, cg, self.lab, mapping, refused_port))
+        cg.signal(signal.SIGHUP)
+        cg.wait_log(event="reload", result="ok")
+        st, code, rid = get("slow1")  # now user1@SLOW.TEST, from SLOW.TEST's KDC (which refuses)
+        self.assertEqual((st, code), (503, "kdc_unreachable"), msg)
+        detail = cg.wait_log(event="refused", id_=rid)[0]["detail"]
+        self.assertIn("realm SLOW.TEST", detail, msg)
+        self.assertEqual(get("alice2")[0], 200, msg)  # the proxy's realm is not concerned
+        # a reload whose krb5 configuration cannot be read keeps the realms in force
+        text = certgate_yaml(pki, cg, self.lab, mapping, refused_port).replace(
+            "krb5_config: %s" % self.lab.krb5_conf, "krb5_config: %s" % tmp.join("no-such-krb5.conf"))
+        cg.write_config(text)
+        cg.signal(signal.SIGHUP)
+        cg.wait_log(event="reload", result="failed")
+        self.assertEqual(get("alice2")[0], 200, msg)
+
+
 # ---------------------------------------------------------------------------
 # One class per (cases, lab). What AD still breaks is an expected failure on
 # the Samba variant only, each with the item of issue 11 that covers it.
