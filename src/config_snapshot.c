@@ -82,6 +82,17 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.principal);
     free(cfg->kerberos.realm);
     free(cfg->kerberos.krb5_config);
+    for (size_t i = 0; i < cfg->kerberos.nrealms; i++) {
+        cg_kerberos_realm_cfg *r = &cfg->kerberos.realms[i];
+        for (size_t j = 0; j < r->nkdcs; j++)
+            free(r->kdcs[j]);
+        for (size_t j = 0; j < r->nupn_suffixes; j++)
+            free(r->upn_suffixes[j]);
+        free(r->kdcs);
+        free(r->upn_suffixes);
+        free(r->name);
+    }
+    free(cfg->kerberos.realms);
     free(cfg->errors.operator_networks);
     free(cfg->errors.support);
     for (size_t i = 0; i < cfg->errors.ntemplates; i++) {

@@ -145,11 +145,23 @@ typedef struct cg_revocation_cfg {
     uint32_t refresh_before_s;
 } cg_revocation_cfg;
 
+/* One realm of kerberos.realms: a trusted domain or forest (or the proxy's
+ * own realm, to give its KDCs here rather than in krb5.conf). */
+typedef struct cg_kerberos_realm_cfg {
+    char *name;                    /* as configured, e.g. CORP.EXAMPLE.TEST */
+    char **kdcs;                   /* "host" or "host:port"; none: krb5.conf or DNS */
+    size_t nkdcs;
+    char **upn_suffixes;           /* UPN suffixes whose users live in this realm */
+    size_t nupn_suffixes;
+} cg_kerberos_realm_cfg;
+
 typedef struct cg_kerberos_cfg {
     bool enabled;                  /* the section is present */
     char *keytab;
     char *principal;               /* with "@REALM" added when it had none */
-    char *realm;
+    char *realm;                   /* the proxy's realm, the default one */
+    cg_kerberos_realm_cfg *realms; /* kerberos.realms */
+    size_t nrealms;
     char *krb5_config;             /* NULL: system default */
     uint32_t kdc_timeout_ms;
     uint32_t refresh_before_s;

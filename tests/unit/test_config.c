@@ -1351,6 +1351,79 @@ static void test_kerberos_section(void **state)
     cg_config_unref(cfg);
 }
 
+/* kerberos.realms: trusted domains and forests with their KDCs and UPN
+ * suffixes. */
+static void test_kerberos_realms(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("kerberos:\n"
+                               "  keytab: k.keytab\n"
+                               "  principal: HTTP/proxy\n"
+                               "  realm: AD.EXAMPLE.TEST\n"
+                               "  realms:\n"
+                               "    - name: AD.EXAMPLE.TEST\n"
+                               "      kdcs: [dc1.ad.example.test, \"127.0.0.1:8888\"]\n"
+                               "      upn_suffixes: [corp.example.com]\n"
+                               "    - name: CORP.EXAMPLE.TEST\n"
+                               "      kdcs: [\"[::1]:88\", dc.corp.example.test:750]\n"
+                               "    - name: EMPTY.TEST\n" MINIMAL);
+    const cg_kerberos_cfg *k = &cfg->kerberos;
+    assert_int_equal(k->nrealms, 3);
+    assert_string_equal(k->realms[0].name, "AD.EXAMPLE.TEST");
+    assert_int_equal(k->realms[0].nkdcs, 2);
+    assert_string_equal(k->realms[0].kdcs[1], "127.0.0.1:8888");
+    assert_int_equal(k->realms[0].nupn_suffixes, 1);
+    assert_string_equal(k->realms[0].upn_suffixes[0], "corp.example.com");
+    assert_string_equal(k->realms[1].kdcs[0], "[::1]:88");
+    assert_int_equal(k->realms[2].nkdcs, 0);
+    cg_config_unref(cfg);
+
+    static const char tmpl[] = "kerberos:\n"
+                               "  keytab: k.keytab\n"
+                               "  principal: HTTP/proxy\n"
+                               "  realm: AD.EXAMPLE.TEST\n"
+                               "  realms:\n"
+                               "%s" MINIMAL;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc1:0\"]\n");
+    expect_error(yaml, 7, 14, "kerberos.realms[CORP.TEST].kdcs[#1]: expected a KDC address: host, host:port or "
+                              "[IPv6]:port, got");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc 1\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc1:99999\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"[zz]:88\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      upn_suffixes: [\"a@b\"]\n");
+    expect_error(yaml, 7, 22, "upn_suffixes[#1]: expected a UPN suffix");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n    - name: corp.test\n");
+    expect_error(yaml, 7, 13, "kerberos.realms[corp.test].name: realm corp.test is listed twice");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: ad.example.test\n");
+    expect_error(yaml, 6, 13, "is kerberos.realm spelled with another case: write it as AD.EXAMPLE.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: \"A@B\"\n");
+    expect_error(yaml, 6, 13, "kerberos.realms[A@B].name: \"A@B\" is not a realm name");
+    snprintf(yaml, sizeof yaml, tmpl, "    - kdcs: [dc1]\n");
+    expect_error(yaml, 6, 7, "missing required key \"name\" in kerberos.realms[#1]");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      kdc: [dc1]\n");
+    expect_error(yaml, 7, 7, "unknown key \"kdc\" in realm \"X.TEST\" of kerberos.realms");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      upn_suffixes: [corp.com]\n"
+                                      "    - name: Y.TEST\n      upn_suffixes: [CORP.com]\n");
+    expect_error(yaml, 9, 7, "kerberos.realms[Y.TEST].upn_suffixes: CORP.com is already the realm X.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      upn_suffixes: [ad.example.test]\n");
+    expect_error(yaml, 7, 7, "ad.example.test is already the realm AD.EXAMPLE.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    name: X.TEST\n");
+    expect_error(yaml, 6, 5, "kerberos.realms: expected a list of realms");
+
+    /* lower case: loads, with a warning */
+    cg_diag d;
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: corp.test\n");
+    cfg = load(yaml, &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 6, 13, "has lower-case letters"));
+    cg_diag_free(&d);
+    cg_config_unref(cfg);
+}
+
 static void test_kerberos_errors(void **state)
 {
     (void)state;
@@ -1361,7 +1434,7 @@ static void test_kerberos_errors(void **state)
     expect_error("kerberos:\n  keytab: k.keytab\n  principal: HTTP/proxy\n" MINIMAL, 2, 3,
                  "missing required key \"realm\" in kerberos (expected the default realm");
     expect_error("kerberos:\n" MINIMAL, 1, 10,
-                 "kerberos: expected a mapping with keys keytab, principal, realm, krb5_config, "
+                 "kerberos: expected a mapping with keys keytab, principal, realm, realms, krb5_config, "
                  "kdc_timeout, refresh_before, negative_cache, got no value");
     expect_error("kerberos:\n  keytab: k\n  principal: p\n  realm: R\n  password: x\n" MINIMAL, 5, 3,
                  "unknown key \"password\" in kerberos");
@@ -2740,6 +2813,7 @@ int main(void)
         cmocka_unit_test(test_revocation_errors),
         cmocka_unit_test(test_kerberos_section),
         cmocka_unit_test(test_kerberos_errors),
+        cmocka_unit_test(test_kerberos_realms),
         cmocka_unit_test(test_backend_kerberos),
         cmocka_unit_test(test_backend_kerberos_needs_section),
         cmocka_unit_test(test_route_to_kerberos_backend_needs_mapping),

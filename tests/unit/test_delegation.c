@@ -114,8 +114,12 @@ static void test_user_names(void **s)
     char out[64], err[256];
     assert_true(cg_kdc_user_name("alice", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "alice@EXAMPLE.TEST");
+    /* a realm not served here: an enterprise name in the proxy's realm */
     assert_true(cg_kdc_user_name("bob@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
-    assert_string_equal(out, "bob@OTHER.TEST");
+    assert_string_equal(out, "bob\\@OTHER.TEST@EXAMPLE.TEST");
+    /* the realm matched without regard to case, written as configured */
+    assert_true(cg_kdc_user_name("bob@example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_string_equal(out, "bob@EXAMPLE.TEST");
     static const char *bad[] = {"", "al ice", "alice/admin", "krbtgt/EXAMPLE.TEST", "a@b@C", "@EXAMPLE.TEST",
                                 "alice@", "ali\tce", "ali\\ce", "al\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
