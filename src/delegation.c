@@ -7,8 +7,9 @@
  *   proxy TGT    AS exchange with the proxy's keytab, kept in a private
  *                memory ccache "MEMORY:certgate-proxy-<pid>-<n>", replaced
  *                refresh_before its end (shared by all entries)
- *   S4U2Self     ticket for the user to the proxy (the evidence ticket),
- *                which must be forwardable
+ *   S4U2Self     ticket for the user to the proxy (the evidence ticket);
+ *                offered to S4U2Proxy even when not forwardable (RBCD
+ *                accepts that: deleg_model.h)
  *   S4U2Proxy    ticket for the user to the SPN, stored alone in the
  *                entry's memory ccache; a GSSAPI (krb5 + SPNEGO) initiator
  *                credential is acquired from it
@@ -61,6 +62,7 @@
 #include <gssapi/gssapi.h>
 #include <krb5.h>
 
+#include "deleg_model.h"
 #include "delegation_internal.h"
 #include "kdc_errors.h"
 #include "kdc_names.h"
@@ -255,6 +257,15 @@ void cg_deleg_proxy_put(cg_kerberos *k, cg_proxy *p)
     pthread_mutex_unlock(&k->proxy_mu);
 }
 
+/* Tells the operator which delegation model the KDC grants by, when it
+ * changes (the first grant, or an AD admin moving to RBCD). On the pool. */
+static void note_model(cg_kerberos *k, cg_deleg_model m)
+{
+    if (atomic_exchange(&k->model, (int)m) != (int)m)
+        cg_log_fields(CG_LOG_INFO, "kerberos_delegation_model", CG_LF_STR("model", cg_deleg_model_name(m)),
+                      CG_LF_STR("about", cg_deleg_model_text(m)));
+}
+
 /* The whole exchange for x's (user, target): proxy TGT, S4U2Self,
  * S4U2Proxy, credential. On the thread pool. */
 static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
@@ -298,17 +309,16 @@ static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
     }
     if (x->canonical)
         n.user = x->canonical;
-    if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        cg_kdc_not_forwardable(&n, why);
-        goto done;
-    }
+    /* Non-forwardable evidence is still offered: RBCD may accept it. */
+    bool fwd = cg_deleg_evidence_forwardable(evidence);
     snprintf(x->down_realm, sizeof x->down_realm, "%s", k->realm);
     n.realm = k->realm;
     rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), fwd, &n, why);
         goto done;
     }
+    note_model(k, cg_deleg_model_of(fwd));
     out = calloc(1, sizeof *out);
     if (!out) {
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");

@@ -43,6 +43,7 @@ struct cg_kerberos {
     _Atomic int64_t kdc_ok_s;   /* unix s of the last KDC exchange that succeeded (AS or S4U) */
     _Atomic int64_t tgt_end_s;  /* the proxy TGT's end, 0: none yet */
     atomic_bool probing;        /* cg_kerberos_probe's AS exchange is in flight */
+    atomic_int model;           /* cg_deleg_model of the last S4U2Proxy granted */
     pthread_mutex_t stats_mu;   /* probe_error only: proxy_mu is held across AS exchanges */
     char probe_error[768];      /* why the last probe failed (names no user) */
 

@@ -13,11 +13,16 @@
  *                clock: skew between this host and the KDC
  *   kvno         the KDC's key version for the proxy matches the keytab,
  *                and the keytab's key decrypts a ticket the KDC issued
+ *   ad-name      Active Directory (a PAC in the tickets): the proxy
+ *                principal's form, account name / UPN / SPN (doctor_ad.h)
  *   mapping      (cert) the principal the listener's mapping gives
  *   user         (user) the user's principal name
  *   backends     at least one SPN to delegate to
- *   s4u2self     per user: ticket for the user to the proxy, forwardable
- *   s4u2proxy    per user and SPN: ticket for the user to the SPN; token: a
+ *   s4u2self     per user: ticket for the user to the proxy; forwardable,
+ *                or a warning (only RBCD on Windows AD accepts it)
+ *   s4u2proxy    per user and SPN: ticket for the user to the SPN, asked
+ *                even for non-forwardable evidence; when granted, the model
+ *                (classic or resource-based, deleg_model.h); token: a
  *                SPNEGO token from that ticket; backend: (probe_path) what
  *                the backend answers to the token (GET PATH): 2xx accepted,
  *                401 rejected, 400/413/431 token too large
@@ -40,6 +45,8 @@
 #include <mbedtls/x509_crt.h>
 #include <profile.h>
 
+#include "deleg_model.h"
+#include "doctor_ad.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "mapping.h"
@@ -68,6 +75,8 @@ typedef struct doctor_run {
     cg_kdc_key keys[MAX_KEYS];
     size_t nkeys;
     bool keytab_ok, tgt_ok;
+    krb5_error_code tgt_rc;     /* the proxy's AS exchange (0 when it worked or did not run) */
+    cg_kdc_kind kdc_kind;       /* from the ticket the kvno check decrypts */
     cg_kdc_names names;
     char user[512];             /* the user to impersonate, "" when none */
     krb5_creds *evidence;       /* S4U2Self's ticket */
@@ -121,6 +130,18 @@ static void say(doctor_run *r, cg_doctor_status status, const char *check, const
     else
         cg_doctor_print(r->o->out ? r->o->out : stdout, &res);
     free(text);
+}
+
+/* A doctor_ad.h note as a result; a note with nothing to say is not one. */
+static void say_note(doctor_run *r, const cg_doctor_note *n)
+{
+    if (!n->status)
+        return;
+    cg_doctor_status status = CG_DOCTOR_FAIL;
+    for (cg_doctor_status s = CG_DOCTOR_OK; s <= CG_DOCTOR_SKIP; s++)
+        if (!strcmp(cg_doctor_status_name(s), n->status))
+            status = s;
+    say(r, status, n->check, "%s", n->text);
 }
 
 /* ---- the probe: the token sent to the backend ---- */
@@ -249,7 +270,8 @@ static void report_probe(doctor_run *r, const char *url, const char *path, const
 }
 
 /* The KDC's key version for the proxy, from a ticket to itself, and whether
- * the keytab's key decrypts that ticket. */
+ * the keytab's key decrypts that ticket; the KDC's kind from what that ticket
+ * holds. */
 static bool check_kvno(doctor_run *r)
 {
     if (!r->tgt_ok) {
@@ -317,6 +339,7 @@ static bool check_kvno(doctor_run *r)
     }
     say(r, CG_DOCTOR_OK, "kvno", "the KDC's key for %s is kvno %u; the keytab holds it and it decrypts the KDC's ticket",
          proxy, kdc_kvno);
+    r->kdc_kind = cg_doctor_kdc_kind(ctx, tkt);
 done:
     if (kt)
         krb5_kt_close(ctx, kt);
@@ -500,6 +523,7 @@ static bool check_proxy_tgt(doctor_run *r)
     int64_t end = 0, kdc_time = 0;
     krb5_error_code rc = cg_kdc_get_tgt(r->ctx, r->kc.keytab, r->proxy, r->ccname, &end, &kdc_time);
     int64_t now = (int64_t)time(NULL);
+    r->tgt_rc = rc;
     if (rc) {
         cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "proxy TGT", "%s [%s]", why.detail, cg_refusal_code(why.kind));
@@ -523,6 +547,18 @@ static bool check_proxy_tgt(doctor_run *r)
     else
         say(r, CG_DOCTOR_FAIL, "clock", "this host's clock is %llds %s the KDC's, beyond the 300s Kerberos allows: "
             "synchronise this host and the KDC with NTP", (long long)as, skew > 0 ? "behind" : "ahead of");
+    return true;
+}
+
+/* Active Directory: the proxy principal's form (account name, UPN, SPN), from
+ * the AS exchange's answer and the KDC's kind (doctor_ad.h). */
+static bool check_ad_name(doctor_run *r)
+{
+    if (!r->keytab_ok)
+        return true; /* the keytab check said why */
+    cg_doctor_note note;
+    cg_doctor_ad_naming(r->proxy, r->tgt_rc, r->kdc_kind, &note);
+    say_note(r, &note);
     return true;
 }
 
@@ -583,7 +619,9 @@ static bool check_backends(doctor_run *r)
     return true;
 }
 
-/* A forwardable ticket for the user to the proxy (protocol transition). */
+/* A ticket for the user to the proxy (S4U2Self): forwardable (protocol
+ * transition), or one only resource-based delegation accepts; the KDC's
+ * answer to S4U2Proxy decides (deleg_model.h). */
 static bool check_s4u2self(doctor_run *r)
 {
     if (!r->user[0])
@@ -600,14 +638,11 @@ static bool check_s4u2self(doctor_run *r)
     if (rc) {
         cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
-    } else if (!(r->evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        r->names.target = r->ntargets ? "the backends" : NULL;
-        cg_kdc_not_forwardable(&r->names, &why);
-        say(r, CG_DOCTOR_FAIL, "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
     } else {
-        r->forwardable = true;
-        say(r, CG_DOCTOR_OK, "s4u2self", "%s got a forwardable ticket for %s to itself (protocol transition allowed)",
-            r->proxy, r->user);
+        r->forwardable = cg_deleg_evidence_forwardable(r->evidence);
+        cg_doctor_note note;
+        cg_doctor_evidence(r->proxy, r->user, r->forwardable, &note);
+        say_note(r, &note);
     }
     return true;
 }
@@ -623,19 +658,20 @@ static void check_target(doctor_run *r, const doctor_target *tg)
         say(r, CG_DOCTOR_FAIL, "s4u2proxy", "backend %s: %s: fix its kerberos.spn", label, err);
         return;
     }
-    if (!r->forwardable) {
-        say(r, CG_DOCTOR_SKIP, "s4u2proxy", "%s -> %s: needs a forwardable S4U2Self ticket", user, target);
+    if (!r->evidence) {
+        say(r, CG_DOCTOR_SKIP, "s4u2proxy", "%s -> %s: needs an S4U2Self ticket", user, target);
         return;
     }
     r->names.target = target;
     krb5_creds *svc = NULL;
     krb5_error_code rc = cg_kdc_s4u2proxy(r->ctx, r->ccname, r->evidence, target, &svc);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), &r->names, &why);
+        cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), r->forwardable, &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "s4u2proxy", "backend %s: %s [%s]", label, why.detail, cg_refusal_code(why.kind));
         return;
     }
-    say(r, CG_DOCTOR_OK, "s4u2proxy", "backend %s: %s may delegate %s to %s", label, r->proxy, user, target);
+    say(r, CG_DOCTOR_OK, "s4u2proxy", "backend %s: %s may delegate %s to %s, by %s", label, r->proxy, user, target,
+        cg_deleg_model_text(cg_deleg_model_of(r->forwardable)));
     char uc[96];
     cg_kdc_ccache_name("doctor-u", uc, sizeof uc);
     gss_cred_id_t gc = GSS_C_NO_CREDENTIAL;
@@ -693,6 +729,7 @@ static const doctor_check checks[] = {
     {"keytab", check_keytab, 0, NULL},
     {"proxy TGT", check_proxy_tgt, 0, NULL},
     {"kvno", check_kvno, 0, NULL},
+    {"ad-name", check_ad_name, 0, NULL},
     {"mapping", check_mapping, NEEDS_CERT, NULL},
     {"user", check_user, NEEDS_USER, NULL},
     {"backends", check_backends, 0, NULL},

@@ -10,15 +10,17 @@
  * FAIL, which setting to change and where: certgate's file, the keytab, the
  * KDC). A check that cannot run because an earlier one failed says "skip".
  *
- * Adding a check (Active Directory's RBCD model, sAMAccountName hints,
- * enctypes ...) is one row: write `static bool check_NAME(doctor_run *r)` in
- * doctor.c beside the others (it reads the run's state: krb5 context, proxy
- * principal, keytab keys, user, targets; reports with say()), return false
- * only when no later check can run, and add
+ * Adding a check (enctypes ...) is one row: write
+ * `static bool check_NAME(doctor_run *r)` in doctor.c beside the others (it
+ * reads the run's state: krb5 context, proxy principal, keytab keys, user,
+ * targets; reports with say()), return false only when no later check can
+ * run, and add
  *     { "NAME", check_NAME, NEEDS, "why it is skipped without them" or NULL },
- * to checks[] where it belongs in the order. When doctor.c nears 1,000 lines,
- * a group of checks moves to its own file (doctor_ad.c) with the run's state
- * in a private header; the table stays here.
+ * to checks[] where it belongs in the order. The Active Directory checks'
+ * findings (ad-name, the s4u2self line) are computed in doctor_ad.c from
+ * values the row passes it, and said by the row. When doctor.c nears 1,000
+ * lines, a group of checks moves to its own file with the run's state in a
+ * private header; the table stays here.
  */
 #ifndef CG_DOCTOR_H
 #define CG_DOCTOR_H

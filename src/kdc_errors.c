@@ -26,12 +26,15 @@ const char *cg_kdc_phase_name(cg_kdc_phase p)
 
 void cg_kdc_not_forwardable(const cg_kdc_names *n, cg_refusal *out)
 {
+    /* Reached after the KDC refused S4U2Proxy with this evidence: certgate
+     * asks anyway, since resource-based delegation may accept it. */
     cg_refuse(out, CG_REFUSE_NOT_FORWARDABLE,
-              "the S4U2Self ticket for %s issued to %s is not forwardable, so it cannot be used for S4U2Proxy to %s: "
-              "set ok_to_auth_as_delegate / \"Use any authentication protocol\" on %s (AD: Delegation tab, "
-              "\"Use any authentication protocol\"; MIT: kadmin modprinc +ok_to_auth_as_delegate), and check that %s "
-              "is not \"Account is sensitive and cannot be delegated\" or in Protected Users (MIT: +allow_forwardable)",
-              n->user ? n->user : "the user", n->proxy, n->target ? n->target : "the backend", n->proxy,
+              "the KDC refused S4U2Proxy to %s: the S4U2Self ticket for %s issued to %s is not forwardable. Set "
+              "ok_to_auth_as_delegate / \"Use any authentication protocol\" on %s (AD: Delegation tab; MIT: kadmin "
+              "modprinc +ok_to_auth_as_delegate), or let the backend's account trust the proxy (RBCD: Set-ADComputer "
+              "BACKEND -PrincipalsAllowedToDelegateToAccount PROXY); check that %s is not \"Account is sensitive "
+              "and cannot be delegated\" or in Protected Users (MIT: +allow_forwardable)",
+              n->target ? n->target : "the backend", n->user ? n->user : "the user", n->proxy, n->proxy,
               n->user ? n->user : "the user");
 }
 
@@ -81,10 +84,14 @@ void cg_kdc_map_error(cg_kdc_phase phase, krb5_error_code code, const char *krb_
     case CG_KDC_PHASE_PROXY_TGT:
         switch (code) {
         case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+            /* On AD the account usually exists: it is asked for by a name
+             * it does not answer to (an SPN is not a client name). */
             cg_refuse(out, CG_REFUSE_DELEGATION_FAILED,
-                      "the proxy principal %s does not exist in realm %s (%s): fix kerberos.principal, or create the "
-                      "account (AD: the service account holding SPN %s; MIT: kadmin addprinc -randkey %s)",
-                      proxy, realm, msg, proxy, proxy);
+                      "the KDC of realm %s knows no client %s (%s): on AD a client is an account name "
+                      "(sAMAccountName: ACCOUNT@%s, HOST$@%s for a computer account or gMSA) or a UPN, never an SPN: "
+                      "set kerberos.principal to the name of the account holding the SPN, with its key in the keytab, "
+                      "or give that account this UPN (ktpass -princ %s -mapuser ACCOUNT); MIT: kadmin addprinc "
+                      "-randkey %s", realm, proxy, msg, realm, realm, proxy, proxy);
             return;
         case KRB5KDC_ERR_PREAUTH_FAILED:
         case KRB5KRB_AP_ERR_BAD_INTEGRITY:

@@ -38,7 +38,8 @@ typedef struct cg_kdc_names {
 void cg_kdc_map_error(cg_kdc_phase phase, krb5_error_code code, const char *krb_msg, const cg_kdc_names *n,
                       cg_refusal *out);
 
-/* The S4U2Self ticket is not forwardable: the refusal for it. */
+/* The KDC refused S4U2Proxy for a non-forwardable S4U2Self ticket: the
+ * refusal for it (neither protocol transition nor RBCD allowed it). */
 void cg_kdc_not_forwardable(const cg_kdc_names *n, cg_refusal *out);
 
 /* The krb5 error message for code (or a fallback; errno values too), into

@@ -5,8 +5,9 @@ Every class runs once per KDC (a parametrised suite: one body, one subclass
 per lab, e.g. TestDoctorMIT and TestDoctorSamba):
 
   MIT     MIT krb5 1.20 with the LDAP database (kdc_lab.py), realm EXAMPLE.TEST
-  Samba   Samba 4.17's AD DC, only its KDC (samba_lab.py), realm
-          AD.EXAMPLE.TEST: PAC-carrying tickets, AD's delegation attributes.
+  Samba   Samba's AD DC (4.22 from bookworm-backports; 4.17 runs all but
+          RBCD), only its KDC (samba_lab.py), realm AD.EXAMPLE.TEST:
+          PAC-carrying tickets, AD's delegation attributes, RBCD.
           Provisioned once per run (a module-level template that each class's
           lab copies); what AD still breaks (issue 11) is marked as an
           expected failure on the Samba variant only, with the issue item.
@@ -159,8 +160,76 @@ class DoctorCases:
             self.assertEqual([s for s, _ in lines[check]], ["ok"] * len(lines[check]), self.explain_doctor(p))
         self.assert_check(p, lines, "keytab", "ok", "kvno", "aes256-cts")
         r = self.lab.realm
-        self.assert_check(p, lines, "s4u2proxy", "ok", "alice@" + r, "HTTP/backend.example.test@" + r)
+        self.assert_check(p, lines, "s4u2proxy", "ok", "alice@" + r, "HTTP/backend.example.test@" + r,
+                          "classic constrained delegation", "msDS-AllowedToDelegateTo")
         self.assertIn("0 failed", p.stdout)
+        if self.LAB is SAMBA:  # a PAC with logon information: doctor knows it talks to AD
+            self.assert_check(p, lines, "ad-name", "ok", "Active Directory", "UPN", "ktpass")
+        else:
+            self.assertNotIn("ad-name", lines, self.explain_doctor(p))
+
+    # -- Active Directory: the proxy's name, RBCD (the Samba lab) --
+
+    def need_ad(self, rbcd=False):
+        if not hasattr(self.lab, "set_proxy_upn"):
+            self.skipTest("the %s lab is not Active Directory" % self.LAB.name)
+        why = self.lab.rbcd_supported() if rbcd else None
+        if why:
+            self.skipTest(why)
+
+    def test_ad_account_name_as_proxy_principal(self):
+        # On AD the proxy may be named by its account (sAMAccountName), which
+        # needs no UPN: the whole chain works with it.
+        self.need_ad()
+        self.lab.set_proxy_upn(None)
+        try:
+            p, lines = self.run_doctor("--user", "alice", principal="proxysvc")
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+        self.assertEqual(p.returncode, 0, self.explain_doctor(p))
+        self.assert_check(p, lines, "ad-name", "ok", "proxysvc@" + self.lab.realm, "account name (sAMAccountName)")
+        self.assert_check(p, lines, "token", "ok")
+
+    def test_ad_spn_form_without_upn_says_use_the_account_name(self):
+        # An account given only its SPN (setspn, no ktpass UPN): AD knows no
+        # client HTTP/proxy.example.test. The hint sends the operator to the
+        # account name, not to "create the account".
+        self.need_ad()
+        self.lab.set_proxy_upn(None)
+        try:
+            p, lines = self.run_doctor("--user", "alice")
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, lines, "proxy", "FAIL", "knows no client", "never an SPN", "sAMAccountName",
+                          "kerberos.principal")
+        self.assertNotIn("create the account", p.stdout)
+        self.assert_check(p, lines, "ad-name", "warn", "form of an SPN", "setspn -Q HTTP/proxy.example.test",
+                          "ACCOUNT@" + self.lab.realm)
+
+    def test_rbcd_without_classic_delegation(self):
+        # Resource-based constrained delegation alone: the proxy has no
+        # msDS-AllowedToDelegateTo, the backend's account trusts the proxy.
+        self.need_ad(rbcd=True)
+        self.lab.deny_delegation()
+        self.lab.set_rbcd()
+        try:
+            p, lines = self.run_doctor("--user", "alice")
+            self.assertEqual(p.returncode, 0, self.explain_doctor(p))
+            self.assert_check(p, lines, "s4u2proxy", "ok", "resource-based", "msDS-AllowedToActOnBehalfOfOtherIdentity")
+            # Without protocol transition the S4U2Self ticket is not
+            # forwardable; certgate still asks, and Samba's KDC (unlike
+            # Windows) refuses RBCD for it: the verdict names both ways out.
+            self.lab.clear_ok_to_auth_as_delegate()
+            p, lines = self.run_doctor("--user", "alice")
+            self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+            self.assert_check(p, lines, "s4u2self", "warn", "not forwardable")
+            self.assert_check(p, lines, "s4u2proxy", "FAIL", "refused S4U2Proxy", "s4u2self_not_forwardable")
+        finally:
+            self.lab.set_ok_to_auth_as_delegate()
+            self.lab.set_rbcd(())
+            self.lab.allow_delegation()
+        # Neither model configured is test_delegation_not_allowed.
 
     def test_without_user_checks_the_proxy_only(self):
         p, lines = self.run_doctor()
@@ -193,9 +262,12 @@ class DoctorCases:
         finally:
             self.lab.set_ok_to_auth_as_delegate()
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "s4u2self", "FAIL", "not forwardable", "ok_to_auth_as_delegate",
-                          "Use any authentication protocol", "s4u2self_not_forwardable")
-        self.assert_check(p, lines, "s4u2proxy", "skip")
+        # The ticket is not refused up front (RBCD may accept it on Windows
+        # AD): S4U2Proxy is asked, and this KDC's refusal is the verdict.
+        self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "resource-based")
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "refused S4U2Proxy", "not forwardable",
+                          "ok_to_auth_as_delegate", "Use any authentication protocol",
+                          "PrincipalsAllowedToDelegateToAccount", "s4u2self_not_forwardable")
 
     def test_user_not_delegable(self):
         self.lab.set_user_delegable("bob", False)
@@ -204,7 +276,8 @@ class DoctorCases:
         finally:
             self.lab.set_user_delegable("bob", True)
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "s4u2self", "FAIL", "not forwardable", "Account is sensitive")
+        self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "cannot be delegated")
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "not forwardable", "Account is sensitive")
 
     def test_disabled_user(self):
         self.lab.disable_user("bob")
@@ -654,7 +727,7 @@ def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1"]
+             "retry3", "disabled1", "sensitive1", "rbcd1", "rbcd2", "rbcd3", "acct1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     # mapped names of realms that are not served: an unknown UPN suffix, a
     # realm whose KDC never answers
@@ -978,12 +1051,76 @@ class DelegationProxyCases:
 
     def test_not_forwardable_502_names_protocol_transition(self):
         self.lab.clear_ok_to_auth_as_delegate()
+        mark = self.lab.mark_kdc_log()
         try:
-            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate")
+            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate",
+                                "refused S4U2Proxy", "PrincipalsAllowedToDelegateToAccount")
         finally:
             self.lab.set_ok_to_auth_as_delegate()
+        # Not refused up front: certgate asked the KDC for S4U2Proxy with the
+        # non-forwardable ticket (RBCD may accept it), and the KDC said no.
+        counts = self.lab.s4u_counts_since(mark).get("nofwd1", {})
+        self.assertEqual(counts.get("s4u2proxy_failed"), 1, counts)
         time.sleep(2.2)  # negative_cache: 2s
         self.assert_user("nofwd1")
+
+    def test_rbcd_only_reaches_backend_then_refusals(self):
+        # Resource-based constrained delegation: no msDS-AllowedToDelegateTo
+        # on the proxy, the backend's account trusts the proxy
+        # (msDS-AllowedToActOnBehalfOfOtherIdentity). Samba's KDC, unlike
+        # Windows, grants RBCD only for a forwardable S4U2Self ticket, so the
+        # proxy keeps protocol transition here.
+        if not hasattr(self.lab, "set_rbcd"):
+            self.skipTest("the %s lab's KDC has no resource-based constrained delegation" % self.LAB.name)
+        why = self.lab.rbcd_supported()
+        if why:
+            self.skipTest(why)
+        self.lab.deny_delegation()
+        self.lab.set_rbcd()
+        try:
+            self.assert_user("rbcd1")
+            # RBCD without protocol transition: asked, and refused by Samba
+            # (Windows AD would grant it): the refusal names both ways out.
+            self.lab.clear_ok_to_auth_as_delegate()
+            mark = self.lab.mark_kdc_log()
+            try:
+                self.assert_refused("rbcd3", 502, "s4u2self_not_forwardable", "refused S4U2Proxy",
+                                    "PrincipalsAllowedToDelegateToAccount")
+            finally:
+                self.lab.set_ok_to_auth_as_delegate()
+            self.assertEqual(self.lab.s4u_counts_since(mark).get("rbcd3", {}).get("s4u2proxy_failed"), 1)
+            # Neither model configured: the KDC refuses, certgate says the
+            # proxy may not delegate to the SPN.
+            self.lab.set_rbcd(())
+            self.assert_refused("rbcd2", 502, "delegation_denied", "HTTP/backend.example.test@" + self.lab.realm)
+        finally:
+            self.lab.set_rbcd(())
+            self.lab.allow_delegation()
+        self.assert_user("rbcd1")  # cached: unchanged
+
+    def test_ad_proxy_principal_as_account_name(self):
+        # On AD the proxy may be named by its account (sAMAccountName): it
+        # needs no UPN. A second certgate with kerberos.principal: proxysvc.
+        if not hasattr(self.lab, "set_proxy_upn"):
+            self.skipTest("the %s lab is not Active Directory" % self.LAB.name)
+        tmp = H.module_tmp(__name__)
+        cg = H.Certgate(tmp, name="delegation-account-name")
+        text = certgate_yaml(self.pki, cg, self.lab, self.mapping)
+        text = text.replace("  principal: %s\n" % self.lab.proxy_name, "  principal: %s\n" % samba_lab.PROXY_ACCOUNT)
+        self.assertIn("principal: %s\n" % samba_lab.PROXY_ACCOUNT, text)
+        cg.write_config(text)
+        self.lab.set_proxy_upn(None)  # as an account made without ktpass
+        try:
+            cg.start()
+            saved = self.cg
+            self.cg = cg
+            try:
+                self.assert_user("acct1")
+            finally:
+                self.cg = saved
+        finally:
+            self.lab.set_proxy_upn(self.lab.proxy_name + "@" + self.lab.realm)
+            cg.stop(check=True)
 
     def test_connection_bound_backend_authenticates_once_per_connection(self):
         ctx = ssl.create_default_context(cafile=self.pki.root_crt)

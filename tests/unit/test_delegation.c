@@ -247,7 +247,8 @@ static void test_map_errors(void **s)
     expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_KT_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"holds no key", "kerberos.principal", NULL});
     expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"proxy principal", "addprinc", NULL});
+               (const char *[]){"knows no client", "never an SPN", "sAMAccountName", "kerberos.principal",
+                                "addprinc", NULL});
     expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
                (const char *[]){"HTTP/backend.example.test@EXAMPLE.TEST", "setspn", "kerberos.spn", NULL});
     expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
@@ -272,6 +273,8 @@ static void test_map_not_forwardable(void **s)
     assert_non_null(strstr(r.detail, "Use any authentication protocol"));
     assert_non_null(strstr(r.detail, "alice@EXAMPLE.TEST"));
     assert_non_null(strstr(r.detail, "HTTP/backend.example.test@EXAMPLE.TEST"));
+    assert_non_null(strstr(r.detail, "refused S4U2Proxy"));
+    assert_non_null(strstr(r.detail, "PrincipalsAllowedToDelegateToAccount"));
     assert_true(strlen(r.detail) < sizeof r.detail - 1); /* not truncated */
 }
 
