@@ -11,7 +11,7 @@
  *    measuring how late a 1 ms timer on the same loop gets meanwhile (the
  *    loop must stay responsive: parsing runs on the thread pool)
  *
- * Everything is made in memory (src/crl_testkit.h); no files, no network
+ * Everything is made in memory (tests/support/x509_kit.h); no files, no network
  * beyond 127.0.0.1.
  */
 #include <arpa/inet.h>
@@ -31,7 +31,7 @@
 #include "crl_fetch.h"
 #include "crl_parse.h"
 #include "crl_store.h"
-#include "crl_testkit.h"
+#include "x509_kit.h"
 
 static double now_ms(void)
 {

@@ -37,10 +37,12 @@
 
 #include <mbedtls/x509_crt.h>
 
+/* CG_CHAIN_DEFAULT_MAX_CERTIFICATES, CG_CHAIN_MAX_CERTIFICATES_LIMIT: the
+ * setting's default and bound, part of the schema. */
+#include "config_types.h"
+
 #define CG_CHAIN_SAME_NAME_MAX 2
 #define CG_CHAIN_RSA_EXPONENT_BITS 64
-#define CG_CHAIN_DEFAULT_MAX_CERTIFICATES 10
-#define CG_CHAIN_MAX_CERTIFICATES_LIMIT 32 /* highest max_client_certificates accepted */
 
 typedef struct cg_chain_limits {
     const char *listener;           /* for the sentence */

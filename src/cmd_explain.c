@@ -25,6 +25,7 @@
 #include "config.h"
 #include "crl_check.h"
 #include "dn.h"
+#include "doctor.h"
 #include "error.h"
 #include "log.h"
 #include "mapping.h"
@@ -557,10 +558,13 @@ int cg_cmd_explain(int argc, char **argv)
                 rc = 1;
         } else {
             fflush(stdout);
-            char *dargv[] = { "-c", (char *)o.config, "--user", map.principal, NULL };
-            int drc = cg_cmd_doctor(4, dargv);
+            cg_doctor_options dopts = { .cfg = cfg, .config_path = o.config, .user = map.principal, .out = stdout };
+            cg_doctor_tally tally;
+            bool delegates = cg_doctor_run(&dopts, &tally);
+            if (tally.finished)
+                cg_doctor_print_tally(stdout, &tally);
             fflush(stdout);
-            if (drc != 0) {
+            if (!delegates) {
                 printf("\nVerdict with delegation: REFUSED (a delegation check failed above)\n");
                 rc = 1;
             } else {

@@ -24,6 +24,31 @@ enum {
     CG_CONFIG_LOAD_MAPPINGS = 1u << 1,
 };
 
+/* ---- what a snapshot carries that its owners build ----
+ *
+ * Besides plain values a snapshot holds runtime objects built from them:
+ * each listener's TLS server context (tls.h) and certificate mapping
+ * (mapping.h). Their modules sit above the configuration and are not known
+ * to it: the process installs their constructors and destructors once at
+ * start, before the first load and before any thread (certgate's come from
+ * snapshot_builders.h); a load then builds them after a clean parse, and
+ * the last unref frees them through the table that built them. A load
+ * that needs one of them when none was installed is a program error: it
+ * aborts. */
+typedef struct cg_config_builders {
+    /* l's certificate, key, chain and client CA files, opened; NULL with at
+     * least one error in diag (positions in file, the configuration's). */
+    struct cg_tls_server *(*tls_new)(const cg_listener_cfg *l, unsigned workers, const char *file,
+                                     cg_diag *diag);
+    void (*tls_free)(struct cg_tls_server *tls);
+    /* The mapping file at path; NULL with its errors in diag (usually). */
+    struct cg_mapping *(*mapping_load)(const char *path, cg_diag *diag);
+    void (*mapping_unref)(struct cg_mapping *m);
+} cg_config_builders;
+
+/* b must outlive every snapshot built with it; set at start. */
+void cg_config_set_builders(const cg_config_builders *b);
+
 /* Loads and validates path. Returns a snapshot holding one reference, or NULL
  * with at least one error in diag. Warnings may be added either way. */
 cg_config *cg_config_load(const char *path, unsigned flags, cg_diag *diag);

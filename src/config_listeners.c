@@ -4,12 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "chain_limits.h"
 #include "config_limits.h"
 #include "config_revocation.h"
 #include "config_tls.h"
 #include "config_value.h"
-#include "http1_write.h"
+#include "header_names.h"
 #include "target.h"
 
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,

@@ -26,7 +26,6 @@
 #include "config_tls.h"
 #include "error_page.h"
 #include "file.h"
-#include "mapping.h"
 
 static void parse_root(cg_loader *ld, yaml_node_t *root)
 {
@@ -113,8 +112,9 @@ static cg_config *config_new(void)
     return cfg;
 }
 
-/* After TLS: each listener's certificate mapping file. The mapping loader
- * reports its own errors with the mapping file's name and positions. */
+/* After TLS: each listener's certificate mapping file, loaded by the
+ * installed builder (mapping.h's), which reports its own errors with the
+ * mapping file's name and positions. */
 static bool load_mappings(cg_config *cfg, cg_diag *diag)
 {
     bool ok = true;
@@ -123,7 +123,7 @@ static bool load_mappings(cg_config *cfg, cg_diag *diag)
         if (!l->mapping_file)
             continue;
         size_t errors = diag->errors;
-        l->mapping = cg_mapping_load(l->mapping_file, diag);
+        l->mapping = cg_loader_builders(cfg)->mapping_load(l->mapping_file, diag);
         if (!l->mapping) {
             ok = false;
             if (diag->errors == errors)

@@ -39,6 +39,11 @@ typedef struct cg_map {
 
 typedef cg_yaml_got cg_got;
 
+/* The builders installed with cg_config_set_builders(), recorded in cfg
+ * (cfg->built_by) for the last unref; aborts when none were installed (a
+ * program error, not a configuration's). */
+const cg_config_builders *cg_loader_builders(cg_config *cfg);
+
 /* Allocation failures set ld->y.oom: the load then fails with one message. */
 char *cg_loader_strdup(cg_loader *ld, const char *s);
 void *cg_loader_calloc(cg_loader *ld, size_t n, size_t size);

@@ -4,17 +4,38 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "config_loader.h"
 #include "error_page.h"
-#include "mapping.h"
 #include "target.h"
-#include "tls.h"
 
-static void free_listener(cg_listener_cfg *l)
+/* Written once at start, before any thread; read by loads (the main
+ * thread). A snapshot frees with the builders it was built with. */
+static const cg_config_builders *builders;
+
+void cg_config_set_builders(const cg_config_builders *b)
+{
+    builders = b;
+}
+
+const cg_config_builders *cg_loader_builders(cg_config *cfg)
+{
+    if (!builders) {
+        fputs("certgate: a configuration load needs TLS contexts or mappings, and no builders were installed "
+              "(cg_config_set_builders)\n", stderr);
+        abort();
+    }
+    cfg->built_by = builders;
+    return builders;
+}
+
+/* b: what built l->tls and l->mapping (NULL when neither was). */
+static void free_listener(cg_listener_cfg *l, const cg_config_builders *b)
 {
     if (l->tls)
-        cg_tls_server_free(l->tls);
+        b->tls_free(l->tls);
     for (size_t i = 0; i < l->nroutes; i++)
         free(l->routes[i].path);
     free(l->routes);
@@ -37,7 +58,7 @@ static void free_listener(cg_listener_cfg *l)
     free(l->keep_headers);
     free(l->proxy_protocol.trusted);
     if (l->mapping)
-        cg_mapping_unref(l->mapping);
+        b->mapping_unref(l->mapping);
 }
 
 static void config_free(cg_config *cfg)
@@ -45,7 +66,7 @@ static void config_free(cg_config *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < cfg->nlisteners; i++)
-        free_listener(&cfg->listeners[i]);
+        free_listener(&cfg->listeners[i], cfg->built_by);
     free(cfg->listeners);
     for (size_t i = 0; i < cfg->nbackends; i++) {
         cg_backend_cfg *b = &cfg->backends[i];
@@ -61,6 +82,17 @@ static void config_free(cg_config *cfg)
     free(cfg->kerberos.principal);
     free(cfg->kerberos.realm);
     free(cfg->kerberos.krb5_config);
+    for (size_t i = 0; i < cfg->kerberos.nrealms; i++) {
+        cg_kerberos_realm_cfg *r = &cfg->kerberos.realms[i];
+        for (size_t j = 0; j < r->nkdcs; j++)
+            free(r->kdcs[j]);
+        for (size_t j = 0; j < r->nupn_suffixes; j++)
+            free(r->upn_suffixes[j]);
+        free(r->kdcs);
+        free(r->upn_suffixes);
+        free(r->name);
+    }
+    free(cfg->kerberos.realms);
     free(cfg->errors.operator_networks);
     free(cfg->errors.support);
     for (size_t i = 0; i < cfg->errors.ntemplates; i++) {

@@ -2,9 +2,6 @@
 
 #include <string.h>
 
-#include "chain_limits.h"
-#include "tls.h"
-
 #define CG_TICKET_LIFETIME_MAX_MS (7u * 24u * 3600u * 1000u)
 #define CG_CHAIN_DEPTH_MIN        2u
 #define CG_CHAIN_DEPTH_MAX        12u
@@ -71,7 +68,7 @@ bool cg_config_load_tls(cg_config *cfg, cg_diag *diag)
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         cg_listener_cfg *l = &cfg->listeners[i];
         size_t errors = diag->errors;
-        l->tls = cg_tls_server_new(l, cfg->workers, cfg->file, diag);
+        l->tls = cg_loader_builders(cfg)->tls_new(l, cfg->workers, cfg->file, diag);
         if (!l->tls) {
             ok = false;
             /* Keep the promise of "NULL with at least one error". */

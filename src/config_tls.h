@@ -1,6 +1,7 @@
 /* A listener's TLS configuration: the tls section at load, then (unless
  * CG_CONFIG_SKIP_TLS) its certificates and keys opened into a TLS server
- * context (tls.h). Part of the loader.
+ * context by the installed builder (config.h cg_config_builders: tls.h's).
+ * Part of the loader.
  */
 #ifndef CG_CONFIG_TLS_H
 #define CG_CONFIG_TLS_H

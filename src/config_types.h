@@ -14,7 +14,6 @@
 #include "cidr.h"
 #include "error.h"
 #include "log.h" /* cg_log_level, cg_log_format: logging.level, logging.format */
-#include "ratelimit.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
@@ -24,6 +23,23 @@ struct cg_error_template; /* error_page.h */
 typedef struct cg_pos {
     int line, column; /* 1-based position in cfg->file of the value */
 } cg_pos;
+
+/* A request rate (rate_limit.per_client, rate_limit.per_address):
+ * per_minute tokens per minute (20/s is 1200), up to burst at once;
+ * per_minute 0: no limit. A plain value: the token buckets that enforce it
+ * are ratelimit.h's, built by their owner. */
+typedef struct cg_rate {
+    uint32_t per_minute;
+    uint32_t burst;
+} cg_rate;
+/* The highest burst accepted (config_limits.c); ratelimit.c asserts that
+ * burst tokens fit its 64-bit fixed point. */
+#define CG_RATE_BURST_MAX 1000000u
+
+/* tls.max_client_certificates: the default and the highest accepted
+ * (chain_limits.h enforces it and sizes its arrays by the highest). */
+#define CG_CHAIN_DEFAULT_MAX_CERTIFICATES 10
+#define CG_CHAIN_MAX_CERTIFICATES_LIMIT 32
 
 typedef struct cg_route {
     char *path;            /* path prefix, starts with '/' */
@@ -72,7 +88,7 @@ typedef struct cg_listener_cfg {
 
     char *mapping_file;            /* NULL: no mapping, the certificate is the identity */
     cg_pos mapping_pos;
-    struct cg_mapping *mapping;    /* loaded with the snapshot (mapping.h) */
+    struct cg_mapping *mapping;    /* loaded with the snapshot (config.h cg_config_builders: mapping.h) */
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
 
@@ -80,7 +96,7 @@ typedef struct cg_listener_cfg {
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
 
     /* strip_request_headers: names stripped besides the built-in ones, and
-     * built-in backend-trusted names passed anyway (http1_write.h cg_header_policy). */
+     * built-in backend-trusted names passed anyway (header_names.h cg_header_policy). */
     char **strip_headers, **keep_headers;
     size_t nstrip_headers, nkeep_headers;
 
@@ -102,7 +118,7 @@ typedef struct cg_listener_cfg {
                                         direct clients (no header read); default refused */
     } proxy_protocol;
 
-    struct cg_tls_server *tls; /* built from the fields above at load time */
+    struct cg_tls_server *tls; /* built from the fields above at load time (config.h cg_config_builders: tls.h) */
 } cg_listener_cfg;
 
 typedef struct cg_backend_cfg {
@@ -129,11 +145,23 @@ typedef struct cg_revocation_cfg {
     uint32_t refresh_before_s;
 } cg_revocation_cfg;
 
+/* One realm of kerberos.realms: a trusted domain or forest (or the proxy's
+ * own realm, to give its KDCs here rather than in krb5.conf). */
+typedef struct cg_kerberos_realm_cfg {
+    char *name;                    /* as configured, e.g. CORP.EXAMPLE.TEST */
+    char **kdcs;                   /* "host" or "host:port"; none: krb5.conf or DNS */
+    size_t nkdcs;
+    char **upn_suffixes;           /* UPN suffixes whose users live in this realm */
+    size_t nupn_suffixes;
+} cg_kerberos_realm_cfg;
+
 typedef struct cg_kerberos_cfg {
     bool enabled;                  /* the section is present */
     char *keytab;
     char *principal;               /* with "@REALM" added when it had none */
-    char *realm;
+    char *realm;                   /* the proxy's realm, the default one */
+    cg_kerberos_realm_cfg *realms; /* kerberos.realms */
+    size_t nrealms;
     char *krb5_config;             /* NULL: system default */
     uint32_t kdc_timeout_ms;
     uint32_t refresh_before_s;
@@ -213,6 +241,9 @@ typedef struct cg_admin_cfg {
 typedef struct cg_config {
     atomic_uint refs;
     char *file;                  /* path it was loaded from */
+    /* The builders that built the listeners' tls and mapping (config.h):
+     * the last unref frees those through them. NULL: none were built. */
+    const struct cg_config_builders *built_by;
 
     uint32_t workers;            /* event loops (threads); >= 1 */
     cg_log_level log_level;

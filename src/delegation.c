@@ -7,8 +7,9 @@
  *   proxy TGT    AS exchange with the proxy's keytab, kept in a private
  *                memory ccache "MEMORY:certgate-proxy-<pid>-<n>", replaced
  *                refresh_before its end (shared by all entries)
- *   S4U2Self     ticket for the user to the proxy (the evidence ticket),
- *                which must be forwardable
+ *   S4U2Self     ticket for the user to the proxy (the evidence ticket);
+ *                offered to S4U2Proxy even when not forwardable (RBCD
+ *                accepts that: deleg_model.h)
  *   S4U2Proxy    ticket for the user to the SPN, stored alone in the
  *                entry's memory ccache; a GSSAPI (krb5 + SPNEGO) initiator
  *                credential is acquired from it
@@ -31,11 +32,18 @@
  * libkrb5 is still waiting for the KDC (the exchange's result, when it
  * comes, still fills the cache).
  *
- * Failures: "KDC unreachable" sets a process-wide negative cache
- * (negative_cache): new exchanges fail fast with 503 until it ends, while
- * users with a cached credential keep working. Other failures (unknown
- * user, delegation denied, ...) are remembered per entry for negative_cache.
- * cg_delegation_flush() forgets credentials and failures.
+ * Names (kdc_names.h): the mapped principal becomes a request name in a
+ * realm served here, or an enterprise name; once the KDC named its
+ * canonical principal, requests use the canonical name's entry
+ * (kdc_state.h), so both names share one ticket.
+ *
+ * Failures: "KDC unreachable" marks that realm's KDC down (kdc_state.h)
+ * for negative_cache: new exchanges for names of that realm fail fast with
+ * 503 until it ends, with a sentence that names no user, while users with a
+ * cached credential and users of other realms keep working. Other failures
+ * (unknown user, realm not served, delegation denied, ...) are remembered
+ * per entry for negative_cache. cg_delegation_flush() forgets credentials
+ * and failures.
  *
  * The steps themselves are kdc_steps.c, their error sentences kdc_errors.c.
  */
@@ -54,11 +62,14 @@
 #include <gssapi/gssapi.h>
 #include <krb5.h>
 
+#include "deleg_model.h"
+#include "delegation_internal.h"
 #include "kdc_diagnose.h"
 #include "kdc_errors.h"
+#include "kdc_names.h"
+#include "kdc_state.h"
 #include "kdc_steps.h"
 #include "log.h"
-#include "stats.h"
 
 /* ------------------------------------------------------------------------ */
 /* Cache timing                                                             */
@@ -85,14 +96,6 @@ typedef struct cg_ucred {     /* one user's S4U2Proxy ticket to one SPN */
     char ccname[96];
     int64_t start, end;       /* unix seconds */
 } cg_ucred;
-
-typedef struct cg_proxy {     /* the proxy's TGT in its memory ccache */
-    unsigned refs;            /* under k->proxy_mu */
-    char ccname[96];
-    int64_t end;
-} cg_proxy;
-
-typedef struct cg_entry cg_entry;
 
 struct cg_deleg_req {
     cg_kerberos *k;
@@ -128,36 +131,6 @@ struct cg_entry {
     cg_refusal fail;
 };
 
-#define NBUCKETS 4096u
-
-struct cg_kerberos {
-    char *keytab, *principal, *realm;
-    uint32_t kdc_timeout_ms, refresh_before_s, negative_cache_ms;
-
-    pthread_mutex_t mu;       /* entries, waiters, negative cache */
-    cg_entry *buckets[NBUCKETS];
-    size_t nentries;
-    int64_t kdc_down_until_ms;
-    cg_refusal kdc_down;
-    atomic_uint inflight;     /* queued exchanges */
-    atomic_uint exchanges;    /* started since cg_kerberos_new (stats) */
-
-    /* For metrics and readiness (cg_kerberos_stats); several writers. */
-    cg_counter s4u_ok, s4u_failed, cache_hits, cache_misses;
-    cg_histogram s4u_latency;
-    _Atomic int64_t kdc_ok_s;   /* unix s of the last KDC exchange that succeeded (AS or S4U) */
-    _Atomic int64_t tgt_end_s;  /* the proxy TGT's end, 0: none yet */
-    atomic_bool probing;        /* cg_kerberos_probe's AS exchange is in flight */
-    pthread_mutex_t stats_mu;   /* probe_error only: proxy_mu is held across AS exchanges */
-    char probe_error[768];      /* why the last probe failed (names no user) */
-
-    pthread_mutex_t proxy_mu; /* the proxy TGT; held across its AS exchange */
-    cg_proxy *proxy;
-
-    pthread_mutex_t kctx_mu;  /* a context for destroying memory ccaches */
-    krb5_context kctx;
-};
-
 typedef struct cg_xwork {     /* one KDC exchange on the thread pool */
     uv_work_t w;
     cg_kerberos *k;
@@ -165,6 +138,8 @@ typedef struct cg_xwork {     /* one KDC exchange on the thread pool */
     unsigned gen;
     char *principal, *target; /* copies: the entry may be flushed meanwhile */
     cg_ucred *cred;           /* result */
+    char *canonical;          /* the KDC's name for principal, when it differs */
+    char down_realm[256];     /* the realm whose KDC did not answer */
     cg_refusal why;
     double ms;                /* how long it took */
 } cg_xwork;
@@ -212,19 +187,25 @@ static void proxy_release_locked(cg_kerberos *k, cg_proxy *p)
     free(p);
 }
 
-static void names_of(const cg_kerberos *k, const char *user, const char *target, cg_kdc_names *n)
+static void names_of(const cg_kerberos *k, const char *user, const char *target, const char *realm, cg_kdc_names *n)
 {
     n->proxy = k->principal;
     n->user = user;
     n->target = target;
-    n->realm = k->realm;
+    n->realm = realm ? realm : k->realm;
     n->keytab = k->keytab;
     n->known = NULL;
 }
 
-/* The proxy TGT, renewed refresh_before its end. On the pool (it may do an
- * AS exchange). Returns a reference, or NULL with why. */
-static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bool force)
+cg_kdc_realms *cg_deleg_realms(cg_kerberos *k)
+{
+    pthread_mutex_lock(&k->realms_mu);
+    cg_kdc_realms *r = cg_kdc_realms_ref(k->realms);
+    pthread_mutex_unlock(&k->realms_mu);
+    return r;
+}
+
+cg_proxy *cg_deleg_proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bool force)
 {
     pthread_mutex_lock(&k->proxy_mu);
     cg_proxy *p = k->proxy;
@@ -245,7 +226,7 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bo
     krb5_error_code rc = cg_kdc_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
     if (rc) {
         cg_kdc_names n;
-        names_of(k, NULL, NULL, &n);
+        names_of(k, NULL, NULL, NULL, &n);
         cg_kdc_diagnose(ctx, NULL, CG_KDC_PHASE_PROXY_TGT, rc, NULL, &n, why);
         cg_kdc_destroy_ccache(ctx, np->ccname);
         free(np);
@@ -270,45 +251,75 @@ static cg_proxy *proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, bo
     return np;
 }
 
-static void proxy_put(cg_kerberos *k, cg_proxy *p)
+void cg_deleg_proxy_put(cg_kerberos *k, cg_proxy *p)
 {
     pthread_mutex_lock(&k->proxy_mu);
     proxy_release_locked(k, p);
     pthread_mutex_unlock(&k->proxy_mu);
 }
 
-/* The whole exchange for (user, target): proxy TGT, S4U2Self, S4U2Proxy,
- * credential. On the thread pool. */
-static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, cg_refusal *why)
+/* Tells the operator which delegation model the KDC grants by, when it
+ * changes (the first grant, or an AD admin moving to RBCD). On the pool. */
+static void note_model(cg_kerberos *k, cg_deleg_model m)
 {
+    if (atomic_exchange(&k->model, (int)m) != (int)m)
+        cg_log_fields(CG_LOG_INFO, "kerberos_delegation_model", CG_LF_STR("model", cg_deleg_model_name(m)),
+                      CG_LF_STR("about", cg_deleg_model_text(m)));
+}
+
+/* The whole exchange for x's (user, target): proxy TGT, S4U2Self,
+ * S4U2Proxy, credential. On the thread pool. */
+static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
+{
+    const char *user = x->principal, *target = x->target;
+    cg_refusal *why = &x->why;
+    cg_kdc_realms *realms = cg_deleg_realms(k);
     krb5_context ctx;
-    krb5_error_code rc = krb5_init_context(&ctx);
+    krb5_error_code rc = cg_kdc_realms_context(realms, &ctx);
     if (rc) {
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "cannot initialise Kerberos (krb5_init_context: %s): check "
                   "kerberos.krb5_config / KRB5_CONFIG", strerror(rc < 4096 && rc > 0 ? (int)rc : EINVAL));
+        cg_kdc_realms_unref(realms);
         return NULL;
     }
+    cg_kdc_user u;
+    if (!cg_kdc_user_from_request(user, cg_kdc_realms_view(realms), &u))
+        snprintf(u.realm, sizeof u.realm, "%s", k->realm);
     cg_kdc_names n;
-    names_of(k, user, target, &n);
+    names_of(k, user, target, u.realm, &n);
     cg_ucred *out = NULL;
     krb5_creds *evidence = NULL, *svc = NULL;
-    cg_proxy *p = proxy_get(k, ctx, why, false);
+    snprintf(x->down_realm, sizeof x->down_realm, "%s", k->realm);
+    cg_proxy *p = cg_deleg_proxy_get(k, ctx, why, false);
     if (!p)
         goto done;
+    snprintf(x->down_realm, sizeof x->down_realm, "%s", u.realm);
     rc = cg_kdc_s4u2self(ctx, p->ccname, user, &evidence);
     if (rc) {
-        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &n, why);
+        char m[256];
+        cg_kdc_krb_message(ctx, rc, m, sizeof m);
+        if (!cg_kdc_realm_refusal(realms, &u, rc, m, why))
+            cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &n, why);
         goto done;
     }
-    if (!(evidence->ticket_flags & TKT_FLG_FORWARDABLE)) {
-        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2PROXY, 0, evidence, &n, why);
-        goto done;
+    char *cname = NULL;
+    if (krb5_unparse_name(ctx, evidence->client, &cname) == 0) {
+        if (strcmp(cname, user))
+            x->canonical = strdup(cname);
+        krb5_free_unparsed_name(ctx, cname);
     }
+    if (x->canonical)
+        n.user = x->canonical;
+    /* Non-forwardable evidence is still offered: RBCD may accept it. */
+    bool fwd = cg_deleg_evidence_forwardable(evidence);
+    snprintf(x->down_realm, sizeof x->down_realm, "%s", k->realm);
+    n.realm = k->realm;
     rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
         cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2PROXY, rc, evidence, &n, why);
         goto done;
     }
+    note_model(k, cg_deleg_model_of(fwd));
     out = calloc(1, sizeof *out);
     if (!out) {
         cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "out of memory");
@@ -319,7 +330,7 @@ static cg_ucred *exchange(cg_kerberos *k, const char *user, const char *target, 
     char err[600];
     rc = cg_kdc_user_cred(ctx, svc, out->ccname, &out->cred, err, sizeof err);
     if (rc) {
-        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "%s for %s to %s", err, user, target);
+        cg_refuse(why, CG_REFUSE_DELEGATION_FAILED, "%s for %s to %s", err, n.user, target);
         cg_kdc_destroy_ccache(ctx, out->ccname);
         free(out);
         out = NULL;
@@ -333,8 +344,9 @@ done:
     if (evidence)
         krb5_free_creds(ctx, evidence);
     if (p)
-        proxy_put(k, p);
+        cg_deleg_proxy_put(k, p);
     krb5_free_context(ctx);
+    cg_kdc_realms_unref(realms);
     return out;
 }
 
@@ -419,7 +431,7 @@ static void xwork_run(uv_work_t *w)
 {
     cg_xwork *x = w->data;
     uint64_t t0 = uv_hrtime();
-    x->cred = exchange(x->k, x->principal, x->target, &x->why);
+    x->cred = exchange(x->k, x);
     x->ms = (double)(uv_hrtime() - t0) / 1e6;
 }
 
@@ -441,11 +453,17 @@ static void xwork_done(uv_work_t *w, int status)
         cg_counter_add_shared(&k->s4u_failed, 1);
     }
     cg_hist_observe_shared(&k->s4u_latency, (uint64_t)(x->ms * 1e6));
+    char shown[512];
+    cg_kdc_name_display(x->principal, shown, sizeof shown);
+    if (x->cred && x->canonical)
+        cg_log_fields(CG_LOG_INFO, "kerberos_canonical", CG_LF_STR("mapped", shown),
+                      CG_LF_STR("canonical", x->canonical), CG_LF_STR("spn", x->target));
     if (x->cred)
-        cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", x->principal), CG_LF_STR("spn", x->target),
+        cg_log_fields(CG_LOG_DEBUG, "kerberos_s4u", CG_LF_STR("user", shown),
+                      CG_LF_STR("canonical", x->canonical ? x->canonical : x->principal), CG_LF_STR("spn", x->target),
                       CG_LF_MS("ms", x->ms), CG_LF_INT("expires_in_s", (int64_t)(x->cred->end - now_s())));
     else
-        cg_log_fields(CG_LOG_WARN, "kerberos_s4u_failed", CG_LF_STR("user", x->principal),
+        cg_log_fields(CG_LOG_WARN, "kerberos_s4u_failed", CG_LF_STR("user", shown),
                       CG_LF_STR("spn", x->target), CG_LF_MS("ms", x->ms), CG_LF_STR("code", cg_refusal_code(x->why.kind)));
 
     cg_deleg_req *wake = NULL, **wake_tail = &wake;
@@ -461,14 +479,14 @@ static void xwork_done(uv_work_t *w, int status)
             e->refresh_at = cg_deleg_refresh_at(x->cred->start, x->cred->end, k->refresh_before_s);
             e->fail_until_ms = 0;
         }
-        k->kdc_down_until_ms = 0;
+        cg_kdc_state_mark_up(k->state, k->realm);
+        cg_kdc_state_mark_up(k->state, cg_kdc_name_realm(x->principal));
     } else if (x->why.kind == CG_REFUSE_KDC_UNREACHABLE) {
         if (k->negative_cache_ms) {
             size_t dl = strlen(x->why.detail);
-            snprintf(x->why.detail + dl, sizeof x->why.detail - dl, "; new tickets are not requested for %ums "
-                     "(kerberos.negative_cache)", k->negative_cache_ms);
-            k->kdc_down_until_ms = nms + k->negative_cache_ms;
-            k->kdc_down = x->why;
+            snprintf(x->why.detail + dl, sizeof x->why.detail - dl, "; new tickets for names of realm %s are not "
+                     "requested for %ums (kerberos.negative_cache)", x->down_realm, k->negative_cache_ms);
+            cg_kdc_state_realm_timed_out(k->state, x->down_realm, "did not answer", k->negative_cache_ms, nms);
         }
     } else if (x->gen == e->gen && k->negative_cache_ms) {
         e->fail_until_ms = nms + k->negative_cache_ms;
@@ -518,12 +536,28 @@ static void xwork_done(uv_work_t *w, int status)
         nx = r->next;
         req_wake(r);
     }
+    /* the canonical name's entry gets the ticket too: later requests of
+     * either name look it up under the canonical one (e is not used
+     * after this: entry_find may drop it) */
+    cg_ucred *old_canonical = NULL;
+    if (x->cred && x->canonical && x->gen == e->gen) {
+        cg_kdc_state_set_canonical(k->state, x->principal, x->canonical);
+        cg_entry *ce = entry_find(k, x->canonical, x->target, true);
+        if (ce && (!ce->cred || ce->cred->end < x->cred->end)) {
+            old_canonical = ce->cred;
+            ce->cred = ucred_ref(x->cred);
+            ce->refresh_at = cg_deleg_refresh_at(x->cred->start, x->cred->end, k->refresh_before_s);
+            ce->fail_until_ms = 0;
+        }
+    }
     pthread_mutex_unlock(&k->mu);
+    ucred_release(k, old_canonical);
     ucred_release(k, old);
     ucred_release(k, x->cred);
     atomic_fetch_sub(&k->inflight, 1);
     free(x->principal);
     free(x->target);
+    free(x->canonical);
     free(x);
 }
 
@@ -605,24 +639,29 @@ static void req_timer_cb(uv_timer_t *t)
     r->entry = NULL;
     r->answered = true;
     cg_refusal why;
+    const char *realm = cg_kdc_name_realm(e->principal);
     cg_refuse(&why, CG_REFUSE_KDC_UNREACHABLE,
               "the KDC of realm %s did not answer within kerberos.kdc_timeout (%ums) while getting a ticket for %s "
-              "to %s: check that the KDC runs and is reachable (krb5.conf [realms] %s kdc = ..., port 88); new "
-              "tickets are not requested for %ums (kerberos.negative_cache)",
-              k->realm, k->kdc_timeout_ms, e->principal, e->target, k->realm, k->negative_cache_ms);
-    if (k->negative_cache_ms) {
-        /* Served to every user's requests until it ends: it must not name
-         * this one's principal. */
-        k->kdc_down_until_ms = now_ms() + k->negative_cache_ms;
-        cg_refuse(&k->kdc_down, CG_REFUSE_KDC_UNREACHABLE,
-                  "the KDC of realm %s did not answer within kerberos.kdc_timeout (%ums) a moment ago: check that "
-                  "the KDC runs and is reachable (krb5.conf [realms] %s kdc = ..., port 88); new tickets are not "
-                  "requested for %ums (kerberos.negative_cache)",
-                  k->realm, k->kdc_timeout_ms, k->realm, k->negative_cache_ms);
-    }
+              "to %s: check that the KDC runs and is reachable (kerberos.realms kdcs, or krb5.conf [realms] %s kdc "
+              "= ..., port 88); new tickets for names of realm %s are not requested for %ums "
+              "(kerberos.negative_cache)", realm, k->kdc_timeout_ms, e->principal, e->target, realm, realm,
+              k->negative_cache_ms);
+    char how[96];
+    snprintf(how, sizeof how, "did not answer within kerberos.kdc_timeout (%ums)", k->kdc_timeout_ms);
+    cg_kdc_state_realm_timed_out(k->state, realm, how, k->negative_cache_ms, now_ms());
     pthread_mutex_unlock(&k->mu);
     r->cb(r->ctx, NULL, &why);
     req_close(r);
+}
+
+/* The cache key of a mapped principal (kdc_state.h), in the realms served now. */
+static bool user_key(cg_kerberos *k, const char *principal, char *key, size_t cap, char *request, char *err,
+                     size_t errcap)
+{
+    cg_kdc_realms *realms = cg_deleg_realms(k);
+    bool ok = cg_kdc_state_key(k->state, cg_kdc_realms_view(realms), principal, key, cap, request, 512, err, errcap);
+    cg_kdc_realms_unref(realms);
+    return ok;
 }
 
 cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *principal, const char *spn,
@@ -636,7 +675,7 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
         cb(ctx, NULL, &why);
         return NULL;
     }
-    if (!cg_kdc_user_name(principal, k->realm, user, sizeof user, err, sizeof err)) {
+    if (!user_key(k, principal, user, sizeof user, NULL, err, sizeof err)) {
         cg_refuse(&why, CG_REFUSE_PRINCIPAL_UNKNOWN, "%s: it cannot be used for Kerberos delegation to %s", err,
                   spn ? spn : "the backend");
         cb(ctx, NULL, &why);
@@ -660,7 +699,7 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
     if (e->cred && cg_deleg_usable(now, e->cred->end)) {
         cg_counter_add_shared(&k->cache_hits, 1);
         cg_ucred *c = ucred_ref(e->cred);
-        if (now >= e->refresh_at && !e->exchanging && nms >= k->kdc_down_until_ms)
+        if (now >= e->refresh_at && !e->exchanging && !cg_kdc_state_name_down(k->state, user, k->realm, nms, &why))
             start_exchange_locked(k, loop, e); /* background refresh; failure: the next request retries */
         pthread_mutex_unlock(&k->mu);
         answer_with_cred(k, c, user, target, cb, ctx);
@@ -674,8 +713,7 @@ cg_deleg_req *cg_delegation_token(cg_kerberos *k, uv_loop_t *loop, const char *p
         cb(ctx, NULL, &why);
         return NULL;
     }
-    if (!e->exchanging && k->kdc_down_until_ms > nms) {
-        why = k->kdc_down;
+    if (!e->exchanging && cg_kdc_state_name_down(k->state, user, k->realm, nms, &why)) {
         pthread_mutex_unlock(&k->mu);
         cb(ctx, NULL, &why);
         return NULL;
@@ -741,15 +779,22 @@ void cg_delegation_flush(cg_kerberos *k, const char *principal)
 {
     if (!k)
         return;
-    char user[512], err[200];
-    if (principal && !cg_kdc_user_name(principal, k->realm, user, sizeof user, err, sizeof err))
+    char user[512], err[200], request[512] = "";
+    /* the key, and the request name when the key is its canonical name */
+    if (principal && !user_key(k, principal, user, sizeof user, request, err, sizeof err))
         return;
+    if (principal) {
+        cg_kdc_state_forget(k->state, request);
+    } else {
+        cg_kdc_state_forget(k->state, NULL);
+        cg_kdc_state_clear_down(k->state);
+    }
     cg_ucred *drop[64];
     size_t ndrop = 0;
     pthread_mutex_lock(&k->mu);
     for (size_t b = 0; b < NBUCKETS; b++) {
         for (cg_entry *e = k->buckets[b]; e; e = e->next) {
-            if (principal && strcmp(e->principal, user))
+            if (principal && strcmp(e->principal, user) && strcmp(e->principal, request))
                 continue;
             e->gen++;
             e->fail_until_ms = 0;
@@ -767,8 +812,6 @@ void cg_delegation_flush(cg_kerberos *k, const char *principal)
             }
         }
     }
-    if (!principal)
-        k->kdc_down_until_ms = 0;
     pthread_mutex_unlock(&k->mu);
     for (size_t i = 0; i < ndrop; i++)
         ucred_release(k, drop[i]);
@@ -782,86 +825,6 @@ void cg_delegation_flush(cg_kerberos *k, const char *principal)
     }
     char q[300];
     cg_log(CG_LOG_INFO, "kerberos_flush", "user=%s", principal ? cg_log_quote(q, sizeof q, user, strlen(user)) : "all");
-}
-
-void cg_deleg_stats(cg_kerberos *k, unsigned *exchanges, unsigned *inflight, size_t *entries)
-{
-    pthread_mutex_lock(&k->mu);
-    *exchanges = atomic_load(&k->exchanges);
-    *inflight = atomic_load(&k->inflight);
-    *entries = k->nentries;
-    pthread_mutex_unlock(&k->mu);
-}
-
-void cg_kerberos_read_stats(cg_kerberos *k, cg_kerberos_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    pthread_mutex_lock(&k->mu);
-    out->cache_entries = k->nentries;
-    pthread_mutex_unlock(&k->mu);
-    out->exchanges_ok = cg_counter_get(&k->s4u_ok);
-    out->exchanges_failed = cg_counter_get(&k->s4u_failed);
-    out->cache_hits = cg_counter_get(&k->cache_hits);
-    out->cache_misses = cg_counter_get(&k->cache_misses);
-    for (int i = 0; i <= CG_HIST_BUCKETS; i++)
-        out->latency_buckets[i] = cg_counter_get(&k->s4u_latency.bucket[i]);
-    out->latency_sum_ns = cg_counter_get(&k->s4u_latency.sum_ns);
-    out->kdc_ok_s = atomic_load(&k->kdc_ok_s);
-    out->tgt_end_s = atomic_load(&k->tgt_end_s);
-    out->probing = atomic_load(&k->probing);
-    pthread_mutex_lock(&k->stats_mu);
-    snprintf(out->probe_error, sizeof out->probe_error, "%s", k->probe_error);
-    pthread_mutex_unlock(&k->stats_mu);
-}
-
-typedef struct probe_work {
-    uv_work_t w;
-    cg_kerberos *k;
-} probe_work;
-
-/* A forced AS exchange: the KDC is reached even while the TGT is valid. */
-static void probe_run(uv_work_t *w)
-{
-    cg_kerberos *k = ((probe_work *)w)->k;
-    krb5_context ctx;
-    cg_refusal why = { 0 };
-    if (krb5_init_context(&ctx) != 0) {
-        pthread_mutex_lock(&k->stats_mu);
-        snprintf(k->probe_error, sizeof k->probe_error, "cannot initialise Kerberos (krb5_init_context)");
-        pthread_mutex_unlock(&k->stats_mu);
-        return;
-    }
-    cg_proxy *p = proxy_get(k, ctx, &why, true);
-    /* proxy_get hands back the old TGT when the exchange fails: success is
-     * a new kdc_ok_s, told by the error it leaves */
-    pthread_mutex_lock(&k->stats_mu);
-    snprintf(k->probe_error, sizeof k->probe_error, "%s", why.detail);
-    pthread_mutex_unlock(&k->stats_mu);
-    if (p)
-        proxy_put(k, p);
-    krb5_free_context(ctx);
-}
-
-static void probe_done(uv_work_t *w, int status)
-{
-    (void)status;
-    probe_work *pw = (probe_work *)w;
-    atomic_store(&pw->k->probing, false);
-    free(pw);
-}
-
-void cg_kerberos_probe(cg_kerberos *k, uv_loop_t *loop)
-{
-    if (atomic_exchange(&k->probing, true))
-        return;
-    probe_work *pw = calloc(1, sizeof *pw);
-    if (pw) {
-        pw->k = k;
-        if (uv_queue_work(loop, &pw->w, probe_run, probe_done) == 0)
-            return;
-        free(pw);
-    }
-    atomic_store(&k->probing, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -895,6 +858,8 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
     pthread_mutex_init(&k->proxy_mu, NULL);
     pthread_mutex_init(&k->kctx_mu, NULL);
     pthread_mutex_init(&k->stats_mu, NULL);
+    pthread_mutex_init(&k->realms_mu, NULL);
+    k->state = cg_kdc_state_new();
     atomic_init(&k->inflight, 0);
     atomic_init(&k->exchanges, 0);
     k->kdc_timeout_ms = cfg->kdc_timeout_ms ? cfg->kdc_timeout_ms : 5000;
@@ -908,7 +873,7 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
     else if (asprintf(&k->principal, "%s@%s", cfg->principal, cfg->realm) < 0)
         k->principal = NULL;
     krb5_error_code rc = krb5_init_context(&k->kctx);
-    if (!k->keytab || !k->realm || !k->principal || rc) {
+    if (!k->keytab || !k->realm || !k->principal || !k->state || rc) {
         cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "%s",
                     rc ? "cannot initialise Kerberos (krb5_init_context): check kerberos.krb5_config" : "out of memory");
         if (rc)
@@ -923,14 +888,41 @@ cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag)
             k->realm = strdup(pat + 1);
         }
     }
-    /* the keytab: readable, and holds the proxy's key (never logged) */
     char err[800];
+    if (!cg_kerberos_set_realms(k, cfg, diag)) {
+        cg_kerberos_free(k);
+        return NULL;
+    }
+    /* the keytab: readable, and holds the proxy's key (never logged) */
     if (!cg_kdc_keytab_check(k->kctx, k->keytab, k->principal, err, sizeof err)) {
         cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.keytab: %s", err);
         cg_kerberos_free(k);
         return NULL;
     }
     return k;
+}
+
+bool cg_kerberos_set_realms(cg_kerberos *k, const cg_kerberos_cfg *cfg, cg_diag *diag)
+{
+    cg_kerberos_cfg c = *cfg;
+    c.realm = k->realm; /* the proxy's realm stays what it was at start */
+    char err[600];
+    if (cfg->krb5_config && *cfg->krb5_config && access(cfg->krb5_config, R_OK) != 0) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos.krb5_config: cannot read %s: %s", cfg->krb5_config,
+                    strerror(errno));
+        return false;
+    }
+    cg_kdc_realms *r = cg_kdc_realms_new(&c, err, sizeof err);
+    if (!r) {
+        cg_diag_add(diag, CG_DIAG_ERROR, NULL, 0, 0, "kerberos: %s", err);
+        return false;
+    }
+    pthread_mutex_lock(&k->realms_mu);
+    cg_kdc_realms *old = k->realms;
+    k->realms = r;
+    pthread_mutex_unlock(&k->realms_mu);
+    cg_kdc_realms_unref(old); /* exchanges in flight hold their own reference */
+    return true;
 }
 
 void cg_kerberos_free(cg_kerberos *k)
@@ -953,6 +945,9 @@ void cg_kerberos_free(cg_kerberos *k)
     }
     if (k->kctx)
         krb5_free_context(k->kctx);
+    cg_kdc_realms_unref(k->realms);
+    cg_kdc_state_free(k->state);
+    pthread_mutex_destroy(&k->realms_mu);
     pthread_mutex_destroy(&k->mu);
     pthread_mutex_destroy(&k->proxy_mu);
     pthread_mutex_destroy(&k->kctx_mu);

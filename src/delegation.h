@@ -26,6 +26,13 @@ typedef struct cg_deleg_req cg_deleg_req;
 cg_kerberos *cg_kerberos_new(const cg_kerberos_cfg *cfg, cg_diag *diag);
 void cg_kerberos_free(cg_kerberos *k);
 
+/* The realms served (kerberos.realm, kerberos.realms and their KDCs, read
+ * from cfg and the krb5.conf in force): at start and at each reload, on the
+ * main thread, never per request. Exchanges already started keep the realms
+ * they started with. false (k unchanged) with a diagnostic when the krb5
+ * configuration cannot be read. */
+bool cg_kerberos_set_realms(cg_kerberos *k, const cg_kerberos_cfg *cfg, cg_diag *diag);
+
 /* token_b64 is the base64 SPNEGO token for "Authorization: Negotiate", valid
  * only during the callback; on failure it is NULL and why says what to fix:
  * 503 KDC unreachable, 403 principal not found in realm, 502 not allowed to

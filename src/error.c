@@ -31,6 +31,9 @@ static const struct {
     [CG_REFUSE_MAP_NONE_403]         = { 403, 0, "no_mapping", "No account mapped to this certificate" },
     [CG_REFUSE_KDC_UNREACHABLE]      = { 503, 0, "kdc_unreachable", "KDC unreachable" },
     [CG_REFUSE_PRINCIPAL_UNKNOWN]    = { 403, 0, "principal_unknown", "Principal not found in realm" },
+    /* 403, not 502: the gateway works for everyone else; this account's
+     * domain is not one it serves, and trying again will not help. */
+    [CG_REFUSE_REALM_UNKNOWN]        = { 403, 0, "realm_unknown", "Realm not served" },
     [CG_REFUSE_DELEGATION_DENIED]    = { 502, 0, "delegation_denied", "Delegation to the backend not allowed" },
     [CG_REFUSE_NOT_FORWARDABLE]      = { 502, 0, "s4u2self_not_forwardable", "Protocol transition not allowed" },
     [CG_REFUSE_DELEGATION_FAILED]    = { 502, 0, "delegation_failed", "Kerberos delegation failed" },
@@ -135,6 +138,10 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
     [CG_REFUSE_PRINCIPAL_UNKNOWN] = {
         "Your account cannot be used",
         "Your certificate is linked to an account that does not exist.",
+        "Contact the help desk and give them the request id shown below." },
+    [CG_REFUSE_REALM_UNKNOWN] = {
+        "Your account's domain is not served here",
+        "Your certificate is linked to an account in a domain that this site does not serve.",
         "Contact the help desk and give them the request id shown below." },
     [CG_REFUSE_DELEGATION_DENIED] = {
         "Sign-in to the application failed",

@@ -37,6 +37,7 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_MAP_NONE_403,          /* 403      no mapping matched (configured)  */
     CG_REFUSE_KDC_UNREACHABLE,       /* 503      the KDC did not answer           */
     CG_REFUSE_PRINCIPAL_UNKNOWN,     /* 403      user not found in the realm      */
+    CG_REFUSE_REALM_UNKNOWN,         /* 403      the user's realm is not served   */
     CG_REFUSE_DELEGATION_DENIED,     /* 502      proxy may not delegate to the SPN */
     CG_REFUSE_NOT_FORWARDABLE,       /* 502      S4U2Self ticket not forwardable  */
     CG_REFUSE_DELEGATION_FAILED,     /* 502      any other Kerberos failure       */

@@ -1,6 +1,6 @@
-/* HTTP/1.1 head writing (see http1_write.h): which client headers are
- * forwarded, and the heads certgate writes from a parsed one (http1.h), each
- * in one buffer reserved up front.
+/* HTTP/1.1 head writing (see http1_write.h): the heads certgate writes from
+ * a parsed one (http1.h), each in one buffer reserved up front; which client
+ * headers are forwarded is header_names.c's.
  */
 #include "http1_write.h"
 
@@ -8,122 +8,6 @@
 #include <string.h>
 
 #include "text.h"
-
-static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
-
-/* ------------------------------------------------------------------------ */
-/* which client headers are forwarded                                       */
-
-/* Case-insensitive comparison with a lower-case literal in which '-' also
- * matches '_': CGI-style backends (and IIS server variables) map both to
- * '_', so "X_Client_Cert_Subject" would otherwise slip past as the identity
- * header. */
-static bool name_is(cg_slice name, const char *lit, size_t litlen)
-{
-    if (name.n != litlen)
-        return false;
-    for (size_t i = 0; i < litlen; i++) {
-        unsigned char c = cg_ascii_lower((unsigned char)name.p[i]);
-        if (c == '_')
-            c = '-';
-        if (c != (unsigned char)lit[i])
-            return false;
-    }
-    return true;
-}
-
-#define NAME_IS(name, lit) name_is((name), (lit), sizeof(lit) - 1)
-
-static bool has_prefix(cg_slice name, const char *prefix, size_t n)
-{
-    return name.n >= n && name_is(slice(name.p, n), prefix, n);
-}
-
-/* certgate's identity headers: X-Client-Cert-* (the certificate) and
- * X-Certgate-* (the mapped principal ...): only certgate may set them. */
-static bool is_identity_header(cg_slice name)
-{
-    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
-    return has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1);
-}
-
-bool cg_http_request_header_dropped(cg_slice name)
-{
-    if (name.n == 0)
-        return false;
-    if (is_identity_header(name))
-        return true;
-    /* Switch on length so that most headers cost one comparison at most. */
-    switch (name.n) {
-    case 2:  return NAME_IS(name, "te");
-    case 6:  return NAME_IS(name, "expect");
-    case 7:  return NAME_IS(name, "trailer") || NAME_IS(name, "upgrade");
-    case 9:  return NAME_IS(name, "forwarded");
-    case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
-    case 12: return NAME_IS(name, "x-request-id");
-    case 13: return NAME_IS(name, "authorization");
-    case 14: return NAME_IS(name, "content-length");
-    case 15: return NAME_IS(name, "x-forwarded-for");
-    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "x-forwarded-host");
-    case 17: return NAME_IS(name, "transfer-encoding") || NAME_IS(name, "x-forwarded-proto");
-    case 18: return NAME_IS(name, "proxy-authenticate");
-    case 19: return NAME_IS(name, "proxy-authorization");
-    default: return false;
-    }
-}
-
-/* Headers some backend or framework believes as a statement of who the
- * client is or which URL it asked for, when a front end sets them: IIS URL
- * Rewrite and ARR (X-Original-URL / X-Rewrite-URL replace the routed path),
- * client-certificate forwarding conventions of other proxies, "already
- * authenticated" users (Remote-User, Azure App Service, oauth2-proxy), and
- * client addresses other than X-Forwarded-For. A client is none of those
- * front ends. Stripped unless the listener keeps one (cg_header_policy). */
-/* Lengths are computed by the compiler: the check runs for every header of
- * every request. An entry ending in '*' names a family by its prefix:
- * proxies invent new members (X-SSL-Client-DN, -Escaped-Cert, -Fingerprint
- * ...) faster than a list of exact names can follow. */
-#define NAME(s) { s, sizeof s - 1, false }
-#define FAMILY(s) { s "*", sizeof s - 1, true }
-const cg_trusted_header cg_http_backend_trusted_headers[] = {
-    NAME("x-original-url"), NAME("x-rewrite-url"),
-    FAMILY("x-arr-"),
-    NAME("x-forwarded-client-cert"), FAMILY("x-ssl-client-"), FAMILY("ssl-client-"), NAME("x-ssl-cert"),
-    NAME("x-client-cert"), NAME("x-client-verify"), NAME("x-client-dn"),
-    NAME("remote-user"), NAME("x-remote-user"), NAME("x-forwarded-user"), NAME("x-forwarded-email"),
-    FAMILY("x-auth-request-"), FAMILY("x-ms-client-principal"),
-    NAME("x-real-ip"), NAME("x-client-ip"), NAME("true-client-ip"), NAME("x-forwarded-server"),
-    NAME("x-forwarded-port"), NAME("x-forwarded-prefix"), NAME("x-forwarded-ssl"), NAME("x-forwarded-scheme"),
-    NAME("front-end-https"),
-    { NULL, 0, false },
-};
-#undef NAME
-#undef FAMILY
-
-bool cg_http_backend_trusted_header(cg_slice name)
-{
-    for (const cg_trusted_header *t = cg_http_backend_trusted_headers; t->name; t++)
-        if (t->family ? has_prefix(name, t->name, t->len) : name_is(name, t->name, t->len))
-            return true;
-    return false;
-}
-
-static bool listed(cg_slice name, char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (name_is(name, list[i], strlen(list[i])))
-            return true;
-    return false;
-}
-
-bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
-{
-    if (cg_http_request_header_dropped(name))
-        return true;
-    if (cg_http_backend_trusted_header(name))
-        return !p || !listed(name, p->keep, p->nkeep);
-    return p && listed(name, p->strip, p->nstrip);
-}
 
 /* ------------------------------------------------------------------------ */
 /* the heads                                                                */
@@ -138,15 +22,15 @@ bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
 static bool response_header_dropped(cg_slice name)
 {
     switch (name.n) {
-    case 2:  return NAME_IS(name, "te");
-    case 7:  return NAME_IS(name, "trailer") || NAME_IS(name, "upgrade");
-    case 10: return NAME_IS(name, "connection") || NAME_IS(name, "keep-alive");
-    case 12: return NAME_IS(name, "x-request-id");
-    case 14: return NAME_IS(name, "content-length");
-    case 16: return NAME_IS(name, "proxy-connection") || NAME_IS(name, "www-authenticate");
-    case 17: return NAME_IS(name, "transfer-encoding");
-    case 18: return NAME_IS(name, "proxy-authenticate");
-    case 19: return NAME_IS(name, "proxy-authorization");
+    case 2:  return CG_HEADER_NAME_IS(name, "te");
+    case 7:  return CG_HEADER_NAME_IS(name, "trailer") || CG_HEADER_NAME_IS(name, "upgrade");
+    case 10: return CG_HEADER_NAME_IS(name, "connection") || CG_HEADER_NAME_IS(name, "keep-alive");
+    case 12: return CG_HEADER_NAME_IS(name, "x-request-id");
+    case 14: return CG_HEADER_NAME_IS(name, "content-length");
+    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "www-authenticate");
+    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding");
+    case 18: return CG_HEADER_NAME_IS(name, "proxy-authenticate");
+    case 19: return CG_HEADER_NAME_IS(name, "proxy-authorization");
     default: return false;
     }
 }
@@ -309,7 +193,7 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
               put(out, "\r\n", 2);
     for (size_t i = 0; ok && i < n; i++) {
         cg_slice name = h[i].name;
-        if (keep_cl && NAME_IS(name, "content-length")) {
+        if (keep_cl && CG_HEADER_NAME_IS(name, "content-length")) {
             ok = put_header(out, name, h[i].value);
             continue;
         }

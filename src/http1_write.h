@@ -1,6 +1,6 @@
-/* HTTP/1.1 head writing: which client headers are forwarded to a backend,
- * and the heads certgate sends, rewritten from the parsed ones (http1.h):
- * to the backend, and to the client. Pure functions over buffers; no I/O.
+/* HTTP/1.1 head writing: the heads certgate sends, rewritten from the
+ * parsed ones (http1.h): to the backend, and to the client, leaving out the
+ * client headers header_names.h says. Pure functions over buffers; no I/O.
  */
 #ifndef CG_HTTP1_WRITE_H
 #define CG_HTTP1_WRITE_H
@@ -10,17 +10,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "header_names.h" /* cg_header_policy: which client headers are forwarded */
 #include "http1.h"
-
-/* What a listener changes in the list of client headers stripped before a
- * request is forwarded (strip_request_headers in the configuration):
- * names compared like header names (case-insensitive, '_' as '-'). */
-typedef struct cg_header_policy {
-    char **strip;    /* removed too */
-    size_t nstrip;
-    char **keep;     /* passed although in cg_http_backend_trusted_headers */
-    size_t nkeep;
-} cg_header_policy;
 
 typedef struct cg_forward_ctx {
     cg_slice client_ip;           /* textual address for X-Forwarded-For */
@@ -33,36 +24,6 @@ typedef struct cg_forward_ctx {
                                      appended as they are */
     const cg_header_policy *strip; /* the listener's changes; NULL: the defaults */
 } cg_forward_ctx;
-
-/* True for a header a client must never be able to send to the backend:
- * hop-by-hop fields (Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
- * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate),
- * fields the proxy sets itself (Content-Length, Expect, Authorization,
- * X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded,
- * X-Request-Id) and certgate's identity headers (prefixes "X-Client-Cert-"
- * and "X-Certgate-"; '_' counts as '-').
- * Case-insensitive. */
-bool cg_http_request_header_dropped(cg_slice name);
-
-/* Headers that backends commonly trust as identity or routing statements
- * from a front end (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert,
- * X-Forwarded-Client-Cert, X-SSL-Client-Cert, Remote-User, X-Remote-User,
- * X-Real-IP, ...; see http1_write.c): stripped from client requests unless a
- * listener keeps one. Lower-case; a family entry names a prefix (its text
- * ends in '*', len excludes it). The list ends with a NULL name. */
-typedef struct cg_trusted_header {
-    const char *name;
-    size_t len;
-    bool family;
-} cg_trusted_header;
-extern const cg_trusted_header cg_http_backend_trusted_headers[];
-bool cg_http_backend_trusted_header(cg_slice name);
-
-/* The one decision on a client request header: true when it is not
- * forwarded. Always for cg_http_request_header_dropped(); for the
- * backend-trusted list unless p keeps it; for names p strips. p may be
- * NULL (the defaults). */
-bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p);
 
 /* Writes the head to send to the backend into out:
  *   "<METHOD> <target> HTTP/1.1\r\n"

@@ -31,17 +31,13 @@ void cg_kdc_diagnose(krb5_context ctx, const char *ccname, cg_kdc_phase phase, k
     nn.known = &k;
     if (evidence)
         k.evidence_forwardable = (evidence->ticket_flags & TKT_FLG_FORWARDABLE) ? CG_KDC_YES : CG_KDC_NO;
-    bool refused = rc == 0 || rc == KRB5KDC_ERR_BADOPTION || rc == KRB5KDC_ERR_POLICY;
+    bool refused = rc == KRB5KDC_ERR_BADOPTION || rc == KRB5KDC_ERR_POLICY;
     if (phase == CG_KDC_PHASE_S4U2PROXY && refused && k.evidence_forwardable == CG_KDC_NO &&
         k.proxy_transition == CG_KDC_UNKNOWN && ccname)
         k.proxy_transition = cg_kdc_probe_transition(ctx, ccname, &nn);
     if ((phase == CG_KDC_PHASE_PROXY_TGT || phase == CG_KDC_PHASE_KEYTAB) && key_code(rc) && n->keytab && n->proxy &&
         k.enctypes_shared == CG_KDC_UNKNOWN)
         cg_kdc_probe_enctypes(ctx, n->keytab, n->proxy, &k);
-    if (rc == 0) {
-        cg_kdc_not_forwardable(&nn, out);
-        return;
-    }
     char m[256];
     cg_kdc_map_error(phase, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &nn, out);
 }

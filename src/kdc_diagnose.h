@@ -5,7 +5,7 @@
  * account have. Then the catalogue's refusal.
  *
  * Each probe is one or a few KDC round trips and blocks: call these on a
- * thread pool (delegation.c) or in a command-line tool (cmd_doctor.c). They
+ * thread pool (delegation.c) or in `certgate doctor` (doctor.c). They
  * never run on a successful exchange.
  */
 #ifndef CG_KDC_DIAGNOSE_H
@@ -16,9 +16,10 @@
 #include "error.h"
 #include "kdc_errors.h"
 
-/* The refusal for rc in phase (rc 0 with a non-forwardable evidence: the
- * S4U2Self ticket, checked before S4U2Proxy), after the probes that phase
- * and code call for. ccname holds the proxy's TGT (NULL: no TGS probe);
+/* The refusal for rc in phase, after the probes that phase and code call
+ * for (a refused S4U2Proxy of non-forwardable evidence: does the proxy get
+ * forwardable tickets for others; a key failure of the AS exchange: the
+ * enctypes). ccname holds the proxy's TGT (NULL: no TGS probe);
  * evidence is the S4U2Self ticket, when there is one. n->known, when set,
  * is the starting point. */
 void cg_kdc_diagnose(krb5_context ctx, const char *ccname, cg_kdc_phase phase, krb5_error_code rc,

@@ -38,8 +38,8 @@ typedef struct say_ctx {
 #define DELEG_AD_HOW "AD: the proxy account's Delegation tab, \"Trust this user for delegation to specified services only\" " \
                      "+ \"Use any authentication protocol\", the SPN in the list"
 #define DELEG_MIT_HOW "MIT: krbAllowedToDelegateTo on the proxy's LDAP entry"
-#define RBCD_HOW "or (RBCD) list the proxy's account in the backend account's " \
-                 "msDS-AllowedToActOnBehalfOfOtherIdentity (-PrincipalsAllowedToDelegateToAccount)"
+#define RBCD_HOW "or (RBCD) let the backend's account trust the proxy: its msDS-AllowedToActOnBehalfOfOtherIdentity " \
+                 "(Set-ADComputer BACKEND -PrincipalsAllowedToDelegateToAccount PROXY)"
 #define PT_HOW "set ok_to_auth_as_delegate / \"Use any authentication protocol\" on %s (AD: Delegation tab; " \
                "MIT: kadmin modprinc +ok_to_auth_as_delegate)"
 #define SENSITIVE_HOW "clear \"Account is sensitive and cannot be delegated\" on %s's account and take it out of " \
@@ -115,9 +115,13 @@ SAY(say_no_key)
 
 SAY(say_proxy_unknown)
 {
-    cg_refuse(out, K, "the proxy principal %s does not exist in realm %s (%s): fix kerberos.principal, or create the "
-              "account (AD: the service account holding SPN %s; MIT: kadmin addprinc -randkey %s)",
-              X->proxy, X->realm, X->msg, X->proxy, X->proxy);
+    /* On AD the account usually exists: it is asked for by a name it does
+     * not answer to (an SPN is not a client name). */
+    cg_refuse(out, K, "the KDC of realm %s knows no client %s (%s): on AD a client is an account name "
+              "(sAMAccountName: ACCOUNT@%s, HOST$@%s for a computer account or gMSA) or a UPN, never an SPN: set "
+              "kerberos.principal to the name of the account holding the SPN, with its key in the keytab, or give "
+              "that account this UPN (ktpass -princ %s -mapuser ACCOUNT); MIT: kadmin addprinc -randkey %s",
+              X->realm, X->proxy, X->msg, X->realm, X->realm, X->proxy, X->proxy);
 }
 
 SAY(say_proxy_disabled)
@@ -189,17 +193,20 @@ SAY(say_user_sensitive)
 
 SAY(say_no_transition)
 {
-    cg_refuse(out, K, "the S4U2Self ticket for %s issued to %s is not forwardable, so it cannot serve for S4U2Proxy to "
-              "%s (%s), and %s gets no forwardable S4U2Self ticket for anyone: it has no protocol transition: "
-              PT_HOW "; " RBCD_HOW, X->user, X->proxy, X->target, X->msg, X->proxy, X->proxy);
+    cg_refuse(out, K, "the KDC refused S4U2Proxy to %s for %s (%s): the S4U2Self ticket issued to %s is not "
+              "forwardable, and %s gets no forwardable S4U2Self ticket for anyone, so it has no protocol transition, "
+              "and no resource-based delegation let it through either: " PT_HOW "; " RBCD_HOW,
+              X->target, X->user, X->msg, X->proxy, X->proxy, X->proxy);
 }
 
 SAY(say_not_fwd_either)
 {
-    cg_refuse(out, K, "the S4U2Self ticket for %s issued to %s is not forwardable, so it cannot serve for S4U2Proxy "
-              "to %s (%s: %s): either %s has no protocol transition (" PT_HOW ") or %s is \"Account is sensitive and "
-              "cannot be delegated\" / in Protected Users (MIT: +allow_forwardable); `certgate doctor --user` tells "
-              "which", X->user, X->proxy, X->target, X->ph, X->msg, X->proxy, X->proxy, X->user);
+    cg_refuse(out, K, "the KDC refused S4U2Proxy to %s for %s (%s): the S4U2Self ticket is not forwardable and no "
+              "other principal could be asked to tell why: either %s has no protocol transition (AD \"Use any "
+              "authentication protocol\", MIT +ok_to_auth_as_delegate) and the backend's account does not trust it "
+              "(RBCD: Set-ADComputer BACKEND -PrincipalsAllowedToDelegateToAccount PROXY), or %s is \"Account is "
+              "sensitive and cannot be delegated\" / in Protected Users (MIT: +allow_forwardable); `certgate doctor "
+              "--user` tells which", X->target, X->user, X->msg, X->proxy, X->user);
 }
 
 SAY(say_spn_unknown)
@@ -260,9 +267,13 @@ SAY(say_fallback)
     { ph, KRB5_KT_UNKNOWN_TYPE, U, U, U, CG_REFUSE_DELEGATION_FAILED, "keytab type unknown", say_keytab_unusable },  \
     { ph, KRB5_KEYTAB_BADVNO, U, U, U, CG_REFUSE_DELEGATION_FAILED, "keytab format unknown", say_keytab_unusable }
 
-/* A refusal of S4U2Proxy: what the S4U2Self ticket was and whether the KDC
- * gives the proxy forwardable tickets tell who is refused (MIT and AD answer
- * KDC_ERR_BADOPTION in all three cases; AD may say KDC_ERR_POLICY). */
+/* A refusal of S4U2Proxy, the one place that words it: certgate offers
+ * non-forwardable S4U2Self evidence too (resource-based delegation may accept
+ * it: deleg_model.h), so the KDC's no is read with what the evidence was and
+ * whether the KDC gives the proxy forwardable tickets for others: who is
+ * refused, the proxy (classic delegation, protocol transition, RBCD) or the
+ * user (sensitive, Protected Users). MIT and AD answer KDC_ERR_BADOPTION in
+ * every case; AD may say KDC_ERR_POLICY. */
 #define S4U2PROXY_REFUSED(code)                                                                                     \
     { PROXY, code, Y, U, U, CG_REFUSE_DELEGATION_DENIED, "proxy not allowed to delegate to the SPN",                 \
       say_deleg_denied },                                                                                           \
@@ -346,15 +357,6 @@ void cg_kdc_map_error(cg_kdc_phase phase, krb5_error_code code, const char *krb_
         }
     }
     row->say(row, &x, out);
-}
-
-void cg_kdc_not_forwardable(const cg_kdc_names *n, cg_refusal *out)
-{
-    cg_kdc_known k = n->known ? *n->known : (cg_kdc_known){ 0 };
-    k.evidence_forwardable = CG_KDC_NO;
-    cg_kdc_names nn = *n;
-    nn.known = &k;
-    cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, "S4U2Proxy not attempted", &nn, out);
 }
 
 const char *cg_kdc_krb_message(krb5_context ctx, krb5_error_code code, char *out, size_t cap)

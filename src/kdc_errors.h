@@ -60,11 +60,6 @@ typedef struct cg_kdc_names {
 void cg_kdc_map_error(cg_kdc_phase phase, krb5_error_code code, const char *krb_msg, const cg_kdc_names *n,
                       cg_refusal *out);
 
-/* The S4U2Self ticket is not forwardable, found before any S4U2Proxy: the
- * refusal S4U2Proxy would get (n->known->proxy_transition tells a user who
- * cannot be delegated from a proxy without protocol transition). */
-void cg_kdc_not_forwardable(const cg_kdc_names *n, cg_refusal *out);
-
 /* The catalogue as data, for `certgate doctor`, docs and tests: every
  * (step, code, hint) row and the refusal it gives. */
 #define CG_KDC_PHASE_ANY ((cg_kdc_phase)-1)

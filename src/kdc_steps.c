@@ -18,6 +18,7 @@
 
 #include "base64.h"
 #include "kdc_errors.h"
+#include "kdc_names.h"
 
 /* S4U2Self. Exported by MIT libkrb5 since 1.8 (the GSSAPI library uses it)
  * and unchanged since, but declared only in its private k5-int.h. */
@@ -32,52 +33,15 @@ static bool bad_char(unsigned char c) { return c <= 0x20 || c == 0x7f; }
 
 bool cg_kdc_user_name(const char *principal, const char *realm, char *out, size_t cap, char *err, size_t errcap)
 {
-    if (!principal || !*principal) {
-        snprintf(err, errcap, "the mapped principal is empty");
+    cg_kdc_realm_view v = { .default_realm = realm };
+    cg_kdc_user u;
+    if (!cg_kdc_user_resolve(principal, &v, &u, err, errcap))
         return false;
-    }
-    const char *at = NULL;
-    for (const char *p = principal; *p; p++) {
-        if (bad_char((unsigned char)*p)) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" contains a space or control character", principal);
-            return false;
-        }
-        if (*p == '/' || *p == '\\') {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" names a service or instance (contains '%c'); "
-                     "only user principals are impersonated", principal, *p);
-            return false;
-        }
-        if (*p == '@') {
-            if (at) {
-                snprintf(err, errcap, "the mapped principal \"%.100s\" has more than one '@' (enterprise names "
-                         "are not supported: map to user@REALM)", principal);
-                return false;
-            }
-            at = p;
-        }
-    }
-    if (at == principal) {
-        snprintf(err, errcap, "the mapped principal \"%.100s\" has no user name before '@'", principal);
-        return false;
-    }
-    int n;
-    if (at) {
-        if (!at[1]) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" has an empty realm after '@'", principal);
-            return false;
-        }
-        n = snprintf(out, cap, "%s", principal);
-    } else {
-        if (!realm || !*realm) {
-            snprintf(err, errcap, "the mapped principal \"%.100s\" has no realm and kerberos.realm is not set", principal);
-            return false;
-        }
-        n = snprintf(out, cap, "%s@%s", principal, realm);
-    }
-    if (n < 0 || (size_t)n >= cap) {
+    if (strlen(u.name) >= cap) {
         snprintf(err, errcap, "the mapped principal \"%.60s...\" is too long", principal);
         return false;
     }
+    memcpy(out, u.name, strlen(u.name) + 1);
     return true;
 }
 
@@ -300,7 +264,7 @@ static krb5_error_code s4u(krb5_context ctx, const char *ccname, const char *nam
     if (!rc)
         rc = krb5_cc_get_principal(ctx, cc, &me);
     if (!rc)
-        rc = krb5_parse_name(ctx, name, &other);
+        rc = evidence ? krb5_parse_name(ctx, name, &other) : cg_kdc_request_principal(ctx, name, &other);
     if (!rc && !evidence) {
         in.client = other;
         in.server = me;

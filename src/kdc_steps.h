@@ -21,9 +21,12 @@
 #include <gssapi/gssapi.h>
 #include <krb5.h>
 
-/* "alice" / "alice@REALM" -> "alice@REALM" (the realm is added when absent).
- * Refused: empty, control characters or spaces, more than one '@', an empty
- * realm, and '/' (a service or instance principal is never impersonated). */
+/* The request name of a mapped principal with realm the only realm served
+ * (kdc_names.h: cg_kdc_user_resolve): "alice" / "alice@realm" (any case) ->
+ * "alice@REALM"; "carol@corp.example.com" -> the enterprise name
+ * "carol\@corp.example.com@REALM". Refused: empty, control characters or
+ * spaces, more than one '@', an empty realm, and '/' (a service or instance
+ * principal is never impersonated). */
 bool cg_kdc_user_name(const char *principal, const char *realm, char *out, size_t cap, char *err, size_t errcap);
 
 /* "HTTP/host" or "HTTP/host@REALM" -> "HTTP/host@REALM". Refused: no
@@ -61,7 +64,10 @@ void cg_kdc_destroy_ccache(krb5_context ctx, const char *ccname);
 krb5_error_code cg_kdc_get_tgt(krb5_context ctx, const char *keytab, const char *proxy, const char *ccname,
                                int64_t *endtime, int64_t *kdc_time);
 
-/* S4U2Self: a ticket for user to the proxy, from the proxy's TGT in ccname. */
+/* S4U2Self: a ticket for user to the proxy, from the proxy's TGT in ccname.
+ * user is a request name (kdc_names.h): an enterprise name is asked as one,
+ * with name canonicalization; (*evidence)->client is the KDC's canonical
+ * name. */
 krb5_error_code cg_kdc_s4u2self(krb5_context ctx, const char *ccname, const char *user, krb5_creds **evidence);
 
 /* S4U2Proxy: with the evidence ticket, a ticket for the user to target. */

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "privileges.h"
 #include "server.h"
+#include "snapshot_builders.h"
 
 #define DEFAULT_CONFIG "/etc/certgate/certgate.yaml"
 
@@ -93,6 +94,8 @@ static int cmd_check(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* Before any command loads a configuration. */
+    cg_snapshot_builders_install();
     /* Tools with options of their own get the rest of the command line. */
     if (argc >= 2) {
         if (!strcmp(argv[1], "explain"))

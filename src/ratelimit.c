@@ -7,6 +7,8 @@
 
 #include "keyed_hash.h"
 
+_Static_assert(CG_RATE_BURST_MAX <= UINT64_MAX / CG_RATE_TOKEN, "a full bucket must fit 64 bits");
+
 /* ---- one bucket ---- */
 
 static uint64_t capacity_of(const cg_rate *r)

@@ -28,15 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A rate: per_minute tokens per minute (20/s is 1200), up to burst at once.
- * per_minute 0: no limit. */
-typedef struct cg_rate {
-    uint32_t per_minute;
-    uint32_t burst;
-} cg_rate;
+#include "config_types.h" /* cg_rate, CG_RATE_BURST_MAX: the setting, a plain value */
 
 #define CG_RATE_TOKEN 60000000000ull /* fixed-point units of one token */
-#define CG_RATE_BURST_MAX 1000000u   /* so that burst * CG_RATE_TOKEN fits 64 bits */
 
 /* One bucket. level: tokens in CG_RATE_TOKEN units; at: when it was last
  * refilled (ns, monotonic). A new bucket is full: cg_bucket_full(). */

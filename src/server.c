@@ -268,13 +268,20 @@ static bool apply_reload(server *s, char *outcome, size_t outcap)
         return false;
     }
     cg_metrics_bind_routes(next); /* before any worker sees it */
-    if (!cg_crl_store_configure(s->services.crl, next, &d)) {
+    /* the realms served and their KDCs: built here, never per request */
+    const char *not_applied = NULL;
+    if (!cg_crl_store_configure(s->services.crl, next, &d))
+        not_applied = "revocation settings could not be applied; the configuration in force is kept";
+    else if (s->services.kerberos && next->kerberos.enabled &&
+             !cg_kerberos_set_realms(s->services.kerberos, &next->kerberos, &d))
+        not_applied = "kerberos realms could not be applied; the configuration in force is kept";
+    if (not_applied) {
         log_diag(&d);
         s->reload_failures++;
         first_error(&d, outcome, outcap);
         cg_log_fields(CG_LOG_ERROR, "reload", CG_LF_STR("result", "failed"), CG_LF_UINT("reloads", s->reloads),
                       CG_LF_UINT("failed", s->reload_failures), CG_LF_STR("first_error", outcome),
-                      CG_LF_STR("detail", "revocation settings could not be applied; the configuration in force is kept"));
+                      CG_LF_STR("detail", not_applied));
         cg_config_unref(next);
         cg_diag_free(&d);
         return false;

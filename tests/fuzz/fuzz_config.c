@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "snapshot_builders.h"
 
 static FILE *devnull;
 
@@ -26,6 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    cg_snapshot_builders_install();
     devnull = fopen("/dev/null", "w");
     return devnull ? 0 : 1;
 }

@@ -829,13 +829,19 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
         MIT 1.20 logs a TGS_REQ line ("... ISSUE: ..." or the error), then for
         S4U requests a line "... PROTOCOL-TRANSITION s4u-client=USER@REALM"
         (S4U2Self) or "... CONSTRAINED-DELEGATION s4u-client=USER@REALM"
-        (S4U2Proxy)."""
+        (S4U2Proxy). An S4U2Proxy refused for a non-forwardable evidence
+        ticket logs only "TGS_REQ ... EVIDENCE_TKT_NOT_FORWARDABLE", without the
+        user: it is counted for the user of the S4U2Self before it (the
+        exchange's own, when requests do not interleave)."""
         text = self.kdc_log() if text is None else text
         out = {}
         issued = False
+        last_self = None
         for line in text.splitlines():
             if "TGS_REQ" in line:
                 issued = ": ISSUE:" in line
+                if ": EVIDENCE_TKT_NOT_FORWARDABLE:" in line and last_self:
+                    out[last_self]["s4u2proxy_failed"] += 1
                 continue
             m = re.search(r"\.\.\. (PROTOCOL-TRANSITION|CONSTRAINED-DELEGATION|RESOURCE-BASED-CONSTRAINED-DELEGATION)"
                           r" s4u-client=(\S+?)(?:@\S+)?$", line)
@@ -845,6 +851,7 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
             d = out.setdefault(m.group(2), {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
                                             "s4u2proxy_failed": 0})
             d[kind if issued else kind + "_failed"] += 1
+            last_self = m.group(2) if kind == "s4u2self" else None
         return out
 
     def mark_kdc_log(self):
@@ -904,7 +911,8 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 
 
 COMMANDS = ["start", "stop", "status", "verify", "deny-delegation", "allow-delegation", "clear-ok-to-auth",
-            "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user", "rekey-backend", "s4u-count", "env"]
+            "set-ok-to-auth", "stop-kdc", "start-kdc", "add-user", "rekey-backend", "s4u-count", "env",
+            "set-rbcd", "clear-rbcd"]
 
 
 def run_cli(argv, *, make_lab, default_realm, description, prog, title, add_args=None, start_kwargs=None):
@@ -952,6 +960,10 @@ def run_cli(argv, *, make_lab, default_realm, description, prog, title, add_args
             lab.clear_ok_to_auth_as_delegate()
         elif a.command == "set-ok-to-auth":
             lab.set_ok_to_auth_as_delegate()
+        elif a.command in ("set-rbcd", "clear-rbcd"):
+            if not hasattr(lab, "set_rbcd"):
+                raise LabError("%s: this lab's KDC has no resource-based constrained delegation" % a.command)
+            lab.set_rbcd(() if a.command == "clear-rbcd" else (a.name,) if a.name else None)
         elif a.command == "stop-kdc":
             lab.stop_kdc()
         elif a.command == "start-kdc":

@@ -22,7 +22,11 @@ instead of a second per samba-tool call):
              authenticate for delegation" (protocol transition: samba-tool
              delegation for-any-protocol) and msDS-AllowedToDelegateTo
              HTTP/backend.example.test (samba-tool delegation add-service)
-  backendsvc the backend's account: SPN HTTP/backend.example.test
+  backendsvc the backend's account: SPN HTTP/backend.example.test; with
+             set-rbcd its msDS-AllowedToActOnBehalfOfOtherIdentity names
+             proxysvc (resource-based constrained delegation, Samba >= 4.19;
+             Samba's KDC, unlike Windows, still wants a forwardable S4U2Self
+             ticket for it, so protocol transition stays on)
 
 Keytabs (samba-tool domain exportkeytab): DIR/proxy.keytab (principals
 HTTP/proxy.example.test and proxysvc), DIR/backend.keytab
@@ -35,6 +39,7 @@ HTTP/proxy.example.test and proxysvc), DIR/backend.keytab
     python3 tests/integration/samba_lab.py add-user DIR NAME
     python3 tests/integration/samba_lab.py deny-delegation|allow-delegation DIR
     python3 tests/integration/samba_lab.py clear-ok-to-auth|set-ok-to-auth DIR
+    python3 tests/integration/samba_lab.py set-rbcd DIR [ACCOUNT] | clear-rbcd DIR
     python3 tests/integration/samba_lab.py stop-kdc|start-kdc DIR
     python3 tests/integration/samba_lab.py rekey-backend DIR
     python3 tests/integration/samba_lab.py s4u-count DIR [USER]
@@ -45,7 +50,8 @@ same DIR, or `start --template T`, copies it instead of provisioning again.
 `stop` kills by PID (SIGTERM, then SIGKILL) and leaves the files.
 
 Needs Debian's samba packages (scripts/packages.txt, role test): samba,
-samba-ad-provision, samba-dsdb-modules, samba-vfs-modules, python3-samba.
+samba-ad-dc, samba-ad-provision, samba-dsdb-modules, samba-vfs-modules,
+python3-samba, from bookworm-backports (4.22: RBCD; 4.17 runs the rest).
 Standard library only on the test side; the account operations run in a
 child `python3 samba_lab.py _admin` that imports Samba's modules.
 """
@@ -373,6 +379,30 @@ class SambaLab(kdc_lab.Lab):
         self.admin([{"op": "flag", "name": PROXY_ACCOUNT, "flag": "TRUSTED_TO_AUTH_FOR_DELEGATION",
                      "on": True}])
 
+    def rbcd_supported(self):
+        """None when this Samba's KDC implements resource-based constrained
+        delegation (4.19 and later), else why not."""
+        p = self.run(["samba", "--version"], check=False)
+        m = re.search(r"Version (\d+)\.(\d+)", p.stdout)
+        if not m:
+            return "cannot tell Samba's version from %r" % p.stdout.strip()
+        if (int(m.group(1)), int(m.group(2))) < (4, 19):
+            return ("Samba %s.%s's KDC does not implement resource-based constrained delegation (4.19 does: "
+                    "scripts/packages.txt takes Samba from bookworm-backports)" % (m.group(1), m.group(2)))
+        return None
+
+    def set_rbcd(self, allow=None):
+        """The backend account's msDS-AllowedToActOnBehalfOfOtherIdentity
+        names the accounts in allow (default: the proxy's), RBCD; () removes it."""
+        allow = (PROXY_ACCOUNT,) if allow is None else allow
+        self.admin([{"op": "rbcd", "name": BACKEND_ACCOUNT, "allow": list(allow)}])
+
+    def set_proxy_upn(self, upn):
+        """proxysvc's UPN: "HTTP/proxy.example.test@REALM" (what ktpass sets,
+        the lab's default) or None (an account given only its SPN, e.g. with
+        setspn: it then authenticates only as proxysvc@REALM)."""
+        self.admin([{"op": "upn", "name": PROXY_ACCOUNT, "upn": upn}])
+
     def set_user_delegable(self, name, delegable):
         """AD's "Account is sensitive and cannot be delegated" (NOT_DELEGATED)."""
         self.admin([{"op": "flag", "name": name, "flag": "NOT_DELEGATED", "on": not delegable}])
@@ -447,7 +477,8 @@ class SambaLab(kdc_lab.Lab):
         at a time) logs "TGS-REQ CLIENT from ADDR for SERVER", then
         "s4u2self PROXY impersonating USER@REALM to service ..." (S4U2Self) or
         "constrained delegation for USER@REALM from ..." (S4U2Proxy), then
-        "TGS-REQ SUCCESS ADDR ..." when it issued the ticket, or an error."""
+        "TGS-REQ SUCCESS ADDR ..." when it issued the ticket, or an error; an
+        S4U2Proxy refused early logs only "TGS-REQ ERR_... impersonatee=USER"."""
         text = self.kdc_log() if text is None else text
         out = {}
         pending = None  # (kind, user) of the TGS-REQ being handled
@@ -462,6 +493,14 @@ class SambaLab(kdc_lab.Lab):
                 continue
             if "TGS-REQ " in line and " from " in line and " for " in line:
                 pending = None  # the next request
+                continue
+            m = re.search(r"TGS-REQ ERR_\S+ .* impersonatee=(\S+?)(?:@\S+)? ", line)
+            if m and not pending:
+                # an S4U2Proxy the KDC refused before logging "constrained
+                # delegation for" (e.g. non-forwardable evidence)
+                d = out.setdefault(m.group(1), {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
+                                                "s4u2proxy_failed": 0})
+                d["s4u2proxy_failed"] += 1
             elif pending and re.search(r"TGS-REQ (SUCCESS|.*(KDC_ERR|failed|denied|not allowed))", line, re.I):
                 kind, user = pending
                 d = out.setdefault(user, {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
@@ -482,6 +521,8 @@ def _admin_main(dir):
     import samba.dckeytab  # noqa: F401  (adds Net.export_keytab)
     from samba import dsdb
     from samba.auth import system_session
+    from samba.dcerpc import security
+    from samba.ndr import ndr_pack, ndr_unpack
     from samba.net import Net
     from samba.param import LoadParm
     from samba.samdb import SamDB
@@ -518,6 +559,15 @@ def _admin_main(dir):
                 modify(op["name"], "servicePrincipalName", [op["spn"]], ldb.FLAG_MOD_ADD)
             if op.get("upn"):
                 modify(op["name"], "userPrincipalName", [op["upn"]], ldb.FLAG_MOD_REPLACE)
+        elif kind == "upn":
+            # the account's userPrincipalName: set, or removed (None), as an
+            # AD account made without ktpass has none
+            if op["upn"]:
+                modify(op["name"], "userPrincipalName", [op["upn"]], ldb.FLAG_MOD_REPLACE)
+            else:
+                res = samdb.search(base=user_dn(op["name"]), scope=ldb.SCOPE_BASE, attrs=["userPrincipalName"])
+                if "userPrincipalName" in res[0]:
+                    modify(op["name"], "userPrincipalName", [], ldb.FLAG_MOD_DELETE)
         elif kind == "upn_suffix":
             # the forest's alternative UPN suffixes (AD Domains and Trusts)
             m = ldb.Message()
@@ -541,6 +591,42 @@ def _admin_main(dir):
                         modify(op["name"], "msDS-AllowedToDelegateTo", [v], ldb.FLAG_MOD_ADD)
         elif kind == "attr":
             modify(op["name"], op["attr"], [str(v) for v in op["values"]], ldb.FLAG_MOD_REPLACE)
+        elif kind == "rbcd":
+            # resource-based constrained delegation: the backend account's
+            # msDS-AllowedToActOnBehalfOfOtherIdentity, a security descriptor
+            # whose DACL allows each listed account (what `samba-tool delegation
+            # add-principal` and Set-ADComputer -PrincipalsAllowedToDelegateToAccount
+            # write); an empty list removes the attribute
+            attr = "msDS-AllowedToActOnBehalfOfOtherIdentity"
+            dn = user_dn(op["name"])
+            res = samdb.search(base=dn, scope=ldb.SCOPE_BASE, attrs=[attr])
+            m = ldb.Message()
+            m.dn = dn
+            if not op["allow"]:
+                if attr in res[0]:
+                    m[attr] = ldb.MessageElement([], ldb.FLAG_MOD_DELETE, attr)
+                    samdb.modify(m)
+            else:
+                sd = security.descriptor()
+                sd.revision = security.SD_REVISION
+                sd.type = security.SEC_DESC_DACL_PRESENT | security.SEC_DESC_SELF_RELATIVE
+                sd.owner_sid = security.dom_sid(security.SID_BUILTIN_ADMINISTRATORS)
+                dacl = security.acl()
+                dacl.revision = security.SECURITY_ACL_REVISION_ADS
+                aces = []
+                for who in op["allow"]:
+                    sid = samdb.search(base=user_dn(who), scope=ldb.SCOPE_BASE, attrs=["objectSid"])[0]["objectSid"][0]
+                    ace = security.ace()
+                    ace.type = security.SEC_ACE_TYPE_ACCESS_ALLOWED
+                    ace.flags = 0
+                    ace.access_mask = security.SEC_ADS_GENERIC_ALL
+                    ace.trustee = ndr_unpack(security.dom_sid, sid)
+                    aces.append(ace)
+                dacl.aces = aces
+                dacl.num_aces = len(aces)
+                sd.dacl = dacl
+                m[attr] = ldb.MessageElement([ndr_pack(sd)], ldb.FLAG_MOD_REPLACE, attr)
+                samdb.modify(m)
         elif kind == "reset":
             samdb.setpassword("(sAMAccountName=%s)" % ldb.binary_encode(op["name"]), random_pw(),
                               force_change_at_next_login=False)

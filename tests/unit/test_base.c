@@ -18,6 +18,8 @@
 #include "text.h"
 #include "vec.h"
 
+#include "fixtures.h"
+
 /* ---- text.h ---- */
 
 static void test_ascii(void **state)
@@ -123,10 +125,7 @@ static char *write_tmp(const char *name, const void *data, size_t len)
 {
     static char path[128];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
+    fx_write_file(path, data, len);
     return path;
 }
 
@@ -316,8 +315,7 @@ static void test_oid(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg-test-base-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return fx_tmpdir(tmpdir, sizeof tmpdir, "base") ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -16,8 +16,9 @@
 #include <string.h>
 
 #include "chain_cache.h"
-#include "crl_testkit.h"
 #include "verify.h"
+
+#include "x509_kit.h"
 
 #define KU_CA (MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)
 #define KU_LEAF MBEDTLS_X509_KU_DIGITAL_SIGNATURE

@@ -15,7 +15,7 @@
 #include "chain_limits.h"
 #include <mbedtls/ssl.h>
 
-#include "crl_testkit.h"
+#include "x509_kit.h"
 
 #define KU_CA (MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)
 

@@ -14,6 +14,8 @@
 
 #include "config.h"
 #include "error_page.h"
+#include "snapshot_builders.h"
+#include "fixtures.h"
 
 #define NAME "t.yaml"
 
@@ -100,29 +102,6 @@ static void assert_cwd_path(const char *got, const char *rel)
     char *want = cwd_join(rel);
     assert_string_equal(got, want);
     free(want);
-}
-
-/* tests/data: meson sets CG_TEST_DATA; run by hand from the repository
- * root (./build/tests/test_config), the relative path works. */
-static const char *test_data(void)
-{
-    const char *data = getenv("CG_TEST_DATA");
-    return data && *data ? data : "tests/data";
-}
-
-/* The repository root is <CG_TEST_DATA>/../.. */
-static char *repo_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/../../%s", test_data(), rel) > 0);
-    return out;
-}
-
-static char *data_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/%s", test_data(), rel) > 0);
-    return out;
 }
 
 /* ---- valid configurations ---- */
@@ -1133,7 +1112,7 @@ static void test_many_errors_at_once(void **state)
 /* <dir of tests/data, absolute>/rel */
 static char *abs_data_file(const char *rel)
 {
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *out, *dir = data[0] == '/' ? strdup(data) : cwd_join(data);
     assert_non_null(dir);
     assert_true(asprintf(&out, "%s/%s", dir, rel) > 0);
@@ -1372,6 +1351,79 @@ static void test_kerberos_section(void **state)
     cg_config_unref(cfg);
 }
 
+/* kerberos.realms: trusted domains and forests with their KDCs and UPN
+ * suffixes. */
+static void test_kerberos_realms(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("kerberos:\n"
+                               "  keytab: k.keytab\n"
+                               "  principal: HTTP/proxy\n"
+                               "  realm: AD.EXAMPLE.TEST\n"
+                               "  realms:\n"
+                               "    - name: AD.EXAMPLE.TEST\n"
+                               "      kdcs: [dc1.ad.example.test, \"127.0.0.1:8888\"]\n"
+                               "      upn_suffixes: [corp.example.com]\n"
+                               "    - name: CORP.EXAMPLE.TEST\n"
+                               "      kdcs: [\"[::1]:88\", dc.corp.example.test:750]\n"
+                               "    - name: EMPTY.TEST\n" MINIMAL);
+    const cg_kerberos_cfg *k = &cfg->kerberos;
+    assert_int_equal(k->nrealms, 3);
+    assert_string_equal(k->realms[0].name, "AD.EXAMPLE.TEST");
+    assert_int_equal(k->realms[0].nkdcs, 2);
+    assert_string_equal(k->realms[0].kdcs[1], "127.0.0.1:8888");
+    assert_int_equal(k->realms[0].nupn_suffixes, 1);
+    assert_string_equal(k->realms[0].upn_suffixes[0], "corp.example.com");
+    assert_string_equal(k->realms[1].kdcs[0], "[::1]:88");
+    assert_int_equal(k->realms[2].nkdcs, 0);
+    cg_config_unref(cfg);
+
+    static const char tmpl[] = "kerberos:\n"
+                               "  keytab: k.keytab\n"
+                               "  principal: HTTP/proxy\n"
+                               "  realm: AD.EXAMPLE.TEST\n"
+                               "  realms:\n"
+                               "%s" MINIMAL;
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc1:0\"]\n");
+    expect_error(yaml, 7, 14, "kerberos.realms[CORP.TEST].kdcs[#1]: expected a KDC address: host, host:port or "
+                              "[IPv6]:port, got");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc 1\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"dc1:99999\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      kdcs: [\"[zz]:88\"]\n");
+    expect_error(yaml, 7, 14, "kdcs[#1]: expected a KDC address");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n      upn_suffixes: [\"a@b\"]\n");
+    expect_error(yaml, 7, 22, "upn_suffixes[#1]: expected a UPN suffix");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: CORP.TEST\n    - name: corp.test\n");
+    expect_error(yaml, 7, 13, "kerberos.realms[corp.test].name: realm corp.test is listed twice");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: ad.example.test\n");
+    expect_error(yaml, 6, 13, "is kerberos.realm spelled with another case: write it as AD.EXAMPLE.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: \"A@B\"\n");
+    expect_error(yaml, 6, 13, "kerberos.realms[A@B].name: \"A@B\" is not a realm name");
+    snprintf(yaml, sizeof yaml, tmpl, "    - kdcs: [dc1]\n");
+    expect_error(yaml, 6, 7, "missing required key \"name\" in kerberos.realms[#1]");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      kdc: [dc1]\n");
+    expect_error(yaml, 7, 7, "unknown key \"kdc\" in realm \"X.TEST\" of kerberos.realms");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      upn_suffixes: [corp.com]\n"
+                                      "    - name: Y.TEST\n      upn_suffixes: [CORP.com]\n");
+    expect_error(yaml, 9, 7, "kerberos.realms[Y.TEST].upn_suffixes: CORP.com is already the realm X.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: X.TEST\n      upn_suffixes: [ad.example.test]\n");
+    expect_error(yaml, 7, 7, "ad.example.test is already the realm AD.EXAMPLE.TEST");
+    snprintf(yaml, sizeof yaml, tmpl, "    name: X.TEST\n");
+    expect_error(yaml, 6, 5, "kerberos.realms: expected a list of realms");
+
+    /* lower case: loads, with a warning */
+    cg_diag d;
+    snprintf(yaml, sizeof yaml, tmpl, "    - name: corp.test\n");
+    cfg = load(yaml, &d);
+    assert_non_null(cfg);
+    assert_true(has_diag(&d, CG_DIAG_WARNING, 6, 13, "has lower-case letters"));
+    cg_diag_free(&d);
+    cg_config_unref(cfg);
+}
+
 static void test_kerberos_errors(void **state)
 {
     (void)state;
@@ -1382,7 +1434,7 @@ static void test_kerberos_errors(void **state)
     expect_error("kerberos:\n  keytab: k.keytab\n  principal: HTTP/proxy\n" MINIMAL, 2, 3,
                  "missing required key \"realm\" in kerberos (expected the default realm");
     expect_error("kerberos:\n" MINIMAL, 1, 10,
-                 "kerberos: expected a mapping with keys keytab, principal, realm, krb5_config, "
+                 "kerberos: expected a mapping with keys keytab, principal, realm, realms, krb5_config, "
                  "kdc_timeout, refresh_before, negative_cache, got no value");
     expect_error("kerberos:\n  keytab: k\n  principal: p\n  realm: R\n  password: x\n" MINIMAL, 5, 3,
                  "unknown key \"password\" in kerberos");
@@ -1764,8 +1816,8 @@ static void test_listener_revocation(void **state)
 static void test_mapping_loaded_with_tls(void **state)
 {
     (void)state;
-    char *crt = repo_file("certs-dev/server/server.crt"), *key = repo_file("certs-dev/server/server.key");
-    char *ca = repo_file("certs-dev/ca/root.crt"), yaml[4096];
+    char *crt = fx_repo_file("certs-dev/server/server.crt"), *key = fx_repo_file("certs-dev/server/server.key");
+    char *ca = fx_repo_file("certs-dev/ca/root.crt"), yaml[4096];
     static const char tmpl[] = MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"
@@ -1807,12 +1859,113 @@ static void test_mapping_loaded_with_tls(void **state)
     free(ca);
 }
 
+/* The snapshot's runtime objects come from the installed builders
+ * (config.h): each listener's TLS context and mapping built through them,
+ * with the listener's own settings, and freed by the last unref through
+ * the builders that built them; a builder that fails without saying why
+ * still fails the load with one error at the listener's certificate. */
+static struct {
+    unsigned tls_new, tls_free, mapping_load, mapping_unref;
+    unsigned workers;
+    const char *listener, *mapping_path;
+    bool fail_tls;
+} fake;
+static int fake_tls, fake_mapping; /* their addresses stand for the objects */
+
+static struct cg_tls_server *fake_tls_new(const cg_listener_cfg *l, unsigned workers, const char *file,
+                                          cg_diag *diag)
+{
+    (void)file;
+    (void)diag;
+    fake.tls_new++;
+    fake.workers = workers;
+    fake.listener = l->name;
+    return fake.fail_tls ? NULL : (struct cg_tls_server *)&fake_tls;
+}
+static void fake_tls_free(struct cg_tls_server *tls)
+{
+    assert_ptr_equal(tls, (struct cg_tls_server *)&fake_tls);
+    fake.tls_free++;
+}
+static struct cg_mapping *fake_mapping_load(const char *path, cg_diag *diag)
+{
+    (void)diag;
+    fake.mapping_load++;
+    fake.mapping_path = path;
+    return (struct cg_mapping *)&fake_mapping;
+}
+static void fake_mapping_unref(struct cg_mapping *m)
+{
+    assert_ptr_equal(m, (struct cg_mapping *)&fake_mapping);
+    fake.mapping_unref++;
+}
+
+static void test_snapshot_objects_from_builders(void **state)
+{
+    (void)state;
+    static const cg_config_builders builders = { fake_tls_new, fake_tls_free, fake_mapping_load,
+                                                 fake_mapping_unref };
+    static const char yaml[] = "workers: 3\n" MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls: { certificate: /x/server.crt, key: /x/server.key, client_ca: /x/ca.crt }\n"
+        "    mapping: /x/map.yaml\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    cg_diag d;
+
+    memset(&fake, 0, sizeof fake);
+    cg_config_set_builders(&builders);
+    cg_diag_init(&d);
+    cg_config *cfg = cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d);
+    assert_non_null(cfg);
+    assert_ptr_equal(cfg->listeners[0].tls, (struct cg_tls_server *)&fake_tls);
+    assert_ptr_equal(cfg->listeners[0].mapping, (struct cg_mapping *)&fake_mapping);
+    assert_int_equal(fake.tls_new, 1);
+    assert_int_equal(fake.workers, 3);
+    assert_string_equal(fake.listener, "main");
+    assert_int_equal(fake.mapping_load, 1);
+    assert_string_equal(fake.mapping_path, "/x/map.yaml");
+    assert_int_equal(fake.tls_free + fake.mapping_unref, 0);
+    /* Freed by what built it, whatever is installed by then. */
+    cg_snapshot_builders_install();
+    cg_config_unref(cfg);
+    assert_int_equal(fake.tls_free, 1);
+    assert_int_equal(fake.mapping_unref, 1);
+    cg_diag_free(&d);
+    cg_config_set_builders(&builders);
+
+    /* CG_CONFIG_SKIP_TLS: neither is built. */
+    memset(&fake, 0, sizeof fake);
+    cg_diag_init(&d);
+    cfg = cg_config_load_string(yaml, strlen(yaml), NAME, CG_CONFIG_SKIP_TLS, &d);
+    assert_non_null(cfg);
+    assert_null(cfg->listeners[0].tls);
+    assert_null(cfg->listeners[0].mapping);
+    cg_config_unref(cfg);
+    assert_int_equal(fake.tls_new + fake.tls_free + fake.mapping_load + fake.mapping_unref, 0);
+    cg_diag_free(&d);
+
+    memset(&fake, 0, sizeof fake);
+    fake.fail_tls = true;
+    cg_diag_init(&d);
+    assert_null(cg_config_load_string(yaml, strlen(yaml), NAME, 0, &d));
+    assert_int_equal(d.errors, 1);
+    if (!has_diag(&d, CG_DIAG_ERROR, 8, 25, "listener \"main\": TLS setup failed"))
+        cg_diag_print(&d, stderr);
+    assert_true(has_diag(&d, CG_DIAG_ERROR, 8, 25, "listener \"main\": TLS setup failed"));
+    assert_int_equal(fake.mapping_load, 0); /* mappings come after TLS */
+    cg_diag_free(&d);
+
+    cg_snapshot_builders_install();
+}
+
 /* ---- files ---- */
 
 static void test_reference_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/certgate.yaml");
+    char *path = fx_repo_file("conf/certgate.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1883,7 +2036,7 @@ static void test_reference_config_parses(void **state)
 static void test_demo_config_parses(void **state)
 {
     (void)state;
-    char *path = repo_file("conf/demo.yaml");
+    char *path = fx_repo_file("conf/demo.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1924,7 +2077,7 @@ static void test_demo_config_parses(void **state)
 static void test_relative_paths_from_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-relative.yaml");
+    char *path = fx_data_file("config-relative.yaml");
     cg_diag d;
     cg_diag_init(&d);
     cg_config *cfg = cg_config_load(path, CG_CONFIG_SKIP_TLS, &d);
@@ -1933,7 +2086,7 @@ static void test_relative_paths_from_file(void **state)
     assert_non_null(cfg);
 
     /* Expected: <absolute dir of the file>/<relative path>. */
-    const char *data = test_data();
+    const char *data = fx_test_data();
     char *dir = data[0] == '/' ? strdup(data) : cwd_join(data), *want;
     assert_true(asprintf(&want, "%s/logs/certgate.log", dir) > 0);
     assert_string_equal(cfg->log_file, want);
@@ -1983,7 +2136,7 @@ static void test_relative_paths_from_file(void **state)
 static void test_errors_in_file(void **state)
 {
     (void)state;
-    char *path = data_file("config-errors.yaml");
+    char *path = fx_data_file("config-errors.yaml");
     cg_diag d;
     cg_diag_init(&d);
     assert_null(cg_config_load(path, CG_CONFIG_SKIP_TLS, &d));
@@ -2629,6 +2782,8 @@ static void test_admin_section_invalid(void **state)
 
 int main(void)
 {
+    /* TLS contexts and mappings: tls.h's and mapping.h's, as in certgate. */
+    cg_snapshot_builders_install();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_full),
@@ -2658,12 +2813,14 @@ int main(void)
         cmocka_unit_test(test_revocation_errors),
         cmocka_unit_test(test_kerberos_section),
         cmocka_unit_test(test_kerberos_errors),
+        cmocka_unit_test(test_kerberos_realms),
         cmocka_unit_test(test_backend_kerberos),
         cmocka_unit_test(test_backend_kerberos_needs_section),
         cmocka_unit_test(test_route_to_kerberos_backend_needs_mapping),
         cmocka_unit_test(test_listener_tls_new_keys),
         cmocka_unit_test(test_listener_revocation),
         cmocka_unit_test(test_mapping_loaded_with_tls),
+        cmocka_unit_test(test_snapshot_objects_from_builders),
         cmocka_unit_test(test_reference_config_parses),
         cmocka_unit_test(test_demo_config_parses),
         cmocka_unit_test(test_relative_paths_from_file),

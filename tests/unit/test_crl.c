@@ -32,8 +32,10 @@
 #include "crl_fetch.h"
 #include "crl_parse.h"
 #include "crl_store.h"
-#include "crl_testkit.h"
 #include "verify.h"
+
+#include "fixtures.h"
+#include "x509_kit.h"
 
 /* ---- a small PKI shared by the tests ---- */
 
@@ -400,8 +402,7 @@ static void env_init(env *e, cg_revocation_mode mode)
     e->l.revocation.crl_files = e->files;
     e->cfg.listeners = &e->l;
     e->cfg.nlisteners = 1;
-    snprintf(e->dir, sizeof e->dir, "/tmp/cg-test-crl-XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
+    assert_non_null(fx_tmpdir(e->dir, sizeof e->dir, "crl"));
 }
 
 static void env_start(env *e)
@@ -427,13 +428,6 @@ static const cg_crl_policy *policy(env *e)
     return &e->pol;
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static void env_free(env *e)
 {
     if (e->f) {
@@ -444,15 +438,7 @@ static void env_free(env *e)
     cg_crl_store_free(e->store);
     for (size_t i = 0; i < e->l.revocation.ncrl_files; i++)
         free(e->files[i]);
-    rm_rf(e->dir);
-}
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(p, 1, n, fp), n);
-    fclose(fp);
+    assert_int_equal(fx_rm_rf(e->dir), 0);
 }
 
 static void add_crl_file(env *e, const char *name, const tk_crl_opts *o)
@@ -461,7 +447,7 @@ static void add_crl_file(env *e, const char *name, const tk_crl_opts *o)
     unsigned char *der = tk_crl(o, &len);
     char *path;
     assert_true(asprintf(&path, "%s/%s", e->dir, name) > 0);
-    write_file(path, der, len);
+    fx_write_file(path, der, len);
     free(der);
     e->files[e->l.revocation.ncrl_files++] = path;
 }
@@ -848,12 +834,12 @@ static void test_store_files_and_cache_dir(void **state)
                      0);
     char path[256];
     snprintf(path, sizeof path, "%s/root.crl", sub);
-    write_file(path, pem, strlen((char *)pem));
+    fx_write_file(path, pem, strlen((char *)pem));
     snprintf(path, sizeof path, "%s/root.crl.der", sub);
-    write_file(path, der, len); /* the same CRL twice: kept once */
+    fx_write_file(path, der, len); /* the same CRL twice: kept once */
     free(der);
     snprintf(path, sizeof path, "%s/README", sub);
-    write_file(path, "hello\n", 6);
+    fx_write_file(path, "hello\n", 6);
     e.files[e.l.revocation.ncrl_files++] = strdup(sub);
     char cache[128];
     snprintf(cache, sizeof cache, "%s/cache", e.dir);
@@ -868,10 +854,10 @@ static void test_store_files_and_cache_dir(void **state)
         snprintf(name + 2 * i, 3, "%02x", id[i]);
     snprintf(path, sizeof path, "%s/%s.crl", cache, name);
     der = tk_crl(&(tk_crl_opts){ .issuer = INT_DN, .key = &int_key }, &len);
-    write_file(path, der, len);
+    fx_write_file(path, der, len);
     free(der);
     snprintf(path, sizeof path, "%s/.%s.crl.123.tmp", cache, name);
-    write_file(path, "partial", 7);
+    fx_write_file(path, "partial", 7);
 
     cg_diag d;
     cg_diag_init(&d);

@@ -32,6 +32,8 @@
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 
+#include "fixtures.h"
+
 static char tmpdir[256];
 static char keytab_path[300];
 static char krb5conf_refused[300];
@@ -39,25 +41,6 @@ static char krb5conf_silent[300];
 static int silent_fd = -1;
 
 /* ---- fixtures ---- */
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &l);
-    close(s); /* nothing listens there now (TCP; UDP is not used: udp_preference_limit = 1) */
-    return ntohs(a.sin_port);
-}
 
 static int silent_listener(int *port)
 {
@@ -71,52 +54,20 @@ static int silent_listener(int *port)
     return s;
 }
 
-static void write_krb5conf(const char *path, int port)
-{
-    char text[1024];
-    snprintf(text, sizeof text,
-             "[libdefaults]\n default_realm = EXAMPLE.TEST\n dns_lookup_kdc = false\n dns_lookup_realm = false\n"
-             " rdns = false\n dns_canonicalize_hostname = false\n udp_preference_limit = 1\n"
-             "[realms]\n EXAMPLE.TEST = {\n  kdc = 127.0.0.1:%d\n }\n", port);
-    write_file(path, text);
-}
-
-/* A keytab with a random aes256 key for principal at kvno. */
-static void write_keytab(const char *path, const char *principal, unsigned kvno)
-{
-    krb5_context ctx;
-    assert_int_equal(krb5_init_context(&ctx), 0);
-    char name[400];
-    snprintf(name, sizeof name, "FILE:%s", path);
-    krb5_keytab kt;
-    assert_int_equal(krb5_kt_resolve(ctx, name, &kt), 0);
-    krb5_keytab_entry e;
-    memset(&e, 0, sizeof e);
-    assert_int_equal(krb5_parse_name(ctx, principal, &e.principal), 0);
-    e.vno = kvno;
-    assert_int_equal(krb5_c_make_random_key(ctx, ENCTYPE_AES256_CTS_HMAC_SHA1_96, &e.key), 0);
-    assert_int_equal(krb5_kt_add_entry(ctx, kt, &e), 0);
-    krb5_free_keyblock_contents(ctx, &e.key);
-    krb5_free_principal(ctx, e.principal);
-    krb5_kt_close(ctx, kt);
-    krb5_free_context(ctx);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cg-test-delegation-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (!fx_tmpdir(tmpdir, sizeof tmpdir, "delegation"))
         return -1;
     snprintf(keytab_path, sizeof keytab_path, "%s/proxy.keytab", tmpdir);
     snprintf(krb5conf_refused, sizeof krb5conf_refused, "%s/krb5-refused.conf", tmpdir);
     snprintf(krb5conf_silent, sizeof krb5conf_silent, "%s/krb5-silent.conf", tmpdir);
-    write_krb5conf(krb5conf_refused, closed_port());
+    fx_write_krb5_conf(krb5conf_refused, fx_closed_port());
     int port;
     silent_fd = silent_listener(&port);
-    write_krb5conf(krb5conf_silent, port);
+    fx_write_krb5_conf(krb5conf_silent, port);
     setenv("KRB5_CONFIG", krb5conf_refused, 1);
-    write_keytab(keytab_path, "HTTP/proxy.example.test@EXAMPLE.TEST", 7);
+    fx_write_keytab(keytab_path, "HTTP/proxy.example.test@EXAMPLE.TEST", 7);
     return 0;
 }
 
@@ -125,9 +76,7 @@ static int group_teardown(void **state)
     (void)state;
     if (silent_fd >= 0)
         close(silent_fd);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return fx_rm_rf(tmpdir);
 }
 
 /* ---- base64 ---- */
@@ -165,8 +114,12 @@ static void test_user_names(void **s)
     char out[64], err[256];
     assert_true(cg_kdc_user_name("alice", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
     assert_string_equal(out, "alice@EXAMPLE.TEST");
+    /* a realm not served here: an enterprise name in the proxy's realm */
     assert_true(cg_kdc_user_name("bob@OTHER.TEST", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
-    assert_string_equal(out, "bob@OTHER.TEST");
+    assert_string_equal(out, "bob\\@OTHER.TEST@EXAMPLE.TEST");
+    /* the realm matched without regard to case, written as configured */
+    assert_true(cg_kdc_user_name("bob@example.test", "EXAMPLE.TEST", out, sizeof out, err, sizeof err));
+    assert_string_equal(out, "bob@EXAMPLE.TEST");
     static const char *bad[] = {"", "al ice", "alice/admin", "krbtgt/EXAMPLE.TEST", "a@b@C", "@EXAMPLE.TEST",
                                 "alice@", "ali\tce", "ali\\ce", "al\x7f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -271,7 +224,7 @@ static void test_keytab_keys(void **s)
 
     char garbage[400];
     snprintf(garbage, sizeof garbage, "%s/garbage.keytab", tmpdir);
-    write_file(garbage, "this is not a keytab");
+    fx_write_text(garbage, "this is not a keytab");
     assert_int_not_equal(cg_kdc_keytab_keys(ctx, garbage, keys, 8, &n, err, sizeof err), 0);
     assert_non_null(strstr(err, "garbage.keytab"));
     krb5_free_context(ctx);

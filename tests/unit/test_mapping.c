@@ -24,6 +24,7 @@
 
 #include "cert_key.h"
 #include "cert_view.h"
+#include "fixtures.h"
 #include "glob.h"
 #include "mapping.h"
 #include "mapping_load.h"
@@ -34,19 +35,6 @@
 /* ======================================================================
  * Test data
  * ====================================================================== */
-
-static const char *test_data(void)
-{
-    const char *data = getenv("CG_TEST_DATA");
-    return data && *data ? data : "tests/data";
-}
-
-static char *repo_file(const char *rel)
-{
-    char *out;
-    assert_true(asprintf(&out, "%s/../../%s", test_data(), rel) > 0);
-    return out;
-}
 
 static char *slurp(const char *path)
 {
@@ -64,7 +52,7 @@ static mbedtls_x509_crt *dev_cert(const char *name)
 {
     char rel[128];
     snprintf(rel, sizeof rel, "certs-dev/client/%s.crt", name);
-    char *path = repo_file(rel);
+    char *path = fx_repo_file(rel);
     mbedtls_x509_crt *c = malloc(sizeof *c);
     mbedtls_x509_crt_init(c);
     assert_int_equal(mbedtls_x509_crt_parse_file(c, path), 0);
@@ -927,7 +915,7 @@ static void test_multi_values_undecodable(void **state)
 
 static char *alice_pem(void)
 {
-    char *path = repo_file("certs-dev/client/alice.crt");
+    char *path = fx_repo_file("certs-dev/client/alice.crt");
     char *text = slurp(path);
     free(path);
     /* the file is alice then the intermediate: keep alice's block */
@@ -983,7 +971,7 @@ static void test_one_to_one_forms(void **state)
     snprintf(y, sizeof y, "one_to_one:\n  - certificate: |\n%s    principal: a@EXAMPLE.TEST\n", indented);
     expect_allow(y, alice, "a@EXAMPLE.TEST", NULL);
     /* certificate_file, relative to the mapping file's directory */
-    char *dir = repo_file("certs-dev/client");
+    char *dir = fx_repo_file("certs-dev/client");
     cg_diag d;
     cg_diag_init(&d);
     const char *yf = "one_to_one:\n  - certificate_file: alice.crt\n    principal: a@EXAMPLE.TEST\n";
@@ -1551,7 +1539,7 @@ static void test_shipped_files(void **state)
     (void)state;
     static const char *const files[] = { "conf/mapping.example.yaml", "conf/demo-mapping.yaml", NULL };
     for (int i = 0; files[i]; i++) {
-        char *path = repo_file(files[i]);
+        char *path = fx_repo_file(files[i]);
         cg_diag d;
         cg_diag_init(&d);
         cg_mapping *m = cg_mapping_load(path, &d);
@@ -1569,7 +1557,7 @@ static void test_shipped_files(void **state)
 static void test_certificate_file_bundle(void **state)
 {
     (void)state;
-    char *alice = repo_file("certs-dev/client/alice.crt"), *bob = repo_file("certs-dev/client/bob.crt");
+    char *alice = fx_repo_file("certs-dev/client/alice.crt"), *bob = fx_repo_file("certs-dev/client/bob.crt");
     char *a = slurp(alice), *b = slurp(bob);
     char path[] = "/tmp/cg-mapping-bundle-XXXXXX";
     int fd = mkstemp(path);

@@ -14,29 +14,20 @@
 
 #include "pidfile.h"
 
+#include "fixtures.h"
+
 static char dir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/cg-unit-pidfile-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    return fx_tmpdir(dir, sizeof dir, "pidfile") ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    return fx_rm_rf(dir);
 }
 
 static void test_write_read_remove(void **state)
@@ -76,7 +67,7 @@ static void test_write_read_remove(void **state)
     assert_int_equal(access(status, F_OK), -1);
 
     /* Another process's pid file is not ours to remove. */
-    write_file(path, "1\n");
+    fx_write_text(path, "1\n");
     assert_true(cg_pidfile_remove(path, err, sizeof err));
     assert_int_equal(access(path, F_OK), 0);
 }
@@ -88,7 +79,7 @@ static void test_garbage_and_stale(void **state)
     snprintf(path, sizeof path, "%s/bad.pid", dir);
     const char *bad[] = { "", "abc\n", "-5\n", "0\n", "12x\n", "99999999999999999999\n" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        write_file(path, bad[i]);
+        fx_write_text(path, bad[i]);
         assert_int_equal(cg_pidfile_read(path, err, sizeof err), -1);
         assert_non_null(strstr(err, "holds no process id"));
         bool stale = false;
@@ -103,7 +94,7 @@ static void test_garbage_and_stale(void **state)
     }
     char text[32];
     snprintf(text, sizeof text, "%ld\n", (long)child);
-    write_file(path, text);
+    fx_write_text(path, text);
     bool stale = false;
     assert_true(cg_pidfile_check(path, &stale, err, sizeof err));
     assert_true(stale);

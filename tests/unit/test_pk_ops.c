@@ -12,8 +12,9 @@
 
 #include <mbedtls/sha256.h>
 
-#include "crl_testkit.h"
 #include "pk_ops.h"
+
+#include "x509_kit.h"
 
 static void hash_of(const char *text, unsigned char out[32])
 {

@@ -1,15 +1,7 @@
-/* Test kit for the revocation and verification tests and the CRL benchmark
- * (tests/unit/test_crl.c, tests/unit/test_verify.c, bench/crl_bench.c):
- * keys, certificates and CRLs made in memory with mbedTLS. Header-only and
- * not part of certgate itself; include it from exactly one file per program.
- *
- * Every function aborts on failure: a test kit that fails is a broken test.
- */
-#ifndef CG_CRL_TESTKIT_H
-#define CG_CRL_TESTKIT_H
+/* The x509 test kit (x509_kit.h): keys, certificates and CRLs made in
+ * memory with mbedTLS. Every function aborts on failure. */
+#include "x509_kit.h"
 
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +12,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
-#include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
 
 #define TK_CHECK(x)                                                                           \
@@ -34,7 +24,7 @@
         }                                                                                     \
     } while (0)
 
-static int tk_rng(void *unused, unsigned char *out, size_t len)
+int tk_rng(void *unused, unsigned char *out, size_t len)
 {
     static bool seeded;
     static mbedtls_entropy_context entropy;
@@ -50,7 +40,7 @@ static int tk_rng(void *unused, unsigned char *out, size_t len)
 }
 
 /* An EC P-256 key, or RSA of rsa_bits when rsa_bits > 0. */
-static __attribute__((unused)) void tk_key(mbedtls_pk_context *pk, int rsa_bits)
+void tk_key(mbedtls_pk_context *pk, int rsa_bits)
 {
     mbedtls_pk_init(pk);
     if (rsa_bits > 0) {
@@ -63,7 +53,7 @@ static __attribute__((unused)) void tk_key(mbedtls_pk_context *pk, int rsa_bits)
 }
 
 /* "YYYYMMDDHHMMSS" for t (UTC). */
-static __attribute__((unused)) void tk_time14(int64_t t, char out[15])
+static void tk_time14(int64_t t, char out[15])
 {
     time_t tt = (time_t)t;
     struct tm tm;
@@ -164,7 +154,7 @@ static int tk_w_sigalg(unsigned char **p, unsigned char *start, const char *oid,
 /* CRLDistributionPoints / FreshestCRL value for urls (NULL-terminated),
  * one DistributionPoint with every URL as a fullName. Into out (cap bytes);
  * returns the length. */
-static __attribute__((unused)) size_t tk_dp_value(const char *const *urls, unsigned char *out, size_t cap)
+size_t tk_dp_value(const char *const *urls, unsigned char *out, size_t cap)
 {
     unsigned char *start = out, *p = out + cap;
     size_t n = 0, len = 0;
@@ -192,26 +182,8 @@ static __attribute__((unused)) size_t tk_dp_value(const char *const *urls, unsig
 
 /* ---- certificates ---- */
 
-typedef struct tk_cert_opts {
-    const char *subject;             /* "CN=leaf,O=Test" */
-    const char *issuer;              /* NULL: self-signed */
-    mbedtls_pk_context *key;         /* the subject's key */
-    mbedtls_pk_context *issuer_key;  /* NULL: self-signed */
-    const char *serial;              /* decimal; default "1" */
-    int64_t not_before, not_after;   /* default: now - 1 day .. now + 365 days */
-    int ca;                          /* -1: no basicConstraints; 0 CA:FALSE; 1 CA:TRUE */
-    int pathlen;                     /* -1: none (with ca 1) */
-    unsigned key_usage;              /* MBEDTLS_X509_KU_*; 0: no extension */
-    const char *eku;                 /* NULL: none; "client", "server", "email" */
-    const char *cdp[4];              /* CRL Distribution Point URLs */
-    const char *freshest[4];         /* Freshest CRL URLs */
-    const unsigned char *cdp_raw;    /* instead of cdp: this CRL Distribution Points value as is */
-    size_t cdp_raw_len;
-    mbedtls_md_type_t md;            /* default SHA-256 */
-} tk_cert_opts;
-
-/* A parsed certificate (free with mbedtls_x509_crt_free + free). */
-static __attribute__((unused)) mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
+/* A parsed certificate (free with tk_cert_free). */
+mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
 {
     mbedtls_x509write_cert w;
     mbedtls_mpi serial;
@@ -276,7 +248,7 @@ static __attribute__((unused)) mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
     return c;
 }
 
-static __attribute__((unused)) void tk_cert_free(mbedtls_x509_crt *c)
+void tk_cert_free(mbedtls_x509_crt *c)
 {
     if (c) {
         mbedtls_x509_crt_free(c);
@@ -286,36 +258,8 @@ static __attribute__((unused)) void tk_cert_free(mbedtls_x509_crt *c)
 
 /* ---- CRLs ---- */
 
-typedef struct tk_crl_entry {
-    uint64_t serial;     /* used when serial_bytes is NULL */
-    const unsigned char *serial_bytes;
-    size_t serial_len;
-    int64_t when;        /* default: now - 1 hour */
-    int reason;          /* CRLReason, or -1: no reasonCode */
-} tk_crl_entry;
-
-typedef struct tk_crl_opts {
-    const char *issuer;             /* Name */
-    mbedtls_pk_context *key;        /* signs it */
-    mbedtls_md_type_t md;           /* default SHA-256 */
-    int64_t this_update;            /* default now - 1 hour */
-    int64_t next_update;            /* default now + 1 day; -1: none */
-    uint64_t number;                /* cRLNumber when > 0 */
-    bool delta;                     /* deltaCRLIndicator = base_number */
-    uint64_t base_number;
-    unsigned idp;                   /* 1 onlyUser, 2 onlyCA, 4 someReasons, 8 indirect */
-    const char *freshest[4];        /* FreshestCRL URLs */
-    const unsigned char *freshest_raw; /* instead: this FreshestCRL value as is */
-    size_t freshest_raw_len;
-    bool unknown_critical;          /* an unsupported critical extension */
-    const tk_crl_entry *entries;    /* or generated: */
-    size_t nentries;
-    uint64_t gen_count;             /* entries with serials gen_first, gen_first + gen_step, ... */
-    uint64_t gen_first, gen_step;
-} tk_crl_opts;
-
 /* A DER CRL (malloc'd; *len set). */
-static __attribute__((unused)) unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
+unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
 {
     int64_t now = (int64_t)time(NULL);
     size_t n = o->entries ? o->nentries : (size_t)o->gen_count;
@@ -475,5 +419,3 @@ static __attribute__((unused)) unsigned char *tk_crl(const tk_crl_opts *o, size_
     *out_len = olen;
     return out;
 }
-
-#endif
