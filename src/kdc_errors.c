@@ -195,7 +195,8 @@ SAY(say_no_transition)
 {
     cg_refuse(out, K, "the KDC refused S4U2Proxy to %s for %s (%s): the S4U2Self ticket issued to %s is not "
               "forwardable, and %s gets no forwardable S4U2Self ticket for anyone, so it has no protocol transition, "
-              "and no resource-based delegation let it through either: " PT_HOW "; " RBCD_HOW,
+              "and no resource-based delegation let it through either (Samba's KDC wants protocol transition for "
+              "RBCD too): " PT_HOW "; " RBCD_HOW,
               X->target, X->user, X->msg, X->proxy, X->proxy, X->proxy);
 }
 
