@@ -193,11 +193,11 @@ SAY(say_user_sensitive)
 
 SAY(say_no_transition)
 {
-    cg_refuse(out, K, "the KDC refused S4U2Proxy to %s for %s (%s): the S4U2Self ticket issued to %s is not "
-              "forwardable, and %s gets no forwardable S4U2Self ticket for anyone, so it has no protocol transition, "
-              "and no resource-based delegation let it through either (Samba's KDC wants protocol transition for "
-              "RBCD too): " PT_HOW "; " RBCD_HOW,
-              X->target, X->user, X->msg, X->proxy, X->proxy, X->proxy);
+    cg_refuse(out, K, "the KDC refused S4U2Proxy to %s for %s (%s): the S4U2Self ticket is not forwardable and %s "
+              "gets no forwardable one for anyone: no protocol transition, which classic delegation needs (and "
+              "Samba's RBCD too), and no resource-based delegation let it through: set \"Use any authentication "
+              "protocol\" on it (AD: Delegation tab; MIT: kadmin modprinc +ok_to_auth_as_delegate); " RBCD_HOW,
+              X->target, X->user, X->msg, X->proxy);
 }
 
 SAY(say_not_fwd_either)

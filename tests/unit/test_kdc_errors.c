@@ -233,6 +233,18 @@ static void test_rbcd_flow_refusals(void **s)
         expect(CG_KDC_PHASE_S4U2PROXY, refusals[i], &fwd, CG_REFUSE_DELEGATION_DENIED, 502,
                NEED("PrincipalsAllowedToDelegateToAccount"));
     }
+    /* with names and the message as long as the AD lab's, every S4U2Proxy
+     * refusal's sentence fits whole (the fix is at its end) */
+    const cg_kdc_known *hints[] = { &not_fwd, &no_pt, &sensitive, &fwd, NULL };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        cg_kdc_names n = { .proxy = "HTTP/proxy.example.test@AD.EXAMPLE.TEST", .user = "alice@AD.EXAMPLE.TEST",
+                           .target = "HTTP/backend.example.test@AD.EXAMPLE.TEST", .realm = "AD.EXAMPLE.TEST",
+                           .keytab = "/etc/certgate/proxy.keytab", .known = hints[i] };
+        cg_refusal r;
+        cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, "KDC can't fulfill requested option", &n, &r);
+        if (strlen(r.detail) >= sizeof r.detail - 1)
+            fail_msg("hints %zu: sentence cut: %s", i, r.detail);
+    }
     /* non-forwardable evidence, but the KDC's answer is about something
      * else: that answer is the diagnosis, not the flag */
     expect(CG_KDC_PHASE_S4U2PROXY, KRB5_KDC_UNREACH, &not_fwd, CG_REFUSE_KDC_UNREACHABLE, 503, NULL);
