@@ -39,13 +39,3 @@ const char *cg_deleg_model_text(cg_deleg_model m)
     }
     return "unknown (no S4U2Proxy ticket was granted)";
 }
-
-void cg_deleg_s4u2proxy_refusal(krb5_error_code code, const char *krb_msg, bool evidence_forwardable,
-                                const cg_kdc_names *n, cg_refusal *out)
-{
-    if (!evidence_forwardable && (code == KRB5KDC_ERR_BADOPTION || code == KRB5KDC_ERR_POLICY)) {
-        cg_kdc_not_forwardable(n, out);
-        return;
-    }
-    cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, code, krb_msg, n, out);
-}

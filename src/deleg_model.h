@@ -1,5 +1,6 @@
 /* Which model of constrained delegation lets the proxy act for a user, as
- * far as the tickets tell, and the refusal when the KDC says no to S4U2Proxy.
+ * far as the tickets tell. A refusal of S4U2Proxy is worded by the catalogue
+ * (kdc_errors.h, through kdc_diagnose.h), which reads the evidence's flag.
  *
  * S4U2Self gives the proxy a ticket for the user to itself (the evidence).
  * The KDC makes it forwardable only when the proxy may use protocol
@@ -26,9 +27,6 @@
 
 #include <krb5.h>
 
-#include "error.h"
-#include "kdc_errors.h"
-
 typedef enum cg_deleg_model {
     CG_DELEG_MODEL_UNKNOWN = 0,      /* no S4U2Proxy granted (yet) */
     CG_DELEG_MODEL_CLASSIC_OR_RBCD,  /* granted for forwardable evidence */
@@ -46,13 +44,5 @@ const char *cg_deleg_model_name(cg_deleg_model m);
 
 /* A sentence for the operator (doctor): the model and the attribute behind it. */
 const char *cg_deleg_model_text(cg_deleg_model m);
-
-/* The refusal for a failed S4U2Proxy (code and krb_msg from the KDC step).
- * A KDC refusal (BADOPTION, POLICY) of non-forwardable evidence is the
- * protocol-transition refusal (neither model allowed it: no protocol
- * transition for classic delegation, no RBCD entry for the proxy); anything
- * else is the S4U2Proxy diagnosis of kdc_errors.h. */
-void cg_deleg_s4u2proxy_refusal(krb5_error_code code, const char *krb_msg, bool evidence_forwardable,
-                                const cg_kdc_names *n, cg_refusal *out);
 
 #endif

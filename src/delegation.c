@@ -64,6 +64,7 @@
 
 #include "deleg_model.h"
 #include "delegation_internal.h"
+#include "kdc_diagnose.h"
 #include "kdc_errors.h"
 #include "kdc_names.h"
 #include "kdc_state.h"
@@ -193,6 +194,7 @@ static void names_of(const cg_kerberos *k, const char *user, const char *target,
     n->target = target;
     n->realm = realm ? realm : k->realm;
     n->keytab = k->keytab;
+    n->known = NULL;
 }
 
 cg_kdc_realms *cg_deleg_realms(cg_kerberos *k)
@@ -223,10 +225,9 @@ cg_proxy *cg_deleg_proxy_get(cg_kerberos *k, krb5_context ctx, cg_refusal *why, 
     int64_t kdc_time = 0;
     krb5_error_code rc = cg_kdc_get_tgt(ctx, k->keytab, k->principal, np->ccname, &np->end, &kdc_time);
     if (rc) {
-        char m[256];
         cg_kdc_names n;
         names_of(k, NULL, NULL, NULL, &n);
-        cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), &n, why);
+        cg_kdc_diagnose(ctx, NULL, CG_KDC_PHASE_PROXY_TGT, rc, NULL, &n, why);
         cg_kdc_destroy_ccache(ctx, np->ccname);
         free(np);
         /* an old TGT that is still valid is better than none */
@@ -286,7 +287,6 @@ static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
         snprintf(u.realm, sizeof u.realm, "%s", k->realm);
     cg_kdc_names n;
     names_of(k, user, target, u.realm, &n);
-    char m[256];
     cg_ucred *out = NULL;
     krb5_creds *evidence = NULL, *svc = NULL;
     snprintf(x->down_realm, sizeof x->down_realm, "%s", k->realm);
@@ -296,9 +296,10 @@ static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
     snprintf(x->down_realm, sizeof x->down_realm, "%s", u.realm);
     rc = cg_kdc_s4u2self(ctx, p->ccname, user, &evidence);
     if (rc) {
+        char m[256];
         cg_kdc_krb_message(ctx, rc, m, sizeof m);
         if (!cg_kdc_realm_refusal(realms, &u, rc, m, why))
-            cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, m, &n, why);
+            cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &n, why);
         goto done;
     }
     char *cname = NULL;
@@ -315,7 +316,7 @@ static cg_ucred *exchange(cg_kerberos *k, cg_xwork *x)
     n.realm = k->realm;
     rc = cg_kdc_s4u2proxy(ctx, p->ccname, evidence, target, &svc);
     if (rc) {
-        cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(ctx, rc, m, sizeof m), fwd, &n, why);
+        cg_kdc_diagnose(ctx, p->ccname, CG_KDC_PHASE_S4U2PROXY, rc, evidence, &n, why);
         goto done;
     }
     note_model(k, cg_deleg_model_of(fwd));

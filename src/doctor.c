@@ -47,9 +47,11 @@
 
 #include "deleg_model.h"
 #include "doctor_ad.h"
+#include "kdc_diagnose.h"
 #include "kdc_errors.h"
 #include "kdc_steps.h"
 #include "mapping.h"
+#include "token_size.h"
 
 #define MAX_TARGETS 64
 #define MAX_KEYS 128
@@ -237,8 +239,8 @@ static void probe(const char *url, const char *path, const char *token, probe_an
 #define PROBE_LARGE_HEADER 4096
 
 /* The verdict on the probe: what the backend really answered. */
-static void report_probe(doctor_run *r, const char *url, const char *path, const char *user, const char *target,
-                         size_t token_len, const probe_answer *a, const char *err)
+static void report_probe(doctor_run *r, const char *label, const char *url, const char *path, const char *user,
+                         const char *target, size_t token_len, const probe_answer *a, const char *err)
 {
     long st = a->status;
     const char *sl = a->status_line[0] ? a->status_line : "(no status line)";
@@ -252,11 +254,13 @@ static void report_probe(doctor_run *r, const char *url, const char *path, const
              "it: AD ktpass, MIT kadmin ktadd), or the backend expects another SPN", url, path, user, target,
              a->www_authenticate[0] ? a->www_authenticate : "none", target);
     } else if (st == 413 || st == 431 || (st == 400 && a->header_bytes >= PROBE_LARGE_HEADER)) {
-        say(r, CG_DOCTOR_FAIL, "backend", "%s%s answered \"%s\" to a request whose Authorization header is %zu bytes "
-             "(a %zu-byte token for %s: Kerberos tickets grow with the user's group memberships): the token is too "
-             "large for the backend. Raise its limits: IIS (http.sys, HKLM\\SYSTEM\\CurrentControlSet\\Services\\"
-             "HTTP\\Parameters) MaxFieldLength and MaxRequestBytes (e.g. 65534 and 16777216, then restart http.sys); "
-             "Apache LimitRequestFieldSize (default 8190) above %zu", url, path, sl, a->header_bytes, token_len, user, a->header_bytes);
+        /* the proxy's words for it (token_size.h); a large 400 counts as one
+         * that closes: the probe does not read on */
+        cg_refusal big;
+        cg_token_too_large(&(cg_token_answer){ (int)st, true, a->header_bytes, a->header_bytes, label, url, user },
+                           &big);
+        say(r, CG_DOCTOR_FAIL, "backend", "%s (\"%s\", a %zu-byte token to %s) [%s]", big.detail, sl, token_len,
+            target, cg_refusal_code(big.kind));
     } else if (st >= 300 && st < 400) {
         say(r, CG_DOCTOR_WARN, "backend", "%s%s answered \"%s\" (a redirect): the ticket was not refused, but this says "
              "nothing more; probe a path that %s may read and that answers 200", url, path, sl, user);
@@ -518,14 +522,13 @@ static bool check_proxy_tgt(doctor_run *r)
         say(r, CG_DOCTOR_SKIP, "proxy TGT", "needs a usable keytab");
         return true;
     }
-    char m[256];
     cg_refusal why;
     int64_t end = 0, kdc_time = 0;
     krb5_error_code rc = cg_kdc_get_tgt(r->ctx, r->kc.keytab, r->proxy, r->ccname, &end, &kdc_time);
     int64_t now = (int64_t)time(NULL);
     r->tgt_rc = rc;
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_PROXY_TGT, rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), &r->names, &why);
+        cg_kdc_diagnose(r->ctx, NULL, CG_KDC_PHASE_PROXY_TGT, rc, NULL, &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "proxy TGT", "%s [%s]", why.detail, cg_refusal_code(why.kind));
         if (rc == KRB5KRB_AP_ERR_SKEW)
             say(r, CG_DOCTOR_FAIL, "clock", "this host's clock differs from the KDC's by more than the realm allows: "
@@ -630,13 +633,12 @@ static bool check_s4u2self(doctor_run *r)
         say(r, CG_DOCTOR_SKIP, "s4u2self", "needs the proxy TGT");
         return true;
     }
-    char m[256];
     cg_refusal why;
     r->s4u_tried = true;
     r->names.user = r->user;
     krb5_error_code rc = cg_kdc_s4u2self(r->ctx, r->ccname, r->user, &r->evidence);
     if (rc) {
-        cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), &r->names, &why);
+        cg_kdc_diagnose(r->ctx, r->ccname, CG_KDC_PHASE_S4U2SELF, rc, NULL, &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "s4u2self", "%s [%s]", why.detail, cg_refusal_code(why.kind));
     } else {
         r->forwardable = cg_deleg_evidence_forwardable(r->evidence);
@@ -651,7 +653,7 @@ static bool check_s4u2self(doctor_run *r)
  * (probe_path) what the backend answers to the token. */
 static void check_target(doctor_run *r, const doctor_target *tg)
 {
-    char target[512], err[700], m[256];
+    char target[512], err[700];
     cg_refusal why;
     const char *label = tg->name, *user = r->user;
     if (!cg_kdc_target_name(tg->spn, r->kc.realm, target, sizeof target, err, sizeof err)) {
@@ -666,7 +668,7 @@ static void check_target(doctor_run *r, const doctor_target *tg)
     krb5_creds *svc = NULL;
     krb5_error_code rc = cg_kdc_s4u2proxy(r->ctx, r->ccname, r->evidence, target, &svc);
     if (rc) {
-        cg_deleg_s4u2proxy_refusal(rc, cg_kdc_krb_message(r->ctx, rc, m, sizeof m), r->forwardable, &r->names, &why);
+        cg_kdc_diagnose(r->ctx, r->ccname, CG_KDC_PHASE_S4U2PROXY, rc, r->evidence, &r->names, &why);
         say(r, CG_DOCTOR_FAIL, "s4u2proxy", "backend %s: %s [%s]", label, why.detail, cg_refusal_code(why.kind));
         return;
     }
@@ -690,7 +692,7 @@ static void check_target(doctor_run *r, const doctor_target *tg)
             } else {
                 probe_answer pa;
                 probe(tg->url, path, tok, &pa, err, sizeof err);
-                report_probe(r, tg->url, path, user, target, strlen(tok), &pa, err);
+                report_probe(r, label, tg->url, path, user, target, strlen(tok), &pa, err);
             }
         }
     }

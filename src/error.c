@@ -45,6 +45,13 @@ static const struct {
     [CG_REFUSE_OVERLOADED]           = { 503, 0, "overloaded", "Too many connections" },
     [CG_REFUSE_RATE_LIMITED]         = { 429, 0, "rate_limited", "Too many requests" },
     [CG_REFUSE_SHUTTING_DOWN]        = { 503, 0, "shutting_down", "Server shutting down" },
+    [CG_REFUSE_ACCOUNT_DISABLED]     = { 403, 0, "account_disabled", "User account disabled or locked" },
+    [CG_REFUSE_ACCOUNT_EXPIRED]      = { 403, 0, "account_expired", "User account or password expired" },
+    [CG_REFUSE_USER_NOT_DELEGABLE]   = { 403, 0, "user_not_delegable", "User account cannot be delegated" },
+    [CG_REFUSE_ENCTYPE_MISMATCH]     = { 502, 0, "enctype_mismatch", "No encryption type shared by the keytab and the account" },
+    [CG_REFUSE_KEYTAB_STALE]         = { 502, 0, "keytab_stale", "Keytab key does not match the KDC's" },
+    [CG_REFUSE_CLOCK_SKEW]           = { 502, 0, "clock_skew", "Clock skew with the KDC" },
+    [CG_REFUSE_TOKEN_TOO_LARGE]      = { 502, 0, "backend_token_too_large", "Kerberos token too large for the backend" },
 };
 
 /* The user's side of each refusal. Written for someone who knows nothing
@@ -55,6 +62,7 @@ static const struct {
 #define CHOOSE_AGAIN                                                                                       \
     "Close every window of your browser, open the site again and choose another certificate when asked; " \
     "if you have no other, " HELP_DESK
+#define NOT_YOU "This is not caused by you or your certificate. Try again later; if it keeps happening, " HELP_DESK
 static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
     [CG_REFUSE_NONE] = { "OK", "The request succeeded.", "Nothing." },
     [CG_REFUSE_BAD_REQUEST] = {
@@ -129,7 +137,7 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Try again in a few minutes. If it keeps happening, " HELP_DESK },
     [CG_REFUSE_PRINCIPAL_UNKNOWN] = {
         "Your account cannot be used",
-        "Your certificate is linked to an account that does not exist, or is disabled or locked.",
+        "Your certificate is linked to an account that does not exist.",
         "Contact the help desk and give them the request id shown below." },
     [CG_REFUSE_REALM_UNKNOWN] = {
         "Your account's domain is not served here",
@@ -137,12 +145,12 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Contact the help desk and give them the request id shown below." },
     [CG_REFUSE_DELEGATION_DENIED] = {
         "Sign-in to the application failed",
-        "This site could not sign you in to the application behind it.",
-        "Try again later. If it keeps happening, " HELP_DESK },
+        "This site is not allowed to sign you in to the application behind it.",
+        NOT_YOU },
     [CG_REFUSE_NOT_FORWARDABLE] = {
         "Sign-in to the application failed",
-        "This site could not sign you in to the application behind it.",
-        "Try again later. If it keeps happening, " HELP_DESK },
+        "This site is not allowed to sign people in to the application behind it.",
+        NOT_YOU },
     [CG_REFUSE_DELEGATION_FAILED] = {
         "Sign-in to the application failed",
         "This site could not sign you in to the application behind it.",
@@ -180,6 +188,35 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Server restarting",
         "This site is restarting.",
         "Try again in a minute." },
+    [CG_REFUSE_ACCOUNT_DISABLED] = {
+        "Your account is disabled or locked",
+        "Your certificate is linked to an account that is disabled or locked.",
+        "If you recently mistyped your password several times, wait a while and try again; otherwise " HELP_DESK },
+    [CG_REFUSE_ACCOUNT_EXPIRED] = {
+        "Your account has expired",
+        "Your certificate is linked to an account that has expired, or whose password has expired.",
+        "If you can, change your password; otherwise " HELP_DESK },
+    [CG_REFUSE_USER_NOT_DELEGABLE] = {
+        "Your account cannot be used here",
+        "Your account is protected: it may not be used to sign in to applications through this site.",
+        "If you need this application, " HELP_DESK },
+    [CG_REFUSE_ENCTYPE_MISMATCH] = {
+        "Sign-in to the application failed",
+        "This site's sign-in setup has a problem, so it could not sign you in to the application behind it.",
+        NOT_YOU },
+    [CG_REFUSE_KEYTAB_STALE] = {
+        "Sign-in to the application failed",
+        "This site's sign-in setup has a problem, so it could not sign you in to the application behind it.",
+        NOT_YOU },
+    [CG_REFUSE_CLOCK_SKEW] = {
+        "Sign-in to the application failed",
+        "This site's clock is wrong, so it could not sign you in to the application behind it.",
+        NOT_YOU },
+    [CG_REFUSE_TOKEN_TOO_LARGE] = {
+        "Sign-in data too large",
+        "Your sign-in data (it grows with the number of groups your account belongs to) is larger than the "
+        "application behind this site accepts.",
+        "This is not caused by your browser or your certificate: " HELP_DESK },
 };
 
 static const cg_refusal_words unknown_words = {

@@ -49,6 +49,15 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_OVERLOADED,            /* 503      connection limit reached         */
     CG_REFUSE_RATE_LIMITED,          /* 429      over the listener's rate_limit   */
     CG_REFUSE_SHUTTING_DOWN,         /* 503      server is stopping               */
+    /* The exact diagnoses of KDC answers (kdc_errors.h) and of a backend
+     * that refuses the token's size. */
+    CG_REFUSE_ACCOUNT_DISABLED,      /* 403      user account disabled or locked  */
+    CG_REFUSE_ACCOUNT_EXPIRED,       /* 403      user account or password expired */
+    CG_REFUSE_USER_NOT_DELEGABLE,    /* 403      user marked sensitive / Protected Users */
+    CG_REFUSE_ENCTYPE_MISMATCH,      /* 502      keytab and account share no enctype */
+    CG_REFUSE_KEYTAB_STALE,          /* 502      keytab key is not the account's (kvno) */
+    CG_REFUSE_CLOCK_SKEW,            /* 502      this host's clock is off          */
+    CG_REFUSE_TOKEN_TOO_LARGE,       /* 502      backend refused the token's size  */
     CG_REFUSE_KIND_COUNT
 } cg_refusal_kind;
 

@@ -15,6 +15,7 @@
 #include "access_log.h"
 #include "conn.h"
 #include "log.h"
+#include "token_size.h"
 
 static int res_on_body(http_parser *p, const char *at, size_t len);
 static int res_on_message_complete(http_parser *p);
@@ -205,6 +206,14 @@ static void process_response(cg_conn *c)
         }
         if (ex->res.status == 401 && cg_proxy_retry_after_401(c))
             return;
+        cg_refusal big; /* a 400/413/431 to the size of the token we added: say so (token_size.h) */
+        if (ex->sent_token && cg_token_too_large(&(cg_token_answer){ ex->res.status, !ex->res.keep_alive,
+                ex->head.len - ex->head_base_len - 2, ex->head.len, cg_exchange_backend(ex)->name,
+                cg_exchange_backend(ex)->url, c->principal }, &big)) {
+            cg_proxy_drop_backend(ex, false);
+            cg_proxy_refuse(c, &big, false);
+            return;
+        }
         bool keep = ex->req.keep_alive && !c->draining;
         uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
         if (maxreq && c->requests + 1 >= maxreq)

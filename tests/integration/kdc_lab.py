@@ -625,7 +625,7 @@ PidFile {root}/run/httpd.pid
 DefaultRuntimeDir {root}/run
 Mutex file:{root}/run default
 ErrorLog {root}/logs/error.log
-LogLevel warn auth_gssapi:info
+{header_limit}LogLevel warn auth_gssapi:info
 LogFormat "%h %{{remote}}p \\"%r\\" %>s user=\\"%u\\" conn=%{{c}}L keepalive=%k" lab
 CustomLog {root}/logs/access.log lab
 StartServers 1
@@ -675,7 +675,8 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
     Require all granted
 </Location>
 """.format(root=root, load=load, user=user, backend=BACKEND_HOST, port=self.http_port,
-           keytab=self.backend_keytab)
+           keytab=self.backend_keytab,
+           header_limit=("LimitRequestFieldSize %d\n" % self.header_limit) if self.header_limit else "")
         with open(os.path.join(root, "httpd.conf"), "w") as f:
             f.write(conf)
         page = ('{"remote_user": "<!--#echo var="REMOTE_USER" encoding="none" -->", '
@@ -693,6 +694,19 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
         for rel in ("public", "bound/public"):
             with open(os.path.join(root, "htdocs", rel), "w") as f:
                 f.write("public\n")
+
+    header_limit = None  # Apache's LimitRequestFieldSize, None: its default (8190)
+
+    def set_backend_header_limit(self, limit):
+        """Restarts Apache with LimitRequestFieldSize limit (None: the
+        default): a backend whose header limit a large Kerberos token
+        exceeds, as IIS's MaxFieldLength or a lowered Apache limit."""
+        self.header_limit = limit
+        pid = self.pids.get("apache") or self._pidfile_pid("apache")
+        if pid:
+            _kill(pid)
+        self.pids["apache"] = 0
+        self._start_apache()
 
     def _start_apache(self):
         self._write_apache_conf()
@@ -745,6 +759,29 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 
     def disable_user(self, name):
         self.kadmin("modprinc -allow_tix %s" % name)
+
+    def expire_user(self, name, expired):
+        """The account's expiry date in the past (MIT -expire), or never."""
+        self.kadmin('modprinc -expire %s %s' % ('"2020-01-01"' if expired else "never", name))
+
+    def add_aes_only_service(self, spn, password):
+        """A service principal whose only key is AES-256 (made from
+        password). Returns the principal to use."""
+        self.kadmin("addprinc -e aes256-cts:normal -pw %s %s" % (password, spn))
+        return spn
+
+    def password_keytab(self, path, principal, password, enctype, kvno=1):
+        """A keytab with one key derived from password (ktutil addent
+        -password): e.g. an RC4-only keytab made on a host that still
+        allows RC4, for an account that has only AES keys."""
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self.run(["ktutil"], input="addent -password -p %s@%s -k %d -e %s\n%s\nwkt %s\nquit\n"
+                 % (principal, self.realm, kvno, enctype, password, path))
+        os.chmod(path, 0o600)
+        return path
 
     def set_user_delegable(self, name, delegable):
         """MIT's counterpart of AD's "Account is sensitive and cannot be delegated"."""

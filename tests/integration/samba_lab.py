@@ -422,6 +422,22 @@ class SambaLab(kdc_lab.Lab):
     def disable_user(self, name):
         self.admin([{"op": "flag", "name": name, "flag": "ACCOUNTDISABLE", "on": True}])
 
+    def expire_user(self, name, expired):
+        """accountExpires in the past (1 January 1970), or never (0)."""
+        self.admin([{"op": "attr", "name": name, "attr": "accountExpires",
+                     "values": [116444736000000000 if expired else 0]}])
+
+    def add_aes_only_service(self, spn, password):
+        """A service account (sAMAccountName = the SPN's host label) holding
+        spn as SPN and UPN, with msDS-SupportedEncryptionTypes AES only
+        (0x18): what "This account supports Kerberos AES 128/256 bit
+        encryption" sets. Returns the principal to use."""
+        name = spn.split("/", 1)[1].split(".", 1)[0]
+        self.admin([{"op": "user", "name": name, "password": password, "spn": spn,
+                     "upn": "%s@%s" % (spn, self.realm)},
+                    {"op": "attr", "name": name, "attr": "msDS-SupportedEncryptionTypes", "values": [24]}])
+        return spn
+
     def enable_user(self, name):
         self.admin([{"op": "flag", "name": name, "flag": "ACCOUNTDISABLE", "on": False}])
 
@@ -573,6 +589,8 @@ def _admin_main(dir):
                     have = [str(x) for x in res[0].get("msDS-AllowedToDelegateTo", [])]
                     if v not in have:
                         modify(op["name"], "msDS-AllowedToDelegateTo", [v], ldb.FLAG_MOD_ADD)
+        elif kind == "attr":
+            modify(op["name"], op["attr"], [str(v) for v in op["values"]], ldb.FLAG_MOD_REPLACE)
         elif kind == "rbcd":
             # resource-based constrained delegation: the backend account's
             # msDS-AllowedToActOnBehalfOfOtherIdentity, a security descriptor

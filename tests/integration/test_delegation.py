@@ -263,11 +263,13 @@ class DoctorCases:
             self.lab.set_ok_to_auth_as_delegate()
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
         # The ticket is not refused up front (RBCD may accept it on Windows
-        # AD): S4U2Proxy is asked, and this KDC's refusal is the verdict.
+        # AD): S4U2Proxy is asked, and this KDC's refusal is the verdict; the
+        # proxy gets no forwardable ticket for anyone, so the proxy is named.
         self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "resource-based")
         self.assert_check(p, lines, "s4u2proxy", "FAIL", "refused S4U2Proxy", "not forwardable",
-                          "ok_to_auth_as_delegate", "Use any authentication protocol",
+                          "no protocol transition", "ok_to_auth_as_delegate", "Use any authentication protocol",
                           "PrincipalsAllowedToDelegateToAccount", "s4u2self_not_forwardable")
+        self.assertNotIn("Account is sensitive", lines["s4u2proxy"][0][1])
 
     def test_user_not_delegable(self):
         self.lab.set_user_delegable("bob", False)
@@ -276,8 +278,11 @@ class DoctorCases:
         finally:
             self.lab.set_user_delegable("bob", True)
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        # S4U2Proxy is asked with the non-forwardable ticket; the proxy gets
+        # forwardable tickets for others: the user's account is the cause
         self.assert_check(p, lines, "s4u2self", "warn", "not forwardable", "cannot be delegated")
-        self.assert_check(p, lines, "s4u2proxy", "FAIL", "not forwardable", "Account is sensitive")
+        self.assert_check(p, lines, "s4u2proxy", "FAIL", "not forwardable", "Account is sensitive",
+                          "bob@" + self.lab.realm, "user_not_delegable")
 
     def test_disabled_user(self):
         self.lab.disable_user("bob")
@@ -286,7 +291,9 @@ class DoctorCases:
         finally:
             self.lab.enable_user("bob")
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assertEqual(lines["s4u2self"][0][0], "FAIL", self.explain_doctor(p))
+        # MIT answers KDC_ERR_CLIENT_REVOKED, AD (Samba) KDC_ERR_POLICY: both the same diagnosis
+        self.assert_check(p, lines, "s4u2self", "FAIL", "bob@" + self.lab.realm, "disabled or locked",
+                          "account_disabled")
 
     def test_spn_not_registered(self):
         p, lines = self.run_doctor("--user", "alice", spn="HTTP/nothere.example.test")
@@ -317,11 +324,38 @@ class DoctorCases:
         self.lab.rekey_proxy_keytab_only(stale)  # the KDC's key moves on; stale keeps the old kvno
         p, lines = self.run_doctor("--user", "alice", keytab=stale)
         self.assertEqual(p.returncode, 1, self.explain_doctor(p))
-        self.assert_check(p, lines, "proxy", "FAIL", "does not match the KDC's", "kvno", stale)
+        self.assert_check(p, lines, "proxy", "FAIL", "does not match the KDC's", "kvno", stale, "keytab_stale")
         # the lab's own keytab has both kvnos: doctor names the KDC's
         p, lines = self.run_doctor("--user", "alice")
         self.assertEqual(p.returncode, 0, self.explain_doctor(p))
         self.assertRegex(lines["kvno"][0][1], r"kvno [3-9]")
+
+    AES_PW = "Aes-Only-Passw0rd-1"
+
+    def aes_only_service(self, host):
+        """An AES-only service account (MIT: only an AES-256 key; AD: "This
+        account supports Kerberos AES 128/256 bit encryption") for the
+        proxy's principal, with a known password."""
+        return self.lab.add_aes_only_service("HTTP/%s.example.test" % host, self.AES_PW)
+
+    def test_rc4_keytab_against_aes_only_account_names_both_enctypes(self):
+        # issue 11: blamed on a key-version change before
+        princ = self.aes_only_service("aesonly1")
+        kt = self.lab.password_keytab(self.lab.path("rc4-only.keytab"), princ, self.AES_PW, "arcfour-hmac")
+        p, lines = self.run_doctor("--user", "alice", keytab=kt, principal=princ)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        # MIT's client: "no key table entry"; with Samba: "preauthentication failed"
+        self.assert_check(p, lines, "proxy", "FAIL", "enctype_mismatch", "rc4-hmac (kvno 1)",
+                          "aes256-cts (the KDC's choice)", "ktpass -crypto AES256-SHA1")
+        self.assertNotIn("kvno) changed", lines["proxy"][0][1])
+
+    def test_wrong_key_of_the_right_enctype_is_a_stale_keytab(self):
+        princ = self.aes_only_service("aesonly2")
+        kt = self.lab.password_keytab(self.lab.path("wrong-key.keytab"), princ, "Not-The-Passw0rd-2",
+                                      "aes256-cts-hmac-sha1-96")
+        p, lines = self.run_doctor("--user", "alice", keytab=kt, principal=princ)
+        self.assertEqual(p.returncode, 1, self.explain_doctor(p))
+        self.assert_check(p, lines, "proxy", "FAIL", "keytab_stale", "does not match the KDC's", "kvno", kt)
 
     def test_keytab_missing_or_wrong_principal(self):
         p, lines = self.run_doctor("--user", "alice", keytab=self.lab.path("nothere.keytab"))
@@ -671,7 +705,7 @@ class SilentKdc:
             self.udp.close()
 
 
-def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None):
+def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None, keytab=None, principal=None):
     realms = []
     if slow_kdc_port:
         realms = ["  realms:",
@@ -688,8 +722,8 @@ def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None):
         "timeouts:",
         "  backend_response: 10s",
         "kerberos:",
-        "  keytab: %s" % lab.proxy_keytab,
-        "  principal: %s" % lab.proxy_name,
+        "  keytab: %s" % (keytab or lab.proxy_keytab),
+        "  principal: %s" % (principal or lab.proxy_name),
         "  realm: %s" % lab.realm,
         "  krb5_config: %s" % lab.krb5_conf,
         "  kdc_timeout: 2s",
@@ -727,7 +761,7 @@ def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None):
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
-             "retry3", "disabled1", "sensitive1", "rbcd1", "rbcd2", "rbcd3", "acct1"]
+             "retry3", "disabled1", "sensitive1", "big1", "skew1", "expired1", "rbcd1", "rbcd2", "rbcd3", "acct1"]
     UPN = "carol@corp.example.com"  # a UPN suffix that is not the realm (AD labs only)
     # mapped names of realms that are not served: an unknown UPN suffix, a
     # realm whose KDC never answers
@@ -816,10 +850,11 @@ class DelegationProxyCases:
         # ...) is certgate's business with the backend, not the client's.
         self.assertEqual([k for k in headers if k.lower() == "www-authenticate"], [], msg)
 
-    def assert_refused(self, user, status, code, *needles):
+    def assert_refused(self, user, status, code, *needles, words=None):
         """A refusal whose operator sentence (in the log line) has every
         needle; the page (user level) has none of them, nor the user's
-        principal. Returns the detail."""
+        principal, and says words (the cause in the user's words) when
+        given. Returns the detail."""
         st, body, headers = self.whoami(user)
         text = body.decode(errors="replace")
         msg = H.Explain(lambda: "status %d headers %r body %s\n%s" % (st, headers, text[:2000],
@@ -833,6 +868,9 @@ class DelegationProxyCases:
             self.assertNotIn(n, text, msg)
         self.assertNotIn(user + "@", text, msg)
         self.assertNotIn(self.lab.realm, text, msg)
+        if words:
+            import html
+            self.assertIn(words, html.unescape(text), msg)
         return detail
 
     # -- tests --
@@ -866,7 +904,8 @@ class DelegationProxyCases:
             self.assertLessEqual(n, 1, "%s: %d S4U2Proxy requests for 20 requests (%r)" % (u, n, counts.get(u)))
 
     def test_unknown_user_403(self):
-        self.assert_refused("ghost", 403, "principal_unknown", "ghost@" + self.lab.realm)
+        self.assert_refused("ghost", 403, "principal_unknown", "ghost@" + self.lab.realm, "certificate mapping",
+                            words="linked to an account that does not exist")
 
     def refusal(self, user):
         """(status, code, operator detail from the log, page text) of user's /whoami."""
@@ -887,9 +926,24 @@ class DelegationProxyCases:
             self.lab.enable_user("disabled1")
         msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
         self.assertEqual(st, 403, msg)
-        self.assertNotIn(code, ("s4u2self_not_forwardable", "delegation_failed", "delegation_denied"), msg)
+        self.assertEqual(code, "account_disabled", msg)
         self.assertIn("disabled", detail, msg)
+        self.assertIn("disabled1@" + self.lab.realm, detail, msg)
         self.assertNotIn("ok_to_auth_as_delegate", detail, msg)
+        self.assert_page_words(text, "Your account is disabled or locked", "disabled1")
+
+    def test_expired_account_403(self):
+        # KDC_ERR_NAME_EXP at S4U2Self on both KDCs
+        self.lab.expire_user("expired1", True)
+        try:
+            st, code, detail, text = self.refusal("expired1")
+        finally:
+            self.lab.expire_user("expired1", False)
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (403, "account_expired"), msg)
+        self.assertIn("expired1@" + self.lab.realm, detail, msg)
+        self.assertIn("has expired", detail, msg)
+        self.assert_page_words(text, "Your account has expired", "expired1")
 
     def test_user_not_delegable_403_not_blamed_on_the_proxy(self):
         # "Account is sensitive and cannot be delegated" (AD NOT_DELEGATED,
@@ -902,8 +956,20 @@ class DelegationProxyCases:
             self.lab.set_user_delegable("sensitive1", True)
         msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
         self.assertEqual(st, 403, msg)
-        self.assertNotEqual(code, "s4u2self_not_forwardable", msg)
+        self.assertEqual(code, "user_not_delegable", msg)
         self.assertIn("sensitive", detail, msg)
+        self.assertIn("sensitive1@" + self.lab.realm, detail, msg)
+        self.assert_page_words(text, "Your account is protected", "sensitive1")
+
+    def assert_page_words(self, text, words, user):
+        """The page says the cause in the user's words, and names no account,
+        realm, principal or KDC setting."""
+        import html
+        text = html.unescape(text)
+        msg = H.Explain(lambda: text[:3000])
+        self.assertIn(words, text, msg)
+        for inside in (user + "@", self.lab.realm, "HTTP/", ".keytab", self.lab.dir, "ok_to_auth", "krbAllowed"):
+            self.assertNotIn(inside, text, msg)
 
     def test_enterprise_upn_with_a_suffix_that_is_not_the_realm(self):
         # {san.upn} = carol@corp.example.com (the forest's UPN suffix, realm
@@ -1011,11 +1077,98 @@ class DelegationProxyCases:
                 for other in ("user1@", "slow1", "user%03d" % 31):
                     self.assertNotIn(other, detail if mit else body.decode(errors="replace"), msg)
 
+    def test_token_too_large_for_the_backend_502_names_size_and_limits(self):
+        # Apache's LimitRequestFieldSize below the Authorization header (the
+        # token of a user in many groups against IIS's MaxFieldLength, here
+        # a ~1 KB MIT / ~1.6 KB Samba token against a 700-byte limit):
+        # Apache answers 400 and closes; the user gets a page that says why.
+        self.lab.set_backend_header_limit(700)
+        try:
+            st, code, detail, text = self.refusal("big1")
+        finally:
+            self.lab.set_backend_header_limit(None)
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 502, msg)
+        self.assertEqual(code, "backend_token_too_large", msg)
+        for needle in ("answered 400 and closed the connection", "big1@" + self.lab.realm, "MaxFieldLength",
+                       "MaxRequestBytes", "LimitRequestFieldSize", self.lab.backend_url):
+            self.assertIn(needle, detail, msg)
+        self.assertRegex(detail, r"Authorization header \(the Kerberos token for \S+\) is [0-9]{4} bytes", msg)
+        self.assert_page_words(text, "Sign-in data too large", "big1")
+        self.assertIn("groups", text, msg)
+        # the backend's limit back to its default: the same user is served
+        self.assert_user("big1")
+
+    def with_proxy_key(self, name, keytab=None, principal=None, env=None):
+        """A second certgate, the same in all but its kerberos keytab and
+        principal (or its environment), serves the test's requests (self.cg)
+        until it ends."""
+        tmp = H.module_tmp(__name__)
+        other = H.Certgate(tmp, name="delegation-%s-%s" % (self.LAB.name.lower(), name))
+        other.write_config(certgate_yaml(self.pki, other, self.lab, self.mapping, keytab=keytab, principal=principal))
+        other.start(env=env)
+        self.addCleanup(other.stop, check=True)
+        self.cg = other
+        self.addCleanup(delattr, self, "cg")
+
+    AES_PW = "Aes-Only-Passw0rd-1"
+
+    def test_rc4_keytab_against_aes_only_proxy_502_enctype_mismatch(self):
+        princ = self.lab.add_aes_only_service("HTTP/aesproxy1.example.test", self.AES_PW)
+        kt = self.lab.password_keytab(self.lab.path("proxy-rc4.keytab"), princ, self.AES_PW, "arcfour-hmac")
+        self.with_proxy_key("rc4", kt, princ)
+        st, code, detail, text = self.refusal("alice")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (502, "enctype_mismatch"), msg)
+        for needle in ("rc4-hmac (kvno 1)", "aes256-cts (the KDC's choice)", kt, "msDS-SupportedEncryptionTypes"):
+            self.assertIn(needle, detail, msg)
+        self.assert_page_words(text, "This site's sign-in setup has a problem", "alice")
+        self.assertIn("not caused by you", text, msg)
+
+    def test_stale_proxy_key_502_keytab_stale(self):
+        princ = self.lab.add_aes_only_service("HTTP/aesproxy2.example.test", self.AES_PW)
+        kt = self.lab.password_keytab(self.lab.path("proxy-wrong.keytab"), princ, "Not-The-Passw0rd-2",
+                                      "aes256-cts-hmac-sha1-96")
+        self.with_proxy_key("stale", kt, princ)
+        st, code, detail, text = self.refusal("alice")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual((st, code), (502, "keytab_stale"), msg)
+        for needle in ("does not match the KDC's", "kvno", kt, princ):
+            self.assertIn(needle, detail, msg)
+        self.assert_page_words(text, "This site's sign-in setup has a problem", "alice")
+
+    def test_clock_skew_of_this_host(self):
+        # certgate's clock an hour ahead of the KDC's (libfaketime on
+        # certgate only). MIT's libkrb5 corrects it (kdc_timesync: the AS
+        # exchange learns the KDC's time, Samba's preauthentication skew
+        # error is retried with it), so the user is served; a KDC that
+        # still answers KRB_AP_ERR_SKEW gets clock_skew (unit-tested).
+        import glob
+        lib = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+        if not lib:
+            self.skipTest("libfaketime is not installed")
+        env = {"LD_PRELOAD": lib[0], "FAKETIME": "+1h", "FAKETIME_DONT_RESET": "1"}
+        if H.SANITIZED:  # ASan wants its runtime first; libfaketime preloaded before it is harmless
+            env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+        self.with_proxy_key("skew", env=env)
+        st, code, detail, text = self.refusal("skew1")
+        msg = H.Explain(lambda: "status %d code %s detail %r\n%s" % (st, code, detail, self.cg.diagnostics(20)))
+        self.assertEqual(st, 200, msg)
+        # certgate did run an hour ahead: its log's timestamps say so
+        import datetime
+        import re
+        with open(self.cg.log_path) as f:
+            first = re.search(r"ts=(\S+?)(?:\.\d+)?Z", f.read()).group(1)
+        ahead = datetime.datetime.fromisoformat(first).replace(tzinfo=datetime.timezone.utc) - \
+            datetime.datetime.now(datetime.timezone.utc)
+        self.assertGreater(ahead.total_seconds(), 3000, msg)
+
     def test_delegation_denied_502_names_spn(self):
         self.lab.deny_delegation()
         try:
             self.assert_refused("denied1", 502, "delegation_denied", "HTTP/backend.example.test@" + self.lab.realm,
-                                "krbAllowedToDelegateTo")
+                                "krbAllowedToDelegateTo", "was forwardable",
+                                words="This site is not allowed to sign you in to the application")
         finally:
             self.lab.allow_delegation()
 
@@ -1053,8 +1206,11 @@ class DelegationProxyCases:
         self.lab.clear_ok_to_auth_as_delegate()
         mark = self.lab.mark_kdc_log()
         try:
-            self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate",
-                                "refused S4U2Proxy", "PrincipalsAllowedToDelegateToAccount")
+            detail = self.assert_refused("nofwd1", 502, "s4u2self_not_forwardable", "ok_to_auth_as_delegate",
+                                         "refused S4U2Proxy", "no protocol transition",
+                                         "PrincipalsAllowedToDelegateToAccount",
+                                         words="This site is not allowed to sign people in")
+            self.assertNotIn("Account is sensitive", detail)
         finally:
             self.lab.set_ok_to_auth_as_delegate()
         # Not refused up front: certgate asked the KDC for S4U2Proxy with the
@@ -1303,25 +1459,8 @@ class TestDelegationProxyMIT(DelegationProxyCases, H.Base):
     LAB = MIT
 
 
-expected_failure_on(TestDelegationProxyMIT, {
-    "test_user_not_delegable_403_not_blamed_on_the_proxy":
-        ISSUE + ", exact diagnoses: a user who cannot be delegated gets s4u2self_not_forwardable (502), "
-        "the proxy's protocol-transition refusal",
-})
-
-
 class TestDelegationProxySamba(DelegationProxyCases, H.Base):
     LAB = SAMBA
-
-
-expected_failure_on(TestDelegationProxySamba, {
-    "test_disabled_user_403_names_the_disabled_account":
-        ISSUE + ", exact diagnoses: AD's KDC_ERR_POLICY for a disabled account at S4U2Self is read as "
-        "\"protocol transition not allowed\" (502)",
-    "test_user_not_delegable_403_not_blamed_on_the_proxy":
-        ISSUE + ", exact diagnoses: a NOT_DELEGATED user gets s4u2self_not_forwardable (502), the proxy's "
-        "protocol-transition refusal",
-})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-/* Unit tests of deleg_model.c (classic or resource-based delegation, the
- * S4U2Proxy refusal for forwardable and non-forwardable evidence) and of
+/* Unit tests of deleg_model.c (classic or resource-based delegation; the
+ * S4U2Proxy refusals are the catalogue's: test_kdc_errors.c) and of
  * doctor_ad.c's notes (the proxy principal's form on Active Directory, the
  * S4U2Self line). The KDC side is in tests/integration/test_delegation.py
  * (Samba AD 4.22: RBCD; MIT). */
@@ -14,6 +14,7 @@
 #include <krb5.h>
 
 #include "deleg_model.h"
+#include "kdc_errors.h"
 #include "doctor_ad.h"
 #include "error.h"
 
@@ -58,44 +59,6 @@ static void test_model_of_the_evidence(void **s)
     has(cg_deleg_model_text(CG_DELEG_MODEL_CLASSIC_OR_RBCD), "msDS-AllowedToDelegateTo");
     has(cg_deleg_model_text(CG_DELEG_MODEL_CLASSIC_OR_RBCD), "either");
     has(cg_deleg_model_text((cg_deleg_model)99), "unknown");
-}
-
-static void test_refusal_non_forwardable(void **s)
-{
-    (void)s;
-    /* The KDC said no to non-forwardable evidence: neither protocol
-     * transition (classic) nor RBCD let it through. */
-    const krb5_error_code refusals[] = {KRB5KDC_ERR_BADOPTION, KRB5KDC_ERR_POLICY};
-    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
-        cg_refusal r;
-        memset(&r, 0, sizeof r);
-        cg_deleg_s4u2proxy_refusal(refusals[i], "KDC can't fulfill requested option", false, &names, &r);
-        assert_int_equal(r.kind, CG_REFUSE_NOT_FORWARDABLE);
-        assert_int_equal(cg_refusal_status(r.kind), 502);
-        assert_string_equal(cg_refusal_code(r.kind), "s4u2self_not_forwardable");
-        has(r.detail, "refused S4U2Proxy");
-        has(r.detail, "HTTP/backend.example.test@AD.EXAMPLE.TEST");
-        has(r.detail, "ok_to_auth_as_delegate");
-        has(r.detail, "PrincipalsAllowedToDelegateToAccount");
-    }
-}
-
-static void test_refusal_other_answers_keep_their_diagnosis(void **s)
-{
-    (void)s;
-    cg_refusal r;
-    /* Forwardable evidence refused: the proxy may not delegate to the SPN. */
-    cg_deleg_s4u2proxy_refusal(KRB5KDC_ERR_BADOPTION, "KDC can't fulfill requested option", true, &names, &r);
-    assert_int_equal(r.kind, CG_REFUSE_DELEGATION_DENIED);
-    /* Non-forwardable evidence, but the KDC's answer is about something else:
-     * that answer is the diagnosis, not the flag. */
-    cg_deleg_s4u2proxy_refusal(KRB5_KDC_UNREACH, "Cannot contact any KDC", false, &names, &r);
-    assert_int_equal(r.kind, CG_REFUSE_KDC_UNREACHABLE);
-    cg_deleg_s4u2proxy_refusal(KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, "Server not found", false, &names, &r);
-    assert_int_equal(r.kind, CG_REFUSE_DELEGATION_FAILED);
-    has(r.detail, "setspn");
-    cg_deleg_s4u2proxy_refusal(KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, NULL, true, &names, &r);
-    assert_int_equal(r.kind, CG_REFUSE_DELEGATION_FAILED);
 }
 
 static void test_ad_naming_spn_form_unknown_client(void **s)
@@ -245,8 +208,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evidence_flag),
         cmocka_unit_test(test_model_of_the_evidence),
-        cmocka_unit_test(test_refusal_non_forwardable),
-        cmocka_unit_test(test_refusal_other_answers_keep_their_diagnosis),
         cmocka_unit_test(test_ad_naming_spn_form_unknown_client),
         cmocka_unit_test(test_ad_naming_account_names),
         cmocka_unit_test(test_ad_naming_silent_elsewhere),

@@ -197,104 +197,7 @@ static void test_usable(void **s)
     assert_false(cg_deleg_usable(3000, 2000));
 }
 
-/* ---- error mapping ---- */
-
-static const cg_kdc_names names = {
-    .proxy = "HTTP/proxy.example.test@EXAMPLE.TEST",
-    .user = "alice@EXAMPLE.TEST",
-    .target = "HTTP/backend.example.test@EXAMPLE.TEST",
-    .realm = "EXAMPLE.TEST",
-    .keytab = "/etc/certgate/proxy.keytab",
-};
-
-static void expect_map(cg_kdc_phase ph, krb5_error_code code, cg_refusal_kind kind, int status, const char *const *needles)
-{
-    cg_refusal r;
-    memset(&r, 0, sizeof r);
-    cg_kdc_map_error(ph, code, "KDC says no", &names, &r);
-    if (r.kind != kind)
-        fail_msg("phase %d code %ld: kind %s, expected %s (%s)", ph, (long)code, cg_refusal_code(r.kind),
-                 cg_refusal_code(kind), r.detail);
-    assert_int_equal(cg_refusal_status(r.kind), status);
-    assert_non_null(strstr(r.detail, "KDC says no"));
-    for (const char *const *n = needles; *n; n++)
-        if (!strstr(r.detail, *n))
-            fail_msg("phase %d code %ld: \"%s\" not in: %s", ph, (long)code, *n, r.detail);
-}
-
-static void test_map_errors(void **s)
-{
-    (void)s;
-    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, CG_REFUSE_DELEGATION_DENIED, 502,
-               (const char *[]){"HTTP/proxy.example.test@EXAMPLE.TEST", "HTTP/backend.example.test@EXAMPLE.TEST",
-                                "krbAllowedToDelegateTo", "Trust this user for delegation to specified services only",
-                                "Use any authentication protocol", NULL});
-    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
-               (const char *[]){"alice@EXAMPLE.TEST", "does not exist", "mapping", NULL});
-    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_CLIENT_REVOKED, CG_REFUSE_PRINCIPAL_UNKNOWN, 403,
-               (const char *[]){"alice@EXAMPLE.TEST", "disabled", NULL});
-    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503,
-               (const char *[]){"EXAMPLE.TEST", "kdc =", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_KDC_UNREACH, CG_REFUSE_KDC_UNREACHABLE, 503, (const char *[]){"port 88", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_REALM_CANT_RESOLVE, CG_REFUSE_KDC_UNREACHABLE, 503,
-               (const char *[]){"[realms] EXAMPLE.TEST", NULL});
-    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KRB_AP_ERR_SKEW, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"clock", "NTP", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KDC_ERR_PREAUTH_FAILED, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"/etc/certgate/proxy.keytab", "kvno", "ktpass", "ktadd", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KRB_AP_ERR_BAD_INTEGRITY, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"does not match", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5_KT_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"holds no key", "kerberos.principal", NULL});
-    expect_map(CG_KDC_PHASE_PROXY_TGT, KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"knows no client", "never an SPN", "sAMAccountName", "kerberos.principal",
-                                "addprinc", NULL});
-    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"HTTP/backend.example.test@EXAMPLE.TEST", "setspn", "kerberos.spn", NULL});
-    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"HTTP/proxy.example.test@EXAMPLE.TEST", NULL});
-    expect_map(CG_KDC_PHASE_S4U2SELF, KRB5KDC_ERR_BADOPTION, CG_REFUSE_NOT_FORWARDABLE, 502,
-               (const char *[]){"ok_to_auth_as_delegate", NULL});
-    expect_map(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_ETYPE_NOSUPP, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"AES", NULL});
-    expect_map(CG_KDC_PHASE_TOKEN, KRB5_CC_NOTFOUND, CG_REFUSE_DELEGATION_FAILED, 502,
-               (const char *[]){"certgate doctor --user alice@EXAMPLE.TEST", NULL});
-    expect_map(CG_KDC_PHASE_KEYTAB, EACCES, CG_REFUSE_DELEGATION_FAILED, 502, (const char *[]){"mode", NULL});
-}
-
-static void test_map_not_forwardable(void **s)
-{
-    (void)s;
-    cg_refusal r;
-    cg_kdc_not_forwardable(&names, &r);
-    assert_int_equal(r.kind, CG_REFUSE_NOT_FORWARDABLE);
-    assert_int_equal(cg_refusal_status(r.kind), 502);
-    assert_non_null(strstr(r.detail, "ok_to_auth_as_delegate"));
-    assert_non_null(strstr(r.detail, "Use any authentication protocol"));
-    assert_non_null(strstr(r.detail, "alice@EXAMPLE.TEST"));
-    assert_non_null(strstr(r.detail, "HTTP/backend.example.test@EXAMPLE.TEST"));
-    assert_non_null(strstr(r.detail, "refused S4U2Proxy"));
-    assert_non_null(strstr(r.detail, "PrincipalsAllowedToDelegateToAccount"));
-    assert_true(strlen(r.detail) < sizeof r.detail - 1); /* not truncated */
-}
-
-static void test_map_detail_fits(void **s)
-{
-    (void)s;
-    /* long names must not overflow; the sentence is cut, never the buffer */
-    char longp[400];
-    memset(longp, 'p', sizeof longp - 1);
-    longp[sizeof longp - 1] = '\0';
-    cg_kdc_names n = names;
-    n.proxy = longp;
-    n.target = longp;
-    cg_refusal r;
-    cg_kdc_map_error(CG_KDC_PHASE_S4U2PROXY, KRB5KDC_ERR_BADOPTION, longp, &n, &r);
-    assert_int_equal(r.kind, CG_REFUSE_DELEGATION_DENIED);
-    assert_true(strlen(r.detail) < sizeof r.detail);
-    cg_kdc_map_error(CG_KDC_PHASE_S4U2SELF, 12345, NULL, &n, &r);
-    assert_int_equal(r.kind, CG_REFUSE_DELEGATION_FAILED);
-}
+/* The error catalogue (kdc_errors.h) has its own tests: test_kdc_errors.c. */
 
 /* ---- keytab ---- */
 
@@ -644,9 +547,6 @@ int main(void)
         cmocka_unit_test(test_keytab_name),
         cmocka_unit_test(test_refresh_at),
         cmocka_unit_test(test_usable),
-        cmocka_unit_test(test_map_errors),
-        cmocka_unit_test(test_map_not_forwardable),
-        cmocka_unit_test(test_map_detail_fits),
         cmocka_unit_test(test_keytab_keys),
         cmocka_unit_test(test_new_checks_keytab),
         cmocka_unit_test(test_bad_names_answer_at_once),
