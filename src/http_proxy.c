@@ -101,7 +101,7 @@ static void begin_exchange(cg_conn *c)
     ex->phase = CG_EX_HEAD;
     ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
-    cg_server_request_id(c->w, ex->id, sizeof ex->id);
+    cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
 }
 
@@ -191,7 +191,7 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     cg_exchange *ex = &c->ex;
     if (!ex->id[0]) {
         ex->started_ns = uv_hrtime();
-        cg_server_request_id(c->w, ex->id, sizeof ex->id);
+        cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     }
     if (ex->res_head_sent) { /* too late for a page */
         cg_conn_close(c, false);
