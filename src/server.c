@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "crl_fetch.h"
 #include "delegation.h"
+#include "http_proxy.h"
 #include "listeners.h"
 #include "log.h"
 #include "metrics.h"
@@ -61,7 +62,7 @@ static void worker_parts_stop(cg_worker *w)
 }
 
 static const cg_worker_layers worker_layers = {
-    .handler = NULL,
+    .handler = &cg_http1_handler, /* every listener speaks HTTP/1.1 */
     .start = worker_parts_start,
     .reconfigure = cg_backend_pools_reset,
     .stop = worker_parts_stop,

@@ -58,7 +58,7 @@ static void on_connection(uv_stream_t *listener, int status)
     if (status < 0)
         return; /* stopping: still accepted (and served as draining) until the queue is empty */
     size_t li = (size_t)((uv_tcp_t *)listener - w->listeners);
-    cg_conn_accept(w, listener, li);
+    cg_conn_accept(w, listener, li, w->layers->handler);
 }
 
 static void on_prepare(uv_prepare_t *p)
