@@ -24,17 +24,14 @@ static const cg_listener_cfg *client_listener(const cg_client *cl)
 static void judge_certificate(cg_client *cl)
 {
     cg_conn *c = cl->conn;
-    const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
+    const mbedtls_x509_crt *peer = cg_tls_client_leaf(&c->tls, &cl->cert_present);
     uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
     if (c->tls.refused) {
         /* Refused before verification (over the chain limits): the parsed
          * leaf names the client; nothing of it was verified. */
-        peer = c->tls.refused->leaf.raw.p ? &c->tls.refused->leaf : NULL;
-        cl->cert_present = true;
         cl->cert_ok = false;
         cg_refuse(&cl->cert_refusal, CG_REFUSE_CERT_UNTRUSTED, "%s", c->tls.refused->why);
     } else {
-        cl->cert_present = peer != NULL;
         cl->cert_ok = cg_verify_client(cg_tls_server_policy(client_listener(cl)->tls), peer, flags,
                                        c->tls.resumed ? NULL : &c->tls.trace, &cl->cert_refusal);
     }

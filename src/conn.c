@@ -379,20 +379,6 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
     return st;
 }
 
-/* The certificate the client sent, for the handshake's debug line: the
- * verified one, or the leaf parsed from a message refused before
- * verification (chain_limits.h). */
-static const mbedtls_x509_crt *client_leaf(const cg_conn *c, bool *sent)
-{
-    if (c->tls.refused) {
-        *sent = true;
-        return c->tls.refused->leaf.raw.p ? &c->tls.refused->leaf : NULL;
-    }
-    const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
-    *sent = peer != NULL;
-    return peer;
-}
-
 static void on_handshake_failed(cg_conn *c)
 {
     char err[160];
@@ -429,7 +415,7 @@ static void process_input(cg_conn *c)
             cg_tls_session_info tls;
             cg_tls_session_info_get(&c->tls, &tls);
             bool sent;
-            const mbedtls_x509_crt *leaf = client_leaf(c, &sent);
+            const mbedtls_x509_crt *leaf = cg_tls_client_leaf(&c->tls, &sent);
             char serial[80] = "";
             if (leaf)
                 cg_cert_serial(leaf, serial, sizeof serial);
