@@ -3,13 +3,14 @@
 
 #include <string.h>
 
-#include "conn.h"
+#include "http_proxy.h"
 #include "log.h"
 #include "log_format.h"
 
 void cg_access_log_request(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    const cg_exchange *ex = cg_http_ex(c);
+    const cg_client *cl = &cg_http_session_of(c)->client;
     uint32_t series = ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener);
     cg_stats_request(&c->w->stats, series, ex->status, ex->refusal);
     if (!cg_log_enabled(CG_LOG_INFO))
@@ -32,9 +33,9 @@ void cg_access_log_request(cg_conn *c)
         CG_LF_STR("id", ex->id),
         CG_LF_STR("listener", c->tls_cfg->listeners[c->listener].name),
         CG_LF_STR("client", c->peer),
-        CG_LF_STR("subject", c->cert_present && c->subject ? c->subject : "-"),
-        CG_LF_STR("serial", c->cert_present ? c->serial : "-"),
-        CG_LF_STR("principal", c->mapped ? c->principal : "-"),
+        CG_LF_STR("subject", cl->cert_present && cl->subject ? cl->subject : "-"),
+        CG_LF_STR("serial", cl->cert_present ? cl->serial : "-"),
+        CG_LF_STR("principal", cl->mapped ? cl->principal : "-"),
         CG_LF_STR("method", parsed ? ex->method : "-"),
         CG_LF_STR("path", ex->path[0] ? p : "-"),
         CG_LF_INT("status", ex->status),

@@ -1,4 +1,5 @@
-/* Client connections: socket <-> TLS <-> plaintext buffer.
+/* Client connections: socket <-> TLS <-> plaintext buffer. What runs above
+ * is reached only through the connection's handler (conn.h).
  *
  * Ciphertext is read into the worker's shared read buffer and fed to mbedTLS
  * at once; what TLS has not consumed when the exchange stops asking for
@@ -13,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/ssl.h>
+#include <stdalign.h>
+#include <stddef.h>
 
-#include "crl_check.h"
 #include "list.h"
-#include "delegation.h"
-#include "dn.h"
 #include "log.h"
 #include "proxy_protocol.h"
 #include "verify.h"
@@ -64,8 +63,6 @@ static void on_closed(uv_handle_t *h)
     free(c->held);
     free(c->pp);
     cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
-    free(c->fwd_block);
-    free(c->subject);
     free(c);
     if (w->stopping && w->nconns == 0)
         uv_async_send(&w->wakeup); /* lets the worker finish */
@@ -77,11 +74,7 @@ static void close_now(cg_conn *c)
         return;
     c->closing = true;
     c->lingering = false;
-    if (c->crl_check) {
-        cg_crl_check_cancel(c->crl_check);
-        c->crl_check = NULL;
-    }
-    cg_proxy_abort(c);
+    c->handler->on_close(c);
     if (c->w->stage_owner == c) {
         c->w->stage_owner = NULL;
         c->w->stage_len = 0;
@@ -110,7 +103,7 @@ void cg_conn_close(cg_conn *c, bool graceful)
         close_now(c);
         return;
     }
-    cg_proxy_abort(c);
+    c->handler->on_close(c);
     cg_conn_flush(c);
     cg_tls_close_notify(&c->tls);
     /* Lingering close: send FIN after what is queued, then read and discard
@@ -143,10 +136,11 @@ void cg_conn_drain(cg_conn *c)
     if (c->closing || c->lingering)
         return;
     /* A connection that has not had its first request yet (handshaking, or
-     * accepted from the queue while stopping) gets it served, then closes:
-     * during an overlapping restart its client could not know to go
-     * elsewhere. timeouts.shutdown bounds the wait. */
-    if (c->requests > 0 && cg_proxy_idle(c))
+     * accepted from the queue while stopping) gets it served, then closes
+     * (the handler is not idle until then): during an overlapping restart
+     * its client could not know to go elsewhere. timeouts.shutdown bounds
+     * the wait. */
+    if (c->handler->is_idle(c))
         cg_conn_close(c, true);
 }
 
@@ -176,7 +170,7 @@ static void on_written(uv_write_t *req, int status)
         return;
     }
     if (was_high && c->out_queued <= CG_OUT_LOW_WATER)
-        cg_proxy_on_drain(c);
+        c->handler->on_drain(c);
 }
 
 /* Writes ciphertext now, queueing what the socket does not take. */
@@ -337,7 +331,11 @@ void cg_conn_compact(cg_conn *c)
         memmove(c->pbuf, c->pbuf + c->ppos, rest);
     c->plen = rest;
     c->ppos = 0;
-    if (rest == 0 && c->ex.phase == CG_EX_IDLE)
+}
+
+void cg_conn_release_input(cg_conn *c)
+{
+    if (c->pbuf && c->ppos == c->plen)
         release_pbuf(c);
 }
 
@@ -370,8 +368,6 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
         return st;
     }
     if (st == CG_TLS_WANT_READ) {
-        if (c->plen == 0 && c->ex.phase == CG_EX_IDLE)
-            release_pbuf(c); /* nothing came: an idle keep-alive connection */
         if (c->tls.in_len == 0) {
             free(c->held);
             c->held = NULL;
@@ -381,87 +377,6 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
         }
     }
     return st;
-}
-
-static void judge_certificate(cg_conn *c)
-{
-    const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
-    uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
-    if (c->tls.refused) {
-        /* Refused before verification (over the chain limits): the parsed
-         * leaf names the client; nothing of it was verified. */
-        peer = c->tls.refused->leaf.raw.p ? &c->tls.refused->leaf : NULL;
-        c->cert_present = true;
-        c->cert_ok = false;
-        cg_refuse(&c->cert_refusal, CG_REFUSE_CERT_UNTRUSTED, "%s", c->tls.refused->why);
-    } else {
-        c->cert_present = peer != NULL;
-        c->cert_ok = cg_verify_client(cg_tls_server_policy(listener_tls(c)), peer, flags,
-                                      c->tls.resumed ? NULL : &c->tls.trace, &c->cert_refusal);
-    }
-    if (peer) {
-        /* The text escapes every control character (dn.h): safe in log
-         * lines and sentences as it is. The identity headers are rendered
-         * from the certificate itself (identity.h). */
-        free(c->subject);
-        c->subject = cg_dn_text(peer->subject_raw.p, peer->subject_raw.len, 0);
-        cg_cert_serial(peer, c->serial, sizeof c->serial);
-        cg_cert_sha256_hex(peer, c->fingerprint);
-        cg_identity_format(c->identity, "cert", c->fingerprint); /* 70 bytes: always fits */
-    } else {
-        snprintf(c->identity, sizeof c->identity, "anonymous");
-    }
-    if (peer && !c->tls.refused) {
-        if (c->tls.trace.depth_count > 0) {
-            c->chain_len = c->tls.trace.depth_count;
-            memcpy(c->chain, c->tls.trace.crt, (size_t)c->chain_len * sizeof c->chain[0]);
-        } else {
-            c->chain[0] = peer; /* resumed: the revocation module finds the issuers */
-            c->chain_len = 1;
-        }
-    }
-    memset(&c->tls.trace, 0, sizeof c->tls.trace);
-}
-
-static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
-{
-    cg_conn *c = ctx;
-    c->crl_check = NULL;
-    c->verdict_pending = false;
-    if (st != CG_REV_GOOD) {
-        c->cert_ok = false;
-        if (why)
-            c->cert_refusal = *why;
-        else
-            cg_refuse(&c->cert_refusal, st == CG_REV_REVOKED ? CG_REFUSE_CERT_REVOKED : CG_REFUSE_REVOCATION_UNKNOWN,
-                      "The revocation status of the client certificate \"%s\" (serial %s) could not be established.",
-                      c->subject ? c->subject : "?", c->serial);
-    }
-    /* Only an answer that arrived later resumes the request: one given
-     * during cg_crl_check_chain() is handled by whoever asked (re-entering
-     * here would forward the request twice). */
-    if (!c->checking && c->ex.phase == CG_EX_ADMITTING && !c->closing && !c->lingering)
-        cg_proxy_admit(c);
-}
-
-bool cg_conn_check_revocation(cg_conn *c)
-{
-    const cg_listener_cfg *l = &c->tls_cfg->listeners[c->listener];
-    if (l->revocation.mode == CG_REVOCATION_OFF || !c->cert_ok || c->chain_len == 0)
-        return true;
-    if (c->verdict_pending)
-        return false;
-    c->verdict_pending = true;
-    c->crl_generation = cg_crl_store_generation(c->w->services->crl);
-    cg_crl_policy policy;
-    cg_crl_policy_from(&policy, l, l->tls ? cg_tls_server_policy(l->tls) : NULL);
-    /* The callback may run before this returns (all CRLs cached). */
-    c->checking = true;
-    cg_crl_check *chk = cg_crl_check_chain(c->w->crl, &policy, c->chain, c->chain_len, on_revocation, c);
-    c->checking = false;
-    if (c->verdict_pending)
-        c->crl_check = chk;
-    return !c->verdict_pending;
 }
 
 static void on_handshake_failed(cg_conn *c)
@@ -496,31 +411,27 @@ static void process_input(cg_conn *c)
         }
         cg_counter_add(c->tls.resumed ? &c->w->stats.handshakes_resumed : &c->w->stats.handshakes_full, 1);
         cg_hist_observe(&c->w->stats.handshake, uv_hrtime() - c->accepted_ns);
-        judge_certificate(c);
         if (CG_LOG_DEBUG_ON()) {
             cg_tls_session_info tls;
             cg_tls_session_info_get(&c->tls, &tls);
+            bool sent;
+            const mbedtls_x509_crt *leaf = cg_tls_client_leaf(&c->tls, &sent);
+            char serial[80] = "";
+            if (leaf)
+                cg_cert_serial(leaf, serial, sizeof serial);
             cg_log_fields(CG_LOG_DEBUG, "tls_handshake", CG_LF_STR("client", c->peer), CG_LF_BOOL("resumed", tls.resumed),
                           CG_LF_STR("tls", tls.version), CG_LF_STR("cipher", tls.cipher),
-                          CG_LF_STR("cert", c->cert_present ? c->serial : "-"),
-                          CG_LF_STR("chain", c->tls.refused                       ? "refused"
-                                             : !c->cert_present || c->tls.resumed ? "-"
-                                             : c->tls.chain_cached                ? "cached"
-                                                                                  : "verified"));
+                          CG_LF_STR("cert", sent ? serial : "-"),
+                          CG_LF_STR("chain", c->tls.refused            ? "refused"
+                                             : !sent || c->tls.resumed ? "-"
+                                             : c->tls.chain_cached     ? "cached"
+                                                                       : "verified"));
         }
-        cg_proxy_init(c);
-        if (c->cert_ok && c->cert_present)
-            cg_conn_check_revocation(c);
-        if (c->overloaded) {
-            cg_refusal why;
-            cg_refuse(&why, CG_REFUSE_OVERLOADED,
-                      "This server already has %u connections open (limits.max_connections); try again later.",
-                      c->tls_cfg->limits.max_connections);
-            cg_proxy_refuse(c, &why, true);
+        c->handler->on_ready(c);
+        if (c->closing || c->lingering)
             return;
-        }
     }
-    cg_proxy_pump(c);
+    c->handler->on_input(c);
 }
 
 static void feed_tls(cg_conn *c, const unsigned char *p, size_t n);
@@ -541,11 +452,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             close_now(c);
             return;
         }
-        cg_proxy_pump(c); /* lets the exchange see the end */
-        /* Between requests the end closes, unless responses to pipelined
-         * requests still wait for the client to read (out_blocked). */
-        if (!c->closing && !c->lingering && c->ex.phase == CG_EX_IDLE && !c->ex.out_blocked)
-            close_now(c);
+        c->handler->on_input(c); /* lets the handler see the end */
         return;
     }
     if (c->lingering)
@@ -738,11 +645,16 @@ static void proxy_input(cg_conn *c, const unsigned char *p, size_t n)
         feed_tls(c, p + used, n - used); /* the ClientHello's first bytes */
 }
 
-void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li)
+/* The handler's state follows the connection in the same block. */
+#define DATA_OFFSET ((sizeof(cg_conn) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
+
+void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_handler *handler)
 {
-    cg_conn *c = calloc(1, sizeof *c);
+    cg_conn *c = calloc(1, DATA_OFFSET + handler->data_size);
     if (!c)
         return;
+    c->handler = handler;
+    c->data = (char *)c + DATA_OFFSET;
     c->w = w;
     c->listener = li;
     uv_tcp_init(&w->loop, &c->tcp);

@@ -1,6 +1,8 @@
-/* A client connection: TCP + TLS on a worker's loop, the verdict on its
- * client certificate, its timers, and the plaintext it has received. The
- * HTTP exchange on it lives in http_proxy.c.
+/* A client connection: socket <-> TLS <-> plaintext on a worker's loop,
+ * with its timers, buffers, output queue, lingering close, the client's
+ * address (PROXY protocol included) and its admission counts. Who the client
+ * is and what it asks for belong to the handler above it (cg_conn_handler;
+ * the HTTP/1.1 one is http_proxy.h).
  */
 #ifndef CG_CONN_H
 #define CG_CONN_H
@@ -13,16 +15,36 @@
 
 #include "admission.h"
 #include "config.h"
-#include "error.h"
-#include "http_proxy.h"
-#include "server.h"
 #include "tls.h"
+#include "worker.h"
 
 /* Client output queued beyond these marks pauses / resumes the producer. */
 #define CG_OUT_HIGH_WATER (256u * 1024)
 #define CG_OUT_LOW_WATER (64u * 1024)
 
-typedef struct cg_conn {
+typedef struct cg_conn cg_conn;
+
+/* What runs above a connection (the HTTP/1.1 exchange today; an HTTP/2 or
+ * WebSocket handler later), installed at accept (cg_worker_layers). The
+ * connection calls it only through this table and knows nothing else of it.
+ * Its state lives in c->data: data_size bytes, zeroed, allocated with the
+ * connection and freed with it (so a handler's stack may still read it after
+ * asking for a close). */
+typedef struct cg_conn_handler {
+    size_t data_size;
+    void (*on_ready)(cg_conn *c);      /* the TLS handshake is done: the client may be judged */
+    void (*on_input)(cg_conn *c);      /* plaintext may be available, or the client ended (c->eof) */
+    void (*on_drain)(cg_conn *c);      /* queued output fell below CG_OUT_LOW_WATER */
+    /* Closing: when a graceful close begins, and when the connection closes
+     * (then c->closing is true). Nothing may call into the connection
+     * afterwards (cancel timers of its own, requests in flight). Also runs
+     * for a connection whose handshake never completed (on_ready not run). */
+    void (*on_close)(cg_conn *c);
+    /* Graceful shutdown (cg_conn_drain): nothing in progress, close now. */
+    bool (*is_idle)(const cg_conn *c);
+} cg_conn_handler;
+
+struct cg_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     cg_worker *w;
@@ -45,38 +67,6 @@ typedef struct cg_conn {
     char via[INET6_ADDRSTRLEN + 8];  /* the balancer's "ip:port" when a PROXY header named the client, else "" */
     struct cg_pp_reader *pp;         /* PROXY header being read (proxy_protocol.h); NULL once read */
 
-    /* The client certificate, judged once after the handshake. */
-    bool cert_present, cert_ok;
-    cg_refusal cert_refusal;
-    char *subject;                 /* RFC 4514 text (dn.h), exactly allocated; NULL without a certificate */
-    char serial[80], fingerprint[65];
-    char identity[CG_IDENTITY_MAX]; /* backend pooling key: "cert:<sha256>", "user:<principal>"
-                                       or "anonymous" (backend.h) */
-
-    /* The verified chain (leaf first, anchor last), borrowed from the TLS
-     * session and the configuration snapshot the connection holds; kept to
-     * re-check revocation when a CRL changes. A resumed session has the leaf only. */
-    const mbedtls_x509_crt *chain[CG_VERIFY_MAX_DEPTH];
-    int chain_len;
-    struct cg_crl_check *crl_check;  /* revocation check in flight */
-    uint64_t crl_generation;         /* store generation the verdict is based on */
-    bool verdict_pending;
-    bool checking;                   /* inside cg_crl_check_chain: an answer given at
-                                        once is the caller's to act on */
-
-    /* Mapping: decided at the connection's first request, then kept (a
-     * mapping reload does not change the user of an open connection). */
-    bool mapped;
-    char principal[256];
-    char map_rule[128];
-
-    struct cg_deleg_req *deleg;      /* Kerberos token request in flight */
-
-    /* Identity headers for the backend, rendered once at the first request. */
-    char *fwd_block;
-    size_t fwd_block_len;
-    bool fwd_block_ready;
-
     unsigned char *held;           /* ciphertext received but not yet fed to TLS */
     size_t held_len;
 
@@ -85,23 +75,27 @@ typedef struct cg_conn {
 
     size_t out_queued;             /* ciphertext accepted but not yet written */
     uint64_t plain_sent;           /* plaintext handed to TLS so far (staged bytes not counted) */
-    unsigned requests;
 
     int handles;                   /* open libuv handles; freed at zero */
     bool handshaking, reading, read_stopped, eof;
-    bool closing, lingering, draining, overloaded;
+    bool closing, lingering, draining;
+    bool overloaded;               /* over limits.max_connections: the handler refuses it (503) */
 
-    cg_exchange ex;
-} cg_conn;
+    const cg_conn_handler *handler;
+    void *data;                    /* the handler's state (handler->data_size bytes) */
+};
 
-/* Accepts a pending connection on listener index li. */
-void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li);
+/* Accepts a pending connection on listener index li, for handler. */
+void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_handler *handler);
 
 /* Reads more plaintext into pbuf. Returns CG_TLS_OK if bytes were added,
  * CG_TLS_WANT_READ if it must wait for the socket, or CLOSED / ERROR. */
 cg_tls_status cg_conn_read_plaintext(cg_conn *c);
-/* Makes room in pbuf: drops processed bytes (never those in [keep, plen)). */
+/* Makes room in pbuf: drops processed bytes. */
 void cg_conn_compact(cg_conn *c);
+/* Between requests: an empty pbuf goes back to the worker (an idle
+ * connection holds no plaintext buffer; the next read takes one). */
+void cg_conn_release_input(cg_conn *c);
 
 /* Queues plaintext for the client; coalesced into TLS records, sent at
  * cg_conn_flush() or when a record fills up. Returns false if broken. */
@@ -119,12 +113,8 @@ void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb);
  * close); otherwise at once. Idempotent. */
 void cg_conn_close(cg_conn *c, bool graceful);
 
-/* Graceful shutdown of the worker: closes c now if idle, else after its exchange. */
+/* Graceful shutdown of the worker: closes c now if its handler is idle;
+ * else the handler closes it when its work is done (c->draining). */
 void cg_conn_drain(cg_conn *c);
-
-/* (Re)checks the client chain's revocation status; the verdict lands in
- * cert_ok / cert_refusal. Returns true if it is known now, false if pending
- * (then cg_proxy_admit() runs when it arrives). */
-bool cg_conn_check_revocation(cg_conn *c);
 
 #endif

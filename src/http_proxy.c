@@ -20,14 +20,9 @@
 #include <strings.h>
 
 #include "access_log.h"
-#include "conn.h"
-#include "crl_store.h"
-#include "delegation.h"
 #include "error_page.h"
-#include "identity.h"
 #include "log.h"
 #include "log_format.h"
-#include "mapping.h"
 #include "request_limits.h"
 #include "target.h"
 #include "http_proxy_internal.h"
@@ -58,9 +53,10 @@ static const cg_backend_cfg *backend_of(const cg_exchange *ex) { return &ex->cfg
 static void on_header_timeout(uv_timer_t *t)
 {
     cg_conn *c = t->data;
+    const cg_exchange *ex = cg_http_ex(c);
     cg_refusal why;
-    if (c->ex.phase == CG_EX_IDLE) {
-        if (c->requests == 0 && c->ppos == c->plen) {
+    if (ex->phase == CG_EX_IDLE) {
+        if (cg_http_session_of(c)->requests == 0 && c->ppos == c->plen) {
             cg_refuse(&why, CG_REFUSE_HEADER_TIMEOUT,
                       "No request arrived within %u ms of the TLS handshake (timeouts.request_header).",
                       c->tls_cfg->timeouts.request_header);
@@ -73,14 +69,14 @@ static void on_header_timeout(uv_timer_t *t)
     cg_refuse(&why, CG_REFUSE_HEADER_TIMEOUT,
               "The request head was not complete within %u ms (timeouts.request_header); the client is too "
               "slow or is holding the connection open (slowloris).",
-              c->ex.cfg ? c->ex.cfg->timeouts.request_header : c->tls_cfg->timeouts.request_header);
+              ex->cfg ? ex->cfg->timeouts.request_header : c->tls_cfg->timeouts.request_header);
     cg_proxy_refuse(c, &why, true);
 }
 
 static void on_body_timeout(uv_timer_t *t)
 {
     cg_conn *c = t->data;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (ex->res_head_sent || ex->phase != CG_EX_FORWARDING || ex->req_done) {
         cg_log(CG_LOG_WARN, "client_stalled", "id=%s client=%s timeout_ms=%u", ex->id, c->peer,
                c->tls_cfg->timeouts.client_body);
@@ -97,11 +93,11 @@ static void on_body_timeout(uv_timer_t *t)
 
 static void begin_exchange(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     ex->phase = CG_EX_HEAD;
     ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
-    cg_server_request_id(c->w, ex->id, sizeof ex->id);
+    cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
 }
 
@@ -141,24 +137,13 @@ static void reset_exchange(cg_exchange *ex)
  * they go back to the worker (spares.h). */
 static void release_request_buffers(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_spares_put(&c->w->spare_hdrs, ex->hdrs, 2 * ex->hdrs_cap * sizeof *ex->hdrs);
     ex->hdrs = NULL;
     ex->hdrs_cap = 0;
     cg_spares_put(&c->w->spare_head, ex->head.data, ex->head.cap);
     memset(&ex->head, 0, sizeof ex->head);
 }
-
-void cg_proxy_init(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    memset(ex, 0, sizeof *ex);
-    reset_exchange(ex);
-    /* The first request must follow the handshake promptly. */
-    cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
-}
-
-bool cg_proxy_idle(const cg_conn *c) { return c->ex.phase == CG_EX_IDLE && c->ppos == c->plen; }
 
 static void drop_backend(cg_exchange *ex, bool reusable)
 {
@@ -170,17 +155,14 @@ static void drop_backend(cg_exchange *ex, bool reusable)
     cg_backend_release(bc, reusable); /* also detaches our reader */
 }
 
-void cg_proxy_abort(cg_conn *c)
+static void abort_exchange(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (ex->phase != CG_EX_IDLE && ex->id[0] && ex->status == 0) {
         ex->status = 499; /* nginx's "client closed request": well known to operators */
         cg_access_log_request(c);
     }
-    if (c->deleg) {
-        cg_delegation_cancel(c->deleg);
-        c->deleg = NULL;
-    }
+    cg_admit_cancel(&ex->admit);
     drop_backend(ex, false);
     reset_exchange(ex);
     release_request_buffers(c);
@@ -188,10 +170,10 @@ void cg_proxy_abort(cg_conn *c)
 
 void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (!ex->id[0]) {
         ex->started_ns = uv_hrtime();
-        cg_server_request_id(c->w, ex->id, sizeof ex->id);
+        cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     }
     if (ex->res_head_sent) { /* too late for a page */
         cg_conn_close(c, false);
@@ -273,9 +255,9 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
 static void finish_exchange(cg_conn *c)
 {
     release_request_buffers(c);
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     bool keep = ex->keep_client && !c->draining && ex->req_done;
-    c->requests++;
+    cg_http_session_of(c)->requests++;
     reset_exchange(ex);
     if (!keep) {
         cg_conn_close(c, true);
@@ -283,6 +265,7 @@ static void finish_exchange(cg_conn *c)
     }
     cg_conn_set_timer(c, c->tls_cfg->timeouts.keepalive_idle, on_header_timeout);
     cg_conn_compact(c);
+    cg_conn_release_input(c);
     cg_proxy_pump(c);
 }
 
@@ -294,7 +277,7 @@ static void finish_exchange(cg_conn *c)
  * differs. False if refused (400). */
 static bool use_canonical_target(cg_conn *c, char *head)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     char *t = head + (ex->req.target.p - head);
     cg_target canon;
     cg_refusal why;
@@ -314,12 +297,11 @@ static bool use_canonical_target(cg_conn *c, char *head)
 
 static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
-static void request_token(cg_conn *c);
 
 /* Parses the request head; false if the exchange ended (refused). */
 static bool on_request_head(cg_conn *c, size_t head_len)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_refusal why;
     const cg_config *cfg;
 
@@ -364,28 +346,12 @@ static bool on_request_head(cg_conn *c, size_t head_len)
  * Kerberos token is given) and connects. */
 static void forward(cg_conn *c, const char *negotiate_token)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     const cg_listener_cfg *l = listener_of(c, ex->cfg);
-    if (!c->fwd_block_ready) {
-        /* Who the client is does not change on a connection: render the
-         * identity headers once (identity.h; the principal was checked by
-         * the mapper). */
-        cg_buf b = { 0 };
-        bool ok = true;
-        const mbedtls_x509_crt *peer = cg_tls_peer_cert(&c->tls);
-        if (l->forward_client_cert && c->cert_present && peer)
-            ok = cg_identity_cert_headers(&b, peer, c->serial, c->fingerprint);
-        if (c->mapped)
-            ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, c->principal) &&
-                 cg_buf_append(&b, "\r\n", 2);
-        if (!ok) {
-            cg_buf_free(&b);
-            cg_conn_close(c, false);
-            return;
-        }
-        c->fwd_block = b.data;
-        c->fwd_block_len = b.len;
-        c->fwd_block_ready = true;
+    cg_slice identity_headers;
+    if (!cg_client_forward_headers(&cg_http_session_of(c)->client, l, &identity_headers)) {
+        cg_conn_close(c, false);
+        return;
     }
     if (!ex->head_built) {
         /* Built once per request, while the request's header slices are
@@ -396,7 +362,7 @@ static void forward(cg_conn *c, const char *negotiate_token)
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
             .request_id = { ex->id, strlen(ex->id) },
-            .extra_block = { c->fwd_block, c->fwd_block_len },
+            .extra_block = identity_headers,
             .strip = &strip,
         };
         ex->head.len = 0;
@@ -423,136 +389,45 @@ static void forward(cg_conn *c, const char *negotiate_token)
     connect_backend(c, ex->fresh); /* pumps the request body once connected */
 }
 
-static void on_token(void *ctx, const char *token_b64, const cg_refusal *why)
+/* The pipeline's answer (admit.h). */
+static void on_admitted(void *ctx, const cg_admit_answer *ans)
 {
     cg_conn *c = ctx;
-    c->deleg = NULL;
-    if (!token_b64) {
-        cg_proxy_refuse(c, why, false);
+    cg_exchange *ex = cg_http_ex(c);
+    if (!ans->again) {
+        const cg_admit *a = &ex->admit;
+        ex->route = a->route;
+        ex->backend = a->backend;
+        ex->body_room = a->body_room;
+        ex->retry_after_s = a->retry_after_s;
+        ex->replay_ok = a->replay_ok;
+    }
+    switch (ans->outcome) {
+    case CG_ADMIT_FORWARD:
+        forward(c, ans->token);
         return;
-    }
-    forward(c, token_b64);
-}
-
-/* Maps the certificate to a principal, once per connection. False if refused. */
-static bool map_identity(cg_conn *c, const cg_listener_cfg *l)
-{
-    if (c->mapped || !l->mapping || !c->cert_present)
-        return true;
-    cg_map_result r;
-    cg_mapping_map(l->mapping, c->chain[0] ? c->chain[0] : cg_tls_peer_cert(&c->tls), &r);
-    if (r.outcome != CG_MAP_ALLOW) {
-        cg_proxy_refuse(c, &r.why, true);
-        return false;
-    }
-    c->mapped = true;
-    snprintf(c->principal, sizeof c->principal, "%s", r.principal);
-    snprintf(c->map_rule, sizeof c->map_rule, "%s", r.rule);
-    /* Backend connections follow the user, not the certificate: the whole
-     * principal is the key (it always fits; never shortened). */
-    _Static_assert(CG_IDENTITY_MAX >= sizeof "user:" + sizeof r.principal - 1, "identity room");
-    if (!cg_identity_format(c->identity, "user", c->principal)) {
+    case CG_ADMIT_REFUSED:
+        cg_proxy_refuse(c, ans->why, ans->close_after);
+        return;
+    case CG_ADMIT_FAILED:
         cg_conn_close(c, false);
-        return false;
+        return;
     }
-    return true;
 }
 
-static void request_token(cg_conn *c)
+/* Hands the parsed request to the pipeline (admit.h), which answers once. */
+static void admit_request(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
-    cg_kerberos *k = c->w->services->kerberos;
-    c->deleg = cg_delegation_token(k, &c->w->loop, c->principal, backend_of(ex)->spn, on_token, c);
-    /* on_token continues, possibly already done */
-}
-
-/* Takes a token from the client's rate-limit buckets, or refuses (429). */
-static bool rate_ok(cg_conn *c, const cg_listener_cfg *l)
-{
-    cg_exchange *ex = &c->ex;
-    cg_rate_client who = {
-        .address = &c->admit_key,
-        .ipv6_prefix = c->tls_cfg->limits.per_address_ipv6_prefix,
-        .fingerprint = c->cert_present ? c->fingerprint : NULL,
-        .peer = c->peer,
-        .request_id = ex->id,
-    };
-    cg_refusal why;
-    if (cg_request_rate_check(c->w->services->ratelimit, l, c->listener, &who, uv_hrtime(), &why,
-                              &ex->retry_after_s))
-        return true;
-    cg_proxy_refuse(c, &why, false);
-    return false;
-}
-
-/* Decides whether the parsed request may go to a backend, in pipeline order:
- * certificate verdict (revocation may still be pending) -> rate limit ->
- * route -> certificate required -> body size -> mapping -> delegation ->
- * forward. */
-void cg_proxy_admit(cg_conn *c)
-{
-    cg_exchange *ex = &c->ex;
-    cg_refusal why;
+    cg_exchange *ex = cg_http_ex(c);
+    cg_admit *a = &ex->admit;
     ex->phase = CG_EX_ADMITTING;
-
-    /* A CRL changed since this connection's verdict: check again. */
-    if (c->cert_ok && !c->verdict_pending &&
-        c->crl_generation != cg_crl_store_generation(c->w->services->crl))
-        cg_conn_check_revocation(c);
-    if (c->verdict_pending)
-        return; /* cg_conn's revocation callback calls us again */
-
-    if (c->cert_present && !c->cert_ok) {
-        cg_proxy_refuse(c, &c->cert_refusal, true);
-        return;
-    }
-    const cg_listener_cfg *l = listener_of(c, ex->cfg);
-    if (cg_request_rate_enabled(l) && !rate_ok(c, l))
-        return;
-    ex->route = cg_config_route(l, ex->req.path.p, ex->req.path.n);
-    if (!ex->route) {
-        char p[300];
-        cg_slice_copy(p, sizeof p, ex->req.path);
-        cg_refuse(&why, CG_REFUSE_NO_ROUTE, "No route of listener \"%s\" matches the path \"%s\".", l->name, p);
-        cg_proxy_refuse(c, &why, false);
-        return;
-    }
-    ex->backend = ex->route->backend;
-    if (!c->cert_present && ex->route->client_cert_required) {
-        cg_proxy_refuse(c, &c->cert_refusal, true);
-        return;
-    }
-    ex->body_room = cg_request_body_max(l, ex->route);
-    if (ex->req.body == CG_BODY_LENGTH && ex->req.content_length > ex->body_room) {
-        /* Before any backend connection: also before a 100 Continue. */
-        cg_request_body_refusal(&why, l, ex->route, ex->body_room, ex->req.content_length, true);
-        cg_proxy_refuse(c, &why, true);
-        return;
-    }
-    if (!map_identity(c, l))
-        return;
-
-    const cg_backend_cfg *b = backend_of(ex);
-    if (b->kerberos) {
-        if (!c->mapped) {
-            cg_refuse(&why, CG_REFUSE_CERT_MISSING,
-                      "Backend \"%s\" is reached as the mapped user, and this request has no client certificate "
-                      "to map (route \"%s\" has client_cert: optional).",
-                      b->name, ex->route->path);
-            cg_proxy_refuse(c, &why, true);
-            return;
-        }
-        ex->replay_ok = ex->req.body == CG_BODY_CHUNKED ||
-                        (ex->req.body == CG_BODY_LENGTH && ex->req.content_length <= CG_REPLAY_MAX);
-        /* Connection-bound backends (IIS, mod_auth_gssapi GssapiConnectionBound)
-         * authenticate a connection once; ours never changes user. */
-        bool bound = b->connection_bound && cg_backend_idle_authenticated(c->w, ex->backend, c->identity);
-        if (!b->send_on_401_only && !bound) {
-            request_token(c);
-            return;
-        }
-    }
-    forward(c, NULL);
+    a->client = &cg_http_session_of(c)->client;
+    a->answer = on_admitted;
+    a->ctx = c;
+    a->cfg = ex->cfg;
+    a->req = &ex->req;
+    a->request_id = ex->id;
+    cg_admit_run(a);
 }
 
 /* A backend 401 to a delegating request: the ticket was refused (send:
@@ -560,28 +435,21 @@ void cg_proxy_admit(cg_conn *c)
  * fresh ticket, when the request has no body to replay. */
 static bool retry_after_401(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
-    const cg_backend_cfg *b = backend_of(ex);
+    cg_exchange *ex = cg_http_ex(c);
     bool replayable = ex->req.body == CG_BODY_NONE || ex->replay_ok;
-    if (!b->kerberos || !c->mapped || ex->retried || !replayable || !ex->req_done)
+    if (!cg_admit_delegates(&ex->admit) || ex->retried || !replayable || !ex->req_done)
         return false;
     if (!ex->sent_token) {
         const cg_http_header *h = cg_http_find_header(ex->res.headers, ex->res.nheaders, "WWW-Authenticate");
         if (!h || h->value.n < 9 || strncasecmp(h->value.p, "Negotiate", 9) != 0)
             return false;
     }
-    cg_log_fields(CG_LOG_INFO, "backend_401", CG_LF_STR("id", ex->id), CG_LF_STR("backend", b->name),
-                  CG_LF_STR("principal", c->principal),
-                  CG_LF_STR("detail", ex->sent_token ? "ticket refused: retrying once with a fresh one"
-                                                     : "credentials requested"));
-    if (ex->sent_token)
-        cg_delegation_flush(c->w->services->kerberos, c->principal);
     ex->retried = true;
     ex->replaying = ex->req.body != CG_BODY_NONE;
     drop_backend(ex, false);
     memset(&ex->res, 0, sizeof ex->res);
     ex->phase = CG_EX_ADMITTING;
-    request_token(c);
+    cg_admit_token_again(&ex->admit, true, ex->sent_token); /* logs backend_401 */
     return true;
 }
 
@@ -590,7 +458,7 @@ static bool retry_after_401(cg_conn *c)
 static void on_backend_connected(cg_backend_conn *bc, int status)
 {
     cg_conn *c = bc->owner;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (status < 0) {
         ex->bc = NULL;
         bc->owner = NULL;
@@ -618,9 +486,10 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
 
 static void connect_backend(cg_conn *c, bool fresh)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     ex->phase = CG_EX_CONNECTING;
-    cg_backend_conn *bc = cg_backend_acquire(c->w, ex->backend, c->identity, fresh, c, on_backend_connected);
+    cg_backend_conn *bc = cg_backend_acquire(c->w, ex->backend, cg_http_session_of(c)->client.identity, fresh, c,
+                                             on_backend_connected);
     if (!bc) {
         cg_conn_close(c, false);
         return;
@@ -632,7 +501,7 @@ static void connect_backend(cg_conn *c, bool fresh)
 
 static void backend_failed(cg_conn *c, const char *what)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_retry_facts facts = {
         .method = ex->req.method,
         .has_body = ex->req.body == CG_BODY_CHUNKED || (ex->req.body == CG_BODY_LENGTH && ex->req.content_length),
@@ -650,12 +519,12 @@ static void backend_failed(cg_conn *c, const char *what)
         ex->retried = true;
         drop_backend(ex, false);
         const cg_backend_cfg *b = backend_of(ex);
-        if (b->kerberos && c->mapped && !ex->sent_token && !b->send_on_401_only) {
+        if (cg_admit_delegates(&ex->admit) && !ex->sent_token && !b->send_on_401_only) {
             /* It relied on the dead connection being authenticated (connection
              * bound): the new connection needs a token. */
             ex->fresh = true;
             ex->phase = CG_EX_ADMITTING;
-            request_token(c);
+            cg_admit_token_again(&ex->admit, false, false);
             return;
         }
         connect_backend(c, true);
@@ -683,7 +552,7 @@ static void on_head_written(cg_backend_conn *bc, int status);
 
 static void start_forwarding(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_backend_conn *bc = ex->bc;
     ex->phase = CG_EX_FORWARDING;
     bc->tcp.data = bc;
@@ -735,7 +604,7 @@ static void on_head_written(cg_backend_conn *bc, int status)
         backend_failed(c, "closed the connection while the request was sent");
         return;
     }
-    c->ex.req_paused = false;
+    cg_http_ex(c)->req_paused = false;
     cg_proxy_pump(c);
 }
 
@@ -746,7 +615,7 @@ static void on_body_written(cg_backend_conn *bc, int status)
     cg_conn *c = bc->owner;
     if (!c)
         return;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (status < 0) {
         backend_failed(c, "closed the connection while the request body was sent");
         return;
@@ -761,7 +630,7 @@ static void on_body_written(cg_backend_conn *bc, int status)
 static int req_on_body(http_parser *p, const char *at, size_t len)
 {
     cg_conn *c = p->data;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     uv_buf_t bufs[3];
     unsigned n = 0;
     if (len > ex->body_room) {
@@ -800,7 +669,7 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
 static int req_on_message_complete(http_parser *p)
 {
     cg_conn *c = p->data;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     ex->req_done = true;
     if (ex->req.body == CG_BODY_CHUNKED) {
         uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
@@ -816,7 +685,7 @@ static int req_on_message_complete(http_parser *p)
  * exchange ended (refused or connection closed). */
 static bool feed_request_body(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     size_t avail = c->plen - c->ppos;
     const char *bad;
     size_t n = cg_chunked_execute(ex->req.body == CG_BODY_CHUNKED ? &ex->req_chunks : NULL, &ex->req_parser,
@@ -884,7 +753,7 @@ void cg_proxy_on_body_timeout(uv_timer_t *t) { on_body_timeout(t); }
 
 static bool handle_read_status(cg_conn *c, cg_tls_status st)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     switch (st) {
     case CG_TLS_OK:
         return true;
@@ -909,7 +778,7 @@ static bool handle_read_status(cg_conn *c, cg_tls_status st)
 
 void cg_proxy_pump(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     while (!c->closing && !c->lingering) {
         switch (ex->phase) {
         case CG_EX_IDLE:
@@ -924,11 +793,14 @@ void cg_proxy_pump(cg_conn *c)
                 begin_exchange(c);
                 break;
             }
-            if (c->draining && c->requests > 0) { /* the first request is still awaited (cg_conn_drain) */
+            if (c->draining && cg_http_session_of(c)->requests > 0) { /* the first request is still awaited (cg_conn_drain) */
                 cg_conn_close(c, true);
                 return;
             }
-            if (!handle_read_status(c, cg_conn_read_plaintext(c)))
+            cg_tls_status st = cg_conn_read_plaintext(c);
+            if (st == CG_TLS_WANT_READ && c->plen == 0)
+                cg_conn_release_input(c); /* nothing came: an idle keep-alive connection */
+            if (!handle_read_status(c, st))
                 return;
             break;
 
@@ -946,8 +818,8 @@ void cg_proxy_pump(cg_conn *c)
             if (r == CG_HEAD_COMPLETE) {
                 if (!on_request_head(c, head_len))
                     return;
-                cg_proxy_admit(c);
-                return; /* admit continues the pump when the exchange may proceed */
+                admit_request(c);
+                return; /* the admission's answer continues the pump when the exchange may proceed */
             }
             if (c->ppos > 0)
                 cg_conn_compact(c);
@@ -979,3 +851,60 @@ void cg_proxy_pump(cg_conn *c)
         }
     }
 }
+
+/* ---- the connection's handler (conn.h) ---- */
+
+static void http_ready(cg_conn *c)
+{
+    cg_http_session *s = cg_http_session_of(c);
+    cg_exchange *ex = &s->ex;
+    s->ready = true;
+    reset_exchange(ex);
+    /* The first request must follow the handshake promptly. */
+    cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
+    cg_client_start(&s->client, c);
+    if (c->overloaded) {
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_OVERLOADED,
+                  "This server already has %u connections open (limits.max_connections); try again later.",
+                  c->tls_cfg->limits.max_connections);
+        cg_proxy_refuse(c, &why, true);
+    }
+}
+
+static void http_input(cg_conn *c)
+{
+    cg_proxy_pump(c);
+    /* The client's end between requests closes, unless responses to
+     * pipelined requests still wait for the client to read (out_blocked). */
+    cg_exchange *ex = cg_http_ex(c);
+    if (c->eof && !c->closing && !c->lingering && ex->phase == CG_EX_IDLE && !ex->out_blocked)
+        cg_conn_close(c, false);
+}
+
+static void http_close(cg_conn *c)
+{
+    cg_http_session *s = cg_http_session_of(c);
+    if (!s->ready)
+        return;
+    abort_exchange(c);
+    if (c->closing)
+        cg_client_close(&s->client);
+}
+
+/* Graceful shutdown: idle once a request was served and none is in
+ * progress; otherwise the connection closes after the exchange. */
+static bool http_idle(const cg_conn *c)
+{
+    const cg_http_session *s = cg_http_session_of(c);
+    return s->ready && s->requests > 0 && s->ex.phase == CG_EX_IDLE && c->ppos == c->plen;
+}
+
+const cg_conn_handler cg_http1_handler = {
+    .data_size = sizeof(cg_http_session),
+    .on_ready = http_ready,
+    .on_input = http_input,
+    .on_drain = cg_proxy_on_drain,
+    .on_close = http_close,
+    .is_idle = http_idle,
+};

@@ -1,7 +1,8 @@
 /* The HTTP/1.1 exchange between a client connection and a backend
  * connection: one request at a time per client connection, head parsed and
- * rewritten (http1.h), bodies streamed in both directions with backpressure,
- * never buffered whole.
+ * rewritten (http1.h), admitted by the pipeline (admit.h), bodies streamed
+ * in both directions with backpressure, never buffered whole. The connection
+ * reaches it only through cg_http1_handler (conn.h).
  */
 #ifndef CG_HTTP_PROXY_H
 #define CG_HTTP_PROXY_H
@@ -11,19 +12,16 @@
 
 #include <http_parser.h>
 
+#include "admit.h"
 #include "backend.h"
 #include "buf.h"
 #include "chunked.h"
 #include "config.h"
+#include "conn.h"
 #include "error.h"
 #include "http1.h"
 #include "http1_scan.h"
 #include "http1_write.h"
-
-struct cg_conn;
-
-/* Largest request body kept for a retry after a backend 401 (Kerberos). */
-#define CG_REPLAY_MAX (64u * 1024)
 
 typedef enum {
     CG_EX_IDLE,       /* between requests: nothing of the next one received */
@@ -92,21 +90,24 @@ typedef struct cg_exchange {
     uint64_t body_room;          /* body bytes the request may still send (UINT64_MAX: no limit) */
     bool body_over;              /* a chunked body crossed max_request_body: refuse, close */
     uint32_t retry_after_s;      /* a 429's Retry-After */
+    cg_admit admit;              /* the request's way through the pipeline */
 } cg_exchange;
 
-/* Called by conn.c. */
-void cg_proxy_init(struct cg_conn *c);     /* after the handshake */
-void cg_proxy_pump(struct cg_conn *c);     /* new plaintext may be available */
-void cg_proxy_on_drain(struct cg_conn *c); /* client output fell below the low-water mark */
-void cg_proxy_abort(struct cg_conn *c);    /* the client connection is going away */
-/* Graceful shutdown: true if the connection is idle and may close now;
- * otherwise it closes after the exchange in progress. */
-bool cg_proxy_idle(const struct cg_conn *c);
+/* The HTTP/1.1 handler's state on one connection (cg_conn.data). */
+typedef struct cg_http_session {
+    bool ready;                  /* the handshake is done: client and exchange set up */
+    unsigned requests;           /* completed on this connection */
+    cg_client client;            /* who the client is (admit.h) */
+    cg_exchange ex;              /* one at a time */
+} cg_http_session;
 
-/* Continues a request that waited in CG_EX_ADMITTING. */
-void cg_proxy_admit(struct cg_conn *c);
+/* The handler of HTTP/1.1 connections (every listener's today). */
+extern const cg_conn_handler cg_http1_handler;
+
+static inline cg_http_session *cg_http_session_of(const cg_conn *c) { return c->data; }
+static inline cg_exchange *cg_http_ex(const cg_conn *c) { return &cg_http_session_of(c)->ex; }
 
 /* Sends a refusal page for c's current or next request and logs it. */
-void cg_proxy_refuse(struct cg_conn *c, const cg_refusal *why, bool close_after);
+void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after);
 
 #endif

@@ -25,6 +25,12 @@ bool cg_proxy_retry_after_401(struct cg_conn *c);
  * request body, or a client that stopped reading a response). */
 void cg_proxy_on_body_timeout(uv_timer_t *t);
 
+/* Drives the exchange from the client's plaintext (new bytes, a backend
+ * write done, output drained). */
+void cg_proxy_pump(struct cg_conn *c);
+/* Client output fell below the low-water mark. */
+void cg_proxy_on_drain(struct cg_conn *c);
+
 /* http_response.c */
 /* Starts reading the response on ex->bc (and its response timeout). */
 void cg_response_start(struct cg_conn *c);

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "access_log.h"
-#include "conn.h"
 #include "log.h"
 #include "token_size.h"
 
@@ -32,7 +31,7 @@ static void on_backend_timeout(uv_timer_t *t)
     cg_conn *c = bc->owner;
     if (!c)
         return;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (ex->res_head_sent) {
         cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms\"",
                ex->id, cg_exchange_backend(ex)->name, ex->cfg->timeouts.backend_response);
@@ -53,8 +52,9 @@ static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (!bc->rbuf) {
         bc->rcap = 16384;
         cg_conn *c = bc->owner;
-        if (c && c->ex.cfg && c->ex.cfg->limits.max_response_head > bc->rcap)
-            bc->rcap = c->ex.cfg->limits.max_response_head;
+        const cg_config *cfg = c ? cg_http_ex(c)->cfg : NULL;
+        if (cfg && cfg->limits.max_response_head > bc->rcap)
+            bc->rcap = cfg->limits.max_response_head;
         bc->rbuf = cg_spares_get(&bc->w->spare_rbuf, bc->rcap);
         if (!bc->rbuf)
             bc->rcap = 0;
@@ -69,7 +69,7 @@ static void be_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * a truncated response, never one that looks complete. */
 void cg_response_failed(cg_conn *c, const char *what)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     const cg_backend_cfg *b = cg_exchange_backend(ex);
     cg_proxy_drop_backend(ex, false);
     if (c->plain_sent == ex->res_mark) {
@@ -94,7 +94,7 @@ static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     (void)buf;
     if (!c || nread == 0)
         return;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (nread < 0) {
         if (nread == UV_EOF && ex->res_head_sent && ex->res.body == CG_BODY_UNTIL_CLOSE) {
             bc->rlen = 0;
@@ -119,7 +119,7 @@ static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static int res_on_body(http_parser *p, const char *at, size_t len)
 {
     cg_conn *c = p->data;
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     ex->bytes_out += len;
     if (ex->framing == CG_CLIENT_BODY_NONE)
         return 0;
@@ -136,14 +136,14 @@ static int res_on_body(http_parser *p, const char *at, size_t len)
 static int res_on_message_complete(http_parser *p)
 {
     cg_conn *c = p->data;
-    c->ex.res_done = true;
+    cg_http_ex(c)->res_done = true;
     http_parser_pause(p, 1); /* anything after this is not ours to forward */
     return 0;
 }
 
 static void complete_response(cg_conn *c, bool backend_clean)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (ex->framing == CG_CLIENT_BODY_CHUNKED && !cg_conn_write(c, "0\r\n\r\n", 5)) {
         cg_conn_close(c, false);
         return;
@@ -168,7 +168,7 @@ static void complete_response(cg_conn *c, bool backend_clean)
 
 static void process_response(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_backend_conn *bc = ex->bc;
     size_t off = 0;
 
@@ -216,7 +216,7 @@ static void process_response(cg_conn *c)
         }
         bool keep = ex->req.keep_alive && !c->draining;
         uint32_t maxreq = ex->cfg->limits.max_requests_per_connection;
-        if (maxreq && c->requests + 1 >= maxreq)
+        if (maxreq && cg_http_session_of(c)->requests + 1 >= maxreq)
             keep = false;
         ex->keep_client = keep;
         ex->head.len = 0;
@@ -292,7 +292,7 @@ static void process_response(cg_conn *c)
 
 void cg_proxy_on_drain(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     if (ex->out_blocked) {
         ex->out_blocked = false;
         cg_proxy_pump(c);
@@ -309,7 +309,7 @@ void cg_proxy_on_drain(cg_conn *c)
 
 void cg_response_start(cg_conn *c)
 {
-    cg_exchange *ex = &c->ex;
+    cg_exchange *ex = cg_http_ex(c);
     cg_backend_set_reader(ex->bc, be_alloc, be_read);
     cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
 }

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "crl_fetch.h"
 #include "delegation.h"
+#include "http_proxy.h"
 #include "listeners.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,8 +40,33 @@
 #define MMAP_THRESHOLD (16 * 1024 + 128)
 #define MMAP_MAX 40000 /* mappings glibc may make for large blocks: 20,000 TLS connections */
 
-atomic_uint cg_open_connections;
-static uint32_t boot_id;
+/* ---- what runs above each worker (worker.h) ---- */
+
+static bool worker_parts_start(cg_worker *w, char *err, size_t errcap)
+{
+    cg_backend_pools_reset(w);
+    w->crl = cg_crl_fetcher_new(&w->loop, w->services->crl);
+    if (!w->crl) {
+        snprintf(err, errcap, "cannot start the CRL fetcher");
+        return false;
+    }
+    return true;
+}
+
+static void worker_parts_stop(cg_worker *w)
+{
+    cg_backend_pools_free(w);
+    if (w->crl)
+        cg_crl_fetcher_close(w->crl);
+    w->crl = NULL;
+}
+
+static const cg_worker_layers worker_layers = {
+    .handler = &cg_http1_handler, /* every listener speaks HTTP/1.1 */
+    .start = worker_parts_start,
+    .reconfigure = cg_backend_pools_reset,
+    .stop = worker_parts_stop,
+};
 
 #define MAX_WATCHES 16
 #define TICKET_KEYS_CHECK_MS 5000 /* tls.session_ticket_keys files are looked at this often */
@@ -78,36 +104,6 @@ typedef struct server {
     cg_admin *admin;         /* metrics and probes (admin.h); NULL: no admin section */
     cg_metrics_sources msrc; /* what they read, kept current here */
 } server;
-
-static char *put_dec(char *p, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* Once per request: formatted by hand (snprintf showed up in profiles). */
-void cg_server_request_id(cg_worker *w, char *out, size_t cap)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (cap < 48) {
-        snprintf(out, cap, "%08" PRIx32 "-%u-%" PRIu64, boot_id, w->id, ++w->request_seq);
-        return;
-    }
-    char *p = out;
-    for (int shift = 28; shift >= 0; shift -= 4)
-        *p++ = hex[(boot_id >> shift) & 15];
-    *p++ = '-';
-    p = put_dec(p, w->id);
-    *p++ = '-';
-    p = put_dec(p, ++w->request_seq);
-    *p = '\0';
-}
 
 /* ---- signals: reload and stop ---- */
 
@@ -620,7 +616,7 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
     /* http-parser has its own process-wide head cap (80 KiB); keep it above
      * the largest head the configuration may allow, so our limits decide. */
     http_parser_set_max_header_size(2u << 20);
-    uv_random(NULL, NULL, &boot_id, sizeof boot_id, 0, NULL);
+    cg_worker_seed_request_ids();
 
     int rc = 1;
     s.nworkers = s.cfg->workers;
@@ -637,8 +633,8 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
     if (!cg_listeners_open(s.cfg, s.nworkers, &passed, s.predecessor != 0, fds))
         goto out;
     for (unsigned wi = 0; wi < s.nworkers; wi++) {
-        if (!cg_worker_init(&s.workers[wi], wi, s.cfg, &s.services, &fds[wi * s.cfg->nlisteners], err,
-                            sizeof err)) {
+        if (!cg_worker_init(&s.workers[wi], wi, s.cfg, &s.services, &worker_layers, &fds[wi * s.cfg->nlisteners],
+                            err, sizeof err)) {
             fprintf(stderr, "certgate: %s\n", err);
             inited = wi + 1;
             goto out;

@@ -18,9 +18,6 @@
 #include "worker.h"
 
 
-/* Connections open in the whole process (for limits.max_connections). */
-extern atomic_uint cg_open_connections;
-
 /* Runs the server until SIGTERM/SIGINT. Returns the process exit status. */
 int cg_server_run(const char *config_path);
 
@@ -32,8 +29,5 @@ typedef struct cg_run_options {
     bool takeover;
 } cg_run_options;
 int cg_server_run_with(const char *config_path, const cg_run_options *opt);
-
-/* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>". */
-void cg_server_request_id(cg_worker *w, char *out, size_t cap);
 
 #endif

@@ -638,6 +638,17 @@ void cg_tls_close_notify(cg_tls_conn *c)
 
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }
 
+const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent)
+{
+    if (c->refused) {
+        *sent = true;
+        return c->refused->leaf.raw.p ? &c->refused->leaf : NULL;
+    }
+    const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
+    *sent = peer != NULL;
+    return peer;
+}
+
 void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out)
 {
     const char *cipher = c->handshake_done ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;

@@ -86,6 +86,10 @@ void cg_tls_close_notify(cg_tls_conn *c);
 
 /* The client's certificate chain (leaf first), or NULL. */
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
+/* The certificate the client sent: the verified chain's leaf, or for a
+ * message refused before verification (c->refused) the leaf parsed from it,
+ * which may be NULL although *sent is true. */
+const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent);
 
 /* What the access log says about a connection's session (static strings:
  * no allocation). version "TLSv1.2", cipher the IANA-style mbedTLS name;

@@ -1,16 +1,15 @@
 /* One worker (worker.h): its loop, listening sockets, connections and
- * backend pools, from start to a graceful stop.
+ * request ids, from start to a graceful stop.
  */
 #include "worker.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backend.h"
 #include "conn.h"
-#include "crl_fetch.h"
 #include "log.h"
 
 #define READBUF_CAP (64u * 1024)
@@ -18,13 +17,48 @@
 #define WIRE_CAP 16384  /* a server handshake flight: certificates, key exchange, CA names */
 #define LISTEN_DRAIN_MAX_MS 2000  /* stopping: a listener whose queue never empties is closed after this */
 
+atomic_uint cg_open_connections;
+static uint32_t boot_id;
+
+void cg_worker_seed_request_ids(void) { uv_random(NULL, NULL, &boot_id, sizeof boot_id, 0, NULL); }
+
+static char *put_dec(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Once per request: formatted by hand (snprintf showed up in profiles). */
+void cg_worker_request_id(cg_worker *w, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (cap < 48) {
+        snprintf(out, cap, "%08" PRIx32 "-%u-%" PRIu64, boot_id, w->id, ++w->request_seq);
+        return;
+    }
+    char *p = out;
+    for (int shift = 28; shift >= 0; shift -= 4)
+        *p++ = hex[(boot_id >> shift) & 15];
+    *p++ = '-';
+    p = put_dec(p, w->id);
+    *p++ = '-';
+    p = put_dec(p, ++w->request_seq);
+    *p = '\0';
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     cg_worker *w = listener->data;
     if (status < 0)
         return; /* stopping: still accepted (and served as draining) until the queue is empty */
     size_t li = (size_t)((uv_tcp_t *)listener - w->listeners);
-    cg_conn_accept(w, listener, li);
+    cg_conn_accept(w, listener, li, w->layers->handler);
 }
 
 static void on_prepare(uv_prepare_t *p)
@@ -61,10 +95,7 @@ static void finish_stop(cg_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
         uv_close((uv_handle_t *)&w->heartbeat_timer, NULL);
-        cg_backend_pools_free(w);
-        if (w->crl)
-            cg_crl_fetcher_close(w->crl);
-        w->crl = NULL;
+        w->layers->stop(w);
         uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
         uv_close((uv_handle_t *)&w->flush_prepare, NULL);
         uv_close((uv_handle_t *)&w->listen_drain, NULL);
@@ -128,7 +159,7 @@ static void on_wakeup(uv_async_t *a)
     if (next) {
         cg_config_unref(w->cfg);
         w->cfg = next;
-        cg_backend_pools_reset(w);
+        w->layers->reconfigure(w);
     }
     if (atomic_load(&w->stop_requested) && !w->stopping)
         begin_stop(w);
@@ -145,11 +176,12 @@ void cg_worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
-bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services, int *fds, char *err,
-                    size_t errcap)
+bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services,
+                    const cg_worker_layers *layers, int *fds, char *err, size_t errcap)
 {
     w->id = id;
     w->services = services;
+    w->layers = layers;
     w->cfg = cg_config_ref(cfg);
     atomic_init(&w->next_cfg, NULL);
     atomic_init(&w->stop_requested, false);
@@ -179,12 +211,8 @@ bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *serv
     uv_prepare_init(&w->loop, &w->flush_prepare);
     w->flush_prepare.data = w;
     uv_prepare_start(&w->flush_prepare, on_prepare);
-    cg_backend_pools_reset(w);
-    w->crl = cg_crl_fetcher_new(&w->loop, w->services->crl);
-    if (!w->crl) {
-        snprintf(err, errcap, "cannot start the CRL fetcher");
+    if (!layers->start(w, err, errcap))
         return false;
-    }
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         uv_tcp_init(&w->loop, &w->listeners[i]);
         w->listeners[i].data = w;

@@ -1,11 +1,14 @@
 /* A worker: one thread running one libuv loop with its own listening
  * sockets (SO_REUSEPORT, or its own descriptor of a passed socket), its
- * connections and its backend pools. Workers share only immutable
+ * connections, its buffers and request ids. Workers share only immutable
  * configuration snapshots, the process-wide services and a few atomics.
  *
  * The main thread (server.c) starts them and talks to them through two
  * fields: next_cfg (a new snapshot) and stop_requested, each followed by
- * uv_async_send(&wakeup).
+ * uv_async_send(&wakeup). What runs above a worker (the handler of its
+ * connections, the upper layers' per-worker parts such as backend pools and
+ * CRL transfers) is handed to it at init (cg_worker_layers): the worker calls
+ * them and includes none of their headers.
  */
 #ifndef CG_WORKER_H
 #define CG_WORKER_H
@@ -21,6 +24,7 @@
 #include "stats.h"
 
 struct cg_conn;
+struct cg_conn_handler;
 struct cg_backend_pool;
 struct cg_crl_store;
 struct cg_crl_fetcher;
@@ -34,7 +38,25 @@ typedef struct cg_services {
     struct cg_ratelimit *ratelimit; /* per-client request rate buckets (ratelimit.h) */
 } cg_services;
 
-typedef struct cg_worker {
+/* Connections open in the whole process (for limits.max_connections). */
+extern atomic_uint cg_open_connections;
+
+typedef struct cg_worker cg_worker;
+
+/* What the process (server.c) puts above each worker. */
+typedef struct cg_worker_layers {
+    /* The handler of every listener's connections (HTTP/1.1 today; conn.h). */
+    const struct cg_conn_handler *handler;
+    /* The upper layers' per-worker parts: started once the loop exists,
+     * before listening (false: err says why); told that w->cfg was
+     * replaced; stopped (handles closed) when the worker finishes. stop also
+     * runs after a start that failed part way. */
+    bool (*start)(cg_worker *w, char *err, size_t errcap);
+    void (*reconfigure)(cg_worker *w);
+    void (*stop)(cg_worker *w);
+} cg_worker_layers;
+
+struct cg_worker {
     unsigned id;
     uv_loop_t loop;
     uv_thread_t thread;
@@ -58,9 +80,14 @@ typedef struct cg_worker {
     struct cg_conn *conns;           /* intrusive list of open client connections */
     size_t nconns;
 
-    struct cg_backend_pool *pools;   /* one per cfg->backends[i] */
+    const cg_worker_layers *layers;
+
+    /* The upper layers' per-worker parts (cg_worker_layers), opaque here. */
+    struct cg_backend_pool *pools;   /* one per cfg->backends[i] (backend.h) */
     size_t npools;
     uint64_t pool_generation;        /* bumped when pools are rebuilt */
+    struct cg_crl_fetcher *crl;      /* this loop's CRL transfers (crl_fetch.h) */
+
     uv_prepare_t flush_prepare;      /* flushes coalesced output before polling */
 
     unsigned char *readbuf;          /* ciphertext reads land here, consumed at once */
@@ -79,15 +106,19 @@ typedef struct cg_worker {
     uint64_t overload_refused;       /* closed at once since that line */
 
     cg_services *services;
-    struct cg_crl_fetcher *crl;      /* this loop's CRL transfers */
     cg_worker_stats stats;           /* this loop's counters, read by metrics.c (stats.h) */
-} cg_worker;
+};
 
-/* Sets up w (loop, handles, buffers, pools, CRL fetcher) and listens on
+/* Sets up w (loop, handles, buffers, then the layers' parts) and listens on
  * fds[0..cfg->nlisteners), which it then owns. false: err says why; free w
  * with cg_worker_close_unstarted() and cg_worker_free(). */
-bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services, int *fds, char *err,
-                    size_t errcap);
+bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *services,
+                    const cg_worker_layers *layers, int *fds, char *err, size_t errcap);
+
+/* Once per process, before any request id: picks the boot part of the ids. */
+void cg_worker_seed_request_ids(void);
+/* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>". */
+void cg_worker_request_id(cg_worker *w, char *out, size_t cap);
 
 /* The thread's body (uv_thread_create): runs the loop until the worker has
  * stopped and every connection is closed. */

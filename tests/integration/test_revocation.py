@@ -342,13 +342,13 @@ class TestHook(RevBase):
     """The pipeline's side of the contract."""
 
     def test_crl_replaced_while_a_check_waits_is_admitted_once(self):
-        """Regression test for a bug in the pipeline hook (conn.c / http_proxy.c):
-        cg_conn_check_revocation() records the store generation when the check
-        starts; when a CRL replacement lands while it waits (a reload of
-        crl_files here, or any background refresh), the revocation callback's
-        cg_proxy_admit() sees a new generation and re-checks; that check
+        """Regression test for a bug in the pipeline hook (today admit.c):
+        the revocation check records the store generation when it starts;
+        when a CRL replacement lands while it waits (a reload of crl_files
+        here, or any background refresh), the revocation callback's
+        cg_admit_run() sees a new generation and re-checks; that check
         answers synchronously, its callback admits (forwards) the request, and
-        then the outer cg_proxy_admit() forwards it a second time: two backend
+        then the outer cg_admit_run() forwards it a second time: two backend
         connections, a 502. The callback now resumes only answers that arrive later."""
         files = TMP.join(H.unique("crlfiles"))
         os.makedirs(files)
