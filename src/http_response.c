@@ -209,7 +209,7 @@ static void process_response(cg_conn *c)
         cg_refusal big; /* a 400/413/431 to the size of the token we added: say so (token_size.h) */
         if (ex->sent_token && cg_token_too_large(&(cg_token_answer){ ex->res.status, !ex->res.keep_alive,
                 ex->head.len - ex->head_base_len - 2, ex->head.len, cg_exchange_backend(ex)->name,
-                cg_exchange_backend(ex)->url, c->principal }, &big)) {
+                cg_exchange_backend(ex)->url, cg_http_session_of(c)->client.principal }, &big)) {
             cg_proxy_drop_backend(ex, false);
             cg_proxy_refuse(c, &big, false);
             return;
