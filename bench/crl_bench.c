@@ -27,10 +27,10 @@
 
 #include <uv.h>
 
-#include "crl_check.h"
-#include "crl_fetch.h"
-#include "crl_parse.h"
-#include "crl_store.h"
+#include "revocation/crl_check.h"
+#include "revocation/crl_fetch.h"
+#include "revocation/crl_parse.h"
+#include "revocation/crl_store.h"
 #include "x509_kit.h"
 
 static double now_ms(void)

@@ -1,4 +1,4 @@
-/* cg-deleg-bench: the delegation module (src/delegation.c) against a real KDC.
+/* cg-deleg-bench: the delegation module (src/kerberos/delegation.c) against a real KDC.
  *
  *   cg-deleg-bench --keytab FILE --principal P --realm R --spn SPN
  *                  [--krb5-config FILE] [--users N] [--loops L] [--requests R]
@@ -29,7 +29,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "delegation.h"
+#include "kerberos/delegation.h"
 
 static double ms_since(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e6; }
 

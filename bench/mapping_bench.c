@@ -25,10 +25,10 @@
 
 #include <mbedtls/x509_crt.h>
 
-#include "mapping.h"
-#include "mapping_load.h"
-#include "mapping_table.h"
-#include "verify.h"
+#include "mapping/mapping.h"
+#include "mapping/mapping_load.h"
+#include "mapping/mapping_table.h"
+#include "x509/verify.h"
 
 #define N_SHA256 9000
 #define N_ISSUER_SERIAL 1000

@@ -3,7 +3,7 @@
  * Times, with the library certgate links, each public-key operation a server-side mutual-TLS
  * handshake needs, done as cheaply as mbedTLS 2.28 allows it in a server: a fresh ECDH context
  * and group per handshake (as the handshake must), the server's signature on its loaded key in
- * place (mbedtls_ecdsa_write_signature, as certgate does; see src/pk_ops.h), the client's
+ * place (mbedtls_ecdsa_write_signature, as certgate does; see src/x509/pk_ops.h), the client's
  * CertificateVerify with a key parsed for it. Then their sum per profile. By default the process
  * has a second thread, as a server with worker and pool threads has: glibc's allocator then takes
  * its locked paths, which mbedTLS's bignum code exercises heavily (--single-threaded: not).

@@ -247,9 +247,9 @@ if idle:
         if idle_per.get("certgate") is not None:
             print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB) but"
                   " each gets its own" % (idle_per["certgate"], floor))
-            print("  mapping (src/server.c, M_MMAP_THRESHOLD), so only the pages a connection touched are resident;"
+            print("  mapping (src/server/server.c, M_MMAP_THRESHOLD), so only the pages a connection touched are resident;"
                   " request buffers")
-            print("  go back to the worker between requests (src/spares.h).")
+            print("  go back to the worker between requests (src/base/spares.h).")
 
 # --- full handshakes against the public-key floor ----------------------------
 pf = meta.get("pk_floor") or {}
@@ -260,10 +260,10 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
           % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
     print("  per handshake the server needs: ECDHE (X25519, the curve both sides prefer) %.0f us, its ECDSA"
           " signature %.0f us (in place;" % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
-    print("  %.0f us through mbedtls_pk_sign, see src/pk_ops.h)," % pf.get("ecdsa_pk_sign_us", 0))
+    print("  %.0f us through mbedtls_pk_sign, see src/x509/pk_ops.h)," % pf.get("ecdsa_pk_sign_us", 0))
     print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
           " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
-    print("  only for a chain not verified before (src/chain_cache.h).")
+    print("  only for a chain not verified before (src/x509/chain_cache.h).")
     print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "+chain", "certgate", "nginx", "cg/floor"))
     for key, label, cv in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"]),
                            ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"])):

@@ -1,5 +1,5 @@
 /* Request-target benchmark: the cost per request of computing the canonical
- * target (src/target.c) in place, and of matching it against a listener's
+ * target (src/base/target.c) in place, and of matching it against a listener's
  * routes (cg_target_route_covers, as cg_config_route does).
  *
  *   cg-target-bench [ITERATIONS]      # default 2000000 per case
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "target.h"
+#include "base/target.h"
 
 static double now(void)
 {

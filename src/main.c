@@ -15,12 +15,10 @@
 #include <mbedtls/version.h>
 #include <uv.h>
 
-#include "commands.h"
-#include "config.h"
-#include "error.h"
-#include "privileges.h"
-#include "server.h"
-#include "snapshot_builders.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "base/base.h"
+#include "server/server.h"
 
 #define DEFAULT_CONFIG "/etc/certgate/certgate.yaml"
 

@@ -27,16 +27,16 @@
 #include <mbedtls/x509_crt.h>
 #include <uv.h>
 
-#include "crl_check.h"
-#include "crl_fetch.h"
-#include "crl_parse.h"
-#include "crl_store.h"
-#include "log.h"
-#include "mapping.h"
-#include "cert_view.h"
-#include "mapping_load.h"
-#include "principal.h"
-#include "verify.h"
+#include "revocation/crl_check.h"
+#include "revocation/crl_fetch.h"
+#include "revocation/crl_parse.h"
+#include "revocation/crl_store.h"
+#include "base/log.h"
+#include "mapping/mapping.h"
+#include "mapping/cert_view.h"
+#include "mapping/mapping_load.h"
+#include "mapping/principal.h"
+#include "x509/verify.h"
 
 static const struct {
     const char *oid;

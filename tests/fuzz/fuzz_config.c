@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "snapshot_builders.h"
+#include "config/config.h"
+#include "server/snapshot_builders.h"
 
 static FILE *devnull;
 

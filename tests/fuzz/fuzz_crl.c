@@ -16,9 +16,9 @@
 
 #include <mbedtls/x509_crt.h>
 
-#include "crl_parse.h"
-#include "crl_store.h"
-#include "log.h"
+#include "revocation/crl_parse.h"
+#include "revocation/crl_store.h"
+#include "base/log.h"
 
 static mbedtls_x509_crt cas;
 static cg_config cfg;

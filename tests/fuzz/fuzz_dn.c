@@ -1,4 +1,4 @@
-/* libFuzzer target for the distinguished-name renderer (src/dn.c).
+/* libFuzzer target for the distinguished-name renderer (src/x509/dn.c).
  *
  * The first byte of an input chooses what it exercises:
  *   'C'  the rest is a DER certificate: when mbedTLS parses it, its subject
@@ -23,7 +23,7 @@
 
 #include <mbedtls/x509_crt.h>
 
-#include "dn.h"
+#include "x509/dn.h"
 
 #define CHECK(cond)                                                                   \
     do {                                                                              \

@@ -1,5 +1,5 @@
 /* libFuzzer target for request body framing: http-parser driven the way
- * src/http_proxy.c drives it (its callbacks are static and tied to a live
+ * src/http/http_proxy.c drives it (its callbacks are static and tied to a live
  * connection, so this target reproduces them: the body is forwarded per
  * on_body call, re-chunked with cg_http_chunk_line when chunked, ended with
  * "0\r\n\r\n" on message complete, where the parser is paused because what
@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
-#include "http1_scan.h"
-#include "http1_write.h"
+#include "http/http1.h"
+#include "http/http1_scan.h"
+#include "http/http1_write.h"
 
 #define MAXH 64
 

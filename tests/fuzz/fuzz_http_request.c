@@ -1,4 +1,4 @@
-/* libFuzzer target for request heads (src/http1.c): cg_http_scan_head,
+/* libFuzzer target for request heads (src/http/http1.c): cg_http_scan_head,
  * cg_http_parse_request and cg_http_write_backend_head. Built and run by
  * tests/fuzz/run. The input is what a client sends (head, maybe more).
  *
@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
-#include "http1_scan.h"
-#include "http1_write.h"
+#include "http/http1.h"
+#include "http/http1_scan.h"
+#include "http/http1_write.h"
 
 #define MAXH 64
 

@@ -1,7 +1,7 @@
-/* libFuzzer target for backend responses (src/http1.c):
+/* libFuzzer target for backend responses (src/http/http1.c):
  * cg_http_scan_head (responses), cg_http_parse_response and
  * cg_http_write_client_head, then the body re-framed for the client the way
- * src/http_proxy.c's res_on_body does (passed through, re-chunked, or
+ * src/http/http_proxy.c's res_on_body does (passed through, re-chunked, or
  * delimited by closing for HTTP/1.0 clients). Built and run by
  * tests/fuzz/run.
  *
@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
-#include "http1_scan.h"
-#include "http1_write.h"
+#include "http/http1.h"
+#include "http/http1_scan.h"
+#include "http/http1_write.h"
 
 #define MAXH 64
 

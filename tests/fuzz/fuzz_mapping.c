@@ -1,4 +1,4 @@
-/* libFuzzer target for the certificate mapping (src/mapping.c): the YAML
+/* libFuzzer target for the certificate mapping (src/mapping/mapping.c): the YAML
  * loader, the matcher and explain. Built and run by tests/fuzz/run.
  *
  * The first byte of an input chooses what it exercises:
@@ -18,12 +18,12 @@
 
 #include <mbedtls/x509_crt.h>
 
-#include "cert_key.h"
-#include "cert_view.h"
-#include "glob.h"
-#include "mapping.h"
-#include "mapping_load.h"
-#include "principal.h"
+#include "mapping/cert_key.h"
+#include "mapping/cert_view.h"
+#include "mapping/glob.h"
+#include "mapping/mapping.h"
+#include "mapping/mapping_load.h"
+#include "mapping/principal.h"
 
 static const char builtin_yaml[] =
     "default_realm: EXAMPLE.TEST\n"

@@ -1,4 +1,4 @@
-/* libFuzzer target for the PROXY protocol parser (src/proxy_protocol.c).
+/* libFuzzer target for the PROXY protocol parser (src/net/proxy_protocol.c).
  *
  * The input's first byte chooses how the rest is cut into reads (1 to 16
  * bytes each, from a seed); the rest is what a balancer sent. Checked on
@@ -17,7 +17,7 @@
  *   clang -g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wextra \
  *       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *       -fno-omit-frame-pointer -Isrc tests/fuzz/fuzz_proxy_protocol.c \
- *       src/proxy_protocol.c -o build-fuzz/fuzz_proxy_protocol
+ *       src/net/proxy_protocol.c -o build-fuzz/fuzz_proxy_protocol
  *   cp -r tests/fuzz/corpus-proxy_protocol build-fuzz/corpus-proxy_protocol-run
  *   build-fuzz/fuzz_proxy_protocol -max_total_time=120 -max_len=2200 -timeout=10 \
  *       -detect_leaks=1 -artifact_prefix=build-fuzz/proxy_protocol- build-fuzz/corpus-proxy_protocol-run
@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy_protocol.h"
+#include "net/proxy_protocol.h"
 
 #define CHECK(x) \
     do { \

@@ -1,4 +1,4 @@
-/* libFuzzer target for the request-target normalizer (src/target.c).
+/* libFuzzer target for the request-target normalizer (src/base/target.c).
  *
  * The input is a request target, normalized under both rule sets
  * (CG_TARGET_POSIX and CG_TARGET_WINDOWS). Checked on every input, besides
@@ -25,8 +25,8 @@
  * fuzz_mapping only):
  *   clang -g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wextra \
  *       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *       -fno-omit-frame-pointer -Isrc tests/fuzz/fuzz_target.c src/target.c \
- *       src/http_excerpt.c src/error.c -o build-fuzz/fuzz_target
+ *       -fno-omit-frame-pointer -Isrc tests/fuzz/fuzz_target.c src/base/target.c \
+ *       src/base/http_excerpt.c src/base/error.c -o build-fuzz/fuzz_target
  *   cp -r tests/fuzz/corpus-target build-fuzz/corpus-target-run
  *   build-fuzz/fuzz_target -max_total_time=120 -max_len=4096 -timeout=10 \
  *       -detect_leaks=1 -artifact_prefix=build-fuzz/target- build-fuzz/corpus-target-run
@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "target.h"
+#include "base/target.h"
 
 static bool unreserved(unsigned char c)
 {

@@ -307,7 +307,7 @@ class LogLineError(AssertionError):
     pass
 
 
-# One logfmt field, strictly (src/log_format.h): key, '=', a bare value
+# One logfmt field, strictly (src/base/log_format.h): key, '=', a bare value
 # (only the characters certgate writes bare) or a quoted one with the escapes
 # \" \\ \n \t \r \xNN only; fields separated by exactly one space.
 _LOGFMT_FIELD = re.compile(r'([A-Za-z0-9_.-]+)=("(?:[^"\\\x00-\x1f\x7f]|\\["\\ntr]|\\x[0-9a-fA-F]{2})*"'
@@ -753,7 +753,7 @@ class Certgate:
 
     def check_log_lines(self):
         """Every line of the log is one well-formed line (JSON or strict
-        logfmt, src/log_format.h) starting with ts, level, event, and none
+        logfmt, src/base/log_format.h) starting with ts, level, event, and none
         holds a field certgate could not read back (unparsed=)."""
         for line in complete_lines(self.log_text()):
             e = parse_log_line(line)

@@ -1,6 +1,6 @@
 """Who the backend is told the client is, end to end.
 
-- Names render faithfully (src/dn.h): X-Client-Cert-Subject / -Issuer carry
+- Names render faithfully (src/x509/dn.h): X-Client-Cert-Subject / -Issuer carry
   the RFC 4514 text with non-ASCII bytes as \\XX escapes (printable ASCII,
   lossless), the request log line the same text with UTF-8 kept; a leading
   space, a multi-valued RDN and a ~2,000-byte name come through exactly; a

@@ -1,7 +1,7 @@
 """Limits against one client exhausting the server: bounded handshake work
 (the client's Certificate message is judged before mbedTLS verifies it:
-src/chain_limits.h) and fair admission (per-address connection limits:
-src/admission.h).
+src/x509/chain_limits.h) and fair admission (per-address connection limits:
+src/net/admission.h).
 """
 
 import os

@@ -1,4 +1,4 @@
-"""certgate's log as operators read it (src/log.c, src/log_format.h):
+"""certgate's log as operators read it (src/base/log.c, src/base/log_format.h):
 logging.format logfmt and json (every line parses: json.loads, and the
 strict logfmt reader of harness.py), the reload line whose detail holds
 quotes, the access line's fields, query redaction (logging.log_query), and

@@ -1,4 +1,4 @@
-"""PROXY protocol on listeners (listeners[].proxy_protocol, src/proxy_protocol.h,
+"""PROXY protocol on listeners (listeners[].proxy_protocol, src/net/proxy_protocol.h,
 docs/deployment.md).
 
 127.0.0.1 plays the trusted balancer, 127.0.0.2 a client that reaches the

@@ -1,4 +1,4 @@
-"""Request limits (src/request_limits.h): the request body size
+"""Request limits (src/http/request_limits.h): the request body size
 (max_request_body, 413) per listener and per route, and the request rate
 (rate_limit, 429 with Retry-After) per client certificate or address.
 Rates are small (1/s or 2/s, burst 3) so every wait is about a second; the

@@ -469,7 +469,7 @@ class TestRefresh(RevBase):
 
 class TestChainCache(RevBase):
     """A full handshake with a chain verified before skips its signature
-    checks (src/chain_cache.h), and nothing else changes: the chain still
+    checks (src/x509/chain_cache.h), and nothing else changes: the chain still
     reaches the revocation check whole, and a client that does not send its
     intermediate is refused as before."""
 

@@ -1,0 +1,532 @@
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/base.h"
+#include "base/base.h"
+
+bool cg_identity_format(char *out, const char *kind, const char *value)
+{
+    int n = snprintf(out, CG_IDENTITY_MAX, "%s:%s", kind, value);
+    if (n < 0 || (size_t)n >= CG_IDENTITY_MAX) {
+        out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+const char *cg_backend_strerror(int status)
+{
+    switch (status) {
+    case UV_ECONNREFUSED: return "connection refused (nothing listens on that port)";
+    case UV_ETIMEDOUT: return "timed out (timeouts.backend_connect)";
+    case UV_EHOSTUNREACH: return "host unreachable";
+    case UV_ENETUNREACH: return "network unreachable";
+    case UV_EAI_NONAME: return "the host name does not resolve";
+    case UV_EBUSY:
+        return "every connection backends[].max_connections allows stayed busy for timeouts.backend_connect";
+    case UV_ECANCELED: return "the backend pools were rebuilt (reload or shutdown) while the request waited";
+    default: return uv_strerror(status);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    cg_backend_conn *bc = h->data;
+    if (--bc->handles == 0) {
+        free(bc->rbuf);
+        free(bc);
+    }
+}
+
+/* The pool's size for metrics (stats.h): the worker writes, the scrape reads. */
+static void publish_idle(cg_worker *w, size_t backend, size_t nidle)
+{
+    if (backend < CG_STATS_BACKENDS)
+        atomic_store_explicit(&w->stats.pool_idle[backend], (uint32_t)nidle, memory_order_relaxed);
+}
+
+static void unlink_idle(cg_backend_conn *bc)
+{
+    if (!bc->idle)
+        return;
+    cg_backend_pool *pool = &bc->w->pools[bc->backend];
+    CG_LIST_UNLINK(pool->idle, bc);
+    bc->idle = false;
+    pool->nidle--;
+    publish_idle(bc->w, bc->backend, pool->nidle);
+}
+
+static void unlink_waiting(cg_backend_conn *bc)
+{
+    if (!bc->waiting)
+        return;
+    cg_backend_pool *pool = &bc->w->pools[bc->backend];
+    if (bc->prev)
+        bc->prev->next = bc->next;
+    else
+        pool->wait_head = bc->next;
+    if (bc->next)
+        bc->next->prev = bc->prev;
+    else
+        pool->wait_tail = bc->prev;
+    bc->next = bc->prev = NULL;
+    bc->waiting = false;
+    pool->nwaiting--;
+}
+
+/* The pool bc counts in, or NULL when the pools were rebuilt since it was
+ * made (a busy connection of an old configuration counts nowhere). */
+static cg_backend_pool *pool_of(cg_backend_conn *bc)
+{
+    cg_worker *w = bc->w;
+    if (bc->generation != w->pool_generation || bc->backend >= w->npools)
+        return NULL;
+    return &w->pools[bc->backend];
+}
+
+static void serve_waiters(cg_worker *w, size_t backend);
+
+static void close_conn(cg_backend_conn *bc)
+{
+    if (bc->closing)
+        return;
+    bc->closing = true;
+    unlink_idle(bc);
+    unlink_waiting(bc);
+    bc->owner = NULL;
+    uv_cancel((uv_req_t *)&bc->gai_req); /* harmless when not resolving */
+    uv_close((uv_handle_t *)&bc->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&bc->tcp, on_handle_closed); /* cancels a pending connect */
+    cg_backend_pool *pool = bc->counted ? pool_of(bc) : NULL;
+    bc->counted = false;
+    if (pool) {
+        pool->nopen--;
+        serve_waiters(bc->w, bc->backend); /* its slot is free */
+    }
+}
+
+size_t cg_backend_worker_cap(const cg_worker *w, size_t backend)
+{
+    uint32_t max = w->cfg->backends[backend].max_connections;
+    uint32_t n = w->cfg->workers ? w->cfg->workers : 1;
+    size_t share = max / n + (w->id < max % n ? 1 : 0);
+    return share ? share : 1;
+}
+
+void cg_backend_pools_reset(cg_worker *w)
+{
+    cg_backend_pools_free(w);
+    w->pool_generation++;
+    w->npools = w->cfg->nbackends;
+    w->pools = calloc(w->npools ? w->npools : 1, sizeof *w->pools);
+    if (!w->pools)
+        w->npools = 0;
+    for (size_t i = 0; i < w->npools; i++)
+        w->pools[i].cap = cg_backend_worker_cap(w, i);
+}
+
+static void on_connect_timeout(uv_timer_t *t);
+
+void cg_backend_pools_free(cg_worker *w)
+{
+    for (size_t i = 0; i < w->npools; i++) {
+        /* Waiting requests are told on the next loop turn, before their
+         * pool goes (they would otherwise take the slots freed below). */
+        while (w->pools[i].wait_head) {
+            cg_backend_conn *bc = w->pools[i].wait_head;
+            unlink_waiting(bc);
+            bc->connect_error = UV_ECANCELED;
+            uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+        }
+        while (w->pools[i].idle)
+            close_conn(w->pools[i].idle);
+    }
+    free(w->pools);
+    w->pools = NULL;
+    w->npools = 0;
+}
+
+static void finish_connect(cg_backend_conn *bc, int status)
+{
+    uv_timer_stop(&bc->timer);
+    if (status == 0)
+        bc->connected = true;
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    if (bc->owner && cb)
+        cb(bc, status);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    if (bc->connected || bc->closing)
+        return;
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    void *owner = bc->owner;
+    if (owner && cb)
+        cb(bc, bc->connect_error ? bc->connect_error : UV_ETIMEDOUT); /* the owner releases (closes) it */
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+    cg_backend_conn *bc = req->data;
+    if (status == UV_ECANCELED || bc->closing)
+        return;
+    if (status == 0)
+        uv_tcp_nodelay(&bc->tcp, 1);
+    finish_connect(bc, status);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    cg_backend_conn *bc = req->data;
+    if (status == UV_ECANCELED || bc->closing) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    if (status == 0) {
+        status = uv_tcp_connect(&bc->connect_req, &bc->tcp, res->ai_addr, on_connected);
+    }
+    uv_freeaddrinfo(res);
+    if (status != 0)
+        finish_connect(bc, status);
+}
+
+static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
+{
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    bc->connect_req.data = bc;
+    bc->gai_req.data = bc;
+    if (uv_ip4_addr(b->host, b->port, &addr.in4) == 0 || uv_ip6_addr(b->host, b->port, &addr.in6) == 0)
+        return uv_tcp_connect(&bc->connect_req, &bc->tcp, &addr.sa, on_connected);
+    /* A name: resolve on the thread pool (getaddrinfo blocks), every time,
+     * so DNS changes are followed. */
+    char port[8];
+    snprintf(port, sizeof port, "%u", b->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    return uv_getaddrinfo(&bc->w->loop, &bc->gai_req, on_resolved, b->host, port, &hints);
+}
+
+/* Whether an idle connection's socket holds anything: a response byte the
+ * backend sent late (it would be taken for the next request's response) or
+ * an EOF. The loop may not have told us yet (its readiness can be queued
+ * behind the client event being handled now), so look: one non-blocking
+ * recv(MSG_PEEK) per reuse. */
+static bool idle_is_stale(cg_backend_conn *bc)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&bc->tcp, &fd) != 0)
+        return true;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return false;
+    return true; /* data, EOF (0) or an error */
+}
+
+/* The most recently used live idle connection for identity; stale ones met
+ * on the way are closed. */
+static cg_backend_conn *find_idle(cg_backend_pool *pool, const char *identity)
+{
+    cg_backend_conn *bc = pool->idle;
+    while (bc) {
+        cg_backend_conn *next = bc->next;
+        if (strcmp(bc->identity, identity) == 0) {
+            if (!idle_is_stale(bc))
+                return bc;
+            cg_log(CG_LOG_DEBUG, "backend_idle_closed", "detail=\"unread bytes or EOF on an idle connection\"");
+            close_conn(bc);
+        }
+        bc = next;
+    }
+    return NULL;
+}
+
+bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity)
+{
+    if (backend >= w->npools)
+        return false;
+    /* The same connection cg_backend_acquire() takes. */
+    cg_backend_conn *bc = find_idle(&w->pools[backend], identity);
+    return bc && bc->authenticated;
+}
+
+static void begin_connect(cg_backend_conn *bc);
+static void on_wait_timeout(uv_timer_t *t);
+
+cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh, void *owner,
+                                    cg_backend_cb on_connect)
+{
+    size_t idlen = strlen(identity);
+    if (backend >= w->npools || idlen == 0 || idlen >= CG_IDENTITY_MAX)
+        return NULL; /* a key that does not fit is never shortened */
+    cg_backend_pool *pool = &w->pools[backend];
+    if (!fresh) {
+        cg_backend_conn *bc = find_idle(pool, identity);
+        if (bc) {
+            unlink_idle(bc);
+            uv_timer_stop(&bc->timer);
+            bc->owner = owner;
+            return bc;
+        }
+    }
+
+    cg_backend_conn *bc = calloc(1, sizeof *bc);
+    if (!bc)
+        return NULL;
+    bc->w = w;
+    bc->backend = backend;
+    bc->generation = w->pool_generation;
+    bc->owner = owner;
+    bc->on_connect = on_connect;
+    memcpy(bc->identity, identity, idlen + 1);
+    uv_tcp_init(&w->loop, &bc->tcp);
+    uv_timer_init(&w->loop, &bc->timer);
+    bc->tcp.data = bc->timer.data = bc;
+    bc->handles = 2;
+
+    /* At the cap: the least recently used idle connection, of whoever,
+     * makes way (an earlier waiter, if any, takes its slot first). */
+    if (pool->nopen >= pool->cap && pool->idle) {
+        cg_backend_conn *lru = pool->idle;
+        while (lru->next)
+            lru = lru->next;
+        cg_log(CG_LOG_DEBUG, "backend_idle_evicted", "backend=%s detail=\"max_connections reached: the least "
+               "recently used idle connection makes way\"", w->cfg->backends[backend].name);
+        close_conn(lru);
+    }
+    if (pool->nopen >= pool->cap || pool->wait_head) {
+        /* Every slot busy: wait in line (next/prev link the wait list). */
+        bc->waiting = true;
+        bc->prev = pool->wait_tail;
+        if (pool->wait_tail)
+            pool->wait_tail->next = bc;
+        else
+            pool->wait_head = bc;
+        pool->wait_tail = bc;
+        pool->nwaiting++;
+        cg_log(CG_LOG_DEBUG, "backend_wait", "backend=%s open=%zu cap=%zu waiting=%zu",
+               w->cfg->backends[backend].name, pool->nopen, pool->cap, pool->nwaiting);
+        uv_timer_start(&bc->timer, on_wait_timeout, w->cfg->timeouts.backend_connect, 0);
+        return bc;
+    }
+    begin_connect(bc);
+    return bc;
+}
+
+/* Counts bc against its pool's cap and connects it. */
+static void begin_connect(cg_backend_conn *bc)
+{
+    cg_worker *w = bc->w;
+    bc->counted = true;
+    w->pools[bc->backend].nopen++;
+    const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
+    uv_timer_start(&bc->timer, on_connect_timeout, w->cfg->timeouts.backend_connect, 0);
+    int r = start_connect(bc, b);
+    if (r != 0) {
+        /* Report asynchronously like every other failure: the caller is
+         * still setting up. A zero timeout fires on the next loop turn. */
+        bc->connect_error = r;
+        uv_timer_stop(&bc->timer);
+        cg_log(CG_LOG_DEBUG, "backend_connect_failed", "backend=%s error=\"%s\"", b->name, uv_strerror(r));
+        uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+    }
+}
+
+static void serve_waiters(cg_worker *w, size_t backend)
+{
+    if (backend >= w->npools)
+        return;
+    cg_backend_pool *pool = &w->pools[backend];
+    while (pool->wait_head && pool->nopen < pool->cap) {
+        cg_backend_conn *bc = pool->wait_head;
+        unlink_waiting(bc);
+        uv_timer_stop(&bc->timer);
+        begin_connect(bc); /* a new connection: the freed one may be another identity's */
+    }
+}
+
+static void on_wait_timeout(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    if (!bc->waiting || bc->closing)
+        return;
+    unlink_waiting(bc);
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    if (bc->owner && cb)
+        cb(bc, UV_EBUSY); /* the owner releases (closes) it */
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+    cg_backend_conn *bc = req->data;
+    bc->write_pending = false;
+    cg_backend_cb cb = bc->on_write;
+    bc->on_write = NULL;
+    if (status == UV_ECANCELED || bc->closing)
+        return;
+    if (bc->owner && cb)
+        cb(bc, status);
+}
+
+int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write)
+{
+    if (bc->closing)
+        return UV_EPIPE;
+    uv_buf_t rest[8];
+    unsigned nrest = 0;
+    if (!bc->write_pending) {
+        int n = uv_try_write((uv_stream_t *)&bc->tcp, bufs, nbufs);
+        if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS)
+            return n;
+        size_t written = n > 0 ? (size_t)n : 0;
+        for (unsigned i = 0; i < nbufs; i++) {
+            if (written >= bufs[i].len) {
+                written -= bufs[i].len;
+                continue;
+            }
+            rest[nrest++] = uv_buf_init(bufs[i].base + written, (unsigned)(bufs[i].len - written));
+            written = 0;
+        }
+        if (nrest == 0)
+            return 0;
+    } else {
+        return UV_EBUSY; /* callers wait for on_write before writing again */
+    }
+    bc->write_req.data = bc;
+    bc->on_write = on_write;
+    int r = uv_write(&bc->write_req, (uv_stream_t *)&bc->tcp, rest, nrest, on_write_done);
+    if (r < 0)
+        return r;
+    bc->write_pending = true;
+    return 1;
+}
+
+static void dispatch_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static _Thread_local char scratch[64];
+    cg_backend_conn *bc = h->data;
+    if (bc->owner_alloc) {
+        bc->owner_alloc(h, suggested, buf);
+        return;
+    }
+    buf->base = scratch;
+    buf->len = sizeof scratch;
+}
+
+static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    cg_backend_conn *bc = s->data;
+    if (bc->owner_read) {
+        bc->owner_read(s, nread, buf);
+        return;
+    }
+    /* Idle: a backend has nothing to say between requests; data or EOF
+     * means this connection is done. */
+    if (nread != 0)
+        close_conn(bc);
+}
+
+static void start_reading(cg_backend_conn *bc)
+{
+    if (bc->reading || bc->closing || !bc->connected)
+        return;
+    if (uv_read_start((uv_stream_t *)&bc->tcp, dispatch_alloc, dispatch_read) == 0)
+        bc->reading = true;
+}
+
+void cg_backend_set_reader(cg_backend_conn *bc, uv_alloc_cb alloc, uv_read_cb read)
+{
+    bc->owner_alloc = alloc;
+    bc->owner_read = read;
+    if (!bc->paused)
+        start_reading(bc);
+}
+
+void cg_backend_pause(cg_backend_conn *bc)
+{
+    bc->paused = true;
+    if (bc->reading) {
+        uv_read_stop((uv_stream_t *)&bc->tcp);
+        bc->reading = false;
+    }
+}
+
+void cg_backend_resume(cg_backend_conn *bc)
+{
+    bc->paused = false;
+    start_reading(bc);
+}
+
+static void on_idle_timeout(uv_timer_t *t) { close_conn(t->data); }
+
+void cg_backend_release(cg_backend_conn *bc, bool reusable)
+{
+    cg_worker *w = bc->w;
+    bc->owner = NULL;
+    bc->on_connect = NULL;
+    bc->on_write = NULL;
+    bc->owner_alloc = NULL;
+    bc->owner_read = NULL;
+    if (bc->closing)
+        return;
+    if (!reusable || !bc->connected || bc->write_pending || bc->generation != w->pool_generation ||
+        bc->backend >= w->npools || w->stopping) {
+        close_conn(bc);
+        return;
+    }
+    cg_backend_pool *pool = &w->pools[bc->backend];
+    const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
+    if (pool->wait_head) {
+        close_conn(bc); /* its slot goes to the oldest waiting request */
+        return;
+    }
+    if (pool->nidle >= b->max_idle) {
+        if (!pool->idle) {
+            close_conn(bc); /* max_idle: 0 */
+            return;
+        }
+        /* Full: evict the least recently used (of any identity), keep this
+         * one; otherwise one client's connections could fill the pool and
+         * every other client would connect anew for each request. */
+        cg_backend_conn *lru = pool->idle;
+        while (lru->next)
+            lru = lru->next;
+        close_conn(lru);
+    }
+    /* Most recently used first: it is the least likely to have been closed. */
+    CG_LIST_PUSH(pool->idle, bc);
+    pool->nidle++;
+    publish_idle(w, bc->backend, pool->nidle);
+    bc->idle = true;
+    bc->rlen = 0;
+    cg_spares_put(&w->spare_rbuf, bc->rbuf, bc->rcap); /* idle connections hold no buffers */
+    bc->rbuf = NULL;
+    bc->rcap = 0;
+    bc->paused = false;
+    start_reading(bc); /* already reading unless paused: then no syscall */
+    uv_timer_start(&bc->timer, on_idle_timeout, w->cfg->timeouts.backend_idle, 0);
+}
+
+void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
+{
+    if (bc->closing)
+        return;
+    if (ms == 0) {
+        uv_timer_stop(&bc->timer);
+        return;
+    }
+    uv_timer_start(&bc->timer, cb, ms, 0);
+}

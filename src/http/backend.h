@@ -1,0 +1,130 @@
+/* Backend connections, pooled per worker and per backend.
+ *
+ * A pooled connection carries the identity of the client it was first used
+ * for ("cert:<sha256>", "user:<principal>" or "anonymous") and is only ever
+ * handed out again for that very identity, compared whole: a backend that
+ * authenticates per connection never sees one user's connection reused for
+ * another. An idle connection that receives anything (data or EOF) is
+ * closed, never handed out.
+ *
+ * Each pool holds at most its share of backends[].max_connections open
+ * connections (connecting, busy and idle; the workers split the process-wide
+ * number). A new connection at that cap first closes the least recently used
+ * idle connection of any identity (closing is always safe: connections are
+ * never shared); when none is idle, the request waits, first come first
+ * served, for at most timeouts.backend_connect, then gets UV_EBUSY.
+ */
+#ifndef CG_BACKEND_H
+#define CG_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "net/net.h"
+
+/* Room for the longest identity: "user:" + a principal of up to 255 bytes
+ * (cg_map_result.principal), NUL included. The client connection and the
+ * pool hold identities in arrays of this size; an identity that does not fit
+ * is refused (cg_identity_format), never truncated: two identities that
+ * share a prefix must never share a connection. */
+#define CG_IDENTITY_MAX 300
+
+/* Writes "<kind>:<value>" into out (CG_IDENTITY_MAX bytes). False, with out
+ * emptied, when it does not fit. */
+bool cg_identity_format(char *out, const char *kind, const char *value);
+
+typedef struct cg_backend_conn cg_backend_conn;
+typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
+
+struct cg_backend_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t connect_req;
+    uv_getaddrinfo_t gai_req;
+    uv_write_t write_req;
+    cg_worker *w;
+    size_t backend;                /* index into the configuration's backends */
+    cg_backend_conn *next, *prev;  /* idle list */
+    char identity[CG_IDENTITY_MAX];
+    uint64_t generation;           /* w->pool_generation when created */
+    bool counted;                  /* holds one of the pool's max_connections */
+    bool waiting;                  /* queued for a free slot (next/prev: wait list) */
+    unsigned served;               /* requests completed on it */
+    int handles;                   /* open libuv handles */
+    int connect_error;             /* reported on the next loop turn */
+    bool authenticated;            /* a Negotiate token was accepted on it (connection-bound auth) */
+    bool reading;                  /* uv_read_start is in effect */
+    bool paused;                   /* the owner asked to stop reading (backpressure) */
+    uv_alloc_cb owner_alloc;       /* the owner's reader; NULL while idle */
+    uv_read_cb owner_read;
+    bool connected, idle, closing, write_pending;
+    void *owner;                   /* the exchange using it */
+    cg_backend_cb on_connect;
+    cg_backend_cb on_write;
+    char *rbuf;                    /* response bytes */
+    size_t rlen, rcap;
+};
+
+typedef struct cg_backend_pool {
+    cg_backend_conn *idle;         /* most recently used first */
+    size_t nidle;
+    size_t nopen;                  /* connections counted against cap */
+    size_t cap;                    /* this worker's share of max_connections */
+    cg_backend_conn *wait_head, *wait_tail; /* requests waiting for a slot, oldest first */
+    size_t nwaiting;
+} cg_backend_pool;
+
+/* (Re)builds the worker's pools for w->cfg; idle connections of the old
+ * configuration are closed, busy ones are closed when released. */
+void cg_backend_pools_reset(cg_worker *w);
+/* Closes every idle connection and frees the pools (shutdown). */
+void cg_backend_pools_free(cg_worker *w);
+
+/* An idle connection for identity (returned with connected = true, and
+ * on_connect is not called), or a new one being connected (always new when
+ * fresh): on_connect runs with 0 or a libuv error (timeout: UV_ETIMEDOUT;
+ * no slot under max_connections freed within timeouts.backend_connect:
+ * UV_EBUSY; the pools were rebuilt while it waited: UV_ECANCELED).
+ * An idle connection with unread bytes or an EOF waiting in its socket is
+ * closed rather than handed out. NULL on out-of-memory, or when identity is
+ * empty or longer than CG_IDENTITY_MAX - 1 bytes. */
+cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh,
+                                    void *owner, cg_backend_cb on_connect);
+
+/* This worker's share of backends[backend].max_connections: the workers
+ * split the number, each holding at least one. */
+size_t cg_backend_worker_cap(const cg_worker *w, size_t backend);
+
+/* A readable reason for a libuv error from this module ("connection refused",
+ * "timed out after 5000 ms (timeouts.backend_connect)"). */
+const char *cg_backend_strerror(int status);
+
+/* Whether cg_backend_acquire(w, backend, identity, false, ...) would now
+ * return an idle connection that is already authenticated. */
+bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity);
+
+/* Writes bufs: returns 0 if all was written at once, 1 if the rest was
+ * queued (the buffers must stay valid until on_write runs), or a negative
+ * libuv error. One queued write at a time. */
+int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write);
+
+/* Hands the connection back: to the idle pool when reusable (and the pool
+ * is not full, no request waits for a slot and the configuration is
+ * unchanged), closed otherwise. */
+void cg_backend_release(cg_backend_conn *bc, bool reusable);
+
+/* The owner's reader. A connection reads continuously from connect to close
+ * (no epoll changes per request); data goes to the owner's callbacks, or,
+ * while idle, ends the connection. */
+void cg_backend_set_reader(cg_backend_conn *bc, uv_alloc_cb alloc, uv_read_cb read);
+/* Backpressure: stop / restart reading for the owner. */
+void cg_backend_pause(cg_backend_conn *bc);
+void cg_backend_resume(cg_backend_conn *bc);
+
+/* Arms the connection's timer (response timeout); 0 stops it. */
+void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);
+
+#endif

@@ -1,0 +1,759 @@
+/* HTTP/1.1 message rules (see http1.h).
+ *
+ * Division of labour with http-parser: Debian's libhttp_parser is built with
+ * HTTP_PARSER_STRICT=0, whatever the installed header says, so it accepts
+ * "Host : x", "X y: 1", several spaces in the request line, HTTP/2.0 and
+ * HTTP/1.2, "GET *", absolute-form targets, "Transfer-Encoding: chunked" in
+ * HTTP/1.0, repeated "Transfer-Encoding: chunked", obs-fold and bare LF.
+ * Since a proxy is only as safe as the disagreement between it and the
+ * backend, certgate does not rely on it for any of that:
+ *
+ *   1. cg_http_scan_head() (http1_scan.c) enforces the byte-level rules
+ *      (CRLF only, no control characters, no obs-fold, limits).
+ *   2. tokenize_*() splits the head into start line and fields itself and
+ *      the rule checks below run on that, so every refusal has a precise
+ *      sentence instead of an http-parser errno.
+ *   3. http-parser then parses the same bytes, because the caller continues
+ *      with it for the body (chunked decoding). Its callbacks only verify
+ *      that it sees the very same field boundaries, and the framing it
+ *      decided (F_CHUNKED, content_length, message completion) is compared
+ *      with ours (http1_agree.c). Any disagreement is a refusal: it would
+ *      mean that http-parser frames the body differently from what we
+ *      forward.
+ * Writing the heads certgate sends is http1_write.c.
+ */
+#include "http1.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http1_agree.h"
+#include "http1_scan.h"
+#include "base/base.h"
+
+/* Content-Length values above this are refused. http-parser overflows a bit
+ * above 1.8e18; a round, documented limit is easier to explain. */
+#define CG_MAX_CONTENT_LENGTH 999999999999999999ULL
+
+/* ------------------------------------------------------------------------ */
+/* small helpers                                                            */
+
+#define EXCERPT(name, s) char name##_buf[256]; const char *name = cg_http_excerpt(name##_buf, sizeof name##_buf, (s))
+#define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = cg_http_excerpt_no_query(name##_buf, sizeof name##_buf, (s))
+
+static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+/* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method. */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
+
+static cg_slice trim_ows(cg_slice s)
+{
+    while (s.n && is_ows(s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n && is_ows(s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+bool cg_slice_ieq(cg_slice a, const char *b)
+{
+    size_t i = 0;
+    for (; i < a.n; i++) {
+        if (b[i] == '\0' || cg_ascii_lower((unsigned char)a.p[i]) != cg_ascii_lower((unsigned char)b[i]))
+            return false;
+    }
+    return b[i] == '\0';
+}
+
+static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
+
+const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cg_slice_ieq(h[i].name, name))
+            return &h[i];
+    return NULL;
+}
+
+/* Iterates the comma-separated tokens of a list-valued field (Connection,
+ * Transfer-Encoding): returns false when the list is exhausted. Empty list
+ * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
+static bool next_list_token(cg_slice *rest, cg_slice *tok)
+{
+    while (rest->n) {
+        const char *comma = memchr(rest->p, ',', rest->n);
+        size_t n = comma ? (size_t)(comma - rest->p) : rest->n;
+        *tok = trim_ows(slice(rest->p, n));
+        rest->p += comma ? n + 1 : n;
+        rest->n -= comma ? n + 1 : n;
+        if (tok->n)
+            return true;
+    }
+    return false;
+}
+
+static bool list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!cg_slice_ieq(h[i].name, field))
+            continue;
+        cg_slice rest = h[i].value, tok;
+        while (next_list_token(&rest, &tok))
+            if (cg_slice_ieq(tok, token))
+                return true;
+    }
+    return false;
+}
+
+bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!cg_slice_ieq(h[i].name, "connection"))
+            continue;
+        cg_slice rest = h[i].value, tok;
+        while (next_list_token(&rest, &tok))
+            if (slices_ieq(tok, name))
+                return true;
+    }
+    return false;
+}
+
+static size_t count_headers(const cg_http_header *h, size_t n, const char *name)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += cg_slice_ieq(h[i].name, name);
+    return c;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tokenizer shared by requests and responses                               */
+
+typedef struct head_ctx {
+    const char *head;
+    size_t head_len;
+    bool is_response;
+    cg_refusal *why;
+} head_ctx;
+
+static cg_refusal_kind head_bad(const head_ctx *h)
+{
+    return h->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_BAD_REQUEST;
+}
+
+static const char *msg_noun(const head_ctx *h) { return h->is_response ? "backend response" : "request"; }
+
+static const char *smuggling(const head_ctx *h)
+{
+    return h->is_response ? "response smuggling risk" : "request smuggling risk";
+}
+
+/* Returns the line starting at *pos (without CRLF) and advances *pos past
+ * it. head_valid() has checked that every line ends with CRLF. */
+static cg_slice next_line(const head_ctx *h, size_t *pos)
+{
+    const char *p = h->head + *pos;
+    size_t left = h->head_len - *pos;
+    const char *cr = memchr(p, '\r', left);
+    size_t n = cr ? (size_t)(cr - p) : left;
+    *pos += n + (cr ? 2 : 0);
+    return slice(p, n);
+}
+
+/* Splits the field lines after the start line into hdrs. */
+static bool tokenize_fields(const head_ctx *h, size_t pos, cg_http_header *hdrs, size_t max,
+                            size_t *nhdrs)
+{
+    size_t n = 0;
+    unsigned line_no = 2;
+    for (;; line_no++) {
+        cg_slice line = next_line(h, &pos);
+        if (line.n == 0)
+            break;
+        const char *colon = memchr(line.p, ':', line.n);
+        if (!colon) {
+            EXCERPT(l, line);
+            cg_refuse(h->why, head_bad(h), "%s header line %u (\"%s\") has no colon",
+                      msg_noun(h), line_no, l);
+            return false;
+        }
+        cg_slice name = slice(line.p, (size_t)(colon - line.p));
+        if (name.n == 0) {
+            cg_refuse(h->why, head_bad(h), "%s header line %u has an empty field name",
+                      msg_noun(h), line_no);
+            return false;
+        }
+        if (is_ows(name.p[name.n - 1])) {
+            /* RFC 9112 5.1: must be rejected, since some recipients would
+             * see "Content-Length " and others "Content-Length". */
+            EXCERPT(nm, trim_ows(name));
+            cg_refuse(h->why, head_bad(h),
+                      "%s header line %u has whitespace between the field name \"%s\" and the colon; "
+                      "this is not allowed (%s)", msg_noun(h), line_no, nm, smuggling(h));
+            return false;
+        }
+        for (size_t i = 0; i < name.n; i++) {
+            if (!is_tchar((unsigned char)name.p[i])) {
+                EXCERPT(nm, name);
+                cg_refuse(h->why, head_bad(h),
+                          "%s header line %u: field name \"%s\" contains the invalid character 0x%02x",
+                          msg_noun(h), line_no, nm, (unsigned char)name.p[i]);
+                return false;
+            }
+        }
+        if (n == max) {
+            if (h->is_response)
+                cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                          "backend response has more than %zu header fields", max);
+            else
+                cg_refuse(h->why, CG_REFUSE_HEAD_TOO_LARGE,
+                          "request has more than %zu header fields (limits.max_headers)", max);
+            return false;
+        }
+        const char *vstart = colon + 1;
+        hdrs[n].name = name;
+        hdrs[n].value = trim_ows(slice(vstart, (size_t)(line.p + line.n - vstart)));
+        n++;
+    }
+    *nhdrs = n;
+    return true;
+}
+
+/* Parses "HTTP/d.d" into *minor; false when it is not HTTP/1.0 or HTTP/1.1
+ * (with a refusal naming what was received). */
+static bool parse_version(const head_ctx *h, cg_slice v, int *minor)
+{
+    if (v.n == 8 && memcmp(v.p, "HTTP/1.", 7) == 0 && (v.p[7] == '0' || v.p[7] == '1')) {
+        *minor = v.p[7] - '0';
+        return true;
+    }
+    EXCERPT(ver, v);
+    if (v.n == 8 && memcmp(v.p, "HTTP/", 5) == 0 && cg_ascii_is_digit(v.p[5]) && v.p[6] == '.' && cg_ascii_is_digit(v.p[7]))
+        cg_refuse(h->why, head_bad(h),
+                  "%s uses HTTP version \"%s\"; only HTTP/1.0 and HTTP/1.1 are supported",
+                  msg_noun(h), ver);
+    else
+        cg_refuse(h->why, head_bad(h), "%s has a malformed HTTP version \"%s\"", msg_noun(h), ver);
+    return false;
+}
+
+/* http-parser sets uses_transfer_encoding (and clears F_CHUNKED) as soon as
+ * a field name *starts with* "transfer-encoding", so "Transfer-Encodings: x"
+ * changes its framing while certgate would treat it as an ordinary field.
+ * Such names are refused so that the two cannot disagree. */
+static bool check_te_lookalikes(const head_ctx *h, const cg_http_header *hdrs, size_t n)
+{
+    static const char te[] = "transfer-encoding";
+    for (size_t i = 0; i < n; i++) {
+        cg_slice name = hdrs[i].name;
+        if (name.n > sizeof te - 1 && cg_slice_ieq(slice(name.p, sizeof te - 1), te)) {
+            EXCERPT(nm, name);
+            cg_refuse(h->why, head_bad(h),
+                      "%s has a header named \"%s\"; names starting with \"Transfer-Encoding\" "
+                      "are refused because the HTTP parser takes them for Transfer-Encoding",
+                      msg_noun(h), nm);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* OWS after a value is trimmed, but after Content-Length digits and after
+ * "chunked" http-parser accepts only spaces, not HTAB (it then rejects the
+ * length, or silently stops treating the body as chunked). */
+static bool no_trailing_tab(const head_ctx *h, const cg_http_header *f)
+{
+    for (const char *p = f->value.p + f->value.n; *p != '\r'; p++) {
+        if (*p == '\t') {
+            EXCERPT(nm, f->name);
+            EXCERPT(v, f->value);
+            cg_refuse(h->why, head_bad(h),
+                      "%s has a tab after its %s value \"%s\"; it must be followed by nothing "
+                      "or spaces", msg_noun(h), nm, v);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Content-Length: 1*DIGIT, nothing else (no sign, no list, no spaces). */
+static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, size_t n,
+                                 bool *present, uint64_t *value)
+{
+    const cg_http_header *first = NULL;
+    *present = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!cg_slice_ieq(hdrs[i].name, "content-length"))
+            continue;
+        cg_slice v = hdrs[i].value;
+        EXCERPT(vs, v);
+        if (first) {
+            EXCERPT(fs, first->value);
+            if (slices_ieq(first->value, v))
+                cg_refuse(h->why, head_bad(h),
+                          "%s has several Content-Length headers (\"%s\" twice); send exactly one",
+                          msg_noun(h), vs);
+            else
+                cg_refuse(h->why, head_bad(h),
+                          "%s has conflicting Content-Length headers (\"%s\" and \"%s\"); "
+                          "send exactly one (%s)", msg_noun(h), fs, vs, smuggling(h));
+            return false;
+        }
+        first = &hdrs[i];
+        if (v.n == 0) {
+            cg_refuse(h->why, head_bad(h), "%s has an empty Content-Length header", msg_noun(h));
+            return false;
+        }
+        uint64_t x = 0;
+        for (size_t k = 0; k < v.n; k++) {
+            if (!cg_ascii_is_digit(v.p[k])) {
+                cg_refuse(h->why, head_bad(h),
+                          "%s has an invalid Content-Length \"%s\"; it must be a single decimal number",
+                          msg_noun(h), vs);
+                return false;
+            }
+            x = x * 10 + (uint64_t)(v.p[k] - '0');
+            if (x > CG_MAX_CONTENT_LENGTH) {
+                cg_refuse(h->why, head_bad(h), "%s has a Content-Length \"%s\" larger than %llu",
+                          msg_noun(h), vs, (unsigned long long)CG_MAX_CONTENT_LENGTH);
+                return false;
+            }
+        }
+        if (!no_trailing_tab(h, &hdrs[i]))
+            return false;
+        *value = x;
+        *present = true;
+    }
+    return true;
+}
+
+/* Transfer-Encoding: exactly one header whose value is exactly "chunked".
+ * Returns false with a refusal; *present tells whether there was one. */
+static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdrs, size_t n,
+                                    int version_minor, bool *present)
+{
+    size_t count = count_headers(hdrs, n, "transfer-encoding");
+    *present = count > 0;
+    if (!count)
+        return true;
+    const cg_http_header *te = cg_http_find_header(hdrs, n, "transfer-encoding");
+    EXCERPT(v, te->value);
+    if (count > 1) {
+        cg_refuse(h->why, head_bad(h),
+                  "%s has %zu Transfer-Encoding headers; send a single \"Transfer-Encoding: chunked\"",
+                  msg_noun(h), count);
+        return false;
+    }
+    if (version_minor == 0) {
+        /* RFC 9112 6.1: HTTP/1.0 has no chunked coding; a 1.0 message with
+         * it has faulty framing that intermediaries disagree about. */
+        cg_refuse(h->why, head_bad(h),
+                  "%s is HTTP/1.0 but has Transfer-Encoding \"%s\"; chunked needs HTTP/1.1",
+                  msg_noun(h), v);
+        return false;
+    }
+    if (!no_trailing_tab(h, te))
+        return false;
+    if (cg_slice_ieq(te->value, "chunked"))
+        return true;
+
+    /* Find the last coding to tell "chunked is not last" (malformed framing,
+     * 400) from "another coding" (not implemented, 501). */
+    cg_slice rest = te->value, tok, last = { NULL, 0 };
+    size_t ntok = 0;
+    while (next_list_token(&rest, &tok)) {
+        last = tok;
+        ntok++;
+    }
+    if (ntok == 0) {
+        cg_refuse(h->why, head_bad(h), "%s has an empty Transfer-Encoding header", msg_noun(h));
+        return false;
+    }
+    cg_slice last_name = last;
+    const char *semi = memchr(last.p, ';', last.n);
+    if (semi)
+        last_name = trim_ows(slice(last.p, (size_t)(semi - last.p)));
+    if (ntok == 1 && semi && cg_slice_ieq(last_name, "chunked")) {
+        cg_refuse(h->why, head_bad(h),
+                  "%s has Transfer-Encoding \"%s\"; chunked takes no parameters", msg_noun(h), v);
+        return false;
+    }
+    if (!h->is_response && !cg_slice_ieq(last_name, "chunked")) {
+        bool has_chunked = false;
+        rest = te->value;
+        while (next_list_token(&rest, &tok))
+            has_chunked |= cg_slice_ieq(tok, "chunked");
+        if (has_chunked) {
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "Transfer-Encoding \"%s\" does not end with chunked, so the body length "
+                      "cannot be determined", v);
+            return false;
+        }
+    }
+    if (h->is_response)
+        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend response has Transfer-Encoding \"%s\", which certgate cannot decode; "
+                  "only \"chunked\" is supported", v);
+    else
+        cg_refuse(h->why, CG_REFUSE_METHOD,
+                  "Transfer-Encoding \"%s\" is not supported; only \"chunked\"", v);
+    return false;
+}
+
+/* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
+static bool wants_keep_alive(const cg_http_header *hdrs, size_t n, int version_minor)
+{
+    if (list_has_token(hdrs, n, "connection", "close"))
+        return false;
+    return version_minor >= 1 || list_has_token(hdrs, n, "connection", "keep-alive");
+}
+
+/* ------------------------------------------------------------------------ */
+/* requests                                                                 */
+
+static bool known_method(cg_slice m)
+{
+    static const char *const methods[] = {
+#define XX(num, name, string) #string,
+        HTTP_METHOD_MAP(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strlen(methods[i]) == m.n && memcmp(methods[i], m.p, m.n) == 0)
+            return true;
+    return false;
+}
+
+static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request *req)
+{
+    EXCERPT_NO_QUERY(l, line);
+    const char *sp1 = memchr(line.p, ' ', line.n);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line.p + line.n - sp1 - 1)) : NULL;
+    const char *sp3 = sp2 ? memchr(sp2 + 1, ' ', (size_t)(line.p + line.n - sp2 - 1)) : NULL;
+    if (!sp2 || sp3 || sp1 == line.p || sp2 == sp1 + 1 || sp2 + 1 == line.p + line.n) {
+        cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                  "request line \"%s\" is not \"METHOD target HTTP/1.1\" with single spaces", l);
+        return false;
+    }
+    req->method = slice(line.p, (size_t)(sp1 - line.p));
+    req->target = slice(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    for (size_t i = 0; i < req->method.n; i++) {
+        if (!is_tchar((unsigned char)req->method.p[i])) {
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "request line \"%s\" has an invalid method", l);
+            return false;
+        }
+    }
+    if (cg_slice_ieq(req->method, "CONNECT")) {
+        cg_refuse(h->why, CG_REFUSE_METHOD,
+                  "CONNECT is not supported: certgate is a reverse proxy, not a forward proxy");
+        return false;
+    }
+    if (!known_method(req->method)) {
+        /* http-parser only parses the methods it knows; RFC 9110 9.1 says
+         * 501 for a method the server does not recognize. */
+        EXCERPT(m, req->method);
+        cg_refuse(h->why, CG_REFUSE_METHOD,
+                  "method \"%s\" is not supported (methods are case-sensitive)", m);
+        return false;
+    }
+    if (!parse_version(h, slice(sp2 + 1, (size_t)(line.p + line.n - sp2 - 1)), &req->version_minor))
+        return false;
+
+    cg_slice t = req->target;
+    EXCERPT_NO_QUERY(ts, t);
+    if (t.n == 1 && t.p[0] == '*') {
+        if (!cg_slice_ieq(req->method, "OPTIONS")) {
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"*\" is only allowed with OPTIONS");
+            return false;
+        }
+    } else if (t.p[0] != '/') {
+        cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                  "request target \"%s\" is not in origin-form (a path starting with \"/\"); "
+                  "absolute URLs are for forward proxies", ts);
+        return false;
+    }
+    for (size_t i = 0; i < t.n; i++) {
+        unsigned char c = (unsigned char)t.p[i];
+        if (c == '#') {
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"%s\" contains a fragment (\"#\"), which clients must not send", ts);
+            return false;
+        }
+        if (c < 0x20) {
+            /* The head scan lets HTAB through (it is fine in header values);
+             * in a target, a server that splits the request line on any
+             * whitespace would read another target. */
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"%s\" contains the control character 0x%02x at offset %zu",
+                      ts, c, i);
+            return false;
+        }
+        if (c >= 0x7f) {
+            /* Backends decode raw non-ASCII differently (UTF-8, code
+             * pages); routing decisions must not depend on that. */
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "request target \"%s\" contains the byte 0x%02x at offset %zu; "
+                      "non-ASCII characters must be percent-encoded", ts, c, i);
+            return false;
+        }
+    }
+    const char *q = memchr(t.p, '?', t.n);
+    req->path = slice(t.p, q ? (size_t)(q - t.p) : t.n);
+    return true;
+}
+
+/* Host = uri-host [ ":" port ]; anything else (spaces, "/", "@", ",") is
+ * either a spoofing attempt or would be read differently by the backend. */
+static bool host_char_ok(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("-._~%!$&'()*+;=:[]", c) != NULL;
+}
+
+static bool check_host(const head_ctx *h, const cg_http_request *req)
+{
+    size_t n = count_headers(req->headers, req->nheaders, "host");
+    if (n > 1) {
+        cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "request has %zu Host headers; send exactly one", n);
+        return false;
+    }
+    if (n == 0) {
+        if (req->version_minor >= 1) {
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "HTTP/1.1 request without a Host header");
+            return false;
+        }
+        return true;
+    }
+    cg_slice v = cg_http_find_header(req->headers, req->nheaders, "host")->value;
+    for (size_t i = 0; i < v.n; i++) {
+        if (!host_char_ok((unsigned char)v.p[i])) {
+            EXCERPT(hs, v);
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "Host header \"%s\" is not a host name with an optional port", hs);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool check_expect(const head_ctx *h, cg_http_request *req)
+{
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (!cg_slice_ieq(req->headers[i].name, "expect"))
+            continue;
+        if (!cg_slice_ieq(req->headers[i].value, "100-continue")) {
+            EXCERPT(v, req->headers[i].value);
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                      "Expect \"%s\" is not supported; only \"100-continue\"", v);
+            return false;
+        }
+        /* RFC 9110 10.1.1: ignore the expectation from HTTP/1.0 clients. */
+        req->expect_continue = req->version_minor >= 1;
+    }
+    return true;
+}
+
+static bool check_request_framing(const head_ctx *h, cg_http_request *req)
+{
+    bool has_cl, has_te;
+    uint64_t cl = 0;
+    if (count_headers(req->headers, req->nheaders, "content-length") &&
+        count_headers(req->headers, req->nheaders, "transfer-encoding")) {
+        cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
+                  "request has both Content-Length and Transfer-Encoding (request smuggling risk); "
+                  "send one of them");
+        return false;
+    }
+    if (!check_te_lookalikes(h, req->headers, req->nheaders) ||
+        !parse_content_length(h, req->headers, req->nheaders, &has_cl, &cl))
+        return false;
+    if (!check_transfer_encoding(h, req->headers, req->nheaders, req->version_minor, &has_te))
+        return false;
+    if (has_te) {
+        req->body = CG_BODY_CHUNKED;
+    } else if (has_cl) {
+        req->body = CG_BODY_LENGTH;
+        req->content_length = cl;
+    } else {
+        req->body = CG_BODY_NONE; /* RFC 9112 6.3: no framing means no body */
+    }
+    return true;
+}
+
+static bool head_valid(const head_ctx *h, size_t max_headers)
+{
+    /* The byte rules again, without the size limits: the tokenizer and the
+     * writers rely on them (a stray LF in a value would be a header of its
+     * own for the backend), so they must not depend on the caller having
+     * scanned exactly these bytes. Linear and cheap next to the I/O. */
+    cg_http_limits lim = { h->head_len + 1, h->head_len, max_headers };
+    size_t len = 0;
+    cg_head_scan r = cg_http_scan_head(h->head, h->head_len, &lim, h->is_response, &len, h->why);
+    if (r == CG_HEAD_COMPLETE && len == h->head_len)
+        return true;
+    if (r != CG_HEAD_INVALID)
+        cg_refuse(h->why, head_bad(h), "%s head does not end with its first empty line", msg_noun(h));
+    return false;
+}
+
+bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
+                           cg_http_header *hdrs, size_t max_headers,
+                           cg_http_request *req, cg_refusal *why)
+{
+    head_ctx h = { head, head_len, false, why };
+    memset(req, 0, sizeof *req);
+    req->headers = hdrs;
+    http_parser_init(p, HTTP_REQUEST);
+
+    if (!head_valid(&h, max_headers))
+        return false;
+    size_t pos = 0;
+    cg_slice line = next_line(&h, &pos);
+    if (!parse_request_line(&h, line, req) ||
+        !tokenize_fields(&h, pos, hdrs, max_headers, &req->nheaders) ||
+        !check_host(&h, req) ||
+        !check_request_framing(&h, req) ||
+        !check_expect(&h, req))
+        return false;
+    req->keep_alive = wants_keep_alive(hdrs, req->nheaders, req->version_minor);
+
+    cg_http_agree a = { .hdrs = hdrs, .n = req->nheaders, .last = CG_AGREE_NONE };
+    if (!cg_http_agree_run(p, &a, head, head_len, false, why))
+        return false;
+    if (a.url.p != req->target.p || a.url.n != req->target.n || p->http_major != 1 ||
+        p->http_minor != req->version_minor ||
+        !cg_slice_ieq(req->method, http_method_str((enum http_method)p->method))) {
+        cg_refuse(why, CG_REFUSE_BAD_REQUEST,
+                  "request line is ambiguous: http-parser reads it differently from certgate");
+        return false;
+    }
+    if (!cg_http_agree_framing(p, &a, false, req->body, req->content_length, why))
+        return false;
+    req->message_complete = a.message_complete;
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* responses                                                                */
+
+static bool parse_status_line(const head_ctx *h, cg_slice line, cg_http_response *res)
+{
+    EXCERPT(l, line);
+    /* HTTP-version SP 3DIGIT SP [reason]; a missing final SP is tolerated
+     * (RFC 9112 4: recipients should accept it). */
+    if (line.n < 12 || line.p[8] != ' ' || !cg_ascii_is_digit(line.p[9]) || !cg_ascii_is_digit(line.p[10]) ||
+        !cg_ascii_is_digit(line.p[11]) || (line.n > 12 && line.p[12] != ' ')) {
+        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend sent a malformed status line \"%s\"", l);
+        return false;
+    }
+    if (!parse_version(h, slice(line.p, 8), &res->version_minor))
+        return false;
+    res->status = (line.p[9] - '0') * 100 + (line.p[10] - '0') * 10 + (line.p[11] - '0');
+    res->reason = line.n > 13 ? slice(line.p + 13, line.n - 13) : slice(line.p + line.n, 0);
+    if (res->status < 100 || res->status > 599) {
+        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend sent status %d, outside 100-599", res->status);
+        return false;
+    }
+    if (res->status == 101) {
+        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend answered 101 Switching Protocols; protocol upgrades "
+                  "(WebSocket, h2c) are not supported through certgate");
+        return false;
+    }
+    return true;
+}
+
+static bool no_body_status(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+static bool check_response_framing(const head_ctx *h, cg_http_response *res, bool request_was_head)
+{
+    bool has_cl, has_te, skip = request_was_head || no_body_status(res->status);
+    uint64_t cl = 0;
+    if (count_headers(res->headers, res->nheaders, "content-length") &&
+        count_headers(res->headers, res->nheaders, "transfer-encoding")) {
+        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend response has both Content-Length and Transfer-Encoding "
+                  "(response smuggling risk); it must send one of them");
+        return false;
+    }
+    if (!check_te_lookalikes(h, res->headers, res->nheaders) ||
+        !parse_content_length(h, res->headers, res->nheaders, &has_cl, &cl))
+        return false;
+    if (has_cl)
+        res->content_length = cl; /* also for HEAD / 304: passed on as sent */
+    has_te = count_headers(res->headers, res->nheaders, "transfer-encoding") > 0;
+    if (!skip && !check_transfer_encoding(h, res->headers, res->nheaders, res->version_minor, &has_te))
+        return false;
+
+    if (skip)
+        res->body = CG_BODY_NONE;
+    else if (has_te)
+        res->body = CG_BODY_CHUNKED;
+    else if (has_cl)
+        res->body = CG_BODY_LENGTH;
+    else
+        res->body = CG_BODY_UNTIL_CLOSE;
+    return true;
+}
+
+bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
+                            bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                            cg_http_response *res, cg_refusal *why)
+{
+    head_ctx h = { head, head_len, true, why };
+    memset(res, 0, sizeof *res);
+    res->headers = hdrs;
+    http_parser_init(p, HTTP_RESPONSE);
+
+    if (!head_valid(&h, max_headers))
+        return false;
+    size_t pos = 0;
+    cg_slice line = next_line(&h, &pos);
+    if (!parse_status_line(&h, line, res) ||
+        !tokenize_fields(&h, pos, hdrs, max_headers, &res->nheaders) ||
+        !check_response_framing(&h, res, request_was_head))
+        return false;
+    res->keep_alive = res->body != CG_BODY_UNTIL_CLOSE &&
+                      wants_keep_alive(hdrs, res->nheaders, res->version_minor);
+
+    /* http-parser expects a body after a 1xx, 204 or 304 that carries
+     * Content-Length or chunked: returning 1 from on_headers_complete is
+     * the only way to tell it otherwise (the same as for HEAD). */
+    cg_http_agree a = { .hdrs = hdrs, .n = res->nheaders, .last = CG_AGREE_NONE,
+                        .skip_body = res->body == CG_BODY_NONE };
+    if (!cg_http_agree_run(p, &a, head, head_len, true, why))
+        return false;
+    if (p->status_code != (unsigned)res->status || p->http_major != 1 ||
+        p->http_minor != res->version_minor) {
+        cg_refuse(why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend status line is ambiguous: http-parser reads it differently from certgate");
+        return false;
+    }
+    if (!cg_http_agree_framing(p, &a, true, res->body, res->content_length, why))
+        return false;
+    res->message_complete = a.message_complete;
+    return true;
+}

@@ -1,0 +1,100 @@
+/* HTTP/1.1 message rules: everything about request and response heads that
+ * can be decided from their bytes alone. Pure functions over buffers; no I/O.
+ *
+ * Flow for one request (http_proxy.c):
+ *   1. cg_http_scan_head() (http1_scan.h) on the bytes received so far, until
+ *      the head is complete (or refused: over-long line, too many headers,
+ *      obs-fold ...).
+ *   2. cg_http_parse_request() (here) parses that head with http-parser and
+ *      applies the framing rules (Content-Length vs Transfer-Encoding ...).
+ *      The same http_parser is then used by the caller for the body.
+ *   3. cg_http_write_backend_head() (http1_write.h) writes the rewritten head
+ *      for the backend.
+ * Responses: scan, cg_http_parse_response(), cg_http_write_client_head().
+ */
+#ifndef CG_HTTP1_H
+#define CG_HTTP1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#include "base/base.h"
+#include "base/base.h"
+
+typedef struct cg_http_header {
+    cg_slice name, value; /* point into the head buffer; value has no surrounding OWS */
+} cg_http_header;
+
+typedef enum {
+    CG_BODY_NONE,        /* no body */
+    CG_BODY_LENGTH,      /* Content-Length bytes */
+    CG_BODY_CHUNKED,     /* Transfer-Encoding: chunked */
+    CG_BODY_UNTIL_CLOSE, /* responses only: until the backend closes */
+} cg_body_kind;
+
+typedef struct cg_http_request {
+    cg_slice method;
+    cg_slice target;         /* origin-form, as sent: "/path?query"; http_proxy.c then
+                                replaces it with the canonical target (target.h), which
+                                routes match and cg_http_write_backend_head() sends */
+    cg_slice path;           /* target up to '?' (likewise) */
+    int version_minor;       /* HTTP/1.<minor>: 0 or 1 */
+    cg_http_header *headers; /* caller's array */
+    size_t nheaders;
+    cg_body_kind body;
+    uint64_t content_length; /* when body == CG_BODY_LENGTH */
+    bool keep_alive;         /* the client wants the connection kept open */
+    bool expect_continue;    /* Expect: 100-continue */
+    bool message_complete;   /* no body: the parser already finished the message */
+} cg_http_request;
+
+/* Parses a complete head (from cg_http_scan_head) with p, which the function
+ * initializes as an HTTP_REQUEST parser; afterwards p is positioned at the
+ * start of the body and the caller feeds it the body bytes. hdrs has room for
+ * max_headers entries. Refuses with 400 (or 501 for CONNECT / unsupported
+ * Transfer-Encoding): any request http-parser rejects; HTTP versions other
+ * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS), or with a
+ * control character (TAB included), a byte >= 0x7f or a "#"; a
+ * missing or repeated Host in HTTP/1.1; Content-Length together with
+ * Transfer-Encoding; several or non-numeric Content-Length values;
+ * Transfer-Encoding other than exactly "chunked", or in HTTP/1.0; an empty
+ * header name or whitespace before the colon; an Expect other than
+ * 100-continue (417 is not worth it: 400). */
+bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
+                           cg_http_header *hdrs, size_t max_headers,
+                           cg_http_request *req, cg_refusal *why);
+
+typedef struct cg_http_response {
+    int status;
+    int version_minor;
+    cg_slice reason;
+    cg_http_header *headers;
+    size_t nheaders;
+    cg_body_kind body;
+    uint64_t content_length;
+    bool keep_alive;         /* the backend connection may be reused afterwards */
+    bool message_complete;   /* no body: the parser already finished the message */
+} cg_http_response;
+
+/* Parses a response head the same way (p initialized as HTTP_RESPONSE).
+ * request_was_head: the response to a HEAD has no body whatever it says.
+ * Refuses (BACKEND_BAD_RESPONSE) what http-parser rejects, Content-Length
+ * together with Transfer-Encoding, conflicting Content-Lengths, status 101
+ * (upgrades are not supported), a version other than 1.0 / 1.1. 1xx other
+ * than 101 parse fine (status < 200): the caller skips them. */
+bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
+                            bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                            cg_http_response *res, cg_refusal *why);
+
+/* Case-insensitive ASCII comparison of a slice with a C string. */
+bool cg_slice_ieq(cg_slice a, const char *b);
+/* The first header named name (case-insensitive), or NULL. */
+const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name);
+/* True when a Connection header of h names the field `name` (RFC 9110 7.6.1:
+ * those fields are hop-by-hop and must not be forwarded). */
+bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice name);
+
+#endif

@@ -1,0 +1,52 @@
+/* The identity headers certgate sends to backends (identity.h). */
+#include "identity.h"
+
+#include <string.h>
+
+#include <mbedtls/sha256.h>
+
+#include "x509/x509.h"
+#include "base/base.h"
+
+static bool line(cg_buf *b, const char *name, const char *value, size_t n)
+{
+    return cg_buf_append_str(b, name) && cg_buf_append(b, ": ", 2) && cg_buf_append(b, value, n) &&
+           cg_buf_append(b, "\r\n", 2);
+}
+
+bool cg_identity_dn_header(cg_buf *b, const char *name, const unsigned char *der, size_t len)
+{
+    size_t n = cg_dn_format(der, len, CG_DN_ASCII, NULL, 0);
+    if (n != CG_DN_MALFORMED && n <= CG_IDENTITY_DN_MAX) {
+        if (!cg_buf_reserve(b, strlen(name) + n + 5))
+            return false;
+        if (!cg_buf_append_str(b, name) || !cg_buf_append(b, ": ", 2))
+            return false;
+        /* rendered in place: n + 1 bytes (the NUL is overwritten below) */
+        if (!cg_buf_reserve(b, n + 1))
+            return false;
+        cg_dn_format(der, len, CG_DN_ASCII, b->data + b->len, n + 1);
+        b->len += n;
+        return cg_buf_append(b, "\r\n", 2);
+    }
+    /* Too long for a header line, or not a Name (mbedTLS parsed it, so
+     * never expected): the digest identifies it exactly. */
+    unsigned char d[32];
+    char hex[65], form[64];
+    mbedtls_sha256_ret(der, len, d, 0);
+    cg_hex_encode(d, sizeof d, hex, sizeof hex, false);
+    size_t k = strlen(name);
+    if (k + sizeof "-Form" > sizeof form)
+        return false;
+    memcpy(form, name, k);
+    memcpy(form + k, "-Form", sizeof "-Form");
+    return line(b, name, hex, 64) && line(b, form, "sha256", 6);
+}
+
+bool cg_identity_cert_headers(cg_buf *b, const mbedtls_x509_crt *cert, const char *serial, const char *sha256)
+{
+    return cg_identity_dn_header(b, "X-Client-Cert-Subject", cert->subject_raw.p, cert->subject_raw.len) &&
+           cg_identity_dn_header(b, "X-Client-Cert-Issuer", cert->issuer_raw.p, cert->issuer_raw.len) &&
+           line(b, "X-Client-Cert-Serial", serial, strlen(serial)) &&
+           line(b, "X-Client-Cert-SHA256", sha256, strlen(sha256));
+}

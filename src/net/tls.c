@@ -1,0 +1,657 @@
+#include "tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl_internal.h> /* mbedtls_ssl_read_record: see judge_certificate_message() */
+#include <mbedtls/platform_time.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl_ticket.h>
+
+#include "x509/x509.h"
+#include "x509/x509.h"
+#include "ticket_keys.h"
+
+struct cg_tls_server {
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt own_chain; /* server leaf + chain */
+    mbedtls_pk_context own_key;
+    mbedtls_x509_crt anchors;   /* trusted client CAs */
+    mbedtls_ssl_ticket_context tickets;
+    bool tickets_on;
+    cg_ticket_keyring *shared_tickets; /* tls.session_ticket_keys; NULL: mbedTLS's random keys */
+    unsigned char ticket_context[CG_TICKET_CONTEXT_BYTES]; /* what a shared ticket is sealed for */
+    uint32_t ticket_lifetime_s;
+    cg_verify_policy policy;
+    unsigned max_client_certificates;
+    cg_chain_cache *chains;     /* verified client chains, per worker */
+    char *listener_name;
+    char **ca_names;            /* subjects of the anchors sent in CertificateRequest */
+    size_t nca_names;
+};
+
+/* TLS 1.2, forward secrecy and AEAD only. */
+static const int ciphersuites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0,
+};
+
+static const mbedtls_ecp_group_id curves[] = {
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_NONE,
+};
+
+/* One DRBG per thread: no lock on the handshake path, and the ticket
+ * context may rotate keys from any worker. */
+static int thread_rng(void *unused, unsigned char *out, size_t len)
+{
+    static _Thread_local bool seeded;
+    static _Thread_local mbedtls_entropy_context entropy;
+    static _Thread_local mbedtls_ctr_drbg_context drbg;
+    (void)unused;
+    if (!seeded) {
+        mbedtls_entropy_init(&entropy);
+        mbedtls_ctr_drbg_init(&drbg);
+        static const char pers[] = "certgate";
+        if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
+                                  sizeof pers - 1) != 0)
+            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+        seeded = true;
+    }
+    return mbedtls_ctr_drbg_random(&drbg, out, len);
+}
+
+const char *cg_tls_strerror(int err, char *buf, size_t cap)
+{
+    mbedtls_strerror(err, buf, cap);
+    return buf;
+}
+
+static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg_listener_cfg *l, const char *what,
+                       const char *path, int err)
+{
+    char e[160];
+    if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR || err == MBEDTLS_ERR_X509_FILE_IO_ERROR)
+        snprintf(e, sizeof e, "cannot read the file (missing or not readable by this user)");
+    else if (err == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
+        snprintf(e, sizeof e, "the key is encrypted; certgate needs an unencrypted key (protect it with file permissions)");
+    else
+        cg_tls_strerror(err, e, sizeof e);
+    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, pos.line, pos.column, "listeners[%s].%s \"%s\": %s", l->name, what,
+                path, e);
+}
+
+/* ---- session tickets sealed with shared keys (ticket_keys.h) ---- */
+
+/* A shared ticket opens only on a listener of the same name that judges
+ * client certificates the same way: the trust anchors and the settings that
+ * decide a verdict during the handshake. A reload that changes them also
+ * retires the tickets issued before, as a new random key would. */
+static void ticket_context(const cg_listener_cfg *l, const mbedtls_x509_crt *anchors, unsigned char out[32])
+{
+    static const char label[] = "certgate session ticket v1";
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    mbedtls_sha256_starts_ret(&h, 0);
+    mbedtls_sha256_update_ret(&h, (const unsigned char *)label, sizeof label);
+    mbedtls_sha256_update_ret(&h, (const unsigned char *)l->name, strlen(l->name) + 1);
+    for (const mbedtls_x509_crt *c = anchors; c && c->raw.p; c = c->next) {
+        unsigned char len[4] = { (unsigned char)(c->raw.len >> 24), (unsigned char)(c->raw.len >> 16),
+                                 (unsigned char)(c->raw.len >> 8), (unsigned char)c->raw.len };
+        mbedtls_sha256_update_ret(&h, len, sizeof len);
+        mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
+    }
+    unsigned char policy[11] = { l->allow_weak_signatures, l->require_client_auth_eku,
+                                 (unsigned char)(l->max_chain_depth >> 24), (unsigned char)(l->max_chain_depth >> 16),
+                                 (unsigned char)(l->max_chain_depth >> 8), (unsigned char)l->max_chain_depth,
+                                 (unsigned char)(l->max_client_certificates >> 24),
+                                 (unsigned char)(l->max_client_certificates >> 16),
+                                 (unsigned char)(l->max_client_certificates >> 8),
+                                 (unsigned char)l->max_client_certificates, 0 };
+    mbedtls_sha256_update_ret(&h, policy, sizeof policy);
+    mbedtls_sha256_finish_ret(&h, out);
+    mbedtls_sha256_free(&h);
+}
+
+static void put24(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v >> 16);
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)v;
+}
+
+static size_t get24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
+
+/* The payload: mbedTLS's own serialization of the session (what its tickets
+ * carry: the verification result, the client's leaf, the master secret),
+ * then the CA certificates the client sent after its leaf, so that another
+ * instance can rebuild the chain for the depth policy and revocation
+ * (verify.h: every signature is checked again there). Layout: session
+ * length (3) | session | count (1) | count x (length (3) | DER). */
+static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start,
+                               const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+{
+    cg_tls_server *s = p;
+    size_t cap = (size_t)(end - start);
+    if (cap < CG_TICKET_OVERHEAD + 4)
+        return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+    unsigned char *payload = start + CG_TICKET_PAYLOAD_OFFSET;
+    size_t room = cap - CG_TICKET_OVERHEAD, used = 0;
+    int ret = mbedtls_ssl_session_save(session, payload + 3, room - 4, &used);
+    if (ret != 0)
+        return ret;
+    put24(payload, used);
+    size_t n = 3 + used;
+    unsigned char *count = payload + n++;
+    *count = 0;
+    if (session->peer_cert) {
+        for (const mbedtls_x509_crt *c = session->peer_cert->next; c && c->raw.p && *count < CG_VERIFY_MAX_DEPTH;
+             c = c->next) {
+            if (!c->ca_istrue || c->raw.len > room - n || room - n - c->raw.len < 3)
+                continue; /* only CAs can be issuers; one that does not fit is looked for in the pool */
+            put24(payload + n, c->raw.len);
+            memcpy(payload + n + 3, c->raw.p, c->raw.len);
+            n += 3 + c->raw.len;
+            (*count)++;
+        }
+    }
+    cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context, (uint64_t)session->start,
+                                                 thread_rng, NULL, start, cap, n, tlen);
+    if (st != CG_TICKET_OK) {
+        mbedtls_platform_zeroize(payload, n); /* the master secret, in the clear: sealing failed */
+        return st == CG_TICKET_NO_ROOM ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+    }
+    *lifetime = s->ticket_lifetime_s;
+    return 0;
+}
+
+static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
+{
+    cg_tls_server *s = p;
+    unsigned char *payload;
+    size_t n;
+    cg_ticket_status st = cg_ticket_keyring_open(s->shared_tickets, s->ticket_context, (uint64_t)mbedtls_time(NULL),
+                                                 s->ticket_lifetime_s, buf, len, &payload, &n);
+    if (st == CG_TICKET_EXPIRED)
+        return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+    if (st != CG_TICKET_OK)
+        return MBEDTLS_ERR_SSL_INVALID_MAC; /* unknown key, altered: a full handshake follows */
+    int ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    size_t slen = n >= 4 ? get24(payload) : 0;
+    if (n < 4 || slen > n - 4)
+        goto out;
+    if ((ret = mbedtls_ssl_session_load(session, payload + 3, slen)) != 0)
+        goto out;
+    size_t pos = 3 + slen;
+    unsigned count = payload[pos++];
+    ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    if (count > CG_VERIFY_MAX_DEPTH || (count && !session->peer_cert))
+        goto out;
+    for (unsigned i = 0; i < count; i++) {
+        if (n - pos < 3 || get24(payload + pos) > n - pos - 3)
+            goto out;
+        size_t dlen = get24(payload + pos);
+        if (mbedtls_x509_crt_parse_der(session->peer_cert, payload + pos + 3, dlen) != 0)
+            goto out;
+        pos += 3 + dlen;
+    }
+    ret = pos == n ? 0 : MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    /* As mbedTLS's own tickets: the lifetime counts from the full handshake. */
+    mbedtls_time_t now = mbedtls_time(NULL);
+    if (ret == 0 && (now < session->start - CG_TICKET_CLOCK_SKEW_S ||
+                     (now > session->start && (uint64_t)(now - session->start) > s->ticket_lifetime_s)))
+        ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+out:
+    mbedtls_platform_zeroize(payload, n);
+    return ret; /* on an error mbedTLS frees what was loaded */
+}
+
+cg_ticket_keyring *cg_tls_server_ticket_keys(const cg_tls_server *s) { return s ? s->shared_tickets : NULL; }
+
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag)
+{
+    cg_tls_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "out of memory");
+        return NULL;
+    }
+    mbedtls_ssl_config_init(&s->conf);
+    mbedtls_x509_crt_init(&s->own_chain);
+    mbedtls_pk_init(&s->own_key);
+    mbedtls_x509_crt_init(&s->anchors);
+    mbedtls_ssl_ticket_init(&s->tickets);
+    s->listener_name = strdup(l->name ? l->name : "");
+
+    int err;
+    bool ok = true;
+    if ((err = mbedtls_x509_crt_parse_file(&s->own_chain, l->cert_file)) != 0) {
+        load_error(diag, cfg_file, l->cert_pos, l, "tls.certificate", l->cert_file, err);
+        ok = false;
+    }
+    if (ok && l->chain_file && (err = mbedtls_x509_crt_parse_file(&s->own_chain, l->chain_file)) != 0) {
+        load_error(diag, cfg_file, l->chain_pos, l, "tls.chain", l->chain_file, err);
+        ok = false;
+    }
+    if ((err = mbedtls_pk_parse_keyfile(&s->own_key, l->key_file, NULL)) != 0) {
+        load_error(diag, cfg_file, l->key_pos, l, "tls.key", l->key_file, err);
+        ok = false;
+    }
+    if (ok && (err = mbedtls_pk_check_pair(&s->own_chain.pk, &s->own_key)) != 0) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->key_pos.line, l->key_pos.column,
+                    "listeners[%s].tls.key \"%s\" does not belong to the certificate in \"%s\" (the first certificate "
+                    "of tls.certificate must be the server's own)",
+                    l->name, l->key_file, l->cert_file);
+        ok = false;
+    }
+    if ((err = mbedtls_x509_crt_parse_file(&s->anchors, l->client_ca_file)) != 0) {
+        /* > 0: some certificates in the bundle failed to parse. */
+        if (err > 0)
+            cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
+                        "listeners[%s].tls.client_ca \"%s\": %d certificate(s) in the bundle could not be parsed",
+                        l->name, l->client_ca_file, err);
+        else
+            load_error(diag, cfg_file, l->client_ca_pos, l, "tls.client_ca", l->client_ca_file, err);
+        ok = false;
+    }
+    if (ok) {
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+            if (!c->ca_istrue) {
+                char subject[256];
+                cg_cert_subject(c, subject, sizeof subject);
+                cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
+                            "listeners[%s].tls.client_ca \"%s\" contains \"%s\", which is not a CA certificate "
+                            "(basicConstraints CA:TRUE); list only the CAs that issue client certificates",
+                            l->name, l->client_ca_file, subject);
+                ok = false;
+            }
+        }
+    }
+    if (ok && l->session_tickets && l->session_ticket_keys_file) {
+        char terr[300];
+        if (!(s->shared_tickets = cg_ticket_keyring_new(l->session_ticket_keys_file, terr, sizeof terr))) {
+            cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->session_ticket_keys_pos.line,
+                        l->session_ticket_keys_pos.column, "listeners[%s].tls.session_ticket_keys \"%s\": %s", l->name,
+                        l->session_ticket_keys_file, terr);
+            ok = false;
+        }
+    }
+    if (!ok)
+        goto fail;
+    /* Every worker signs with the key and verifies with the anchors: their
+     * generator tables now, and operations that keep them (pk_ops.h). */
+    cg_verify_warm_key(&s->own_key);
+    cg_pk_in_place(&s->own_key);
+    for (mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+        cg_verify_warm_key(&c->pk);
+        cg_pk_in_place(&c->pk);
+    }
+
+    /* The names CertificateRequest carries, as text for the 403.7 page. */
+    if (l->client_ca_names) {
+        size_t n = 0;
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next)
+            n++;
+        if (!(s->ca_names = calloc(n ? n : 1, sizeof *s->ca_names))) {
+            err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+            goto fail_internal;
+        }
+        for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
+            char subject[512];
+            cg_cert_subject(c, subject, sizeof subject);
+            if (!(s->ca_names[s->nca_names] = strdup(subject))) {
+                err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+                goto fail_internal;
+            }
+            s->nca_names++;
+        }
+    }
+
+    if ((err = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        goto fail_internal;
+    mbedtls_ssl_conf_rng(&s->conf, thread_rng, NULL);
+    mbedtls_ssl_conf_min_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
+    mbedtls_ssl_conf_curves(&s->conf, curves);
+    mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+    /* Judge the certificate after the handshake: refusals become pages. */
+    mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+    mbedtls_ssl_conf_ca_chain(&s->conf, &s->anchors, NULL);
+    /* Signature hashes and key sizes accepted in client chains (verify.h). */
+    mbedtls_ssl_conf_cert_profile(&s->conf, cg_verify_profile(l->allow_weak_signatures));
+    mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
+                                                                   : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
+    if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
+        goto fail_internal;
+    if (l->session_tickets && s->shared_tickets) {
+        ticket_context(l, &s->anchors, s->ticket_context);
+        s->ticket_lifetime_s = l->session_ticket_lifetime_s;
+        mbedtls_ssl_conf_session_tickets_cb(&s->conf, shared_ticket_write, shared_ticket_parse, s);
+        s->tickets_on = true;
+    } else if (l->session_tickets) {
+        if ((err = mbedtls_ssl_ticket_setup(&s->tickets, thread_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
+                                            l->session_ticket_lifetime_s)) != 0)
+            goto fail_internal;
+        mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
+                                            &s->tickets);
+        s->tickets_on = true;
+    }
+    s->policy.listener = s->listener_name;
+    s->policy.anchors = &s->anchors;
+    s->policy.require_client_auth_eku = l->require_client_auth_eku;
+    s->policy.max_chain_depth = l->max_chain_depth;
+    s->policy.allow_weak_signatures = l->allow_weak_signatures;
+    s->max_client_certificates = l->max_client_certificates;
+    /* Chains of full handshakes, for resumed sessions (verify.h). */
+    if (!(s->policy.pool = cg_verify_pool_new())) {
+        err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+        goto fail_internal;
+    }
+    /* Repeated client chains skip their signature checks (chain_cache.h). */
+    if (!(s->chains = cg_chain_cache_new(&s->anchors, workers))) {
+        err = MBEDTLS_ERR_X509_ALLOC_FAILED;
+        goto fail_internal;
+    }
+    return s;
+
+fail_internal: {
+    char e[160];
+    cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "listener \"%s\": TLS setup failed: %s", l->name,
+                cg_tls_strerror(err, e, sizeof e));
+}
+fail:
+    cg_tls_server_free(s);
+    return NULL;
+}
+
+void cg_tls_server_free(cg_tls_server *s)
+{
+    if (!s)
+        return;
+    mbedtls_ssl_config_free(&s->conf);
+    mbedtls_x509_crt_free(&s->own_chain);
+    mbedtls_pk_free(&s->own_key);
+    mbedtls_x509_crt_free(&s->anchors);
+    mbedtls_ssl_ticket_free(&s->tickets);
+    cg_ticket_keyring_free(s->shared_tickets);
+    mbedtls_platform_zeroize(s->ticket_context, sizeof s->ticket_context);
+    cg_verify_pool_free(s->policy.pool);
+    cg_chain_cache_free(s->chains);
+    free(s->listener_name);
+    for (size_t i = 0; i < s->nca_names; i++)
+        free(s->ca_names[i]);
+    free(s->ca_names);
+    free(s);
+}
+
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n)
+{
+    *n = s ? s->nca_names : 0;
+    return s ? (const char *const *)s->ca_names : NULL;
+}
+
+const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s) { return &s->policy; }
+
+void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out)
+{
+    cg_chain_cache_stats_get(s->chains, worker, out);
+}
+
+/* ---- per connection ---- */
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    cg_tls_conn *c = ctx;
+    if (c->in_len == 0)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    size_t n = len < c->in_len ? len : c->in_len;
+    memcpy(buf, c->in, n);
+    c->in += n;
+    c->in_len -= n;
+    return (int)n;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    cg_tls_conn *c = ctx;
+    if (!c->send(c->send_ctx, buf, len))
+        return MBEDTLS_ERR_NET_SEND_FAILED;
+    return (int)len;
+}
+
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, cg_tls_send_fn send, void *send_ctx)
+{
+    memset(c, 0, sizeof *c);
+    c->server = s;
+    c->worker = worker;
+    c->send = send;
+    c->send_ctx = send_ctx;
+    mbedtls_ssl_init(&c->ssl);
+    if (mbedtls_ssl_setup(&c->ssl, &s->conf) != 0) {
+        mbedtls_ssl_free(&c->ssl);
+        return false;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_verify(&c->ssl, cg_verify_record, &c->trace);
+    return true;
+}
+
+void cg_tls_conn_free(cg_tls_conn *c)
+{
+    mbedtls_ssl_free(&c->ssl);
+    if (c->refused) {
+        mbedtls_x509_crt_free(&c->refused->leaf);
+        free(c->refused);
+        c->refused = NULL;
+    }
+}
+
+void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n)
+{
+    c->in = p;
+    c->in_len = n;
+}
+
+static cg_tls_status map_error(cg_tls_conn *c, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return CG_TLS_WANT_READ;
+    if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+        return CG_TLS_CLOSED;
+    c->last_error = ret;
+    return CG_TLS_ERROR;
+}
+
+static bool refuse(cg_tls_conn *c, const char *why)
+{
+    if (!c->refused && !(c->refused = calloc(1, sizeof *c->refused)))
+        return false;
+    mbedtls_x509_crt_init(&c->refused->leaf);
+    snprintf(c->refused->why, sizeof c->refused->why, "%s", why);
+    return true;
+}
+
+/* Before the step that parses and verifies the client's Certificate
+ * message: reads it (the step then reuses it: keep_current_message, as
+ * mbedTLS's own client does with an optional message) and judges it
+ * (chain_limits.h). Over the limits, the step is told not to verify
+ * (VERIFY_NONE: it then leaves the message unread, and the next step's read
+ * consumes it); the handshake completes without a client certificate and
+ * the verdict is the refusal. Returns 0 or an mbedTLS error (WANT_READ). */
+static int judge_certificate_message(cg_tls_conn *c)
+{
+    mbedtls_ssl_context *ssl = &c->ssl;
+    int ret = mbedtls_ssl_read_record(ssl, 1);
+    if (ret != 0)
+        return ret;
+    c->cert_msg_judged = true;
+    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_hslen > ssl->in_msglen) {
+        ssl->keep_current_message = 1; /* whatever it is, the step says what is wrong */
+        return 0;
+    }
+    mbedtls_x509_crt *trust = cg_chain_cache_trust(c->server->chains, c->worker);
+    cg_chain_limits lim = {
+        .listener = c->server->listener_name,
+        .max_certificates = c->server->max_client_certificates,
+        .max_depth = c->server->policy.max_chain_depth,
+        .trust = trust ? trust : &c->server->anchors,
+    };
+    char why[sizeof c->refused->why];
+    mbedtls_x509_crt leaf;
+    mbedtls_x509_crt_init(&leaf);
+    if (cg_chain_limits_check(ssl->in_msg, ssl->in_hslen, &lim, why, sizeof why, &leaf) != CG_CHAIN_OVER) {
+        ssl->keep_current_message = 1;
+        return 0;
+    }
+    if (!refuse(c, why)) {
+        mbedtls_x509_crt_free(&leaf);
+        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    }
+    c->refused->leaf = leaf; /* moves the parsed chain (one certificate) */
+    mbedtls_ssl_set_hs_authmode(ssl, MBEDTLS_SSL_VERIFY_NONE);
+    return 0;
+}
+
+/* With the chain refused the session has no peer certificate, so mbedTLS's
+ * CertificateVerify step would skip the client's CertificateVerify message
+ * without reading it: read it here (into the transcript, which the Finished
+ * messages cover) so the step after finds the ChangeCipherSpec. The
+ * signature in it is not checked: the client proves nothing, it is refused. */
+static int skip_certificate_verify(cg_tls_conn *c)
+{
+    mbedtls_ssl_context *ssl = &c->ssl;
+    int ret = mbedtls_ssl_read_record(ssl, 1);
+    if (ret != 0)
+        return ret;
+    c->cert_verify_read = true;
+    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_msg[0] != MBEDTLS_SSL_HS_CERTIFICATE_VERIFY)
+        ssl->keep_current_message = 1; /* not ours: the next step judges it */
+    return 0;
+}
+
+cg_tls_status cg_tls_handshake(cg_tls_conn *c)
+{
+    if (c->handshake_done)
+        return CG_TLS_OK;
+    cg_chain_cache *chains = c->server->chains;
+    int ret = 0;
+    /* mbedtls_ssl_handshake(), one step at a time, to hand the step that
+     * verifies the client's chain this worker's trust list (after the
+     * CertificateRequest, whose CA names stay the configured ones). */
+    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE && !c->cert_msg_judged) {
+            if ((ret = judge_certificate_message(c)) != 0)
+                return map_error(c, ret);
+            continue;
+        }
+        if (c->ssl.state == MBEDTLS_SSL_CERTIFICATE_VERIFY && c->refused && !c->cert_verify_read) {
+            if ((ret = skip_certificate_verify(c)) != 0)
+                return map_error(c, ret);
+        }
+        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE) {
+            if (!c->trust_set) {
+                c->trust_set = true;
+                mbedtls_x509_crt *trust = cg_chain_cache_trust(chains, c->worker);
+                if (trust)
+                    mbedtls_ssl_set_hs_ca_chain(&c->ssl, trust, NULL);
+            }
+            cg_chain_cache_stats before, after;
+            cg_chain_cache_stats_get(chains, c->worker, &before);
+            cg_chain_cache_enter(chains, c->worker);
+            ret = mbedtls_ssl_handshake_step(&c->ssl);
+            cg_chain_cache_leave();
+            cg_chain_cache_stats_get(chains, c->worker, &after);
+            c->chain_cached = after.hits > before.hits && after.misses == before.misses;
+        } else {
+            ret = mbedtls_ssl_handshake_step(&c->ssl);
+        }
+        if (ret != 0)
+            return map_error(c, ret);
+    }
+    c->handshake_done = true;
+    /* The verification callback runs on every full handshake that carried a
+     * certificate; a session with a certificate but no trace was resumed. */
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
+    c->resumed = c->trace.depth_count == 0 && peer != NULL;
+    if (!c->refused && !peer && (mbedtls_ssl_get_verify_result(&c->ssl) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
+        /* Only a refused chain skips verification: this session was resumed
+         * from a handshake whose chain was refused, and stays refused. */
+        c->resumed = true;
+        if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "
+                       "before verification (over the listener's chain limits); the client must start a new "
+                       "session with an acceptable chain."))
+            return map_error(c, MBEDTLS_ERR_SSL_ALLOC_FAILED);
+    }
+    if (c->trace.depth_count > 0)
+        cg_chain_cache_complete(chains, c->worker, peer, &c->trace);
+    return CG_TLS_OK;
+}
+
+cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got)
+{
+    *got = 0;
+    int ret = mbedtls_ssl_read(&c->ssl, p, cap);
+    if (ret > 0) {
+        *got = (size_t)ret;
+        return CG_TLS_OK;
+    }
+    if (ret == 0)
+        return CG_TLS_CLOSED;
+    return map_error(c, ret);
+}
+
+cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        int ret = mbedtls_ssl_write(&c->ssl, p, n);
+        if (ret < 0) {
+            c->last_error = ret; /* our send callback never asks to wait */
+            return CG_TLS_ERROR;
+        }
+        p += ret;
+        n -= (size_t)ret;
+    }
+    return CG_TLS_OK;
+}
+
+void cg_tls_close_notify(cg_tls_conn *c)
+{
+    if (c->handshake_done)
+        mbedtls_ssl_close_notify(&c->ssl);
+}
+
+const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }
+
+const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent)
+{
+    if (c->refused) {
+        *sent = true;
+        return c->refused->leaf.raw.p ? &c->refused->leaf : NULL;
+    }
+    const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
+    *sent = peer != NULL;
+    return peer;
+}
+
+void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out)
+{
+    const char *cipher = c->handshake_done ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;
+    out->version = c->handshake_done ? mbedtls_ssl_get_version(&c->ssl) : "-";
+    out->cipher = cipher ? cipher : "-";
+    out->resumed = c->handshake_done && c->resumed;
+}

@@ -1,0 +1,118 @@
+/* TLS termination with mbedTLS 2.28, bridged to libuv without blocking.
+ *
+ * cg_tls_server: everything one listener needs (certificate, key, client
+ * trust anchors, cipher policy, session tickets). Built once per config
+ * snapshot and shared read-only by every worker.
+ *
+ * cg_tls_conn: one connection's TLS state. The caller feeds it ciphertext
+ * read from the socket and gives it a function that writes ciphertext out;
+ * it never touches the socket itself, so it never blocks.
+ */
+#ifndef CG_TLS_H
+#define CG_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "x509/x509.h"
+#include "config/config.h"
+#include "x509/x509.h"
+
+typedef struct cg_tls_server cg_tls_server;
+
+/* Loads the listener's certificate, key, chain and client CA files. Errors
+ * are reported in diag at the position of the offending key in cfg_file.
+ * workers: how many workers (event loops) will use it, for per-worker state. */
+cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag);
+void cg_tls_server_free(cg_tls_server *s);
+
+/* Writes ciphertext to the peer. Must accept all n bytes (queueing what it
+ * cannot write now); returns false if the connection is broken. */
+typedef bool (*cg_tls_send_fn)(void *ctx, const unsigned char *p, size_t n);
+
+typedef enum {
+    CG_TLS_OK = 0,       /* progress made / operation complete */
+    CG_TLS_WANT_READ,    /* needs more ciphertext from the peer */
+    CG_TLS_CLOSED,       /* peer sent close_notify or closed */
+    CG_TLS_ERROR,        /* fatal; connection must be closed */
+} cg_tls_status;
+
+/* A client chain refused before verification (chain_limits.h). */
+typedef struct cg_tls_refusal {
+    char why[600];            /* the operator sentence */
+    mbedtls_x509_crt leaf;    /* the client's certificate, parsed for naming; empty if it did not parse */
+} cg_tls_refusal;
+
+typedef struct cg_tls_conn {
+    mbedtls_ssl_context ssl;
+    const cg_tls_server *server;
+    cg_tls_send_fn send;
+    void *send_ctx;
+    const unsigned char *in;  /* ciphertext fed but not yet consumed */
+    size_t in_len;
+    unsigned worker;          /* index of the worker (event loop) that owns it */
+    bool handshake_done;
+    bool resumed;
+    bool trust_set;           /* this handshake's trust list is set */
+    bool chain_cached;        /* the client's chain was verified before: no signature checked */
+    bool cert_msg_judged;     /* the client's Certificate message went through chain_limits.h */
+    bool cert_verify_read;    /* the CertificateVerify of a refused chain was read */
+    cg_tls_refusal *refused;  /* set when the chain was refused unverified (rare: allocated then) */
+    int last_error;           /* mbedtls error code of the last failure */
+    cg_verify_trace trace;    /* per-certificate verification results */
+} cg_tls_conn;
+
+/* worker: the index of the calling worker, below the workers given to
+ * cg_tls_server_new(); the connection stays on that worker. */
+bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, cg_tls_send_fn send, void *send_ctx);
+void cg_tls_conn_free(cg_tls_conn *c);
+
+/* Makes ciphertext available to mbedTLS. The bytes are borrowed until the
+ * next call; cg_tls_conn_unconsumed() says how many are left. */
+void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n);
+static inline size_t cg_tls_conn_unconsumed(const cg_tls_conn *c) { return c->in_len; }
+
+cg_tls_status cg_tls_handshake(cg_tls_conn *c);
+/* Reads plaintext; *got is set to the number of bytes read (0 unless OK). */
+cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got);
+/* Encrypts and sends all n bytes (through send). */
+cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
+/* Sends close_notify. */
+void cg_tls_close_notify(cg_tls_conn *c);
+
+/* The client's certificate chain (leaf first), or NULL. */
+const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
+/* The certificate the client sent: the verified chain's leaf, or for a
+ * message refused before verification (c->refused) the leaf parsed from it,
+ * which may be NULL although *sent is true. */
+const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent);
+
+/* What the access log says about a connection's session (static strings:
+ * no allocation). version "TLSv1.2", cipher the IANA-style mbedTLS name;
+ * "-" before the handshake completed. */
+typedef struct cg_tls_session_info {
+    const char *version, *cipher;
+    bool resumed;                 /* abbreviated handshake (session cache or ticket) */
+} cg_tls_session_info;
+void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out);
+
+/* A short human description of an mbedTLS error code. */
+const char *cg_tls_strerror(int err, char *buf, size_t cap);
+
+/* Listener settings the verifier needs. */
+const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
+/* The subjects of the client CAs this listener names in its
+ * CertificateRequest (tls.client_ca_names), in that order; none when it
+ * names none. For the 403.7 page. */
+const char *const *cg_tls_server_ca_names(const cg_tls_server *s, size_t *n);
+/* The shared session-ticket keys of this listener (tls.session_ticket_keys,
+ * ticket_keys.h), or NULL when it uses random keys of its own. */
+struct cg_ticket_keyring *cg_tls_server_ticket_keys(const cg_tls_server *s);
+/* What the verified-chain cache of one worker did (chain_cache.h). */
+void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain_cache_stats *out);
+
+#endif

@@ -1,0 +1,376 @@
+/* Unit tests for backend.c's pool, with the real pool code on a real loop
+ * and a real listening socket on 127.0.0.1: a pooled connection is handed
+ * out again only for the very same identity, compared whole, and never when
+ * something (late bytes, EOF) waits in its socket; max_connections holds
+ * across identities (least recently used idle evicted, then a bounded
+ * wait). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/backend.h"
+#include "config/config.h"
+
+typedef struct fixture {
+    cg_worker w;
+    int listen_fd;
+    int connects; /* on_connect calls with status 0 */
+    int failures; /* on_connect calls with an error */
+    int last_error;
+} fixture;
+
+static fixture *fx;
+
+static int setup_with(void **state, const char *backend_extra, const char *top_extra)
+{
+    fx = calloc(1, sizeof *fx);
+    fx->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(fx->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fx->listen_fd, 16), 0);
+    assert_int_equal(getsockname(fx->listen_fd, (struct sockaddr *)&a, &alen), 0);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "%sbackends:\n  - name: app\n    url: http://127.0.0.1:%u\n    max_idle: 8\n%s"
+             "listeners:\n  - name: main\n    port: 8443\n    tls:\n      certificate: s.crt\n"
+             "      key: s.key\n      client_ca: ca.crt\n    routes:\n      - path: /\n        backend: app\n",
+             top_extra, ntohs(a.sin_port), backend_extra);
+    cg_diag d;
+    cg_diag_init(&d);
+    fx->w.cfg = cg_config_load_string(yaml, strlen(yaml), "t.yaml", CG_CONFIG_SKIP_TLS, &d);
+    if (!fx->w.cfg)
+        cg_diag_print(&d, stderr);
+    cg_diag_free(&d);
+    assert_non_null(fx->w.cfg);
+    assert_int_equal(uv_loop_init(&fx->w.loop), 0);
+    cg_backend_pools_reset(&fx->w);
+    *state = fx;
+    return 0;
+}
+
+static int setup(void **state) { return setup_with(state, "", ""); }
+
+/* Two connections in all, one worker; a short wait for a slot. */
+static int setup_capped(void **state)
+{
+    return setup_with(state, "    max_connections: 2\n", "workers: 1\ntimeouts:\n  backend_connect: 300ms\n");
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cg_backend_pools_free(&fx->w);
+    for (int i = 0; i < 100 && uv_run(&fx->w.loop, UV_RUN_NOWAIT); i++)
+        ;
+    assert_int_equal(uv_loop_close(&fx->w.loop), 0);
+    cg_spares_clear(&fx->w.spare_rbuf);
+    cg_config_unref(fx->w.cfg);
+    close(fx->listen_fd);
+    free(fx);
+    return 0;
+}
+
+static void on_connect(cg_backend_conn *bc, int status)
+{
+    (void)bc;
+    assert_int_equal(status, 0);
+    fx->connects++;
+}
+
+static void on_connect_any(cg_backend_conn *bc, int status)
+{
+    (void)bc;
+    if (status == 0) {
+        fx->connects++;
+    } else {
+        fx->failures++;
+        fx->last_error = status;
+    }
+}
+
+/* Acquires for identity; a new connection is connected (loop run until it
+ * is) and its server side accepted into *server_fd. */
+static cg_backend_conn *acquire(const char *identity, int *server_fd)
+{
+    static int owner;
+    int before = fx->connects;
+    cg_backend_conn *bc = cg_backend_acquire(&fx->w, 0, identity, false, &owner, on_connect);
+    assert_non_null(bc);
+    if (!bc->connected) {
+        for (int i = 0; i < 1000 && fx->connects == before; i++)
+            uv_run(&fx->w.loop, UV_RUN_ONCE);
+        assert_int_equal(fx->connects, before + 1);
+        if (server_fd)
+            *server_fd = accept(fx->listen_fd, NULL, NULL);
+    }
+    return bc;
+}
+
+static void principal_identity(char *out, char last)
+{
+    char principal[256];
+    memset(principal, 'p', 254);
+    principal[254] = last;
+    principal[255] = '\0';
+    assert_true(cg_identity_format(out, "user", principal));
+    assert_int_equal(strlen(out), 5 + 255);
+}
+
+static void test_identities_compared_whole(void **state)
+{
+    (void)state;
+    char a[CG_IDENTITY_MAX], b[CG_IDENTITY_MAX];
+    principal_identity(a, '1');
+    principal_identity(b, '2');
+
+    int sa = -1, sb = -1;
+    cg_backend_conn *ca = acquire(a, &sa);
+    assert_true(sa >= 0);
+    cg_backend_release(ca, true);
+    assert_int_equal(fx->w.pools[0].nidle, 1);
+
+    /* The second user, whose principal differs only in its 255th byte,
+     * gets a connection of its own ... */
+    assert_false(cg_backend_idle_authenticated(&fx->w, 0, b));
+    cg_backend_conn *cb = acquire(b, &sb);
+    assert_ptr_not_equal(cb, ca);
+    assert_int_equal(fx->connects, 2);
+    cg_backend_release(cb, true);
+    assert_int_equal(fx->w.pools[0].nidle, 2);
+
+    /* ... and each gets its own back. */
+    assert_ptr_equal(acquire(a, NULL), ca);
+    assert_ptr_equal(acquire(b, NULL), cb);
+    assert_int_equal(fx->connects, 2);
+    cg_backend_release(ca, false);
+    cg_backend_release(cb, false);
+    close(sa);
+    close(sb);
+}
+
+static void test_identity_that_does_not_fit_is_refused(void **state)
+{
+    (void)state;
+    char too_long[CG_IDENTITY_MAX + 10];
+    memset(too_long, 'x', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    char out[CG_IDENTITY_MAX];
+    assert_false(cg_identity_format(out, "user", too_long));
+    assert_string_equal(out, "");
+    static int owner;
+    assert_null(cg_backend_acquire(&fx->w, 0, too_long, false, &owner, on_connect));
+    assert_null(cg_backend_acquire(&fx->w, 0, "", false, &owner, on_connect));
+}
+
+/* Bytes the backend sent after a response, not yet seen by the loop (its
+ * readiness may be queued behind the client event being handled), or an
+ * EOF: the idle connection is closed at reuse, a new one is made. */
+static void test_idle_connection_with_late_bytes_not_reused(void **state)
+{
+    (void)state;
+    for (int eof = 0; eof < 2; eof++) {
+        int s1 = -1, s2 = -1;
+        cg_backend_conn *c1 = acquire("cert:abc", &s1);
+        cg_backend_release(c1, true);
+        if (eof)
+            shutdown(s1, SHUT_WR);
+        else
+            assert_int_equal(write(s1, "HTTP/1.1 200 OK\r\n", 17), 17);
+        usleep(20 * 1000); /* loopback: the bytes are in c1's socket now; the loop has not run */
+        assert_false(cg_backend_idle_authenticated(&fx->w, 0, "cert:abc"));
+        assert_int_equal(fx->w.pools[0].nidle, 0); /* closed on sight */
+        cg_backend_conn *c2 = acquire("cert:abc", &s2);
+        assert_false(c2 == c1 && c2->connected && c2->served); /* a new connection */
+        cg_backend_release(c2, false);
+        close(s1);
+        close(s2);
+    }
+}
+
+/* The cap holds across identities: a third user, with both connections
+ * idle, takes the least recently used one's place (that user's connection
+ * is closed, never handed over); the pool never holds more than the cap. */
+static void test_cap_evicts_least_recently_used_idle(void **state)
+{
+    (void)state;
+    int sa = -1, sb = -1, sc = -1;
+    cg_backend_pool *pool = &fx->w.pools[0];
+    assert_int_equal(pool->cap, 2);
+    cg_backend_conn *ca = acquire("cert:a", &sa);
+    cg_backend_release(ca, true);
+    cg_backend_conn *cb = acquire("cert:b", &sb);
+    cg_backend_release(cb, true);
+    assert_int_equal(pool->nopen, 2);
+    assert_int_equal(pool->nidle, 2);
+
+    cg_backend_conn *cc = acquire("cert:c", &sc); /* a is the least recently used */
+    assert_true(cc->connected);
+    assert_int_equal(fx->connects, 3);
+    assert_int_equal(pool->nopen, 2);
+    assert_int_equal(pool->nidle, 1);
+    assert_int_equal(pool->nwaiting, 0);
+    /* b's connection is still b's; a's is gone. */
+    assert_ptr_equal(pool->idle, cb);
+    assert_ptr_equal(acquire("cert:b", NULL), cb);
+    assert_int_equal(fx->connects, 3);
+    char byte;
+    usleep(20 * 1000);
+    assert_int_equal(recv(sa, &byte, 1, MSG_DONTWAIT), 0); /* the backend saw a's connection closed */
+    cg_backend_release(cb, false);
+    cg_backend_release(cc, false);
+    assert_int_equal(pool->nopen, 0);
+    close(sa);
+    close(sb);
+    close(sc);
+}
+
+/* Every slot busy: the next request waits (no connection made), and gets
+ * the first slot freed, whoever freed it; the backend never sees more than
+ * the cap. */
+static void test_cap_busy_request_waits_for_a_slot(void **state)
+{
+    (void)state;
+    static int owner;
+    int sa = -1, sb = -1;
+    cg_backend_pool *pool = &fx->w.pools[0];
+    cg_backend_conn *ca = acquire("cert:a", &sa);
+    cg_backend_conn *cb = acquire("cert:b", &sb);
+    assert_int_equal(pool->nopen, 2);
+
+    cg_backend_conn *cc = cg_backend_acquire(&fx->w, 0, "cert:c", false, &owner, on_connect_any);
+    cg_backend_conn *cd = cg_backend_acquire(&fx->w, 0, "cert:d", false, &owner, on_connect_any);
+    assert_non_null(cc);
+    assert_non_null(cd);
+    assert_false(cc->connected);
+    assert_int_equal(pool->nwaiting, 2);
+    for (int i = 0; i < 5; i++)
+        uv_run(&fx->w.loop, UV_RUN_NOWAIT);
+    assert_int_equal(fx->connects, 2);
+    assert_int_equal(pool->nopen, 2);
+
+    /* a's request ends, its connection reusable: it is closed for c, the
+     * oldest waiter (an idle connection would hold the slot). */
+    cg_backend_release(ca, true);
+    assert_int_equal(pool->nidle, 0);
+    assert_int_equal(pool->nwaiting, 1);
+    for (int i = 0; i < 1000 && fx->connects < 3; i++)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    assert_int_equal(fx->connects, 3);
+    assert_true(cc->connected);
+    assert_false(cd->connected);
+    assert_int_equal(pool->nopen, 2);
+
+    /* d gives up (its client left): its place in line is gone, and a
+     * freed slot stays free. */
+    cg_backend_release(cd, false);
+    assert_int_equal(pool->nwaiting, 0);
+    cg_backend_release(cb, false);
+    assert_int_equal(pool->nopen, 1);
+    cg_backend_release(cc, false);
+    assert_int_equal(pool->nopen, 0);
+    assert_int_equal(fx->failures, 0);
+    close(sa);
+    close(sb);
+}
+
+/* No slot frees within timeouts.backend_connect: the waiter is told
+ * UV_EBUSY, and nothing was connected for it. */
+static void test_cap_wait_is_bounded(void **state)
+{
+    (void)state;
+    static int owner;
+    int sa = -1, sb = -1;
+    cg_backend_pool *pool = &fx->w.pools[0];
+    cg_backend_conn *ca = acquire("cert:a", &sa);
+    cg_backend_conn *cb = acquire("cert:b", &sb);
+    cg_backend_conn *cc = cg_backend_acquire(&fx->w, 0, "cert:c", false, &owner, on_connect_any);
+    uint64_t t0 = uv_now(&fx->w.loop);
+    for (int i = 0; i < 1000 && fx->failures == 0; i++)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    assert_int_equal(fx->failures, 1);
+    assert_int_equal(fx->last_error, UV_EBUSY);
+    assert_true(uv_now(&fx->w.loop) - t0 >= 300);
+    assert_int_equal(pool->nwaiting, 0);
+    assert_int_equal(pool->nopen, 2);
+    assert_non_null(strstr(cg_backend_strerror(UV_EBUSY), "max_connections"));
+    cg_backend_release(cc, false);
+    cg_backend_release(ca, false);
+    cg_backend_release(cb, false);
+    assert_int_equal(pool->nopen, 0);
+    close(sa);
+    close(sb);
+}
+
+/* The pools rebuilt (reload) while a request waits: it is told, on the
+ * next loop turn, not left waiting on a pool that is gone. */
+static void test_cap_waiter_told_when_pools_rebuilt(void **state)
+{
+    (void)state;
+    static int owner;
+    int sa = -1, sb = -1;
+    cg_backend_conn *ca = acquire("cert:a", &sa);
+    cg_backend_conn *cb = acquire("cert:b", &sb);
+    cg_backend_conn *cc = cg_backend_acquire(&fx->w, 0, "cert:c", false, &owner, on_connect_any);
+    cg_backend_pools_reset(&fx->w);
+    for (int i = 0; i < 1000 && fx->failures == 0; i++)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    assert_int_equal(fx->failures, 1);
+    assert_int_equal(fx->last_error, UV_ECANCELED);
+    cg_backend_release(cc, false);
+    cg_backend_release(ca, true); /* an old configuration's: closed, counted nowhere */
+    cg_backend_release(cb, false);
+    assert_int_equal(fx->w.pools[0].nopen, 0);
+    assert_int_equal(fx->w.pools[0].nidle, 0);
+    close(sa);
+    close(sb);
+}
+
+/* The process-wide number split across workers, each at least one. */
+static void test_worker_share_of_max_connections(void **state)
+{
+    (void)state;
+    cg_config *cfg = fx->w.cfg;
+    uint32_t workers = cfg->workers, max = cfg->backends[0].max_connections;
+    cfg->workers = 3;
+    cfg->backends[0].max_connections = 8;
+    size_t total = 0;
+    for (unsigned id = 0; id < 3; id++) {
+        fx->w.id = id;
+        total += cg_backend_worker_cap(&fx->w, 0);
+    }
+    assert_int_equal(total, 8);
+    fx->w.id = 0;
+    assert_int_equal(cg_backend_worker_cap(&fx->w, 0), 3);
+    cfg->backends[0].max_connections = 2;
+    fx->w.id = 2;
+    assert_int_equal(cg_backend_worker_cap(&fx->w, 0), 1); /* never 0 */
+    fx->w.id = 0;
+    cfg->workers = workers;
+    cfg->backends[0].max_connections = max;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_identities_compared_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_identity_that_does_not_fit_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connection_with_late_bytes_not_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_evicts_least_recently_used_idle, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_busy_request_waits_for_a_slot, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_wait_is_bounded, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_cap_waiter_told_when_pools_rebuilt, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_share_of_max_connections, setup_capped, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,266 @@
+/* Unit tests for src/net/ticket_keys.c: the key file, sealing and opening
+ * tickets (wrong key, altered, truncated, other context, expired), and the
+ * key ring's refresh (a bad file never replaces a good key set). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "net/ticket_keys.h"
+
+/* 48 bytes each: names 00.., 11.., 22.. (the first 16 bytes). */
+#define KEY_A "AAAAAAAAAAAAAAAAAAAAAEFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+#define KEY_B "ERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERERER"
+#define KEY_C "IiIiIiIiIiIiIiIiIiIiIkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC"
+
+static const unsigned char ctx1[CG_TICKET_CONTEXT_BYTES] = { 1 };
+static const unsigned char ctx2[CG_TICKET_CONTEXT_BYTES] = { 2 };
+
+static int counter_rng(void *ctx, unsigned char *out, size_t n)
+{
+    unsigned *c = ctx;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)(++*c * 131u);
+    return 0;
+}
+
+static cg_ticket_keys *parse(const char *text)
+{
+    char err[300];
+    cg_ticket_keys *k = cg_ticket_keys_parse(text, strlen(text), err, sizeof err);
+    if (!k)
+        fprintf(stderr, "parse: %s\n", err);
+    return k;
+}
+
+static size_t seal(const cg_ticket_keys *k, const unsigned char *ctx, uint64_t issued, const char *payload,
+                   unsigned char *buf, size_t cap)
+{
+    static unsigned counter;
+    size_t n = strlen(payload), out = 0;
+    memcpy(buf + CG_TICKET_PAYLOAD_OFFSET, payload, n);
+    assert_int_equal(cg_ticket_seal(k, ctx, issued, counter_rng, &counter, buf, cap, n, &out), CG_TICKET_OK);
+    assert_int_equal(out, n + CG_TICKET_OVERHEAD);
+    return out;
+}
+
+static void test_parse_file(void **state)
+{
+    (void)state;
+    cg_ticket_keys *k = parse("# rotated 2026-01-01\n\n  " KEY_A "  \r\n" KEY_B "\n");
+    assert_non_null(k);
+    assert_int_equal(cg_ticket_keys_count(k), 2);
+    char id[9];
+    cg_ticket_keys_id(k, 0, id);
+    assert_string_equal(id, "00000000");
+    cg_ticket_keys_id(k, 1, id);
+    assert_string_equal(id, "11111111");
+    cg_ticket_keys_free(k);
+
+    char err[300];
+    static const char *const bad[] = {
+        "",                                 /* no key */
+        "# only a comment\n",
+        "not base64!\n",
+        KEY_A "\nAAAA\n",                   /* a short key: line 2 */
+        KEY_A KEY_A "\n",                   /* two keys on one line */
+        KEY_A "\n" KEY_A "\n",              /* twice */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        assert_null(cg_ticket_keys_parse(bad[i], strlen(bad[i]), err, sizeof err));
+        assert_true(err[0] != '\0');
+    }
+    assert_null(cg_ticket_keys_parse(KEY_A "\nAAAA\n", 10 + 65, err, sizeof err));
+    assert_non_null(strstr(err, "line 2"));
+    assert_null(cg_ticket_keys_parse(KEY_A "\n" KEY_A "\n", 130, err, sizeof err));
+    assert_non_null(strstr(err, "twice"));
+
+    /* More than CG_TICKET_MAX_KEYS keys: refused. */
+    char many[(CG_TICKET_MAX_KEYS + 1) * 65 + 1];
+    size_t len = 0;
+    for (int i = 0; i <= CG_TICKET_MAX_KEYS; i++) {
+        char line[66];
+        snprintf(line, sizeof line, "%s", KEY_C);
+        line[0] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"[i]; /* another name each */
+        memcpy(many + len, line, 64);
+        many[len + 64] = '\n';
+        len += 65;
+    }
+    assert_null(cg_ticket_keys_parse(many, len, err, sizeof err));
+    assert_non_null(strstr(err, "more than"));
+    assert_non_null(k = cg_ticket_keys_parse(many, len - 65, err, sizeof err));
+    assert_int_equal(cg_ticket_keys_count(k), CG_TICKET_MAX_KEYS);
+    cg_ticket_keys_free(k);
+}
+
+static void test_seal_open(void **state)
+{
+    (void)state;
+    cg_ticket_keys *ab = parse(KEY_A "\n" KEY_B "\n"), *ba = parse(KEY_B "\n" KEY_A "\n"), *c = parse(KEY_C "\n");
+    unsigned char buf[256], copy[256], *payload;
+    size_t plen;
+    size_t n = seal(ab, ctx1, 1000, "session bytes", buf, sizeof buf);
+    assert_memory_equal(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16); /* sealed with the FIRST key: A */
+    memcpy(copy, buf, n);
+    assert_int_equal(cg_ticket_open(ab, ctx1, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_OK);
+    assert_int_equal(plen, 13);
+    assert_memory_equal(payload, "session bytes", 13);
+
+    /* Any key of the set opens: B first, A still listed (rotation). */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(ba, ctx1, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_OK);
+    /* A key set without its name: unknown key. */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(c, ctx1, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_UNKNOWN_KEY);
+    /* Sealed for another context (another listener, other client CAs). */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(ab, ctx2, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_INVALID);
+
+    /* Every byte after the name altered: refused (IV, time, payload, tag). */
+    for (size_t i = CG_TICKET_NAME_BYTES; i < n; i++) {
+        memcpy(buf, copy, n);
+        buf[i] ^= 0x01;
+        assert_int_equal(cg_ticket_open(ab, ctx1, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_INVALID);
+    }
+    /* Truncated anywhere: refused, never read past the end. */
+    for (size_t cut = 0; cut < n; cut++) {
+        unsigned char *t = malloc(cut ? cut : 1);
+        memcpy(t, copy, cut);
+        assert_int_equal(cg_ticket_open(ab, ctx1, 1000, 3600, t, cut, &payload, &plen), CG_TICKET_INVALID);
+        free(t);
+    }
+    /* A key name that matches but the wrong key under it (a file edited by hand). */
+    cg_ticket_keys *a2 = parse("AAAAAAAAAAAAAAAAAAAAAEJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC\n");
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(a2, ctx1, 1000, 3600, buf, n, &payload, &plen), CG_TICKET_INVALID);
+
+    cg_ticket_keys_free(ab);
+    cg_ticket_keys_free(ba);
+    cg_ticket_keys_free(c);
+    cg_ticket_keys_free(a2);
+}
+
+static void test_lifetime(void **state)
+{
+    (void)state;
+    cg_ticket_keys *k = parse(KEY_A "\n");
+    unsigned char buf[128], copy[128], *payload;
+    size_t plen;
+    size_t n = seal(k, ctx1, 100000, "x", buf, sizeof buf);
+    memcpy(copy, buf, n);
+    assert_int_equal(cg_ticket_open(k, ctx1, 103600, 3600, buf, n, &payload, &plen), CG_TICKET_OK); /* at the end */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(k, ctx1, 103601, 3600, buf, n, &payload, &plen), CG_TICKET_EXPIRED);
+    /* From another instance whose clock is a little ahead: accepted... */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(k, ctx1, 100000 - CG_TICKET_CLOCK_SKEW_S, 3600, buf, n, &payload, &plen),
+                     CG_TICKET_OK);
+    /* ...but not from far in the future. */
+    memcpy(buf, copy, n);
+    assert_int_equal(cg_ticket_open(k, ctx1, 100000 - CG_TICKET_CLOCK_SKEW_S - 1, 3600, buf, n, &payload, &plen),
+                     CG_TICKET_EXPIRED);
+    /* No room: the payload and its overhead must fit. */
+    size_t out;
+    unsigned counter = 0;
+    assert_int_equal(cg_ticket_seal(k, ctx1, 1, counter_rng, &counter, buf, CG_TICKET_OVERHEAD + 3, 4, &out),
+                     CG_TICKET_NO_ROOM);
+    assert_int_equal(cg_ticket_seal(k, ctx1, 1, counter_rng, &counter, buf, 10, 0, &out), CG_TICKET_NO_ROOM);
+    cg_ticket_keys_free(k);
+}
+
+static char dir[64];
+
+static void write_file(const char *path, const char *text)
+{
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0); /* a new inode: seen as a change even within one mtime tick */
+}
+
+static void test_keyring_refresh(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/cg-unit-tickets-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char path[128], err[300];
+    snprintf(path, sizeof path, "%s/ticket.keys", dir);
+    assert_null(cg_ticket_keyring_new(path, err, sizeof err)); /* missing */
+    assert_non_null(strstr(err, "cannot read"));
+    write_file(path, KEY_A "\n");
+    cg_ticket_keyring *r = cg_ticket_keyring_new(path, err, sizeof err);
+    assert_non_null(r);
+
+    unsigned char buf[128], *payload;
+    size_t n, plen, nkeys;
+    unsigned counter = 0;
+    memcpy(buf + CG_TICKET_PAYLOAD_OFFSET, "old", 3);
+    assert_int_equal(cg_ticket_keyring_seal(r, ctx1, 50, counter_rng, &counter, buf, sizeof buf, 3, &n), CG_TICKET_OK);
+    unsigned char old_ticket[128];
+    memcpy(old_ticket, buf, n);
+
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_UNCHANGED);
+    assert_int_equal(nkeys, 1);
+
+    /* Rotation: B on top, A kept. New tickets under B; old ones still open. */
+    write_file(path, KEY_B "\n" KEY_A "\n");
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_REPLACED);
+    assert_int_equal(nkeys, 2);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 60, 3600, buf, n, &payload, &plen), CG_TICKET_OK);
+    memcpy(buf + CG_TICKET_PAYLOAD_OFFSET, "new", 3);
+    assert_int_equal(cg_ticket_keyring_seal(r, ctx1, 60, counter_rng, &counter, buf, sizeof buf, 3, &n), CG_TICKET_OK);
+    assert_int_equal(buf[0], 0x11);
+    unsigned char new_ticket[128];
+    memcpy(new_ticket, buf, n);
+
+    /* A corrupt file: reported once, the keys in force stay. */
+    write_file(path, "garbage\n");
+    err[0] = '\0';
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_KEPT);
+    assert_non_null(strstr(err, "line 1"));
+    assert_int_equal(nkeys, 2);
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_UNCHANGED);
+    memcpy(buf, new_ticket, n);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 60, 3600, buf, n, &payload, &plen), CG_TICKET_OK);
+    /* Gone: kept too. */
+    unlink(path);
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_KEPT);
+    assert_int_equal(nkeys, 2);
+
+    /* A retired: its tickets no longer open; B's do. */
+    write_file(path, KEY_B "\n");
+    assert_int_equal(cg_ticket_keyring_refresh(r, false, &nkeys, err, sizeof err), CG_KEYRING_REPLACED);
+    assert_int_equal(nkeys, 1);
+    memcpy(buf, old_ticket, sizeof old_ticket);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 60, 3600, buf, n, &payload, &plen), CG_TICKET_UNKNOWN_KEY);
+    memcpy(buf, new_ticket, n);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 60, 3600, buf, n, &payload, &plen), CG_TICKET_OK);
+    assert_memory_equal(payload, "new", 3);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 60, 3600, buf, 10, &payload, &plen), CG_TICKET_INVALID);
+    cg_ticket_keyring_free(r);
+
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_seal_open),
+        cmocka_unit_test(test_lifetime),
+        cmocka_unit_test(test_keyring_refresh),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
