@@ -21,7 +21,6 @@
 
 #include "base/base.h"
 #include "config.h"
-#include "base/base.h"
 #include "yaml_doc.h"
 
 typedef struct cg_loader {

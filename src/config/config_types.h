@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */

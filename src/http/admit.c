@@ -10,7 +10,6 @@
 #include "kerberos/kerberos.h"
 #include "x509/x509.h"
 #include "identity.h"
-#include "base/base.h"
 #include "mapping/mapping.h"
 #include "request_limits.h"
 

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 bool cg_identity_format(char *out, const char *kind, const char *value)
 {

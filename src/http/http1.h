@@ -22,7 +22,6 @@
 #include <http_parser.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 typedef struct cg_http_header {
     cg_slice name, value; /* point into the head buffer; value has no surrounding OWS */

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "base/base.h"
 #include "http1.h"
 
 typedef struct cg_forward_ctx {

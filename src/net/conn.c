@@ -18,7 +18,6 @@
 #include <stddef.h>
 
 #include "base/base.h"
-#include "base/base.h"
 #include "proxy_protocol.h"
 #include "x509/x509.h"
 

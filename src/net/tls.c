@@ -16,7 +16,6 @@
 #include <mbedtls/ssl_ticket.h>
 
 #include "x509/x509.h"
-#include "x509/x509.h"
 #include "ticket_keys.h"
 
 struct cg_tls_server {

@@ -20,7 +20,6 @@
 
 #include "x509/x509.h"
 #include "config/config.h"
-#include "x509/x509.h"
 
 typedef struct cg_tls_server cg_tls_server;
 

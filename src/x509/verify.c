@@ -4,7 +4,6 @@
 
 #include "base/base.h"
 #include "pk_ops.h"
-#include "base/base.h"
 
 #include <pthread.h>
 #include <stdio.h>
