@@ -63,5 +63,5 @@ cg_apt_find_source() {
 # if it names none.
 cg_os_codename() {
     # shellcheck disable=SC1090
-    ( . "$1" 2>/dev/null && echo "${VERSION_CODENAME:-}" )
+    ( . "$1" 2>/dev/null && echo "${VERSION_CODENAME:-}" ) || true
 }
