@@ -59,6 +59,25 @@ typedef struct cg_listener_revocation {
     uint32_t stale_grace_s;
 } cg_listener_revocation;
 
+/* forward_client_cert_der: the client certificate itself for the
+ * application (http/cert_headers.h, docs/proxy.md). */
+typedef enum cg_cert_der_form {
+    CG_CERT_DER_OFF = 0,
+    CG_CERT_DER_RFC9440,  /* Client-Cert (RFC 9440), Client-Cert-Chain with chain */
+    CG_CERT_DER_ARR,      /* X-ARR-ClientCert (IIS ARR, Azure App Service): the leaf */
+    CG_CERT_DER_BOTH,     /* both forms */
+} cg_cert_der_form;
+
+#define CG_CERT_DER_DEFAULT_MAX_SIZE (16u * 1024)
+#define CG_CERT_DER_MIN_SIZE 1024u
+#define CG_CERT_DER_MAX_SIZE (1024u * 1024)
+
+typedef struct cg_cert_der_cfg {
+    cg_cert_der_form form;
+    bool chain;         /* Client-Cert-Chain: the intermediates (RFC 9440 forms only) */
+    uint32_t max_size;  /* bytes of the certificate header lines together; over it the request is refused */
+} cg_cert_der_cfg;
+
 typedef struct cg_listener_cfg {
     char *name;
     char *address;         /* numeric IPv4 or IPv6 address */
@@ -89,6 +108,7 @@ typedef struct cg_listener_cfg {
     struct cg_mapping *mapping;    /* loaded with the snapshot (config.h cg_config_builders: mapping.h) */
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
+    cg_cert_der_cfg forward_der; /* forward_client_cert_der: the certificate itself */
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */

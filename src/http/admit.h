@@ -5,6 +5,8 @@
  *   -> revocation again when a CRL changed since the verdict
  *   -> request rate (rate_limit) -> route -> certificate required
  *   -> request body size (max_request_body) -> mapping (once per client)
+ *   -> the client's headers for the backend (once per client; a certificate
+ *      over forward_client_cert_der.max_size is refused here)
  *   -> Kerberos token (per request, or none on an authenticated
  *      connection-bound backend connection)
  *
@@ -80,8 +82,11 @@ void cg_client_start(cg_client *cl, cg_conn *c);
 /* Cancels what is in flight and frees cl's text; idempotent. */
 void cg_client_close(cg_client *cl);
 
-/* The identity headers for the backends (X-Client-Cert-*, X-Certgate-
- * Principal), rendered once per client for listener l. False: out of memory. */
+/* The identity headers for the backends (X-Client-Cert-*, the certificate
+ * itself as Client-Cert / Client-Cert-Chain / X-ARR-ClientCert
+ * (cert_headers.h), X-Certgate-Principal), rendered once per client for
+ * listener l by the pipeline. False: out of memory, or a request the
+ * pipeline did not admit. */
 bool cg_client_forward_headers(cg_client *cl, const cg_listener_cfg *l, cg_slice *out);
 
 typedef enum {

@@ -402,6 +402,10 @@ static void test_strip_request_headers(void **state)
                  "Authorization is always removed from client requests");
     expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Client-Cert-Subject]\n", 15, 14,
                  "cannot be kept");
+    /* The certificate headers certgate may set itself: never kept. An old
+     * keep of X-ARR-ClientCert still loads (test_forward_client_cert_der). */
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [Client-Cert]\n", 15, 14, "cannot be kept");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [client_cert_chain]\n", 15, 14, "cannot be kept");
     expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Tenant]\n", 15, 14,
                  "X-Tenant is not stripped by default, so there is nothing to keep");
     expect_error(MINIMAL "    strip_request_headers:\n      add: [\"X Bad\"]\n", 15, 13,
@@ -455,7 +459,7 @@ static void test_unknown_keys(void **state)
     assert_int_equal(d.items[0].column, 5);
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
-                        "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
+                        "address, port, tls, revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, "
                         "windows_paths, strip_request_headers, routes, proxy_protocol, max_request_body, "
                         "rate_limit)");
     cg_diag_free(&d);
@@ -522,7 +526,7 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, case_insensitive_paths, windows_paths, "
+                 "revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, windows_paths, "
                  "strip_request_headers, routes, proxy_protocol, max_request_body, rate_limit, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
@@ -1981,6 +1985,9 @@ static void test_reference_config_parses(void **state)
     assert_int_equal(l->port, 8443);
     assert_string_equal(l->chain_file, "/etc/certgate/chain.crt");
     assert_true(l->forward_client_cert);
+    assert_int_equal(l->forward_der.form, CG_CERT_DER_OFF);
+    assert_false(l->forward_der.chain);
+    assert_int_equal(l->forward_der.max_size, CG_CERT_DER_DEFAULT_MAX_SIZE);
     assert_int_equal(l->session_ticket_lifetime_s, 3600);
     assert_string_equal(cfg->backends[0].host_header, "127.0.0.1:8080");
     assert_null(cfg->process.user); /* commented out: the user must exist where the file loads */
@@ -2418,6 +2425,62 @@ static void test_proxy_protocol_section(void **state)
                  "unknown key \"version\" in proxy_protocol of listener \"main\"");
 }
 
+/* forward_client_cert_der: the certificate itself for the application
+ * (cert_headers.h). Line 14 is the section's first line. */
+static void test_forward_client_cert_der(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    const cg_cert_der_cfg *f = &cfg->listeners[0].forward_der;
+    assert_int_equal(f->form, CG_CERT_DER_OFF); /* off by default */
+    assert_false(f->chain);
+    assert_int_equal(f->max_size, CG_CERT_DER_DEFAULT_MAX_SIZE);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      chain: true\n"
+                            "      max_size: 32k\n");
+    f = &cfg->listeners[0].forward_der;
+    assert_int_equal(f->form, CG_CERT_DER_RFC9440);
+    assert_true(f->chain);
+    assert_int_equal(f->max_size, 32768);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: arr\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_ARR);
+    assert_false(cfg->listeners[0].forward_der.chain);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: both\n      chain: true\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_BOTH);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: off\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_OFF);
+    cg_config_unref(cfg);
+
+    /* A keep of X-ARR-ClientCert, written before certgate set it, loads
+     * with a warning and keeps nothing. */
+    cfg = expect_warning(MINIMAL "    strip_request_headers:\n      keep: [X-ARR-ClientCert]\n", 15, 14,
+                         "X-ARR-ClientCert is always removed from client requests");
+    assert_int_equal(cfg->listeners[0].nkeep_headers, 0);
+    cg_config_unref(cfg);
+
+    expect_error(MINIMAL "    forward_client_cert_der: rfc9440\n", 14, 30,
+                 "listeners[main].forward_client_cert_der: expected a mapping with keys form, chain, max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: pem\n", 15, 13,
+                 "listeners[main].forward_client_cert_der.form: unknown value \"pem\" (expected one of: off, rfc9440, "
+                 "arr, both)");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      chain: true\n", 15, 7,
+                 "missing required key \"form\" in forward_client_cert_der of listener \"main\"");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: arr\n      chain: true\n", 16, 14,
+                 "listeners[main].forward_client_cert_der.chain: true needs form: rfc9440 or both");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      chain: yes\n", 16, 14,
+                 "listeners[main].forward_client_cert_der.chain: expected true or false");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      max_size: 100\n", 16, 17,
+                 "listeners[main].forward_client_cert_der.max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      max_size: 2m\n", 16, 17,
+                 "listeners[main].forward_client_cert_der.max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      anchor: true\n", 16, 7,
+                 "unknown key \"anchor\" in forward_client_cert_der of listener \"main\"");
+}
+
 /* ---- errors: what refusal pages show ---- */
 
 static void test_errors_section(void **state)
@@ -2832,6 +2895,7 @@ int main(void)
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_diag_accumulates),
         cmocka_unit_test(test_proxy_protocol_section),
+        cmocka_unit_test(test_forward_client_cert_der),
         cmocka_unit_test(test_errors_section),
         cmocka_unit_test(test_errors_section_invalid),
         cmocka_unit_test(test_error_templates),
