@@ -6,6 +6,7 @@
 
 #include "config_limits.h"
 #include "config_revocation.h"
+#include "config_tunnel.h"
 #include "config_tls.h"
 #include "config_value.h"
 #include "base/base.h"
@@ -13,7 +14,8 @@
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
                         const char *lpath, bool has_mapping, cg_listener_cfg *l)
 {
-    static const char *const keys[] = { "path", "backend", "client_cert", "max_request_body", NULL };
+    static const char *const keys[] = { "path",    "backend",  "client_cert", "max_request_body",
+                                        "upgrade", "timeouts", NULL };
     static const char *const modes[] = { "required", "optional", NULL };
     cg_route *r = &l->routes[i];
     const cg_config *cfg = ld->cfg;
@@ -95,6 +97,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     if (cg_loader_get_enum(ld, &m, "client_cert", modes, &mode) == CG_YAML_SET)
         r->client_cert_required = mode == 0;
     cg_config_parse_route_limits(&ld->y, item, m.path, r);
+    cg_config_parse_route_tunnel(ld, &m, r);
 }
 
 static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)

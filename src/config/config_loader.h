@@ -38,6 +38,9 @@ typedef struct cg_map {
 
 typedef cg_yaml_got cg_got;
 
+/* The longest timeout accepted anywhere: over a day is a typo, not a timeout. */
+#define CG_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
+
 /* The builders installed with cg_config_set_builders(), recorded in cfg
  * (cfg->built_by) for the last unref; aborts when none were installed (a
  * program error, not a configuration's). */

@@ -47,6 +47,13 @@ typedef struct cg_route {
     /* Request limits (request_limits.h): the route's own, else the listener's. */
     bool has_max_request_body;
     uint64_t max_request_body; /* bytes; 0: unlimited */
+    /* Upgrades (config_tunnel.h, tunnel.h): the protocols a backend's 101 may
+     * switch to on this route ("websocket"), lowercase; none by default. */
+    char **upgrade;
+    size_t nupgrade;
+    /* routes[].timeouts, in milliseconds; 0: the top-level timeouts'. */
+    uint32_t backend_response_ms;
+    uint32_t tunnel_idle_ms;
     uint32_t stats_series; /* its requests' series (stats.h), set by the server before use */
 } cg_route;
 
@@ -206,6 +213,7 @@ typedef struct cg_timeouts {     /* all in milliseconds */
     uint32_t backend_connect;
     uint32_t backend_response;   /* until the response head, and between body bytes */
     uint32_t backend_idle;       /* pooled idle backend connections */
+    uint32_t tunnel_idle;        /* an upgraded connection with no byte either way (tunnel.h) */
     uint32_t shutdown;           /* graceful-shutdown deadline */
 } cg_timeouts;
 

@@ -81,6 +81,11 @@ static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
         cl->waiting = NULL;
         cg_admit_run(a);
     }
+    if (!cl->checking && cl->rejudged) {
+        void (*done)(void *) = cl->rejudged;
+        cl->rejudged = NULL;
+        done(cl->rejudged_ctx);
+    }
 }
 
 /* (Re)checks the chain's revocation status; the verdict lands in cert_ok /
@@ -114,6 +119,21 @@ void cg_client_start(cg_client *cl, cg_conn *c)
         check_revocation(cl);
 }
 
+bool cg_client_verdict_stale(const cg_client *cl)
+{
+    return cl->cert_ok && !cl->verdict_pending &&
+           cl->crl_generation != cg_crl_store_generation(cl->conn->w->services->crl);
+}
+
+bool cg_client_rejudge(cg_client *cl, void (*done)(void *ctx), void *ctx)
+{
+    if (check_revocation(cl))
+        return true;
+    cl->rejudged = done;
+    cl->rejudged_ctx = ctx;
+    return false;
+}
+
 void cg_client_close(cg_client *cl)
 {
     if (cl->crl_check) {
@@ -121,6 +141,7 @@ void cg_client_close(cg_client *cl)
         cl->crl_check = NULL;
     }
     cl->waiting = NULL;
+    cl->rejudged = NULL;
     free(cl->fwd_block);
     cl->fwd_block = NULL;
     cl->fwd_block_len = 0;
@@ -374,7 +395,8 @@ void cg_admit_run(cg_admit *a)
                        (a->req->body == CG_BODY_LENGTH && a->req->content_length <= CG_REPLAY_MAX);
         /* Connection-bound backends (IIS, mod_auth_gssapi GssapiConnectionBound)
          * authenticate a connection once; ours never changes user. */
-        bool bound = b->connection_bound && cg_backend_idle_authenticated(c->w, a->backend, cl->identity);
+        bool bound = b->connection_bound && !a->dedicated &&
+                     cg_backend_idle_authenticated(c->w, a->backend, cl->identity);
         if (!b->send_on_401_only && !bound) {
             request_token(a);
             return;

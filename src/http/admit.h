@@ -63,6 +63,8 @@ typedef struct cg_client {
     bool checking;                  /* inside cg_crl_check_chain: an answer given at
                                        once is the caller's to act on */
     struct cg_admit *waiting;       /* the request waiting for the verdict */
+    void (*rejudged)(void *ctx);    /* cg_client_rejudge's caller, waiting for the verdict */
+    void *rejudged_ctx;
 
     /* Mapping: decided at the first request that needs it, then kept (a
      * mapping reload does not change the user of an open connection). */
@@ -81,6 +83,15 @@ typedef struct cg_client {
 void cg_client_start(cg_client *cl, cg_conn *c);
 /* Cancels what is in flight and frees cl's text; idempotent. */
 void cg_client_close(cg_client *cl);
+
+/* Whether a CRL changed since cl's verdict. A connection's requests are
+ * judged again at their next one (cg_admit_run); what has no next request
+ * (a tunnel) asks here now and then. */
+bool cg_client_verdict_stale(const cg_client *cl);
+/* Judges cl's chain again against the CRLs of now. True when the verdict is
+ * known at return (cert_ok, cert_refusal); false when done(ctx) runs once it
+ * is (never before this returns; not after cg_client_close). */
+bool cg_client_rejudge(cg_client *cl, void (*done)(void *ctx), void *ctx);
 
 /* The identity headers for the backends (X-Client-Cert-*, the certificate
  * itself as Client-Cert / Client-Cert-Chain / X-ARR-ClientCert
@@ -117,6 +128,9 @@ typedef struct cg_admit {
     const cg_config *cfg;           /* the request's snapshot */
     const cg_http_request *req;
     const char *request_id;
+    bool dedicated;                 /* it goes on a new backend connection of its own (an
+                                       upgrade): a pooled connection's authentication
+                                       does not spare it a Kerberos token */
 
     /* What the stages decided (set as far as the pipeline went, refused or not). */
     const cg_route *route;

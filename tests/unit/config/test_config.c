@@ -508,7 +508,7 @@ static void test_unknown_keys(void **state)
                  "        backend: app\n"
                  "        prefix: true\n",
                  11, 9, "unknown key \"prefix\" in route \"/api\" of listener \"main\" "
-                        "(expected one of: path, backend, client_cert, max_request_body)");
+                        "(expected one of: path, backend, client_cert, max_request_body, upgrade, timeouts)");
     /* A non-scalar key. */
     expect_error("? [a, b]\n: 1\n" MINIMAL, 1, 3, "expected a key name at top level, got a list");
 }
@@ -2843,6 +2843,78 @@ static void test_admin_section_invalid(void **state)
     expect_error("admin:\n  port: 8443\n" MINIMAL, 2, 9, "admin.port: 8443 is also listener \"main\"'s port");
 }
 
+/* A listener whose one route is given by ROUTE_KEYS (lines 13 on: the
+ * route's "- path" is on line 11, col 9 its keys). */
+#define UPGRADE_LISTENER(route_keys) \
+    MIN_BACKENDS \
+    "listeners:\n" \
+    "  - name: main\n" \
+    "    port: 8443\n" \
+    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n" \
+    "    routes:\n" \
+    "      - path: /\n" \
+    "        backend: app\n" \
+    "      - path: /hub\n" \
+    "        backend: app\n" route_keys
+
+static void test_route_upgrade_and_timeouts(void **state)
+{
+    (void)state;
+    /* Defaults: no upgrade anywhere, the top-level timeouts. */
+    cg_config *cfg = expect_ok(UPGRADE_LISTENER(""));
+    assert_int_equal(cfg->listeners[0].routes[1].nupgrade, 0);
+    assert_int_equal(cfg->listeners[0].routes[1].backend_response_ms, 0);
+    assert_int_equal(cfg->listeners[0].routes[1].tunnel_idle_ms, 0);
+    assert_int_equal(cfg->timeouts.tunnel_idle, 300000);
+    assert_int_equal(cfg->timeouts.backend_response, 60000);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(UPGRADE_LISTENER("        upgrade: [WebSocket, x-chat/2]\n"
+                                     "        timeouts: { backend_response: 150s, tunnel_idle: 30m }\n")
+                    "timeouts:\n"
+                    "  tunnel_idle: 90s\n");
+    const cg_route *r = &cfg->listeners[0].routes[1];
+    assert_int_equal(r->nupgrade, 2);
+    assert_string_equal(r->upgrade[0], "websocket"); /* compared without case: kept lowercase */
+    assert_string_equal(r->upgrade[1], "x-chat/2");
+    assert_int_equal(r->backend_response_ms, 150000);
+    assert_int_equal(r->tunnel_idle_ms, 1800000);
+    assert_int_equal(cfg->timeouts.tunnel_idle, 90000);
+    assert_int_equal(cfg->listeners[0].routes[0].nupgrade, 0);
+    cg_config_unref(cfg);
+
+    /* backend_response alone on a route: long polling, no upgrade needed. */
+    cfg = expect_ok(UPGRADE_LISTENER("        timeouts:\n"
+                                     "          backend_response: 2m\n"));
+    assert_int_equal(cfg->listeners[0].routes[1].backend_response_ms, 120000);
+    cg_config_unref(cfg);
+
+    /* Each problem at its node (line:column). */
+    expect_error(UPGRADE_LISTENER("        upgrade: websocket\n"), 13, 18,
+                 "listeners[main].routes[/hub].upgrade: expected a list of protocols such as [websocket]");
+    expect_error(UPGRADE_LISTENER("        upgrade: [websocket, h2c]\n"), 13, 30,
+                 "\"h2c\" cannot be allowed: certgate never lets a connection switch to another HTTP version");
+    expect_error(UPGRADE_LISTENER("        upgrade: [HTTP/2.0]\n"), 13, 19, "cannot be allowed");
+    expect_error(UPGRADE_LISTENER("        upgrade: [\"web socket\"]\n"), 13, 19,
+                 "listeners[main].routes[/hub].upgrade: \"web socket\" is not a protocol name");
+    expect_error(UPGRADE_LISTENER("        upgrade: [websocket, WEBSOCKET]\n"), 13, 30,
+                 "\"websocket\" is listed twice");
+    expect_error(UPGRADE_LISTENER("        upgrade: [[websocket]]\n"), 13, 19, "expected a protocol name");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_response: 0s }\n"), 13, 39,
+                 "listeners[main].routes[/hub].timeouts.backend_response: \"0s\" is out of range");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_response: soon }\n"), 13, 39, "is not a duration");
+    expect_error(UPGRADE_LISTENER("        timeouts: { tunnel_idle: 25h }\n"), 13, 34, "out of range");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_idle: 5s }\n"), 13, 21,
+                 "unknown key \"backend_idle\" in listeners[main].routes[/hub].timeouts (expected one of: "
+                 "backend_response, tunnel_idle)");
+    expect_error(UPGRADE_LISTENER("        timeouts: 150s\n"), 13, 19, "listeners[main].routes[/hub].timeouts");
+    expect_error(MINIMAL "timeouts:\n  tunnel_idle: never\n", 15, 16,
+                 "timeouts.tunnel_idle: \"never\" is not a duration");
+    /* Allowed but without effect: said so. */
+    cg_config_unref(expect_warning(UPGRADE_LISTENER("        timeouts: { tunnel_idle: 5m }\n"), 13, 34,
+                                   "tunnel_idle has no effect: the route allows no upgrade"));
+}
+
 int main(void)
 {
     /* TLS contexts and mappings: tls.h's and mapping.h's, as in certgate. */
@@ -2905,6 +2977,7 @@ int main(void)
         cmocka_unit_test(test_process_section_invalid),
         cmocka_unit_test(test_admin_section),
         cmocka_unit_test(test_admin_section_invalid),
+        cmocka_unit_test(test_route_upgrade_and_timeouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
