@@ -143,12 +143,11 @@ void cg_h2_count_reset(cg_conn *c)
     }
 }
 
-void cg_h2_send(cg_conn *c)
+/* One round: frames out, then the streams whose data providers made room
+ * read their backends on. */
+static bool send_round(cg_conn *c)
 {
     cg_h2_session *s = cg_h2_session_of(c);
-    if (!s->ng || s->sending || c->closing || c->lingering)
-        return;
-    s->sending = true;
     bool ok = true;
     /* Over the high-water mark the client is not reading: nghttp2 keeps
      * the frames (and its own acks, bounded by max_outbound_ack) until
@@ -164,19 +163,40 @@ void cg_h2_send(cg_conn *c)
             break;
         ok = cg_conn_write(c, data, (size_t)n);
     }
-    ok = ok && cg_conn_flush(c);
-    s->sending = false;
-    if (!ok) {
+    if (!(ok && cg_conn_flush(c))) {
         cg_conn_close(c, false);
-        return;
+        return false;
     }
-    /* Responses waiting for room in their buffer go on (data providers ran). */
-    for (cg_h2_stream *st = s->streams, *next; st; st = next) {
-        next = st->next;
+    /* Streams are freed only inside nghttp2 (on_stream_close) or when the
+     * connection closes: not while this loop runs (s->busy defers sends). */
+    for (cg_h2_stream *st = s->streams; st; st = st->next) {
         cg_h2_stream_after_send(st);
         if (c->closing)
-            return;
+            return false;
     }
+    return true;
+}
+
+void cg_h2_send(cg_conn *c)
+{
+    cg_h2_session *s = cg_h2_session_of(c);
+    if (!s->ng || c->closing || c->lingering)
+        return;
+    /* Inside nghttp2 (a callback of mem_recv or mem_send) or inside a
+     * round: nghttp2 must not be re-entered; the running caller sends. */
+    if (s->busy) {
+        s->want_send = true;
+        return;
+    }
+    s->busy = true;
+    bool ok;
+    do {
+        s->want_send = false;
+        ok = send_round(c);
+    } while (ok && s->want_send);
+    s->busy = false;
+    if (!ok)
+        return;
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng))
         cg_conn_close(c, true); /* GOAWAY sent, or the client's ended, and nothing left */
     else if (c->draining && !s->nstreams)
@@ -253,7 +273,11 @@ static void h2_input(cg_conn *c)
         return;
     while (!c->closing && !c->lingering) {
         if (c->ppos < c->plen) {
+            s->busy = true; /* streams answering at once only submit */
             ssize_t n = nghttp2_session_mem_recv(s->ng, (const uint8_t *)c->pbuf + c->ppos, c->plen - c->ppos);
+            s->busy = false;
+            if (c->closing || c->lingering)
+                return;
             if (n < 0) {
                 /* Fatal for the session (a flood, too many CONTINUATION
                  * frames, not HTTP/2 at all): GOAWAY says why, then the

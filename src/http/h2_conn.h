@@ -45,11 +45,15 @@ typedef struct cg_h2_session {
     nghttp2_session *ng;
     cg_client client;
     struct cg_h2_stream *streams;  /* open streams */
+    /* Streams waiting for the client's certificate verdict behind the one
+     * the client holds as waiting (admit.h: one per client), oldest first. */
+    struct cg_h2_stream *verdict_queue;
     size_t nstreams;
     unsigned requests;             /* streams answered */
     unsigned resets;               /* streams the client reset before their response ended */
     bool calm;                     /* GOAWAY ENHANCE_YOUR_CALM sent */
-    bool sending;                  /* inside cg_h2_send */
+    bool busy;                     /* inside nghttp2 or a send round: sends wait (want_send) */
+    bool want_send;
 } cg_h2_session;
 
 extern const cg_conn_handler cg_h2_handler;

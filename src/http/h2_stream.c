@@ -19,7 +19,7 @@
 
 static void forward(cg_h2_stream *st, const char *token);
 static void process_response(cg_h2_stream *st);
-static void pump_body(cg_h2_stream *st);
+static void pump_body(cg_h2_stream *st, bool progress);
 
 static cg_h2_session *session_of(const cg_h2_stream *st) { return cg_h2_session_of(st->c); }
 static const cg_backend_cfg *backend_of(const cg_h2_stream *st) { return &st->cfg->backends[st->backend]; }
@@ -362,9 +362,50 @@ static bool build_request(cg_h2_stream *st, bool end_stream)
     return true;
 }
 
+/* The pipeline holds one request per client waiting for a pending
+ * certificate verdict (admit.h); the connection's other streams queue here
+ * behind it and run once it is answered (or gone). */
+static void run_admit(cg_h2_stream *st)
+{
+    cg_h2_session *s = session_of(st);
+    cg_client *cl = &s->client;
+    if (cl->verdict_pending && cl->waiting && cl->waiting != &st->admit) {
+        cg_h2_stream **pp = &s->verdict_queue;
+        while (*pp)
+            pp = &(*pp)->queue_next;
+        *pp = st;
+        st->queue_next = NULL;
+        st->queued = true;
+        return;
+    }
+    cg_admit_run(&st->admit); /* may answer at once */
+}
+
+static void run_verdict_queue(cg_h2_session *s)
+{
+    while (s->verdict_queue && !(s->client.verdict_pending && s->client.waiting)) {
+        cg_h2_stream *st = s->verdict_queue;
+        s->verdict_queue = st->queue_next;
+        st->queued = false;
+        cg_admit_run(&st->admit);
+    }
+}
+
 static void on_admitted(void *ctx, const cg_admit_answer *ans)
 {
     cg_h2_stream *st = ctx;
+    cg_h2_session *s = session_of(st);
+    if (s->verdict_queue) {
+        /* The verdict is known: the queued streams go on first, only
+         * submitting (busy); then their frames go out. This stream has
+         * submitted nothing yet, so sending cannot end it. */
+        bool was_busy = s->busy;
+        s->busy = true;
+        run_verdict_queue(s);
+        s->busy = was_busy;
+        if (!was_busy)
+            cg_h2_send(st->c);
+    }
     if (!ans->again) {
         st->route = st->admit.route;
         st->backend = st->admit.backend;
@@ -414,7 +455,7 @@ void cg_h2_stream_request(cg_h2_stream *st, bool end_stream)
     a->cfg = st->cfg;
     a->req = &st->req;
     a->request_id = st->rid;
-    cg_admit_run(a); /* may answer at once */
+    run_admit(st);
 }
 
 /* ---- backend ---- */
@@ -519,7 +560,7 @@ static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             http_parser_execute(&st->res_parser, &res_body_settings, NULL, 0);
             if (st->res_done) {
                 drop_backend(st, false);
-                pump_body(st);
+                pump_body(st, true);
                 return;
             }
         }
@@ -560,8 +601,10 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 }
 
 /* The response's body bytes are in out (or it ended): the data provider
- * goes on. */
-static void pump_body(cg_h2_stream *st)
+ * goes on. progress: something new to send (a head, body bytes, the end);
+ * without it no send round is asked for (a round calls
+ * cg_h2_stream_after_send, which calls this). */
+static void pump_body(cg_h2_stream *st, bool progress)
 {
     if (st->deferred && (st->out_len > st->out_pos || st->res_done)) {
         st->deferred = false;
@@ -576,7 +619,8 @@ static void pump_body(cg_h2_stream *st)
         drop_backend(st, st->res.keep_alive && st->req_done && st->bc && !st->bc->write_pending &&
                              st->bc->rlen == 0);
     }
-    cg_h2_send(st->c);
+    if (progress || st->res_done)
+        cg_h2_send(st->c);
 }
 
 static bool submit_head(cg_h2_stream *st)
@@ -623,7 +667,8 @@ static bool submit_head(cg_h2_stream *st)
 static void process_response(cg_h2_stream *st)
 {
     cg_backend_conn *bc = st->bc;
-    size_t off = 0;
+    size_t off = 0, out_before = st->out_len - st->out_pos;
+    bool progress = false;
     while (!st->res_started) {
         size_t head_len = 0;
         cg_refusal why;
@@ -664,12 +709,13 @@ static void process_response(cg_h2_stream *st)
             return;
         }
         off = head_len;
+        progress = true;
         if (st->res.message_complete)
             st->res_done = true;
     }
     if (st->res_done) {
         bc->rlen = off == bc->rlen ? 0 : bc->rlen;
-        pump_body(st);
+        pump_body(st, true);
         return;
     }
     /* Body: parse no more than out has room for (chunked framing makes the
@@ -706,12 +752,14 @@ static void process_response(cg_h2_stream *st)
             cg_backend_set_timer(bc, st->cfg->timeouts.backend_response, on_backend_timeout);
         }
     }
-    pump_body(st);
+    pump_body(st, progress || st->out_len - st->out_pos != out_before);
 }
 
 void cg_h2_stream_after_send(cg_h2_stream *st)
 {
-    if (st->bc && st->res_started && !st->res_done && st->bc->rlen)
+    /* Only once the data provider emptied out: then there is room for what
+     * waits in rbuf (and each round makes progress or stops). */
+    if (st->bc && st->res_started && !st->res_done && st->bc->rlen && st->out_len == 0)
         process_response(st);
 }
 
@@ -784,8 +832,9 @@ static void on_body_written(cg_backend_conn *bc, int status)
         st->wbody_payload = 0;
     }
     st->wbody.len = 0;
-    write_body(st);
-    cg_h2_send(st->c);
+    cg_conn *c = st->c;
+    write_body(st); /* may end the stream */
+    cg_h2_send(c);
 }
 
 static void on_head_written(cg_backend_conn *bc, int status)
@@ -921,7 +970,21 @@ void cg_h2_stream_free(cg_h2_stream *st)
     cg_h2_session *s = cg_h2_session_of(st->c);
     if (!st->logged && st->res_started)
         access_log(st); /* answered by the backend: the line when the stream ends (bytes sent) */
+    if (st->queued) {
+        cg_h2_stream **pp = &s->verdict_queue;
+        while (*pp != st)
+            pp = &(*pp)->queue_next;
+        *pp = st->queue_next;
+    }
     cg_admit_cancel(&st->admit);
+    if (s->verdict_queue && !s->client.waiting && !st->c->closing) {
+        /* The next queued stream becomes the waiting one. Called from inside
+         * nghttp2 (on_stream_close): answers only submit; the caller sends. */
+        bool was_busy = s->busy;
+        s->busy = true;
+        run_verdict_queue(s);
+        s->busy = was_busy;
+    }
     drop_backend(st, false);
     CG_LIST_UNLINK(s->streams, st);
     s->nstreams--;

@@ -69,6 +69,8 @@ struct cg_h2_stream {
     bool logged;                   /* the access-log line is written */
     bool sent_token;               /* the backend head carries Authorization: Negotiate */
     cg_admit admit;
+    cg_h2_stream *queue_next;      /* the session's verdict_queue */
+    bool queued;
 
     /* The backend exchange. */
     size_t backend;
