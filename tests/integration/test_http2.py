@@ -26,7 +26,9 @@ import subprocess
 import time
 import unittest
 
+import crl_pki
 import harness as H
+from crl_server import CRLServer
 from harness import t
 
 
@@ -66,8 +68,8 @@ def request_fields(path, method="GET", authority="localhost", extra=()):
 class H2Client:
     """Raw HTTP/2 over TLS with ALPN h2."""
 
-    def __init__(self, port, cert="alice"):
-        ctx = H.client_context(cert)
+    def __init__(self, port, cert="alice", ctx=None):
+        ctx = ctx or H.client_context(cert)
         ctx.set_alpn_protocols(["h2"])
         raw = socket.create_connection(("127.0.0.1", port), timeout=t(10))
         self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
@@ -319,6 +321,44 @@ class TestHttp2(H.Shared):
         refused = [f for f in got if f[0] == RST_STREAM]
         self.assertGreaterEqual(len(refused), 50, got[-5:])
         self.assertTrue(all(int.from_bytes(f[3], "big") == 7 for f in refused), refused[:3])  # REFUSED_STREAM
+
+
+class TestHttp2VerdictPending(H.Base):
+    """Streams that arrive while the client's certificate verdict waits for a
+    CRL fetch: the pipeline holds one waiting request per client, the others
+    queue behind it; every one is answered once the CRL arrives."""
+
+    def test_streams_wait_for_the_verdict_together(self):
+        tmp = H.module_tmp(__name__)
+        srv = CRLServer(tmp.join("pki-v", "crl")).start()
+        self.addCleanup(srv.stop)
+        pki = crl_pki.make(tmp.join("pki-v"), "--cdp-base", srv.url().rstrip("/"))
+        srv.delay_ms = 700
+        srv.set_mode("slow", "intermediate.crl")
+        backend = H.Backend(tmp, name="verdict-backend").start()
+        self.addCleanup(backend.stop)
+        cg = H.Certgate(tmp, name="verdict")
+        cg.configure(pki, backends={"app": backend.port}, revocation={"mode": "fetch"},
+                     listener_extra="http2: true")
+        cg.start()
+        self.addCleanup(cg.stop)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(H.pki().root_crt)
+        ctx.load_cert_chain(pki.crt("alice"), pki.key("alice"))
+        ctx.set_alpn_protocols(["h2"])
+        c = H2Client(cg.port, ctx=ctx)
+        self.addCleanup(c.close)
+        m = H.unique("/verdict")
+        ids = [1, 3, 5, 7, 9]
+        c.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, i, field_block(request_fields("%s-%d" % (m, i))))
+                        for i in ids))
+        got = c.until(lambda fs: {f[2] for f in fs if f[0] in (DATA, HEADERS) and f[1] & END_STREAM} >= set(ids),
+                      timeout=15)
+        done = {f[2] for f in got if f[0] in (DATA, HEADERS) and f[1] & END_STREAM}
+        self.assertEqual(done & set(ids), set(ids), got)
+        self.assertEqual(sorted(p for p in backend.seen_paths() if p.startswith(m)),
+                         sorted("%s-%d" % (m, i) for i in ids))
+        self.assertEqual(len(srv.requests("intermediate.crl")), 1)
 
 
 class TestHttp2Off(H.Shared):
