@@ -246,7 +246,11 @@ static bool session_start(cg_conn *c)
         { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, lim->max_request_head + 32u * lim->max_headers },
         { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
     };
-    return nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) == 0;
+    if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]) != 0)
+        return false;
+    /* The connection's window: uploads on several streams at once (each
+     * still bounded by its own CG_H2_STREAM_BUF). */
+    return nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0, CG_H2_CONN_WINDOW) == 0;
 }
 
 /* ---- the connection's handler (conn.h) ---- */

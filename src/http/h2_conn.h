@@ -36,6 +36,7 @@
 #define CG_H2_MAX_RESETS 200u
 #define CG_H2_MAX_OUTBOUND_ACK 1000u
 #define CG_H2_MAX_SETTINGS 32u
+#define CG_H2_CONN_WINDOW (1 << 20)
 
 struct cg_h2_stream;
 
