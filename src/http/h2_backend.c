@@ -145,6 +145,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
         n = len;
     memcpy(buf, st->out + st->out_pos, n);
     st->out_pos += n;
+    st->client_ns = uv_hrtime(); /* the client's window took it */
     if (st->out_pos == st->out_len) {
         st->out_pos = st->out_len = 0;
         if (st->res_done)
@@ -504,6 +505,7 @@ void cg_h2_forward(cg_h2_stream *st, const char *token)
 void cg_h2_stream_data(cg_h2_stream *st, const uint8_t *p, size_t n)
 {
     st->bytes_in += n;
+    st->client_ns = uv_hrtime();
     if (st->res_done || (st->res_started && !st->admitted)) {
         nghttp2_session_consume(session_of(st)->ng, st->id, n); /* refused: discarded */
         return;

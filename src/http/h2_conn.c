@@ -13,25 +13,52 @@ static cg_h2_stream *stream_of(nghttp2_session *ng, int32_t id) { return nghttp2
 
 /* No stream open for timeouts.keepalive_idle (request_header before the
  * first): the connection ends with GOAWAY. */
+static void arm_idle_timer(cg_conn *c);
+
 static void on_idle_timeout(uv_timer_t *t)
 {
     cg_conn *c = t->data;
     cg_h2_session *s = cg_h2_session_of(c);
-    if (s->nstreams) /* a stream sets the pace now */
+    if (s->nstreams) { /* a stream sets the pace now */
+        arm_idle_timer(c);
         return;
+    }
     nghttp2_session_terminate_session(s->ng, NGHTTP2_NO_ERROR);
     cg_h2_send(c);
     cg_conn_close(c, true);
 }
 
+/* Streams open: every timeouts.client_body the streams that wait for the
+ * client are looked at (cg_h2_stream_check_stalled); the backend side has
+ * its own timers. */
+static void on_stream_sweep(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    cg_h2_session *s = cg_h2_session_of(c);
+    uint64_t now = uv_hrtime();
+    s->busy = true; /* ended streams only submit; freed when sent below */
+    for (cg_h2_stream *st = s->streams; st; st = st->next)
+        cg_h2_stream_check_stalled(st, now);
+    s->busy = false;
+    cg_h2_send(c);
+    if (!c->closing && !c->lingering) {
+        s->sweeping = false;
+        arm_idle_timer(c); /* the next sweep, or the idle timeout */
+    }
+}
+
 static void arm_idle_timer(cg_conn *c)
 {
     cg_h2_session *s = cg_h2_session_of(c);
-    if (s->nstreams)
-        cg_conn_set_timer(c, 0, NULL);
-    else
+    if (s->nstreams) {
+        if (!s->sweeping)
+            cg_conn_set_timer(c, c->tls_cfg->timeouts.client_body, on_stream_sweep);
+        s->sweeping = true;
+    } else {
+        s->sweeping = false;
         cg_conn_set_timer(c, s->requests ? c->tls_cfg->timeouts.keepalive_idle : c->tls_cfg->timeouts.request_header,
                           on_idle_timeout);
+    }
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -45,7 +72,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
-    cg_conn_set_timer(c, 0, NULL);
+    arm_idle_timer(c);
     return 0;
 }
 

@@ -52,6 +52,7 @@ typedef struct cg_h2_session {
     size_t nstreams;
     unsigned requests;             /* streams answered */
     unsigned resets;               /* streams the client reset before their response ended */
+    bool sweeping;                 /* the connection timer looks at stalled streams */
     bool calm;                     /* GOAWAY ENHANCE_YOUR_CALM sent */
     bool busy;                     /* inside nghttp2 or a send round: sends wait (want_send) */
     bool want_send;

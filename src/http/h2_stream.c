@@ -23,7 +23,7 @@ cg_h2_stream *cg_h2_stream_new(cg_conn *c, int32_t id)
     st->c = c;
     st->id = id;
     st->cfg = cg_config_ref(c->w->cfg); /* the newest snapshot serves each new request */
-    st->started_ns = uv_hrtime();
+    st->started_ns = st->client_ns = uv_hrtime();
     cg_worker_request_id(c->w, st->rid, sizeof st->rid);
     size_t slots = cg_h2_field_slots(st->cfg);
     st->field_off = malloc(2 * slots * sizeof *st->field_off);
@@ -446,6 +446,28 @@ void cg_h2_stream_request(cg_h2_stream *st, bool end_stream)
     a->req = &st->req;
     a->request_id = st->rid;
     run_admit(st);
+}
+
+bool cg_h2_stream_check_stalled(cg_h2_stream *st, uint64_t now_ns)
+{
+    /* Not while certgate holds the body's window shut (a body not yet
+     * written to the backend). */
+    bool owes_body = st->admitted && !st->req_ended && !st->res_done && !st->body.len && !st->wbody.len;
+    bool window_shut = st->res_started && st->out_len > st->out_pos;
+    uint32_t limit_ms = st->cfg->timeouts.client_body;
+    if (!(owes_body || window_shut) || now_ns - st->client_ns < (uint64_t)limit_ms * 1000000u)
+        return false;
+    if (!st->res_started) {
+        cg_refusal why;
+        cg_refuse(&why, CG_REFUSE_BODY_TIMEOUT, "The request body stalled: no data for %u ms (timeouts.client_body).",
+                  limit_ms);
+        cg_h2_refuse(st, &why);
+        return true;
+    }
+    cg_log(CG_LOG_WARN, "client_stalled", "id=%s client=%s timeout_ms=%u", st->rid, st->c->peer, limit_ms);
+    cg_h2_drop_backend(st, false);
+    nghttp2_submit_rst_stream(session_of(st)->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    return true;
 }
 
 void cg_h2_stream_free(cg_h2_stream *st)

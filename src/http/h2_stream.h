@@ -45,6 +45,7 @@ struct cg_h2_stream {
     cg_config *cfg;                /* snapshot for this request (reference) */
     char rid[48];                  /* request id */
     uint64_t started_ns;
+    uint64_t client_ns;            /* the client's last progress on this stream (DATA in, body out) */
 
     /* The request's fields as they arrive: names and values copied into
      * fields (bounded by limits.max_request_head), then sliced. */
@@ -115,6 +116,11 @@ void cg_h2_stream_body_end(cg_h2_stream *st);
 /* After frames were sent: a response whose body waits in the backend
  * buffer goes on when its data provider made room. */
 void cg_h2_stream_after_send(cg_h2_stream *st);
+/* A stream whose client has not moved it (sent none of the body it owes,
+ * or not opened its window to the response) for timeouts.client_body: a
+ * 408 page while nothing of the response was sent, else RST_STREAM CANCEL.
+ * Returns true if it was ended. */
+bool cg_h2_stream_check_stalled(cg_h2_stream *st, uint64_t now_ns);
 /* nghttp2 closed the stream (answered, reset, or the session ends): frees
  * it with whatever it still holds. reset: the client reset it before its
  * response was complete. */

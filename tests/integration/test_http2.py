@@ -323,6 +323,44 @@ class TestHttp2(H.Shared):
         self.assertTrue(all(int.from_bytes(f[3], "big") == 7 for f in refused), refused[:3])  # REFUSED_STREAM
 
 
+class TestHttp2Stalls(H.Shared):
+    """timeouts.client_body per stream: a stream that owes its body, or whose
+    client keeps its window shut, ends; the connection's other streams go on."""
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port}, "listener_extra": "http2: true",
+                "timeouts": {"client_body": "1s"}}
+
+    def test_stalled_body_gets_408_others_served(self):
+        c = H2Client(self.cg.port)
+        self.addCleanup(c.close)
+        m = H.unique("/stall-body")
+        c.send(frame(HEADERS, END_HEADERS, 1, field_block(request_fields(m, method="POST",
+                                                                         extra=[("content-length", "10")]))))
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3, field_block(request_fields(m + "-ok"))))
+        got = c.until(lambda fs: any(f[0] == DATA and f[2] == 1 and f[1] & END_STREAM for f in fs), timeout=8)
+        self.assertTrue(any(f[0] == HEADERS and f[2] == 3 for f in got), got)
+        self.assertTrue(any(f[0] == DATA and f[2] == 1 and f[1] & END_STREAM for f in got), got)
+        line = self.cg.wait_log(event="request", path=m)[0]
+        self.assertEqual(line.get("status"), "408")
+        self.assertEqual(line.get("code"), "request_body_timeout")
+        self.assertEqual(line.get("http"), "2")
+
+    def test_shut_window_stream_cancelled(self):
+        c = H2Client(self.cg.port)
+        self.addCleanup(c.close)
+        c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))   # INITIAL_WINDOW_SIZE 0: no DATA
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1,
+                     field_block(request_fields("/download?size=1000000&x=" + H.unique("w")))))
+        got = c.until(lambda fs: any(f[0] == RST_STREAM and f[2] == 1 for f in fs), timeout=8)
+        rst = [f for f in got if f[0] == RST_STREAM and f[2] == 1]
+        self.assertTrue(rst, got)
+        self.assertEqual(int.from_bytes(rst[0][3], "big"), 8)   # CANCEL
+        self.cg.wait_log(event="client_stalled")
+        self.assert_status(self.cg.curl(H.unique("/after-stall"), extra_args=["--http2"]), 200)
+
+
 class TestHttp2VerdictPending(H.Base):
     """Streams that arrive while the client's certificate verdict waits for a
     CRL fetch: the pipeline holds one waiting request per client, the others
