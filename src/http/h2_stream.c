@@ -415,8 +415,22 @@ static void on_admitted(void *ctx, const cg_admit_answer *ans)
     }
 }
 
+/* :method and :path as sent, for the log line of a request refused before
+ * its rules ran (pseudo-header fields come first: they were kept). */
+static void names_for_log(cg_h2_stream *st)
+{
+    for (size_t i = 0; i < st->nfields; i++) {
+        cg_slice n = field_name(st, i);
+        if (cg_slice_ieq(n, ":method"))
+            cg_slice_copy(st->method, sizeof st->method, field_value(st, i));
+        else if (cg_slice_ieq(n, ":path"))
+            cg_slice_copy(st->path, sizeof st->path, field_value(st, i));
+    }
+}
+
 void cg_h2_stream_request(cg_h2_stream *st, bool end_stream)
 {
+    names_for_log(st);
     st->req_ended = end_stream;
     st->req_done = end_stream;
     if (st->c->overloaded) {

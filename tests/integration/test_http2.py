@@ -241,6 +241,19 @@ class TestHttp2(H.Shared):
         self.assertTrue(any(f[0] == HEADERS and f[2] == 3 for f in got), got)
         self.assertNotIn(m, self.backend.seen_paths())
 
+    def test_too_many_fields_431_page(self):
+        c = self.h2()
+        m = H.unique("/fields")
+        extra = [("x-f%d" % i, "v") for i in range(150)]   # over limits.max_headers (100)
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, field_block(request_fields(m, extra=extra))))
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3, field_block(request_fields(m + "-ok"))))
+        got = c.until(lambda fs: {f[2] for f in fs if f[0] == DATA and f[1] & END_STREAM} >= {1, 3})
+        self.assertEqual({f[2] for f in got if f[0] == DATA and f[1] & END_STREAM} & {1, 3}, {1, 3}, got)
+        line = self.cg.wait_log(event="request", path=m)[0]
+        self.assertEqual((line.get("status"), line.get("code")), ("431", "request_head_too_large"))
+        self.assertNotIn(m, self.backend.seen_paths())
+        self.assertIn(m + "-ok", self.backend.seen_paths())
+
     def test_rapid_reset_is_calmed(self):
         c = self.h2()
         m = H.unique("/rapid")
