@@ -356,6 +356,8 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
     cg_yaml_get_bool(&ld->y, m->node, m->path, "case_insensitive_paths", &l->case_insensitive_paths);
     /* Route paths are checked with it. */
     cg_yaml_get_bool(&ld->y, m->node, m->path, "windows_paths", &l->windows_paths);
+    /* HTTP/2 over TLS only (ALPN h2, tls.c); clients that do not ask keep HTTP/1.1. */
+    cg_yaml_get_bool(&ld->y, m->node, m->path, "http2", &l->http2);
     parse_strip_headers(ld, m, ldesc, l);
     parse_listener_proxy_protocol(ld, m, ldesc, l);
     cg_config_parse_listener_limits(&ld->y, item, m->path, l);
@@ -366,7 +368,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
 void cg_config_parse_listeners(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "forward_client_cert_der", "case_insensitive_paths", "windows_paths",
+                                        "forward_client_cert", "forward_client_cert_der", "case_insensitive_paths", "windows_paths", "http2",
                                         "strip_request_headers", "routes", "proxy_protocol", "max_request_body",
                                         "rate_limit", NULL };
     static const cg_loader_list list = {

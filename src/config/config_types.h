@@ -119,6 +119,7 @@ typedef struct cg_listener_cfg {
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
+    bool http2;                  /* offer ALPN h2 before http/1.1 (h2_conn.h; default false); never h2c */
 
     /* strip_request_headers: names stripped besides the built-in ones, and
      * built-in backend-trusted names passed anyway (header_names.h cg_header_policy). */

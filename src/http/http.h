@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "http1.h"
 #include "http1_scan.h"
+#include "h2_conn.h"
 #include "http_proxy.h"
 #include "ratelimit.h"
 #include "token_size.h"

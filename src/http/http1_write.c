@@ -157,6 +157,21 @@ static const char *reason_for(int status)
     }
 }
 
+static bool header_kept(const cg_http_response *res, size_t i, bool keep_cl, bool has_conn)
+{
+    cg_slice name = res->headers[i].name;
+    if (keep_cl && CG_HEADER_NAME_IS(name, "content-length"))
+        return true;
+    return !response_header_dropped(name) &&
+           !(has_conn && cg_http_named_by_connection(res->headers, res->nheaders, name));
+}
+
+bool cg_http_response_header_kept(const cg_http_response *res, size_t i, bool request_was_head)
+{
+    return header_kept(res, i, request_was_head || res->status == 304,
+                       cg_http_find_header(res->headers, res->nheaders, "connection") != NULL);
+}
+
 bool cg_http_write_client_head(const cg_http_response *res, bool request_was_head,
                                int client_version_minor, bool keep_client,
                                cg_slice request_id, cg_buf *out, cg_client_body *framing)
@@ -196,16 +211,9 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
     bool ok = put_str(out, "HTTP/1.1 ") && put_str(out, status) && put(out, " ", 1) &&
               (reason ? put_str(out, reason) : put(out, res->reason.p, res->reason.n)) &&
               put(out, "\r\n", 2);
-    for (size_t i = 0; ok && i < n; i++) {
-        cg_slice name = h[i].name;
-        if (keep_cl && CG_HEADER_NAME_IS(name, "content-length")) {
-            ok = put_header(out, name, h[i].value);
-            continue;
-        }
-        if (response_header_dropped(name) || (has_conn && cg_http_named_by_connection(h, n, name)))
-            continue;
-        ok = put_header(out, name, h[i].value);
-    }
+    for (size_t i = 0; ok && i < n; i++)
+        if (header_kept(res, i, keep_cl, has_conn))
+            ok = put_header(out, h[i].name, h[i].value);
     if (ok && fr == CG_CLIENT_BODY_LENGTH)
         ok = put_str(out, "Content-Length: ") && put_u64(out, res->content_length) && put(out, "\r\n", 2);
     else if (ok && fr == CG_CLIENT_BODY_CHUNKED)

@@ -68,6 +68,11 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
  * (hop-by-hop, framing, WWW-Authenticate), then "Connection: Upgrade",
  * "Upgrade: <protocol>", "X-Request-Id: <id>". False only on out-of-memory. */
 bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, cg_slice request_id, cg_buf *out);
+/* Whether the client receives the backend's header res->headers[i], by the
+ * rules of cg_http_write_client_head (hop-by-hop fields, those named by
+ * Connection, WWW-Authenticate, framing): HTTP/2 responses (h2_stream.c)
+ * drop the same ones. Content-Length passes only for HEAD and 304. */
+bool cg_http_response_header_kept(const cg_http_response *res, size_t i, bool request_was_head);
 
 /* "<len in lowercase hex>\r\n", a chunk-size line, into out (at least 19
  * bytes); returns its length. Per chunk on the hot path: no printf. */

@@ -23,6 +23,7 @@
 #include "base/base.h"
 #include "request_limits.h"
 #include "http_proxy_internal.h"
+#include "refusal_page.h"
 #include "retry.h"
 #include "tunnel.h"
 
@@ -200,29 +201,9 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
      * (errors.detail, errors.operator_networks): it names files, rules,
      * backends and accounts. The snapshot of the request, or the
      * connection's before one was parsed. */
-    const cg_config *cfg = ex->cfg ? ex->cfg : c->tls_cfg;
-    cg_page_values pv = {
-        .kind = why->kind,
-        .request_id = ex->id,
-        .operator_detail = cg_config_operator_client(cfg, c->peer_ip) ? why->detail : NULL,
-        .support = cfg->errors.support,
-    };
-    if (why->kind == CG_REFUSE_CERT_MISSING) /* the names this connection's handshake sent */
-        pv.ca_names = cg_tls_server_ca_names(listener_of(c, c->tls_cfg)->tls, &pv.nca_names);
-    /* The operator's template when there is one (errors.templates), in a
-     * buffer its load sized for its longest page; else the built-in page. */
-    char builtin[CG_ERROR_PAGE_MAX], *page = builtin;
-    size_t plen = 0;
-    const cg_error_template *tpl =
-        why->kind > CG_REFUSE_NONE && why->kind < CG_REFUSE_KIND_COUNT ? cfg->errors.template_for[why->kind] : NULL;
-    if (tpl && (page = malloc(cg_error_template_page_max(tpl))))
-        plen = cg_error_template_render(tpl, &pv, page, cg_error_template_page_max(tpl));
-    if (!plen) {
-        if (page != builtin)
-            free(page);
-        page = builtin;
-        plen = cg_error_page_render(&pv, page, sizeof builtin);
-    }
+    char builtin[CG_ERROR_PAGE_MAX];
+    size_t plen;
+    char *page = cg_refusal_page(ex->cfg ? ex->cfg : c->tls_cfg, c, why, ex->id, builtin, &plen);
     char head[1024];
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
@@ -233,8 +214,7 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     bool ok = cg_conn_write(c, head, (size_t)hlen);
     if (ok && !ex->is_head)
         ok = cg_conn_write(c, page, plen);
-    if (page != builtin)
-        free(page);
+    cg_refusal_page_free(page, builtin);
     ok = ok && cg_conn_flush(c);
 
     ex->status = status;

@@ -401,6 +401,16 @@ static void on_handshake_failed(cg_conn *c)
     close_now(c);
 }
 
+/* ALPN decides what runs above the connection (cg_worker_layers): "h2"
+ * selects the HTTP/2 handler, anything else keeps the default. Its state was
+ * sized for either at accept (handler_data_size). */
+static void choose_handler(cg_conn *c)
+{
+    const cg_conn_handler *h2 = c->w->layers->h2_handler;
+    if (h2 && c->tls_cfg->listeners[c->listener].http2 && strcmp(cg_tls_alpn(&c->tls), CG_TLS_ALPN_H2) == 0)
+        c->handler = h2;
+}
+
 static void process_input(cg_conn *c)
 {
     if (c->handshaking) {
@@ -439,6 +449,7 @@ static void process_input(cg_conn *c)
                                              : c->tls.chain_cached     ? "cached"
                                                                        : "verified"));
         }
+        choose_handler(c);
         c->handler->on_ready(c);
         if (c->closing || c->lingering)
             return;
@@ -660,9 +671,18 @@ static void proxy_input(cg_conn *c, const unsigned char *p, size_t n)
 /* The handler's state follows the connection in the same block. */
 #define DATA_OFFSET ((sizeof(cg_conn) + alignof(max_align_t) - 1) / alignof(max_align_t) * alignof(max_align_t))
 
+/* Room for the state of whichever handler the handshake chooses (choose_handler). */
+static size_t handler_data_size(const cg_worker *w, size_t li, const cg_conn_handler *handler)
+{
+    const cg_conn_handler *h2 = w->layers->h2_handler;
+    if (h2 && w->cfg->listeners[li].http2 && h2->data_size > handler->data_size)
+        return h2->data_size;
+    return handler->data_size;
+}
+
 void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_handler *handler)
 {
-    cg_conn *c = calloc(1, DATA_OFFSET + handler->data_size);
+    cg_conn *c = calloc(1, DATA_OFFSET + handler_data_size(w, li, handler));
     if (!c)
         return;
     c->handler = handler;

@@ -221,6 +221,26 @@ out:
 
 cg_ticket_keyring *cg_tls_server_ticket_keys(const cg_tls_server *s) { return s ? s->shared_tickets : NULL; }
 
+/* ---- ALPN (HTTP/2) ----
+ * listeners[].http2 offers "h2" before "http/1.1"; without it no ALPN is
+ * offered at all (as before HTTP/2 existed). Never "h2c": that is HTTP/2
+ * without TLS. A client that offers neither gets no ALPN answer and speaks
+ * HTTP/1.1. */
+static const char *const alpn_h2_first[] = { CG_TLS_ALPN_H2, "http/1.1", NULL };
+
+static int conf_alpn(mbedtls_ssl_config *conf, const cg_listener_cfg *l)
+{
+    if (!l->http2)
+        return 0;
+    return mbedtls_ssl_conf_alpn_protocols(conf, (const char **)alpn_h2_first);
+}
+
+const char *cg_tls_alpn(const cg_tls_conn *c)
+{
+    const char *p = c->handshake_done ? mbedtls_ssl_get_alpn_protocol(&c->ssl) : NULL;
+    return p ? p : "";
+}
+
 cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag)
 {
     cg_tls_server *s = calloc(1, sizeof *s);
@@ -336,6 +356,8 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
                                                                    : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
     if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
+        goto fail_internal;
+    if ((err = conf_alpn(&s->conf, l)) != 0)
         goto fail_internal;
     if (l->session_tickets && s->shared_tickets) {
         ticket_context(l, &s->anchors, s->ticket_context);

@@ -99,6 +99,11 @@ typedef struct cg_tls_session_info {
 } cg_tls_session_info;
 void cg_tls_session_info_get(const cg_tls_conn *c, cg_tls_session_info *out);
 
+/* The protocol the client and the listener agreed on by ALPN: CG_TLS_ALPN_H2,
+ * "http/1.1", or "" (none; also before the handshake completed). */
+#define CG_TLS_ALPN_H2 "h2"
+const char *cg_tls_alpn(const cg_tls_conn *c);
+
 /* A short human description of an mbedTLS error code. */
 const char *cg_tls_strerror(int err, char *buf, size_t cap);
 

@@ -46,6 +46,10 @@ typedef struct cg_worker cg_worker;
 typedef struct cg_worker_layers {
     /* The handler of every listener's connections (HTTP/1.1 today; conn.h). */
     const struct cg_conn_handler *handler;
+    /* The handler of connections whose handshake agreed on ALPN "h2"
+     * (listeners[].http2): it takes over from handler when the handshake
+     * is done, before on_ready. NULL: HTTP/2 is not offered. */
+    const struct cg_conn_handler *h2_handler;
     /* The upper layers' per-worker parts: started once the loop exists,
      * before listening (false: err says why); told that w->cfg was
      * replaced; stopped (handles closed) when the worker finishes. stop also

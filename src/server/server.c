@@ -57,7 +57,8 @@ static void worker_parts_stop(cg_worker *w)
 }
 
 static const cg_worker_layers worker_layers = {
-    .handler = &cg_http1_handler, /* every listener speaks HTTP/1.1 */
+    .handler = &cg_http1_handler, /* HTTP/1.1 unless ALPN agreed on h2 */
+    .h2_handler = &cg_h2_handler, /* listeners[].http2 */
     .start = worker_parts_start,
     .reconfigure = cg_backend_pools_reset,
     .stop = worker_parts_stop,

@@ -460,7 +460,7 @@ static void test_unknown_keys(void **state)
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
                         "address, port, tls, revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, "
-                        "windows_paths, strip_request_headers, routes, proxy_protocol, max_request_body, "
+                        "windows_paths, http2, strip_request_headers, routes, proxy_protocol, max_request_body, "
                         "rate_limit)");
     cg_diag_free(&d);
 
@@ -527,7 +527,7 @@ static void test_wrong_types(void **state)
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
                  "revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, windows_paths, "
-                 "strip_request_headers, routes, proxy_protocol, max_request_body, rate_limit, "
+                 "http2, strip_request_headers, routes, proxy_protocol, max_request_body, rate_limit, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
                  "workers: expected a whole number from 1 to 1024 or auto, got \"many\"");
@@ -799,6 +799,14 @@ static void test_route_paths(void **state)
                  "    windows_paths: [yes]\n"
                  "    routes: [ { path: /, backend: app } ]\n",
                  8, 20, "listeners[main].windows_paths: expected true or false, got a list");
+    expect_error(MIN_BACKENDS
+                 "listeners:\n"
+                 "  - name: main\n"
+                 "    port: 8443\n"
+                 "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                 "    http2: h2c\n"
+                 "    routes: [ { path: /, backend: app } ]\n",
+                 8, 12, "listeners[main].http2: expected true or false, got \"h2c\"");
     /* windows_paths (the default): a route that every request for is
      * refused could never match; without it, it is an ordinary route. */
     snprintf(yaml, sizeof yaml, route_tmpl, "/", "/admin.");
@@ -2321,6 +2329,7 @@ static void test_route_lookup(void **state)
     assert_non_null(cg_config_route(l, "/API/v1", 7)); /* default: either case */
     assert_true(l->case_insensitive_paths);
     assert_true(l->windows_paths); /* default: the backends are IIS */
+    assert_false(l->http2);        /* default: HTTP/1.1 only until asked */
 
     /* case_insensitive_paths: false: case counts, and "/Api" and "/api" are
      * two routes. */
