@@ -20,6 +20,7 @@
 typedef crl_job job; /* the short name inside this file */
 
 struct crl_job {
+    crl_transfer_owner owner;     /* first: CURLOPT_PRIVATE of its transfers */
     cg_crl_fetcher *f;
     job *next;
     unsigned char key[33];        /* issuer id + 'B' (full CRL) or 'D' (delta) */
@@ -64,6 +65,7 @@ struct cg_crl_fetcher {
     uv_timer_t curl_timer, sweep;
     uv_async_t wake;
     job *jobs;
+    crl_transfer_owner *others;   /* transfers of other modules (ocsp_fetch.c) */
     sock *socks;
     int handles; /* open libuv handles */
     int work;    /* thread pool requests in flight */
@@ -348,7 +350,7 @@ static bool start_transfer(job *j, const char *url)
         curl_easy_cleanup(e);
         return false;
     }
-    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &j->owner);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
@@ -625,6 +627,11 @@ static void transfer_done(job *j, CURLcode rc)
     j->working = true;
 }
 
+static void job_transfer_done(crl_transfer_owner *o, CURLcode rc)
+{
+    transfer_done((job *)o, rc);
+}
+
 static void process_completions(cg_crl_fetcher *f)
 {
     CURLMsg *m;
@@ -635,8 +642,10 @@ static void process_completions(cg_crl_fetcher *f)
         char *priv = NULL;
         CURLcode rc = m->data.result;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-        if (priv)
-            transfer_done((job *)priv, rc);
+        if (priv) {
+            crl_transfer_owner *o = (crl_transfer_owner *)priv;
+            o->done(o, rc);
+        }
     }
 }
 
@@ -656,6 +665,7 @@ job *crl_job_start(cg_crl_fetcher *f, const unsigned char key[33], char *const *
     if (!j)
         return NULL;
     j->f = f;
+    j->owner.done = job_transfer_done;
     memcpy(j->key, key, 33);
     j->delta = key[32] == 'D';
     j->urls = cg_strv_dup(urls, nurls);
@@ -795,6 +805,11 @@ void cg_crl_fetcher_close(cg_crl_fetcher *f)
         else
             job_free(j);
     }
+    while (f->others) {
+        crl_transfer_owner *o = f->others;
+        CG_LIST_UNLINK(f->others, o);
+        o->cancel(o);
+    }
     curl_multi_cleanup(f->multi);
     f->multi = NULL;
     while (f->socks)
@@ -838,6 +853,16 @@ static void wake_waiters(job *j)
 }
 
 bool crl_fetcher_closing(const cg_crl_fetcher *f) { return f->closing; }
+
+void crl_fetcher_track(cg_crl_fetcher *f, crl_transfer_owner *o) { CG_LIST_PUSH(f->others, o); }
+
+void crl_fetcher_untrack(cg_crl_fetcher *f, crl_transfer_owner *o) { CG_LIST_UNLINK(f->others, o); }
+
+CURLM *crl_fetcher_multi(const cg_crl_fetcher *f) { return f->multi; }
+
+uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f) { return f->loop; }
+
+void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out) { crl_store_settings_get(f->store, out); }
 
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f) { return f->store; }
 

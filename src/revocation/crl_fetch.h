@@ -60,6 +60,25 @@ void crl_waiter_cancel(crl_waiter *w);
 bool crl_fetcher_closing(const cg_crl_fetcher *f);
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f);
 
+/* ---- other transfers on the same libcurl multi (ocsp_fetch.c) ---- */
+
+/* Whoever owns an easy handle added to the fetcher's multi: its CURLOPT_PRIVATE points here.
+ * done runs once the transfer ends (libcurl's verdict in rc), on the fetcher's loop; cancel
+ * runs instead when the fetcher closes first (the owner removes and frees its handle). */
+typedef struct crl_transfer_owner crl_transfer_owner;
+struct crl_transfer_owner {
+    void (*done)(crl_transfer_owner *o, CURLcode rc);
+    void (*cancel)(crl_transfer_owner *o);
+    crl_transfer_owner *next, *prev; /* the fetcher's list of tracked owners */
+};
+/* Tracks o until it ends (crl_fetcher_untrack), so that closing the fetcher cancels it. */
+void crl_fetcher_track(cg_crl_fetcher *f, crl_transfer_owner *o);
+void crl_fetcher_untrack(cg_crl_fetcher *f, crl_transfer_owner *o);
+CURLM *crl_fetcher_multi(const cg_crl_fetcher *f);
+uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f);
+/* The current revocation settings (schemes, timeout, redirects), cache_dir NULL. */
+void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out);
+
 /* ---- for tests ---- */
 
 /* Why a transfer failed, in the words of a refusal detail. */

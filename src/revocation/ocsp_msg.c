@@ -9,6 +9,7 @@
 #include "ocsp_msg.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mbedtls/asn1.h>
@@ -25,6 +26,8 @@
 #define OID_SHA256 "\x60\x86\x48\x01\x65\x03\x04\x02\x01"       /* 2.16.840.1.101.3.4.2.1 */
 #define OID_OCSP_BASIC "\x2b\x06\x01\x05\x05\x07\x30\x01\x01"   /* 1.3.6.1.5.5.7.48.1.1 */
 #define OID_OCSP_NONCE "\x2b\x06\x01\x05\x05\x07\x30\x01\x02"   /* 1.3.6.1.5.5.7.48.1.2 */
+#define OID_AD_OCSP "\x2b\x06\x01\x05\x05\x07\x30\x01"          /* 1.3.6.1.5.5.7.48.1 */
+#define OID_AIA "\x2b\x06\x01\x05\x05\x07\x01\x01"              /* 1.3.6.1.5.5.7.1.1 */
 
 /* The signature algorithms a responder may use that mbedtls_pk_verify() checks as is (no
  * RSASSA-PSS: its parameters would need mbedtls_pk_verify_ext). */
@@ -146,6 +149,64 @@ bool cg_ocsp_spki_key(const unsigned char *spki, size_t spki_len, cg_ocsp_span *
     key->p = p + 1;
     key->len = len - 1;
     return true;
+}
+
+/* ---- responders of a certificate ---- */
+
+/* AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } */
+static size_t aia_urls(unsigned char *p, const unsigned char *end, char **out, size_t cap)
+{
+    size_t len, n = 0;
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0 || p + len != end)
+        return 0;
+    while (p < end && n < cap) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+            break;
+        unsigned char *ad_end = p + len;
+        size_t oid_len, ulen;
+        if (mbedtls_asn1_get_tag(&p, ad_end, &oid_len, MBEDTLS_ASN1_OID) == 0 && OID_EQ(OID_AD_OCSP, p, oid_len)) {
+            p += oid_len;
+            if (mbedtls_asn1_get_tag(&p, ad_end, &ulen, CTX_PRIM(6)) == 0 && ulen > 0 && ulen <= 2048) {
+                bool printable = true;
+                for (size_t i = 0; i < ulen; i++)
+                    printable = printable && p[i] > 0x20 && p[i] < 0x7f;
+                char *url = printable ? malloc(ulen + 1) : NULL;
+                if (url) {
+                    memcpy(url, p, ulen);
+                    url[ulen] = '\0';
+                    out[n++] = url;
+                }
+            }
+        }
+        p = ad_end;
+    }
+    return n;
+}
+
+size_t cg_ocsp_cert_urls(const mbedtls_x509_crt *c, char **out, size_t cap)
+{
+    unsigned char *p = c->v3_ext.p, *end = p + c->v3_ext.len;
+    size_t len;
+    if (!p || mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+        return 0;
+    end = p + len;
+    while (p < end) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ) != 0)
+            return 0;
+        unsigned char *ext_end = p + len;
+        size_t oid_len, vlen;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID) != 0)
+            return 0;
+        bool aia = OID_EQ(OID_AIA, p, oid_len);
+        p += oid_len;
+        int critical;
+        if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN && mbedtls_asn1_get_bool(&p, ext_end, &critical) != 0)
+            return 0;
+        if (aia && mbedtls_asn1_get_tag(&p, ext_end, &vlen, MBEDTLS_ASN1_OCTET_STRING) == 0 && p + vlen == ext_end)
+            return aia_urls(p, ext_end, out, cap);
+        p = ext_end;
+    }
+    return 0;
 }
 
 /* ---- the request ---- */

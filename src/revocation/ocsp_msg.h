@@ -102,6 +102,11 @@ const char *cg_ocsp_response_status_name(int response_status);
  * CertID key hashes and byKey responder ids. False when spki is not one. */
 bool cg_ocsp_spki_key(const unsigned char *spki, size_t len, cg_ocsp_span *key);
 
+/* The OCSP responder URLs of a certificate's Authority Information Access (id-ad-ocsp, URIs of
+ * printable ASCII), in order: how many were written to out (at most cap, each malloc'd: the
+ * caller frees them). */
+size_t cg_ocsp_cert_urls(const mbedtls_x509_crt *c, char **out, size_t cap);
+
 /* A signature AlgorithmIdentifier (DER, whole) as the digest and key type mbedtls_pk_verify()
  * takes: RSA PKCS#1 v1.5 or ECDSA with SHA-1/256/384/512. False for any other (RSASSA-PSS ...). */
 bool cg_ocsp_sig_alg(const unsigned char *der, size_t len, mbedtls_md_type_t *md, mbedtls_pk_type_t *pk);

@@ -11,6 +11,8 @@
 #   noeku.crt         issued by the CA, no id-kp-OCSPSigning
 #   rogue-ca.crt      a self-signed CA with the CA's very name and another key
 #   rogue-resp.crt    a responder with id-kp-OCSPSigning issued by the rogue CA
+#   responder.key, rogue.key, index.txt: what tests/unit/revocation/test_ocsp_fetch.c's responder
+#                     (openssl ocsp -reqin/-respout behind a loopback HTTP server) signs and reads
 #   req-*.der         `openssl ocsp -no_nonce` requests (SHA-1 and SHA-256 CertIDs)
 #   resp-*.der        responses, named for who signed them and what they say
 set -euo pipefail
@@ -56,20 +58,20 @@ ec "$tmp/leaf.key"
 issue good 0x1001 "/O=Test/CN=good" leaf "$tmp/leaf.key" ca.crt ca.key
 issue revoked 0x1002 "/O=Test/CN=revoked" leaf "$tmp/leaf.key" ca.crt ca.key
 issue unknown 0x1003 "/O=Test/CN=unknown" leaf "$tmp/leaf.key" ca.crt ca.key
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/responder.key" 2>/dev/null
-issue responder 0x2001 "/O=Test/CN=OCSP Responder" responder "$tmp/responder.key" ca.crt ca.key
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out responder.key 2>/dev/null
+issue responder 0x2001 "/O=Test/CN=OCSP Responder" responder responder.key ca.crt ca.key
 ec "$tmp/noeku.key"
 issue noeku 0x2002 "/O=Test/CN=Not A Responder" noeku "$tmp/noeku.key" ca.crt ca.key
-ec "$tmp/rogue.key"
-openssl req -x509 -new -key "$tmp/rogue.key" -subj "/O=Test/CN=OCSP Test CA" -days $days -sha256 \
+ec rogue.key
+openssl req -x509 -new -key rogue.key -subj "/O=Test/CN=OCSP Test CA" -days $days -sha256 \
     -extensions ca -config "$tmp/ext.cnf" -out rogue-ca.crt 2>/dev/null
-issue rogue-resp 0x3001 "/O=Test/CN=OCSP Responder" responder "$tmp/rogue.key" rogue-ca.crt "$tmp/rogue.key"
+issue rogue-resp 0x3001 "/O=Test/CN=OCSP Responder" responder rogue.key rogue-ca.crt rogue.key
 
 # index.txt: V/R, expiry, revocation time[,reason], serial, file, subject
 {
     printf 'V\t21250101000000Z\t\t1001\tunknown\t/O=Test/CN=good\n'
     printf 'R\t21250101000000Z\t240102030405Z,keyCompromise\t1002\tunknown\t/O=Test/CN=revoked\n'
-} >"$tmp/index.txt"
+} >index.txt
 
 for who in good revoked unknown; do
     openssl ocsp -issuer ca.crt -cert $who.crt -no_nonce -reqout req-$who.der >/dev/null
@@ -81,7 +83,7 @@ openssl ocsp -issuer ca.crt -cert unknown.crt -cert good.crt -no_nonce -reqout r
 respond() { # out req signer key [options]
     local out=$1 req=$2 signer=$3 key=$4
     shift 4
-    openssl ocsp -index "$tmp/index.txt" -CA ca.crt -rsigner "$signer" -rkey "$key" -reqin "$req" \
+    openssl ocsp -index index.txt -CA ca.crt -rsigner "$signer" -rkey "$key" -reqin "$req" \
         -respout "$out" "$@" >/dev/null 2>&1
 }
 # Signed by the CA itself, responderID by name, no certs.
@@ -94,13 +96,13 @@ respond resp-ca-good-no-next.der req-good.der ca.crt ca.key -resp_no_certs
 respond resp-ca-good-sha1sig.der req-good.der ca.crt ca.key -ndays $days -resp_no_certs -rmd sha1
 respond resp-ca-two.der req-two.der ca.crt ca.key -ndays $days -resp_no_certs
 # By the delegated responder (RSA), its certificate included; by key id too.
-respond resp-delegated-good.der req-good.der responder.crt "$tmp/responder.key" -ndays $days
-respond resp-delegated-revoked-keyid.der req-revoked.der responder.crt "$tmp/responder.key" -ndays $days -resp_key_id
+respond resp-delegated-good.der req-good.der responder.crt responder.key -ndays $days
+respond resp-delegated-revoked-keyid.der req-revoked.der responder.crt responder.key -ndays $days -resp_key_id
 # Signed by a certificate of the CA without id-kp-OCSPSigning (included).
 respond resp-noeku-good.der req-good.der noeku.crt "$tmp/noeku.key" -ndays $days
 # Forged: another key under the CA's name (no certs), and a responder of the rogue CA (included).
-respond resp-forged-name.der req-revoked.der rogue-ca.crt "$tmp/rogue.key" -ndays $days -resp_no_certs
-respond resp-forged-delegated.der req-revoked.der rogue-resp.crt "$tmp/rogue.key" -ndays $days
+respond resp-forged-name.der req-revoked.der rogue-ca.crt rogue.key -ndays $days -resp_no_certs
+respond resp-forged-delegated.der req-revoked.der rogue-resp.crt rogue.key -ndays $days
 # Not successful: tryLater is what a responder says when it cannot answer.
 printf '\x30\x03\x0a\x01\x03' >resp-trylater.der
 rm -f ca.key

@@ -6,7 +6,7 @@
  * without harm; signed by the issuer, by a delegated responder (by name and by key id), by a
  * certificate without id-kp-OCSPSigning, forged under the CA's name, forged by a responder of
  * another CA with the same name, tampered; thisUpdate/nextUpdate window with skew; nonces;
- * SHA-1 signatures.
+ * SHA-1 signatures; the responders named by a certificate's AIA.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +147,17 @@ static void test_request_bounds(void **state)
     cg_ocsp_certid id;
     assert_false(cg_ocsp_certid_make(&good, &ca, MBEDTLS_MD_SHA384, &id, err, sizeof err));
     assert_non_null(strstr(err, "SHA-1 or SHA-256"));
+}
+
+static void test_aia_urls(void **state)
+{
+    (void)state;
+    char *urls[4];
+    assert_int_equal(cg_ocsp_cert_urls(&good, urls, 4), 1);
+    assert_string_equal(urls[0], "http://127.0.0.1:9/ocsp");
+    free(urls[0]);
+    assert_int_equal(cg_ocsp_cert_urls(&good, urls, 0), 0);
+    assert_int_equal(cg_ocsp_cert_urls(&ca, urls, 4), 0); /* no AIA */
 }
 
 /* ---- responses ---- */
@@ -501,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_request_like_openssl),
         cmocka_unit_test(test_request_nonce_like_openssl),
         cmocka_unit_test(test_request_bounds),
+        cmocka_unit_test(test_aia_urls),
         cmocka_unit_test(test_parse_answers),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_parse_damaged),
