@@ -258,7 +258,7 @@ static bool next_url(ocsp_query *q)
             continue;
         }
         if (uv_now(loop) >= q->deadline) {
-            note_failure(q, url, "not tried: revocation.ocsp.timeout was used up by the URLs before it");
+            note_failure(q, url, "not tried: revocation.ocsp_timeout was used up by the URLs before it");
             continue;
         }
         if (start_transfer(q, url))
@@ -317,10 +317,10 @@ static void on_transfer_done(crl_transfer_owner *o, CURLcode rc)
         crl_transfer_error(q->too_big ? CURLE_FILESIZE_EXCEEDED : rc, oserr, q->errbuf, (long)q->fetch.max_redirects,
                            q->set.timeout_ms, q->set.max_response, why, sizeof why);
         if (q->too_big || rc == CURLE_FILESIZE_EXCEEDED)
-            snprintf(why, sizeof why, "too big: more than %zu bytes (revocation.ocsp.max_response_size)",
+            snprintf(why, sizeof why, "too big: more than %zu bytes (revocation.ocsp_max_response_size)",
                      q->set.max_response);
         else if (rc == CURLE_OPERATION_TIMEDOUT)
-            snprintf(why, sizeof why, "timeout: no complete answer within %u ms (revocation.ocsp.timeout)",
+            snprintf(why, sizeof why, "timeout: no complete answer within %u ms (revocation.ocsp_timeout)",
                      q->set.timeout_ms);
         note_failure(q, url, why);
     } else if (status != 200) {
@@ -393,7 +393,7 @@ bool cg_ocsp_check(cg_ocsp_client *c, const mbedtls_x509_crt *cert, const mbedtl
     }
     if (q->nurls == 0) {
         snprintf(a->error, sizeof a->error, "the certificate names no OCSP responder (Authority Information Access) "
-                 "and revocation.ocsp.responder is not set");
+                 "and revocation.ocsp_responder is not set");
         query_free(q);
         return true;
     }

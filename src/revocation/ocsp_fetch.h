@@ -38,7 +38,7 @@ typedef struct cg_ocsp_answer {
     bool from_cache;
     cg_ocsp_entry entry;
     /* !ok: why, URL by URL ("http://ocsp.example/: connection refused; ..."), or why no query was
-     * possible ("the certificate names no OCSP responder") */
+     * possible ("the certificate names no OCSP responder ...") */
     char error[600];
 } cg_ocsp_answer;
 

@@ -45,12 +45,19 @@ static bool worker_parts_start(cg_worker *w, char *err, size_t errcap)
         snprintf(err, errcap, "cannot start the CRL fetcher");
         return false;
     }
+    w->ocsp = cg_ocsp_client_new(w->crl, crl_store_ocsp_cache(w->services->crl));
+    if (!w->ocsp) {
+        snprintf(err, errcap, "cannot start the OCSP client");
+        return false;
+    }
     return true;
 }
 
 static void worker_parts_stop(cg_worker *w)
 {
     cg_backend_pools_free(w);
+    cg_ocsp_client_free(w->ocsp); /* before its fetcher */
+    w->ocsp = NULL;
     if (w->crl)
         cg_crl_fetcher_close(w->crl);
     w->crl = NULL;
