@@ -145,5 +145,36 @@ class TestOCSP(OCSPBase):
         self.assertEqual(OCSP.requests("root"), [])  # the root's CRL answered for the intermediate
 
 
+class TestExplainOCSP(OCSPBase):
+
+    def config(self, policy):
+        path = TMP.join(H.unique("explain") + ".yaml")
+        revocation = {"mode": "fetch", "policy": policy, "ocsp_responder": '"%s"' % OCSP.url()}
+        with open(path, "w") as f:
+            f.write(H.config_yaml(pki=A, port=H.free_port(), log_file=TMP.join("explain.log"),
+                                  backends={"app": BACKEND.port}, revocation=revocation,
+                                  extra="revocation:\n  allowed_schemes: [http]\n"))
+        return path
+
+    def test_explain_names_responder_answer_and_signer(self):
+        p = H.run_certgate(["explain", "--cert", A.crt("revoked"), "-c", self.config("ocsp")], timeout=60)
+        msg = "exit %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, p.stdout, p.stderr)
+        self.assertEqual(p.returncode, 1, msg)
+        for piece in ("OCSP      responder %s answers revoked" % OCSP.url(),
+                      "signed by \"CN=Example Dev Intermediate CA,O=Example,C=US\"",
+                      "result    REVOKED on ", "(OCSP responder %s" % OCSP.url()):
+            self.assertIn(piece, p.stdout, msg)
+        p = H.run_certgate(["explain", "--cert", A.crt("alice"), "-c", self.config("ocsp_then_crl")], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("OCSP      responder %s answers good" % OCSP.url(), p.stdout)
+        self.assertIn("result    not revoked: the OCSP responder %s answers good (signed by \"CN=Example Dev "
+                      "Root CA" % OCSP.url(), p.stdout)
+        # --offline asks no responder.
+        n = len(OCSP.requests())
+        p = H.run_certgate(["explain", "--offline", "--cert", A.crt("alice"), "-c", self.config("ocsp")], timeout=60)
+        self.assertIn("OCSP: not asked (certgate explain --offline)", p.stdout + p.stderr)
+        self.assertEqual(len(OCSP.requests()), n)
+
+
 if __name__ == "__main__":
     unittest.main()
