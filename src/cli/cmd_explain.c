@@ -586,9 +586,9 @@ int cg_cmd_explain(int argc, char **argv)
     }
 
 out:
-    cg_ocsp_client_free(ocsp);
     if (f) {
         cg_crl_fetcher_close(f);
+        cg_ocsp_client_free(ocsp); /* after its fetcher (server.c says why) */
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     if (loop_ready)

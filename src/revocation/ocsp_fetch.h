@@ -53,9 +53,11 @@ struct cg_ocsp_waiter {
     void (*done)(cg_ocsp_waiter *w, const cg_ocsp_answer *a);
 };
 
-/* One per worker, on its CRL fetcher (which must outlive it) and the process's cache. */
+/* One per worker, on its CRL fetcher and the process's cache. */
 cg_ocsp_client *cg_ocsp_client_new(cg_crl_fetcher *f, cg_ocsp_cache *cache);
-/* Ends every query (their waiters are told: "cancelled") and frees the client. */
+/* Ends every query (their waiters are told: "cancelled") and frees the client. At a stop, call it
+ * right after cg_crl_fetcher_close (same loop turn): closing the fetcher ends the queries, and
+ * checks whose CRL jobs it cancels may still ask this client (answered "cancelled" at once). */
 void cg_ocsp_client_free(cg_ocsp_client *c);
 
 /* The status of cert (issued by issuer). True when it is known now: *a filled from the cache, or

@@ -250,8 +250,8 @@ static void env_start(env *e, const responder *r)
 
 static void env_free(env *e)
 {
-    cg_ocsp_client_free(e->client);
     cg_crl_fetcher_close(e->f);
+    cg_ocsp_client_free(e->client);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&e->loop), 0);
     cg_ocsp_cache_free(e->cache);
