@@ -14,6 +14,9 @@
 #include "base/base.h"
 
 #define NONCE_LEN 16
+/* RFC 5019 2.1.1: a request whose GET URL fits in 255 bytes goes by GET (HTTP caches, CDNs
+ * in front of responders can answer it); a longer one by POST. */
+#define GET_URL_MAX 255
 
 struct ocsp_query {
     crl_transfer_owner owner;     /* first: CURLOPT_PRIVATE of its transfer */
@@ -189,7 +192,27 @@ static const char *url_refusal(const crl_store_settings *s, const char *url)
     return "skipped: unsupported scheme (OCSP is asked over http or https)";
 }
 
-/* RFC 6960 A.1: POST, the DER request as the body. */
+/* RFC 6960 A.1: GET {url}/{url-encoding of the base64 of the DER request} into out; false when
+ * it would be longer than GET_URL_MAX. */
+static bool get_url(const ocsp_query *q, const char *url, char *out, size_t cap)
+{
+    char b64[CG_OCSP_REQUEST_MAX * 4 / 3 + 8];
+    size_t n = cg_base64_encode(q->req, q->req_len, b64, sizeof b64);
+    size_t len = (size_t)snprintf(out, cap, "%s%s", url, url[0] && url[strlen(url) - 1] == '/' ? "" : "/");
+    if (n == 0 || len >= cap)
+        return false;
+    for (size_t i = 0; i < n && len + 3 < cap; i++) {
+        char c = b64[i];
+        if (c == '+' || c == '/' || c == '=')
+            len += (size_t)snprintf(out + len, cap - len, "%%%02X", (unsigned char)c);
+        else
+            out[len++] = c;
+    }
+    out[len] = '\0';
+    return len <= GET_URL_MAX;
+}
+
+/* RFC 6960 A.1: GET for small requests, else POST with the DER request as the body. */
 static bool start_transfer(ocsp_query *q, const char *url)
 {
     uv_loop_t *loop = crl_fetcher_loop(q->c->f);
@@ -207,9 +230,11 @@ static bool start_transfer(ocsp_query *q, const char *url)
     CURL *e = curl_easy_init();
     if (!e)
         return false;
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/ocsp-request");
-    struct curl_slist *h2 = h ? curl_slist_append(h, "Accept: application/ocsp-response") : NULL;
-    if (!h2 || curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+    char get[GET_URL_MAX + 8];
+    bool by_get = get_url(q, url, get, sizeof get);
+    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/ocsp-response");
+    struct curl_slist *h2 = h && !by_get ? curl_slist_append(h, "Content-Type: application/ocsp-request") : h;
+    if (!h2 || curl_easy_setopt(e, CURLOPT_URL, by_get ? get : url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protos) != CURLE_OK) {
         curl_slist_free_all(h);
@@ -221,8 +246,10 @@ static bool start_transfer(ocsp_query *q, const char *url)
     q->too_big = false;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &q->owner);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h2);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->req);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)q->req_len);
+    if (!by_get) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->req);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)q->req_len);
+    }
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, q->errbuf);

@@ -1,5 +1,6 @@
 /* OCSP queries: the status of one certificate asked of its responders (a configured override,
- * else the certificate's AIA id-ad-ocsp URLs), URL after URL, by HTTP POST (RFC 6960 A.1) through
+ * else the certificate's AIA id-ad-ocsp URLs), URL after URL, by HTTP GET when the request's URL
+ * fits in 255 bytes, else POST (RFC 6960 A.1, RFC 5019 2.1.1), through
  * the CRL fetcher's libcurl multi on the worker's loop (crl_fetch.h: one transfer machinery for
  * both), never blocking it. Answers are parsed and verified (ocsp_msg.h, ocsp_verify.h) and kept
  * in the process-wide cache (ocsp_cache.h) until their nextUpdate. Checks of the same

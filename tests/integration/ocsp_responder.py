@@ -5,7 +5,7 @@ bound to loopback only.
     r = OCSPResponder(pki, tmp_dir).start()
     r.url(), r.requests("intermediate"), r.mode = "forged" | "unknown" | "normal", r.stop()
 
-Each POSTed request is answered by the CA it names (its CertID's issuer name and key hashes, one
+Each request (GET /<url-encoded base64> or POST, RFC 6960 A.1) is answered by the CA it names (its CertID's issuer name and key hashes, one
 of pki's CAs, found by comparing with a request openssl made for that CA), signed by that CA
 itself from its openssl database (state/CA/index.txt of certs-dev/gen.sh), valid 1 day.
 Modes: normal; forged (signed by the PKI's rogue key under a certificate with the CA's very
@@ -13,8 +13,10 @@ name: what an attacker on the path would answer); unknown (an empty index: every
 unknown). Standard library only; needs the openssl command.
 """
 
+import base64
 import os
 import subprocess
+import urllib.parse
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +41,7 @@ class OCSPResponder:
         self.mode = "normal"
         self.lock = threading.Lock()
         self._requests = []
+        self.methods = []
         self.hashes = {}
         for ca in cas:
             req = os.path.join(self.tmp, "probe-%s.der" % ca)
@@ -65,6 +68,7 @@ class OCSPResponder:
     def reset(self):
         with self.lock:
             self._requests = []
+            self.methods = []
         self.mode = "normal"
 
     def start(self):
@@ -118,6 +122,13 @@ class OCSPResponder:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def do_GET(self):
+        try:
+            body = base64.b64decode(urllib.parse.unquote(self.path.rsplit("/", 1)[-1]), validate=True)
+        except ValueError:
+            body = b""
+        self._answer("GET", body)
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n)
@@ -126,6 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        self._answer("POST", body)
+
+    def _answer(self, method, body):
+        with self.server.responder.lock:
+            self.server.responder.methods.append(method)
         out = self.server.responder.answer(body)
         try:
             self.send_response(200)

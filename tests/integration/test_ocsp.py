@@ -75,6 +75,7 @@ class TestOCSP(OCSPBase):
         self.assert_status(self.get("alice"), 200)
         self.assertEqual(OCSP.requests("intermediate"), ["intermediate"])
         self.assertEqual(OCSP.requests("root"), ["root"])
+        self.assertEqual(OCSP.methods, ["GET", "GET"])  # small requests: GET (RFC 5019 2.1.1)
         self.assertEqual(SRV.requests("intermediate.crl"), [])
         self.cg.wait_log(event="ocsp_answer", responder=OCSP.url(), status="good")
         # Cached until nextUpdate: the next connection asks nobody.

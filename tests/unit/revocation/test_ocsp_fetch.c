@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mbedtls/base64.h>
+
 #include "base/file.h"
 #include "base/log.h"
 #include "revocation/ocsp_fetch.h"
@@ -78,6 +80,7 @@ typedef struct responder {
     answer_mode mode;
     char dir[64];
     char content_type[128]; /* of the last request */
+    char method[8];         /* of the last request */
     int hang_fd;
 } responder;
 
@@ -147,9 +150,33 @@ static void *responder_main(void *arg)
                 break;
         }
         atomic_fetch_add(&r->requests, 1);
+        r->content_type[0] = '\0';
         char *ct = strcasestr(buf, "\r\nContent-Type:");
         if (ct)
             sscanf(ct + 15, " %127[^\r\n]", r->content_type);
+        sscanf(buf, "%7s", r->method);
+        /* GET /<url-encoded base64 of the DER request> (RFC 6960 A.1) */
+        unsigned char get_req[1024];
+        if (strcmp(r->method, "GET") == 0) {
+            char b64[1024];
+            size_t k = 0;
+            for (const char *p = strchr(buf, '/') + 1; *p && *p != ' ' && k + 1 < sizeof b64; p++) {
+                unsigned v;
+                if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1) {
+                    b64[k++] = (char)v;
+                    p += 2;
+                } else {
+                    b64[k++] = *p;
+                }
+            }
+            size_t n = 0;
+            if (mbedtls_base64_decode(get_req, sizeof get_req, &n, (unsigned char *)b64, k) == 0) {
+                body = (char *)get_req;
+                want = n;
+            } else {
+                body = NULL;
+            }
+        }
         char head[256];
         unsigned char *resp = NULL;
         size_t resp_len = 0;
@@ -312,7 +339,8 @@ static void test_answers(void **state)
     assert_non_null(strstr(r.a.entry.signer, "OCSP Responder"));
     assert_non_null(strstr(r.a.entry.signer, "(delegated responder)"));
     assert_true(r.a.entry.next_update > r.a.entry.this_update);
-    assert_string_equal(srv.content_type, "application/ocsp-request");
+    assert_string_equal(srv.method, "GET"); /* a small request: GET (RFC 5019 2.1.1) */
+    assert_string_equal(srv.content_type, "");
     assert_int_equal(atomic_load(&srv.requests), 1);
 
     /* Cached until nextUpdate: no second request. */
@@ -332,6 +360,18 @@ static void test_answers(void **state)
     assert_int_equal(r.a.entry.status, CG_OCSP_UNKNOWN);
     assert_int_equal(atomic_load(&srv.requests), 3);
     assert_int_equal(cg_ocsp_cache_count(e.cache), 3);
+    env_free(&e);
+
+    /* A responder URL so long that the GET URL would pass 255 bytes: POST. */
+    env_start(&e, &srv);
+    char long_url[300];
+    snprintf(long_url, sizeof long_url, "http://127.0.0.1:%d/%0150d", srv.port, 0);
+    e.set.responder = long_url;
+    check(&e, &good, &r);
+    assert_true(r.a.ok);
+    assert_int_equal(r.a.entry.status, CG_OCSP_GOOD);
+    assert_string_equal(srv.method, "POST");
+    assert_string_equal(srv.content_type, "application/ocsp-request");
     env_free(&e);
     responder_stop(&srv);
 }
