@@ -197,6 +197,8 @@ static const char *url_refusal(const crl_store_settings *s, const char *url)
 static bool get_url(const ocsp_query *q, const char *url, char *out, size_t cap)
 {
     char b64[CG_OCSP_REQUEST_MAX * 4 / 3 + 8];
+    if (strchr(url, '?'))
+        return false; /* a path cannot follow a query: POST */
     size_t n = cg_base64_encode(q->req, q->req_len, b64, sizeof b64);
     size_t len = (size_t)snprintf(out, cap, "%s%s", url, url[0] && url[strlen(url) - 1] == '/' ? "" : "/");
     if (n == 0 || len >= cap)

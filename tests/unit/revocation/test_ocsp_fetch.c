@@ -373,6 +373,16 @@ static void test_answers(void **state)
     assert_string_equal(srv.method, "POST");
     assert_string_equal(srv.content_type, "application/ocsp-request");
     env_free(&e);
+
+    /* A responder URL with a query: POST (a path cannot follow it). */
+    env_start(&e, &srv);
+    snprintf(long_url, sizeof long_url, "http://127.0.0.1:%d/ocsp?ca=1", srv.port);
+    e.set.responder = long_url;
+    check(&e, &revoked, &r);
+    assert_true(r.a.ok);
+    assert_int_equal(r.a.entry.status, CG_OCSP_REVOKED);
+    assert_string_equal(srv.method, "POST");
+    env_free(&e);
     responder_stop(&srv);
 }
 
