@@ -39,9 +39,8 @@ struct crl_job {
     /* the transfer in progress */
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
-    unsigned char *body;
-    size_t body_len, body_cap;
-    bool too_big, is_ldap, is_http;
+    crl_body body;
+    bool is_ldap, is_http;
     uint64_t started;
     bool working;                 /* parsing on the thread pool */
     /* results */
@@ -192,7 +191,7 @@ static void job_free(job *j)
     cg_strv_free(j->urls, j->nurls);
     free(j->issuer_dn);
     free(j->spki);
-    free(j->body);
+    free(j->body.p);
     free(j);
 }
 
@@ -273,19 +272,23 @@ static void job_finish(job *j)
     (void)f;
 }
 
+size_t crl_body_append(crl_body *b, const void *p, size_t n, uint64_t max)
+{
+    if (b->len + n > max) {
+        b->too_big = true;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (!cg_vec_reserve(b->p, b->cap, b->len + n, 4096))
+        return 0;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return n;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     job *j = ud;
-    size_t len = size * n;
-    if (j->body_len + len > j->set.max_crl_size) {
-        j->too_big = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (!cg_vec_reserve(j->body, j->body_cap, j->body_len + len, 64 * 1024))
-        return 0;
-    memcpy(j->body + j->body_len, p, len);
-    j->body_len += len;
-    return len;
+    return crl_body_append(&j->body, p, size * n, j->set.max_crl_size);
 }
 
 static bool starts_with_ci(const char *s, const char *prefix)
@@ -341,8 +344,8 @@ static bool start_transfer(job *j, const char *url)
     if (redir[0])
         redir[strlen(redir) - 1] = '\0';
     j->errbuf[0] = '\0';
-    j->body_len = 0;
-    j->too_big = false;
+    j->body.len = 0;
+    j->body.too_big = false;
     bool follow = j->set.max_redirects > 0 && redir[0];
     if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
@@ -571,18 +574,18 @@ static void transfer_done(job *j, CURLcode rc)
     cg_crl_attempt *a = j->nattempts ? &j->attempts[j->nattempts - 1] : NULL;
     if (a) {
         a->ms = (uint32_t)(us / 1000);
-        a->bytes = j->body_len;
+        a->bytes = j->body.len;
         a->status = j->is_http ? (int)status : 0;
     }
     char why[300];
-    if (rc == CURLE_WRITE_ERROR && !j->too_big) {
+    if (rc == CURLE_WRITE_ERROR && !j->body.too_big) {
         if (a)
             snprintf(a->result, sizeof a->result, "out of memory while receiving the CRL");
         crl_job_next(j);
         return;
     }
     if (rc != CURLE_OK) {
-        if (j->too_big)
+        if (j->body.too_big)
             rc = CURLE_FILESIZE_EXCEEDED;
         crl_transfer_error(rc, oserr, j->errbuf, (long)j->set.max_redirects, j->set.fetch_timeout_ms,
                            j->set.max_crl_size, why, sizeof why);
@@ -611,10 +614,9 @@ static void transfer_done(job *j, CURLcode rc)
     }
     w->req.data = w;
     w->j = j;
-    w->body = j->body;
-    w->len = j->body_len;
-    j->body = NULL;
-    j->body_len = j->body_cap = 0;
+    w->body = j->body.p;
+    w->len = j->body.len;
+    j->body = (crl_body){ 0 };
     if (uv_queue_work(f->loop, &w->req, parse_run, parse_done) != 0) {
         free(w->body);
         free(w);

@@ -71,6 +71,16 @@ struct crl_transfer_owner {
     void (*cancel)(crl_transfer_owner *o);
     crl_transfer_owner *next, *prev; /* the fetcher's list of tracked owners */
 };
+/* A transfer's answer so far (the write callback's buffer). */
+typedef struct crl_body {
+    unsigned char *p;
+    size_t len, cap;
+    bool too_big;      /* more than the limit came: the transfer was aborted */
+} crl_body;
+/* Appends n bytes (libcurl's write callback): n, or 0 to abort the transfer when the body would
+ * pass max bytes (too_big set) or memory runs out. */
+size_t crl_body_append(crl_body *b, const void *p, size_t n, uint64_t max);
+
 /* Tracks o until it ends (crl_fetcher_untrack), so that closing the fetcher cancels it. */
 void crl_fetcher_track(cg_crl_fetcher *f, crl_transfer_owner *o);
 void crl_fetcher_untrack(cg_crl_fetcher *f, crl_transfer_owner *o);

@@ -38,9 +38,7 @@ struct ocsp_query {
     CURL *easy;
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
-    unsigned char *body;
-    size_t body_len, body_cap;
-    bool too_big;
+    crl_body body;
     /* the outcome */
     cg_ocsp_answer ans;
     size_t err_len;
@@ -87,7 +85,7 @@ static void query_free(ocsp_query *q)
     for (size_t i = 0; i < q->nurls; i++)
         free(q->urls[i]);
     mbedtls_x509_crt_free(&q->issuer);
-    free(q->body);
+    free(q->body.p);
     free(q);
 }
 
@@ -170,16 +168,7 @@ void cg_ocsp_waiter_cancel(cg_ocsp_waiter *w)
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     ocsp_query *q = ud;
-    size_t len = size * n;
-    if (q->body_len + len > q->set.max_response) {
-        q->too_big = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (!cg_vec_reserve(q->body, q->body_cap, q->body_len + len, 4096))
-        return 0;
-    memcpy(q->body + q->body_len, p, len);
-    q->body_len += len;
-    return len;
+    return crl_body_append(&q->body, p, size * n, q->set.max_response);
 }
 
 /* Why url is not asked at all, or NULL when it may be. */
@@ -244,8 +233,8 @@ static bool start_transfer(ocsp_query *q, const char *url)
         return false;
     }
     q->errbuf[0] = '\0';
-    q->body_len = 0;
-    q->too_big = false;
+    q->body.len = 0;
+    q->body.too_big = false;
     curl_easy_setopt(e, CURLOPT_PRIVATE, &q->owner);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h2);
     if (!by_get) {
@@ -302,7 +291,7 @@ static bool take_answer(ocsp_query *q, const char *url)
 {
     cg_ocsp_response r;
     char err[400];
-    if (!cg_ocsp_response_parse(q->body, q->body_len, &q->id, &r, err, sizeof err)) {
+    if (!cg_ocsp_response_parse(q->body.p, q->body.len, &q->id, &r, err, sizeof err)) {
         note_failure(q, url, err);
         return false;
     }
@@ -340,12 +329,12 @@ static void on_transfer_done(crl_transfer_owner *o, CURLcode rc)
     curl_easy_getinfo(q->easy, CURLINFO_OS_ERRNO, &oserr);
     stop_transfer(q);
     char why[300];
-    if (rc == CURLE_WRITE_ERROR && !q->too_big) {
+    if (rc == CURLE_WRITE_ERROR && !q->body.too_big) {
         note_failure(q, url, "out of memory while receiving the answer");
     } else if (rc != CURLE_OK) {
-        crl_transfer_error(q->too_big ? CURLE_FILESIZE_EXCEEDED : rc, oserr, q->errbuf, (long)q->fetch.max_redirects,
-                           q->set.timeout_ms, q->set.max_response, why, sizeof why);
-        if (q->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        crl_transfer_error(q->body.too_big ? CURLE_FILESIZE_EXCEEDED : rc, oserr, q->errbuf,
+                           (long)q->fetch.max_redirects, q->set.timeout_ms, q->set.max_response, why, sizeof why);
+        if (q->body.too_big || rc == CURLE_FILESIZE_EXCEEDED)
             snprintf(why, sizeof why, "too big: more than %zu bytes (revocation.ocsp_max_response_size)",
                      q->set.max_response);
         else if (rc == CURLE_OPERATION_TIMEDOUT)

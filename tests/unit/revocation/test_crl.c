@@ -981,24 +981,14 @@ static void http_start(http_server *s, const unsigned char *body, size_t len)
     s->body = malloc(len);
     memcpy(s->body, body, len);
     s->body_len = len;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 64), 0);
-    socklen_t al = sizeof a;
-    getsockname(s->fd, (struct sockaddr *)&a, &al);
-    s->port = ntohs(a.sin_port);
+    s->fd = fx_listen_loopback(&s->port);
     pthread_create(&s->thread, NULL, http_main, s);
 }
 
 static void http_stop(http_server *s)
 {
     atomic_store(&s->stop, true);
-    int c = socket(AF_INET, SOCK_STREAM, 0); /* wakes accept() */
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    connect(c, (struct sockaddr *)&a, sizeof a);
-    close(c);
+    fx_poke_port(s->port); /* wakes accept() */
     pthread_join(s->thread, NULL);
     close(s->fd);
     if (s->hang_fd >= 0)

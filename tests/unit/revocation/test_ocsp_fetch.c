@@ -210,24 +210,14 @@ static void responder_start(responder *r, answer_mode mode)
     r->mode = mode;
     r->hang_fd = -1;
     assert_non_null(fx_tmpdir(r->dir, sizeof r->dir, "ocsp"));
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(r->fd, 64), 0);
-    socklen_t al = sizeof a;
-    getsockname(r->fd, (struct sockaddr *)&a, &al);
-    r->port = ntohs(a.sin_port);
+    r->fd = fx_listen_loopback(&r->port);
     pthread_create(&r->thread, NULL, responder_main, r);
 }
 
 static void responder_stop(responder *r)
 {
     atomic_store(&r->stop, true);
-    int c = socket(AF_INET, SOCK_STREAM, 0); /* wakes accept() */
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    connect(c, (struct sockaddr *)&a, sizeof a);
-    close(c);
+    fx_poke_port(r->port); /* wakes accept() */
     pthread_join(r->thread, NULL);
     close(r->fd);
     if (r->hang_fd >= 0)
