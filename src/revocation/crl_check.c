@@ -70,7 +70,7 @@ struct cg_crl_check {
     int busy; /* evaluating: completion waits */
     bool done;
     int nitems;
-    item items[]; /* one per certificate but the anchor (an item is ~8 KiB) */
+    item items[]; /* one per certificate but the anchor (an item is ~9.5 KiB) */
 };
 
 static const char *mode_name(cg_revocation_mode m)

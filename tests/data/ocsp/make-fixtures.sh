@@ -3,7 +3,7 @@
 # responder the tests compare certgate with. The files are committed; rerun this only to change
 # them (their times move: the tests read thisUpdate from the responses, never from the clock).
 #
-#   ca.crt            an EC P-256 CA (its key stays here as ca.key: fixtures only)
+#   ca.crt            an EC P-256 CA (its key is deleted at the end: the responses signed by it are made here)
 #   good.crt          serial 0x1001, valid in the index
 #   revoked.crt       serial 0x1002, revoked (keyCompromise) in the index
 #   unknown.crt       serial 0x1003, not in the index
