@@ -301,6 +301,16 @@ static void print_report(const cg_crl_report *r, const mbedtls_x509_crt *const *
         }
         print_crl("CRL", &c->base);
         print_crl("delta CRL", &c->delta);
+        if (c->ocsp.responder[0]) {
+            char tu[40], nu[40];
+            cg_fmt_time_utc(c->ocsp.this_update, tu, sizeof tu);
+            if (c->ocsp.next_update)
+                cg_fmt_time_utc(c->ocsp.next_update, nu, sizeof nu);
+            else
+                snprintf(nu, sizeof nu, "(none)");
+            printf("      OCSP      responder %s answers %s\n", c->ocsp.responder, cg_ocsp_status_name(c->ocsp.status));
+            printf("      %-9s signed by \"%s\", thisUpdate %s, nextUpdate %s\n", "", c->ocsp.signer, tu, nu);
+        }
         printf("      result    %s\n", c->summary);
     }
 }
@@ -331,6 +341,7 @@ int cg_cmd_explain(int argc, char **argv)
     uv_loop_t loop;
     bool loop_ready = false;
     cg_crl_fetcher *f = NULL;
+    cg_ocsp_client *ocsp = NULL;
     int err;
 
     /* The listener and its settings. */
@@ -503,6 +514,10 @@ int cg_cmd_explain(int argc, char **argv)
         /* The verify policy explain judged the chain with (the listener's, or
          * the one --ca built): a one-certificate chain is rebuilt with it. */
         cg_crl_policy_from(&rpolicy, &l, policy);
+        /* OCSP is asked like the server asks it, unless --offline. */
+        if (!o.offline && l.revocation.policy != CG_REVPOLICY_CRL)
+            ocsp = cg_ocsp_client_new(f, crl_store_ocsp_cache(store));
+        rpolicy.ocsp = ocsp;
         cg_crl_check_chain_report(f, &rpolicy, chain, n, on_rev, &w, &report);
         /* Transfers, timers and thread-pool work keep the loop alive until the answer. */
         while (!w.done && uv_run(&loop, UV_RUN_ONCE))
@@ -573,6 +588,7 @@ int cg_cmd_explain(int argc, char **argv)
 out:
     if (f) {
         cg_crl_fetcher_close(f);
+        cg_ocsp_client_free(ocsp); /* after its fetcher (server.c says why) */
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     if (loop_ready)

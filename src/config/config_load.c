@@ -101,6 +101,9 @@ static cg_config *config_new(void)
         .allow_https = false,
         .allow_ldap = true,
         .refresh_before_s = 600,
+        .ocsp_timeout_ms = 5000,
+        .ocsp_max_response = 64u << 10,
+        .ocsp_nonce = false,
     };
     /* Used only when the section is present (enabled). */
     cfg->kerberos = (cg_kerberos_cfg){

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 
@@ -13,6 +14,10 @@
 #define CG_CRL_REDIRECTS_MAX      10u
 #define CG_CRL_REFRESH_MAX_MS     (7u * 24u * 3600u * 1000u)   /* CRLs are rarely valid longer */
 #define CG_STALE_GRACE_MAX_MS     (30u * 24u * 3600u * 1000u)
+#define CG_OCSP_TIMEOUT_MIN_MS    100u
+#define CG_OCSP_TIMEOUT_MAX_MS    (60u * 1000u)
+#define CG_OCSP_SIZE_MIN          512u
+#define CG_OCSP_SIZE_MAX          (1024u * 1024u)
 
 /* allowed_schemes: a list of http, https, ldap. Replaces the default set
  * only when the whole list is valid. */
@@ -73,8 +78,9 @@ static void parse_allowed_schemes(cg_loader *ld, const cg_map *m)
 
 void cg_config_parse_revocation(cg_loader *ld, const cg_map *root)
 {
-    static const char *const keys[] = { "cache_dir", "fetch_timeout", "max_crl_size",
-                                        "max_redirects", "allowed_schemes", "refresh_before", NULL };
+    static const char *const keys[] = { "cache_dir", "fetch_timeout", "max_crl_size", "max_redirects",
+                                        "allowed_schemes", "refresh_before", "ocsp_timeout",
+                                        "ocsp_max_response_size", "ocsp_nonce", NULL };
     cg_revocation_cfg *r = &ld->cfg->revocation;
     cg_map m;
     if (!cg_loader_open_section(ld, root, "revocation", keys, "in revocation", &m))
@@ -90,6 +96,31 @@ void cg_config_parse_revocation(cg_loader *ld, const cg_map *root)
     cg_loader_get_uint(ld, &m, "max_redirects", 0, CG_CRL_REDIRECTS_MAX, &r->max_redirects);
     parse_allowed_schemes(ld, &m);
     cg_loader_get_seconds(ld, &m, "refresh_before", 0, CG_CRL_REFRESH_MAX_MS, &r->refresh_before_s);
+    cg_loader_get_duration(ld, &m, "ocsp_timeout", CG_OCSP_TIMEOUT_MIN_MS, CG_OCSP_TIMEOUT_MAX_MS,
+                           &r->ocsp_timeout_ms);
+    cg_loader_get_size(ld, &m, "ocsp_max_response_size", CG_OCSP_SIZE_MIN, CG_OCSP_SIZE_MAX, &r->ocsp_max_response);
+    cg_yaml_get_bool(&ld->y, m.node, m.path, "ocsp_nonce", &r->ocsp_nonce);
+}
+
+/* ocsp_responder: an http:// or https:// URL without spaces or control characters. */
+static void parse_ocsp_responder(cg_loader *ld, const cg_map *m, cg_listener_revocation *r)
+{
+    static const char expect[] = "an http:// or https:// URL of an OCSP responder";
+    yaml_node_t *n;
+    const char *s;
+    char path[256];
+    if (cg_loader_get_string(ld, m, "ocsp_responder", expect, &n, &s) != CG_YAML_SET)
+        return;
+    cg_yaml_key_path(m->path, "ocsp_responder", path, sizeof path);
+    bool scheme = strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+    bool clean = strlen(s) == n->data.scalar.length && strlen(s) <= 2048;
+    for (const char *p = s; clean && *p; p++)
+        clean = *p > 0x20 && *p < 0x7f;
+    if (!scheme || !clean || !strstr(s, "://")[3]) {
+        cg_yaml_error(&ld->y, n, "%s: expected %s, got \"%.200s\"", path, expect, s);
+        return;
+    }
+    r->ocsp_responder = cg_loader_strdup(ld, s);
 }
 
 /* crl_files: files or directories, which must exist now (a typo would
@@ -146,8 +177,9 @@ static cg_got parse_crl_files(cg_loader *ld, const cg_map *m, cg_listener_revoca
 void cg_config_parse_listener_revocation(cg_loader *ld, const cg_map *lm, const char *ldesc,
                                          cg_listener_cfg *l)
 {
-    static const char *const keys[] = { "mode", "crl_files", "stale_grace", NULL };
+    static const char *const keys[] = { "mode", "crl_files", "stale_grace", "policy", "ocsp_responder", NULL };
     static const char *const modes[] = { "fetch", "cache-only", "off", NULL };
+    static const char *const policies[] = { "crl", "ocsp", "ocsp_then_crl", "crl_then_ocsp", NULL };
     cg_listener_revocation *r = &l->revocation;
     char where[192], path[256];
     cg_map m;
@@ -162,8 +194,15 @@ void cg_config_parse_listener_revocation(cg_loader *ld, const cg_map *lm, const 
     yaml_node_t *mn = cg_yaml_map_get(&ld->y, m.node, "mode", NULL);
     cg_got gotf = parse_crl_files(ld, &m, r);
     cg_loader_get_seconds(ld, &m, "stale_grace", 0, CG_STALE_GRACE_MAX_MS, &r->stale_grace_s);
+    int policy;
+    if (cg_loader_get_enum(ld, &m, "policy", policies, &policy) == CG_YAML_SET)
+        r->policy = (cg_revocation_policy)policy;
+    parse_ocsp_responder(ld, &m, r);
 
     cg_yaml_key_path(m.path, "mode", path, sizeof path);
+    if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_CACHE_ONLY && r->policy != CG_REVPOLICY_CRL)
+        cg_yaml_error(&ld->y, mn, "%s: cache-only does not fetch, and OCSP answers are fetched (revocation.policy "
+                      "%s needs mode fetch; expected mode fetch, or policy crl)", path, policies[r->policy]);
     if (gotm == CG_YAML_SET && r->mode == CG_REVOCATION_CACHE_ONLY && gotf != CG_YAML_BAD && r->ncrl_files == 0)
         cg_yaml_error(&ld->y, mn, "%s: cache-only needs crl_files (without them no CRL can be obtained and "
                       "every client certificate is refused; expected crl_files: [file or directory, ...])",

@@ -52,6 +52,7 @@ static void free_listener(cg_listener_cfg *l, const cg_config_builders *b)
     for (size_t i = 0; i < l->revocation.ncrl_files; i++)
         free(l->revocation.crl_files[i]);
     free(l->revocation.crl_files);
+    free(l->revocation.ocsp_responder);
     free(l->mapping_file);
     for (size_t i = 0; i < l->nstrip_headers; i++)
         free(l->strip_headers[i]);

@@ -59,8 +59,18 @@ typedef struct cg_route {
 
 typedef enum { CG_REVOCATION_FETCH, CG_REVOCATION_CACHE_ONLY, CG_REVOCATION_OFF } cg_revocation_mode;
 
+/* revocation.policy: which sources answer, in which order (CryptoAPI's is OCSP, then CRLs). */
+typedef enum {
+    CG_REVPOLICY_CRL,
+    CG_REVPOLICY_OCSP,
+    CG_REVPOLICY_OCSP_THEN_CRL,
+    CG_REVPOLICY_CRL_THEN_OCSP,
+} cg_revocation_policy;
+
 typedef struct cg_listener_revocation {
     cg_revocation_mode mode;
+    cg_revocation_policy policy;
+    char *ocsp_responder;       /* revocation.ocsp_responder: instead of the certificates' AIA; NULL */
     char **crl_files;           /* files or directories (resolved paths) */
     size_t ncrl_files;
     uint32_t stale_grace_s;
@@ -169,6 +179,9 @@ typedef struct cg_revocation_cfg {
     uint32_t max_redirects;
     bool allow_http, allow_https, allow_ldap;
     uint32_t refresh_before_s;
+    uint32_t ocsp_timeout_ms;      /* one OCSP query, every responder URL */
+    uint32_t ocsp_max_response;    /* bytes */
+    bool ocsp_nonce;
 } cg_revocation_cfg;
 
 /* One realm of kerberos.realms: a trusted domain or forest (or the proxy's

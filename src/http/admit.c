@@ -102,6 +102,7 @@ static bool check_revocation(cg_client *cl)
     cl->crl_generation = cg_crl_store_generation(c->w->services->crl);
     cg_crl_policy policy;
     cg_crl_policy_from(&policy, l, l->tls ? cg_tls_server_policy(l->tls) : NULL);
+    policy.ocsp = c->w->ocsp;
     /* The callback may run before this returns (all CRLs cached). */
     cl->checking = true;
     cg_crl_check *chk = cg_crl_check_chain(c->w->crl, &policy, cl->chain, cl->chain_len, on_revocation, cl);

@@ -90,6 +90,7 @@ struct cg_worker {
     size_t npools;
     uint64_t pool_generation;        /* bumped when pools are rebuilt */
     struct cg_crl_fetcher *crl;      /* this loop's CRL transfers (crl_fetch.h) */
+    struct cg_ocsp_client *ocsp;     /* this loop's OCSP queries, on crl's transfers (ocsp_fetch.h) */
 
     uv_prepare_t flush_prepare;      /* flushes coalesced output before polling */
 

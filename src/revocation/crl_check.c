@@ -1,8 +1,10 @@
 /* The chain check (crl_check.h): one per connection verdict. Each
- * certificate but the anchor is an item that finds its CRL (and delta CRL)
- * in the store, or waits for the fetcher to bring one, then decides good,
- * revoked or unknown; the check answers once every item has, or at once when
- * a certificate is revoked.
+ * certificate but the anchor is an item that asks its sources in the order of
+ * revocation.policy: its CRL (and delta CRL) from the store, or waiting for
+ * the fetcher to bring one; its OCSP responder (answer cached, or waiting for
+ * the query). A source that cannot tell (unknown) hands over to the next; the
+ * item decides good, revoked or unknown; the check answers once every item
+ * has, or at once when a certificate is revoked.
  */
 #include "crl_check.h"
 
@@ -16,12 +18,21 @@
 #include "base/base.h"
 
 typedef enum { IT_EVAL, IT_WAIT, IT_GOOD, IT_REVOKED, IT_UNKNOWN } it_state;
+typedef enum { SRC_CRL, SRC_OCSP } source;
+
+/* Answers without nextUpdate are accepted (and cached) this long after their thisUpdate. */
+#define OCSP_NO_NEXT_UPDATE_MAX_AGE_S 3600
 
 typedef struct item item;
 
 struct item {
     cg_crl_check *chk;
     crl_waiter waiter;        /* on the job it waits for */
+    cg_ocsp_waiter ocsp_waiter; /* on the OCSP query it waits for */
+    int step;                 /* chk->steps[step] is the source asked now */
+    bool via_ocsp;            /* the verdict is ocsp's */
+    cg_ocsp_entry ocsp;
+    char before[700];         /* what the sources before this one said (they could not tell) */
     int depth;
     const mbedtls_x509_crt *cert, *issuer;
     unsigned char id[32];     /* the issuer's id: SHA-256(subject || key) */
@@ -49,16 +60,33 @@ struct cg_crl_check {
     cg_revocation_mode mode;
     uint32_t stale_grace_s, refresh_before_s;
     bool allow_weak;
+    cg_revocation_policy policy;
+    source steps[2];
+    int nsteps;
+    cg_ocsp_client *ocsp;
+    cg_ocsp_settings ocsp_set;
+    char *ocsp_responder;
     const mbedtls_x509_crt *chain[CG_CRL_MAX_CHAIN];
     int busy; /* evaluating: completion waits */
     bool done;
     int nitems;
-    item items[]; /* one per certificate but the anchor (an item is ~8 KiB) */
+    item items[]; /* one per certificate but the anchor (an item is ~9.5 KiB) */
 };
 
 static const char *mode_name(cg_revocation_mode m)
 {
     return m == CG_REVOCATION_FETCH ? "fetch" : m == CG_REVOCATION_CACHE_ONLY ? "cache-only" : "off";
+}
+
+static const char *policy_name(cg_revocation_policy p)
+{
+    switch (p) {
+    case CG_REVPOLICY_CRL: return "crl";
+    case CG_REVPOLICY_OCSP: return "ocsp";
+    case CG_REVPOLICY_OCSP_THEN_CRL: return "ocsp_then_crl";
+    case CG_REVPOLICY_CRL_THEN_OCSP: return "crl_then_ocsp";
+    }
+    return "?";
 }
 
 static int cmp_number(const unsigned char *a, size_t al, const unsigned char *b, size_t bl)
@@ -319,9 +347,97 @@ out:
     crl_cands_free(dc, nd);
 }
 
+/* ---- OCSP ---- */
+
+static void item_ocsp_answer(item *it, const cg_ocsp_answer *a)
+{
+    if (!a->ok) {
+        it->st = IT_UNKNOWN;
+        snprintf(it->reasons, sizeof it->reasons, "OCSP: %s", a->error);
+        return;
+    }
+    it->ocsp = a->entry;
+    if (a->entry.status == CG_OCSP_UNKNOWN) {
+        it->st = IT_UNKNOWN;
+        snprintf(it->reasons, sizeof it->reasons,
+                 "OCSP: the responder %s answers \"unknown\" (it does not know the certificate; signed by \"%s\")",
+                 a->entry.responder, a->entry.signer);
+        return;
+    }
+    it->via_ocsp = true;
+    if (a->entry.status == CG_OCSP_REVOKED) {
+        it->st = IT_REVOKED;
+        it->revoked_at = a->entry.revoked_at;
+        it->reason = a->entry.reason < 0 ? CRL_REASON_NONE : a->entry.reason;
+    } else {
+        it->st = IT_GOOD;
+    }
+}
+
+static void item_after(item *it);
+static bool check_maybe_done(cg_crl_check *chk);
+
+static void item_ocsp_done(cg_ocsp_waiter *w, const cg_ocsp_answer *a)
+{
+    item *it = (item *)((char *)w - offsetof(item, ocsp_waiter));
+    cg_crl_check *chk = it->chk;
+    chk->busy++;
+    item_ocsp_answer(it, a);
+    item_after(it);
+    chk->busy--;
+    check_maybe_done(chk);
+}
+
+static void item_ocsp(item *it)
+{
+    cg_crl_check *chk = it->chk;
+    cg_ocsp_answer a;
+    if (!chk->ocsp) {
+        it->st = IT_UNKNOWN;
+        snprintf(it->reasons, sizeof it->reasons, "OCSP: not asked (certgate explain --offline)");
+        return;
+    }
+    it->ocsp_waiter.done = item_ocsp_done;
+    if (!cg_ocsp_check(chk->ocsp, it->cert, it->issuer, &chk->ocsp_set, &it->ocsp_waiter, &a)) {
+        it->st = IT_WAIT;
+        return;
+    }
+    item_ocsp_answer(it, &a);
+}
+
+/* Asks the item's current source. */
+static void item_ask(item *it)
+{
+    it->st = IT_EVAL;
+    if (it->chk->steps[it->step] == SRC_OCSP)
+        item_ocsp(it);
+    else
+        item_eval(it);
+}
+
+/* A source concluded: when it could not tell and another follows, that one is asked; the
+ * reasons of the sources before stay in front of the last one's. */
+static void item_after(item *it)
+{
+    cg_crl_check *chk = it->chk;
+    while (it->st == IT_UNKNOWN && it->step + 1 < chk->nsteps) {
+        size_t len = strlen(it->before);
+        cg_fmt_append(it->before, sizeof it->before, len, "%s%s", len ? "; " : "", it->reasons);
+        it->step++;
+        item_ask(it);
+    }
+    if (it->st == IT_UNKNOWN && it->before[0]) {
+        char last[sizeof it->reasons];
+        snprintf(last, sizeof last, "%s", it->reasons);
+        size_t len = cg_fmt_append(it->reasons, sizeof it->reasons, 0, "%s; then ", it->before);
+        cg_fmt_append(it->reasons, sizeof it->reasons, len, "%s", last);
+    }
+}
+
 static void item_release(item *it)
 {
     crl_waiter_cancel(&it->waiter);
+    cg_ocsp_waiter_cancel(&it->ocsp_waiter);
     for (size_t i = 0; i < it->ncdp; i++)
         free(it->cdp[i]);
     for (size_t i = 0; i < it->nfresh; i++)
@@ -333,12 +449,24 @@ static void check_free(cg_crl_check *chk)
 {
     for (int i = 0; i < chk->nitems; i++)
         item_release(&chk->items[i]);
+    free(chk->ocsp_responder);
     free(chk);
 }
 
 static void item_summary(const item *it, char *out, size_t cap)
 {
     char when[40];
+    if (it->via_ocsp && it->st == IT_GOOD) {
+        snprintf(out, cap, "not revoked: the OCSP responder %s answers good (signed by \"%s\")%s%s",
+                 it->ocsp.responder, it->ocsp.signer, it->before[0] ? "; before: " : "", it->before);
+        return;
+    }
+    if (it->via_ocsp && it->st == IT_REVOKED) {
+        cg_fmt_time_utc(it->revoked_at, when, sizeof when);
+        snprintf(out, cap, "REVOKED on %s, reason %s (OCSP responder %s, signed by \"%s\")", when,
+                 crl_reason_name(it->reason), it->ocsp.responder, it->ocsp.signer);
+        return;
+    }
     switch (it->st) {
     case IT_GOOD:
         snprintf(out, cap, "not revoked: not listed in the CRL of \"%s\"%s%s%s", it->base.issuer,
@@ -372,6 +500,8 @@ static void fill_report(cg_crl_check *chk)
         item_summary(it, rc->summary, sizeof rc->summary);
         rc->base = it->base;
         rc->delta = it->delta;
+        rc->via_ocsp = it->via_ocsp;
+        rc->ocsp = it->ocsp;
         rc->nattempts = it->nattempts;
         memcpy(rc->attempts, it->attempts, sizeof rc->attempts);
     }
@@ -383,6 +513,15 @@ static void refusal_revoked(const cg_crl_check *chk, const item *it, cg_refusal 
     (void)chk;
     cg_cert_describe(it->cert, it->depth, who, sizeof who);
     cg_fmt_time_utc(it->revoked_at, when, sizeof when);
+    if (it->via_ocsp) {
+        char tu[40];
+        cg_fmt_time_utc(it->ocsp.this_update, tu, sizeof tu);
+        cg_refuse(why, CG_REFUSE_CERT_REVOKED,
+                  "The certificate %s was revoked on %s (reason: %s), according to the OCSP responder %s "
+                  "(answer signed by \"%s\", thisUpdate %s).",
+                  who, when, crl_reason_name(it->reason), it->ocsp.responder, it->ocsp.signer, tu);
+        return;
+    }
     const cg_crl_info *src = it->via_delta ? &it->delta : &it->base;
     cg_refuse(why, CG_REFUSE_CERT_REVOKED,
               "The certificate %s was revoked on %s (reason: %s), according to the %sCRL of \"%s\" (thisUpdate %s, "
@@ -396,13 +535,23 @@ static void refusal_unknown(const cg_crl_check *chk, const item *it, int others,
     char who[400], issuer[256], tail[300];
     cg_cert_describe(it->cert, it->depth, who, sizeof who);
     cg_cert_subject(it->issuer, issuer, sizeof issuer);
-    snprintf(tail, sizeof tail, ". Revocation is checked fail-closed (listener \"%s\", revocation.mode %s)%s.",
-             chk->listener, mode_name(chk->mode),
+    char pol[48] = "";
+    if (chk->policy != CG_REVPOLICY_CRL)
+        snprintf(pol, sizeof pol, ", revocation.policy %s", policy_name(chk->policy));
+    snprintf(tail, sizeof tail, ". Revocation is checked fail-closed (listener \"%s\", revocation.mode %s%s)%s.",
+             chk->listener, mode_name(chk->mode), pol,
              others ? "; other certificates of the chain are unknown too" : "");
     why->kind = CG_REFUSE_REVOCATION_UNKNOWN;
     size_t cap = sizeof why->detail, tl = strlen(tail), len = 0;
-    len = cg_fmt_append(why->detail, cap - tl, len, "No valid CRL could be obtained for the certificate %s, issued by \"%s\": %s",
-                 who, issuer, it->reasons);
+    if (chk->policy == CG_REVPOLICY_CRL)
+        len = cg_fmt_append(why->detail, cap - tl, len,
+                            "No valid CRL could be obtained for the certificate %s, issued by \"%s\": %s", who, issuer,
+                            it->reasons);
+    else
+        len = cg_fmt_append(why->detail, cap - tl, len,
+                            "The revocation status of the certificate %s, issued by \"%s\", could not be "
+                            "established: %s",
+                            who, issuer, it->reasons);
     if (len > cap - tl - 1)
         len = cap - tl - 1;
     memcpy(why->detail + len, tail, tl + 1);
@@ -460,6 +609,7 @@ static void item_job_done(crl_waiter *w, bool delta, const cg_crl_attempt *attem
     it->st = IT_EVAL;
     chk->busy++;
     item_eval(it);
+    item_after(it);
     chk->busy--;
     check_maybe_done(chk);
 }
@@ -479,7 +629,10 @@ static void immediate(cg_crl_cb cb, void *ctx, cg_rev_status st, cg_refusal_kind
 
 void cg_crl_policy_from(cg_crl_policy *p, const cg_listener_cfg *l, const cg_verify_policy *verify)
 {
+    memset(p, 0, sizeof *p);
     p->listener = l->name;
+    p->policy = l->revocation.policy;
+    p->ocsp_responder = l->revocation.ocsp_responder;
     p->mode = l->revocation.mode;
     p->stale_grace_s = l->revocation.stale_grace_s;
     p->allow_weak_signatures = l->allow_weak_signatures;
@@ -538,6 +691,24 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_crl_policy *
     crl_store_settings set;
     crl_store_settings_get(crl_fetcher_store(f), &set);
     chk->refresh_before_s = set.refresh_before_s;
+    chk->policy = p->policy;
+    chk->ocsp = p->ocsp;
+    switch (p->policy) {
+    case CG_REVPOLICY_OCSP: chk->steps[0] = SRC_OCSP; chk->nsteps = 1; break;
+    case CG_REVPOLICY_OCSP_THEN_CRL: chk->steps[0] = SRC_OCSP; chk->steps[1] = SRC_CRL; chk->nsteps = 2; break;
+    case CG_REVPOLICY_CRL_THEN_OCSP: chk->steps[0] = SRC_CRL; chk->steps[1] = SRC_OCSP; chk->nsteps = 2; break;
+    default: chk->steps[0] = SRC_CRL; chk->nsteps = 1; break;
+    }
+    if (p->ocsp_responder && !(chk->ocsp_responder = strdup(p->ocsp_responder))) {
+        free(chk);
+        immediate(cb, ctx, CG_REV_UNKNOWN, CG_REFUSE_REVOCATION_UNKNOWN,
+                  "The revocation status could not be checked: out of memory.");
+        return NULL;
+    }
+    chk->ocsp_set = (cg_ocsp_settings){ .responder = chk->ocsp_responder, .timeout_ms = set.ocsp_timeout_ms,
+                                        .max_response = set.ocsp_max_response, .nonce = set.ocsp_nonce,
+                                        .allow_sha1 = p->allow_weak_signatures,
+                                        .max_age_s = OCSP_NO_NEXT_UPDATE_MAX_AGE_S };
     chk->nitems = n - 1;
     chk->busy = 1;
     for (int i = 0; i < chk->nitems; i++) {
@@ -552,9 +723,11 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_crl_policy *
         it->nfresh = cg_crl_cert_urls(it->cert, true, it->fresh, 16);
         it->st = IT_EVAL;
         it->waiter.done = item_job_done;
+        it->ocsp_waiter.done = item_ocsp_done;
     }
     for (int i = 0; i < chk->nitems && !chk->done; i++) {
-        item_eval(&chk->items[i]);
+        item_ask(&chk->items[i]);
+        item_after(&chk->items[i]);
         /* A revoked CA decides at once: no need to fetch the others. */
         if (chk->items[i].st == IT_REVOKED)
             break;

@@ -1,8 +1,9 @@
 /* Revocation of one client chain: a CRL for every certificate of a verified
  * chain except the trust anchor, from the store (crl_store.h) when fresh,
  * otherwise fetched from the certificate's CRL Distribution Points by the
- * worker's fetcher (crl_fetch.h). Answers revoked, good or unknown (fail
- * closed) with the operator's sentence. Never blocks a loop.
+ * worker's fetcher (crl_fetch.h); or an OCSP answer (ocsp_fetch.h), or one
+ * then the other, as revocation.policy says. Answers revoked, good or
+ * unknown (fail closed) with the operator's sentence. Never blocks a loop.
  *
  * The check takes what it needs as values (cg_crl_policy): it does not look
  * into the listener's TLS context or the configuration.
@@ -21,6 +22,7 @@
 #include "crl_fetch.h"
 #include "crl_parse.h"
 #include "crl_store.h"
+#include "ocsp_fetch.h"
 #include "base/base.h"
 #include "x509/x509.h"
 
@@ -39,9 +41,12 @@ typedef struct cg_crl_policy {
     uint32_t stale_grace_s;         /* revocation.stale_grace */
     bool allow_weak_signatures;     /* tls.allow_weak_signatures: MD5/SHA-1 signed CRLs accepted */
     const cg_verify_policy *verify; /* remembers the chains of resumed sessions; NULL: none */
+    cg_revocation_policy policy;    /* revocation.policy: CRL, OCSP, or one then the other */
+    const char *ocsp_responder;     /* revocation.ocsp_responder, or NULL: the AIA */
+    cg_ocsp_client *ocsp;           /* the worker's OCSP client (set by the caller); NULL: none */
 } cg_crl_policy;
 
-/* The policy of listener l, whose verify policy is verify. */
+/* The policy of listener l, whose verify policy is verify (ocsp left NULL). */
 void cg_crl_policy_from(cg_crl_policy *p, const cg_listener_cfg *l, const cg_verify_policy *verify);
 
 /* why is filled for REVOKED and UNKNOWN: the certificate (subject, serial,
@@ -70,6 +75,8 @@ typedef struct cg_crl_report_cert {
     int depth;
     cg_rev_status status;
     char summary[768];        /* one sentence: not revoked / revoked on ... / why unknown */
+    bool via_ocsp;            /* the verdict is an OCSP answer (ocsp holds it) */
+    cg_ocsp_entry ocsp;
     cg_crl_info base, delta;
     cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS]; /* fetches made for it (full CRL, then delta) */
     int nattempts;

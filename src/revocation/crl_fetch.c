@@ -20,6 +20,7 @@
 typedef crl_job job; /* the short name inside this file */
 
 struct crl_job {
+    crl_transfer_owner owner;     /* first: CURLOPT_PRIVATE of its transfers */
     cg_crl_fetcher *f;
     job *next;
     unsigned char key[33];        /* issuer id + 'B' (full CRL) or 'D' (delta) */
@@ -38,9 +39,8 @@ struct crl_job {
     /* the transfer in progress */
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
-    unsigned char *body;
-    size_t body_len, body_cap;
-    bool too_big, is_ldap, is_http;
+    crl_body body;
+    bool is_ldap, is_http;
     uint64_t started;
     bool working;                 /* parsing on the thread pool */
     /* results */
@@ -64,6 +64,7 @@ struct cg_crl_fetcher {
     uv_timer_t curl_timer, sweep;
     uv_async_t wake;
     job *jobs;
+    crl_transfer_owner *others;   /* transfers of other modules (ocsp_fetch.c) */
     sock *socks;
     int handles; /* open libuv handles */
     int work;    /* thread pool requests in flight */
@@ -190,7 +191,7 @@ static void job_free(job *j)
     cg_strv_free(j->urls, j->nurls);
     free(j->issuer_dn);
     free(j->spki);
-    free(j->body);
+    free(j->body.p);
     free(j);
 }
 
@@ -271,19 +272,23 @@ static void job_finish(job *j)
     (void)f;
 }
 
+size_t crl_body_append(crl_body *b, const void *p, size_t n, uint64_t max)
+{
+    if (b->len + n > max) {
+        b->too_big = true;
+        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+    }
+    if (!cg_vec_reserve(b->p, b->cap, b->len + n, 4096))
+        return 0;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return n;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     job *j = ud;
-    size_t len = size * n;
-    if (j->body_len + len > j->set.max_crl_size) {
-        j->too_big = true;
-        return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
-    }
-    if (!cg_vec_reserve(j->body, j->body_cap, j->body_len + len, 64 * 1024))
-        return 0;
-    memcpy(j->body + j->body_len, p, len);
-    j->body_len += len;
-    return len;
+    return crl_body_append(&j->body, p, size * n, j->set.max_crl_size);
 }
 
 static bool starts_with_ci(const char *s, const char *prefix)
@@ -339,8 +344,8 @@ static bool start_transfer(job *j, const char *url)
     if (redir[0])
         redir[strlen(redir) - 1] = '\0';
     j->errbuf[0] = '\0';
-    j->body_len = 0;
-    j->too_big = false;
+    j->body.len = 0;
+    j->body.too_big = false;
     bool follow = j->set.max_redirects > 0 && redir[0];
     if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
@@ -348,7 +353,7 @@ static bool start_transfer(job *j, const char *url)
         curl_easy_cleanup(e);
         return false;
     }
-    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &j->owner);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
@@ -569,18 +574,18 @@ static void transfer_done(job *j, CURLcode rc)
     cg_crl_attempt *a = j->nattempts ? &j->attempts[j->nattempts - 1] : NULL;
     if (a) {
         a->ms = (uint32_t)(us / 1000);
-        a->bytes = j->body_len;
+        a->bytes = j->body.len;
         a->status = j->is_http ? (int)status : 0;
     }
     char why[300];
-    if (rc == CURLE_WRITE_ERROR && !j->too_big) {
+    if (rc == CURLE_WRITE_ERROR && !j->body.too_big) {
         if (a)
             snprintf(a->result, sizeof a->result, "out of memory while receiving the CRL");
         crl_job_next(j);
         return;
     }
     if (rc != CURLE_OK) {
-        if (j->too_big)
+        if (j->body.too_big)
             rc = CURLE_FILESIZE_EXCEEDED;
         crl_transfer_error(rc, oserr, j->errbuf, (long)j->set.max_redirects, j->set.fetch_timeout_ms,
                            j->set.max_crl_size, why, sizeof why);
@@ -609,10 +614,9 @@ static void transfer_done(job *j, CURLcode rc)
     }
     w->req.data = w;
     w->j = j;
-    w->body = j->body;
-    w->len = j->body_len;
-    j->body = NULL;
-    j->body_len = j->body_cap = 0;
+    w->body = j->body.p;
+    w->len = j->body.len;
+    j->body = (crl_body){ 0 };
     if (uv_queue_work(f->loop, &w->req, parse_run, parse_done) != 0) {
         free(w->body);
         free(w);
@@ -625,6 +629,11 @@ static void transfer_done(job *j, CURLcode rc)
     j->working = true;
 }
 
+static void job_transfer_done(crl_transfer_owner *o, CURLcode rc)
+{
+    transfer_done((job *)o, rc);
+}
+
 static void process_completions(cg_crl_fetcher *f)
 {
     CURLMsg *m;
@@ -635,8 +644,10 @@ static void process_completions(cg_crl_fetcher *f)
         char *priv = NULL;
         CURLcode rc = m->data.result;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-        if (priv)
-            transfer_done((job *)priv, rc);
+        if (priv) {
+            crl_transfer_owner *o = (crl_transfer_owner *)priv;
+            o->done(o, rc);
+        }
     }
 }
 
@@ -656,6 +667,7 @@ job *crl_job_start(cg_crl_fetcher *f, const unsigned char key[33], char *const *
     if (!j)
         return NULL;
     j->f = f;
+    j->owner.done = job_transfer_done;
     memcpy(j->key, key, 33);
     j->delta = key[32] == 'D';
     j->urls = cg_strv_dup(urls, nurls);
@@ -795,6 +807,11 @@ void cg_crl_fetcher_close(cg_crl_fetcher *f)
         else
             job_free(j);
     }
+    while (f->others) {
+        crl_transfer_owner *o = f->others;
+        CG_LIST_UNLINK(f->others, o);
+        o->cancel(o);
+    }
     curl_multi_cleanup(f->multi);
     f->multi = NULL;
     while (f->socks)
@@ -838,6 +855,16 @@ static void wake_waiters(job *j)
 }
 
 bool crl_fetcher_closing(const cg_crl_fetcher *f) { return f->closing; }
+
+void crl_fetcher_track(cg_crl_fetcher *f, crl_transfer_owner *o) { CG_LIST_PUSH(f->others, o); }
+
+void crl_fetcher_untrack(cg_crl_fetcher *f, crl_transfer_owner *o) { CG_LIST_UNLINK(f->others, o); }
+
+CURLM *crl_fetcher_multi(const cg_crl_fetcher *f) { return f->multi; }
+
+uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f) { return f->loop; }
+
+void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out) { crl_store_settings_get(f->store, out); }
 
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f) { return f->store; }
 

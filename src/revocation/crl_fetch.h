@@ -60,6 +60,35 @@ void crl_waiter_cancel(crl_waiter *w);
 bool crl_fetcher_closing(const cg_crl_fetcher *f);
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f);
 
+/* ---- other transfers on the same libcurl multi (ocsp_fetch.c) ---- */
+
+/* Whoever owns an easy handle added to the fetcher's multi: its CURLOPT_PRIVATE points here.
+ * done runs once the transfer ends (libcurl's verdict in rc), on the fetcher's loop; cancel
+ * runs instead when the fetcher closes first (the owner removes and frees its handle). */
+typedef struct crl_transfer_owner crl_transfer_owner;
+struct crl_transfer_owner {
+    void (*done)(crl_transfer_owner *o, CURLcode rc);
+    void (*cancel)(crl_transfer_owner *o);
+    crl_transfer_owner *next, *prev; /* the fetcher's list of tracked owners */
+};
+/* A transfer's answer so far (the write callback's buffer). */
+typedef struct crl_body {
+    unsigned char *p;
+    size_t len, cap;
+    bool too_big;      /* more than the limit came: the transfer was aborted */
+} crl_body;
+/* Appends n bytes (libcurl's write callback): n, or 0 to abort the transfer when the body would
+ * pass max bytes (too_big set) or memory runs out. */
+size_t crl_body_append(crl_body *b, const void *p, size_t n, uint64_t max);
+
+/* Tracks o until it ends (crl_fetcher_untrack), so that closing the fetcher cancels it. */
+void crl_fetcher_track(cg_crl_fetcher *f, crl_transfer_owner *o);
+void crl_fetcher_untrack(cg_crl_fetcher *f, crl_transfer_owner *o);
+CURLM *crl_fetcher_multi(const cg_crl_fetcher *f);
+uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f);
+/* The current revocation settings (schemes, timeout, redirects), cache_dir NULL. */
+void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out);
+
 /* ---- for tests ---- */
 
 /* Why a transfer failed, in the words of a refusal detail. */

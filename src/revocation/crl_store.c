@@ -15,6 +15,10 @@
 #include <mbedtls/sha256.h>
 
 #include "crl_files.h"
+#include "ocsp_cache.h"
+
+/* Verified OCSP answers kept at most (one per client certificate seen until its nextUpdate). */
+#define OCSP_CACHE_MAX 100000
 #include "base/base.h"
 
 #define REFRESH_RETRY_S 60      /* a failed background refresh is retried after */
@@ -54,6 +58,7 @@ struct cg_crl_store {
     outcome *outcomes;
     uint64_t outcome_seq;
     bool curl_ready;
+    cg_ocsp_cache *ocsp;
 };
 
 static void settings_free(crl_store_settings *st) { free(st->cache_dir); }
@@ -72,7 +77,12 @@ static void settings_from(crl_store_settings *st, const cg_config *cfg)
     if (!st->allow_http && !st->allow_https && !st->allow_ldap)
         st->allow_http = st->allow_ldap = true; /* the documented default */
     st->refresh_before_s = r->refresh_before_s;
+    st->ocsp_timeout_ms = r->ocsp_timeout_ms ? r->ocsp_timeout_ms : 5000;
+    st->ocsp_max_response = r->ocsp_max_response ? r->ocsp_max_response : (64u << 10);
+    st->ocsp_nonce = r->ocsp_nonce;
 }
+
+cg_ocsp_cache *crl_store_ocsp_cache(cg_crl_store *s) { return s->ocsp; }
 
 uint64_t cg_crl_store_generation(const cg_crl_store *s)
 {
@@ -336,6 +346,12 @@ cg_crl_store *cg_crl_store_new(const cg_config *cfg, cg_diag *diag)
         return NULL;
     }
     s->curl_ready = true;
+    s->ocsp = cg_ocsp_cache_new(OCSP_CACHE_MAX);
+    if (!s->ocsp) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg->file, 0, 0, "out of memory");
+        cg_crl_store_free(s);
+        return NULL;
+    }
     settings_from(&s->set, cfg);
     crl_set set = { 0 };
     if (s->set.cache_dir)
@@ -416,6 +432,7 @@ void cg_crl_store_free(cg_crl_store *s)
         free(o);
     }
     settings_free(&s->set);
+    cg_ocsp_cache_free(s->ocsp);
     pthread_mutex_destroy(&s->mu);
     if (s->curl_ready)
         curl_global_cleanup();

@@ -31,6 +31,8 @@ cg_crl_store *cg_crl_store_new(const cg_config *cfg, cg_diag *diag);
 /* Reload: re-reads crl_files and adopts the new global settings. */
 bool cg_crl_store_configure(cg_crl_store *s, const cg_config *cfg, cg_diag *diag);
 void cg_crl_store_free(cg_crl_store *s);
+/* The process's verified OCSP answers (ocsp_cache.h), kept with the CRLs. */
+struct cg_ocsp_cache *crl_store_ocsp_cache(cg_crl_store *s);
 /* false: fetched CRLs are not written to cache_dir (certgate explain). */
 void cg_crl_store_set_persist(cg_crl_store *s, bool on);
 
@@ -80,6 +82,9 @@ typedef struct crl_store_settings {
     uint32_t max_redirects;
     bool allow_http, allow_https, allow_ldap;
     uint32_t refresh_before_s;
+    uint32_t ocsp_timeout_ms;
+    uint32_t ocsp_max_response;
+    bool ocsp_nonce;
 } crl_store_settings;
 
 /* A copy of the current settings, cache_dir NULL (crl_store_cache_dir). */

@@ -1,5 +1,5 @@
-/* The public header of the revocation wing: CRLs parsed, stored, fetched without blocking, and one
- * chain's revocation verdict.
+/* The public header of the revocation wing: CRLs parsed, stored, fetched without blocking, OCSP
+ * answers asked, verified and cached, and one chain's revocation verdict.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.
@@ -10,5 +10,6 @@
 #include "crl_check.h"
 #include "crl_fetch.h"
 #include "crl_store.h"
+#include "ocsp_fetch.h"
 
 #endif

@@ -45,14 +45,23 @@ static bool worker_parts_start(cg_worker *w, char *err, size_t errcap)
         snprintf(err, errcap, "cannot start the CRL fetcher");
         return false;
     }
+    w->ocsp = cg_ocsp_client_new(w->crl, crl_store_ocsp_cache(w->services->crl));
+    if (!w->ocsp) {
+        snprintf(err, errcap, "cannot start the OCSP client");
+        return false;
+    }
     return true;
 }
 
 static void worker_parts_stop(cg_worker *w)
 {
     cg_backend_pools_free(w);
+    /* The fetcher first: closing it cancels the CRL jobs, whose checks may then ask OCSP (told at
+     * once that certgate is stopping), and the OCSP queries; the client goes after, with nothing left. */
     if (w->crl)
         cg_crl_fetcher_close(w->crl);
+    cg_ocsp_client_free(w->ocsp);
+    w->ocsp = NULL;
     w->crl = NULL;
 }
 

@@ -96,6 +96,29 @@ int fx_closed_port(void)
     return ntohs(a.sin_port);
 }
 
+int fx_listen_loopback(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 64) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &l) != 0)
+        die("cannot listen on 127.0.0.1: %m");
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+void fx_poke_port(int port)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (c >= 0) {
+        (void)connect(c, (struct sockaddr *)&a, sizeof a);
+        close(c);
+    }
+}
+
 void fx_write_krb5_conf(const char *path, int port)
 {
     char text[1024];

@@ -35,6 +35,11 @@ int fx_rm_rf(const char *dir);
 /* A TCP port on 127.0.0.1 nothing listens on (bound, then closed). */
 int fx_closed_port(void);
 
+/* A listening TCP socket on 127.0.0.1, a free port (*port set): the tests' small servers. */
+int fx_listen_loopback(int *port);
+/* Connects to 127.0.0.1:port and closes at once: wakes a server thread blocked in accept(). */
+void fx_poke_port(int port);
+
 /* A krb5.conf for realm EXAMPLE.TEST whose only KDC is 127.0.0.1:port over
  * TCP, without DNS. */
 void fx_write_krb5_conf(const char *path, int port);

@@ -1296,7 +1296,25 @@ static void test_revocation_errors(void **state)
                  "revocation.cache_dir: must not be empty");
     expect_error("revocation:\n  cache: x\n" MINIMAL, 2, 3,
                  "unknown key \"cache\" in revocation (expected one of: cache_dir, fetch_timeout, "
-                 "max_crl_size, max_redirects, allowed_schemes, refresh_before)");
+                 "max_crl_size, max_redirects, allowed_schemes, refresh_before, ocsp_timeout, "
+                 "ocsp_max_response_size, ocsp_nonce)");
+    /* OCSP settings. */
+    cg_config *oc = expect_ok("revocation:\n  ocsp_timeout: 2s\n  ocsp_max_response_size: 16k\n  ocsp_nonce: true\n"
+                              MINIMAL);
+    assert_int_equal(oc->revocation.ocsp_timeout_ms, 2000);
+    assert_int_equal(oc->revocation.ocsp_max_response, 16384);
+    assert_true(oc->revocation.ocsp_nonce);
+    cg_config_unref(oc);
+    oc = expect_ok(MINIMAL);
+    assert_int_equal(oc->revocation.ocsp_timeout_ms, 5000);
+    assert_int_equal(oc->revocation.ocsp_max_response, 65536);
+    assert_false(oc->revocation.ocsp_nonce);
+    cg_config_unref(oc);
+    expect_error("revocation:\n  ocsp_timeout: 2m\n" MINIMAL, 2, 17,
+                 "revocation.ocsp_timeout: \"2m\" is out of range (expected 100ms to 1m)");
+    expect_error("revocation:\n  ocsp_max_response_size: 2m\n" MINIMAL, 2, 27,
+                 "revocation.ocsp_max_response_size: \"2m\" is out of range");
+    expect_error("revocation:\n  ocsp_nonce: yes\n" MINIMAL, 2, 15, "revocation.ocsp_nonce");
     expect_error("revocation: off\n" MINIMAL, 1, 13,
                  "revocation: expected a mapping with keys cache_dir, fetch_timeout");
 
@@ -1849,14 +1867,44 @@ static void test_listener_revocation(void **state)
                  "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
                  "    revocation: { mode: fetch, grace: 1s }\n",
                  8, 32, "unknown key \"grace\" in revocation of listener \"main\" (expected one of: "
-                        "mode, crl_files, stale_grace)");
+                        "mode, crl_files, stale_grace, policy, ocsp_responder)");
+
+    /* policy and ocsp_responder */
+    static const char pol_tmpl[] = MIN_BACKENDS
+        "listeners:\n"
+        "  - name: main\n"
+        "    port: 8443\n"
+        "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+        "    revocation: { mode: %s, policy: %s, ocsp_responder: %s }\n"
+        "    routes: [ { path: /, backend: app } ]\n";
+    static const char *const pols[] = { "crl", "ocsp", "ocsp_then_crl", "crl_then_ocsp" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(yaml, sizeof yaml, pol_tmpl, "fetch", pols[i], "\"http://127.0.0.1:8/ocsp\"");
+        cg_config *pc = expect_ok(yaml);
+        assert_int_equal(pc->listeners[0].revocation.policy, i);
+        assert_string_equal(pc->listeners[0].revocation.ocsp_responder, "http://127.0.0.1:8/ocsp");
+        cg_config_unref(pc);
+    }
+    snprintf(yaml, sizeof yaml, pol_tmpl, "fetch", "ocsp_first", "\"http://x/\"");
+    expect_error(yaml, 8, 40, "listeners[main].revocation.policy: unknown value \"ocsp_first\" (expected one "
+                              "of: crl, ocsp, ocsp_then_crl, crl_then_ocsp)");
+    snprintf(yaml, sizeof yaml, pol_tmpl, "fetch", "ocsp", "ldap://x/");
+    expect_error(yaml, 8, 62, "listeners[main].revocation.ocsp_responder: expected an http:// or https:// URL of "
+                              "an OCSP responder, got \"ldap://x/\"");
+    snprintf(yaml, sizeof yaml, pol_tmpl, "fetch", "ocsp", "\"http://\"");
+    expect_error(yaml, 8, 62, "ocsp_responder: expected an http:// or https:// URL");
+    snprintf(yaml, sizeof yaml, pol_tmpl, "fetch", "ocsp", "\"http://a b/\"");
+    expect_error(yaml, 8, 62, "ocsp_responder: expected an http:// or https:// URL");
+    snprintf(yaml, sizeof yaml, pol_tmpl, "cache-only", "ocsp_then_crl", "\"http://x/\"");
+    expect_error(yaml, 8, 25, "listeners[main].revocation.mode: cache-only does not fetch, and OCSP answers are "
+                              "fetched (revocation.policy ocsp_then_crl needs mode fetch");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - port: 8443\n"
                  "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
                  "    revocation: off\n",
                  7, 17, "listeners[#1].revocation: expected a mapping with keys mode, crl_files, "
-                        "stale_grace, got \"off\"");
+                        "stale_grace, policy, ocsp_responder, got \"off\"");
     free(crl);
     free(dir);
 }

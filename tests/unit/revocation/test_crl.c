@@ -32,6 +32,7 @@
 #include "revocation/crl_fetch.h"
 #include "revocation/crl_parse.h"
 #include "revocation/crl_store.h"
+#include "revocation/ocsp_fetch.h"
 #include "x509/verify.h"
 
 #include "fixtures.h"
@@ -980,24 +981,14 @@ static void http_start(http_server *s, const unsigned char *body, size_t len)
     s->body = malloc(len);
     memcpy(s->body, body, len);
     s->body_len = len;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 64), 0);
-    socklen_t al = sizeof a;
-    getsockname(s->fd, (struct sockaddr *)&a, &al);
-    s->port = ntohs(a.sin_port);
+    s->fd = fx_listen_loopback(&s->port);
     pthread_create(&s->thread, NULL, http_main, s);
 }
 
 static void http_stop(http_server *s)
 {
     atomic_store(&s->stop, true);
-    int c = socket(AF_INET, SOCK_STREAM, 0); /* wakes accept() */
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    connect(c, (struct sockaddr *)&a, sizeof a);
-    close(c);
+    fx_poke_port(s->port); /* wakes accept() */
     pthread_join(s->thread, NULL);
     close(s->fd);
     if (s->hang_fd >= 0)
@@ -1207,6 +1198,61 @@ static void test_fetch_hang_times_out_and_cancel(void **state)
     free(der);
 }
 
+/* revocation.policy crl_then_ocsp: the CRL's failure, then OCSP's, both in the detail; and a
+ * check waiting for a CRL when the worker stops (fetcher closed first, then the OCSP client, as
+ * server.c does) hands over to OCSP, which answers at once that certgate is stopping. */
+static void test_policy_crl_then_ocsp(void **state)
+{
+    (void)state;
+    env e;
+    http_server srv;
+    unsigned char *der;
+    size_t len;
+    fetch_env(&e, &srv, &der, &len);
+    cg_ocsp_client *ocsp = cg_ocsp_client_new(e.f, crl_store_ocsp_cache(e.store));
+    assert_non_null(ocsp);
+    char missing[128], responder[128], uhang[128];
+    snprintf(missing, sizeof missing, "http://127.0.0.1:%d/missing.crl", srv.port);
+    snprintf(responder, sizeof responder, "http://127.0.0.1:%d/ocsp", srv.port);
+    snprintf(uhang, sizeof uhang, "http://127.0.0.1:%d/hang", srv.port);
+    e.l.revocation.policy = CG_REVPOLICY_CRL_THEN_OCSP;
+    e.l.revocation.ocsp_responder = responder;
+    cg_crl_policy pol = *policy(&e);
+    pol.ocsp = ocsp;
+
+    mbedtls_x509_crt *l1 = leaf_with_cdp(missing, NULL, "910");
+    const mbedtls_x509_crt *chain[] = { l1, inter, root };
+    result r = { 0 };
+    assert_non_null(cg_crl_check_chain(e.f, &pol, chain, 3, on_result, &r));
+    result *all[] = { &r };
+    run_until(&e, all, 1, 5000);
+    assert_int_equal(r.st, CG_REV_UNKNOWN);
+    char want[400];
+    snprintf(want, sizeof want, "%s: HTTP 404; then OCSP: %s: HTTP 404", missing, responder);
+    expect_detail(&r, want);
+    expect_detail(&r, "revocation.policy crl_then_ocsp");
+
+    mbedtls_x509_crt *l2 = leaf_with_cdp(uhang, NULL, "911");
+    const mbedtls_x509_crt *chain2[] = { l2, inter, root };
+    result r2 = { 0 };
+    assert_non_null(cg_crl_check_chain(e.f, &pol, chain2, 3, on_result, &r2));
+    uv_run(&e.loop, UV_RUN_NOWAIT);
+    cg_crl_fetcher_close(e.f);
+    cg_ocsp_client_free(ocsp);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r2.st, CG_REV_UNKNOWN);
+    expect_detail(&r2, "certgate is stopping; then OCSP: cancelled: certgate is stopping");
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&e.loop), 0);
+    e.f = NULL;
+    e.l.revocation.ocsp_responder = NULL;
+    tk_cert_free(l1);
+    tk_cert_free(l2);
+    env_free(&e);
+    http_stop(&srv);
+    free(der);
+}
+
 static void test_fetch_persists_to_cache_dir(void **state)
 {
     (void)state;
@@ -1366,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_fetch_shared_and_cached),
         cmocka_unit_test(test_fetch_failures_and_fallback),
         cmocka_unit_test(test_fetch_hang_times_out_and_cancel),
+        cmocka_unit_test(test_policy_crl_then_ocsp),
         cmocka_unit_test(test_fetch_persists_to_cache_dir),
         cmocka_unit_test(test_fetch_shared_across_workers),
         cmocka_unit_test(test_resumed_session_chain),
