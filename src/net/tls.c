@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,23 +60,49 @@ static const uint16_t groups[] = {
 };
 
 /* One DRBG per thread: no lock on the handshake path, and the ticket
- * context may rotate keys from any worker. */
+ * context may rotate keys from any worker. mbedTLS 3.6's entropy context
+ * allocates (its hash runs through mbedtls_md), so each thread's pair lives
+ * on the heap and is freed when the thread ends (a thread-specific key's
+ * destructor). */
+typedef struct thread_drbg {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+} thread_drbg;
+
+static pthread_key_t drbg_key;
+static pthread_once_t drbg_key_once = PTHREAD_ONCE_INIT;
+
+static void drbg_free(void *p)
+{
+    thread_drbg *t = p;
+    mbedtls_ctr_drbg_free(&t->drbg);
+    mbedtls_entropy_free(&t->entropy);
+    free(t);
+}
+
+static void drbg_key_create(void) { (void)pthread_key_create(&drbg_key, drbg_free); }
+
 static int thread_rng(void *unused, unsigned char *out, size_t len)
 {
-    static _Thread_local bool seeded;
-    static _Thread_local mbedtls_entropy_context entropy;
-    static _Thread_local mbedtls_ctr_drbg_context drbg;
+    static _Thread_local thread_drbg *t;
     (void)unused;
-    if (!seeded) {
-        mbedtls_entropy_init(&entropy);
-        mbedtls_ctr_drbg_init(&drbg);
+    if (!t) {
         static const char pers[] = "certgate";
-        if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
-                                  sizeof pers - 1) != 0)
+        thread_drbg *n = calloc(1, sizeof *n);
+        if (!n)
             return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-        seeded = true;
+        mbedtls_entropy_init(&n->entropy);
+        mbedtls_ctr_drbg_init(&n->drbg);
+        if (mbedtls_ctr_drbg_seed(&n->drbg, mbedtls_entropy_func, &n->entropy, (const unsigned char *)pers,
+                                  sizeof pers - 1) != 0) {
+            drbg_free(n);
+            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+        }
+        pthread_once(&drbg_key_once, drbg_key_create);
+        (void)pthread_setspecific(drbg_key, n);
+        t = n;
     }
-    return mbedtls_ctr_drbg_random(&drbg, out, len);
+    return mbedtls_ctr_drbg_random(&t->drbg, out, len);
 }
 
 const char *cg_tls_strerror(int err, char *buf, size_t cap)
