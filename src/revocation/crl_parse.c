@@ -134,9 +134,16 @@ static int get_pss_params(const mbedtls_asn1_buf *params, mbedtls_md_type_t *md,
         if (mbedtls_asn1_get_alg(&p, mgf_end, &alg, &alg_params) != 0 || MBEDTLS_OID_CMP(MBEDTLS_OID_MGF1, &alg) != 0 ||
             alg_params.tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
             return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        unsigned char *q = alg_params.p;
-        if (mbedtls_asn1_get_alg_null(&q, alg_params.p + alg_params.len, &alg) != 0 ||
-            mbedtls_oid_get_md_alg(&alg, mgf_md) != 0)
+        /* The parameters' content: the hash's OID, then NULL or nothing. */
+        unsigned char *q = alg_params.p, *q_end = alg_params.p + alg_params.len;
+        alg.tag = MBEDTLS_ASN1_OID;
+        if (mbedtls_asn1_get_tag(&q, q_end, &alg.len, MBEDTLS_ASN1_OID) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        alg.p = q;
+        q += alg.len;
+        if (q < q_end && (mbedtls_asn1_get_tag(&q, q_end, &len, MBEDTLS_ASN1_NULL) != 0 || len != 0))
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        if (q != q_end || mbedtls_oid_get_md_alg(&alg, mgf_md) != 0)
             return MBEDTLS_ERR_ASN1_INVALID_DATA;
     }
     if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2)) {

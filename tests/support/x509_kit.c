@@ -184,6 +184,38 @@ static int tk_w_sigalg(unsigned char **p, unsigned char *start, const char *oid,
     return (int)(len + (size_t)k);
 }
 
+/* AlgorithmIdentifier of RSASSA-PSS (RFC 4055): SEQUENCE { id-RSASSA-PSS,
+ * SEQUENCE { [0] hash, [1] MGF1(mgf), [2] saltLength } }. */
+static int tk_w_pss_alg(unsigned char **p, unsigned char *start, mbedtls_md_type_t md, mbedtls_md_type_t mgf,
+                        int salt_len)
+{
+    const char *oid;
+    size_t oid_len, len = 0, part;
+    int k;
+    TK_CHECK(k = mbedtls_asn1_write_int(p, start, salt_len));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2));
+    len += part + (size_t)k;
+    TK_CHECK(mbedtls_oid_get_oid_by_md(mgf, &oid, &oid_len));
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, oid, oid_len, 0));
+    part = (size_t)k;
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, MBEDTLS_OID_MGF1, MBEDTLS_OID_SIZE(MBEDTLS_OID_MGF1),
+                                                         part));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 1));
+    len += part + (size_t)k;
+    TK_CHECK(mbedtls_oid_get_oid_by_md(md, &oid, &oid_len));
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, oid, oid_len, 0));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0));
+    len += part + (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+    len += (size_t)k;
+    static const char pss_oid[] = MBEDTLS_OID_RSASSA_PSS;
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, pss_oid, sizeof pss_oid - 1, len));
+    return k;
+}
+
 /* CRLDistributionPoints / FreshestCRL value for urls (NULL-terminated),
  * one DistributionPoint with every URL as a fullName. Into out (cap bytes);
  * returns the length. */
@@ -418,11 +450,18 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     TK_CHECK(k = tk_w_names(&p, start, names));
     len += (size_t)k;
     mbedtls_asn1_free_named_data_list(&names);
-    const char *sig_oid;
-    size_t sig_oid_len;
+    const char *sig_oid = NULL;
+    size_t sig_oid_len = 0;
     mbedtls_pk_type_t pkt = mbedtls_pk_get_type(o->key) == MBEDTLS_PK_RSA ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECDSA;
-    TK_CHECK(mbedtls_oid_get_oid_by_sig_alg(pkt, md, &sig_oid, &sig_oid_len));
-    TK_CHECK(k = tk_w_sigalg(&p, start, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    bool pss = o->pss && pkt == MBEDTLS_PK_RSA;
+    mbedtls_md_type_t mgf = o->pss == 2 ? (md == MBEDTLS_MD_SHA384 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA384) : md;
+    int salt_len = (int)mbedtls_md_get_size(mbedtls_md_info_from_type(md));
+    if (pss) {
+        TK_CHECK(k = tk_w_pss_alg(&p, start, md, mgf, salt_len));
+    } else {
+        TK_CHECK(mbedtls_oid_get_oid_by_sig_alg(pkt, md, &sig_oid, &sig_oid_len));
+        TK_CHECK(k = tk_w_sigalg(&p, start, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    }
     len += (size_t)k;
     TK_CHECK(k = mbedtls_asn1_write_int(&p, start, 1));
     len += (size_t)k;
@@ -435,7 +474,11 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     size_t sig_len;
     const mbedtls_md_info_t *mi = mbedtls_md_info_from_type(md);
     TK_CHECK(mbedtls_md(mi, tbs, tbs_len, hash));
-    TK_CHECK(mbedtls_pk_sign(o->key, md, hash, mbedtls_md_get_size(mi), sig, sizeof sig, &sig_len, tk_rng, NULL));
+    if (pss)
+        TK_CHECK(mbedtls_pk_sign_ext(MBEDTLS_PK_RSASSA_PSS, o->key, md, hash, mbedtls_md_get_size(mi), sig, sizeof sig,
+                                     &sig_len, tk_rng, NULL));
+    else
+        TK_CHECK(mbedtls_pk_sign(o->key, md, hash, mbedtls_md_get_size(mi), sig, sizeof sig, &sig_len, tk_rng, NULL));
 
     /* CertificateList: tbs, algorithm, signature; built behind tbs in a second buffer */
     size_t cap2 = tbs_len + 1024;
@@ -446,7 +489,10 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     size_t olen = 0;
     TK_CHECK(k = mbedtls_asn1_write_bitstring(&q, out, sig, sig_len * 8));
     olen += (size_t)k;
-    TK_CHECK(k = tk_w_sigalg(&q, out, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    if (pss)
+        TK_CHECK(k = tk_w_pss_alg(&q, out, md, mgf, salt_len));
+    else
+        TK_CHECK(k = tk_w_sigalg(&q, out, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
     olen += (size_t)k;
     TK_CHECK(k = mbedtls_asn1_write_raw_buffer(&q, out, tbs, tbs_len));
     olen += (size_t)k;
