@@ -1,6 +1,6 @@
 /* The x509 test kit: keys, certificates and CRLs made in memory with
  * mbedTLS, for the verification and revocation tests (tests/unit/revocation/test_crl.c,
- * test_verify.c, test_chain_cache.c, test_chain_limits.c, test_pk_ops.c) and
+ * test_verify.c, test_chain_cache.c, test_chain_limits.c) and
  * the CRL benchmark (bench/crl_bench.c). Not part of certgate: compiled into
  * the test-support library (tests/support/meson.build).
  *
