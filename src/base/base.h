@@ -1,5 +1,5 @@
-/* The public header of the base wing: errors as values, logs, text, files, buffers, lists, arrays, hashes,
- * and the pure helpers every other wing uses. Includes nothing above it.
+/* The public header of the base wing: errors as values, logs, text, files, buffers, lists, arrays,
+ * hashes, and the pure helpers every other wing uses. Includes nothing above it.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.

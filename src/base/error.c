@@ -52,6 +52,9 @@ static const struct {
     [CG_REFUSE_KEYTAB_STALE]         = { 502, 0, "keytab_stale", "Keytab key does not match the KDC's" },
     [CG_REFUSE_CLOCK_SKEW]           = { 502, 0, "clock_skew", "Clock skew with the KDC" },
     [CG_REFUSE_TOKEN_TOO_LARGE]      = { 502, 0, "backend_token_too_large", "Kerberos token too large for the backend" },
+    /* 403, not 502: it is this certificate that is too large to pass on,
+     * and every request with it would be refused the same. */
+    [CG_REFUSE_CERT_TOO_LARGE]       = { 403, 0, "client_cert_too_large", "Client certificate too large to forward" },
 };
 
 /* The user's side of each refusal. Written for someone who knows nothing
@@ -217,6 +220,11 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Your sign-in data (it grows with the number of groups your account belongs to) is larger than the "
         "application behind this site accepts.",
         "This is not caused by your browser or your certificate: " HELP_DESK },
+    [CG_REFUSE_CERT_TOO_LARGE] = {
+        "Your certificate is too large",
+        "Your certificate, with the certificates of its issuers, is larger than this site can pass on to the "
+        "application behind it.",
+        CHOOSE_AGAIN },
 };
 
 static const cg_refusal_words unknown_words = {

@@ -58,6 +58,7 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_KEYTAB_STALE,          /* 502      keytab key is not the account's (kvno) */
     CG_REFUSE_CLOCK_SKEW,            /* 502      this host's clock is off          */
     CG_REFUSE_TOKEN_TOO_LARGE,       /* 502      backend refused the token's size  */
+    CG_REFUSE_CERT_TOO_LARGE,        /* 403      certificate headers over forward_client_cert_der.max_size */
     CG_REFUSE_KIND_COUNT
 } cg_refusal_kind;
 

@@ -31,12 +31,15 @@ bool cg_http_request_header_dropped(cg_slice name)
     case 7:  return CG_HEADER_NAME_IS(name, "trailer") || CG_HEADER_NAME_IS(name, "upgrade");
     case 9:  return CG_HEADER_NAME_IS(name, "forwarded");
     case 10: return CG_HEADER_NAME_IS(name, "connection") || CG_HEADER_NAME_IS(name, "keep-alive");
+    case 11: return CG_HEADER_NAME_IS(name, "client-cert");
     case 12: return CG_HEADER_NAME_IS(name, "x-request-id");
     case 13: return CG_HEADER_NAME_IS(name, "authorization");
     case 14: return CG_HEADER_NAME_IS(name, "content-length");
     case 15: return CG_HEADER_NAME_IS(name, "x-forwarded-for");
-    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "x-forwarded-host");
-    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding") || CG_HEADER_NAME_IS(name, "x-forwarded-proto");
+    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "x-forwarded-host") ||
+                    CG_HEADER_NAME_IS(name, "x-arr-clientcert");
+    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding") || CG_HEADER_NAME_IS(name, "x-forwarded-proto") ||
+                    CG_HEADER_NAME_IS(name, "client-cert-chain");
     case 18: return CG_HEADER_NAME_IS(name, "proxy-authenticate");
     case 19: return CG_HEADER_NAME_IS(name, "proxy-authorization");
     default: return false;

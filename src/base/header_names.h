@@ -50,13 +50,15 @@ typedef struct cg_header_policy {
  * Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate),
  * fields the proxy sets itself (Content-Length, Expect, Authorization,
  * X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, Forwarded,
- * X-Request-Id) and certgate's identity headers (prefixes "X-Client-Cert-"
- * and "X-Certgate-"; '_' counts as '-').
+ * X-Request-Id), certgate's identity headers (prefixes "X-Client-Cert-"
+ * and "X-Certgate-"; '_' counts as '-') and the certificate headers it may
+ * set (Client-Cert, Client-Cert-Chain, X-ARR-ClientCert: removed whether
+ * the listener sends them or not, RFC 9440 section 4).
  * Case-insensitive. */
 bool cg_http_request_header_dropped(cg_slice name);
 
 /* Headers that backends commonly trust as identity or routing statements
- * from a front end (X-Original-URL, X-Rewrite-URL, X-ARR-ClientCert,
+ * from a front end (X-Original-URL, X-Rewrite-URL, X-ARR-SSL,
  * X-Forwarded-Client-Cert, X-SSL-Client-Cert, Remote-User, X-Remote-User,
  * X-Real-IP, ...; see header_names.c): stripped from client requests unless a
  * listener keeps one. Lower-case; a family entry names a prefix (its text

@@ -47,7 +47,6 @@
 
 #include "kerberos/kerberos.h"
 #include "doctor_ad.h"
-#include "kerberos/kerberos.h"
 #include "mapping/mapping.h"
 #include "http/http.h"
 

@@ -6,6 +6,7 @@
 
 #include "config_limits.h"
 #include "config_revocation.h"
+#include "config_tunnel.h"
 #include "config_tls.h"
 #include "config_value.h"
 #include "base/base.h"
@@ -13,7 +14,8 @@
 static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const char *ldesc,
                         const char *lpath, bool has_mapping, cg_listener_cfg *l)
 {
-    static const char *const keys[] = { "path", "backend", "client_cert", "max_request_body", NULL };
+    static const char *const keys[] = { "path",    "backend",  "client_cert", "max_request_body",
+                                        "upgrade", "timeouts", NULL };
     static const char *const modes[] = { "required", "optional", NULL };
     cg_route *r = &l->routes[i];
     const cg_config *cfg = ld->cfg;
@@ -95,6 +97,7 @@ static void parse_route(cg_loader *ld, const yaml_node_t *seq, size_t i, const c
     if (cg_loader_get_enum(ld, &m, "client_cert", modes, &mode) == CG_YAML_SET)
         r->client_cert_required = mode == 0;
     cg_config_parse_route_limits(&ld->y, item, m.path, r);
+    cg_config_parse_route_tunnel(ld, &m, r);
 }
 
 static void parse_routes(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
@@ -188,6 +191,15 @@ static void parse_header_names(cg_loader *ld, const cg_map *m, const char *key, 
         }
         const char *s = cg_yaml_text(it);
         cg_slice name = { s, cg_yaml_len(it) };
+        if (keep && CG_HEADER_NAME_IS(name, "x-arr-clientcert")) {
+            /* Kept before certgate could set it; now always removed: a
+             * client could put any certificate in it. A warning, not an
+             * error, so that such a configuration still loads. */
+            cg_yaml_warning(&ld->y, it, "%s[#%zu]: X-ARR-ClientCert is always removed from client requests (a "
+                            "client could put any certificate in it); certgate sets it itself with "
+                            "forward_client_cert_der: {form: arr}. This entry has no effect", path, i + 1);
+            continue;
+        }
         if (keep && cg_http_request_header_dropped(name)) {
             cg_yaml_error(&ld->y, it, "%s[#%zu]: %s is always removed from client requests (hop-by-hop, set by "
                           "certgate itself, or one of certgate's identity headers) and cannot be kept", path,
@@ -225,6 +237,35 @@ static void parse_strip_headers(cg_loader *ld, const cg_map *lm, const char *lde
         return;
     parse_header_names(ld, &m, "add", ldesc, &l->strip_headers, &l->nstrip_headers);
     parse_header_names(ld, &m, "keep", ldesc, &l->keep_headers, &l->nkeep_headers);
+}
+
+/* forward_client_cert_der: { form, chain, max_size } (docs/proxy.md, "The
+ * certificate for the application"). Absent: off. */
+static void parse_forward_der(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
+{
+    static const char *const keys[] = { "form", "chain", "max_size", NULL };
+    static const char *const forms[] = { "off", "rfc9440", "arr", "both", NULL };
+    char where[192];
+    cg_map m;
+    l->forward_der = (cg_cert_der_cfg){ .form = CG_CERT_DER_OFF, .max_size = CG_CERT_DER_DEFAULT_MAX_SIZE };
+    cg_fmt_into(where, sizeof where, "in forward_client_cert_der of %s", ldesc);
+    if (!cg_loader_open_section(ld, lm, "forward_client_cert_der", keys, where, &m))
+        return;
+    int form = 0;
+    cg_got got = cg_loader_get_enum(ld, &m, "form", forms, &form);
+    if (got == CG_YAML_ABSENT)
+        cg_loader_missing(ld, &m, "form", "rfc9440 (Client-Cert), arr (X-ARR-ClientCert), both or off");
+    l->forward_der.form = (cg_cert_der_form)form;
+    cg_got chain = cg_yaml_get_bool(&ld->y, m.node, m.path, "chain", &l->forward_der.chain);
+    cg_loader_get_size(ld, &m, "max_size", CG_CERT_DER_MIN_SIZE, CG_CERT_DER_MAX_SIZE, &l->forward_der.max_size);
+    if (got == CG_YAML_SET && chain == CG_YAML_SET && l->forward_der.chain &&
+        (l->forward_der.form == CG_CERT_DER_ARR || l->forward_der.form == CG_CERT_DER_OFF)) {
+        char path[256];
+        cg_yaml_key_path(m.path, "chain", path, sizeof path);
+        cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m.node, "chain", NULL),
+                      "%s: true needs form: rfc9440 or both (the chain is sent as Client-Cert-Chain; "
+                      "X-ARR-ClientCert carries the client's certificate only)", path);
+    }
 }
 
 static void parse_listener_proxy_protocol(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
@@ -310,6 +351,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
     /* Loaded (and opened) after the whole file validated: see load_mappings. */
     cg_loader_get_path(ld, m, "mapping", &l->mapping_file, &l->mapping_pos);
     cg_yaml_get_bool(&ld->y, m->node, m->path, "forward_client_cert", &l->forward_client_cert);
+    parse_forward_der(ld, m, ldesc, l);
     /* Routes compare with it. */
     cg_yaml_get_bool(&ld->y, m->node, m->path, "case_insensitive_paths", &l->case_insensitive_paths);
     /* Route paths are checked with it. */
@@ -324,7 +366,7 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
 void cg_config_parse_listeners(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "name", "address", "port", "tls", "revocation", "mapping",
-                                        "forward_client_cert", "case_insensitive_paths", "windows_paths",
+                                        "forward_client_cert", "forward_client_cert_der", "case_insensitive_paths", "windows_paths",
                                         "strip_request_headers", "routes", "proxy_protocol", "max_request_body",
                                         "rate_limit", NULL };
     static const cg_loader_list list = {

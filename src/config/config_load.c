@@ -89,6 +89,7 @@ static cg_config *config_new(void)
         .backend_connect = 5000,
         .backend_response = 60000,
         .backend_idle = 30000,
+        .tunnel_idle = 300000,
         .shutdown = 30000,
     };
     cfg->revocation = (cg_revocation_cfg){

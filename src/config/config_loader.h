@@ -21,7 +21,6 @@
 
 #include "base/base.h"
 #include "config.h"
-#include "base/base.h"
 #include "yaml_doc.h"
 
 typedef struct cg_loader {
@@ -38,6 +37,9 @@ typedef struct cg_map {
 } cg_map;
 
 typedef cg_yaml_got cg_got;
+
+/* The longest timeout accepted anywhere: over a day is a typo, not a timeout. */
+#define CG_TIMEOUT_MAX_MS (24u * 3600u * 1000u)
 
 /* The builders installed with cg_config_set_builders(), recorded in cfg
  * (cfg->built_by) for the last unref; aborts when none were installed (a

@@ -19,7 +19,6 @@
 #define CG_HEADERS_MAX            10000u
 #define CG_RESPONSE_HEAD_MIN      1024u
 #define CG_RESPONSE_HEAD_MAX      (1024u * 1024u)
-#define CG_TIMEOUT_MAX_MS         (24u * 3600u * 1000u)
 
 void cg_config_parse_workers(cg_loader *ld, const cg_map *root)
 {
@@ -117,11 +116,11 @@ void cg_config_parse_timeouts(cg_loader *ld, const cg_map *root)
 {
     static const char *const keys[] = { "handshake", "request_header", "client_body",
                                         "keepalive_idle", "backend_connect", "backend_response",
-                                        "backend_idle", "shutdown", NULL };
+                                        "backend_idle", "shutdown", "tunnel_idle", NULL };
     cg_timeouts *t = &ld->cfg->timeouts;
     uint32_t *fields[] = { &t->handshake, &t->request_header, &t->client_body, &t->keepalive_idle,
                            &t->backend_connect, &t->backend_response, &t->backend_idle,
-                           &t->shutdown };
+                           &t->shutdown, &t->tunnel_idle };
     cg_map m;
     if (!cg_loader_open_section(ld, root, "timeouts", keys, "in timeouts", &m))
         return;

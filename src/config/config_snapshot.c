@@ -35,8 +35,12 @@ static void free_listener(cg_listener_cfg *l, const cg_config_builders *b)
 {
     if (l->tls)
         b->tls_free(l->tls);
-    for (size_t i = 0; i < l->nroutes; i++)
+    for (size_t i = 0; i < l->nroutes; i++) {
         free(l->routes[i].path);
+        for (size_t k = 0; k < l->routes[i].nupgrade; k++)
+            free(l->routes[i].upgrade[k]);
+        free(l->routes[i].upgrade);
+    }
     free(l->routes);
     free(l->name);
     free(l->address);

@@ -12,7 +12,6 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 struct cg_tls_server; /* tls.h */
 struct cg_mapping;    /* mapping.h */
@@ -48,6 +47,13 @@ typedef struct cg_route {
     /* Request limits (request_limits.h): the route's own, else the listener's. */
     bool has_max_request_body;
     uint64_t max_request_body; /* bytes; 0: unlimited */
+    /* Upgrades (config_tunnel.h, tunnel.h): the protocols a backend's 101 may
+     * switch to on this route ("websocket"), lowercase; none by default. */
+    char **upgrade;
+    size_t nupgrade;
+    /* routes[].timeouts, in milliseconds; 0: the top-level timeouts'. */
+    uint32_t backend_response_ms;
+    uint32_t tunnel_idle_ms;
     uint32_t stats_series; /* its requests' series (stats.h), set by the server before use */
 } cg_route;
 
@@ -59,6 +65,25 @@ typedef struct cg_listener_revocation {
     size_t ncrl_files;
     uint32_t stale_grace_s;
 } cg_listener_revocation;
+
+/* forward_client_cert_der: the client certificate itself for the
+ * application (http/cert_headers.h, docs/proxy.md). */
+typedef enum cg_cert_der_form {
+    CG_CERT_DER_OFF = 0,
+    CG_CERT_DER_RFC9440,  /* Client-Cert (RFC 9440), Client-Cert-Chain with chain */
+    CG_CERT_DER_ARR,      /* X-ARR-ClientCert (IIS ARR, Azure App Service): the leaf */
+    CG_CERT_DER_BOTH,     /* both forms */
+} cg_cert_der_form;
+
+#define CG_CERT_DER_DEFAULT_MAX_SIZE (16u * 1024)
+#define CG_CERT_DER_MIN_SIZE 1024u
+#define CG_CERT_DER_MAX_SIZE (1024u * 1024)
+
+typedef struct cg_cert_der_cfg {
+    cg_cert_der_form form;
+    bool chain;         /* Client-Cert-Chain: the intermediates (RFC 9440 forms only) */
+    uint32_t max_size;  /* bytes of the certificate header lines together; over it the request is refused */
+} cg_cert_der_cfg;
 
 typedef struct cg_listener_cfg {
     char *name;
@@ -90,6 +115,7 @@ typedef struct cg_listener_cfg {
     struct cg_mapping *mapping;    /* loaded with the snapshot (config.h cg_config_builders: mapping.h) */
 
     bool forward_client_cert; /* X-Client-Cert-{Subject,Issuer,Serial,SHA256} */
+    cg_cert_der_cfg forward_der; /* forward_client_cert_der: the certificate itself */
 
     bool case_insensitive_paths; /* routes match ASCII letters in either case (default true) */
     bool windows_paths;          /* refuse Windows file-system aliases (target.h; default true) */
@@ -187,6 +213,7 @@ typedef struct cg_timeouts {     /* all in milliseconds */
     uint32_t backend_connect;
     uint32_t backend_response;   /* until the response head, and between body bytes */
     uint32_t backend_idle;       /* pooled idle backend connections */
+    uint32_t tunnel_idle;        /* an upgraded connection with no byte either way (tunnel.h) */
     uint32_t shutdown;           /* graceful-shutdown deadline */
 } cg_timeouts;
 

@@ -8,8 +8,11 @@
 
 void cg_access_log_request(cg_conn *c)
 {
-    const cg_exchange *ex = cg_http_ex(c);
-    const cg_client *cl = &cg_http_session_of(c)->client;
+    cg_access_log_exchange(c, &cg_http_session_of(c)->client, cg_http_ex(c));
+}
+
+void cg_access_log_exchange(cg_conn *c, const cg_client *cl, const cg_exchange *ex)
+{
     uint32_t series = ex->route ? ex->route->stats_series : CG_STATS_NO_ROUTE | cg_stats_listener(c->listener);
     cg_stats_request(&c->w->stats, series, ex->status, ex->refusal);
     if (!cg_log_enabled(CG_LOG_INFO))

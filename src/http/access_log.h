@@ -10,10 +10,15 @@
 #include "http1.h"
 
 struct cg_conn;
+struct cg_client;
+struct cg_exchange;
 
 /* Counts the exchange of c and writes its line (the query redacted unless
  * logging.log_query). No printf and no allocation. */
 void cg_access_log_request(struct cg_conn *c);
+/* The same for an exchange and client no longer the connection's HTTP/1.1
+ * handler's: an upgrade request, logged when its tunnel closes (tunnel.h). */
+void cg_access_log_exchange(struct cg_conn *c, const struct cg_client *cl, const struct cg_exchange *ex);
 
 /* The value of header `name` of req into dst ("" when absent), cut with
  * "..." when longer than dst. */

@@ -9,8 +9,8 @@
 #include "revocation/revocation.h"
 #include "kerberos/kerberos.h"
 #include "x509/x509.h"
+#include "cert_headers.h"
 #include "identity.h"
-#include "base/base.h"
 #include "mapping/mapping.h"
 #include "request_limits.h"
 
@@ -81,6 +81,11 @@ static void on_revocation(void *ctx, cg_rev_status st, const cg_refusal *why)
         cl->waiting = NULL;
         cg_admit_run(a);
     }
+    if (!cl->checking && cl->rejudged) {
+        void (*done)(void *) = cl->rejudged;
+        cl->rejudged = NULL;
+        done(cl->rejudged_ctx);
+    }
 }
 
 /* (Re)checks the chain's revocation status; the verdict lands in cert_ok /
@@ -114,6 +119,21 @@ void cg_client_start(cg_client *cl, cg_conn *c)
         check_revocation(cl);
 }
 
+bool cg_client_verdict_stale(const cg_client *cl)
+{
+    return cl->cert_ok && !cl->verdict_pending &&
+           cl->crl_generation != cg_crl_store_generation(cl->conn->w->services->crl);
+}
+
+bool cg_client_rejudge(cg_client *cl, void (*done)(void *ctx), void *ctx)
+{
+    if (check_revocation(cl))
+        return true;
+    cl->rejudged = done;
+    cl->rejudged_ctx = ctx;
+    return false;
+}
+
 void cg_client_close(cg_client *cl)
 {
     if (cl->crl_check) {
@@ -121,6 +141,7 @@ void cg_client_close(cg_client *cl)
         cl->crl_check = NULL;
     }
     cl->waiting = NULL;
+    cl->rejudged = NULL;
     free(cl->fwd_block);
     cl->fwd_block = NULL;
     cl->fwd_block_len = 0;
@@ -129,28 +150,83 @@ void cg_client_close(cg_client *cl)
     cl->subject = NULL;
 }
 
+/* The intermediates of the client's verified chain, for Client-Cert-Chain:
+ * the leaf and the trust anchor left out. A resumed session keeps the leaf
+ * only: its chain is the one its full handshake verified, which the
+ * listener's pool remembers by the leaf (or rebuilds from the CA
+ * certificates a shared ticket carries, verify.h cg_verify_chain); once per
+ * connection, and only when the chain is forwarded. */
+static size_t chain_intermediates(const cg_client *cl, cg_der *out)
+{
+    const mbedtls_x509_crt *resumed[CG_VERIFY_MAX_DEPTH];
+    const mbedtls_x509_crt *const *chain = cl->chain;
+    int n = cl->chain_len;
+    const cg_listener_cfg *tl = client_listener(cl);
+    if (cl->conn->tls.resumed && n > 0 && tl->tls) {
+        char why[400];
+        n = cg_verify_chain(cg_tls_server_policy(tl->tls), cl->chain[0], NULL, resumed, CG_VERIFY_MAX_DEPTH, why,
+                            sizeof why);
+        chain = resumed;
+    }
+    size_t k = 0;
+    for (int i = 1; i < n - 1; i++)
+        out[k++] = (cg_der){ chain[i]->raw.p, chain[i]->raw.len };
+    return k;
+}
+
+typedef enum { FWD_OK, FWD_TOO_LARGE, FWD_NO_MEMORY } fwd_result;
+
+/* Renders the client's headers for the backends into cl->fwd_block, once:
+ * who the client is does not change on a connection (the principal was
+ * checked by the mapper). The certificate itself is sized before it is
+ * written: over the listener's max_size the request is refused (why), never
+ * sent cut. */
+static fwd_result render_forward_headers(cg_client *cl, const cg_listener_cfg *l, cg_refusal *why)
+{
+    if (cl->fwd_block_ready)
+        return FWD_OK;
+    cg_buf b = { 0 };
+    bool ok = true;
+    const mbedtls_x509_crt *peer = cg_tls_peer_cert(&cl->conn->tls);
+    if (l->forward_client_cert && cl->cert_present && peer)
+        ok = cg_identity_cert_headers(&b, peer, cl->serial, cl->fingerprint);
+    if (ok && l->forward_der.form != CG_CERT_DER_OFF && cl->cert_present && peer) {
+        cg_der inter[CG_VERIFY_MAX_DEPTH];
+        size_t ninter = l->forward_der.chain ? chain_intermediates(cl, inter) : 0;
+        cg_der leaf = { peer->raw.p, peer->raw.len };
+        size_t need = cg_cert_headers_size(&l->forward_der, leaf, inter, ninter);
+        if (need > l->forward_der.max_size) {
+            cg_buf_free(&b);
+            cg_refuse(why, CG_REFUSE_CERT_TOO_LARGE,
+                      "The client certificate \"%.200s\" (serial %s, %zu bytes) and the %zu intermediate CA "
+                      "certificates of its chain make %zu bytes of certificate headers for the backend, more than "
+                      "the %u of listener \"%s\" (forward_client_cert_der.max_size). Raise max_size if the "
+                      "backends accept request heads that large (IIS/http.sys MaxFieldLength and MaxRequestBytes, "
+                      "Apache LimitRequestFieldSize), or set forward_client_cert_der.chain: false.",
+                      cl->subject ? cl->subject : "?", cl->serial, leaf.n, ninter, need, l->forward_der.max_size,
+                      l->name);
+            return FWD_TOO_LARGE;
+        }
+        ok = cg_cert_headers_append(&b, &l->forward_der, leaf, inter, ninter);
+    }
+    if (cl->mapped)
+        ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, cl->principal) &&
+             cg_buf_append(&b, "\r\n", 2);
+    if (!ok) {
+        cg_buf_free(&b);
+        return FWD_NO_MEMORY;
+    }
+    cl->fwd_block = b.data;
+    cl->fwd_block_len = b.len;
+    cl->fwd_block_ready = true;
+    return FWD_OK;
+}
+
 bool cg_client_forward_headers(cg_client *cl, const cg_listener_cfg *l, cg_slice *out)
 {
-    if (!cl->fwd_block_ready) {
-        /* Who the client is does not change on a connection: render the
-         * identity headers once (identity.h; the principal was checked by
-         * the mapper). */
-        cg_buf b = { 0 };
-        bool ok = true;
-        const mbedtls_x509_crt *peer = cg_tls_peer_cert(&cl->conn->tls);
-        if (l->forward_client_cert && cl->cert_present && peer)
-            ok = cg_identity_cert_headers(&b, peer, cl->serial, cl->fingerprint);
-        if (cl->mapped)
-            ok = ok && cg_buf_append_str(&b, "X-Certgate-Principal: ") && cg_buf_append_str(&b, cl->principal) &&
-                 cg_buf_append(&b, "\r\n", 2);
-        if (!ok) {
-            cg_buf_free(&b);
-            return false;
-        }
-        cl->fwd_block = b.data;
-        cl->fwd_block_len = b.len;
-        cl->fwd_block_ready = true;
-    }
+    cg_refusal why;
+    if (render_forward_headers(cl, l, &why) != FWD_OK)
+        return false; /* a request admitted has its block: not reached */
     *out = (cg_slice){ cl->fwd_block, cl->fwd_block_len };
     return true;
 }
@@ -291,6 +367,19 @@ void cg_admit_run(cg_admit *a)
     }
     if (!map_identity(a, l))
         return;
+    /* The headers that say who the client is, rendered now (once per
+     * client) so that a certificate too large to forward is refused with a
+     * page rather than sent cut. */
+    switch (render_forward_headers(cl, l, &why)) {
+    case FWD_OK:
+        break;
+    case FWD_TOO_LARGE:
+        refuse(a, &why, true);
+        return;
+    case FWD_NO_MEMORY:
+        fail(a);
+        return;
+    }
 
     const cg_backend_cfg *b = backend_of(a);
     if (b->kerberos) {
@@ -306,7 +395,8 @@ void cg_admit_run(cg_admit *a)
                        (a->req->body == CG_BODY_LENGTH && a->req->content_length <= CG_REPLAY_MAX);
         /* Connection-bound backends (IIS, mod_auth_gssapi GssapiConnectionBound)
          * authenticate a connection once; ours never changes user. */
-        bool bound = b->connection_bound && cg_backend_idle_authenticated(c->w, a->backend, cl->identity);
+        bool bound = b->connection_bound && !a->dedicated &&
+                     cg_backend_idle_authenticated(c->w, a->backend, cl->identity);
         if (!b->send_on_401_only && !bound) {
             request_token(a);
             return;

@@ -5,6 +5,8 @@
  *   -> revocation again when a CRL changed since the verdict
  *   -> request rate (rate_limit) -> route -> certificate required
  *   -> request body size (max_request_body) -> mapping (once per client)
+ *   -> the client's headers for the backend (once per client; a certificate
+ *      over forward_client_cert_der.max_size is refused here)
  *   -> Kerberos token (per request, or none on an authenticated
  *      connection-bound backend connection)
  *
@@ -61,6 +63,8 @@ typedef struct cg_client {
     bool checking;                  /* inside cg_crl_check_chain: an answer given at
                                        once is the caller's to act on */
     struct cg_admit *waiting;       /* the request waiting for the verdict */
+    void (*rejudged)(void *ctx);    /* cg_client_rejudge's caller, waiting for the verdict */
+    void *rejudged_ctx;
 
     /* Mapping: decided at the first request that needs it, then kept (a
      * mapping reload does not change the user of an open connection). */
@@ -80,8 +84,20 @@ void cg_client_start(cg_client *cl, cg_conn *c);
 /* Cancels what is in flight and frees cl's text; idempotent. */
 void cg_client_close(cg_client *cl);
 
-/* The identity headers for the backends (X-Client-Cert-*, X-Certgate-
- * Principal), rendered once per client for listener l. False: out of memory. */
+/* Whether a CRL changed since cl's verdict. A connection's requests are
+ * judged again at their next one (cg_admit_run); what has no next request
+ * (a tunnel) asks here now and then. */
+bool cg_client_verdict_stale(const cg_client *cl);
+/* Judges cl's chain again against the CRLs of now. True when the verdict is
+ * known at return (cert_ok, cert_refusal); false when done(ctx) runs once it
+ * is (never before this returns; not after cg_client_close). */
+bool cg_client_rejudge(cg_client *cl, void (*done)(void *ctx), void *ctx);
+
+/* The identity headers for the backends (X-Client-Cert-*, the certificate
+ * itself as Client-Cert / Client-Cert-Chain / X-ARR-ClientCert
+ * (cert_headers.h), X-Certgate-Principal), rendered once per client for
+ * listener l by the pipeline. False: out of memory, or a request the
+ * pipeline did not admit. */
 bool cg_client_forward_headers(cg_client *cl, const cg_listener_cfg *l, cg_slice *out);
 
 typedef enum {
@@ -112,6 +128,9 @@ typedef struct cg_admit {
     const cg_config *cfg;           /* the request's snapshot */
     const cg_http_request *req;
     const char *request_id;
+    bool dedicated;                 /* it goes on a new backend connection of its own (an
+                                       upgrade): a pooled connection's authentication
+                                       does not spare it a Kerberos token */
 
     /* What the stages decided (set as far as the pipeline went, refused or not). */
     const cg_route *route;

@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 bool cg_identity_format(char *out, const char *kind, const char *value)
 {
@@ -468,6 +467,26 @@ void cg_backend_resume(cg_backend_conn *bc)
 {
     bc->paused = false;
     start_reading(bc);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    (void)status; /* a failure shows as a read error or EOF to the owner */
+    free(req);
+}
+
+bool cg_backend_shutdown_write(cg_backend_conn *bc)
+{
+    if (bc->closing || !bc->connected)
+        return false;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req)
+        return false;
+    if (uv_shutdown(req, (uv_stream_t *)&bc->tcp, on_shutdown_done) != 0) {
+        free(req);
+        return false;
+    }
+    return true;
 }
 
 static void on_idle_timeout(uv_timer_t *t) { close_conn(t->data); }

@@ -124,6 +124,11 @@ void cg_backend_set_reader(cg_backend_conn *bc, uv_alloc_cb alloc, uv_read_cb re
 void cg_backend_pause(cg_backend_conn *bc);
 void cg_backend_resume(cg_backend_conn *bc);
 
+/* Half-closes: FIN to the backend after what is queued, reading goes on (a
+ * tunnel whose client ended its side). False if it could not be asked; such a
+ * connection must not be released as reusable. */
+bool cg_backend_shutdown_write(cg_backend_conn *bc);
+
 /* Arms the connection's timer (response timeout); 0 stops it. */
 void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);
 

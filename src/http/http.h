@@ -1,4 +1,5 @@
-/* The public header of the http wing: one request: the pipeline (admit), the HTTP/1.1 exchange, the backend pool.
+/* The public header of the http wing: one request: the pipeline (admit), the HTTP/1.1 exchange,
+ * the backend pool.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.

@@ -94,7 +94,7 @@ const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, con
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Transfer-Encoding): returns false when the list is exhausted. Empty list
  * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
-static bool next_list_token(cg_slice *rest, cg_slice *tok)
+bool cg_http_next_list_token(cg_slice *rest, cg_slice *tok)
 {
     while (rest->n) {
         const char *comma = memchr(rest->p, ',', rest->n);
@@ -108,13 +108,13 @@ static bool next_list_token(cg_slice *rest, cg_slice *tok)
     return false;
 }
 
-static bool list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token)
+bool cg_http_list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token)
 {
     for (size_t i = 0; i < n; i++) {
         if (!cg_slice_ieq(h[i].name, field))
             continue;
         cg_slice rest = h[i].value, tok;
-        while (next_list_token(&rest, &tok))
+        while (cg_http_next_list_token(&rest, &tok))
             if (cg_slice_ieq(tok, token))
                 return true;
     }
@@ -127,7 +127,7 @@ bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice nam
         if (!cg_slice_ieq(h[i].name, "connection"))
             continue;
         cg_slice rest = h[i].value, tok;
-        while (next_list_token(&rest, &tok))
+        while (cg_http_next_list_token(&rest, &tok))
             if (slices_ieq(tok, name))
                 return true;
     }
@@ -377,7 +377,7 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
      * 400) from "another coding" (not implemented, 501). */
     cg_slice rest = te->value, tok, last = { NULL, 0 };
     size_t ntok = 0;
-    while (next_list_token(&rest, &tok)) {
+    while (cg_http_next_list_token(&rest, &tok)) {
         last = tok;
         ntok++;
     }
@@ -397,7 +397,7 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
     if (!h->is_response && !cg_slice_ieq(last_name, "chunked")) {
         bool has_chunked = false;
         rest = te->value;
-        while (next_list_token(&rest, &tok))
+        while (cg_http_next_list_token(&rest, &tok))
             has_chunked |= cg_slice_ieq(tok, "chunked");
         if (has_chunked) {
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
@@ -419,9 +419,9 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
 /* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
 static bool wants_keep_alive(const cg_http_header *hdrs, size_t n, int version_minor)
 {
-    if (list_has_token(hdrs, n, "connection", "close"))
+    if (cg_http_list_has_token(hdrs, n, "connection", "close"))
         return false;
-    return version_minor >= 1 || list_has_token(hdrs, n, "connection", "keep-alive");
+    return version_minor >= 1 || cg_http_list_has_token(hdrs, n, "connection", "keep-alive");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -672,12 +672,6 @@ static bool parse_status_line(const head_ctx *h, cg_slice line, cg_http_response
     if (res->status < 100 || res->status > 599) {
         cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
                   "backend sent status %d, outside 100-599", res->status);
-        return false;
-    }
-    if (res->status == 101) {
-        cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                  "backend answered 101 Switching Protocols; protocol upgrades "
-                  "(WebSocket, h2c) are not supported through certgate");
         return false;
     }
     return true;

@@ -22,7 +22,6 @@
 #include <http_parser.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 typedef struct cg_http_header {
     cg_slice name, value; /* point into the head buffer; value has no surrounding OWS */
@@ -82,9 +81,9 @@ typedef struct cg_http_response {
 /* Parses a response head the same way (p initialized as HTTP_RESPONSE).
  * request_was_head: the response to a HEAD has no body whatever it says.
  * Refuses (BACKEND_BAD_RESPONSE) what http-parser rejects, Content-Length
- * together with Transfer-Encoding, conflicting Content-Lengths, status 101
- * (upgrades are not supported), a version other than 1.0 / 1.1. 1xx other
- * than 101 parse fine (status < 200): the caller skips them. */
+ * together with Transfer-Encoding, conflicting Content-Lengths, a version
+ * other than 1.0 / 1.1. 1xx parse fine (status < 200, no body): the caller
+ * skips interim ones and judges a 101 against the upgrade it offered. */
 bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why);
@@ -93,6 +92,12 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
 bool cg_slice_ieq(cg_slice a, const char *b);
 /* The first header named name (case-insensitive), or NULL. */
 const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name);
+/* Iterates the comma-separated tokens of a list-valued field (Connection,
+ * Upgrade, Transfer-Encoding), OWS trimmed, empty elements skipped (RFC 9110
+ * 5.6.1): false when the list is exhausted. */
+bool cg_http_next_list_token(cg_slice *rest, cg_slice *tok);
+/* True when a header named field of h lists token (case-insensitive). */
+bool cg_http_list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token);
 /* True when a Connection header of h names the field `name` (RFC 9110 7.6.1:
  * those fields are hop-by-hop and must not be forwarded). */
 bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice name);

@@ -103,7 +103,8 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
                   sizeof "X-Forwarded-For: \r\n" + ctx->client_ip.n +
                   sizeof "X-Forwarded-Proto: https\r\n" +
                   sizeof "X-Request-Id: \r\n" + ctx->request_id.n +
-                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Content-Length: \r\n" + 20 + 2;
+                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Content-Length: \r\n" + 20 +
+                  sizeof "Connection: Upgrade\r\nUpgrade: \r\n" + ctx->upgrade.n + 2;
     if (!cg_buf_reserve(out, need))
         return false;
 
@@ -120,6 +121,10 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
             continue;
         ok = put_header(out, h[i].name, h[i].value);
     }
+    /* The client's Connection and Upgrade never pass (hop-by-hop); an
+     * upgrade the route allows is offered in certgate's own words. */
+    if (ok && ctx->upgrade.n)
+        ok = put_str(out, "Connection: Upgrade\r\n") && put_header(out, CG_SLICE_LIT("Upgrade"), ctx->upgrade);
     if (ok && ctx->client_ip.n)
         ok = put_header(out, CG_SLICE_LIT("X-Forwarded-For"), ctx->client_ip);
     if (ok)
@@ -211,6 +216,29 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
         else if (client_version_minor == 0)
             ok = put_str(out, "Connection: keep-alive\r\n"); /* 1.0 closes by default */
     }
+    if (ok && request_id.n)
+        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), request_id);
+    return ok && put(out, "\r\n", 2);
+}
+
+bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, cg_slice request_id, cg_buf *out)
+{
+    const cg_http_header *h = res->headers;
+    size_t n = res->nheaders;
+    bool has_conn = cg_http_find_header(h, n, "connection") != NULL;
+    size_t need = sizeof "HTTP/1.1 101 Switching Protocols\r\n" + headers_size(h, n) +
+                  sizeof "Connection: Upgrade\r\nUpgrade: \r\n" + protocol.n + sizeof "X-Request-Id: \r\n" +
+                  request_id.n + 2;
+    if (!cg_buf_reserve(out, need))
+        return false;
+    bool ok = put_str(out, "HTTP/1.1 101 Switching Protocols\r\n");
+    for (size_t i = 0; ok && i < n; i++) {
+        cg_slice name = h[i].name;
+        if (response_header_dropped(name) || (has_conn && cg_http_named_by_connection(h, n, name)))
+            continue;
+        ok = put_header(out, name, h[i].value);
+    }
+    ok = ok && put_str(out, "Connection: Upgrade\r\n") && put_header(out, CG_SLICE_LIT("Upgrade"), protocol);
     if (ok && request_id.n)
         ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), request_id);
     return ok && put(out, "\r\n", 2);

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "base/base.h"
-#include "base/base.h"
 #include "http1.h"
 
 typedef struct cg_forward_ctx {
@@ -23,6 +22,8 @@ typedef struct cg_forward_ctx {
                                      sanitized) once per connection by the caller;
                                      appended as they are */
     const cg_header_policy *strip; /* the listener's changes; NULL: the defaults */
+    cg_slice upgrade;             /* an upgrade the route allows, offered as "Connection:
+                                     Upgrade" and "Upgrade: <this>"; empty: none */
 } cg_forward_ctx;
 
 /* Writes the head to send to the backend into out:
@@ -30,6 +31,7 @@ typedef struct cg_forward_ctx {
  *   the client's headers minus those cg_http_request_header_stripped() says,
  *   minus any named in the client's Connection header,
  *   "Host" kept as sent (default_host added if there was none),
+ *   "Connection: Upgrade" and "Upgrade: <ctx->upgrade>" when set,
  *   "X-Forwarded-For: <client_ip>", "X-Forwarded-Proto: https",
  *   "X-Request-Id: <id>", the extra headers,
  *   "Content-Length: N" or "Transfer-Encoding: chunked" per req->body,
@@ -59,6 +61,13 @@ typedef enum {
 bool cg_http_write_client_head(const cg_http_response *res, bool request_was_head,
                                int client_version_minor, bool keep_client,
                                cg_slice request_id, cg_buf *out, cg_client_body *framing);
+
+/* Writes the head of a switch of protocols to the client (a backend's 101
+ * to an upgrade certgate offered): "HTTP/1.1 101 Switching Protocols", the
+ * backend's headers minus those cg_http_write_client_head() leaves out
+ * (hop-by-hop, framing, WWW-Authenticate), then "Connection: Upgrade",
+ * "Upgrade: <protocol>", "X-Request-Id: <id>". False only on out-of-memory. */
+bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, cg_slice request_id, cg_buf *out);
 
 /* "<len in lowercase hex>\r\n", a chunk-size line, into out (at least 19
  * bytes); returns its length. Per chunk on the hot path: no printf. */

@@ -24,6 +24,7 @@
 #include "request_limits.h"
 #include "http_proxy_internal.h"
 #include "retry.h"
+#include "tunnel.h"
 
 static int req_on_body(http_parser *p, const char *at, size_t len);
 static int req_on_message_complete(http_parser *p);
@@ -123,6 +124,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
     ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
     cg_buf_free(&ex->replay);
+    ex->upgrade[0] = '\0';
     ex->keep_client = true;
     memset(&ex->req, 0, sizeof ex->req);
     memset(&ex->res, 0, sizeof ex->res);
@@ -362,6 +364,11 @@ static void forward(cg_conn *c, const char *negotiate_token)
             .extra_block = identity_headers,
             .strip = &strip,
         };
+        const char *why_not;
+        if (cg_upgrade_offer(&ex->req, ex->route, ex->upgrade, &why_not) == CG_UPGRADE_STRIPPED)
+            cg_log_fields(CG_LOG_INFO, "upgrade_stripped", CG_LF_STR("id", ex->id), CG_LF_STR("client", c->peer),
+                          CG_LF_STR("route", ex->route->path), CG_LF_STR("reason", why_not));
+        fw.upgrade = (cg_slice){ ex->upgrade, strlen(ex->upgrade) };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
             ex->head.cap = HEAD_BLOCK;
@@ -424,6 +431,9 @@ static void admit_request(cg_conn *c)
     a->cfg = ex->cfg;
     a->req = &ex->req;
     a->request_id = ex->id;
+    /* An upgrade goes on a new connection (forward): decided with the route,
+     * but a token must not be skipped for a pooled connection's sake. */
+    a->dedicated = cg_http_find_header(ex->req.headers, ex->req.nheaders, "upgrade") != NULL;
     cg_admit_run(a);
 }
 
@@ -485,8 +495,9 @@ static void connect_backend(cg_conn *c, bool fresh)
 {
     cg_exchange *ex = cg_http_ex(c);
     ex->phase = CG_EX_CONNECTING;
-    cg_backend_conn *bc = cg_backend_acquire(c->w, ex->backend, cg_http_session_of(c)->client.identity, fresh, c,
-                                             on_backend_connected);
+    /* An upgrade's connection is its own: new, and never pooled afterwards. */
+    cg_backend_conn *bc = cg_backend_acquire(c->w, ex->backend, cg_http_session_of(c)->client.identity,
+                                             fresh || ex->upgrade[0], c, on_backend_connected);
     if (!bc) {
         cg_conn_close(c, false);
         return;
@@ -739,6 +750,24 @@ static bool feed_request_body(cg_conn *c)
 }
 
 /* ---- for the response half (http_proxy_internal.h) ---- */
+
+void cg_proxy_switch_to_tunnel(cg_conn *c, size_t off)
+{
+    cg_http_session *s = cg_http_session_of(c);
+    cg_exchange *ex = &s->ex;
+    cg_backend_conn *bc = ex->bc;
+    ex->bc = NULL;
+    ex->phase = CG_EX_IDLE;
+    s->requests++;
+    cg_admit_cancel(&ex->admit);
+    release_request_buffers(c); /* ex->req's and ex->res's headers are gone with them */
+    /* From here c->data is the tunnel's: the session stays where it is, and
+     * its client and exchange record are the tunnel's (tunnel.h). */
+    if (!cg_tunnel_start(c, &s->client, ex, bc, off)) { /* out of memory: still the HTTP/1.1 handler's */
+        ex->bc = bc;
+        cg_conn_close(c, false);
+    }
+}
 
 void cg_proxy_drop_backend(cg_exchange *ex, bool reusable) { drop_backend(ex, reusable); }
 void cg_proxy_finish_exchange(cg_conn *c) { finish_exchange(c); }

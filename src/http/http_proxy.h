@@ -21,6 +21,7 @@
 #include "http1.h"
 #include "http1_scan.h"
 #include "http1_write.h"
+#include "upgrade.h"
 
 typedef enum {
     CG_EX_IDLE,       /* between requests: nothing of the next one received */
@@ -90,6 +91,10 @@ typedef struct cg_exchange {
     bool body_over;              /* a chunked body crossed max_request_body: refuse, close */
     uint32_t retry_after_s;      /* a 429's Retry-After */
     cg_admit admit;              /* the request's way through the pipeline */
+    /* The upgrade offered to the backend ("": none; upgrade.h): its backend
+     * connection is a new one of its own, never pooled afterwards, and a 101
+     * to it switches the connection to a tunnel (tunnel.h). */
+    char upgrade[CG_UPGRADE_OFFER_MAX];
 } cg_exchange;
 
 /* The HTTP/1.1 handler's state on one connection (cg_conn.data). */

@@ -14,6 +14,13 @@ static inline const cg_backend_cfg *cg_exchange_backend(const cg_exchange *ex)
     return &ex->cfg->backends[ex->backend];
 }
 
+/* The route's timeouts.backend_response, else the top-level one. */
+static inline uint32_t cg_exchange_response_timeout(const cg_exchange *ex)
+{
+    return ex->route && ex->route->backend_response_ms ? ex->route->backend_response_ms
+                                                       : ex->cfg->timeouts.backend_response;
+}
+
 /* http_proxy.c */
 void cg_proxy_drop_backend(cg_exchange *ex, bool reusable); /* hands ex->bc back (reusable: to the pool) */
 void cg_proxy_finish_exchange(struct cg_conn *c);           /* the exchange is over: next request or close */
@@ -24,6 +31,12 @@ bool cg_proxy_retry_after_401(struct cg_conn *c);
 /* The client-side timer callback while the client sets the pace (a stalled
  * request body, or a client that stopped reading a response). */
 void cg_proxy_on_body_timeout(uv_timer_t *t);
+
+/* The backend switched protocols as offered (its 101's head is written to
+ * the client): the connection becomes a tunnel (tunnel.h) between the client
+ * and ex->bc; the backend's bytes after its head start at ex->bc->rbuf + off.
+ * The HTTP/1.1 exchange is over: nothing may touch it afterwards. */
+void cg_proxy_switch_to_tunnel(struct cg_conn *c, size_t off);
 
 /* Drives the exchange from the client's plaintext (new bytes, a backend
  * write done, output drained). */

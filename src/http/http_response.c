@@ -32,16 +32,22 @@ static void on_backend_timeout(uv_timer_t *t)
     if (!c)
         return;
     cg_exchange *ex = cg_http_ex(c);
+    uint32_t ms = cg_exchange_response_timeout(ex);
+    /* The setting in force: the route's own, or the top-level one. */
+    char key[600];
+    if (ex->route && ex->route->backend_response_ms)
+        cg_fmt_into(key, sizeof key, "timeouts.backend_response of route \"%s\"", ex->route->path);
+    else
+        cg_fmt_into(key, sizeof key, "timeouts.backend_response");
     if (ex->res_head_sent) {
-        cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms\"",
-               ex->id, cg_exchange_backend(ex)->name, ex->cfg->timeouts.backend_response);
+        cg_log(CG_LOG_WARN, "backend_timeout", "id=%s backend=%s detail=\"response body stalled for %u ms (%s)\"",
+               ex->id, cg_exchange_backend(ex)->name, ms, key);
         cg_conn_close(c, false);
         return;
     }
     cg_refusal why;
-    cg_refuse(&why, CG_REFUSE_BACKEND_TIMEOUT,
-              "Backend \"%s\" (%s) did not send a response within %u ms (timeouts.backend_response).",
-              cg_exchange_backend(ex)->name, cg_exchange_backend(ex)->url, ex->cfg->timeouts.backend_response);
+    cg_refuse(&why, CG_REFUSE_BACKEND_TIMEOUT, "Backend \"%s\" (%s) did not send a response within %u ms (%s).",
+              cg_exchange_backend(ex)->name, cg_exchange_backend(ex)->url, ms, key);
     cg_proxy_refuse(c, &why, true);
 }
 
@@ -155,7 +161,9 @@ static void complete_response(cg_conn *c, bool backend_clean)
     if (ex->framing == CG_CLIENT_BODY_CLOSE)
         ex->keep_client = false;
     cg_backend_conn *bc = ex->bc;
-    bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending;
+    /* The connection of an upgrade that did not happen stays its request's. */
+    bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending &&
+                    !ex->upgrade[0];
     if (bc) {
         bc->served++;
         if (ex->sent_token && ex->res.status != 401)
@@ -164,6 +172,43 @@ static void complete_response(cg_conn *c, bool backend_clean)
     cg_proxy_drop_backend(ex, reusable);
     cg_access_log_request(c);
     cg_proxy_finish_exchange(c);
+}
+
+/* A backend's 101: the switch it offers is the one certgate offered, or a
+ * 502 (never a tunnel nobody asked for); then the connection is a tunnel. */
+static void switch_protocols(cg_conn *c, size_t head_len)
+{
+    cg_exchange *ex = cg_http_ex(c);
+    const cg_backend_cfg *b = cg_exchange_backend(ex);
+    cg_slice proto;
+    cg_refusal why;
+    if (!ex->upgrade[0]) {
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) answered 101 Switching Protocols to a request that offered no upgrade "
+                  "(route \"%s\" %s).", b->name, b->url, ex->route->path,
+                  ex->route->nupgrade ? "allows upgrades, but this request was no upgrade it allows"
+                                      : "allows none: routes[].upgrade");
+        cg_proxy_refuse(c, &why, true);
+        return;
+    }
+    if (!cg_upgrade_accepted(ex->upgrade, ex->res.headers, ex->res.nheaders, &proto)) {
+        cg_refuse(&why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "Backend \"%s\" (%s) answered 101 Switching Protocols without switching to the protocol offered "
+                  "(\"%s\"): its 101 must have one Upgrade header naming it and Connection: upgrade.",
+                  b->name, b->url, ex->upgrade);
+        cg_proxy_refuse(c, &why, true);
+        return;
+    }
+    ex->head.len = 0;
+    if (!cg_http_write_switch_head(&ex->res, proto, (cg_slice){ ex->id, strlen(ex->id) }, &ex->head) ||
+        !cg_conn_write(c, ex->head.data, ex->head.len)) {
+        cg_conn_close(c, false);
+        return;
+    }
+    ex->status = 101;
+    ex->res_head_sent = true;
+    cg_backend_set_timer(ex->bc, 0, NULL);
+    cg_proxy_switch_to_tunnel(c, head_len);
 }
 
 static void process_response(cg_conn *c)
@@ -194,6 +239,10 @@ static void process_response(cg_conn *c)
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
                       cg_exchange_backend(ex)->name, why.detail);
             cg_proxy_refuse(c, &bad, true);
+            return;
+        }
+        if (ex->res.status == 101) {
+            switch_protocols(c, head_len);
             return;
         }
         if (ex->res.status < 200) {
@@ -280,7 +329,7 @@ static void process_response(cg_conn *c)
         cg_conn_close(c, false);
         return;
     }
-    cg_backend_set_timer(bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    cg_backend_set_timer(bc, cg_exchange_response_timeout(ex), on_backend_timeout);
     if (c->out_queued > CG_OUT_HIGH_WATER && !ex->res_paused) {
         ex->res_paused = true;
         cg_backend_pause(bc);
@@ -304,12 +353,12 @@ void cg_proxy_on_drain(cg_conn *c)
     if (ex->req_done)
         cg_conn_set_timer(c, 0, NULL);
     cg_backend_resume(ex->bc);
-    cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    cg_backend_set_timer(ex->bc, cg_exchange_response_timeout(ex), on_backend_timeout);
 }
 
 void cg_response_start(cg_conn *c)
 {
     cg_exchange *ex = cg_http_ex(c);
     cg_backend_set_reader(ex->bc, be_alloc, be_read);
-    cg_backend_set_timer(ex->bc, ex->cfg->timeouts.backend_response, on_backend_timeout);
+    cg_backend_set_timer(ex->bc, cg_exchange_response_timeout(ex), on_backend_timeout);
 }

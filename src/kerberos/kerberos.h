@@ -1,5 +1,5 @@
-/* The public header of the kerberos wing: S4U2Self + S4U2Proxy on the thread pool, the per-(user, SPN)
- * ticket cache, realms, and the diagnosis of every KDC answer.
+/* The public header of the kerberos wing: S4U2Self + S4U2Proxy on the thread pool, the per-(user,
+ * SPN) ticket cache, realms, and the diagnosis of every KDC answer.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.

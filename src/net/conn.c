@@ -18,7 +18,6 @@
 #include <stddef.h>
 
 #include "base/base.h"
-#include "base/base.h"
 #include "proxy_protocol.h"
 #include "x509/x509.h"
 
@@ -63,6 +62,7 @@ static void on_closed(uv_handle_t *h)
     free(c->held);
     free(c->pp);
     cg_spares_put(&w->spare_pbuf, c->pbuf, c->pcap);
+    free(c->switched);
     free(c);
     if (w->stopping && w->nconns == 0)
         uv_async_send(&w->wakeup); /* lets the worker finish */
@@ -142,6 +142,18 @@ void cg_conn_drain(cg_conn *c)
      * the wait. */
     if (c->handler->is_idle(c))
         cg_conn_close(c, true);
+}
+
+void *cg_conn_switch_handler(cg_conn *c, const cg_conn_handler *to)
+{
+    if (c->switched || c->closing || c->lingering)
+        return NULL;
+    void *data = calloc(1, to->data_size ? to->data_size : 1);
+    if (!data)
+        return NULL;
+    c->switched = c->data = data;
+    c->handler = to;
+    return data;
 }
 
 void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)

@@ -83,10 +83,20 @@ struct cg_conn {
 
     const cg_conn_handler *handler;
     void *data;                    /* the handler's state (handler->data_size bytes) */
+    void *switched;                /* the state of the handler switched to, if any (own block) */
 };
 
 /* Accepts a pending connection on listener index li, for handler. */
 void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_handler *handler);
+
+/* Hands c to another handler, once in its life (a protocol upgrade: the
+ * HTTP/1.1 handler switches to a tunnel): from now on only `to` is called
+ * (never its on_ready: the handshake is long done). Returns its state,
+ * to->data_size bytes zeroed, freed with the connection; NULL when out of
+ * memory or already switched (c is unchanged). The previous handler's state
+ * stays in place, untouched and no longer called, until the connection is
+ * freed: the new handler may keep borrowing from it (the client). */
+void *cg_conn_switch_handler(cg_conn *c, const cg_conn_handler *to);
 
 /* Reads more plaintext into pbuf. Returns CG_TLS_OK if bytes were added,
  * CG_TLS_WANT_READ if it must wait for the socket, or CLOSED / ERROR. */

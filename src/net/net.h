@@ -1,5 +1,5 @@
-/* The public header of the net wing: one worker's loop and one client socket (socket <-> TLS <-> plaintext),
- * reaching what runs above it only through the connection handler table.
+/* The public header of the net wing: one worker's loop and one client socket (socket <-> TLS <->
+ * plaintext), reaching what runs above it only through the connection handler table.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.

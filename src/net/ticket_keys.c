@@ -14,7 +14,6 @@
 #include <mbedtls/platform_util.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 #define IV_BYTES 12
 #define TAG_BYTES 16

@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "base/base.h"
-#include "base/base.h"
 
 #define CRL_FILE_MAX (1024u * 1024u * 1024u)
 

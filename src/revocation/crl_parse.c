@@ -28,7 +28,6 @@
 #include <mbedtls/x509.h>
 
 #include "base/base.h"
-#include "base/base.h"
 #include "x509/x509.h"
 
 /* ---- DER helpers ---- */

@@ -1,5 +1,5 @@
-/* The public header of the revocation wing: CRLs parsed, stored, fetched without blocking, and one chain's
- * revocation verdict.
+/* The public header of the revocation wing: CRLs parsed, stored, fetched without blocking, and one
+ * chain's revocation verdict.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.

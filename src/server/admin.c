@@ -10,7 +10,6 @@
 #include "base/base.h"
 #include "health.h"
 #include "http/http.h"
-#include "base/base.h"
 
 #define ADMIN_HEAD_MAX 4096u   /* a scraper's or a probe's request head is a few hundred bytes */
 #define ADMIN_HEADERS_MAX 32u

@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (res.status < 100 || res.status > 999 || res.status == 101)
+    if (res.status < 100 || res.status > 999)
         abort();
     if (res.status < 200)
         return 0; /* 1xx: skipped by the proxy, the final response follows */

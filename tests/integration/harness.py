@@ -64,6 +64,21 @@ def t(seconds):
     return seconds * SLOW
 
 
+# CG_SKIP_LONG=1 (scripts/test --quick): skip the tests marked long_running.
+SKIP_LONG = os.environ.get("CG_SKIP_LONG", "") not in ("", "0")
+
+
+def long_running(seconds):
+    """Marks a test that needs about `seconds` (more than CG_TEST_TIMEOUT
+    allows): the runner gives it that long (scaled) beyond the usual limit
+    and adds it to the whole run's guard. Skipped with CG_SKIP_LONG=1 (the
+    quick suite); CI runs it."""
+    def mark(fn):
+        fn.cg_seconds = seconds
+        return unittest.skipIf(SKIP_LONG, "a long-running test (CG_SKIP_LONG=1)")(fn)
+    return mark
+
+
 def unique(prefix="x"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
@@ -481,8 +496,8 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
                 process=None, log_format=None, log_query=None):
     """certgate YAML with the common parts filled in.
 
-    backends: {name: port or url}; routes: [(path, backend[, client_cert])],
-    default [("/", first backend)]; timeouts / limits / tls_extra: {key: value}
+    backends: {name: port or url}; routes: [(path, backend[, client_cert][, {key:
+    value} more keys of the route, written as is])], default [("/", first backend)]; timeouts / limits / tls_extra: {key: value}
     written as is. revocation: the listener's revocation section as
     {key: value} (lists written inline); default: cache-only with the run's
     CRLs, so every test passes through the revocation check without a CDP.
@@ -550,8 +565,11 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
     out.append("    routes:")
     for r in routes:
         out += ["      - path: %s" % r[0], "        backend: %s" % r[1]]
-        if len(r) > 2:
-            out.append("        client_cert: %s" % r[2])
+        for more in r[2:]:
+            if isinstance(more, dict):  # more keys of the route, values written as is
+                out += ["        %s: %s" % kv for kv in more.items()]
+            elif more:
+                out.append("        client_cert: %s" % more)
     text = "\n".join(out) + "\n"
     if extra:
         text += extra if extra.endswith("\n") else extra + "\n"

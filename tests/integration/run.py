@@ -177,6 +177,11 @@ class Alarm:
         signal.signal(signal.SIGALRM, self.old)
 
 
+def long_seconds(tc):
+    """The extra time a test marked harness.long_running needs (0 if unmarked)."""
+    return getattr(getattr(tc, tc._testMethodName, None), "cg_seconds", 0)
+
+
 def main():
     ap = argparse.ArgumentParser(description="certgate integration tests")
     ap.add_argument("-k", action="append", default=[], metavar="SUBSTRING",
@@ -203,10 +208,14 @@ def main():
             print(tally.summary(), flush=True)
         os._exit(1)
 
+    modules = discover(args.k)
+    # Tests marked long_running bring their own time to the whole run's guard.
+    if not harness.SKIP_LONG:
+        run_timeout += sum(long_seconds(tc) * harness.SLOW for _, classes, err in modules if not err
+                           for _, tests in classes for tc in tests)
     timer = threading.Timer(run_timeout, guard)
     timer.daemon = True
 
-    modules = discover(args.k)
     if args.list:
         for mod, classes, err in modules:
             if err:
@@ -286,7 +295,7 @@ def main():
                     res = Result()
                     t0 = time.monotonic()
                     try:
-                        with Alarm(test_timeout, name):
+                        with Alarm(test_timeout + long_seconds(tc) * harness.SLOW, name):
                             tc.run(res)
                     except TestTimeout:
                         res.outcome = "ERROR"

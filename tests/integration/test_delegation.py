@@ -45,7 +45,6 @@ import kdc_lab
 import samba_lab
 
 SPN = "HTTP/backend.example.test"
-ISSUE = "issue 11"
 
 
 def tearDownModule():
@@ -85,21 +84,6 @@ class LabKind:
 MIT = LabKind("MIT", kdc_lab.Lab)
 SAMBA = LabKind("Samba", samba_lab.SambaLab)
 LAB_TIMINGS = []  # (class's lab, seconds, steps): printed with CG_LAB_TIMINGS=1
-
-
-def expected_failure_on(cls, reasons):
-    """Marks cls's inherited tests named in reasons {name: why} as expected
-    failures on this lab only (the runner prints why)."""
-    for name, why in reasons.items():
-        base = getattr(cls, name)
-
-        def wrapped(self, _base=base):
-            return _base(self)
-        wrapped.__name__ = name
-        wrapped.__unittest_expecting_failure__ = True
-        wrapped._xfail_reason = why
-        setattr(cls, name, wrapped)
-    return cls
 
 
 def start_lab(kind, name, users=0):

@@ -185,7 +185,9 @@ class TestBodyLimit(H.Shared):
 
 
 def rate_limited_lines(cg, key_part):
-    return [e for e in cg.find_log(event="rate_limited") if key_part in e.get("key", "")]
+    """The rate_limited lines naming key_part, once at least one is written
+    (the log writer is a thread of its own: a line lands a moment after the 429)."""
+    return cg.wait_log(event="rate_limited", key=lambda k: key_part in (k or ""))
 
 
 class TestRatePerClient(H.Shared):

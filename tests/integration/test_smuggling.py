@@ -804,6 +804,7 @@ SPOOFED = [
     b"Authorization", b"Proxy-Authorization",
     b"X_Client_Cert_Subject", b"X_Certgate_Principal", b"X_ARR_ClientCert", b"X_Forwarded_For",
     b"X_Real_IP", b"Remote_User", b"X_Remote_User",
+    b"Client-Cert", b"Client-Cert-Chain", b"client_cert", b"CLIENT_CERT_CHAIN",
 ]
 
 

@@ -25,6 +25,10 @@ static void test_header_dropped(void **state)
         "Proxy_Authorization", "Content_Length", "Transfer_Encoding",
         /* certgate's own identity headers (the mapped principal ...). */
         "X-Certgate-Principal", "x-certgate-anything", "X_Certgate_Principal",
+        /* the certificate itself (RFC 9440, IIS ARR): always, whether the
+         * listener sends it or not */
+        "Client-Cert", "client-cert", "CLIENT_CERT", "Client-Cert-Chain", "client_cert_chain",
+        "X-ARR-ClientCert", "x-arr-clientcert", "X_ARR_CLIENTCERT",
     };
     for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
         if (!cg_http_request_header_dropped((cg_slice){ dropped[i], strlen(dropped[i]) })) {
@@ -36,6 +40,7 @@ static void test_header_dropped(void **state)
         "Host", "Cookie", "Content-Type", "Accept", "User-Agent", "X-Client-Cert", "X-Client-Cer",
         "Authorizations", "Authorizatio", "X-Forwarded-Fo", "X-Forwarded-Port", "TEE", "T",
         "Upgrade-Insecure-Requests", "Forwarded-For", "X-Request-Ids", "",
+        "Client-Certs", "Client-Cert-Chains", "Client-Cer", "X-ARR-ClientCerts", "X-ARR-SSL",
     };
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
         if (cg_http_request_header_dropped((cg_slice){ kept[i], strlen(kept[i]) })) {

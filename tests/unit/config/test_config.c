@@ -402,6 +402,10 @@ static void test_strip_request_headers(void **state)
                  "Authorization is always removed from client requests");
     expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Client-Cert-Subject]\n", 15, 14,
                  "cannot be kept");
+    /* The certificate headers certgate may set itself: never kept. An old
+     * keep of X-ARR-ClientCert still loads (test_forward_client_cert_der). */
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [Client-Cert]\n", 15, 14, "cannot be kept");
+    expect_error(MINIMAL "    strip_request_headers:\n      keep: [client_cert_chain]\n", 15, 14, "cannot be kept");
     expect_error(MINIMAL "    strip_request_headers:\n      keep: [X-Tenant]\n", 15, 14,
                  "X-Tenant is not stripped by default, so there is nothing to keep");
     expect_error(MINIMAL "    strip_request_headers:\n      add: [\"X Bad\"]\n", 15, 13,
@@ -455,7 +459,7 @@ static void test_unknown_keys(void **state)
     assert_int_equal(d.items[0].column, 5);
     assert_string_equal(d.items[0].message,
                         "unknown key \"adress\" in listener \"main\" (expected one of: name, "
-                        "address, port, tls, revocation, mapping, forward_client_cert, case_insensitive_paths, "
+                        "address, port, tls, revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, "
                         "windows_paths, strip_request_headers, routes, proxy_protocol, max_request_body, "
                         "rate_limit)");
     cg_diag_free(&d);
@@ -504,7 +508,7 @@ static void test_unknown_keys(void **state)
                  "        backend: app\n"
                  "        prefix: true\n",
                  11, 9, "unknown key \"prefix\" in route \"/api\" of listener \"main\" "
-                        "(expected one of: path, backend, client_cert, max_request_body)");
+                        "(expected one of: path, backend, client_cert, max_request_body, upgrade, timeouts)");
     /* A non-scalar key. */
     expect_error("? [a, b]\n: 1\n" MINIMAL, 1, 3, "expected a key name at top level, got a list");
 }
@@ -522,7 +526,7 @@ static void test_wrong_types(void **state)
                  "backends: expected a list of backends (items starting with \"- \"), got \"app\"");
     expect_error(MIN_BACKENDS "listeners:\n  - main\n", 5, 5,
                  "listeners[#1]: expected a mapping with keys name, address, port, tls, "
-                 "revocation, mapping, forward_client_cert, case_insensitive_paths, windows_paths, "
+                 "revocation, mapping, forward_client_cert, forward_client_cert_der, case_insensitive_paths, windows_paths, "
                  "strip_request_headers, routes, proxy_protocol, max_request_body, rate_limit, "
                  "got \"main\"");
     expect_error("workers: many\n" MINIMAL, 1, 10,
@@ -1981,6 +1985,9 @@ static void test_reference_config_parses(void **state)
     assert_int_equal(l->port, 8443);
     assert_string_equal(l->chain_file, "/etc/certgate/chain.crt");
     assert_true(l->forward_client_cert);
+    assert_int_equal(l->forward_der.form, CG_CERT_DER_OFF);
+    assert_false(l->forward_der.chain);
+    assert_int_equal(l->forward_der.max_size, CG_CERT_DER_DEFAULT_MAX_SIZE);
     assert_int_equal(l->session_ticket_lifetime_s, 3600);
     assert_string_equal(cfg->backends[0].host_header, "127.0.0.1:8080");
     assert_null(cfg->process.user); /* commented out: the user must exist where the file loads */
@@ -2418,6 +2425,62 @@ static void test_proxy_protocol_section(void **state)
                  "unknown key \"version\" in proxy_protocol of listener \"main\"");
 }
 
+/* forward_client_cert_der: the certificate itself for the application
+ * (cert_headers.h). Line 14 is the section's first line. */
+static void test_forward_client_cert_der(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok(MINIMAL);
+    const cg_cert_der_cfg *f = &cfg->listeners[0].forward_der;
+    assert_int_equal(f->form, CG_CERT_DER_OFF); /* off by default */
+    assert_false(f->chain);
+    assert_int_equal(f->max_size, CG_CERT_DER_DEFAULT_MAX_SIZE);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      chain: true\n"
+                            "      max_size: 32k\n");
+    f = &cfg->listeners[0].forward_der;
+    assert_int_equal(f->form, CG_CERT_DER_RFC9440);
+    assert_true(f->chain);
+    assert_int_equal(f->max_size, 32768);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: arr\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_ARR);
+    assert_false(cfg->listeners[0].forward_der.chain);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: both\n      chain: true\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_BOTH);
+    cg_config_unref(cfg);
+    cfg = expect_ok(MINIMAL "    forward_client_cert_der:\n      form: off\n");
+    assert_int_equal(cfg->listeners[0].forward_der.form, CG_CERT_DER_OFF);
+    cg_config_unref(cfg);
+
+    /* A keep of X-ARR-ClientCert, written before certgate set it, loads
+     * with a warning and keeps nothing. */
+    cfg = expect_warning(MINIMAL "    strip_request_headers:\n      keep: [X-ARR-ClientCert]\n", 15, 14,
+                         "X-ARR-ClientCert is always removed from client requests");
+    assert_int_equal(cfg->listeners[0].nkeep_headers, 0);
+    cg_config_unref(cfg);
+
+    expect_error(MINIMAL "    forward_client_cert_der: rfc9440\n", 14, 30,
+                 "listeners[main].forward_client_cert_der: expected a mapping with keys form, chain, max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: pem\n", 15, 13,
+                 "listeners[main].forward_client_cert_der.form: unknown value \"pem\" (expected one of: off, rfc9440, "
+                 "arr, both)");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      chain: true\n", 15, 7,
+                 "missing required key \"form\" in forward_client_cert_der of listener \"main\"");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: arr\n      chain: true\n", 16, 14,
+                 "listeners[main].forward_client_cert_der.chain: true needs form: rfc9440 or both");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      chain: yes\n", 16, 14,
+                 "listeners[main].forward_client_cert_der.chain: expected true or false");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      max_size: 100\n", 16, 17,
+                 "listeners[main].forward_client_cert_der.max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      max_size: 2m\n", 16, 17,
+                 "listeners[main].forward_client_cert_der.max_size");
+    expect_error(MINIMAL "    forward_client_cert_der:\n      form: rfc9440\n      anchor: true\n", 16, 7,
+                 "unknown key \"anchor\" in forward_client_cert_der of listener \"main\"");
+}
+
 /* ---- errors: what refusal pages show ---- */
 
 static void test_errors_section(void **state)
@@ -2780,6 +2843,78 @@ static void test_admin_section_invalid(void **state)
     expect_error("admin:\n  port: 8443\n" MINIMAL, 2, 9, "admin.port: 8443 is also listener \"main\"'s port");
 }
 
+/* A listener whose one route is given by ROUTE_KEYS (lines 13 on: the
+ * route's "- path" is on line 11, col 9 its keys). */
+#define UPGRADE_LISTENER(route_keys) \
+    MIN_BACKENDS \
+    "listeners:\n" \
+    "  - name: main\n" \
+    "    port: 8443\n" \
+    "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n" \
+    "    routes:\n" \
+    "      - path: /\n" \
+    "        backend: app\n" \
+    "      - path: /hub\n" \
+    "        backend: app\n" route_keys
+
+static void test_route_upgrade_and_timeouts(void **state)
+{
+    (void)state;
+    /* Defaults: no upgrade anywhere, the top-level timeouts. */
+    cg_config *cfg = expect_ok(UPGRADE_LISTENER(""));
+    assert_int_equal(cfg->listeners[0].routes[1].nupgrade, 0);
+    assert_int_equal(cfg->listeners[0].routes[1].backend_response_ms, 0);
+    assert_int_equal(cfg->listeners[0].routes[1].tunnel_idle_ms, 0);
+    assert_int_equal(cfg->timeouts.tunnel_idle, 300000);
+    assert_int_equal(cfg->timeouts.backend_response, 60000);
+    cg_config_unref(cfg);
+
+    cfg = expect_ok(UPGRADE_LISTENER("        upgrade: [WebSocket, x-chat/2]\n"
+                                     "        timeouts: { backend_response: 150s, tunnel_idle: 30m }\n")
+                    "timeouts:\n"
+                    "  tunnel_idle: 90s\n");
+    const cg_route *r = &cfg->listeners[0].routes[1];
+    assert_int_equal(r->nupgrade, 2);
+    assert_string_equal(r->upgrade[0], "websocket"); /* compared without case: kept lowercase */
+    assert_string_equal(r->upgrade[1], "x-chat/2");
+    assert_int_equal(r->backend_response_ms, 150000);
+    assert_int_equal(r->tunnel_idle_ms, 1800000);
+    assert_int_equal(cfg->timeouts.tunnel_idle, 90000);
+    assert_int_equal(cfg->listeners[0].routes[0].nupgrade, 0);
+    cg_config_unref(cfg);
+
+    /* backend_response alone on a route: long polling, no upgrade needed. */
+    cfg = expect_ok(UPGRADE_LISTENER("        timeouts:\n"
+                                     "          backend_response: 2m\n"));
+    assert_int_equal(cfg->listeners[0].routes[1].backend_response_ms, 120000);
+    cg_config_unref(cfg);
+
+    /* Each problem at its node (line:column). */
+    expect_error(UPGRADE_LISTENER("        upgrade: websocket\n"), 13, 18,
+                 "listeners[main].routes[/hub].upgrade: expected a list of protocols such as [websocket]");
+    expect_error(UPGRADE_LISTENER("        upgrade: [websocket, h2c]\n"), 13, 30,
+                 "\"h2c\" cannot be allowed: certgate never lets a connection switch to another HTTP version");
+    expect_error(UPGRADE_LISTENER("        upgrade: [HTTP/2.0]\n"), 13, 19, "cannot be allowed");
+    expect_error(UPGRADE_LISTENER("        upgrade: [\"web socket\"]\n"), 13, 19,
+                 "listeners[main].routes[/hub].upgrade: \"web socket\" is not a protocol name");
+    expect_error(UPGRADE_LISTENER("        upgrade: [websocket, WEBSOCKET]\n"), 13, 30,
+                 "\"websocket\" is listed twice");
+    expect_error(UPGRADE_LISTENER("        upgrade: [[websocket]]\n"), 13, 19, "expected a protocol name");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_response: 0s }\n"), 13, 39,
+                 "listeners[main].routes[/hub].timeouts.backend_response: \"0s\" is out of range");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_response: soon }\n"), 13, 39, "is not a duration");
+    expect_error(UPGRADE_LISTENER("        timeouts: { tunnel_idle: 25h }\n"), 13, 34, "out of range");
+    expect_error(UPGRADE_LISTENER("        timeouts: { backend_idle: 5s }\n"), 13, 21,
+                 "unknown key \"backend_idle\" in listeners[main].routes[/hub].timeouts (expected one of: "
+                 "backend_response, tunnel_idle)");
+    expect_error(UPGRADE_LISTENER("        timeouts: 150s\n"), 13, 19, "listeners[main].routes[/hub].timeouts");
+    expect_error(MINIMAL "timeouts:\n  tunnel_idle: never\n", 15, 16,
+                 "timeouts.tunnel_idle: \"never\" is not a duration");
+    /* Allowed but without effect: said so. */
+    cg_config_unref(expect_warning(UPGRADE_LISTENER("        timeouts: { tunnel_idle: 5m }\n"), 13, 34,
+                                   "tunnel_idle has no effect: the route allows no upgrade"));
+}
+
 int main(void)
 {
     /* TLS contexts and mappings: tls.h's and mapping.h's, as in certgate. */
@@ -2832,6 +2967,7 @@ int main(void)
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_diag_accumulates),
         cmocka_unit_test(test_proxy_protocol_section),
+        cmocka_unit_test(test_forward_client_cert_der),
         cmocka_unit_test(test_errors_section),
         cmocka_unit_test(test_errors_section_invalid),
         cmocka_unit_test(test_error_templates),
@@ -2841,6 +2977,7 @@ int main(void)
         cmocka_unit_test(test_process_section_invalid),
         cmocka_unit_test(test_admin_section),
         cmocka_unit_test(test_admin_section_invalid),
+        cmocka_unit_test(test_route_upgrade_and_timeouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
