@@ -1348,7 +1348,9 @@ static void worker_init_tls(worker *w)
      * the server does not spend time issuing tickets nobody uses. */
     mbedtls_ssl_conf_session_tickets(&w->conf, opt.mode == MODE_NEW ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
                                                                      : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
     mbedtls_ssl_conf_renegotiation(&w->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
 }
 
 static void worker_free(worker *w)

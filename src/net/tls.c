@@ -368,7 +368,10 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     mbedtls_ssl_conf_max_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
     mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
     mbedtls_ssl_conf_groups(&s->conf, groups);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    /* certgate's own mbedTLS has no renegotiation at all; a system build may. */
     mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
     /* Judge the certificate after the handshake: refusals become pages. */
     mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
     mbedtls_ssl_conf_ca_chain(&s->conf, &s->anchors, NULL);

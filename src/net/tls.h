@@ -20,6 +20,7 @@
 
 #include "cert_msg.h"
 #include "config/config.h"
+#include "x509/x509.h"
 
 typedef struct cg_tls_server cg_tls_server;
 
