@@ -1,6 +1,6 @@
 /*
  * cg-loadgen: an HTTP/1.1 load generator that presents a TLS client
- * certificate (mbedTLS 2.28 client on libuv). Generic tools (wrk, ab, h2load)
+ * certificate (mbedTLS 3.6 client on libuv). Generic tools (wrk, ab, h2load)
  * cannot, and certgate refuses clients without one. Benchmark tool, not a
  * test: see bench/README.md.
  *
