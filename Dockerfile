@@ -18,10 +18,13 @@ COPY scripts/packages.txt scripts/install-deps scripts/
 RUN bash scripts/install-deps build \
  && rm -rf /var/lib/apt/lists/*
 
-# Which mbedTLS (docs/platform.md): --build-arg MBEDTLS=bundled builds mbedTLS
-# 3.6 from Debian's source package through this image's apt sources (or from a
-# copied subprojects/packagecache/), once certgate's code is ported to 3.6.
-ARG MBEDTLS=debian12-2.28
+# mbedTLS 3.6 LTS, built with certgate's configuration and linked statically
+# (docs/platform.md): the meson setup below fetches Debian's source package
+# through this image's apt sources and verifies it, or takes a copied
+# subprojects/packagecache/ from the build context (offline: add
+# --wrap-mode=nodownload). --build-arg MBEDTLS=system needs an mbedTLS >= 3.6
+# package in the image (Debian 13).
+ARG MBEDTLS=bundled
 COPY . .
 RUN meson setup build -Dtests=false -Dbuildtype=release -Dwerror=false -Dmbedtls=${MBEDTLS} \
  && meson compile -C build \

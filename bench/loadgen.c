@@ -1,6 +1,6 @@
 /*
  * cg-loadgen: an HTTP/1.1 load generator that presents a TLS client
- * certificate (mbedTLS 2.28 client on libuv). Generic tools (wrk, ab, h2load)
+ * certificate (mbedTLS 3.6 client on libuv). Generic tools (wrk, ab, h2load)
  * cannot, and certgate refuses clients without one. Benchmark tool, not a
  * test: see bench/README.md.
  *
@@ -52,6 +52,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
 
 #define HEAD_MAX   (32 * 1024)   /* largest response head accepted */
 #define RBUF_SIZE  (64 * 1024)   /* one uv read */
@@ -649,8 +650,8 @@ static int ciphersuites[] = {
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0,
 };
-static const mbedtls_ecp_group_id curves[] = {
-    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_NONE,
+static const uint16_t groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -993,12 +994,19 @@ static void send_request(conn *c)
     }
 }
 
+/* The server's chain is verified in full handshakes only: a resumed one
+ * skips the certificates. */
+static int saw_server_chain(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)crt, (void)depth, (void)flags;
+    ((conn *)p)->full_hs = true;
+    return 0;
+}
+
 static void drive_handshake(conn *c)
 {
     worker *w = c->w;
-    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
-        if (c->ssl.state == MBEDTLS_SSL_SERVER_CERTIFICATE)
-            c->full_hs = true; /* a resumed handshake skips the certificates */
+    while (!mbedtls_ssl_is_handshake_over(&c->ssl)) {
         int r = mbedtls_ssl_handshake_step(&c->ssl);
         if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
             return;
@@ -1148,6 +1156,7 @@ static void on_connect(uv_connect_t *req, int status)
         mbedtls_ssl_session_reset(&c->ssl);
     mbedtls_ssl_set_hostname(&c->ssl, opt.server_name);
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_verify(&c->ssl, saw_server_chain, c);
     if (opt.mode == MODE_RESUME && w->have_session)
         mbedtls_ssl_set_session(&c->ssl, &w->session);
     c->full_hs = false;
@@ -1320,16 +1329,16 @@ static void worker_init_tls(worker *w)
     if (opt.cert) {
         if ((r = mbedtls_x509_crt_parse_file(&w->cert, opt.cert)) != 0)
             die("--cert %s: %s", opt.cert, tls_err(r, e, sizeof e));
-        if ((r = mbedtls_pk_parse_keyfile(&w->key, opt.key, NULL)) != 0)
+        if ((r = mbedtls_pk_parse_keyfile(&w->key, opt.key, NULL, mbedtls_ctr_drbg_random, &w->drbg)) != 0)
             die("--key %s: %s", opt.key, tls_err(r, e, sizeof e));
     }
     if ((r = mbedtls_ssl_config_defaults(&w->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                          MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         die("ssl_config_defaults: %s", tls_err(r, e, sizeof e));
-    mbedtls_ssl_conf_min_version(&w->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_max_version(&w->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_min_tls_version(&w->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(&w->conf, MBEDTLS_SSL_VERSION_TLS1_2);
     mbedtls_ssl_conf_ciphersuites(&w->conf, ciphersuites);
-    mbedtls_ssl_conf_curves(&w->conf, curves);
+    mbedtls_ssl_conf_groups(&w->conf, groups);
     mbedtls_ssl_conf_authmode(&w->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&w->conf, &w->ca, NULL);
     if (opt.cert && (r = mbedtls_ssl_conf_own_cert(&w->conf, &w->cert, &w->key)) != 0)
@@ -1339,7 +1348,9 @@ static void worker_init_tls(worker *w)
      * the server does not spend time issuing tickets nobody uses. */
     mbedtls_ssl_conf_session_tickets(&w->conf, opt.mode == MODE_NEW ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
                                                                      : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
     mbedtls_ssl_conf_renegotiation(&w->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
 }
 
 static void worker_free(worker *w)
@@ -1819,6 +1830,10 @@ static void report(const stats *s, double elapsed, double cpu_user, double cpu_s
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        fprintf(stderr, "cg-loadgen: psa_crypto_init failed\n");
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* Many connections: take all the descriptors we may. */
     struct rlimit rl;

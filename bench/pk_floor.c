@@ -1,9 +1,9 @@
 /* cg-pk-floor: the public-key floor of a TLS 1.2 full handshake with mbedTLS on this machine.
  *
  * Times, with the library certgate links, each public-key operation a server-side mutual-TLS
- * handshake needs, done as cheaply as mbedTLS 2.28 allows it in a server: a fresh ECDH context
+ * handshake needs, done as cheaply as mbedTLS allows it in a server: a fresh ECDH context
  * and group per handshake (as the handshake must), the server's signature on its loaded key in
- * place (mbedtls_ecdsa_write_signature, as certgate does; see src/x509/pk_ops.h), the client's
+ * place (mbedtls_ecdsa_write_signature; mbedTLS 3.6's mbedtls_pk_sign does the same), the client's
  * CertificateVerify with a key parsed for it. Then their sum per profile. By default the process
  * has a second thread, as a server with worker and pool threads has: glibc's allocator then takes
  * its locked paths, which mbedTLS's bignum code exercises heavily (--single-threaded: not).
@@ -17,6 +17,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
+#include <psa/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,8 @@ int main(int argc, char **argv)
         if (pthread_create(&t, NULL, idle_thread, NULL) == 0)
             pthread_join(t, NULL);
     }
+    if (psa_crypto_init() != PSA_SUCCESS)
+        die("psa_crypto_init", -1);
     mbedtls_entropy_context entropy;
     mbedtls_entropy_init(&entropy);
     mbedtls_ctr_drbg_init(&rng);
@@ -128,10 +131,10 @@ int main(int argc, char **argv)
     gen_key(&rsa_key, 1);
     unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE], sig_rsa[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
     size_t sig_len, sig_rsa_len;
-    mbedtls_sha256_ret((const unsigned char *)"certgate", 8, hash, 0);
-    if (mbedtls_pk_sign(&ec_key, MBEDTLS_MD_SHA256, hash, 32, sig, &sig_len, mbedtls_ctr_drbg_random, &rng))
+    mbedtls_sha256((const unsigned char *)"certgate", 8, hash, 0);
+    if (mbedtls_pk_sign(&ec_key, MBEDTLS_MD_SHA256, hash, 32, sig, sizeof sig, &sig_len, mbedtls_ctr_drbg_random, &rng))
         die("pk_sign", -1);
-    if (mbedtls_pk_sign(&rsa_key, MBEDTLS_MD_SHA256, hash, 32, sig_rsa, &sig_rsa_len, mbedtls_ctr_drbg_random, &rng))
+    if (mbedtls_pk_sign(&rsa_key, MBEDTLS_MD_SHA256, hash, 32, sig_rsa, sizeof sig_rsa, &sig_rsa_len, mbedtls_ctr_drbg_random, &rng))
         die("pk_sign rsa", -1);
     unsigned char pub_der[256];
     int pub_len_i = mbedtls_pk_write_pubkey_der(&ec_key, pub_der, sizeof pub_der);
@@ -164,11 +167,11 @@ int main(int argc, char **argv)
                 break;
             }
             case ECDSA_SIGN:
-                err = mbedtls_ecdsa_write_signature(mbedtls_pk_ec(ec_key), MBEDTLS_MD_SHA256, hash, 32, sig, &l,
+                err = mbedtls_ecdsa_write_signature(mbedtls_pk_ec(ec_key), MBEDTLS_MD_SHA256, hash, 32, sig, sizeof sig, &l,
                                                     mbedtls_ctr_drbg_random, &rng);
                 break;
             case ECDSA_PK_SIGN:
-                err = mbedtls_pk_sign(&ec_key, MBEDTLS_MD_SHA256, hash, 32, sig, &l, mbedtls_ctr_drbg_random, &rng);
+                err = mbedtls_pk_sign(&ec_key, MBEDTLS_MD_SHA256, hash, 32, sig, sizeof sig, &l, mbedtls_ctr_drbg_random, &rng);
                 break;
             case RSA_VERIFY:
                 err = mbedtls_pk_verify(&rsa_key, MBEDTLS_MD_SHA256, hash, 32, sig_rsa, sig_rsa_len);

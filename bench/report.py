@@ -260,10 +260,10 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
           % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
     print("  per handshake the server needs: ECDHE (X25519, the curve both sides prefer) %.0f us, its ECDSA"
           " signature %.0f us (in place;" % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
-    print("  %.0f us through mbedtls_pk_sign, see src/x509/pk_ops.h)," % pf.get("ecdsa_pk_sign_us", 0))
+    print("  %.0f us through mbedtls_pk_sign, also in place with mbedTLS 3.6)," % pf.get("ecdsa_pk_sign_us", 0))
     print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
           " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
-    print("  only for a chain not verified before (src/x509/chain_cache.h).")
+    print("  of which a chain through a CA learned before checks only the leaf's (src/x509/chain_cache.h).")
     print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "+chain", "certgate", "nginx", "cg/floor"))
     for key, label, cv in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"]),
                            ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"])):

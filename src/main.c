@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <mbedtls/version.h>
+#include <psa/crypto.h>
 #include <uv.h>
 
 #include "cli/cli.h"
@@ -92,6 +93,12 @@ static int cmd_check(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* mbedTLS 3.6 runs parts of TLS and of key handling on PSA crypto. */
+    psa_status_t psa = psa_crypto_init();
+    if (psa != PSA_SUCCESS) {
+        fprintf(stderr, "certgate: the crypto library did not start (psa_crypto_init: %d)\n", (int)psa);
+        return 1;
+    }
     /* Before any command loads a configuration. */
     cg_snapshot_builders_install();
     /* Tools with options of their own get the rest of the command line. */

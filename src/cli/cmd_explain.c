@@ -128,7 +128,7 @@ static bool parse_args(int argc, char **argv, opts *o)
 
 static void print_ekus(const mbedtls_x509_crt *c)
 {
-    if (!(c->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE)) {
+    if (!mbedtls_x509_crt_has_ext_type(c, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE)) {
         printf("      EKU        (none: valid for every purpose)\n");
         return;
     }
@@ -157,12 +157,12 @@ static void print_key_usage(const mbedtls_x509_crt *c)
         { MBEDTLS_X509_KU_KEY_AGREEMENT, "keyAgreement" },         { MBEDTLS_X509_KU_KEY_CERT_SIGN, "keyCertSign" },
         { MBEDTLS_X509_KU_CRL_SIGN, "cRLSign" },
     };
-    if (!(c->ext_types & MBEDTLS_X509_EXT_KEY_USAGE))
+    if (!mbedtls_x509_crt_has_ext_type(c, MBEDTLS_X509_EXT_KEY_USAGE))
         return;
     printf("      key usage  ");
     int k = 0;
     for (size_t i = 0; i < sizeof bits / sizeof bits[0]; i++)
-        if (c->key_usage & bits[i].bit)
+        if (mbedtls_x509_crt_check_key_usage(c, bits[i].bit) == 0)
             printf("%s%s", k++ ? ", " : "", bits[i].name);
     printf("\n");
 }
@@ -200,8 +200,10 @@ static void print_cert(const mbedtls_x509_crt *c, int depth, bool anchor)
     cg_cert_serial(c, serial, sizeof serial);
     cg_x509_time_format(&c->valid_from, from, sizeof from);
     cg_x509_time_format(&c->valid_to, to, sizeof to);
-    if (mbedtls_x509_sig_alg_gets(sig, sizeof sig, &c->sig_oid, c->sig_pk, c->sig_md, c->sig_opts) < 0)
-        snprintf(sig, sizeof sig, "?");
+    const char *sig_desc = NULL;
+    if (mbedtls_oid_get_sig_alg_desc(&c->sig_oid, &sig_desc) != 0 || !sig_desc)
+        sig_desc = "?";
+    snprintf(sig, sizeof sig, "%s", sig_desc);
     cg_cert_sha256_hex(c, fp);
     printf("  [%d] %s%s\n", depth, subject ? subject : "(out of memory)",
            anchor ? "   (trust anchor)" : depth == 0 ? "   (client certificate)" : "");
@@ -212,11 +214,11 @@ static void print_cert(const mbedtls_x509_crt *c, int depth, bool anchor)
     printf("      validity   %s .. %s (%s)\n", from, to, validity_state(c));
     printf("      key        %s, %zu bits; signed with %s\n", mbedtls_pk_get_name(&c->pk),
            mbedtls_pk_get_bitlen(&c->pk), sig);
-    if (c->ext_types & MBEDTLS_X509_EXT_BASIC_CONSTRAINTS) {
-        if (c->ca_istrue && c->max_pathlen > 0)
-            printf("      CA         yes, pathLenConstraint %d\n", c->max_pathlen - 1);
+    if (mbedtls_x509_crt_has_ext_type(c, MBEDTLS_X509_EXT_BASIC_CONSTRAINTS)) {
+        if (cg_cert_is_ca(c) && cg_cert_max_pathlen(c) > 0)
+            printf("      CA         yes, pathLenConstraint %d\n", cg_cert_max_pathlen(c) - 1);
         else
-            printf("      CA         %s\n", c->ca_istrue ? "yes" : "no");
+            printf("      CA         %s\n", cg_cert_is_ca(c) ? "yes" : "no");
     }
     print_key_usage(c);
     if (depth == 0 || !anchor)

@@ -27,8 +27,8 @@ static void judge_certificate(cg_client *cl)
     const mbedtls_x509_crt *peer = cg_tls_client_leaf(&c->tls, &cl->cert_present);
     uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
     if (c->tls.refused) {
-        /* Refused before verification (over the chain limits): the parsed
-         * leaf names the client; nothing of it was verified. */
+        /* Refused over the chain limits (chain_limits.h), whatever the
+         * verification found. */
         cl->cert_ok = false;
         cg_refuse(&cl->cert_refusal, CG_REFUSE_CERT_UNTRUSTED, "%s", c->tls.refused->why);
     } else {

@@ -33,7 +33,7 @@ bool cg_identity_dn_header(cg_buf *b, const char *name, const unsigned char *der
      * never expected): the digest identifies it exactly. */
     unsigned char d[32];
     char hex[65], form[64];
-    mbedtls_sha256_ret(der, len, d, 0);
+    mbedtls_sha256(der, len, d, 0);
     cg_hex_encode(d, sizeof d, hex, sizeof hex, false);
     size_t k = strlen(name);
     if (k + sizeof "-Form" > sizeof form)

@@ -370,7 +370,7 @@ const char *cg_view_key_sha1pk(cg_view *v)
 {
     if (!v->keys.sha1pk_done) {
         unsigned char d[20];
-        mbedtls_sha1_ret(v->crt->pk_raw.p, v->crt->pk_raw.len, d);
+        mbedtls_sha1(v->crt->pk_raw.p, v->crt->pk_raw.len, d);
         cg_hex_encode(d, sizeof d, v->keys.sha1pk, sizeof v->keys.sha1pk, false);
         v->keys.sha1pk_done = true;
     }

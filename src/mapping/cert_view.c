@@ -269,7 +269,9 @@ static void view_add_dn(cg_view *v, int field, const mbedtls_x509_name *name)
             break;
         x->oid = a->oid.p;
         x->oid_len = a->oid.len;
-        x->rdn_more = a->next_merged != 0;
+        /* Whether the next attribute is of the same RDN: private in mbedTLS
+         * 3.6, with no accessor. */
+        x->rdn_more = a->MBEDTLS_PRIVATE(next_merged) != 0;
         view_decode_value(v, x, a->val.tag, a->val.p, a->val.len);
     }
     v->dn_end[field] = v->n;

@@ -96,7 +96,7 @@ static bool one_key_certificate_file(cg_mload *ld, yaml_node_t *n, const char *p
     /* A leaf followed by its CA chain is the usual file: the leaf is meant.
      * Several end-entity certificates are a bundle: which one is meant? */
     for (const mbedtls_x509_crt *c = crt.next; c && c->raw.p; c = c->next) {
-        if (c->ca_istrue)
+        if (cg_cert_is_ca(c))
             continue;
         char subj[256];
         cg_mapping_cert_dn(c, false, subj, sizeof subj);

@@ -1,6 +1,7 @@
 #include "tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +11,10 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/ssl_internal.h> /* mbedtls_ssl_read_record: see judge_certificate_message() */
 #include <mbedtls/platform_time.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ticket.h>
+#include <psa/crypto.h>
 
 #include "x509/x509.h"
 #include "ticket_keys.h"
@@ -36,8 +37,12 @@ struct cg_tls_server {
     size_t nca_names;
 };
 
-/* TLS 1.2, forward secrecy and AEAD only. */
+/* Forward secrecy and AEAD only. The TLS 1.3 suites (Mozilla's
+ * "intermediate" profile) count only once a listener allows TLS 1.3. */
 static const int ciphersuites[] = {
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -47,31 +52,57 @@ static const int ciphersuites[] = {
     0,
 };
 
-static const mbedtls_ecp_group_id curves[] = {
-    MBEDTLS_ECP_DP_CURVE25519,
-    MBEDTLS_ECP_DP_SECP256R1,
-    MBEDTLS_ECP_DP_SECP384R1,
-    MBEDTLS_ECP_DP_NONE,
+static const uint16_t groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE,
 };
 
 /* One DRBG per thread: no lock on the handshake path, and the ticket
- * context may rotate keys from any worker. */
+ * context may rotate keys from any worker. mbedTLS 3.6's entropy context
+ * allocates (its hash runs through mbedtls_md), so each thread's pair lives
+ * on the heap and is freed when the thread ends (a thread-specific key's
+ * destructor). */
+typedef struct thread_drbg {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+} thread_drbg;
+
+static pthread_key_t drbg_key;
+static pthread_once_t drbg_key_once = PTHREAD_ONCE_INIT;
+
+static void drbg_free(void *p)
+{
+    thread_drbg *t = p;
+    mbedtls_ctr_drbg_free(&t->drbg);
+    mbedtls_entropy_free(&t->entropy);
+    free(t);
+}
+
+static void drbg_key_create(void) { (void)pthread_key_create(&drbg_key, drbg_free); }
+
 static int thread_rng(void *unused, unsigned char *out, size_t len)
 {
-    static _Thread_local bool seeded;
-    static _Thread_local mbedtls_entropy_context entropy;
-    static _Thread_local mbedtls_ctr_drbg_context drbg;
+    static _Thread_local thread_drbg *t;
     (void)unused;
-    if (!seeded) {
-        mbedtls_entropy_init(&entropy);
-        mbedtls_ctr_drbg_init(&drbg);
+    if (!t) {
         static const char pers[] = "certgate";
-        if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)pers,
-                                  sizeof pers - 1) != 0)
+        thread_drbg *n = calloc(1, sizeof *n);
+        if (!n)
             return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-        seeded = true;
+        mbedtls_entropy_init(&n->entropy);
+        mbedtls_ctr_drbg_init(&n->drbg);
+        if (mbedtls_ctr_drbg_seed(&n->drbg, mbedtls_entropy_func, &n->entropy, (const unsigned char *)pers,
+                                  sizeof pers - 1) != 0) {
+            drbg_free(n);
+            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+        }
+        pthread_once(&drbg_key_once, drbg_key_create);
+        (void)pthread_setspecific(drbg_key, n);
+        t = n;
     }
-    return mbedtls_ctr_drbg_random(&drbg, out, len);
+    return mbedtls_ctr_drbg_random(&t->drbg, out, len);
 }
 
 const char *cg_tls_strerror(int err, char *buf, size_t cap)
@@ -105,14 +136,14 @@ static void ticket_context(const cg_listener_cfg *l, const mbedtls_x509_crt *anc
     static const char label[] = "certgate session ticket v1";
     mbedtls_sha256_context h;
     mbedtls_sha256_init(&h);
-    mbedtls_sha256_starts_ret(&h, 0);
-    mbedtls_sha256_update_ret(&h, (const unsigned char *)label, sizeof label);
-    mbedtls_sha256_update_ret(&h, (const unsigned char *)l->name, strlen(l->name) + 1);
+    mbedtls_sha256_starts(&h, 0);
+    mbedtls_sha256_update(&h, (const unsigned char *)label, sizeof label);
+    mbedtls_sha256_update(&h, (const unsigned char *)l->name, strlen(l->name) + 1);
     for (const mbedtls_x509_crt *c = anchors; c && c->raw.p; c = c->next) {
         unsigned char len[4] = { (unsigned char)(c->raw.len >> 24), (unsigned char)(c->raw.len >> 16),
                                  (unsigned char)(c->raw.len >> 8), (unsigned char)c->raw.len };
-        mbedtls_sha256_update_ret(&h, len, sizeof len);
-        mbedtls_sha256_update_ret(&h, c->raw.p, c->raw.len);
+        mbedtls_sha256_update(&h, len, sizeof len);
+        mbedtls_sha256_update(&h, c->raw.p, c->raw.len);
     }
     unsigned char policy[11] = { l->allow_weak_signatures, l->require_client_auth_eku,
                                  (unsigned char)(l->max_chain_depth >> 24), (unsigned char)(l->max_chain_depth >> 16),
@@ -121,8 +152,8 @@ static void ticket_context(const cg_listener_cfg *l, const mbedtls_x509_crt *anc
                                  (unsigned char)(l->max_client_certificates >> 16),
                                  (unsigned char)(l->max_client_certificates >> 8),
                                  (unsigned char)l->max_client_certificates, 0 };
-    mbedtls_sha256_update_ret(&h, policy, sizeof policy);
-    mbedtls_sha256_finish_ret(&h, out);
+    mbedtls_sha256_update(&h, policy, sizeof policy);
+    mbedtls_sha256_finish(&h, out);
     mbedtls_sha256_free(&h);
 }
 
@@ -145,6 +176,10 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
                                const unsigned char *end, size_t *tlen, uint32_t *lifetime)
 {
     cg_tls_server *s = p;
+    /* The session's whole peer chain and its start: private fields with no
+     * accessor in mbedTLS 3.6 (mbedtls_ssl_get_peer_cert() needs the
+     * context, which a ticket callback is not given). */
+    const mbedtls_x509_crt *peer_chain = session->MBEDTLS_PRIVATE(peer_cert);
     size_t cap = (size_t)(end - start);
     if (cap < CG_TICKET_OVERHEAD + 4)
         return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
@@ -157,10 +192,10 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
     size_t n = 3 + used;
     unsigned char *count = payload + n++;
     *count = 0;
-    if (session->peer_cert) {
-        for (const mbedtls_x509_crt *c = session->peer_cert->next; c && c->raw.p && *count < CG_VERIFY_MAX_DEPTH;
+    if (peer_chain) {
+        for (const mbedtls_x509_crt *c = peer_chain->next; c && c->raw.p && *count < CG_VERIFY_MAX_DEPTH;
              c = c->next) {
-            if (!c->ca_istrue || c->raw.len > room - n || room - n - c->raw.len < 3)
+            if (!cg_cert_is_ca(c) || c->raw.len > room - n || room - n - c->raw.len < 3)
                 continue; /* only CAs can be issuers; one that does not fit is looked for in the pool */
             put24(payload + n, c->raw.len);
             memcpy(payload + n + 3, c->raw.p, c->raw.len);
@@ -168,7 +203,8 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
             (*count)++;
         }
     }
-    cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context, (uint64_t)session->start,
+    cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context,
+                                                 (uint64_t)session->MBEDTLS_PRIVATE(start),
                                                  thread_rng, NULL, start, cap, n, tlen);
     if (st != CG_TICKET_OK) {
         mbedtls_platform_zeroize(payload, n); /* the master secret, in the clear: sealing failed */
@@ -197,22 +233,25 @@ static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned c
         goto out;
     size_t pos = 3 + slen;
     unsigned count = payload[pos++];
+    /* Private fields with no accessor (see shared_ticket_write()). */
+    mbedtls_x509_crt *peer_chain = session->MBEDTLS_PRIVATE(peer_cert);
+    mbedtls_time_t started = session->MBEDTLS_PRIVATE(start);
     ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
-    if (count > CG_VERIFY_MAX_DEPTH || (count && !session->peer_cert))
+    if (count > CG_VERIFY_MAX_DEPTH || (count && !peer_chain))
         goto out;
     for (unsigned i = 0; i < count; i++) {
         if (n - pos < 3 || get24(payload + pos) > n - pos - 3)
             goto out;
         size_t dlen = get24(payload + pos);
-        if (mbedtls_x509_crt_parse_der(session->peer_cert, payload + pos + 3, dlen) != 0)
+        if (mbedtls_x509_crt_parse_der(peer_chain, payload + pos + 3, dlen) != 0)
             goto out;
         pos += 3 + dlen;
     }
     ret = pos == n ? 0 : MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
     /* As mbedTLS's own tickets: the lifetime counts from the full handshake. */
     mbedtls_time_t now = mbedtls_time(NULL);
-    if (ret == 0 && (now < session->start - CG_TICKET_CLOCK_SKEW_S ||
-                     (now > session->start && (uint64_t)(now - session->start) > s->ticket_lifetime_s)))
+    if (ret == 0 && (now < started - CG_TICKET_CLOCK_SKEW_S ||
+                     (now > started && (uint64_t)(now - started) > s->ticket_lifetime_s)))
         ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
 out:
     mbedtls_platform_zeroize(payload, n);
@@ -248,6 +287,9 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "out of memory");
         return NULL;
     }
+    /* mbedTLS 3.6 needs PSA for TLS 1.3 and some key operations; main()
+     * initialises it, this call only returns the first result again. */
+    psa_status_t psa = psa_crypto_init();
     mbedtls_ssl_config_init(&s->conf);
     mbedtls_x509_crt_init(&s->own_chain);
     mbedtls_pk_init(&s->own_key);
@@ -265,11 +307,11 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         load_error(diag, cfg_file, l->chain_pos, l, "tls.chain", l->chain_file, err);
         ok = false;
     }
-    if ((err = mbedtls_pk_parse_keyfile(&s->own_key, l->key_file, NULL)) != 0) {
+    if ((err = mbedtls_pk_parse_keyfile(&s->own_key, l->key_file, NULL, thread_rng, NULL)) != 0) {
         load_error(diag, cfg_file, l->key_pos, l, "tls.key", l->key_file, err);
         ok = false;
     }
-    if (ok && (err = mbedtls_pk_check_pair(&s->own_chain.pk, &s->own_key)) != 0) {
+    if (ok && (err = mbedtls_pk_check_pair(&s->own_chain.pk, &s->own_key, thread_rng, NULL)) != 0) {
         cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->key_pos.line, l->key_pos.column,
                     "listeners[%s].tls.key \"%s\" does not belong to the certificate in \"%s\" (the first certificate "
                     "of tls.certificate must be the server's own)",
@@ -288,7 +330,7 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     }
     if (ok) {
         for (const mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
-            if (!c->ca_istrue) {
+            if (!cg_cert_is_ca(c)) {
                 char subject[256];
                 cg_cert_subject(c, subject, sizeof subject);
                 cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, l->client_ca_pos.line, l->client_ca_pos.column,
@@ -310,13 +352,11 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     }
     if (!ok)
         goto fail;
-    /* Every worker signs with the key and verifies with the anchors: their
-     * generator tables now, and operations that keep them (pk_ops.h). */
-    cg_verify_warm_key(&s->own_key);
-    cg_pk_in_place(&s->own_key);
-    for (mbedtls_x509_crt *c = &s->anchors; c && c->raw.p; c = c->next) {
-        cg_verify_warm_key(&c->pk);
-        cg_pk_in_place(&c->pk);
+    if (psa != PSA_SUCCESS) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0,
+                    "listener \"%s\": TLS setup failed: the crypto library did not start (psa_crypto_init: %d)",
+                    l->name, (int)psa);
+        goto fail;
     }
 
     /* The names CertificateRequest carries, as text for the 403.7 page. */
@@ -343,14 +383,21 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto fail_internal;
     mbedtls_ssl_conf_rng(&s->conf, thread_rng, NULL);
-    mbedtls_ssl_conf_min_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    /* TLS 1.2 only for now: TLS 1.3 per listener is the next step. */
+    mbedtls_ssl_conf_min_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
     mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
-    mbedtls_ssl_conf_curves(&s->conf, curves);
+    mbedtls_ssl_conf_groups(&s->conf, groups);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    /* certgate's own mbedTLS has no renegotiation at all; a system build may. */
     mbedtls_ssl_conf_renegotiation(&s->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
     /* Judge the certificate after the handshake: refusals become pages. */
     mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
     mbedtls_ssl_conf_ca_chain(&s->conf, &s->anchors, NULL);
+    /* CertificateRequest names the configured anchors, whatever trust list
+     * a handshake verifies with (the worker's, chain_cache.h). */
+    mbedtls_ssl_conf_dn_hints(&s->conf, &s->anchors);
     /* Signature hashes and key sizes accepted in client chains (verify.h). */
     mbedtls_ssl_conf_cert_profile(&s->conf, cg_verify_profile(l->allow_weak_signatures));
     mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
@@ -435,6 +482,62 @@ void cg_tls_server_chain_stats(const cg_tls_server *s, unsigned worker, cg_chain
 
 /* ---- per connection ---- */
 
+static void chain_limits_of(const cg_tls_conn *c, cg_chain_limits *lim)
+{
+    mbedtls_x509_crt *trust = cg_chain_cache_trust(c->server->chains, c->worker);
+    *lim = (cg_chain_limits){
+        .listener = c->server->listener_name,
+        .max_certificates = c->server->max_client_certificates,
+        .max_depth = c->server->policy.max_chain_depth,
+        .trust = trust ? trust : &c->server->anchors,
+    };
+}
+
+static bool refuse(cg_tls_conn *c, const char *why)
+{
+    if (!c->refused && !(c->refused = calloc(1, sizeof *c->refused)))
+        return false;
+    snprintf(c->refused->why, sizeof c->refused->why, "%s", why);
+    return true;
+}
+
+/* The client's Certificate message is whole and mbedTLS is about to parse
+ * and verify it (cert_msg.h). Over the limits it is refused now, and the
+ * handshake's trust list becomes the message's own CA certificates: the
+ * verification mbedTLS 3.6 cannot be told to skip then ends at the first of
+ * them that issued the leaf (one signature check for the floods the limits
+ * are about) instead of climbing through every same-named fake; its result
+ * is not used. Returns 0 or an mbedTLS error. */
+static int judge_certificate_message(cg_tls_conn *c)
+{
+    cg_chain_limits lim;
+    chain_limits_of(c, &lim);
+    char why[sizeof c->refused->why];
+    const unsigned char *msg = c->cert_msg.buf;
+    size_t len = c->cert_msg.len;
+    int ret = 0;
+    if (cg_chain_limits_check(msg, len, &lim, why, sizeof why, NULL) == CG_CHAIN_OVER) {
+        cg_chain_span spans[CG_CHAIN_MAX_CERTIFICATES_LIMIT];
+        long n = cg_chain_msg_split(msg, len, spans, CG_CHAIN_MAX_CERTIFICATES_LIMIT);
+        if (!refuse(c, why) || !(c->decoys = calloc(1, sizeof *c->decoys))) {
+            ret = MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        } else {
+            mbedtls_x509_crt_init(c->decoys);
+            for (long i = 1; i < n && i < CG_CHAIN_MAX_CERTIFICATES_LIMIT; i++) {
+                mbedtls_x509_crt one;
+                mbedtls_x509_crt_init(&one);
+                if (mbedtls_x509_crt_parse_der_nocopy(&one, msg + spans[i].off, spans[i].len) == 0 &&
+                    cg_cert_is_ca(&one))
+                    (void)mbedtls_x509_crt_parse_der(c->decoys, msg + spans[i].off, spans[i].len);
+                mbedtls_x509_crt_free(&one);
+            }
+            mbedtls_ssl_set_hs_ca_chain(&c->ssl, c->decoys, NULL);
+        }
+    }
+    cg_cert_msg_free(&c->cert_msg);
+    return ret;
+}
+
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
     cg_tls_conn *c = ctx;
@@ -444,6 +547,12 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     memcpy(buf, c->in, n);
     c->in += n;
     c->in_len -= n;
+    if (c->cert_msg.state == CG_CERT_MSG_WATCHING &&
+        cg_cert_msg_feed(&c->cert_msg, buf, n, MBEDTLS_SSL_IN_CONTENT_LEN) == CG_CERT_MSG_COMPLETE) {
+        int ret = judge_certificate_message(c);
+        if (ret != 0)
+            return ret;
+    }
     return (int)n;
 }
 
@@ -453,6 +562,30 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     if (!c->send(c->send_ctx, buf, len))
         return MBEDTLS_ERR_NET_SEND_FAILED;
     return (int)len;
+}
+
+/* The verification callback (mbedtls_ssl_set_verify): records what
+ * mbedTLS found for each certificate (verify.h). At the leaf, which mbedTLS
+ * reaches last with the client's whole chain behind it (crt->next), a chain
+ * the message watcher did not see (judge_certificate_message()) is judged
+ * against the listener's limits now. A chain over them is refused whatever
+ * the verification found, and flagged SKIP_VERIFY (a flag mbedTLS never sets
+ * when it verifies), which the session keeps: a session resumed from it
+ * stays refused. */
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    cg_tls_conn *c = p;
+    if (depth == 0) {
+        cg_chain_limits lim;
+        chain_limits_of(c, &lim);
+        char why[sizeof c->refused->why];
+        if (!c->refused && cg_chain_limits_check_chain(crt, &lim, why, sizeof why) == CG_CHAIN_OVER &&
+            !refuse(c, why))
+            return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+        if (c->refused)
+            *flags |= MBEDTLS_X509_BADCERT_SKIP_VERIFY;
+    }
+    return cg_verify_record(&c->trace, crt, depth, flags);
 }
 
 bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, cg_tls_send_fn send, void *send_ctx)
@@ -468,17 +601,25 @@ bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, c
         return false;
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
-    mbedtls_ssl_set_verify(&c->ssl, cg_verify_record, &c->trace);
+    mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
+    /* This worker's trust list: the anchors and the CAs it learned
+     * (chain_cache.h); the CA names sent stay the anchors' (dn_hints). */
+    mbedtls_x509_crt *trust = cg_chain_cache_trust(s->chains, worker);
+    if (trust)
+        mbedtls_ssl_set_hs_ca_chain(&c->ssl, trust, NULL);
     return true;
 }
 
 void cg_tls_conn_free(cg_tls_conn *c)
 {
     mbedtls_ssl_free(&c->ssl);
-    if (c->refused) {
-        mbedtls_x509_crt_free(&c->refused->leaf);
-        free(c->refused);
-        c->refused = NULL;
+    free(c->refused);
+    c->refused = NULL;
+    cg_cert_msg_free(&c->cert_msg);
+    if (c->decoys) {
+        mbedtls_x509_crt_free(c->decoys);
+        free(c->decoys);
+        c->decoys = NULL;
     }
 }
 
@@ -498,128 +639,27 @@ static cg_tls_status map_error(cg_tls_conn *c, int ret)
     return CG_TLS_ERROR;
 }
 
-static bool refuse(cg_tls_conn *c, const char *why)
-{
-    if (!c->refused && !(c->refused = calloc(1, sizeof *c->refused)))
-        return false;
-    mbedtls_x509_crt_init(&c->refused->leaf);
-    snprintf(c->refused->why, sizeof c->refused->why, "%s", why);
-    return true;
-}
-
-/* Before the step that parses and verifies the client's Certificate
- * message: reads it (the step then reuses it: keep_current_message, as
- * mbedTLS's own client does with an optional message) and judges it
- * (chain_limits.h). Over the limits, the step is told not to verify
- * (VERIFY_NONE: it then leaves the message unread, and the next step's read
- * consumes it); the handshake completes without a client certificate and
- * the verdict is the refusal. Returns 0 or an mbedTLS error (WANT_READ). */
-static int judge_certificate_message(cg_tls_conn *c)
-{
-    mbedtls_ssl_context *ssl = &c->ssl;
-    int ret = mbedtls_ssl_read_record(ssl, 1);
-    if (ret != 0)
-        return ret;
-    c->cert_msg_judged = true;
-    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_hslen > ssl->in_msglen) {
-        ssl->keep_current_message = 1; /* whatever it is, the step says what is wrong */
-        return 0;
-    }
-    mbedtls_x509_crt *trust = cg_chain_cache_trust(c->server->chains, c->worker);
-    cg_chain_limits lim = {
-        .listener = c->server->listener_name,
-        .max_certificates = c->server->max_client_certificates,
-        .max_depth = c->server->policy.max_chain_depth,
-        .trust = trust ? trust : &c->server->anchors,
-    };
-    char why[sizeof c->refused->why];
-    mbedtls_x509_crt leaf;
-    mbedtls_x509_crt_init(&leaf);
-    if (cg_chain_limits_check(ssl->in_msg, ssl->in_hslen, &lim, why, sizeof why, &leaf) != CG_CHAIN_OVER) {
-        ssl->keep_current_message = 1;
-        return 0;
-    }
-    if (!refuse(c, why)) {
-        mbedtls_x509_crt_free(&leaf);
-        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
-    }
-    c->refused->leaf = leaf; /* moves the parsed chain (one certificate) */
-    mbedtls_ssl_set_hs_authmode(ssl, MBEDTLS_SSL_VERIFY_NONE);
-    return 0;
-}
-
-/* With the chain refused the session has no peer certificate, so mbedTLS's
- * CertificateVerify step would skip the client's CertificateVerify message
- * without reading it: read it here (into the transcript, which the Finished
- * messages cover) so the step after finds the ChangeCipherSpec. The
- * signature in it is not checked: the client proves nothing, it is refused. */
-static int skip_certificate_verify(cg_tls_conn *c)
-{
-    mbedtls_ssl_context *ssl = &c->ssl;
-    int ret = mbedtls_ssl_read_record(ssl, 1);
-    if (ret != 0)
-        return ret;
-    c->cert_verify_read = true;
-    if (ssl->in_msgtype != MBEDTLS_SSL_MSG_HANDSHAKE || ssl->in_msg[0] != MBEDTLS_SSL_HS_CERTIFICATE_VERIFY)
-        ssl->keep_current_message = 1; /* not ours: the next step judges it */
-    return 0;
-}
-
 cg_tls_status cg_tls_handshake(cg_tls_conn *c)
 {
     if (c->handshake_done)
         return CG_TLS_OK;
-    cg_chain_cache *chains = c->server->chains;
-    int ret = 0;
-    /* mbedtls_ssl_handshake(), one step at a time, to hand the step that
-     * verifies the client's chain this worker's trust list (after the
-     * CertificateRequest, whose CA names stay the configured ones). */
-    while (c->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
-        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE && !c->cert_msg_judged) {
-            if ((ret = judge_certificate_message(c)) != 0)
-                return map_error(c, ret);
-            continue;
-        }
-        if (c->ssl.state == MBEDTLS_SSL_CERTIFICATE_VERIFY && c->refused && !c->cert_verify_read) {
-            if ((ret = skip_certificate_verify(c)) != 0)
-                return map_error(c, ret);
-        }
-        if (c->ssl.state == MBEDTLS_SSL_CLIENT_CERTIFICATE) {
-            if (!c->trust_set) {
-                c->trust_set = true;
-                mbedtls_x509_crt *trust = cg_chain_cache_trust(chains, c->worker);
-                if (trust)
-                    mbedtls_ssl_set_hs_ca_chain(&c->ssl, trust, NULL);
-            }
-            cg_chain_cache_stats before, after;
-            cg_chain_cache_stats_get(chains, c->worker, &before);
-            cg_chain_cache_enter(chains, c->worker);
-            ret = mbedtls_ssl_handshake_step(&c->ssl);
-            cg_chain_cache_leave();
-            cg_chain_cache_stats_get(chains, c->worker, &after);
-            c->chain_cached = after.hits > before.hits && after.misses == before.misses;
-        } else {
-            ret = mbedtls_ssl_handshake_step(&c->ssl);
-        }
-        if (ret != 0)
-            return map_error(c, ret);
-    }
+    int ret = mbedtls_ssl_handshake(&c->ssl);
+    if (ret != 0)
+        return map_error(c, ret);
     c->handshake_done = true;
     /* The verification callback runs on every full handshake that carried a
      * certificate; a session with a certificate but no trace was resumed. */
     const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
     c->resumed = c->trace.depth_count == 0 && peer != NULL;
-    if (!c->refused && !peer && (mbedtls_ssl_get_verify_result(&c->ssl) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
-        /* Only a refused chain skips verification: this session was resumed
-         * from a handshake whose chain was refused, and stays refused. */
-        c->resumed = true;
+    if (c->resumed && (mbedtls_ssl_get_verify_result(&c->ssl) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
+        /* Resumed from a handshake whose chain was refused (verify_cb()). */
         if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "
                        "before verification (over the listener's chain limits); the client must start a new "
                        "session with an acceptable chain."))
             return map_error(c, MBEDTLS_ERR_SSL_ALLOC_FAILED);
     }
-    if (c->trace.depth_count > 0)
-        cg_chain_cache_complete(chains, c->worker, peer, &c->trace);
+    if (c->trace.depth_count > 0 && !c->refused)
+        c->chain_cached = cg_chain_cache_complete(c->server->chains, c->worker, peer, &c->trace);
     return CG_TLS_OK;
 }
 
@@ -660,12 +700,8 @@ const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_
 
 const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent)
 {
-    if (c->refused) {
-        *sent = true;
-        return c->refused->leaf.raw.p ? &c->refused->leaf : NULL;
-    }
     const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
-    *sent = peer != NULL;
+    *sent = peer != NULL || c->refused != NULL;
     return peer;
 }
 

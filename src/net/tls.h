@@ -1,4 +1,4 @@
-/* TLS termination with mbedTLS 2.28, bridged to libuv without blocking.
+/* TLS termination with mbedTLS 3.6, bridged to libuv without blocking.
  *
  * cg_tls_server: everything one listener needs (certificate, key, client
  * trust anchors, cipher policy, session tickets). Built once per config
@@ -18,8 +18,9 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "x509/x509.h"
+#include "cert_msg.h"
 #include "config/config.h"
+#include "x509/x509.h"
 
 typedef struct cg_tls_server cg_tls_server;
 
@@ -40,10 +41,9 @@ typedef enum {
     CG_TLS_ERROR,        /* fatal; connection must be closed */
 } cg_tls_status;
 
-/* A client chain refused before verification (chain_limits.h). */
+/* A client chain refused over the listener's limits (chain_limits.h). */
 typedef struct cg_tls_refusal {
     char why[600];            /* the operator sentence */
-    mbedtls_x509_crt leaf;    /* the client's certificate, parsed for naming; empty if it did not parse */
 } cg_tls_refusal;
 
 typedef struct cg_tls_conn {
@@ -56,11 +56,10 @@ typedef struct cg_tls_conn {
     unsigned worker;          /* index of the worker (event loop) that owns it */
     bool handshake_done;
     bool resumed;
-    bool trust_set;           /* this handshake's trust list is set */
-    bool chain_cached;        /* the client's chain was verified before: no signature checked */
-    bool cert_msg_judged;     /* the client's Certificate message went through chain_limits.h */
-    bool cert_verify_read;    /* the CertificateVerify of a refused chain was read */
-    cg_tls_refusal *refused;  /* set when the chain was refused unverified (rare: allocated then) */
+    bool chain_cached;        /* the client's chain stopped at a learned CA (chain_cache.h) */
+    cg_tls_refusal *refused;  /* set when the chain was refused over the limits (rare: allocated then) */
+    cg_cert_msg cert_msg;     /* the client's TLS 1.2 Certificate message, judged before mbedTLS verifies it */
+    mbedtls_x509_crt *decoys; /* a refused message's CA certificates, the trust list its verification ends in */
     int last_error;           /* mbedtls error code of the last failure */
     cg_verify_trace trace;    /* per-certificate verification results */
 } cg_tls_conn;
@@ -85,9 +84,9 @@ void cg_tls_close_notify(cg_tls_conn *c);
 
 /* The client's certificate chain (leaf first), or NULL. */
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
-/* The certificate the client sent: the verified chain's leaf, or for a
- * message refused before verification (c->refused) the leaf parsed from it,
- * which may be NULL although *sent is true. */
+/* The certificate the client sent (its chain's leaf), or NULL; *sent says
+ * whether it sent one (true for a refused chain, c->refused, even when a
+ * resumed session no longer holds it). */
 const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent);
 
 /* What the access log says about a connection's session (static strings:

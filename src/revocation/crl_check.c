@@ -717,7 +717,7 @@ cg_crl_check *cg_crl_check_chain_report(cg_crl_fetcher *f, const cg_crl_policy *
         it->depth = i;
         it->cert = chk->chain[i];
         it->issuer = chk->chain[i + 1];
-        it->cert_is_ca = it->cert->ca_istrue != 0;
+        it->cert_is_ca = cg_cert_is_ca(it->cert);
         crl_issuer_id(it->issuer, it->id);
         it->ncdp = cg_crl_cert_urls(it->cert, false, it->cdp, 16);
         it->nfresh = cg_crl_cert_urls(it->cert, true, it->fresh, 16);

@@ -7,7 +7,9 @@
  * point are critical (RFC 5280 5.2.4, 5.2.5); it also allocates one list node
  * per entry and looks serials up linearly. This parser keeps the DER, builds
  * a sorted 16-byte index per entry (binary search), and uses mbedTLS only for
- * the ASN.1 primitives, names, times, signature algorithms and crypto.
+ * the ASN.1 primitives, signature algorithm identifiers and crypto (mbedTLS
+ * 3.6 keeps its X.509 readers of names, times and signatures private: the
+ * few lines of each are below).
  */
 #include "crl_parse.h"
 
@@ -30,21 +32,161 @@
 
 /* ---- DER helpers ---- */
 
-static int64_t x509_time_epoch(const mbedtls_x509_time *t)
+
+static bool is_time_tag(unsigned char t) { return t == MBEDTLS_ASN1_UTC_TIME || t == MBEDTLS_ASN1_GENERALIZED_TIME; }
+
+static int digits(const unsigned char *p, size_t n)
 {
-    struct tm tm = { 0 };
-    tm.tm_year = t->year - 1900;
-    tm.tm_mon = t->mon - 1;
-    tm.tm_mday = t->day;
-    tm.tm_hour = t->hour;
-    tm.tm_min = t->min;
-    tm.tm_sec = t->sec;
-    return (int64_t)timegm(&tm);
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* A Time (RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ, GeneralizedTime
+ * YYYYMMDDHHMMSSZ) as Unix seconds. */
+static int get_time(unsigned char **p, const unsigned char *end, int64_t *out)
+{
+    if (end - *p < 1 || !is_time_tag(**p))
+        return MBEDTLS_ERR_ASN1_UNEXPECTED_TAG;
+    unsigned char tag = **p;
+    size_t len;
+    int ret = mbedtls_asn1_get_tag(p, end, &len, tag);
+    if (ret != 0)
+        return ret;
+    const unsigned char *t = *p;
+    size_t ylen = tag == MBEDTLS_ASN1_UTC_TIME ? 2 : 4;
+    /* The trailing Z is optional, as mbedTLS 2.28 read it. */
+    if (len != ylen + 10 && !(len == ylen + 11 && t[len - 1] == 'Z'))
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    int year = digits(t, ylen), mon = digits(t + ylen, 2), day = digits(t + ylen + 2, 2),
+        hour = digits(t + ylen + 4, 2), min = digits(t + ylen + 6, 2), sec = digits(t + ylen + 8, 2);
+    if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
+        sec > 59)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    if (ylen == 2)
+        year += year < 50 ? 2000 : 1900;
+    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[mon - 1] || (mon == 2 && day == 29 && !leap))
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour, .tm_min = min,
+                     .tm_sec = sec };
+    *out = (int64_t)timegm(&tm);
+    *p += len;
+    return 0;
+}
+
+/* A Name: SEQUENCE OF SET OF SEQUENCE { OID, value }, each well formed
+ * (what mbedTLS's own reader would accept; the text is dn.c's). */
+static bool name_well_formed(unsigned char *p, const unsigned char *end)
+{
+    size_t len;
+    while (p < end) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET) != 0 || len == 0)
+            return false;
+        const unsigned char *set_end = p + len;
+        while (p < set_end) {
+            if (mbedtls_asn1_get_tag(&p, set_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+                return false;
+            const unsigned char *atv_end = p + len;
+            if (mbedtls_asn1_get_tag(&p, atv_end, &len, MBEDTLS_ASN1_OID) != 0)
+                return false;
+            p += len;
+            if (atv_end - p < 2 || (*p & MBEDTLS_ASN1_CONSTRUCTED))
+                return false;
+            p++;
+            if (mbedtls_asn1_get_len(&p, atv_end, &len) != 0 || p + len != atv_end)
+                return false;
+            p += len;
+        }
+    }
+    return true;
+}
+
+/* RSASSA-PSS-params (RFC 4055): the hash, the MGF1 hash and the salt
+ * length, defaults SHA-1 and 20; mbedTLS's rule that the MGF1 hash is the
+ * hash is the caller's. */
+static int get_pss_params(const mbedtls_asn1_buf *params, mbedtls_md_type_t *md, mbedtls_md_type_t *mgf_md,
+                          int *salt_len)
+{
+    unsigned char *p = params->p, *end = params->p + params->len;
+    size_t len;
+    mbedtls_asn1_buf alg, alg_params;
+    *md = MBEDTLS_MD_SHA1;
+    *mgf_md = MBEDTLS_MD_SHA1;
+    *salt_len = 20;
+    if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+        return MBEDTLS_ERR_ASN1_UNEXPECTED_TAG;
+    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_alg_null(&p, p + len, &alg) != 0 ||
+            mbedtls_oid_get_md_alg(&alg, md) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    }
+    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 1)) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        const unsigned char *mgf_end = p + len;
+        if (mbedtls_asn1_get_alg(&p, mgf_end, &alg, &alg_params) != 0 || MBEDTLS_OID_CMP(MBEDTLS_OID_MGF1, &alg) != 0 ||
+            alg_params.tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        /* The parameters' content: the hash's OID, then NULL or nothing. */
+        unsigned char *q = alg_params.p, *q_end = alg_params.p + alg_params.len;
+        alg.tag = MBEDTLS_ASN1_OID;
+        if (mbedtls_asn1_get_tag(&q, q_end, &alg.len, MBEDTLS_ASN1_OID) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        alg.p = q;
+        q += alg.len;
+        if (q < q_end && (mbedtls_asn1_get_tag(&q, q_end, &len, MBEDTLS_ASN1_NULL) != 0 || len != 0))
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        if (q != q_end || mbedtls_oid_get_md_alg(&alg, mgf_md) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    }
+    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2)) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_int(&p, p + len, salt_len) != 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    }
+    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
+        int trailer;
+        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_int(&p, p + len, &trailer) != 0 ||
+            trailer != 1)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    }
+    return p == end ? 0 : MBEDTLS_ERR_ASN1_LENGTH_MISMATCH;
+}
+
+/* The signature algorithm: its hash, key type and (RSASSA-PSS) options,
+ * allocated into *opts; parameters must be absent or NULL otherwise. */
+static int get_sig_alg(const mbedtls_asn1_buf *oid, const mbedtls_asn1_buf *params, mbedtls_md_type_t *md,
+                       mbedtls_pk_type_t *pk, void **opts)
+{
+    *opts = NULL;
+    if (mbedtls_oid_get_sig_alg(oid, md, pk) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    if (*pk == MBEDTLS_PK_RSASSA_PSS) {
+        mbedtls_md_type_t mgf_md;
+        int salt_len;
+        if (get_pss_params(params, md, &mgf_md, &salt_len) != 0 || mgf_md != *md || salt_len < 0)
+            return MBEDTLS_ERR_ASN1_INVALID_DATA;
+        mbedtls_pk_rsassa_pss_options *o = mbedtls_calloc(1, sizeof *o);
+        if (!o)
+            return MBEDTLS_ERR_ASN1_ALLOC_FAILED;
+        o->mgf1_hash_id = mgf_md;
+        o->expected_salt_len = salt_len;
+        *opts = o;
+        return 0;
+    }
+    if ((params->tag != MBEDTLS_ASN1_NULL && params->tag != 0) || params->len != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    return 0;
 }
 
 static void sha256(const void *p, size_t n, unsigned char out[32])
 {
-    mbedtls_sha256_ret(p, n, out, 0);
+    mbedtls_sha256(p, n, out, 0);
 }
 
 static char *xstrndup(const char *s, size_t n)
@@ -388,7 +530,6 @@ static void sort_entries(crl *c)
     }
 }
 
-static bool is_time_tag(unsigned char t) { return t == MBEDTLS_ASN1_UTC_TIME || t == MBEDTLS_ASN1_GENERALIZED_TIME; }
 
 /* What a buffer that is not a CRL looks like, for the operator. */
 static void describe_non_crl(const unsigned char *buf, size_t len, const char *why, char *err, size_t cap)
@@ -440,9 +581,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
     size_t len, ents_cap = 0;
     const char *what = "not DER";
     mbedtls_x509_buf alg1, params1, alg2, params2, sig;
-    mbedtls_x509_time tm;
-    mbedtls_x509_name name;
-    memset(&name, 0, sizeof name);
+    int64_t when;
 
 #define FAIL(w) do { what = (w); goto bad; } while (0)
     if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0) {
@@ -465,7 +604,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         if (mbedtls_asn1_get_int(&p, tbs_end, &ver) != 0 || ver < 0 || ver > 1)
             FAIL("unsupported CRL version");
     }
-    if (mbedtls_x509_get_alg(&p, tbs_end, &alg1, &params1) != 0)
+    if (mbedtls_asn1_get_alg(&p, tbs_end, &alg1, &params1) != 0)
         FAIL("no signature algorithm");
     {
         unsigned char *name_start = p;
@@ -475,18 +614,18 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         p += len;
         c->issuer_off = (size_t)(name_start - der);
         c->issuer_len = (size_t)(p - name_start);
-        if (mbedtls_x509_get_name(&q, p, &name) != 0)
+        if (!name_well_formed(q, p))
             FAIL("malformed issuer name");
         cg_dn_text_into(name_start, c->issuer_len, c->issuer, sizeof c->issuer);
         sha256(name_start, c->issuer_len, c->dn_hash);
     }
-    if (mbedtls_x509_get_time(&p, tbs_end, &tm) != 0)
+    if (get_time(&p, tbs_end, &when) != 0)
         FAIL("malformed thisUpdate");
-    c->this_update = x509_time_epoch(&tm);
+    c->this_update = when;
     if (p < tbs_end && is_time_tag(*p)) {
-        if (mbedtls_x509_get_time(&p, tbs_end, &tm) != 0)
+        if (get_time(&p, tbs_end, &when) != 0)
             FAIL("malformed nextUpdate");
-        c->next_update = x509_time_epoch(&tm);
+        c->next_update = when;
     }
     if (p < tbs_end && *p == (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) {
         if (mbedtls_asn1_get_tag(&p, tbs_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
@@ -504,7 +643,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
             strip_zeros(&serial, &slen);
             if (slen > 255)
                 FAIL("an entry serial number longer than 255 bytes");
-            if (mbedtls_x509_get_time(&p, e_end, &tm) != 0)
+            if (get_time(&p, e_end, &when) != 0)
                 FAIL("malformed entry revocationDate");
             entry_ctx ec = { &pc, CRL_REASON_NONE };
             if (p < e_end) {
@@ -522,7 +661,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
             e->len = (uint8_t)slen;
             e->reason = ec.reason;
             e->pad = 0;
-            e->revoked = x509_time_epoch(&tm);
+            e->revoked = when;
         }
     }
     if (p < tbs_end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
@@ -537,16 +676,19 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
     }
     if (p != tbs_end)
         FAIL("unexpected data in tbsCertList");
-    if (mbedtls_x509_get_alg(&p, end, &alg2, &params2) != 0)
+    if (mbedtls_asn1_get_alg(&p, end, &alg2, &params2) != 0)
         FAIL("no outer signature algorithm");
     if (alg1.len != alg2.len || memcmp(alg1.p, alg2.p, alg1.len) != 0 || params1.len != params2.len ||
         (params1.len && memcmp(params1.p, params2.p, params1.len) != 0))
         FAIL("the two signature algorithms differ");
-    if (mbedtls_x509_get_sig(&p, end, &sig) != 0)
+    sig.tag = p < end ? *p : 0;
+    if (mbedtls_asn1_get_bitstring_null(&p, end, &sig.len) != 0)
         FAIL("no signature");
+    sig.p = p;
+    p += sig.len;
     if (p != end)
         FAIL("trailing data");
-    if (mbedtls_x509_get_sig_alg(&alg1, &params1, &c->md, &c->pk, &c->sig_opts) != 0) {
+    if (get_sig_alg(&alg1, &params1, &c->md, &c->pk, &c->sig_opts) != 0) {
         char o[64];
         cg_oid_text(alg1.p, alg1.len, o, sizeof o, "?");
         snprintf(err, cap, "the CRL is signed with an unsupported algorithm (OID %s)", o);
@@ -572,20 +714,12 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
     }
     sort_entries(c);
     sha256(der, der_len, c->content_hash);
-    for (mbedtls_x509_name *n = name.next, *next; n; n = next) {
-        next = n->next;
-        mbedtls_free(n);
-    }
     return c;
 #undef FAIL
 
 bad:
     describe_non_crl(der, der_len, what, err, cap);
 fail:
-    for (mbedtls_x509_name *n = name.next, *next; n; n = next) {
-        next = n->next;
-        mbedtls_free(n);
-    }
     for (size_t i = 0; i < pc.fresh.n; i++)
         free(pc.fresh.v[i]);
     crl_unref(c);
@@ -622,8 +756,8 @@ crl *crl_parse(const unsigned char *buf, size_t len, char *err, size_t cap)
             snprintf(err, cap, "not a CRL: malformed PEM (bad base64 or no END line)");
             return NULL;
         }
-        size_t dlen = pem_ctx.buflen;
-        const unsigned char *d = pem_ctx.buf;
+        size_t dlen = 0;
+        const unsigned char *d = mbedtls_pem_get_buffer(&pem_ctx, &dlen);
         unsigned char *der = malloc(dlen ? dlen : 1);
         if (der)
             memcpy(der, d, dlen);
@@ -745,10 +879,10 @@ void crl_issuer_id(const mbedtls_x509_crt *issuer, unsigned char out[32])
 {
     mbedtls_sha256_context ctx;
     mbedtls_sha256_init(&ctx);
-    mbedtls_sha256_starts_ret(&ctx, 0);
-    mbedtls_sha256_update_ret(&ctx, issuer->subject_raw.p, issuer->subject_raw.len);
-    mbedtls_sha256_update_ret(&ctx, issuer->pk_raw.p, issuer->pk_raw.len);
-    mbedtls_sha256_finish_ret(&ctx, out);
+    mbedtls_sha256_starts(&ctx, 0);
+    mbedtls_sha256_update(&ctx, issuer->subject_raw.p, issuer->subject_raw.len);
+    mbedtls_sha256_update(&ctx, issuer->pk_raw.p, issuer->pk_raw.len);
+    mbedtls_sha256_finish(&ctx, out);
     mbedtls_sha256_free(&ctx);
 }
 

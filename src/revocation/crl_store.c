@@ -267,7 +267,7 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
 {
     unsigned char dn[32];
     int n = 0;
-    mbedtls_sha256_ret(issuer->subject_raw.p, issuer->subject_raw.len, dn, 0);
+    mbedtls_sha256(issuer->subject_raw.p, issuer->subject_raw.len, dn, 0);
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n && n < CRL_STORE_MAX_CANDS; i++) {
         crl *c = s->crls[i];

@@ -1,24 +1,13 @@
 #include "chain_cache.h"
 
-#include "base/base.h"
-#include "pk_ops.h"
-
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <mbedtls/md.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/pk_internal.h>
-#include <mbedtls/sha256.h>
 
 /* Flags that say something about a certificate's signature or its issuer. */
 #define SIGNATURE_FLAGS                                                                                        \
     (MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |            \
      MBEDTLS_X509_BADCERT_BAD_KEY)
-
-typedef cg_digest_slot sig_slot; /* key: SHA-256 of (key context, hash algorithm, hash, signature) */
 
 typedef struct learned_ca {
     const mbedtls_x509_crt *node;                  /* its copy in the trust list */
@@ -32,8 +21,7 @@ typedef struct worker_cache {
     size_t nanchors;
     learned_ca learned[CG_CHAIN_CACHE_MAX_CAS];
     size_t nlearned;
-    sig_slot *sigs;          /* CG_CHAIN_CACHE_SIGS, on first use */
-    uint64_t clock, hits, misses;
+    uint64_t hits, misses;
 } worker_cache;
 
 struct cg_chain_cache {
@@ -41,110 +29,6 @@ struct cg_chain_cache {
     unsigned workers;
     worker_cache *w;
 };
-
-/* ---- public keys that remember what they verified ---- */
-
-typedef int (*verify_fn)(void *ctx, mbedtls_md_type_t md_alg, const unsigned char *hash, size_t hash_len,
-                         const unsigned char *sig, size_t sig_len);
-
-enum { KIND_EC, KIND_RSA, KINDS };
-static pthread_mutex_t wrap_mu = PTHREAD_MUTEX_INITIALIZER;
-static mbedtls_pk_info_t wrapped_info[KINDS]; /* mbedTLS's, with verify_func replaced */
-static verify_fn original_verify[KINDS];
-static bool wrapped_ready[KINDS];
-
-static _Thread_local worker_cache *bound; /* set around the chain verification step */
-
-static void sig_key(const void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len,
-                    const unsigned char *sig, size_t sig_len, unsigned char out[32])
-{
-    /* ctx identifies the key: trust-list copies live as long as the table. */
-    mbedtls_sha256_context h;
-    unsigned char md_byte = (unsigned char)md;
-    mbedtls_sha256_init(&h);
-    mbedtls_sha256_starts_ret(&h, 0);
-    mbedtls_sha256_update_ret(&h, (const unsigned char *)&ctx, sizeof ctx);
-    mbedtls_sha256_update_ret(&h, &md_byte, 1);
-    mbedtls_sha256_update_ret(&h, hash, hash_len);
-    mbedtls_sha256_update_ret(&h, sig, sig_len);
-    mbedtls_sha256_finish_ret(&h, out);
-    mbedtls_sha256_free(&h);
-}
-
-static sig_slot *sig_find(worker_cache *w, const unsigned char key[32], bool create)
-{
-    if (!w->sigs) {
-        if (!create || !(w->sigs = calloc(CG_CHAIN_CACHE_SIGS, sizeof *w->sigs)))
-            return NULL;
-    }
-    return cg_digest_find(w->sigs, sizeof *w->sigs, CG_CHAIN_CACHE_SIGS, key, create, NULL);
-}
-
-static int verify_remembered(int kind, void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len,
-                             const unsigned char *sig, size_t sig_len)
-{
-    worker_cache *w = bound;
-    unsigned char key[32];
-    if (w) {
-        sig_key(ctx, md, hash, hash_len, sig, sig_len, key);
-        sig_slot *s = sig_find(w, key, false);
-        if (s) {
-            s->stamp = ++w->clock;
-            w->hits++;
-            return 0;
-        }
-        w->misses++;
-    }
-    int ret = original_verify[kind](ctx, md, hash, hash_len, sig, sig_len);
-    if (ret == 0 && w) {
-        sig_slot *s = sig_find(w, key, true);
-        if (s)
-            s->stamp = ++w->clock;
-    }
-    return ret;
-}
-
-static int verify_ec(void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len,
-                     const unsigned char *sig, size_t sig_len)
-{
-    return verify_remembered(KIND_EC, ctx, md, hash, hash_len, sig, sig_len);
-}
-
-static int verify_rsa(void *ctx, mbedtls_md_type_t md, const unsigned char *hash, size_t hash_len,
-                      const unsigned char *sig, size_t sig_len)
-{
-    return verify_remembered(KIND_RSA, ctx, md, hash, hash_len, sig, sig_len);
-}
-
-/* Gives a trust-list copy the remembering verify. Keys of other types keep
- * mbedTLS's (they are just never answered from the table). */
-static void wrap_key(mbedtls_x509_crt *c)
-{
-    int kind;
-    /* CRL checks on the thread pool may use this copy too (tls.c hands
-     * the completed chain on). */
-    cg_verify_warm_key(&c->pk);
-    switch (mbedtls_pk_get_type(&c->pk)) {
-    case MBEDTLS_PK_ECKEY: kind = KIND_EC; break;
-    case MBEDTLS_PK_RSA: kind = KIND_RSA; break;
-    default: return;
-    }
-    /* EC keys verify in place, with the table just computed (pk_ops.h). */
-    if (kind == KIND_EC && !cg_pk_in_place(&c->pk))
-        return;
-    pthread_mutex_lock(&wrap_mu);
-    if (!wrapped_ready[kind] && c->pk.pk_info->verify_func) {
-        wrapped_info[kind] = *c->pk.pk_info;
-        original_verify[kind] = c->pk.pk_info->verify_func;
-        wrapped_info[kind].verify_func = kind == KIND_EC ? verify_ec : verify_rsa;
-        wrapped_ready[kind] = true;
-    }
-    /* Only a key of the very type the copy was made from. */
-    if (wrapped_ready[kind] && c->pk.pk_info->verify_func == original_verify[kind] &&
-        c->pk.pk_info->ctx_free_func == wrapped_info[kind].ctx_free_func)
-        c->pk.pk_info = &wrapped_info[kind];
-    pthread_mutex_unlock(&wrap_mu);
-}
 
 /* ---- the cache ---- */
 
@@ -169,8 +53,7 @@ void cg_chain_cache_free(cg_chain_cache *cc)
     for (unsigned i = 0; i < cc->workers; i++) {
         worker_cache *w = &cc->w[i];
         if (w->ready)
-            mbedtls_x509_crt_free(&w->trust); /* frees the wrapped keys through mbedTLS's own free */
-        free(w->sigs);
+            mbedtls_x509_crt_free(&w->trust);
     }
     free(cc->w);
     free(cc);
@@ -192,8 +75,6 @@ static worker_cache *worker(cg_chain_cache *cc, unsigned i)
         }
         w->nanchors++;
     }
-    for (mbedtls_x509_crt *c = &w->trust; c && c->raw.p; c = c->next)
-        wrap_key(c);
     return w->nanchors ? w : NULL;
 }
 
@@ -202,10 +83,6 @@ mbedtls_x509_crt *cg_chain_cache_trust(cg_chain_cache *cc, unsigned i)
     worker_cache *w = worker(cc, i);
     return w ? &w->trust : NULL;
 }
-
-void cg_chain_cache_enter(cg_chain_cache *cc, unsigned i) { bound = worker(cc, i); }
-
-void cg_chain_cache_leave(void) { bound = NULL; }
 
 void cg_chain_cache_stats_get(cg_chain_cache *cc, unsigned i, cg_chain_cache_stats *out)
 {
@@ -281,7 +158,8 @@ static bool path_length_ok(const cg_verify_trace *t, int child, const mbedtls_x5
     for (int i = 1; i < child; i++)
         if (self_issued(t->crt[i]))
             self_cnt++;
-    return !(parent->max_pathlen > 0 && parent->max_pathlen < 1 + child - self_cnt);
+    int max_pathlen = cg_cert_max_pathlen(parent);
+    return !(max_pathlen > 0 && max_pathlen < 1 + child - self_cnt);
 }
 
 static void complete_path(worker_cache *w, const mbedtls_x509_crt *peer, cg_verify_trace *t)
@@ -318,23 +196,6 @@ static void complete_path(worker_cache *w, const mbedtls_x509_crt *peer, cg_veri
     }
 }
 
-/* Remembers that child's signature verified with node's key. */
-static void remember_signature(worker_cache *w, const mbedtls_x509_crt *child, const mbedtls_x509_crt *node)
-{
-    if (node->pk.pk_info != &wrapped_info[KIND_EC] && node->pk.pk_info != &wrapped_info[KIND_RSA])
-        return;
-    if (child->sig_pk == MBEDTLS_PK_RSASSA_PSS)
-        return; /* verified by mbedTLS outside verify_func: never looked up */
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(child->sig_md);
-    unsigned char hash[MBEDTLS_MD_MAX_SIZE], key[32];
-    if (!md || mbedtls_md(md, child->tbs.p, child->tbs.len, hash) != 0)
-        return;
-    sig_key(node->pk.pk_ctx, child->sig_md, hash, mbedtls_md_get_size(md), child->sig.p, child->sig.len, key);
-    sig_slot *s = sig_find(w, key, true);
-    if (s)
-        s->stamp = ++w->clock;
-}
-
 /* The trust-list node for CA certificate c, learning it with the path above
  * it (nodes[1..nup]) when new. NULL when the list is full. */
 static const mbedtls_x509_crt *learn_ca(worker_cache *w, const mbedtls_x509_crt *c, const mbedtls_x509_crt *const *up,
@@ -351,7 +212,6 @@ static const mbedtls_x509_crt *learn_ca(worker_cache *w, const mbedtls_x509_crt 
     if (mbedtls_x509_crt_parse_der(&w->trust, c->raw.p, c->raw.len) != 0)
         return NULL;
     mbedtls_x509_crt *node = tail->next ? tail->next : tail;
-    wrap_key(node);
     learned_ca *l = &w->learned[w->nlearned++];
     l->node = node;
     l->nup = nup;
@@ -373,19 +233,23 @@ static void learn(worker_cache *w, const cg_verify_trace *t)
     for (int i = n - 2; i >= 1; i--)
         if (!(nodes[i] = learn_ca(w, t->crt[i], &nodes[i + 1], n - 1 - i)))
             break;
-    for (int i = n - 2; i >= 0 && nodes[i + 1]; i--)
-        remember_signature(w, t->crt[i], nodes[i + 1]);
 }
 
-void cg_chain_cache_complete(cg_chain_cache *cc, unsigned i, const mbedtls_x509_crt *peer, cg_verify_trace *t)
+bool cg_chain_cache_complete(cg_chain_cache *cc, unsigned i, const mbedtls_x509_crt *peer, cg_verify_trace *t)
 {
     worker_cache *w = worker(cc, i);
     if (!w || !t || t->depth_count <= 0)
-        return;
-    /* A leaf whose issuer is in the trust list was checked with a key that
-     * remembers: nothing above it is new either. */
+        return false;
+    /* A leaf whose issuer is in the trust list: nothing above it is new. */
     bool known = t->depth_count >= 2 && t->crt[1] && is_node(w, t->crt[1]);
+    const mbedtls_x509_crt *top = t->crt[t->depth_count - 1];
+    bool hit = t->depth_count >= 2 && top && learned_by_node(w, top);
+    if (hit)
+        w->hits++;
+    else if (t->depth_count >= 2 && top && anchor_node(w, top) == top)
+        w->misses++;
     complete_path(w, peer, t);
     if (!known)
         learn(w, t);
+    return hit;
 }

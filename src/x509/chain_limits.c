@@ -57,7 +57,9 @@ bool cg_chain_names_match(const mbedtls_x509_name *a, const mbedtls_x509_name *b
         if (!same && !(is_text(a->val.tag) && is_text(b->val.tag) && a->val.len == b->val.len &&
                        cg_ascii_ieq((const char *)a->val.p, (const char *)b->val.p, a->val.len)))
             return false;
-        if (a->next_merged != b->next_merged)
+        /* Private in mbedTLS 3.6, no accessor: whether the next attribute
+         * belongs to the same RDN, part of what mbedTLS compares. */
+        if (a->MBEDTLS_PRIVATE(next_merged) != b->MBEDTLS_PRIVATE(next_merged))
             return false;
     }
     return true;
@@ -92,15 +94,22 @@ typedef struct parsed {
     size_t n;
 } parsed;
 
+/* The chain judged: the certificates in the client's order; NULL for one
+ * that did not parse. */
+typedef struct chain_view {
+    const mbedtls_x509_crt *crt[CG_CHAIN_MAX_CERTIFICATES_LIMIT];
+    size_t n;
+} chain_view;
+
 /* The parent mbedTLS would pick for crt[i] among the later certificates:
  * the first valid in time, else the first, that is a CA with the name. */
-static long next_on_path(const parsed *ps, size_t i)
+static long next_on_path(const chain_view *cv, size_t i)
 {
     long fallback = -1;
-    for (size_t j = i + 1; j < ps->n; j++) {
-        if (!ps->ok[j] || !ps->crt[j].ca_istrue || !cg_chain_names_match(&ps->crt[i].issuer, &ps->crt[j].subject))
+    for (size_t j = i + 1; j < cv->n; j++) {
+        if (!cv->crt[j] || !cg_cert_is_ca(cv->crt[j]) || !cg_chain_names_match(&cv->crt[i]->issuer, &cv->crt[j]->subject))
             continue;
-        if (valid_now(&ps->crt[j]))
+        if (valid_now(cv->crt[j]))
             return (long)j;
         if (fallback < 0)
             fallback = (long)j;
@@ -108,15 +117,27 @@ static long next_on_path(const parsed *ps, size_t i)
     return fallback;
 }
 
-static cg_chain_verdict judge(const parsed *ps, const cg_chain_limits *lim, char *why, size_t cap)
+/* The size of an RSA key's public exponent in bits (0 for other keys). */
+static size_t rsa_exponent_bits(const mbedtls_x509_crt *c)
+{
+    if (mbedtls_pk_get_type(&c->pk) != MBEDTLS_PK_RSA)
+        return 0;
+    mbedtls_mpi e;
+    mbedtls_mpi_init(&e);
+    size_t bits = mbedtls_rsa_export(mbedtls_pk_rsa(c->pk), NULL, NULL, NULL, NULL, &e) == 0 ? mbedtls_mpi_bitlen(&e) : 0;
+    mbedtls_mpi_free(&e);
+    return bits;
+}
+
+static cg_chain_verdict judge(const chain_view *cv, const cg_chain_limits *lim, char *why, size_t cap)
 {
     char name[256];
-    for (size_t i = 0; i < ps->n; i++) {
-        if (!ps->ok[i] || !mbedtls_pk_can_do(&ps->crt[i].pk, MBEDTLS_PK_RSA))
+    for (size_t i = 0; i < cv->n; i++) {
+        if (!cv->crt[i])
             continue;
-        size_t bits = mbedtls_mpi_bitlen(&mbedtls_pk_rsa(ps->crt[i].pk)->E);
+        size_t bits = rsa_exponent_bits(cv->crt[i]);
         if (bits > CG_CHAIN_RSA_EXPONENT_BITS) {
-            cg_cert_subject(&ps->crt[i], name, sizeof name);
+            cg_cert_subject(cv->crt[i], name, sizeof name);
             snprintf(why, cap,
                      "The client sent the certificate \"%s\" (position %zu of its chain) with an RSA public exponent "
                      "of %zu bits; certgate accepts at most %d (a larger one makes each signature check as slow as "
@@ -125,17 +146,17 @@ static cg_chain_verdict judge(const parsed *ps, const cg_chain_limits *lim, char
             return CG_CHAIN_OVER;
         }
     }
-    for (size_t i = 0; i < ps->n; i++) {
-        if (!ps->ok[i])
+    for (size_t i = 0; i < cv->n; i++) {
+        if (!cv->crt[i])
             continue;
         size_t same = 0;
-        for (size_t j = 0; j < ps->n; j++)
-            if (ps->ok[j] && cg_chain_names_match(&ps->crt[i].subject, &ps->crt[j].subject))
+        for (size_t j = 0; j < cv->n; j++)
+            if (cv->crt[j] && cg_chain_names_match(&cv->crt[i]->subject, &cv->crt[j]->subject))
                 same++;
         if (same <= CG_CHAIN_SAME_NAME_MAX)
             continue;
-        const mbedtls_x509_crt *t = trusted_named(lim, &ps->crt[i].subject);
-        cg_cert_subject(t ? t : &ps->crt[i], name, sizeof name);
+        const mbedtls_x509_crt *t = trusted_named(lim, &cv->crt[i]->subject);
+        cg_cert_subject(t ? t : cv->crt[i], name, sizeof name);
         snprintf(why, cap,
                  "The client's chain holds %zu certificates named like the %s \"%s\" (at most %d may share a "
                  "name: each is a candidate issuer that costs a signature check). The chain was not verified.",
@@ -145,9 +166,9 @@ static cg_chain_verdict judge(const parsed *ps, const cg_chain_limits *lim, char
     /* The path by names, as mbedTLS follows it; a copy of a trust-list
      * certificate ends it (mbedTLS finds the trusted one first). */
     unsigned depth = 1;
-    for (long i = 0; ps->ok[0];) {
-        long j = next_on_path(ps, (size_t)i);
-        if (j < 0 || in_trust(lim, &ps->crt[j]))
+    for (long i = 0; cv->n > 0 && cv->crt[0];) {
+        long j = next_on_path(cv, (size_t)i);
+        if (j < 0 || in_trust(lim, cv->crt[j]))
             break;
         depth++;
         i = j;
@@ -164,6 +185,20 @@ static cg_chain_verdict judge(const parsed *ps, const cg_chain_limits *lim, char
     return CG_CHAIN_WITHIN;
 }
 
+static void count_sentence(long n, unsigned max, const cg_chain_limits *lim, char *why, size_t why_cap)
+{
+    snprintf(why, why_cap,
+             "The client sent %ld certificates in its chain; listener \"%s\" accepts at most %u "
+             "(listeners[%s].tls.max_client_certificates). The chain was not verified.",
+             n, lim->listener ? lim->listener : "", max, lim->listener ? lim->listener : "");
+}
+
+static unsigned max_certificates(const cg_chain_limits *lim)
+{
+    unsigned max = lim->max_certificates ? lim->max_certificates : CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
+    return max > CG_CHAIN_MAX_CERTIFICATES_LIMIT ? CG_CHAIN_MAX_CERTIFICATES_LIMIT : max;
+}
+
 cg_chain_verdict cg_chain_limits_check(const unsigned char *msg, size_t len, const cg_chain_limits *lim,
                                        char *why, size_t why_cap, mbedtls_x509_crt *leaf)
 {
@@ -173,25 +208,22 @@ cg_chain_verdict cg_chain_limits_check(const unsigned char *msg, size_t len, con
         return CG_CHAIN_MALFORMED;
     if (n == 0)
         return CG_CHAIN_WITHIN; /* no certificate: the verdict says 403.7 */
-    unsigned max = lim->max_certificates ? lim->max_certificates : CG_CHAIN_DEFAULT_MAX_CERTIFICATES;
-    if (max > CG_CHAIN_MAX_CERTIFICATES_LIMIT)
-        max = CG_CHAIN_MAX_CERTIFICATES_LIMIT;
+    unsigned max = max_certificates(lim);
     cg_chain_verdict v;
     if ((unsigned long)n > max) {
-        snprintf(why, why_cap,
-                 "The client sent %ld certificates in its chain; listener \"%s\" accepts at most %u "
-                 "(listeners[%s].tls.max_client_certificates). The chain was not verified.",
-                 n, lim->listener ? lim->listener : "", max, lim->listener ? lim->listener : "");
+        count_sentence(n, max, lim, why, why_cap);
         v = CG_CHAIN_OVER;
     } else {
         /* Parsing (no signature checked) costs ~10-30 us a certificate. */
         static _Thread_local parsed ps;
+        chain_view cv = { .n = (size_t)n };
         ps.n = (size_t)n;
         for (size_t i = 0; i < ps.n; i++) {
             mbedtls_x509_crt_init(&ps.crt[i]);
             ps.ok[i] = mbedtls_x509_crt_parse_der_nocopy(&ps.crt[i], msg + spans[i].off, spans[i].len) == 0;
+            cv.crt[i] = ps.ok[i] ? &ps.crt[i] : NULL;
         }
-        v = judge(&ps, lim, why, why_cap);
+        v = judge(&cv, lim, why, why_cap);
         for (size_t i = 0; i < ps.n; i++)
             mbedtls_x509_crt_free(&ps.crt[i]);
     }
@@ -200,4 +232,25 @@ cg_chain_verdict cg_chain_limits_check(const unsigned char *msg, size_t len, con
         mbedtls_x509_crt_init(leaf);
     }
     return v;
+}
+
+cg_chain_verdict cg_chain_limits_check_chain(const mbedtls_x509_crt *chain, const cg_chain_limits *lim, char *why,
+                                             size_t why_cap)
+{
+    chain_view cv = { .n = 0 };
+    long n = 0;
+    for (const mbedtls_x509_crt *c = chain; c && c->raw.p; c = c->next) {
+        if (n < CG_CHAIN_MAX_CERTIFICATES_LIMIT)
+            cv.crt[n] = c;
+        n++;
+    }
+    if (n == 0)
+        return CG_CHAIN_WITHIN;
+    unsigned max = max_certificates(lim);
+    if ((unsigned long)n > max) {
+        count_sentence(n, max, lim, why, why_cap);
+        return CG_CHAIN_OVER;
+    }
+    cv.n = (size_t)n;
+    return judge(&cv, lim, why, why_cap);
 }

@@ -1,18 +1,22 @@
-/* Bounded handshake work: the client's Certificate message, judged before
- * mbedTLS verifies the chain in it.
+/* Bounded handshake work: the client's chain judged against the listener's
+ * limits.
  *
- * mbedTLS 2.28 builds the client's chain by trying, for each certificate,
- * every later certificate of the message whose subject matches its issuer
- * name, one signature verification each, until one is valid in time; then
- * every certificate of the trust list with that name. A message of fake CA
+ * mbedTLS builds the client's chain by trying, for each certificate, every
+ * later certificate of the message whose subject matches its issuer name,
+ * one signature verification each, until one is valid in time; then every
+ * certificate of the trust list with that name. A message of fake CA
  * certificates named like a trusted CA (expired, so that each is tried)
- * costs one signature verification per fake, 24-32 ms of CPU for ten of
- * them, against ~3.5 ms for a whole legitimate handshake; an RSA key with a
- * huge public exponent makes one verification as slow as a private-key
- * operation. The message is sent in the clear in TLS 1.2 and mbedTLS holds
- * it whole in one buffer, so tls.c hands it here first; a message over the
- * limits is not verified at all (tls.c skips the chain verification) and the
- * connection gets a 403.16 refusal with the sentence written here.
+ * costs one signature verification per fake; an RSA key with a huge public
+ * exponent makes one verification as slow as a private-key operation.
+ *
+ * In TLS 1.2 that message is sent in the clear: tls.c finds it in the bytes
+ * it hands mbedTLS (net/cert_msg.h) and judges it here before mbedTLS
+ * verifies it (cg_chain_limits_check()). A message over the limits gets a
+ * 403.16 refusal with the sentence written here; mbedTLS 3.6 cannot be told
+ * to skip its verification (2.28 could, through its private ssl_internal.h),
+ * so tls.c confines it to the message's own CA certificates. The
+ * verification callback judges the chain mbedTLS parsed
+ * (cg_chain_limits_check_chain()) when the message was not seen (TLS 1.3).
  *
  * The limits:
  *  - at most max_certificates certificates in the message
@@ -73,6 +77,13 @@ long cg_chain_msg_split(const unsigned char *msg, size_t len, cg_chain_span *out
  * naming the client; it stays empty if that certificate does not parse. */
 cg_chain_verdict cg_chain_limits_check(const unsigned char *msg, size_t len, const cg_chain_limits *lim,
                                        char *why, size_t why_cap, mbedtls_x509_crt *leaf);
+
+/* Judges a chain as mbedTLS parsed it (the client's certificates in its
+ * order, leaf first; mbedTLS leaves out those it cannot parse) against lim;
+ * on CG_CHAIN_OVER why holds the operator sentence. Never
+ * CG_CHAIN_MALFORMED. */
+cg_chain_verdict cg_chain_limits_check_chain(const mbedtls_x509_crt *chain, const cg_chain_limits *lim, char *why,
+                                             size_t why_cap);
 
 /* True when mbedTLS would take a and b for the same name (see above); may
  * also say true for a few names mbedTLS tells apart, never the reverse. */

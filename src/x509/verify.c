@@ -3,14 +3,12 @@
 #include "dn.h"
 
 #include "base/base.h"
-#include "pk_ops.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/ecdsa.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
@@ -78,7 +76,7 @@ void cg_cert_serial(const mbedtls_x509_crt *c, char *out, size_t cap)
 void cg_cert_sha256_hex(const mbedtls_x509_crt *c, char out[65])
 {
     unsigned char d[32];
-    mbedtls_sha256_ret(c->raw.p, c->raw.len, d, 0);
+    mbedtls_sha256(c->raw.p, c->raw.len, d, 0);
     cg_hex_encode(d, sizeof d, out, 65, false);
 }
 
@@ -116,34 +114,32 @@ static bool same_cert(const mbedtls_x509_crt *a, const mbedtls_x509_crt *b)
     return a == b || (a->raw.len == b->raw.len && memcmp(a->raw.p, b->raw.p, a->raw.len) == 0);
 }
 
-void cg_verify_warm_key(mbedtls_pk_context *pk)
-{
-    if (!mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY))
-        return;
-    mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pk);
-    mbedtls_mpi one;
-    unsigned char hash[32] = { 1 };
-    mbedtls_mpi_init(&one);
-    /* A verification that fails, but only after its multiplication by the
-     * generator, which leaves the table in the key's group. */
-    if (mbedtls_mpi_lset(&one, 1) == 0)
-        (void)mbedtls_ecdsa_verify(&ec->grp, hash, sizeof hash, &ec->Q, &one, &one);
-    mbedtls_mpi_free(&one);
-}
+bool cg_cert_is_ca(const mbedtls_x509_crt *c) { return mbedtls_x509_crt_get_ca_istrue(c) == 1; }
+
+/* Private in mbedTLS 3.6 with no accessor (see verify.h). */
+int cg_cert_max_pathlen(const mbedtls_x509_crt *c) { return c->MBEDTLS_PRIVATE(max_pathlen); }
+
+mbedtls_md_type_t cg_cert_sig_md(const mbedtls_x509_crt *c) { return c->MBEDTLS_PRIVATE(sig_md); }
 
 int cg_cert_check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent)
 {
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(child->sig_md);
+    /* The signature's algorithm, parameters and value: private fields of
+     * mbedTLS 3.6 with no accessor (mbedtls_x509_crt_verify() is the public
+     * way, but it verifies a whole chain, not one given parent). */
+    mbedtls_md_type_t md_type = child->MBEDTLS_PRIVATE(sig_md);
+    mbedtls_pk_type_t pk_type = child->MBEDTLS_PRIVATE(sig_pk);
+    const mbedtls_x509_buf *sig = &child->MBEDTLS_PRIVATE(sig);
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(md_type);
     unsigned char hash[MBEDTLS_MD_MAX_SIZE];
     if (!md)
         return MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG;
-    if (!mbedtls_pk_can_do(&parent->pk, child->sig_pk))
+    if (!mbedtls_pk_can_do(&parent->pk, pk_type))
         return MBEDTLS_ERR_PK_TYPE_MISMATCH;
     int err = mbedtls_md(md, child->tbs.p, child->tbs.len, hash);
     if (err)
         return err;
-    return mbedtls_pk_verify_ext(child->sig_pk, child->sig_opts, (mbedtls_pk_context *)&parent->pk, child->sig_md,
-                                 hash, mbedtls_md_get_size(md), child->sig.p, child->sig.len);
+    return mbedtls_pk_verify_ext(pk_type, child->MBEDTLS_PRIVATE(sig_opts), (mbedtls_pk_context *)&parent->pk,
+                                 md_type, hash, mbedtls_md_get_size(md), sig->p, sig->len);
 }
 
 static void list_ekus(const mbedtls_x509_crt *c, char *out, size_t cap)
@@ -262,8 +258,8 @@ static const mbedtls_x509_crt *pool_find(const cg_verify_pool *pool, const mbedt
 }
 
 /* A stable copy of c in the pool, or NULL when the pool is full. Called
- * with the lock held; a new copy is made with it released (warming its key
- * is an EC multiplication, ~1 ms), so other workers' lookups do not wait. */
+ * with the lock held; a new copy is parsed with it released, so other
+ * workers' lookups do not wait. */
 static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x509_crt *c)
 {
     const mbedtls_x509_crt *found = pool_find(pool, c);
@@ -273,10 +269,7 @@ static const mbedtls_x509_crt *pool_intern(cg_verify_pool *pool, const mbedtls_x
     mbedtls_x509_crt *copy = malloc(sizeof *copy);
     if (copy) {
         mbedtls_x509_crt_init(copy);
-        if (mbedtls_x509_crt_parse_der(copy, c->raw.p, c->raw.len) == 0) {
-            cg_verify_warm_key(&copy->pk); /* other workers will verify with it */
-            cg_pk_in_place(&copy->pk);
-        } else {
+        if (mbedtls_x509_crt_parse_der(copy, c->raw.p, c->raw.len) != 0) {
             mbedtls_x509_crt_free(copy);
             free(copy);
             copy = NULL;
@@ -318,7 +311,7 @@ static void pool_remember(const cg_verify_policy *p, const mbedtls_x509_crt *con
     if (!pool || n < 2 || n > CG_VERIFY_MAX_DEPTH)
         return;
     unsigned char key[32];
-    mbedtls_sha256_ret(chain[0]->raw.p, chain[0]->raw.len, key, 0);
+    mbedtls_sha256(chain[0]->raw.p, chain[0]->raw.len, key, 0);
     pthread_mutex_lock(&pool->mu);
     const mbedtls_x509_crt *kept[CG_VERIFY_MAX_DEPTH] = { 0 };
     bool ok = true;
@@ -339,7 +332,7 @@ static int pool_lookup(cg_verify_pool *pool, const mbedtls_x509_crt *leaf, const
 {
     unsigned char key[32];
     int n = 0;
-    mbedtls_sha256_ret(leaf->raw.p, leaf->raw.len, key, 0);
+    mbedtls_sha256(leaf->raw.p, leaf->raw.len, key, 0);
     pthread_mutex_lock(&pool->mu);
     chain_slot *s = pool_slot(pool, key, false);
     if (s && s->n <= cap) {
@@ -388,7 +381,7 @@ static int rebuild_chain(const cg_verify_policy *p, const mbedtls_x509_crt *leaf
             return n;
         }
         for (const mbedtls_x509_crt *c = leaf->next; c && c->raw.p && !next; c = c->next)
-            if (c->ca_istrue && cg_cert_names_issuer(cur, c) && !in_chain(out, n, c) &&
+            if (cg_cert_is_ca(c) && cg_cert_names_issuer(cur, c) && !in_chain(out, n, c) &&
                 cg_cert_check_signature(cur, c) == 0)
                 next = c;
         for (size_t i = 0; i < npool && !next; i++)
@@ -512,7 +505,7 @@ static bool diagnose_issuer(const cg_verify_policy *p, const mbedtls_x509_crt *p
             bool anchor = li == 0;
             cg_cert_describe(c, -1, cand, sizeof cand);
             const char *role = anchor ? "trusted client CA" : "issuer certificate sent by the client";
-            if (!c->ca_istrue && !(anchor && c->version < 3)) {
+            if (!cg_cert_is_ca(c) && !(anchor && c->version < 3)) {
                 cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
                           "The certificate %s is refused: its %s %s is not a CA certificate (basicConstraints "
                           "CA:TRUE missing), so it may not issue certificates.",
@@ -526,11 +519,12 @@ static bool diagnose_issuer(const cg_verify_policy *p, const mbedtls_x509_crt *p
                           who, role, cand);
                 return true;
             }
-            if (c->max_pathlen > 0 && c->max_pathlen - 1 < below) {
+            int max_pathlen = cg_cert_max_pathlen(c);
+            if (max_pathlen > 0 && max_pathlen - 1 < below) {
                 cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
                           "The certificate %s is refused: its %s %s allows at most %d CA certificate(s) below it "
                           "(basicConstraints pathLenConstraint %d), and this chain has %d.",
-                          who, role, cand, c->max_pathlen - 1, c->max_pathlen - 1, below);
+                          who, role, cand, max_pathlen - 1, max_pathlen - 1, below);
                 return true;
             }
             if (cg_cert_check_signature(child, c) != 0) {
@@ -590,7 +584,7 @@ static bool judge_trace(const cg_verify_policy *p, const mbedtls_x509_crt *peer,
                       "The certificate %s is refused: it is signed with %s, a weak hash refused by listener \"%s\" "
                       "(tls.allow_weak_signatures: false). Reissue it with SHA-256, or set "
                       "tls.allow_weak_signatures: true.",
-                      who, md_name(t->crt[d]->sig_md), p->listener);
+                      who, md_name(cg_cert_sig_md(t->crt[d])), p->listener);
         } else {
             cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED, "The certificate %s is refused: %s.", who, reason);
         }

@@ -111,11 +111,15 @@ const char *cg_md_name(mbedtls_md_type_t md);
 void cg_x509_time_format(const mbedtls_x509_time *t, char *out, size_t cap);
 /* True when child names parent as its issuer (issuer DN == subject DN). */
 bool cg_cert_names_issuer(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent);
-/* mbedTLS computes an EC key's generator table on its first use and stores
- * it in the key without a lock. Call this while one thread holds the key
- * (at load, or when a copy is made), so that later concurrent uses only
- * read the table. Other key types are left alone (RSA locks itself). */
-void cg_verify_warm_key(mbedtls_pk_context *pk);
+/* What mbedTLS 3.6 parses but keeps in private fields of a certificate.
+ * cg_cert_is_ca: basicConstraints CA:TRUE (public accessor underneath).
+ * cg_cert_max_pathlen: mbedTLS's convention, 0 when unlimited, else
+ * pathLenConstraint + 1. cg_cert_sig_md: the hash of its signature. The
+ * last two have no public accessor in 3.6: verify.c reads them, nothing
+ * else does. */
+bool cg_cert_is_ca(const mbedtls_x509_crt *c);
+int cg_cert_max_pathlen(const mbedtls_x509_crt *c);
+mbedtls_md_type_t cg_cert_sig_md(const mbedtls_x509_crt *c);
 /* Verifies child's signature with parent's public key: 0 or an mbedTLS error. */
 int cg_cert_check_signature(const mbedtls_x509_crt *child, const mbedtls_x509_crt *parent);
 

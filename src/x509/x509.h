@@ -1,5 +1,5 @@
-/* The public header of the x509 wing: the verdict on a client certificate, the verified-chain
- * cache, bounded handshake work, public-key operations, distinguished names.
+/* The public header of the x509 wing: the verdict on a client certificate, the verified-chain cache, bounded
+ * handshake work, distinguished names.
  *
  * Every other wing includes this header and no other of this wing
  * (scripts/check-tree); what is not reachable from here is private to the wing.
@@ -10,7 +10,6 @@
 #include "chain_cache.h"
 #include "chain_limits.h"
 #include "dn.h"
-#include "pk_ops.h"
 #include "verify.h"
 
 #endif

@@ -1,5 +1,5 @@
 """Limits against one client exhausting the server: bounded handshake work
-(the client's Certificate message is judged before mbedTLS verifies it:
+(the client's chain is judged against the listener's limits:
 src/x509/chain_limits.h) and fair admission (per-address connection limits:
 src/net/admission.h).
 """

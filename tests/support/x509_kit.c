@@ -14,6 +14,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/x509_csr.h>
+#include <psa/crypto.h>
 
 #define TK_CHECK(x)                                                                           \
     do {                                                                                      \
@@ -31,6 +32,10 @@ int tk_rng(void *unused, unsigned char *out, size_t len)
     static mbedtls_ctr_drbg_context drbg;
     (void)unused;
     if (!seeded) {
+        /* mbedTLS 3.6: PSA before any key operation (every test's first
+         * key or certificate comes through here). */
+        if (psa_crypto_init() != PSA_SUCCESS)
+            abort();
         mbedtls_entropy_init(&entropy);
         mbedtls_ctr_drbg_init(&drbg);
         TK_CHECK(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, (const unsigned char *)"tk", 2));
@@ -42,6 +47,8 @@ int tk_rng(void *unused, unsigned char *out, size_t len)
 /* An EC P-256 key, or RSA of rsa_bits when rsa_bits > 0. */
 void tk_key(mbedtls_pk_context *pk, int rsa_bits)
 {
+    unsigned char warm;
+    tk_rng(NULL, &warm, 1); /* seeded, PSA started */
     mbedtls_pk_init(pk);
     if (rsa_bits > 0) {
         TK_CHECK(mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)));
@@ -102,6 +109,32 @@ static int tk_w_u64(unsigned char **p, unsigned char *start, uint64_t v)
     return tk_w_uint(p, start, b, 8);
 }
 
+/* A Name from mbedtls_x509_string_to_names() (mbedTLS 3.6 keeps its own
+ * writer private): one attribute per RDN, in the list's order. */
+static int tk_w_names(unsigned char **p, unsigned char *start, const mbedtls_asn1_named_data *names)
+{
+    size_t len = 0;
+    int k;
+    for (const mbedtls_asn1_named_data *n = names; n; n = n->next) {
+        size_t one = 0;
+        if ((k = mbedtls_asn1_write_tagged_string(p, start, n->val.tag, (const char *)n->val.p, n->val.len)) < 0)
+            return k;
+        one += (size_t)k;
+        if ((k = mbedtls_asn1_write_oid(p, start, (const char *)n->oid.p, n->oid.len)) < 0)
+            return k;
+        one += (size_t)k;
+        if ((k = tk_w_len_tag(p, start, one, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
+            return k;
+        one += (size_t)k;
+        if ((k = tk_w_len_tag(p, start, one, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET)) < 0)
+            return k;
+        len += one + (size_t)k;
+    }
+    if ((k = tk_w_len_tag(p, start, len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
+        return k;
+    return (int)(len + (size_t)k);
+}
+
 static int tk_w_time(unsigned char **p, unsigned char *start, int64_t t)
 {
     char s[16];
@@ -149,6 +182,38 @@ static int tk_w_sigalg(unsigned char **p, unsigned char *start, const char *oid,
     len += (size_t)k;
     TK_CHECK(k = tk_w_len_tag(p, start, len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
     return (int)(len + (size_t)k);
+}
+
+/* AlgorithmIdentifier of RSASSA-PSS (RFC 4055): SEQUENCE { id-RSASSA-PSS,
+ * SEQUENCE { [0] hash, [1] MGF1(mgf), [2] saltLength } }. */
+static int tk_w_pss_alg(unsigned char **p, unsigned char *start, mbedtls_md_type_t md, mbedtls_md_type_t mgf,
+                        int salt_len)
+{
+    const char *oid;
+    size_t oid_len, len = 0, part;
+    int k;
+    TK_CHECK(k = mbedtls_asn1_write_int(p, start, salt_len));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2));
+    len += part + (size_t)k;
+    TK_CHECK(mbedtls_oid_get_oid_by_md(mgf, &oid, &oid_len));
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, oid, oid_len, 0));
+    part = (size_t)k;
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, MBEDTLS_OID_MGF1, MBEDTLS_OID_SIZE(MBEDTLS_OID_MGF1),
+                                                         part));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 1));
+    len += part + (size_t)k;
+    TK_CHECK(mbedtls_oid_get_oid_by_md(md, &oid, &oid_len));
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, oid, oid_len, 0));
+    part = (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, part, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0));
+    len += part + (size_t)k;
+    TK_CHECK(k = tk_w_len_tag(p, start, len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
+    len += (size_t)k;
+    static const char pss_oid[] = MBEDTLS_OID_RSASSA_PSS;
+    TK_CHECK(k = mbedtls_asn1_write_algorithm_identifier(p, start, pss_oid, sizeof pss_oid - 1, len));
+    return k;
 }
 
 /* CRLDistributionPoints / FreshestCRL value for urls (NULL-terminated),
@@ -200,7 +265,12 @@ mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
     TK_CHECK(mbedtls_x509write_crt_set_subject_name(&w, o->subject));
     TK_CHECK(mbedtls_x509write_crt_set_issuer_name(&w, o->issuer ? o->issuer : o->subject));
     TK_CHECK(mbedtls_mpi_read_string(&serial, 10, o->serial ? o->serial : "1"));
-    TK_CHECK(mbedtls_x509write_crt_set_serial(&w, &serial));
+    unsigned char serial_raw[20];
+    size_t serial_len = mbedtls_mpi_size(&serial);
+    if (serial_len == 0 || serial_len > sizeof serial_raw)
+        abort();
+    TK_CHECK(mbedtls_mpi_write_binary(&serial, serial_raw, serial_len));
+    TK_CHECK(mbedtls_x509write_crt_set_serial_raw(&w, serial_raw, serial_len));
     TK_CHECK(mbedtls_x509write_crt_set_validity(&w, nb, na));
     if (o->ca >= 0)
         TK_CHECK(mbedtls_x509write_crt_set_basic_constraints(&w, o->ca, o->ca ? o->pathlen : -1));
@@ -377,14 +447,21 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     len += (size_t)k;
     mbedtls_asn1_named_data *names = NULL;
     TK_CHECK(mbedtls_x509_string_to_names(&names, o->issuer));
-    TK_CHECK(k = mbedtls_x509_write_names(&p, start, names));
+    TK_CHECK(k = tk_w_names(&p, start, names));
     len += (size_t)k;
     mbedtls_asn1_free_named_data_list(&names);
-    const char *sig_oid;
-    size_t sig_oid_len;
+    const char *sig_oid = NULL;
+    size_t sig_oid_len = 0;
     mbedtls_pk_type_t pkt = mbedtls_pk_get_type(o->key) == MBEDTLS_PK_RSA ? MBEDTLS_PK_RSA : MBEDTLS_PK_ECDSA;
-    TK_CHECK(mbedtls_oid_get_oid_by_sig_alg(pkt, md, &sig_oid, &sig_oid_len));
-    TK_CHECK(k = tk_w_sigalg(&p, start, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    bool pss = o->pss && pkt == MBEDTLS_PK_RSA;
+    mbedtls_md_type_t mgf = o->pss == 2 ? (md == MBEDTLS_MD_SHA384 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA384) : md;
+    int salt_len = (int)mbedtls_md_get_size(mbedtls_md_info_from_type(md));
+    if (pss) {
+        TK_CHECK(k = tk_w_pss_alg(&p, start, md, mgf, salt_len));
+    } else {
+        TK_CHECK(mbedtls_oid_get_oid_by_sig_alg(pkt, md, &sig_oid, &sig_oid_len));
+        TK_CHECK(k = tk_w_sigalg(&p, start, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    }
     len += (size_t)k;
     TK_CHECK(k = mbedtls_asn1_write_int(&p, start, 1));
     len += (size_t)k;
@@ -397,7 +474,11 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     size_t sig_len;
     const mbedtls_md_info_t *mi = mbedtls_md_info_from_type(md);
     TK_CHECK(mbedtls_md(mi, tbs, tbs_len, hash));
-    TK_CHECK(mbedtls_pk_sign(o->key, md, hash, mbedtls_md_get_size(mi), sig, &sig_len, tk_rng, NULL));
+    if (pss)
+        TK_CHECK(mbedtls_pk_sign_ext(MBEDTLS_PK_RSASSA_PSS, o->key, md, hash, mbedtls_md_get_size(mi), sig, sizeof sig,
+                                     &sig_len, tk_rng, NULL));
+    else
+        TK_CHECK(mbedtls_pk_sign(o->key, md, hash, mbedtls_md_get_size(mi), sig, sizeof sig, &sig_len, tk_rng, NULL));
 
     /* CertificateList: tbs, algorithm, signature; built behind tbs in a second buffer */
     size_t cap2 = tbs_len + 1024;
@@ -408,7 +489,10 @@ unsigned char *tk_crl(const tk_crl_opts *o, size_t *out_len)
     size_t olen = 0;
     TK_CHECK(k = mbedtls_asn1_write_bitstring(&q, out, sig, sig_len * 8));
     olen += (size_t)k;
-    TK_CHECK(k = tk_w_sigalg(&q, out, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
+    if (pss)
+        TK_CHECK(k = tk_w_pss_alg(&q, out, md, mgf, salt_len));
+    else
+        TK_CHECK(k = tk_w_sigalg(&q, out, sig_oid, sig_oid_len, pkt == MBEDTLS_PK_RSA));
     olen += (size_t)k;
     TK_CHECK(k = mbedtls_asn1_write_raw_buffer(&q, out, tbs, tbs_len));
     olen += (size_t)k;

@@ -1,6 +1,6 @@
 /* The x509 test kit: keys, certificates and CRLs made in memory with
  * mbedTLS, for the verification and revocation tests (tests/unit/revocation/test_crl.c,
- * test_verify.c, test_chain_cache.c, test_chain_limits.c, test_pk_ops.c) and
+ * test_verify.c, test_chain_cache.c, test_chain_limits.c) and
  * the CRL benchmark (bench/crl_bench.c). Not part of certgate: compiled into
  * the test-support library (tests/support/meson.build).
  *
@@ -76,6 +76,7 @@ typedef struct tk_crl_opts {
     const unsigned char *freshest_raw; /* instead: this FreshestCRL value as is */
     size_t freshest_raw_len;
     bool unknown_critical;          /* an unsupported critical extension */
+    int pss;                        /* RSASSA-PSS (RSA key): 1 its parameters for md, 2 with another MGF1 hash */
     const tk_crl_entry *entries;    /* or generated: */
     size_t nentries;
     uint64_t gen_count;             /* entries with serials gen_first, gen_first + gen_step, ... */

@@ -252,6 +252,64 @@ static void test_parse_rsa_and_sha384(void **state)
     mbedtls_pk_free(&rsa);
 }
 
+/* RSASSA-PSS CRLs (AD CS signs so with AlternateSignatureAlgorithm): the
+ * parameters read (hash, MGF1 hash, salt length), the signature checked with
+ * them; MGF1 with another hash than the signature's is refused, as mbedTLS
+ * refuses it in certificates. */
+static void test_parse_rsassa_pss(void **state)
+{
+    (void)state;
+    mbedtls_pk_context rsa;
+    tk_key(&rsa, 2048);
+    crl *c = make_crl(&(tk_crl_opts){ .issuer = ROOT_DN, .key = &rsa, .pss = 1 });
+    assert_int_equal(c->pk, MBEDTLS_PK_RSASSA_PSS);
+    assert_int_equal(c->md, MBEDTLS_MD_SHA256);
+    assert_int_equal(crl_check_signature(c, &rsa), 0);
+    assert_int_not_equal(crl_check_signature(c, &root_key), 0);
+    crl_unref(c);
+    c = make_crl(&(tk_crl_opts){ .issuer = ROOT_DN, .key = &rsa, .pss = 1, .md = MBEDTLS_MD_SHA384 });
+    assert_int_equal(c->md, MBEDTLS_MD_SHA384);
+    assert_int_equal(crl_check_signature(c, &rsa), 0);
+    crl_unref(c);
+    size_t len;
+    unsigned char *der = tk_crl(&(tk_crl_opts){ .issuer = ROOT_DN, .key = &rsa, .pss = 2 }, &len);
+    expect_parse_error(der, len, "unsupported algorithm (OID 1.2.840.113549.1.1.10)");
+    free(der);
+    mbedtls_pk_free(&rsa);
+}
+
+/* The CRL's dates as DER times: a leap day, the GeneralizedTime of dates
+ * from 2050, and impossible dates refused (the bytes changed in place). */
+static void test_parse_times(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *der = tk_crl(&(tk_crl_opts){ .issuer = ROOT_DN, .key = &root_key, .next_update = -1,
+                                                .this_update = 1709208000 /* 2024-02-29 12:00:00 */ },
+                                &len);
+    unsigned char *t = memmem(der, len, "\x17\x0d" "240229120000Z", 15);
+    assert_non_null(t);
+    crl *c = parse_ok(der, len);
+    assert_int_equal(c->this_update, 1709208000);
+    crl_unref(c);
+    static const char *const bad[] = { "230229120000Z", "241301120000Z", "240230120000Z", "240229240000Z",
+                                       "2402291200005", "24022912000aZ", "240229126000Z" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(t + 2, bad[i], 13);
+        expect_parse_error(der, len, "malformed thisUpdate");
+    }
+    free(der);
+    der = tk_crl(&(tk_crl_opts){ .issuer = ROOT_DN, .key = &root_key, .this_update = 2524608000 /* 2050-01-01 */,
+                                 .next_update = 2556144000 /* 2051-01-01 */ },
+                 &len);
+    assert_non_null(memmem(der, len, "\x18\x0f" "20500101000000Z", 17));
+    c = parse_ok(der, len);
+    assert_int_equal(c->this_update, 2524608000);
+    assert_int_equal(c->next_update, 2556144000);
+    crl_unref(c);
+    free(der);
+}
+
 static void test_tampered_crl_fails_signature(void **state)
 {
     (void)state;
@@ -1394,6 +1452,8 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_non_crls),
         cmocka_unit_test(test_parse_delta_idp_freshest),
         cmocka_unit_test(test_parse_rsa_and_sha384),
+        cmocka_unit_test(test_parse_rsassa_pss),
+        cmocka_unit_test(test_parse_times),
         cmocka_unit_test(test_tampered_crl_fails_signature),
         cmocka_unit_test(test_lookup_100k_entries),
         cmocka_unit_test(test_cert_urls),

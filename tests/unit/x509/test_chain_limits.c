@@ -277,8 +277,15 @@ static void test_rsa_exponent(void **state)
     mbedtls_pk_context big;
     mbedtls_pk_init(&big);
     assert_int_equal(mbedtls_pk_setup(&big, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
-    assert_int_equal(mbedtls_rsa_copy(mbedtls_pk_rsa(big), mbedtls_pk_rsa(k_rsa)), 0);
-    assert_int_equal(mbedtls_mpi_read_string(&mbedtls_pk_rsa(big)->E, 16, "10000000000000000000000001"), 0);
+    mbedtls_mpi n, e;
+    mbedtls_mpi_init(&n);
+    mbedtls_mpi_init(&e);
+    assert_int_equal(mbedtls_rsa_export(mbedtls_pk_rsa(k_rsa), &n, NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(mbedtls_mpi_read_string(&e, 16, "10000000000000000000000001"), 0);
+    assert_int_equal(mbedtls_rsa_import(mbedtls_pk_rsa(big), &n, NULL, NULL, NULL, &e), 0);
+    assert_int_equal(mbedtls_rsa_complete(mbedtls_pk_rsa(big)), 0);
+    mbedtls_mpi_free(&n);
+    mbedtls_mpi_free(&e);
     mbedtls_x509_crt *bad = tk_cert(&(tk_cert_opts){ .subject = "CN=leaf,O=Test", .issuer = "CN=Root,O=Test",
                                                      .key = &big, .issuer_key = &k_root, .ca = 0,
                                                      .key_usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE });
