@@ -126,6 +126,7 @@
 #define MBEDTLS_SSL_SESSION_TICKETS
 #define MBEDTLS_SSL_TICKET_C        /* net/ticket_keys.c wraps mbedTLS's ticket code */
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION /* clients send it; the TLS client sends it */
+#define MBEDTLS_SSL_ALPN            /* listeners[].http2: "h2" before "http/1.1" (net/tls.c) */
 #define MBEDTLS_SSL_ALL_ALERT_MESSAGES     /* tell the peer why a handshake failed */
 /* Buffers shrink to what the connection needs after the handshake: idle
  * connections cost less (issue 13's target: <= 0.5x nginx's RSS). */
@@ -148,7 +149,7 @@
  * secrecy, or no PSKs. SSL_RENEGOTIATION: refused (CVE-2009-3555 class).
  * SSL_EARLY_DATA (0-RTT) is off in the defaults and stays off: replayable.
  * SSL_PROTO_DTLS and all DTLS options, SSL_COOKIE_C, TIMING_C: no DTLS.
- * SSL_CACHE_C: tickets, not a session-ID cache. SSL_ALPN, SSL_CONTEXT_SERIALIZATION,
+ * SSL_CACHE_C: tickets, not a session-ID cache. SSL_CONTEXT_SERIALIZATION,
  * SSL_KEYING_MATERIAL_EXPORT, SSL_DTLS_CONNECTION_ID: not used.
  * PSA_CRYPTO_STORAGE_C, PSA_ITS_FILE_C: no persistent keys.
  * DEBUG_C: no debug callback is installed; SELF_TEST: not run.
