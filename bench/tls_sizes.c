@@ -13,6 +13,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include <mbedtls/psa_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
@@ -38,6 +39,7 @@ int main(void)
     if (psa_crypto_init() == PSA_SUCCESS &&
         mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) == 0 &&
+        (mbedtls_ssl_conf_rng(&conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE), 1) && /* 3.6: setup wants one */
         mbedtls_ssl_setup(&ssl, &conf) == 0) {
         in = malloc_usable_size(ssl.MBEDTLS_PRIVATE(in_buf));
         out = malloc_usable_size(ssl.MBEDTLS_PRIVATE(out_buf));
