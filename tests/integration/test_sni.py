@@ -68,15 +68,22 @@ def sni_yaml(a="a", c="c"):
             "          key: %s" % (k[a][0], k[a][1], k[c][0], k[c][1]))
 
 
-def served(port, sni, cert="alice", alpn=None, request=True, host=None):
-    """Handshake with SNI sni (None: no SNI extension); returns (sha256 of the
-    served certificate's DER, ALPN, the HTTP status of GET /sni-probe or None)."""
+def nocheck_context(cert):
+    """TLS 1.2 with client certificate cert (None: none), accepting whatever
+    certificate is served: the tests compare it themselves."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     if cert:
         ctx.load_cert_chain(*H.pki().client(cert))
+    return ctx
+
+
+def served(port, sni, cert="alice", alpn=None, request=True, host=None):
+    """Handshake with SNI sni (None: no SNI extension); returns (sha256 of the
+    served certificate's DER, ALPN, the HTTP status of GET /sni-probe or None)."""
+    ctx = nocheck_context(cert)
     if alpn:
         ctx.set_alpn_protocols(alpn)
     raw = socket.create_connection(("127.0.0.1", port), timeout=H.t(10))
@@ -183,24 +190,15 @@ class TestSni(H.Shared):
         _, _, status = served(self.cg.port, "a.example", cert=None, host="c.example")
         self.assertEqual(status, 403, "no client certificate on a route that requires one (SNI a, Host c)")
         with H.TLSClient(self.cg.port, cert=None, server_hostname="c.example",
-                         context=self.nocheck_context(None)) as c:
+                         context=nocheck_context(None)) as c:
             r = c.request("GET", "/", host="a.example")
             self.assert_refusal(r, 403, "client_cert_missing", sub=7, cg=self.cg)
         with H.TLSClient(self.cg.port, cert="bob", server_hostname="c.example",
-                         context=self.nocheck_context("bob")) as c:
+                         context=nocheck_context("bob")) as c:
             r = c.request("GET", "/who", host="a.example")
             self.assert_status(r, 200, self.cg)
             seen = dict((k.lower(), v) for k, v in r.json()["headers"])
             self.assertEqual(H.dn_cn(seen.get("x-client-cert-subject", "")), "bob")
-
-    def nocheck_context(self, cert):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        if cert:
-            ctx.load_cert_chain(*H.pki().client(cert))
-        return ctx
 
     def test_resumed_under_another_name(self):
         """A session made under a.example and resumed under c.example (a ticket
@@ -247,12 +245,7 @@ class TestSniReloadAndRefusals(H.Base):
         cg = self.start(sni_yaml())
         a, a2 = der_sha256(certs()["a"][0]), der_sha256(certs()["a2"][0])
         self.assertEqual(served(cg.port, "a.example")[0], a)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(*H.pki().client("alice"))
-        with H.TLSClient(cg.port, server_hostname="a.example", context=ctx) as keep:
+        with H.TLSClient(cg.port, server_hostname="a.example", context=nocheck_context("alice")) as keep:
             self.assert_status(keep.request("GET", "/before", host="a.example"), 200, cg)
             cg.configure(H.pki(), backends={"app": self.backend.port}, tls_extra={"sni": sni_yaml(a="a2")})
             cg.signal(signal.SIGHUP)
