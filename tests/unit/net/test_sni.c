@@ -62,7 +62,7 @@ static void make_listener(cg_listener_cfg *l, const entry_spec *specs, size_t n)
     l->nsni = n;
     for (size_t i = 0; i < n; i++) {
         cg_sni_cfg *e = &l->sni[i];
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "e%zu", i);
         make_cert(name, specs[i].sans, specs[i].other_key, &e->cert_file, &e->key_file);
         e->server_names = calloc(4, sizeof *e->server_names);
