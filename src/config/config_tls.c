@@ -14,7 +14,7 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
                                         "max_chain_depth", "max_client_certificates",
-                                        "allow_weak_signatures", "session_ticket_keys", "sni", NULL };
+                                        "allow_weak_signatures", "session_ticket_keys", "sni", "strict_sni", NULL };
     char where[192];
     cg_map m;
     cg_fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -63,6 +63,7 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
                         "%s: session_tickets is false, so the key file is not used", path);
     }
     cg_config_parse_sni(ld, &m, l);
+    cg_yaml_get_bool(&ld->y, m.node, m.path, "strict_sni", &l->strict_sni);
 }
 
 bool cg_config_load_tls(cg_config *cfg, cg_diag *diag)

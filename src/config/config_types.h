@@ -129,6 +129,7 @@ typedef struct cg_listener_cfg {
     /* tls.sni: certificates chosen by the client's SNI (config_sni.c). */
     cg_sni_cfg *sni;
     size_t nsni;
+    bool strict_sni; /* tls.strict_sni: no SNI, or a name nothing serves: handshake refused */
 
     cg_listener_revocation revocation;
 

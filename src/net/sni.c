@@ -22,6 +22,9 @@ typedef struct sni_name {
 } sni_name;
 
 struct cg_sni_certs {
+    bool strict;            /* tls.strict_sni */
+    mbedtls_x509_crt *own_chain; /* the listener's certificate (tls.c's) */
+    mbedtls_pk_context *own_key;
     sni_cert *certs;
     size_t ncerts;
     sni_name *names;        /* sorted by name (bytes): looked up by bsearch */
@@ -65,21 +68,42 @@ long cg_sni_certs_find(const cg_sni_certs *t, const char *name, size_t len)
     return lookup(t, wild, rest + 1);
 }
 
+static bool san_covers(const mbedtls_x509_crt *c, const char *name, size_t len);
+
 /* mbedTLS's SNI callback: the entry's certificate for this handshake; an
- * unknown name keeps the listener's own (conf's) certificate. */
+ * unknown name keeps the listener's own (conf's) certificate, or with
+ * strict_sni gets it only if it is one of its names. Non-zero: mbedTLS
+ * sends unrecognized_name and ends the handshake. */
 static int pick(void *p, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
 {
     cg_sni_certs *t = p;
     long i = cg_sni_certs_find(t, (const char *)name, len);
-    if (i < 0)
+    if (i >= 0)
+        return mbedtls_ssl_set_hs_own_cert(ssl, &t->certs[i].chain, &t->certs[i].key);
+    if (!t->strict)
         return 0;
-    return mbedtls_ssl_set_hs_own_cert(ssl, &t->certs[i].chain, &t->certs[i].key);
+    if (len <= CG_DNS_NAME_MAX && !memchr(name, '*', len) && san_covers(t->own_chain, (const char *)name, len))
+        return mbedtls_ssl_set_hs_own_cert(ssl, t->own_chain, t->own_key);
+    return MBEDTLS_ERR_SSL_UNRECOGNIZED_NAME;
 }
 
-void cg_sni_certs_install(cg_sni_certs *t, mbedtls_ssl_config *conf)
+int cg_sni_certs_install(cg_sni_certs *t, mbedtls_ssl_config *conf)
 {
-    if (t && t->nnames > 0)
+    if (!t->strict) {
+        int err = mbedtls_ssl_conf_own_cert(conf, t->own_chain, t->own_key);
+        if (err != 0)
+            return err;
+    }
+    if (t->strict || t->nnames > 0)
         mbedtls_ssl_conf_sni(conf, pick, t);
+    return 0;
+}
+
+/* A subjectAltName entry that is a dNSName ([2] IA5String). */
+static bool is_dns_name(const mbedtls_x509_sequence *s)
+{
+    return (s->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_DNS_NAME &&
+           (s->buf.tag & MBEDTLS_ASN1_CONTEXT_SPECIFIC);
 }
 
 /* The leaf's subjectAltName dNSNames, "a, b" for a message. */
@@ -88,19 +112,25 @@ static void san_list(const mbedtls_x509_crt *c, char *out, size_t cap)
     size_t used = 0;
     out[0] = '\0';
     for (const mbedtls_x509_sequence *s = &c->subject_alt_names; s && s->buf.p; s = s->next)
-        if ((s->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_DNS_NAME &&
-            (s->buf.tag & MBEDTLS_ASN1_CONTEXT_SPECIFIC) && used < cap)
+        if (is_dns_name(s) && used < cap)
             used += cg_fmt_into(out + used, cap - used, "%s%.*s", used ? ", " : "", (int)s->buf.len, s->buf.p);
     if (!used)
         cg_fmt_into(out, cap, "no DNS names");
 }
 
-static bool san_covers(const mbedtls_x509_crt *c, const char *name)
+static bool san_covers(const mbedtls_x509_crt *c, const char *name, size_t len)
 {
     for (const mbedtls_x509_sequence *s = &c->subject_alt_names; s && s->buf.p; s = s->next)
-        if ((s->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK) == MBEDTLS_X509_SAN_DNS_NAME &&
-            (s->buf.tag & MBEDTLS_ASN1_CONTEXT_SPECIFIC) &&
-            cg_dns_name_covers((const char *)s->buf.p, s->buf.len, name, strlen(name)))
+        if (is_dns_name(s) &&
+            cg_dns_name_covers((const char *)s->buf.p, s->buf.len, name, len))
+            return true;
+    return false;
+}
+
+static bool has_dns_name(const mbedtls_x509_crt *c)
+{
+    for (const mbedtls_x509_sequence *s = &c->subject_alt_names; s && s->buf.p; s = s->next)
+        if (is_dns_name(s))
             return true;
     return false;
 }
@@ -147,7 +177,7 @@ static bool load_entry(cg_sni_certs *t, const cg_listener_cfg *l, size_t i, cons
      * connection, so the entry could only break those clients; refused at
      * load, a reload keeps the running snapshot instead. */
     for (size_t k = 0; k < e->nserver_names; k++) {
-        if (san_covers(&c->chain, e->server_names[k]))
+        if (san_covers(&c->chain, e->server_names[k], strlen(e->server_names[k])))
             continue;
         char sans[512];
         san_list(&c->chain, sans, sizeof sans);
@@ -161,7 +191,8 @@ static bool load_entry(cg_sni_certs *t, const cg_listener_cfg *l, size_t i, cons
     return ok;
 }
 
-cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag, cg_sni_rng_fn rng)
+cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, mbedtls_x509_crt *own_chain, mbedtls_pk_context *own_key,
+                               const char *cfg_file, cg_diag *diag, cg_sni_rng_fn rng)
 {
     cg_sni_certs *t = calloc(1, sizeof *t);
     size_t nnames = 0;
@@ -176,6 +207,9 @@ cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, const char *cfg_file, c
         cg_sni_certs_free(t);
         return NULL;
     }
+    t->strict = l->strict_sni;
+    t->own_chain = own_chain;
+    t->own_key = own_key;
     bool ok = true;
     for (size_t i = 0; i < l->nsni; i++) {
         mbedtls_x509_crt_init(&t->certs[i].chain);
@@ -193,6 +227,15 @@ cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, const char *cfg_file, c
             n->cert = i;
             t->nnames++;
         }
+    }
+    if (ok && t->strict && own_chain && own_chain->raw.p && !has_dns_name(own_chain)) {
+        /* strict_sni serves the listener's certificate only to its own names. */
+        cg_diag_add(diag, t->nnames ? CG_DIAG_WARNING : CG_DIAG_ERROR, cfg_file, l->cert_pos.line,
+                    l->cert_pos.column, "listeners[%s].tls.strict_sni: tls.certificate \"%s\" has no DNS name in its "
+                    "subjectAltName, so it serves no client%s", l->name, l->cert_file,
+                    t->nnames ? "; only the names of tls.sni are served"
+                              : " and every handshake would be refused: list names in tls.sni, or set strict_sni: false");
+        ok = t->nnames > 0;
     }
     if (!ok) {
         cg_sni_certs_free(t);

@@ -350,7 +350,7 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         }
     }
     /* tls.sni's certificates, checked as the listener's own is (sni.h). */
-    if (!(s->sni = cg_sni_certs_new(l, cfg_file, diag, thread_rng)))
+    if (!(s->sni = cg_sni_certs_new(l, &s->own_chain, &s->own_key, cfg_file, diag, thread_rng)))
         ok = false;
     if (ok && l->session_tickets && l->session_ticket_keys_file) {
         char terr[300];
@@ -413,9 +413,9 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     mbedtls_ssl_conf_cert_profile(&s->conf, cg_verify_profile(l->allow_weak_signatures));
     mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
                                                                    : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
-    if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
+    /* The listener's certificate, and tls.sni's by the client's SNI (sni.h). */
+    if ((err = cg_sni_certs_install(s->sni, &s->conf)) != 0)
         goto fail_internal;
-    cg_sni_certs_install(s->sni, &s->conf);
     if ((err = conf_alpn(&s->conf, l)) != 0)
         goto fail_internal;
     if (l->session_tickets && s->shared_tickets) {

@@ -28,12 +28,13 @@ def tearDownModule():
 
 
 def make_cert(name, sans):
-    """A self-signed P-256 server certificate (CN=name) for the DNS names sans;
-    (crt, key) paths."""
+    """A self-signed P-256 server certificate (CN=name) for the DNS names sans
+    ("IP:..." entries as written); (crt, key) paths."""
     crt, key = TMP.join(name + ".crt"), TMP.join(name + ".key")
     H.run_checked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                    "-keyout", key, "-out", crt, "-days", "30", "-subj", "/CN=" + name,
-                   "-addext", "subjectAltName=" + ",".join("DNS:" + s for s in sans)])
+                   "-addext", "subjectAltName=" + ",".join(s if s.startswith("IP:") else "DNS:" + s
+                                                          for s in sans)])
     return crt, key
 
 
@@ -229,6 +230,37 @@ class TestSni(H.Shared):
                 # tie tickets to names: every name of a listener is one security context).
                 self.cg.wait_log(event="request", path="/resume", resumed="true")
 
+class TestStrictSni(H.Shared):
+    """tls.strict_sni: true: no SNI, or a name neither tls.sni nor the listener's
+    own certificate (its subjectAltName: localhost) serves, ends the handshake."""
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "tls_extra": {"sni": sni_yaml(), "strict_sni": "true"}}
+
+    def test_known_names_served(self):
+        for sni, want in [("a.example", "a"), ("x.b.example", "a"), ("c.example", "c"),
+                          ("localhost", "default"), ("LOCALHOST", "default")]:
+            if sni.isupper():
+                self.assertEqual(s_client_leaf(self.cg.port, sni), der_sha256(certs()[want][0]))
+                continue
+            fp, _, status = served(self.cg.port, sni)
+            self.assertEqual((fp, status), (der_sha256(certs()[want][0]), 200), "SNI %r" % sni)
+
+    def test_unknown_or_no_name_refused(self):
+        before = len(self.cg.find_log(event="tls_handshake_failed"))
+        with self.assertRaisesRegex(ssl.SSLError, "UNRECOGNIZED_NAME"):
+            served(self.cg.port, "unknown.example")
+        with self.assertRaisesRegex(ssl.SSLError, "UNRECOGNIZED_NAME"):
+            served(self.cg.port, "y.x.b.example")
+        with self.assertRaisesRegex(ssl.SSLError, "HANDSHAKE_FAILURE"):
+            served(self.cg.port, None)
+        self.cg.wait_log(event="tls_handshake_failed", count=before + 3)
+        # Other connections are unharmed.
+        self.assertEqual(served(self.cg.port, "c.example")[2], 200)
+
+
 class TestSniReloadAndRefusals(H.Base):
 
     def start(self, sni):
@@ -270,11 +302,14 @@ class TestSniReloadAndRefusals(H.Base):
                          r"of the certificate" % re.escape(cg.cfg_path))
         self.assertEqual(served(cg.port, "a.example")[0], a2, "the old snapshot keeps serving")
 
-    def check(self, sni):
+    def check(self, sni, own=None):
         cfg = TMP.join(H.unique("check") + ".yaml")
+        text = H.config_yaml(pki=H.pki(), port=H.free_port(), log_file=TMP.join("check.log"),
+                             backends={"app": 1}, tls_extra={"sni": sni})
+        if own:
+            text = text.replace(H.pki().server_crt, own[0]).replace(H.pki().server_key, own[1])
         with open(cfg, "w") as f:
-            f.write(H.config_yaml(pki=H.pki(), port=H.free_port(), log_file=TMP.join("check.log"),
-                                  backends={"app": 1}, tls_extra={"sni": sni}))
+            f.write(text)
         p = H.run_certgate(["check", "-c", cfg])
         return cfg, p.returncode, p.stdout + p.stderr
 
@@ -296,6 +331,16 @@ class TestSniReloadAndRefusals(H.Base):
         self.assertEqual(rc, 1, out)
         self.assertRegex(out, r"%s:\d+:\d+: error: listeners\[main\]\.tls\.sni: \"a\.example\" is listed twice"
                          % re.escape(cfg))
+        # strict_sni with a listener certificate that has no DNS name and nothing in tls.sni.
+        ip_crt, ip_key = make_cert("ip-only", ["IP:127.0.0.1"])
+        cfg, rc, out = self.check("[]\n      strict_sni: true", own=(ip_crt, ip_key))
+        self.assertEqual(rc, 1, out)
+        self.assertRegex(out, r"%s:\d+:\d+: error: listeners\[main\]\.tls\.strict_sni: tls\.certificate .* has no "
+                         r"DNS name in its subjectAltName, so it serves no client and every handshake would be "
+                         r"refused" % re.escape(cfg))
+        cfg, rc, out = self.check(sni_yaml() + "\n      strict_sni: true", own=(ip_crt, ip_key))
+        self.assertEqual(rc, 0, out)
+        self.assertIn("only the names of tls.sni are served", out)
         # A good one passes.
         cfg, rc, out = self.check(sni_yaml())
         self.assertEqual(rc, 0, out)

@@ -84,6 +84,14 @@ static void test_parsed(void **state)
     assert_int_equal(l->sni[1].nserver_names, 1);
     assert_string_equal(l->sni[1].server_names[0], "c.example");
     assert_null(l->sni[1].chain_file);
+    assert_false(l->strict_sni);
+    cg_config_unref(cfg);
+    cg_diag_free(&d);
+
+    cfg = load(HEAD "      strict_sni: true\n", &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    assert_true(cfg->listeners[0].strict_sni);
     cg_config_unref(cfg);
     cg_diag_free(&d);
 
@@ -183,6 +191,7 @@ static void test_refused(void **state)
                  "          client_ca: other.crt\n",
                  16, 11, "unknown key \"client_ca\" in tls.sni[#1] of listener \"main\" (expected one of: "
                          "server_names, certificate, key, chain)");
+    expect_error(HEAD "      strict_sni: 1\n", 12, 19, "listeners[main].tls.strict_sni: expected true or false");
     expect_error(HEAD "      sni: a.example\n", 12, 12, "listeners[main].tls.sni: expected a list of certificates");
     expect_error(HEAD "      sni:\n        - a.example\n", 13, 11, "listeners[main].tls.sni[#1]");
 }

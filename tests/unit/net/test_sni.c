@@ -109,7 +109,7 @@ static void test_choice(void **state)
     make_listener(&l, specs, 2);
     cg_diag d;
     cg_diag_init(&d);
-    cg_sni_certs *t = cg_sni_certs_new(&l, "t.yaml", &d, tk_rng);
+    cg_sni_certs *t = cg_sni_certs_new(&l, NULL, NULL, "t.yaml", &d, tk_rng);
     if (!t)
         cg_diag_print(&d, stderr);
     assert_non_null(t);
@@ -138,7 +138,7 @@ static void test_choice(void **state)
     /* No tls.sni: an empty table, never NULL. */
     cg_listener_cfg none = { .name = "main" };
     cg_diag_init(&d);
-    t = cg_sni_certs_new(&none, "t.yaml", &d, tk_rng);
+    t = cg_sni_certs_new(&none, NULL, NULL, "t.yaml", &d, tk_rng);
     assert_non_null(t);
     assert_int_equal(find(t, "a.example"), -1);
     cg_sni_certs_free(t);
@@ -158,7 +158,7 @@ static void test_san_must_cover(void **state)
     make_listener(&l, specs, 2);
     cg_diag d;
     cg_diag_init(&d);
-    assert_null(cg_sni_certs_new(&l, "t.yaml", &d, tk_rng));
+    assert_null(cg_sni_certs_new(&l, NULL, NULL, "t.yaml", &d, tk_rng));
     assert_int_equal(d.errors, 2);
     assert_true(has_error(&d, 11, 5, "listeners[main].tls.sni[#2].server_names: \"c.example\" is not a name of the "
                                      "certificate"));
@@ -181,7 +181,7 @@ static void test_bad_files(void **state)
     l.sni[1].cert_file = strdup("/nonexistent/c.crt");
     cg_diag d;
     cg_diag_init(&d);
-    assert_null(cg_sni_certs_new(&l, "t.yaml", &d, tk_rng));
+    assert_null(cg_sni_certs_new(&l, NULL, NULL, "t.yaml", &d, tk_rng));
     assert_true(has_error(&d, 3, 9, "listeners[main].tls.sni[#1].key"));
     assert_true(has_error(&d, 3, 9, "does not belong to the certificate"));
     assert_true(has_error(&d, 12, 7, "listeners[main].tls.sni[#2].certificate \"/nonexistent/c.crt\": cannot read "
