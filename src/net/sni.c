@@ -3,12 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
 #include "base/base.h"
 #include "tls.h"
+#include "x509/x509.h"
+
+/* A server certificate this close to its end is warned about at every load. */
+#define EXPIRY_WARNING_DAYS 30
 
 typedef struct sni_cert {
     mbedtls_x509_crt chain; /* leaf first */
@@ -143,6 +148,34 @@ static void file_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg
                 l->name, i + 1, key, path, cg_tls_file_strerror(err, e, sizeof e));
 }
 
+/* A warning at load for a server certificate clients refuse or soon will:
+ * expired, not yet valid, or ending within EXPIRY_WARNING_DAYS. Not an
+ * error: the running configuration would not be better, and the renewed
+ * certificate may be on its way. what: "listeners[main].tls.certificate". */
+static void check_validity(cg_diag *diag, const char *cfg_file, cg_pos pos, const char *what, const char *path,
+                           const mbedtls_x509_crt *c)
+{
+    char when[64];
+    if (mbedtls_x509_time_is_future(&c->valid_from)) {
+        cg_x509_time_format(&c->valid_from, when, sizeof when);
+        cg_diag_add(diag, CG_DIAG_WARNING, cfg_file, pos.line, pos.column, "%s \"%s\" is not valid before %s: "
+                    "clients refuse it until then (check the clock, or the certificate's dates)", what, path, when);
+        return;
+    }
+    cg_x509_time_format(&c->valid_to, when, sizeof when);
+    if (mbedtls_x509_time_is_past(&c->valid_to)) {
+        cg_diag_add(diag, CG_DIAG_WARNING, cfg_file, pos.line, pos.column, "%s \"%s\" expired on %s: clients "
+                    "refuse it; install a renewed certificate and reload", what, path, when);
+        return;
+    }
+    struct tm end = { .tm_year = c->valid_to.year - 1900, .tm_mon = c->valid_to.mon - 1, .tm_mday = c->valid_to.day,
+                      .tm_hour = c->valid_to.hour, .tm_min = c->valid_to.min, .tm_sec = c->valid_to.sec };
+    double left = difftime(timegm(&end), time(NULL));
+    if (left < EXPIRY_WARNING_DAYS * 86400.0)
+        cg_diag_add(diag, CG_DIAG_WARNING, cfg_file, pos.line, pos.column, "%s \"%s\" expires on %s (in %ld "
+                    "day(s)): renew it and reload before then", what, path, when, (long)(left / 86400));
+}
+
 /* One entry's files, checked as the listener's own certificate is. */
 static bool load_entry(cg_sni_certs *t, const cg_listener_cfg *l, size_t i, const char *cfg_file, cg_diag *diag,
                        cg_sni_rng_fn rng)
@@ -165,6 +198,9 @@ static bool load_entry(cg_sni_certs *t, const cg_listener_cfg *l, size_t i, cons
     }
     if (!ok)
         return false;
+    char what[160];
+    cg_fmt_into(what, sizeof what, "listeners[%s].tls.sni[#%zu].certificate", l->name, i + 1);
+    check_validity(diag, cfg_file, e->cert_pos, what, e->cert_file, &c->chain);
     if (mbedtls_pk_check_pair(&c->chain.pk, &c->key, rng, NULL) != 0) {
         cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, e->key_pos.line, e->key_pos.column,
                     "listeners[%s].tls.sni[#%zu].key \"%s\" does not belong to the certificate in \"%s\" (the first "
@@ -227,6 +263,11 @@ cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, mbedtls_x509_crt *own_c
             n->cert = i;
             t->nnames++;
         }
+    }
+    if (own_chain && own_chain->raw.p) {
+        char what[160];
+        cg_fmt_into(what, sizeof what, "listeners[%s].tls.certificate", l->name);
+        check_validity(diag, cfg_file, l->cert_pos, what, l->cert_file, own_chain);
     }
     if (ok && t->strict && own_chain && own_chain->raw.p && !has_dns_name(own_chain)) {
         /* strict_sni serves the listener's certificate only to its own names. */

@@ -30,7 +30,9 @@ typedef int (*cg_sni_rng_fn)(void *ctx, unsigned char *out, size_t len);
 /* Opens each tls.sni entry's certificate, chain and key, and checks that
  * the key belongs to the certificate and that the certificate's
  * subjectAltName covers every one of its server_names (a client would
- * refuse it otherwise). Errors go to diag at the entry's keys in cfg_file;
+ * refuse it otherwise). Every server certificate of the listener, its own
+ * included, is warned about when expired, not yet valid, or ending within
+ * 30 days. Errors go to diag at the entry's keys in cfg_file;
  * NULL then. A listener without tls.sni gets an empty table (never NULL
  * for that). own_chain, own_key: the listener's own certificate (loaded,
  * checked), borrowed for the table's life. */

@@ -27,12 +27,12 @@ def tearDownModule():
     H.cleanup_module_tmp(__name__)
 
 
-def make_cert(name, sans):
+def make_cert(name, sans, days=365):
     """A self-signed P-256 server certificate (CN=name) for the DNS names sans
-    ("IP:..." entries as written); (crt, key) paths."""
+    ("IP:..." entries as written), valid for days; (crt, key) paths."""
     crt, key = TMP.join(name + ".crt"), TMP.join(name + ".key")
     H.run_checked(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                   "-keyout", key, "-out", crt, "-days", "30", "-subj", "/CN=" + name,
+                   "-keyout", key, "-out", crt, "-days", str(days), "-subj", "/CN=" + name,
                    "-addext", "subjectAltName=" + ",".join(s if s.startswith("IP:") else "DNS:" + s
                                                           for s in sans)])
     return crt, key
@@ -340,10 +340,23 @@ class TestSniReloadAndRefusals(H.Base):
                          r"refused" % re.escape(cfg))
         cfg, rc, out = self.check(sni_yaml() + "\n      strict_sni: true", own=(ip_crt, ip_key))
         self.assertEqual(rc, 0, out)
+        self.assertIn("  certificate %s: the names of its subjectAltName only (strict_sni: other names and no SNI "
+                      "refused)\n" % ip_crt, out)
         self.assertIn("only the names of tls.sni are served", out)
-        # A good one passes.
+        # A good one passes, without a word.
         cfg, rc, out = self.check(sni_yaml())
         self.assertEqual(rc, 0, out)
+        self.assertIn("(0 warning(s))", out)
+        # check says which certificate serves which name.
+        self.assertIn("  certificate %s: clients without SNI and names no sni entry lists\n" % H.pki().server_crt, out)
+        self.assertIn("  certificate %s: SNI a.example, *.b.example\n" % certs()["a"][0], out)
+        self.assertIn("  certificate %s: SNI c.example\n" % certs()["c"][0], out)
+        # A certificate near its end loads, with a warning at its position.
+        soon = make_cert("soon", ["soon.example"], days=5)
+        cfg, rc, out = self.check(entry % ("soon.example", soon[0], soon[1]))
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"%s:\d+:24: warning: listeners\[main\]\.tls\.sni\[#1\]\.certificate \"%s\" "
+                         r"expires on .* \(in [45] day\(s\)\): renew it" % (re.escape(cfg), re.escape(soon[0])))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <mbedtls/pk.h>
@@ -24,11 +25,14 @@ static char dir[256];
 
 /* A server certificate for sans (NULL-terminated) and its key, written as
  * dir/name.crt (DER) and dir/name.key (PEM); other_key: write another key. */
-static void make_cert(const char *name, const char *const *sans, bool other_key, char **crt, char **key)
+static void make_cert(const char *name, const char *const *sans, bool other_key, int64_t not_after, char **crt,
+                      char **key)
 {
     mbedtls_pk_context k, k2;
     tk_key(&k, 0);
-    tk_cert_opts o = { .subject = "CN=server,O=Test", .key = &k, .ca = 0, .eku = "server" };
+    tk_cert_opts o = { .subject = "CN=server,O=Test", .key = &k, .ca = 0, .eku = "server", .not_after = not_after };
+    if (not_after && not_after < (int64_t)time(NULL))
+        o.not_before = not_after - 10 * 86400;
     for (size_t i = 0; i < 4 && sans[i]; i++)
         o.san_dns[i] = sans[i];
     mbedtls_x509_crt *c = tk_cert(&o);
@@ -50,6 +54,7 @@ typedef struct entry_spec {
     const char *names[4];
     const char *sans[4];
     bool other_key;
+    int64_t not_after;  /* 0: a year from now */
 } entry_spec;
 
 /* A listener with one tls.sni entry per spec, at made-up positions (entry i:
@@ -64,7 +69,7 @@ static void make_listener(cg_listener_cfg *l, const entry_spec *specs, size_t n)
         cg_sni_cfg *e = &l->sni[i];
         char name[32];
         snprintf(name, sizeof name, "e%zu", i);
-        make_cert(name, specs[i].sans, specs[i].other_key, &e->cert_file, &e->key_file);
+        make_cert(name, specs[i].sans, specs[i].other_key, specs[i].not_after, &e->cert_file, &e->key_file);
         e->server_names = calloc(4, sizeof *e->server_names);
         for (size_t k = 0; k < 4 && specs[i].names[k]; k++)
             e->server_names[e->nserver_names++] = strdup(specs[i].names[k]);
@@ -102,8 +107,8 @@ static void test_choice(void **state)
 {
     (void)state;
     static const entry_spec specs[] = {
-        { { "a.example", "*.b.example" }, { "a.example", "*.b.example" }, false },
-        { { "c.example", "a.b.example" }, { "C.Example", "a.b.example" }, false },
+        { { "a.example", "*.b.example" }, { "a.example", "*.b.example" }, false, 0 },
+        { { "c.example", "a.b.example" }, { "C.Example", "a.b.example" }, false, 0 },
     };
     cg_listener_cfg l;
     make_listener(&l, specs, 2);
@@ -149,10 +154,10 @@ static void test_san_must_cover(void **state)
 {
     (void)state;
     static const entry_spec specs[] = {
-        { { "a.example" }, { "a.example" }, false },
+        { { "a.example" }, { "a.example" }, false, 0 },
         /* c.example is not in the SAN; *.b.example needs the wildcard itself, x.b.example does not suffice;
          * x.d.example is covered by the SAN's *.d.example. */
-        { { "c.example", "*.b.example", "x.d.example" }, { "x.b.example", "*.d.example" }, false },
+        { { "c.example", "*.b.example", "x.d.example" }, { "x.b.example", "*.d.example" }, false, 0 },
     };
     cg_listener_cfg l;
     make_listener(&l, specs, 2);
@@ -172,8 +177,8 @@ static void test_bad_files(void **state)
 {
     (void)state;
     static const entry_spec specs[] = {
-        { { "a.example" }, { "a.example" }, true },  /* the key of another certificate */
-        { { "c.example" }, { "c.example" }, false },
+        { { "a.example" }, { "a.example" }, true, 0 },  /* the key of another certificate */
+        { { "c.example" }, { "c.example" }, false, 0 },
     };
     cg_listener_cfg l;
     make_listener(&l, specs, 2);
@@ -186,6 +191,42 @@ static void test_bad_files(void **state)
     assert_true(has_error(&d, 3, 9, "does not belong to the certificate"));
     assert_true(has_error(&d, 12, 7, "listeners[main].tls.sni[#2].certificate \"/nonexistent/c.crt\": cannot read "
                                      "the file"));
+    cg_diag_free(&d);
+    free_listener(&l);
+}
+
+/* Expired, or ending within 30 days: a warning, the table still built. */
+static void test_validity_warnings(void **state)
+{
+    (void)state;
+    int64_t now = (int64_t)time(NULL);
+    entry_spec specs[] = {
+        { { "a.example" }, { "a.example" }, false, now + 5 * 86400 - 60 },
+        { { "c.example" }, { "c.example" }, false, now - 86400 },
+        { { "d.example" }, { "d.example" }, false, 0 },
+    };
+    cg_listener_cfg l;
+    make_listener(&l, specs, 3);
+    cg_diag d;
+    cg_diag_init(&d);
+    cg_sni_certs *t = cg_sni_certs_new(&l, NULL, NULL, "t.yaml", &d, tk_rng);
+    assert_non_null(t);
+    assert_int_equal(d.errors, 0);
+    assert_int_equal(d.warnings, 2);
+    bool soon = false, expired = false;
+    for (size_t i = 0; i < d.count; i++) {
+        const cg_diag_item *it = &d.items[i];
+        soon = soon || (it->line == 2 && it->column == 7 &&
+                        strstr(it->message, "listeners[main].tls.sni[#1].certificate") &&
+                        strstr(it->message, "(in 4 day(s)): renew it and reload"));
+        expired = expired || (it->line == 12 && strstr(it->message, "tls.sni[#2].certificate") &&
+                              strstr(it->message, "expired on"));
+    }
+    if (!soon || !expired)
+        cg_diag_print(&d, stderr);
+    assert_true(soon && expired);
+    assert_int_equal(find(t, "c.example"), 1); /* served anyway: a warning, not a refusal */
+    cg_sni_certs_free(t);
     cg_diag_free(&d);
     free_listener(&l);
 }
@@ -251,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_choice),
         cmocka_unit_test(test_san_must_cover),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_validity_warnings),
         cmocka_unit_test(test_dns_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
