@@ -283,7 +283,8 @@ cg_sni_certs *cg_sni_certs_new(const cg_listener_cfg *l, mbedtls_x509_crt *own_c
         return NULL;
     }
     /* The loader refused names listed twice, so no two are equal. */
-    qsort(t->names, t->nnames, sizeof *t->names, name_cmp);
+    if (t->nnames > 0) /* names is NULL without tls.sni */
+        qsort(t->names, t->nnames, sizeof *t->names, name_cmp);
     return t;
 }
 
