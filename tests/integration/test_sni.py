@@ -351,6 +351,15 @@ class TestSniReloadAndRefusals(H.Base):
         self.assertIn("  certificate %s: clients without SNI and names no sni entry lists\n" % H.pki().server_crt, out)
         self.assertIn("  certificate %s: SNI a.example, *.b.example\n" % certs()["a"][0], out)
         self.assertIn("  certificate %s: SNI c.example\n" % certs()["c"][0], out)
+        # A key every user can read: a warning naming the entry's key at its position.
+        open_key = TMP.join(H.unique("open") + ".key")
+        with open(certs()["c"][1], "rb") as f, open(open_key, "wb") as g:
+            g.write(f.read())
+        os.chmod(open_key, 0o644)
+        cfg, rc, out = self.check(entry % ("c.example", certs()["c"][0], open_key))
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out, r"%s:\d+:16: warning: tls\.sni key %s is readable by every user" %
+                         (re.escape(cfg), re.escape(open_key)))
         # A certificate near its end loads, with a warning at its position.
         soon = make_cert("soon", ["soon.example"], days=5)
         cfg, rc, out = self.check(entry % ("soon.example", soon[0], soon[1]))
