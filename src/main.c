@@ -79,6 +79,17 @@ static int cmd_check(const char *path)
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const cg_listener_cfg *l = &cfg->listeners[i];
         printf("listener %s on %s:%u (client CAs: %s)\n", l->name, l->address, l->port, l->client_ca_file);
+        /* Which certificate serves which name (tls.sni, tls.strict_sni). */
+        printf("  certificate %s: %s\n", l->cert_file,
+               l->strict_sni ? "the names of its subjectAltName only (strict_sni: other names and no SNI refused)"
+               : l->nsni    ? "clients without SNI and names no sni entry lists"
+                            : "every client");
+        for (size_t k = 0; k < l->nsni; k++) {
+            printf("  certificate %s: SNI", l->sni[k].cert_file);
+            for (size_t n = 0; n < l->sni[k].nserver_names; n++)
+                printf("%s %s", n ? "," : "", l->sni[k].server_names[n]);
+            printf("\n");
+        }
         for (size_t r = 0; r < l->nroutes; r++) {
             const cg_route *rt = &l->routes[r];
             const cg_backend_cfg *b = &cfg->backends[rt->backend];

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "digest_table.h"
+#include "dns_name.h"
 #include "error.h"
 #include "error_page.h"
 #include "file.h"

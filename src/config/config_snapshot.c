@@ -49,6 +49,15 @@ static void free_listener(cg_listener_cfg *l, const cg_config_builders *b)
     free(l->chain_file);
     free(l->client_ca_file);
     free(l->session_ticket_keys_file);
+    for (size_t i = 0; i < l->nsni; i++) {
+        for (size_t k = 0; k < l->sni[i].nserver_names; k++)
+            free(l->sni[i].server_names[k]);
+        free(l->sni[i].server_names);
+        free(l->sni[i].cert_file);
+        free(l->sni[i].key_file);
+        free(l->sni[i].chain_file);
+    }
+    free(l->sni);
     for (size_t i = 0; i < l->revocation.ncrl_files; i++)
         free(l->revocation.crl_files[i]);
     free(l->revocation.crl_files);

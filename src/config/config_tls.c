@@ -1,5 +1,7 @@
 #include "config_tls.h"
 
+#include "config_sni.h"
+
 #include <string.h>
 
 #define CG_TICKET_LIFETIME_MAX_MS (7u * 24u * 3600u * 1000u)
@@ -12,7 +14,7 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
                                         "max_chain_depth", "max_client_certificates",
-                                        "allow_weak_signatures", "session_ticket_keys", NULL };
+                                        "allow_weak_signatures", "session_ticket_keys", "sni", "strict_sni", NULL };
     char where[192];
     cg_map m;
     cg_fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -60,6 +62,8 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
         cg_yaml_warning(&ld->y, cg_yaml_map_get(&ld->y, m.node, "session_ticket_keys", NULL),
                         "%s: session_tickets is false, so the key file is not used", path);
     }
+    cg_config_parse_sni(ld, &m, l);
+    cg_yaml_get_bool(&ld->y, m.node, m.path, "strict_sni", &l->strict_sni);
 }
 
 bool cg_config_load_tls(cg_config *cfg, cg_diag *diag)

@@ -95,6 +95,15 @@ typedef struct cg_cert_der_cfg {
     uint32_t max_size;  /* bytes of the certificate header lines together; over it the request is refused */
 } cg_cert_der_cfg;
 
+/* listeners[].tls.sni[]: a server certificate for the names a client asks
+ * for by SNI (net/sni.h); the listener's own certificate serves the rest. */
+typedef struct cg_sni_cfg {
+    char **server_names;   /* lower case; "*.b.example" stands for one label */
+    size_t nserver_names;
+    char *cert_file, *key_file, *chain_file; /* as tls.certificate, tls.key, tls.chain */
+    cg_pos names_pos, cert_pos, key_pos, chain_pos;
+} cg_sni_cfg;
+
 typedef struct cg_listener_cfg {
     char *name;
     char *address;         /* numeric IPv4 or IPv6 address */
@@ -117,6 +126,10 @@ typedef struct cg_listener_cfg {
      * (ticket_keys.h); NULL: random keys of this process (mbedTLS's). */
     char *session_ticket_keys_file;
     cg_pos session_ticket_keys_pos;
+    /* tls.sni: certificates chosen by the client's SNI (config_sni.c). */
+    cg_sni_cfg *sni;
+    size_t nsni;
+    bool strict_sni; /* tls.strict_sni: no SNI, or a name nothing serves: handshake refused */
 
     cg_listener_revocation revocation;
 

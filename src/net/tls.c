@@ -17,6 +17,7 @@
 #include <psa/crypto.h>
 
 #include "x509/x509.h"
+#include "sni.h"
 #include "ticket_keys.h"
 
 struct cg_tls_server {
@@ -35,6 +36,7 @@ struct cg_tls_server {
     char *listener_name;
     char **ca_names;            /* subjects of the anchors sent in CertificateRequest */
     size_t nca_names;
+    cg_sni_certs *sni;          /* tls.sni: certificates chosen by the client's SNI (sni.h) */
 };
 
 /* Forward secrecy and AEAD only. The TLS 1.3 suites (Mozilla's
@@ -111,16 +113,22 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap)
     return buf;
 }
 
+const char *cg_tls_file_strerror(int err, char *buf, size_t cap)
+{
+    if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR || err == MBEDTLS_ERR_X509_FILE_IO_ERROR)
+        snprintf(buf, cap, "cannot read the file (missing or not readable by this user)");
+    else if (err == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
+        snprintf(buf, cap, "the key is encrypted; certgate needs an unencrypted key (protect it with file permissions)");
+    else
+        cg_tls_strerror(err, buf, cap);
+    return buf;
+}
+
 static void load_error(cg_diag *diag, const char *cfg_file, cg_pos pos, const cg_listener_cfg *l, const char *what,
                        const char *path, int err)
 {
     char e[160];
-    if (err == MBEDTLS_ERR_PK_FILE_IO_ERROR || err == MBEDTLS_ERR_X509_FILE_IO_ERROR)
-        snprintf(e, sizeof e, "cannot read the file (missing or not readable by this user)");
-    else if (err == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
-        snprintf(e, sizeof e, "the key is encrypted; certgate needs an unencrypted key (protect it with file permissions)");
-    else
-        cg_tls_strerror(err, e, sizeof e);
+    cg_tls_file_strerror(err, e, sizeof e);
     cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, pos.line, pos.column, "listeners[%s].%s \"%s\": %s", l->name, what,
                 path, e);
 }
@@ -341,6 +349,9 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
             }
         }
     }
+    /* tls.sni's certificates, checked as the listener's own is (sni.h). */
+    if (!(s->sni = cg_sni_certs_new(l, &s->own_chain, &s->own_key, cfg_file, diag, thread_rng)))
+        ok = false;
     if (ok && l->session_tickets && l->session_ticket_keys_file) {
         char terr[300];
         if (!(s->shared_tickets = cg_ticket_keyring_new(l->session_ticket_keys_file, terr, sizeof terr))) {
@@ -402,7 +413,8 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     mbedtls_ssl_conf_cert_profile(&s->conf, cg_verify_profile(l->allow_weak_signatures));
     mbedtls_ssl_conf_cert_req_ca_list(&s->conf, l->client_ca_names ? MBEDTLS_SSL_CERT_REQ_CA_LIST_ENABLED
                                                                    : MBEDTLS_SSL_CERT_REQ_CA_LIST_DISABLED);
-    if ((err = mbedtls_ssl_conf_own_cert(&s->conf, &s->own_chain, &s->own_key)) != 0)
+    /* The listener's certificate, and tls.sni's by the client's SNI (sni.h). */
+    if ((err = cg_sni_certs_install(s->sni, &s->conf)) != 0)
         goto fail_internal;
     if ((err = conf_alpn(&s->conf, l)) != 0)
         goto fail_internal;
@@ -464,6 +476,7 @@ void cg_tls_server_free(cg_tls_server *s)
     for (size_t i = 0; i < s->nca_names; i++)
         free(s->ca_names[i]);
     free(s->ca_names);
+    cg_sni_certs_free(s->sni);
     free(s);
 }
 

@@ -105,6 +105,9 @@ const char *cg_tls_alpn(const cg_tls_conn *c);
 
 /* A short human description of an mbedTLS error code. */
 const char *cg_tls_strerror(int err, char *buf, size_t cap);
+/* The same for an error opening a certificate or key file, in the
+ * operator's words (unreadable, encrypted key). */
+const char *cg_tls_file_strerror(int err, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);

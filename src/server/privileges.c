@@ -171,6 +171,11 @@ bool cg_privileges_check_access(const cg_config *cfg, const char *config_path, c
         need_read(&a, "tls.key", l->key_file, l->key_pos);
         need_read(&a, "tls.chain", l->chain_file, l->chain_pos);
         need_read(&a, "tls.client_ca", l->client_ca_file, l->client_ca_pos);
+        for (size_t j = 0; j < l->nsni; j++) {
+            need_read(&a, "tls.sni certificate", l->sni[j].cert_file, l->sni[j].cert_pos);
+            need_read(&a, "tls.sni key", l->sni[j].key_file, l->sni[j].key_pos);
+            need_read(&a, "tls.sni chain", l->sni[j].chain_file, l->sni[j].chain_pos);
+        }
         if (l->session_tickets)
             need_read(&a, "tls.session_ticket_keys", l->session_ticket_keys_file, l->session_ticket_keys_pos);
         need_read(&a, "mapping", l->mapping_file, l->mapping_pos);
@@ -226,6 +231,8 @@ void cg_privileges_check_modes(const cg_config *cfg, cg_diag *diag)
 {
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         check_mode(cfg, diag, "tls.key", cfg->listeners[i].key_file, cfg->listeners[i].key_pos);
+        for (size_t j = 0; j < cfg->listeners[i].nsni; j++)
+            check_mode(cfg, diag, "tls.sni key", cfg->listeners[i].sni[j].key_file, cfg->listeners[i].sni[j].key_pos);
         /* Whoever reads the ticket keys decrypts every session resumed with them. */
         check_mode(cfg, diag, "tls.session_ticket_keys", cfg->listeners[i].session_ticket_keys_file,
                    cfg->listeners[i].session_ticket_keys_pos);

@@ -302,6 +302,18 @@ mbedtls_x509_crt *tk_cert(const tk_cert_opts *o)
         size_t n = tk_dp_value(o->freshest, dp, sizeof dp);
         TK_CHECK(mbedtls_x509write_crt_set_extension(&w, "\x55\x1d\x2e", 3, 0, dp, n));
     }
+    if (o->san_dns[0]) {
+        mbedtls_x509_san_list san[4];
+        size_t n = 0;
+        for (; n < 4 && o->san_dns[n]; n++) {
+            memset(&san[n], 0, sizeof san[n]);
+            san[n].node.type = MBEDTLS_X509_SAN_DNS_NAME;
+            san[n].node.san.unstructured_name.p = (unsigned char *)o->san_dns[n];
+            san[n].node.san.unstructured_name.len = strlen(o->san_dns[n]);
+            san[n].next = n + 1 < 4 && o->san_dns[n + 1] ? &san[n + 1] : NULL;
+        }
+        TK_CHECK(mbedtls_x509write_crt_set_subject_alternative_name(&w, san));
+    }
     unsigned char *der = malloc(8192);
     if (!der)
         abort();

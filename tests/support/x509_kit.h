@@ -46,6 +46,7 @@ typedef struct tk_cert_opts {
     const unsigned char *cdp_raw;    /* instead of cdp: this CRL Distribution Points value as is */
     size_t cdp_raw_len;
     mbedtls_md_type_t md;            /* default SHA-256 */
+    const char *san_dns[4];          /* subjectAltName dNSNames (server certificates) */
 } tk_cert_opts;
 
 /* A parsed certificate (free with tk_cert_free). */

@@ -497,7 +497,7 @@ static void test_unknown_keys(void **state)
                  11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
                         "certificate, key, chain, client_ca, client_ca_names, "
                         "require_client_auth_eku, session_tickets, session_ticket_lifetime, "
-                        "max_chain_depth, max_client_certificates, allow_weak_signatures, session_ticket_keys)");
+                        "max_chain_depth, max_client_certificates, allow_weak_signatures, session_ticket_keys, sni, strict_sni)");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - name: main\n"
