@@ -422,6 +422,13 @@ void cg_admit_token_again(cg_admit *a, bool after_401, bool sent_token)
     request_token(a);
 }
 
+bool cg_admit_new_connection_needs_token(const cg_admit *a, bool sent_token)
+{
+    /* It relied on the dead connection being authenticated (connection
+     * bound); a send_on_401_only backend asks for the token itself. */
+    return cg_admit_delegates(a) && !sent_token && !backend_of(a)->send_on_401_only;
+}
+
 void cg_admit_cancel(cg_admit *a)
 {
     if (a->deleg) {

@@ -156,6 +156,11 @@ bool cg_admit_delegates(const cg_admit *a);
  * ticket was refused, so it is forgotten first). */
 void cg_admit_token_again(cg_admit *a, bool after_401, bool sent_token);
 
+/* A request sent without a token (its backend connection was authenticated:
+ * connection-bound) lost that connection: whether the new one needs a token
+ * (cg_admit_token_again) rather than the request sent again as it was. */
+bool cg_admit_new_connection_needs_token(const cg_admit *a, bool sent_token);
+
 /* The request is going away: no answer comes afterwards. */
 void cg_admit_cancel(cg_admit *a);
 

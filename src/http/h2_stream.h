@@ -69,6 +69,8 @@ struct cg_h2_stream {
     bool admitted;                 /* the pipeline said forward */
     bool logged;                   /* the access-log line is written */
     bool sent_token;               /* the backend head carries Authorization: Negotiate */
+    bool retried;                  /* sent again once already (a lost connection, a backend 401) */
+    bool fresh;                    /* the next attempt takes a new backend connection */
     cg_admit admit;
     cg_h2_stream *queue_next;      /* the session's verdict_queue */
     bool queued;
@@ -77,13 +79,21 @@ struct cg_h2_stream {
     size_t backend;
     const cg_route *route;
     cg_backend_conn *bc;
-    cg_buf head;                   /* the head for the backend */
+    cg_buf head;                   /* the head for the backend: its base, then each attempt's token */
+    size_t head_base_len;          /* the base without its final CRLF */
+    bool head_built;
     bool head_written;
     bool writing;                  /* a backend write is queued */
     cg_buf body;                   /* request body received, not yet written */
     cg_buf wbody;                  /* request body being written (with its chunk framing) */
     size_t wbody_payload;          /* payload bytes of wbody, acknowledged once written */
     uint64_t body_room;
+    char chunk_line[24];           /* the chunk-size line being written */
+    /* A delegating request's body, kept (up to CG_REPLAY_MAX) to be sent
+     * again with a fresh ticket after a backend 401 (retry.h). */
+    cg_buf replay;
+    bool replay_ok;                /* all of the body so far is in replay */
+    bool replaying;                /* this attempt sends replay, not the client's DATA */
 
     http_parser res_parser;
     cg_http_response res;
