@@ -10,7 +10,15 @@
  * acknowledged (WINDOW_UPDATE) only once written to the backend, and a
  * response body is read from the backend only while the stream's buffer
  * has room, which the data provider empties only as fast as the client's
- * window opens. No stream holds more than CG_H2_STREAM_BUF bytes of a body.
+ * window opens. No stream holds more than CG_H2_STREAM_BUF bytes of a body
+ * in each direction, plus, for a stream to a Kerberos backend, a copy of its
+ * request body of at most CG_REPLAY_MAX (for the retry after a 401).
+ *
+ * Kerberos: a token per stream from the pipeline; a backend 401 asks for a
+ * fresh one once (retry.h, cg_admit_token_again), and a stream that lost an
+ * authenticated connection-bound connection asks for one again, as HTTP/1.1
+ * exchanges do. The backend connections are the client identity's pooled
+ * ones, one stream at a time on each.
  */
 #ifndef CG_H2_STREAM_H
 #define CG_H2_STREAM_H
