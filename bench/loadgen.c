@@ -10,6 +10,7 @@
  *              [--mode keepalive|new|resume] [--threads N] [--json]
  *   cg-loadgen --url ... --idle 1000 --hold 10 [--ready-file F]
  *   cg-loadgen --url http://127.0.0.1:8080/     (plain TCP, same code path)
+ *   cg-loadgen --url https://... --h2 16 [--connections 4]   (HTTP/2, ALPN h2)
  *
  * Only loopback targets (127.0.0.0/8, ::1, "localhost") are accepted, and
  * every run is bounded in time (--max-time caps the whole run).
@@ -23,6 +24,11 @@
  * read-until-close bodies) and bodies are counted, never stored, so a 100 MB
  * response costs no memory. Latencies go into a log-linear histogram
  * (64 sub-buckets per power of two: < 1.6 % error).
+ *
+ * --h2 N: HTTP/2 over the same TLS connections (ALPN h2; h2load presents no
+ * client certificate): libnghttp2's client session with memory I/O, N
+ * streams in flight per keep-alive connection, each answered stream
+ * replaced by a new one; latency is per stream.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +49,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <nghttp2/nghttp2.h>
 #include <uv.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -89,6 +96,8 @@ static struct {
     bool json;
     char *request;        /* the request bytes */
     size_t request_len;
+    int h2_streams;       /* > 0: HTTP/2 with this many streams in flight per connection */
+    char authority[300];  /* HTTP/2 :authority */
 } opt = {
     .connections = 0, .duration = 0, .mode = MODE_KEEPALIVE, .threads = 1,
     .timeout = 10, .max_time = 0, .hold = 10,
@@ -607,7 +616,19 @@ typedef struct conn {
     bool got_bytes;      /* current request has seen response bytes */
     uint64_t t_conn, t_req;
     unsigned reqs_on_conn;
+    /* --h2 */
+    nghttp2_session *h2;
+    struct h2_req *h2_reqs; /* opt.h2_streams slots */
+    int h2_open;            /* streams in flight */
+    bool h2_first;          /* the first stream uses the request slot_start reserved */
 } conn;
+
+/* One HTTP/2 stream in flight (the stream's user data). */
+typedef struct h2_req {
+    bool used;
+    int status;
+    uint64_t t, body;
+} h2_req;
 
 typedef struct worker {
     int idx;
@@ -697,6 +718,7 @@ static void conn_close(conn *c, bool error);
 static void worker_stop(worker *w);
 static void send_request(conn *c);
 static void next_request(conn *c);
+static void h2_feed(conn *c, const unsigned char *d, size_t n);
 
 static void on_hold_done(uv_timer_t *t)
 {
@@ -885,6 +907,12 @@ static void feed_plain(conn *c, const unsigned char *d, size_t n)
 
 static void response_eof(conn *c)
 {
+    if (c->h2) {
+        if (c->h2_open)
+            note_err(c->w, E_EOF, "connection closed with %d HTTP/2 streams open", c->h2_open);
+        conn_close(c, c->h2_open > 0);
+        return;
+    }
     if (c->p.st == P_BODY_EOF) {
         c->p.st = P_DONE;
         response_done(c, false);
@@ -905,7 +933,10 @@ static void read_tls_response(conn *c)
         int n = mbedtls_ssl_read(&c->ssl, w->plain, PLAIN_SIZE);
         if (n > 0) {
             int st = c->state;
-            feed_plain(c, w->plain, (size_t)n);
+            if (c->h2)
+                h2_feed(c, w->plain, (size_t)n);
+            else
+                feed_plain(c, w->plain, (size_t)n);
             if (c->state != st || c->state != C_WAIT_RESPONSE)
                 return; /* done (maybe already sent the next request) or closed */
             /* a new request may have been sent on the same connection: fine */
@@ -930,9 +961,182 @@ static void read_tls_response(conn *c)
     }
 }
 
-/* --- requests ------------------------------------------------------------- */
-
 static void on_timeout(uv_timer_t *t);
+
+/* --- HTTP/2 (--h2) --------------------------------------------------------- */
+
+static void h2_submit(conn *c);
+
+/* Hands what nghttp2 has to send to TLS. */
+static bool h2_flush(conn *c)
+{
+    for (;;) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+        if (n < 0) {
+            note_err(c->w, E_PARSE, "nghttp2_session_mem_send: %s", nghttp2_strerror((int)n));
+            conn_close(c, true);
+            return false;
+        }
+        if (n == 0)
+            return true;
+        size_t off = 0;
+        while (off < (size_t)n) {
+            int r = mbedtls_ssl_write(&c->ssl, data + off, (size_t)n - off);
+            if (r < 0) {
+                char e[128];
+                note_err(c->w, E_TLS, "mbedtls_ssl_write: %s", tls_err(r, e, sizeof e));
+                conn_close(c, true);
+                return false;
+            }
+            off += (size_t)r;
+        }
+    }
+}
+
+static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+                        const uint8_t *value, size_t vlen, uint8_t flags, void *user)
+{
+    (void)flags, (void)user;
+    h2_req *r = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (r && f->hd.type == NGHTTP2_HEADERS && nlen == 7 && memcmp(name, ":status", 7) == 0 && vlen == 3)
+        r->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+    return 0;
+}
+
+static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len, void *user)
+{
+    (void)flags, (void)data, (void)user;
+    h2_req *r = nghttp2_session_get_stream_user_data(s, id);
+    if (r)
+        r->body += len;
+    return 0;
+}
+
+/* A stream ended: counted like an HTTP/1.1 response; a new one replaces it. */
+static int h2_on_close(nghttp2_session *s, int32_t id, uint32_t error_code, void *user)
+{
+    conn *c = user;
+    worker *w = c->w;
+    h2_req *r = nghttp2_session_get_stream_user_data(s, id);
+    if (!r)
+        return 0;
+    uint64_t t = now_us(w);
+    r->used = false;
+    c->h2_open--;
+    c->got_bytes = false;
+    if (error_code != NGHTTP2_NO_ERROR || r->status == 0) {
+        note_err(w, E_PARSE, "stream %d reset: %s", (int)id, nghttp2_http2_strerror(error_code));
+    } else {
+        w->st.responses++;
+        w->st.body_bytes += r->body;
+        int cls = r->status / 100;
+        w->st.status[cls >= 1 && cls <= 5 ? cls : 0]++;
+        if (cls != 2)
+            note_err(w, E_STATUS, "HTTP status %d", r->status);
+        hist_add(&w->st.lat, t - r->t);
+        w->t_last_done = t;
+        c->reqs_on_conn++;
+    }
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)(opt.timeout * 1000), 0);
+    if (!w->stopping && reserve_request(w))
+        h2_submit(c);
+    return 0;
+}
+
+/* A new stream: GET of the URL's path. */
+static void h2_submit(conn *c)
+{
+    h2_req *r = NULL;
+    for (int i = 0; i < opt.h2_streams && !r; i++)
+        if (!c->h2_reqs[i].used)
+            r = &c->h2_reqs[i];
+    if (!r)
+        return;
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+    nghttp2_nv nv[] = {
+        NV(":method", "GET"), NV(":scheme", "https"), NV(":authority", opt.authority), NV(":path", opt.path),
+        NV("user-agent", "cg-loadgen"), NV("accept", "*/*"),
+    };
+#undef NV
+    *r = (h2_req){ .used = true, .t = now_us(c->w) };
+    if (nghttp2_submit_request(c->h2, NULL, nv, sizeof nv / sizeof nv[0], NULL, r) < 0) {
+        r->used = false;
+        note_err(c->w, E_PARSE, "nghttp2_submit_request failed");
+        return;
+    }
+    c->h2_open++;
+}
+
+/* The handshake agreed on h2: the session, and --h2 streams at once (the
+ * first on the request slot_start reserved). */
+static void h2_start(conn *c)
+{
+    worker *w = c->w;
+    const char *alpn = mbedtls_ssl_get_alpn_protocol(&c->ssl);
+    if (!alpn || strcmp(alpn, "h2") != 0) {
+        note_err(w, E_HANDSHAKE, "the server did not agree on ALPN h2 (%s)", alpn ? alpn : "no ALPN");
+        conn_close(c, true);
+        return;
+    }
+    if (!c->h2_reqs && !(c->h2_reqs = calloc((size_t)opt.h2_streams, sizeof *c->h2_reqs)))
+        die("out of memory");
+    memset(c->h2_reqs, 0, (size_t)opt.h2_streams * sizeof *c->h2_reqs);
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0)
+        die("out of memory");
+    nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_on_close);
+    int rv = nghttp2_session_client_new(&c->h2, cb, c);
+    nghttp2_session_callbacks_del(cb);
+    if (rv != 0)
+        die("nghttp2_session_client_new: %s", nghttp2_strerror(rv));
+    nghttp2_settings_entry iv[] = {
+        { NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+        { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
+    };
+    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 8 << 20);
+    c->state = C_WAIT_RESPONSE;
+    c->h2_open = 0;
+    h2_submit(c);
+    for (int i = 1; i < opt.h2_streams && reserve_request(w); i++)
+        h2_submit(c);
+    uv_timer_start(&c->timer, on_timeout, (uint64_t)(opt.timeout * 1000), 0);
+    h2_flush(c);
+}
+
+/* Plaintext from the server: frames into the session, then what it answers. */
+static void h2_feed(conn *c, const unsigned char *d, size_t n)
+{
+    c->got_bytes = true;
+    ssize_t r = nghttp2_session_mem_recv(c->h2, d, n);
+    if (r < 0) {
+        note_err(c->w, E_PARSE, "nghttp2_session_mem_recv: %s", nghttp2_strerror((int)r));
+        conn_close(c, true);
+        return;
+    }
+    if (!h2_flush(c))
+        return;
+    if (c->h2_open == 0) /* nothing left to ask (--requests reached, or stopping) */
+        conn_close(c, false);
+    else if (!nghttp2_session_want_read(c->h2)) {
+        note_err(c->w, E_EOF, "the server ended the HTTP/2 session (GOAWAY) with %d streams open", c->h2_open);
+        conn_close(c, true);
+    }
+}
+
+static void h2_end(conn *c)
+{
+    if (c->h2) {
+        nghttp2_session_del(c->h2);
+        c->h2 = NULL;
+    }
+    c->h2_open = 0;
+}
+
+/* --- requests ------------------------------------------------------------- */
 
 /* The next request on a keep-alive connection. With --rate, every connection
  * sends at most rate/connections requests per second: the request goes when
@@ -1040,7 +1244,10 @@ static void drive_handshake(conn *c)
         mbedtls_ssl_session_init(&w->session);
         w->have_session = mbedtls_ssl_get_session(&c->ssl, &w->session) == 0;
     }
-    send_request(c);
+    if (opt.h2_streams)
+        h2_start(c);
+    else
+        send_request(c);
 }
 
 /* --- libuv callbacks ------------------------------------------------------ */
@@ -1188,6 +1395,7 @@ static void on_close(uv_handle_t *h)
     conn *c = h->data;
     worker *w = c->w;
     bool err = c->closed_with_error;
+    h2_end(c);
     c->tcp_open = false;
     c->eof = false;
     if (w->stopping || c->state == C_DONE) {
@@ -1351,6 +1559,9 @@ static void worker_init_tls(worker *w)
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
     mbedtls_ssl_conf_renegotiation(&w->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 #endif
+    static const char *h2_alpn[] = { "h2", NULL };
+    if (opt.h2_streams && (r = mbedtls_ssl_conf_alpn_protocols(&w->conf, h2_alpn)) != 0)
+        die("ssl_conf_alpn_protocols: %s", tls_err(r, e, sizeof e));
 }
 
 static void worker_free(worker *w)
@@ -1358,6 +1569,8 @@ static void worker_free(worker *w)
     for (int i = 0; i < w->nconns; i++) {
         if (w->conns[i].ssl_ready)
             mbedtls_ssl_free(&w->conns[i].ssl);
+        h2_end(&w->conns[i]);
+        free(w->conns[i].h2_reqs);
         free(w->conns[i].p.head);
     }
     free(w->conns);
@@ -1457,6 +1670,8 @@ static void usage(int code)
 "                       new:       a new TCP connection and full TLS handshake per request\n"
 "                       resume:    a new TCP connection per request, TLS session resumed\n"
 "                                  with the ticket from the first handshake\n"
+"  --h2 N               HTTP/2 (ALPN h2, https only): N streams in flight on each\n"
+"                       keep-alive connection, each answered one replaced at once\n"
 "  --idle N             open N connections, one request each, then keep them idle\n"
 "  --hold SECONDS       how long --idle holds them (default 10)\n"
 "  --ready-file FILE    --idle: write the number established to FILE once all are up\n"
@@ -1549,7 +1764,7 @@ static double parse_pos(const char *name, const char *v, bool allow_zero)
 static void parse_args(int argc, char **argv)
 {
     enum { O_URL = 256, O_CACERT, O_CERT, O_KEY, O_CONN, O_DUR, O_REQ, O_MODE, O_IDLE, O_HOLD, O_SNI,
-           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_RELEASE, O_WARMUP, O_WATCH, O_RATE, O_HELP };
+           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_RELEASE, O_WARMUP, O_WATCH, O_RATE, O_H2, O_HELP };
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
         {"cacert", required_argument, NULL, O_CACERT},
@@ -1571,6 +1786,7 @@ static void parse_args(int argc, char **argv)
         {"warmup", required_argument, NULL, O_WARMUP},
         {"watch-pid", required_argument, NULL, O_WATCH},
         {"json", no_argument, NULL, O_JSON},
+        {"h2", required_argument, NULL, O_H2},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1606,6 +1822,7 @@ static void parse_args(int argc, char **argv)
             opt.watch_pid[opt.nwatch++] = (long)parse_pos("--watch-pid", optarg, false);
             break;
         case O_JSON: opt.json = true; break;
+        case O_H2: opt.h2_streams = (int)parse_pos("--h2", optarg, false); break;
         case 'h': case O_HELP: usage(0); break;
         default: usage(2);
         }
@@ -1627,6 +1844,10 @@ static void parse_args(int argc, char **argv)
         die("--idle takes --hold, not --duration/--requests/--mode");
     if (opt.rate > 0 && (opt.mode != MODE_KEEPALIVE || opt.idle > 0))
         die("--rate goes with --mode keepalive");
+    if (opt.h2_streams && (!opt.tls || opt.mode != MODE_KEEPALIVE || opt.idle > 0 || opt.rate > 0))
+        die("--h2 goes with https:// and --mode keepalive (no --idle, no --rate)");
+    if (opt.h2_streams > 1000)
+        die("--h2: at most 1000 streams per connection");
     if (opt.warmup > 0 && opt.duration == 0 && opt.idle == 0 && opt.requests > 0)
         die("--warmup goes with --duration");
     if (opt.idle == 0 && opt.duration == 0 && opt.requests == 0)
@@ -1659,6 +1880,7 @@ static void parse_args(int argc, char **argv)
         snprintf(hostport, sizeof hostport, v6 ? "[%s]" : "%s", opt.host);
     else
         snprintf(hostport, sizeof hostport, v6 ? "[%s]:%d" : "%s:%d", opt.host, opt.port);
+    snprintf(opt.authority, sizeof opt.authority, "%s", hostport);
     bool close_after = opt.idle == 0 && opt.mode != MODE_KEEPALIVE;
     size_t cap = strlen(opt.path) + 512;
     opt.request = malloc(cap);
@@ -1729,6 +1951,8 @@ static void report(const stats *s, double elapsed, double cpu_user, double cpu_s
                 opt.threads == 1 ? "" : "s", elapsed, opt.rate > 0 ? " (paced)" : "");
     if (opt.rate > 0)
         fprintf(o, "  rate:       %.0f/s offered\n", opt.rate);
+    if (opt.h2_streams)
+        fprintf(o, "  http/2:     %d streams in flight per connection\n", opt.h2_streams);
     if (suite && *suite)
         fprintf(o, "  tls:        %s, server name %s\n", suite, opt.server_name);
     fmt_us(a, sizeof a, hist_q(&s->lat, 0.5));
@@ -1821,7 +2045,7 @@ static void report(const stats *s, double elapsed, double cpu_user, double cpu_s
                     ws->rss1);
         fputc('}', j);
     }
-    fprintf(j, "],\"warmup_s\":%.3f,\"rate\":%.1f,\"clk_tck\":%ld", opt.warmup, opt.rate, sysconf(_SC_CLK_TCK));
+    fprintf(j, "],\"h2_streams\":%d,\"warmup_s\":%.3f,\"rate\":%.1f,\"clk_tck\":%ld", opt.h2_streams, opt.warmup, opt.rate, sysconf(_SC_CLK_TCK));
     fprintf(j, ",\"cpu_user_s\":%.4f,\"cpu_sys_s\":%.4f,\"ciphersuite\":", cpu_user, cpu_sys);
     json_str(j, suite ? suite : "");
     fprintf(j, "}\n");

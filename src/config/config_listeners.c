@@ -295,30 +295,6 @@ static void parse_listener_proxy_protocol(cg_loader *ld, const cg_map *lm, const
         l->proxy_protocol.allow_direct = d == 1;
 }
 
-/* HTTP/2 streams do not yet ask for a fresh Kerberos token after a backend's
- * 401, nor authenticate a connection-bound backend connection (h2_backend.c,
- * issue 15): until they do, a listener that speaks HTTP/2 may not route to a
- * delegating backend, rather than send such requests unauthenticated. */
-static void check_http2_routes(cg_loader *ld, const cg_map *m, const cg_listener_cfg *l)
-{
-    if (!l->http2)
-        return;
-    const cg_config *cfg = ld->cfg;
-    for (size_t r = 0; r < l->nroutes; r++) {
-        const cg_route *rt = &l->routes[r];
-        if (!rt->path || rt->backend >= cfg->nbackends || !cfg->backends[rt->backend].kerberos)
-            continue;
-        yaml_node_t *n = cg_yaml_map_get(&ld->y, m->node, "http2", NULL);
-        cg_yaml_error(&ld->y, n ? n : m->node,
-                      "%s.http2: route \"%s\" goes to backend \"%s\", which delegates with Kerberos, and HTTP/2 "
-                      "streams do not delegate yet (no fresh token after a backend's 401, no connection-bound "
-                      "authentication): set http2: false on this listener, or serve that route from a listener "
-                      "without http2",
-                      m->path, rt->path, cfg->backends[rt->backend].name);
-        return;
-    }
-}
-
 static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, const cg_map *m, void *items)
 {
     cg_listener_cfg *all = items, *l = &all[i];
@@ -386,7 +362,6 @@ static void parse_listener(cg_loader *ld, const yaml_node_t *seq, size_t i, cons
     parse_listener_proxy_protocol(ld, m, ldesc, l);
     cg_config_parse_listener_limits(&ld->y, item, m->path, l);
     parse_routes(ld, m, ldesc, l);
-    check_http2_routes(ld, m, l);
     check_listener_unique(ld, seq, i, all, name_node);
 }
 

@@ -309,6 +309,7 @@ static void on_token(void *ctx, const char *token_b64, const cg_refusal *why)
         refuse(a, why, false);
         return;
     }
+    a->token_flushes = a->client->tickets_flushed;
     forward(a, token_b64);
 }
 
@@ -415,11 +416,22 @@ void cg_admit_token_again(cg_admit *a, bool after_401, bool sent_token)
                       CG_LF_STR("backend", backend_of(a)->name), CG_LF_STR("principal", a->client->principal),
                       CG_LF_STR("detail", sent_token ? "ticket refused: retrying once with a fresh one"
                                                      : "credentials requested"));
-        if (sent_token)
+        /* The refused ticket is dropped once: streams whose tokens came from
+         * it and were refused too join the exchange for the fresh one. */
+        if (sent_token && a->token_flushes == a->client->tickets_flushed) {
             cg_delegation_flush(a->client->conn->w->services->kerberos, a->client->principal);
+            a->client->tickets_flushed++;
+        }
     }
     a->again = true;
     request_token(a);
+}
+
+bool cg_admit_new_connection_needs_token(const cg_admit *a, bool sent_token)
+{
+    /* It relied on the dead connection being authenticated (connection
+     * bound); a send_on_401_only backend asks for the token itself. */
+    return cg_admit_delegates(a) && !sent_token && !backend_of(a)->send_on_401_only;
 }
 
 void cg_admit_cancel(cg_admit *a)

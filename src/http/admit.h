@@ -71,6 +71,10 @@ typedef struct cg_client {
     bool mapped;
     char principal[256];
     char map_rule[128];
+    /* Tickets of this user flushed after a backend refused one (a 401): a
+     * request whose token predates the last flush does not flush again (the
+     * parallel streams of one HTTP/2 client share one fresh ticket). */
+    unsigned tickets_flushed;
 
     /* Identity headers for the backend, rendered once at the first request. */
     char *fwd_block;
@@ -141,6 +145,7 @@ typedef struct cg_admit {
 
     struct cg_deleg_req *deleg;     /* Kerberos token request in flight */
     bool again;                     /* the token is asked again (cg_admit_token_again) */
+    unsigned token_flushes;         /* client->tickets_flushed when the token was given */
 } cg_admit;
 
 /* Runs the pipeline for a's request. The answer comes once, possibly before
@@ -153,8 +158,14 @@ bool cg_admit_delegates(const cg_admit *a);
 /* Asks for a Kerberos token again and answers like cg_admit_run: a new
  * backend connection needs one (the lost one was authenticated as a
  * connection), or the backend answered 401 (after_401; sent_token: our
- * ticket was refused, so it is forgotten first). */
+ * ticket was refused, so it is forgotten first, unless the client's tickets
+ * were flushed since this token was given). */
 void cg_admit_token_again(cg_admit *a, bool after_401, bool sent_token);
+
+/* A request sent without a token (its backend connection was authenticated:
+ * connection-bound) lost that connection: whether the new one needs a token
+ * (cg_admit_token_again) rather than the request sent again as it was. */
+bool cg_admit_new_connection_needs_token(const cg_admit *a, bool sent_token);
 
 /* The request is going away: no answer comes afterwards. */
 void cg_admit_cancel(cg_admit *a);

@@ -252,6 +252,13 @@ static cg_backend_conn *find_idle(cg_backend_pool *pool, const char *identity)
     return NULL;
 }
 
+void cg_backend_answered(cg_backend_conn *bc, bool sent_token, int status)
+{
+    bc->served++;
+    if (sent_token && status != 401)
+        bc->authenticated = true;
+}
+
 bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *identity)
 {
     if (backend >= w->npools)

@@ -111,6 +111,11 @@ bool cg_backend_idle_authenticated(cg_worker *w, size_t backend, const char *ide
  * libuv error. One queued write at a time. */
 int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write);
 
+/* A response on bc is complete: counted, and a connection whose request
+ * carried a Negotiate token (sent_token) that the backend did not refuse
+ * (status not 401) is authenticated from now on (connection-bound auth). */
+void cg_backend_answered(cg_backend_conn *bc, bool sent_token, int status);
+
 /* Hands the connection back: to the idle pool when reusable (and the pool
  * is not full, no request waits for a slot and the configuration is
  * unchanged), closed otherwise. */

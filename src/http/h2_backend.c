@@ -12,9 +12,11 @@
 #include "h2_conn.h"
 #include "http1_write.h"
 #include "retry.h"
+#include "token_size.h"
 
 static void process_response(cg_h2_stream *st);
 static void pump_body(cg_h2_stream *st, bool progress);
+static void send_request(cg_h2_stream *st);
 
 /* ---- backend ---- */
 
@@ -27,14 +29,20 @@ static void backend_failed(cg_h2_stream *st, const char *what)
         .request_sent = st->head_written,
         .reused = reused,
         .response_started = st->res_started || (st->bc && st->bc->rlen > 0),
-        .retried = st->admit.again,
+        .retried = st->retried,
     };
     cg_h2_drop_backend(st, false);
     if (cg_retry_after_lost_connection(&f) == CG_RETRY_AGAIN && !st->res_started) {
-        st->admit.again = true; /* once */
-        st->head_written = false;
-        st->res_scan = CG_HEAD_SCANNER_INIT;
-        cg_h2_forward(st, NULL);
+        /* A pooled connection the backend had already closed: once more on
+         * a new one, with a new token if the lost one was authenticated. */
+        cg_log(CG_LOG_DEBUG, "backend_retry", "id=%s backend=%s reason=\"%s on a reused connection\"", st->rid,
+               backend_of(st)->name, what);
+        st->retried = st->fresh = true;
+        if (cg_admit_new_connection_needs_token(&st->admit, st->sent_token)) {
+            cg_admit_token_again(&st->admit, false, false);
+            return;
+        }
+        send_request(st);
         return;
     }
     if (st->res_started) {
@@ -170,11 +178,8 @@ static void pump_body(cg_h2_stream *st, bool progress)
         nghttp2_session_resume_data(session_of(st)->ng, st->id);
     }
     if (st->res_done) {
-        if (st->bc) {
-            st->bc->served++;
-            if (st->sent_token && st->res.status != 401)
-                st->bc->authenticated = true;
-        }
+        if (st->bc)
+            cg_backend_answered(st->bc, st->sent_token, st->res.status);
         cg_h2_drop_backend(st, st->res.keep_alive && st->req_done && st->bc && !st->bc->write_pending &&
                              st->bc->rlen == 0);
     }
@@ -223,6 +228,30 @@ static bool submit_head(cg_h2_stream *st)
     return rv == 0;
 }
 
+/* A backend 401 to a delegating stream: the token is asked for again and
+ * the request sent once more on a new connection, its body replayed from
+ * the copy (the same decision as HTTP/1.1's: retry.h). */
+static bool retry_after_401(cg_h2_stream *st)
+{
+    cg_retry_401_facts f = {
+        .delegates = cg_admit_delegates(&st->admit),
+        .retried = st->retried,
+        .replayable = st->req.body == CG_BODY_NONE || st->replay_ok,
+        .request_sent = st->req_done,
+        .sent_token = st->sent_token,
+        .res = &st->res,
+    };
+    if (!cg_retry_after_401(&f))
+        return false;
+    st->retried = st->fresh = true;
+    st->replaying = st->req.body != CG_BODY_NONE;
+    cg_h2_drop_backend(st, false);
+    memset(&st->res, 0, sizeof st->res);
+    st->res_scan = CG_HEAD_SCANNER_INIT;
+    cg_admit_token_again(&st->admit, true, st->sent_token); /* logs backend_401; answers in on_admitted */
+    return true;
+}
+
 static void process_response(cg_h2_stream *st)
 {
     cg_backend_conn *bc = st->bc;
@@ -256,6 +285,18 @@ static void process_response(cg_h2_stream *st)
             bc->rlen -= head_len;
             st->res_scan = CG_HEAD_SCANNER_INIT;
             continue;
+        }
+        if (st->res.status == 401 && retry_after_401(st))
+            return;
+        cg_refusal big; /* a 400/413/431 to the size of the token we added: say so (token_size.h) */
+        if (st->sent_token &&
+            cg_token_too_large(&(cg_token_answer){ st->res.status, !st->res.keep_alive,
+                                                   st->head.len - st->head_base_len - 2, st->head.len,
+                                                   backend_of(st)->name, backend_of(st)->url,
+                                                   session_of(st)->client.principal },
+                               &big)) {
+            cg_h2_refuse(st, &big);
+            return;
         }
         if (!st->out && !(st->out = malloc(CG_H2_STREAM_BUF))) {
             backend_failed(st, "could not be read (out of memory)");
@@ -343,6 +384,7 @@ static void write_body(cg_h2_stream *st)
         return;
     }
     st->body_room -= st->body.len;
+    cg_retry_keep_body(&st->replay, &st->replay_ok, st->body.data, st->body.len, CG_REPLAY_MAX);
     cg_buf tmp = st->wbody;
     st->wbody = st->body;
     st->body = tmp;
@@ -350,9 +392,8 @@ static void write_body(cg_h2_stream *st)
     st->wbody_payload = st->wbody.len;
     uv_buf_t b[3];
     unsigned nb = 0;
-    char line[24];
-    if (chunked && st->wbody.len)
-        b[nb++] = uv_buf_init(line, (unsigned)cg_http_chunk_line(line, st->wbody.len));
+    if (chunked && st->wbody.len) /* in st: a queued write outlives this call */
+        b[nb++] = uv_buf_init(st->chunk_line, (unsigned)cg_http_chunk_line(st->chunk_line, st->wbody.len));
     if (st->wbody.len)
         b[nb++] = uv_buf_init(st->wbody.data, (unsigned)st->wbody.len);
     if (st->req_ended) {
@@ -396,6 +437,40 @@ static void on_body_written(cg_backend_conn *bc, int status)
     cg_h2_send(c);
 }
 
+static void on_replay_written(cg_backend_conn *bc, int status)
+{
+    cg_h2_stream *st = bc->owner;
+    if (!st)
+        return;
+    st->writing = false;
+    if (status < 0)
+        backend_failed(st, "closed the connection while the request body was sent again");
+}
+
+/* The retry after a 401: the body the client sent (and was acknowledged
+ * for) goes again from its copy, framed as the first time. */
+static void write_replay(cg_h2_stream *st)
+{
+    bool chunked = st->req.body == CG_BODY_CHUNKED;
+    uv_buf_t b[3];
+    unsigned nb = 0;
+    if (chunked && st->replay.len)
+        b[nb++] = uv_buf_init(st->chunk_line, (unsigned)cg_http_chunk_line(st->chunk_line, st->replay.len));
+    if (st->replay.len)
+        b[nb++] = uv_buf_init(st->replay.data, (unsigned)st->replay.len);
+    if (chunked)
+        b[nb++] = uv_buf_init(st->replay.len ? "\r\n0\r\n\r\n" : "0\r\n\r\n", st->replay.len ? 7 : 5);
+    if (!nb)
+        return;
+    int r = cg_backend_write(st->bc, b, nb, on_replay_written);
+    if (r < 0) {
+        backend_failed(st, "refused the request body");
+        return;
+    }
+    if (r == 1)
+        st->writing = true;
+}
+
 static void on_head_written(cg_backend_conn *bc, int status)
 {
     cg_h2_stream *st = bc->owner;
@@ -407,7 +482,10 @@ static void on_head_written(cg_backend_conn *bc, int status)
         return;
     }
     st->head_written = true;
-    write_body(st);
+    if (st->replaying)
+        write_replay(st);
+    else
+        write_body(st);
 }
 
 static void start_forwarding(cg_h2_stream *st)
@@ -456,40 +534,14 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     start_forwarding(st);
 }
 
-/* Builds the head for the backend (the same writer as HTTP/1.1's, with an
- * Authorization header when a Kerberos token is given) and connects. */
-void cg_h2_forward(cg_h2_stream *st, const char *token)
+/* One attempt: the head as built, on a pooled connection of the client's
+ * identity or (fresh) a new one. */
+static void send_request(cg_h2_stream *st)
 {
     cg_conn *c = st->c;
-    const cg_listener_cfg *l = listener_of(st);
-    const cg_backend_cfg *b = backend_of(st);
-    cg_slice identity_headers;
-    if (!cg_client_forward_headers(&session_of(st)->client, l, &identity_headers)) {
-        cg_conn_close(c, false);
-        return;
-    }
-    cg_header_policy strip = { l->strip_headers, l->nstrip_headers, l->keep_headers, l->nkeep_headers };
-    cg_forward_ctx fw = {
-        .client_ip = { c->peer_ip, strlen(c->peer_ip) },
-        .default_host = { b->host_header, strlen(b->host_header) },
-        .request_id = { st->rid, strlen(st->rid) },
-        .extra_block = identity_headers,
-        .strip = &strip,
-    };
-    st->head.len = 0;
-    bool ok = cg_http_write_backend_head(&st->req, &fw, &st->head);
-    st->sent_token = token != NULL;
-    if (ok && token) {
-        st->head.len -= 2;
-        ok = cg_buf_append_str(&st->head, "Authorization: Negotiate ") && cg_buf_append_str(&st->head, token) &&
-             cg_buf_append(&st->head, "\r\n\r\n", 4);
-    }
-    if (!ok) {
-        cg_conn_close(c, false);
-        return;
-    }
-    st->admitted = true;
-    cg_backend_conn *bc = cg_backend_acquire(c->w, st->backend, session_of(st)->client.identity, st->admit.again, st,
+    st->head_written = false;
+    st->res_scan = CG_HEAD_SCANNER_INIT;
+    cg_backend_conn *bc = cg_backend_acquire(c->w, st->backend, session_of(st)->client.identity, st->fresh, st,
                                              on_backend_connected);
     if (!bc) {
         cg_conn_close(c, false);
@@ -498,6 +550,50 @@ void cg_h2_forward(cg_h2_stream *st, const char *token)
     st->bc = bc;
     if (bc->connected)
         start_forwarding(st);
+}
+
+/* Builds the head for the backend (the same writer as HTTP/1.1's) once,
+ * then each attempt's Authorization header when a Kerberos token is given,
+ * and sends it. */
+void cg_h2_forward(cg_h2_stream *st, const char *token)
+{
+    cg_conn *c = st->c;
+    if (!st->head_built) {
+        const cg_listener_cfg *l = listener_of(st);
+        const cg_backend_cfg *b = backend_of(st);
+        cg_slice identity_headers;
+        if (!cg_client_forward_headers(&session_of(st)->client, l, &identity_headers)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        cg_header_policy strip = { l->strip_headers, l->nstrip_headers, l->keep_headers, l->nkeep_headers };
+        cg_forward_ctx fw = {
+            .client_ip = { c->peer_ip, strlen(c->peer_ip) },
+            .default_host = { b->host_header, strlen(b->host_header) },
+            .request_id = { st->rid, strlen(st->rid) },
+            .extra_block = identity_headers,
+            .strip = &strip,
+        };
+        st->head.len = 0;
+        if (!cg_http_write_backend_head(&st->req, &fw, &st->head)) {
+            cg_conn_close(c, false);
+            return;
+        }
+        st->head_base_len = st->head.len - 2;
+        st->head_built = true;
+    }
+    st->head.len = st->head_base_len;
+    st->sent_token = token != NULL;
+    bool ok = true;
+    if (token)
+        ok = cg_buf_append_str(&st->head, "Authorization: Negotiate ") && cg_buf_append_str(&st->head, token) &&
+             cg_buf_append(&st->head, "\r\n", 2);
+    if (!ok || !cg_buf_append(&st->head, "\r\n", 2)) {
+        cg_conn_close(c, false);
+        return;
+    }
+    st->admitted = true;
+    send_request(st);
 }
 
 /* ---- request body ---- */

@@ -61,6 +61,31 @@ static void arm_idle_timer(cg_conn *c)
     }
 }
 
+/* ---- graceful shutdown ---- */
+
+/* GOAWAY NO_ERROR (RFC 9113 6.8) naming the last stream nghttp2 took.
+ * Written here rather than by nghttp2_submit_goaway: after its own GOAWAY
+ * nghttp2 drops newer streams without a word, and they are to be refused
+ * with REFUSED_STREAM (on_begin_headers) so the client knows at once that
+ * they were not processed. Called between frames only: never while
+ * send_round is taking frames from nghttp2. */
+static void send_goaway(cg_conn *c)
+{
+    cg_h2_session *s = cg_h2_session_of(c);
+    if (s->goaway_sent || !s->ng || c->closing || c->lingering)
+        return;
+    s->goaway_sent = true;
+    s->goaway_last = nghttp2_session_get_last_proc_stream_id(s->ng);
+    uint8_t f[9 + 8] = { 0, 0, 8, NGHTTP2_GOAWAY, 0, 0, 0, 0, 0 };
+    uint32_t last = (uint32_t)s->goaway_last;
+    for (int i = 0; i < 4; i++)
+        f[9 + i] = (uint8_t)(last >> (24 - 8 * i)); /* error code (13..16): NO_ERROR */
+    cg_log_fields(CG_LOG_DEBUG, "h2_goaway", CG_LF_STR("client", c->peer), CG_LF_UINT("last_stream", last),
+                  CG_LF_UINT("open_streams", s->nstreams));
+    if (!cg_conn_write(c, f, sizeof f))
+        cg_conn_close(c, false);
+}
+
 /* ---- nghttp2 callbacks ---- */
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *user)
@@ -68,11 +93,20 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     cg_conn *c = user;
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
+    cg_h2_session *s = cg_h2_session_of(c);
+    if (s->goaway_sent && f->hd.stream_id > s->goaway_last) {
+        /* Shutting down: not processed. Without a cg_h2_stream its fields
+         * and DATA are ignored until the reset goes out. */
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
     cg_h2_stream *st = cg_h2_stream_new(c, f->hd.stream_id);
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* the stream is reset */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
     arm_idle_timer(c);
+    if (c->draining)
+        send_goaway(c); /* accepted while stopping: this stream is served, no newer one */
     return 0;
 }
 
@@ -226,8 +260,8 @@ void cg_h2_send(cg_conn *c)
         return;
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng))
         cg_conn_close(c, true); /* GOAWAY sent, or the client's ended, and nothing left */
-    else if (c->draining && !s->nstreams)
-        cg_conn_close(c, true);
+    else if (c->draining && s->goaway_sent && !s->nstreams)
+        cg_conn_close(c, true); /* shutting down: the last stream taken is answered */
 }
 
 static bool session_start(cg_conn *c)
@@ -361,10 +395,10 @@ static void h2_close(cg_conn *c)
     if (!s->ready)
         return;
     if (!c->closing) {
-        /* A graceful close begins: no new streams. */
-        if (s->ng)
-            nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s->ng),
-                                  NGHTTP2_NO_ERROR, NULL, 0);
+        /* A graceful close begins: GOAWAY, unless nghttp2 ended the
+         * session with its own (idle, a flood). */
+        if (s->ng && nghttp2_session_want_read(s->ng))
+            send_goaway(c);
         return;
     }
     while (s->streams) {
@@ -377,6 +411,16 @@ static void h2_close(cg_conn *c)
         nghttp2_session_del(s->ng);
     s->ng = NULL;
     cg_client_close(&s->client);
+}
+
+/* Graceful shutdown with streams in flight: they finish, no new ones. */
+static void h2_draining(cg_conn *c)
+{
+    cg_h2_session *s = cg_h2_session_of(c);
+    if (!s->ready || !s->ng || s->busy)
+        return; /* not yet ready: its first stream sends GOAWAY (on_begin_headers) */
+    send_goaway(c);
+    cg_h2_send(c);
 }
 
 static bool h2_idle(const cg_conn *c)
@@ -392,4 +436,5 @@ const cg_conn_handler cg_h2_handler = {
     .on_drain = h2_drain,
     .on_close = h2_close,
     .is_idle = h2_idle,
+    .on_draining = h2_draining,
 };

@@ -19,6 +19,12 @@
  *   - output: nghttp2 is asked for frames only while the connection's
  *     queue is under CG_OUT_HIGH_WATER (a client that does not read stalls
  *     only itself).
+ *
+ * Graceful shutdown (cg_conn_drain): GOAWAY NO_ERROR naming the last stream
+ * taken; the streams up to it finish, newer ones are reset with
+ * REFUSED_STREAM (the client may send them elsewhere), then the connection
+ * closes. A connection accepted while stopping gets its first stream served
+ * (GOAWAY then names it), as HTTP/1.1 gets its first request.
  */
 #ifndef CG_H2_CONN_H
 #define CG_H2_CONN_H
@@ -54,6 +60,8 @@ typedef struct cg_h2_session {
     unsigned resets;               /* streams the client reset before their response ended */
     bool sweeping;                 /* the connection timer looks at stalled streams */
     bool calm;                     /* GOAWAY ENHANCE_YOUR_CALM sent */
+    bool goaway_sent;              /* graceful shutdown: GOAWAY naming goaway_last written */
+    int32_t goaway_last;           /* streams above it are refused (REFUSED_STREAM) */
     bool busy;                     /* inside nghttp2 or a send round: sends wait (want_send) */
     bool want_send;
 } cg_h2_session;

@@ -400,6 +400,7 @@ static void on_admitted(void *ctx, const cg_admit_answer *ans)
         st->route = st->admit.route;
         st->backend = st->admit.backend;
         st->body_room = st->admit.body_room;
+        st->replay_ok = st->admit.replay_ok;
     }
     switch (ans->outcome) {
     case CG_ADMIT_FORWARD:
@@ -518,6 +519,7 @@ void cg_h2_stream_free(cg_h2_stream *st)
     cg_buf_free(&st->body);
     cg_buf_free(&st->wbody);
     cg_buf_free(&st->head);
+    cg_buf_free(&st->replay);
     free(st->field_off);
     free(st->hdrs);
     free(st->target);

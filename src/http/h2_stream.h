@@ -10,7 +10,15 @@
  * acknowledged (WINDOW_UPDATE) only once written to the backend, and a
  * response body is read from the backend only while the stream's buffer
  * has room, which the data provider empties only as fast as the client's
- * window opens. No stream holds more than CG_H2_STREAM_BUF bytes of a body.
+ * window opens. No stream holds more than CG_H2_STREAM_BUF bytes of a body
+ * in each direction, plus, for a stream to a Kerberos backend, a copy of its
+ * request body of at most CG_REPLAY_MAX (for the retry after a 401).
+ *
+ * Kerberos: a token per stream from the pipeline; a backend 401 asks for a
+ * fresh one once (retry.h, cg_admit_token_again), and a stream that lost an
+ * authenticated connection-bound connection asks for one again, as HTTP/1.1
+ * exchanges do. The backend connections are the client identity's pooled
+ * ones, one stream at a time on each.
  */
 #ifndef CG_H2_STREAM_H
 #define CG_H2_STREAM_H
@@ -69,6 +77,8 @@ struct cg_h2_stream {
     bool admitted;                 /* the pipeline said forward */
     bool logged;                   /* the access-log line is written */
     bool sent_token;               /* the backend head carries Authorization: Negotiate */
+    bool retried;                  /* sent again once already (a lost connection, a backend 401) */
+    bool fresh;                    /* the next attempt takes a new backend connection */
     cg_admit admit;
     cg_h2_stream *queue_next;      /* the session's verdict_queue */
     bool queued;
@@ -77,13 +87,21 @@ struct cg_h2_stream {
     size_t backend;
     const cg_route *route;
     cg_backend_conn *bc;
-    cg_buf head;                   /* the head for the backend */
+    cg_buf head;                   /* the head for the backend: its base, then each attempt's token */
+    size_t head_base_len;          /* the base without its final CRLF */
+    bool head_built;
     bool head_written;
     bool writing;                  /* a backend write is queued */
     cg_buf body;                   /* request body received, not yet written */
     cg_buf wbody;                  /* request body being written (with its chunk framing) */
     size_t wbody_payload;          /* payload bytes of wbody, acknowledged once written */
     uint64_t body_room;
+    char chunk_line[24];           /* the chunk-size line being written */
+    /* A delegating request's body, kept (up to CG_REPLAY_MAX) to be sent
+     * again with a fresh ticket after a backend 401 (retry.h). */
+    cg_buf replay;
+    bool replay_ok;                /* all of the body so far is in replay */
+    bool replaying;                /* this attempt sends replay, not the client's DATA */
 
     http_parser res_parser;
     cg_http_response res;

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "access_log.h"
 #include "base/base.h"
@@ -423,14 +422,16 @@ static void admit_request(cg_conn *c)
 static bool retry_after_401(cg_conn *c)
 {
     cg_exchange *ex = cg_http_ex(c);
-    bool replayable = ex->req.body == CG_BODY_NONE || ex->replay_ok;
-    if (!cg_admit_delegates(&ex->admit) || ex->retried || !replayable || !ex->req_done)
+    cg_retry_401_facts f = {
+        .delegates = cg_admit_delegates(&ex->admit),
+        .retried = ex->retried,
+        .replayable = ex->req.body == CG_BODY_NONE || ex->replay_ok,
+        .request_sent = ex->req_done,
+        .sent_token = ex->sent_token,
+        .res = &ex->res,
+    };
+    if (!cg_retry_after_401(&f))
         return false;
-    if (!ex->sent_token) {
-        const cg_http_header *h = cg_http_find_header(ex->res.headers, ex->res.nheaders, "WWW-Authenticate");
-        if (!h || h->value.n < 9 || strncasecmp(h->value.p, "Negotiate", 9) != 0)
-            return false;
-    }
     ex->retried = true;
     ex->replaying = ex->req.body != CG_BODY_NONE;
     drop_backend(ex, false);
@@ -506,10 +507,7 @@ static void backend_failed(cg_conn *c, const char *what)
                backend_of(ex)->name, what);
         ex->retried = true;
         drop_backend(ex, false);
-        const cg_backend_cfg *b = backend_of(ex);
-        if (cg_admit_delegates(&ex->admit) && !ex->sent_token && !b->send_on_401_only) {
-            /* It relied on the dead connection being authenticated (connection
-             * bound): the new connection needs a token. */
+        if (cg_admit_new_connection_needs_token(&ex->admit, ex->sent_token)) {
             ex->fresh = true;
             ex->phase = CG_EX_ADMITTING;
             cg_admit_token_again(&ex->admit, false, false);
@@ -630,12 +628,7 @@ static int req_on_body(http_parser *p, const char *at, size_t len)
     }
     ex->body_room -= len;
     ex->bytes_in += len;
-    if (ex->replay_ok) {
-        if (ex->replay.len + len > CG_REPLAY_MAX || !cg_buf_append(&ex->replay, at, len)) {
-            ex->replay_ok = false; /* too big to replay: a 401 then goes to the client */
-            cg_buf_free(&ex->replay);
-        }
-    }
+    cg_retry_keep_body(&ex->replay, &ex->replay_ok, at, len, CG_REPLAY_MAX);
     if (ex->req.body == CG_BODY_CHUNKED) {
         size_t k = cg_http_chunk_line(ex->chunk_line, len);
         bufs[n++] = uv_buf_init(ex->chunk_line, (unsigned)k);

@@ -164,11 +164,8 @@ static void complete_response(cg_conn *c, bool backend_clean)
     /* The connection of an upgrade that did not happen stays its request's. */
     bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending &&
                     !ex->upgrade[0];
-    if (bc) {
-        bc->served++;
-        if (ex->sent_token && ex->res.status != 401)
-            bc->authenticated = true;
-    }
+    if (bc)
+        cg_backend_answered(bc, ex->sent_token, ex->res.status);
     cg_proxy_drop_backend(ex, reusable);
     cg_access_log_request(c);
     cg_proxy_finish_exchange(c);

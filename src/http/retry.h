@@ -17,7 +17,9 @@
  *
  * The other retry, after a backend 401 (Kerberos ticket refused or asked
  * for), is not this one: the backend answered, so it refused the request
- * rather than executing it, and any method is sent again (http_proxy.c).
+ * rather than executing it, and any method is sent again, with its body when
+ * a copy of it was kept (cg_retry_keep_body). HTTP/1.1 exchanges
+ * (http_proxy.c) and HTTP/2 streams (h2_backend.c) both decide here.
  */
 #ifndef CG_RETRY_H
 #define CG_RETRY_H
@@ -25,6 +27,7 @@
 #include <stdbool.h>
 
 #include "base/base.h"
+#include "http1.h"
 
 typedef enum {
     CG_RETRY_NO,          /* not a lost pooled connection, or retried already: fail */
@@ -43,6 +46,27 @@ typedef struct cg_retry_facts {
 } cg_retry_facts;
 
 cg_retry_verdict cg_retry_after_lost_connection(const cg_retry_facts *f);
+
+/* What is known about a delegating request when its backend answered 401. */
+typedef struct cg_retry_401_facts {
+    bool delegates;          /* it goes as the mapped user (cg_admit_delegates) */
+    bool retried;            /* this request was already sent again once */
+    bool replayable;         /* no body, or all of it kept (cg_retry_keep_body) */
+    bool request_sent;       /* the whole request reached the backend */
+    bool sent_token;         /* it carried our Negotiate token */
+    const cg_http_response *res; /* the 401 */
+} cg_retry_401_facts;
+
+/* Whether to ask for a token again and send the request once more: our
+ * ticket was refused (sent_token), or the backend asks for Negotiate
+ * credentials we did not send (a connection-bound backend that forgot the
+ * connection, send_on_401_only). */
+bool cg_retry_after_401(const cg_retry_401_facts *f);
+
+/* Keeps a copy of a request body piece for a replay after a 401, as long as
+ * the whole body stays within max bytes; past it (or out of memory) the copy
+ * is freed, *keep becomes false and later pieces are not kept. */
+void cg_retry_keep_body(cg_buf *copy, bool *keep, const void *p, size_t n, size_t max);
 
 /* GET, HEAD, OPTIONS or TRACE, exactly (case-sensitive). */
 bool cg_retry_method_safe(cg_slice method);

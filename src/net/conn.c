@@ -142,6 +142,8 @@ void cg_conn_drain(cg_conn *c)
      * the wait. */
     if (c->handler->is_idle(c))
         cg_conn_close(c, true);
+    else if (c->handler->on_draining)
+        c->handler->on_draining(c);
 }
 
 void *cg_conn_switch_handler(cg_conn *c, const cg_conn_handler *to)

@@ -42,6 +42,10 @@ typedef struct cg_conn_handler {
     void (*on_close)(cg_conn *c);
     /* Graceful shutdown (cg_conn_drain): nothing in progress, close now. */
     bool (*is_idle)(const cg_conn *c);
+    /* Optional: graceful shutdown began on a connection that is not idle:
+     * tell the client to open nothing new (HTTP/2 GOAWAY); what is in
+     * progress finishes, then the handler closes (c->draining). */
+    void (*on_draining)(cg_conn *c);
 } cg_conn_handler;
 
 struct cg_conn {

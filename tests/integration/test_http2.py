@@ -13,12 +13,18 @@
   - the attacks, each bounded, with a small raw HTTP/2 frame writer over
     Python ssl (ALPN h2): rapid reset (GOAWAY ENHANCE_YOUR_CALM), a
     CONTINUATION flood, PING and SETTINGS floods, connection-specific
-    fields (the stream is reset, the connection serves on).
+    fields (the stream is reset, the connection serves on);
+  - graceful shutdown (SIGTERM) with streams in flight: GOAWAY NO_ERROR
+    naming the last stream, the streams in flight answered whole, a newer
+    stream refused with RST_STREAM REFUSED_STREAM, then the connection
+    closes and certgate exits 0 (raw frames, and nghttp's requests in flight
+    all answered); an idle HTTP/2 connection gets GOAWAY at once.
 """
 
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import ssl
 import struct
@@ -42,6 +48,7 @@ DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDO
 END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 ENHANCE_YOUR_CALM = 0xB
+NO_ERROR, REFUSED_STREAM = 0x0, 0x7
 
 
 def frame(ftype, flags, stream, payload=b""):
@@ -410,6 +417,100 @@ class TestHttp2VerdictPending(H.Base):
         self.assertEqual(sorted(p for p in backend.seen_paths() if p.startswith(m)),
                          sorted("%s-%d" % (m, i) for i in ids))
         self.assertEqual(len(srv.requests("intermediate.crl")), 1)
+
+
+class TestHttp2Shutdown(H.Base):
+    """SIGTERM while HTTP/2 streams are in flight (each test its own certgate)."""
+
+    def start(self, name):
+        tmp = H.module_tmp(__name__)
+        self.backend = H.Backend(tmp, name=H.unique(name + "-backend")).start()
+        self.addCleanup(self.backend.stop)
+        self.cg = H.Certgate(tmp, name=H.unique(name))
+        self.cg.configure(H.pki(), backends={"app": self.backend.port}, listener_extra="http2: true",
+                          timeouts={"shutdown": "20s"})
+        self.cg.start()
+        self.addCleanup(self.cg.stop, False)
+
+    def wait_backend(self, prefix, n=1, timeout=5):
+        deadline = time.monotonic() + t(timeout)
+        while time.monotonic() < deadline:
+            if len([p for p in self.backend.seen_paths() if p.startswith(prefix)]) >= n:
+                return
+            time.sleep(0.02)
+        self.fail("the backend did not see %d request(s) %s..." % (n, prefix))
+
+    def test_goaway_in_flight_finish_newer_refused_then_close(self):
+        self.start("h2-shutdown")
+        c = H2Client(self.cg.port)
+        self.addCleanup(c.close)
+        m = H.unique("/slow")
+        # Streams 1 and 3 in flight (the backend answers after 1.5 s).
+        c.send(b"".join(frame(HEADERS, END_HEADERS | END_STREAM, i,
+                              field_block(request_fields("/slow?ms=1500&m=%s-%d" % (m, i)))) for i in (1, 3)))
+        self.wait_backend("/slow", 2)
+        self.cg.proc.send_signal(signal.SIGTERM)
+        got = c.until(lambda fs: any(f[0] == GOAWAY for f in fs), timeout=5)
+        goaway = [f for f in got if f[0] == GOAWAY]
+        self.assertEqual(len(goaway), 1, got)
+        payload = goaway[0][3]
+        self.assertEqual(int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF, 3, "the last stream taken")
+        self.assertEqual(int.from_bytes(payload[4:8], "big"), NO_ERROR)
+        # A newer stream: refused, never sent to the backend.
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 5, field_block(request_fields("%s-late" % m))))
+        got += c.until(lambda fs: getattr(c, "closed", False), timeout=10)
+        resets = {f[2]: int.from_bytes(f[3][:4], "big") for f in got if f[0] == RST_STREAM}
+        self.assertEqual(resets, {5: REFUSED_STREAM}, got)
+        for sid in (1, 3):
+            heads = [f for f in got if f[0] == HEADERS and f[2] == sid]
+            ends = [f for f in got if f[0] in (DATA, HEADERS) and f[2] == sid and f[1] & END_STREAM]
+            body = b"".join(f[3] for f in got if f[0] == DATA and f[2] == sid)
+            self.assertEqual(len(heads), 1, got)
+            self.assertEqual(len(ends), 1, got)
+            self.assertIn(("%s-%d" % (m, sid)).encode(), body, "the answer of stream %d, whole" % sid)
+        self.assertTrue(getattr(c, "closed", False), "the connection closes once its streams are answered")
+        self.assertNotIn("%s-late" % m, self.backend.seen_paths())
+        self.assertEqual(self.cg.wait_exit(15), 0)
+        self.cg.stop(check=True)
+        lines = self.cg.find_log(event="request", path=lambda v: v.startswith("/slow"))
+        self.assertEqual(sorted(e["status"] for e in lines), ["200", "200"])
+        self.cg.wait_log(event="h2_goaway", last_stream="3")
+
+    def test_nghttp_requests_in_flight_all_answered(self):
+        if not have_nghttp():
+            self.skipTest("nghttp (nghttp2-client) is not installed")
+        self.start("h2-shutdown-nghttp")
+        crt, key = H.pki().client("alice")
+        m = H.unique("")
+        urls = ["https://127.0.0.1:%d/slow?ms=1000&m=%s-%d" % (self.cg.port, m, i) for i in range(8)]
+        p = subprocess.Popen(["nghttp", "-s", "--cert", crt, "--key", key, "-t", str(t(20))] + urls,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.wait_backend("/slow", 8)
+        self.cg.proc.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=t(30))
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        text = out.decode(errors="replace")
+        for i in range(8):
+            self.assertIn("%s-%d" % (m, i), text)
+        self.assertEqual(self.cg.wait_exit(15), 0)
+
+    def test_idle_connection_gets_goaway_at_once(self):
+        self.start("h2-shutdown-idle")
+        c = H2Client(self.cg.port)
+        self.addCleanup(c.close)
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, field_block(request_fields(H.unique("/idle")))))
+        got = c.until(lambda fs: any(f[0] == DATA and f[1] & END_STREAM for f in fs), timeout=5)
+        self.assertTrue(any(f[0] == DATA and f[1] & END_STREAM and f[2] == 1 for f in got), got)
+        t0 = time.monotonic()
+        self.cg.proc.send_signal(signal.SIGTERM)
+        got = c.until(lambda fs: getattr(c, "closed", False), timeout=10)
+        goaway = [f for f in got if f[0] == GOAWAY]
+        self.assertEqual(len(goaway), 1, got)
+        self.assertEqual(int.from_bytes(goaway[0][3][0:4], "big") & 0x7FFFFFFF, 1)
+        self.assertEqual(int.from_bytes(goaway[0][3][4:8], "big"), NO_ERROR)
+        self.assertEqual(self.cg.wait_exit(15), 0)
+        self.assertLess(time.monotonic() - t0, 5)
 
 
 class TestHttp2Off(H.Shared):

@@ -1514,9 +1514,9 @@ static const char bk_tmpl[] = KRB_TOP
     "    url: %s\n"
     "    kerberos: %s\n" MAPPED_LISTENERS;
 
-/* HTTP/2 streams do not delegate yet: a listener with http2 may not route to
- * a Kerberos backend (refused at load, at its http2 key); to a plain one it may. */
-static void test_http2_refuses_delegating_routes(void **state)
+/* HTTP/2 streams delegate like HTTP/1.1 requests (issue 15): a listener with
+ * http2 may route to Kerberos backends and to plain ones. */
+static void test_http2_allows_delegating_routes(void **state)
 {
     (void)state;
     static const char yaml[] = KRB_TOP
@@ -1537,9 +1537,10 @@ static void test_http2_refuses_delegating_routes(void **state)
         "        backend: plain\n"
         "      - path: /app\n"                         /* 20 */
         "        backend: app\n";
-    expect_errors_n(yaml, 1, 15, 12,
-                    "listeners[main].http2: route \"/app\" goes to backend \"app\", which delegates with "
-                    "Kerberos, and HTTP/2 streams do not delegate yet");
+    cg_config *cfg = expect_ok(yaml);
+    assert_true(cfg->listeners[0].http2);
+    assert_true(cfg->backends[cfg->listeners[0].routes[1].backend].kerberos);
+    cg_config_unref(cfg);
     static const char plain[] = MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"
@@ -1547,7 +1548,7 @@ static void test_http2_refuses_delegating_routes(void **state)
         "    http2: true\n"
         "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
         "    routes: [ { path: /, backend: app } ]\n";
-    cg_config *cfg = expect_ok(plain);
+    cfg = expect_ok(plain);
     assert_true(cfg->listeners[0].http2);
     cg_config_unref(cfg);
 }
@@ -3045,7 +3046,7 @@ int main(void)
         cmocka_unit_test(test_kerberos_errors),
         cmocka_unit_test(test_kerberos_realms),
         cmocka_unit_test(test_backend_kerberos),
-        cmocka_unit_test(test_http2_refuses_delegating_routes),
+        cmocka_unit_test(test_http2_allows_delegating_routes),
         cmocka_unit_test(test_backend_kerberos_needs_section),
         cmocka_unit_test(test_route_to_kerberos_backend_needs_mapping),
         cmocka_unit_test(test_listener_tls_new_keys),

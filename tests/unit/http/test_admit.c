@@ -274,6 +274,32 @@ static void test_pending_verdict_waits(void **state)
     teardown();
 }
 
+/* A request that went without a token (its pooled connection was
+ * authenticated: connection-bound) and lost that connection: the new one
+ * needs a token, unless the backend asks for one itself (send: on_401) or
+ * the request does not delegate. Shared by HTTP/1.1 and HTTP/2. */
+static void test_new_connection_needs_token(void **state)
+{
+    (void)state;
+    setup("", true, true);
+    F.cfg->backends[0].kerberos = true;
+    F.cfg->backends[0].connection_bound = true;
+    F.client.mapped = true;
+    F.a.backend = 0;
+    assert_true(cg_admit_delegates(&F.a));
+    assert_true(cg_admit_new_connection_needs_token(&F.a, false));
+    assert_false(cg_admit_new_connection_needs_token(&F.a, true)); /* it carries its token already */
+    F.cfg->backends[0].send_on_401_only = true;
+    assert_false(cg_admit_new_connection_needs_token(&F.a, false));
+    F.cfg->backends[0].send_on_401_only = false;
+    F.client.mapped = false; /* nobody to delegate as */
+    assert_false(cg_admit_new_connection_needs_token(&F.a, false));
+    F.client.mapped = true;
+    F.cfg->backends[0].kerberos = false;
+    assert_false(cg_admit_new_connection_needs_token(&F.a, false));
+    teardown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_body_size_after_certificate),
         cmocka_unit_test(test_rate_before_route),
         cmocka_unit_test(test_pending_verdict_waits),
+        cmocka_unit_test(test_new_connection_needs_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

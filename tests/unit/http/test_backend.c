@@ -159,6 +159,35 @@ static void test_identities_compared_whole(void **state)
     close(sb);
 }
 
+/* Connection-bound authentication (cg_backend_answered): a connection is
+ * authenticated once a response to a request that carried a token was not a
+ * 401, and only its own identity's next request finds it so (the streams of
+ * one HTTP/2 client share it, another client never does). */
+static void test_authenticated_once_answered_for_its_identity_only(void **state)
+{
+    (void)state;
+    char a[CG_IDENTITY_MAX], b[CG_IDENTITY_MAX];
+    principal_identity(a, '1');
+    principal_identity(b, '2');
+    int sa = -1;
+    cg_backend_conn *ca = acquire(a, &sa);
+    cg_backend_answered(ca, true, 401); /* our token refused: not authenticated */
+    assert_int_equal(ca->served, 1);
+    assert_false(ca->authenticated);
+    cg_backend_answered(ca, false, 200); /* no token sent: proves nothing */
+    assert_false(ca->authenticated);
+    cg_backend_answered(ca, true, 200);
+    assert_true(ca->authenticated);
+    assert_int_equal(ca->served, 3);
+    cg_backend_release(ca, true);
+    assert_true(cg_backend_idle_authenticated(&fx->w, 0, a));
+    assert_false(cg_backend_idle_authenticated(&fx->w, 0, b));
+    assert_ptr_equal(acquire(a, NULL), ca);
+    assert_false(cg_backend_idle_authenticated(&fx->w, 0, a)); /* busy now */
+    cg_backend_release(ca, false);
+    close(sa);
+}
+
 static void test_identity_that_does_not_fit_is_refused(void **state)
 {
     (void)state;
@@ -364,6 +393,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_identities_compared_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authenticated_once_answered_for_its_identity_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_that_does_not_fit_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_with_late_bytes_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_evicts_least_recently_used_idle, setup_capped, teardown),

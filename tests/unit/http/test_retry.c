@@ -50,11 +50,74 @@ static void test_lost_connection_verdicts(void **state)
     assert_int_equal(cg_retry_after_lost_connection(&g), CG_RETRY_NO);
 }
 
+static cg_http_header hdr(const char *name, const char *value)
+{
+    return (cg_http_header){ { name, strlen(name) }, { value, strlen(value) } };
+}
+
+static void test_after_401(void **state)
+{
+    (void)state;
+    cg_http_header negotiate[] = { hdr("Content-Type", "text/html"), hdr("www-authenticate", "Negotiate") };
+    cg_http_header basic[] = { hdr("WWW-Authenticate", "Basic realm=\"x\"") };
+    cg_http_response res = { .status = 401 };
+    cg_retry_401_facts f = { .delegates = true, .replayable = true, .request_sent = true, .sent_token = true,
+                             .res = &res };
+    /* Our ticket refused: once more, whatever the challenge. */
+    assert_true(cg_retry_after_401(&f));
+    cg_retry_401_facts g = f;
+    g.retried = true;
+    assert_false(cg_retry_after_401(&g));
+    g = f;
+    g.delegates = false; /* not ours to answer: the client gets the 401 */
+    assert_false(cg_retry_after_401(&g));
+    g = f;
+    g.replayable = false; /* a body too big to keep */
+    assert_false(cg_retry_after_401(&g));
+    g = f;
+    g.request_sent = false; /* answered before the body was all sent */
+    assert_false(cg_retry_after_401(&g));
+    /* No token sent (connection-bound, send_on_401_only): only when the
+     * backend asks for Negotiate. */
+    g = f;
+    g.sent_token = false;
+    assert_false(cg_retry_after_401(&g));
+    res.headers = basic;
+    res.nheaders = 1;
+    assert_false(cg_retry_after_401(&g));
+    res.headers = negotiate;
+    res.nheaders = 2;
+    assert_true(cg_retry_after_401(&g));
+}
+
+static void test_keep_body(void **state)
+{
+    (void)state;
+    cg_buf copy = { 0 };
+    bool keep = true;
+    cg_retry_keep_body(&copy, &keep, "abc", 3, 8);
+    cg_retry_keep_body(&copy, &keep, "defgh", 5, 8);
+    assert_true(keep);
+    assert_int_equal(copy.len, 8);
+    assert_memory_equal(copy.data, "abcdefgh", 8);
+    cg_retry_keep_body(&copy, &keep, "i", 1, 8); /* one byte over: nothing kept, for good */
+    assert_false(keep);
+    assert_null(copy.data);
+    assert_int_equal(copy.len, 0);
+    cg_retry_keep_body(&copy, &keep, "j", 1, 8);
+    assert_null(copy.data);
+    bool no = false;
+    cg_retry_keep_body(&copy, &no, "k", 1, 8);
+    assert_null(copy.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safe_methods),
         cmocka_unit_test(test_lost_connection_verdicts),
+        cmocka_unit_test(test_after_401),
+        cmocka_unit_test(test_keep_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
