@@ -1,4 +1,4 @@
-/* Unit tests of the revocation modules (crl_parse.c, crl_files.c,
+/* Unit tests of the revocation modules (crl_parse.c, crl_asn1.c, crl_files.c,
  * crl_store.c, crl_fetch.c, crl_check.c): CRL parsing, serial lookup,
  * signatures, LDAP answers, transfer error texts, the store (files, cache
  * directory, replacement, generation), the chain check in cache-only mode
