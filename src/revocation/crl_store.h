@@ -91,6 +91,9 @@ typedef struct crl_store_settings {
 void crl_store_settings_get(cg_crl_store *s, crl_store_settings *out);
 /* Where fetched CRLs are written (malloc'd), NULL when nowhere. */
 char *crl_store_cache_dir(cg_crl_store *s);
+/* Where OCSP answers are persisted (<cache_dir>/ocsp, malloc'd; ocsp_files.h), NULL when nowhere;
+ * *writable false when they are only read (certgate explain). */
+char *crl_store_ocsp_dir(cg_crl_store *s, bool *writable);
 
 /* Adds c (taking the reference); true when it joined the store (false: an
  * identical or newer CRL of the same issuer key is there, or no memory). */
