@@ -345,8 +345,10 @@ static void take_run(uv_work_t *req)
     const ocsp_query *q = w->q;
     if (w->from_disk) {
         w->body = ocsp_file_read(q->dir, q->key, q->set.max_response, &w->len, &w->absent, w->err, sizeof w->err);
-        if (!w->body)
+        if (!w->body && w->absent)
             return;
+        if (!w->body)
+            goto refused;
     }
     cg_ocsp_response r;
     if (!cg_ocsp_response_parse(w->body, w->len, &q->id, &r, w->err, sizeof w->err))

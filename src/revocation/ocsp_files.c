@@ -90,7 +90,9 @@ void ocsp_file_remove(const char *dir, const unsigned char key[32])
     char name[80], path[4200];
     ocsp_file_name(key, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    unlink(path);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(path);
 }
 
 size_t ocsp_files_prune(const char *dir, int64_t now, size_t *kept)

@@ -25,6 +25,8 @@ unsigned char *ocsp_file_read(const char *dir, const unsigned char key[32], size
 /* Writes the answer of key, whole or absent, its modification time expires. */
 bool ocsp_file_write(const char *dir, const unsigned char key[32], const unsigned char *der, size_t len,
                      int64_t expires, char *err, size_t cap);
+/* Removes the answer of key when it is a regular file (a link or directory someone put there
+ * stays: it is refused at every read, and named in the log). */
 void ocsp_file_remove(const char *dir, const unsigned char key[32]);
 
 /* At start: removes leftovers of interrupted writes and the answers whose modification time
