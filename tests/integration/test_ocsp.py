@@ -207,9 +207,9 @@ class TestOCSPShared(OCSPBase):
 
 class TestExplainOCSP(OCSPBase):
 
-    def config(self, policy):
+    def config(self, policy, responder=None):
         path = TMP.join(H.unique("explain") + ".yaml")
-        revocation = {"mode": "fetch", "policy": policy, "ocsp_responder": '"%s"' % OCSP.url()}
+        revocation = {"mode": "fetch", "policy": policy, "ocsp_responder": '"%s"' % (responder or OCSP.url())}
         with open(path, "w") as f:
             f.write(H.config_yaml(pki=A, port=H.free_port(), log_file=TMP.join("explain.log"),
                                   backends={"app": BACKEND.port}, revocation=revocation,
@@ -234,6 +234,14 @@ class TestExplainOCSP(OCSPBase):
         p = H.run_certgate(["explain", "--offline", "--cert", A.crt("alice"), "-c", self.config("ocsp")], timeout=60)
         self.assertIn("OCSP: not asked (certgate explain --offline)", p.stdout + p.stderr)
         self.assertEqual(len(OCSP.requests()), n)
+
+    def test_explain_names_why_the_responder_failed(self):
+        dead = "http://127.0.0.1:%d/" % H.free_port()
+        p = H.run_certgate(["explain", "--cert", A.crt("alice"), "-c", self.config("ocsp", dead)], timeout=60)
+        msg = "exit %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, p.stdout, p.stderr)
+        self.assertEqual(p.returncode, 1, msg)
+        self.assertIn("OCSP: %s: connection refused" % dead, p.stdout, msg)
+        self.assertIn("403.13", p.stdout, msg)
 
 
 if __name__ == "__main__":
