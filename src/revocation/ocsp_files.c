@@ -99,8 +99,8 @@ size_t ocsp_files_prune(const char *dir, int64_t now, size_t *kept)
 {
     size_t removed = 0;
     *kept = 0;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return 0;
+    /* Never created here: start-up runs as root before the privileges are dropped, and the
+     * service user must own what it writes into (the first write creates the directory). */
     DIR *d = opendir(dir);
     if (!d)
         return 0;

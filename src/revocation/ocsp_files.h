@@ -30,8 +30,8 @@ bool ocsp_file_write(const char *dir, const unsigned char key[32], const unsigne
 void ocsp_file_remove(const char *dir, const unsigned char key[32]);
 
 /* At start: removes leftovers of interrupted writes and the answers whose modification time
- * (their expiry) has passed; *kept counts the others. Returns how many were removed; a
- * directory that is not there is created (0700) when it can be. */
+ * (their expiry) has passed; *kept counts the others. Returns how many were removed. A missing
+ * directory is left missing: the first write creates it (0700), as the user certgate serves as. */
 size_t ocsp_files_prune(const char *dir, int64_t now, size_t *kept);
 
 #endif
