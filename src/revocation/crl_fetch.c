@@ -878,6 +878,14 @@ void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out) { cr
 
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f) { return f->store; }
 
+void crl_fetcher_hold(cg_crl_fetcher *f) { f->work++; }
+
+void crl_fetcher_release(cg_crl_fetcher *f)
+{
+    f->work--;
+    maybe_free_fetcher(f);
+}
+
 bool crl_fetcher_claim(cg_crl_fetcher *f, const unsigned char key[33])
 {
     return crl_store_claim(f->store, key, f, &f->wake, true);

@@ -105,6 +105,10 @@ int crl_fetcher_shared(cg_crl_fetcher *f, const unsigned char key[33], bool *ok,
                        cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int *nattempts);
 /* While some owner waits for another worker (on), the fetcher's wake-up keeps the loop alive. */
 void crl_fetcher_wait_others(cg_crl_fetcher *f, bool on);
+/* Thread-pool work of another module whose end still uses f (crl_check.c's signature checks):
+ * a closed fetcher is freed only once every such work released it. */
+void crl_fetcher_hold(cg_crl_fetcher *f);
+void crl_fetcher_release(cg_crl_fetcher *f);
 
 /* ---- for tests ---- */
 

@@ -271,7 +271,7 @@ bool crl_store_add(cg_crl_store *s, crl *c)
  * result is memoized; a CRL's hash is computed when it is parsed, so this is
  * one public-key operation). Returns how many; the caller unrefs them. */
 int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const unsigned char id[32], bool delta,
-                            crl_cand *out)
+                            crl_cand *out, bool verify)
 {
     unsigned char dn[32];
     int n = 0;
@@ -287,7 +287,7 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
     }
     pthread_mutex_unlock(&s->mu);
     bool learned = false;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && verify; i++) {
         if (out[i].memo)
             continue;
         /* The issuer's DN matches by construction; the key decides. */
@@ -303,6 +303,13 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
     return n;
 }
 
+void crl_store_memo_learn(cg_crl_store *s, crl *c, const unsigned char id[32], bool good)
+{
+    pthread_mutex_lock(&s->mu);
+    crl_memo_set(c, id, good);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void crl_cands_free(crl_cand *v, int n)
 {
     for (int i = 0; i < n; i++)
@@ -314,7 +321,7 @@ crl *crl_store_find_fresh(cg_crl_store *s, const mbedtls_x509_crt *issuer, bool 
     unsigned char id[32];
     crl_cand v[CRL_STORE_MAX_CANDS];
     crl_issuer_id(issuer, id);
-    int n = crl_store_candidates(s, issuer, id, delta, v);
+    int n = crl_store_candidates(s, issuer, id, delta, v, true);
     int64_t now = (int64_t)time(NULL);
     crl *best = NULL;
     for (int i = 0; i < n; i++) {
