@@ -710,8 +710,11 @@ static void on_wake(uv_async_t *h)
     /* Other owners first (OCSP queries): each that moves on may change the list. */
     for (bool again = true; again;) {
         again = false;
-        for (crl_transfer_owner *o = f->others; o && !again; o = o->next)
-            again = o->woken && o->woken(o);
+        for (crl_transfer_owner *o = f->others; o; o = o->next)
+            if (o->woken && o->woken(o)) {
+                again = true; /* o may be gone: start over */
+                break;
+            }
     }
     for (;;) {
         job *ready = NULL;
