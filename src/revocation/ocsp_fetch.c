@@ -479,7 +479,8 @@ static void take_done(uv_work_t *req, int status)
     if (w->ok && status == 0) {
         cg_ocsp_entry *e = &q->ans.entry;
         *e = w->e;
-        snprintf(e->responder, sizeof e->responder, "%s", url);
+        /* A persisted answer does not say which URL gave it: the first one asked now, marked. */
+        snprintf(e->responder, sizeof e->responder, "%s%s", url, w->from_disk ? " (answer persisted in cache_dir)" : "");
         q->ans.ok = true;
         cg_ocsp_cache_put(q->c->cache, &q->id, e, w->now);
         if (w->from_disk)
