@@ -32,6 +32,7 @@ struct item {
     cg_crl_check *chk;
     crl_waiter waiter;        /* on the job it waits for */
     sig_work *sig;            /* the signature checks it waits for */
+    int sig_rounds;           /* of them so far (bounded: then checked here) */
     cg_ocsp_waiter ocsp_waiter; /* on the OCSP query it waits for */
     int step;                 /* chk->steps[step] is the source asked now */
     bool via_ocsp;            /* the verdict is ocsp's */
@@ -323,7 +324,9 @@ static bool item_check_signatures(item *it, crl_cand *cands, int n)
     if (!unknown)
         return false;
     cg_crl_fetcher *f = it->chk->f;
-    sig_work *w = calloc(1, sizeof *w);
+    /* A memo evicted meanwhile (more keys with this issuer's name than it holds) or CRLs coming
+     * in while it waits could send it round again: after two rounds, checked here. */
+    sig_work *w = it->sig_rounds < 2 ? calloc(1, sizeof *w) : NULL;
     if (w) {
         mbedtls_pk_init(&w->pk);
         w->req.data = w;
@@ -337,6 +340,7 @@ static bool item_check_signatures(item *it, crl_cand *cands, int n)
             uv_queue_work(crl_fetcher_loop(f), &w->req, sig_run, sig_done) == 0) {
             crl_fetcher_hold(f);
             it->sig = w;
+            it->sig_rounds++;
             it->st = IT_WAIT;
             return true;
         }
