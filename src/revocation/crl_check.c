@@ -4,7 +4,9 @@
  * the fetcher to bring one; its OCSP responder (answer cached, or waiting for
  * the query). A source that cannot tell (unknown) hands over to the next; the
  * item decides good, revoked or unknown; the check answers once every item
- * has, or at once when a certificate is revoked.
+ * has, or at once when a certificate is revoked. A CRL whose signature has not
+ * been checked with the issuer's key yet (from crl_files or cache_dir) is
+ * checked on the thread pool, the item waiting, then evaluated again.
  */
 #include "crl_check.h"
 
@@ -24,10 +26,13 @@ typedef enum { SRC_CRL, SRC_OCSP } source;
 #define OCSP_NO_NEXT_UPDATE_MAX_AGE_S 3600
 
 typedef struct item item;
+typedef struct sig_work sig_work;
 
 struct item {
     cg_crl_check *chk;
     crl_waiter waiter;        /* on the job it waits for */
+    sig_work *sig;            /* the signature checks it waits for */
+    int sig_rounds;           /* of them so far (bounded: then checked here) */
     cg_ocsp_waiter ocsp_waiter; /* on the OCSP query it waits for */
     int step;                 /* chk->steps[step] is the source asked now */
     bool via_ocsp;            /* the verdict is ocsp's */
@@ -258,6 +263,101 @@ static void item_decide(item *it, crl *base, crl *delta)
     }
 }
 
+/* ---- first signature checks, off the loop ---- */
+
+static bool check_maybe_done(cg_crl_check *chk);
+static void item_eval(item *it);
+static void item_after(item *it);
+
+/* The unchecked candidates of an item, checked with its issuer's key on the thread pool. */
+struct sig_work {
+    uv_work_t req;
+    item *it;                 /* NULL once the item went */
+    cg_crl_fetcher *f;        /* held until the end */
+    mbedtls_pk_context pk;    /* a copy: the chain may go first */
+    unsigned char id[32];
+    crl *c[CRL_STORE_MAX_CANDS];
+    int good[CRL_STORE_MAX_CANDS];
+    int n;
+};
+
+static void sig_run(uv_work_t *req)
+{
+    sig_work *w = req->data;
+    for (int i = 0; i < w->n; i++)
+        w->good[i] = crl_check_signature(w->c[i], &w->pk) == 0;
+}
+
+static void sig_done(uv_work_t *req, int status)
+{
+    sig_work *w = req->data;
+    cg_crl_store *s = crl_fetcher_store(w->f);
+    for (int i = 0; i < w->n; i++) {
+        if (status == 0)
+            crl_store_memo_learn(s, w->c[i], w->id, w->good[i]);
+        crl_unref(w->c[i]);
+    }
+    mbedtls_pk_free(&w->pk);
+    item *it = w->it;
+    cg_crl_fetcher *f = w->f;
+    free(w);
+    if (it) {
+        cg_crl_check *chk = it->chk;
+        it->sig = NULL;
+        it->st = IT_EVAL;
+        chk->busy++;
+        item_eval(it); /* the memos are known now (a CRL that came meanwhile: another round) */
+        item_after(it);
+        chk->busy--;
+        check_maybe_done(chk);
+    }
+    crl_fetcher_release(f);
+}
+
+/* True when the item now waits for the first signature checks of some of cands (memo 0) on the
+ * thread pool; false when there are none, or they could not be queued (then checked here). */
+static bool item_check_signatures(item *it, crl_cand *cands, int n)
+{
+    int unknown = 0;
+    for (int i = 0; i < n; i++)
+        unknown += cands[i].memo == 0;
+    if (!unknown)
+        return false;
+    cg_crl_fetcher *f = it->chk->f;
+    /* A memo evicted meanwhile (more keys with this issuer's name than it holds) or CRLs coming
+     * in while it waits could send it round again: after two rounds, checked here. */
+    sig_work *w = it->sig_rounds < 2 ? calloc(1, sizeof *w) : NULL;
+    if (w) {
+        mbedtls_pk_init(&w->pk);
+        w->req.data = w;
+        w->it = it;
+        w->f = f;
+        memcpy(w->id, it->id, 32);
+        for (int i = 0; i < n; i++)
+            if (cands[i].memo == 0)
+                w->c[w->n++] = crl_ref(cands[i].c);
+        if (mbedtls_pk_parse_public_key(&w->pk, it->issuer->pk_raw.p, it->issuer->pk_raw.len) == 0 &&
+            uv_queue_work(crl_fetcher_loop(f), &w->req, sig_run, sig_done) == 0) {
+            crl_fetcher_hold(f);
+            it->sig = w;
+            it->sig_rounds++;
+            it->st = IT_WAIT;
+            return true;
+        }
+        for (int i = 0; i < w->n; i++)
+            crl_unref(w->c[i]);
+        mbedtls_pk_free(&w->pk);
+        free(w);
+    }
+    cg_crl_store *s = crl_fetcher_store(f);
+    for (int i = 0; i < n; i++)
+        if (cands[i].memo == 0) {
+            cands[i].memo = crl_check_signature(cands[i].c, &it->issuer->pk) == 0 ? 1 : -1;
+            crl_store_memo_learn(s, cands[i].c, it->id, cands[i].memo > 0);
+        }
+    return false;
+}
+
 static void item_eval(item *it)
 {
     cg_crl_check *chk = it->chk;
@@ -274,7 +374,9 @@ static void item_eval(item *it)
         item_unknown(it, "the issuer's key usage does not include cRLSign, so no CRL signed by it is valid");
         return;
     }
-    nb = crl_store_candidates(s, it->issuer, it->id, false, bc);
+    nb = crl_store_candidates(s, it->issuer, it->id, false, bc, false);
+    if (item_check_signatures(it, bc, nb))
+        goto out;
     crl *base = NULL, *stale = NULL;
     for (int i = 0; i < nb; i++) {
         int v = judge(it, bc[i].c, bc[i].memo, NULL, now, rej, sizeof rej, &rlen);
@@ -310,7 +412,9 @@ static void item_eval(item *it)
     crl *delta = NULL;
     if (it->nfresh || base->nfreshest) {
         crl *dstale = NULL;
-        nd = crl_store_candidates(s, it->issuer, it->id, true, dc);
+        nd = crl_store_candidates(s, it->issuer, it->id, true, dc, false);
+        if (item_check_signatures(it, dc, nd))
+            goto out;
         for (int i = 0; i < nd; i++) {
             int v = judge(it, dc[i].c, dc[i].memo, base, now, rej, sizeof rej, &rlen);
             if (v == 1 && (!delta || crl_newer(dc[i].c, delta)))
@@ -437,6 +541,10 @@ static void item_after(item *it)
 static void item_release(item *it)
 {
     crl_waiter_cancel(&it->waiter);
+    if (it->sig) {
+        it->sig->it = NULL; /* its end only records what it learned */
+        it->sig = NULL;
+    }
     cg_ocsp_waiter_cancel(&it->ocsp_waiter);
     for (size_t i = 0; i < it->ncdp; i++)
         free(it->cdp[i]);

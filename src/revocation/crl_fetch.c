@@ -206,18 +206,22 @@ static void job_unlink(job *j)
     j->next = NULL;
 }
 
+void crl_fetcher_wait_others(cg_crl_fetcher *f, bool on)
+{
+    if (on && f->remote++ == 0)
+        uv_ref((uv_handle_t *)&f->wake);
+    if (!on && --f->remote == 0 && !f->closing)
+        uv_unref((uv_handle_t *)&f->wake);
+}
+
 /* A job waits for another worker (or stops waiting): while any does, the
  * wake-up handle keeps this loop alive. */
 static void set_remote(job *j, bool remote)
 {
-    cg_crl_fetcher *f = j->f;
     if (j->remote == remote)
         return;
     j->remote = remote;
-    if (remote && f->remote++ == 0)
-        uv_ref((uv_handle_t *)&f->wake);
-    if (!remote && --f->remote == 0 && !f->closing)
-        uv_unref((uv_handle_t *)&f->wake);
+    crl_fetcher_wait_others(j->f, remote);
 }
 
 static cg_crl_attempt *attempt_add(job *j, const char *url)
@@ -703,6 +707,15 @@ job *crl_job_start(cg_crl_fetcher *f, const unsigned char key[33], char *const *
 static void on_wake(uv_async_t *h)
 {
     cg_crl_fetcher *f = h->data;
+    /* Other owners first (OCSP queries): each that moves on may change the list. */
+    for (bool again = true; again;) {
+        again = false;
+        for (crl_transfer_owner *o = f->others; o; o = o->next)
+            if (o->woken && o->woken(o)) {
+                again = true; /* o may be gone: start over */
+                break;
+            }
+    }
     for (;;) {
         job *ready = NULL;
         bool retry = false;
@@ -867,6 +880,32 @@ uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f) { return f->loop; }
 void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out) { crl_store_settings_get(f->store, out); }
 
 cg_crl_store *crl_fetcher_store(const cg_crl_fetcher *f) { return f->store; }
+
+void crl_fetcher_hold(cg_crl_fetcher *f) { f->work++; }
+
+void crl_fetcher_release(cg_crl_fetcher *f)
+{
+    f->work--;
+    maybe_free_fetcher(f);
+}
+
+bool crl_fetcher_claim(cg_crl_fetcher *f, const unsigned char key[33])
+{
+    return crl_store_claim(f->store, key, f, &f->wake, true);
+}
+
+void crl_fetcher_publish(cg_crl_fetcher *f, const unsigned char key[33], bool ok, bool cancelled,
+                         const cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int nattempts)
+{
+    static const char no_issuer[256]; /* not a CRL: no issuer statistics */
+    crl_store_publish(f->store, key, f, ok, cancelled, attempts, nattempts, no_issuer);
+}
+
+int crl_fetcher_shared(cg_crl_fetcher *f, const unsigned char key[33], bool *ok,
+                       cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int *nattempts)
+{
+    return crl_store_shared(f->store, key, f, &f->wake, !f->closing, ok, attempts, nattempts);
+}
 
 /* ---- transfer errors ---- */
 

@@ -69,6 +69,9 @@ typedef struct crl_transfer_owner crl_transfer_owner;
 struct crl_transfer_owner {
     void (*done)(crl_transfer_owner *o, CURLcode rc);
     void (*cancel)(crl_transfer_owner *o);
+    /* Another worker published an outcome (crl_fetcher_share): true when o moved on (its state
+     * changed: the tracked list may have too); NULL when o waits for no one. */
+    bool (*woken)(crl_transfer_owner *o);
     crl_transfer_owner *next, *prev; /* the fetcher's list of tracked owners */
 };
 /* A transfer's answer so far (the write callback's buffer). */
@@ -88,6 +91,24 @@ CURLM *crl_fetcher_multi(const cg_crl_fetcher *f);
 uv_loop_t *crl_fetcher_loop(const cg_crl_fetcher *f);
 /* The current revocation settings (schemes, timeout, redirects), cache_dir NULL. */
 void crl_fetcher_settings(const cg_crl_fetcher *f, crl_store_settings *out);
+
+/* Transfers shared between workers the way CRL fetches are (the store's registry; key: 32 bytes
+ * and a kind byte no CRL uses, 'O' for OCSP). claim: true when f is to do it, false when f now
+ * waits for the worker doing it (the owner's woken runs on f's loop when it publishes; hold the
+ * loop with crl_fetcher_wait_others meanwhile). publish: f's transfer of key ended (cancelled:
+ * f stopped; a waiting worker may take over). shared: where a transfer waited for stands
+ * (CRL_SHARED_*), *ok and the attempts filled when done and still recorded. */
+bool crl_fetcher_claim(cg_crl_fetcher *f, const unsigned char key[33]);
+void crl_fetcher_publish(cg_crl_fetcher *f, const unsigned char key[33], bool ok, bool cancelled,
+                         const cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int nattempts);
+int crl_fetcher_shared(cg_crl_fetcher *f, const unsigned char key[33], bool *ok,
+                       cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int *nattempts);
+/* While some owner waits for another worker (on), the fetcher's wake-up keeps the loop alive. */
+void crl_fetcher_wait_others(cg_crl_fetcher *f, bool on);
+/* Thread-pool work of another module whose end still uses f (crl_check.c's signature checks):
+ * a closed fetcher is freed only once every such work released it. */
+void crl_fetcher_hold(cg_crl_fetcher *f);
+void crl_fetcher_release(cg_crl_fetcher *f);
 
 /* ---- for tests ---- */
 

@@ -246,52 +246,64 @@ typedef struct persist_work {
     char err[300];
 } persist_work;
 
-/* write temp + fsync + rename + fsync(dir): the cache file is whole or absent. */
-static void persist_run(uv_work_t *req)
+bool crl_file_write_atomic(const char *dir, const char *name, const void *data, size_t len, int64_t mtime, char *err,
+                           size_t cap)
 {
-    persist_work *w = req->data;
     char tmp[4200], path[4200];
-    snprintf(path, sizeof path, "%s/%s", w->dir, w->name);
-    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", w->dir, w->name, (long)getpid());
-    if (mkdir(w->dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(w->err, sizeof w->err, "cannot create the directory: %s", strerror(errno));
-        return;
+    const unsigned char *p = data;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, cap, "cannot create the directory: %s", strerror(errno));
+        return false;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        snprintf(w->err, sizeof w->err, "cannot create .%s.tmp: %s", w->name, strerror(errno));
-        return;
+        snprintf(err, cap, "cannot create .%s.tmp: %s", name, strerror(errno));
+        return false;
     }
     size_t done = 0;
-    while (done < w->c->der_len) {
-        ssize_t k = write(fd, w->c->der + done, w->c->der_len - done);
+    while (done < len) {
+        ssize_t k = write(fd, p + done, len - done);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            snprintf(w->err, sizeof w->err, "cannot write .%s.tmp: %s", w->name, strerror(errno));
+            snprintf(err, cap, "cannot write .%s.tmp: %s", name, strerror(errno));
             close(fd);
             unlink(tmp);
-            return;
+            return false;
         }
         done += (size_t)k;
     }
+    if (mtime > 0) {
+        /* A hint for pruning without reading (ocsp_files.c); never a reason to believe the file. */
+        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = (time_t)mtime } };
+        futimens(fd, ts);
+    }
     if (fsync(fd) != 0) {
-        snprintf(w->err, sizeof w->err, "fsync .%s.tmp: %s", w->name, strerror(errno));
+        snprintf(err, cap, "fsync .%s.tmp: %s", name, strerror(errno));
         close(fd);
         unlink(tmp);
-        return;
+        return false;
     }
     close(fd);
     if (rename(tmp, path) != 0) {
-        snprintf(w->err, sizeof w->err, "cannot rename .%s.tmp to %s: %s", w->name, w->name, strerror(errno));
+        snprintf(err, cap, "cannot rename .%s.tmp to %s: %s", name, name, strerror(errno));
         unlink(tmp);
-        return;
+        return false;
     }
-    int dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
     }
+    return true;
+}
+
+static void persist_run(uv_work_t *req)
+{
+    persist_work *w = req->data;
+    crl_file_write_atomic(w->dir, w->name, w->c->der, w->c->der_len, 0, w->err, sizeof w->err);
 }
 
 static void persist_done(uv_work_t *req, int status)

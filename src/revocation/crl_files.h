@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -40,6 +41,11 @@ bool crl_files_load(const cg_config *cfg, crl_set *out, cg_diag *diag);
 void crl_cache_load(const char *dir, crl_set *out, cg_diag *diag, const char *cfg_file);
 /* The file name of the CRL of key (issuer id + 'B' full or 'D' delta). */
 void crl_cache_name(const unsigned char key[33], char out[80]);
+/* Writes len bytes as dir/name, whole or absent: a temporary .name.PID.tmp in dir (created 0700
+ * when missing), fsync, rename, fsync of dir; mtime > 0 sets the file's modification time.
+ * Blocking: on the thread pool. false with a sentence in err. */
+bool crl_file_write_atomic(const char *dir, const char *name, const void *data, size_t len, int64_t mtime, char *err,
+                           size_t cap);
 /* Writes c to dir (taken: freed after) as the file of key, on loop's thread
  * pool; a failure is logged (crl_cache_write_failed). done(ud) runs on the
  * loop when the write ended. false (dir freed, done never called) when it

@@ -1,6 +1,6 @@
 /* CRL parsing (crl_parse.h): DER, PEM and LDAP renderings of a CRL, the
- * sorted serial table and its lookups, and the distribution points of
- * certificates and CRLs. Pure: no I/O, no lock, no global state.
+ * sorted serial table and its lookups. Pure: no I/O, no lock, no global
+ * state. Its DER readers and distribution points are crl_asn1.c's.
  *
  * Why not mbedtls_x509_crl_parse(): mbedTLS 2.28 refuses every critical CRL
  * extension, and both the delta CRL indicator and the issuing distribution
@@ -9,7 +9,7 @@
  * a sorted 16-byte index per entry (binary search), and uses mbedTLS only for
  * the ASN.1 primitives, signature algorithm identifiers and crypto (mbedTLS
  * 3.6 keeps its X.509 readers of names, times and signatures private: the
- * few lines of each are below).
+ * few lines of each are in crl_asn1.c).
  */
 #include "crl_parse.h"
 
@@ -30,159 +30,6 @@
 #include "base/base.h"
 #include "x509/x509.h"
 
-/* ---- DER helpers ---- */
-
-
-static bool is_time_tag(unsigned char t) { return t == MBEDTLS_ASN1_UTC_TIME || t == MBEDTLS_ASN1_GENERALIZED_TIME; }
-
-static int digits(const unsigned char *p, size_t n)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return -1;
-        v = v * 10 + (p[i] - '0');
-    }
-    return v;
-}
-
-/* A Time (RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ, GeneralizedTime
- * YYYYMMDDHHMMSSZ) as Unix seconds. */
-static int get_time(unsigned char **p, const unsigned char *end, int64_t *out)
-{
-    if (end - *p < 1 || !is_time_tag(**p))
-        return MBEDTLS_ERR_ASN1_UNEXPECTED_TAG;
-    unsigned char tag = **p;
-    size_t len;
-    int ret = mbedtls_asn1_get_tag(p, end, &len, tag);
-    if (ret != 0)
-        return ret;
-    const unsigned char *t = *p;
-    size_t ylen = tag == MBEDTLS_ASN1_UTC_TIME ? 2 : 4;
-    /* The trailing Z is optional, as mbedTLS 2.28 read it. */
-    if (len != ylen + 10 && !(len == ylen + 11 && t[len - 1] == 'Z'))
-        return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    int year = digits(t, ylen), mon = digits(t + ylen, 2), day = digits(t + ylen + 2, 2),
-        hour = digits(t + ylen + 4, 2), min = digits(t + ylen + 6, 2), sec = digits(t + ylen + 8, 2);
-    if (year < 0 || mon < 1 || mon > 12 || day < 1 || hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
-        sec > 59)
-        return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    if (ylen == 2)
-        year += year < 50 ? 2000 : 1900;
-    static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (day > mdays[mon - 1] || (mon == 2 && day == 29 && !leap))
-        return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour, .tm_min = min,
-                     .tm_sec = sec };
-    *out = (int64_t)timegm(&tm);
-    *p += len;
-    return 0;
-}
-
-/* A Name: SEQUENCE OF SET OF SEQUENCE { OID, value }, each well formed
- * (what mbedTLS's own reader would accept; the text is dn.c's). */
-static bool name_well_formed(unsigned char *p, const unsigned char *end)
-{
-    size_t len;
-    while (p < end) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET) != 0 || len == 0)
-            return false;
-        const unsigned char *set_end = p + len;
-        while (p < set_end) {
-            if (mbedtls_asn1_get_tag(&p, set_end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
-                return false;
-            const unsigned char *atv_end = p + len;
-            if (mbedtls_asn1_get_tag(&p, atv_end, &len, MBEDTLS_ASN1_OID) != 0)
-                return false;
-            p += len;
-            if (atv_end - p < 2 || (*p & MBEDTLS_ASN1_CONSTRUCTED))
-                return false;
-            p++;
-            if (mbedtls_asn1_get_len(&p, atv_end, &len) != 0 || p + len != atv_end)
-                return false;
-            p += len;
-        }
-    }
-    return true;
-}
-
-/* RSASSA-PSS-params (RFC 4055): the hash, the MGF1 hash and the salt
- * length, defaults SHA-1 and 20; mbedTLS's rule that the MGF1 hash is the
- * hash is the caller's. */
-static int get_pss_params(const mbedtls_asn1_buf *params, mbedtls_md_type_t *md, mbedtls_md_type_t *mgf_md,
-                          int *salt_len)
-{
-    unsigned char *p = params->p, *end = params->p + params->len;
-    size_t len;
-    mbedtls_asn1_buf alg, alg_params;
-    *md = MBEDTLS_MD_SHA1;
-    *mgf_md = MBEDTLS_MD_SHA1;
-    *salt_len = 20;
-    if (params->tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
-        return MBEDTLS_ERR_ASN1_UNEXPECTED_TAG;
-    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_alg_null(&p, p + len, &alg) != 0 ||
-            mbedtls_oid_get_md_alg(&alg, md) != 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    }
-    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 1)) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        const unsigned char *mgf_end = p + len;
-        if (mbedtls_asn1_get_alg(&p, mgf_end, &alg, &alg_params) != 0 || MBEDTLS_OID_CMP(MBEDTLS_OID_MGF1, &alg) != 0 ||
-            alg_params.tag != (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        /* The parameters' content: the hash's OID, then NULL or nothing. */
-        unsigned char *q = alg_params.p, *q_end = alg_params.p + alg_params.len;
-        alg.tag = MBEDTLS_ASN1_OID;
-        if (mbedtls_asn1_get_tag(&q, q_end, &alg.len, MBEDTLS_ASN1_OID) != 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        alg.p = q;
-        q += alg.len;
-        if (q < q_end && (mbedtls_asn1_get_tag(&q, q_end, &len, MBEDTLS_ASN1_NULL) != 0 || len != 0))
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        if (q != q_end || mbedtls_oid_get_md_alg(&alg, mgf_md) != 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    }
-    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2)) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_int(&p, p + len, salt_len) != 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    }
-    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
-        int trailer;
-        if (mbedtls_asn1_get_tag(&p, end, &len, *p) != 0 || mbedtls_asn1_get_int(&p, p + len, &trailer) != 0 ||
-            trailer != 1)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    }
-    return p == end ? 0 : MBEDTLS_ERR_ASN1_LENGTH_MISMATCH;
-}
-
-/* The signature algorithm: its hash, key type and (RSASSA-PSS) options,
- * allocated into *opts; parameters must be absent or NULL otherwise. */
-static int get_sig_alg(const mbedtls_asn1_buf *oid, const mbedtls_asn1_buf *params, mbedtls_md_type_t *md,
-                       mbedtls_pk_type_t *pk, void **opts)
-{
-    *opts = NULL;
-    if (mbedtls_oid_get_sig_alg(oid, md, pk) != 0)
-        return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    if (*pk == MBEDTLS_PK_RSASSA_PSS) {
-        mbedtls_md_type_t mgf_md;
-        int salt_len;
-        if (get_pss_params(params, md, &mgf_md, &salt_len) != 0 || mgf_md != *md || salt_len < 0)
-            return MBEDTLS_ERR_ASN1_INVALID_DATA;
-        mbedtls_pk_rsassa_pss_options *o = mbedtls_calloc(1, sizeof *o);
-        if (!o)
-            return MBEDTLS_ERR_ASN1_ALLOC_FAILED;
-        o->mgf1_hash_id = mgf_md;
-        o->expected_salt_len = salt_len;
-        *opts = o;
-        return 0;
-    }
-    if ((params->tag != MBEDTLS_ASN1_NULL && params->tag != 0) || params->len != 0)
-        return MBEDTLS_ERR_ASN1_INVALID_DATA;
-    return 0;
-}
 
 static void sha256(const void *p, size_t n, unsigned char out[32])
 {
@@ -199,180 +46,22 @@ static char *xstrndup(const char *s, size_t n)
     return d;
 }
 
-/* Leading zero bytes of a DER INTEGER's content carry no information. */
-static void strip_zeros(const unsigned char **p, size_t *n)
-{
-    while (*n > 1 && (*p)[0] == 0) {
-        (*p)++;
-        (*n)--;
-    }
-}
+/* ---- CRL parsing ---- */
 
-#define OID_EQ(lit, buf, len) ((len) == sizeof(lit) - 1 && memcmp((buf), (lit), (len)) == 0)
 #define OID_CRL_NUMBER "\x55\x1d\x14"
 #define OID_REASON_CODE "\x55\x1d\x15"
 #define OID_INVALIDITY_DATE "\x55\x1d\x18"
 #define OID_DELTA_INDICATOR "\x55\x1d\x1b"
 #define OID_IDP "\x55\x1d\x1c"
 #define OID_CERT_ISSUER "\x55\x1d\x1d"
-#define OID_CDP "\x55\x1d\x1f"
 #define OID_AKI "\x55\x1d\x23"
-#define OID_FRESHEST "\x55\x1d\x2e"
 
-typedef int (*ext_fn)(void *ctx, const unsigned char *oid, size_t oid_len, bool critical, unsigned char *val,
-                      size_t val_len);
-
-/* Extensions ::= SEQUENCE OF Extension, at *p (the SEQUENCE tag). */
-static int walk_extensions(unsigned char *p, const unsigned char *end, ext_fn fn, void *ctx)
-{
-    size_t len;
-    int ret;
-    if ((ret = mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) != 0)
-        return ret;
-    end = p + len;
-    while (p < end) {
-        const unsigned char *ext_end;
-        if ((ret = mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) != 0)
-            return ret;
-        ext_end = p + len;
-        size_t oid_len;
-        if ((ret = mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID)) != 0)
-            return ret;
-        const unsigned char *oid = p;
-        p += oid_len;
-        int critical = 0;
-        if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN &&
-            (ret = mbedtls_asn1_get_bool(&p, ext_end, &critical)) != 0)
-            return ret;
-        size_t vlen;
-        if ((ret = mbedtls_asn1_get_tag(&p, ext_end, &vlen, MBEDTLS_ASN1_OCTET_STRING)) != 0)
-            return ret;
-        if (p + vlen != ext_end)
-            return MBEDTLS_ERR_ASN1_LENGTH_MISMATCH;
-        if ((ret = fn(ctx, oid, oid_len, critical != 0, p, vlen)) != 0)
-            return ret;
-        p = (unsigned char *)ext_end;
-    }
-    return 0;
-}
-
-typedef struct url_list {
-    char **v;
-    size_t n, cap;
-    bool indirect; /* a distribution point named a cRLIssuer (skipped) */
-} url_list;
-
-static void url_add(url_list *u, const unsigned char *p, size_t n)
-{
-    if (u->n >= u->cap || n == 0 || n > 2048)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] < 0x21 || p[i] > 0x7e)
-            return; /* not a URI we could use (and not one to print) */
-    char *s = xstrndup((const char *)p, n);
-    if (s)
-        u->v[u->n++] = s;
-}
-
-/* Frees the URLs a distribution point collected (not kept: indirect, or
- * malformed). */
-static void url_list_drop(url_list *u)
-{
-    for (size_t i = 0; i < u->n; i++)
-        free(u->v[i]);
-    u->n = 0;
-}
-
-/* CRLDistributionPoints / FreshestCRL ::= SEQUENCE OF DistributionPoint.
- * A malformed distribution point is an error, and the URLs it had yielded
- * until then are freed: they are not in u, so nobody else would. */
-static int parse_dps(unsigned char *p, const unsigned char *end, url_list *u)
-{
-    size_t len;
-    int ret;
-    if ((ret = mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) != 0)
-        return ret;
-    end = p + len;
-    while (p < end) {
-        if ((ret = mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) != 0)
-            return ret;
-        unsigned char *dp_end = p + len;
-        url_list mine = { .v = u->v + u->n, .cap = u->cap - u->n };
-        bool indirect = false;
-        while (p < dp_end) {
-            unsigned char tag = *p;
-            if ((ret = mbedtls_asn1_get_tag(&p, dp_end, &len, tag)) != 0)
-                goto bad_dp;
-            unsigned char *f_end = p + len;
-            if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
-                /* DistributionPointName: fullName [0] GeneralNames */
-                unsigned char *q = p;
-                if (q < f_end && *q == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
-                    size_t glen;
-                    if ((ret = mbedtls_asn1_get_tag(&q, f_end, &glen, *q)) != 0)
-                        goto bad_dp;
-                    unsigned char *g_end = q + glen;
-                    while (q < g_end) {
-                        unsigned char gtag = *q;
-                        size_t nlen;
-                        if ((ret = mbedtls_asn1_get_tag(&q, g_end, &nlen, gtag)) != 0)
-                            goto bad_dp;
-                        if (gtag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6)) /* uniformResourceIdentifier */
-                            url_add(&mine, q, nlen);
-                        q += nlen;
-                    }
-                }
-            } else if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 2)) {
-                indirect = true; /* cRLIssuer: the CRL comes from someone else */
-            }
-            p = f_end;
-        }
-        if (indirect) {
-            url_list_drop(&mine);
-            u->indirect = true;
-        } else {
-            u->n += mine.n;
-        }
-        continue;
-    bad_dp:
-        url_list_drop(&mine);
-        return ret;
-    }
-    return 0;
-}
-
-typedef struct cert_ext_ctx {
-    bool freshest;
-    url_list *u;
-} cert_ext_ctx;
-
-static int cert_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool critical, unsigned char *val,
-                    size_t val_len)
-{
-    cert_ext_ctx *c = ctx;
-    (void)critical;
-    if ((!c->freshest && OID_EQ(OID_CDP, oid, oid_len)) || (c->freshest && OID_EQ(OID_FRESHEST, oid, oid_len)))
-        parse_dps(val, val + val_len, c->u); /* a malformed extension yields no URL */
-    return 0;
-}
-
-size_t cg_crl_cert_urls(const mbedtls_x509_crt *c, bool freshest, char **out, size_t cap)
-{
-    url_list u = { .v = out, .cap = cap };
-    cert_ext_ctx ctx = { freshest, &u };
-    if (!c || !c->v3_ext.p || c->v3_ext.len == 0)
-        return 0;
-    walk_extensions(c->v3_ext.p, c->v3_ext.p + c->v3_ext.len, cert_ext, &ctx);
-    return u.n;
-}
-
-/* ---- CRL parsing ---- */
 
 typedef struct parse_ctx {
     crl *c;
     char *err;
     size_t err_cap;
-    url_list fresh;
+    crl_url_list fresh;
     char *fresh_v[8];
 } parse_ctx;
 
@@ -384,7 +73,7 @@ static int get_integer_bytes(unsigned char *val, size_t val_len, unsigned char *
     if (ret)
         return ret;
     const unsigned char *q = p;
-    strip_zeros(&q, &len);
+    crl_asn1_strip_zeros(&q, &len);
     if (len == 0 || len > cap)
         return MBEDTLS_ERR_ASN1_INVALID_LENGTH;
     memcpy(out, q, len);
@@ -424,16 +113,16 @@ static int crl_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool cri
     parse_ctx *pc = ctx;
     crl *c = pc->c;
     int ret = 0;
-    if (OID_EQ(OID_CRL_NUMBER, oid, oid_len)) {
+    if (CRL_OID_EQ(OID_CRL_NUMBER, oid, oid_len)) {
         ret = get_integer_bytes(val, val_len, c->number, sizeof c->number, &c->number_len);
-    } else if (OID_EQ(OID_DELTA_INDICATOR, oid, oid_len)) {
+    } else if (CRL_OID_EQ(OID_DELTA_INDICATOR, oid, oid_len)) {
         c->is_delta = true;
         ret = get_integer_bytes(val, val_len, c->base_number, sizeof c->base_number, &c->base_len);
-    } else if (OID_EQ(OID_IDP, oid, oid_len)) {
+    } else if (CRL_OID_EQ(OID_IDP, oid, oid_len)) {
         ret = parse_idp(val, val + val_len, &c->idp);
-    } else if (OID_EQ(OID_FRESHEST, oid, oid_len)) {
-        ret = parse_dps(val, val + val_len, &pc->fresh);
-    } else if (OID_EQ(OID_AKI, oid, oid_len)) {
+    } else if (CRL_OID_EQ(CRL_OID_FRESHEST, oid, oid_len)) {
+        ret = crl_asn1_dps(val, val + val_len, &pc->fresh);
+    } else if (CRL_OID_EQ(OID_AKI, oid, oid_len)) {
         /* AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] OCTET STRING OPTIONAL, ... } */
         unsigned char *q = val;
         size_t len;
@@ -469,7 +158,7 @@ static int entry_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool c
                      size_t val_len)
 {
     entry_ctx *ec = ctx;
-    if (OID_EQ(OID_REASON_CODE, oid, oid_len)) {
+    if (CRL_OID_EQ(OID_REASON_CODE, oid, oid_len)) {
         unsigned char *p = val;
         int v;
         if (mbedtls_asn1_get_enum(&p, val + val_len, &v) != 0 || v < 0 || v > 10) {
@@ -477,11 +166,11 @@ static int entry_ext(void *ctx, const unsigned char *oid, size_t oid_len, bool c
             return -1;
         }
         ec->reason = (uint8_t)v;
-    } else if (OID_EQ(OID_CERT_ISSUER, oid, oid_len)) {
+    } else if (CRL_OID_EQ(OID_CERT_ISSUER, oid, oid_len)) {
         snprintf(ec->pc->err, ec->pc->err_cap,
                  "the CRL is an indirect CRL (entries with certificateIssuer), which certgate does not support");
         return -1;
-    } else if (critical && !OID_EQ(OID_INVALIDITY_DATE, oid, oid_len)) {
+    } else if (critical && !CRL_OID_EQ(OID_INVALIDITY_DATE, oid, oid_len)) {
         char o[64];
         cg_oid_text(oid, oid_len, o, sizeof o, "?");
         snprintf(ec->pc->err, ec->pc->err_cap, "the CRL has an entry with an unsupported critical extension (OID %s)",
@@ -614,16 +303,16 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         p += len;
         c->issuer_off = (size_t)(name_start - der);
         c->issuer_len = (size_t)(p - name_start);
-        if (!name_well_formed(q, p))
+        if (!crl_asn1_name_ok(q, p))
             FAIL("malformed issuer name");
         cg_dn_text_into(name_start, c->issuer_len, c->issuer, sizeof c->issuer);
         sha256(name_start, c->issuer_len, c->dn_hash);
     }
-    if (get_time(&p, tbs_end, &when) != 0)
+    if (crl_asn1_time(&p, tbs_end, &when) != 0)
         FAIL("malformed thisUpdate");
     c->this_update = when;
-    if (p < tbs_end && is_time_tag(*p)) {
-        if (get_time(&p, tbs_end, &when) != 0)
+    if (p < tbs_end && crl_asn1_is_time_tag(*p)) {
+        if (crl_asn1_time(&p, tbs_end, &when) != 0)
             FAIL("malformed nextUpdate");
         c->next_update = when;
     }
@@ -640,14 +329,14 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
                 FAIL("malformed entry serial number");
             const unsigned char *serial = p;
             p += slen;
-            strip_zeros(&serial, &slen);
+            crl_asn1_strip_zeros(&serial, &slen);
             if (slen > 255)
                 FAIL("an entry serial number longer than 255 bytes");
-            if (get_time(&p, e_end, &when) != 0)
+            if (crl_asn1_time(&p, e_end, &when) != 0)
                 FAIL("malformed entry revocationDate");
             entry_ctx ec = { &pc, CRL_REASON_NONE };
             if (p < e_end) {
-                if (walk_extensions(p, e_end, entry_ext, &ec) != 0) {
+                if (crl_asn1_extensions(p, e_end, entry_ext, &ec) != 0) {
                     if (err[0])
                         goto fail;
                     FAIL("malformed entry extensions");
@@ -667,7 +356,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
     if (p < tbs_end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
         if (mbedtls_asn1_get_tag(&p, tbs_end, &len, *p) != 0)
             FAIL("malformed crlExtensions");
-        if (walk_extensions(p, p + len, crl_ext, &pc) != 0) {
+        if (crl_asn1_extensions(p, p + len, crl_ext, &pc) != 0) {
             if (err[0])
                 goto fail;
             FAIL("malformed crlExtensions");
@@ -688,7 +377,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
     p += sig.len;
     if (p != end)
         FAIL("trailing data");
-    if (get_sig_alg(&alg1, &params1, &c->md, &c->pk, &c->sig_opts) != 0) {
+    if (crl_asn1_sig_alg(&alg1, &params1, &c->md, &c->pk, &c->sig_opts) != 0) {
         char o[64];
         cg_oid_text(alg1.p, alg1.len, o, sizeof o, "?");
         snprintf(err, cap, "the CRL is signed with an unsupported algorithm (OID %s)", o);
@@ -799,7 +488,7 @@ void crl_unref(crl *c)
 
 const crl_entry *crl_find(const crl *c, const unsigned char *serial, size_t len)
 {
-    strip_zeros(&serial, &len);
+    crl_asn1_strip_zeros(&serial, &len);
     if (len > 255)
         return NULL;
     size_t lo = 0, hi = c->nents;

@@ -1,8 +1,9 @@
 /* CRL parsing: a CRL (DER, PEM, or libcurl's text rendering of an LDAP
  * answer) becomes an immutable, reference-counted `crl` with its entries in
  * a sorted serial table; the distribution points of a certificate (CRL
- * Distribution Points, Freshest CRL) are read with the same DistributionPoint
- * parser as a CRL's own Freshest CRL extension. Pure: no I/O, no lock.
+ * Distribution Points, Freshest CRL: crl_asn1.h, included) are read with the
+ * same DistributionPoint parser as a CRL's own Freshest CRL extension. Pure:
+ * no I/O, no lock.
  *
  * The revocation modules above it: crl_files (CRLs on disk), crl_store (the
  * process-wide cache), crl_fetch (transfers), crl_check (a chain's verdict).
@@ -18,6 +19,8 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
+
+#include "crl_asn1.h"
 
 /* Clock skew tolerated on thisUpdate (a CRL issued "in the future"). */
 #define CRL_SKEW_S 300
@@ -148,10 +151,5 @@ bool crl_newer(const crl *a, const crl *b);
  * 0 unknown. Once c is shared (in the store), under the store's lock. */
 int crl_memo_get(const crl *c, const unsigned char id[32]);
 void crl_memo_set(crl *c, const unsigned char id[32], bool good);
-
-/* The URIs of a certificate's CRL Distribution Points (freshest false) or of
- * its Freshest CRL extension (true), in order. Returns how many were written
- * to out (at most cap, each malloc'd: the caller frees them). */
-size_t cg_crl_cert_urls(const mbedtls_x509_crt *c, bool freshest, char **out, size_t cap);
 
 #endif

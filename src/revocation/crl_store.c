@@ -16,12 +16,18 @@
 
 #include "crl_files.h"
 #include "ocsp_cache.h"
+#include "ocsp_files.h"
 
 /* Verified OCSP answers kept at most (one per client certificate seen until its nextUpdate). */
 #define OCSP_CACHE_MAX 100000
 #include "base/base.h"
 
 #define REFRESH_RETRY_S 60      /* a failed background refresh is retried after */
+/* Outcomes kept of shared transfers that are not CRL fetches (OCSP queries, one per certificate):
+ * the oldest go first. A worker woken for one that went reads the OCSP cache instead. */
+#define OTHER_OUTCOMES_MAX 256
+
+static bool is_crl_key(const unsigned char key[33]) { return key[32] == 'B' || key[32] == 'D'; }
 
 /* The result of the last fetch of one CRL (issuer id + kind), for fetchers
  * of other workers that waited for it. */
@@ -60,6 +66,8 @@ struct cg_crl_store {
     bool curl_ready;
     cg_ocsp_cache *ocsp;
 };
+
+static void ocsp_dir_prune(const char *cache_dir);
 
 static void settings_free(crl_store_settings *st) { free(st->cache_dir); }
 
@@ -133,7 +141,7 @@ size_t cg_crl_store_issuers(cg_crl_store *s, cg_crl_issuer_stats *out, size_t ca
         e->held = true;
     }
     for (const outcome *o = s->outcomes; o; o = o->next) {
-        cg_crl_issuer_stats *e = o->fetches ? issuer_slot(out, &n, cap, o->issuer) : NULL;
+        cg_crl_issuer_stats *e = o->fetches && is_crl_key(o->key) ? issuer_slot(out, &n, cap, o->issuer) : NULL;
         if (!e)
             continue;
         e->fetches += o->fetches;
@@ -263,7 +271,7 @@ bool crl_store_add(cg_crl_store *s, crl *c)
  * result is memoized; a CRL's hash is computed when it is parsed, so this is
  * one public-key operation). Returns how many; the caller unrefs them. */
 int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const unsigned char id[32], bool delta,
-                            crl_cand *out)
+                            crl_cand *out, bool verify)
 {
     unsigned char dn[32];
     int n = 0;
@@ -279,7 +287,7 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
     }
     pthread_mutex_unlock(&s->mu);
     bool learned = false;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && verify; i++) {
         if (out[i].memo)
             continue;
         /* The issuer's DN matches by construction; the key decides. */
@@ -295,6 +303,13 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
     return n;
 }
 
+void crl_store_memo_learn(cg_crl_store *s, crl *c, const unsigned char id[32], bool good)
+{
+    pthread_mutex_lock(&s->mu);
+    crl_memo_set(c, id, good);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void crl_cands_free(crl_cand *v, int n)
 {
     for (int i = 0; i < n; i++)
@@ -306,7 +321,7 @@ crl *crl_store_find_fresh(cg_crl_store *s, const mbedtls_x509_crt *issuer, bool 
     unsigned char id[32];
     crl_cand v[CRL_STORE_MAX_CANDS];
     crl_issuer_id(issuer, id);
-    int n = crl_store_candidates(s, issuer, id, delta, v);
+    int n = crl_store_candidates(s, issuer, id, delta, v, true);
     int64_t now = (int64_t)time(NULL);
     crl *best = NULL;
     for (int i = 0; i < n; i++) {
@@ -362,6 +377,8 @@ cg_crl_store *cg_crl_store_new(const cg_config *cfg, cg_diag *diag)
         return NULL;
     }
     store_adopt(s, &set);
+    if (s->set.cache_dir)
+        ocsp_dir_prune(s->set.cache_dir);
     size_t files = 0, cached = 0;
     for (size_t i = 0; i < s->n; i++) {
         files += s->crls[i]->origin == CRL_ORIGIN_FILE;
@@ -385,8 +402,11 @@ bool cg_crl_store_configure(cg_crl_store *s, const cg_config *cfg, cg_diag *diag
     crl_store_settings next;
     settings_from(&next, cfg);
     bool new_dir = next.cache_dir && (!s->set.cache_dir || strcmp(next.cache_dir, s->set.cache_dir) != 0);
-    if (new_dir)
+    if (new_dir) {
         crl_cache_load(next.cache_dir, &cached, diag, cfg->file);
+        if (s->persist)
+            ocsp_dir_prune(next.cache_dir);
+    }
 
     pthread_mutex_lock(&s->mu);
     /* crl_files: drop those no longer listed (or changed), add the new ones. */
@@ -495,6 +515,24 @@ bool crl_store_claim(cg_crl_store *s, const unsigned char key[33], const cg_crl_
     return mine;
 }
 
+/* Keeps at most OTHER_OUTCOMES_MAX outcomes of other transfers, dropping the oldest. Locked. */
+static void prune_other_outcomes_locked(cg_crl_store *s)
+{
+    size_t n = 0;
+    for (outcome *o = s->outcomes; o; o = o->next)
+        n += !is_crl_key(o->key);
+    while (n > OTHER_OUTCOMES_MAX) {
+        outcome **oldest = NULL;
+        for (outcome **pp = &s->outcomes; *pp; pp = &(*pp)->next)
+            if (!is_crl_key((*pp)->key) && (!oldest || (*pp)->seq < (*oldest)->seq))
+                oldest = pp;
+        outcome *o = *oldest;
+        *oldest = o->next;
+        free(o);
+        n--;
+    }
+}
+
 void crl_store_publish(cg_crl_store *s, const unsigned char key[33], const cg_crl_fetcher *f, bool ok, bool cancelled,
                        const cg_crl_attempt attempts[CG_CRL_MAX_ATTEMPTS], int nattempts,
                        const char issuer_name[256])
@@ -517,6 +555,8 @@ void crl_store_publish(cg_crl_store *s, const unsigned char key[33], const cg_cr
             o->fetches++;
             o->failures += !ok;
         }
+        if (!is_crl_key(key))
+            prune_other_outcomes_locked(s);
     }
     for (inflight **pp = &s->inflight; *pp; pp = &(*pp)->next) {
         inflight *i = *pp;
@@ -576,6 +616,31 @@ void crl_store_settings_get(cg_crl_store *s, crl_store_settings *out)
     *out = s->set;
     out->cache_dir = NULL;
     pthread_mutex_unlock(&s->mu);
+}
+
+char *crl_store_ocsp_dir(cg_crl_store *s, bool *writable)
+{
+    char *dir = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->set.cache_dir)
+        dir = ocsp_files_dir(s->set.cache_dir);
+    *writable = s->persist;
+    pthread_mutex_unlock(&s->mu);
+    return dir;
+}
+
+/* At start and when cache_dir changes: expired persisted OCSP answers go (unless certgate explain
+ * reads the directory: it never writes). */
+static void ocsp_dir_prune(const char *cache_dir)
+{
+    char *dir = ocsp_files_dir(cache_dir);
+    if (!dir)
+        return;
+    size_t kept = 0, removed = ocsp_files_prune(dir, (int64_t)time(NULL), &kept);
+    char q[600];
+    cg_log_quote(q, sizeof q, dir, strlen(dir));
+    cg_log(CG_LOG_INFO, "ocsp_store", "answers=%zu removed_expired=%zu dir=%s", kept, removed, q);
+    free(dir);
 }
 
 char *crl_store_cache_dir(cg_crl_store *s)

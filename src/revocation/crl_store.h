@@ -91,6 +91,9 @@ typedef struct crl_store_settings {
 void crl_store_settings_get(cg_crl_store *s, crl_store_settings *out);
 /* Where fetched CRLs are written (malloc'd), NULL when nowhere. */
 char *crl_store_cache_dir(cg_crl_store *s);
+/* Where OCSP answers are persisted (<cache_dir>/ocsp, malloc'd; ocsp_files.h), NULL when nowhere;
+ * *writable false when they are only read (certgate explain). */
+char *crl_store_ocsp_dir(cg_crl_store *s, bool *writable);
 
 /* Adds c (taking the reference); true when it joined the store (false: an
  * identical or newer CRL of the same issuer key is there, or no memory). */
@@ -107,11 +110,15 @@ typedef struct crl_cand {
 #define CRL_STORE_MAX_CANDS (CRL_PER_ISSUER_MAX * 2)
 
 /* The CRLs named after issuer (its subject DN), of one kind (delta or
- * full), each with its signature checked against the issuer's key, whose id
- * (crl_issuer_id) is id. out holds CRL_STORE_MAX_CANDS. Returns how many;
- * the caller releases them with crl_cands_free. */
+ * full), each with what is known of its signature with the issuer's key, whose
+ * id (crl_issuer_id) is id; with verify, an unknown one is checked now (one
+ * public-key operation, on the caller's thread), else its memo stays 0.
+ * out holds CRL_STORE_MAX_CANDS. Returns how many; the caller releases them
+ * with crl_cands_free. */
 int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const unsigned char id[32], bool delta,
-                         crl_cand *out);
+                         crl_cand *out, bool verify);
+/* What a signature check of c with the issuer id taught (kept in c's memo). */
+void crl_store_memo_learn(cg_crl_store *s, crl *c, const unsigned char id[32], bool good);
 void crl_cands_free(crl_cand *v, int n);
 
 /* c (in the store) is to be refetched now: not tried within the last

@@ -23,7 +23,7 @@ struct cg_ocsp_cache {
     size_t count, max;
 };
 
-static void certid_key(const cg_ocsp_certid *id, unsigned char key[32])
+void cg_ocsp_certid_key(const cg_ocsp_certid *id, unsigned char key[32])
 {
     const mbedtls_md_info_t *sha256 = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     mbedtls_md_context_t ctx;
@@ -68,7 +68,7 @@ void cg_ocsp_cache_free(cg_ocsp_cache *c)
 bool cg_ocsp_cache_get(cg_ocsp_cache *c, const cg_ocsp_certid *id, int64_t now, cg_ocsp_entry *out)
 {
     unsigned char key[32];
-    certid_key(id, key);
+    cg_ocsp_certid_key(id, key);
     bool found = false;
     pthread_mutex_lock(&c->lock);
     for (node *n = c->buckets[bucket_of(key)]; n; n = n->next)
@@ -111,7 +111,7 @@ static void make_room(cg_ocsp_cache *c, int64_t now)
 void cg_ocsp_cache_put(cg_ocsp_cache *c, const cg_ocsp_certid *id, const cg_ocsp_entry *e, int64_t now)
 {
     unsigned char key[32];
-    certid_key(id, key);
+    cg_ocsp_certid_key(id, key);
     pthread_mutex_lock(&c->lock);
     node **head = &c->buckets[bucket_of(key)];
     for (node *n = *head; n; n = n->next)

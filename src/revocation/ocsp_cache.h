@@ -25,6 +25,10 @@ typedef struct cg_ocsp_entry {
     char signer[256];            /* who signed it */
 } cg_ocsp_entry;
 
+/* The key of a CertID: SHA-256 of its hash algorithm, issuer hashes and serial (this cache's
+ * table, the persisted file's name, the query shared between workers). */
+void cg_ocsp_certid_key(const cg_ocsp_certid *id, unsigned char key[32]);
+
 cg_ocsp_cache *cg_ocsp_cache_new(size_t max_entries);
 void cg_ocsp_cache_free(cg_ocsp_cache *c);
 

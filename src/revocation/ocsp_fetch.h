@@ -2,12 +2,16 @@
  * else the certificate's AIA id-ad-ocsp URLs), URL after URL, by HTTP GET when the request's URL
  * fits in 255 bytes, else POST (RFC 6960 A.1, RFC 5019 2.1.1), through
  * the CRL fetcher's libcurl multi on the worker's loop (crl_fetch.h: one transfer machinery for
- * both), never blocking it. Answers are parsed and verified (ocsp_msg.h, ocsp_verify.h) and kept
- * in the process-wide cache (ocsp_cache.h) until their nextUpdate. Checks of the same
- * certificate on one worker share one query (single flight).
+ * both), never blocking it. Answers are parsed and verified (ocsp_msg.h, ocsp_verify.h) on the
+ * libuv thread pool, the loop only gets the verdict; believed ones are kept in the process-wide
+ * cache (ocsp_cache.h) until their nextUpdate and persisted under revocation.cache_dir
+ * (ocsp_files.h, written on the thread pool). Before asking a responder, a query reads the
+ * persisted answer of its certificate (on the thread pool) and verifies it again like a fresh one.
  *
- * Parsing and verifying a response costs one signature verification (about 0.1 to 1.5 ms) once
- * per certificate and nextUpdate: done on the loop, like the handshake's own verifications.
+ * Single flight: checks of the same certificate on one worker share one query, and queries of
+ * other workers wait for it (the store's registry of shared transfers, as CRL fetches do: the
+ * worker asking publishes its outcome, the others are woken on their own loops and read the
+ * cache). A worker that stops hands its queries over to those waiting.
  */
 #ifndef CG_OCSP_FETCH_H
 #define CG_OCSP_FETCH_H
@@ -68,7 +72,7 @@ bool cg_ocsp_check(cg_ocsp_client *c, const mbedtls_x509_crt *cert, const mbedtl
                    const cg_ocsp_settings *set, cg_ocsp_waiter *w, cg_ocsp_answer *a);
 /* Detaches w: done will not run. */
 void cg_ocsp_waiter_cancel(cg_ocsp_waiter *w);
-/* Queries in flight on this client (tests). */
+/* Queries in flight on this client, those waiting for another worker's included (tests). */
 size_t cg_ocsp_client_queries(const cg_ocsp_client *c);
 
 #endif

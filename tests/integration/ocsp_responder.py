@@ -3,12 +3,12 @@
 bound to loopback only.
 
     r = OCSPResponder(pki, tmp_dir).start()
-    r.url(), r.requests("intermediate"), r.mode = "forged" | "unknown" | "normal", r.stop()
+    r.url(), r.requests("intermediate"), r.mode = "forged" | "unknown" | "normal", r.delay = 0.5, r.stop()
 
 Each request (GET /<url-encoded base64> or POST, RFC 6960 A.1) is answered by the CA it names (its CertID's issuer name and key hashes, one
 of pki's CAs, found by comparing with a request openssl made for that CA), signed by that CA
 itself from its openssl database (state/CA/index.txt of certs-dev/gen.sh), valid 1 day.
-Modes: normal; forged (signed by the PKI's rogue key under a certificate with the CA's very
+delay: seconds each answer waits (many checks arrive while one query is in flight). Modes: normal; forged (signed by the PKI's rogue key under a certificate with the CA's very
 name: what an attacker on the path would answer); unknown (an empty index: every certificate
 unknown). Standard library only; needs the openssl command.
 """
@@ -19,6 +19,7 @@ import subprocess
 import urllib.parse
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import harness as H
@@ -39,6 +40,7 @@ class OCSPResponder:
         self.pki = pki
         self.tmp = tempfile.mkdtemp(prefix="ocsp-", dir=tmp)
         self.mode = "normal"
+        self.delay = 0
         self.lock = threading.Lock()
         self._requests = []
         self.methods = []
@@ -70,6 +72,7 @@ class OCSPResponder:
             self._requests = []
             self.methods = []
         self.mode = "normal"
+        self.delay = 0
 
     def start(self):
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -143,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.responder.lock:
             self.server.responder.methods.append(method)
         out = self.server.responder.answer(body)
+        if self.server.responder.delay:
+            time.sleep(self.server.responder.delay)
         try:
             self.send_response(200)
             self.send_header("Content-Type", "application/ocsp-response")

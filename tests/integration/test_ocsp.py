@@ -2,9 +2,15 @@
 HTTP server: ocsp_responder.py) for the chain root -> intermediate -> client of a gen.sh PKI
 whose CRLs a CRL server serves (the fallback), under each revocation.policy: good, revoked,
 unknown, the responder down with and without the CRL fallback, a forged responder, the CRL
-first then OCSP, and answers cached until their nextUpdate.
+first then OCSP, answers cached until their nextUpdate, persisted in cache_dir across a restart
+(and a tampered file refused), one query for many connections on several workers, and pages
+that never name the responder.
 """
 
+import concurrent.futures
+import glob
+import os
+import time
 import unittest
 
 import crl_pki
@@ -45,13 +51,13 @@ class OCSPBase(H.Base):
         self.addCleanup(SRV.reset)
         self.addCleanup(OCSP.reset)
 
-    def start_cg(self, policy, responder=None, **more):
+    def start_cg(self, policy, responder=None, workers=1, **more):
         cg = H.Certgate(TMP, name=H.unique(self._testMethodName[:40]))
         revocation = {"mode": "fetch", "policy": policy,
                       "ocsp_responder": '"%s"' % (responder or OCSP.url())}
         extra = "revocation:\n  fetch_timeout: 3s\n  ocsp_timeout: 3s\n  allowed_schemes: [http]\n"
         extra += "".join("  %s: %s\n" % kv for kv in more.items())
-        cg.configure(A, backends={"app": BACKEND.port}, revocation=revocation, extra=extra, workers=1)
+        cg.configure(A, backends={"app": BACKEND.port}, revocation=revocation, extra=extra, workers=workers)
         cg.start()
         self.addCleanup(cg.stop)
         self.cg = cg
@@ -84,12 +90,15 @@ class TestOCSP(OCSPBase):
 
     def test_revoked_403_13_names_responder(self):
         self.start_cg("ocsp")
-        detail = self.refused(self.get("revoked"), "client_cert_revoked")
+        resp = self.get("revoked")
+        detail = self.refused(resp, "client_cert_revoked")
         self.assert_in("CN=revoked", detail)
         self.assert_in("reason: keyCompromise", detail)
         self.assert_in("according to the OCSP responder %s" % OCSP.url(), detail)
         self.assert_in("answer signed by \"CN=Example Dev Intermediate CA", detail)
         self.cg.wait_log(event="ocsp_answer", status="revoked")
+        self.assertNotIn(OCSP.url(), resp.text)
+        self.assertNotIn("127.0.0.1", resp.text)
 
     def test_unknown_403_13(self):
         OCSP.mode = "unknown"
@@ -107,9 +116,13 @@ class TestOCSP(OCSPBase):
     def test_responder_down_without_fallback_403_13(self):
         dead = "http://127.0.0.1:%d/" % H.free_port()
         self.start_cg("ocsp", responder=dead)
-        detail = self.refused(self.get("alice"), "revocation_status_unknown")
+        resp = self.get("alice")
+        detail = self.refused(resp, "revocation_status_unknown")
         self.assert_in("could not be established: OCSP: %s: connection refused" % dead, detail)
         self.cg.wait_log(event="ocsp_failed")
+        # The page is the user's: no responder, no address, no reason of the operator's.
+        for secret in (dead, "127.0.0.1", "connection refused", "OCSP"):
+            self.assertNotIn(secret, resp.text)
 
     def test_responder_down_crl_fallback_200_and_revoked_by_crl(self):
         dead = "http://127.0.0.1:%d/" % H.free_port()
@@ -146,11 +159,57 @@ class TestOCSP(OCSPBase):
         self.assertEqual(OCSP.requests("root"), [])  # the root's CRL answered for the intermediate
 
 
+class TestOCSPShared(OCSPBase):
+
+    def test_persisted_answers_serve_a_restart_responder_down(self):
+        cache = TMP.join(H.unique("ocsp-cache"))
+        self.start_cg("ocsp", cache_dir='"%s"' % cache)
+        self.assert_status(self.get("alice"), 200)
+        self.assertEqual(len(OCSP.requests()), 2)  # the leaf's and the intermediate's
+        files, deadline = [], time.monotonic() + H.t(5)
+        while len(files) < 2 and time.monotonic() < deadline:  # written on the thread pool, after the answer
+            time.sleep(0.05)
+            files = sorted(glob.glob(os.path.join(cache, "ocsp", "*.ocsp")))
+        self.assertEqual(len(files), 2, files)
+        self.cg.stop()
+
+        # Restarted, its responder down: both answers come from disk, verified again.
+        dead = "http://127.0.0.1:%d/" % H.free_port()
+        self.start_cg("ocsp", responder=dead, cache_dir='"%s"' % cache)
+        self.assert_status(self.get("alice"), 200)
+        self.cg.wait_log(event="ocsp_answer", source="cache_dir", count=2)
+        self.assertEqual(len(OCSP.requests()), 2)
+        self.assertEqual(self.cg.find_log(event="ocsp_failed"), [])
+        self.cg.stop()
+
+        # A persisted file tampered with (one signature byte) is refused, not believed.
+        with open(files[0], "r+b") as f:
+            der = bytearray(f.read())
+            der[-5] ^= 0x01
+            f.seek(0)
+            f.write(der)
+        self.start_cg("ocsp", responder=dead, cache_dir='"%s"' % cache)
+        detail = self.refused(self.get("alice"), "revocation_status_unknown")
+        self.assert_in("OCSP: %s: connection refused" % dead, detail)
+        self.cg.wait_log(event="ocsp_cache_file_refused")
+        self.assertFalse(os.path.exists(files[0]))
+
+    def test_one_query_for_many_connections_on_several_workers(self):
+        OCSP.delay = 0.5  # every connection arrives while the first query is in flight
+        self.start_cg("ocsp", workers=4)
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(lambda _: self.get("alice").status, range(16)))
+        self.assertEqual(statuses, [200] * 16)
+        self.assertEqual(OCSP.requests("intermediate"), ["intermediate"])
+        self.assertEqual(OCSP.requests("root"), ["root"])
+        self.assertEqual(len(self.cg.find_log(event="ocsp_answer")), 2)
+
+
 class TestExplainOCSP(OCSPBase):
 
-    def config(self, policy):
+    def config(self, policy, responder=None):
         path = TMP.join(H.unique("explain") + ".yaml")
-        revocation = {"mode": "fetch", "policy": policy, "ocsp_responder": '"%s"' % OCSP.url()}
+        revocation = {"mode": "fetch", "policy": policy, "ocsp_responder": '"%s"' % (responder or OCSP.url())}
         with open(path, "w") as f:
             f.write(H.config_yaml(pki=A, port=H.free_port(), log_file=TMP.join("explain.log"),
                                   backends={"app": BACKEND.port}, revocation=revocation,
@@ -175,6 +234,14 @@ class TestExplainOCSP(OCSPBase):
         p = H.run_certgate(["explain", "--offline", "--cert", A.crt("alice"), "-c", self.config("ocsp")], timeout=60)
         self.assertIn("OCSP: not asked (certgate explain --offline)", p.stdout + p.stderr)
         self.assertEqual(len(OCSP.requests()), n)
+
+    def test_explain_names_why_the_responder_failed(self):
+        dead = "http://127.0.0.1:%d/" % H.free_port()
+        p = H.run_certgate(["explain", "--cert", A.crt("alice"), "-c", self.config("ocsp", dead)], timeout=60)
+        msg = "exit %d\nstdout:\n%s\nstderr:\n%s" % (p.returncode, p.stdout, p.stderr)
+        self.assertEqual(p.returncode, 1, msg)
+        self.assertIn("OCSP: %s: connection refused" % dead, p.stdout, msg)
+        self.assertIn("403.13", p.stdout, msg)
 
 
 if __name__ == "__main__":

@@ -432,7 +432,7 @@ class TestPrivilegeDrop(ServiceBase):
         cls.dir.cleanup()
         super().tearDownClass()
 
-    def certgate_as_nobody(self, key_mode=0o640, workers=2):
+    def certgate_as_nobody(self, key_mode=0o640, workers=2, revocation=None, extra=""):
         os.chmod(self.dir.join("server.key"), key_mode)
         self.addCleanup(os.chmod, self.dir.join("server.key"), 0o640)
         name = H.unique("cg")
@@ -442,7 +442,8 @@ class TestPrivilegeDrop(ServiceBase):
         text = H.config_yaml(pki=self.pki, port=cg.port, log_file=cg.log_path,
                              backends={"app": self.backend.port}, workers=workers,
                              process={"user": self.USER, "group": self.GROUP, "pid_file": cg.pid_file},
-                             revocation={"mode": "cache-only", "crl_files": [self.dir.join("crl")]})
+                             revocation=revocation or {"mode": "cache-only", "crl_files": [self.dir.join("crl")]},
+                             extra=extra)
         text = (text.replace(self.pki.server_crt, self.dir.join("server.crt"))
                     .replace(self.pki.server_key, self.dir.join("server.key"))
                     .replace(self.pki.root_crt, self.dir.join("root.crt")))
@@ -506,6 +507,40 @@ class TestPrivilegeDrop(ServiceBase):
         self.assertIn("certgate (pid %d) reloaded" % cg.pid, p.stdout)
         cg.stop()
         self.assertFalse(os.path.exists(cg.pid_file))
+
+    def test_ocsp_answers_persisted_by_the_user(self):
+        """revocation.cache_dir made at start (as root) and given to nobody; the OCSP answers'
+        ocsp/ directory and files are nobody's: certgate never makes them before the drop."""
+        from ocsp_responder import OCSPResponder
+        pki_dir = self.pki.dir
+        if not os.path.exists(os.path.join(pki_dir, "state", "intermediate", "index.txt")):
+            self.skipTest("the run's PKI has no CA databases (CG_TEST_PKI without state/)")
+
+        class GenPKI:  # what the responder reads of a gen.sh PKI
+            dir = pki_dir
+
+            def ca(self, name):
+                return os.path.join(pki_dir, "ca", name + ".crt")
+
+        responder = OCSPResponder(GenPKI(), self.dir.path).start()
+        self.addCleanup(responder.stop)
+        cache = self.dir.join(H.unique("cache"))
+        cg = self.certgate_as_nobody(workers=1, revocation={
+            "mode": "fetch", "policy": "ocsp", "ocsp_responder": '"%s"' % responder.url()},
+            extra="revocation:\n  cache_dir: %s\n  allowed_schemes: [http]\n" % cache)
+        cg.start()
+        self.assert_status(cg.curl("/ocsp-as-nobody"), 200, cg)
+        files, deadline = [], time.monotonic() + H.t(5)
+        while len(files) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            files = sorted(f for f in os.listdir(os.path.join(cache, "ocsp")) if f.endswith(".ocsp")) \
+                if os.path.isdir(os.path.join(cache, "ocsp")) else []
+        self.assertEqual(len(files), 2, cg.diagnostics())
+        for path in [cache, os.path.join(cache, "ocsp")] + [os.path.join(cache, "ocsp", f) for f in files]:
+            st = os.stat(path)
+            self.assertEqual(st.st_uid, self.uid, "%s is not %s's" % (path, self.USER))
+        self.assertEqual(cg.find_log(event="ocsp_cache_write_failed"), [])
+        cg.stop()
 
     def test_key_unreadable_after_the_drop_refused(self):
         cg = self.certgate_as_nobody(key_mode=0o600)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "base/file.h"
 #include "base/log.h"
 #include "revocation/ocsp_fetch.h"
+#include "revocation/ocsp_files.h"
 
 #include "fixtures.h"
 
@@ -522,6 +524,311 @@ static void test_cache_bounds(void **state)
     cg_ocsp_cache_free(c);
 }
 
+/* ---- persisted answers (ocsp_files.c) and queries shared between workers ---- */
+
+/* Runs e's loop until *calls is set (or 10 s). */
+static void run_until(env *e, const int *calls)
+{
+    uv_timer_t t;
+    uv_timer_init(&e->loop, &t);
+    uint64_t deadline = uv_now(&e->loop) + 10000;
+    while (*calls == 0 && uv_now(&e->loop) < deadline) {
+        uv_timer_start(&t, on_timer_stop, 20, 0);
+        uv_run(&e->loop, UV_RUN_DEFAULT);
+        uv_update_time(&e->loop);
+    }
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* The file of cert's answer under dir/ocsp. */
+static void answer_path(const char *dir, const mbedtls_x509_crt *cert, char *out, size_t cap)
+{
+    cg_ocsp_certid id;
+    char err[200], name[80];
+    unsigned char key[32];
+    assert_true(cg_ocsp_certid_make(cert, &ca, MBEDTLS_MD_SHA1, &id, err, sizeof err));
+    cg_ocsp_certid_key(&id, key);
+    ocsp_file_name(key, name);
+    snprintf(out, cap, "%s/ocsp/%s", dir, name);
+}
+
+/* Runs the loop until path exists (the write is on the thread pool, after the answer). */
+static void wait_file(env *e, const char *path)
+{
+    for (int i = 0; i < 500 && !exists(path); i++) {
+        uv_run(&e->loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_true(exists(path));
+}
+
+static void copy_fixture(const char *name, const char *to)
+{
+    char rel[128];
+    size_t len;
+    cg_file_error fe;
+    snprintf(rel, sizeof rel, "ocsp/%s", name);
+    char *from = fx_data_file(rel);
+    unsigned char *der = cg_file_read(from, 1 << 20, 0, &len, &fe);
+    assert_non_null(der);
+    unlink(to);
+    fx_write_file(to, der, len);
+    free(der);
+    free(from);
+}
+
+/* e again, its store with revocation.cache_dir dir (what a start reads). */
+static void env_cache_dir(env *e, const char *dir)
+{
+    cg_crl_fetcher_close(e->f);
+    cg_ocsp_client_free(e->client);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+    cg_crl_store_free(e->store);
+    e->cfg.revocation.cache_dir = (char *)dir;
+    cg_diag d;
+    cg_diag_init(&d);
+    e->store = cg_crl_store_new(&e->cfg, &d);
+    cg_diag_free(&d);
+    assert_non_null(e->store);
+    e->f = cg_crl_fetcher_new(&e->loop, e->store);
+    e->client = cg_ocsp_client_new(e->f, e->cache);
+}
+
+/* A restart answers from the persisted answer without asking; what is on disk is verified again
+ * (forged, for another certificate, garbage, too big, expired, not a regular file: refused,
+ * removed, the responder asked). */
+static void test_persisted(void **state)
+{
+    (void)state;
+    char dir[64], path[300];
+    assert_non_null(fx_tmpdir(dir, sizeof dir, "ocsp-cache"));
+    responder srv;
+    responder_start(&srv, ANSWER_OPENSSL);
+    env e;
+    env_start(&e, &srv);
+    env_cache_dir(&e, dir);
+    result r;
+    check(&e, &revoked, &r);
+    assert_true(r.a.ok);
+    assert_int_equal(r.a.entry.status, CG_OCSP_REVOKED);
+    assert_int_equal(atomic_load(&srv.requests), 1);
+    answer_path(dir, &revoked, path, sizeof path);
+    wait_file(&e, path);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal((int64_t)st.st_mtime, r.a.entry.expires); /* the expiry: pruning needs no parse */
+    char url[64];
+    snprintf(url, sizeof url, "%s", e.url);
+    env_free(&e);
+    responder_stop(&srv); /* down from now on: connection refused */
+
+    /* "Restart": a new store and cache on the same directory answer from disk. */
+    env_start(&e, NULL);
+    e.set.responder = url;
+    env_cache_dir(&e, dir);
+    check(&e, &revoked, &r);
+    assert_true(r.a.ok);
+    assert_false(r.a.from_cache);
+    assert_int_equal(r.a.entry.status, CG_OCSP_REVOKED);
+    assert_int_equal(r.a.entry.reason, 1);
+    char persisted[128];
+    snprintf(persisted, sizeof persisted, "%s (answer persisted in cache_dir)", url);
+    assert_string_equal(r.a.entry.responder, persisted);
+    assert_non_null(strstr(r.a.entry.signer, "(delegated responder)"));
+    check(&e, &revoked, &r); /* then from memory */
+    assert_true(r.a.from_cache);
+
+    /* A persisted answer of the CA itself for good (a fixture valid for a century): believed. */
+    answer_path(dir, &good, path, sizeof path);
+    copy_fixture("resp-ca-good.der", path);
+    check(&e, &good, &r);
+    assert_true(r.a.ok);
+    assert_int_equal(r.a.entry.status, CG_OCSP_GOOD);
+
+    /* Hostile or stale files: refused, removed, and the (dead) responder asked. */
+    struct {
+        const char *fixture;     /* or one of the shapes below */
+        const mbedtls_x509_crt *cert;
+        int64_t max_age_s;
+        const char *why;         /* in the log: not checked here; the file goes */
+    } cases[] = {
+        { "resp-forged-name.der", &revoked, 3600, "forged under the CA's name" },
+        { "resp-ca-revoked.der", &unknown, 3600, "an answer for another certificate" },
+        { "resp-ca-good-no-next.der", &good, 1, "expired: no nextUpdate, older than max_age_s" },
+        { "garbage", &unknown, 3600, "not DER" },
+        { "big", &unknown, 3600, "larger than ocsp_max_response_size" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cg_ocsp_cache_free(e.cache); /* nothing in memory: the disk is asked */
+        e.cache = cg_ocsp_cache_new(100);
+        cg_ocsp_client_free(e.client);
+        e.client = cg_ocsp_client_new(e.f, e.cache);
+        answer_path(dir, cases[i].cert, path, sizeof path);
+        if (strcmp(cases[i].fixture, "garbage") == 0) {
+            unlink(path);
+            fx_write_text(path, "<html>not an answer</html>");
+        } else if (strcmp(cases[i].fixture, "big") == 0) {
+            static unsigned char big[70 * 1024];
+            unlink(path);
+            fx_write_file(path, big, sizeof big);
+        } else {
+            copy_fixture(cases[i].fixture, path);
+        }
+        e.set.max_age_s = cases[i].max_age_s;
+        check(&e, cases[i].cert, &r);
+        if (r.a.ok)
+            fail_msg("case %s (%s): believed", cases[i].fixture, cases[i].why);
+        assert_non_null(strstr(r.a.error, "connection refused"));
+        assert_false(exists(path));
+    }
+    e.set.max_age_s = 3600;
+
+    /* Not a regular file: a symbolic link to a good answer, a directory; refused, left alone. */
+    char good_path[300];
+    answer_path(dir, &good, good_path, sizeof good_path);
+    copy_fixture("resp-ca-good.der", good_path);
+    answer_path(dir, &unknown, path, sizeof path);
+    assert_int_equal(symlink(good_path, path), 0);
+    check(&e, &unknown, &r);
+    assert_false(r.a.ok);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    check(&e, &unknown, &r);
+    assert_false(r.a.ok);
+    assert_int_equal(rmdir(path), 0);
+    env_free(&e);
+    fx_rm_rf(dir);
+}
+
+/* ocsp_files_prune: expired answers (by modification time) and interrupted writes go; other names stay. */
+static void test_prune(void **state)
+{
+    (void)state;
+    char dir[64], path[300];
+    assert_non_null(fx_tmpdir(dir, sizeof dir, "ocsp-prune"));
+    unsigned char key[32];
+    char name[80];
+    const char *names[4];
+    char store[4][80];
+    for (int i = 0; i < 4; i++) {
+        memset(key, i + 1, sizeof key);
+        ocsp_file_name(key, store[i]);
+        names[i] = store[i];
+    }
+    int64_t now = 2000000000;
+    char err[200];
+    memset(key, 1, sizeof key);
+    assert_true(ocsp_file_write(dir, key, (const unsigned char *)"x", 1, now + 10, err, sizeof err));
+    memset(key, 2, sizeof key);
+    assert_true(ocsp_file_write(dir, key, (const unsigned char *)"x", 1, now - 10, err, sizeof err));
+    snprintf(path, sizeof path, "%s/.%s.123.tmp", dir, names[2]);
+    fx_write_text(path, "half");
+    snprintf(path, sizeof path, "%s/README", dir);
+    fx_write_text(path, "not ours");
+    size_t kept = 0;
+    assert_int_equal(ocsp_files_prune(dir, now, &kept), 2);
+    assert_int_equal(kept, 1);
+    snprintf(path, sizeof path, "%s/%s", dir, names[0]);
+    assert_true(exists(path));
+    snprintf(path, sizeof path, "%s/%s", dir, names[1]);
+    assert_false(exists(path));
+    snprintf(path, sizeof path, "%s/README", dir);
+    assert_true(exists(path));
+    /* Reading: the written bytes; an absent file is no error. */
+    size_t len;
+    bool absent;
+    memset(key, 1, sizeof key);
+    unsigned char *p = ocsp_file_read(dir, key, 100, &len, &absent, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(len, 1);
+    free(p);
+    assert_null(ocsp_file_read(dir, key, 0, &len, &absent, err, sizeof err)); /* over the bound */
+    assert_false(absent);
+    assert_non_null(strstr(err, "larger than"));
+    memset(key, 4, sizeof key);
+    assert_null(ocsp_file_read(dir, key, 100, &len, &absent, err, sizeof err));
+    assert_true(absent);
+    (void)name;
+    fx_rm_rf(dir);
+}
+
+/* Another env on e's store and cache: a second worker. */
+static void env_join(env *b, env *a)
+{
+    memset(b, 0, sizeof *b);
+    b->store = a->store;
+    b->cache = a->cache;
+    assert_int_equal(uv_loop_init(&b->loop), 0);
+    b->f = cg_crl_fetcher_new(&b->loop, b->store);
+    b->client = cg_ocsp_client_new(b->f, b->cache);
+    snprintf(b->url, sizeof b->url, "%s", a->url);
+    b->set = a->set;
+    b->set.responder = b->url;
+}
+
+static void env_leave(env *b)
+{
+    cg_crl_fetcher_close(b->f);
+    cg_ocsp_client_free(b->client);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&b->loop), 0);
+}
+
+/* Two workers checking one certificate: one request; the second is woken with the answer. A
+ * worker that stops hands its query over to the one waiting. */
+static void test_single_flight_workers(void **state)
+{
+    (void)state;
+    responder srv;
+    responder_start(&srv, ANSWER_OPENSSL);
+    env a, b;
+    env_start(&a, &srv);
+    env_join(&b, &a);
+    result ra, rb;
+    memset(&ra, 0, sizeof ra);
+    memset(&rb, 0, sizeof rb);
+    ra.w.done = rb.w.done = on_answer;
+    assert_false(cg_ocsp_check(a.client, &revoked, &ca, &a.set, &ra.w, &ra.a));
+    assert_false(cg_ocsp_check(b.client, &revoked, &ca, &b.set, &rb.w, &rb.a));
+    assert_int_equal(cg_ocsp_client_queries(b.client), 1); /* waiting for a */
+    run_until(&a, &ra.calls);
+    assert_int_equal(ra.calls, 1);
+    assert_true(ra.a.ok);
+    run_until(&b, &rb.calls);
+    assert_int_equal(rb.calls, 1);
+    assert_true(rb.a.ok);
+    assert_int_equal(rb.a.entry.status, CG_OCSP_REVOKED);
+    assert_string_equal(rb.a.entry.responder, a.url);
+    assert_int_equal(atomic_load(&srv.requests), 1);
+    assert_int_equal(cg_ocsp_client_queries(b.client), 0);
+
+    /* a stops before its transfer ran: b asks instead, once. */
+    memset(&ra, 0, sizeof ra);
+    memset(&rb, 0, sizeof rb);
+    ra.w.done = rb.w.done = on_answer;
+    assert_false(cg_ocsp_check(a.client, &good, &ca, &a.set, &ra.w, &ra.a));
+    assert_false(cg_ocsp_check(b.client, &good, &ca, &b.set, &rb.w, &rb.a));
+    cg_crl_fetcher_close(a.f);
+    assert_int_equal(ra.calls, 1);
+    assert_non_null(strstr(ra.a.error, "cancelled"));
+    run_until(&b, &rb.calls);
+    assert_int_equal(rb.calls, 1);
+    assert_true(rb.a.ok);
+    assert_int_equal(rb.a.entry.status, CG_OCSP_GOOD);
+    assert_int_equal(atomic_load(&srv.requests), 2);
+    env_leave(&b);
+    env_free(&a);
+    responder_stop(&srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +837,9 @@ int main(void)
         cmocka_unit_test(test_responder_faults),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_cache_bounds),
+        cmocka_unit_test(test_persisted),
+        cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_single_flight_workers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
