@@ -2002,7 +2002,7 @@ static void test_snapshot_objects_from_builders(void **state)
 {
     (void)state;
     static const cg_config_builders builders = { fake_tls_new, fake_tls_free, fake_mapping_load,
-                                                 fake_mapping_unref };
+                                                 fake_mapping_unref, NULL, NULL };
     static const char yaml[] = "workers: 3\n" MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"

@@ -1,0 +1,292 @@
+"""HTTPS backends (backends[].url: https://, backends[].tls): certgate's TLS
+client against real TLS servers (backend.py and the WebSocket backend wrapped
+in Python's ssl, OpenSSL underneath).
+
+TestHttpsBackend      one certgate, one routes per backend:
+  /                   a good backend (the run's server certificate, chain to
+                      the root in tls.ca_file): requests, keep-alive reuse of
+                      the pooled TLS connection, large upload and download
+  /untrusted          the same backend, trusted CA the rogue root: 502
+                      backend_tls_untrusted naming the issuer
+  /wrongname          server_name app.example.test: 502 backend_tls_name_mismatch
+                      naming the expected name and the certificate's names
+  /needcert           a backend that requires a client certificate (TLS 1.2),
+                      none configured: 502 backend_tls_handshake (the alert)
+  /withcert           the same backend, tls.client_certificate set: presented
+  /plainport          https:// to a plain HTTP port: 502 backend_tls_handshake
+  /ws                 a WebSocket tunnel to an https WebSocket backend
+TestResumption        max_idle 0 (a new TLS connection per request): the
+                      second and later handshakes resume the worker's session
+TestConfigErrors      `certgate check` on bad tls sections: file:line:column
+"""
+
+import os
+import ssl
+
+import harness as H
+
+TMP = None
+PKI = None
+
+
+def setUpModule():
+    global TMP, PKI
+    TMP = H.module_tmp(__name__)
+    PKI = H.pki()
+
+
+def tearDownModule():
+    H.cleanup_module_tmp(__name__)
+
+
+def server_chain():
+    """The run's server certificate with its intermediate after it."""
+    path = TMP.join("backend-chain.pem")
+    if not os.path.exists(path):
+        with open(PKI.server_crt) as a, open(PKI.intermediate_crt) as b:
+            TMP.write("backend-chain.pem", a.read() + b.read())
+    return path
+
+
+def tls_backend(name, *more):
+    return H.Backend(TMP, name=name, args=["--tls-cert", server_chain(), "--tls-key", PKI.server_key]
+                     + list(more)).start()
+
+
+class TestHttpsBackend(H.Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = tls_backend("good")
+        cls.needcert = tls_backend("needcert", "--tls-client-ca", PKI.root_crt, "--tls-max-version", "1.2")
+        cls.plain = H.Backend(TMP, name="plain").start()
+        cls.wsb = None
+        try:
+            import ws_backend as WS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(server_chain(), PKI.server_key)
+            cls.wsb = WS.WSBackend(ssl_ctx=ctx).start()
+        except (ImportError, AssertionError) as e:
+            cls.ws_missing = str(e)
+        alice_crt, alice_key = PKI.client("alice")
+        good = "https://127.0.0.1:%d" % cls.backend.port
+        backends = {
+            "app": {"url": good, "tls": {"ca_file": PKI.root_crt}},
+            "untrusted": {"url": good, "tls": {"ca_file": PKI.rogue_crt}},
+            "wrongname": {"url": good, "tls": {"ca_file": PKI.root_crt, "server_name": "app.example.test"}},
+            "needcert": {"url": "https://localhost:%d" % cls.needcert.port, "tls": {"ca_file": PKI.root_crt}},
+            "withcert": {"url": "https://localhost:%d" % cls.needcert.port,
+                         "tls": {"ca_file": PKI.root_crt, "client_certificate": alice_crt,
+                                 "client_key": alice_key}},
+            "plainport": {"url": "https://127.0.0.1:%d" % cls.plain.port, "tls": {"ca_file": PKI.root_crt}},
+        }
+        routes = [("/", "app"), ("/untrusted", "untrusted"), ("/wrongname", "wrongname"),
+                  ("/needcert", "needcert"), ("/withcert", "withcert"), ("/plainport", "plainport")]
+        if cls.wsb:
+            backends["ws"] = {"url": "https://127.0.0.1:%d" % cls.wsb.port, "tls": {"ca_file": PKI.root_crt}}
+            routes.append(("/ws", "ws", {"upgrade": "[websocket]"}))
+        cls.cg = H.Certgate(TMP, name="https-backends")
+        cls.cg.configure(PKI, backends, routes=routes)
+        cls.cg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.__dict__.get("cg") is not None:
+                cls.cg.stop(check=True)
+        finally:
+            for b in (cls.backend, cls.needcert, cls.plain):
+                b.stop()
+            if cls.wsb:
+                cls.wsb.stop()
+
+    def test_request_over_tls(self):
+        marker = H.unique("/tls")
+        r = self.cg.curl(marker, cert="alice")
+        d = self.assert_ok_json(r)
+        self.assertEqual(d["path"], marker)
+        self.assertIn(d["tls"]["version"], ("TLSv1.2", "TLSv1.3"), d)
+        self.assertIsNone(d["tls"]["client_cert"], d)
+        # What certgate adds reaches the backend through TLS as over http.
+        names = [h[0].lower() for h in d["headers"]]
+        self.assertIn("x-client-cert-subject", names, d)
+
+    def test_keepalive_reuses_the_pooled_tls_connection(self):
+        with self.cg.tls("bob") as c:
+            peers = []
+            for i in range(3):
+                r = c.request("GET", H.unique("/keep"))
+                d = self.assert_ok_json(r)
+                peers.append((d["peer"], d["connection_requests"]))
+        self.assertEqual(len({p for p, _ in peers}), 1, peers)
+        self.assertEqual([n for _, n in peers][-2:], [peers[0][1] + 1, peers[0][1] + 2], peers)
+
+    def test_large_download_through_tls(self):
+        size = 24 << 20
+        for chunked in ("0", "1"):
+            out = TMP.join("download-%s.bin" % chunked)
+            r = self.cg.curl("/download?size=%d&chunked=%s" % (size, chunked), output=out, timeout=60)
+            self.assert_status(r, 200)
+            self.assertEqual(os.path.getsize(out), size)
+            import hashlib
+            with open(out, "rb") as f:
+                self.assertEqual(hashlib.sha256(f.read()).hexdigest(), r.header("X-Body-Sha256"))
+
+    def test_large_upload_through_tls(self):
+        import hashlib
+        body = os.urandom(1 << 20) * 20
+        path = TMP.join("upload.bin")
+        with open(path, "wb") as f:
+            f.write(body)
+        r = self.cg.curl("/upload", data_file=path, timeout=60)
+        d = self.assert_ok_json(r)
+        self.assertEqual(d["length"], len(body))
+        self.assertEqual(d["sha256"], hashlib.sha256(body).hexdigest())
+
+    def test_untrusted_backend_certificate(self):
+        r = self.cg.curl(H.unique("/untrusted/x"))
+        rid = self.assert_refusal(r, 502, "backend_tls_untrusted")
+        detail = self.refusal_detail(rid)
+        self.assertIn("does not chain to a CA in", detail)
+        self.assertIn(PKI.rogue_crt, detail)
+        self.assertIn("Root", detail)  # the issuer the chain ends at
+        self.assertNotIn("localhost", r.text)
+        line = self.cg.wait_log(event="backend_tls_failed", code="backend_tls_untrusted")[0]
+        self.assertEqual(line["backend"], "untrusted")
+
+    def test_wrong_name(self):
+        r = self.cg.curl(H.unique("/wrongname/x"))
+        rid = self.assert_refusal(r, 502, "backend_tls_name_mismatch")
+        detail = self.refusal_detail(rid)
+        self.assertIn('"app.example.test"', detail)
+        self.assertIn("DNS:localhost", detail)
+        self.assertIn("IP:127.0.0.1", detail)
+        self.assertNotIn("app.example.test", r.text)
+
+    def test_client_certificate_required_and_missing(self):
+        r = self.cg.curl(H.unique("/needcert/x"))
+        rid = self.assert_refusal(r, 502, "backend_tls_handshake")
+        detail = self.refusal_detail(rid)
+        self.assertIn("alert", detail)
+        self.assertIn("client_certificate", detail)
+
+    def test_client_certificate_presented(self):
+        r = self.cg.curl(H.unique("/withcert/x"))
+        d = self.assert_ok_json(r)
+        self.assertIn("commonName=alice", d["tls"]["client_cert"], d)
+        self.assertEqual(d["tls"]["version"], "TLSv1.2", d)
+
+    def test_plain_http_port(self):
+        r = self.cg.curl(H.unique("/plainport/x"))
+        self.assert_refusal(r, 502, "backend_tls_handshake")
+
+    def test_other_connections_unharmed_by_failures(self):
+        for path in ("/untrusted/a", "/wrongname/b", "/plainport/c"):
+            self.assertEqual(self.cg.curl(path).status, 502)
+        self.assert_ok_json(self.cg.curl(H.unique("/after")))
+
+    def test_websocket_tunnel_to_https_backend(self):
+        if not self.wsb:
+            self.skipTest(self.ws_missing)
+        import ws_backend as WS
+        key = WS.new_key()
+        with self.cg.tls("alice") as c:
+            c.send(WS.handshake_request("/ws/echo", key))
+            r = c.read_response()
+            self.assertEqual(r.status, 101, self.explain(r))
+            big = os.urandom(3 << 20)
+            c.send(WS.frame(big, opcode=0x2))
+            op, payload = WS.read_frame(c, timeout=H.t(30))
+            self.assertEqual(op, 0x2)
+            self.assertEqual(payload, big)
+            c.send(WS.frame("hello"))
+            op, payload = WS.read_frame(c)
+            self.assertEqual(payload, b"hello")
+
+
+class TestResumption(H.Base):
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = tls_backend("resume")
+        cls.cg = H.Certgate(TMP, name="https-resume")
+        cls.cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % cls.backend.port, "max_idle": 0,
+                                       "tls": {"ca_file": PKI.root_crt}}})
+        cls.cg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.cg.stop(check=True)
+        finally:
+            cls.backend.stop()
+
+    def test_new_connections_resume_the_session(self):
+        seen = []
+        for i in range(4):
+            d = self.assert_ok_json(self.cg.curl(H.unique("/r")))
+            seen.append((d["peer"], d["tls"]["resumed"]))
+        self.assertEqual(len({p for p, _ in seen}), 4, seen)  # a connection each (max_idle 0)
+        self.assertFalse(seen[0][1], seen)
+        self.assertTrue(all(r for _, r in seen[1:]), seen)
+        self.cg.wait_log(event="backend_tls_connected", resumed="true")
+
+
+class TestConfigErrors(H.Base):
+    def check(self, backend_lines):
+        cfg = H.config_yaml(pki=PKI, port=H.free_port(), log_file=TMP.join("check.log"),
+                            backends={"app": 1})
+        cfg = cfg.replace("  - name: app\n    url: http://127.0.0.1:1\n",
+                          "  - name: app\n" + "".join("    %s\n" % l for l in backend_lines))
+        path = TMP.write("check-%s.yaml" % H.unique("c").strip("/"), cfg)
+        return H.run_certgate(["check", "-c", path]), path
+
+    def assert_error(self, lines, at, *pieces):
+        """at: the text of the line the error is reported on (file:line:)."""
+        p, path = self.check(lines)
+        self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+        out = p.stdout + p.stderr
+        with open(path) as f:
+            n = next(i for i, l in enumerate(f.read().splitlines(), 1) if at in l)
+        self.assertIn("%s:%d:" % (path, n), out)
+        for piece in pieces:
+            self.assertIn(piece, out)
+        return out
+
+    def test_https_without_tls(self):
+        self.assert_error(["url: https://127.0.0.1:8443"], "url: https", "needs a tls section")
+
+    def test_tls_on_http(self):
+        self.assert_error(["url: http://127.0.0.1:8080", "tls: {ca: system}"], "tls:",
+                          "tls applies only to https")
+
+    def test_unreadable_ca(self):
+        self.assert_error(["url: https://127.0.0.1:8443", "tls:", "  ca_file: /nonexistent/ca.pem"],
+                          "ca_file:", "cannot read the file")
+
+    def test_key_not_matching_certificate(self):
+        bob_crt, _ = PKI.client("bob")
+        _, alice_key = PKI.client("alice")
+        self.assert_error(["url: https://127.0.0.1:8443", "tls:", "  ca_file: %s" % PKI.root_crt,
+                           "  client_certificate: %s" % bob_crt, "  client_key: %s" % alice_key],
+                          "client_key:", "does not belong to the certificate")
+
+    def test_key_without_certificate(self):
+        _, alice_key = PKI.client("alice")
+        self.assert_error(["url: https://127.0.0.1:8443", "tls:", "  ca_file: %s" % PKI.root_crt,
+                           "  client_key: %s" % alice_key], "client_key:", "set client_certificate too")
+
+    def test_both_ca_and_ca_file(self):
+        self.assert_error(["url: https://127.0.0.1:8443", "tls:", "  ca_file: %s" % PKI.root_crt,
+                           "  ca: system"], "ca: system", "not both")
+
+    def test_bad_server_name_and_version(self):
+        out = self.assert_error(["url: https://127.0.0.1:8443", "tls:", "  ca: system",
+                                 "  server_name: \"a b\"", "  min_version: \"1.1\""], "server_name:",
+                                "is not a host name")
+        self.assertIn("min_version", out)
+
+    def test_good_config_with_the_system_store(self):
+        if not os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+            self.skipTest("no /etc/ssl/certs/ca-certificates.crt (ca-certificates)")
+        p, _ = self.check(["url: https://127.0.0.1:8443", "tls: {ca: system, server_name: app.example.test, "
+                           "min_version: \"1.3\"}"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
