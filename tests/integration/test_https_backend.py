@@ -21,6 +21,7 @@ TestConfigErrors      `certgate check` on bad tls sections: file:line:column
 """
 
 import os
+import socket
 import ssl
 
 import harness as H
@@ -142,6 +143,30 @@ class TestHttpsBackend(H.Base):
         self.assertEqual(d["length"], len(body))
         self.assertEqual(d["sha256"], hashlib.sha256(body).hexdigest())
 
+    def test_slow_client_stops_the_tls_backend(self):
+        """Backpressure through TLS: a client that stops reading a 256 MiB
+        download holds certgate's memory flat (the backend socket is no
+        longer read, so nothing piles up in certgate's TLS client)."""
+        import time
+        size = 256 << 20
+        with self.cg.tls("alice") as c:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            c.send(b"GET /download?size=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % size)
+            deadline = time.monotonic() + H.t(10)
+            c._read_until(b"\r\n\r\n", deadline)
+            c._read_exact(1 << 20, deadline)
+            time.sleep(1)
+            before = self.cg.memory()["VmRSS"]
+            time.sleep(2)
+            grew = self.cg.memory()["VmRSS"] - before
+            if not os.environ.get("CG_SANITIZED"):
+                self.assertLess(grew, 8192, "RSS grew %d kB while the client read nothing" % grew)
+            # Reading again drains it: the rest arrives whole.
+            got = 1 << 20
+            while got < 8 << 20:
+                got += len(c._read_exact(1 << 20, time.monotonic() + H.t(10)))
+        self.assert_ok_json(self.cg.curl(H.unique("/after-slow")))
+
     def test_untrusted_backend_certificate(self):
         r = self.cg.curl(H.unique("/untrusted/x"))
         rid = self.assert_refusal(r, 502, "backend_tls_untrusted")
@@ -188,10 +213,9 @@ class TestHttpsBackend(H.Base):
         if not self.wsb:
             self.skipTest(self.ws_missing)
         import ws_backend as WS
-        key = WS.new_key()
+        from test_tunnel import raw_upgrade
         with self.cg.tls("alice") as c:
-            c.send(WS.handshake_request("/ws/echo", key))
-            r = c.read_response()
+            r = raw_upgrade(c, "/ws/echo")
             self.assertEqual(r.status, 101, self.explain(r))
             big = os.urandom(3 << 20)
             c.send(WS.frame(big, opcode=0x2))
@@ -290,3 +314,44 @@ class TestConfigErrors(H.Base):
         p, _ = self.check(["url: https://127.0.0.1:8443", "tls: {ca: system, server_name: app.example.test, "
                            "min_version: \"1.3\"}"])
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
+class TestHttp2ToHttpsBackend(H.Base):
+    """HTTP/2 streams (h2_backend.c) over the same TLS backend connections."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = tls_backend("h2")
+        cls.cg = H.Certgate(TMP, name="https-h2")
+        cls.cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % cls.backend.port,
+                                       "tls": {"ca_file": PKI.root_crt}}},
+                         listener_extra="http2: true")
+        cls.cg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.cg.stop(check=True)
+        finally:
+            cls.backend.stop()
+
+    def test_streams_and_a_large_download(self):
+        import hashlib
+        r = self.cg.curl(H.unique("/h2"), extra_args=["--http2"])
+        d = self.assert_ok_json(r)
+        self.assertIn("tls", d)
+        out = TMP.join("h2-download.bin")
+        r = self.cg.curl("/download?size=%d" % (16 << 20), output=out, extra_args=["--http2"], timeout=60)
+        self.assert_status(r, 200)
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), r.header("X-Body-Sha256"))
+        self.cg.wait_log(event="request", http="2")
+
+    def test_untrusted_on_a_stream(self):
+        cg = H.Certgate(TMP, name="https-h2-untrusted")
+        cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % self.backend.port,
+                                   "tls": {"ca_file": PKI.rogue_crt}}}, listener_extra="http2: true")
+        cg.start()
+        self.addCleanup(cg.stop)
+        r = cg.curl(H.unique("/h2u"), extra_args=["--http2"])
+        self.assert_refusal(r, 502, "backend_tls_untrusted", cg=cg)
