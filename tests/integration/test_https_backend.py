@@ -355,3 +355,76 @@ class TestHttp2ToHttpsBackend(H.Base):
         self.addCleanup(cg.stop)
         r = cg.curl(H.unique("/h2u"), extra_args=["--http2"])
         self.assert_refusal(r, 502, "backend_tls_untrusted", cg=cg)
+
+
+class TestKerberosOverHttpsBackend(H.Base):
+    """The real IIS case: the Kerberos lab's Apache (mod_auth_gssapi) served
+    over HTTPS (mod_ssl), certgate delegating as alice through TLS; and
+    `certgate doctor` checking that backend's handshake and probing it."""
+
+    @classmethod
+    def setUpClass(cls):
+        import test_delegation as D
+        cls.D = D
+        cls.lab = D.start_lab(D.MIT, "https")  # skips with the packages named when missing
+        try:
+            cls.url = cls.lab.enable_https(server_chain(), PKI.server_key)
+            realm = cls.lab.realm
+            cls.mapping = TMP.join("https-mapping.yaml")
+            with open(cls.mapping, "w") as f:
+                f.write(D.mapping_yaml({"alice": (PKI.cert_info("alice")["sha256"], "alice@" + realm),
+                                        "bob": (PKI.cert_info("bob")["sha256"], "bob@" + realm)}, realm))
+            cls.cg = H.Certgate(TMP, name="https-kerberos")
+            cls.cfg_text = cls.config(cls.cg, cls.url, PKI.root_crt)
+            cls.cg.write_config(cls.cfg_text)
+            cls.cg.start()
+        except BaseException:
+            cls.lab.stop()
+            raise
+
+    @classmethod
+    def config(cls, cg, url, ca):
+        text = cls.D.certgate_yaml(PKI, cg, cls.lab, cls.mapping)
+        plain = "    url: %s\n" % cls.lab.backend_url
+        assert plain in text
+        return text.replace(plain, "    url: %s\n    tls: {ca_file: %s, server_name: localhost}\n" % (url, ca))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.__dict__.get("cg") is not None:
+                cls.cg.stop(check=True)
+        finally:
+            cls.lab.stop()
+
+    def test_whoami_as_alice_and_bob_over_https(self):
+        for who in ("alice", "bob"):
+            d = self.assert_ok_json(self.cg.curl("/whoami", cert=who))
+            self.assertEqual(d["remote_user"], "%s@%s" % (who, self.lab.realm), d)
+            self.assertEqual(d["authorization_sent"], "yes", d)
+            # Connection-bound: the pooled TLS connection, authenticated once,
+            # serves the next request of the same user without a token.
+            with self.cg.tls(who) as c:
+                sent = []
+                for i in range(2):
+                    d = self.assert_ok_json(c.request("GET", "/bound/whoami"))
+                    self.assertEqual(d["remote_user"], "%s@%s" % (who, self.lab.realm), d)
+                    sent.append(d["authorization_sent"])
+            self.assertEqual(sent[1], "no", sent)
+        self.cg.wait_log(event="backend_tls_connected")
+
+    def test_doctor_checks_the_https_backend(self):
+        cfg = TMP.write("https-doctor.yaml", self.cfg_text)
+        p = H.run_certgate(["doctor", "-c", cfg, "--user", "alice", "--backend", "app", "--probe", "/whoami"])
+        lines = self.D.doctor_lines(p)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertTrue(any(st == "ok" and "TLSv1." in text and "names localhost" in text for st, text in
+                            lines.get("backend-tls", [])), p.stdout)
+        self.assertTrue(any(st == "ok" and "HTTP 200" in text for st, text in lines.get("backend", [])), p.stdout)
+        # The rogue CA: the doctor fails the way the proxy would.
+        bad = TMP.write("https-doctor-rogue.yaml", self.config(H.Certgate(TMP, name="unused"), self.url,
+                                                               PKI.rogue_crt))
+        p = H.run_certgate(["doctor", "-c", bad, "--user", "alice", "--backend", "app"])
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertTrue(any(st == "FAIL" and "[backend_tls_untrusted]" in text for st, text in
+                            self.D.doctor_lines(p).get("backend-tls", [])), p.stdout)
