@@ -101,6 +101,17 @@ static void close_conn(cg_backend_conn *bc)
 {
     if (bc->closing)
         return;
+    if (bc->tls && bc->connected && !bc->tls_writing && !bc->tls_read_error && !bc->tls_done) {
+        /* Say goodbye when it costs nothing: close_notify if the socket takes
+         * it now (never waited for). */
+        cg_tls_client_close_notify(bc->tls);
+        bc->tls_wbuf.len = 0;
+        cg_tls_client_swap_out(bc->tls, &bc->tls_wbuf);
+        uv_buf_t b = uv_buf_init(bc->tls_wbuf.data, (unsigned)bc->tls_wbuf.len);
+        if (b.len)
+            (void)uv_try_write((uv_stream_t *)&bc->tcp, &b, 1);
+        bc->tls_wbuf.len = 0;
+    }
     bc->closing = true;
     unlink_idle(bc);
     unlink_waiting(bc);

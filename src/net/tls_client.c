@@ -276,7 +276,9 @@ cg_tls_client_conn *cg_tls_client_conn_new(cg_tls_client *t, unsigned worker)
     if (!c)
         return NULL;
     c->t = t;
-    c->worker = worker < t->workers ? worker : 0;
+    /* A worker beyond the snapshot's count (a reload lowered workers: it
+     * takes effect at restart) resumes nothing: slots are never shared. */
+    c->worker = worker;
     c->alert = -1;
     c->top_depth = -1;
     mbedtls_ssl_init(&c->ssl);
@@ -286,8 +288,8 @@ cg_tls_client_conn *cg_tls_client_conn_new(cg_tls_client *t, unsigned worker)
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
-    saved_session *saved = &t->sessions[c->worker];
-    if (saved->valid && mbedtls_ssl_set_session(&c->ssl, &saved->s) != 0)
+    saved_session *saved = worker < t->workers ? &t->sessions[worker] : NULL;
+    if (saved && saved->valid && mbedtls_ssl_set_session(&c->ssl, &saved->s) != 0)
         saved->valid = false; /* a full handshake then */
     return c;
 }
@@ -330,6 +332,8 @@ bool cg_tls_client_in_pending(const cg_tls_client_conn *c)
  * handshake, or when a TLS 1.3 ticket arrived. */
 static void save_session(cg_tls_client_conn *c)
 {
+    if (c->worker >= c->t->workers)
+        return;
     saved_session *saved = &c->t->sessions[c->worker];
     mbedtls_ssl_session_free(&saved->s);
     mbedtls_ssl_session_init(&saved->s);
