@@ -683,6 +683,8 @@ static void on_tls_written(uv_write_t *req, int status)
         bc->tls_read_error = status; /* the connection is done: reads and writes end */
     if (bc->tls_writing)
         return; /* more ciphertext queued meanwhile */
+    if (status == 0 && bc->tls_read_error && bc->tls_read_error != UV_EOF)
+        status = bc->tls_read_error; /* the flush above failed */
     if (bc->write_pending) {
         bc->write_pending = false;
         cg_backend_cb cb = bc->on_write;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/oid.h>
 #include <mbedtls/psa_util.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
@@ -248,8 +249,14 @@ static void cert_names(const mbedtls_x509_crt *crt, char *out, size_t cap)
         if (one[0])
             len = cg_fmt_append(out, cap, len, "%s%s", len ? ", " : "", one);
     }
-    if (!out[0])
-        cg_fmt_into(out, cap, "no subjectAltName");
+    if (len)
+        return;
+    /* Without subjectAltName, mbedTLS matches the subject's CNs. */
+    for (const mbedtls_x509_name *n = &crt->subject; n && n->oid.p; n = n->next)
+        if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0)
+            len = cg_fmt_append(out, cap, len, "%sCN:%.*s", len ? ", " : "", (int)n->val.len,
+                                (const char *)n->val.p);
+    cg_fmt_append(out, cap, len, "%s", len ? " (no subjectAltName)" : "no name (no subjectAltName, no CN)");
 }
 
 /* Records what verification met: the leaf (depth 0, reached last) and the
