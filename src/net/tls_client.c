@@ -349,11 +349,16 @@ static void save_session(cg_tls_client_conn *c)
 
 /* Whether a WANT_READ is spurious: mbedTLS says it after handling a message
  * that is not application data (a TLS 1.3 NewSessionTicket), even with more
- * records received. Then the call is made again, as long as it consumes. */
-static bool again(const cg_tls_client_conn *c, size_t unread_before)
+ * records received. Then the call is made again while it consumes bytes or
+ * holds a message back (mbedtls_ssl_check_pending never counts a partial
+ * record); *tries bounds the calls that consume nothing. */
+#define CG_TLS_CLIENT_IDLE_RETRIES 8
+static bool again(const cg_tls_client_conn *c, size_t unread_before, unsigned *tries)
 {
     size_t unread = c->in.len - c->in_off;
-    return (unread < unread_before && unread > 0) || mbedtls_ssl_check_pending(&c->ssl);
+    if (unread < unread_before && unread > 0)
+        return true;
+    return mbedtls_ssl_check_pending(&c->ssl) && ++*tries <= CG_TLS_CLIENT_IDLE_RETRIES;
 }
 
 static cg_tls_status failed(cg_tls_client_conn *c, int ret)
@@ -373,10 +378,11 @@ static cg_tls_status failed(cg_tls_client_conn *c, int ret)
 
 cg_tls_status cg_tls_client_handshake(cg_tls_client_conn *c)
 {
+    unsigned tries = 0;
     while (!c->handshake_done) {
         size_t unread = c->in.len - c->in_off;
         int ret = mbedtls_ssl_handshake(&c->ssl);
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ && again(c, unread))
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && again(c, unread, &tries))
             continue;
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS)
         if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
@@ -398,10 +404,11 @@ cg_tls_status cg_tls_client_handshake(cg_tls_client_conn *c)
 cg_tls_status cg_tls_client_read(cg_tls_client_conn *c, unsigned char *p, size_t cap, size_t *got)
 {
     *got = 0;
+    unsigned tries = 0;
     for (;;) {
         size_t unread = c->in.len - c->in_off;
         int ret = mbedtls_ssl_read(&c->ssl, p, cap);
-        if (ret == MBEDTLS_ERR_SSL_WANT_READ && again(c, unread))
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && again(c, unread, &tries))
             continue;
         if (ret > 0) {
             *got = (size_t)ret;
