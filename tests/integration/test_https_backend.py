@@ -2,7 +2,7 @@
 client against real TLS servers (backend.py and the WebSocket backend wrapped
 in Python's ssl, OpenSSL underneath).
 
-TestHttpsBackend      one certgate, one routes per backend:
+TestHttpsBackend      one certgate, one route per backend:
   /                   a good backend (the run's server certificate, chain to
                       the root in tls.ca_file): requests, keep-alive reuse of
                       the pooled TLS connection, large upload and download
@@ -18,6 +18,11 @@ TestHttpsBackend      one certgate, one routes per backend:
 TestResumption        max_idle 0 (a new TLS connection per request): the
                       second and later handshakes resume the worker's session
 TestConfigErrors      `certgate check` on bad tls sections: file:line:column
+TestHttp2ToHttpsBackend  HTTP/2 streams over TLS backend connections
+TestKerberosOverHttpsBackend  the Kerberos lab's Apache over HTTPS (mod_ssl):
+                      delegation as alice and bob, doctor's backend-tls check
+TestTruncation        a close-delimited body: complete with close_notify, a cut
+                      response after a bare TCP close
 """
 
 import os
@@ -428,3 +433,93 @@ class TestKerberosOverHttpsBackend(H.Base):
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertTrue(any(st == "FAIL" and "[backend_tls_untrusted]" in text for st, text in
                             self.D.doctor_lines(p).get("backend-tls", [])), p.stdout)
+
+
+class RawTlsBackend:
+    """A TLS backend in a thread of the test process that answers every
+    request with a close-delimited body and then ends the connection either
+    with close_notify (graceful) or with a bare TCP close (truncate)."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(server_chain(), PKI.server_key)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stopping = False
+        import threading
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                s, _ = self.lsock.accept()
+            except OSError:
+                continue
+            try:
+                s.settimeout(5)
+                t = self.ctx.wrap_socket(s, server_side=True)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    more = t.recv(4096)
+                    if not more:
+                        break
+                    data += more
+                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+                          b"first part of a close-delimited body, ")
+                t.sendall(b"and its end\n")
+                if self.mode == "graceful":
+                    t.unwrap().close()
+                else:
+                    t.shutdown(socket.SHUT_RDWR)  # SSLSocket.shutdown: no close_notify
+                    t.close()
+            except (OSError, ssl.SSLError):
+                s.close()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.lsock.close()
+
+
+class TestTruncation(H.Base):
+    """A close-delimited body ends complete only with the backend's
+    close_notify: a bare TCP close (what an attacker on the way can forge)
+    is a cut response, never passed off as whole."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.graceful = RawTlsBackend("graceful")
+        cls.truncate = RawTlsBackend("truncate")
+        cls.cg = H.Certgate(TMP, name="https-truncation")
+        cls.cg.configure(PKI, {
+            "graceful": {"url": "https://127.0.0.1:%d" % cls.graceful.port, "tls": {"ca_file": PKI.root_crt}},
+            "truncate": {"url": "https://127.0.0.1:%d" % cls.truncate.port, "tls": {"ca_file": PKI.root_crt}},
+        }, routes=[("/graceful", "graceful"), ("/truncate", "truncate")])
+        cls.cg.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.cg.stop(check=True)
+        finally:
+            cls.graceful.stop()
+            cls.truncate.stop()
+
+    def test_close_notify_ends_the_body(self):
+        r = self.cg.curl("/graceful/x")
+        self.assert_status(r, 200)
+        self.assertEqual(r.curl_exit, 0, r.curl_stderr)
+        self.assertEqual(r.body, b"first part of a close-delimited body, and its end\n")
+
+    def test_bare_close_is_a_cut_response(self):
+        r = self.cg.curl("/truncate/x")
+        # The head went out already: the client sees the connection cut before the
+        # body's end (curl 18 or 56), never a complete response.
+        self.assertIn(r.curl_exit, (18, 56), (r.curl_exit, r.curl_stderr, r.body))
+        self.cg.wait_log(event="backend_failed")
+        self.assert_status(self.cg.curl("/graceful/after"), 200)
