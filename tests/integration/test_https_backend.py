@@ -14,6 +14,7 @@ TestHttpsBackend      one certgate, one route per backend:
                       none configured: 502 backend_tls_handshake (the alert)
   /withcert           the same backend, tls.client_certificate set: presented
   /plainport          https:// to a plain HTTP port: 502 backend_tls_handshake
+  /tls13only          min_version "1.3" to a TLS 1.2 backend: 502 backend_tls_handshake
   /ws                 a WebSocket tunnel to an https WebSocket backend
 TestResumption        max_idle 0 (a new TLS connection per request): the
                       second and later handshakes resume the worker's session
@@ -84,9 +85,12 @@ class TestHttpsBackend(H.Base):
                          "tls": {"ca_file": PKI.root_crt, "client_certificate": alice_crt,
                                  "client_key": alice_key}},
             "plainport": {"url": "https://127.0.0.1:%d" % cls.plain.port, "tls": {"ca_file": PKI.root_crt}},
+            "tls13only": {"url": "https://localhost:%d" % cls.needcert.port,
+                          "tls": {"ca_file": PKI.root_crt, "min_version": '"1.3"'}},
         }
         routes = [("/", "app"), ("/untrusted", "untrusted"), ("/wrongname", "wrongname"),
-                  ("/needcert", "needcert"), ("/withcert", "withcert"), ("/plainport", "plainport")]
+                  ("/needcert", "needcert"), ("/withcert", "withcert"), ("/plainport", "plainport"),
+                  ("/tls13only", "tls13only")]
         if cls.wsb:
             backends["ws"] = {"url": "https://127.0.0.1:%d" % cls.wsb.port, "tls": {"ca_file": PKI.root_crt}}
             routes.append(("/ws", "ws", {"upgrade": "[websocket]"}))
@@ -204,6 +208,11 @@ class TestHttpsBackend(H.Base):
         d = self.assert_ok_json(r)
         self.assertIn("commonName=alice", d["tls"]["client_cert"], d)
         self.assertEqual(d["tls"]["version"], "TLSv1.2", d)
+
+    def test_min_version_above_the_backend(self):
+        r = self.cg.curl(H.unique("/tls13only/x"))
+        rid = self.assert_refusal(r, 502, "backend_tls_handshake")
+        self.assertIn("backend \"tls13only\"", self.refusal_detail(rid))
 
     def test_plain_http_port(self):
         r = self.cg.curl(H.unique("/plainport/x"))
