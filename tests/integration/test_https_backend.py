@@ -241,13 +241,19 @@ class TestHttpsBackend(H.Base):
             self.assertEqual(payload, b"hello")
 
 
-class TestResumption(H.Base):
+class OneHttpsBackend(H.Base):
+    """One TLS backend.py and one certgate whose backend "app" is it."""
+    NAME = None
+    BACKEND_KEYS = {}  # more keys of the backend
+    CERTGATE_KW = {}   # more config_yaml arguments
+
     @classmethod
     def setUpClass(cls):
-        cls.backend = tls_backend("resume")
-        cls.cg = H.Certgate(TMP, name="https-resume")
-        cls.cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % cls.backend.port, "max_idle": 0,
-                                       "tls": {"ca_file": PKI.root_crt}}})
+        cls.backend = tls_backend(cls.NAME)
+        cls.cg = H.Certgate(TMP, name="https-" + cls.NAME)
+        cls.cg.configure(PKI, {"app": dict({"url": "https://127.0.0.1:%d" % cls.backend.port,
+                                            "tls": {"ca_file": PKI.root_crt}}, **cls.BACKEND_KEYS)},
+                         **cls.CERTGATE_KW)
         cls.cg.start()
 
     @classmethod
@@ -256,6 +262,11 @@ class TestResumption(H.Base):
             cls.cg.stop(check=True)
         finally:
             cls.backend.stop()
+
+
+class TestResumption(OneHttpsBackend):
+    NAME = "resume"
+    BACKEND_KEYS = {"max_idle": 0}
 
     def test_new_connections_resume_the_session(self):
         seen = []
@@ -330,24 +341,10 @@ class TestConfigErrors(H.Base):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
-class TestHttp2ToHttpsBackend(H.Base):
+class TestHttp2ToHttpsBackend(OneHttpsBackend):
     """HTTP/2 streams (h2_backend.c) over the same TLS backend connections."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.backend = tls_backend("h2")
-        cls.cg = H.Certgate(TMP, name="https-h2")
-        cls.cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % cls.backend.port,
-                                       "tls": {"ca_file": PKI.root_crt}}},
-                         listener_extra="http2: true")
-        cls.cg.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.cg.stop(check=True)
-        finally:
-            cls.backend.stop()
+    NAME = "h2"
+    CERTGATE_KW = {"listener_extra": "http2: true"}
 
     def test_streams_and_a_large_download(self):
         import hashlib
