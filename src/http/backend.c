@@ -319,8 +319,8 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
     bc->on_connect = on_connect;
     memcpy(bc->identity, identity, idlen + 1);
     const cg_backend_cfg *b = &w->cfg->backends[backend];
-    if (b->tls) {
-        if (!(bc->tls = cg_tls_client_conn_new(b->tls, w->id))) {
+    if (b->https) { /* never plain HTTP to an https url (a snapshot without its TLS client cannot serve it) */
+        if (!b->tls || !(bc->tls = cg_tls_client_conn_new(b->tls, w->id))) {
             free(bc);
             return NULL;
         }
