@@ -24,6 +24,7 @@ TestKerberosOverHttpsBackend  the Kerberos lab's Apache over HTTPS (mod_ssl):
                       delegation as alice and bob, doctor's backend-tls check
 TestTruncation        a close-delimited body: complete with close_notify, a cut
                       response after a bare TCP close
+TestSilentTlsBackend  no answer to the ClientHello: 502 within timeouts.backend_connect
 """
 
 import os
@@ -529,3 +530,22 @@ class TestTruncation(H.Base):
         self.assertIn(r.curl_exit, (18, 56), (r.curl_exit, r.curl_stderr, r.body))
         self.cg.wait_log(event="backend_failed")
         self.assert_status(self.cg.curl("/graceful/after"), 200)
+
+
+class TestSilentTlsBackend(H.Base):
+    """A backend that accepts the TCP connection and never answers the
+    ClientHello: the handshake counts in timeouts.backend_connect."""
+
+    def test_handshake_within_backend_connect(self):
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accepted: the kernel completes TCP, nobody speaks TLS
+        self.addCleanup(silent.close)
+        cg = H.Certgate(TMP, name="https-silent")
+        cg.configure(PKI, {"app": {"url": "https://127.0.0.1:%d" % silent.getsockname()[1],
+                                   "tls": {"ca_file": PKI.root_crt}}}, timeouts={"backend_connect": "1s"})
+        cg.start()
+        self.addCleanup(cg.stop)
+        r = cg.curl(H.unique("/silent"))
+        rid = self.assert_refusal(r, 502, "backend_unreachable", cg=cg)
+        self.assertIn("timed out (timeouts.backend_connect)", self.refusal_detail(rid, cg=cg))
