@@ -55,6 +55,9 @@ static const struct {
     /* 403, not 502: it is this certificate that is too large to pass on,
      * and every request with it would be refused the same. */
     [CG_REFUSE_CERT_TOO_LARGE]       = { 403, 0, "client_cert_too_large", "Client certificate too large to forward" },
+    [CG_REFUSE_BACKEND_TLS_UNTRUSTED] = { 502, 0, "backend_tls_untrusted", "Backend TLS certificate not trusted" },
+    [CG_REFUSE_BACKEND_TLS_NAME]     = { 502, 0, "backend_tls_name_mismatch", "Backend TLS certificate for another name" },
+    [CG_REFUSE_BACKEND_TLS_HANDSHAKE] = { 502, 0, "backend_tls_handshake", "TLS handshake with the backend failed" },
 };
 
 /* The user's side of each refusal. Written for someone who knows nothing
@@ -225,6 +228,19 @@ static const cg_refusal_words user_words[CG_REFUSE_KIND_COUNT] = {
         "Your certificate, with the certificates of its issuers, is larger than this site can pass on to the "
         "application behind it.",
         CHOOSE_AGAIN },
+    /* The same words for the three: the user can do nothing about which. */
+    [CG_REFUSE_BACKEND_TLS_UNTRUSTED] = {
+        "Application unavailable",
+        "This site could not open a secure connection to the application behind it.",
+        NOT_YOU },
+    [CG_REFUSE_BACKEND_TLS_NAME] = {
+        "Application unavailable",
+        "This site could not open a secure connection to the application behind it.",
+        NOT_YOU },
+    [CG_REFUSE_BACKEND_TLS_HANDSHAKE] = {
+        "Application unavailable",
+        "This site could not open a secure connection to the application behind it.",
+        NOT_YOU },
 };
 
 static const cg_refusal_words unknown_words = {

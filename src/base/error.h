@@ -59,6 +59,10 @@ typedef enum cg_refusal_kind {
     CG_REFUSE_CLOCK_SKEW,            /* 502      this host's clock is off          */
     CG_REFUSE_TOKEN_TOO_LARGE,       /* 502      backend refused the token's size  */
     CG_REFUSE_CERT_TOO_LARGE,        /* 403      certificate headers over forward_client_cert_der.max_size */
+    /* An https backend's TLS handshake (net's tls_client.h). */
+    CG_REFUSE_BACKEND_TLS_UNTRUSTED, /* 502      backend certificate not trusted / not valid */
+    CG_REFUSE_BACKEND_TLS_NAME,      /* 502      backend certificate for another name */
+    CG_REFUSE_BACKEND_TLS_HANDSHAKE, /* 502      alert or protocol error with the backend */
     CG_REFUSE_KIND_COUNT
 } cg_refusal_kind;
 

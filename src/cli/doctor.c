@@ -47,6 +47,7 @@
 
 #include "kerberos/kerberos.h"
 #include "doctor_ad.h"
+#include "doctor_tls.h"
 #include "mapping/mapping.h"
 #include "http/http.h"
 
@@ -57,6 +58,7 @@ typedef struct doctor_target {
     const char *name;   /* backend name or "--spn" */
     const char *spn;
     const char *url;    /* NULL: no probe possible */
+    const cg_backend_cfg *b; /* NULL with --spn alone */
 } doctor_target;
 
 /* What the checks share, filled in as they run. */
@@ -192,7 +194,8 @@ static size_t probe_header(char *p, size_t sz, size_t n, void *ud)
     return len;
 }
 
-static void probe(const char *url, const char *path, const char *token, probe_answer *a, char *err, size_t errcap)
+static void probe(const char *url, const cg_backend_cfg *b, const char *path, const char *token, probe_answer *a,
+                  char *err, size_t errcap)
 {
     memset(a, 0, sizeof *a);
     a->status = -1;
@@ -220,6 +223,13 @@ static void probe(const char *url, const char *path, const char *token, probe_an
     curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (b && b->https) { /* trust and present what the proxy does */
+        curl_easy_setopt(c, CURLOPT_CAINFO, b->tls_ca_file);
+        if (b->tls_cert_file) {
+            curl_easy_setopt(c, CURLOPT_SSLCERT, b->tls_cert_file);
+            curl_easy_setopt(c, CURLOPT_SSLKEY, b->tls_key_file);
+        }
+    }
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
@@ -435,11 +445,13 @@ static bool check_config(doctor_run *r)
         return false;
     }
     if (o->spn) {
-        r->targets[r->ntargets++] = (doctor_target){"--spn", o->spn, NULL};
+        r->targets[r->ntargets++] = (doctor_target){"--spn", o->spn, NULL, NULL};
         if (cfg && o->backend) {
             for (size_t i = 0; i < cfg->nbackends; i++)
-                if (!strcmp(cfg->backends[i].name, o->backend))
+                if (!strcmp(cfg->backends[i].name, o->backend)) {
                     r->targets[0].url = cfg->backends[i].url;
+                    r->targets[0].b = &cfg->backends[i];
+                }
         }
     } else if (cfg) {
         for (size_t i = 0; i < cfg->nbackends && r->ntargets < MAX_TARGETS; i++) {
@@ -452,7 +464,7 @@ static bool check_config(doctor_run *r)
                         o->backend);
                 continue;
             }
-            r->targets[r->ntargets++] = (doctor_target){b->name, b->spn, b->url};
+            r->targets[r->ntargets++] = (doctor_target){b->name, b->spn, b->url, b};
         }
         if (o->backend && r->ntargets == 0 && r->t->failed == 0)
             say(r, CG_DOCTOR_FAIL, "config", "no backend named \"%s\" in %s", o->backend, r->config);
@@ -616,6 +628,15 @@ static bool check_backends(doctor_run *r)
     if (r->ntargets == 0)
         say(r, r->cfg ? CG_DOCTOR_FAIL : CG_DOCTOR_SKIP, "s4u2proxy", "no backend with a kerberos section%s%s",
             r->o->backend ? " named " : "", r->o->backend ? r->o->backend : "");
+    /* An https backend: the handshake and verification the proxy would do. */
+    for (size_t i = 0; i < r->ntargets; i++) {
+        const cg_backend_cfg *b = r->targets[i].b;
+        if (!b || !b->https)
+            continue;
+        char text[1024];
+        bool ok = cg_doctor_tls_check(b, 10000, text, sizeof text);
+        say(r, ok ? CG_DOCTOR_OK : CG_DOCTOR_FAIL, "backend-tls", "backend %s: %s", b->name, text);
+    }
     return true;
 }
 
@@ -688,7 +709,7 @@ static void check_target(doctor_run *r, const doctor_target *tg)
                 say(r, CG_DOCTOR_SKIP, "backend", "--probe needs the backend's URL (from -c with --backend)");
             } else {
                 probe_answer pa;
-                probe(tg->url, path, tok, &pa, err, sizeof err);
+                probe(tg->url, tg->b, path, tok, &pa, err, sizeof err);
                 report_probe(r, label, tg->url, path, user, target, strlen(tok), &pa, err);
             }
         }

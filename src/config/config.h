@@ -44,6 +44,11 @@ typedef struct cg_config_builders {
     /* The mapping file at path; NULL with its errors in diag (usually). */
     struct cg_mapping *(*mapping_load)(const char *path, cg_diag *diag);
     void (*mapping_unref)(struct cg_mapping *m);
+    /* An https backend's TLS client (trust anchors, own certificate); NULL
+     * with at least one error in diag. workers: for per-worker sessions. */
+    struct cg_tls_client *(*backend_tls_new)(const cg_backend_cfg *b, unsigned workers, const char *file,
+                                             cg_diag *diag);
+    void (*backend_tls_free)(struct cg_tls_client *tls);
 } cg_config_builders;
 
 /* b must outlive every snapshot built with it; set at start. */

@@ -211,7 +211,8 @@ done:
         return NULL;
     }
     bool files_ok = (flags & CG_CONFIG_SKIP_TLS) ? !(flags & CG_CONFIG_LOAD_MAPPINGS) || load_mappings(ld.cfg, diag)
-                                                 : cg_config_load_tls(ld.cfg, diag) && load_mappings(ld.cfg, diag);
+                                                 : cg_config_load_tls(ld.cfg, diag) && cg_config_load_backend_tls(ld.cfg, diag) &&
+                                                   load_mappings(ld.cfg, diag);
     if (!files_ok) {
         cg_config_unref(ld.cfg);
         return NULL;

@@ -88,6 +88,12 @@ static void config_free(cg_config *cfg)
         free(b->host);
         free(b->host_header);
         free(b->spn);
+        if (b->tls)
+            cfg->built_by->backend_tls_free(b->tls);
+        free(b->tls_ca_file);
+        free(b->tls_server_name);
+        free(b->tls_cert_file);
+        free(b->tls_key_file);
     }
     free(cfg->backends);
     free(cfg->revocation.cache_dir);

@@ -14,6 +14,7 @@
 #include "base/base.h"
 
 struct cg_tls_server; /* tls.h */
+struct cg_tls_client; /* tls_client.h */
 struct cg_mapping;    /* mapping.h */
 struct cg_error_template; /* error_page.h */
 
@@ -183,7 +184,22 @@ typedef struct cg_backend_cfg {
     char *spn;             /* "HTTP/host" (no realm, no port) */
     bool send_on_401_only; /* kerberos.send: on_401 */
     bool connection_bound; /* authenticate once per backend connection */
+
+    /* https:// (config_backends.c): the TLS client's settings, built into
+     * tls at load (config.h cg_config_builders: tls_client.h). */
+    bool https;
+    char *tls_ca_file;     /* PEM bundle of trusted CAs; CG_SYSTEM_CA_FILE for ca: system */
+    bool tls_ca_system;    /* tls.ca: system */
+    char *tls_server_name; /* SNI and the name verified; the URL's host unless set */
+    char *tls_cert_file, *tls_key_file; /* the certificate certgate presents, when the backend asks */
+    int tls_min_version;   /* 12 or 13: TLS 1.2 or 1.3 */
+    cg_pos tls_pos, tls_ca_pos, tls_cert_pos, tls_key_pos;
+    struct cg_tls_client *tls;
 } cg_backend_cfg;
+
+/* tls.ca: system: the distribution's bundle of the system's trusted CAs
+ * (Debian's ca-certificates), read at load like a ca_file. */
+#define CG_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 typedef struct cg_revocation_cfg {
     char *cache_dir;               /* NULL: memory only */

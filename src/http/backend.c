@@ -29,6 +29,7 @@ const char *cg_backend_strerror(int status)
     case UV_EBUSY:
         return "every connection backends[].max_connections allows stayed busy for timeouts.backend_connect";
     case UV_ECANCELED: return "the backend pools were rebuilt (reload or shutdown) while the request waited";
+    case CG_BACKEND_ETLS: return "the TLS handshake failed";
     default: return uv_strerror(status);
     }
 }
@@ -37,6 +38,12 @@ static void on_handle_closed(uv_handle_t *h)
 {
     cg_backend_conn *bc = h->data;
     if (--bc->handles == 0) {
+        if (bc->tls) {
+            cg_tls_client_conn_free(bc->tls);
+            cg_buf_free(&bc->tls_wbuf);
+            free(bc->tls_failure);
+            cg_config_unref(bc->tls_cfg);
+        }
         free(bc->rbuf);
         free(bc);
     }
@@ -94,12 +101,25 @@ static void close_conn(cg_backend_conn *bc)
 {
     if (bc->closing)
         return;
+    if (bc->tls && bc->connected && !bc->tls_writing && !bc->tls_read_error && !bc->tls_done) {
+        /* Say goodbye when it costs nothing: close_notify if the socket takes
+         * it now (never waited for). */
+        cg_tls_client_close_notify(bc->tls);
+        bc->tls_wbuf.len = 0;
+        cg_tls_client_swap_out(bc->tls, &bc->tls_wbuf);
+        uv_buf_t b = uv_buf_init(bc->tls_wbuf.data, (unsigned)bc->tls_wbuf.len);
+        if (b.len)
+            (void)uv_try_write((uv_stream_t *)&bc->tcp, &b, 1);
+        bc->tls_wbuf.len = 0;
+    }
     bc->closing = true;
     unlink_idle(bc);
     unlink_waiting(bc);
     bc->owner = NULL;
     uv_cancel((uv_req_t *)&bc->gai_req); /* harmless when not resolving */
     uv_close((uv_handle_t *)&bc->timer, on_handle_closed);
+    if (bc->tls)
+        uv_close((uv_handle_t *)&bc->tls_idle, on_handle_closed);
     uv_close((uv_handle_t *)&bc->tcp, on_handle_closed); /* cancels a pending connect */
     cg_backend_pool *pool = bc->counted ? pool_of(bc) : NULL;
     bc->counted = false;
@@ -173,6 +193,8 @@ static void on_connect_timeout(uv_timer_t *t)
         cb(bc, bc->connect_error ? bc->connect_error : UV_ETIMEDOUT); /* the owner releases (closes) it */
 }
 
+static void tls_start(cg_backend_conn *bc);
+
 static void on_connected(uv_connect_t *req, int status)
 {
     cg_backend_conn *bc = req->data;
@@ -180,6 +202,10 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     if (status == 0)
         uv_tcp_nodelay(&bc->tcp, 1);
+    if (status == 0 && bc->tls) {
+        tls_start(bc); /* on_connect once the backend is verified */
+        return;
+    }
     finish_connect(bc, status);
 }
 
@@ -225,6 +251,8 @@ static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
 static bool idle_is_stale(cg_backend_conn *bc)
 {
     uv_os_fd_t fd;
+    if (bc->tls && (cg_tls_client_in_pending(bc->tls) || bc->tls_read_error || bc->tls_done))
+        return true;
     if (uv_fileno((uv_handle_t *)&bc->tcp, &fd) != 0)
         return true;
     char b;
@@ -297,10 +325,23 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
     bc->owner = owner;
     bc->on_connect = on_connect;
     memcpy(bc->identity, identity, idlen + 1);
+    const cg_backend_cfg *b = &w->cfg->backends[backend];
+    if (b->https) { /* never plain HTTP to an https url (a snapshot without its TLS client cannot serve it) */
+        if (!b->tls || !(bc->tls = cg_tls_client_conn_new(b->tls, w->id))) {
+            free(bc);
+            return NULL;
+        }
+        bc->tls_cfg = cg_config_ref(w->cfg); /* the TLS client lives in it */
+    }
     uv_tcp_init(&w->loop, &bc->tcp);
     uv_timer_init(&w->loop, &bc->timer);
     bc->tcp.data = bc->timer.data = bc;
     bc->handles = 2;
+    if (bc->tls) {
+        uv_idle_init(&w->loop, &bc->tls_idle);
+        bc->tls_idle.data = bc;
+        bc->handles++;
+    }
 
     /* At the cap: the least recently used idle connection, of whoever,
      * makes way (an earlier waiter, if any, takes its slot first). */
@@ -387,10 +428,14 @@ static void on_write_done(uv_write_t *req, int status)
         cb(bc, status);
 }
 
+static int tls_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write);
+
 int cg_backend_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write)
 {
     if (bc->closing)
         return UV_EPIPE;
+    if (bc->tls)
+        return tls_write(bc, bufs, nbufs, on_write);
     uv_buf_t rest[8];
     unsigned nrest = 0;
     if (!bc->write_pending) {
@@ -445,10 +490,20 @@ static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         close_conn(bc);
 }
 
+static void tls_raw_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void tls_raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void tls_pump_later(cg_backend_conn *bc);
+
 static void start_reading(cg_backend_conn *bc)
 {
     if (bc->reading || bc->closing || !bc->connected)
         return;
+    if (bc->tls) {
+        tls_pump_later(bc); /* plaintext already received goes first */
+        if (!bc->tls_read_error && uv_read_start((uv_stream_t *)&bc->tcp, tls_raw_alloc, tls_raw_read) == 0)
+            bc->reading = true;
+        return;
+    }
     if (uv_read_start((uv_stream_t *)&bc->tcp, dispatch_alloc, dispatch_read) == 0)
         bc->reading = true;
 }
@@ -482,10 +537,14 @@ static void on_shutdown_done(uv_shutdown_t *req, int status)
     free(req);
 }
 
+static bool tls_shutdown_write(cg_backend_conn *bc);
+
 bool cg_backend_shutdown_write(cg_backend_conn *bc)
 {
     if (bc->closing || !bc->connected)
         return false;
+    if (bc->tls)
+        return tls_shutdown_write(bc);
     uv_shutdown_t *req = malloc(sizeof *req);
     if (!req)
         return false;
@@ -555,4 +614,258 @@ void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
         return;
     }
     uv_timer_start(&bc->timer, cb, ms, 0);
+}
+
+/* ---- https backends: TLS between the socket and the owner ----
+ *
+ * The socket's bytes go into the TLS client (tls_raw_read); the owner gets
+ * plaintext through its own alloc/read callbacks as it would from the socket
+ * (tls_pump), never while paused, so a paused owner stops the socket as for
+ * http. The ciphertext to send sits in the TLS client's output until the
+ * socket takes it: one uv_write at a time (tls_flush), and the owner's
+ * on_write runs when all of it is written. */
+
+static void tls_fail(cg_backend_conn *bc, const char *fallback)
+{
+    char why[768];
+    cg_tls_client_failure f = fallback ? CG_TLS_CLIENT_HANDSHAKE : cg_tls_client_failure_of(bc->tls, why, sizeof why);
+    if (fallback)
+        cg_fmt_into(why, sizeof why, "%s", fallback);
+    free(bc->tls_failure);
+    bc->tls_failure = strdup(why);
+    bc->tls_failure_kind = (int)f;
+    const cg_backend_cfg *b = bc->backend < bc->tls_cfg->nbackends ? &bc->tls_cfg->backends[bc->backend] : NULL;
+    char q[1000];
+    cg_log(CG_LOG_WARN, "backend_tls_failed", "backend=%s code=%s detail=%s", b ? b->name : "-",
+           cg_tls_client_failure_code(f), cg_log_quote(q, sizeof q, why, strlen(why)));
+    finish_connect(bc, CG_BACKEND_ETLS); /* the owner releases (closes) it */
+}
+
+static void on_tls_written(uv_write_t *req, int status);
+
+static void tls_flush(cg_backend_conn *bc)
+{
+    if (bc->closing || bc->tls_writing)
+        return;
+    if (cg_tls_client_out_len(bc->tls) > 0) {
+        bc->tls_wbuf.len = 0;
+        cg_tls_client_swap_out(bc->tls, &bc->tls_wbuf);
+        uv_buf_t b = uv_buf_init(bc->tls_wbuf.data, (unsigned)bc->tls_wbuf.len);
+        int n = uv_try_write((uv_stream_t *)&bc->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+            bc->tls_read_error = bc->tls_read_error ? bc->tls_read_error : n;
+            bc->tls_wbuf.len = 0;
+            return;
+        }
+        size_t done = n > 0 ? (size_t)n : 0;
+        if (done < bc->tls_wbuf.len) {
+            b = uv_buf_init(bc->tls_wbuf.data + done, (unsigned)(bc->tls_wbuf.len - done));
+            bc->write_req.data = bc;
+            if (uv_write(&bc->write_req, (uv_stream_t *)&bc->tcp, &b, 1, on_tls_written) == 0) {
+                bc->tls_writing = true;
+                return;
+            }
+            bc->tls_read_error = bc->tls_read_error ? bc->tls_read_error : UV_EPIPE;
+        }
+        bc->tls_wbuf.len = 0;
+    }
+    if (bc->tls_shutdown_wanted) {
+        bc->tls_shutdown_wanted = false;
+        uv_shutdown_t *req = malloc(sizeof *req);
+        if (req && uv_shutdown(req, (uv_stream_t *)&bc->tcp, on_shutdown_done) != 0)
+            free(req);
+    }
+}
+
+static void on_tls_written(uv_write_t *req, int status)
+{
+    cg_backend_conn *bc = req->data;
+    bc->tls_writing = false;
+    bc->tls_wbuf.len = 0;
+    if (status == UV_ECANCELED || bc->closing)
+        return;
+    if (status == 0)
+        tls_flush(bc);
+    else if (!bc->tls_read_error)
+        bc->tls_read_error = status; /* the connection is done: reads and writes end */
+    if (bc->tls_writing)
+        return; /* more ciphertext queued meanwhile */
+    if (status == 0 && bc->tls_read_error && bc->tls_read_error != UV_EOF)
+        status = bc->tls_read_error; /* the flush above failed */
+    if (bc->write_pending) {
+        bc->write_pending = false;
+        cg_backend_cb cb = bc->on_write;
+        bc->on_write = NULL;
+        if (bc->owner && cb)
+            cb(bc, status);
+    }
+}
+
+static int tls_write(cg_backend_conn *bc, const uv_buf_t *bufs, unsigned nbufs, cg_backend_cb on_write)
+{
+    if (bc->write_pending)
+        return UV_EBUSY; /* callers wait for on_write before writing again */
+    if (!bc->connected)
+        return UV_ENOTCONN;
+    for (unsigned i = 0; i < nbufs; i++)
+        if (bufs[i].len && cg_tls_client_write(bc->tls, (const unsigned char *)bufs[i].base, bufs[i].len) != CG_TLS_OK)
+            return UV_EPROTO;
+    tls_flush(bc);
+    if (!bc->tls_writing)
+        return bc->tls_read_error && bc->tls_read_error != UV_EOF ? bc->tls_read_error : 0;
+    bc->on_write = on_write;
+    bc->write_pending = true;
+    return 1;
+}
+
+static bool tls_shutdown_write(cg_backend_conn *bc)
+{
+    cg_tls_client_close_notify(bc->tls);
+    bc->tls_shutdown_wanted = true; /* the FIN after the close_notify */
+    tls_flush(bc);
+    return true;
+}
+
+/* Plaintext to the owner while it reads; an idle connection that receives
+ * any ends (as for http). A TCP close without close_notify is UV_EPROTO. */
+static void tls_pump(cg_backend_conn *bc)
+{
+    if (bc->tls_pumping || !bc->connected)
+        return; /* the loop below goes on with what the owner changed */
+    bc->tls_pumping = true;
+    uv_stream_t *s = (uv_stream_t *)&bc->tcp;
+    while (!bc->closing && !bc->paused && !bc->tls_done) {
+        size_t got = 0;
+        cg_tls_status st;
+        if (!bc->owner_read) {
+            unsigned char scratch[64];
+            st = cg_tls_client_read(bc->tls, scratch, sizeof scratch, &got);
+            if (st != CG_TLS_WANT_READ || bc->tls_read_error)
+                close_conn(bc);
+            break;
+        }
+        uv_buf_t buf = uv_buf_init(NULL, 0);
+        bc->owner_alloc((uv_handle_t *)s, 65536, &buf);
+        if (!buf.base || buf.len == 0) {
+            bc->owner_read(s, UV_ENOBUFS, &buf);
+            break;
+        }
+        st = cg_tls_client_read(bc->tls, (unsigned char *)buf.base, buf.len, &got);
+        if (st == CG_TLS_OK) {
+            bc->owner_read(s, (ssize_t)got, &buf);
+            continue;
+        }
+        if (st == CG_TLS_WANT_READ && !bc->tls_read_error) {
+            bc->owner_read(s, 0, &buf); /* nothing yet: the buffer goes back, as libuv does */
+            break;
+        }
+        bc->tls_done = true;
+        ssize_t end = UV_EOF;
+        if (st == CG_TLS_ERROR) {
+            char why[768];
+            (void)cg_tls_client_failure_of(bc->tls, why, sizeof why);
+            char q[1000];
+            cg_log(CG_LOG_WARN, "backend_tls_error", "backend=%s detail=%s", bc->tls_cfg->backends[bc->backend].name,
+                   cg_log_quote(q, sizeof q, why, strlen(why)));
+            end = UV_EPROTO;
+        } else if (st == CG_TLS_WANT_READ) {
+            /* The socket ended without close_notify: what came may be cut short. */
+            cg_log(CG_LOG_DEBUG, "backend_tls_truncated", "backend=%s detail=\"the connection closed without "
+                   "close_notify\"", bc->tls_cfg->backends[bc->backend].name);
+            end = bc->tls_read_error == UV_EOF ? UV_EPROTO : bc->tls_read_error;
+        }
+        bc->owner_read(s, end, &buf);
+    }
+    if (!bc->closing)
+        tls_flush(bc); /* reading may answer (alerts, key updates) */
+    bc->tls_pumping = false;
+}
+
+static void on_tls_idle(uv_idle_t *h)
+{
+    cg_backend_conn *bc = h->data;
+    uv_idle_stop(h);
+    if (!bc->closing && !bc->paused)
+        tls_pump(bc);
+}
+
+/* On the next loop turn: never inside the owner's call that asked. */
+static void tls_pump_later(cg_backend_conn *bc)
+{
+    if (!bc->closing && (cg_tls_client_in_pending(bc->tls) || bc->tls_read_error) && !bc->tls_done)
+        uv_idle_start(&bc->tls_idle, on_tls_idle);
+}
+
+static void tls_handshake_step(cg_backend_conn *bc)
+{
+    cg_tls_status st = cg_tls_client_handshake(bc->tls);
+    tls_flush(bc);
+    if (bc->closing)
+        return;
+    if (st == CG_TLS_OK) {
+        const cg_backend_cfg *b = &bc->tls_cfg->backends[bc->backend];
+        cg_log(CG_LOG_DEBUG, "backend_tls_connected", "backend=%s version=%s cipher=%s resumed=%s", b->name,
+               cg_tls_client_version(bc->tls), cg_tls_client_cipher(bc->tls),
+               cg_tls_client_resumed(bc->tls) ? "true" : "false");
+        finish_connect(bc, 0);
+        return;
+    }
+    if (st == CG_TLS_WANT_READ) {
+        if (bc->tls_read_error)
+            tls_fail(bc, bc->tls_read_error == UV_EOF
+                             ? "the backend closed the connection during the TLS handshake (is it an https port? "
+                               "does it accept TLS 1.2 or 1.3 with an ECDHE AEAD suite?)"
+                             : "the connection failed during the TLS handshake");
+        return;
+    }
+    tls_fail(bc, st == CG_TLS_CLOSED ? "the backend sent close_notify during the TLS handshake" : NULL);
+}
+
+static void tls_raw_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    cg_backend_conn *bc = h->data;
+    size_t n = 0;
+    unsigned char *p = cg_tls_client_in_space(bc->tls, &n);
+    (void)suggested;
+    *buf = uv_buf_init((char *)p, p ? (unsigned)n : 0);
+}
+
+static void tls_raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    cg_backend_conn *bc = s->data;
+    (void)buf;
+    if (nread == 0 || bc->closing)
+        return;
+    if (nread > 0) {
+        cg_tls_client_in_commit(bc->tls, (size_t)nread);
+    } else {
+        bc->tls_read_error = (int)nread;
+        uv_read_stop(s);
+        bc->reading = false;
+    }
+    if (!bc->connected)
+        tls_handshake_step(bc);
+    else
+        tls_pump(bc);
+}
+
+static void tls_start(cg_backend_conn *bc)
+{
+    if (uv_read_start((uv_stream_t *)&bc->tcp, tls_raw_alloc, tls_raw_read) != 0) {
+        tls_fail(bc, "the connection's socket could not be read");
+        return;
+    }
+    bc->reading = true;
+    tls_handshake_step(bc); /* the ClientHello */
+}
+
+bool cg_backend_tls_refusal(const cg_backend_conn *bc, const char *name, const char *url, cg_refusal *out)
+{
+    if (!bc->tls || !bc->tls_failure)
+        return false;
+    cg_refusal_kind k = bc->tls_failure_kind == CG_TLS_CLIENT_UNTRUSTED     ? CG_REFUSE_BACKEND_TLS_UNTRUSTED
+                        : bc->tls_failure_kind == CG_TLS_CLIENT_NAME_MISMATCH ? CG_REFUSE_BACKEND_TLS_NAME
+                                                                              : CG_REFUSE_BACKEND_TLS_HANDSHAKE;
+    cg_refuse(out, k, "TLS with backend \"%s\" (%s) failed: %s", name, url, bc->tls_failure);
+    return true;
 }

@@ -13,6 +13,14 @@
  * idle connection of any identity (closing is always safe: connections are
  * never shared); when none is idle, the request waits, first come first
  * served, for at most timeouts.backend_connect, then gets UV_EBUSY.
+ *
+ * An https backend's connection runs TLS (net's tls_client.h) under the same
+ * API: on_connect is reported once the handshake verified the backend (or
+ * with CG_BACKEND_ETLS: cg_backend_tls_refusal says why); writes are
+ * encrypted and their on_write waits until the ciphertext reached the
+ * socket; the owner's reader gets plaintext, read from the socket only while
+ * the owner is not paused; EOF means the backend's close_notify (a bare TCP
+ * close is reported as UV_EPROTO: the body may have been cut).
  */
 #ifndef CG_BACKEND_H
 #define CG_BACKEND_H
@@ -23,6 +31,7 @@
 
 #include <uv.h>
 
+#include "base/base.h"
 #include "net/net.h"
 
 /* Room for the longest identity: "user:" + a principal of up to 255 bytes
@@ -35,6 +44,9 @@
 /* Writes "<kind>:<value>" into out (CG_IDENTITY_MAX bytes). False, with out
  * emptied, when it does not fit. */
 bool cg_identity_format(char *out, const char *kind, const char *value);
+
+/* on_connect's status when the TLS handshake with an https backend failed. */
+#define CG_BACKEND_ETLS (-20001)
 
 typedef struct cg_backend_conn cg_backend_conn;
 typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
@@ -66,6 +78,16 @@ struct cg_backend_conn {
     cg_backend_cb on_write;
     char *rbuf;                    /* response bytes */
     size_t rlen, rcap;
+
+    /* https backends: the TLS client over the socket (NULL for http). */
+    cg_tls_client_conn *tls;
+    cg_config *tls_cfg;            /* holds the snapshot whose TLS client the connection uses */
+    uv_idle_t tls_idle;            /* delivers buffered plaintext on the next loop turn */
+    cg_buf tls_wbuf;               /* ciphertext in the socket's write queue */
+    char *tls_failure;             /* the operator sentence of a failed handshake */
+    int tls_failure_kind;          /* cg_tls_client_failure */
+    int tls_read_error;            /* the socket's end (UV_EOF) or error; 0 before */
+    bool tls_writing, tls_pumping, tls_done, tls_shutdown_wanted;
 };
 
 typedef struct cg_backend_pool {
@@ -133,6 +155,11 @@ void cg_backend_resume(cg_backend_conn *bc);
  * tunnel whose client ended its side). False if it could not be asked; such a
  * connection must not be released as reusable. */
 bool cg_backend_shutdown_write(cg_backend_conn *bc);
+
+/* After on_connect reported CG_BACKEND_ETLS: the refusal (backend_tls_untrusted,
+ * backend_tls_name_mismatch or backend_tls_handshake) with the operator
+ * sentence naming backend b. False for any other connection. */
+bool cg_backend_tls_refusal(const cg_backend_conn *bc, const char *name, const char *url, cg_refusal *out);
 
 /* Arms the connection's timer (response timeout); 0 stops it. */
 void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);

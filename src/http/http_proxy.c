@@ -450,10 +450,14 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     if (status < 0) {
         ex->bc = NULL;
         bc->owner = NULL;
-        cg_backend_release(bc, false);
         const cg_backend_cfg *b = backend_of(ex);
         cg_refusal why;
-        if (status == UV_EBUSY)
+        /* A failed TLS handshake names what failed (read before release). */
+        bool tls_failed = status == CG_BACKEND_ETLS && cg_backend_tls_refusal(bc, b->name, b->url, &why);
+        cg_backend_release(bc, false);
+        if (tls_failed) {
+            /* why says it */
+        } else if (status == UV_EBUSY)
             cg_refuse(&why, CG_REFUSE_OVERLOADED,
                       "Every connection this worker may open to backend \"%s\" (its share of "
                       "backends[].max_connections: %u, split across %u worker(s)) stayed busy for %u ms "

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "ticket_keys.h"
 #include "tls.h"
+#include "tls_client.h"
 #include "worker.h"
 
 #endif

@@ -9,6 +9,8 @@ static const cg_config_builders builders = {
     .tls_free = cg_tls_server_free,
     .mapping_load = cg_mapping_load,
     .mapping_unref = cg_mapping_unref,
+    .backend_tls_new = cg_tls_client_new,
+    .backend_tls_free = cg_tls_client_free,
 };
 
 void cg_snapshot_builders_install(void)

@@ -2,6 +2,11 @@
 """certgate's demo and test backend: a small HTTP/1.1 (keep-alive) server.
 
     python3 backend.py --port 8080 [--host 127.0.0.1] [--verbose]
+                       [--tls-cert CHAIN.pem --tls-key KEY.pem
+                        [--tls-client-ca CA.pem] [--tls-max-version 1.2]]
+
+With --tls-cert it speaks HTTPS (an https backend of certgate); with
+--tls-client-ca it requires a client certificate issued by that CA.
 
 Prints "backend listening on HOST:PORT" on stdout once it accepts
 connections (--port 0 picks a free port, and the line tells which).
@@ -27,7 +32,10 @@ Endpoints (any method; the request body, if any, is always read):
                                 "peer": "ip:port" of the TCP peer (certgate's
                                 side), "connection_requests": requests served
                                 on this TCP connection so far, this one
-                                included, "body_length"}. With an Accept
+                                included, "body_length", over TLS "tls":
+                                {"version", "resumed", "client_cert": the
+                                subject of the certificate presented or
+                                null}}. With an Accept
                                 header containing text/html: the same as an
                                 HTML page.
 
@@ -41,6 +49,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -119,6 +128,12 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ---------------------------------------------------------
 
     def setup(self):
+        self.tls = None
+        if self.server.tls_ctx is not None:
+            # The handshake in this connection's thread, not the accept loop's.
+            self.request.settimeout(30)
+            self.request = self.server.tls_ctx.wrap_socket(self.request, server_side=True)
+            self.tls = self.request
         super().setup()
         # Headers and body are separate writes: without this, Nagle's algorithm
         # against a delayed ACK costs ~40 ms per small response.
@@ -233,7 +248,15 @@ class Handler(BaseHTTPRequestHandler):
             "peer": self.peer,
             "connection_requests": self.conn_requests,
             "body_length": body_length,
+            **({"tls": self.tls_facts()} if self.tls is not None else {}),
         }
+
+    def tls_facts(self):
+        cert = self.tls.getpeercert()
+        subject = None
+        if cert:
+            subject = ",".join("%s=%s" % kv for rdn in cert.get("subject", ()) for kv in rdn)
+        return {"version": self.tls.version(), "resumed": self.tls.session_reused, "client_cert": subject}
 
     def send_describe(self, body_length):
         d = self.describe(body_length)
@@ -330,8 +353,9 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, verbose):
+    def __init__(self, addr, verbose, tls_ctx=None):
         self.verbose = verbose
+        self.tls_ctx = tls_ctx
         self._seen = []
         self._seen_lock = threading.Lock()
         super().__init__(addr, Handler)
@@ -358,7 +382,20 @@ def main(argv=None):
     ap.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--tls-cert", help="HTTPS: the server certificate, chain after it (PEM)")
+    ap.add_argument("--tls-key", help="HTTPS: its key (PEM)")
+    ap.add_argument("--tls-client-ca", help="HTTPS: require a client certificate from this CA")
+    ap.add_argument("--tls-max-version", choices=("1.2", "1.3"), default="1.3")
     args = ap.parse_args(argv)
+    tls_ctx = None
+    if args.tls_cert:
+        tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        tls_ctx.maximum_version = (ssl.TLSVersion.TLSv1_2 if args.tls_max_version == "1.2"
+                                   else ssl.TLSVersion.TLSv1_3)
+        if args.tls_client_ca:
+            tls_ctx.load_verify_locations(args.tls_client_ca)
+            tls_ctx.verify_mode = ssl.CERT_REQUIRED
 
     def stop(signum, frame):
         sys.stdout.flush()
@@ -367,7 +404,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    srv = Server((args.host, args.port), args.verbose)
+    srv = Server((args.host, args.port), args.verbose, tls_ctx)
     host, port = srv.server_address[:2]
     print("backend listening on %s:%d" % (host, port), flush=True)
     srv.serve_forever(poll_interval=0.2)

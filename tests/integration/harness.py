@@ -415,14 +415,15 @@ def proc_status(pid):
 # The backend
 
 class Backend:
-    def __init__(self, tmp, name="backend", verbose=False):
-        self.tmp, self.name, self.verbose = tmp, name, verbose
+    def __init__(self, tmp, name="backend", verbose=False, args=()):
+        """args: more backend.py options (--tls-cert ... for an HTTPS backend)."""
+        self.tmp, self.name, self.verbose, self.args = tmp, name, verbose, list(args)
         self.proc = None
         self.port = None
         self.stderr_path = tmp.join(name + ".stderr")
 
     def start(self, port=0):
-        cmd = [sys.executable, BACKEND_PY, "--port", str(port)]
+        cmd = [sys.executable, BACKEND_PY, "--port", str(port)] + self.args
         if self.verbose:
             cmd.append("--verbose")
         self._err = open(self.stderr_path, "ab")
@@ -496,7 +497,7 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
                 process=None, log_format=None, log_query=None):
     """certgate YAML with the common parts filled in.
 
-    backends: {name: port or url}; routes: [(path, backend[, client_cert][, {key:
+    backends: {name: port or url, or {"url": ..., more keys of the backend}}; routes: [(path, backend[, client_cert][, {key:
     value} more keys of the route, written as is])], default [("/", first backend)]; timeouts / limits / tls_extra: {key: value}
     written as is. revocation: the listener's revocation section as
     {key: value} (lists written inline); default: cache-only with the run's
@@ -541,8 +542,16 @@ def config_yaml(*, pki, port, log_file, backends, routes=None, level="debug", ti
         out += ["  %s: %s" % kv for kv in process.items()]
     out.append("backends:")
     for name, where in backends.items():
+        more = {}
+        if isinstance(where, dict):  # {"url": ..., more keys: values as is, a dict inline}
+            more = dict(where)
+            where = more.pop("url")
         url = where if isinstance(where, str) else "http://127.0.0.1:%d" % where
         out += ["  - name: %s" % name, "    url: %s" % url]
+        for k, v in more.items():
+            if isinstance(v, dict):
+                v = "{" + ", ".join("%s: %s" % kv for kv in v.items()) + "}"
+            out.append("    %s: %s" % (k, v))
     out += ["listeners:",
             "  - name: %s" % listener,
             "    address: 127.0.0.1",

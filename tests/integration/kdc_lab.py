@@ -615,13 +615,19 @@ dbnosync
             user = "User www-data\nGroup www-data\n"
         mods = ["mpm_event", "authn_core", "authz_core", "authz_user", "auth_gssapi", "include", "mime",
                 "headers", "env", "setenvif", "alias"]
+        tls = ""
+        if self.https:
+            mods += ["ssl", "socache_shmcb"]
+            tls = ("Listen 127.0.0.1:{0} https\nSSLSessionCache shmcb:{1}/run/ssl_scache(512000)\n"
+                   "<VirtualHost 127.0.0.1:{0}>\n    SSLEngine on\n    SSLCertificateFile {2}\n"
+                   "    SSLCertificateKeyFile {3}\n</VirtualHost>\n").format(self.https[0], root, *self.https[1:])
         load = "\n".join("LoadModule %s_module %s/mod_%s.so" % (m, APACHE_MODULES, m) for m in mods)
         conf = """# certgate Kerberos lab: the Negotiate backend HTTP/{backend}
 ServerRoot {root}
 {load}
 {user}ServerName {backend}
 Listen 127.0.0.1:{port}
-PidFile {root}/run/httpd.pid
+{tls}PidFile {root}/run/httpd.pid
 DefaultRuntimeDir {root}/run
 Mutex file:{root}/run default
 ErrorLog {root}/logs/error.log
@@ -674,7 +680,7 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
 <Location /public>
     Require all granted
 </Location>
-""".format(root=root, load=load, user=user, backend=BACKEND_HOST, port=self.http_port,
+""".format(root=root, load=load, user=user, backend=BACKEND_HOST, port=self.http_port, tls=tls,
            keytab=self.backend_keytab,
            header_limit=("LimitRequestFieldSize %d\n" % self.header_limit) if self.header_limit else "")
         with open(os.path.join(root, "httpd.conf"), "w") as f:
@@ -696,6 +702,25 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
                 f.write("public\n")
 
     header_limit = None  # Apache's LimitRequestFieldSize, None: its default (8190)
+    https = None         # (port, certificate chain, key): also serve HTTPS (mod_ssl) there
+
+    def enable_https(self, cert, key):
+        """Restarts Apache serving the same pages over HTTPS too (mod_ssl) on
+        a free port, with cert (leaf and chain, PEM) and key: the HTTPS-only
+        IIS case. Returns the https:// URL."""
+        self.https = (_free_port_tcp(avoid=(self.kdc_port, self.http_port)), cert, key)
+        pid = self.pids.get("apache") or self._pidfile_pid("apache")
+        if pid:
+            _kill(pid)
+        self.pids["apache"] = 0
+        self._start_apache()
+        deadline = time.monotonic() + 10
+        while not _tcp_accepts(self.https[0]):
+            if time.monotonic() > deadline:
+                raise LabError("apache2 did not listen on 127.0.0.1:%d (https) within 10 s\n%s" % (
+                    self.https[0], self._tail("apache/logs/error.log")))
+            time.sleep(0.01)
+        return "https://127.0.0.1:%d" % self.https[0]
 
     def set_backend_header_limit(self, limit):
         """Restarts Apache with LimitRequestFieldSize limit (None: the

@@ -73,11 +73,12 @@ class Conn:
 
 
 class WSBackend:
-    def __init__(self, keytab=None):
+    def __init__(self, keytab=None, ssl_ctx=None):
         """keytab: check each upgrade request's Authorization: Negotiate
         against it (python3-gssapi) and answer "whoami" with the Kerberos
         user it names (kerberos_user; null without a token)."""
         self.keytab = keytab
+        self.ssl_ctx = ssl_ctx  # an ssl.SSLContext: wss (an https backend of certgate)
         self.port = None
         self.conns = []
         self.lock = threading.Lock()
@@ -97,7 +98,7 @@ class WSBackend:
             try:
                 self.server = self.loop.run_until_complete(websockets.serve(
                     self._handler, "127.0.0.1", 0, max_size=None, compression=None,
-                    ping_interval=None, max_queue=4))
+                    ping_interval=None, max_queue=4, ssl=self.ssl_ctx))
                 self.port = self.server.sockets[0].getsockname()[1]
             except Exception as e:  # reported by start()
                 err.append(e)

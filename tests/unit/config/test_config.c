@@ -473,7 +473,7 @@ static void test_unknown_keys(void **state)
     expect_error("timeouts:\n  idle: 1s\n" MINIMAL, 2, 3, "unknown key \"idle\" in timeouts");
     expect_error("backends:\n  - name: app\n    url: http://a\n    weight: 1\n" MIN_LISTENERS, 4, 5,
                  "unknown key \"weight\" in backend \"app\" (expected one of: name, url, max_idle, "
-                 "max_connections, kerberos)");
+                 "max_connections, kerberos, tls)");
     /* Misplaced: a listener key inside tls, a tls key in the listener. */
     expect_error(MIN_BACKENDS
                  "listeners:\n"
@@ -962,14 +962,76 @@ static void test_listener_address(void **state)
     cg_config_unref(cfg);
 }
 
+/* backends[].tls (https backends): every key read; the files are opened
+ * by the builder later (CG_CONFIG_SKIP_TLS here). */
+static void test_backend_tls_keys(void **state)
+{
+    (void)state;
+    cg_config *cfg = expect_ok("backends:\n"
+                               "  - name: app\n"
+                               "    url: https://iis.example.test\n"
+                               "    tls:\n"
+                               "      ca_file: /etc/certgate/backend-ca.crt\n"
+                               "      server_name: app.example.test\n"
+                               "      client_certificate: /etc/certgate/to-backend.crt\n"
+                               "      client_key: /etc/certgate/to-backend.key\n"
+                               "      min_version: \"1.3\"\n"
+                               "  - name: sys\n"
+                               "    url: https://[::1]:8443\n"
+                               "    tls: {ca: system}\n" MIN_LISTENERS);
+    const cg_backend_cfg *b = &cfg->backends[0];
+    assert_true(b->https);
+    assert_int_equal(b->port, 443);
+    assert_string_equal(b->host_header, "iis.example.test");
+    assert_string_equal(b->tls_ca_file, "/etc/certgate/backend-ca.crt");
+    assert_false(b->tls_ca_system);
+    assert_string_equal(b->tls_server_name, "app.example.test");
+    assert_string_equal(b->tls_cert_file, "/etc/certgate/to-backend.crt");
+    assert_string_equal(b->tls_key_file, "/etc/certgate/to-backend.key");
+    assert_int_equal(b->tls_min_version, 13);
+    assert_int_equal(b->tls_ca_pos.line, 5);
+    assert_int_equal(b->tls_ca_pos.column, 16);
+    b = &cfg->backends[1];
+    assert_true(b->tls_ca_system);
+    assert_string_equal(b->tls_ca_file, CG_SYSTEM_CA_FILE);
+    assert_null(b->tls_server_name);
+    assert_int_equal(b->tls_min_version, 12);
+    assert_int_equal(b->port, 8443);
+    cg_config_unref(cfg);
+}
+
+static void test_backend_tls_invalid(void **state)
+{
+    (void)state;
+    expect_error("backends:\n  - name: app\n    url: http://a\n    tls: {ca: system}\n" MIN_LISTENERS, 4, 10,
+                 "backends[app].tls: the backend's url \"http://a\" is http://; tls applies only to https://");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {server_name: a}\n" MIN_LISTENERS, 4, 10,
+                 "missing required key \"ca_file\"");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca_file: /x, ca: system}\n" MIN_LISTENERS,
+                 4, 28, "backends[app].tls.ca: set either ca_file or ca: system, not both");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: mine}\n" MIN_LISTENERS, 4, 15,
+                 "ca");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: system, server_name: \"a/b\"}\n"
+                 MIN_LISTENERS, 4, 36, "backends[app].tls.server_name: \"a/b\" is not a host name or address");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: system, client_certificate: /c}\n"
+                 MIN_LISTENERS, 4, 10, "missing required key \"client_key\"");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: system, client_key: /k}\n"
+                 MIN_LISTENERS, 4, 35, "backends[app].tls.client_key: set client_certificate too");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: system, min_version: \"1.1\"}\n"
+                 MIN_LISTENERS, 4, 36,
+                 "backends[app].tls.min_version: unknown value \"1.1\" (expected one of: 1.2, 1.3)");
+    expect_error("backends:\n  - name: app\n    url: https://a\n    tls: {ca: system, verify: false}\n"
+                 MIN_LISTENERS, 4, 23, "unknown key \"verify\" in tls of backend \"app\" (expected one of: ca_file, "
+                 "ca, server_name, client_certificate, client_key, min_version)");
+}
+
 static void test_backend_urls_invalid(void **state)
 {
     (void)state;
     static const struct {
         const char *url, *msg;
     } cases[] = {
-        { "https://a:8443", "https is not supported: certgate speaks plain HTTP to backends "
-                            "(expected http://host[:port], e.g. http://127.0.0.1:8080)" },
+        { "https://a:8443", "an https backend needs a tls section saying which CAs to trust" },
         { "ftp://a", "unsupported scheme \"ftp\"" },
         { "127.0.0.1:8080", "\"127.0.0.1:8080\" is not a URL (expected http://host[:port]" },
         { "http://a/api", "has a path \"/api\"; requests are forwarded with their own path" },
@@ -1086,7 +1148,7 @@ static void test_many_errors_at_once(void **state)
         { 9, 15, "listeners[main].routes[api].path: \"api\" does not start with \"/\"" },
         { 10, 18, "no backend named \"nope\" (defined backends: app)" },
         { 12, 14, "timeouts.handshake: \"10x\" is not a duration" },
-        { 15, 10, "backends[app].url: https is not supported" },
+        { 15, 10, "backends[app].url: an https backend needs a tls section" },
         { 16, 10, "workers: 0 is out of range" },
     };
     size_t n = sizeof want / sizeof want[0];
@@ -2003,7 +2065,7 @@ static void test_snapshot_objects_from_builders(void **state)
 {
     (void)state;
     static const cg_config_builders builders = { fake_tls_new, fake_tls_free, fake_mapping_load,
-                                                 fake_mapping_unref };
+                                                 fake_mapping_unref, NULL, NULL };
     static const char yaml[] = "workers: 3\n" MIN_BACKENDS
         "listeners:\n"
         "  - name: main\n"
@@ -3034,6 +3096,8 @@ int main(void)
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_listener_address),
         cmocka_unit_test(test_backend_urls_invalid),
+        cmocka_unit_test(test_backend_tls_keys),
+        cmocka_unit_test(test_backend_tls_invalid),
         cmocka_unit_test(test_yaml_syntax),
         cmocka_unit_test(test_empty_and_non_mapping),
         cmocka_unit_test(test_anchors_rejected),
