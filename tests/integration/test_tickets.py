@@ -272,3 +272,9 @@ class TestKeyFileChecks(H.Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestSharedKeysTLS13 = H.tls13(TestSharedKeys)
+TestDefaultsTLS13 = H.tls13(TestDefaults)
