@@ -15,6 +15,7 @@
 #include <mbedtls/sha256.h>
 #include <psa/crypto.h>
 
+#include "base/base.h"
 #include "x509/x509.h"
 #include "ticket_keys.h"
 #include "tls13_ticket.h"
@@ -31,6 +32,7 @@ struct cg_tls_server {
     unsigned char ticket_context[CG_TICKET_CONTEXT_BYTES]; /* what a shared ticket is sealed for */
     uint32_t ticket_lifetime_s;
     cg_verify_policy policy;
+    unsigned max_version;       /* CG_TLS_1_2 or CG_TLS_1_3 (conf_versions()) */
     unsigned max_client_certificates;
     cg_chain_cache *chains;     /* verified client chains, per worker */
     char *listener_name;
@@ -355,8 +357,9 @@ const char *cg_tls_alpn(const cg_tls_conn *c)
  * (psk_dhe_ke: forward secrecy for resumed sessions), no 0-RTT data (early
  * data is replayable, and certgate's verdict comes after the handshake).
  * A system mbedTLS built without TLS 1.3 serves TLS 1.2 alone. */
-static bool conf_versions(mbedtls_ssl_config *conf, const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
+static bool conf_versions(cg_tls_server *s, const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
 {
+    mbedtls_ssl_config *conf = &s->conf;
     unsigned min = l->tls_min_version ? l->tls_min_version : CG_TLS_1_2;
     unsigned max = l->tls_max_version ? l->tls_max_version : CG_TLS_1_3;
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
@@ -377,6 +380,7 @@ static bool conf_versions(mbedtls_ssl_config *conf, const cg_listener_cfg *l, co
 #endif
     (void)cfg_file;
     (void)diag;
+    s->max_version = max;
     mbedtls_ssl_conf_min_tls_version(conf, min == CG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
     mbedtls_ssl_conf_max_tls_version(conf, max == CG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
     return true;
@@ -484,7 +488,7 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto fail_internal;
     mbedtls_ssl_conf_rng(&s->conf, thread_rng, NULL);
-    if (!conf_versions(&s->conf, l, cfg_file, diag))
+    if (!conf_versions(s, l, cfg_file, diag))
         goto fail;
     mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
     mbedtls_ssl_conf_groups(&s->conf, groups);
@@ -732,6 +736,18 @@ void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n)
 {
     c->in = p;
     c->in_len = n;
+}
+
+const char *cg_tls_failure(const cg_tls_conn *c, char *buf, size_t cap)
+{
+    cg_tls_strerror(c->last_error, buf, cap);
+    /* A TLS 1.3-only client meets a TLS 1.2-only listener as a ClientHello
+     * with no suite in common: mbedTLS calls it a negotiation failure. */
+    if (c->last_error == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE && !c->handshake_done &&
+        c->server->max_version == CG_TLS_1_2)
+        cg_fmt_append(buf, cap, strlen(buf), " (this listener accepts TLS 1.2 only, tls.max_version: a client that offers only "
+                                "TLS 1.3 has nothing in common with it)");
+    return buf;
 }
 
 static cg_tls_status map_error(cg_tls_conn *c, int ret)

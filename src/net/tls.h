@@ -111,6 +111,9 @@ const char *cg_tls_alpn(const cg_tls_conn *c);
 
 /* A short human description of an mbedTLS error code. */
 const char *cg_tls_strerror(int err, char *buf, size_t cap);
+/* Why the connection's handshake failed, for the log: its last error, with
+ * what the listener's TLS versions have to do with it when they may. */
+const char *cg_tls_failure(const cg_tls_conn *c, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);
