@@ -745,8 +745,9 @@ const char *cg_tls_failure(const cg_tls_conn *c, char *buf, size_t cap)
      * with no suite in common: mbedTLS calls it a negotiation failure. */
     if (c->last_error == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE && !c->handshake_done &&
         c->server->max_version == CG_TLS_1_2)
-        cg_fmt_append(buf, cap, strlen(buf), " (this listener accepts TLS 1.2 only, tls.max_version: a client that offers only "
-                                "TLS 1.3 has nothing in common with it)");
+        cg_fmt_append(buf, cap, strlen(buf),
+                      " (this listener accepts TLS 1.2 only, tls.max_version: a client that offers only TLS 1.3 "
+                      "has nothing in common with it)");
     return buf;
 }
 
@@ -788,8 +789,9 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c)
     c->handshake_done = true;
     /* The verification callback runs on every full handshake that carried a
      * certificate; a session with a certificate but no trace was resumed. */
+    bool resumed13 = tls13_resumed(c); /* first: drops an unused ticket's certificate */
     const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
-    c->resumed = tls13_resumed(c) || (c->trace.depth_count == 0 && peer != NULL);
+    c->resumed = resumed13 || (c->trace.depth_count == 0 && peer != NULL);
     if (c->resumed && (cg_tls_verify_result(c) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
         /* Resumed from a handshake whose chain was refused (verify_cb()). */
         if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "
