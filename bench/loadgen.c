@@ -7,7 +7,7 @@
  *   cg-loadgen --url https://127.0.0.1:8443/ --cacert root.crt \
  *              --cert alice.crt --key alice.key \
  *              [--connections 64] [--duration 10 | --requests N] \
- *              [--mode keepalive|new|resume] [--threads N] [--json]
+ *              [--mode keepalive|new|resume] [--tls13] [--threads N] [--json]
  *   cg-loadgen --url ... --idle 1000 --hold 10 [--ready-file F]
  *   cg-loadgen --url http://127.0.0.1:8080/     (plain TCP, same code path)
  *   cg-loadgen --url https://... --h2 16 [--connections 4]   (HTTP/2, ALPN h2)
@@ -76,6 +76,7 @@ static const char *const mode_names[] = {"keepalive", "new", "resume"};
 static struct {
     const char *url, *cacert, *cert, *key, *server_name, *ready_file, *release_file;
     bool tls;
+    bool tls13;           /* --tls13: TLS 1.3 only (default: TLS 1.2 only) */
     char host[256];
     int port;
     char path[2048];
@@ -649,6 +650,8 @@ typedef struct worker {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_config conf;
+    mbedtls_ssl_config conf_ticket; /* --tls13 --mode resume: conf, and TLS 1.3 tickets signalled */
+    bool ticket_conf;                /* conf_ticket was set up */
     mbedtls_x509_crt ca, cert;
     mbedtls_pk_context key;
     mbedtls_ssl_session session;
@@ -663,6 +666,9 @@ typedef struct worker {
 } worker;
 
 static int ciphersuites[] = {
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256, /* --tls13 (a TLS 1.2 client ignores them) */
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -925,12 +931,29 @@ static void response_eof(conn *c)
     conn_close(c, true);
 }
 
+/* --mode resume: the session of the first full handshake (and of each full
+ * one after a failed resumption) is the one every connection resumes. */
+static void keep_session(conn *c)
+{
+    worker *w = c->w;
+    if (opt.mode != MODE_RESUME || (w->have_session && !c->full_hs))
+        return;
+    if (w->have_session)
+        mbedtls_ssl_session_free(&w->session);
+    mbedtls_ssl_session_init(&w->session);
+    w->have_session = mbedtls_ssl_get_session(&c->ssl, &w->session) == 0;
+}
+
 /* Drains the current read buffer through mbedTLS into the parser. */
 static void read_tls_response(conn *c)
 {
     worker *w = c->w;
     for (;;) {
         int n = mbedtls_ssl_read(&c->ssl, w->plain, PLAIN_SIZE);
+        if (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            keep_session(c); /* TLS 1.3 (--tls13 asks mbedTLS to signal them) */
+            continue;
+        }
         if (n > 0) {
             int st = c->state;
             if (c->h2)
@@ -1238,12 +1261,8 @@ static void drive_handshake(conn *c)
         w->st.hs_resumed++;
     if (w->ciphersuite[0] == '\0')
         snprintf(w->ciphersuite, sizeof w->ciphersuite, "%s", mbedtls_ssl_get_ciphersuite(&c->ssl));
-    if (opt.mode == MODE_RESUME && (!w->have_session || c->full_hs)) {
-        if (w->have_session)
-            mbedtls_ssl_session_free(&w->session);
-        mbedtls_ssl_session_init(&w->session);
-        w->have_session = mbedtls_ssl_get_session(&c->ssl, &w->session) == 0;
-    }
+    if (!opt.tls13)
+        keep_session(c); /* TLS 1.3: the ticket comes after the handshake (read_tls_response()) */
     if (opt.h2_streams)
         h2_start(c);
     else
@@ -1352,9 +1371,16 @@ static void on_connect(uv_connect_t *req, int status)
         send_request(c);
         return;
     }
+    /* --tls13 --mode resume: the configuration that signals tickets until
+     * there is a session to resume (worker_conf()). */
+    const mbedtls_ssl_config *conf = w->ticket_conf && !w->have_session ? &w->conf_ticket : &w->conf;
+    if (c->ssl_ready && mbedtls_ssl_context_get_config(&c->ssl) != conf) {
+        mbedtls_ssl_free(&c->ssl);
+        c->ssl_ready = false;
+    }
     if (!c->ssl_ready) {
         mbedtls_ssl_init(&c->ssl);
-        if ((r = mbedtls_ssl_setup(&c->ssl, &w->conf)) != 0) {
+        if ((r = mbedtls_ssl_setup(&c->ssl, conf)) != 0) {
             char e[128];
             die("mbedtls_ssl_setup: %s", tls_err(r, e, sizeof e));
         }
@@ -1518,6 +1544,45 @@ static void on_warm_done(uv_timer_t *t)
     }
 }
 
+/* The client configuration. A TLS 1.3 ticket arrives after the handshake;
+ * with signal_tickets mbedtls_ssl_read() says so (read_tls_response()).
+ * Only the connections that need a ticket use that configuration: with
+ * mbedTLS 3.6.6, reading on after a signalled ticket failed about one
+ * resumed connection in ten with a record MAC error or no response (Python's
+ * and OpenSSL's clients resume from certgate without errors). */
+static void worker_conf(worker *w, mbedtls_ssl_config *conf, bool signal_tickets)
+{
+    char e[160];
+    int r;
+    if ((r = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        die("ssl_config_defaults: %s", tls_err(r, e, sizeof e));
+    mbedtls_ssl_protocol_version version = opt.tls13 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2;
+    mbedtls_ssl_conf_min_tls_version(conf, version);
+    mbedtls_ssl_conf_max_tls_version(conf, version);
+    if (signal_tickets)
+        mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(conf,
+                                                                 MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+    mbedtls_ssl_conf_groups(conf, groups);
+    mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(conf, &w->ca, NULL);
+    if (opt.cert && (r = mbedtls_ssl_conf_own_cert(conf, &w->cert, &w->key)) != 0)
+        die("ssl_conf_own_cert: %s", tls_err(r, e, sizeof e));
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &w->drbg);
+    /* "new" measures full handshakes: offer no ticket extension at all, so
+     * the server does not spend time issuing tickets nobody uses (TLS 1.2;
+     * a TLS 1.3 server may still send one, which is ignored). */
+    mbedtls_ssl_conf_session_tickets(conf, opt.mode == MODE_NEW ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
+                                                                 : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+    mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+    static const char *h2_alpn[] = { "h2", NULL };
+    if (opt.h2_streams && (r = mbedtls_ssl_conf_alpn_protocols(conf, h2_alpn)) != 0)
+        die("ssl_conf_alpn_protocols: %s", tls_err(r, e, sizeof e));
+}
+
 static void worker_init_tls(worker *w)
 {
     char e[160];
@@ -1540,28 +1605,12 @@ static void worker_init_tls(worker *w)
         if ((r = mbedtls_pk_parse_keyfile(&w->key, opt.key, NULL, mbedtls_ctr_drbg_random, &w->drbg)) != 0)
             die("--key %s: %s", opt.key, tls_err(r, e, sizeof e));
     }
-    if ((r = mbedtls_ssl_config_defaults(&w->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
-        die("ssl_config_defaults: %s", tls_err(r, e, sizeof e));
-    mbedtls_ssl_conf_min_tls_version(&w->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_max_tls_version(&w->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_ciphersuites(&w->conf, ciphersuites);
-    mbedtls_ssl_conf_groups(&w->conf, groups);
-    mbedtls_ssl_conf_authmode(&w->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&w->conf, &w->ca, NULL);
-    if (opt.cert && (r = mbedtls_ssl_conf_own_cert(&w->conf, &w->cert, &w->key)) != 0)
-        die("ssl_conf_own_cert: %s", tls_err(r, e, sizeof e));
-    mbedtls_ssl_conf_rng(&w->conf, mbedtls_ctr_drbg_random, &w->drbg);
-    /* "new" measures full handshakes: offer no ticket extension at all, so
-     * the server does not spend time issuing tickets nobody uses. */
-    mbedtls_ssl_conf_session_tickets(&w->conf, opt.mode == MODE_NEW ? MBEDTLS_SSL_SESSION_TICKETS_DISABLED
-                                                                     : MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
-    mbedtls_ssl_conf_renegotiation(&w->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-#endif
-    static const char *h2_alpn[] = { "h2", NULL };
-    if (opt.h2_streams && (r = mbedtls_ssl_conf_alpn_protocols(&w->conf, h2_alpn)) != 0)
-        die("ssl_conf_alpn_protocols: %s", tls_err(r, e, sizeof e));
+    worker_conf(w, &w->conf, false);
+    if (opt.tls13 && opt.mode == MODE_RESUME) {
+        mbedtls_ssl_config_init(&w->conf_ticket);
+        worker_conf(w, &w->conf_ticket, true);
+        w->ticket_conf = true;
+    }
 }
 
 static void worker_free(worker *w)
@@ -1580,6 +1629,8 @@ static void worker_free(worker *w)
         if (w->have_session)
             mbedtls_ssl_session_free(&w->session);
         mbedtls_ssl_config_free(&w->conf);
+        if (w->ticket_conf)
+            mbedtls_ssl_config_free(&w->conf_ticket);
         mbedtls_x509_crt_free(&w->ca);
         mbedtls_x509_crt_free(&w->cert);
         mbedtls_pk_free(&w->key);
@@ -1676,6 +1727,7 @@ static void usage(int code)
 "  --hold SECONDS       how long --idle holds them (default 10)\n"
 "  --ready-file FILE    --idle: write the number established to FILE once all are up\n"
 "  --release-file FILE  --idle: end the hold as soon as FILE exists (--hold: at most)\n"
+"  --tls13              TLS 1.3 only (default: TLS 1.2 only)\n"
 "  --threads N          event-loop threads (default 1; --idle uses 1)\n"
 "  --timeout SECONDS    per request, including connect and handshake (default 10)\n"
 "  --max-time SECONDS   bound for --requests and --idle runs (default 120, or hold+120)\n"
@@ -1764,7 +1816,8 @@ static double parse_pos(const char *name, const char *v, bool allow_zero)
 static void parse_args(int argc, char **argv)
 {
     enum { O_URL = 256, O_CACERT, O_CERT, O_KEY, O_CONN, O_DUR, O_REQ, O_MODE, O_IDLE, O_HOLD, O_SNI,
-           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_RELEASE, O_WARMUP, O_WATCH, O_RATE, O_H2, O_HELP };
+           O_THREADS, O_TIMEOUT, O_MAXTIME, O_JSON, O_READY, O_RELEASE, O_WARMUP, O_WATCH, O_RATE, O_H2, O_TLS13,
+           O_HELP };
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
         {"cacert", required_argument, NULL, O_CACERT},
@@ -1787,6 +1840,7 @@ static void parse_args(int argc, char **argv)
         {"watch-pid", required_argument, NULL, O_WATCH},
         {"json", no_argument, NULL, O_JSON},
         {"h2", required_argument, NULL, O_H2},
+        {"tls13", no_argument, NULL, O_TLS13},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1823,6 +1877,7 @@ static void parse_args(int argc, char **argv)
             break;
         case O_JSON: opt.json = true; break;
         case O_H2: opt.h2_streams = (int)parse_pos("--h2", optarg, false); break;
+        case O_TLS13: opt.tls13 = true; break;
         case 'h': case O_HELP: usage(0); break;
         default: usage(2);
         }

@@ -5,6 +5,8 @@
 
 The last line printed is always
     ratios keepalive=X resume=X full=X delegated=X
+(TLS 1.2), the one before it
+    ratios tls13 keepalive=X resume=X full=X full_rsa=X
 certgate's CPU time per successful request divided by nginx's, 2 decimals,
 "n/a" for a scenario that could not run (or had no successful request).
 See bench/README.md for how to read the rest.
@@ -98,7 +100,8 @@ quick = meta.get("quick") == 1
 print()
 print("certgate benchmark  (%s; %s s per run after a warm-up; %s cores shared by everything)"
       % ("quick" if quick else "full", meta.get("duration", "?"), meta.get("ncpu", "?")))
-print("certgate %s (mbedTLS %s), nginx %s (%s); TLS 1.2, client certificate required, CRLs checked by both"
+print("certgate %s (mbedTLS %s), nginx %s (%s); TLS 1.2 (rows marked 1.3: TLS 1.3), client certificate"
+      " required, CRLs checked by both"
       % (meta.get("git", "?"), (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""),
          meta.get("nginx", "?"), meta.get("openssl", "?")))
 print("both proxies: same PKI, CRLs, backend, workers, cipher suites; idle backend pool %s each"
@@ -111,6 +114,10 @@ scen = [
     ("full_rsa", "full handshake/req, %s conns, RSA cl." % new, ["certgate", "nginx"]),
     ("full_ocsp", "full handshake/req, %s conns, OCSP (cached)" % new, ["certgate", "nginx"]),
     ("resume", "resumed session/req, %s conns" % new, ["certgate", "nginx"]),
+    ("keepalive_tls13", "1.3 keep-alive, %s conns" % ka, ["certgate", "nginx"]),
+    ("full_ec_tls13", "1.3 full handshake/req, %s conns, ECDSA" % new, ["certgate", "nginx"]),
+    ("full_rsa_tls13", "1.3 full handshake/req, %s conns, RSA cl." % new, ["certgate", "nginx"]),
+    ("resume_tls13", "1.3 resumed session/req, %s conns" % new, ["certgate", "nginx"]),
     ("bulk", "%s MB body, 1 conn" % big_mb, ["direct", "certgate", "nginx"]),
     ("scale_w1", "keep-alive, 1 worker, lg %s thr" % meta.get("scale_threads", "?"), ["certgate", "nginx"]),
     ("scale_w2", "keep-alive, 2 workers, lg %s thr" % meta.get("scale_threads", "?"), ["certgate", "nginx"]),
@@ -178,7 +185,7 @@ for key, label, targets in scen:
                                                                  lg["error_first"]))
         if key.startswith("full") and lg.get("handshakes_resumed"):
             problems.append("%s/%s: %d handshakes were resumptions" % (key, t, lg["handshakes_resumed"]))
-        if key == "resume" and lg.get("handshakes_full", 0) > lg.get("threads", 1) * 2:
+        if key.startswith("resume") and lg.get("handshakes_full", 0) > lg.get("threads", 1) * 2:
             problems.append("%s/%s: %d full handshakes (resumption refused?)" % (key, t, lg["handshakes_full"]))
         conns = lg.get("connections", 0)
         if t != "direct" and opened > max(2 * conns, 0.05 * lg["requests"], 4):
@@ -200,8 +207,10 @@ print("  stub_status; Apache: first requests of a connection in its access log).
 if busy:
     problems.append("other processes used CPU during: %s (cores); those rows are less reliable"
                     % ", ".join(busy))
-if len(suites) > 1:
-    problems.append("different cipher suites negotiated: %s" % ", ".join(sorted(suites)))
+for v in ("TLS1-3-", ""):  # one suite per version (TLS 1.3 names start with TLS1-3-)
+    same = sorted(x for x in suites if x.startswith("TLS1-3-") == bool(v))
+    if len(same) > 1:
+        problems.append("different cipher suites negotiated: %s" % ", ".join(same))
 
 # --- idle -------------------------------------------------------------------
 idle = [(t, by.get(("idle", t))) for t in ("certgate", "nginx")]
@@ -267,10 +276,17 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
     print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
           " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
     print("  of which a chain through a CA learned before checks only the leaf's (src/x509/chain_cache.h).")
+    # TLS 1.3 reaches X25519 through PSA (not Everest): its own figure when
+    # cg-pk-floor times it, else the TLS 1.2 one (then the 1.3 floor is low).
+    x13 = pf.get("ecdhe_x25519_psa_us") or pf["ecdhe_x25519_us"]
     print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "+chain", "certgate", "nginx", "cg/floor"))
-    for key, label, cv in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"]),
-                           ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"])):
-        floor = pf["ecdhe_x25519_us"] + pf["ecdsa_sign_us"] + cv
+    for key, label, cv, kx in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"], pf["ecdhe_x25519_us"]),
+                               ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"], pf["ecdhe_x25519_us"]),
+                               ("full_ec_tls13", "1.3 ECDSA everywhere", pf["ecdsa_verify_us"], x13),
+                               ("full_rsa_tls13", "1.3 RSA-2048 clients", pf["rsa_verify_us"], x13)):
+        if not by.get((key, "certgate")) and key.endswith("_tls13"):
+            continue
+        floor = kx + pf["ecdsa_sign_us"] + cv
         a, b = by.get((key, "certgate")), by.get((key, "nginx"))
         ca, cb = per_ok(a)[0] if a else None, per_ok(b)[0] if b else None
         if ca:
@@ -280,6 +296,9 @@ if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full
             "%.2fx" % (ca / floor) if ca else "-"))
     print("  floor: the public-key operations alone, timed in a loop on a quiet machine, in a %s process;"
           % ("multi-threaded" if pf.get("threaded") else "single-threaded"))
+    if not pf.get("ecdhe_x25519_psa_us"):
+        print("  (the 1.3 rows use the TLS 1.2 path's X25519 figure: cg-pk-floor does not time PSA's X25519,")
+        print("  which TLS 1.3 uses, so their floor is lower than the real one)")
     print("  certgate's figure also")
     print("  holds the rest of the handshake and the request (hashes, records, accept, CRL lookup, proxying).")
 
@@ -324,6 +343,10 @@ rows = [
     ("full handshake, RSA-2048 client certs", cg_ng("full_rsa")),
     ("full handshake, OCSP-checked chain", cg_ng("full_ocsp")),
     ("resumed session", cg_ng("resume")),
+    ("TLS 1.3 keep-alive, %s conns" % ka, cg_ng("keepalive_tls13")),
+    ("TLS 1.3 full handshake, ECDSA everywhere", cg_ng("full_ec_tls13")),
+    ("TLS 1.3 full handshake, RSA-2048 clients", cg_ng("full_rsa_tls13")),
+    ("TLS 1.3 resumed session", cg_ng("resume_tls13")),
     ("%s MB body (per GB received)" % big_mb,
      ratio(bulk_per_gb(by.get(("bulk", "certgate")))[0], bulk_per_gb(by.get(("bulk", "nginx")))[0])),
     ("keep-alive, 1 worker (lg %s threads)" % meta.get("scale_threads", "?"), cg_ng("scale_w1")),
@@ -365,8 +388,12 @@ else:
 if meta.get("elapsed_s") is not None:
     print("run time: %d s (groups: %s)" % (meta["elapsed_s"], meta.get("only", "all")))
 if floor_ratio:
-    print("full handshake CPU / public-key floor: ecdsa=%s rsa=%s" % (
-        fr(floor_ratio.get("full_ec")), fr(floor_ratio.get("full_rsa"))))
+    print("full handshake CPU / public-key floor: ecdsa=%s rsa=%s tls13_ecdsa=%s tls13_rsa=%s" % (
+        fr(floor_ratio.get("full_ec")), fr(floor_ratio.get("full_rsa")), fr(floor_ratio.get("full_ec_tls13")),
+        fr(floor_ratio.get("full_rsa_tls13"))))
+print("ratios tls13 keepalive=%s resume=%s full=%s full_rsa=%s" % (
+    fr(cg_ng("keepalive_tls13")), fr(cg_ng("resume_tls13")), fr(cg_ng("full_ec_tls13")),
+    fr(cg_ng("full_rsa_tls13"))))
 print("ratios keepalive=%s resume=%s full=%s delegated=%s" % (
     fr(cg_ng("keepalive")), fr(cg_ng("resume")), fr(cg_ng("full_ec")),
     fr(cg_ng("deleg_same_rate", "deleg_public_rate"))))

@@ -8,13 +8,38 @@
 #define CG_CHAIN_DEPTH_MIN        2u
 #define CG_CHAIN_DEPTH_MAX        12u
 
+/* tls.min_version / max_version: "1.2" or "1.3" (YAML may read an unquoted
+ * 1.2 as a number; the text is what counts). By default both versions. */
+static void parse_versions(cg_loader *ld, const cg_map *m, cg_listener_cfg *l)
+{
+    static const char *const names[] = { "1.2", "1.3", NULL };
+    static const uint8_t versions[] = { CG_TLS_1_2, CG_TLS_1_3 };
+    int min = 0, max = 1;
+    cg_got got_min = cg_loader_get_enum(ld, m, "min_version", names, &min);
+    cg_got got_max = cg_loader_get_enum(ld, m, "max_version", names, &max);
+    if (got_min == CG_YAML_BAD || got_max == CG_YAML_BAD)
+        return;
+    if (min > max) {
+        char path[256];
+        const char *key = got_min == CG_YAML_SET ? "min_version" : "max_version";
+        cg_yaml_key_path(m->path, key, path, sizeof path);
+        cg_yaml_error(&ld->y, cg_yaml_map_get(&ld->y, m->node, key, NULL),
+                      "%s: min_version %s is above max_version %s: no TLS version would be left (set "
+                      "min_version to at most max_version)", path, names[min], names[max]);
+        return;
+    }
+    l->tls_min_version = versions[min];
+    l->tls_max_version = versions[max];
+}
+
 void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_listener_cfg *l)
 {
     static const char *const keys[] = { "certificate", "key", "chain", "client_ca",
                                         "client_ca_names", "require_client_auth_eku",
                                         "session_tickets", "session_ticket_lifetime",
                                         "max_chain_depth", "max_client_certificates",
-                                        "allow_weak_signatures", "session_ticket_keys", "sni", "strict_sni", NULL };
+                                        "allow_weak_signatures", "session_ticket_keys", "sni", "strict_sni",
+                                        "min_version", "max_version", NULL };
     char where[192];
     cg_map m;
     cg_fmt_into(where, sizeof where, "in tls of %s", ldesc);
@@ -54,6 +79,7 @@ void cg_config_parse_tls(cg_loader *ld, const cg_map *lm, const char *ldesc, cg_
     cg_loader_get_uint(ld, &m, "max_client_certificates", 1, CG_CHAIN_MAX_CERTIFICATES_LIMIT,
                        &l->max_client_certificates);
     cg_yaml_get_bool(&ld->y, m.node, m.path, "allow_weak_signatures", &l->allow_weak_signatures);
+    parse_versions(ld, &m, l);
     if (cg_loader_get_path(ld, &m, "session_ticket_keys", &l->session_ticket_keys_file,
                            &l->session_ticket_keys_pos) == CG_YAML_SET &&
         !l->session_tickets) {

@@ -105,6 +105,9 @@ typedef struct cg_sni_cfg {
     cg_pos names_pos, cert_pos, key_pos, chain_pos;
 } cg_sni_cfg;
 
+/* A listener's TLS versions (tls.min_version, tls.max_version). */
+enum { CG_TLS_1_2 = 12, CG_TLS_1_3 = 13 };
+
 typedef struct cg_listener_cfg {
     char *name;
     char *address;         /* numeric IPv4 or IPv6 address */
@@ -122,6 +125,9 @@ typedef struct cg_listener_cfg {
     uint32_t max_chain_depth;
     uint32_t max_client_certificates; /* in the client's Certificate message (chain_limits.h) */
     bool allow_weak_signatures;
+    /* tls.min_version / max_version: the TLS versions offered (CG_TLS_1_2,
+     * CG_TLS_1_3); 0 reads as the default (1.2 and 1.3). */
+    uint8_t tls_min_version, tls_max_version;
     cg_pos cert_pos, key_pos, chain_pos, client_ca_pos; /* for load errors */
     /* tls.session_ticket_keys: a key file shared by several instances
      * (ticket_keys.h); NULL: random keys of this process (mbedTLS's). */

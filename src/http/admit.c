@@ -25,7 +25,7 @@ static void judge_certificate(cg_client *cl)
 {
     cg_conn *c = cl->conn;
     const mbedtls_x509_crt *peer = cg_tls_client_leaf(&c->tls, &cl->cert_present);
-    uint32_t flags = mbedtls_ssl_get_verify_result(&c->tls.ssl);
+    uint32_t flags = cg_tls_verify_result(&c->tls);
     if (c->tls.refused) {
         /* Refused over the chain limits (chain_limits.h), whatever the
          * verification found. */

@@ -17,6 +17,12 @@
  * encrypted records), a handshake message other than ClientHello before it,
  * or a message over max_len (which mbedTLS refuses itself). Anything it
  * cannot follow it leaves to mbedTLS, which judges the bytes anyway.
+ *
+ * TLS 1.3 encrypts the client's Certificate message (after the ServerHello
+ * every handshake record is application_data): the watcher sees the
+ * ClientHello (a second one after a HelloRetryRequest too), then the first
+ * encrypted record, and is DONE. tls.c judges a TLS 1.3 chain in its
+ * verification callback instead (docs/tls.md).
  */
 #ifndef CG_CERT_MSG_H
 #define CG_CERT_MSG_H

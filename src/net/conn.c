@@ -395,8 +395,8 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c)
 
 static void on_handshake_failed(cg_conn *c)
 {
-    char err[160];
-    cg_tls_strerror(c->tls.last_error, err, sizeof err);
+    char err[300];
+    cg_tls_failure(&c->tls, err, sizeof err);
     cg_log_fields(CG_LOG_INFO, "tls_handshake_failed", CG_LF_STR("client", c->peer),
                   CG_LF_STR("listener", c->tls_cfg->listeners[c->listener].name), CG_LF_STR("reason", err));
     cg_counter_add(&c->w->stats.handshakes_failed, 1);

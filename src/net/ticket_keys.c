@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/base64.h>
@@ -69,6 +70,20 @@ void cg_ticket_keys_id(const cg_ticket_keys *k, size_t i, char out[9])
     cg_hex_encode(k->keys[i].name, 4, out, 9, false);
 }
 
+/* Appends a key (name | AES key, as in the file); the caller checked the
+ * room and that the name is new. */
+static void add_key(cg_ticket_keys *k, const unsigned char raw[CG_TICKET_KEY_BYTES])
+{
+    ticket_key *key = &k->keys[k->n];
+    memcpy(key->name, raw, CG_TICKET_NAME_BYTES);
+    memcpy(key->aes, raw + CG_TICKET_NAME_BYTES, AES_BYTES);
+    size_t i = name_hash(key->name);
+    while (k->slot[i] >= 0)
+        i = (i + 1) % TABLE_SLOTS;
+    k->slot[i] = (signed char)k->n;
+    k->n++;
+}
+
 cg_ticket_keys *cg_ticket_keys_parse(const char *text, size_t len, char *err, size_t cap)
 {
     cg_ticket_keys *k = calloc(1, sizeof *k);
@@ -116,15 +131,8 @@ cg_ticket_keys *cg_ticket_keys_parse(const char *text, size_t len, char *err, si
             cg_ticket_keys_free(k);
             return NULL;
         }
-        ticket_key *key = &k->keys[k->n];
-        memcpy(key->name, raw, CG_TICKET_NAME_BYTES);
-        memcpy(key->aes, raw + CG_TICKET_NAME_BYTES, AES_BYTES);
+        add_key(k, raw);
         mbedtls_platform_zeroize(raw, sizeof raw);
-        size_t i = name_hash(key->name);
-        while (k->slot[i] >= 0)
-            i = (i + 1) % TABLE_SLOTS;
-        k->slot[i] = (signed char)k->n;
-        k->n++;
     }
     if (k->n == 0) {
         snprintf(err, cap, "no key in the file (one line per key: `certgate ticket-key generate`)");
@@ -270,9 +278,11 @@ const char *cg_ticket_status_text(cg_ticket_status st)
 /* ---- the key set in force ---- */
 
 struct cg_ticket_keyring {
-    pthread_mutex_t mu;       /* guards keys: held to copy one key out */
+    pthread_mutex_t mu;       /* guards keys (and made): held to copy one key out */
     cg_ticket_keys *keys;
-    char *path;
+    char *path;               /* NULL: a ring of random keys (cg_ticket_keyring_new_random) */
+    uint32_t rotate_s;        /* random ring: a new sealing key after this many seconds */
+    uint64_t made;            /* random ring: when keys[0] was made */
     struct stat seen;         /* the file at the last check (loaded or not) */
     bool seen_ok;
 };
@@ -303,6 +313,65 @@ cg_ticket_keyring *cg_ticket_keyring_new(const char *path, char *err, size_t cap
     return r;
 }
 
+/* A random sealing key first, then the one it replaces (if any): the
+ * previous key still opens the tickets of the last period. */
+static cg_ticket_keys *random_keys(const ticket_key *previous, cg_ticket_rng rng, void *rng_ctx)
+{
+    cg_ticket_keys *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    memset(k->slot, -1, sizeof k->slot);
+    unsigned char raw[CG_TICKET_KEY_BYTES];
+    if (rng(rng_ctx, raw, sizeof raw) != 0) {
+        cg_ticket_keys_free(k);
+        return NULL;
+    }
+    add_key(k, raw);
+    mbedtls_platform_zeroize(raw, sizeof raw);
+    if (previous && memcmp(previous->name, k->keys[0].name, CG_TICKET_NAME_BYTES) != 0) {
+        memcpy(raw, previous->name, CG_TICKET_NAME_BYTES);
+        memcpy(raw + CG_TICKET_NAME_BYTES, previous->aes, AES_BYTES);
+        add_key(k, raw);
+        mbedtls_platform_zeroize(raw, sizeof raw);
+    }
+    return k;
+}
+
+cg_ticket_keyring *cg_ticket_keyring_new_random(uint32_t rotate_s, cg_ticket_rng rng, void *rng_ctx, char *err,
+                                                size_t cap)
+{
+    cg_ticket_keyring *r = calloc(1, sizeof *r);
+    if (!r || !(r->keys = random_keys(NULL, rng, rng_ctx))) {
+        free(r);
+        snprintf(err, cap, "no random ticket key (out of memory, or the random generator failed)");
+        return NULL;
+    }
+    r->rotate_s = rotate_s ? rotate_s : 1;
+    r->made = (uint64_t)time(NULL);
+    pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+/* A random ring whose sealing key is older than its period gets a new one
+ * (under the lock; the old key is zeroized when its set is freed). Keeps
+ * the old key when the new one cannot be made: tickets keep working. */
+static void rotate_if_due(cg_ticket_keyring *r, cg_ticket_rng rng, void *rng_ctx)
+{
+    if (r->path)
+        return;
+    uint64_t now = (uint64_t)time(NULL);
+    pthread_mutex_lock(&r->mu);
+    if (now >= r->made && now - r->made >= r->rotate_s) {
+        cg_ticket_keys *next = random_keys(&r->keys->keys[0], rng, rng_ctx);
+        if (next) {
+            cg_ticket_keys_free(r->keys);
+            r->keys = next;
+            r->made = now;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
 void cg_ticket_keyring_free(cg_ticket_keyring *r)
 {
     if (!r)
@@ -317,6 +386,12 @@ const char *cg_ticket_keyring_path(const cg_ticket_keyring *r) { return r->path;
 
 cg_keyring_result cg_ticket_keyring_refresh(cg_ticket_keyring *r, bool force, size_t *nkeys, char *err, size_t cap)
 {
+    if (!r->path) {
+        pthread_mutex_lock(&r->mu);
+        *nkeys = r->keys->n;
+        pthread_mutex_unlock(&r->mu);
+        return CG_KEYRING_UNCHANGED; /* random keys: no file */
+    }
     struct stat st;
     bool ok = stat(r->path, &st) == 0;
     int stat_errno = errno;
@@ -347,6 +422,7 @@ cg_ticket_status cg_ticket_keyring_seal(cg_ticket_keyring *r, const unsigned cha
                                         size_t cap, size_t n, size_t *out_len)
 {
     ticket_key key;
+    rotate_if_due(r, rng, rng_ctx);
     pthread_mutex_lock(&r->mu);
     key = r->keys->keys[0];
     pthread_mutex_unlock(&r->mu);

@@ -85,6 +85,12 @@ typedef struct cg_ticket_keyring cg_ticket_keyring;
 
 /* Loads path; NULL with a sentence in err when it does not load. */
 cg_ticket_keyring *cg_ticket_keyring_new(const char *path, char *err, size_t cap);
+/* A ring of this process's own random keys, for a listener without a key
+ * file: a new sealing key every rotate_s seconds (the ticket lifetime), the
+ * previous one kept to open the tickets it sealed, as mbedTLS's own ticket
+ * keys do. Its path is NULL; refreshing it changes nothing. */
+cg_ticket_keyring *cg_ticket_keyring_new_random(uint32_t rotate_s, cg_ticket_rng rng, void *rng_ctx, char *err,
+                                                size_t cap);
 void cg_ticket_keyring_free(cg_ticket_keyring *r);
 const char *cg_ticket_keyring_path(const cg_ticket_keyring *r);
 

@@ -13,24 +13,27 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_time.h>
 #include <mbedtls/sha256.h>
-#include <mbedtls/ssl_ticket.h>
 #include <psa/crypto.h>
 
+#include "base/base.h"
 #include "x509/x509.h"
 #include "sni.h"
 #include "ticket_keys.h"
+#include "tls13_ticket.h"
 
 struct cg_tls_server {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt own_chain; /* server leaf + chain */
     mbedtls_pk_context own_key;
     mbedtls_x509_crt anchors;   /* trusted client CAs */
-    mbedtls_ssl_ticket_context tickets;
     bool tickets_on;
-    cg_ticket_keyring *shared_tickets; /* tls.session_ticket_keys; NULL: mbedTLS's random keys */
+    cg_ticket_keyring *shared_tickets; /* tls.session_ticket_keys; NULL: random keys of this process */
+    cg_ticket_keyring *own_tickets;    /* the random keys, without a key file */
+    cg_ticket_keyring *tickets;        /* the ring that seals and opens: one of the two */
     unsigned char ticket_context[CG_TICKET_CONTEXT_BYTES]; /* what a shared ticket is sealed for */
     uint32_t ticket_lifetime_s;
     cg_verify_policy policy;
+    unsigned max_version;       /* CG_TLS_1_2 or CG_TLS_1_3 (conf_versions()) */
     unsigned max_client_certificates;
     cg_chain_cache *chains;     /* verified client chains, per worker */
     char *listener_name;
@@ -109,6 +112,13 @@ static int thread_rng(void *unused, unsigned char *out, size_t len)
 
 const char *cg_tls_strerror(int err, char *buf, size_t cap)
 {
+    if (err == MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION) {
+        /* mbedTLS's words ("Handshake protocol not within min/max
+         * boundaries") do not say which setting decides. */
+        snprintf(buf, cap, "the client offers no TLS version this listener accepts (tls.min_version, "
+                           "tls.max_version)");
+        return buf;
+    }
     mbedtls_strerror(err, buf, cap);
     return buf;
 }
@@ -174,20 +184,46 @@ static void put24(unsigned char *p, size_t v)
 
 static size_t get24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
 
-/* The payload: mbedTLS's own serialization of the session (what its tickets
- * carry: the verification result, the client's leaf, the master secret),
- * then the CA certificates the client sent after its leaf, so that another
- * instance can rebuild the chain for the depth policy and revocation
- * (verify.h: every signature is checked again there). Layout: session
- * length (3) | session | count (1) | count x (length (3) | DER). */
-static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start,
-                               const unsigned char *end, size_t *tlen, uint32_t *lifetime)
+/* The connection whose handshake runs on this thread (cg_tls_handshake()):
+ * mbedTLS gives the ticket callbacks the session only, and a TLS 1.3
+ * ticket's certificate belongs to the connection (tls13_ticket.h). */
+static _Thread_local cg_tls_conn *handshaking;
+
+/* A TLS 1.3 session as the ticket carries it (tls13_ticket.h): from a full
+ * handshake, the session's own certificate and result; from a resumed one
+ * (no certificate, result 0), what the ticket that resumed it carried. */
+static void tls13_ticket_source(const mbedtls_ssl_session *session, const mbedtls_x509_crt **chain, uint32_t *flags,
+                                int64_t *started)
+{
+    *chain = session->MBEDTLS_PRIVATE(peer_cert);
+    *flags = session->MBEDTLS_PRIVATE(verify_result);
+    *started = (int64_t)session->MBEDTLS_PRIVATE(start);
+    const cg_tls_conn *c = handshaking;
+    if (!*chain && *flags == 0 && c && c->resumed13.present) {
+        *chain = c->resumed13.chain;
+        *flags = c->resumed13.flags;
+        *started = c->resumed13.started;
+    }
+}
+
+/* The payload: mbedTLS's own serialization of the session (for TLS 1.2 what
+ * its tickets carry: the verification result, the client's leaf, the master
+ * secret; for TLS 1.3 the resumption secret only, so the block of
+ * tls13_ticket.h follows it), then the CA certificates the client sent
+ * after its leaf, so that another instance can rebuild the chain for the
+ * depth policy and revocation (verify.h: every signature is checked again
+ * there). Layout: session length (3) | session | [TLS 1.3 block] | count (1)
+ * | count x (length (3) | DER). Sealed with the listener's ring: the shared
+ * keys of tls.session_ticket_keys, or the process's own random keys. */
+static int ticket_write(void *p, const mbedtls_ssl_session *session, unsigned char *start, const unsigned char *end,
+                        size_t *tlen, uint32_t *lifetime)
 {
     cg_tls_server *s = p;
     /* The session's whole peer chain and its start: private fields with no
      * accessor in mbedTLS 3.6 (mbedtls_ssl_get_peer_cert() needs the
      * context, which a ticket callback is not given). */
     const mbedtls_x509_crt *peer_chain = session->MBEDTLS_PRIVATE(peer_cert);
+    int64_t started = (int64_t)session->MBEDTLS_PRIVATE(start);
     size_t cap = (size_t)(end - start);
     if (cap < CG_TICKET_OVERHEAD + 4)
         return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
@@ -198,6 +234,16 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
         return ret;
     put24(payload, used);
     size_t n = 3 + used;
+    if (session->MBEDTLS_PRIVATE(tls_version) == MBEDTLS_SSL_VERSION_TLS1_3) {
+        uint32_t flags;
+        tls13_ticket_source(session, &peer_chain, &flags, &started);
+        size_t block = cg_tls13_ticket_put(payload + n, room - n - 1, started, flags, peer_chain);
+        if (block == 0) {
+            mbedtls_platform_zeroize(payload, n);
+            return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+        }
+        n += block;
+    }
     unsigned char *count = payload + n++;
     *count = 0;
     if (peer_chain) {
@@ -211,9 +257,8 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
             (*count)++;
         }
     }
-    cg_ticket_status st = cg_ticket_keyring_seal(s->shared_tickets, s->ticket_context,
-                                                 (uint64_t)session->MBEDTLS_PRIVATE(start),
-                                                 thread_rng, NULL, start, cap, n, tlen);
+    cg_ticket_status st = cg_ticket_keyring_seal(s->tickets, s->ticket_context, (uint64_t)started, thread_rng, NULL,
+                                                 start, cap, n, tlen);
     if (st != CG_TICKET_OK) {
         mbedtls_platform_zeroize(payload, n); /* the master secret, in the clear: sealing failed */
         return st == CG_TICKET_NO_ROOM ? MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
@@ -222,12 +267,13 @@ static int shared_ticket_write(void *p, const mbedtls_ssl_session *session, unsi
     return 0;
 }
 
-static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
+static int ticket_parse(void *p, mbedtls_ssl_session *session, unsigned char *buf, size_t len)
 {
     cg_tls_server *s = p;
     unsigned char *payload;
     size_t n;
-    cg_ticket_status st = cg_ticket_keyring_open(s->shared_tickets, s->ticket_context, (uint64_t)mbedtls_time(NULL),
+    cg_tls13_resumed r13 = { 0 };
+    cg_ticket_status st = cg_ticket_keyring_open(s->tickets, s->ticket_context, (uint64_t)mbedtls_time(NULL),
                                                  s->ticket_lifetime_s, buf, len, &payload, &n);
     if (st == CG_TICKET_EXPIRED)
         return MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
@@ -240,11 +286,27 @@ static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned c
     if ((ret = mbedtls_ssl_session_load(session, payload + 3, slen)) != 0)
         goto out;
     size_t pos = 3 + slen;
-    unsigned count = payload[pos++];
-    /* Private fields with no accessor (see shared_ticket_write()). */
+    /* Private fields with no accessor (see ticket_write()). */
     mbedtls_x509_crt *peer_chain = session->MBEDTLS_PRIVATE(peer_cert);
     mbedtls_time_t started = session->MBEDTLS_PRIVATE(start);
     ret = MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
+    if (session->MBEDTLS_PRIVATE(tls_version) == MBEDTLS_SSL_VERSION_TLS1_3) {
+        /* Only a TLS 1.3 handshake resumes a TLS 1.3 session: mbedTLS's TLS
+         * 1.2 code would take its session (no master secret) as it is. */
+        const cg_tls_conn *c = handshaking;
+        size_t used;
+        if (!c || mbedtls_ssl_get_version_number(&c->ssl) != MBEDTLS_SSL_VERSION_TLS1_3 ||
+            !cg_tls13_ticket_get(payload + pos, n - pos, &used, &r13)) {
+            ret = MBEDTLS_ERR_SSL_INVALID_MAC;
+            goto out;
+        }
+        pos += used;
+        peer_chain = r13.chain;
+        started = (mbedtls_time_t)r13.started;
+    }
+    if (pos >= n)
+        goto out;
+    unsigned count = payload[pos++];
     if (count > CG_VERIFY_MAX_DEPTH || (count && !peer_chain))
         goto out;
     for (unsigned i = 0; i < count; i++) {
@@ -261,7 +323,16 @@ static int shared_ticket_parse(void *p, mbedtls_ssl_session *session, unsigned c
     if (ret == 0 && (now < started - CG_TICKET_CLOCK_SKEW_S ||
                      (now > started && (uint64_t)(now - started) > s->ticket_lifetime_s)))
         ret = MBEDTLS_ERR_SSL_SESSION_TICKET_EXPIRED;
+    if (ret == 0 && r13.present) {
+        /* The connection keeps what the last ticket it opened carried:
+         * mbedTLS tries a client's tickets in order and resumes the first
+         * it can use (cg_tls_handshake() decides whether one was). */
+        cg_tls13_resumed_clear(&handshaking->resumed13);
+        handshaking->resumed13 = r13;
+        r13 = (cg_tls13_resumed){ 0 };
+    }
 out:
+    cg_tls13_resumed_clear(&r13);
     mbedtls_platform_zeroize(payload, n);
     return ret; /* on an error mbedTLS frees what was loaded */
 }
@@ -288,6 +359,41 @@ const char *cg_tls_alpn(const cg_tls_conn *c)
     return p ? p : "";
 }
 
+/* ---- TLS versions ----
+ * tls.min_version / max_version (1.2 and 1.3 by default). TLS 1.3: full
+ * handshakes with (EC)DHE, resumption only with a fresh (EC)DHE too
+ * (psk_dhe_ke: forward secrecy for resumed sessions), no 0-RTT data (early
+ * data is replayable, and certgate's verdict comes after the handshake).
+ * A system mbedTLS built without TLS 1.3 serves TLS 1.2 alone. */
+static bool conf_versions(cg_tls_server *s, const cg_listener_cfg *l, const char *cfg_file, cg_diag *diag)
+{
+    mbedtls_ssl_config *conf = &s->conf;
+    unsigned min = l->tls_min_version ? l->tls_min_version : CG_TLS_1_2;
+    unsigned max = l->tls_max_version ? l->tls_max_version : CG_TLS_1_3;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_tls13_key_exchange_modes(conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
+                                                        MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL);
+#if defined(MBEDTLS_SSL_EARLY_DATA)
+    mbedtls_ssl_conf_early_data(conf, MBEDTLS_SSL_EARLY_DATA_DISABLED);
+#endif
+#else
+    if (min == CG_TLS_1_3) {
+        cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0,
+                    "listeners[%s].tls.min_version 1.3: this build's mbedTLS has no TLS 1.3 "
+                    "(MBEDTLS_SSL_PROTO_TLS1_3); build with -Dmbedtls=bundled or set min_version: \"1.2\"",
+                    l->name);
+        return false;
+    }
+    max = CG_TLS_1_2;
+#endif
+    (void)cfg_file;
+    (void)diag;
+    s->max_version = max;
+    mbedtls_ssl_conf_min_tls_version(conf, min == CG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(conf, max == CG_TLS_1_3 ? MBEDTLS_SSL_VERSION_TLS1_3 : MBEDTLS_SSL_VERSION_TLS1_2);
+    return true;
+}
+
 cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, const char *cfg_file, cg_diag *diag)
 {
     cg_tls_server *s = calloc(1, sizeof *s);
@@ -302,7 +408,6 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
     mbedtls_x509_crt_init(&s->own_chain);
     mbedtls_pk_init(&s->own_key);
     mbedtls_x509_crt_init(&s->anchors);
-    mbedtls_ssl_ticket_init(&s->tickets);
     s->listener_name = strdup(l->name ? l->name : "");
 
     int err;
@@ -394,9 +499,8 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
                                            MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto fail_internal;
     mbedtls_ssl_conf_rng(&s->conf, thread_rng, NULL);
-    /* TLS 1.2 only for now: TLS 1.3 per listener is the next step. */
-    mbedtls_ssl_conf_min_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_max_tls_version(&s->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    if (!conf_versions(s, l, cfg_file, diag))
+        goto fail;
     mbedtls_ssl_conf_ciphersuites(&s->conf, ciphersuites);
     mbedtls_ssl_conf_groups(&s->conf, groups);
 #if defined(MBEDTLS_SSL_RENEGOTIATION)
@@ -418,17 +522,21 @@ cg_tls_server *cg_tls_server_new(const cg_listener_cfg *l, unsigned workers, con
         goto fail_internal;
     if ((err = conf_alpn(&s->conf, l)) != 0)
         goto fail_internal;
-    if (l->session_tickets && s->shared_tickets) {
+    if (l->session_tickets) {
+        /* One ticket format for both versions (ticket_write()): sealed with
+         * the shared keys, or with random keys of this process that rotate
+         * every ticket lifetime, as mbedTLS's own would. */
+        char terr[160];
+        if (!s->shared_tickets &&
+            !(s->own_tickets = cg_ticket_keyring_new_random(l->session_ticket_lifetime_s, thread_rng, NULL, terr,
+                                                            sizeof terr))) {
+            cg_diag_add(diag, CG_DIAG_ERROR, cfg_file, 0, 0, "listener \"%s\": TLS setup failed: %s", l->name, terr);
+            goto fail;
+        }
+        s->tickets = s->shared_tickets ? s->shared_tickets : s->own_tickets;
         ticket_context(l, &s->anchors, s->ticket_context);
         s->ticket_lifetime_s = l->session_ticket_lifetime_s;
-        mbedtls_ssl_conf_session_tickets_cb(&s->conf, shared_ticket_write, shared_ticket_parse, s);
-        s->tickets_on = true;
-    } else if (l->session_tickets) {
-        if ((err = mbedtls_ssl_ticket_setup(&s->tickets, thread_rng, NULL, MBEDTLS_CIPHER_AES_256_GCM,
-                                            l->session_ticket_lifetime_s)) != 0)
-            goto fail_internal;
-        mbedtls_ssl_conf_session_tickets_cb(&s->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse,
-                                            &s->tickets);
+        mbedtls_ssl_conf_session_tickets_cb(&s->conf, ticket_write, ticket_parse, s);
         s->tickets_on = true;
     }
     s->policy.listener = s->listener_name;
@@ -467,8 +575,8 @@ void cg_tls_server_free(cg_tls_server *s)
     mbedtls_x509_crt_free(&s->own_chain);
     mbedtls_pk_free(&s->own_key);
     mbedtls_x509_crt_free(&s->anchors);
-    mbedtls_ssl_ticket_free(&s->tickets);
     cg_ticket_keyring_free(s->shared_tickets);
+    cg_ticket_keyring_free(s->own_tickets);
     mbedtls_platform_zeroize(s->ticket_context, sizeof s->ticket_context);
     cg_verify_pool_free(s->policy.pool);
     cg_chain_cache_free(s->chains);
@@ -628,6 +736,7 @@ void cg_tls_conn_free(cg_tls_conn *c)
     mbedtls_ssl_free(&c->ssl);
     free(c->refused);
     c->refused = NULL;
+    cg_tls13_resumed_clear(&c->resumed13);
     cg_cert_msg_free(&c->cert_msg);
     if (c->decoys) {
         mbedtls_x509_crt_free(c->decoys);
@@ -642,6 +751,19 @@ void cg_tls_conn_feed(cg_tls_conn *c, const unsigned char *p, size_t n)
     c->in_len = n;
 }
 
+const char *cg_tls_failure(const cg_tls_conn *c, char *buf, size_t cap)
+{
+    cg_tls_strerror(c->last_error, buf, cap);
+    /* A TLS 1.3-only client meets a TLS 1.2-only listener as a ClientHello
+     * with no suite in common: mbedTLS calls it a negotiation failure. */
+    if (c->last_error == MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE && !c->handshake_done &&
+        c->server->max_version == CG_TLS_1_2)
+        cg_fmt_append(buf, cap, strlen(buf),
+                      " (this listener accepts TLS 1.2 only, tls.max_version: a client that offers only TLS 1.3 "
+                      "has nothing in common with it)");
+    return buf;
+}
+
 static cg_tls_status map_error(cg_tls_conn *c, int ret)
 {
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -652,19 +774,38 @@ static cg_tls_status map_error(cg_tls_conn *c, int ret)
     return CG_TLS_ERROR;
 }
 
+/* Whether a TLS 1.3 handshake resumed a session. A full one asks for a
+ * certificate: the verification callback ran, or the client sent none
+ * (BADCERT_MISSING). A resumed one (pre-shared key) asks for none, and
+ * mbedTLS calls its result 0; the ticket it used is the last one opened
+ * (ticket_parse()). What a ticket brought is dropped when it was not used. */
+static bool tls13_resumed(cg_tls_conn *c)
+{
+    if (mbedtls_ssl_get_version_number(&c->ssl) != MBEDTLS_SSL_VERSION_TLS1_3)
+        return false;
+    bool resumed = c->resumed13.present && c->trace.depth_count == 0 && !mbedtls_ssl_get_peer_cert(&c->ssl) &&
+                   mbedtls_ssl_get_verify_result(&c->ssl) == 0;
+    if (!resumed)
+        cg_tls13_resumed_clear(&c->resumed13);
+    return resumed;
+}
+
 cg_tls_status cg_tls_handshake(cg_tls_conn *c)
 {
     if (c->handshake_done)
         return CG_TLS_OK;
+    handshaking = c;
     int ret = mbedtls_ssl_handshake(&c->ssl);
+    handshaking = NULL;
     if (ret != 0)
         return map_error(c, ret);
     c->handshake_done = true;
     /* The verification callback runs on every full handshake that carried a
      * certificate; a session with a certificate but no trace was resumed. */
-    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
-    c->resumed = c->trace.depth_count == 0 && peer != NULL;
-    if (c->resumed && (mbedtls_ssl_get_verify_result(&c->ssl) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
+    bool resumed13 = tls13_resumed(c); /* first: drops an unused ticket's certificate */
+    const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
+    c->resumed = resumed13 || (c->trace.depth_count == 0 && peer != NULL);
+    if (c->resumed && (cg_tls_verify_result(c) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
         /* Resumed from a handshake whose chain was refused (verify_cb()). */
         if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "
                        "before verification (over the listener's chain limits); the client must start a new "
@@ -709,7 +850,16 @@ void cg_tls_close_notify(cg_tls_conn *c)
         mbedtls_ssl_close_notify(&c->ssl);
 }
 
-const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c) { return mbedtls_ssl_get_peer_cert(&c->ssl); }
+const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c)
+{
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&c->ssl);
+    return peer ? peer : c->resumed13.chain;
+}
+
+uint32_t cg_tls_verify_result(const cg_tls_conn *c)
+{
+    return c->resumed13.present ? c->resumed13.flags : mbedtls_ssl_get_verify_result(&c->ssl);
+}
 
 const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent)
 {

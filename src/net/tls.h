@@ -20,6 +20,7 @@
 
 #include "cert_msg.h"
 #include "config/config.h"
+#include "tls13_ticket.h"
 #include "x509/x509.h"
 
 typedef struct cg_tls_server cg_tls_server;
@@ -59,6 +60,7 @@ typedef struct cg_tls_conn {
     bool chain_cached;        /* the client's chain stopped at a learned CA (chain_cache.h) */
     cg_tls_refusal *refused;  /* set when the chain was refused over the limits (rare: allocated then) */
     cg_cert_msg cert_msg;     /* the client's TLS 1.2 Certificate message, judged before mbedTLS verifies it */
+    cg_tls13_resumed resumed13; /* what the TLS 1.3 ticket this connection resumed carried (tls13_ticket.h) */
     mbedtls_x509_crt *decoys; /* a refused message's CA certificates, the trust list its verification ends in */
     int last_error;           /* mbedtls error code of the last failure */
     cg_verify_trace trace;    /* per-certificate verification results */
@@ -82,15 +84,19 @@ cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
 /* Sends close_notify. */
 void cg_tls_close_notify(cg_tls_conn *c);
 
-/* The client's certificate chain (leaf first), or NULL. */
+/* The client's certificate chain (leaf first), or NULL. A resumed TLS 1.3
+ * session's is the one its ticket carried. */
 const mbedtls_x509_crt *cg_tls_peer_cert(const cg_tls_conn *c);
+/* The verification result (MBEDTLS_X509_BADCERT_*) of the session's full
+ * handshake, the one a resumed session was made by included. */
+uint32_t cg_tls_verify_result(const cg_tls_conn *c);
 /* The certificate the client sent (its chain's leaf), or NULL; *sent says
  * whether it sent one (true for a refused chain, c->refused, even when a
  * resumed session no longer holds it). */
 const mbedtls_x509_crt *cg_tls_client_leaf(const cg_tls_conn *c, bool *sent);
 
 /* What the access log says about a connection's session (static strings:
- * no allocation). version "TLSv1.2", cipher the IANA-style mbedTLS name;
+ * no allocation). version "TLSv1.2" or "TLSv1.3", cipher the IANA-style mbedTLS name;
  * "-" before the handshake completed. */
 typedef struct cg_tls_session_info {
     const char *version, *cipher;
@@ -108,6 +114,10 @@ const char *cg_tls_strerror(int err, char *buf, size_t cap);
 /* The same for an error opening a certificate or key file, in the
  * operator's words (unreadable, encrypted key). */
 const char *cg_tls_file_strerror(int err, char *buf, size_t cap);
+
+/* Why the connection's handshake failed, for the log: its last error, with
+ * what the listener's TLS versions have to do with it when they may. */
+const char *cg_tls_failure(const cg_tls_conn *c, char *buf, size_t cap);
 
 /* Listener settings the verifier needs. */
 const cg_verify_policy *cg_tls_server_policy(const cg_tls_server *s);

@@ -24,8 +24,9 @@
  * session its chain back from there (or rebuilds it from the pool and the
  * trust anchors, checking every signature), so the depth policy and the
  * revocation check (crl_check.h) apply to resumed sessions exactly as to full
- * handshakes. mbedTLS's tickets never outlive the listener's TLS context (a
- * reload makes a new one). Shared tickets (tls.session_ticket_keys,
+ * handshakes (a TLS 1.3 session's leaf and flags come from certgate's ticket:
+ * net/tls13_ticket.h). Tickets sealed with the process's random keys never
+ * outlive the listener's TLS context (a reload makes a new one). Shared tickets (tls.session_ticket_keys,
  * ticket_keys.h) do, and may come from another instance: they carry the CA
  * certificates the client sent after its leaf (tls.c), so the chain is
  * rebuilt from those, every signature checked, when the pool does not know it.

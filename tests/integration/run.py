@@ -274,6 +274,7 @@ def main():
                 if stop:
                     break
                 cname = "%s.%s" % (mod.__name__, cls.__qualname__)
+                harness.use_client_tls(getattr(cls, "client_tls", None))
                 t0 = time.monotonic()
                 with Alarm(test_timeout, cname + ".setUpClass"):
                     fx = call_fixture(cls.setUpClass)

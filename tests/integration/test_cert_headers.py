@@ -306,3 +306,8 @@ class TestResumed(CertHeaderCase):
         self.assertTrue(reused, "B did not resume A's session:\n" + out[-3000:] + b.log_tail())
         b.wait_log(event="tls_handshake", resumed="true")
         self.assert_values(other, want, b, "resumed on another instance")
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestResumedTLS13 = H.tls13(TestResumed)

@@ -953,3 +953,8 @@ class TestLifecycle(Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestIdentityTLS13 = H.tls13(TestIdentity)

@@ -219,8 +219,12 @@ class TestChainLimitsResumption(H.Shared):
     def certgate_options(cls, backend_port):
         return {"backends": {"app": backend_port}}
 
+    # The refused chain: over the count (TLS 1.2 refuses it from the message,
+    # before mbedTLS verifies). TLS13 below uses one within the count.
+    REFUSED = ("resume-flood", 10, INTERMEDIATE_DN)
+
     def test_session_of_a_refused_chain_stays_refused(self):
-        pem, key = fake_flood("resume-flood", 10, INTERMEDIATE_DN)
+        pem, key = fake_flood(*self.REFUSED)
         ctx = H.client_context(None)
         ctx.load_cert_chain(pem, key)
         c1 = H.TLSClient(self.cg.port, context=ctx)
@@ -248,3 +252,27 @@ class TestChainLimitsResumption(H.Shared):
         self.assertIn("resumed from a handshake whose client certificate chain was refused",
                       entry.get("detail", ""))
         self.assert_not_forwarded("/x")
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+class TestChainLimitsTLS13(H.tls13(TestChainLimits)):
+    def test_flood_of_fake_cas_is_refused_unverified(self):
+        # TLS 1.3 encrypts the client's Certificate message: certgate cannot
+        # judge it before mbedTLS verifies it (net/cert_msg.h), and mbedTLS
+        # gives up on the flood itself (its chain is too long for it): the
+        # handshake is refused, with the reason in the log, and costs about
+        # what the TLS 1.2 refusal does (docs/tls.md).
+        pem, key = fake_flood("flood10", 10, INTERMEDIATE_DN)
+        r = self.cg.curl("/x", cert=pem, key=key)
+        self.assertEqual(r.status, 0, self.explain(r))
+        self.assertNotEqual(r.curl_exit, 0, self.explain(r))
+        entry = self.cg.wait_log(event="tls_handshake_failed")[-1]
+        self.assertIn("chain is too long", entry.get("reason", ""), entry["_raw"])
+        self.assert_status(self.cg.curl("/x", cert="alice"), 200)
+
+
+class TestChainLimitsResumptionTLS13(H.tls13(TestChainLimitsResumption)):
+    # Within the count but three certificates named like the root: refused
+    # by the verification callback (tls.c verify_cb) in either version.
+    REFUSED = ("resume-rootnamed3", 3, ROOT_DN)

@@ -246,3 +246,8 @@ class TestExplainOCSP(OCSPBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestOCSPTLS13 = H.tls13(TestOCSP)

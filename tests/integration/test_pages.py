@@ -306,3 +306,8 @@ class TestPageTemplates(H.Base):
         cg.signal(signal.SIGHUP)
         cg.wait_log(event="reload", result="ok")
         self.get("/down/x", status=502, code="backend_unreachable", key="changed")
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestPagesUserTLS13 = H.tls13(TestPagesUser)

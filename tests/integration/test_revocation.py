@@ -71,17 +71,17 @@ def tearDownModule():
 
 def client_ctx(pki, name):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.minimum_version = ctx.maximum_version = H.client_tls_version()
     ctx.load_verify_locations(H.pki().root_crt)
     ctx.load_cert_chain(pki.crt(name), pki.key(name))
     return ctx
 
 
 def s_client(port, pki, name, sess_out=None, sess_in=None):
-    """openssl s_client with pki's certificate name (TLS 1.2, session
+    """openssl s_client with pki's certificate name (H.CLIENT_TLS, session
     files); returns (reused, HTTP status or None, output)."""
     cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
-           "-CAfile", H.pki().root_crt, "-tls1_2", "-ign_eof", "-cert", pki.crt(name), "-key",
+           "-CAfile", H.pki().root_crt, "-tls1_3" if H.CLIENT_TLS == "1.3" else "-tls1_2", "-ign_eof", "-cert", pki.crt(name), "-key",
            pki.key(name), "-cert_chain", pki.crt(name)]
     if sess_out:
         cmd += ["-sess_out", sess_out]
@@ -90,7 +90,7 @@ def s_client(port, pki, name, sess_out=None, sess_in=None):
     req = ("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % H.unique("/s")).encode()
     p = subprocess.run(cmd, input=req, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=t(20))
     out = p.stdout.decode("latin-1")
-    m = re.search(r"^HTTP/1\.[01] (\d{3})", out, re.M)
+    m = re.search(r"HTTP/1\.[01] (\d{3})", out)  # not anchored: see H.s_client
     return bool(re.search(r"^Reused, ", out, re.M)), int(m.group(1)) if m else None, out
 
 
@@ -592,7 +592,7 @@ class TestMalformedCdp(H.Base):
 
     def connections(self, n):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.minimum_version = ctx.maximum_version = H.client_tls_version()
         ctx.load_verify_locations(H.pki().root_crt)
         ctx.load_cert_chain(self.crt, self.key)
         for _ in range(n):  # a new TLS session each time: a revocation check each
@@ -764,3 +764,14 @@ class TestExplain(RevBase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestFetchTLS13 = H.tls13(TestFetch)
+TestHookTLS13 = H.tls13(TestHook)
+TestModesTLS13 = H.tls13(TestModes)
+TestRefreshTLS13 = H.tls13(TestRefresh)
+TestChainCacheTLS13 = H.tls13(TestChainCache)
+TestMalformedCdpTLS13 = H.tls13(TestMalformedCdp)
+TestExplainTLS13 = H.tls13(TestExplain)

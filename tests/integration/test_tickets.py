@@ -1,5 +1,5 @@
 """Shared session-ticket keys (tls.session_ticket_keys, src/net/ticket_keys.c):
-a TLS 1.2 session from one certgate resumes on another that shares the key
+a TLS session (1.2; the *TLS13 classes: 1.3) from one certgate resumes on another that shares the key
 file; rotation (a new key on top) with and without SIGHUP (the file is
 checked every few seconds); a corrupt or missing file keeps the keys in
 force; refusals survive resumption across instances; without the setting,
@@ -272,3 +272,9 @@ class TestKeyFileChecks(H.Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
+# resumption rules do not depend on the version.
+TestSharedKeysTLS13 = H.tls13(TestSharedKeys)
+TestDefaultsTLS13 = H.tls13(TestDefaults)

@@ -497,7 +497,8 @@ static void test_unknown_keys(void **state)
                  11, 7, "unknown key \"port\" in tls of listener \"main\" (expected one of: "
                         "certificate, key, chain, client_ca, client_ca_names, "
                         "require_client_auth_eku, session_tickets, session_ticket_lifetime, "
-                        "max_chain_depth, max_client_certificates, allow_weak_signatures, session_ticket_keys, sni, strict_sni)");
+                        "max_chain_depth, max_client_certificates, allow_weak_signatures, session_ticket_keys, "
+                        "sni, strict_sni, min_version, max_version)");
     expect_error(MIN_BACKENDS
                  "listeners:\n"
                  "  - name: main\n"
@@ -1824,6 +1825,54 @@ static void test_listener_tls_new_keys(void **state)
     expect_error(yaml, 11, 32, "listeners[main].tls.max_client_certificates: 33 is out of range (expected 1 to 32)");
 }
 
+/* tls.min_version / max_version: "1.2" or "1.3" (quoted or not), 1.2 to
+ * 1.3 by default, min above max refused. Line 11: min_version (value at
+ * column 20), 12: max_version (20). */
+static const char versions_tmpl[] = MIN_BACKENDS
+    "listeners:\n"
+    "  - name: main\n"
+    "    port: 8443\n"
+    "    tls:\n"
+    "      certificate: s.crt\n"
+    "      key: s.key\n"
+    "      client_ca: ca.crt\n"
+    "      min_version: %s\n"
+    "      max_version: %s\n"
+    "    routes: [ { path: /, backend: app } ]\n";
+
+static void test_listener_tls_versions(void **state)
+{
+    (void)state;
+    char yaml[2048];
+    cg_config *cfg = expect_ok(MIN_BACKENDS "listeners:\n"
+                                            "  - name: main\n"
+                                            "    port: 8443\n"
+                                            "    tls: { certificate: s.crt, key: s.key, client_ca: ca.crt }\n"
+                                            "    routes: [ { path: /, backend: app } ]\n");
+    assert_int_equal(cfg->listeners[0].tls_min_version, CG_TLS_1_2);
+    assert_int_equal(cfg->listeners[0].tls_max_version, CG_TLS_1_3);
+    cg_config_unref(cfg);
+    snprintf(yaml, sizeof yaml, versions_tmpl, "\"1.3\"", "\"1.3\"");
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].tls_min_version, CG_TLS_1_3);
+    assert_int_equal(cfg->listeners[0].tls_max_version, CG_TLS_1_3);
+    cg_config_unref(cfg);
+    snprintf(yaml, sizeof yaml, versions_tmpl, "1.2", "1.2"); /* unquoted: YAML's plain text */
+    cfg = expect_ok(yaml);
+    assert_int_equal(cfg->listeners[0].tls_min_version, CG_TLS_1_2);
+    assert_int_equal(cfg->listeners[0].tls_max_version, CG_TLS_1_2);
+    cg_config_unref(cfg);
+
+    snprintf(yaml, sizeof yaml, versions_tmpl, "\"1.3\"", "\"1.2\"");
+    expect_error(yaml, 11, 20, "listeners[main].tls.min_version: min_version 1.3 is above max_version 1.2");
+    snprintf(yaml, sizeof yaml, versions_tmpl, "\"1.1\"", "\"1.3\"");
+    expect_error(yaml, 11, 20, "listeners[main].tls.min_version: unknown value");
+    snprintf(yaml, sizeof yaml, versions_tmpl, "\"1.2\"", "TLSv1.3");
+    expect_error(yaml, 12, 20, "listeners[main].tls.max_version: unknown value");
+    snprintf(yaml, sizeof yaml, versions_tmpl, "\"1.2\"", "1.30");
+    expect_error(yaml, 12, 20, "(expected one of: 1.2, 1.3)");
+}
+
 /* Line 9: mode (value at column 13), 10: crl_files (18), 11: stale_grace (20). */
 static const char rv_tmpl[] = MIN_BACKENDS
     "listeners:\n"
@@ -3114,6 +3163,7 @@ int main(void)
         cmocka_unit_test(test_backend_kerberos_needs_section),
         cmocka_unit_test(test_route_to_kerberos_backend_needs_mapping),
         cmocka_unit_test(test_listener_tls_new_keys),
+        cmocka_unit_test(test_listener_tls_versions),
         cmocka_unit_test(test_listener_revocation),
         cmocka_unit_test(test_mapping_loaded_with_tls),
         cmocka_unit_test(test_snapshot_objects_from_builders),

@@ -1,6 +1,7 @@
 /* Unit tests for src/net/ticket_keys.c: the key file, sealing and opening
  * tickets (wrong key, altered, truncated, other context, expired), and the
- * key ring's refresh (a bad file never replaces a good key set). */
+ * key ring's refresh (a bad file never replaces a good key set), the ring of
+ * random keys that rotates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +255,47 @@ static void test_keyring_refresh(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A ring without a file: random keys, a new sealing key once the period
+ * is over, the previous one still opening its tickets, the one before
+ * that gone. Waits for the wall clock (the period is 1 s; about 4 s). */
+static void test_random_ring(void **state)
+{
+    (void)state;
+    char err[200];
+    unsigned counter = 0;
+    cg_ticket_keyring *r = cg_ticket_keyring_new_random(1, counter_rng, &counter, err, sizeof err);
+    assert_non_null(r);
+    assert_null(cg_ticket_keyring_path(r));
+    size_t nkeys = 0;
+    assert_int_equal(cg_ticket_keyring_refresh(r, true, &nkeys, err, sizeof err), CG_KEYRING_UNCHANGED);
+    assert_int_equal(nkeys, 1);
+
+    unsigned char t1[128], t2[128], t3[128], copy[128], *payload;
+    size_t n1, n2, n3, plen;
+    memcpy(t1 + CG_TICKET_PAYLOAD_OFFSET, "one", 3);
+    assert_int_equal(cg_ticket_keyring_seal(r, ctx1, 1000, counter_rng, &counter, t1, sizeof t1, 3, &n1), CG_TICKET_OK);
+    memcpy(copy, t1, n1);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 1000, 3600, copy, n1, &payload, &plen), CG_TICKET_OK);
+    assert_memory_equal(payload, "one", 3);
+
+    sleep(2);
+    memcpy(t2 + CG_TICKET_PAYLOAD_OFFSET, "two", 3);
+    assert_int_equal(cg_ticket_keyring_seal(r, ctx1, 1000, counter_rng, &counter, t2, sizeof t2, 3, &n2), CG_TICKET_OK);
+    assert_memory_not_equal(t1, t2, CG_TICKET_NAME_BYTES); /* a new key sealed it */
+    memcpy(copy, t1, n1);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 1000, 3600, copy, n1, &payload, &plen), CG_TICKET_OK);
+
+    sleep(2);
+    memcpy(t3 + CG_TICKET_PAYLOAD_OFFSET, "six", 3);
+    assert_int_equal(cg_ticket_keyring_seal(r, ctx1, 1000, counter_rng, &counter, t3, sizeof t3, 3, &n3), CG_TICKET_OK);
+    memcpy(copy, t1, n1);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 1000, 3600, copy, n1, &payload, &plen), CG_TICKET_UNKNOWN_KEY);
+    memcpy(copy, t2, n2);
+    assert_int_equal(cg_ticket_keyring_open(r, ctx1, 1000, 3600, copy, n2, &payload, &plen), CG_TICKET_OK);
+    assert_memory_equal(payload, "two", 3);
+    cg_ticket_keyring_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_seal_open),
         cmocka_unit_test(test_lifetime),
         cmocka_unit_test(test_keyring_refresh),
+        cmocka_unit_test(test_random_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
