@@ -1,14 +1,18 @@
-/* cg-pk-floor: the public-key floor of a TLS 1.2 full handshake with mbedTLS on this machine.
+/* cg-pk-floor: the public-key floor of a TLS 1.2 and a TLS 1.3 full handshake with mbedTLS on this machine.
  *
  * Times, with the library certgate links, each public-key operation a server-side mutual-TLS
- * handshake needs, done as cheaply as mbedTLS allows it in a server: a fresh ECDH context
- * and group per handshake (as the handshake must), the server's signature on its loaded key in
- * place (mbedtls_ecdsa_write_signature; mbedTLS 3.6's mbedtls_pk_sign does the same), the client's
- * CertificateVerify with a key parsed for it. Then their sum per profile. By default the process
- * has a second thread, as a server with worker and pool threads has: glibc's allocator then takes
- * its locked paths, which mbedTLS's bignum code exercises heavily (--single-threaded: not).
- * bench/run prints the floor next to the measured CPU per handshake; see bench/README.md. A
- * benchmark: no verdict. */
+ * handshake needs, done the way mbedTLS 3.6 does it in certgate's server: with
+ * MBEDTLS_USE_PSA_CRYPTO both TLS versions make their ECDHE key share through PSA (generate,
+ * export, agree, destroy; X25519 in certgate's PSA driver with libsodium when the bundled mbedTLS
+ * is linked), the server's signature through mbedtls_pk_sign, the client's CertificateVerify
+ * with a key parsed for it (RSA: PKCS#1 v1.5 in TLS 1.2, PSS in TLS 1.3). A verification "first
+ * time" uses a signature not verified before; "verified before" repeats one, which the driver's
+ * verified-signature cache answers (a returning user's leaf signature). Legacy-API rows (no PSA:
+ * Everest's X25519, in-place ECDSA) are there to compare. Then the sums per profile and TLS
+ * version. By default the process has a second thread, as a server with worker and pool threads
+ * has: glibc's allocator then takes its locked paths, which mbedTLS's bignum code exercises
+ * heavily (--single-threaded: not). bench/run prints the floor next to the measured CPU per
+ * handshake; see bench/README.md. A benchmark: no verdict. */
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdh.h>
 #include <mbedtls/ecdsa.h>
@@ -349,14 +353,14 @@ int main(int argc, char **argv)
 #endif
     if (json) {
         printf("{\"ecdsa_verify_us\": %.1f, \"ecdsa_verify_cached_us\": %.1f, \"ecdsa_sign_us\": %.1f, "
-               "\"ecdsa_pk_sign_us\": %.1f, \"ecdsa_legacy_sign_us\": %.1f, \"rsa_verify_us\": %.1f, "
+               "\"ecdsa_pk_sign_us\": %.1f, \"ecdsa_legacy_sign_us\": %.1f, \"ecdsa_psa_sign_us\": %.1f, \"rsa_verify_us\": %.1f, "
                "\"rsa_pss_verify_us\": %.1f, \"ecdhe_p256_us\": %.1f, \"ecdhe_x25519_us\": %.1f, "
                "\"ecdhe_p256_legacy_us\": %.1f, \"ecdhe_x25519_legacy_us\": %.1f, "
                "\"floor_tls12\": {\"ecdsa\": %.1f, \"rsa\": %.1f}, \"floor_tls13\": {\"ecdsa\": %.1f, \"rsa\": %.1f}, "
                "\"returning_chain_us\": %.1f, \"first_chain_us\": %.1f, \"driver\": \"%s\", \"p256m\": %s, "
                "\"threaded\": %s}\n",
                ops[ECDSA_VERIFY].us, ops[ECDSA_VERIFY_CACHED].us, ops[ECDSA_PK_SIGN].us, ops[ECDSA_PK_SIGN].us,
-               ops[ECDSA_SIGN].us, ops[RSA_VERIFY].us, ops[RSA_PSS_VERIFY].us, ops[ECDHE_P256].us,
+               ops[ECDSA_SIGN].us, ops[ECDSA_PSA_SIGN].us, ops[RSA_VERIFY].us, ops[RSA_PSS_VERIFY].us, ops[ECDHE_P256].us,
                ops[ECDHE_X25519].us, ops[ECDHE_P256_LEGACY].us, ops[ECDHE_X25519_LEGACY].us, f12_ec, f12_rsa, f13_ec,
                f13_rsa, returning, first, driver,
 #if defined(MBEDTLS_PSA_P256M_DRIVER_ENABLED)
