@@ -10,7 +10,7 @@
  * the library as built, not a header), X25519 and P-256 key agreement through
  * PSA, and in-memory handshakes with client certificates: TLS 1.3 with X25519
  * (a session ticket issued), TLS 1.3 with P-256, TLS 1.2 ECDHE-ECDSA with
- * X25519 (Everest's path) and with P-256, the group read from the wire. --bundled adds certgate's own choices (subprojects/mbedtls/include/
+ * X25519 (through PSA, like TLS 1.3) and with P-256, the group read from the wire. --bundled adds certgate's own choices (subprojects/mbedtls/include/
  * certgate_mbedtls_config.h): Everest, the speed options, variable buffers,
  * what is off, and no clock in the TLS 1.2 ServerHello.random; and
  * certgate's PSA driver: X25519 of both TLS versions reaches it, and
