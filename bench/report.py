@@ -257,7 +257,7 @@ floor_ratio = {}
 if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full_rsa", "certgate"))):
     print()
     print("full handshakes against the public-key floor (cg-pk-floor: mbedTLS %s, this machine, this run)"
-          % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
+          % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", "").replace("Mbed TLS ", ""))
     ecdhe_how = "through PSA, certgate's driver" if pf.get("driver", "").startswith("certgate") else "through PSA"
     print("  per handshake the server needs: ECDHE X25519 (%s; TLS 1.2 and 1.3 alike) %.0f us, its ECDSA"
           " signature %.0f us," % (ecdhe_how, pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
