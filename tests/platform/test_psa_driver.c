@@ -47,13 +47,16 @@ static mbedtls_svc_key_id_t public_of(mbedtls_svc_key_id_t pair, psa_key_type_t 
     return id;
 }
 
-static mbedtls_svc_key_id_t pair_of(psa_key_type_t type, size_t bits, psa_algorithm_t alg, psa_algorithm_t alg2)
+#define SIGNING (PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_VERIFY_HASH | PSA_KEY_USAGE_SIGN_MESSAGE | \
+                 PSA_KEY_USAGE_VERIFY_MESSAGE)
+
+static mbedtls_svc_key_id_t pair_of(psa_key_type_t type, size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
+                                    psa_algorithm_t alg2)
 {
     psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
     psa_set_key_type(&a, type);
     psa_set_key_bits(&a, bits);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_VERIFY_HASH | PSA_KEY_USAGE_SIGN_MESSAGE |
-                                    PSA_KEY_USAGE_VERIFY_MESSAGE);
+    psa_set_key_usage_flags(&a, usage);
     psa_set_key_algorithm(&a, alg);
     psa_set_key_enrollment_algorithm(&a, alg2);
     mbedtls_svc_key_id_t id;
@@ -67,13 +70,13 @@ static int setup(void **state)
     if (psa_crypto_init() != PSA_SUCCESS)
         return -1;
     psa_key_type_t ec = PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1);
-    k.ec_pair = pair_of(ec, 256, ECDSA_ALG, PSA_ALG_NONE);
+    k.ec_pair = pair_of(ec, 256, SIGNING, ECDSA_ALG, PSA_ALG_NONE);
     k.ec_pub = public_of(k.ec_pair, PSA_KEY_TYPE_PUBLIC_KEY_OF_KEY_PAIR(ec), ECDSA_ALG, PSA_ALG_NONE);
-    mbedtls_svc_key_id_t other = pair_of(ec, 256, ECDSA_ALG, PSA_ALG_NONE);
+    mbedtls_svc_key_id_t other = pair_of(ec, 256, SIGNING, ECDSA_ALG, PSA_ALG_NONE);
     k.ec_other_pub = public_of(other, PSA_KEY_TYPE_PUBLIC_KEY_OF_KEY_PAIR(ec), ECDSA_ALG, PSA_ALG_NONE);
     psa_destroy_key(other);
     /* 1024 bits: the cache does not depend on the size, and generation stays short under ASan */
-    k.rsa_pair = pair_of(PSA_KEY_TYPE_RSA_KEY_PAIR, 1024, RSA15_ALG, PSS_ALG);
+    k.rsa_pair = pair_of(PSA_KEY_TYPE_RSA_KEY_PAIR, 1024, SIGNING, RSA15_ALG, PSS_ALG);
     k.rsa_pub = public_of(k.rsa_pair, PSA_KEY_TYPE_RSA_PUBLIC_KEY, RSA15_ALG, PSS_ALG);
     if (psa_sign_hash(k.ec_pair, ECDSA_ALG, hash_a, 32, k.ec_sig, sizeof k.ec_sig, &k.ec_sig_len) != PSA_SUCCESS ||
         psa_sign_hash(k.rsa_pair, RSA15_ALG, hash_a, 32, k.rsa15_sig, sizeof k.rsa15_sig, &k.rsa15_sig_len) !=
@@ -332,14 +335,8 @@ static void test_threads(void **state)
 
 static mbedtls_svc_key_id_t x25519_pair(void)
 {
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    psa_set_key_type(&a, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY));
-    psa_set_key_bits(&a, 255);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_DERIVE);
-    psa_set_key_algorithm(&a, PSA_ALG_ECDH);
-    mbedtls_svc_key_id_t id;
-    assert_int_equal(psa_generate_key(&a, &id), PSA_SUCCESS);
-    return id;
+    return pair_of(PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY), 255, PSA_KEY_USAGE_DERIVE, PSA_ALG_ECDH,
+                   PSA_ALG_NONE);
 }
 
 /* Two key pairs made by the driver agree on one secret; the driver did it. */
