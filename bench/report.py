@@ -269,36 +269,40 @@ floor_ratio = {}
 if pf.get("ecdsa_sign_us") and (by.get(("full_ec", "certgate")) or by.get(("full_rsa", "certgate"))):
     print()
     print("full handshakes against the public-key floor (cg-pk-floor: mbedTLS %s, this machine, this run)"
-          % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", ""))
-    print("  per handshake the server needs: ECDHE (X25519, the curve both sides prefer) %.0f us, its ECDSA"
-          " signature %.0f us (in place;" % (pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
-    print("  %.0f us through mbedtls_pk_sign, also in place with mbedTLS 3.6)," % pf.get("ecdsa_pk_sign_us", 0))
-    print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us); the chain's two ECDSA"
-          " signatures (%.0f us)" % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], 2 * pf["ecdsa_verify_us"]))
-    print("  of which a chain through a CA learned before checks only the leaf's (src/x509/chain_cache.h).")
-    # TLS 1.3 reaches X25519 through PSA (not Everest): its own figure when
-    # cg-pk-floor times it, else the TLS 1.2 one (then the 1.3 floor is low).
-    x13 = pf.get("ecdhe_x25519_psa_us") or pf["ecdhe_x25519_us"]
-    print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "+chain", "certgate", "nginx", "cg/floor"))
-    for key, label, cv, kx in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"], pf["ecdhe_x25519_us"]),
-                               ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"], pf["ecdhe_x25519_us"]),
-                               ("full_ec_tls13", "1.3 ECDSA everywhere", pf["ecdsa_verify_us"], x13),
-                               ("full_rsa_tls13", "1.3 RSA-2048 clients", pf["rsa_verify_us"], x13)):
+          % (meta.get("tls_sizes") or {}).get("mbedtls_version", "?").replace("mbed TLS ", "").replace("Mbed TLS ", ""))
+    ecdhe_how = "through PSA, certgate's driver" if pf.get("driver", "").startswith("certgate") else "through PSA"
+    print("  per handshake the server needs: ECDHE X25519 (%s; TLS 1.2 and 1.3 alike) %.0f us, its ECDSA"
+          " signature %.0f us," % (ecdhe_how, pf["ecdhe_x25519_us"], pf["ecdsa_sign_us"]))
+    print("  the client's CertificateVerify (ECDSA P-256 %.0f us, RSA-2048 %.0f us PKCS#1 v1.5 in TLS 1.2, %.0f us"
+          " PSS in TLS 1.3)," % (pf["ecdsa_verify_us"], pf["rsa_verify_us"], pf.get("rsa_pss_verify_us", pf["rsa_verify_us"])))
+    print("  and the chain: a returning user's stops at a learned CA (src/x509/chain_cache.h) and its leaf's"
+          " signature was verified before")
+    print("  (%.1f us from the PSA driver's table); a first visit verifies two ECDSA signatures (%.0f us)."
+          % (pf.get("ecdsa_verify_cached_us", pf["ecdsa_verify_us"]), 2 * pf["ecdsa_verify_us"]))
+    returning = pf.get("ecdsa_verify_cached_us", pf["ecdsa_verify_us"])
+    f12, f13 = pf.get("floor_tls12") or {}, pf.get("floor_tls13") or {}
+    if f13:
+        print("  floor, TLS 1.3: ECDSA everywhere %.0f us, RSA client certs %.0f us (first visit +%.0f us)"
+              % (f13["ecdsa"] + returning, f13["rsa"] + returning, 2 * pf["ecdsa_verify_us"] - returning))
+    print("%-26s %12s %12s %12s %12s %10s" % ("profile", "floor", "first visit", "certgate", "nginx",
+                                              "cg/floor"))
+    pss = pf.get("rsa_pss_verify_us", pf["rsa_verify_us"])
+    for key, label, cv, fkey, fl in (("full_ec", "ECDSA P-256 everywhere", pf["ecdsa_verify_us"], "ecdsa", f12),
+                                     ("full_rsa", "RSA-2048 client certs", pf["rsa_verify_us"], "rsa", f12),
+                                     ("full_ec_tls13", "1.3 ECDSA everywhere", pf["ecdsa_verify_us"], "ecdsa", f13 or f12),
+                                     ("full_rsa_tls13", "1.3 RSA-2048 clients", pss, "rsa", f13 or f12)):
         if not by.get((key, "certgate")) and key.endswith("_tls13"):
             continue
-        floor = kx + pf["ecdsa_sign_us"] + cv
+        floor = fl.get(fkey, pf["ecdhe_x25519_us"] + pf["ecdsa_sign_us"] + cv) + returning
         a, b = by.get((key, "certgate")), by.get((key, "nginx"))
         ca, cb = per_ok(a)[0] if a else None, per_ok(b)[0] if b else None
         if ca:
             floor_ratio[key] = ca / floor
         print("%-26s %9.0f us %9.0f us %12s %12s %10s" % (
-            label, floor, floor + 2 * pf["ecdsa_verify_us"], fmt_cpu(ca), fmt_cpu(cb),
+            label, floor, floor - returning + 2 * pf["ecdsa_verify_us"], fmt_cpu(ca), fmt_cpu(cb),
             "%.2fx" % (ca / floor) if ca else "-"))
     print("  floor: the public-key operations alone, timed in a loop on a quiet machine, in a %s process;"
           % ("multi-threaded" if pf.get("threaded") else "single-threaded"))
-    if not pf.get("ecdhe_x25519_psa_us"):
-        print("  (the 1.3 rows use the TLS 1.2 path's X25519 figure: cg-pk-floor does not time PSA's X25519,")
-        print("  which TLS 1.3 uses, so their floor is lower than the real one)")
     print("  certgate's figure also")
     print("  holds the rest of the handshake and the request (hashes, records, accept, CRL lookup, proxying).")
 

@@ -6,7 +6,8 @@
  * CG_DIGEST_PROBE consecutive slots from the one its first bytes name; a new
  * key takes the oldest (smallest stamp) of them. The caller stamps a slot
  * when it fills or uses it, from a clock of its own. Used by the chains of
- * the verify pool (verify.c) and the verified signatures (chain_cache.c).
+ * the verify pool (verify.c). (Verified signatures are cached below mbedTLS,
+ * in certgate's PSA driver: subprojects/mbedtls/driver/sig_cache.c.)
  */
 #ifndef CG_DIGEST_TABLE_H
 #define CG_DIGEST_TABLE_H

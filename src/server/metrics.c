@@ -5,6 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/build_info.h> /* the configuration: CERTGATE_PSA_DRIVER in the bundled mbedTLS */
+#if defined(CERTGATE_PSA_DRIVER)
+#include <certgate_psa_driver.h> /* its PSA driver (docs/platform.md) */
+#endif
+
 #include "revocation/revocation.h"
 #include "kerberos/kerberos.h"
 #include "base/base.h"
@@ -291,6 +296,29 @@ static void render_kerberos(const cg_metrics_sources *src, cg_prom *p)
     cg_prom_sample(p, "certgate_kerberos_proxy_tgt_expiry_timestamp_seconds", NULL, 0, (double)ks.tgt_end_s);
 }
 
+/* The verified-signature cache of certgate's PSA driver: process-wide,
+ * below mbedTLS (only with the bundled mbedTLS; a system one has no driver). */
+static void render_signatures(cg_prom *p)
+{
+#if defined(CERTGATE_PSA_DRIVER)
+    cg_sig_cache_stats st;
+    cg_sig_cache_stats_get(&st);
+    cg_prom_family(p, "certgate_signature_cache_hits_total", "counter",
+                   "Signature verifications answered by the verified-signature cache (a signature verified before).");
+    cg_prom_sample(p, "certgate_signature_cache_hits_total", NULL, 0, (double)st.hits);
+    cg_prom_family(p, "certgate_signature_cache_misses_total", "counter",
+                   "Signature verifications done by mbedTLS (then remembered when they succeeded).");
+    cg_prom_sample(p, "certgate_signature_cache_misses_total", NULL, 0, (double)st.misses);
+    cg_prom_family(p, "certgate_signature_cache_evictions_total", "counter",
+                   "Remembered signatures replaced by newer ones (the cache holds a fixed number).");
+    cg_prom_sample(p, "certgate_signature_cache_evictions_total", NULL, 0, (double)st.evictions);
+    cg_prom_family(p, "certgate_signature_cache_entries", "gauge", "Signatures the cache remembers now.");
+    cg_prom_sample(p, "certgate_signature_cache_entries", NULL, 0, (double)st.entries);
+#else
+    (void)p;
+#endif
+}
+
 void cg_metrics_render(const cg_metrics_sources *src, cg_prom *p)
 {
     render_process(src, p);
@@ -299,4 +327,5 @@ void cg_metrics_render(const cg_metrics_sources *src, cg_prom *p)
     render_backends(src, p);
     render_crl(src, p);
     render_kerberos(src, p);
+    render_signatures(p);
 }

@@ -19,10 +19,12 @@
  * and the revocation check see exactly the chain, and give exactly the
  * answer, that a full verification would.
  *
- * What the 2.28 version also did, answering the leaf's own signature from a
- * table of signatures verified before, needs a hook into mbedTLS's
- * public-key operations that 3.6 no longer offers (mbedtls_pk_info_t is
- * private): its place is a PSA driver of certgate's own mbedTLS build.
+ * The leaf's own signature, the one left to check below a learned CA, is
+ * the same in every handshake of a returning user: the verified-signature
+ * cache of certgate's PSA driver answers it (subprojects/mbedtls/driver/,
+ * docs/platform.md), below mbedTLS's X.509 code, for the bundled mbedTLS.
+ * That driver is the one home of verified signatures: this module keeps no
+ * table of them (2.28's did, through mbedtls_pk_info_t, private in 3.6).
  *
  * One trust list per worker: the handshake path takes no lock and shares
  * nothing. Bounded (CG_CHAIN_CACHE_MAX_CAS learned CAs per worker) and owned

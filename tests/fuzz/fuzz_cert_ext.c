@@ -19,6 +19,7 @@
  *                 signature when parsing, so the certificate parses whenever
  *                 mbedTLS accepts the extensions themselves.
  */
+#include <psa/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    /* mbedTLS verifies signatures through PSA (MBEDTLS_USE_PSA_CRYPTO) */
+    if (psa_crypto_init() != PSA_SUCCESS)
+        abort();
     load_template();
     mbedtls_x509_crt_init(&ca_chain);
     if (mbedtls_x509_crt_parse_file(&ca_chain, "certs-dev/ca/intermediate.crt") != 0 ||

@@ -9,6 +9,7 @@
  * own, where it is looked up for each dev CA (certs-dev/ca/, relative to
  * the source root), which checks its signature when the names match.
  */
+#include <psa/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    /* mbedTLS verifies signatures through PSA (MBEDTLS_USE_PSA_CRYPTO) */
+    if (psa_crypto_init() != PSA_SUCCESS)
+        abort();
     static const char *const files[] = { "certs-dev/ca/root.crt", "certs-dev/ca/intermediate.crt",
                                          "certs-dev/ca/sub1.crt", "certs-dev/ca/sub2.crt" };
     mbedtls_x509_crt_init(&cas);

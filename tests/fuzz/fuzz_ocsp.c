@@ -12,6 +12,7 @@
  * a verdict other than trusted says why; a request built for each CertID parses as DER of the
  * length it claims.
  */
+#include <psa/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    /* mbedTLS verifies signatures through PSA (MBEDTLS_USE_PSA_CRYPTO) */
+    if (psa_crypto_init() != PSA_SUCCESS)
+        abort();
     static const char *const leaves[] = { "tests/data/ocsp/good.crt", "tests/data/ocsp/revoked.crt",
                                           "tests/data/ocsp/unknown.crt" };
     mbedtls_x509_crt_init(&ca);

@@ -367,6 +367,24 @@ class TestMetrics(H.Base):
         self.assertEqual(value_of(fams, "certgate_build_info", version=H.run_certgate(["version"]).stdout.split()[1]),
                          1, text)
 
+    def test_signature_cache_counted(self):
+        """The PSA driver's verified-signature cache (docs/platform.md): a
+        returning user's leaf signature is answered from it; each
+        handshake's CertificateVerify (a new transcript) is verified."""
+        fams, text = scrape(self.admin_port)
+        if "certgate_signature_cache_hits_total" not in fams:
+            self.skipTest("certgate is built with a system mbedTLS (no PSA driver)")
+        self.assert_status(self.get(H.unique("/sig")), 200)  # alice's signature known from here on
+        fams0, _ = scrape(self.admin_port)
+        for _ in range(3):
+            self.assert_status(self.get(H.unique("/sig")), 200)  # a new full handshake each (curl)
+        fams, text = scrape(self.admin_port)
+        d = lambda name: value_of(fams, name) - value_of(fams0, name)
+        self.assertGreaterEqual(d("certgate_signature_cache_hits_total"), 3, text)
+        self.assertGreaterEqual(d("certgate_signature_cache_misses_total"), 3, text)
+        self.assertGreaterEqual(value_of(fams, "certgate_signature_cache_entries"), 1, text)
+        self.assertLessEqual(value_of(fams, "certgate_signature_cache_entries"), 8192, text)
+
     def test_crl_fetch_counted_per_issuer(self):
         # A certgate of its own: the CRLs are fetched by its first request.
         SRV.reset()

@@ -527,6 +527,43 @@ class TestChainCache(RevBase):
             self.assert_in_detail("neither sent by the client", detail)
         self.assert_status(self.get("alice"), 200)
 
+    def _altered_alice(self, what):
+        """alice's certificate file (leaf, then her chain) with the leaf
+        changed: "signature" flips a bit of the signature's last byte,
+        "subject" changes one letter of the signed name (the signature kept)."""
+        import base64
+        pem = open(A.crt("alice")).read()
+        blocks = re.findall(r"-----BEGIN CERTIFICATE-----\n(.*?)-----END CERTIFICATE-----", pem, re.S)
+        der = bytearray(base64.b64decode("".join(blocks[0].split())))
+        if what == "signature":
+            der[-1] ^= 0x01
+        else:
+            at = bytes(der).rfind(b"alice")
+            self.assertGreater(at, 0)
+            der[at + 4] ^= 0x02  # "alice" -> "alicg", same length
+        out = TMP.join(H.unique("alice-" + what) + ".crt")
+        with open(out, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n"
+                    % base64.encodebytes(bytes(der)).decode().strip())
+            for b in blocks[1:]:
+                f.write("-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n" % b)
+        return out
+
+    def test_altered_leaf_refused_after_the_genuine_one_was_verified(self):
+        """The verified-signature cache of the PSA driver (docs/platform.md)
+        answers only the exact signature verified before: once alice's
+        genuine certificate was verified (its signature remembered, its
+        intermediate learned), her certificate with another signature, or
+        with her signature over other contents, is refused as before."""
+        cg = self.start_cg()
+        self.assert_status(self.get("alice"), 200)
+        self.assert_status(self.get("alice"), 200)  # cached chain, remembered signature
+        for what in ("signature", "subject"):
+            r = H.curl(cg.port, H.unique("/altered"), cert=self._altered_alice(what), key=A.key("alice"))
+            rid = self.assert_refusal(r, 403, "client_cert_untrusted", sub=16, note=what)
+            detail = cg.find_log(event="refused", id_=rid)[0]["detail"]
+            self.assertIn("signature", detail, "%s: %s" % (what, detail))
+        self.assert_status(self.get("alice"), 200)
 
 # ===========================================================================
 # A client certificate whose CRL Distribution Points are malformed

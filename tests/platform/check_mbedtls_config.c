@@ -10,9 +10,13 @@
  * the library as built, not a header), X25519 and P-256 key agreement through
  * PSA, and in-memory handshakes with client certificates: TLS 1.3 with X25519
  * (a session ticket issued), TLS 1.3 with P-256, TLS 1.2 ECDHE-ECDSA with
- * X25519 (Everest's path) and with P-256, the group read from the wire. --bundled adds certgate's own choices (subprojects/mbedtls/include/
+ * X25519 (through PSA, like TLS 1.3) and with P-256, the group read from the wire. --bundled adds certgate's own choices (subprojects/mbedtls/include/
  * certgate_mbedtls_config.h): Everest, the speed options, variable buffers,
- * what is off, and no clock in the TLS 1.2 ServerHello.random.
+ * what is off, and no clock in the TLS 1.2 ServerHello.random; and
+ * certgate's PSA driver: X25519 of both TLS versions reaches it, and
+ * verifications of the handshakes go through its cache.
+ * Always: RFC 7748's X25519 test vector through PSA, and a small-order peer
+ * point (an all-zero shared secret) refused.
  * Prints one line per check, "N passed, N failed"; exits 1 on a failure.
  */
 #include <mbedtls/build_info.h>
@@ -26,6 +30,9 @@
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <psa/crypto.h>
+#if defined(CERTGATE_PSA_DRIVER)
+#include "certgate_psa_driver.h"
+#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,13 +80,13 @@ static const char *const needed[] = {
 /* certgate's configuration (--bundled) */
 static const char *const bundled_on[] = {
     "MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED", "MBEDTLS_ECP_NIST_OPTIM", "MBEDTLS_AESNI_C",
-    "MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH", "MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE",
+    "MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH", "MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE", "MBEDTLS_USE_PSA_CRYPTO",
 };
 static const char *const bundled_off[] = {
     "MBEDTLS_SSL_RENEGOTIATION", "MBEDTLS_SSL_PROTO_DTLS", "MBEDTLS_SSL_EARLY_DATA", "MBEDTLS_CIPHER_MODE_CBC",
     "MBEDTLS_SSL_ENCRYPT_THEN_MAC", "MBEDTLS_KEY_EXCHANGE_RSA_ENABLED", "MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED",
     "MBEDTLS_KEY_EXCHANGE_PSK_ENABLED", "MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_ENABLED", "MBEDTLS_DES_C",
-    "MBEDTLS_DEBUG_C", "MBEDTLS_SELF_TEST", "MBEDTLS_PK_PARSE_EC_EXTENDED", "MBEDTLS_USE_PSA_CRYPTO",
+    "MBEDTLS_DEBUG_C", "MBEDTLS_SELF_TEST", "MBEDTLS_PK_PARSE_EC_EXTENDED",
     "MBEDTLS_PSA_CRYPTO_STORAGE_C", "MBEDTLS_SSL_CACHE_C",
 };
 
@@ -442,7 +449,30 @@ static void check_tls(bool bundled)
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
         hs_result r;
         char what[160], detail[240];
+#if defined(CERTGATE_PSA_DRIVER)
+        cg_psa_driver_counts before, after;
+        cg_sig_cache_stats sig_before, sig_after;
+        cg_psa_driver_counts_get(&before);
+        cg_sig_cache_stats_get(&sig_before);
+#endif
         handshake(&srv_pt, &cli_pt, runs[i].version, runs[i].group, &r);
+#if defined(CERTGATE_PSA_DRIVER)
+        cg_psa_driver_counts_get(&after);
+        cg_sig_cache_stats_get(&sig_after);
+        if (bundled && runs[i].group == MBEDTLS_SSL_IANA_TLS_GROUP_X25519) {
+            /* client and server, in this process: two key pairs, two secrets */
+            snprintf(what, sizeof what, "%s: the key exchange ran in certgate's PSA driver (libsodium)", runs[i].name);
+            snprintf(detail, sizeof detail, "%llu key pairs, %llu shared secrets",
+                     (unsigned long long)(after.x25519_keys - before.x25519_keys),
+                     (unsigned long long)(after.x25519_agreements - before.x25519_agreements));
+            check(after.x25519_keys - before.x25519_keys == 2 && after.x25519_agreements - before.x25519_agreements == 2,
+                  what, detail);
+        }
+        if (bundled) {
+            snprintf(what, sizeof what, "%s: the handshake's signatures went through the driver's cache", runs[i].name);
+            check(sig_after.hits + sig_after.misses > sig_before.hits + sig_before.misses, what, NULL);
+        }
+#endif
         snprintf(what, sizeof what, "%s handshake with client certificates, request and answer", runs[i].name);
         check(r.ok, what, r.detail);
         if (!r.ok)
@@ -477,6 +507,48 @@ static void check_tls(bool bundled)
     free_party(&cli_pt);
 }
 
+static psa_status_t x25519_agree(const uint8_t priv[32], const uint8_t peer[32], uint8_t out[32], uint8_t pub[32])
+{
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    psa_set_key_type(&attr, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY));
+    psa_set_key_bits(&attr, 255);
+    psa_set_key_usage_flags(&attr, PSA_KEY_USAGE_DERIVE);
+    psa_set_key_algorithm(&attr, PSA_ALG_ECDH);
+    mbedtls_svc_key_id_t id;
+    psa_status_t s = psa_import_key(&attr, priv, 32, &id);
+    if (s != PSA_SUCCESS)
+        return s;
+    size_t len = 0;
+    s = psa_export_public_key(id, pub, 32, &len);
+    if (s == PSA_SUCCESS)
+        s = psa_raw_key_agreement(PSA_ALG_ECDH, id, peer, 32, out, 32, &len);
+    psa_destroy_key(id);
+    return s;
+}
+
+static void hex32(const char *hex, uint8_t out[32])
+{
+    for (int i = 0; i < 32; i++)
+        sscanf(hex + 2 * i, "%2hhx", &out[i]);
+}
+
+/* RFC 7748 section 6.1 (Alice's private key, her public key, Bob's public
+ * key, their shared secret), then the all-zero u-coordinate, a small-order
+ * point whose shared secret is all zeros: refused. */
+static void x25519_vectors(void)
+{
+    uint8_t a_priv[32], a_pub[32], b_pub[32], shared[32], out[32], pub[32], zero[32] = { 0 };
+    hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", a_priv);
+    hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a", a_pub);
+    hex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f", b_pub);
+    hex32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742", shared);
+    psa_status_t s = x25519_agree(a_priv, b_pub, out, pub);
+    check(s == PSA_SUCCESS && memcmp(pub, a_pub, 32) == 0 && memcmp(out, shared, 32) == 0,
+          "X25519 through PSA: RFC 7748's test vector (public key, shared secret)", NULL);
+    s = x25519_agree(a_priv, zero, out, pub);
+    check(s != PSA_SUCCESS, "X25519 through PSA: a small-order peer point (all-zero secret) is refused", NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--bundled") != 0)) {
@@ -501,6 +573,7 @@ int main(int argc, char **argv)
         goto done;
     psa_agree(PSA_ECC_FAMILY_MONTGOMERY, 255, "X25519");
     psa_agree(PSA_ECC_FAMILY_SECP_R1, 256, "P-256");
+    x25519_vectors();
 
     mbedtls_entropy_context entropy;
     mbedtls_entropy_init(&entropy);

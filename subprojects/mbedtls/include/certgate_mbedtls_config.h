@@ -87,12 +87,20 @@
 #define MBEDTLS_PK_WRITE_C          /* mapping keys over the public key; the tests' kit */
 
 /* ---- PSA crypto --------------------------------------------------------- */
-/* PSA is built from the settings above (no MBEDTLS_PSA_CRYPTO_CONFIG). TLS
- * 1.3 runs on PSA; certgate calls psa_crypto_init() before any handshake.
- * MBEDTLS_USE_PSA_CRYPTO stays off: with it TLS 1.2's ECDHE would go through
- * PSA too and lose Everest. No persistent keys, so no key storage. */
+/* PSA is built from the settings above (no MBEDTLS_PSA_CRYPTO_CONFIG);
+ * certgate calls psa_crypto_init() before any handshake. No persistent keys,
+ * so no key storage. */
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_KEY_STORE_DYNAMIC /* the key store grows with the connections */
+/* TLS 1.2 (ECDHE, signatures), X.509 and PK go through PSA too, as TLS 1.3
+ * does: so both TLS versions and the chain verification reach certgate's
+ * driver (the next option). */
+#define MBEDTLS_USE_PSA_CRYPTO
+/* certgate's PSA transparent driver (subprojects/mbedtls/driver/, dispatched
+ * by patches/0002-psa-dispatch-certgate-driver.patch): the verified-signature
+ * cache (a returning user's certificate signature is not verified again) and
+ * X25519 through libsodium, in TLS 1.2 and 1.3. */
+#define CERTGATE_PSA_DRIVER
 
 /* ---- Encodings, X.509 --------------------------------------------------- */
 #define MBEDTLS_ASN1_PARSE_C

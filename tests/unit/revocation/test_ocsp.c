@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <psa/crypto.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +510,9 @@ static void test_verify_nonce_and_sha1(void **state)
 
 int main(void)
 {
+    /* mbedTLS verifies signatures through PSA (MBEDTLS_USE_PSA_CRYPTO) */
+    if (psa_crypto_init() != PSA_SUCCESS)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_like_openssl),
         cmocka_unit_test(test_request_nonce_like_openssl),

@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <psa/crypto.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -831,6 +833,9 @@ static void test_single_flight_workers(void **state)
 
 int main(void)
 {
+    /* mbedTLS verifies signatures through PSA (MBEDTLS_USE_PSA_CRYPTO) */
+    if (psa_crypto_init() != PSA_SUCCESS)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_single_flight),
