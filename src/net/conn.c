@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "proxy_protocol.h"
+#include "tls_trim.h"
 #include "x509/x509.h"
 
 #define LINGER_MS 2000
@@ -345,10 +346,52 @@ void cg_conn_compact(cg_conn *c)
     c->ppos = 0;
 }
 
+/* ---- quiet connections: their record buffers given back (tls_trim.h) ----
+ *
+ * A connection becomes quiet when its handler has nothing left of a request
+ * (cg_conn_release_input) and stops being quiet at its next read. One timer
+ * per worker looks at them every QUIET_SWEEP_MS: a connection still quiet
+ * at two looks in a row (quiet for one whole period at least) has its record
+ * buffers trimmed, once. A busy keep-alive connection is read long before
+ * that and never pays the system call or the page faults after it. The
+ * timer runs only while some connection waits for its trim. */
+#define QUIET_SWEEP_MS 1000
+enum { QUIET_NO, QUIET_MARKED, QUIET_SEEN, QUIET_TRIMMED };
+
+static void on_quiet_sweep(uv_timer_t *t)
+{
+    cg_worker *w = t->data;
+    bool waiting = false;
+    for (cg_conn *c = w->conns; c; c = c->next) {
+        if (c->quiet == QUIET_MARKED) {
+            c->quiet = QUIET_SEEN;
+            waiting = true;
+        } else if (c->quiet == QUIET_SEEN) {
+            c->quiet = QUIET_TRIMMED;
+            if (c->tls_ready && !c->handshaking && !c->closing && !c->lingering && !c->held &&
+                c->tls.in_len == 0)
+                cg_tls_trim_buffers(&c->tls.ssl);
+        }
+    }
+    if (!waiting)
+        uv_timer_stop(t);
+}
+
+static void mark_quiet(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    c->quiet = QUIET_MARKED;
+    if (!uv_is_active((uv_handle_t *)&w->quiet_timer) && !uv_is_closing((uv_handle_t *)&w->quiet_timer))
+        uv_timer_start(&w->quiet_timer, on_quiet_sweep, QUIET_SWEEP_MS, QUIET_SWEEP_MS);
+}
+
 void cg_conn_release_input(cg_conn *c)
 {
-    if (c->pbuf && c->ppos == c->plen)
+    if (c->pbuf && c->ppos == c->plen) {
         release_pbuf(c);
+        if (c->tls_ready && !c->handshaking)
+            mark_quiet(c);
+    }
 }
 
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
@@ -480,6 +523,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->lingering)
         return; /* discard */
+    c->quiet = QUIET_NO;
     if (c->pp) {
         proxy_input(c, (const unsigned char *)buf->base, (size_t)nread);
         return;

@@ -80,6 +80,7 @@ struct cg_conn {
     bool handshaking, reading, read_stopped, eof;
     bool closing, lingering, draining;
     bool overloaded;               /* over limits.max_connections: the handler refuses it (503) */
+    uint8_t quiet;                 /* between requests, its record buffers given back in time (conn.c) */
 
     const cg_conn_handler *handler;
     void *data;                    /* the handler's state (handler->data_size bytes) */
@@ -104,7 +105,9 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c);
 /* Makes room in pbuf: drops processed bytes. */
 void cg_conn_compact(cg_conn *c);
 /* Between requests: an empty pbuf goes back to the worker (an idle
- * connection holds no plaintext buffer; the next read takes one). */
+ * connection holds no plaintext buffer; the next read takes one), and once
+ * the connection has stayed quiet for a while (a second or two) the pages
+ * of its TLS record buffers go back to the kernel (tls_trim.h). */
 void cg_conn_release_input(cg_conn *c);
 
 /* Queues plaintext for the client; coalesced into TLS records, sent at
