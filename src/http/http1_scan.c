@@ -97,6 +97,9 @@ static cg_head_scan scan_too_large(const scan_ctx *s)
     return CG_HEAD_INVALID;
 }
 
+/* A byte allowed anywhere in a line: not CR or LF, no control character but HTAB. */
+static inline bool plain_byte(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
+
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why)
 {
@@ -114,6 +117,16 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
     size_t i = st->pos;
 
     for (; i < end; i++) {
+        /* Inside a line, bytes that need none of the checks below (neither
+         * CR, LF nor a control character, and within max_line) are passed
+         * over in a tight loop: every head goes through here twice. */
+        if (i != line_start || line_no == 1) {
+            size_t stop = lim->max_line <= end - line_start ? line_start + lim->max_line : end;
+            while (i < stop && plain_byte((unsigned char)buf[i]))
+                i++;
+            if (i == end)
+                break;
+        }
         unsigned char c = (unsigned char)buf[i];
 
         if (i == line_start && line_no > 1 && c != '\r') {
