@@ -40,6 +40,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void proxy_input(cg_conn *c, const unsigned char *p, size_t n);
 static void proxy_ended(cg_conn *c, const char *how);
+static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms);
 
 static cg_tls_server *listener_tls(const cg_conn *c) { return c->tls_cfg->listeners[c->listener].tls; }
 
@@ -128,7 +129,7 @@ void cg_conn_close(cg_conn *c, bool graceful)
             return;
         }
     }
-    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    start_own_timer(c, on_linger_timeout, LINGER_MS);
 }
 
 void cg_conn_drain(cg_conn *c)
@@ -157,14 +158,54 @@ void *cg_conn_switch_handler(cg_conn *c, const cg_conn_handler *to)
     return data;
 }
 
+/* The handler's timer, kept lazily: a busy keep-alive connection asks for
+ * it on every request (the idle timeout, stopped by the next request, the
+ * header timeout...), and moving a libuv timer in the loop's heap each time
+ * cost about 2% of the CPU of a keep-alive request. The libuv timer stays
+ * at the earliest deadline asked for; when it fires, what was asked last
+ * decides: run the callback (its deadline has come), wait for what remains
+ * (a later deadline), or nothing (stopped). timer_cb NULL: stopped. */
+static void on_conn_timer(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    uv_timer_cb cb = c->timer_cb;
+    if (!cb)
+        return;
+    uint64_t now = uv_now(&c->w->loop);
+    if (now < c->timer_due) {
+        uv_timer_start(t, on_conn_timer, c->timer_due - now, 0);
+        return;
+    }
+    c->timer_cb = NULL;
+    cb(t);
+}
+
+/* The connection's own timers (handshake, lingering close) take the timer
+ * from the handler's. */
+static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms)
+{
+    c->timer_cb = NULL;
+    c->timer_lazy = false;
+    uv_timer_start(&c->timer, cb, ms, 0);
+}
+
 void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
 {
     if (c->closing || c->lingering)
         return;
-    if (ms == 0)
-        uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, cb, ms, 0);
+    if (ms == 0) {
+        c->timer_cb = NULL;
+        if (!c->timer_lazy)
+            uv_timer_stop(&c->timer); /* the connection's own (handshake) timer */
+        return;
+    }
+    uint64_t now = uv_now(&c->w->loop);
+    c->timer_cb = cb;
+    c->timer_due = now + ms;
+    if (c->timer_lazy && uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->timer_due)
+        return; /* fires earlier and waits for the rest (on_conn_timer) */
+    c->timer_lazy = true;
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
 /* ---- output ---- */
@@ -802,7 +843,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_timer_start(&c->timer, on_handshake_timeout, c->tls_cfg->timeouts.handshake, 0);
+    start_own_timer(c, on_handshake_timeout, c->tls_cfg->timeouts.handshake);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         close_now(c);
 }

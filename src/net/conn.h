@@ -81,6 +81,9 @@ struct cg_conn {
     bool closing, lingering, draining;
     bool overloaded;               /* over limits.max_connections: the handler refuses it (503) */
     uint8_t quiet;                 /* between requests, its record buffers given back in time (conn.c) */
+    bool timer_lazy;               /* timer runs the handler's (cg_conn_set_timer), kept lazily */
+    uv_timer_cb timer_cb;          /* the handler's timer callback, NULL: stopped */
+    uint64_t timer_due;            /* ... and when it is due (uv_now) */
 
     const cg_conn_handler *handler;
     void *data;                    /* the handler's state (handler->data_size bytes) */

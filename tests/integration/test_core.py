@@ -668,6 +668,26 @@ class TestHttpRules(Shared):
             self.assertGreaterEqual(waited, 0.7, "closed after %.2fs, before keepalive_idle" % waited)
             self.assertEqual(c.buf, b"", "unexpected bytes on an idle connection: %r" % c.buf[:300])
 
+    def test_keepalive_idle_counts_from_the_last_request(self):
+        # The idle timer is re-armed lazily (conn.c): requests spread over
+        # twice keepalive_idle keep the connection open, and it closes one
+        # keepalive_idle after the last of them, not after the first.
+        with self.cg.tls("alice") as c:
+            first = time.monotonic()
+            while True:
+                r = c.request("GET", H.unique("/busy"))
+                self.assert_status(r, 200)
+                last = time.monotonic()
+                if last - first >= 2.2:
+                    break
+                time.sleep(0.4)
+            closed = c.wait_closed(timeout=1 + 4)
+            waited = time.monotonic() - last
+            self.assertTrue(closed, "idle connection still open %.1fs after its last request (keepalive_idle 1s)"
+                            % waited)
+            self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the last request, before keepalive_idle"
+                                    % waited)
+
 
 def _add_smuggling_tests():
     for name in SMUGGLING:
