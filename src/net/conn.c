@@ -41,6 +41,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void proxy_input(cg_conn *c, const unsigned char *p, size_t n);
 static void proxy_ended(cg_conn *c, const char *how);
 static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms);
+static bool flush_wire(cg_conn *c);
 
 static cg_tls_server *listener_tls(const cg_conn *c) { return c->tls_cfg->listeners[c->listener].tls; }
 
@@ -106,8 +107,15 @@ void cg_conn_close(cg_conn *c, bool graceful)
         return;
     }
     c->handler->on_close(c);
+    /* The last records and the close_notify alert in one write. */
+    c->gathering = true;
     cg_conn_flush(c);
     cg_tls_close_notify(&c->tls);
+    c->gathering = false;
+    if (!flush_wire(c)) {
+        close_now(c);
+        return;
+    }
     /* Lingering close: send FIN after what is queued, then read and discard
      * what the client still sends for a moment, so that closing with unread
      * data does not reset the connection before it has read our response. */
@@ -278,8 +286,9 @@ static bool tls_send(void *ctx, const unsigned char *p, size_t n)
         return false;
     /* mbedTLS writes a handshake flight one record at a time: gather them
      * and send the flight in one write (flushed right after the handshake
-     * step, by process_input). */
-    if (c->handshaking && (!w->wire_owner || w->wire_owner == c) && w->wire_len + n <= w->wire_cap) {
+     * step, by process_input); so are the last records and the alert of a
+     * graceful close (cg_conn_close). */
+    if ((c->handshaking || c->gathering) && (!w->wire_owner || w->wire_owner == c) && w->wire_len + n <= w->wire_cap) {
         memcpy(w->wire + w->wire_len, p, n);
         w->wire_len += n;
         w->wire_owner = c;

@@ -80,6 +80,7 @@ struct cg_conn {
     bool handshaking, reading, read_stopped, eof;
     bool closing, lingering, draining;
     bool overloaded;               /* over limits.max_connections: the handler refuses it (503) */
+    bool gathering;                /* closing: TLS output gathered into one write (conn.c) */
     uint8_t quiet;                 /* between requests, its record buffers given back in time (conn.c) */
     bool timer_lazy;               /* timer runs the handler's (cg_conn_set_timer), kept lazily */
     uv_timer_cb timer_cb;          /* the handler's timer callback, NULL: stopped */

@@ -668,6 +668,22 @@ class TestHttpRules(Shared):
             self.assertGreaterEqual(waited, 0.7, "closed after %.2fs, before keepalive_idle" % waited)
             self.assertEqual(c.buf, b"", "unexpected bytes on an idle connection: %r" % c.buf[:300])
 
+    def test_connection_close_response_then_close_notify(self):
+        # A response that ends the connection leaves in one write with the
+        # close_notify alert (conn.c gathers them): the client gets the
+        # whole response, then a clean TLS end; small and large bodies,
+        # Content-Length and chunked.
+        for size, chunked in ((10, False), (300, True), (15000, False), (70000, True)):
+            with self.cg.tls("alice") as c:
+                r = c.request("GET", "/download?size=%d%s" % (size, "&chunked=1" if chunked else ""),
+                              headers=[("Connection", "close")])
+                self.assert_status(r, 200)
+                self.assertEqual(r.body, H.pattern_bytes(0, size), "body of %d bytes" % size)
+                self.assertTrue(c.wait_closed(timeout=5), "still open after Connection: close")
+                # (Python's ssl reads a close_notify as a plain end: "EOF")
+                self.assertIn(c.eof_reason, ("close_notify", "EOF"), "size %d" % size)
+                self.assertEqual(c.buf, b"", "bytes after the response: %r" % c.buf[:200])
+
     def test_keepalive_idle_counts_from_the_last_request(self):
         # The idle timer is re-armed lazily (conn.c): requests spread over
         # twice keepalive_idle keep the connection open, and it closes one
