@@ -248,7 +248,12 @@ static void test_matches_byte_by_byte_rules(void **state)
         cg_refusal_kind want_kind = 0;
         cg_refusal why = { 0 };
         cg_head_scan want = reference_scan(buf, len, &l, resp, &want_len, &want_kind);
-        cg_head_scan got = cg_http_scan_head(buf, len, &l, resp, &got_len, &why);
+        /* Scanned in a block of exactly len bytes: a read past the head is
+         * a fault under ASan (the scanner reads words at a time). */
+        char *exact = malloc(len ? len : 1);
+        assert_non_null(exact);
+        memcpy(exact, buf, len);
+        cg_head_scan got = cg_http_scan_head(exact, len, &l, resp, &got_len, &why);
         if (got != want || (want == CG_HEAD_COMPLETE && got_len != want_len) ||
             (want == CG_HEAD_INVALID && why.kind != want_kind)) {
             print_error("iteration %d: %d/%zu/%d, the rules say %d/%zu/%d (%s)\n", iter, got, got_len, why.kind, want,
@@ -262,7 +267,7 @@ static void test_matches_byte_by_byte_rules(void **state)
             have = have + step < len ? have + step : len;
             cg_refusal pw = { 0 };
             want = reference_scan(buf, have, &l, resp, &want_len, &want_kind);
-            got = cg_http_scan_head_more(&st, buf, have, &l, resp, &got_len, &pw);
+            got = cg_http_scan_head_more(&st, exact, have, &l, resp, &got_len, &pw);
             if (got != want || (want == CG_HEAD_COMPLETE && got_len != want_len) ||
                 (want == CG_HEAD_INVALID && pw.kind != want_kind)) {
                 print_error("iteration %d, %zu bytes in steps of %zu: %d/%d, the rules say %d/%d\n", iter, have, step,
@@ -272,6 +277,7 @@ static void test_matches_byte_by_byte_rules(void **state)
             if (got != CG_HEAD_INCOMPLETE)
                 break;
         }
+        free(exact);
     }
 }
 
