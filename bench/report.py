@@ -257,11 +257,11 @@ if idle:
               % (ts.get("ssl_context", 0), ts.get("ssl_session", 0),
                  "yes" if ts.get("keep_peer_certificate") else "no"))
         if idle_per.get("certgate") is not None:
-            print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB) but"
-                  " each gets its own" % (idle_per["certgate"], floor))
-            print("  mapping (src/server/server.c, M_MMAP_THRESHOLD), so only the pages a connection touched are resident;"
-                  " request buffers")
-            print("  go back to the worker between requests (src/base/spares.h).")
+            print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB) and"
+                  " kept, but a connection" % (idle_per["certgate"], floor))
+            print("  quiet for a second gives their whole pages back to the kernel (src/net/tls_trim.h); request"
+                  " buffers go back")
+            print("  to the worker between requests (src/base/spares.h).")
 
 # --- full handshakes against the public-key floor ----------------------------
 pf = meta.get("pk_floor") or {}

@@ -71,15 +71,6 @@ static cg_slice trim_ows(cg_slice s)
     return s;
 }
 
-bool cg_slice_ieq(cg_slice a, const char *b)
-{
-    size_t i = 0;
-    for (; i < a.n; i++) {
-        if (b[i] == '\0' || cg_ascii_lower((unsigned char)a.p[i]) != cg_ascii_lower((unsigned char)b[i]))
-            return false;
-    }
-    return b[i] == '\0';
-}
 
 static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
@@ -442,20 +433,24 @@ static bool known_method(cg_slice m)
 
 static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request *req)
 {
-    EXCERPT_NO_QUERY(l, line);
+    /* Client bytes quoted only when refused: excerpts cost more than the
+     * checks on the way of every request. */
+    char xb[256];
+#define LINE_EXCERPT() cg_http_excerpt_no_query(xb, sizeof xb, line)
+#define TARGET_EXCERPT() cg_http_excerpt_no_query(xb, sizeof xb, t)
     const char *sp1 = memchr(line.p, ' ', line.n);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(line.p + line.n - sp1 - 1)) : NULL;
     const char *sp3 = sp2 ? memchr(sp2 + 1, ' ', (size_t)(line.p + line.n - sp2 - 1)) : NULL;
     if (!sp2 || sp3 || sp1 == line.p || sp2 == sp1 + 1 || sp2 + 1 == line.p + line.n) {
         cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
-                  "request line \"%s\" is not \"METHOD target HTTP/1.1\" with single spaces", l);
+                  "request line \"%s\" is not \"METHOD target HTTP/1.1\" with single spaces", LINE_EXCERPT());
         return false;
     }
     req->method = slice(line.p, (size_t)(sp1 - line.p));
     req->target = slice(sp1 + 1, (size_t)(sp2 - sp1 - 1));
     for (size_t i = 0; i < req->method.n; i++) {
         if (!is_tchar((unsigned char)req->method.p[i])) {
-            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "request line \"%s\" has an invalid method", l);
+            cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "request line \"%s\" has an invalid method", LINE_EXCERPT());
             return false;
         }
     }
@@ -476,7 +471,6 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
         return false;
 
     cg_slice t = req->target;
-    EXCERPT_NO_QUERY(ts, t);
     if (t.n == 1 && t.p[0] == '*') {
         if (!cg_slice_ieq(req->method, "OPTIONS")) {
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
@@ -486,14 +480,15 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
     } else if (t.p[0] != '/') {
         cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
                   "request target \"%s\" is not in origin-form (a path starting with \"/\"); "
-                  "absolute URLs are for forward proxies", ts);
+                  "absolute URLs are for forward proxies", TARGET_EXCERPT());
         return false;
     }
     for (size_t i = 0; i < t.n; i++) {
         unsigned char c = (unsigned char)t.p[i];
         if (c == '#') {
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
-                      "request target \"%s\" contains a fragment (\"#\"), which clients must not send", ts);
+                      "request target \"%s\" contains a fragment (\"#\"), which clients must not send",
+                      TARGET_EXCERPT());
             return false;
         }
         if (c < 0x20) {
@@ -502,7 +497,7 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
              * whitespace would read another target. */
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
                       "request target \"%s\" contains the control character 0x%02x at offset %zu",
-                      ts, c, i);
+                      TARGET_EXCERPT(), c, i);
             return false;
         }
         if (c >= 0x7f) {
@@ -510,13 +505,15 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
              * pages); routing decisions must not depend on that. */
             cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
                       "request target \"%s\" contains the byte 0x%02x at offset %zu; "
-                      "non-ASCII characters must be percent-encoded", ts, c, i);
+                      "non-ASCII characters must be percent-encoded", TARGET_EXCERPT(), c, i);
             return false;
         }
     }
     const char *q = memchr(t.p, '?', t.n);
     req->path = slice(t.p, q ? (size_t)(q - t.p) : t.n);
     return true;
+#undef LINE_EXCERPT
+#undef TARGET_EXCERPT
 }
 
 /* Host = uri-host [ ":" port ]; anything else (spaces, "/", "@", ",") is
@@ -656,13 +653,14 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
 
 static bool parse_status_line(const head_ctx *h, cg_slice line, cg_http_response *res)
 {
-    EXCERPT(l, line);
+    char xb[256]; /* the line quoted only when refused */
     /* HTTP-version SP 3DIGIT SP [reason]; a missing final SP is tolerated
      * (RFC 9112 4: recipients should accept it). */
     if (line.n < 12 || line.p[8] != ' ' || !cg_ascii_is_digit(line.p[9]) || !cg_ascii_is_digit(line.p[10]) ||
         !cg_ascii_is_digit(line.p[11]) || (line.n > 12 && line.p[12] != ' ')) {
         cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                  "backend sent a malformed status line \"%s\"", l);
+                  "backend sent a malformed status line \"%s\"",
+                  cg_http_excerpt(xb, sizeof xb, line));
         return false;
     }
     if (!parse_version(h, slice(line.p, 8), &res->version_minor))

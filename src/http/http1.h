@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <http_parser.h>
 
@@ -88,8 +89,13 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why);
 
-/* Case-insensitive ASCII comparison of a slice with a C string. */
-bool cg_slice_ieq(cg_slice a, const char *b);
+/* Case-insensitive ASCII comparison of a slice with a C string. Inline, so
+ * that the length of a literal is known where it is called: most of the
+ * comparisons a head costs (names looked for among its fields) end there. */
+static inline bool cg_slice_ieq(cg_slice a, const char *b)
+{
+    return a.n == strlen(b) && cg_ascii_ieq(a.p, b, a.n);
+}
 /* The first header named name (case-insensitive), or NULL. */
 const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name);
 /* Iterates the comma-separated tokens of a list-valued field (Connection,

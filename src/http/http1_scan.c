@@ -2,6 +2,7 @@
  * checked as its bytes arrive, before anything parses it. */
 #include "http1_scan.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,6 +98,29 @@ static cg_head_scan scan_too_large(const scan_ctx *s)
     return CG_HEAD_INVALID;
 }
 
+/* A byte allowed anywhere in a line: not CR or LF, no control character but HTAB. */
+static inline bool plain_byte(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
+
+/* Where the plain bytes from i on end (at stop at the latest): eight at a
+ * time while none is below 0x20 or 0x7f (the word tests are exact about
+ * whether such a byte is there, not which: HTAB, plain but below 0x20, and
+ * the word's other bytes are then looked at one by one). */
+static inline size_t plain_run(const char *buf, size_t i, size_t stop)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (i < stop && stop - i >= 8) {
+        uint64_t x, y;
+        memcpy(&x, buf + i, 8);
+        y = x ^ (0x7f * ones);
+        if (((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs))
+            break;
+        i += 8;
+    }
+    while (i < stop && plain_byte((unsigned char)buf[i]))
+        i++;
+    return i;
+}
+
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why)
 {
@@ -114,6 +138,15 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
     size_t i = st->pos;
 
     for (; i < end; i++) {
+        /* Inside a line, bytes that need none of the checks below (neither
+         * CR, LF nor a control character, and within max_line) are passed
+         * over in a tight loop: every head goes through here twice. */
+        if (i != line_start || line_no == 1) {
+            size_t stop = lim->max_line <= end - line_start ? line_start + lim->max_line : end;
+            i = plain_run(buf, i, stop);
+            if (i == end)
+                break;
+        }
         unsigned char c = (unsigned char)buf[i];
 
         if (i == line_start && line_no > 1 && c != '\r') {

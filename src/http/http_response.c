@@ -154,12 +154,16 @@ static void complete_response(cg_conn *c, bool backend_clean)
         cg_conn_close(c, false);
         return;
     }
-    if (!cg_conn_flush(c)) {
+    if (ex->framing == CG_CLIENT_BODY_CLOSE)
+        ex->keep_client = false;
+    /* A response that ends the connection leaves with its close_notify
+     * (the graceful close gathers both into one write, conn.c); a client
+     * that already ended its side gets it now (that close is abrupt). */
+    bool closes = !ex->keep_client || c->draining || !ex->req_done;
+    if ((!closes || c->eof) && !cg_conn_flush(c)) {
         cg_conn_close(c, false);
         return;
     }
-    if (ex->framing == CG_CLIENT_BODY_CLOSE)
-        ex->keep_client = false;
     cg_backend_conn *bc = ex->bc;
     /* The connection of an upgrade that did not happen stays its request's. */
     bool reusable = backend_clean && ex->res.keep_alive && ex->req_done && bc && !bc->write_pending &&

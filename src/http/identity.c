@@ -16,19 +16,12 @@ static bool line(cg_buf *b, const char *name, const char *value, size_t n)
 
 bool cg_identity_dn_header(cg_buf *b, const char *name, const unsigned char *der, size_t len)
 {
-    size_t n = cg_dn_format(der, len, CG_DN_ASCII, NULL, 0);
-    if (n != CG_DN_MALFORMED && n <= CG_IDENTITY_DN_MAX) {
-        if (!cg_buf_reserve(b, strlen(name) + n + 5))
-            return false;
-        if (!cg_buf_append_str(b, name) || !cg_buf_append(b, ": ", 2))
-            return false;
-        /* rendered in place: n + 1 bytes (the NUL is overwritten below) */
-        if (!cg_buf_reserve(b, n + 1))
-            return false;
-        cg_dn_format(der, len, CG_DN_ASCII, b->data + b->len, n + 1);
-        b->len += n;
-        return cg_buf_append(b, "\r\n", 2);
-    }
+    /* One rendering: whatever fits the limit is whole here (a longer name
+     * is only measured). */
+    char text[CG_IDENTITY_DN_MAX + 1];
+    size_t n = cg_dn_format(der, len, CG_DN_ASCII, text, sizeof text);
+    if (n != CG_DN_MALFORMED && n <= CG_IDENTITY_DN_MAX)
+        return line(b, name, text, n);
     /* Too long for a header line, or not a Name (mbedTLS parsed it, so
      * never expected): the digest identifies it exactly. */
     unsigned char d[32];

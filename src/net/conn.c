@@ -19,6 +19,7 @@
 
 #include "base/base.h"
 #include "proxy_protocol.h"
+#include "tls_trim.h"
 #include "x509/x509.h"
 
 #define LINGER_MS 2000
@@ -39,6 +40,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void proxy_input(cg_conn *c, const unsigned char *p, size_t n);
 static void proxy_ended(cg_conn *c, const char *how);
+static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms);
+static bool flush_wire(cg_conn *c);
 
 static cg_tls_server *listener_tls(const cg_conn *c) { return c->tls_cfg->listeners[c->listener].tls; }
 
@@ -104,8 +107,15 @@ void cg_conn_close(cg_conn *c, bool graceful)
         return;
     }
     c->handler->on_close(c);
+    /* The last records and the close_notify alert in one write. */
+    c->gathering = true;
     cg_conn_flush(c);
     cg_tls_close_notify(&c->tls);
+    c->gathering = false;
+    if (!flush_wire(c)) {
+        close_now(c);
+        return;
+    }
     /* Lingering close: send FIN after what is queued, then read and discard
      * what the client still sends for a moment, so that closing with unread
      * data does not reset the connection before it has read our response. */
@@ -127,7 +137,7 @@ void cg_conn_close(cg_conn *c, bool graceful)
             return;
         }
     }
-    uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+    start_own_timer(c, on_linger_timeout, LINGER_MS);
 }
 
 void cg_conn_drain(cg_conn *c)
@@ -158,14 +168,54 @@ void *cg_conn_switch_handler(cg_conn *c, const cg_conn_handler *to)
     return data;
 }
 
+/* The handler's timer, kept lazily: a busy keep-alive connection asks for
+ * it on every request (the idle timeout, stopped by the next request, the
+ * header timeout...), and moving a libuv timer in the loop's heap each time
+ * cost about 2% of the CPU of a keep-alive request. The libuv timer stays
+ * at the earliest deadline asked for; when it fires, what was asked last
+ * decides: run the callback (its deadline has come), wait for what remains
+ * (a later deadline), or nothing (stopped). timer_cb NULL: stopped. */
+static void on_conn_timer(uv_timer_t *t)
+{
+    cg_conn *c = t->data;
+    uv_timer_cb cb = c->timer_cb;
+    if (!cb)
+        return;
+    uint64_t now = uv_now(&c->w->loop);
+    if (now < c->timer_due) {
+        uv_timer_start(t, on_conn_timer, c->timer_due - now, 0);
+        return;
+    }
+    c->timer_cb = NULL;
+    cb(t);
+}
+
+/* The connection's own timers (handshake, lingering close) take the timer
+ * from the handler's. */
+static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms)
+{
+    c->timer_cb = NULL;
+    c->timer_lazy = false;
+    uv_timer_start(&c->timer, cb, ms, 0);
+}
+
 void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
 {
     if (c->closing || c->lingering)
         return;
-    if (ms == 0)
-        uv_timer_stop(&c->timer);
-    else
-        uv_timer_start(&c->timer, cb, ms, 0);
+    if (ms == 0) {
+        c->timer_cb = NULL;
+        if (!c->timer_lazy)
+            uv_timer_stop(&c->timer); /* the connection's own (handshake) timer */
+        return;
+    }
+    uint64_t now = uv_now(&c->w->loop);
+    c->timer_cb = cb;
+    c->timer_due = now + ms;
+    if (c->timer_lazy && uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->timer_due)
+        return; /* fires earlier and waits for the rest (on_conn_timer) */
+    c->timer_lazy = true;
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
 /* ---- output ---- */
@@ -238,8 +288,9 @@ static bool tls_send(void *ctx, const unsigned char *p, size_t n)
         return false;
     /* mbedTLS writes a handshake flight one record at a time: gather them
      * and send the flight in one write (flushed right after the handshake
-     * step, by process_input). */
-    if (c->handshaking && (!w->wire_owner || w->wire_owner == c) && w->wire_len + n <= w->wire_cap) {
+     * step, by process_input); so are the last records and the alert of a
+     * graceful close (cg_conn_close). */
+    if ((c->handshaking || c->gathering) && (!w->wire_owner || w->wire_owner == c) && w->wire_len + n <= w->wire_cap) {
         memcpy(w->wire + w->wire_len, p, n);
         w->wire_len += n;
         w->wire_owner = c;
@@ -347,10 +398,52 @@ void cg_conn_compact(cg_conn *c)
     c->ppos = 0;
 }
 
+/* ---- quiet connections: their record buffers given back (tls_trim.h) ----
+ *
+ * A connection becomes quiet when its handler has nothing left of a request
+ * (cg_conn_release_input) and stops being quiet at its next read. One timer
+ * per worker looks at them every QUIET_SWEEP_MS: a connection still quiet
+ * at two looks in a row (quiet for one whole period at least) has its record
+ * buffers trimmed, once. A busy keep-alive connection is read long before
+ * that and never pays the system call or the page faults after it. The
+ * timer runs only while some connection waits for its trim. */
+#define QUIET_SWEEP_MS 1000
+enum { QUIET_NO, QUIET_MARKED, QUIET_SEEN, QUIET_TRIMMED };
+
+static void on_quiet_sweep(uv_timer_t *t)
+{
+    cg_worker *w = t->data;
+    bool waiting = false;
+    for (cg_conn *c = w->conns; c; c = c->next) {
+        if (c->quiet == QUIET_MARKED) {
+            c->quiet = QUIET_SEEN;
+            waiting = true;
+        } else if (c->quiet == QUIET_SEEN) {
+            c->quiet = QUIET_TRIMMED;
+            if (c->tls_ready && !c->handshaking && !c->closing && !c->lingering && !c->held &&
+                c->tls.in_len == 0)
+                cg_tls_trim_buffers(&c->tls.ssl);
+        }
+    }
+    if (!waiting)
+        uv_timer_stop(t);
+}
+
+static void mark_quiet(cg_conn *c)
+{
+    cg_worker *w = c->w;
+    c->quiet = QUIET_MARKED;
+    if (!uv_is_active((uv_handle_t *)&w->quiet_timer) && !uv_is_closing((uv_handle_t *)&w->quiet_timer))
+        uv_timer_start(&w->quiet_timer, on_quiet_sweep, QUIET_SWEEP_MS, QUIET_SWEEP_MS);
+}
+
 void cg_conn_release_input(cg_conn *c)
 {
-    if (c->pbuf && c->ppos == c->plen)
+    if (c->pbuf && c->ppos == c->plen) {
         release_pbuf(c);
+        if (c->tls_ready && !c->handshaking)
+            mark_quiet(c);
+    }
 }
 
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
@@ -482,6 +575,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->lingering)
         return; /* discard */
+    c->quiet = QUIET_NO;
     if (c->pp) {
         proxy_input(c, (const unsigned char *)buf->base, (size_t)nread);
         return;
@@ -760,7 +854,7 @@ void cg_conn_accept(cg_worker *w, uv_stream_t *server, size_t li, const cg_conn_
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    uv_timer_start(&c->timer, on_handshake_timeout, c->tls_cfg->timeouts.handshake, 0);
+    start_own_timer(c, on_handshake_timeout, c->tls_cfg->timeouts.handshake);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         close_now(c);
 }

@@ -95,6 +95,7 @@ static void finish_stop(cg_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->wakeup)) {
         uv_close((uv_handle_t *)&w->heartbeat_timer, NULL);
+        uv_close((uv_handle_t *)&w->quiet_timer, NULL);
         w->layers->stop(w);
         uv_close((uv_handle_t *)&w->shutdown_timer, NULL);
         uv_close((uv_handle_t *)&w->flush_prepare, NULL);
@@ -205,6 +206,8 @@ bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *serv
     w->shutdown_timer.data = w;
     uv_timer_init(&w->loop, &w->heartbeat_timer);
     w->heartbeat_timer.data = w;
+    uv_timer_init(&w->loop, &w->quiet_timer);
+    w->quiet_timer.data = w;
     atomic_init(&w->heartbeat_ms, uv_hrtime() / 1000000u);
     uv_check_init(&w->loop, &w->listen_drain);
     w->listen_drain.data = w;

@@ -66,6 +66,7 @@ struct cg_worker {
     uv_async_t wakeup;               /* main -> worker: new config, stop */
     uv_timer_t shutdown_timer;       /* graceful-shutdown deadline */
     uv_timer_t heartbeat_timer;      /* systemd watchdog: proves this loop turns */
+    uv_timer_t quiet_timer;          /* gives quiet connections' record buffers back (conn.c) */
     _Atomic uint64_t heartbeat_ms;   /* uv_hrtime() in ms at its last tick, read by the main thread */
     uint64_t heartbeat_every_ms;     /* 0: no watchdog */
 

@@ -27,11 +27,11 @@
 
 /* Blocks from here up get their own mapping (mallopt M_MMAP_THRESHOLD): just
  * above the 16 KiB request buffers (all request and response buffers are
- * reused through spares.h, never allocated per request), just below
- * mbedTLS's two 16,717-byte record buffers per TLS connection. The kernel then
- * backs only the pages a connection touched (an idle keep-alive connection
- * after a small request: about one page of each), and returns them when it
- * closes. Fixing the threshold also stops glibc raising it on its own. */
+ * reused through spares.h, never allocated per request). The bundled mbedTLS's two
+ * record buffers per TLS connection (16,440 bytes each) stay below it, in
+ * the heap: no mmap/munmap per connection; a quiet connection gives their
+ * whole pages back instead (net/tls_trim.h). Fixing the threshold also stops
+ * glibc raising it on its own. */
 #define MMAP_THRESHOLD (16 * 1024 + 128)
 #define MMAP_MAX 40000 /* mappings glibc may make for large blocks: 20,000 TLS connections */
 

@@ -65,18 +65,40 @@ void cg_cert_issuer(const mbedtls_x509_crt *c, char *out, size_t cap)
 
 void cg_cert_serial(const mbedtls_x509_crt *c, char *out, size_t cap)
 {
-    size_t o = 0;
-    if (cap == 0)
+    cg_hex_encode(c->serial.p, c->serial.len, out, cap, true);
+}
+
+/* The SHA-256 of a certificate's DER. One client's leaf is asked for up to
+ * three times per handshake (its fingerprint, the pool's key when the chain
+ * is remembered, and again when a resumed session's chain is looked up, by
+ * the verdict and by the revocation check): the last certificate hashed on
+ * this thread is remembered, matched by its whole DER (never by address). */
+#define DIGEST_MEMO_MAX 4096
+static _Thread_local struct {
+    size_t len;
+    unsigned char digest[32];
+    unsigned char der[DIGEST_MEMO_MAX];
+} digest_memo;
+
+static void cert_digest(const mbedtls_x509_crt *c, unsigned char out[32])
+{
+    size_t n = c->raw.len;
+    if (n > 0 && n == digest_memo.len && memcmp(c->raw.p, digest_memo.der, n) == 0) {
+        memcpy(out, digest_memo.digest, 32);
         return;
-    for (size_t i = 0; i < c->serial.len && o + 3 <= cap; i++)
-        o += (size_t)snprintf(out + o, cap - o, "%02X", c->serial.p[i]);
-    out[o] = '\0';
+    }
+    mbedtls_sha256(c->raw.p, n, out, 0);
+    if (n > 0 && n <= DIGEST_MEMO_MAX) {
+        memcpy(digest_memo.der, c->raw.p, n);
+        memcpy(digest_memo.digest, out, 32);
+        digest_memo.len = n;
+    }
 }
 
 void cg_cert_sha256_hex(const mbedtls_x509_crt *c, char out[65])
 {
     unsigned char d[32];
-    mbedtls_sha256(c->raw.p, c->raw.len, d, 0);
+    cert_digest(c, d);
     cg_hex_encode(d, sizeof d, out, 65, false);
 }
 
@@ -311,7 +333,7 @@ static void pool_remember(const cg_verify_policy *p, const mbedtls_x509_crt *con
     if (!pool || n < 2 || n > CG_VERIFY_MAX_DEPTH)
         return;
     unsigned char key[32];
-    mbedtls_sha256(chain[0]->raw.p, chain[0]->raw.len, key, 0);
+    cert_digest(chain[0], key);
     pthread_mutex_lock(&pool->mu);
     const mbedtls_x509_crt *kept[CG_VERIFY_MAX_DEPTH] = { 0 };
     bool ok = true;
@@ -332,7 +354,7 @@ static int pool_lookup(cg_verify_pool *pool, const mbedtls_x509_crt *leaf, const
 {
     unsigned char key[32];
     int n = 0;
-    mbedtls_sha256(leaf->raw.p, leaf->raw.len, key, 0);
+    cert_digest(leaf, key);
     pthread_mutex_lock(&pool->mu);
     chain_slot *s = pool_slot(pool, key, false);
     if (s && s->n <= cap) {
@@ -628,10 +650,12 @@ static bool judge_trace(const cg_verify_policy *p, const mbedtls_x509_crt *peer,
  * depth from the chain remembered in the pool. */
 static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *leaf, uint32_t flags, cg_refusal *why)
 {
+    /* The leaf described only for a refusal: a session that passes (every
+     * resumption) does not pay for the text. */
     char who[400], when[40];
-    cg_cert_describe(leaf, 0, who, sizeof who);
     const char *reason = first_invalid_reason(flags);
     if (reason) {
+        cg_cert_describe(leaf, 0, who, sizeof who);
         cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED, "The certificate %s is refused: %s (listener \"%s\", resumed session).",
                   who, reason, p->listener);
         return false;
@@ -641,6 +665,7 @@ static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *lea
         char err[400];
         int n = cg_verify_chain(p, leaf, NULL, chain, CG_VERIFY_MAX_DEPTH, err, sizeof err);
         if (n == 0) {
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
                       "The TLS session of the certificate %s was resumed, but its chain can no longer be "
                       "established on listener \"%s\": %s. Connect again without resuming the session.",
@@ -649,6 +674,7 @@ static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *lea
         }
         unsigned limit = max_depth(p);
         if ((unsigned)n > limit) {
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_UNTRUSTED,
                       "The certificate %s is refused: its chain has %d certificates, more than the %u allowed on "
                       "listener \"%s\" (tls.max_chain_depth, leaf and anchor included; resumed session).",
@@ -659,8 +685,10 @@ static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *lea
     if (flags & MBEDTLS_X509_BADCERT_EXPIRED) {
         if (mbedtls_x509_time_is_past(&leaf->valid_to)) {
             cg_x509_time_format(&leaf->valid_to, when, sizeof when);
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_EXPIRED, "The certificate %s expired on %s.", who, when);
         } else {
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_EXPIRED, "A CA certificate in the chain of %s has expired.", who);
         }
         return false;
@@ -668,10 +696,12 @@ static bool judge_resumed(const cg_verify_policy *p, const mbedtls_x509_crt *lea
     if (flags & MBEDTLS_X509_BADCERT_FUTURE) {
         if (mbedtls_x509_time_is_future(&leaf->valid_from)) {
             cg_x509_time_format(&leaf->valid_from, when, sizeof when);
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_NOT_YET_VALID,
                       "The certificate %s is not valid before %s (check the clocks of this server and the CA).", who,
                       when);
         } else {
+            cg_cert_describe(leaf, 0, who, sizeof who);
             cg_refuse(why, CG_REFUSE_CERT_NOT_YET_VALID, "A CA certificate in the chain of %s is not valid yet.",
                       who);
         }

@@ -435,6 +435,23 @@ class TestBodies(Shared):
             self.assertEqual(hashlib.sha256(r.body).hexdigest(), H.pattern_sha256(size),
                              self.explain(r))
 
+    def test_connection_idle_long_enough_to_be_trimmed_goes_on(self):
+        # A connection quiet for over a second has its TLS record buffers'
+        # pages given back (net/tls_trim.c); what comes after on it, large
+        # records both ways included, is carried exactly as before.
+        with self.cg.tls("alice") as c:
+            for round_ in range(2):
+                r = c.request("GET", "/download?size=40000")
+                self.assert_status(r, 200)
+                self.assertEqual(r.body, H.pattern_bytes(0, 40000))
+                time.sleep(2.5)
+                body = bytes((i * 7 + round_) & 0xff for i in range(50000))
+                r = c.request("POST", "/upload", body=body)
+                got = self.assert_ok_json(r)
+                self.assertEqual(got["length"], len(body), self.explain(r))
+                self.assertEqual(got["sha256"], hashlib.sha256(body).hexdigest(), self.explain(r))
+                time.sleep(2.5)
+
     def test_100_requests_one_keepalive_connection(self):
         prefix = H.unique("/ka")
         ids = set()
@@ -667,6 +684,42 @@ class TestHttpRules(Shared):
                             % waited)
             self.assertGreaterEqual(waited, 0.7, "closed after %.2fs, before keepalive_idle" % waited)
             self.assertEqual(c.buf, b"", "unexpected bytes on an idle connection: %r" % c.buf[:300])
+
+    def test_connection_close_response_then_close_notify(self):
+        # A response that ends the connection leaves in one write with the
+        # close_notify alert (conn.c gathers them): the client gets the
+        # whole response, then a clean TLS end; small and large bodies,
+        # Content-Length and chunked.
+        for size, chunked in ((10, False), (300, True), (15000, False), (70000, True)):
+            with self.cg.tls("alice") as c:
+                r = c.request("GET", "/download?size=%d%s" % (size, "&chunked=1" if chunked else ""),
+                              headers=[("Connection", "close")])
+                self.assert_status(r, 200)
+                self.assertEqual(r.body, H.pattern_bytes(0, size), "body of %d bytes" % size)
+                self.assertTrue(c.wait_closed(timeout=5), "still open after Connection: close")
+                # (Python's ssl reads a close_notify as a plain end: "EOF")
+                self.assertIn(c.eof_reason, ("close_notify", "EOF"), "size %d" % size)
+                self.assertEqual(c.buf, b"", "bytes after the response: %r" % c.buf[:200])
+
+    def test_keepalive_idle_counts_from_the_last_request(self):
+        # The idle timer is re-armed lazily (conn.c): requests spread over
+        # twice keepalive_idle keep the connection open, and it closes one
+        # keepalive_idle after the last of them, not after the first.
+        with self.cg.tls("alice") as c:
+            first = time.monotonic()
+            while True:
+                r = c.request("GET", H.unique("/busy"))
+                self.assert_status(r, 200)
+                last = time.monotonic()
+                if last - first >= 2.2:
+                    break
+                time.sleep(0.4)
+            closed = c.wait_closed(timeout=1 + 4)
+            waited = time.monotonic() - last
+            self.assertTrue(closed, "idle connection still open %.1fs after its last request (keepalive_idle 1s)"
+                            % waited)
+            self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the last request, before keepalive_idle"
+                                    % waited)
 
 
 def _add_smuggling_tests():

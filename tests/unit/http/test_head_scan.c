@@ -162,11 +162,131 @@ static void test_resume_position_is_kept(void **state)
     assert_int_equal(hl, len);
 }
 
+/* The rules one byte at a time, as the scanner applied them before it
+ * passed over plain bytes in a tight loop: verdict, head length and kind of
+ * refusal (not its sentence). */
+static cg_head_scan reference_scan(const char *buf, size_t len, const cg_http_limits *l, bool resp,
+                                   size_t *head_len, cg_refusal_kind *kind)
+{
+    cg_refusal_kind bad = resp ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_BAD_REQUEST;
+    cg_refusal_kind big = resp ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE;
+    size_t end = len < l->max_head ? len : l->max_head, line_start = 0, nheaders = 0, i = 0;
+    unsigned line_no = 1;
+    for (; i < end; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (i == line_start && line_no > 1 && c != '\r') {
+            if (c == ' ' || c == '\t')
+                return *kind = bad, CG_HEAD_INVALID;
+            if (nheaders == l->max_headers)
+                return *kind = big, CG_HEAD_INVALID;
+        }
+        if (c == '\r') {
+            if (i + 1 == len) {
+                if (i + 2 > l->max_head)
+                    return *kind = big, CG_HEAD_INVALID;
+                break;
+            }
+            if (buf[i + 1] != '\n')
+                return *kind = bad, CG_HEAD_INVALID;
+            continue;
+        }
+        if (c == '\n') {
+            if (i == 0 || buf[i - 1] != '\r')
+                return *kind = bad, CG_HEAD_INVALID;
+            if (i - 1 == line_start) {
+                if (line_no == 1)
+                    return *kind = bad, CG_HEAD_INVALID;
+                *head_len = i + 1;
+                return CG_HEAD_COMPLETE;
+            }
+            if (line_no > 1)
+                nheaders++;
+            line_no++;
+            line_start = i + 1;
+            continue;
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return *kind = bad, CG_HEAD_INVALID;
+        if (i - line_start + 1 > l->max_line)
+            return *kind = big, CG_HEAD_INVALID;
+    }
+    if (i < end)
+        return CG_HEAD_INCOMPLETE;
+    if (end < len || end == l->max_head)
+        return *kind = big, CG_HEAD_INVALID;
+    return CG_HEAD_INCOMPLETE;
+}
+
+/* Random heads (mostly plain bytes and CRLFs, some of every byte that
+ * matters) under random limits: the scanner, at once and in pieces, gives
+ * the reference's answers. */
+static void test_matches_byte_by_byte_rules(void **state)
+{
+    (void)state;
+    static const char pool[] = "aaaaaaaaaaaaaaaaaaaaZz09 ::\t\x01\x7f\x80\xff";
+    srand(13);
+    char buf[200];
+    for (int iter = 0; iter < 200000; iter++) {
+        size_t len = (size_t)(rand() % 120);
+        for (size_t i = 0; i < len; i++) {
+            int r = rand() % 100;
+            if (r < 12 && i + 1 < len) {
+                buf[i++] = '\r';
+                buf[i] = '\n';
+            } else if (r < 14) {
+                buf[i] = r == 12 ? '\r' : '\n';
+            } else {
+                buf[i] = pool[rand() % (int)(sizeof pool - 1)];
+            }
+        }
+        cg_http_limits l = { .max_head = (size_t)(rand() % 130), .max_line = (size_t)(rand() % 40),
+                             .max_headers = (size_t)(rand() % 6) };
+        if (rand() % 4 == 0)
+            l.max_line = (size_t)-1; /* no line limit to speak of */
+        bool resp = rand() % 2;
+        size_t want_len = 0, got_len = 0;
+        cg_refusal_kind want_kind = 0;
+        cg_refusal why = { 0 };
+        cg_head_scan want = reference_scan(buf, len, &l, resp, &want_len, &want_kind);
+        /* Scanned in a block of exactly len bytes: a read past the head is
+         * a fault under ASan (the scanner reads words at a time). */
+        char *exact = malloc(len ? len : 1);
+        assert_non_null(exact);
+        memcpy(exact, buf, len);
+        cg_head_scan got = cg_http_scan_head(exact, len, &l, resp, &got_len, &why);
+        if (got != want || (want == CG_HEAD_COMPLETE && got_len != want_len) ||
+            (want == CG_HEAD_INVALID && why.kind != want_kind)) {
+            print_error("iteration %d: %d/%zu/%d, the rules say %d/%zu/%d (%s)\n", iter, got, got_len, why.kind, want,
+                        want_len, want_kind, why.detail);
+            fail();
+        }
+        /* In pieces: at each prefix, what the rules say of that prefix. */
+        cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+        size_t step = 1 + (size_t)(rand() % 9);
+        for (size_t have = 0; have < len;) {
+            have = have + step < len ? have + step : len;
+            cg_refusal pw = { 0 };
+            want = reference_scan(buf, have, &l, resp, &want_len, &want_kind);
+            got = cg_http_scan_head_more(&st, exact, have, &l, resp, &got_len, &pw);
+            if (got != want || (want == CG_HEAD_COMPLETE && got_len != want_len) ||
+                (want == CG_HEAD_INVALID && pw.kind != want_kind)) {
+                print_error("iteration %d, %zu bytes in steps of %zu: %d/%d, the rules say %d/%d\n", iter, have, step,
+                            got, pw.kind, want, want_kind);
+                fail();
+            }
+            if (got != CG_HEAD_INCOMPLETE)
+                break;
+        }
+        free(exact);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pieces_match_at_once),
         cmocka_unit_test(test_resume_position_is_kept),
+        cmocka_unit_test(test_matches_byte_by_byte_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/sha256.h>
+
 #include "x509/verify.h"
 
 #include "x509_kit.h"
@@ -438,6 +440,57 @@ static void test_resumed_chain_from_pool(void **state)
     chain_free(&c);
 }
 
+/* The fingerprint is the SHA-256 of the DER, however often and in whatever
+ * order certificates are hashed on a thread (verify.c remembers the last
+ * one): two certificates alternately, and one whose bytes change in place
+ * (same address, same length), as a freed and reused certificate would. */
+static void expect_fingerprint(const mbedtls_x509_crt *c)
+{
+    unsigned char d[32];
+    char want[65], got[65];
+    assert_int_equal(mbedtls_sha256(c->raw.p, c->raw.len, d, 0), 0);
+    for (int i = 0; i < 32; i++)
+        snprintf(want + 2 * i, 3, "%02x", d[i]);
+    cg_cert_sha256_hex(c, got);
+    assert_string_equal(got, want);
+}
+
+static void test_fingerprint(void **state)
+{
+    (void)state;
+    chain c;
+    shape s;
+    chain_init(&c);
+    shape_default(&s);
+    build(&c, &s);
+    for (int i = 0; i < 3; i++) {
+        expect_fingerprint(&c.peer);
+        expect_fingerprint(&c.peer);
+        expect_fingerprint(c.peer.next);
+    }
+    /* The same certificate object, other bytes: a new digest. */
+    unsigned char *der = malloc(c.peer.raw.len);
+    assert_non_null(der);
+    memcpy(der, c.peer.raw.p, c.peer.raw.len);
+    mbedtls_x509_crt fake = c.peer;
+    fake.raw.p = der;
+    expect_fingerprint(&fake);
+    der[c.peer.raw.len - 1] ^= 1;
+    expect_fingerprint(&fake);
+    der[10] ^= 0x80;
+    expect_fingerprint(&fake);
+    free(der);
+    /* The serial in capitals, cut to what fits. */
+    char serial[80];
+    cg_cert_serial(&c.peer, serial, sizeof serial);
+    assert_int_equal(strlen(serial), 2 * c.peer.serial.len);
+    char small[4];
+    cg_cert_serial(&c.peer, small, sizeof small);
+    assert_int_equal(strlen(small), 2);
+    assert_memory_equal(small, serial, 2);
+    chain_free(&c);
+}
+
 static void test_profile(void **state)
 {
     (void)state;
@@ -464,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_untrusted_and_missing),
         cmocka_unit_test(test_resumed_chain_from_pool),
         cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_fingerprint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
