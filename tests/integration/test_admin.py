@@ -454,27 +454,40 @@ class TestMetrics(H.Base):
         self.assertEqual(http_get(self.admin_port, "/healthz")[0], 200)
 
     def test_slow_client_times_out_and_connections_are_bounded(self):
-        t0 = time.monotonic()
-        idle = [socket.create_connection(("127.0.0.1", self.admin_port), timeout=t(5)) for _ in range(3)]
-        try:
-            time.sleep(0.2)
-            # a fourth is closed at once: admin.max_connections is 3
-            extra = socket.create_connection(("127.0.0.1", self.admin_port), timeout=t(5))
-            self.assertEqual(extra.recv(100), b"")
-            extra.close()
-            # admin.timeout (1s): a 408, then the connection closes
-            data = b""
-            while True:
-                chunk = idle[0].recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data)
-            self.assertGreater(time.monotonic() - t0, 0.9)
-        finally:
-            for s in idle:
-                s.close()
-        H.wait_until(lambda: healthz_ok(self.admin_port), what="the admin listener again")
+        # A connection of an earlier request still counted when the idle ones
+        # arrive, or a loaded machine on which the three idle connections reach
+        # admin.timeout (1 s) before the fourth is even answered, frees a slot
+        # under the fourth, and the round proves nothing. Such a round is done
+        # again (three at most); a round answered in time must show the limit.
+        for _ in range(3):
+            H.wait_until(lambda: healthz_ok(self.admin_port), what="the admin listener")
+            time.sleep(0.3)  # the admin side of earlier requests' connections closes after ours
+            t0 = time.monotonic()
+            idle = [socket.create_connection(("127.0.0.1", self.admin_port), timeout=t(5)) for _ in range(3)]
+            try:
+                time.sleep(0.2)
+                # a fourth is closed at once: admin.max_connections is 3
+                extra = socket.create_connection(("127.0.0.1", self.admin_port), timeout=t(5))
+                answer = extra.recv(100)
+                extra.close()
+                if answer and time.monotonic() - t0 > 0.8:
+                    continue
+                self.assertEqual(answer, b"")
+                # admin.timeout (1s): a 408, then the connection closes
+                data = b""
+                while True:
+                    chunk = idle[0].recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data)
+                self.assertGreater(time.monotonic() - t0, 0.9)
+            finally:
+                for s in idle:
+                    s.close()
+            H.wait_until(lambda: healthz_ok(self.admin_port), what="the admin listener again")
+            return
+        self.fail("three rounds in a row were too slow to see admin.max_connections before admin.timeout")
 
 
 class TestReadyCRL(H.Base):
