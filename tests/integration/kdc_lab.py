@@ -855,27 +855,38 @@ PassEnv KRB5_CONFIG KRB5RCACHEDIR
         S4U requests a line "... PROTOCOL-TRANSITION s4u-client=USER@REALM"
         (S4U2Self) or "... CONSTRAINED-DELEGATION s4u-client=USER@REALM"
         (S4U2Proxy). An S4U2Proxy refused for a non-forwardable evidence
-        ticket logs only "TGS_REQ ... EVIDENCE_TKT_NOT_FORWARDABLE", without the
-        user: it is counted for the user of the S4U2Self before it (the
-        exchange's own, when requests do not interleave)."""
+        ticket logs "TGS_REQ ... EVIDENCE_TKT_NOT_FORWARDABLE" without the user;
+        MIT 1.20 (Debian 12) logs nothing more, and the refusal is counted for
+        the user of the S4U2Self before it (the exchange's own, when requests
+        do not interleave); MIT 1.21 (Debian 13) follows it with the
+        "CONSTRAINED-DELEGATION s4u-client=USER" line of the same request,
+        which then names the user (the one count moves there, never two)."""
         text = self.kdc_log() if text is None else text
         out = {}
         issued = False
         last_self = None
+        not_forwardable = None  # user counted for this TGS_REQ's EVIDENCE_TKT_NOT_FORWARDABLE
+
+        def counts(user):
+            return out.setdefault(user, {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
+                                         "s4u2proxy_failed": 0})
         for line in text.splitlines():
             if "TGS_REQ" in line:
                 issued = ": ISSUE:" in line
+                not_forwardable = None
                 if ": EVIDENCE_TKT_NOT_FORWARDABLE:" in line and last_self:
-                    out[last_self]["s4u2proxy_failed"] += 1
+                    counts(last_self)["s4u2proxy_failed"] += 1
+                    not_forwardable = last_self
                 continue
             m = re.search(r"\.\.\. (PROTOCOL-TRANSITION|CONSTRAINED-DELEGATION|RESOURCE-BASED-CONSTRAINED-DELEGATION)"
                           r" s4u-client=(\S+?)(?:@\S+)?$", line)
             if not m:
                 continue
             kind = "s4u2self" if m.group(1) == "PROTOCOL-TRANSITION" else "s4u2proxy"
-            d = out.setdefault(m.group(2), {"s4u2self": 0, "s4u2proxy": 0, "s4u2self_failed": 0,
-                                            "s4u2proxy_failed": 0})
-            d[kind if issued else kind + "_failed"] += 1
+            if not_forwardable is not None and kind == "s4u2proxy":
+                counts(not_forwardable)["s4u2proxy_failed"] -= 1   # MIT 1.21: the same refusal, now named
+                not_forwardable = None
+            counts(m.group(2))[kind if issued else kind + "_failed"] += 1
             last_self = m.group(2) if kind == "s4u2self" else None
         return out
 

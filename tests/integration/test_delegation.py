@@ -1355,6 +1355,35 @@ class DelegationProxyCases:
         self.assertEqual(self.lab.s4u_counts_since(mark).get("flush2", {}).get("s4u2proxy"), 1)
 
 
+class TestKdcLogCounts(unittest.TestCase):
+    """kdc_lab's S4U counts from MIT KDC logs of both Debians: a refused
+    S4U2Proxy (non-forwardable evidence ticket) counts once, for its user,
+    whether the KDC names the user after the error (1.21) or not (1.20)."""
+    SELF = "krb5kdc[1](info): TGS_REQ (1 etypes {aes256-cts-hmac-sha1-96(18)}) 127.0.0.1: ISSUE: authtime 1, " \
+           "HTTP/proxy@EXAMPLE.TEST for HTTP/proxy@EXAMPLE.TEST\n" \
+           "krb5kdc[1](info): ... PROTOCOL-TRANSITION s4u-client=%s@EXAMPLE.TEST\n"
+    REFUSED = "krb5kdc[1](info): TGS_REQ (1 etypes {aes256-cts-hmac-sha1-96(18)}) 127.0.0.1: " \
+              "EVIDENCE_TKT_NOT_FORWARDABLE: authtime 1,  HTTP/proxy@EXAMPLE.TEST for HTTP/backend@EXAMPLE.TEST, " \
+              "KDC can't fulfill requested option\n"
+    NAMED = "krb5kdc[1](info): ... CONSTRAINED-DELEGATION s4u-client=%s@EXAMPLE.TEST\n"
+
+    def counts(self, text):
+        return kdc_lab.Lab.s4u_counts(None, text)
+
+    def test_mit_1_20_refusal_counted_for_the_s4u2self_user(self):
+        c = self.counts(self.SELF % "nofwd1" + self.REFUSED)
+        self.assertEqual(c["nofwd1"], {"s4u2self": 1, "s4u2proxy": 0, "s4u2self_failed": 0, "s4u2proxy_failed": 1})
+
+    def test_mit_1_21_refusal_named_after_the_error_counts_once(self):
+        c = self.counts(self.SELF % "nofwd1" + self.REFUSED + self.NAMED % "nofwd1")
+        self.assertEqual(c["nofwd1"], {"s4u2self": 1, "s4u2proxy": 0, "s4u2self_failed": 0, "s4u2proxy_failed": 1})
+
+    def test_mit_1_21_interleaved_the_named_user_gets_the_refusal(self):
+        c = self.counts(self.SELF % "alice" + self.SELF % "bob" + self.REFUSED + self.NAMED % "alice")
+        self.assertEqual(c["alice"]["s4u2proxy_failed"], 1)
+        self.assertEqual(c["bob"]["s4u2proxy_failed"], 0)
+
+
 class TestRealmsReloadMIT(H.Base):
     """kerberos.realms is read again at reload: a name of a realm that was
     not served (asked as an enterprise name: realm_unknown) is, after the

@@ -1,5 +1,6 @@
 """A WebSocket backend for the tunnel tests (test_tunnel.py): Debian's
-python3-websockets (10.x, its asyncio server) on 127.0.0.1, in a thread of the
+python3-websockets (its asyncio server: the legacy one of 10.x on Debian 12,
+websockets.asyncio.server of 15.x on Debian 13) on 127.0.0.1, in a thread of the
 test process, on a free port; and the few raw WebSocket pieces (RFC 6455) the
 tests need to speak it by hand over a harness TLSClient.
 
@@ -52,6 +53,11 @@ def debian_module(name):
 websockets = debian_module("websockets")
 if websockets is not None:
     debian_module("websockets.exceptions")
+# The server API: websockets >= 13 has websockets.asyncio.server (whose
+# connections carry .request); 10.x has only the legacy server (.path,
+# .request_headers). Both are awaited inside the loop.
+_asyncio_server = debian_module("websockets.asyncio.server") if websockets is not None else None
+serve = _asyncio_server.serve if _asyncio_server is not None else getattr(websockets, "serve", None)
 MISSING = None if websockets else "python3-websockets is not installed (bash scripts/install-deps test)"
 
 import harness as H
@@ -92,13 +98,16 @@ class WSBackend:
         ready = threading.Event()
         err = []
 
+        async def open_server():
+            # In a coroutine: websockets 15's serve() wants the running loop.
+            return await serve(self._handler, "127.0.0.1", 0, max_size=None, compression=None,
+                               ping_interval=None, max_queue=4, ssl=self.ssl_ctx)
+
         def run():
             self.loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self.loop)
             try:
-                self.server = self.loop.run_until_complete(websockets.serve(
-                    self._handler, "127.0.0.1", 0, max_size=None, compression=None,
-                    ping_interval=None, max_queue=4, ssl=self.ssl_ctx))
+                self.server = self.loop.run_until_complete(open_server())
                 self.port = self.server.sockets[0].getsockname()[1]
             except Exception as e:  # reported by start()
                 err.append(e)
@@ -140,9 +149,13 @@ class WSBackend:
         H.wait_until(lambda: self.count() >= n, timeout=timeout, what="%d WebSocket connection(s)" % n)
 
     async def _handler(self, ws, path=None):
-        path = path or ws.path
+        request = getattr(ws, "request", None)       # websockets >= 13
+        if request is not None:
+            path, headers = request.path, request.headers
+        else:                                        # the legacy server (10.x)
+            path, headers = path or ws.path, ws.request_headers
         with self.lock:
-            c = Conn(len(self.conns), path, dict(ws.request_headers.raw_items()),
+            c = Conn(len(self.conns), path, dict(headers.raw_items()),
                      "%s:%d" % ws.remote_address[:2])
             self.conns.append(c)
         if self.keytab:
