@@ -685,18 +685,42 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
     return (int)len;
 }
 
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+/* TLS 1.3 (the bundled mbedTLS's patch 0004, docs/platform.md): the
+ * client's chain, parsed from its encrypted Certificate message, before
+ * mbedTLS verifies it. The same judge as TLS 1.2's message watcher; over the
+ * limits the chain is refused now and not verified at all: mbedTLS records
+ * SKIP_VERIFY as its result (which the session and its tickets keep), the
+ * handshake completes and the request gets the 403.16 page. */
+static int peer_chain_hook(void *p, mbedtls_ssl_context *ssl, const mbedtls_x509_crt *chain)
+{
+    (void)ssl;
+    cg_tls_conn *c = p;
+    c->chain_judged = true;
+    cg_chain_limits lim;
+    chain_limits_of(c, &lim);
+    char why[sizeof c->refused->why];
+    if (cg_chain_limits_check_chain(chain, &lim, why, sizeof why) != CG_CHAIN_OVER)
+        return 0;
+    if (!refuse(c, why))
+        return MBEDTLS_ERR_SSL_ALLOC_FAILED;
+    return MBEDTLS_SSL_TLS13_PEER_CHAIN_SKIP_VERIFY;
+}
+#endif
+
 /* The verification callback (mbedtls_ssl_set_verify): records what
  * mbedTLS found for each certificate (verify.h). At the leaf, which mbedTLS
  * reaches last with the client's whole chain behind it (crt->next), a chain
- * the message watcher did not see (judge_certificate_message()) is judged
- * against the listener's limits now. A chain over them is refused whatever
- * the verification found, and flagged SKIP_VERIFY (a flag mbedTLS never sets
- * when it verifies), which the session keeps: a session resumed from it
- * stays refused. */
+ * nothing judged before (neither the TLS 1.2 message watcher,
+ * judge_certificate_message(), nor the TLS 1.3 hook, peer_chain_hook(): a
+ * TLS 1.3 handshake with a system mbedTLS) is judged against the listener's
+ * limits now. A chain over them is refused whatever the verification found,
+ * and flagged SKIP_VERIFY (a flag mbedTLS never sets when it verifies),
+ * which the session keeps: a session resumed from it stays refused. */
 static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     cg_tls_conn *c = p;
-    if (depth == 0) {
+    if (depth == 0 && !c->chain_judged) {
         cg_chain_limits lim;
         chain_limits_of(c, &lim);
         char why[sizeof c->refused->why];
@@ -723,6 +747,9 @@ bool cg_tls_conn_init(cg_tls_conn *c, const cg_tls_server *s, unsigned worker, c
     }
     mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_verify(&c->ssl, verify_cb, c);
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+    mbedtls_ssl_set_tls13_peer_chain_hook(&c->ssl, peer_chain_hook, c);
+#endif
     /* This worker's trust list: the anchors and the CAs it learned
      * (chain_cache.h); the CA names sent stay the anchors' (dn_hints). */
     mbedtls_x509_crt *trust = cg_chain_cache_trust(s->chains, worker);
@@ -801,10 +828,11 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c)
         return map_error(c, ret);
     c->handshake_done = true;
     /* The verification callback runs on every full handshake that carried a
-     * certificate; a session with a certificate but no trace was resumed. */
+     * certificate (but one whose chain the TLS 1.3 hook refused unverified);
+     * a session with a certificate but no trace was resumed. */
     bool resumed13 = tls13_resumed(c); /* first: drops an unused ticket's certificate */
     const mbedtls_x509_crt *peer = cg_tls_peer_cert(c);
-    c->resumed = resumed13 || (c->trace.depth_count == 0 && peer != NULL);
+    c->resumed = resumed13 || (c->trace.depth_count == 0 && peer != NULL && !c->chain_judged);
     if (c->resumed && (cg_tls_verify_result(c) & MBEDTLS_X509_BADCERT_SKIP_VERIFY)) {
         /* Resumed from a handshake whose chain was refused (verify_cb()). */
         if (!refuse(c, "This TLS session was resumed from a handshake whose client certificate chain was refused "

@@ -59,6 +59,7 @@ typedef struct cg_tls_conn {
     bool resumed;
     bool chain_cached;        /* the client's chain stopped at a learned CA (chain_cache.h) */
     cg_tls_refusal *refused;  /* set when the chain was refused over the limits (rare: allocated then) */
+    bool chain_judged;        /* a TLS 1.3 full handshake's chain was judged before verification (patch 0004) */
     cg_cert_msg cert_msg;     /* the client's TLS 1.2 Certificate message, judged before mbedTLS verifies it */
     cg_tls13_resumed resumed13; /* what the TLS 1.3 ticket this connection resumed carried (tls13_ticket.h) */
     mbedtls_x509_crt *decoys; /* a refused message's CA certificates, the trust list its verification ends in */

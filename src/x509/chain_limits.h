@@ -14,9 +14,11 @@
  * verifies it (cg_chain_limits_check()). A message over the limits gets a
  * 403.16 refusal with the sentence written here; mbedTLS 3.6 cannot be told
  * to skip its verification (2.28 could, through its private ssl_internal.h),
- * so tls.c confines it to the message's own CA certificates. The
- * verification callback judges the chain mbedTLS parsed
- * (cg_chain_limits_check_chain()) when the message was not seen (TLS 1.3).
+ * so tls.c confines it to the message's own CA certificates. In TLS 1.3 the
+ * message is encrypted: tls.c judges the chain mbedTLS parsed
+ * (cg_chain_limits_check_chain()) in the bundled mbedTLS's hook before
+ * verification (patch 0004, docs/platform.md), and with a system mbedTLS in
+ * the verification callback, after it.
  *
  * The limits:
  *  - at most max_certificates certificates in the message

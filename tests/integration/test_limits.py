@@ -10,6 +10,8 @@ import time
 
 import harness as H
 from harness import t
+from test_admin import admin_yaml, scrape, value_of
+from test_tls13 import mbedtls_option
 
 TMP = None
 PKI = None
@@ -80,8 +82,20 @@ class TestChainLimits(H.Shared):
 
     @classmethod
     def certgate_options(cls, backend_port):
+        cls.admin_port = H.free_port()
         return {"backends": {"app": backend_port},
-                "tls_extra": {"max_client_certificates": cls.LIMIT}}
+                "tls_extra": {"max_client_certificates": cls.LIMIT},
+                "extra": admin_yaml(cls.admin_port)}
+
+    def signature_checks(self):
+        """Signature verifications so far: the PSA driver's verified-signature
+        cache is asked for each (docs/platform.md; a failed one is a miss), or
+        None when certgate is built with a system mbedTLS (no driver)."""
+        fams, _ = scrape(self.admin_port)
+        if "certgate_signature_cache_misses_total" not in fams:
+            return None
+        return (value_of(fams, "certgate_signature_cache_hits_total") +
+                value_of(fams, "certgate_signature_cache_misses_total"))
 
     def alice_plus(self, extra):
         crt, key = PKI.client("alice")  # alice's file: leaf + intermediate
@@ -100,6 +114,27 @@ class TestChainLimits(H.Shared):
         # intermediate's name: over the count before anything is parsed.
         pem, key = fake_flood("flood10", 10, INTERMEDIATE_DN)
         self.refused_chain(pem, key, "sent 11 certificates", "max_client_certificates", "not verified")
+
+    def test_flood_costs_no_more_signature_checks_than_the_limits_allow(self):
+        # 30 fakes named like the trusted intermediate, 3 named like the root
+        # (within the count): each fake is a candidate issuer that would cost
+        # a signature check. Refused before verification, the handshake costs
+        # the client's CertificateVerify and whatever the path to the first
+        # fake costs (TLS 1.2: the leaf's signature), not one check per fake.
+        before = self.signature_checks()
+        if before is None:
+            self.skipTest("certgate is built with a system mbedTLS (no PSA driver to count signatures)")
+        for name, count, subject in (("cost-flood30", 30, INTERMEDIATE_DN), ("cost-rootnamed3", 3, ROOT_DN)):
+            pem, key = fake_flood(name, count, subject)
+            start = self.signature_checks()
+            self.refused_chain(pem, key, "not verified")
+            spent = self.signature_checks() - start
+            self.assertGreaterEqual(spent, 1, "the CertificateVerify was not counted: the count proves nothing")
+            self.assertLessEqual(spent, 2, "%s: %d signature checks for a chain refused unverified" % (name, spent))
+        # Other connections are served as usual, and verified as usual.
+        start = self.signature_checks()
+        self.assert_status(self.cg.curl("/x", cert="alice"), 200)
+        self.assertGreaterEqual(self.signature_checks() - start, 2)
 
     def test_same_name_candidates_within_the_count_are_refused(self):
         # Within the count, but three certificates named like the trusted root.
@@ -256,13 +291,17 @@ class TestChainLimitsResumption(H.Shared):
 
 # The same cases with TLS 1.3 clients (harness.tls13): the verdicts, pages and
 # resumption rules do not depend on the version.
+# TLS 1.3 encrypts the client's Certificate message: the bundled mbedTLS's
+# patch 0004 hands certgate the parsed chain before verifying it
+# (docs/platform.md), so the pages and costs are TLS 1.2's.
 class TestChainLimitsTLS13(H.tls13(TestChainLimits)):
     def test_flood_of_fake_cas_is_refused_unverified(self):
-        # TLS 1.3 encrypts the client's Certificate message: certgate cannot
-        # judge it before mbedTLS verifies it (net/cert_msg.h), and mbedTLS
-        # gives up on the flood itself (its chain is too long for it): the
-        # handshake is refused, with the reason in the log, and costs about
-        # what the TLS 1.2 refusal does (docs/tls.md).
+        if mbedtls_option() != "system":
+            return super().test_flood_of_fake_cas_is_refused_unverified()
+        # A system mbedTLS has no such hook: certgate judges the chain after
+        # mbedTLS verified it, and mbedTLS gives up on the flood itself (its
+        # chain is too long for it): the handshake is refused, with the
+        # reason in the log (docs/tls.md).
         pem, key = fake_flood("flood10", 10, INTERMEDIATE_DN)
         r = self.cg.curl("/x", cert=pem, key=key)
         self.assertEqual(r.status, 0, self.explain(r))

@@ -260,7 +260,33 @@ typedef struct hs_result {
     bool client_got_ticket;
     unsigned char server_random[4]; /* ServerHello.random's first four bytes */
     uint16_t tls12_group;           /* of the TLS 1.2 ServerKeyExchange; 0: none */
+    uint32_t server_verify_result;  /* mbedtls_ssl_get_verify_result() of the server */
 } hs_result;
+
+/* The server's verification callback counts its calls; a run may also give
+ * the server a TLS 1.3 peer chain hook (certgate's patch 0004) that answers
+ * hook_answer (-1: no hook) and checks it is handed the client's chain. */
+static unsigned vrfy_calls, hook_calls, hook_wrong_chain;
+static int hook_answer = -1;
+static const mbedtls_x509_crt *hook_expect;
+
+static int count_vrfy(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)p, (void)crt, (void)depth, (void)flags;
+    vrfy_calls++;
+    return 0;
+}
+
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+static int answer_hook(void *p, mbedtls_ssl_context *ssl, const mbedtls_x509_crt *chain)
+{
+    (void)p, (void)ssl;
+    hook_calls++;
+    if (!chain || chain->raw.len != hook_expect->raw.len || memcmp(chain->raw.p, hook_expect->raw.p, chain->raw.len))
+        hook_wrong_chain++;
+    return hook_answer;
+}
+#endif
 
 /* The named group of the TLS 1.2 ServerKeyExchange in the server's first
  * flight (plaintext handshake records), or 0. */
@@ -350,6 +376,11 @@ static void handshake(party *srv_pt, party *cli_pt, mbedtls_ssl_protocol_version
         snprintf(r->detail, sizeof r->detail, "setup: %s", err_text(ret));
         goto out;
     }
+    mbedtls_ssl_set_verify(&srv, count_vrfy, NULL);
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+    if (hook_answer != -1)
+        mbedtls_ssl_set_tls13_peer_chain_hook(&srv, answer_hook, NULL);
+#endif
     pipe_ends srv_io = { &to_cli, &to_srv }, cli_io = { &to_srv, &to_cli };
     mbedtls_ssl_set_bio(&srv, &srv_io, pipe_send, pipe_recv, NULL);
     mbedtls_ssl_set_bio(&cli, &cli_io, pipe_send, pipe_recv, NULL);
@@ -374,7 +405,8 @@ static void handshake(party *srv_pt, party *cli_pt, mbedtls_ssl_protocol_version
     r->tls12_group = tls12_ske_group(to_cli.first, to_cli.first_len);
     r->version = (int)mbedtls_ssl_get_version_number(&srv);
     snprintf(r->suite, sizeof r->suite, "%s", mbedtls_ssl_get_ciphersuite(&srv));
-    r->server_saw_client_cert = mbedtls_ssl_get_verify_result(&srv) == 0 && mbedtls_ssl_get_peer_cert(&srv) != NULL;
+    r->server_verify_result = mbedtls_ssl_get_verify_result(&srv);
+    r->server_saw_client_cert = r->server_verify_result == 0 && mbedtls_ssl_get_peer_cert(&srv) != NULL;
     if (mbedtls_ssl_get_verify_result(&cli) != 0) {
         snprintf(r->detail, sizeof r->detail, "the client did not verify the server's certificate");
         goto out;
@@ -422,6 +454,50 @@ static bool near_now(const unsigned char b[4], time_t now)
     uint32_t t = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     int64_t d = (int64_t)t - (int64_t)(uint32_t)now;
     return d > -86400 && d < 86400;
+}
+
+/* certgate's patch 0004: the TLS 1.3 server hands the parsed client chain
+ * to the hook before verifying it, and verifies it (0), does not (SKIP_VERIFY:
+ * the result says so, the callback is not called, the handshake completes),
+ * or fails the handshake (a negative answer). */
+static void check_peer_chain_hook(bool bundled, party *srv_pt, party *cli_pt)
+{
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+    (void)bundled;
+    static const struct {
+        int answer;
+        const char *what;
+    } runs[] = {
+        { 0, "certgate's patch 0004: TLS 1.3 chain hook answering 0, the chain verified as usual" },
+        { MBEDTLS_SSL_TLS13_PEER_CHAIN_SKIP_VERIFY,
+          "certgate's patch 0004: TLS 1.3 chain hook answering SKIP_VERIFY, the handshake completes unverified" },
+        { MBEDTLS_ERR_SSL_INTERNAL_ERROR, "certgate's patch 0004: TLS 1.3 chain hook answering an error fails the handshake" },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        hs_result r;
+        char detail[300];
+        hook_answer = runs[i].answer;
+        hook_expect = &cli_pt->crt;
+        vrfy_calls = hook_calls = hook_wrong_chain = 0;
+        handshake(srv_pt, cli_pt, MBEDTLS_SSL_VERSION_TLS1_3, MBEDTLS_SSL_IANA_TLS_GROUP_X25519, &r);
+        hook_answer = -1;
+        bool ok = hook_calls == 1 && hook_wrong_chain == 0;
+        if (runs[i].answer == 0)
+            ok = ok && r.ok && vrfy_calls > 0 && r.server_saw_client_cert;
+        else if (runs[i].answer > 0)
+            ok = ok && r.ok && vrfy_calls == 0 && r.server_verify_result == MBEDTLS_X509_BADCERT_SKIP_VERIFY;
+        else
+            ok = ok && !r.ok && vrfy_calls == 0 && strstr(r.detail, "server handshake") != NULL;
+        snprintf(detail, sizeof detail, "hook calls %u (wrong chain %u), verify callbacks %u, result 0x%x, %s",
+                 hook_calls, hook_wrong_chain, vrfy_calls, (unsigned)r.server_verify_result,
+                 r.ok ? "handshake completed" : r.detail);
+        check(ok, runs[i].what, detail);
+    }
+#else
+    (void)srv_pt, (void)cli_pt;
+    if (bundled)
+        check(false, "certgate's patch 0004: the TLS 1.3 chain hook", "MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK is not defined");
+#endif
 }
 
 static void check_tls(bool bundled)
@@ -503,6 +579,7 @@ static void check_tls(bool bundled)
         check(hello_times_near_now < 2, "certgate's configuration: no clock in the TLS 1.2 ServerHello.random",
               hello_times_near_now == 2 ? "both ServerHello.random began with the current time" : NULL);
     }
+    check_peer_chain_hook(bundled, &srv_pt, &cli_pt);
     free_party(&srv_pt);
     free_party(&cli_pt);
 }

@@ -1,7 +1,8 @@
 /* Unit tests of the Certificate-message inspection (chain_limits.c): the
  * message walk (counts, hostile lengths: never a read out of bounds, which
  * ASan would catch as every input is an exact-size heap copy), and each
- * limit: count, same-name candidates, path length, RSA exponent. */
+ * limit: count, same-name candidates, path length, RSA exponent, each judged
+ * alike from the message (TLS 1.2) and from the parsed chain (TLS 1.3). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +92,10 @@ static unsigned char *copy(const unsigned char *p, size_t n)
     return c;
 }
 
+/* Judges certs both ways and requires the same verdict and sentence: as
+ * the TLS 1.2 message (cg_chain_limits_check()) and as the chain mbedTLS
+ * parsed, which TLS 1.3 hands certgate before verifying it
+ * (cg_chain_limits_check_chain(), through the bundled mbedTLS's hook). */
 static cg_chain_verdict check(mbedtls_x509_crt *const *certs, size_t n, const cg_chain_limits *lim, char *why,
                               size_t cap, mbedtls_x509_crt *named)
 {
@@ -99,6 +104,17 @@ static cg_chain_verdict check(mbedtls_x509_crt *const *certs, size_t n, const cg
     why[0] = '\0';
     cg_chain_verdict v = cg_chain_limits_check(m, len, lim, why, cap, named);
     free(m);
+    mbedtls_x509_crt parsed;
+    mbedtls_x509_crt_init(&parsed);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(mbedtls_x509_crt_parse_der(&parsed, certs[i]->raw.p, certs[i]->raw.len), 0);
+    char why_parsed[600] = "";
+    assert_true(cap <= sizeof why_parsed);
+    cg_chain_verdict v_parsed = cg_chain_limits_check_chain(&parsed, lim, why_parsed, cap);
+    mbedtls_x509_crt_free(&parsed);
+    assert_int_equal(v_parsed, v);
+    if (v == CG_CHAIN_OVER)
+        assert_string_equal(why_parsed, why);
     return v;
 }
 
