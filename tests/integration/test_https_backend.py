@@ -81,13 +81,16 @@ class TestHttpsBackend(H.Base):
             "app": {"url": good, "tls": {"ca_file": PKI.root_crt}},
             "untrusted": {"url": good, "tls": {"ca_file": PKI.rogue_crt}},
             "wrongname": {"url": good, "tls": {"ca_file": PKI.root_crt, "server_name": "app.example.test"}},
-            "needcert": {"url": "https://localhost:%d" % cls.needcert.port, "tls": {"ca_file": PKI.root_crt}},
-            "withcert": {"url": "https://localhost:%d" % cls.needcert.port,
-                         "tls": {"ca_file": PKI.root_crt, "client_certificate": alice_crt,
-                                 "client_key": alice_key}},
+            # 127.0.0.1 named localhost (its certificate's name): "localhost" itself may
+            # resolve to ::1 first (Debian 13's /etc/hosts), where nothing listens.
+            "needcert": {"url": "https://127.0.0.1:%d" % cls.needcert.port,
+                         "tls": {"ca_file": PKI.root_crt, "server_name": "localhost"}},
+            "withcert": {"url": "https://127.0.0.1:%d" % cls.needcert.port,
+                         "tls": {"ca_file": PKI.root_crt, "server_name": "localhost",
+                                 "client_certificate": alice_crt, "client_key": alice_key}},
             "plainport": {"url": "https://127.0.0.1:%d" % cls.plain.port, "tls": {"ca_file": PKI.root_crt}},
-            "tls13only": {"url": "https://localhost:%d" % cls.needcert.port,
-                          "tls": {"ca_file": PKI.root_crt, "min_version": '"1.3"'}},
+            "tls13only": {"url": "https://127.0.0.1:%d" % cls.needcert.port,
+                          "tls": {"ca_file": PKI.root_crt, "server_name": "localhost", "min_version": '"1.3"'}},
         }
         routes = [("/", "app"), ("/untrusted", "untrusted"), ("/wrongname", "wrongname"),
                   ("/needcert", "needcert"), ("/withcert", "withcert"), ("/plainport", "plainport"),

@@ -266,9 +266,12 @@ typedef struct hs_result {
 /* The server's verification callback counts its calls; a run may also give
  * the server a TLS 1.3 peer chain hook (certgate's patch 0004) that answers
  * hook_answer (-1: no hook) and checks it is handed the client's chain. */
-static unsigned vrfy_calls, hook_calls, hook_wrong_chain;
+static unsigned vrfy_calls;
+#if defined(MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK)
+static unsigned hook_calls, hook_wrong_chain;
 static int hook_answer = -1;
 static const mbedtls_x509_crt *hook_expect;
+#endif
 
 static int count_vrfy(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
