@@ -32,6 +32,7 @@ import unittest
 
 import harness as H
 import kdc_lab
+from test_tls13 import mbedtls_option
 
 REALM = "EXAMPLE.TEST"
 SPN = "HTTP/backend.example.test"
@@ -216,9 +217,19 @@ class TestBrowser(H.Base):
         out += ["backends:", "  - name: echo", "    url: http://127.0.0.1:%d" % cls.backend.port]
         if cls.lab:
             out += ["  - name: lab", "    url: %s" % cls.lab.backend_url, "    kerberos:", "      spn: %s" % SPN]
+        client_ca = cls.pki.root_crt
+        if mbedtls_option() == "system":
+            # A system mbedTLS lists no CA names in TLS 1.3's CertificateRequest
+            # (certgate's patch 0003 is not in it): Chromium then sends its leaf
+            # alone, so the intermediate must be trusted too (docs/tls.md).
+            client_ca = cls.tmp.join("browser-client-ca.pem")
+            with open(client_ca, "w") as f:
+                for ca in (cls.pki.root_crt, cls.pki.intermediate_crt):
+                    with open(ca) as c:
+                        f.write(c.read())
         out += ["listeners:", "  - name: main", "    address: 127.0.0.1", "    port: %d" % cls.cg.port,
                 "    tls:", "      certificate: %s" % cls.pki.server_crt, "      key: %s" % cls.pki.server_key,
-                "      client_ca: %s" % cls.pki.root_crt,
+                "      client_ca: %s" % client_ca,
                 "    forward_client_cert: true",
                 "    revocation:", "      mode: cache-only", "      crl_files: [%s]" % os.path.join(cls.pki.dir, "crl")]
         if cls.lab:
