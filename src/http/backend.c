@@ -859,13 +859,33 @@ static void tls_start(cg_backend_conn *bc)
     tls_handshake_step(bc); /* the ClientHello */
 }
 
-bool cg_backend_tls_refusal(const cg_backend_conn *bc, const char *name, const char *url, cg_refusal *out)
+static bool tls_refusal(const cg_backend_conn *bc, const cg_backend_cfg *b, cg_refusal *out)
 {
     if (!bc->tls || !bc->tls_failure)
         return false;
     cg_refusal_kind k = bc->tls_failure_kind == CG_TLS_CLIENT_UNTRUSTED     ? CG_REFUSE_BACKEND_TLS_UNTRUSTED
                         : bc->tls_failure_kind == CG_TLS_CLIENT_NAME_MISMATCH ? CG_REFUSE_BACKEND_TLS_NAME
                                                                               : CG_REFUSE_BACKEND_TLS_HANDSHAKE;
-    cg_refuse(out, k, "TLS with backend \"%s\" (%s) failed: %s", name, url, bc->tls_failure);
+    cg_refuse(out, k, "TLS with backend \"%s\" (%s) failed: %s", b->name, b->url, bc->tls_failure);
     return true;
+}
+
+void cg_backend_connect_refusal(const cg_backend_conn *bc, int status, const cg_config *cfg, cg_refusal *out)
+{
+    const cg_backend_cfg *b = &cfg->backends[bc->backend];
+    if (status == CG_BACKEND_ETLS && tls_refusal(bc, b, out))
+        return;
+    if (status == UV_EBUSY)
+        cg_refuse(out, CG_REFUSE_OVERLOADED,
+                  "Every connection this worker may open to backend \"%s\" (its share of "
+                  "backends[].max_connections: %u, split across %u worker(s)) stayed busy for %u ms "
+                  "(timeouts.backend_connect). Raise max_connections if the backend accepts more connections, "
+                  "or find out why its requests are slow.",
+                  b->name, (unsigned)b->max_connections, (unsigned)cfg->workers,
+                  (unsigned)cfg->timeouts.backend_connect);
+    else
+        cg_refuse(out, CG_REFUSE_BACKEND_UNREACHABLE,
+                  "Could not connect to backend \"%s\" at %s: %s. Check that the backend is running and that "
+                  "backends[].url is right.",
+                  b->name, b->url, cg_backend_strerror(status));
 }

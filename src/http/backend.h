@@ -16,7 +16,7 @@
  *
  * An https backend's connection runs TLS (net's tls_client.h) under the same
  * API: on_connect is reported once the handshake verified the backend (or
- * with CG_BACKEND_ETLS: cg_backend_tls_refusal says why); writes are
+ * with CG_BACKEND_ETLS: cg_backend_connect_refusal says why); writes are
  * encrypted and their on_write waits until the ciphertext reached the
  * socket; the owner's reader gets plaintext, read from the socket only while
  * the owner is not paused; EOF means the backend's close_notify (a bare TCP
@@ -156,10 +156,12 @@ void cg_backend_resume(cg_backend_conn *bc);
  * connection must not be released as reusable. */
 bool cg_backend_shutdown_write(cg_backend_conn *bc);
 
-/* After on_connect reported CG_BACKEND_ETLS: the refusal (backend_tls_untrusted,
- * backend_tls_name_mismatch or backend_tls_handshake) with the operator
- * sentence naming backend b. False for any other connection. */
-bool cg_backend_tls_refusal(const cg_backend_conn *bc, const char *name, const char *url, cg_refusal *out);
+/* The refusal for an on_connect that reported status < 0, in the operator's
+ * words, naming the backend of cfg (the snapshot the request runs on):
+ * CG_BACKEND_ETLS -> backend_tls_untrusted / backend_tls_name_mismatch /
+ * backend_tls_handshake; UV_EBUSY -> overloaded (max_connections); else
+ * backend_unreachable. Call before cg_backend_release. */
+void cg_backend_connect_refusal(const cg_backend_conn *bc, int status, const cg_config *cfg, cg_refusal *out);
 
 /* Arms the connection's timer (response timeout); 0 stops it. */
 void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb);

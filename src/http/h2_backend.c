@@ -515,23 +515,9 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     if (status < 0) {
         st->bc = NULL;
         bc->owner = NULL;
-        const cg_backend_cfg *b = backend_of(st);
         cg_refusal why;
-        /* A failed TLS handshake names what failed (read before release). */
-        bool tls_failed = status == CG_BACKEND_ETLS && cg_backend_tls_refusal(bc, b->name, b->url, &why);
+        cg_backend_connect_refusal(bc, status, st->cfg, &why); /* before release: a TLS failure is read from bc */
         cg_backend_release(bc, false);
-        if (tls_failed) {
-            /* why says it */
-        } else if (status == UV_EBUSY)
-            cg_refuse(&why, CG_REFUSE_OVERLOADED,
-                      "Every connection this worker may open to backend \"%s\" (its share of "
-                      "backends[].max_connections: %u) stayed busy for %u ms (timeouts.backend_connect).",
-                      b->name, (unsigned)b->max_connections, (unsigned)st->cfg->timeouts.backend_connect);
-        else
-            cg_refuse(&why, CG_REFUSE_BACKEND_UNREACHABLE,
-                      "Could not connect to backend \"%s\" at %s: %s. Check that the backend is running and that "
-                      "backends[].url is right.",
-                      b->name, b->url, cg_backend_strerror(status));
         cg_h2_refuse(st, &why);
         return;
     }
