@@ -858,18 +858,25 @@ cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *
     return map_error(c, ret);
 }
 
-cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n)
+int cg_tls_ssl_write_all(mbedtls_ssl_context *ssl, const unsigned char *p, size_t n)
 {
     while (n > 0) {
-        int ret = mbedtls_ssl_write(&c->ssl, p, n);
-        if (ret < 0) {
-            c->last_error = ret; /* our send callback never asks to wait */
-            return CG_TLS_ERROR;
-        }
+        int ret = mbedtls_ssl_write(ssl, p, n);
+        if (ret < 0)
+            return ret;
         p += ret;
         n -= (size_t)ret;
     }
-    return CG_TLS_OK;
+    return 0;
+}
+
+cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n)
+{
+    int ret = cg_tls_ssl_write_all(&c->ssl, p, n);
+    if (ret == 0)
+        return CG_TLS_OK;
+    c->last_error = ret;
+    return CG_TLS_ERROR;
 }
 
 void cg_tls_close_notify(cg_tls_conn *c)

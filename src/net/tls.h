@@ -82,6 +82,10 @@ cg_tls_status cg_tls_handshake(cg_tls_conn *c);
 cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got);
 /* Encrypts and sends all n bytes (through send). */
 cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
+/* mbedtls_ssl_write until all n bytes are taken: 0, or mbedTLS's error. For
+ * contexts whose send callback never asks to wait (the server's here, the
+ * TLS client's to backends), so a partial write only means a record ended. */
+int cg_tls_ssl_write_all(mbedtls_ssl_context *ssl, const unsigned char *p, size_t n);
 /* Sends close_notify. */
 void cg_tls_close_notify(cg_tls_conn *c);
 

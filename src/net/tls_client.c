@@ -428,16 +428,11 @@ cg_tls_status cg_tls_client_read(cg_tls_client_conn *c, unsigned char *p, size_t
 
 cg_tls_status cg_tls_client_write(cg_tls_client_conn *c, const unsigned char *p, size_t n)
 {
-    while (n > 0) {
-        int ret = mbedtls_ssl_write(&c->ssl, p, n);
-        if (ret < 0) {
-            c->last_error = ret; /* the output buffer never asks to wait */
-            return CG_TLS_ERROR;
-        }
-        p += ret;
-        n -= (size_t)ret;
-    }
-    return CG_TLS_OK;
+    int ret = cg_tls_ssl_write_all(&c->ssl, p, n); /* the output buffer never asks to wait */
+    if (ret == 0)
+        return CG_TLS_OK;
+    c->last_error = ret;
+    return CG_TLS_ERROR;
 }
 
 void cg_tls_client_close_notify(cg_tls_client_conn *c)
