@@ -403,24 +403,29 @@ class TestBackendStrayBytes(Raw):
             # The first request reuses /stray's pooled connection and puts it
             # back: it is the only idle one, and the TLS session is set up.
             b.request("GET", H.unique("/warm"))
-            self.cg.signal(signal.SIGSTOP)
-            # kill() returns before the process is stopped: on a busy machine
-            # certgate could still forward the next request before the stray
-            # bytes exist, the one case no proxy can tell from a response.
-            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
-            try:
-                if stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-                b.request("GET", p2, read=False)
-                time.sleep(0.2)
-                if not stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-            finally:
-                self.cg.signal(signal.SIGCONT)
+            self.stray_while_stopped(p1, stray_first, lambda: b.request("GET", p2, read=False))
             r = b.read_response()
         self.check_own(r, p2)
+
+    def stray_while_stopped(self, stray_path, stray_first, send_request):
+        """While certgate is stopped (SIGSTOP), send_request() and the stray
+        bytes of stray_path's connection arrive, in the order given."""
+        self.cg.signal(signal.SIGSTOP)
+        # kill() returns before the process is stopped: on a busy machine
+        # certgate could still forward the next request before the stray
+        # bytes exist, the one case no proxy can tell from a response.
+        H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
+        try:
+            if stray_first:
+                self.send_stray(stray_path)
+                time.sleep(0.2)
+            send_request()
+            time.sleep(0.2)
+            if not stray_first:
+                self.send_stray(stray_path)
+                time.sleep(0.2)
+        finally:
+            self.cg.signal(signal.SIGCONT)
 
     def test_extra_bytes_after_a_response_make_it_not_reusable(self):
         p1 = H.unique("/extra")
@@ -442,6 +447,7 @@ class TestBackendStrayBytesH2(Raw):
     release = {}
     handle = TestBackendStrayBytes.__dict__["handle"]
     send_stray = TestBackendStrayBytes.send_stray
+    stray_while_stopped = TestBackendStrayBytes.stray_while_stopped
 
     def stream_body(self, c, sid):
         from test_http2 import DATA, END_STREAM
@@ -462,19 +468,9 @@ class TestBackendStrayBytesH2(Raw):
             c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, field_block(request_fields(warm))))
             self.assertTrue(self.stream_body(c, 1).startswith(b"own " + warm.encode()))
             p2 = H.unique("/next")
-            self.cg.signal(signal.SIGSTOP)
-            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
-            try:
-                if stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-                c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3, field_block(request_fields(p2))))
-                time.sleep(0.2)
-                if not stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-            finally:
-                self.cg.signal(signal.SIGCONT)
+            self.stray_while_stopped(p1, stray_first,
+                                     lambda: c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3,
+                                                          field_block(request_fields(p2)))))
             body = self.stream_body(c, 3)
             self.assertTrue(body.startswith(b"own " + p2.encode()), body)
             c.close()
