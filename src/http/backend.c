@@ -30,6 +30,7 @@ const char *cg_backend_strerror(int status)
         return "every connection backends[].max_connections allows stayed busy for timeouts.backend_connect";
     case UV_ECANCELED: return "the backend pools were rebuilt (reload or shutdown) while the request waited";
     case CG_BACKEND_ETLS: return "the TLS handshake failed";
+    case CG_BACKEND_ESTALE: return "the idle connection had unread bytes or an EOF";
     default: return uv_strerror(status);
     }
 }
@@ -118,8 +119,12 @@ static void close_conn(cg_backend_conn *bc)
     bc->owner = NULL;
     uv_cancel((uv_req_t *)&bc->gai_req); /* harmless when not resolving */
     uv_close((uv_handle_t *)&bc->timer, on_handle_closed);
-    if (bc->tls)
+    if (bc->tls) {
         uv_close((uv_handle_t *)&bc->tls_idle, on_handle_closed);
+    } else {
+        uv_close((uv_handle_t *)&bc->hand_out, on_handle_closed);
+        uv_close((uv_handle_t *)&bc->hand_out_poll, on_handle_closed);
+    }
     uv_close((uv_handle_t *)&bc->tcp, on_handle_closed); /* cancels a pending connect */
     cg_backend_pool *pool = bc->counted ? pool_of(bc) : NULL;
     bc->counted = false;
@@ -243,16 +248,20 @@ static int start_connect(cg_backend_conn *bc, const cg_backend_cfg *b)
     return uv_getaddrinfo(&bc->w->loop, &bc->gai_req, on_resolved, b->host, port, &hints);
 }
 
-/* Whether an idle connection's socket holds anything: a response byte the
- * backend sent late (it would be taken for the next request's response) or
- * an EOF. The loop may not have told us yet (its readiness can be queued
- * behind the client event being handled now), so look: one non-blocking
- * recv(MSG_PEEK) per reuse. */
+/* Whether an idle connection cannot be handed out now. A plain connection
+ * is never looked at here: it is handed out after the loop's next poll
+ * (hand_out_after_poll), after the loop has reported whatever its socket
+ * held, so it costs no system call. An https connection is looked at: TLS
+ * state first, then one non-blocking recv(MSG_PEEK) for a byte or an EOF
+ * the loop may not have reported yet (its readiness can be queued behind the
+ * client event being handled now). */
 static bool idle_is_stale(cg_backend_conn *bc)
 {
-    uv_os_fd_t fd;
-    if (bc->tls && (cg_tls_client_in_pending(bc->tls) || bc->tls_read_error || bc->tls_done))
+    if (!bc->tls)
+        return false;
+    if (cg_tls_client_in_pending(bc->tls) || bc->tls_read_error || bc->tls_done)
         return true;
+    uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&bc->tcp, &fd) != 0)
         return true;
     char b;
@@ -278,6 +287,47 @@ static cg_backend_conn *find_idle(cg_backend_pool *pool, const char *identity)
         bc = next;
     }
     return NULL;
+}
+
+/* A plain idle connection taken for a request is handed out like a new one
+ * (connected is false until then), right after the loop's next poll. The
+ * client's request may have been reported in the same poll as stray bytes or
+ * an EOF on this connection, and handled first; once the poll's events are
+ * all delivered (a check handle runs after them), dispatch_read has marked
+ * the connection stale and the owner is told to take another one
+ * (CG_BACKEND_ESTALE). An active idle handle keeps that poll from blocking
+ * when the connection was taken outside the poll phase. Unlike a
+ * recv(MSG_PEEK) per reuse, this costs no system call. */
+static void on_hand_out(uv_check_t *h)
+{
+    cg_backend_conn *bc = h->data;
+    uv_check_stop(&bc->hand_out);
+    uv_idle_stop(&bc->hand_out_poll);
+    if (!bc->reserved || bc->closing)
+        return;
+    bc->reserved = false;
+    cg_backend_cb cb = bc->on_connect;
+    bc->on_connect = NULL;
+    if (bc->stale) {
+        cg_log(CG_LOG_DEBUG, "backend_idle_closed", "detail=\"unread bytes or EOF on an idle connection\"");
+        if (bc->owner && cb)
+            cb(bc, CG_BACKEND_ESTALE); /* the owner releases (closes) it and acquires again */
+        return;
+    }
+    bc->connected = true;
+    if (bc->owner && cb)
+        cb(bc, 0);
+}
+
+static void on_hand_out_poll(uv_idle_t *h) { (void)h; }
+
+static void hand_out_after_poll(cg_backend_conn *bc, cg_backend_cb on_connect)
+{
+    bc->reserved = true;
+    bc->connected = false;
+    bc->on_connect = on_connect;
+    uv_check_start(&bc->hand_out, on_hand_out);
+    uv_idle_start(&bc->hand_out_poll, on_hand_out_poll);
 }
 
 void cg_backend_answered(cg_backend_conn *bc, bool sent_token, int status)
@@ -312,6 +362,8 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
             unlink_idle(bc);
             uv_timer_stop(&bc->timer);
             bc->owner = owner;
+            if (!bc->tls)
+                hand_out_after_poll(bc, on_connect);
             return bc;
         }
     }
@@ -341,6 +393,11 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
         uv_idle_init(&w->loop, &bc->tls_idle);
         bc->tls_idle.data = bc;
         bc->handles++;
+    } else {
+        uv_check_init(&w->loop, &bc->hand_out);
+        uv_idle_init(&w->loop, &bc->hand_out_poll);
+        bc->hand_out.data = bc->hand_out_poll.data = bc;
+        bc->handles += 2;
     }
 
     /* At the cap: the least recently used idle connection, of whoever,
@@ -485,8 +542,11 @@ static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     /* Idle: a backend has nothing to say between requests; data or EOF
-     * means this connection is done. */
-    if (nread != 0)
+     * means this connection is done (taken but not yet handed out: its
+     * owner is told, on_hand_out). */
+    if (nread != 0 && bc->reserved)
+        bc->stale = true;
+    else if (nread != 0)
         close_conn(bc);
 }
 
@@ -567,7 +627,13 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     bc->owner_read = NULL;
     if (bc->closing)
         return;
-    if (!reusable || !bc->connected || bc->write_pending || bc->generation != w->pool_generation ||
+    if (bc->reserved) { /* given back before it was handed out */
+        bc->reserved = false;
+        uv_check_stop(&bc->hand_out);
+        uv_idle_stop(&bc->hand_out_poll);
+        bc->connected = !bc->stale;
+    }
+    if (!reusable || bc->stale || !bc->connected || bc->write_pending || bc->generation != w->pool_generation ||
         bc->backend >= w->npools || w->stopping) {
         close_conn(bc);
         return;

@@ -47,6 +47,9 @@ bool cg_identity_format(char *out, const char *kind, const char *value);
 
 /* on_connect's status when the TLS handshake with an https backend failed. */
 #define CG_BACKEND_ETLS (-20001)
+/* on_connect's status when the idle connection taken for the request turned
+ * out to have unread bytes or an EOF waiting: release it and acquire again. */
+#define CG_BACKEND_ESTALE (-20002)
 
 typedef struct cg_backend_conn cg_backend_conn;
 typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
@@ -70,6 +73,10 @@ struct cg_backend_conn {
     bool authenticated;            /* a Negotiate token was accepted on it (connection-bound auth) */
     bool reading;                  /* uv_read_start is in effect */
     bool paused;                   /* the owner asked to stop reading (backpressure) */
+    bool reserved;                 /* taken from the idle pool, handed out after the loop's next poll */
+    bool stale;                    /* bytes or EOF arrived while reserved: never handed out */
+    uv_check_t hand_out;           /* plain connections: hands a reserved one out after the poll */
+    uv_idle_t hand_out_poll;       /* keeps that poll from blocking while one is reserved */
     uv_alloc_cb owner_alloc;       /* the owner's reader; NULL while idle */
     uv_read_cb owner_read;
     bool connected, idle, closing, write_pending;
@@ -111,8 +118,14 @@ void cg_backend_pools_free(cg_worker *w);
  * no slot under max_connections freed within timeouts.backend_connect:
  * UV_EBUSY; the pools were rebuilt while it waited: UV_ECANCELED).
  * An idle connection with unread bytes or an EOF waiting in its socket is
- * closed rather than handed out. NULL on out-of-memory, or when identity is
- * empty or longer than CG_IDENTITY_MAX - 1 bytes. */
+ * closed rather than handed out. A plain (http) idle connection is handed
+ * out like a new one, through on_connect right after the loop's next poll
+ * (never blocking), once the loop has reported what its socket holds:
+ * status 0, or CG_BACKEND_ESTALE
+ * when it turned out to hold bytes or an EOF (the owner releases it and
+ * acquires again). An https one is returned connected (it is looked at
+ * now). NULL on out-of-memory, or when identity is empty or longer than
+ * CG_IDENTITY_MAX - 1 bytes. */
 cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *identity, bool fresh,
                                     void *owner, cg_backend_cb on_connect);
 

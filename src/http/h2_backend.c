@@ -512,6 +512,12 @@ static void start_forwarding(cg_h2_stream *st)
 static void on_backend_connected(cg_backend_conn *bc, int status)
 {
     cg_h2_stream *st = bc->owner;
+    if (status == CG_BACKEND_ESTALE) { /* the pooled connection had ended: another one */
+        st->bc = NULL;
+        cg_backend_release(bc, false);
+        send_request(st);
+        return;
+    }
     if (status < 0) {
         st->bc = NULL;
         bc->owner = NULL;

@@ -447,6 +447,12 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
 {
     cg_conn *c = bc->owner;
     cg_exchange *ex = cg_http_ex(c);
+    if (status == CG_BACKEND_ESTALE) { /* the pooled connection had ended: another one */
+        ex->bc = NULL;
+        cg_backend_release(bc, false);
+        connect_backend(c, false);
+        return;
+    }
     if (status < 0) {
         ex->bc = NULL;
         bc->owner = NULL;

@@ -403,24 +403,29 @@ class TestBackendStrayBytes(Raw):
             # The first request reuses /stray's pooled connection and puts it
             # back: it is the only idle one, and the TLS session is set up.
             b.request("GET", H.unique("/warm"))
-            self.cg.signal(signal.SIGSTOP)
-            # kill() returns before the process is stopped: on a busy machine
-            # certgate could still forward the next request before the stray
-            # bytes exist, the one case no proxy can tell from a response.
-            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
-            try:
-                if stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-                b.request("GET", p2, read=False)
-                time.sleep(0.2)
-                if not stray_first:
-                    self.send_stray(p1)
-                    time.sleep(0.2)
-            finally:
-                self.cg.signal(signal.SIGCONT)
+            self.stray_while_stopped(p1, stray_first, lambda: b.request("GET", p2, read=False))
             r = b.read_response()
         self.check_own(r, p2)
+
+    def stray_while_stopped(self, stray_path, stray_first, send_request):
+        """While certgate is stopped (SIGSTOP), send_request() and the stray
+        bytes of stray_path's connection arrive, in the order given."""
+        self.cg.signal(signal.SIGSTOP)
+        # kill() returns before the process is stopped: on a busy machine
+        # certgate could still forward the next request before the stray
+        # bytes exist, the one case no proxy can tell from a response.
+        H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
+        try:
+            if stray_first:
+                self.send_stray(stray_path)
+                time.sleep(0.2)
+            send_request()
+            time.sleep(0.2)
+            if not stray_first:
+                self.send_stray(stray_path)
+                time.sleep(0.2)
+        finally:
+            self.cg.signal(signal.SIGCONT)
 
     def test_extra_bytes_after_a_response_make_it_not_reusable(self):
         p1 = H.unique("/extra")
@@ -431,6 +436,44 @@ class TestBackendStrayBytes(Raw):
         (conn1,) = [r[0] for r in self.backend.requests(p1)]
         (conn2,) = [r[0] for r in self.backend.requests(p2)]
         self.assertNotEqual(conn1, conn2)
+
+
+class TestBackendStrayBytesH2(Raw):
+    """HTTP/2 streams take pooled connections too (h2_backend.c): stray
+    bytes reported in the same loop turn as a stream's request never answer
+    that stream."""
+
+    options = {"listener_extra": "http2: true"}
+    release = {}
+    handle = TestBackendStrayBytes.__dict__["handle"]
+    send_stray = TestBackendStrayBytes.send_stray
+    stray_while_stopped = TestBackendStrayBytes.stray_while_stopped
+
+    def stream_body(self, c, sid):
+        from test_http2 import DATA, END_STREAM
+        got = c.until(lambda fs: any(f[0] == DATA and f[2] == sid and f[1] & END_STREAM for f in fs))
+        return b"".join(f[3] for f in got if f[0] == DATA and f[2] == sid)
+
+    def test_late_bytes_in_the_same_loop_turn_as_the_next_stream(self):
+        from test_http2 import END_HEADERS, END_STREAM, HEADERS, H2Client, field_block, frame, request_fields
+        for stray_first in (False, True, False, True):
+            p1 = H.unique("/stray")
+            with self.cg.tls("alice") as a:
+                self.assertTrue(a.request("GET", p1).body.startswith(b"own " + p1.encode()))
+            c = H2Client(self.cg.port, "alice")
+            self.addCleanup(c.close)
+            self.assertEqual(c.alpn, "h2")
+            # The first stream reuses /stray's pooled connection and puts it back.
+            warm = H.unique("/warm")
+            c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, field_block(request_fields(warm))))
+            self.assertTrue(self.stream_body(c, 1).startswith(b"own " + warm.encode()))
+            p2 = H.unique("/next")
+            self.stray_while_stopped(p1, stray_first,
+                                     lambda: c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3,
+                                                          field_block(request_fields(p2)))))
+            body = self.stream_body(c, 3)
+            self.assertTrue(body.startswith(b"own " + p2.encode()), body)
+            c.close()
 
 
 def stopped(pid):

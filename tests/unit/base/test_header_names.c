@@ -73,6 +73,16 @@ static void test_header_stripped_policy(void **state)
         assert_false(cg_http_request_header_dropped((cg_slice){ t->name, t->len }));
         /* a family's text is its prefix and a final '*' */
         assert_int_equal(strlen(t->name), t->len + t->family);
+        /* each entry is found (the first-letter filter lets it through),
+         * as a name and as a family member */
+        char member[64];
+        assert_true(t->len + 2 < sizeof member);
+        memcpy(member, t->name, t->len);
+        memcpy(member + t->len, "a", 2);
+        assert_true(cg_http_backend_trusted_header((cg_slice){ t->name, t->len }) || t->family);
+        assert_true(cg_http_backend_trusted_header((cg_slice){ member, t->len + 1 }) == t->family);
+        member[0] = (char)(member[0] - 'a' + 'A');
+        assert_true(cg_http_backend_trusted_header((cg_slice){ member, t->len + 1 }) == t->family);
         for (const char *c = t->name; *c; c++)
             assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
                         (*c == '*' && !c[1] && t->family));

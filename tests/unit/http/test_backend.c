@@ -24,7 +24,9 @@
 typedef struct fixture {
     cg_worker w;
     int listen_fd;
-    int connects; /* on_connect calls with status 0 */
+    int connects; /* on_connect calls with status 0 for a new connection */
+    int handouts; /* on_connect calls with status 0 for a pooled one (handing_out) */
+    bool handing_out;
     int failures; /* on_connect calls with an error */
     int last_error;
 } fixture;
@@ -85,7 +87,10 @@ static void on_connect(cg_backend_conn *bc, int status)
 {
     (void)bc;
     assert_int_equal(status, 0);
-    fx->connects++;
+    if (fx->handing_out)
+        fx->handouts++;
+    else
+        fx->connects++;
 }
 
 static void on_connect_any(cg_backend_conn *bc, int status)
@@ -99,19 +104,24 @@ static void on_connect_any(cg_backend_conn *bc, int status)
     }
 }
 
-/* Acquires for identity; a new connection is connected (loop run until it
- * is) and its server side accepted into *server_fd. */
+/* Acquires for identity: a new connection is connected, an idle one handed
+ * out (loop run until on_connect), and a new one's server side accepted into
+ * *server_fd. */
 static cg_backend_conn *acquire(const char *identity, int *server_fd)
 {
     static int owner;
-    int before = fx->connects;
     cg_backend_conn *bc = cg_backend_acquire(&fx->w, 0, identity, false, &owner, on_connect);
     assert_non_null(bc);
+    bool pooled = bc->reserved; /* an idle connection, handed out after the next poll */
+    int *count = pooled ? &fx->handouts : &fx->connects;
+    int before = *count;
+    fx->handing_out = pooled;
     if (!bc->connected) {
-        for (int i = 0; i < 1000 && fx->connects == before; i++)
-            uv_run(&fx->w.loop, UV_RUN_ONCE);
-        assert_int_equal(fx->connects, before + 1);
-        if (server_fd)
+        for (int i = 0; i < 1000 && *count == before; i++)
+            uv_run(&fx->w.loop, pooled ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+        assert_int_equal(*count, before + 1);
+        assert_true(bc->connected);
+        if (server_fd && !pooled)
             *server_fd = accept(fx->listen_fd, NULL, NULL);
     }
     return bc;
@@ -202,29 +212,71 @@ static void test_identity_that_does_not_fit_is_refused(void **state)
     assert_null(cg_backend_acquire(&fx->w, 0, "", false, &owner, on_connect));
 }
 
-/* Bytes the backend sent after a response, not yet seen by the loop (its
- * readiness may be queued behind the client event being handled), or an
- * EOF: the idle connection is closed at reuse, a new one is made. */
+/* Bytes the backend sent after a response, or an EOF, not yet reported by
+ * the loop when the next request takes the idle connection (its readiness
+ * may be queued behind the client event being handled): the connection is
+ * not handed out. Right after the loop's next poll (one non-blocking turn),
+ * before anything could be written to it, on_connect says CG_BACKEND_ESTALE; the owner releases it (closed) and
+ * its next acquire makes a new connection. */
 static void test_idle_connection_with_late_bytes_not_reused(void **state)
 {
     (void)state;
+    static int owner;
     for (int eof = 0; eof < 2; eof++) {
         int s1 = -1, s2 = -1;
         cg_backend_conn *c1 = acquire("cert:abc", &s1);
+        assert_true(s1 >= 0);
         cg_backend_release(c1, true);
+        assert_int_equal(fx->w.pools[0].nidle, 1);
         if (eof)
             shutdown(s1, SHUT_WR);
         else
             assert_int_equal(write(s1, "HTTP/1.1 200 OK\r\n", 17), 17);
         usleep(20 * 1000); /* loopback: the bytes are in c1's socket now; the loop has not run */
+        int failures = fx->failures, connects = fx->connects;
+        cg_backend_conn *taken = cg_backend_acquire(&fx->w, 0, "cert:abc", false, &owner, on_connect_any);
+        assert_ptr_equal(taken, c1);
+        assert_false(taken->connected); /* not handed out yet */
+        uv_run(&fx->w.loop, UV_RUN_NOWAIT); /* one poll: the bytes or the EOF, then the hand-out */
+        assert_int_equal(fx->connects, connects);
+        assert_int_equal(fx->failures, failures + 1);
+        assert_int_equal(fx->last_error, CG_BACKEND_ESTALE);
+        cg_backend_release(taken, true); /* reusable as far as the owner knows: closed all the same */
+        assert_int_equal(fx->w.pools[0].nidle, 0);
         assert_false(cg_backend_idle_authenticated(&fx->w, 0, "cert:abc"));
-        assert_int_equal(fx->w.pools[0].nidle, 0); /* closed on sight */
         cg_backend_conn *c2 = acquire("cert:abc", &s2);
-        assert_false(c2 == c1 && c2->connected && c2->served); /* a new connection */
+        assert_true(s2 >= 0); /* a new connection, accepted */
+        assert_int_equal(fx->connects, connects + 1);
         cg_backend_release(c2, false);
         close(s1);
         close(s2);
     }
+}
+
+/* An idle connection given back by its owner before it was handed out (the
+ * client went away in the same loop turn) goes back to the pool, connected,
+ * and no on_connect runs for the owner that left. */
+static void test_idle_connection_given_back_before_hand_out(void **state)
+{
+    (void)state;
+    static int owner;
+    int s1 = -1;
+    cg_backend_conn *c1 = acquire("cert:abc", &s1);
+    cg_backend_release(c1, true);
+    int failures = fx->failures, connects = fx->connects, handouts = fx->handouts;
+    cg_backend_conn *taken = cg_backend_acquire(&fx->w, 0, "cert:abc", false, &owner, on_connect_any);
+    assert_ptr_equal(taken, c1);
+    cg_backend_release(taken, true);
+    for (int i = 0; i < 5; i++)
+        uv_run(&fx->w.loop, UV_RUN_NOWAIT);
+    assert_int_equal(fx->failures, failures);
+    assert_int_equal(fx->connects, connects);
+    assert_int_equal(fx->handouts, handouts);
+    assert_int_equal(fx->w.pools[0].nidle, 1);
+    assert_true(c1->connected);
+    assert_ptr_equal(acquire("cert:abc", NULL), c1);
+    cg_backend_release(c1, false);
+    close(s1);
 }
 
 /* The cap holds across identities: a third user, with both connections
@@ -396,6 +448,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_authenticated_once_answered_for_its_identity_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_that_does_not_fit_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_with_late_bytes_not_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connection_given_back_before_hand_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_evicts_least_recently_used_idle, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_cap_busy_request_waits_for_a_slot, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_cap_wait_is_bounded, setup_capped, teardown),

@@ -1580,6 +1580,30 @@ static void test_client_head_hop_by_hop(void **state)
     cg_buf_free(&out);
 }
 
+/* Connection naming only close and keep-alive (the common case, answered
+ * without a walk per header): a header named like one of the tokens given
+ * goes, like any header a Connection option names; the others stay. */
+static void test_client_head_connection_close_keep_alive_only(void **state)
+{
+    (void)state;
+    cg_client_body fr;
+    cg_buf out = client_head("HTTP/1.1 200 OK\nServer: app\nConnection: keep-alive\nClose: c\n"
+                             "Content-Length: 1\n\n", false, 1, true, &fr);
+    assert_buf(&out, "HTTP/1.1 200 OK\r\nServer: app\r\nClose: c\r\nContent-Length: 1\r\n"
+                     "X-Request-Id: req-42\r\n\r\n");
+    cg_buf_free(&out);
+    out = client_head("HTTP/1.1 200 OK\nServer: app\nConnection: CLOSE\nClose: c\nX-Keep: k\n"
+                      "Content-Length: 1\n\n", false, 1, true, &fr);
+    assert_buf(&out, "HTTP/1.1 200 OK\r\nServer: app\r\nX-Keep: k\r\nContent-Length: 1\r\n"
+                     "X-Request-Id: req-42\r\n\r\n");
+    cg_buf_free(&out);
+    /* a second Connection header naming another option: that one goes too */
+    out = client_head("HTTP/1.1 200 OK\nConnection: keep-alive\nX-Hop: h\nConnection: x-hop\nServer: app\n"
+                      "Content-Length: 1\n\n", false, 1, true, &fr);
+    assert_buf(&out, "HTTP/1.1 200 OK\r\nServer: app\r\nContent-Length: 1\r\nX-Request-Id: req-42\r\n\r\n");
+    cg_buf_free(&out);
+}
+
 static void test_slice_helpers(void **state)
 {
     (void)state;
@@ -1681,6 +1705,7 @@ int main(void)
         cmocka_unit_test(test_client_head_204_304),
         cmocka_unit_test(test_client_head_reason_and_version),
         cmocka_unit_test(test_client_head_hop_by_hop),
+        cmocka_unit_test(test_client_head_connection_close_keep_alive_only),
         cmocka_unit_test(test_slice_helpers),
         cmocka_unit_test(test_refusal_excerpts_escaped),
         cmocka_unit_test(test_mutated_heads),
