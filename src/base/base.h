@@ -23,6 +23,7 @@
 #include "log_format.h"
 #include "oid.h"
 #include "prom.h"
+#include "sha256.h"
 #include "spares.h"
 #include "stats.h"
 #include "target.h"

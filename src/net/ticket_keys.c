@@ -13,6 +13,7 @@
 #include <mbedtls/base64.h>
 #include <mbedtls/gcm.h>
 #include <mbedtls/platform_util.h>
+#include <sodium.h>
 
 #include "base/base.h"
 
@@ -32,6 +33,63 @@ struct cg_ticket_keys {
     ticket_key keys[CG_TICKET_MAX_KEYS]; /* keys[0] seals */
     signed char slot[TABLE_SLOTS];       /* index into keys by name, -1: empty */
 };
+
+/* ---- AES-256-GCM: libsodium's where the CPU allows it, else mbedTLS's ----
+ * The same cipher, nonce, tag and additional data either way, so a ticket
+ * sealed by one opens with the other (instances on different CPUs, and the
+ * tickets of earlier versions). libsodium's (AES-NI + PCLMUL, four blocks
+ * per GHASH step) opens a 3 KiB ticket (a client chain) in about 2 µs;
+ * mbedTLS 3.6's one-block GHASH takes about 11, a tenth of a resumed
+ * handshake. */
+
+static bool sodium_gcm_ok;
+static void sodium_gcm_probe(void) { sodium_gcm_ok = sodium_init() >= 0 && crypto_aead_aes256gcm_is_available(); }
+
+static bool sodium_gcm(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sodium_gcm_probe);
+    return sodium_gcm_ok;
+}
+
+/* In place: buf (n bytes) encrypted, the tag written to tag. */
+static bool gcm_seal(const unsigned char aes[AES_BYTES], const unsigned char iv[IV_BYTES], const unsigned char *aad,
+                     size_t aad_len, unsigned char *buf, size_t n, unsigned char tag[TAG_BYTES])
+{
+    if (sodium_gcm())
+        return crypto_aead_aes256gcm_encrypt_detached(buf, tag, NULL, buf, n, aad, aad_len, NULL, iv, aes) == 0;
+    mbedtls_gcm_context gcm;
+    mbedtls_gcm_init(&gcm);
+    int ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, aes, AES_BYTES * 8);
+    if (ret == 0)
+        ret = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, n, iv, IV_BYTES, aad, aad_len, buf, buf, TAG_BYTES,
+                                        tag);
+    mbedtls_gcm_free(&gcm); /* zeroizes the expanded key */
+    return ret == 0;
+}
+
+/* In place: buf (n bytes) decrypted if tag authenticates it and aad; else
+ * CG_TICKET_INVALID with buf zeroed. */
+static cg_ticket_status gcm_open(const unsigned char aes[AES_BYTES], const unsigned char iv[IV_BYTES],
+                                 const unsigned char *aad, size_t aad_len, unsigned char *buf, size_t n,
+                                 const unsigned char tag[TAG_BYTES])
+{
+    if (sodium_gcm()) {
+        if (crypto_aead_aes256gcm_decrypt_detached(buf, NULL, buf, n, tag, aad, aad_len, iv, aes) == 0)
+            return CG_TICKET_OK;
+        mbedtls_platform_zeroize(buf, n);
+        return CG_TICKET_INVALID;
+    }
+    mbedtls_gcm_context gcm;
+    mbedtls_gcm_init(&gcm);
+    int ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, aes, AES_BYTES * 8);
+    if (ret == 0)
+        ret = mbedtls_gcm_auth_decrypt(&gcm, n, iv, IV_BYTES, aad, aad_len, tag, TAG_BYTES, buf, buf);
+    mbedtls_gcm_free(&gcm);
+    if (ret == MBEDTLS_ERR_GCM_AUTH_FAILED)
+        return CG_TICKET_INVALID; /* mbedTLS zeroed the output */
+    return ret == 0 ? CG_TICKET_OK : CG_TICKET_FAILED;
+}
 
 static size_t name_hash(const unsigned char *name)
 {
@@ -200,14 +258,7 @@ static cg_ticket_status seal_with(const ticket_key *key, const unsigned char *co
     size_t plain = 8 + n;
     unsigned char aad[CG_TICKET_NAME_BYTES + IV_BYTES + CG_TICKET_CONTEXT_BYTES];
     make_aad(aad, buf, context);
-    mbedtls_gcm_context gcm;
-    mbedtls_gcm_init(&gcm);
-    int ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key->aes, AES_BYTES * 8);
-    if (ret == 0)
-        ret = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, plain, iv, IV_BYTES, aad, sizeof aad, sealed, sealed,
-                                        TAG_BYTES, sealed + plain);
-    mbedtls_gcm_free(&gcm); /* zeroizes the expanded key */
-    if (ret != 0)
+    if (!gcm_seal(key->aes, iv, aad, sizeof aad, sealed, plain, sealed + plain))
         return CG_TICKET_FAILED;
     *out_len = CG_TICKET_NAME_BYTES + IV_BYTES + plain + TAG_BYTES;
     return CG_TICKET_OK;
@@ -221,17 +272,9 @@ static cg_ticket_status open_with(const ticket_key *key, const unsigned char *co
     size_t plain = len - CG_TICKET_OVERHEAD + 8;
     unsigned char aad[CG_TICKET_NAME_BYTES + IV_BYTES + CG_TICKET_CONTEXT_BYTES];
     make_aad(aad, ticket, context);
-    mbedtls_gcm_context gcm;
-    mbedtls_gcm_init(&gcm);
-    int ret = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key->aes, AES_BYTES * 8);
-    if (ret == 0)
-        ret = mbedtls_gcm_auth_decrypt(&gcm, plain, iv, IV_BYTES, aad, sizeof aad, sealed + plain, TAG_BYTES, sealed,
-                                       sealed);
-    mbedtls_gcm_free(&gcm);
-    if (ret == MBEDTLS_ERR_GCM_AUTH_FAILED)
-        return CG_TICKET_INVALID; /* mbedTLS zeroed the output */
-    if (ret != 0)
-        return CG_TICKET_FAILED;
+    cg_ticket_status st = gcm_open(key->aes, iv, aad, sizeof aad, sealed, plain, sealed + plain);
+    if (st != CG_TICKET_OK)
+        return st;
     uint64_t issued = get_be64(sealed);
     /* Instances' clocks differ a little: a ticket from one slightly ahead is not "from the future". */
     if (issued > now + CG_TICKET_CLOCK_SKEW_S || (now > issued && now - issued > lifetime_s)) {

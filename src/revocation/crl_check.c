@@ -246,12 +246,22 @@ static void item_decide(item *it, crl *base, crl *delta)
         if (e && e->reason == CRL_REASON_REMOVE_FROM_CRL)
             e = NULL;
     }
-    crl_info_fill(base, &it->base);
-    it->base.stale = base->next_update && base->next_update <= (int64_t)time(NULL);
-    if (delta) {
-        crl_info_fill(delta, &it->delta);
-        it->delta.stale = delta->next_update && delta->next_update <= (int64_t)time(NULL);
+    /* The CRLs' descriptions (issuer, source, dates as text) are read by the
+     * report and by a refusal only: a connection whose chain is not revoked
+     * and that asks for no report (each resumption) skips the formatting. */
+    int64_t now = (int64_t)time(NULL);
+    bool describe = e || it->chk->report;
+    if (describe) {
+        crl_info_fill(base, &it->base);
+        if (delta)
+            crl_info_fill(delta, &it->delta);
+    } else {
+        it->base = (cg_crl_info){ .present = true };
+        it->delta = (cg_crl_info){ .present = delta != NULL };
     }
+    it->base.stale = base->next_update && base->next_update <= now;
+    if (delta)
+        it->delta.stale = delta->next_update && delta->next_update <= now;
     it->stale = it->base.stale || it->delta.stale;
     if (e) {
         it->st = IT_REVOKED;

@@ -24,17 +24,13 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/platform.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/x509.h>
 
 #include "base/base.h"
 #include "x509/x509.h"
 
 
-static void sha256(const void *p, size_t n, unsigned char out[32])
-{
-    mbedtls_sha256(p, n, out, 0);
-}
+static void sha256(const void *p, size_t n, unsigned char out[32]) { cg_sha256(p, n, out); }
 
 static char *xstrndup(const char *s, size_t n)
 {
@@ -566,13 +562,7 @@ void crl_info_fill(const crl *c, cg_crl_info *out)
 
 void crl_issuer_id(const mbedtls_x509_crt *issuer, unsigned char out[32])
 {
-    mbedtls_sha256_context ctx;
-    mbedtls_sha256_init(&ctx);
-    mbedtls_sha256_starts(&ctx, 0);
-    mbedtls_sha256_update(&ctx, issuer->subject_raw.p, issuer->subject_raw.len);
-    mbedtls_sha256_update(&ctx, issuer->pk_raw.p, issuer->pk_raw.len);
-    mbedtls_sha256_finish(&ctx, out);
-    mbedtls_sha256_free(&ctx);
+    cg_sha256_2(issuer->subject_raw.p, issuer->subject_raw.len, issuer->pk_raw.p, issuer->pk_raw.len, out);
 }
 
 /* ---- LDAP answers (libcurl's text rendering of the search result) ---- */

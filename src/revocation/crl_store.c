@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <mbedtls/sha256.h>
 
 #include "crl_files.h"
 #include "ocsp_cache.h"
@@ -275,7 +274,7 @@ int crl_store_candidates(cg_crl_store *s, const mbedtls_x509_crt *issuer, const 
 {
     unsigned char dn[32];
     int n = 0;
-    mbedtls_sha256(issuer->subject_raw.p, issuer->subject_raw.len, dn, 0);
+    cg_sha256(issuer->subject_raw.p, issuer->subject_raw.len, dn);
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n && n < CRL_STORE_MAX_CANDS; i++) {
         crl *c = s->crls[i];

@@ -493,11 +493,18 @@ size_t cg_dn_format(const unsigned char *der, size_t len, unsigned flags, char *
 
 char *cg_dn_text(const unsigned char *der, size_t len, unsigned flags)
 {
-    size_t n = cg_dn_format(der, len, flags, NULL, 0);
+    /* One pass for the names of real certificates (each connection's
+     * client subject); a second only for a longer text. */
+    char first[512];
+    size_t n = cg_dn_format(der, len, flags, first, sizeof first);
     if (n == CG_DN_MALFORMED)
         return strdup("(malformed name)");
     char *s = malloc(n + 1);
-    if (s)
+    if (!s)
+        return NULL;
+    if (n < sizeof first)
+        memcpy(s, first, n + 1);
+    else
         cg_dn_format(der, len, flags, s, n + 1);
     return s;
 }

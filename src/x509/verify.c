@@ -12,7 +12,6 @@
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/sha256.h>
 #include <mbedtls/x509.h>
 
 /* ---- certificate profile ---- */
@@ -87,7 +86,7 @@ static void cert_digest(const mbedtls_x509_crt *c, unsigned char out[32])
         memcpy(out, digest_memo.digest, 32);
         return;
     }
-    mbedtls_sha256(c->raw.p, n, out, 0);
+    cg_sha256(c->raw.p, n, out);
     if (n > 0 && n <= DIGEST_MEMO_MAX) {
         memcpy(digest_memo.der, c->raw.p, n);
         memcpy(digest_memo.digest, out, 32);

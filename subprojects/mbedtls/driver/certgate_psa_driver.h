@@ -20,6 +20,12 @@
  *   key_agreement): crypto_scalarmult(_base); an all-zero shared secret
  *   (a small-order peer point) is refused (RFC 7748 section 6.1).
  *
+ * - SHA-256 and SHA-384 through nettle (hash.c: hash_compute and the
+ *   multipart hash_setup/update/finish/clone/abort): the TLS handshake
+ *   checksums, the TLS 1.2 PRF and TLS 1.3 HKDF (PSA's HMAC hashes through
+ *   the same dispatch) and the session ticket code. nettle uses the x86 SHA
+ *   extensions for SHA-256 when the CPU has them.
+ *
  * Every entry point returns PSA_ERROR_NOT_SUPPORTED for what it does not
  * handle, and mbedTLS's dispatch continues with its own code.
  */
@@ -31,6 +37,8 @@
 #include <stdint.h>
 
 #include <psa/crypto.h>
+
+#include "certgate_psa_hash.h"
 
 /* What the dispatch tests for transparent drivers. */
 #ifndef PSA_CRYPTO_ACCELERATOR_DRIVER_PRESENT
@@ -54,6 +62,19 @@ psa_status_t certgate_transparent_key_agreement(const psa_key_attributes_t *attr
                                                 size_t key_buffer_size, psa_algorithm_t alg, const uint8_t *peer_key,
                                                 size_t peer_key_length, uint8_t *shared_secret,
                                                 size_t shared_secret_size, size_t *shared_secret_length);
+
+/* SHA-256 and SHA-384 (hash.c). The multipart context lives in PSA's
+ * psa_driver_hash_context_t (certgate_psa_hash.h, through patch 0002). */
+psa_status_t certgate_transparent_hash_compute(psa_algorithm_t alg, const uint8_t *input, size_t input_length,
+                                               uint8_t *hash, size_t hash_size, size_t *hash_length);
+psa_status_t certgate_transparent_hash_setup(certgate_psa_hash_operation_t *operation, psa_algorithm_t alg);
+psa_status_t certgate_transparent_hash_clone(const certgate_psa_hash_operation_t *source,
+                                             certgate_psa_hash_operation_t *target);
+psa_status_t certgate_transparent_hash_update(certgate_psa_hash_operation_t *operation, const uint8_t *input,
+                                              size_t input_length);
+psa_status_t certgate_transparent_hash_finish(certgate_psa_hash_operation_t *operation, uint8_t *hash,
+                                              size_t hash_size, size_t *hash_length);
+psa_status_t certgate_transparent_hash_abort(certgate_psa_hash_operation_t *operation);
 
 /* X25519 operations done by the driver since the start (tests, bench:
  * proof that TLS 1.2 and 1.3 reach it). */

@@ -232,6 +232,32 @@ static void long_names_render_whole(void **state)
     free(d.p);
 }
 
+/* cg_dn_text formats once into a 512-byte buffer and again only for longer
+ * texts: every length around that edge comes out whole and the same as
+ * cg_dn_format's. */
+static void text_lengths_around_the_first_pass(void **state)
+{
+    (void)state;
+    char val[600];
+    memset(val, 'b', sizeof val);
+    for (size_t vlen = 495; vlen <= 515; vlen++) {
+        atv a[] = { { OID_CN, 3, UTF8, val, vlen, 0 } };
+        der d = name_of(a, 1);
+        size_t n = cg_dn_format(d.p, d.n, 0, NULL, 0);
+        assert_int_equal(n, 3 + vlen); /* "CN=" */
+        char *whole = malloc(n + 1);
+        assert_non_null(whole);
+        assert_int_equal(cg_dn_format(d.p, d.n, 0, whole, n + 1), n);
+        char *s = cg_dn_text(d.p, d.n, 0);
+        assert_non_null(s);
+        assert_int_equal(strlen(s), n);
+        assert_string_equal(s, whole);
+        free(s);
+        free(whole);
+        free(d.p);
+    }
+}
+
 static void many_rdns_come_out_reversed(void **state)
 {
     (void)state;
@@ -334,6 +360,7 @@ int main(void)
         cmocka_unit_test(different_names_never_render_the_same),
         cmocka_unit_test(long_names_render_whole),
         cmocka_unit_test(many_rdns_come_out_reversed),
+        cmocka_unit_test(text_lengths_around_the_first_pass),
         cmocka_unit_test(cut_output_is_a_prefix_of_whole_pieces),
         cmocka_unit_test(malformed_input_is_refused),
         cmocka_unit_test(values_decode_for_the_mapper),
