@@ -66,6 +66,11 @@ bool cg_tls_trim_install(void)
     return mbedtls_platform_set_calloc_free(calloc, trim_free) == 0;
 }
 
+void cg_tls_trim_give_back(bool on)
+{
+    releasing = on;
+}
+
 size_t cg_tls_trim_buffers(mbedtls_ssl_context *ssl)
 {
     if (ssl->MBEDTLS_PRIVATE(buffers_released) || !holds_nothing(ssl))
@@ -80,6 +85,11 @@ size_t cg_tls_trim_buffers(mbedtls_ssl_context *ssl)
 bool cg_tls_trim_install(void)
 {
     return false;
+}
+
+void cg_tls_trim_give_back(bool on)
+{
+    (void)on;
 }
 
 size_t cg_tls_trim_buffers(mbedtls_ssl_context *ssl)

@@ -38,6 +38,14 @@
  * library has no such hook (a system mbedTLS): nothing to install. */
 bool cg_tls_trim_install(void);
 
+/* While on, the whole pages of blocks this thread's mbedTLS frees go back
+ * to the kernel, as while cg_tls_trim_buffers releases them. Around freeing
+ * a connection that was released once: its buffers, allocated again to read
+ * the peer's close_notify or to send ours, would otherwise stay resident in
+ * the allocator, and a mass disconnect of idle connections would raise the
+ * process's memory instead of lowering it. (No-op without the hook.) */
+void cg_tls_trim_give_back(bool on);
+
 /* Gives back ssl's record buffers (released, or their pages past
  * CG_TLS_TRIM_KEEP), when nothing is pending in them: no partial record
  * read, no plaintext or handshake message not yet consumed, no output not
