@@ -427,8 +427,14 @@ static void on_quiet_sweep(uv_timer_t *t)
         } else if (c->quiet == QUIET_SEEN) {
             c->quiet = QUIET_TRIMMED;
             if (c->tls_ready && !c->handshaking && !c->closing && !c->lingering && !c->held &&
-                c->tls.in_len == 0 && cg_tls_trim_buffers(&c->tls.ssl) > 0)
-                c->trimmed = true;
+                c->tls.in_len == 0) {
+                size_t n = cg_tls_trim_buffers(&c->tls.ssl);
+                if (n > 0) {
+                    c->trimmed = true;
+                    if (CG_LOG_DEBUG_ON())
+                        cg_log(CG_LOG_DEBUG, "tls_buffers_released", "client=%s bytes=%zu", c->peer, n);
+                }
+            }
         }
     }
     if (!waiting)
