@@ -135,6 +135,12 @@ void cg_conn_close(cg_conn *c, bool graceful)
     c->held = NULL;
     c->held_len = 0;
     cg_tls_conn_feed(&c->tls, NULL, 0);
+    /* Lingering reads no TLS: a connection released once (its buffers
+     * allocated again for these last records) frees them now, not up to
+     * LINGER_MS later, so that a mass disconnect of idle clients does not
+     * hold them all at once. */
+    if (c->trimmed)
+        (void)cg_tls_trim_buffers(&c->tls.ssl);
     if (c->read_stopped) {
         c->read_stopped = false;
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
