@@ -260,14 +260,14 @@ if idle:
             if ts.get("release_buffers"):
                 print("  certgate: %.1f KiB per idle connection. The record buffers (%.1f KiB) are freed once a"
                       " connection has been quiet" % (idle_per["certgate"], floor))
-                print("  for half a second to a second, their pages given back to the kernel (mbedTLS patch 0005,"
+                print("  for a quarter to half a second, their pages given back to the kernel (mbedTLS patch 0005,"
                       " src/net/tls_trim.h),")
                 print("  and allocated again at its next record; request buffers go back to the worker between"
                       " requests (src/base/spares.h).")
             else:
                 print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB)"
                       " and kept (a system mbedTLS:" % (idle_per["certgate"], floor))
-                print("  no patch 0005), but a connection quiet for half a second to a second gives their whole"
+                print("  no patch 0005), but a connection quiet for a quarter to half a second gives their whole"
                       " pages back to the kernel")
                 print("  (src/net/tls_trim.h); request buffers go back to the worker between requests"
                       " (src/base/spares.h).")

@@ -419,7 +419,7 @@ void cg_conn_compact(cg_conn *c)
  * allocated again at its next record). A busy keep-alive connection is read
  * long before that and never pays the free, the allocation and the page
  * faults after it. The timer runs only while some connection waits. */
-#define QUIET_SWEEP_MS 500
+#define QUIET_SWEEP_MS 250
 enum { QUIET_NO, QUIET_MARKED, QUIET_SEEN, QUIET_TRIMMED };
 
 static void on_quiet_sweep(uv_timer_t *t)

@@ -115,7 +115,7 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c);
 void cg_conn_compact(cg_conn *c);
 /* Between requests: an empty pbuf goes back to the worker (an idle
  * connection holds no plaintext buffer; the next read takes one), and once
- * the connection has stayed quiet for a while (half a second to a second)
+ * the connection has stayed quiet for a while (a quarter to half a second)
  * its TLS record buffers go back (tls_trim.h). */
 void cg_conn_release_input(cg_conn *c);
 

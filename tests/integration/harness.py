@@ -928,7 +928,7 @@ def client_tls_version():
 
 class ReleaseWatch:
     """Counts certgate's releases of one client connection's TLS record
-    buffers (net/tls_trim.c: a connection quiet for 0.5-1 s; log event
+    buffers (net/tls_trim.c: a connection quiet for 0.25-0.5 s; log event
     tls_buffers_released at debug level). Made right after connecting, so
     that an earlier connection from the same port does not count."""
 

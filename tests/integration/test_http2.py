@@ -238,7 +238,7 @@ class TestHttp2(H.Shared):
         return c
 
     def test_quiet_connection_is_released_and_goes_on(self):
-        # An HTTP/2 connection quiet for over half a second has its TLS
+        # An HTTP/2 connection quiet for over a quarter of a second has its TLS
         # record buffers released (net/tls_trim.c); the next streams are
         # served as before (within the initial window: no WINDOW_UPDATE).
         c = self.h2()

@@ -169,7 +169,7 @@ class TestTunnel(TunnelBase):
         run(go(), timeout=60)
 
     def test_tunnel_quiet_long_enough_to_be_released_goes_on(self):
-        # A tunnel quiet for over half a second has its TLS record buffers
+        # A tunnel quiet for over a quarter of a second has its TLS record buffers
         # released (net/tls_trim.c); messages both ways after that, large
         # ones included, and the closing handshake go through as before.
         big = os.urandom(300000)
