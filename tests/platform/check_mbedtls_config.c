@@ -543,11 +543,13 @@ static int carry(mbedtls_ssl_context *from, mbedtls_ssl_context *to, size_t n, u
     return got == n && memcmp(in, out, n) == 0 ? 0 : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 
+#if defined(MBEDTLS_PLATFORM_MEMORY)
 static void *failing_calloc(size_t n, size_t size)
 {
     (void)n, (void)size;
     return NULL;
 }
+#endif
 
 static bool release_round_trip(mbedtls_ssl_context *srv, mbedtls_ssl_context *cli, pipe_buf *to_srv, char *detail,
                                size_t cap)
