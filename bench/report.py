@@ -257,11 +257,20 @@ if idle:
               % (ts.get("ssl_context", 0), ts.get("ssl_session", 0),
                  "yes" if ts.get("keep_peer_certificate") else "no"))
         if idle_per.get("certgate") is not None:
-            print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB) and"
-                  " kept, but a connection" % (idle_per["certgate"], floor))
-            print("  quiet for a second gives their whole pages back to the kernel (src/net/tls_trim.h); request"
-                  " buffers go back")
-            print("  to the worker between requests (src/base/spares.h).")
+            if ts.get("release_buffers"):
+                print("  certgate: %.1f KiB per idle connection. The record buffers (%.1f KiB) are freed once a"
+                      " connection has been quiet" % (idle_per["certgate"], floor))
+                print("  for a quarter to half a second, their pages given back to the kernel (mbedTLS patch 0005,"
+                      " src/net/tls_trim.h),")
+                print("  and allocated again at its next record; request buffers go back to the worker between"
+                      " requests (src/base/spares.h).")
+            else:
+                print("  certgate: %.1f KiB per idle connection. The record buffers are allocated whole (%.1f KiB)"
+                      " and kept (a system mbedTLS:" % (idle_per["certgate"], floor))
+                print("  no patch 0005), but a connection quiet for a quarter to half a second gives their whole"
+                      " pages back to the kernel")
+                print("  (src/net/tls_trim.h); request buffers go back to the worker between requests"
+                      " (src/base/spares.h).")
 
 # --- full handshakes against the public-key floor ----------------------------
 pf = meta.get("pk_floor") or {}

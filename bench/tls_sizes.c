@@ -31,6 +31,11 @@ int main(void)
 #else
     const int keep_peer = 0;
 #endif
+#if defined(MBEDTLS_SSL_RELEASE_BUFFERS)
+    const int release = 1; /* certgate's patch 0005: quiet connections' buffers freed */
+#else
+    const int release = 0;
+#endif
     size_t in = 0, out = 0;
     mbedtls_ssl_config conf;
     mbedtls_ssl_context ssl;
@@ -47,8 +52,9 @@ int main(void)
     mbedtls_ssl_free(&ssl);
     mbedtls_ssl_config_free(&conf);
     printf("{\"mbedtls_version\":\"%s\",\"in_buffer\":%zu,\"out_buffer\":%zu,\"ssl_context\":%zu,"
-           "\"ssl_session\":%zu,\"x509_crt\":%zu,\"variable_buffer_length\":%d,\"keep_peer_certificate\":%d}\n",
+           "\"ssl_session\":%zu,\"x509_crt\":%zu,\"variable_buffer_length\":%d,\"keep_peer_certificate\":%d,"
+           "\"release_buffers\":%d}\n",
            MBEDTLS_VERSION_STRING_FULL, in, out, sizeof(mbedtls_ssl_context), sizeof(mbedtls_ssl_session),
-           sizeof(mbedtls_x509_crt), variable, keep_peer);
+           sizeof(mbedtls_x509_crt), variable, keep_peer, release);
     return in && out ? 0 : 1;
 }

@@ -58,8 +58,13 @@ static void on_closed(uv_handle_t *h)
     cg_counter_add(&w->stats.closed[cg_stats_listener(c->listener)], 1);
     atomic_fetch_sub(&cg_open_connections, 1);
     cg_admission_release(w->services->admission, &c->admit_key, c->admit_handshaking);
-    if (c->tls_ready)
+    if (c->tls_ready) {
+        /* A connection released once gives the pages of its buffers back
+         * (tls_trim.h): a mass disconnect of idle clients lowers memory. */
+        cg_tls_trim_give_back(c->trimmed);
         cg_tls_conn_free(&c->tls);
+        cg_tls_trim_give_back(false);
+    }
     if (c->tls_cfg)
         cg_config_unref(c->tls_cfg);
     free(c->held);
@@ -130,6 +135,12 @@ void cg_conn_close(cg_conn *c, bool graceful)
     c->held = NULL;
     c->held_len = 0;
     cg_tls_conn_feed(&c->tls, NULL, 0);
+    /* Lingering reads no TLS: a connection released once (its buffers
+     * allocated again for these last records) frees them now, not up to
+     * LINGER_MS later, so that a mass disconnect of idle clients does not
+     * hold them all at once. */
+    if (c->trimmed)
+        (void)cg_tls_trim_buffers(&c->tls.ssl);
     if (c->read_stopped) {
         c->read_stopped = false;
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
@@ -404,10 +415,11 @@ void cg_conn_compact(cg_conn *c)
  * (cg_conn_release_input) and stops being quiet at its next read. One timer
  * per worker looks at them every QUIET_SWEEP_MS: a connection still quiet
  * at two looks in a row (quiet for one whole period at least) has its record
- * buffers trimmed, once. A busy keep-alive connection is read long before
- * that and never pays the system call or the page faults after it. The
- * timer runs only while some connection waits for its trim. */
-#define QUIET_SWEEP_MS 1000
+ * buffers given back, once per quiet spell (freed with the bundled mbedTLS,
+ * allocated again at its next record). A busy keep-alive connection is read
+ * long before that and never pays the free, the allocation and the page
+ * faults after it. The timer runs only while some connection waits. */
+#define QUIET_SWEEP_MS 250
 enum { QUIET_NO, QUIET_MARKED, QUIET_SEEN, QUIET_TRIMMED };
 
 static void on_quiet_sweep(uv_timer_t *t)
@@ -421,8 +433,14 @@ static void on_quiet_sweep(uv_timer_t *t)
         } else if (c->quiet == QUIET_SEEN) {
             c->quiet = QUIET_TRIMMED;
             if (c->tls_ready && !c->handshaking && !c->closing && !c->lingering && !c->held &&
-                c->tls.in_len == 0)
-                cg_tls_trim_buffers(&c->tls.ssl);
+                c->tls.in_len == 0) {
+                size_t n = cg_tls_trim_buffers(&c->tls.ssl);
+                if (n > 0) {
+                    c->trimmed = true;
+                    if (CG_LOG_DEBUG_ON())
+                        cg_log(CG_LOG_DEBUG, "tls_buffers_released", "client=%s bytes=%zu", c->peer, n);
+                }
+            }
         }
     }
     if (!waiting)

@@ -86,6 +86,7 @@ struct cg_conn {
     bool overloaded;               /* over limits.max_connections: the handler refuses it (503) */
     bool gathering;                /* closing: TLS output gathered into one write (conn.c) */
     uint8_t quiet;                 /* between requests, its record buffers given back in time (conn.c) */
+    bool trimmed;                  /* ... which happened at least once (its buffers' pages go back at close) */
     bool timer_lazy;               /* timer runs the handler's (cg_conn_set_timer), kept lazily */
     uv_timer_cb timer_cb;          /* the handler's timer callback, NULL: stopped */
     uint64_t timer_due;            /* ... and when it is due (uv_now) */
@@ -114,8 +115,8 @@ cg_tls_status cg_conn_read_plaintext(cg_conn *c);
 void cg_conn_compact(cg_conn *c);
 /* Between requests: an empty pbuf goes back to the worker (an idle
  * connection holds no plaintext buffer; the next read takes one), and once
- * the connection has stayed quiet for a while (a second or two) the pages
- * of its TLS record buffers go back to the kernel (tls_trim.h). */
+ * the connection has stayed quiet for a while (a quarter to half a second)
+ * its TLS record buffers go back (tls_trim.h). */
 void cg_conn_release_input(cg_conn *c);
 
 /* Queues plaintext for the client; coalesced into TLS records, sent at

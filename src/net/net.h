@@ -12,6 +12,7 @@
 #include "ticket_keys.h"
 #include "tls.h"
 #include "tls_client.h"
+#include "tls_trim.h"
 #include "worker.h"
 
 #endif

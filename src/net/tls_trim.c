@@ -1,9 +1,13 @@
-/* Record buffers of quiet TLS connections released (tls_trim.h). */
+/* Record buffers of quiet TLS connections given back (tls_trim.h). */
 #include "tls_trim.h"
 
+#include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <mbedtls/platform.h>
 
 /* The buffers' lengths: their fields exist with variable buffers; without
  * them (a system mbedTLS built otherwise) each buffer is at least its
@@ -17,9 +21,9 @@
 #endif
 
 /* The whole pages inside [p + CG_TLS_TRIM_KEEP, p + len): only bytes the
- * buffer owns (a heap block's neighbours and the allocator's own words lie
+ * block owns (a heap block's neighbours and the allocator's own words lie
  * outside it), so the allocator never notices. */
-static size_t release(unsigned char *p, size_t len)
+static size_t give_back(unsigned char *p, size_t len)
 {
     if (!p || len <= CG_TLS_TRIM_KEEP)
         return 0;
@@ -33,13 +37,65 @@ static size_t release(unsigned char *p, size_t len)
     return to - from;
 }
 
+/* Quiet-connection checks of fields with no accessor in mbedTLS 3.6: what
+ * the buffers still hold that mbedtls_ssl_check_pending() does not count (a
+ * record read in part, output not yet written). */
+static bool holds_nothing(mbedtls_ssl_context *ssl)
+{
+    return mbedtls_ssl_is_handshake_over(ssl) && !mbedtls_ssl_check_pending(ssl) &&
+           ssl->MBEDTLS_PRIVATE(in_left) == 0 && ssl->MBEDTLS_PRIVATE(out_left) == 0;
+}
+
+#if defined(MBEDTLS_SSL_RELEASE_BUFFERS) && defined(MBEDTLS_PLATFORM_MEMORY)
+/* Set while mbedtls_ssl_release_buffers frees this thread's connection's
+ * buffers: then their pages go back before the allocator keeps the blocks
+ * (glibc keeps freed heap blocks resident; the next allocation that reuses
+ * them gets zeroed pages, which it writes before reading). Busy and closing
+ * connections free as usual: the next connection reuses the pages. */
+static _Thread_local bool releasing;
+
+static void trim_free(void *p)
+{
+    if (p && releasing)
+        (void)give_back(p, malloc_usable_size(p));
+    free(p);
+}
+
+bool cg_tls_trim_install(void)
+{
+    return mbedtls_platform_set_calloc_free(calloc, trim_free) == 0;
+}
+
+void cg_tls_trim_give_back(bool on)
+{
+    releasing = on;
+}
+
 size_t cg_tls_trim_buffers(mbedtls_ssl_context *ssl)
 {
-    /* Private fields with no accessor in mbedTLS 3.6: the buffers and what
-     * they still hold that mbedtls_ssl_check_pending() does not count (a
-     * record read in part, output not yet written). */
-    if (!mbedtls_ssl_is_handshake_over(ssl) || mbedtls_ssl_check_pending(ssl) ||
-        ssl->MBEDTLS_PRIVATE(in_left) != 0 || ssl->MBEDTLS_PRIVATE(out_left) != 0)
+    if (ssl->MBEDTLS_PRIVATE(buffers_released) || !holds_nothing(ssl))
         return 0;
-    return release(ssl->MBEDTLS_PRIVATE(in_buf), IN_LEN(ssl)) + release(ssl->MBEDTLS_PRIVATE(out_buf), OUT_LEN(ssl));
+    size_t len = IN_LEN(ssl) + OUT_LEN(ssl);
+    releasing = true;
+    int ret = mbedtls_ssl_release_buffers(ssl);
+    releasing = false;
+    return ret == 0 ? len : 0;
 }
+#else
+bool cg_tls_trim_install(void)
+{
+    return false;
+}
+
+void cg_tls_trim_give_back(bool on)
+{
+    (void)on;
+}
+
+size_t cg_tls_trim_buffers(mbedtls_ssl_context *ssl)
+{
+    if (!holds_nothing(ssl))
+        return 0;
+    return give_back(ssl->MBEDTLS_PRIVATE(in_buf), IN_LEN(ssl)) + give_back(ssl->MBEDTLS_PRIVATE(out_buf), OUT_LEN(ssl));
+}
+#endif

@@ -29,8 +29,8 @@
  * above the 16 KiB request buffers (all request and response buffers are
  * reused through spares.h, never allocated per request). The bundled mbedTLS's two
  * record buffers per TLS connection (16,440 bytes each) stay below it, in
- * the heap: no mmap/munmap per connection; a quiet connection gives their
- * whole pages back instead (net/tls_trim.h). Fixing the threshold also stops
+ * the heap: no mmap/munmap per connection; a quiet connection frees them
+ * with their whole pages given back instead (net/tls_trim.h). Fixing the threshold also stops
  * glibc raising it on its own. */
 #define MMAP_THRESHOLD (16 * 1024 + 128)
 #define MMAP_MAX 40000 /* mappings glibc may make for large blocks: 20,000 TLS connections */
@@ -541,6 +541,9 @@ int cg_server_run_with(const char *config_path, const cg_run_options *opt)
      * buffers from the heap instead, well before vm.max_map_count (65530 by
      * default) could make an allocation fail. */
     mallopt(M_MMAP_MAX, MMAP_MAX);
+    /* Still the only thread: quiet connections' record buffers freed with
+     * their pages given back (net/tls_trim.h; a system mbedTLS has no hook). */
+    (void)cg_tls_trim_install();
     cg_diag d;
     cg_diag_init(&d);
     s.cfg = cg_config_load(config_path, 0, &d);

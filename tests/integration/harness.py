@@ -926,6 +926,24 @@ def client_tls_version():
     return ssl.TLSVersion.TLSv1_3 if CLIENT_TLS == "1.3" else ssl.TLSVersion.TLSv1_2
 
 
+class ReleaseWatch:
+    """Counts certgate's releases of one client connection's TLS record
+    buffers (net/tls_trim.c: a connection quiet for 0.25-0.5 s; log event
+    tls_buffers_released at debug level). Made right after connecting, so
+    that an earlier connection from the same port does not count."""
+
+    def __init__(self, cg, local_port):
+        self.cg = cg
+        self.client = "127.0.0.1:%d" % local_port
+        self.n = len(cg.find_log(event="tls_buffers_released", client=self.client))
+
+    def wait(self, timeout=10):
+        """Waits for the next release."""
+        self.n += 1
+        return self.cg.wait_log(event="tls_buffers_released", count=self.n, client=self.client,
+                                timeout=timeout)
+
+
 def tls13(cls):
     """A subclass of the test class cls whose clients speak TLS 1.3 only
     (named cls's name + "TLS13"); assign it to a module-level name."""

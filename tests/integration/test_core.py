@@ -435,22 +435,58 @@ class TestBodies(Shared):
             self.assertEqual(hashlib.sha256(r.body).hexdigest(), H.pattern_sha256(size),
                              self.explain(r))
 
-    def test_connection_idle_long_enough_to_be_trimmed_goes_on(self):
-        # A connection quiet for over a second has its TLS record buffers'
-        # pages given back (net/tls_trim.c); what comes after on it, large
-        # records both ways included, is carried exactly as before.
-        with self.cg.tls("alice") as c:
+    def quiet_connection_goes_on(self, version):
+        # A connection quiet long enough has its TLS record buffers released
+        # (freed with the bundled mbedTLS, their pages given back with a
+        # system one); what comes after on it, large records both ways
+        # included, is carried exactly as before, and its close_notify
+        # exchange is intact (record counters kept across the release).
+        ctx = H.client_context("alice", tls_version=version)
+        with self.cg.tls("alice", context=ctx) as c:
+            released = H.ReleaseWatch(self.cg, c.local_port)
             for round_ in range(2):
                 r = c.request("GET", "/download?size=40000")
                 self.assert_status(r, 200)
                 self.assertEqual(r.body, H.pattern_bytes(0, 40000))
-                time.sleep(2.5)
+                released.wait()
                 body = bytes((i * 7 + round_) & 0xff for i in range(50000))
                 r = c.request("POST", "/upload", body=body)
                 got = self.assert_ok_json(r)
                 self.assertEqual(got["length"], len(body), self.explain(r))
                 self.assertEqual(got["sha256"], hashlib.sha256(body).hexdigest(), self.explain(r))
-                time.sleep(2.5)
+                released.wait()
+            self.assertEqual(c.sock.version(), "TLSv1.3" if version == ssl.TLSVersion.TLSv1_3 else "TLSv1.2")
+            # close_notify both ways from a released connection: unwrap()
+            # sends the client's and returns once certgate's has been read
+            # and authenticated.
+            c.sock.settimeout(t(10))
+            plain = c.sock.unwrap()
+            plain.close()
+            c.sock = None
+
+    def test_connection_idle_long_enough_to_be_trimmed_goes_on(self):
+        self.quiet_connection_goes_on(ssl.TLSVersion.TLSv1_2)
+
+    def test_tls13_connection_idle_long_enough_to_be_released_goes_on(self):
+        self.quiet_connection_goes_on(ssl.TLSVersion.TLSv1_3)
+
+    def test_many_released_connections_then_all_served(self):
+        # Twenty connections released at once, then each served again in
+        # turn (the buffers come back from the allocator one by one).
+        conns = [self.cg.tls("alice") for _ in range(20)]
+        try:
+            watches = [H.ReleaseWatch(self.cg, c.local_port) for c in conns]
+            for c in conns:
+                self.assert_status(c.request("GET", "/download?size=1000"), 200)
+            for w in watches:
+                w.wait()
+            for i, c in enumerate(conns):
+                r = c.request("GET", "/download?size=%d" % (20000 + i))
+                self.assert_status(r, 200)
+                self.assertEqual(r.body, H.pattern_bytes(0, 20000 + i))
+        finally:
+            for c in conns:
+                c.close()
 
     def test_100_requests_one_keepalive_connection(self):
         prefix = H.unique("/ka")

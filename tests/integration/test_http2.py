@@ -237,6 +237,21 @@ class TestHttp2(H.Shared):
         self.assertEqual(c.alpn, "h2")
         return c
 
+    def test_quiet_connection_is_released_and_goes_on(self):
+        # An HTTP/2 connection quiet for over a quarter of a second has its TLS
+        # record buffers released (net/tls_trim.c); the next streams are
+        # served as before (within the initial window: no WINDOW_UPDATE).
+        c = self.h2()
+        watch = H.ReleaseWatch(self.cg, c.sock.getsockname()[1])
+        for sid in (1, 3):
+            watch.wait()
+            size = 20000 + sid
+            c.send(frame(HEADERS, END_HEADERS | END_STREAM, sid, field_block(request_fields("/download?size=%d" % size))))
+            got = c.until(lambda fs: any(f[0] == DATA and f[2] == sid and f[1] & END_STREAM for f in fs))
+            self.assertTrue(any(f[0] == HEADERS and f[2] == sid for f in got), got)
+            body = b"".join(f[3] for f in got if f[0] == DATA and f[2] == sid)
+            self.assertEqual(body, H.pattern_bytes(0, size))
+
     def test_connection_specific_field_resets_stream_only(self):
         c = self.h2()
         m = H.unique("/conn-field")

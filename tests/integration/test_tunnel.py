@@ -168,6 +168,26 @@ class TestTunnel(TunnelBase):
                     self.assertEqual(await ws.recv(), big)
         run(go(), timeout=60)
 
+    def test_tunnel_quiet_long_enough_to_be_released_goes_on(self):
+        # A tunnel quiet for over a quarter of a second has its TLS record buffers
+        # released (net/tls_trim.c); messages both ways after that, large
+        # ones included, and the closing handshake go through as before.
+        big = os.urandom(300000)
+
+        async def go():
+            async with ws_connect(self.cg, "/ws/echo") as ws:
+                watch = H.ReleaseWatch(self.cg, ws.local_address[1])
+                await ws.send("before")
+                self.assertEqual(await ws.recv(), "before")
+                loop = asyncio.get_running_loop()
+                for n in (1, 2):
+                    await loop.run_in_executor(None, watch.wait)
+                    await ws.send(big)
+                    self.assertEqual(await ws.recv(), big)
+                    await ws.send("after %d" % n)
+                    self.assertEqual(await ws.recv(), "after %d" % n)
+        run(go(), timeout=60)
+
     def test_frames_sent_right_after_the_request_are_forwarded_after_the_101(self):
         with self.cg.tls("alice") as c:
             r = raw_upgrade(c, "/ws/echo", extra=WS.frame("early") + WS.frame(b"\x00\x01", opcode=0x2))

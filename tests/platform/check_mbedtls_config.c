@@ -25,6 +25,7 @@
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
@@ -81,7 +82,7 @@ static const char *const needed[] = {
 static const char *const bundled_on[] = {
     "MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED", "MBEDTLS_ECP_NIST_OPTIM", "MBEDTLS_AESNI_C",
     "MBEDTLS_SSL_VARIABLE_BUFFER_LENGTH", "MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE", "MBEDTLS_USE_PSA_CRYPTO",
-    "MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS",
+    "MBEDTLS_PSA_ASSUME_EXCLUSIVE_BUFFERS", "MBEDTLS_PLATFORM_MEMORY",
 };
 static const char *const bundled_off[] = {
     "MBEDTLS_SSL_RENEGOTIATION", "MBEDTLS_SSL_PROTO_DTLS", "MBEDTLS_SSL_EARLY_DATA", "MBEDTLS_CIPHER_MODE_CBC",
@@ -317,6 +318,12 @@ static uint16_t tls12_ske_group(const unsigned char *flight, size_t len)
     return 0;
 }
 
+/* Run after the request and its answer when set (check_release_buffers):
+ * false with a detail fails the handshake's run. */
+typedef bool after_exchange_fn(mbedtls_ssl_context *srv, mbedtls_ssl_context *cli, pipe_buf *to_srv,
+                               char *detail, size_t cap);
+static after_exchange_fn *after_exchange;
+
 /* One handshake with client certificates, both sides on VERSION only and
  * the key exchange on GROUP, then one request and its answer. */
 static void handshake(party *srv_pt, party *cli_pt, mbedtls_ssl_protocol_version version, uint16_t group,
@@ -443,6 +450,8 @@ static void handshake(party *srv_pt, party *cli_pt, mbedtls_ssl_protocol_version
         snprintf(r->detail, sizeof r->detail, "client read: %s", ret < 0 ? err_text(ret) : "wrong bytes");
         goto out;
     }
+    if (after_exchange && !after_exchange(&srv, &cli, &to_srv, r->detail, sizeof r->detail))
+        goto out;
     r->ok = true;
 out:
     mbedtls_ssl_free(&srv);
@@ -501,6 +510,148 @@ static void check_peer_chain_hook(bool bundled, party *srv_pt, party *cli_pt)
     (void)srv_pt, (void)cli_pt;
     if (bundled)
         check(false, "certgate's patch 0004: the TLS 1.3 chain hook", "MBEDTLS_SSL_TLS13_PEER_CHAIN_HOOK is not defined");
+#endif
+}
+
+/* certgate's patch 0005: mbedtls_ssl_release_buffers() frees a quiet
+ * connection's record buffers; the next read, write or alert allocates them
+ * again, with the record counters and keys intact. */
+#if defined(MBEDTLS_SSL_RELEASE_BUFFERS)
+#define RELEASED(ssl) ((ssl)->MBEDTLS_PRIVATE(in_buf) == NULL && (ssl)->MBEDTLS_PRIVATE(out_buf) == NULL)
+
+/* n bytes of a pattern from one side to the other, checked on arrival. */
+static int carry(mbedtls_ssl_context *from, mbedtls_ssl_context *to, size_t n, unsigned seed)
+{
+    static unsigned char out[40000], in[40000];
+    size_t sent = 0, got = 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)(seed + i * 7);
+    for (int round = 0; round < 200 && got < n; round++) {
+        if (sent < n) {
+            int w = mbedtls_ssl_write(from, out + sent, n - sent);
+            if (w < 0 && !retry(w))
+                return w;
+            if (w > 0)
+                sent += (size_t)w;
+        }
+        int r = mbedtls_ssl_read(to, in + got, n - got);
+        if (r < 0 && !retry(r) && r != MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+            return r;
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return got == n && memcmp(in, out, n) == 0 ? 0 : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+}
+
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+static void *failing_calloc(size_t n, size_t size)
+{
+    (void)n, (void)size;
+    return NULL;
+}
+#endif
+
+static bool release_round_trip(mbedtls_ssl_context *srv, mbedtls_ssl_context *cli, pipe_buf *to_srv, char *detail,
+                               size_t cap)
+{
+    static unsigned char stash[sizeof to_srv->data];
+    unsigned char b[8000];
+    int ret;
+#define FAIL(...) do { snprintf(detail, cap, __VA_ARGS__); return false; } while (0)
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != 0 || !RELEASED(srv))
+        FAIL("release after the handshake: %s", err_text(ret));
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != 0)
+        FAIL("a second release: %s", err_text(ret));
+    if (mbedtls_ssl_check_pending(srv) != 0 || mbedtls_ssl_get_bytes_avail(srv) != 0)
+        FAIL("a released context reports something pending");
+    if ((ret = mbedtls_ssl_release_buffers(cli)) != 0)
+        FAIL("release of the client: %s", err_text(ret));
+    /* Full records both ways, released again between them. */
+    for (unsigned round = 0; round < 2; round++) {
+        if ((ret = carry(cli, srv, 33000, 1 + round)) != 0)
+            FAIL("client to server after a release: %s", err_text(ret));
+        if ((ret = mbedtls_ssl_release_buffers(srv)) != 0)
+            FAIL("release after reading: %s", err_text(ret));
+        if ((ret = carry(srv, cli, 33000, 2 + round)) != 0)
+            FAIL("server to client after a release: %s", err_text(ret));
+        if ((ret = mbedtls_ssl_release_buffers(srv)) != 0 || (ret = mbedtls_ssl_release_buffers(cli)) != 0)
+            FAIL("release after writing: %s", err_text(ret));
+    }
+    /* A record read in part: refused, then the record arrives whole. */
+    memset(b, 0x5a, sizeof b);
+    if ((ret = mbedtls_ssl_write(cli, b, 5000)) != 5000)
+        FAIL("client write: %s", err_text(ret));
+    size_t rest = to_srv->len - 100;
+    memcpy(stash, to_srv->data + 100, rest);
+    to_srv->len = 100;
+    if ((ret = mbedtls_ssl_read(srv, b, sizeof b)) != MBEDTLS_ERR_SSL_WANT_READ)
+        FAIL("a partial record read: %s", err_text(ret));
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != MBEDTLS_ERR_SSL_BAD_INPUT_DATA || RELEASED(srv))
+        FAIL("release with a record read in part was not refused: %s", err_text(ret));
+    memcpy(to_srv->data + to_srv->len, stash, rest);
+    to_srv->len += rest;
+    size_t got = 0;
+    while (got < 5000 && (ret = mbedtls_ssl_read(srv, b + got, 5000 - got)) > 0)
+        got += (size_t)ret;
+    if (got != 5000 || b[0] != 0x5a || b[4999] != 0x5a)
+        FAIL("the partial record after a refused release: %s", ret < 0 ? err_text(ret) : "wrong bytes");
+    /* Plaintext not yet read: refused. */
+    if ((ret = mbedtls_ssl_write(cli, b, 3000)) != 3000 || (ret = mbedtls_ssl_read(srv, b, 100)) != 100)
+        FAIL("write and read in part: %s", err_text(ret));
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != MBEDTLS_ERR_SSL_BAD_INPUT_DATA || RELEASED(srv))
+        FAIL("release with plaintext not yet read was not refused: %s", err_text(ret));
+    if ((ret = mbedtls_ssl_read(srv, b, sizeof b)) != 2900)
+        FAIL("the rest of the plaintext: %s", err_text(ret));
+#if defined(MBEDTLS_PLATFORM_MEMORY)
+    /* No memory to allocate them again: an error, nothing lost. */
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != 0)
+        FAIL("release: %s", err_text(ret));
+    if ((ret = mbedtls_ssl_write(cli, (const unsigned char *)"late", 4)) != 4)
+        FAIL("client write: %s", err_text(ret));
+    mbedtls_platform_set_calloc_free(failing_calloc, free);
+    int r1 = mbedtls_ssl_read(srv, b, sizeof b), w1 = mbedtls_ssl_write(srv, b, 1);
+    mbedtls_platform_set_calloc_free(calloc, free);
+    if (r1 != MBEDTLS_ERR_SSL_ALLOC_FAILED || w1 != MBEDTLS_ERR_SSL_ALLOC_FAILED || !RELEASED(srv))
+        FAIL("read and write without memory: %s, %d", err_text(r1), w1);
+    if ((ret = mbedtls_ssl_read(srv, b, sizeof b)) != 4 || memcmp(b, "late", 4) != 0)
+        FAIL("read once memory is back: %s", ret < 0 ? err_text(ret) : "wrong bytes");
+#endif
+    /* close_notify from a released context, with the right record counter. */
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != 0 || (ret = mbedtls_ssl_close_notify(srv)) != 0)
+        FAIL("close_notify after a release: %s", err_text(ret));
+    ret = MBEDTLS_ERR_SSL_WANT_READ;
+    for (int round = 0; round < 4 && retry(ret); round++)
+        ret = mbedtls_ssl_read(cli, b, sizeof b);
+    if (ret != MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+        FAIL("the client read after close_notify: %s", err_text(ret));
+    /* Freed released (handshake()'s end): nothing touched, nothing leaked. */
+    if ((ret = mbedtls_ssl_release_buffers(srv)) != 0)
+        FAIL("release before freeing: %s", err_text(ret));
+#undef FAIL
+    return true;
+}
+#endif
+
+static void check_release_buffers(bool bundled, party *srv_pt, party *cli_pt)
+{
+#if defined(MBEDTLS_SSL_RELEASE_BUFFERS)
+    (void)bundled;
+    static const mbedtls_ssl_protocol_version versions[] = { MBEDTLS_SSL_VERSION_TLS1_2, MBEDTLS_SSL_VERSION_TLS1_3 };
+    for (size_t i = 0; i < 2; i++) {
+        hs_result r;
+        char what[200];
+        after_exchange = release_round_trip;
+        handshake(srv_pt, cli_pt, versions[i], MBEDTLS_SSL_IANA_TLS_GROUP_X25519, &r);
+        after_exchange = NULL;
+        snprintf(what, sizeof what,
+                 "certgate's patch 0005: TLS 1.%d record buffers released, data both ways, refusals, close_notify, free",
+                 versions[i] == MBEDTLS_SSL_VERSION_TLS1_2 ? 2 : 3);
+        check(r.ok, what, r.detail);
+    }
+#else
+    (void)srv_pt, (void)cli_pt;
+    if (bundled)
+        check(false, "certgate's patch 0005: release of the record buffers", "MBEDTLS_SSL_RELEASE_BUFFERS is not defined");
 #endif
 }
 
@@ -584,6 +735,7 @@ static void check_tls(bool bundled)
               hello_times_near_now == 2 ? "both ServerHello.random began with the current time" : NULL);
     }
     check_peer_chain_hook(bundled, &srv_pt, &cli_pt);
+    check_release_buffers(bundled, &srv_pt, &cli_pt);
     free_party(&srv_pt);
     free_party(&cli_pt);
 }

@@ -22,6 +22,7 @@
 #define MBEDTLS_HAVE_TIME           /* ticket lifetimes, session ages */
 #define MBEDTLS_HAVE_TIME_DATE      /* certificate and CRL validity dates */
 #define MBEDTLS_PLATFORM_C          /* mbedtls_ms_time for TLS 1.3 ticket ages */
+#define MBEDTLS_PLATFORM_MEMORY     /* net/tls_trim.c: released record buffers' pages given back as they are freed */
 #define MBEDTLS_FS_IO               /* keys, certificates and CRLs read from files */
 #define MBEDTLS_THREADING_C         /* the thread pool verifies chains while */
 #define MBEDTLS_THREADING_PTHREAD   /* workers handshake: PSA's key store is shared */
