@@ -9,8 +9,8 @@
  * or 256 bits. Everything else (shortened tags, other nonce lengths,
  * AES-192, CCM, ChaCha20-Poly1305: libsodium's is no faster than mbedTLS's
  * here, docs/platform.md) returns PSA_ERROR_NOT_SUPPORTED and mbedTLS's own
- * code runs. The key is set up for each call on the stack and wiped after:
- * no state is shared between threads. */
+ * code runs. The key is set up for each call on the stack and wiped after
+ * (what nettle wrote of it): no state is shared between threads. */
 #ifndef CERTGATE_PSA_AEAD_H
 #define CERTGATE_PSA_AEAD_H
 
@@ -42,5 +42,10 @@ typedef struct cg_psa_aead_counts {
     uint64_t decrypts;
 } cg_psa_aead_counts;
 void cg_psa_aead_counts_get(cg_psa_aead_counts *out);
+
+/* How many bytes at the start of nettle's GCM table (struct gcm_key) the
+ * driver wipes after each call: what nettle's gcm_set_key writes on this CPU,
+ * measured once (aead.c); everything after the table is wiped too. */
+size_t cg_psa_aead_table_wiped(void);
 
 #endif
