@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,79 @@ static void test_wipe_covers_what_set_key_writes(void **state)
     }
 }
 
+/* Worker threads seal and open records at the same time (certgate's
+ * workers are threads): each thread's records stay its own, byte for byte
+ * mbedTLS's, and the counters add up. */
+enum { THREADS = 4, THREAD_ROUNDS = 300 };
+typedef struct thread_job {
+    uint32_t seed;
+    int bad; /* records that differed or did not open */
+} thread_job;
+
+static void *thread_records(void *arg)
+{
+    thread_job *job = arg;
+    uint32_t x = job->seed;
+    uint8_t key[32], nonce[12], aad[13], pt[2048], want[2048 + TAG], buf[2048 + TAG];
+    for (int round = 0; round < THREAD_ROUNDS; round++) {
+        size_t bytes = round % 2 ? 32 : 16;
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t n = x % sizeof pt;
+        for (size_t i = 0; i < sizeof key; i++)
+            key[i] = (uint8_t)(x >> (i % 24)) ^ (uint8_t)i;
+        for (size_t i = 0; i < n; i++)
+            pt[i] = (uint8_t)(i * 31 + x);
+        memset(nonce, (int)(round & 0xff), sizeof nonce);
+        memset(aad, (int)(x & 0xff), sizeof aad);
+        mbedtls_gcm_context g;
+        mbedtls_gcm_init(&g);
+        if (mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, (unsigned)bytes * 8) != 0 ||
+            mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, n, nonce, 12, aad, sizeof aad, pt, want, TAG,
+                                      want + n) != 0)
+            job->bad++;
+        mbedtls_gcm_free(&g);
+        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+        psa_set_key_type(&a, PSA_KEY_TYPE_AES);
+        psa_set_key_usage_flags(&a, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
+        psa_set_key_algorithm(&a, PSA_ALG_GCM);
+        mbedtls_svc_key_id_t id;
+        if (psa_import_key(&a, key, bytes, &id) != PSA_SUCCESS) {
+            job->bad++;
+            continue;
+        }
+        size_t len;
+        memcpy(buf, pt, n);
+        if (psa_aead_encrypt(id, PSA_ALG_GCM, nonce, 12, aad, sizeof aad, buf, n, buf, sizeof buf, &len) != PSA_SUCCESS ||
+            len != n + TAG || memcmp(buf, want, n + TAG) != 0)
+            job->bad++;
+        else if (psa_aead_decrypt(id, PSA_ALG_GCM, nonce, 12, aad, sizeof aad, buf, len, buf, sizeof buf, &len) !=
+                     PSA_SUCCESS ||
+                 len != n || memcmp(buf, pt, n) != 0)
+            job->bad++;
+        psa_destroy_key(id);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    pthread_t t[THREADS];
+    thread_job jobs[THREADS];
+    cg_psa_aead_counts before = counts();
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (thread_job){ .seed = 0x1234567u * (uint32_t)(i + 1), .bad = 0 };
+        assert_int_equal(pthread_create(&t[i], NULL, thread_records, &jobs[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    cg_psa_aead_counts after = counts();
+    assert_int_equal(after.encrypts - before.encrypts, THREADS * THREAD_ROUNDS);
+    assert_int_equal(after.decrypts - before.decrypts, THREADS * THREAD_ROUNDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_sizes_refused),
         cmocka_unit_test(test_others_fall_through),
         cmocka_unit_test(test_wipe_covers_what_set_key_writes),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
