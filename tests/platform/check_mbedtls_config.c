@@ -13,8 +13,10 @@
  * X25519 (through PSA, like TLS 1.3) and with P-256, the group read from the wire. --bundled adds certgate's own choices (subprojects/mbedtls/include/
  * certgate_mbedtls_config.h): Everest, the speed options, variable buffers,
  * what is off, and no clock in the TLS 1.2 ServerHello.random; and
- * certgate's PSA driver: X25519 of both TLS versions reaches it, and
- * verifications of the handshakes go through its cache.
+ * certgate's PSA driver: X25519 of both TLS versions reaches it,
+ * verifications of the handshakes go through its cache, and the records of an
+ * AES-GCM suite (TLS 1.3 AES-128, TLS 1.2 AES-256) through its AES-GCM, those
+ * of ChaCha20-Poly1305 (the other two runs) not.
  * Always: RFC 7748's X25519 test vector through PSA, and a small-order peer
  * point (an all-zero shared secret) refused.
  * Prints one line per check, "N passed, N failed"; exits 1 on a failure.
@@ -33,6 +35,7 @@
 #include <psa/crypto.h>
 #if defined(CERTGATE_PSA_DRIVER)
 #include "certgate_psa_driver.h"
+#include "certgate_psa_aead.h"
 #endif
 #include <stdbool.h>
 #include <stdint.h>
@@ -323,6 +326,10 @@ static uint16_t tls12_ske_group(const unsigned char *flight, size_t len)
 typedef bool after_exchange_fn(mbedtls_ssl_context *srv, mbedtls_ssl_context *cli, pipe_buf *to_srv,
                                char *detail, size_t cap);
 static after_exchange_fn *after_exchange;
+/* Both sides' cipher suites for the next handshake (the TLS 1.3 server of
+ * mbedTLS follows the client's order); NULL: mbedTLS's defaults (ChaCha20
+ * first). */
+static const int *run_suites;
 
 /* One handshake with client certificates, both sides on VERSION only and
  * the key exchange on GROUP, then one request and its answer. */
@@ -379,6 +386,10 @@ static void handshake(party *srv_pt, party *cli_pt, mbedtls_ssl_protocol_version
         goto out;
     }
     mbedtls_ssl_conf_session_tickets_cb(&sconf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &tickets);
+    if (run_suites) {
+        mbedtls_ssl_conf_ciphersuites(&sconf, run_suites);
+        mbedtls_ssl_conf_ciphersuites(&cconf, run_suites);
+    }
 #if MBEDTLS_VERSION_NUMBER >= 0x03060100
     mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&cconf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
 #endif
@@ -666,15 +677,20 @@ static void check_tls(bool bundled)
     }
     check(true, "P-256 keys and self-signed certificates made with mbedTLS", NULL);
 
+    /* AES-GCM first, as certgate's server and backend client (net/tls.c, tls_client.c) */
+    static const int tls13_aes128[] = { MBEDTLS_TLS1_3_AES_128_GCM_SHA256, MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256, 0 };
+    static const int tls12_aes256[] = { MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                                        MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, 0 };
     struct {
         const char *name;
         mbedtls_ssl_protocol_version version;
         uint16_t group;
+        const int *suites; /* both sides'; NULL: mbedTLS's defaults */
     } runs[] = {
-        { "TLS 1.3, X25519", MBEDTLS_SSL_VERSION_TLS1_3, MBEDTLS_SSL_IANA_TLS_GROUP_X25519 },
-        { "TLS 1.3, P-256", MBEDTLS_SSL_VERSION_TLS1_3, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1 },
-        { "TLS 1.2, X25519", MBEDTLS_SSL_VERSION_TLS1_2, MBEDTLS_SSL_IANA_TLS_GROUP_X25519 },
-        { "TLS 1.2, P-256", MBEDTLS_SSL_VERSION_TLS1_2, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1 },
+        { "TLS 1.3, X25519", MBEDTLS_SSL_VERSION_TLS1_3, MBEDTLS_SSL_IANA_TLS_GROUP_X25519, tls13_aes128 },
+        { "TLS 1.3, P-256", MBEDTLS_SSL_VERSION_TLS1_3, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, NULL },
+        { "TLS 1.2, X25519", MBEDTLS_SSL_VERSION_TLS1_2, MBEDTLS_SSL_IANA_TLS_GROUP_X25519, tls12_aes256 },
+        { "TLS 1.2, P-256", MBEDTLS_SSL_VERSION_TLS1_2, MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, NULL },
     };
     int hello_times_near_now = 0, tls12_runs = 0;
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -683,13 +699,34 @@ static void check_tls(bool bundled)
 #if defined(CERTGATE_PSA_DRIVER)
         cg_psa_driver_counts before, after;
         cg_sig_cache_stats sig_before, sig_after;
+        cg_psa_aead_counts aead_before, aead_after;
         cg_psa_driver_counts_get(&before);
         cg_sig_cache_stats_get(&sig_before);
+        cg_psa_aead_counts_get(&aead_before);
 #endif
+        run_suites = runs[i].suites;
         handshake(&srv_pt, &cli_pt, runs[i].version, runs[i].group, &r);
+        run_suites = NULL;
 #if defined(CERTGATE_PSA_DRIVER)
         cg_psa_driver_counts_get(&after);
         cg_sig_cache_stats_get(&sig_after);
+        cg_psa_aead_counts_get(&aead_after);
+        if (bundled) {
+            /* Each side encrypts and decrypts at least its Finished, the
+             * request or the answer (TLS 1.3: its encrypted handshake
+             * messages too). The session ticket alone is one encryption. */
+            uint64_t enc = aead_after.encrypts - aead_before.encrypts, dec = aead_after.decrypts - aead_before.decrypts;
+            snprintf(detail, sizeof detail, "%llu records encrypted, %llu decrypted (%s)", (unsigned long long)enc,
+                     (unsigned long long)dec, r.suite);
+            if (runs[i].suites) {
+                snprintf(what, sizeof what, "%s, AES-GCM: the records went through certgate's PSA driver (nettle)",
+                         runs[i].name);
+                check(strstr(r.suite, "GCM") && enc >= 4 && dec >= 4, what, detail);
+            } else {
+                snprintf(what, sizeof what, "%s, ChaCha20-Poly1305: the records stayed with mbedTLS's code", runs[i].name);
+                check(strstr(r.suite, "CHACHA20") && dec == 0, what, detail);
+            }
+        }
         if (bundled && runs[i].group == MBEDTLS_SSL_IANA_TLS_GROUP_X25519) {
             /* client and server, in this process: two key pairs, two secrets */
             snprintf(what, sizeof what, "%s: the key exchange ran in certgate's PSA driver (libsodium)", runs[i].name);

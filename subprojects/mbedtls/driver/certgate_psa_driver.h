@@ -25,6 +25,9 @@
  *   checksums, the TLS 1.2 PRF and TLS 1.3 HKDF (PSA's HMAC hashes through
  *   the same dispatch) and the session ticket code. nettle uses the x86 SHA
  *   extensions for SHA-256 when the CPU has them.
+ * - AES-128/256-GCM through nettle (aead.c, certgate_psa_aead.h: the
+ *   one-shot aead_encrypt/aead_decrypt of the TLS records and tickets;
+ *   dispatched by patches/0008-psa-dispatch-certgate-aead.patch).
  *
  * Every entry point returns PSA_ERROR_NOT_SUPPORTED for what it does not
  * handle, and mbedTLS's dispatch continues with its own code.
