@@ -23,38 +23,12 @@
 #include <mbedtls/gcm.h>
 #include <psa/crypto.h>
 
+#include "psa_test_support.h"
+
 #include "certgate_psa_aead.h"
 
 #define TAG 16
 #define MAX_TEXT 17000
-
-/* A deterministic byte stream (xorshift), so a failure repeats. */
-static uint32_t rng_state = 0x2545f491u;
-static uint32_t next_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-static void fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)next_u32();
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return psa_crypto_init() == PSA_SUCCESS ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mbedtls_psa_crypto_free();
-    return 0;
-}
 
 static mbedtls_svc_key_id_t import(psa_key_type_t type, const uint8_t *key, size_t bytes, psa_algorithm_t alg)
 {

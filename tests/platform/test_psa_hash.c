@@ -17,6 +17,8 @@
 #include <mbedtls/sha512.h>
 #include <psa/crypto.h>
 
+#include "psa_test_support.h"
+
 #include "certgate_psa_driver.h"
 
 /* psa_crypto_driver_wrappers.h's ids (certgate patch 0002). */
@@ -38,34 +40,6 @@ static size_t reference(psa_algorithm_t alg, const uint8_t *in, size_t n, uint8_
     }
     assert_int_equal(mbedtls_sha512(in, n, out, alg == PSA_ALG_SHA_384), 0);
     return alg == PSA_ALG_SHA_384 ? 48 : 64;
-}
-
-/* A deterministic byte stream (xorshift), so a failure repeats. */
-static uint32_t rng_state = 0x9e3779b9u;
-static uint32_t next_u32(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-static void fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)next_u32();
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return psa_crypto_init() == PSA_SUCCESS ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mbedtls_psa_crypto_free();
-    return 0;
 }
 
 static void hex_equal(const uint8_t *got, size_t n, const char *hex)
@@ -271,5 +245,6 @@ int main(void)
         cmocka_unit_test(test_other_algorithms_builtin),
         cmocka_unit_test(test_hmac_through_driver),
     };
+    rng_state = 0x9e3779b9u; /* this test's own stream */
     return cmocka_run_group_tests(tests, setup, teardown);
 }
