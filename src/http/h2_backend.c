@@ -515,6 +515,12 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     if (status == CG_BACKEND_ESTALE) { /* the pooled connection had ended: another one */
         st->bc = NULL;
         cg_backend_release(bc, false);
+        if (cg_admit_new_connection_needs_token(&st->admit, st->sent_token)) {
+            /* it was authenticated (connection bound): a new one, with a token */
+            st->fresh = true;
+            cg_admit_token_again(&st->admit, false, false);
+            return;
+        }
         send_request(st);
         return;
     }

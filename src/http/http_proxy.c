@@ -450,6 +450,15 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     if (status == CG_BACKEND_ESTALE) { /* the pooled connection had ended: another one */
         ex->bc = NULL;
         cg_backend_release(bc, false);
+        if (cg_admit_new_connection_needs_token(&ex->admit, ex->sent_token)) {
+            /* Admission sent no token because that connection was
+             * authenticated (connection bound): a new one with a token, not
+             * a 401 round trip on a connection that may be lost too. */
+            ex->fresh = true;
+            ex->phase = CG_EX_ADMITTING;
+            cg_admit_token_again(&ex->admit, false, false);
+            return;
+        }
         connect_backend(c, false);
         return;
     }

@@ -1287,6 +1287,55 @@ class DelegationProxyCases:
         self.assertEqual(st, 200, body[:300])
         self.assertEqual(json.loads(body)["remote_user"], "bob@" + self.lab.realm)
 
+    def test_connection_bound_idle_connection_lost_next_request_gets_a_token(self):
+        """The backend ends alice's authenticated idle connection while certgate
+        is stopped and her next request arrives (both are reported in one loop
+        turn, in either order): the request goes on a new connection with a
+        token at once (http_proxy.c's CG_BACKEND_ESTALE path), not without one
+        to a 401 round trip on a connection the backend may close too (a 502
+        under load: bench/run's deleg_bound_x2)."""
+        from urllib.parse import urlsplit
+        from test_exchange import stopped
+        apache_port = urlsplit(self.lab.backend_url).port
+        ctx = ssl.create_default_context(cafile=self.pki.root_crt)
+        ctx.load_cert_chain(*self.pki.client("alice"))
+        c = http.client.HTTPSConnection("127.0.0.1", self.cg.port, context=ctx, timeout=H.t(10))
+        self.addCleanup(c.close)
+        principal = "alice@" + self.lab.realm
+        for request_first in (True, False, True, False):
+            c.request("GET", "/bound/whoami", headers={"Host": "localhost"})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200, r.read()[:300])
+            r.read()  # alice's authenticated connection goes back to the pool
+            before = len(self.cg.find_log(event="backend_401", principal=principal))
+            self.cg.signal(signal.SIGSTOP)
+            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
+            try:
+                def end_backend_connections():
+                    # Apache's side of every established connection aborted (RST to certgate)
+                    p = subprocess.run(["ss", "-K", "state", "established", "( sport = :%d )" % apache_port],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=10)
+                    self.assertEqual(p.returncode, 0, p.stderr)
+                if not request_first:
+                    end_backend_connections()
+                    time.sleep(0.2)
+                c.request("GET", "/bound/whoami", headers={"Host": "localhost"})
+                time.sleep(0.2)
+                if request_first:
+                    end_backend_connections()
+                    time.sleep(0.2)
+            finally:
+                self.cg.signal(signal.SIGCONT)
+            r = c.getresponse()
+            body = r.read()
+            msg = H.Explain(lambda: "request_first=%s status %d %r\n%s" % (request_first, r.status, body[:300],
+                                                                            self.cg.diagnostics(30)))
+            self.assertEqual(r.status, 200, msg)
+            got = json.loads(body)
+            self.assertEqual(got["remote_user"], principal, msg)
+            self.assertEqual(got["authorization_sent"], "yes", msg)
+            self.assertEqual(len(self.cg.find_log(event="backend_401", principal=principal)), before, msg)
+
     def test_kdc_down_503_cached_users_keep_working_then_recovers(self):
         self.assert_user("cached1")  # cached from here on
         self.lab.stop_kdc()
