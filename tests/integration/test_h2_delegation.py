@@ -22,7 +22,9 @@ import concurrent.futures
 import html
 import json
 import shutil
+import signal
 import subprocess
+import time
 import unittest
 
 import harness as H
@@ -218,6 +220,65 @@ class H2DelegationCases:
             self.assertIn("ghost@" + self.lab.realm, refused["detail"], msg)
         # Both refusal pages, in the user's words, in what the client printed.
         self.assertEqual(html.unescape(text).count("linked to an account that does not exist"), 2, msg)
+
+    def test_connection_bound_idle_connection_lost_next_stream_gets_a_token(self):
+        """HTTP/2's side of test_delegation's
+        test_connection_bound_idle_connection_lost_next_request_gets_a_token:
+        alice's authenticated idle backend connection ends (ss -K on Apache's
+        side) while certgate is stopped and her next stream arrives; that
+        stream goes on a new connection with a token (h2_backend.c's
+        CG_BACKEND_ESTALE path), no 401 round trip."""
+        from urllib.parse import urlsplit
+        from test_exchange import stopped
+        from test_http2 import DATA, END_HEADERS, END_STREAM, HEADERS, H2Client, field_block, frame, request_fields
+        apache_port = urlsplit(self.lab.backend_url).port
+        principal = "alice@" + self.lab.realm
+        c = H2Client(self.cg.port, "alice")
+        self.addCleanup(c.close)
+        self.assertEqual(c.alpn, "h2")
+
+        def send_stream(sid):
+            c.send(frame(HEADERS, END_HEADERS | END_STREAM, sid, field_block(request_fields("/bound/whoami"))))
+
+        def whoami(sid):
+            got = c.until(lambda fs: any(f[0] == DATA and f[2] == sid and f[1] & END_STREAM for f in fs),
+                          timeout=15)
+            body = b"".join(f[3] for f in got if f[0] == DATA and f[2] == sid)
+            try:
+                return json.loads(body)
+            except ValueError:
+                raise AssertionError("stream %d: %r\n%s" % (sid, body[:300], self.cg.diagnostics(30)))
+
+        def end_backend_connections():
+            p = subprocess.run(["ss", "-K", "state", "established", "( sport = :%d )" % apache_port],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=10)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+        sid = 1
+        for request_first in (True, False, True, False):
+            send_stream(sid)
+            self.assertEqual(whoami(sid)["remote_user"], principal)  # an authenticated connection, idle again
+            sid += 2
+            before = len(self.cg.find_log(event="backend_401", principal=principal))
+            self.cg.signal(signal.SIGSTOP)
+            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
+            try:
+                if not request_first:
+                    end_backend_connections()
+                    time.sleep(0.2)
+                send_stream(sid)
+                time.sleep(0.2)
+                if request_first:
+                    end_backend_connections()
+                    time.sleep(0.2)
+            finally:
+                self.cg.signal(signal.SIGCONT)
+            got = whoami(sid)
+            sid += 2
+            msg = H.Explain(lambda: "request_first=%s %r\n%s" % (request_first, got, self.cg.diagnostics(30)))
+            self.assertEqual(got["remote_user"], principal, msg)
+            self.assertEqual(got["authorization_sent"], "yes", msg)
+            self.assertEqual(len(self.cg.find_log(event="backend_401", principal=principal)), before, msg)
 
     def test_connection_bound_backend_streams_share_the_identity_connection(self):
         # One after the other on one HTTP/2 connection: the first stream's
