@@ -443,6 +443,20 @@ static bool retry_after_401(cg_conn *c)
 
 /* ---- backend connection ---- */
 
+/* The backend connection the request relied on is gone. When admission
+ * sent no token because that connection was authenticated (connection
+ * bound), the request goes back for one and then to a new connection
+ * (true); otherwise the caller connects again (false). */
+static bool readmit_with_token(cg_exchange *ex)
+{
+    if (!cg_admit_new_connection_needs_token(&ex->admit, ex->sent_token))
+        return false;
+    ex->fresh = true;
+    ex->phase = CG_EX_ADMITTING;
+    cg_admit_token_again(&ex->admit, false, false);
+    return true;
+}
+
 static void on_backend_connected(cg_backend_conn *bc, int status)
 {
     cg_conn *c = bc->owner;
@@ -450,16 +464,11 @@ static void on_backend_connected(cg_backend_conn *bc, int status)
     if (status == CG_BACKEND_ESTALE) { /* the pooled connection had ended: another one */
         ex->bc = NULL;
         cg_backend_release(bc, false);
-        if (cg_admit_new_connection_needs_token(&ex->admit, ex->sent_token)) {
-            /* Admission sent no token because that connection was
-             * authenticated (connection bound): a new one with a token, not
-             * a 401 round trip on a connection that may be lost too. */
-            ex->fresh = true;
-            ex->phase = CG_EX_ADMITTING;
-            cg_admit_token_again(&ex->admit, false, false);
-            return;
-        }
-        connect_backend(c, false);
+        /* Admission sent no token because that connection was authenticated
+         * (connection bound): a new one with a token, not a 401 round trip
+         * on a connection that may be lost too. */
+        if (!readmit_with_token(ex))
+            connect_backend(c, false);
         return;
     }
     if (status < 0) {
@@ -509,13 +518,8 @@ static void backend_failed(cg_conn *c, const char *what)
                backend_of(ex)->name, what);
         ex->retried = true;
         drop_backend(ex, false);
-        if (cg_admit_new_connection_needs_token(&ex->admit, ex->sent_token)) {
-            ex->fresh = true;
-            ex->phase = CG_EX_ADMITTING;
-            cg_admit_token_again(&ex->admit, false, false);
-            return;
-        }
-        connect_backend(c, true);
+        if (!readmit_with_token(ex))
+            connect_backend(c, true);
         return;
     }
     if (ex->res_head_sent) {

@@ -742,6 +742,28 @@ def certgate_yaml(pki, cg, lab, mapping_file, slow_kdc_port=None, keytab=None, p
         ""])
 
 
+def lose_backend_connections_while_stopped(case, cg, backend_port, send, send_first):
+    """certgate stopped (SIGSTOP) while send() puts a request on the wire and
+    the backend's side of every established connection on backend_port is
+    aborted (ss -K: an RST to certgate), in the order given: both are then
+    reported to certgate in one loop turn when it resumes."""
+    from test_exchange import stopped
+
+    def abort_backend_side():
+        p = subprocess.run(["ss", "-K", "state", "established", "( sport = :%d )" % backend_port],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=10)
+        case.assertEqual(p.returncode, 0, p.stderr)
+
+    cg.signal(signal.SIGSTOP)
+    H.wait_until(lambda: stopped(cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
+    try:
+        for step in ((send, abort_backend_side) if send_first else (abort_backend_side, send)):
+            step()
+            time.sleep(0.2)
+    finally:
+        cg.signal(signal.SIGCONT)
+
+
 class DelegationProxyCases:
     USERS = ["user%03d" % i for i in range(1, 51)]
     EXTRA = ["denied1", "kdcdown1", "kdcdown2", "retry1", "cached1", "flush1", "flush2", "nofwd1", "retry2",
@@ -1295,7 +1317,6 @@ class DelegationProxyCases:
         to a 401 round trip on a connection the backend may close too (a 502
         under load: bench/run's deleg_bound_x2)."""
         from urllib.parse import urlsplit
-        from test_exchange import stopped
         apache_port = urlsplit(self.lab.backend_url).port
         ctx = ssl.create_default_context(cafile=self.pki.root_crt)
         ctx.load_cert_chain(*self.pki.client("alice"))
@@ -1308,24 +1329,9 @@ class DelegationProxyCases:
             self.assertEqual(r.status, 200, r.read()[:300])
             r.read()  # alice's authenticated connection goes back to the pool
             before = len(self.cg.find_log(event="backend_401", principal=principal))
-            self.cg.signal(signal.SIGSTOP)
-            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
-            try:
-                def end_backend_connections():
-                    # Apache's side of every established connection aborted (RST to certgate)
-                    p = subprocess.run(["ss", "-K", "state", "established", "( sport = :%d )" % apache_port],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=10)
-                    self.assertEqual(p.returncode, 0, p.stderr)
-                if not request_first:
-                    end_backend_connections()
-                    time.sleep(0.2)
-                c.request("GET", "/bound/whoami", headers={"Host": "localhost"})
-                time.sleep(0.2)
-                if request_first:
-                    end_backend_connections()
-                    time.sleep(0.2)
-            finally:
-                self.cg.signal(signal.SIGCONT)
+            lose_backend_connections_while_stopped(
+                self, self.cg, apache_port, lambda: c.request("GET", "/bound/whoami", headers={"Host": "localhost"}),
+                request_first)
             r = c.getresponse()
             body = r.read()
             msg = H.Explain(lambda: "request_first=%s status %d %r\n%s" % (request_first, r.status, body[:300],

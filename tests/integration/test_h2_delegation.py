@@ -22,9 +22,7 @@ import concurrent.futures
 import html
 import json
 import shutil
-import signal
 import subprocess
-import time
 import unittest
 
 import harness as H
@@ -229,7 +227,6 @@ class H2DelegationCases:
         stream goes on a new connection with a token (h2_backend.c's
         CG_BACKEND_ESTALE path), no 401 round trip."""
         from urllib.parse import urlsplit
-        from test_exchange import stopped
         from test_http2 import DATA, END_HEADERS, END_STREAM, HEADERS, H2Client, field_block, frame, request_fields
         apache_port = urlsplit(self.lab.backend_url).port
         principal = "alice@" + self.lab.realm
@@ -249,30 +246,14 @@ class H2DelegationCases:
             except ValueError:
                 raise AssertionError("stream %d: %r\n%s" % (sid, body[:300], self.cg.diagnostics(30)))
 
-        def end_backend_connections():
-            p = subprocess.run(["ss", "-K", "state", "established", "( sport = :%d )" % apache_port],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=10)
-            self.assertEqual(p.returncode, 0, p.stderr)
-
         sid = 1
         for request_first in (True, False, True, False):
             send_stream(sid)
             self.assertEqual(whoami(sid)["remote_user"], principal)  # an authenticated connection, idle again
             sid += 2
             before = len(self.cg.find_log(event="backend_401", principal=principal))
-            self.cg.signal(signal.SIGSTOP)
-            H.wait_until(lambda: stopped(self.cg.pid), timeout=5, what="certgate stopped by SIGSTOP")
-            try:
-                if not request_first:
-                    end_backend_connections()
-                    time.sleep(0.2)
-                send_stream(sid)
-                time.sleep(0.2)
-                if request_first:
-                    end_backend_connections()
-                    time.sleep(0.2)
-            finally:
-                self.cg.signal(signal.SIGCONT)
+            TD.lose_backend_connections_while_stopped(self, self.cg, apache_port, lambda: send_stream(sid),
+                                                      request_first)
             got = whoami(sid)
             sid += 2
             msg = H.Explain(lambda: "request_first=%s %r\n%s" % (request_first, got, self.cg.diagnostics(30)))
