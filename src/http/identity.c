@@ -3,8 +3,6 @@
 
 #include <string.h>
 
-#include <mbedtls/sha256.h>
-
 #include "x509/x509.h"
 #include "base/base.h"
 
@@ -26,7 +24,7 @@ bool cg_identity_dn_header(cg_buf *b, const char *name, const unsigned char *der
      * never expected): the digest identifies it exactly. */
     unsigned char d[32];
     char hex[65], form[64];
-    mbedtls_sha256(der, len, d, 0);
+    cg_sha256(der, len, d);
     cg_hex_encode(d, sizeof d, hex, sizeof hex, false);
     size_t k = strlen(name);
     if (k + sizeof "-Form" > sizeof form)

@@ -30,8 +30,6 @@
 #include "x509/x509.h"
 
 
-static void sha256(const void *p, size_t n, unsigned char out[32]) { cg_sha256(p, n, out); }
-
 static char *xstrndup(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
@@ -302,7 +300,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         if (!crl_asn1_name_ok(q, p))
             FAIL("malformed issuer name");
         cg_dn_text_into(name_start, c->issuer_len, c->issuer, sizeof c->issuer);
-        sha256(name_start, c->issuer_len, c->dn_hash);
+        cg_sha256(name_start, c->issuer_len, c->dn_hash);
     }
     if (crl_asn1_time(&p, tbs_end, &when) != 0)
         FAIL("malformed thisUpdate");
@@ -398,7 +396,7 @@ static crl *parse_der(unsigned char *der, size_t der_len, char *err, size_t cap)
         pc.fresh.n = 0;
     }
     sort_entries(c);
-    sha256(der, der_len, c->content_hash);
+    cg_sha256(der, der_len, c->content_hash);
     return c;
 #undef FAIL
 
