@@ -154,6 +154,38 @@ void cg_backend_pools_reset(cg_worker *w)
         w->pools[i].cap = cg_backend_worker_cap(w, i);
 }
 
+/* A connection's one timer serves its connect, wait, idle and response
+ * timeouts in turn, and a pooled connection changes deadline at least twice
+ * per request. Moving a libuv timer is a heap removal and insertion, so it
+ * stays where it is when it fires no later than the new deadline; on firing
+ * it waits for the rest (on_timer). Disarming only forgets the callback. */
+static void on_timer(uv_timer_t *t)
+{
+    cg_backend_conn *bc = t->data;
+    uv_timer_cb cb = bc->timer_cb;
+    if (!cb)
+        return;
+    uint64_t now = uv_now(t->loop);
+    if (bc->timer_due > now) {
+        uv_timer_start(t, on_timer, bc->timer_due - now, 0);
+        return;
+    }
+    bc->timer_cb = NULL;
+    cb(t);
+}
+
+static void arm_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
+{
+    uint64_t now = uv_now(bc->timer.loop);
+    bc->timer_cb = cb;
+    bc->timer_due = now + ms;
+    if (uv_is_active((uv_handle_t *)&bc->timer) && now + uv_timer_get_due_in(&bc->timer) <= bc->timer_due)
+        return;
+    uv_timer_start(&bc->timer, on_timer, ms, 0);
+}
+
+static void disarm_timer(cg_backend_conn *bc) { bc->timer_cb = NULL; }
+
 static void on_connect_timeout(uv_timer_t *t);
 
 void cg_backend_pools_free(cg_worker *w)
@@ -165,7 +197,7 @@ void cg_backend_pools_free(cg_worker *w)
             cg_backend_conn *bc = w->pools[i].wait_head;
             unlink_waiting(bc);
             bc->connect_error = UV_ECANCELED;
-            uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+            arm_timer(bc, 0, on_connect_timeout);
         }
         while (w->pools[i].idle)
             close_conn(w->pools[i].idle);
@@ -177,7 +209,7 @@ void cg_backend_pools_free(cg_worker *w)
 
 static void finish_connect(cg_backend_conn *bc, int status)
 {
-    uv_timer_stop(&bc->timer);
+    disarm_timer(bc);
     if (status == 0)
         bc->connected = true;
     cg_backend_cb cb = bc->on_connect;
@@ -360,7 +392,7 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
         cg_backend_conn *bc = find_idle(pool, identity);
         if (bc) {
             unlink_idle(bc);
-            uv_timer_stop(&bc->timer);
+            disarm_timer(bc);
             bc->owner = owner;
             if (!bc->tls)
                 hand_out_after_poll(bc, on_connect);
@@ -422,7 +454,7 @@ cg_backend_conn *cg_backend_acquire(cg_worker *w, size_t backend, const char *id
         pool->nwaiting++;
         cg_log(CG_LOG_DEBUG, "backend_wait", "backend=%s open=%zu cap=%zu waiting=%zu",
                w->cfg->backends[backend].name, pool->nopen, pool->cap, pool->nwaiting);
-        uv_timer_start(&bc->timer, on_wait_timeout, w->cfg->timeouts.backend_connect, 0);
+        arm_timer(bc, w->cfg->timeouts.backend_connect, on_wait_timeout);
         return bc;
     }
     begin_connect(bc);
@@ -436,15 +468,15 @@ static void begin_connect(cg_backend_conn *bc)
     bc->counted = true;
     w->pools[bc->backend].nopen++;
     const cg_backend_cfg *b = &w->cfg->backends[bc->backend];
-    uv_timer_start(&bc->timer, on_connect_timeout, w->cfg->timeouts.backend_connect, 0);
+    arm_timer(bc, w->cfg->timeouts.backend_connect, on_connect_timeout);
     int r = start_connect(bc, b);
     if (r != 0) {
         /* Report asynchronously like every other failure: the caller is
          * still setting up. A zero timeout fires on the next loop turn. */
         bc->connect_error = r;
-        uv_timer_stop(&bc->timer);
+        disarm_timer(bc);
         cg_log(CG_LOG_DEBUG, "backend_connect_failed", "backend=%s error=\"%s\"", b->name, uv_strerror(r));
-        uv_timer_start(&bc->timer, on_connect_timeout, 0, 0);
+        arm_timer(bc, 0, on_connect_timeout);
     }
 }
 
@@ -456,7 +488,7 @@ static void serve_waiters(cg_worker *w, size_t backend)
     while (pool->wait_head && pool->nopen < pool->cap) {
         cg_backend_conn *bc = pool->wait_head;
         unlink_waiting(bc);
-        uv_timer_stop(&bc->timer);
+        disarm_timer(bc);
         begin_connect(bc); /* a new connection: the freed one may be another identity's */
     }
 }
@@ -668,7 +700,7 @@ void cg_backend_release(cg_backend_conn *bc, bool reusable)
     bc->rcap = 0;
     bc->paused = false;
     start_reading(bc); /* already reading unless paused: then no syscall */
-    uv_timer_start(&bc->timer, on_idle_timeout, w->cfg->timeouts.backend_idle, 0);
+    arm_timer(bc, w->cfg->timeouts.backend_idle, on_idle_timeout);
 }
 
 void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
@@ -676,10 +708,10 @@ void cg_backend_set_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
     if (bc->closing)
         return;
     if (ms == 0) {
-        uv_timer_stop(&bc->timer);
+        disarm_timer(bc);
         return;
     }
-    uv_timer_start(&bc->timer, cb, ms, 0);
+    arm_timer(bc, ms, cb);
 }
 
 /* ---- https backends: TLS between the socket and the owner ----

@@ -56,7 +56,9 @@ typedef void (*cg_backend_cb)(cg_backend_conn *bc, int status);
 
 struct cg_backend_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;
+    uv_timer_t timer;              /* the connect, wait, idle or response timeout: arm_timer() */
+    uv_timer_cb timer_cb;          /* what runs at timer_due (loop time, ms); NULL: nothing */
+    uint64_t timer_due;
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai_req;
     uv_write_t write_req;

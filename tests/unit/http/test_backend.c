@@ -417,6 +417,97 @@ static void test_cap_waiter_told_when_pools_rebuilt(void **state)
     close(sb);
 }
 
+/* The connection's one timer, moved lazily (arm_timer): a later deadline
+ * leaves the libuv timer where it is and waits for the rest when it fires,
+ * an earlier one moves it, and a disarmed deadline never runs. */
+static int timer_fired;
+static uint64_t timer_fired_at;
+
+static void on_test_timer(uv_timer_t *t)
+{
+    (void)t;
+    timer_fired++;
+    timer_fired_at = uv_now(&fx->w.loop);
+}
+
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+/* Runs the loop for ms of its time (a timer of its own wakes it at the end). */
+static void run_for(uint64_t ms)
+{
+    uint64_t end = uv_now(&fx->w.loop) + ms;
+    uv_timer_t tick;
+    uv_timer_init(&fx->w.loop, &tick);
+    uv_timer_start(&tick, on_tick, ms, 0);
+    while (uv_now(&fx->w.loop) < end)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&fx->w.loop, UV_RUN_NOWAIT);
+}
+
+static int setup_timed(void **state) { return setup_with(state, "", "timeouts:\n  backend_idle: 200ms\n"); }
+
+static void test_timer_later_deadline_waits_for_the_rest(void **state)
+{
+    (void)state;
+    int s = -1;
+    cg_backend_pool *pool = &fx->w.pools[0];
+    cg_backend_conn *bc = acquire("cert:a", &s);
+    cg_backend_release(bc, true); /* idle: closes in 200 ms unless taken */
+    assert_int_equal(pool->nidle, 1);
+    bc = acquire("cert:a", NULL);
+    assert_int_equal(pool->nidle, 0);
+    timer_fired = 0;
+    uint64_t t0 = uv_now(&fx->w.loop);
+    cg_backend_set_timer(bc, 600, on_test_timer); /* later than the idle deadline still pending */
+    run_for(400);
+    assert_int_equal(timer_fired, 0);           /* neither the idle close nor this, at 200 ms */
+    assert_false(bc->closing);
+    assert_int_equal(pool->nopen, 1);
+    for (int i = 0; i < 1000 && !timer_fired; i++)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    assert_int_equal(timer_fired, 1);
+    assert_true(timer_fired_at - t0 >= 600);
+    cg_backend_release(bc, false);
+    close(s);
+}
+
+static void test_timer_earlier_deadline_moves_it(void **state)
+{
+    (void)state;
+    int s = -1;
+    cg_backend_pool *pool = &fx->w.pools[0];
+    cg_backend_conn *bc = acquire("cert:a", &s);
+    cg_backend_set_timer(bc, 5000, on_test_timer);
+    uint64_t t0 = uv_now(&fx->w.loop);
+    cg_backend_release(bc, true); /* the idle deadline, 200 ms, is earlier */
+    assert_int_equal(pool->nidle, 1);
+    for (int i = 0; i < 1000 && pool->nopen > 0; i++)
+        uv_run(&fx->w.loop, UV_RUN_ONCE);
+    assert_int_equal(pool->nopen, 0);
+    assert_int_equal(pool->nidle, 0);
+    uint64_t took = uv_now(&fx->w.loop) - t0;
+    assert_true(took >= 200 && took < 2000);
+    close(s);
+}
+
+static void test_timer_disarmed_never_runs(void **state)
+{
+    (void)state;
+    int s = -1;
+    cg_backend_conn *bc = acquire("cert:a", &s);
+    timer_fired = 0;
+    cg_backend_set_timer(bc, 50, on_test_timer);
+    cg_backend_set_timer(bc, 0, NULL);
+    run_for(150);
+    assert_int_equal(timer_fired, 0);
+    cg_backend_set_timer(bc, 50, on_test_timer); /* armed again: runs once */
+    run_for(150);
+    assert_int_equal(timer_fired, 1);
+    cg_backend_release(bc, false);
+    close(s);
+}
+
 /* The process-wide number split across workers, each at least one. */
 static void test_worker_share_of_max_connections(void **state)
 {
@@ -454,6 +545,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cap_wait_is_bounded, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_cap_waiter_told_when_pools_rebuilt, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_worker_share_of_max_connections, setup_capped, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_later_deadline_waits_for_the_rest, setup_timed, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_earlier_deadline_moves_it, setup_timed, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_disarmed_never_runs, setup_timed, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
