@@ -608,6 +608,19 @@ static void test_opaque_refusals(void **state)
             fail_msg("%s at certgate's location: status %d, not PSA_ERROR_NOT_SUPPORTED", bad[i].name, (int)st);
         assert_true(mbedtls_svc_key_id_is_null(id));
     }
+    /* a persistent key there (the representation must never be stored):
+     * refused by the driver itself, whatever the core's storage support */
+    {
+        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+        psa_set_key_lifetime(&a, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(PSA_KEY_PERSISTENCE_DEFAULT,
+                                                                                CERTGATE_PSA_LOCATION));
+        psa_set_key_type(&a, PSA_KEY_TYPE_AES);
+        psa_set_key_algorithm(&a, PSA_ALG_GCM);
+        uint8_t slot[8192];
+        size_t slot_len, bits;
+        assert_int_equal(certgate_opaque_import_key(&a, key, 16, slot, sizeof slot, &slot_len, &bits),
+                         PSA_ERROR_NOT_SUPPORTED);
+    }
     assert_int_equal(counts().opaque_keys, before.opaque_keys);
 
     mbedtls_svc_key_id_t id = import_at(opaque_keys, PSA_KEY_TYPE_AES, key, 16, PSA_ALG_GCM);

@@ -269,9 +269,11 @@ psa_status_t certgate_opaque_import_key(const psa_key_attributes_t *attributes, 
 {
     size_t data_bits = data_length * 8;
     size_t declared = psa_get_key_bits(attributes);
-    /* AES keys for GCM (the full tag) only: nothing else has entry points here */
+    /* AES keys for GCM (the full tag) only: nothing else has entry points
+     * here. Volatile only: the representation depends on this CPU and this
+     * nettle (the table's written part), so it must never be stored. */
     if (psa_get_key_algorithm(attributes) != PSA_ALG_GCM || opaque_size(psa_get_key_type(attributes), data_bits) == 0 ||
-        (declared != 0 && declared != data_bits))
+        (declared != 0 && declared != data_bits) || !PSA_KEY_LIFETIME_IS_VOLATILE(psa_get_key_lifetime(attributes)))
         return PSA_ERROR_NOT_SUPPORTED;
     size_t need = opaque_size(PSA_KEY_TYPE_AES, data_bits);
     if (key_buffer_size < need)
