@@ -61,7 +61,7 @@ psa_status_t certgate_transparent_aead_decrypt(const psa_key_attributes_t *attri
 size_t certgate_opaque_size_function(psa_key_type_t key_type, size_t key_bits);
 
 /* The key expanded into key_buffer. PSA_ERROR_NOT_SUPPORTED for anything but
- * an AES-128/256 key with the algorithm PSA_ALG_GCM. */
+ * a volatile AES-128/256 key with the algorithm PSA_ALG_GCM. */
 psa_status_t certgate_opaque_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
                                         size_t data_length, uint8_t *key_buffer, size_t key_buffer_size,
                                         size_t *key_buffer_length, size_t *bits);
