@@ -714,17 +714,30 @@ static void check_tls(bool bundled)
         if (bundled) {
             /* Each side encrypts and decrypts at least its Finished, the
              * request or the answer (TLS 1.3: its encrypted handshake
-             * messages too). The session ticket alone is one encryption. */
-            uint64_t enc = aead_after.encrypts - aead_before.encrypts, dec = aead_after.decrypts - aead_before.decrypts;
-            snprintf(detail, sizeof detail, "%llu records encrypted, %llu decrypted (%s)", (unsigned long long)enc,
-                     (unsigned long long)dec, r.suite);
+             * messages too), on keys at certgate's opaque location (patch
+             * 0009): the expanded key in the slot. The session ticket is one
+             * encryption with a local key (transparent entry point). */
+            uint64_t enc = aead_after.opaque_encrypts - aead_before.opaque_encrypts,
+                     dec = aead_after.opaque_decrypts - aead_before.opaque_decrypts,
+                     keys = aead_after.opaque_keys - aead_before.opaque_keys,
+                     fallbacks = aead_after.opaque_fallbacks - aead_before.opaque_fallbacks,
+                     raw = aead_after.decrypts - aead_before.decrypts;
+            snprintf(detail, sizeof detail,
+                     "%llu records encrypted, %llu decrypted with %llu opaque keys (%llu fell back), "
+                     "%llu decrypted with raw keys (%s)",
+                     (unsigned long long)enc, (unsigned long long)dec, (unsigned long long)keys,
+                     (unsigned long long)fallbacks, (unsigned long long)raw, r.suite);
             if (runs[i].suites) {
-                snprintf(what, sizeof what, "%s, AES-GCM: the records went through certgate's PSA driver (nettle)",
+                snprintf(what, sizeof what,
+                         "%s, AES-GCM: the records went through certgate's PSA driver (nettle) on opaque keys",
                          runs[i].name);
-                check(strstr(r.suite, "GCM") && enc >= 4 && dec >= 4, what, detail);
+                /* TLS 1.2: two keys per side; TLS 1.3: handshake and
+                 * application keys, per side */
+                check(strstr(r.suite, "GCM") && enc >= 4 && dec >= 4 && keys >= 4 && fallbacks == 0 && raw == 0, what,
+                      detail);
             } else {
                 snprintf(what, sizeof what, "%s, ChaCha20-Poly1305: the records stayed with mbedTLS's code", runs[i].name);
-                check(strstr(r.suite, "CHACHA20") && dec == 0, what, detail);
+                check(strstr(r.suite, "CHACHA20") && dec == 0 && keys == 0 && raw == 0, what, detail);
             }
         }
         if (bundled && runs[i].group == MBEDTLS_SSL_IANA_TLS_GROUP_X25519) {
