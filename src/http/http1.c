@@ -13,13 +13,21 @@
  *   2. tokenize_*() splits the head into start line and fields itself and
  *      the rule checks below run on that, so every refusal has a precise
  *      sentence instead of an http-parser errno.
- *   3. http-parser then parses the same bytes, because the caller continues
- *      with it for the body (chunked decoding). Its callbacks only verify
- *      that it sees the very same field boundaries, and the framing it
- *      decided (F_CHUNKED, content_length, message completion) is compared
- *      with ours (http1_agree.c). Any disagreement is a refusal: it would
- *      mean that http-parser frames the body differently from what we
- *      forward.
+ *   3. The body's framing (NONE, LENGTH, CHUNKED, UNTIL_CLOSE) is decided
+ *      from those fields alone, and certgate frames the body itself
+ *      (body_framing.h): a Content-Length body is counted, an until-close
+ *      body ends at EOF. http-parser is used only where it is needed, for
+ *      chunked bodies (it decodes them, behind chunked.c's strict check):
+ *      for those it parses the same head bytes, because the caller
+ *      continues with it for the body. Its callbacks only verify that it
+ *      sees the very same field boundaries, and the framing it decided
+ *      (F_CHUNKED, message completion) is compared with ours
+ *      (http1_agree.c). Any disagreement is a refusal: it would mean that
+ *      http-parser frames the body differently from what we forward. For
+ *      every other message http-parser never runs, so there is nothing to
+ *      disagree with: the framing is by construction certgate's. What it
+ *      used to refuse in such heads certgate refuses itself (its method
+ *      list, its 80 KiB head limit, the checks above, which are stricter).
  * Writing the heads certgate sends is http1_write.c.
  */
 #include "http1.h"
@@ -595,6 +603,22 @@ static bool check_request_framing(const head_ctx *h, cg_http_request *req)
     return true;
 }
 
+/* http-parser refuses a head over HTTP_MAX_HEADER_SIZE (81,920 bytes in
+ * Debian's build). It only parses the heads of chunked messages now, but one
+ * limit for every head is easier to explain than a limit that depends on the
+ * framing, and it keeps what certgate accepts as it was. */
+static bool within_parser_limit(const head_ctx *h)
+{
+    if (h->head_len <= HTTP_MAX_HEADER_SIZE)
+        return true;
+    cg_refuse(h->why, h->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE,
+              "%s head is %zu bytes, over http-parser's built-in limit of %u bytes; "
+              "set %s to %u or less", msg_noun(h), h->head_len, (unsigned)HTTP_MAX_HEADER_SIZE,
+              h->is_response ? "limits.max_response_head" : "limits.max_request_head",
+              (unsigned)HTTP_MAX_HEADER_SIZE);
+    return false;
+}
+
 static bool head_valid(const head_ctx *h, size_t max_headers)
 {
     /* The byte rules again, without the size limits: the tokenizer and the
@@ -631,6 +655,13 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
         !check_expect(&h, req))
         return false;
     req->keep_alive = wants_keep_alive(hdrs, req->nheaders, req->version_minor);
+    if (!within_parser_limit(&h))
+        return false;
+    if (req->body != CG_BODY_CHUNKED) {
+        req->message_complete =
+            req->body == CG_BODY_NONE || (req->body == CG_BODY_LENGTH && req->content_length == 0);
+        return true; /* framed by certgate alone (body_framing.h) */
+    }
 
     cg_http_agree a = { .hdrs = hdrs, .n = req->nheaders, .last = CG_AGREE_NONE };
     if (!cg_http_agree_run(p, &a, head, head_len, false, why))
@@ -730,6 +761,13 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
         return false;
     res->keep_alive = res->body != CG_BODY_UNTIL_CLOSE &&
                       wants_keep_alive(hdrs, res->nheaders, res->version_minor);
+    if (!within_parser_limit(&h))
+        return false;
+    if (res->body != CG_BODY_CHUNKED) {
+        res->message_complete =
+            res->body == CG_BODY_NONE || (res->body == CG_BODY_LENGTH && res->content_length == 0);
+        return true; /* framed by certgate alone (body_framing.h) */
+    }
 
     /* http-parser expects a body after a 1xx, 204 or 304 that carries
      * Content-Length or chunked: returning 1 from on_headers_complete is

@@ -5,9 +5,10 @@
  *   1. cg_http_scan_head() (http1_scan.h) on the bytes received so far, until
  *      the head is complete (or refused: over-long line, too many headers,
  *      obs-fold ...).
- *   2. cg_http_parse_request() (here) parses that head with http-parser and
- *      applies the framing rules (Content-Length vs Transfer-Encoding ...).
- *      The same http_parser is then used by the caller for the body.
+ *   2. cg_http_parse_request() (here) parses that head and applies the
+ *      framing rules (Content-Length vs Transfer-Encoding ...). The caller
+ *      then frames the body with body_framing.h and the same http_parser
+ *      (which has parsed the head only when the body is chunked).
  *   3. cg_http_write_backend_head() (http1_write.h) writes the rewritten head
  *      for the backend.
  * Responses: scan, cg_http_parse_response(), cg_http_write_client_head().
@@ -48,12 +49,13 @@ typedef struct cg_http_request {
     uint64_t content_length; /* when body == CG_BODY_LENGTH */
     bool keep_alive;         /* the client wants the connection kept open */
     bool expect_continue;    /* Expect: 100-continue */
-    bool message_complete;   /* no body: the parser already finished the message */
+    bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_request;
 
-/* Parses a complete head (from cg_http_scan_head) with p, which the function
- * initializes as an HTTP_REQUEST parser; afterwards p is positioned at the
- * start of the body and the caller feeds it the body bytes. hdrs has room for
+/* Parses a complete head (from cg_http_scan_head). p is initialized as an
+ * HTTP_REQUEST parser; for a chunked body it also parses the head (and must
+ * agree) and is left positioned at the start of the body; the caller feeds
+ * the body through cg_body_framing_execute (body_framing.h) with p. hdrs has room for
  * max_headers entries. Refuses with 400 (or 501 for CONNECT / unsupported
  * Transfer-Encoding): any request http-parser rejects; HTTP versions other
  * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS), or with a
@@ -76,7 +78,7 @@ typedef struct cg_http_response {
     cg_body_kind body;
     uint64_t content_length;
     bool keep_alive;         /* the backend connection may be reused afterwards */
-    bool message_complete;   /* no body: the parser already finished the message */
+    bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_response;
 
 /* Parses a response head the same way (p initialized as HTTP_RESPONSE).
