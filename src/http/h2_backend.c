@@ -272,8 +272,9 @@ static void process_response(cg_h2_stream *st)
             r = CG_HEAD_INVALID;
         }
         size_t slots = cg_h2_field_slots(st->cfg);
-        if (r == CG_HEAD_INVALID || !cg_http_parse_response(&st->res_parser, bc->rbuf, head_len, st->is_head,
-                                                            st->hdrs + slots, slots, &st->res, &why)) {
+        if (r == CG_HEAD_INVALID ||
+            !cg_http_parse_response_scanned(&st->res_parser, bc->rbuf, head_len, &st->res_scan, st->is_head,
+                                            st->hdrs + slots, slots, &st->res, &why)) {
             cg_refusal bad;
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
                       backend_of(st)->name, why.detail);

@@ -619,12 +619,23 @@ static bool within_parser_limit(const head_ctx *h)
     return false;
 }
 
-static bool head_valid(const head_ctx *h, size_t max_headers)
+static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
 {
-    /* The byte rules again, without the size limits: the tokenizer and the
-     * writers rely on them (a stray LF in a value would be a header of its
-     * own for the backend), so they must not depend on the caller having
-     * scanned exactly these bytes. Linear and cheap next to the I/O. */
+    /* The tokenizer and the writers rely on the byte rules (a stray LF in a
+     * value would be a header of its own for the backend), so they must not
+     * depend on the caller having scanned exactly these bytes: either the
+     * scanner proves it did (the whole of these bytes, just now; the proof
+     * is used once), or they are checked again here, without the size
+     * limits (the limits add refusals only; too many fields for hdrs is the
+     * tokenizer's refusal, with the same words). */
+    if (scanned) {
+        bool proven = scanned->scanned_head == h->head && scanned->scanned_len == h->head_len &&
+                      scanned->scanned_response == h->is_response && h->head_len > 0;
+        scanned->scanned_head = NULL;
+        scanned->scanned_len = 0;
+        if (proven)
+            return true;
+    }
     cg_http_limits lim = { h->head_len + 1, h->head_len, max_headers };
     size_t len = 0;
     cg_head_scan r = cg_http_scan_head(h->head, h->head_len, &lim, h->is_response, &len, h->why);
@@ -639,12 +650,19 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
                            cg_http_header *hdrs, size_t max_headers,
                            cg_http_request *req, cg_refusal *why)
 {
+    return cg_http_parse_request_scanned(p, head, head_len, NULL, hdrs, max_headers, req, why);
+}
+
+bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                   cg_http_header *hdrs, size_t max_headers,
+                                   cg_http_request *req, cg_refusal *why)
+{
     head_ctx h = { head, head_len, false, why };
     memset(req, 0, sizeof *req);
     req->headers = hdrs;
     http_parser_init(p, HTTP_REQUEST);
 
-    if (!head_valid(&h, max_headers))
+    if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
     cg_slice line = next_line(&h, &pos);
@@ -746,12 +764,19 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why)
 {
+    return cg_http_parse_response_scanned(p, head, head_len, NULL, request_was_head, hdrs, max_headers, res, why);
+}
+
+bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                    bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                                    cg_http_response *res, cg_refusal *why)
+{
     head_ctx h = { head, head_len, true, why };
     memset(res, 0, sizeof *res);
     res->headers = hdrs;
     http_parser_init(p, HTTP_RESPONSE);
 
-    if (!head_valid(&h, max_headers))
+    if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
     cg_slice line = next_line(&h, &pos);

@@ -24,6 +24,7 @@
 #include <http_parser.h>
 
 #include "base/base.h"
+#include "http1_scan.h"
 
 typedef struct cg_http_header {
     cg_slice name, value; /* point into the head buffer; value has no surrounding OWS */
@@ -90,6 +91,21 @@ typedef struct cg_http_response {
 bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why);
+
+/* The byte rules of the scan (CRLF only, no control characters, no
+ * obs-fold) are what the tokenizer and the head writers rely on, so the two
+ * functions above scan the head again first. These two skip that second
+ * scan only when scanned proves that exactly head[0..head_len) was just
+ * scanned whole: scanned is the cg_head_scanner whose
+ * cg_http_scan_head_more call returned CG_HEAD_COMPLETE for these very
+ * bytes; the proof is used up by the call. With any other scanner (another
+ * head, another length, a proof already used) they scan again, as above. */
+bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                   cg_http_header *hdrs, size_t max_headers,
+                                   cg_http_request *req, cg_refusal *why);
+bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                    bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                                    cg_http_response *res, cg_refusal *why);
 
 /* Case-insensitive ASCII comparison of a slice with a C string. Inline, so
  * that the length of a literal is known where it is called: most of the

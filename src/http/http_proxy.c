@@ -278,6 +278,7 @@ static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
 
 /* Parses the request head; false if the exchange ended (refused). */
+/* head_len bytes at c->ppos are a head ex->req_scan just found complete. */
 static bool on_request_head(cg_conn *c, size_t head_len)
 {
     cg_exchange *ex = cg_http_ex(c);
@@ -298,7 +299,8 @@ static bool on_request_head(cg_conn *c, size_t head_len)
         }
     }
     char *head = c->pbuf + c->ppos;
-    if (!cg_http_parse_request(&ex->req_parser, head, head_len, ex->hdrs, ex->hdrs_cap, &ex->req, &why)) {
+    if (!cg_http_parse_request_scanned(&ex->req_parser, head, head_len, &ex->req_scan, ex->hdrs, ex->hdrs_cap,
+                                       &ex->req, &why)) {
         cg_proxy_refuse(c, &why, true);
         return false;
     }

@@ -233,9 +233,8 @@ static void process_response(cg_conn *c)
             r = CG_HEAD_INVALID;
         }
         if (r == CG_HEAD_INVALID ||
-            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs + ex->hdrs_cap,
-                                    ex->hdrs_cap,
-                                    &ex->res, &why)) {
+            !cg_http_parse_response_scanned(&ex->res_parser, bc->rbuf, head_len, &ex->res_scan, ex->is_head,
+                                            ex->hdrs + ex->hdrs_cap, ex->hdrs_cap, &ex->res, &why)) {
             cg_refusal bad;
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
                       cg_exchange_backend(ex)->name, why.detail);

@@ -901,6 +901,92 @@ static void test_req_defensive_head_checks(void **state)
     REFUSED(t, CG_REFUSE_HEAD_TOO_LARGE, "more than 2 header fields");
 }
 
+/* The second scan is skipped only with the scanner's proof for exactly
+ * these bytes: a head with a bare LF or a control byte that reaches the
+ * parse functions any other way is still refused (the tokenizer would take
+ * "X: a\nInjected: 1" for one field; the backend for two). */
+static void test_scan_proof_is_needed_to_skip_the_scan(void **state)
+{
+    (void)state;
+    static const cg_http_limits lim = { .max_head = 4096, .max_line = 1024, .max_headers = 10 };
+    /* Each bad head, and a valid one of the same length. */
+    static const char *const bad[][2] = {
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\nInjected: 1\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\nX: a Injected: 1\r\n\r\n" },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\nX: a b\r\n\r\n" },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\rInjected: 1\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\nX: a Injected: 1\r\n\r\n" },
+        { "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b: 1\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\nb: 1 \r\n\r\n" },
+    };
+    static const char good[] = "GET / HTTP/1.1\r\nHost: a\r\nX: ab\r\nInjected: 1\r\n\r\n";
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = strlen(bad[i][0]);
+        char buf[128];
+        memcpy(buf, bad[i][0], n);
+        req_t t;
+        /* No scanner; a scanner that has seen nothing. */
+        preq_raw(&t, buf, n);
+        assert_false(t.ok);
+        cg_head_scanner none = CG_HEAD_SCANNER_INIT;
+        memset(&t, 0, sizeof t);
+        assert_false(cg_http_parse_request_scanned(&t.p, buf, n, &none, t.h, MAXH, &t.r, &t.why));
+        /* A scanner whose proof is for another buffer holding a valid head
+         * of the same length. */
+        char other[128];
+        size_t hl = 0;
+        cg_refusal why;
+        cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+        assert_int_equal(strlen(bad[i][1]), n);
+        memcpy(other, bad[i][1], n);
+        assert_int_equal(cg_http_scan_head_more(&st, other, n, &lim, false, &hl, &why), CG_HEAD_COMPLETE);
+        assert_int_equal(hl, n);
+        memset(&t, 0, sizeof t);
+        assert_false(cg_http_parse_request_scanned(&t.p, buf, n, &st, t.h, MAXH, &t.r, &t.why));
+        assert_null(st.scanned_head); /* used up */
+        /* A proof already used: the bytes changed since the scan. */
+        st = CG_HEAD_SCANNER_INIT;
+        memcpy(buf, bad[i][1], n);
+        assert_int_equal(cg_http_scan_head_more(&st, buf, n, &lim, false, &hl, &why), CG_HEAD_COMPLETE);
+        memset(&t, 0, sizeof t);
+        assert_true(cg_http_parse_request_scanned(&t.p, buf, hl, &st, t.h, MAXH, &t.r, &t.why));
+        memcpy(buf, bad[i][0], n);
+        memset(&t, 0, sizeof t);
+        assert_false(cg_http_parse_request_scanned(&t.p, buf, n, &st, t.h, MAXH, &t.r, &t.why));
+        /* A proof for a request is none for a response. */
+        static const char res_good[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: ab\r\n\r\n";
+        static const char res_bad[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: a\n\r\n\r\n";
+        char rbuf[128];
+        memcpy(rbuf, res_good, sizeof res_good);
+        st = CG_HEAD_SCANNER_INIT;
+        assert_int_equal(cg_http_scan_head_more(&st, rbuf, strlen(rbuf), &lim, false, &hl, &why), CG_HEAD_COMPLETE);
+        memcpy(rbuf, res_bad, sizeof res_bad);
+        res_t r;
+        memset(&r, 0, sizeof r);
+        assert_false(cg_http_parse_response_scanned(&r.p, rbuf, hl, &st, false, r.h, MAXH, &r.r, &r.why));
+        REFUSED(r, CG_REFUSE_BACKEND_BAD_RESPONSE, "bare LF");
+    }
+    /* With the proof, the same results as with the second scan. */
+    char buf[128];
+    memcpy(buf, good, sizeof good);
+    size_t hl = 0;
+    cg_refusal why;
+    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+    assert_int_equal(cg_http_scan_head_more(&st, buf, 10, &lim, false, &hl, &why), CG_HEAD_INCOMPLETE);
+    assert_null(st.scanned_head);
+    assert_int_equal(cg_http_scan_head_more(&st, buf, strlen(buf), &lim, false, &hl, &why), CG_HEAD_COMPLETE);
+    assert_ptr_equal(st.scanned_head, buf);
+    req_t a, b;
+    memset(&a, 0, sizeof a);
+    assert_true(cg_http_parse_request_scanned(&a.p, buf, hl, &st, a.h, MAXH, &a.r, &a.why));
+    preq_raw(&b, buf, hl);
+    ACCEPTED(b);
+    assert_int_equal(a.r.nheaders, b.r.nheaders);
+    assert_int_equal(a.r.body, b.r.body);
+    assert_true(a.r.keep_alive == b.r.keep_alive && a.r.message_complete == b.r.message_complete);
+}
+
 static void test_req_over_http_parser_limit(void **state)
 {
     (void)state;
@@ -1699,6 +1785,7 @@ int main(void)
         cmocka_unit_test(test_req_upgrade_is_plain_request),
         cmocka_unit_test(test_req_defensive_head_checks),
         cmocka_unit_test(test_req_over_http_parser_limit),
+        cmocka_unit_test(test_scan_proof_is_needed_to_skip_the_scan),
         cmocka_unit_test(test_req_te_lookalike_names),
         cmocka_unit_test(test_req_framing_trailing_tab),
         cmocka_unit_test(test_res_content_length),
