@@ -84,15 +84,6 @@ static inline bool name_is(cg_slice field, const char *name, size_t len)
     return field.n == len && cg_ascii_ieq(field.p, name, len);
 }
 
-const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < n; i++)
-        if (name_is(h[i].name, name, len))
-            return &h[i];
-    return NULL;
-}
-
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Transfer-Encoding): returns false when the list is exhausted. Empty list
  * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */

@@ -114,8 +114,16 @@ static inline bool cg_slice_ieq(cg_slice a, const char *b)
 {
     return a.n == strlen(b) && cg_ascii_ieq(a.p, b, a.n);
 }
-/* The first header named name (case-insensitive), or NULL. */
-const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name);
+/* The first header named name (case-insensitive), or NULL. Inline for the
+ * same reason: the length of a literal name is then known. */
+static inline const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name.n == len && cg_ascii_ieq(h[i].name.p, name, len))
+            return &h[i];
+    return NULL;
+}
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Upgrade, Transfer-Encoding), OWS trimmed, empty elements skipped (RFC 9110
  * 5.6.1): false when the list is exhausted. */
