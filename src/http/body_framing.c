@@ -21,7 +21,7 @@ size_t cg_body_framing_execute(cg_body_framing *f, http_parser *p, const http_pa
     *what = NULL;
     if (f->kind == CG_BODY_CHUNKED) {
         size_t n = cg_chunked_execute(&f->chunks, p, s, buf, len, what);
-        f->done = cg_chunked_done(&f->chunks) && HTTP_PARSER_ERRNO(p) != HPE_CB_message_complete;
+        f->done = cg_chunked_done(&f->chunks); /* the final CRLF went through http-parser */
         return n;
     }
     if (f->done || len == 0 || HTTP_PARSER_ERRNO(p) != HPE_OK)
