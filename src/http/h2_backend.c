@@ -123,7 +123,7 @@ static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         if (nread == UV_EOF && st->res_started && st->res.body == CG_BODY_UNTIL_CLOSE) {
-            http_parser_execute(&st->res_parser, &res_body_settings, NULL, 0);
+            cg_body_framing_eof(&st->res_frame, &st->res_parser, &res_body_settings);
             if (st->res_done) {
                 cg_h2_drop_backend(st, false);
                 pump_body(st, true);
@@ -272,8 +272,9 @@ static void process_response(cg_h2_stream *st)
             r = CG_HEAD_INVALID;
         }
         size_t slots = cg_h2_field_slots(st->cfg);
-        if (r == CG_HEAD_INVALID || !cg_http_parse_response(&st->res_parser, bc->rbuf, head_len, st->is_head,
-                                                            st->hdrs + slots, slots, &st->res, &why)) {
+        if (r == CG_HEAD_INVALID ||
+            !cg_http_parse_response_scanned(&st->res_parser, bc->rbuf, head_len, &st->res_scan, st->is_head,
+                                            st->hdrs + slots, slots, &st->res, &why)) {
             cg_refusal bad;
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
                       backend_of(st)->name, why.detail);
@@ -303,7 +304,7 @@ static void process_response(cg_h2_stream *st)
             return;
         }
         st->res_parser.data = st;
-        st->res_chunks = CG_CHUNKED_INIT;
+        cg_body_framing_start(&st->res_frame, st->res.body, st->res.content_length);
         if (!submit_head(st)) {
             backend_failed(st, "sent a head that could not be passed on");
             return;
@@ -326,8 +327,8 @@ static void process_response(cg_h2_stream *st)
     size_t feed = avail < room ? avail : room;
     if (feed) {
         const char *bad;
-        size_t n = cg_chunked_execute(st->res.body == CG_BODY_CHUNKED ? &st->res_chunks : NULL, &st->res_parser,
-                                      &res_body_settings, bc->rbuf + off, feed, &bad);
+        size_t n = cg_body_framing_execute(&st->res_frame, &st->res_parser, &res_body_settings, bc->rbuf + off,
+                                           feed, &bad);
         enum http_errno e = HTTP_PARSER_ERRNO(&st->res_parser);
         if (bad || (e != HPE_OK && e != HPE_PAUSED)) {
             char what[200];

@@ -33,7 +33,7 @@
 #include "admit.h"
 #include "backend.h"
 #include "base/base.h"
-#include "chunked.h"
+#include "body_framing.h"
 #include "config/config.h"
 #include "http1.h"
 #include "http1_scan.h"
@@ -106,7 +106,7 @@ struct cg_h2_stream {
     http_parser res_parser;
     cg_http_response res;
     cg_head_scanner res_scan;
-    cg_chunked res_chunks;
+    cg_body_framing res_frame;     /* where the response body ends (body_framing.h) */
     bool res_started;              /* response head submitted */
     bool res_done;                 /* the backend's response ended */
     bool res_paused;               /* backend reads stopped: out is full */

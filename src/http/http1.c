@@ -13,13 +13,21 @@
  *   2. tokenize_*() splits the head into start line and fields itself and
  *      the rule checks below run on that, so every refusal has a precise
  *      sentence instead of an http-parser errno.
- *   3. http-parser then parses the same bytes, because the caller continues
- *      with it for the body (chunked decoding). Its callbacks only verify
- *      that it sees the very same field boundaries, and the framing it
- *      decided (F_CHUNKED, content_length, message completion) is compared
- *      with ours (http1_agree.c). Any disagreement is a refusal: it would
- *      mean that http-parser frames the body differently from what we
- *      forward.
+ *   3. The body's framing (NONE, LENGTH, CHUNKED, UNTIL_CLOSE) is decided
+ *      from those fields alone, and certgate frames the body itself
+ *      (body_framing.h): a Content-Length body is counted, an until-close
+ *      body ends at EOF. http-parser is used only where it is needed, for
+ *      chunked bodies (it decodes them, behind chunked.c's strict check):
+ *      for those it parses the same head bytes, because the caller
+ *      continues with it for the body. Its callbacks only verify that it
+ *      sees the very same field boundaries, and the framing it decided
+ *      (F_CHUNKED, message completion) is compared with ours
+ *      (http1_agree.c). Any disagreement is a refusal: it would mean that
+ *      http-parser frames the body differently from what we forward. For
+ *      every other message http-parser never runs, so there is nothing to
+ *      disagree with: the framing is by construction certgate's. What it
+ *      used to refuse in such heads certgate refuses itself (its method
+ *      list, its 80 KiB head limit, the checks above, which are stricter).
  * Writing the heads certgate sends is http1_write.c.
  */
 #include "http1.h"
@@ -44,23 +52,18 @@
 
 static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
-/* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method. */
-static bool is_tchar(unsigned char c)
+/* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method:
+ * ALPHA, DIGIT and !#$%&'*+-.^_`|~, one bit per byte (every name byte of
+ * every head is looked up here). */
+static inline bool is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
+    static const uint64_t map[4] = { 0x03ff6cfa00000000u, 0x57ffffffc7fffffeu, 0, 0 };
+    return (map[c >> 6] >> (c & 63)) & 1;
 }
 
 static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
 
-static cg_slice trim_ows(cg_slice s)
+static inline cg_slice trim_ows(cg_slice s)
 {
     while (s.n && is_ows(s.p[0])) {
         s.p++;
@@ -74,12 +77,11 @@ static cg_slice trim_ows(cg_slice s)
 
 static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
-const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
+/* Whether a field name is name (len bytes): the length first, so that most
+ * names cost one comparison. */
+static inline bool name_is(cg_slice field, const char *name, size_t len)
 {
-    for (size_t i = 0; i < n; i++)
-        if (cg_slice_ieq(h[i].name, name))
-            return &h[i];
-    return NULL;
+    return field.n == len && cg_ascii_ieq(field.p, name, len);
 }
 
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
@@ -101,8 +103,9 @@ bool cg_http_next_list_token(cg_slice *rest, cg_slice *tok)
 
 bool cg_http_list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token)
 {
+    size_t len = strlen(field);
     for (size_t i = 0; i < n; i++) {
-        if (!cg_slice_ieq(h[i].name, field))
+        if (!name_is(h[i].name, field, len))
             continue;
         cg_slice rest = h[i].value, tok;
         while (cg_http_next_list_token(&rest, &tok))
@@ -125,22 +128,38 @@ bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice nam
     return false;
 }
 
-static size_t count_headers(const cg_http_header *h, size_t n, const char *name)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        c += cg_slice_ieq(h[i].name, name);
-    return c;
-}
-
 /* ------------------------------------------------------------------------ */
 /* tokenizer shared by requests and responses                               */
+
+/* The fields the rules below look at, found in the tokenizer's one pass over
+ * the names: how many there are and where the first one is, so that a rule
+ * looks from there on, and not at all when there is none. */
+enum { F_HOST, F_CONTENT_LENGTH, F_TRANSFER_ENCODING, F_CONNECTION, F_EXPECT, F_COUNT };
+
+typedef struct field_index {
+    size_t count[F_COUNT];
+    size_t first[F_COUNT];
+    size_t te_lookalike; /* the first name longer than "Transfer-Encoding" that starts with it; SIZE_MAX: none */
+} field_index;
+
+static int known_field(cg_slice name)
+{
+    switch (name.n) {
+    case 4:  return cg_slice_ieq(name, "host") ? F_HOST : -1;
+    case 6:  return cg_slice_ieq(name, "expect") ? F_EXPECT : -1;
+    case 10: return cg_slice_ieq(name, "connection") ? F_CONNECTION : -1;
+    case 14: return cg_slice_ieq(name, "content-length") ? F_CONTENT_LENGTH : -1;
+    case 17: return cg_slice_ieq(name, "transfer-encoding") ? F_TRANSFER_ENCODING : -1;
+    default: return -1;
+    }
+}
 
 typedef struct head_ctx {
     const char *head;
     size_t head_len;
     bool is_response;
     cg_refusal *why;
+    field_index idx; /* filled by tokenize_fields */
 } head_ctx;
 
 static cg_refusal_kind head_bad(const head_ctx *h)
@@ -167,17 +186,26 @@ static cg_slice next_line(const head_ctx *h, size_t *pos)
     return slice(p, n);
 }
 
-/* Splits the field lines after the start line into hdrs. */
-static bool tokenize_fields(const head_ctx *h, size_t pos, cg_http_header *hdrs, size_t max,
+/* Splits the field lines after the start line into hdrs, and indexes the
+ * ones the rules look at (h->idx). */
+static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_t max,
                             size_t *nhdrs)
 {
+    static const char te[] = "transfer-encoding";
     size_t n = 0;
     unsigned line_no = 2;
+    memset(h->idx.count, 0, sizeof h->idx.count);
+    h->idx.te_lookalike = SIZE_MAX;
     for (;; line_no++) {
         cg_slice line = next_line(h, &pos);
         if (line.n == 0)
             break;
-        const char *colon = memchr(line.p, ':', line.n);
+        /* The usual line: a name of tchars right up to the colon. Anything
+         * else takes the checks below, which say what is wrong. */
+        size_t k = 0;
+        while (k < line.n && is_tchar((unsigned char)line.p[k]))
+            k++;
+        const char *colon = k > 0 && k < line.n && line.p[k] == ':' ? line.p + k : memchr(line.p, ':', line.n);
         if (!colon) {
             EXCERPT(l, line);
             cg_refuse(h->why, head_bad(h), "%s header line %u (\"%s\") has no colon",
@@ -199,7 +227,7 @@ static bool tokenize_fields(const head_ctx *h, size_t pos, cg_http_header *hdrs,
                       "this is not allowed (%s)", msg_noun(h), line_no, nm, smuggling(h));
             return false;
         }
-        for (size_t i = 0; i < name.n; i++) {
+        for (size_t i = k < name.n ? k : name.n; i < name.n; i++) { /* the first k are tchars */
             if (!is_tchar((unsigned char)name.p[i])) {
                 EXCERPT(nm, name);
                 cg_refuse(h->why, head_bad(h),
@@ -220,6 +248,11 @@ static bool tokenize_fields(const head_ctx *h, size_t pos, cg_http_header *hdrs,
         const char *vstart = colon + 1;
         hdrs[n].name = name;
         hdrs[n].value = trim_ows(slice(vstart, (size_t)(line.p + line.n - vstart)));
+        int f = known_field(name);
+        if (f >= 0 && h->idx.count[f]++ == 0)
+            h->idx.first[f] = n;
+        if (name.n > sizeof te - 1 && h->idx.te_lookalike == SIZE_MAX && cg_ascii_ieq(name.p, te, sizeof te - 1))
+            h->idx.te_lookalike = n;
         n++;
     }
     *nhdrs = n;
@@ -248,21 +281,16 @@ static bool parse_version(const head_ctx *h, cg_slice v, int *minor)
  * a field name *starts with* "transfer-encoding", so "Transfer-Encodings: x"
  * changes its framing while certgate would treat it as an ordinary field.
  * Such names are refused so that the two cannot disagree. */
-static bool check_te_lookalikes(const head_ctx *h, const cg_http_header *hdrs, size_t n)
+static bool check_te_lookalikes(const head_ctx *h, const cg_http_header *hdrs)
 {
-    static const char te[] = "transfer-encoding";
-    for (size_t i = 0; i < n; i++) {
-        cg_slice name = hdrs[i].name;
-        if (name.n > sizeof te - 1 && cg_slice_ieq(slice(name.p, sizeof te - 1), te)) {
-            EXCERPT(nm, name);
-            cg_refuse(h->why, head_bad(h),
-                      "%s has a header named \"%s\"; names starting with \"Transfer-Encoding\" "
-                      "are refused because the HTTP parser takes them for Transfer-Encoding",
-                      msg_noun(h), nm);
-            return false;
-        }
-    }
-    return true;
+    if (h->idx.te_lookalike == SIZE_MAX)
+        return true;
+    EXCERPT(nm, hdrs[h->idx.te_lookalike].name);
+    cg_refuse(h->why, head_bad(h),
+              "%s has a header named \"%s\"; names starting with \"Transfer-Encoding\" "
+              "are refused because the HTTP parser takes them for Transfer-Encoding",
+              msg_noun(h), nm);
+    return false;
 }
 
 /* OWS after a value is trimmed, but after Content-Length digits and after
@@ -289,7 +317,9 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
 {
     const cg_http_header *first = NULL;
     *present = false;
-    for (size_t i = 0; i < n; i++) {
+    if (!h->idx.count[F_CONTENT_LENGTH])
+        return true;
+    for (size_t i = h->idx.first[F_CONTENT_LENGTH]; i < n; i++) {
         if (!cg_slice_ieq(hdrs[i].name, "content-length"))
             continue;
         cg_slice v = hdrs[i].value;
@@ -336,14 +366,14 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
 
 /* Transfer-Encoding: exactly one header whose value is exactly "chunked".
  * Returns false with a refusal; *present tells whether there was one. */
-static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdrs, size_t n,
-                                    int version_minor, bool *present)
+static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdrs, int version_minor,
+                                    bool *present)
 {
-    size_t count = count_headers(hdrs, n, "transfer-encoding");
+    size_t count = h->idx.count[F_TRANSFER_ENCODING];
     *present = count > 0;
     if (!count)
         return true;
-    const cg_http_header *te = cg_http_find_header(hdrs, n, "transfer-encoding");
+    const cg_http_header *te = &hdrs[h->idx.first[F_TRANSFER_ENCODING]];
     EXCERPT(v, te->value);
     if (count > 1) {
         cg_refuse(h->why, head_bad(h),
@@ -408,8 +438,10 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
 }
 
 /* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
-static bool wants_keep_alive(const cg_http_header *hdrs, size_t n, int version_minor)
+static bool wants_keep_alive(const head_ctx *h, const cg_http_header *hdrs, size_t n, int version_minor)
 {
+    if (!h->idx.count[F_CONNECTION])
+        return version_minor >= 1;
     if (cg_http_list_has_token(hdrs, n, "connection", "close"))
         return false;
     return version_minor >= 1 || cg_http_list_has_token(hdrs, n, "connection", "keep-alive");
@@ -527,7 +559,7 @@ static bool host_char_ok(unsigned char c)
 
 static bool check_host(const head_ctx *h, const cg_http_request *req)
 {
-    size_t n = count_headers(req->headers, req->nheaders, "host");
+    size_t n = h->idx.count[F_HOST];
     if (n > 1) {
         cg_refuse(h->why, CG_REFUSE_BAD_REQUEST, "request has %zu Host headers; send exactly one", n);
         return false;
@@ -539,7 +571,7 @@ static bool check_host(const head_ctx *h, const cg_http_request *req)
         }
         return true;
     }
-    cg_slice v = cg_http_find_header(req->headers, req->nheaders, "host")->value;
+    cg_slice v = req->headers[h->idx.first[F_HOST]].value;
     for (size_t i = 0; i < v.n; i++) {
         if (!host_char_ok((unsigned char)v.p[i])) {
             EXCERPT(hs, v);
@@ -553,7 +585,9 @@ static bool check_host(const head_ctx *h, const cg_http_request *req)
 
 static bool check_expect(const head_ctx *h, cg_http_request *req)
 {
-    for (size_t i = 0; i < req->nheaders; i++) {
+    if (!h->idx.count[F_EXPECT])
+        return true;
+    for (size_t i = h->idx.first[F_EXPECT]; i < req->nheaders; i++) {
         if (!cg_slice_ieq(req->headers[i].name, "expect"))
             continue;
         if (!cg_slice_ieq(req->headers[i].value, "100-continue")) {
@@ -572,17 +606,16 @@ static bool check_request_framing(const head_ctx *h, cg_http_request *req)
 {
     bool has_cl, has_te;
     uint64_t cl = 0;
-    if (count_headers(req->headers, req->nheaders, "content-length") &&
-        count_headers(req->headers, req->nheaders, "transfer-encoding")) {
+    if (h->idx.count[F_CONTENT_LENGTH] && h->idx.count[F_TRANSFER_ENCODING]) {
         cg_refuse(h->why, CG_REFUSE_BAD_REQUEST,
                   "request has both Content-Length and Transfer-Encoding (request smuggling risk); "
                   "send one of them");
         return false;
     }
-    if (!check_te_lookalikes(h, req->headers, req->nheaders) ||
+    if (!check_te_lookalikes(h, req->headers) ||
         !parse_content_length(h, req->headers, req->nheaders, &has_cl, &cl))
         return false;
-    if (!check_transfer_encoding(h, req->headers, req->nheaders, req->version_minor, &has_te))
+    if (!check_transfer_encoding(h, req->headers, req->version_minor, &has_te))
         return false;
     if (has_te) {
         req->body = CG_BODY_CHUNKED;
@@ -595,12 +628,39 @@ static bool check_request_framing(const head_ctx *h, cg_http_request *req)
     return true;
 }
 
-static bool head_valid(const head_ctx *h, size_t max_headers)
+/* http-parser refuses a head over HTTP_MAX_HEADER_SIZE (81,920 bytes in
+ * Debian's build). It only parses the heads of chunked messages now, but one
+ * limit for every head is easier to explain than a limit that depends on the
+ * framing, and it keeps what certgate accepts as it was. */
+static bool within_parser_limit(const head_ctx *h)
 {
-    /* The byte rules again, without the size limits: the tokenizer and the
-     * writers rely on them (a stray LF in a value would be a header of its
-     * own for the backend), so they must not depend on the caller having
-     * scanned exactly these bytes. Linear and cheap next to the I/O. */
+    if (h->head_len <= HTTP_MAX_HEADER_SIZE)
+        return true;
+    cg_refuse(h->why, h->is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE,
+              "%s head is %zu bytes, over http-parser's built-in limit of %u bytes; "
+              "set %s to %u or less", msg_noun(h), h->head_len, (unsigned)HTTP_MAX_HEADER_SIZE,
+              h->is_response ? "limits.max_response_head" : "limits.max_request_head",
+              (unsigned)HTTP_MAX_HEADER_SIZE);
+    return false;
+}
+
+static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
+{
+    /* The tokenizer and the writers rely on the byte rules (a stray LF in a
+     * value would be a header of its own for the backend), so they must not
+     * depend on the caller having scanned exactly these bytes: either the
+     * scanner proves it did (the whole of these bytes, just now; the proof
+     * is used once), or they are checked again here, without the size
+     * limits (the limits add refusals only; too many fields for hdrs is the
+     * tokenizer's refusal, with the same words). */
+    if (scanned) {
+        bool proven = scanned->scanned_head == h->head && scanned->scanned_len == h->head_len &&
+                      scanned->scanned_response == h->is_response && h->head_len > 0;
+        scanned->scanned_head = NULL;
+        scanned->scanned_len = 0;
+        if (proven)
+            return true;
+    }
     cg_http_limits lim = { h->head_len + 1, h->head_len, max_headers };
     size_t len = 0;
     cg_head_scan r = cg_http_scan_head(h->head, h->head_len, &lim, h->is_response, &len, h->why);
@@ -615,12 +675,19 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
                            cg_http_header *hdrs, size_t max_headers,
                            cg_http_request *req, cg_refusal *why)
 {
-    head_ctx h = { head, head_len, false, why };
+    return cg_http_parse_request_scanned(p, head, head_len, NULL, hdrs, max_headers, req, why);
+}
+
+bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                   cg_http_header *hdrs, size_t max_headers,
+                                   cg_http_request *req, cg_refusal *why)
+{
+    head_ctx h = { .head = head, .head_len = head_len, .is_response = false, .why = why };
     memset(req, 0, sizeof *req);
     req->headers = hdrs;
     http_parser_init(p, HTTP_REQUEST);
 
-    if (!head_valid(&h, max_headers))
+    if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
     cg_slice line = next_line(&h, &pos);
@@ -630,7 +697,14 @@ bool cg_http_parse_request(http_parser *p, const char *head, size_t head_len,
         !check_request_framing(&h, req) ||
         !check_expect(&h, req))
         return false;
-    req->keep_alive = wants_keep_alive(hdrs, req->nheaders, req->version_minor);
+    req->keep_alive = wants_keep_alive(&h, hdrs, req->nheaders, req->version_minor);
+    if (!within_parser_limit(&h))
+        return false;
+    if (req->body != CG_BODY_CHUNKED) {
+        req->message_complete =
+            req->body == CG_BODY_NONE || (req->body == CG_BODY_LENGTH && req->content_length == 0);
+        return true; /* framed by certgate alone (body_framing.h) */
+    }
 
     cg_http_agree a = { .hdrs = hdrs, .n = req->nheaders, .last = CG_AGREE_NONE };
     if (!cg_http_agree_run(p, &a, head, head_len, false, why))
@@ -684,20 +758,19 @@ static bool check_response_framing(const head_ctx *h, cg_http_response *res, boo
 {
     bool has_cl, has_te, skip = request_was_head || no_body_status(res->status);
     uint64_t cl = 0;
-    if (count_headers(res->headers, res->nheaders, "content-length") &&
-        count_headers(res->headers, res->nheaders, "transfer-encoding")) {
+    if (h->idx.count[F_CONTENT_LENGTH] && h->idx.count[F_TRANSFER_ENCODING]) {
         cg_refuse(h->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
                   "backend response has both Content-Length and Transfer-Encoding "
                   "(response smuggling risk); it must send one of them");
         return false;
     }
-    if (!check_te_lookalikes(h, res->headers, res->nheaders) ||
+    if (!check_te_lookalikes(h, res->headers) ||
         !parse_content_length(h, res->headers, res->nheaders, &has_cl, &cl))
         return false;
     if (has_cl)
         res->content_length = cl; /* also for HEAD / 304: passed on as sent */
-    has_te = count_headers(res->headers, res->nheaders, "transfer-encoding") > 0;
-    if (!skip && !check_transfer_encoding(h, res->headers, res->nheaders, res->version_minor, &has_te))
+    has_te = h->idx.count[F_TRANSFER_ENCODING] > 0;
+    if (!skip && !check_transfer_encoding(h, res->headers, res->version_minor, &has_te))
         return false;
 
     if (skip)
@@ -715,12 +788,19 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why)
 {
-    head_ctx h = { head, head_len, true, why };
+    return cg_http_parse_response_scanned(p, head, head_len, NULL, request_was_head, hdrs, max_headers, res, why);
+}
+
+bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                    bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                                    cg_http_response *res, cg_refusal *why)
+{
+    head_ctx h = { .head = head, .head_len = head_len, .is_response = true, .why = why };
     memset(res, 0, sizeof *res);
     res->headers = hdrs;
     http_parser_init(p, HTTP_RESPONSE);
 
-    if (!head_valid(&h, max_headers))
+    if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
     cg_slice line = next_line(&h, &pos);
@@ -729,7 +809,14 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
         !check_response_framing(&h, res, request_was_head))
         return false;
     res->keep_alive = res->body != CG_BODY_UNTIL_CLOSE &&
-                      wants_keep_alive(hdrs, res->nheaders, res->version_minor);
+                      wants_keep_alive(&h, hdrs, res->nheaders, res->version_minor);
+    if (!within_parser_limit(&h))
+        return false;
+    if (res->body != CG_BODY_CHUNKED) {
+        res->message_complete =
+            res->body == CG_BODY_NONE || (res->body == CG_BODY_LENGTH && res->content_length == 0);
+        return true; /* framed by certgate alone (body_framing.h) */
+    }
 
     /* http-parser expects a body after a 1xx, 204 or 304 that carries
      * Content-Length or chunked: returning 1 from on_headers_complete is

@@ -5,9 +5,10 @@
  *   1. cg_http_scan_head() (http1_scan.h) on the bytes received so far, until
  *      the head is complete (or refused: over-long line, too many headers,
  *      obs-fold ...).
- *   2. cg_http_parse_request() (here) parses that head with http-parser and
- *      applies the framing rules (Content-Length vs Transfer-Encoding ...).
- *      The same http_parser is then used by the caller for the body.
+ *   2. cg_http_parse_request() (here) parses that head and applies the
+ *      framing rules (Content-Length vs Transfer-Encoding ...). The caller
+ *      then frames the body with body_framing.h and the same http_parser
+ *      (which has parsed the head only when the body is chunked).
  *   3. cg_http_write_backend_head() (http1_write.h) writes the rewritten head
  *      for the backend.
  * Responses: scan, cg_http_parse_response(), cg_http_write_client_head().
@@ -23,6 +24,7 @@
 #include <http_parser.h>
 
 #include "base/base.h"
+#include "http1_scan.h"
 
 typedef struct cg_http_header {
     cg_slice name, value; /* point into the head buffer; value has no surrounding OWS */
@@ -48,12 +50,13 @@ typedef struct cg_http_request {
     uint64_t content_length; /* when body == CG_BODY_LENGTH */
     bool keep_alive;         /* the client wants the connection kept open */
     bool expect_continue;    /* Expect: 100-continue */
-    bool message_complete;   /* no body: the parser already finished the message */
+    bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_request;
 
-/* Parses a complete head (from cg_http_scan_head) with p, which the function
- * initializes as an HTTP_REQUEST parser; afterwards p is positioned at the
- * start of the body and the caller feeds it the body bytes. hdrs has room for
+/* Parses a complete head (from cg_http_scan_head). p is initialized as an
+ * HTTP_REQUEST parser; for a chunked body it also parses the head (and must
+ * agree) and is left positioned at the start of the body; the caller feeds
+ * the body through cg_body_framing_execute (body_framing.h) with p. hdrs has room for
  * max_headers entries. Refuses with 400 (or 501 for CONNECT / unsupported
  * Transfer-Encoding): any request http-parser rejects; HTTP versions other
  * than 1.0 and 1.1; a target not in origin-form (or "*" for OPTIONS), or with a
@@ -76,7 +79,7 @@ typedef struct cg_http_response {
     cg_body_kind body;
     uint64_t content_length;
     bool keep_alive;         /* the backend connection may be reused afterwards */
-    bool message_complete;   /* no body: the parser already finished the message */
+    bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_response;
 
 /* Parses a response head the same way (p initialized as HTTP_RESPONSE).
@@ -89,6 +92,21 @@ bool cg_http_parse_response(http_parser *p, const char *head, size_t head_len,
                             bool request_was_head, cg_http_header *hdrs, size_t max_headers,
                             cg_http_response *res, cg_refusal *why);
 
+/* The byte rules of the scan (CRLF only, no control characters, no
+ * obs-fold) are what the tokenizer and the head writers rely on, so the two
+ * functions above scan the head again first. These two skip that second
+ * scan only when scanned proves that exactly head[0..head_len) was just
+ * scanned whole: scanned is the cg_head_scanner whose
+ * cg_http_scan_head_more call returned CG_HEAD_COMPLETE for these very
+ * bytes; the proof is used up by the call. With any other scanner (another
+ * head, another length, a proof already used) they scan again, as above. */
+bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                   cg_http_header *hdrs, size_t max_headers,
+                                   cg_http_request *req, cg_refusal *why);
+bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t head_len, cg_head_scanner *scanned,
+                                    bool request_was_head, cg_http_header *hdrs, size_t max_headers,
+                                    cg_http_response *res, cg_refusal *why);
+
 /* Case-insensitive ASCII comparison of a slice with a C string. Inline, so
  * that the length of a literal is known where it is called: most of the
  * comparisons a head costs (names looked for among its fields) end there. */
@@ -96,8 +114,16 @@ static inline bool cg_slice_ieq(cg_slice a, const char *b)
 {
     return a.n == strlen(b) && cg_ascii_ieq(a.p, b, a.n);
 }
-/* The first header named name (case-insensitive), or NULL. */
-const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name);
+/* The first header named name (case-insensitive), or NULL. Inline for the
+ * same reason: the length of a literal name is then known. */
+static inline const cg_http_header *cg_http_find_header(const cg_http_header *h, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name.n == len && cg_ascii_ieq(h[i].name.p, name, len))
+            return &h[i];
+    return NULL;
+}
 /* Iterates the comma-separated tokens of a list-valued field (Connection,
  * Upgrade, Transfer-Encoding), OWS trimmed, empty elements skipped (RFC 9110
  * 5.6.1): false when the list is exhausted. */

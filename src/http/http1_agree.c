@@ -145,14 +145,6 @@ bool cg_http_agree_run(http_parser *p, cg_http_agree *a, const char *head, size_
     p->data = NULL;
     enum http_errno err = HTTP_PARSER_ERRNO(p);
 
-    if (err == HPE_HEADER_OVERFLOW) {
-        cg_refuse(why, is_response ? CG_REFUSE_BACKEND_BAD_RESPONSE : CG_REFUSE_HEAD_TOO_LARGE,
-                  "%s head is %zu bytes, over http-parser's built-in limit of %u bytes; "
-                  "set %s to %u or less", msg_noun(is_response), head_len, (unsigned)HTTP_MAX_HEADER_SIZE,
-                  is_response ? "limits.max_response_head" : "limits.max_request_head",
-                  (unsigned)HTTP_MAX_HEADER_SIZE);
-        return false;
-    }
     if (a->disagree) {
         cg_refuse(why, head_bad(is_response),
                   "%s head is ambiguous: http-parser splits its header fields differently "

@@ -1,6 +1,6 @@
-/* Private to http1.c (the third step of its parse, see there): http-parser
- * parses the very head certgate's own rules accepted, because the caller
- * continues with it for the body. Its callbacks only verify that it sees the
+/* Private to http1.c (the third step of its parse, see there): for a chunked
+ * message, http-parser parses the very head certgate's own rules accepted,
+ * because the caller continues with it for the body (it decodes the chunks). Its callbacks only verify that it sees the
  * same field boundaries, and the framing it decided must be ours; any
  * disagreement is a refusal.
  */

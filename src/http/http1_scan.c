@@ -189,6 +189,9 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
                     return CG_HEAD_INVALID;
                 }
                 *head_len = i + 1;
+                st->scanned_head = buf;
+                st->scanned_len = i + 1;
+                st->scanned_response = is_response;
                 return CG_HEAD_COMPLETE;
             }
             if (line_no > 1)

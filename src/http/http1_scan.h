@@ -41,13 +41,22 @@ typedef struct cg_head_scanner {
     size_t line_start; /* offset of the current line */
     size_t nheaders;   /* header lines completed */
     unsigned line_no;  /* current line, from 1; 0 before the first call */
+    /* Set only by cg_http_scan_head_more when it returns CG_HEAD_COMPLETE:
+     * the bytes it found to be a whole, valid head. cg_http_parse_request /
+     * _response take it as the proof that spares them scanning the same
+     * bytes again, and use it up. Never set these by hand. */
+    const char *scanned_head;
+    size_t scanned_len;
+    bool scanned_response;
 } cg_head_scanner;
 #define CG_HEAD_SCANNER_INIT ((cg_head_scanner){ 0 })
 
 /* cg_http_scan_head for a head whose bytes arrive in pieces: buf[0..len) is
  * the head so far (the same bytes as at the previous call, plus more), st
  * the state the previous call left. Same results and refusals as
- * cg_http_scan_head(buf, len) would give. */
+ * cg_http_scan_head(buf, len) would give. On CG_HEAD_COMPLETE, st records
+ * buf[0..*head_len) as scanned (see above): pass st to the parse function
+ * right away, before anything changes those bytes. */
 cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
                                     bool is_response, size_t *head_len, cg_refusal *why);
 

@@ -41,9 +41,25 @@ static bool put(cg_buf *b, const char *p, size_t n) { return cg_buf_append(b, p,
 
 static bool put_str(cg_buf *b, const char *s) { return put(b, s, strlen(s)); }
 
+/* "name: value\r\n", one reserve for the four pieces (a head is mostly these). */
 static bool put_header(cg_buf *b, cg_slice name, cg_slice value)
 {
-    return put(b, name.p, name.n) && put(b, ": ", 2) && put(b, value.p, value.n) && put(b, "\r\n", 2);
+    size_t n = name.n + value.n + 4;
+    if (!cg_buf_reserve(b, n))
+        return false;
+    char *p = b->data + b->len;
+    if (name.n)
+        memcpy(p, name.p, name.n);
+    p += name.n;
+    *p++ = ':';
+    *p++ = ' ';
+    if (value.n)
+        memcpy(p, value.p, value.n);
+    p += value.n;
+    *p++ = '\r';
+    *p = '\n';
+    b->len += n;
+    return true;
 }
 
 static bool put_u64(cg_buf *b, uint64_t v)

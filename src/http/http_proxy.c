@@ -122,7 +122,8 @@ static void reset_exchange(cg_exchange *ex)
     ex->body_over = false;
     ex->retry_after_s = 0;
     ex->req_scan = ex->res_scan = CG_HEAD_SCANNER_INIT;
-    ex->req_chunks = ex->res_chunks = CG_CHUNKED_INIT;
+    cg_body_framing_start(&ex->req_frame, CG_BODY_NONE, 0);
+    cg_body_framing_start(&ex->res_frame, CG_BODY_NONE, 0);
     cg_buf_free(&ex->replay);
     ex->upgrade[0] = '\0';
     ex->keep_client = true;
@@ -277,6 +278,7 @@ static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
 
 /* Parses the request head; false if the exchange ended (refused). */
+/* head_len bytes at c->ppos are a head ex->req_scan just found complete. */
 static bool on_request_head(cg_conn *c, size_t head_len)
 {
     cg_exchange *ex = cg_http_ex(c);
@@ -297,7 +299,8 @@ static bool on_request_head(cg_conn *c, size_t head_len)
         }
     }
     char *head = c->pbuf + c->ppos;
-    if (!cg_http_parse_request(&ex->req_parser, head, head_len, ex->hdrs, ex->hdrs_cap, &ex->req, &why)) {
+    if (!cg_http_parse_request_scanned(&ex->req_parser, head, head_len, &ex->req_scan, ex->hdrs, ex->hdrs_cap,
+                                       &ex->req, &why)) {
         cg_proxy_refuse(c, &why, true);
         return false;
     }
@@ -311,6 +314,7 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     ex->bytes_in = head_len;
     ex->req_done = ex->req.message_complete;
     ex->req_parser.data = c;
+    cg_body_framing_start(&ex->req_frame, ex->req.body, ex->req.content_length);
     /* The head's bytes stay in place (the request's slices point at them)
      * until the backend head is built: the pump neither compacts nor reads
      * into the buffer while the exchange is ADMITTING. */
@@ -675,8 +679,8 @@ static bool feed_request_body(cg_conn *c)
     cg_exchange *ex = cg_http_ex(c);
     size_t avail = c->plen - c->ppos;
     const char *bad;
-    size_t n = cg_chunked_execute(ex->req.body == CG_BODY_CHUNKED ? &ex->req_chunks : NULL, &ex->req_parser,
-                                  &req_body_settings, c->pbuf + c->ppos, avail, &bad);
+    size_t n = cg_body_framing_execute(&ex->req_frame, &ex->req_parser, &req_body_settings, c->pbuf + c->ppos,
+                                       avail, &bad);
     c->ppos += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&ex->req_parser);
     if (ex->body_over) {

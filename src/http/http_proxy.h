@@ -15,7 +15,7 @@
 #include "admit.h"
 #include "backend.h"
 #include "base/base.h"
-#include "chunked.h"
+#include "body_framing.h"
 #include "config/config.h"
 #include "net/net.h"
 #include "http1.h"
@@ -80,8 +80,8 @@ typedef struct cg_exchange {
     char chunk_line[24];
     /* Heads arrive in pieces: each scan resumes where the last one stopped. */
     cg_head_scanner req_scan, res_scan;
-    /* Strict chunked framing of the request and response bodies (chunked.h). */
-    cg_chunked req_chunks, res_chunks;
+    /* Where the request and response bodies end (body_framing.h). */
+    cg_body_framing req_frame, res_frame;
     uint64_t res_mark;           /* c->plain_sent when the response head was staged: while
                                     unchanged, nothing of the response reached the client */
     bool out_blocked;            /* no new request: the client's output queue is over the

@@ -104,7 +104,7 @@ static void be_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         if (nread == UV_EOF && ex->res_head_sent && ex->res.body == CG_BODY_UNTIL_CLOSE) {
             bc->rlen = 0;
-            http_parser_execute(&ex->res_parser, &res_body_settings, NULL, 0); /* EOF ends the body */
+            cg_body_framing_eof(&ex->res_frame, &ex->res_parser, &res_body_settings); /* EOF ends the body */
             if (ex->res_done) {
                 process_response(c);
                 return;
@@ -233,9 +233,8 @@ static void process_response(cg_conn *c)
             r = CG_HEAD_INVALID;
         }
         if (r == CG_HEAD_INVALID ||
-            !cg_http_parse_response(&ex->res_parser, bc->rbuf, head_len, ex->is_head, ex->hdrs + ex->hdrs_cap,
-                                    ex->hdrs_cap,
-                                    &ex->res, &why)) {
+            !cg_http_parse_response_scanned(&ex->res_parser, bc->rbuf, head_len, &ex->res_scan, ex->is_head,
+                                            ex->hdrs + ex->hdrs_cap, ex->hdrs_cap, &ex->res, &why)) {
             cg_refusal bad;
             cg_refuse(&bad, CG_REFUSE_BACKEND_BAD_RESPONSE, "Backend \"%s\" sent an invalid response: %.600s",
                       cg_exchange_backend(ex)->name, why.detail);
@@ -280,7 +279,7 @@ static void process_response(cg_conn *c)
         ex->status = ex->res.status;
         ex->res_head_sent = true;
         ex->res_parser.data = c;
-        ex->res_chunks = CG_CHUNKED_INIT;
+        cg_body_framing_start(&ex->res_frame, ex->res.body, ex->res.content_length);
         /* Until plain_sent moves, the head can still be taken back for a
          * 502 page (response_failed). */
         if (!cg_conn_flush(c)) {
@@ -302,8 +301,8 @@ static void process_response(cg_conn *c)
     if (off < bc->rlen) {
         size_t avail = bc->rlen - off;
         const char *bad;
-        size_t n = cg_chunked_execute(ex->res.body == CG_BODY_CHUNKED ? &ex->res_chunks : NULL, &ex->res_parser,
-                                      &res_body_settings, bc->rbuf + off, avail, &bad);
+        size_t n = cg_body_framing_execute(&ex->res_frame, &ex->res_parser, &res_body_settings, bc->rbuf + off,
+                                           avail, &bad);
         enum http_errno e = HTTP_PARSER_ERRNO(&ex->res_parser);
         if (bad || (e != HPE_OK && e != HPE_PAUSED)) {
             if (!bad && e == HPE_CB_body) { /* the client went away */

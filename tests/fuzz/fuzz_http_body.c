@@ -1,4 +1,5 @@
-/* libFuzzer target for request body framing: http-parser driven the way
+/* libFuzzer target for request body framing: body_framing.h (a counted body,
+ * or a chunked one through http-parser behind the strict check) driven the way
  * src/http/http_proxy.c drives it (its callbacks are static and tied to a live
  * connection, so this target reproduces them: the body is forwarded per
  * on_body call, re-chunked with cg_http_chunk_line when chunked, ended with
@@ -14,7 +15,7 @@
  *
  * Invariants: however the bytes arrive and whatever pauses, the body bytes,
  * the bytes consumed and the outcome equal those of one plain
- * http_parser_execute over everything; and what the backend receives (the
+ * cg_body_framing_execute over everything; and what the backend receives (the
  * rewritten head, then the body as forwarded) parses back to the same body
  * and ends exactly where the forwarded bytes end.
  */
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/body_framing.h"
 #include "http/http1.h"
 #include "http/http1_scan.h"
 #include "http/http1_write.h"
@@ -81,17 +83,18 @@ typedef struct run {
 
 /* Feeds body[0..n) to p as http_proxy.c's feed_request_body does, the bytes
  * arriving piece bytes at a time (0: all at once). */
-static run feed(http_parser *p, sink *s, const char *body, size_t n, size_t piece)
+static run feed(http_parser *p, cg_body_framing *f, sink *s, const char *body, size_t n, size_t piece)
 {
     run r = { 0 };
     size_t avail = piece ? (piece < n ? piece : n) : n;
     for (int guard = 0; guard < 1000000; guard++) {
         /* like the pump: the parser is fed only when bytes are waiting */
         if (r.consumed < avail) {
-            size_t got = http_parser_execute(p, &settings, body + r.consumed, avail - r.consumed);
+            const char *bad;
+            size_t got = cg_body_framing_execute(f, p, &settings, body + r.consumed, avail - r.consumed, &bad);
             r.consumed += got;
             enum http_errno e = HTTP_PARSER_ERRNO(p);
-            if (e != HPE_OK && e != HPE_PAUSED) {
+            if (bad || (e != HPE_OK && e != HPE_PAUSED)) {
                 r.error = true;
                 return r;
             }
@@ -133,9 +136,11 @@ static void check_backend(const cg_http_request *req, const sink *s)
         abort();
     sink back = { .chunked = false };
     p.data = &back;
+    cg_body_framing f;
+    cg_body_framing_start(&f, r.body, r.content_length);
     run br = { 0 };
     if (!r.message_complete)
-        br = feed(&p, &back, msg.data + head_len, msg.len - head_len, 0);
+        br = feed(&p, &f, &back, msg.data + head_len, msg.len - head_len, 0);
     else
         back.complete = true;
     if (br.error || back.complete != s->complete || back.body.len != s->body.len ||
@@ -179,8 +184,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         p1.data = &s1;
         p2.data = &s2;
-        a = feed(&p1, &s1, body, n, piece);
-        b = feed(&p2, &s2, body, n, 0);
+        cg_body_framing f1, f2;
+        cg_body_framing_start(&f1, r1.body, r1.content_length);
+        cg_body_framing_start(&f2, r2.body, r2.content_length);
+        a = feed(&p1, &f1, &s1, body, n, piece);
+        b = feed(&p2, &f2, &s2, body, n, 0);
     }
     if (a.error != b.error || s1.complete != s2.complete || s1.body.len != s2.body.len ||
         (s1.body.len && memcmp(s1.body.data, s2.body.data, s1.body.len) != 0))

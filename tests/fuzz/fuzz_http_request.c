@@ -4,6 +4,8 @@
  *
  * Invariants, beyond "no crash, no leak, no UB":
  *   - the scanner is incremental: a prefix of a complete head is incomplete;
+ *   - with the scanner's proof (cg_http_parse_request_scanned, no second
+ *     scan) the verdict, refusal and framing are those of the plain parse;
  *   - a head the parser accepts is rewritten into a backend head that scans
  *     and parses again to the same method, target and body framing, with
  *     one Host, one of each header the proxy sets, and none of the hop-by-hop
@@ -95,7 +97,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     http_parser p;
     cg_http_header hdrs[MAXH];
     cg_http_request req;
-    if (cg_http_parse_request(&p, head, head_len, hdrs, MAXH, &req, &why)) {
+    bool ok = cg_http_parse_request(&p, head, head_len, hdrs, MAXH, &req, &why);
+    /* With the scanner's proof for these bytes (no second scan): the same. */
+    cg_head_scanner sc = CG_HEAD_SCANNER_INIT;
+    size_t hl2 = 0;
+    cg_refusal why2;
+    if (cg_http_scan_head_more(&sc, head, head_len, &lim, false, &hl2, &why2) != CG_HEAD_COMPLETE || hl2 != head_len)
+        abort();
+    http_parser p2;
+    cg_http_header hdrs2[MAXH];
+    cg_http_request req2;
+    bool ok2 = cg_http_parse_request_scanned(&p2, head, head_len, &sc, hdrs2, MAXH, &req2, &why2);
+    if (sc.scanned_head || ok2 != ok || (!ok && (why.kind != why2.kind || strcmp(why.detail, why2.detail) != 0)) ||
+        (ok && (req.nheaders != req2.nheaders || req.body != req2.body || req.content_length != req2.content_length ||
+                req.keep_alive != req2.keep_alive || req.message_complete != req2.message_complete)))
+        abort();
+    if (ok) {
         if (req.nheaders > MAXH || req.method.n == 0 || req.target.n == 0 ||
             (req.version_minor != 0 && req.version_minor != 1))
             abort();

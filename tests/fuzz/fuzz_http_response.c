@@ -11,6 +11,10 @@
  * connection; the high 5 bits, the size of the pieces the bytes arrive in
  * (0: all at once).
  *
+ * The body is framed as src/http/http_response.c frames it: body_framing.h
+ * (counted, until EOF, or chunked through http-parser behind the strict
+ * check).
+ *
  * Invariants: the client head scans and parses with certgate's own parser
  * to the same status and the framing the writer announced; it has none of
  * the backend's hop-by-hop headers and at most one framing header; and the
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/body_framing.h"
 #include "http/http1.h"
 #include "http/http1_scan.h"
 #include "http/http1_write.h"
@@ -72,14 +77,15 @@ static int on_complete(http_parser *p)
 static const http_parser_settings settings = { .on_body = on_body, .on_message_complete = on_complete };
 
 /* Feeds a body in pieces, then EOF (the peer closed). false: refused. */
-static bool feed(http_parser *p, sink *s, const char *b, size_t n, size_t piece)
+static bool feed(http_parser *p, cg_body_framing *f, sink *s, const char *b, size_t n, size_t piece)
 {
     size_t off = 0;
     while (off < n && !s->complete) {
         size_t k = piece && piece < n - off ? piece : n - off;
-        size_t got = http_parser_execute(p, &settings, b + off, k);
+        const char *bad;
+        size_t got = cg_body_framing_execute(f, p, &settings, b + off, k, &bad);
         enum http_errno e = HTTP_PARSER_ERRNO(p);
-        if (e != HPE_OK && e != HPE_PAUSED)
+        if (bad || (e != HPE_OK && e != HPE_PAUSED))
             return false;
         if (e == HPE_OK && got != k)
             abort();
@@ -88,7 +94,7 @@ static bool feed(http_parser *p, sink *s, const char *b, size_t n, size_t piece)
             abort(); /* only message complete pauses */
     }
     if (!s->complete) {
-        http_parser_execute(p, &settings, NULL, 0);
+        cg_body_framing_eof(f, p, &settings);
         enum http_errno e = HTTP_PARSER_ERRNO(p);
         if (e != HPE_OK && e != HPE_PAUSED)
             return false;
@@ -155,9 +161,11 @@ static void check_client(const cg_http_response *res, bool was_head, int minor, 
     /* The client reads the body as written. */
     sink c = { .framing = CG_CLIENT_BODY_LENGTH };
     p.data = &c;
+    cg_body_framing f;
+    cg_body_framing_start(&f, r.body, r.content_length);
     if (r.message_complete)
         c.complete = true;
-    else if (!feed(&p, &c, s->wire.data, s->wire.len, 0))
+    else if (!feed(&p, &f, &c, s->wire.data, s->wire.len, 0))
         abort();
     if (!c.complete || c.body.len != s->body.len || (c.body.len && memcmp(c.body.data, s->body.data, c.body.len)))
         abort(); /* the client would read another body than the backend sent */
@@ -200,7 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cg_http_write_client_head(&res, was_head, minor, keep, CG_SLICE_LIT("0123456789abcdef"), &out, &s.framing))
         abort();
     p.data = &s;
-    bool ok = res.message_complete ? (s.complete = true) : feed(&p, &s, buf + head_len, size - head_len, piece);
+    cg_body_framing f;
+    cg_body_framing_start(&f, res.body, res.content_length);
+    bool ok = res.message_complete ? (s.complete = true) : feed(&p, &f, &s, buf + head_len, size - head_len, piece);
     if (ok)
         check_client(&res, was_head, minor, &out, &s);
     cg_buf_free(&out);
