@@ -84,7 +84,9 @@ void cg_access_log_entry(cg_conn *c, const cg_client *cl, const cg_access_entry 
 
 void cg_access_log_header(char *dst, size_t cap, const cg_http_request *req, const char *name)
 {
-    const cg_http_header *h = cg_http_find_header(req->headers, req->nheaders, name);
+    /* Only the access line (info) shows it: no lookup and copy per request otherwise. */
+    const cg_http_header *h = cg_log_enabled(CG_LOG_INFO) ? cg_http_find_header(req->headers, req->nheaders, name)
+                                                          : NULL;
     if (!h) {
         dst[0] = '\0';
         return;

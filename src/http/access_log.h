@@ -43,8 +43,9 @@ void cg_access_log_exchange(struct cg_conn *c, const struct cg_client *cl, const
 /* The same for an entry of client cl on c. */
 void cg_access_log_entry(struct cg_conn *c, const struct cg_client *cl, const cg_access_entry *e);
 
-/* The value of header `name` of req into dst ("" when absent), cut with
- * "..." when longer than dst. */
+/* The value of header `name` of req into dst ("" when absent, or when the
+ * access line, written at info level, is off), cut with "..." when longer
+ * than dst. */
 void cg_access_log_header(char *dst, size_t cap, const cg_http_request *req, const char *name);
 
 #endif
