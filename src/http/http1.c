@@ -438,13 +438,31 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
 }
 
 /* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
-static bool wants_keep_alive(const head_ctx *h, const cg_http_header *hdrs, size_t n, int version_minor)
+/* CG_CONNECTION_* of the message: its Connection fields' tokens, once. */
+static unsigned connection_tokens(const head_ctx *h, const cg_http_header *hdrs, size_t n)
 {
-    if (!h->idx.count[F_CONNECTION])
-        return version_minor >= 1;
-    if (cg_http_list_has_token(hdrs, n, "connection", "close"))
+    size_t left = h->idx.count[F_CONNECTION];
+    if (!left)
+        return 0;
+    unsigned bits = CG_CONNECTION_FIELD;
+    for (size_t i = h->idx.first[F_CONNECTION]; i < n && left; i++) {
+        if (!cg_slice_ieq(hdrs[i].name, "connection"))
+            continue;
+        left--;
+        cg_slice rest = hdrs[i].value, tok;
+        while (cg_http_next_list_token(&rest, &tok))
+            bits |= cg_slice_ieq(tok, "close")        ? CG_CONNECTION_CLOSE
+                    : cg_slice_ieq(tok, "keep-alive") ? CG_CONNECTION_KEEP_ALIVE
+                                                      : CG_CONNECTION_OTHER;
+    }
+    return bits;
+}
+
+static bool wants_keep_alive(unsigned connection, int version_minor)
+{
+    if (connection & CG_CONNECTION_CLOSE)
         return false;
-    return version_minor >= 1 || cg_http_list_has_token(hdrs, n, "connection", "keep-alive");
+    return version_minor >= 1 || (connection & CG_CONNECTION_KEEP_ALIVE);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -697,7 +715,8 @@ bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head
         !check_request_framing(&h, req) ||
         !check_expect(&h, req))
         return false;
-    req->keep_alive = wants_keep_alive(&h, hdrs, req->nheaders, req->version_minor);
+    req->connection = connection_tokens(&h, hdrs, req->nheaders);
+    req->keep_alive = wants_keep_alive(req->connection, req->version_minor);
     if (!within_parser_limit(&h))
         return false;
     if (req->body != CG_BODY_CHUNKED) {
@@ -808,8 +827,8 @@ bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t hea
         !tokenize_fields(&h, pos, hdrs, max_headers, &res->nheaders) ||
         !check_response_framing(&h, res, request_was_head))
         return false;
-    res->keep_alive = res->body != CG_BODY_UNTIL_CLOSE &&
-                      wants_keep_alive(&h, hdrs, res->nheaders, res->version_minor);
+    res->connection = connection_tokens(&h, hdrs, res->nheaders);
+    res->keep_alive = res->body != CG_BODY_UNTIL_CLOSE && wants_keep_alive(res->connection, res->version_minor);
     if (!within_parser_limit(&h))
         return false;
     if (res->body != CG_BODY_CHUNKED) {

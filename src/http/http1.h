@@ -37,6 +37,15 @@ typedef enum {
     CG_BODY_UNTIL_CLOSE, /* responses only: until the backend closes */
 } cg_body_kind;
 
+/* The tokens of a message's Connection fields (RFC 9110 7.6.1), read once
+ * by the parse: cg_http_request.connection, cg_http_response.connection. */
+enum {
+    CG_CONNECTION_FIELD = 1,      /* the message has a Connection field */
+    CG_CONNECTION_CLOSE = 2,      /* "close" is among its tokens */
+    CG_CONNECTION_KEEP_ALIVE = 4, /* "keep-alive" is */
+    CG_CONNECTION_OTHER = 8,      /* another token: it names a hop-by-hop field */
+};
+
 typedef struct cg_http_request {
     cg_slice method;
     cg_slice target;         /* origin-form, as sent: "/path?query"; http_proxy.c then
@@ -49,6 +58,7 @@ typedef struct cg_http_request {
     cg_body_kind body;
     uint64_t content_length; /* when body == CG_BODY_LENGTH */
     bool keep_alive;         /* the client wants the connection kept open */
+    unsigned connection;     /* CG_CONNECTION_* */
     bool expect_continue;    /* Expect: 100-continue */
     bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_request;
@@ -79,6 +89,7 @@ typedef struct cg_http_response {
     cg_body_kind body;
     uint64_t content_length;
     bool keep_alive;         /* the backend connection may be reused afterwards */
+    unsigned connection;     /* CG_CONNECTION_* */
     bool message_complete;   /* no body (or an empty one): the message ends with its head */
 } cg_http_response;
 

@@ -173,56 +173,32 @@ static const char *reason_for(int status)
     }
 }
 
-/* What the Connection headers of a head name, found once per head: most
- * name only close or keep-alive, and then no header needs its own walk over
- * them (cg_http_named_by_connection) to know whether it is named. */
-typedef struct conn_names {
-    bool any;                      /* a Connection header is there */
-    bool close, keep_alive, other; /* the tokens it names */
-} conn_names;
-
-static conn_names connection_names(const cg_http_header *h, size_t n)
+/* Whether the response's Connection fields name name (it is hop-by-hop),
+ * answered from what the parse found (res->connection) when it can be: most
+ * name only close or keep-alive, and then no field needs its own walk over
+ * them (cg_http_named_by_connection). */
+static bool named_by_connection(const cg_http_response *res, cg_slice name)
 {
-    conn_names c = { false, false, false, false };
-    for (size_t i = 0; i < n; i++) {
-        if (!cg_slice_ieq(h[i].name, "connection"))
-            continue;
-        c.any = true;
-        cg_slice rest = h[i].value, tok;
-        while (cg_http_next_list_token(&rest, &tok)) {
-            if (cg_slice_ieq(tok, "close"))
-                c.close = true;
-            else if (cg_slice_ieq(tok, "keep-alive"))
-                c.keep_alive = true;
-            else
-                c.other = true;
-        }
-    }
-    return c;
-}
-
-/* cg_http_named_by_connection, answered from c when it can be. */
-static bool named_by_connection(const conn_names *c, const cg_http_header *h, size_t n, cg_slice name)
-{
-    if (!c->any)
+    unsigned c = res->connection;
+    if (!(c & CG_CONNECTION_FIELD))
         return false;
-    if (c->other)
-        return cg_http_named_by_connection(h, n, name);
-    return (c->close && cg_slice_ieq(name, "close")) || (c->keep_alive && cg_slice_ieq(name, "keep-alive"));
+    if (c & CG_CONNECTION_OTHER)
+        return cg_http_named_by_connection(res->headers, res->nheaders, name);
+    return ((c & CG_CONNECTION_CLOSE) && cg_slice_ieq(name, "close")) ||
+           ((c & CG_CONNECTION_KEEP_ALIVE) && cg_slice_ieq(name, "keep-alive"));
 }
 
-static bool header_kept(const cg_http_response *res, size_t i, bool keep_cl, const conn_names *conn)
+static bool header_kept(const cg_http_response *res, size_t i, bool keep_cl)
 {
     cg_slice name = res->headers[i].name;
     if (keep_cl && CG_HEADER_NAME_IS(name, "content-length"))
         return true;
-    return !response_header_dropped(name) && !named_by_connection(conn, res->headers, res->nheaders, name);
+    return !response_header_dropped(name) && !named_by_connection(res, name);
 }
 
 bool cg_http_response_header_kept(const cg_http_response *res, size_t i, bool request_was_head)
 {
-    conn_names conn = connection_names(res->headers, res->nheaders);
-    return header_kept(res, i, request_was_head || res->status == 304, &conn);
+    return header_kept(res, i, request_was_head || res->status == 304);
 }
 
 bool cg_http_write_client_head(const cg_http_response *res, bool request_was_head,
@@ -231,7 +207,6 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
 {
     const cg_http_header *h = res->headers;
     size_t n = res->nheaders;
-    conn_names conn = connection_names(h, n);
     bool informational = res->status < 200;
     /* HEAD and 304 describe the representation: their Content-Length is
      * passed on as sent. 204 must not carry one at all (RFC 9110 8.6). */
@@ -265,7 +240,7 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
               (reason ? put_str(out, reason) : put(out, res->reason.p, res->reason.n)) &&
               put(out, "\r\n", 2);
     for (size_t i = 0; ok && i < n; i++)
-        if (header_kept(res, i, keep_cl, &conn))
+        if (header_kept(res, i, keep_cl))
             ok = put_header(out, h[i].name, h[i].value);
     if (ok && fr == CG_CLIENT_BODY_LENGTH)
         ok = put_str(out, "Content-Length: ") && put_u64(out, res->content_length) && put(out, "\r\n", 2);

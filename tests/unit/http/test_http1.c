@@ -605,6 +605,34 @@ static void test_req_keep_alive_rules(void **state)
     assert_true(t.r.keep_alive);
 }
 
+/* The Connection fields' tokens, read once by the parse (CG_CONNECTION_*):
+ * every Connection field counts, wherever it is, and nothing else does. */
+static void test_connection_tokens_read_once(void **state)
+{
+    (void)state;
+    req_t t;
+    preq(&t, "GET / HTTP/1.1\nHost: a\n\n");
+    ACCEPTED(t);
+    assert_int_equal(t.r.connection, 0);
+    preq(&t, "GET / HTTP/1.1\nHost: a\nConnection: ,\n\n");
+    ACCEPTED(t);
+    assert_int_equal(t.r.connection, CG_CONNECTION_FIELD);
+    preq(&t, "GET / HTTP/1.1\nConnection: Keep-Alive\nHost: a\nX-Connection: close\nConnection: x-a , CLOSE\n\n");
+    ACCEPTED(t);
+    assert_int_equal(t.r.connection,
+                     CG_CONNECTION_FIELD | CG_CONNECTION_KEEP_ALIVE | CG_CONNECTION_CLOSE | CG_CONNECTION_OTHER);
+    assert_false(t.r.keep_alive);
+    res_t r;
+    pres_opt(&r, "HTTP/1.1 200 OK\nConnection: keep-alive\nContent-Length: 0\n\n", false);
+    assert_true(r.ok);
+    assert_int_equal(r.r.connection, CG_CONNECTION_FIELD | CG_CONNECTION_KEEP_ALIVE);
+    assert_true(r.r.keep_alive);
+    pres_opt(&r, "HTTP/1.1 200 OK\nContent-Length: 0\nConnections: close\n\n", false);
+    assert_true(r.ok);
+    assert_int_equal(r.r.connection, 0);
+    assert_true(r.r.keep_alive);
+}
+
 static void test_req_host_rules(void **state)
 {
     (void)state;
@@ -1770,6 +1798,7 @@ int main(void)
         cmocka_unit_test(test_req_content_length_zero),
         cmocka_unit_test(test_req_body_pipelined_pause),
         cmocka_unit_test(test_req_keep_alive_rules),
+        cmocka_unit_test(test_connection_tokens_read_once),
         cmocka_unit_test(test_req_host_rules),
         cmocka_unit_test(test_req_cl_and_te),
         cmocka_unit_test(test_req_two_content_lengths),
