@@ -109,7 +109,7 @@ print("both proxies: same PKI, CRLs, backend, workers, cipher suites; idle backe
 print()
 
 scen = [
-    ("keepalive", "keep-alive, %s conns" % ka, ["direct", "certgate", "nginx"]),
+    ("keepalive", "keep-alive, %s conns" % ka, ["direct", "floor", "certgate", "nginx"]),
     ("full_ec", "full handshake/req, %s conns, ECDSA" % new, ["certgate", "nginx"]),
     ("full_rsa", "full handshake/req, %s conns, RSA cl." % new, ["certgate", "nginx"]),
     ("full_ocsp", "full handshake/req, %s conns, OCSP (cached)" % new, ["certgate", "nginx"]),
@@ -197,6 +197,9 @@ for key, label, targets in scen:
         if lg.get("requests") and lg["latency_us"]["max"] > 1e6 and key not in ("bulk",):
             problems.append("%s/%s: slowest request took %s (p99 %s)" % (key, t, us(lat["max"]), us(lat["p99"])))
 print("  * direct: the backend over plain HTTP, no proxy; 'proxy CPU' is then the backend's own.")
+if by.get(("keepalive", "floor")):
+    print("  floor: cg-io-floor (bench/io_floor.c), a forwarder that only reads and writes the sockets (plain HTTP,")
+    print("  one thread, no parsing): the kernel's TCP work a keep-alive request costs any proxy on this machine.")
 print("  proxy CPU: utime+stime of all the proxy's processes (nginx: master + workers) over the measured")
 print("  interval / 2xx responses. ~: fewer than 20 clock ticks (1 tick = %.0f ms): an order of magnitude."
       % (1000.0 / clk_tck))
@@ -400,6 +403,17 @@ else:
     print("noticed: no errors, no proxy log lines at warn or above")
 if meta.get("elapsed_s") is not None:
     print("run time: %d s (groups: %s)" % (meta["elapsed_s"], meta.get("only", "all")))
+def cpu_per_ok(key, target):
+    return per_ok(by.get((key, target)))[0]
+
+
+io_floor = cpu_per_ok("keepalive", "floor")
+if io_floor:
+    print("keep-alive CPU / socket I/O floor (cg-io-floor %s): certgate=%s nginx=%s tls13: certgate=%s nginx=%s" % (
+        fmt_cpu(io_floor), fr(ratio(cpu_per_ok("keepalive", "certgate"), io_floor)),
+        fr(ratio(cpu_per_ok("keepalive", "nginx"), io_floor)),
+        fr(ratio(cpu_per_ok("keepalive_tls13", "certgate"), io_floor)),
+        fr(ratio(cpu_per_ok("keepalive_tls13", "nginx"), io_floor))))
 if floor_ratio:
     print("full handshake CPU / public-key floor: ecdsa=%s rsa=%s tls13_ecdsa=%s tls13_rsa=%s" % (
         fr(floor_ratio.get("full_ec")), fr(floor_ratio.get("full_rsa")), fr(floor_ratio.get("full_ec_tls13")),
