@@ -59,24 +59,29 @@ static void watch(int fd, uint32_t events, int op)
     epoll_ctl(ep, op, fd, &ev);
 }
 
-static void drop_pair(int fd)
+/* A pair ends (or could not be set up): whatever of it exists goes, each
+ * descriptor closed once. */
+static void abandon(int c, int b)
 {
-    int peer = sides[fd] ? sides[fd]->peer : -1;
-    int fds[2] = { fd, peer };
+    int fds[2] = { c, b };
     for (int i = 0; i < 2; i++) {
-        if (fds[i] < 0 || !sides[fds[i]])
+        if (fds[i] < 0)
             continue;
-        free(sides[fds[i]]->buf);
-        free(sides[fds[i]]);
-        sides[fds[i]] = NULL;
+        if (fds[i] < MAX_FDS && sides[fds[i]]) {
+            free(sides[fds[i]]->buf);
+            free(sides[fds[i]]);
+            sides[fds[i]] = NULL;
+        }
         close(fds[i]);
     }
 }
 
+static void drop_pair(int fd) { abandon(fd, sides[fd]->peer); }
+
 static bool add_side(int fd, int peer)
 {
-    if (fd >= MAX_FDS || !(sides[fd] = calloc(1, sizeof *sides[fd])) || !(sides[fd]->buf = malloc(BUF_CAP)))
-        return false;
+    if (!(sides[fd] = calloc(1, sizeof *sides[fd])) || !(sides[fd]->buf = malloc(BUF_CAP)))
+        return false; /* fd < MAX_FDS: the caller's check */
     sides[fd]->peer = peer;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -162,16 +167,9 @@ int main(int argc, char **argv)
                 while ((c = accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
                     /* Connected before the pair is watched: the floor is the
                      * keep-alive traffic, not connection set-up. */
-                    int b = connect_backend(backend_port);
-                    if (b < 0 || !add_side(c, b) || !add_side(b, c)) {
-                        if (sides[c])
-                            drop_pair(c);
-                        else
-                            close(c);
-                        if (b >= 0 && !sides[b])
-                            close(b);
-                        continue;
-                    }
+                    int b = c < MAX_FDS ? connect_backend(backend_port) : -1;
+                    if (b < 0 || b >= MAX_FDS || !add_side(c, b) || !add_side(b, c))
+                        abandon(c, b);
                 }
                 continue;
             }

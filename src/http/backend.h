@@ -120,7 +120,7 @@ void cg_backend_pools_free(cg_worker *w);
  * no slot under max_connections freed within timeouts.backend_connect:
  * UV_EBUSY; the pools were rebuilt while it waited: UV_ECANCELED).
  * An idle connection with unread bytes or an EOF waiting in its socket is
- * closed rather than handed out. A plain (http) idle connection is handed
+ * never handed out. A plain (http) idle connection is handed
  * out like a new one, through on_connect right after the loop's next poll
  * (never blocking), once the loop has reported what its socket holds:
  * status 0, or CG_BACKEND_ESTALE

@@ -437,7 +437,6 @@ static bool check_transfer_encoding(const head_ctx *h, const cg_http_header *hdr
     return false;
 }
 
-/* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
 /* CG_CONNECTION_* of the message: its Connection fields' tokens, once. */
 static unsigned connection_tokens(const head_ctx *h, const cg_http_header *hdrs, size_t n)
 {
@@ -458,6 +457,7 @@ static unsigned connection_tokens(const head_ctx *h, const cg_http_header *hdrs,
     return bits;
 }
 
+/* keep-alive per RFC 9112 9.3, from our own reading of Connection. */
 static bool wants_keep_alive(unsigned connection, int version_minor)
 {
     if (connection & CG_CONNECTION_CLOSE)

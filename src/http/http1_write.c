@@ -261,7 +261,6 @@ bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, c
 {
     const cg_http_header *h = res->headers;
     size_t n = res->nheaders;
-    bool has_conn = cg_http_find_header(h, n, "connection") != NULL;
     size_t need = sizeof "HTTP/1.1 101 Switching Protocols\r\n" + headers_size(h, n) +
                   sizeof "Connection: Upgrade\r\nUpgrade: \r\n" + protocol.n + sizeof "X-Request-Id: \r\n" +
                   request_id.n + 2;
@@ -270,7 +269,7 @@ bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, c
     bool ok = put_str(out, "HTTP/1.1 101 Switching Protocols\r\n");
     for (size_t i = 0; ok && i < n; i++) {
         cg_slice name = h[i].name;
-        if (response_header_dropped(name) || (has_conn && cg_http_named_by_connection(h, n, name)))
+        if (response_header_dropped(name) || named_by_connection(res, name))
             continue;
         ok = put_header(out, name, h[i].value);
     }

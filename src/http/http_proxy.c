@@ -277,8 +277,8 @@ static bool use_canonical_target(cg_conn *c, char *head)
 static void connect_backend(cg_conn *c, bool fresh);
 static bool retry_after_401(cg_conn *c);
 
-/* Parses the request head; false if the exchange ended (refused). */
-/* head_len bytes at c->ppos are a head ex->req_scan just found complete. */
+/* Parses the head_len bytes at c->ppos, a head ex->req_scan just found
+ * complete; false if the exchange ended (refused). */
 static bool on_request_head(cg_conn *c, size_t head_len)
 {
     cg_exchange *ex = cg_http_ex(c);
