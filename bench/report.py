@@ -9,6 +9,9 @@ The last line printed is always
     ratios tls13 keepalive=X resume=X full=X full_rsa=X
 certgate's CPU time per successful request divided by nginx's, 2 decimals,
 "n/a" for a scenario that could not run (or had no successful request).
+A row measured in rounds (bench/run measure_pair: certgate and nginx back to
+back in each round) has as its ratio the median of the rounds' ratios, and
+shows the median round's figures in the table; every round is listed below it.
 See bench/README.md for how to read the rest.
 """
 import json
@@ -24,7 +27,11 @@ for line in open(path):
             recs.append(json.loads(line))
         except ValueError:
             pass
-by = {(r["scenario"], r.get("target")): r for r in recs}
+rounds_of = {}
+for r in recs:
+    rounds_of.setdefault((r["scenario"], r.get("target")), []).append(r)
+for v in rounds_of.values():
+    v.sort(key=lambda r: r.get("round", 0))
 ka, new, big_mb = meta.get("ka_conns", 64), meta.get("new_conns", 16), meta.get("big_mb", 100)
 dc = meta.get("deleg_conns", 32)
 drate = meta.get("deleg_rate", 0)
@@ -69,6 +76,36 @@ def per_ok(r, which=0):
     if c is None or not n:
         return None, False
     return c * 1e6 / n, round(c * clk_tck) < 20
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if not n else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def median_round(rs):
+    """The round whose proxy CPU per request is the median (the lower of the middle two)."""
+    ok = [r for r in rs if per_ok(r)[0] is not None]
+    if not ok:
+        return rs[-1]
+    ok.sort(key=lambda r: per_ok(r)[0])
+    return ok[(len(ok) - 1) // 2]
+
+
+by = {k: (median_round(v) if len(v) > 1 else v[0]) for k, v in rounds_of.items()}
+
+
+def paired_ratios(key_cg, key_ng=None, t_ng="nginx"):
+    """[(round, certgate, nginx, ratio)] of a row measured in rounds, [] otherwise."""
+    a = {r.get("round"): r for r in rounds_of.get((key_cg, "certgate"), []) if r.get("round")}
+    b = {r.get("round"): r for r in rounds_of.get((key_ng or key_cg, t_ng), []) if r.get("round")}
+    out = []
+    for k in sorted(set(a) & set(b)):
+        ca, cb = per_ok(a[k])[0], per_ok(b[k])[0]
+        if ca is not None and cb:
+            out.append((k, ca, cb, ca / cb))
+    return out if len(out) > 1 else []
 
 
 def bulk_per_gb(r, which=0):
@@ -141,8 +178,38 @@ problems = []
 suites = set()
 busy = []
 OTHER_MAX = 0.15
+def check(key, t, r):
+    """What the notes under the table say about one run (every round of a row)."""
+    lg = r["loadgen"]
+    tag = key + "/" + t + (" round %d" % r["round"] if len(rounds_of.get((key, t), [])) > 1 else "")
+    if "failed" in lg:
+        problems.append("%s: no result (%s)" % (tag, lg["failed"]))
+        return
+    if (r.get("other_cores") or 0) > OTHER_MAX:
+        busy.append("%s %.2f" % (tag, r["other_cores"]))
+    if lg["errors"]:
+        problems.append("%s: %d errors %s; first: %s" % (tag, lg["errors"], lg["error_kinds"], lg["error_first"]))
+    if key.startswith("full") and lg.get("handshakes_resumed"):
+        problems.append("%s: %d handshakes were resumptions" % (tag, lg["handshakes_resumed"]))
+    if key.startswith("resume") and lg.get("handshakes_full", 0) > lg.get("threads", 1) * 2:
+        problems.append("%s: %d full handshakes (resumption refused?)" % (tag, lg["handshakes_full"]))
+    conns = lg.get("connections", 0)
+    opened = r.get("backend_conns_opened", -1)
+    if t != "direct" and opened > max(2 * conns, 0.05 * lg["requests"], 4):
+        problems.append("%s: %d backend connections opened for %d requests on %d client connections"
+                        " (backend connections not reused)" % (tag, opened, lg["requests"], conns))
+    if lg.get("rate") and lg.get("rps", 0) < 0.97 * lg["rate"]:
+        problems.append("%s: %.0f req/s of the %.0f offered: the rate was not sustained"
+                        % (tag, lg["rps"], lg["rate"]))
+    if lg.get("requests") and lg["latency_us"]["max"] > 1e6 and key not in ("bulk",):
+        problems.append("%s: slowest request took %s (p99 %s)"
+                        % (tag, us(lg["latency_us"]["max"]), us(lg["latency_us"]["p99"])))
+
+
 for key, label, targets in scen:
     for t in targets:
+        for rr in rounds_of.get((key, t), []):
+            check(key, t, rr)
         r = by.get((key, t))
         if not r:
             continue
@@ -150,7 +217,6 @@ for key, label, targets in scen:
         if "failed" in lg:
             print("%-43s %-9s  (no result: %s)" % (label, t, lg["failed"]))
             label = ""
-            problems.append("%s/%s: no result (%s)" % (key, t, lg["failed"]))
             continue
         lat = lg["latency_us"]
         rps = lg["rps"]
@@ -177,25 +243,7 @@ for key, label, targets in scen:
             "(server)" if t == "direct" else (fmt_cpu(bk, unit, bk_c) if r.get("n_backend_pids") else "-"),
             opened if opened >= 0 else "-", "%.1f MB" % (rss / 1024) if rss >= 0 else "-",
             "%.2f" % r["other_cores"] if r.get("other_cores") is not None else "-", suite or "-"))
-        if (r.get("other_cores") or 0) > OTHER_MAX:
-            busy.append("%s/%s %.2f" % (key, t, r["other_cores"]))
         label = ""
-        if lg["errors"]:
-            problems.append("%s/%s: %d errors %s; first: %s" % (key, t, lg["errors"], lg["error_kinds"],
-                                                                 lg["error_first"]))
-        if key.startswith("full") and lg.get("handshakes_resumed"):
-            problems.append("%s/%s: %d handshakes were resumptions" % (key, t, lg["handshakes_resumed"]))
-        if key.startswith("resume") and lg.get("handshakes_full", 0) > lg.get("threads", 1) * 2:
-            problems.append("%s/%s: %d full handshakes (resumption refused?)" % (key, t, lg["handshakes_full"]))
-        conns = lg.get("connections", 0)
-        if t != "direct" and opened > max(2 * conns, 0.05 * lg["requests"], 4):
-            problems.append("%s/%s: %d backend connections opened for %d requests on %d client connections"
-                            " (backend connections not reused)" % (key, t, opened, lg["requests"], conns))
-        if lg.get("rate") and lg.get("rps", 0) < 0.97 * lg["rate"]:
-            problems.append("%s/%s: %.0f req/s of the %.0f offered: the rate was not sustained"
-                            % (key, t, lg["rps"], lg["rate"]))
-        if lg.get("requests") and lg["latency_us"]["max"] > 1e6 and key not in ("bulk",):
-            problems.append("%s/%s: slowest request took %s (p99 %s)" % (key, t, us(lat["max"]), us(lat["p99"])))
 print("  * direct: the backend over plain HTTP, no proxy; 'proxy CPU' is then the backend's own.")
 if by.get(("keepalive", "floor")):
     print("  floor: cg-io-floor (bench/io_floor.c), a forwarder that only reads and writes the sockets (plain HTTP,")
@@ -207,6 +255,18 @@ print("  other cores: CPU used by everything else on the machine during the run 
 print("  work charged to no process), in cores; above %.2f the figures of that row are less reliable." % OTHER_MAX)
 print("  backend conns: connections the backend accepted during the run, warm-up included (static nginx:")
 print("  stub_status; Apache: first requests of a connection in its access log).")
+paired = [(label, paired_ratios(key)) for key, label, _ in scen]
+paired = [(label, pr) for label, pr in paired if pr]
+if paired:
+    print()
+    print("rows measured in %s rounds of %s s (certgate and nginx back to back in each, order alternating);"
+          % (meta.get("rounds", "?"), meta.get("round_s", "?")))
+    print("the table shows the median round; the ratio is the median of the rounds' ratios:")
+    for label, pr in paired:
+        rs = [x[3] for x in pr]
+        print("  %-41s %s  median %.2f (%.2f-%.2f)" % (
+            label, " ".join("%s/%s=%.2f" % (fmt_cpu(c).replace(" us", ""), fmt_cpu(n).replace(" us", ""), q)
+                            for _, c, n, q in pr), median(rs), min(rs), max(rs)))
 if busy:
     problems.append("other processes used CPU during: %s (cores); those rows are less reliable"
                     % ", ".join(busy))
@@ -348,6 +408,9 @@ if by.get(("scale_w1", "certgate")) or by.get(("scale_w2", "certgate")):
 
 # --- ratios ---------------------------------------------------------------------
 def cg_ng(key_cg, key_ng=None, t_ng="nginx"):
+    pr = paired_ratios(key_cg, key_ng, t_ng)
+    if pr:
+        return median([x[3] for x in pr])
     a = by.get((key_cg, "certgate"))
     b = by.get((key_ng or key_cg, t_ng))
     return ratio(per_ok(a)[0] if a else None, per_ok(b)[0] if b else None)
