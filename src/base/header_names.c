@@ -1,5 +1,4 @@
-/* Client request header names certgate treats on their own (see
- * header_names.h).
+/* Header names certgate treats on their own (see header_names.h).
  */
 #include "header_names.h"
 
@@ -10,40 +9,100 @@ static bool has_prefix(cg_slice name, const char *prefix, size_t n)
     return name.n >= n && cg_header_name_is((cg_slice){ name.p, n }, prefix, n);
 }
 
-/* certgate's identity headers: X-Client-Cert-* (the certificate) and
- * X-Certgate-* (the mapped principal ...): only certgate may set them. */
-static bool is_identity_header(cg_slice name)
+#define DROPPED CG_HEADER_DROPPED
+#define BOTH (CG_HEADER_DROPPED | CG_HEADER_NOT_RETURNED) /* hop-by-hop, or set by certgate both ways */
+
+/* The exact names (and certgate's prefixes) of the rules, by first letter
+ * then length, so that most names cost a switch or two and no comparison,
+ * and a name of the rules one comparison. */
+static inline unsigned exact_class(cg_slice name)
 {
     static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
-    return has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1);
+    if (name.n < 2)
+        return 0;
+#define IS(lit, bits) (CG_HEADER_NAME_IS(name, lit) ? (unsigned)(bits) : 0u)
+    switch (cg_ascii_lower((unsigned char)name.p[0])) {
+    case 'a': return IS("authorization", DROPPED);
+    case 'c':
+        switch (name.n) {
+        case 10: return IS("connection", BOTH);
+        case 11: return IS("client-cert", DROPPED);
+        case 14: return IS("content-length", BOTH | CG_HEADER_CONTENT_LENGTH);
+        case 17: return IS("client-cert-chain", DROPPED);
+        default: return 0;
+        }
+    case 'e': return IS("expect", DROPPED);
+    case 'f': return IS("forwarded", DROPPED);
+    case 'h': return IS("host", CG_HEADER_HOST);
+    case 'k': return IS("keep-alive", BOTH);
+    case 'p':
+        switch (name.n) {
+        case 16: return IS("proxy-connection", BOTH);
+        case 18: return IS("proxy-authenticate", BOTH);
+        case 19: return IS("proxy-authorization", BOTH);
+        default: return 0;
+        }
+    case 't':
+        switch (name.n) {
+        case 2:  return IS("te", BOTH);
+        case 7:  return IS("trailer", BOTH);
+        case 17: return IS("transfer-encoding", BOTH);
+        default: return 0;
+        }
+    case 'u': return IS("upgrade", BOTH);
+    case 'w': return IS("www-authenticate", CG_HEADER_NOT_RETURNED);
+    case 'x':
+        /* certgate's identity headers: X-Client-Cert-* (the certificate)
+         * and X-Certgate-* (the mapped principal ...): only certgate may
+         * set them. */
+        if (has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1))
+            return DROPPED;
+        switch (name.n) {
+        case 12: return IS("x-request-id", BOTH);
+        case 15: return IS("x-forwarded-for", DROPPED);
+        case 16: return IS("x-forwarded-host", DROPPED) | IS("x-arr-clientcert", DROPPED);
+        case 17: return IS("x-forwarded-proto", DROPPED);
+        default: return 0;
+        }
+    default: return 0;
+    }
+#undef IS
+}
+
+#undef DROPPED
+#undef BOTH
+
+#define L(n) (1u << (n))
+#define FROM(n) (~0u << (n)) /* a family: its prefix's length and longer */
+const uint32_t cg_header_name_lengths[32] = {
+    ['a' & 31] = L(13),                               /* authorization */
+    ['c' & 31] = L(10) | L(11) | L(14) | L(17),       /* connection, client-cert, content-length, -chain */
+    ['e' & 31] = L(6),                                /* expect */
+    ['f' & 31] = L(9) | L(15),                        /* forwarded, front-end-https */
+    ['h' & 31] = L(4),                                /* host */
+    ['k' & 31] = L(10),                               /* keep-alive */
+    ['p' & 31] = L(16) | L(18) | L(19),               /* proxy-connection, -authenticate, -authorization */
+    ['r' & 31] = L(11),                               /* remote-user */
+    ['s' & 31] = FROM(11),                            /* ssl-client-* */
+    ['t' & 31] = L(2) | L(7) | L(14) | L(17),         /* te, trailer, true-client-ip, transfer-encoding */
+    ['u' & 31] = L(7),                                /* upgrade */
+    ['w' & 31] = L(16),                               /* www-authenticate */
+    ['x' & 31] = FROM(6),                             /* x-arr-* is the shortest */
+};
+#undef L
+#undef FROM
+
+unsigned cg_header_name_class_of(cg_slice name, unsigned want)
+{
+    unsigned bits = exact_class(name);
+    if ((want & CG_HEADER_TRUSTED) && cg_http_backend_trusted_header(name))
+        bits |= CG_HEADER_TRUSTED;
+    return bits & want;
 }
 
 bool cg_http_request_header_dropped(cg_slice name)
 {
-    if (name.n == 0)
-        return false;
-    if (is_identity_header(name))
-        return true;
-    /* Switch on length so that most headers cost one comparison at most. */
-    switch (name.n) {
-    case 2:  return CG_HEADER_NAME_IS(name, "te");
-    case 6:  return CG_HEADER_NAME_IS(name, "expect");
-    case 7:  return CG_HEADER_NAME_IS(name, "trailer") || CG_HEADER_NAME_IS(name, "upgrade");
-    case 9:  return CG_HEADER_NAME_IS(name, "forwarded");
-    case 10: return CG_HEADER_NAME_IS(name, "connection") || CG_HEADER_NAME_IS(name, "keep-alive");
-    case 11: return CG_HEADER_NAME_IS(name, "client-cert");
-    case 12: return CG_HEADER_NAME_IS(name, "x-request-id");
-    case 13: return CG_HEADER_NAME_IS(name, "authorization");
-    case 14: return CG_HEADER_NAME_IS(name, "content-length");
-    case 15: return CG_HEADER_NAME_IS(name, "x-forwarded-for");
-    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "x-forwarded-host") ||
-                    CG_HEADER_NAME_IS(name, "x-arr-clientcert");
-    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding") || CG_HEADER_NAME_IS(name, "x-forwarded-proto") ||
-                    CG_HEADER_NAME_IS(name, "client-cert-chain");
-    case 18: return CG_HEADER_NAME_IS(name, "proxy-authenticate");
-    case 19: return CG_HEADER_NAME_IS(name, "proxy-authorization");
-    default: return false;
-    }
+    return (exact_class(name) & CG_HEADER_DROPPED) != 0;
 }
 
 /* Headers some backend or framework believes as a statement of who the
@@ -99,11 +158,17 @@ static bool listed(cg_slice name, char *const *list, size_t n)
     return false;
 }
 
-bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+bool cg_http_request_header_stripped_as(cg_slice name, unsigned cls, const cg_header_policy *p)
 {
-    if (cg_http_request_header_dropped(name))
+    if (cls & CG_HEADER_DROPPED)
         return true;
-    if (cg_http_backend_trusted_header(name))
+    if (cls & CG_HEADER_TRUSTED)
         return !p || !listed(name, p->keep, p->nkeep);
     return p && listed(name, p->strip, p->nstrip);
+}
+
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+{
+    return cg_http_request_header_stripped_as(
+        name, cg_header_name_class(name, CG_HEADER_DROPPED | CG_HEADER_TRUSTED), p);
 }
