@@ -68,9 +68,15 @@ HOT char *put_field(char *p, cg_slice name, cg_slice value)
 
 #define FIELD_SIZE(name, value) ((name).n + (value).n + 4)
 
-/* Decimal digits of v; at most 20. */
+/* Decimal digits of v; at most 20. Most lengths have one or two. */
 static char *put_u64(char *p, uint64_t v)
 {
+    if (v < 100) {
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10);
+        *p++ = (char)('0' + v % 10);
+        return p;
+    }
     char tmp[20], *t = tmp + sizeof tmp;
     do
         *--t = (char)('0' + v % 10);
@@ -136,12 +142,14 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
     bool has_conn = (req->connection & CG_CONNECTION_FIELD) != 0, has_host = false;
     size_t need = req->method.n + 1 + req->target.n + sizeof " HTTP/1.1\r\n" - 1 + ctx->extra_block.n +
                   headers_size(ctx->extra, ctx->nextra) + sizeof "\r\n" - 1;
+    /* ("host" and "connection" have no '-': CG_HEADER_NAME_IS is then the
+     * plain case-insensitive comparison.) */
     for (size_t i = 0; i < n; i++) {
         need += FIELD_SIZE(h[i].name, h[i].value);
         if (h[i].name.n == 4)
-            has_host = has_host || cg_slice_ieq(h[i].name, "host");
-        else if (h[i].name.n == 10)
-            has_conn = has_conn || cg_slice_ieq(h[i].name, "connection");
+            has_host = has_host || CG_HEADER_NAME_IS(h[i].name, "host");
+        else if (h[i].name.n == 10 && !has_conn)
+            has_conn = (h[i].name.p[0] | 0x20) == 'c' && CG_HEADER_NAME_IS(h[i].name, "connection");
     }
     bool add_host = !has_host && ctx->default_host.n;
     if (add_host)

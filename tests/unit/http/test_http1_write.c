@@ -333,6 +333,22 @@ static const backend_case backend_cases[] = {
       "X-Certgate-Principal: alice@EXAMPLE.COM?\n"
       "Content-Length: 999999999999999999\n"
       "\n" },
+    { "two digits of length", CTX_PLAIN, "POST /n HTTP/1.1\nHost: h\nContent-Length: 10\n\n",
+      "POST /n HTTP/1.1\n"
+      "Host: h\n"
+      "X-Forwarded-For: 192.0.2.7\n"
+      "X-Forwarded-Proto: https\n"
+      "X-Request-Id: 5f3a9c1e-0-42\n"
+      "Content-Length: 10\n"
+      "\n" },
+    { "three digits of length", CTX_PLAIN, "POST /n HTTP/1.1\nHost: h\nContent-Length: 00100\n\n",
+      "POST /n HTTP/1.1\n"
+      "Host: h\n"
+      "X-Forwarded-For: 192.0.2.7\n"
+      "X-Forwarded-Proto: https\n"
+      "X-Request-Id: 5f3a9c1e-0-42\n"
+      "Content-Length: 100\n"
+      "\n" },
     { "no default host, no address, no id", CTX_BARE,
       "OPTIONS * HTTP/1.0\nX-A: \nContent-Length: 0\n\n",
       "OPTIONS * HTTP/1.1\n"
@@ -438,6 +454,12 @@ static const client_case client_cases[] = {
       "HTTP/1.1 200 OK\n"
       "Content-Type: text/html\n"
       "Transfer-Encoding: chunked\n"
+      "X-Request-Id: req-42\n"
+      "\n" },
+    { "lengths of one, two and three digits", "HTTP/1.1 200 OK\nContent-Length: 099\n\n", false, 1, true,
+      CG_CLIENT_BODY_LENGTH,
+      "HTTP/1.1 200 OK\n"
+      "Content-Length: 99\n"
       "X-Request-Id: req-42\n"
       "\n" },
     { "HTTP/1.0 client kept alive", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", false, 0, true,
