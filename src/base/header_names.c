@@ -4,74 +4,7 @@
 
 #include <string.h>
 
-static bool has_prefix(cg_slice name, const char *prefix, size_t n)
-{
-    return name.n >= n && cg_header_name_is((cg_slice){ name.p, n }, prefix, n);
-}
-
-#define DROPPED CG_HEADER_DROPPED
-#define BOTH (CG_HEADER_DROPPED | CG_HEADER_NOT_RETURNED) /* hop-by-hop, or set by certgate both ways */
-
-/* The exact names (and certgate's prefixes) of the rules, by first letter
- * then length, so that most names cost a switch or two and no comparison,
- * and a name of the rules one comparison. */
-static inline unsigned exact_class(cg_slice name)
-{
-    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
-    if (name.n < 2)
-        return 0;
-#define IS(lit, bits) (CG_HEADER_NAME_IS(name, lit) ? (unsigned)(bits) : 0u)
-    switch (cg_ascii_lower((unsigned char)name.p[0])) {
-    case 'a': return IS("authorization", DROPPED);
-    case 'c':
-        switch (name.n) {
-        case 10: return IS("connection", BOTH);
-        case 11: return IS("client-cert", DROPPED);
-        case 14: return IS("content-length", BOTH | CG_HEADER_CONTENT_LENGTH);
-        case 17: return IS("client-cert-chain", DROPPED);
-        default: return 0;
-        }
-    case 'e': return IS("expect", DROPPED);
-    case 'f': return IS("forwarded", DROPPED);
-    case 'h': return IS("host", CG_HEADER_HOST);
-    case 'k': return IS("keep-alive", BOTH);
-    case 'p':
-        switch (name.n) {
-        case 16: return IS("proxy-connection", BOTH);
-        case 18: return IS("proxy-authenticate", BOTH);
-        case 19: return IS("proxy-authorization", BOTH);
-        default: return 0;
-        }
-    case 't':
-        switch (name.n) {
-        case 2:  return IS("te", BOTH);
-        case 7:  return IS("trailer", BOTH);
-        case 17: return IS("transfer-encoding", BOTH);
-        default: return 0;
-        }
-    case 'u': return IS("upgrade", BOTH);
-    case 'w': return IS("www-authenticate", CG_HEADER_NOT_RETURNED);
-    case 'x':
-        /* certgate's identity headers: X-Client-Cert-* (the certificate)
-         * and X-Certgate-* (the mapped principal ...): only certgate may
-         * set them. */
-        if (has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1))
-            return DROPPED;
-        switch (name.n) {
-        case 12: return IS("x-request-id", BOTH);
-        case 15: return IS("x-forwarded-for", DROPPED);
-        case 16: return IS("x-forwarded-host", DROPPED) | IS("x-arr-clientcert", DROPPED);
-        case 17: return IS("x-forwarded-proto", DROPPED);
-        default: return 0;
-        }
-    default: return 0;
-    }
-#undef IS
-}
-
-#undef DROPPED
-#undef BOTH
-
+/* (cg_header_name_class's first look; the exact names are in the header.) */
 #define L(n) (1u << (n))
 #define FROM(n) (~0u << (n)) /* a family: its prefix's length and longer */
 const uint32_t cg_header_name_lengths[32] = {
@@ -92,17 +25,9 @@ const uint32_t cg_header_name_lengths[32] = {
 #undef L
 #undef FROM
 
-unsigned cg_header_name_class_of(cg_slice name, unsigned want)
-{
-    unsigned bits = exact_class(name);
-    if ((want & CG_HEADER_TRUSTED) && cg_http_backend_trusted_header(name))
-        bits |= CG_HEADER_TRUSTED;
-    return bits & want;
-}
-
 bool cg_http_request_header_dropped(cg_slice name)
 {
-    return (exact_class(name) & CG_HEADER_DROPPED) != 0;
+    return cg_header_name_class(name, CG_HEADER_DROPPED) != 0;
 }
 
 /* Headers some backend or framework believes as a statement of who the
@@ -145,7 +70,7 @@ bool cg_http_backend_trusted_header(cg_slice name)
     default: return false;
     }
     for (const cg_trusted_header *t = cg_http_backend_trusted_headers; t->name; t++)
-        if (t->family ? has_prefix(name, t->name, t->len) : cg_header_name_is(name, t->name, t->len))
+        if (t->family ? cg_header_name_starts(name, t->name, t->len) : cg_header_name_is(name, t->name, t->len))
             return true;
     return false;
 }

@@ -129,7 +129,6 @@ enum {
     CG_HEADER_HOST = 8,           /* Host */
     CG_HEADER_CONTENT_LENGTH = 16 /* Content-Length */
 };
-unsigned cg_header_name_class_of(cg_slice name, unsigned want);
 
 /* Which lengths (bit min(length, 31)) a name of the rules starting with a
  * letter has, by that letter (its low five bits, either case): a name
@@ -137,12 +136,83 @@ unsigned cg_header_name_class_of(cg_slice name, unsigned want);
  * test holds it to the rules. */
 extern const uint32_t cg_header_name_lengths[32];
 
+/* Whether name starts with prefix (lower case, n bytes), compared the same way. */
+static inline bool cg_header_name_starts(cg_slice name, const char *prefix, size_t n)
+{
+    return name.n >= n && cg_header_name_is((cg_slice){ name.p, n }, prefix, n);
+}
+
+/* The exact names (and certgate's prefixes) of the rules but the trusted
+ * list, by first letter then length, so that most names cost a switch or
+ * two and no comparison, and a name of the rules one comparison. Inline
+ * with cg_header_name_class(): the head writers call it for every field. */
+static inline unsigned cg_header_name_exact_class(cg_slice name)
+{
+    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
+    if (name.n < 2)
+        return 0;
+#define CG_HN_DROPPED CG_HEADER_DROPPED
+#define CG_HN_BOTH (CG_HEADER_DROPPED | CG_HEADER_NOT_RETURNED) /* hop-by-hop, or set by certgate both ways */
+#define CG_HN_IS(lit, bits) (CG_HEADER_NAME_IS(name, lit) ? (unsigned)(bits) : 0u)
+    switch (cg_ascii_lower((unsigned char)name.p[0])) {
+    case 'a': return CG_HN_IS("authorization", CG_HN_DROPPED);
+    case 'c':
+        switch (name.n) {
+        case 10: return CG_HN_IS("connection", CG_HN_BOTH);
+        case 11: return CG_HN_IS("client-cert", CG_HN_DROPPED);
+        case 14: return CG_HN_IS("content-length", CG_HN_BOTH | CG_HEADER_CONTENT_LENGTH);
+        case 17: return CG_HN_IS("client-cert-chain", CG_HN_DROPPED);
+        default: return 0;
+        }
+    case 'e': return CG_HN_IS("expect", CG_HN_DROPPED);
+    case 'f': return CG_HN_IS("forwarded", CG_HN_DROPPED);
+    case 'h': return CG_HN_IS("host", CG_HEADER_HOST);
+    case 'k': return CG_HN_IS("keep-alive", CG_HN_BOTH);
+    case 'p':
+        switch (name.n) {
+        case 16: return CG_HN_IS("proxy-connection", CG_HN_BOTH);
+        case 18: return CG_HN_IS("proxy-authenticate", CG_HN_BOTH);
+        case 19: return CG_HN_IS("proxy-authorization", CG_HN_BOTH);
+        default: return 0;
+        }
+    case 't':
+        switch (name.n) {
+        case 2:  return CG_HN_IS("te", CG_HN_BOTH);
+        case 7:  return CG_HN_IS("trailer", CG_HN_BOTH);
+        case 17: return CG_HN_IS("transfer-encoding", CG_HN_BOTH);
+        default: return 0;
+        }
+    case 'u': return CG_HN_IS("upgrade", CG_HN_BOTH);
+    case 'w': return CG_HN_IS("www-authenticate", CG_HEADER_NOT_RETURNED);
+    case 'x':
+        /* certgate's identity headers: X-Client-Cert-* (the certificate)
+         * and X-Certgate-* (the mapped principal ...): only certgate may
+         * set them. */
+        if (cg_header_name_starts(name, cert, sizeof cert - 1) || cg_header_name_starts(name, own, sizeof own - 1))
+            return CG_HN_DROPPED;
+        switch (name.n) {
+        case 12: return CG_HN_IS("x-request-id", CG_HN_BOTH);
+        case 15: return CG_HN_IS("x-forwarded-for", CG_HN_DROPPED);
+        case 16: return CG_HN_IS("x-forwarded-host", CG_HN_DROPPED) | CG_HN_IS("x-arr-clientcert", CG_HN_DROPPED);
+        case 17: return CG_HN_IS("x-forwarded-proto", CG_HN_DROPPED);
+        default: return 0;
+        }
+    default: return 0;
+    }
+#undef CG_HN_IS
+#undef CG_HN_DROPPED
+#undef CG_HN_BOTH
+}
+
 static inline unsigned cg_header_name_class(cg_slice name, unsigned want)
 {
     if (name.n == 0 ||
         !(cg_header_name_lengths[((unsigned char)name.p[0] | 0x20) & 31] >> (name.n < 31 ? name.n : 31) & 1))
         return 0;
-    return cg_header_name_class_of(name, want);
+    unsigned bits = cg_header_name_exact_class(name);
+    if ((want & CG_HEADER_TRUSTED) && cg_http_backend_trusted_header(name))
+        bits |= CG_HEADER_TRUSTED;
+    return bits & want;
 }
 
 /* cg_http_request_header_stripped() for a name whose class is known. */
