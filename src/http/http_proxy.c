@@ -348,11 +348,14 @@ static void forward(cg_conn *c, const char *negotiate_token)
             .extra_block = identity_headers,
             .strip = &strip,
         };
+        /* admit.dedicated: the request has an Upgrade field (admit_request);
+         * without one there is nothing to offer and ex->upgrade stays "". */
         const char *why_not;
-        if (cg_upgrade_offer(&ex->req, ex->route, ex->upgrade, &why_not) == CG_UPGRADE_STRIPPED)
+        if (ex->admit.dedicated &&
+            cg_upgrade_offer(&ex->req, ex->route, ex->upgrade, &why_not) == CG_UPGRADE_STRIPPED)
             cg_log_fields(CG_LOG_INFO, "upgrade_stripped", CG_LF_STR("id", ex->id), CG_LF_STR("client", c->peer),
                           CG_LF_STR("route", ex->route->path), CG_LF_STR("reason", why_not));
-        fw.upgrade = (cg_slice){ ex->upgrade, strlen(ex->upgrade) };
+        fw.upgrade = (cg_slice){ ex->upgrade, ex->upgrade[0] ? strlen(ex->upgrade) : 0 };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
             ex->head.cap = HEAD_BLOCK;
