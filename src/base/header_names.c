@@ -1,49 +1,33 @@
-/* Client request header names certgate treats on their own (see
- * header_names.h).
+/* Header names certgate treats on their own (see header_names.h).
  */
 #include "header_names.h"
 
 #include <string.h>
 
-static bool has_prefix(cg_slice name, const char *prefix, size_t n)
-{
-    return name.n >= n && cg_header_name_is((cg_slice){ name.p, n }, prefix, n);
-}
-
-/* certgate's identity headers: X-Client-Cert-* (the certificate) and
- * X-Certgate-* (the mapped principal ...): only certgate may set them. */
-static bool is_identity_header(cg_slice name)
-{
-    static const char cert[] = "x-client-cert-", own[] = "x-certgate-";
-    return has_prefix(name, cert, sizeof cert - 1) || has_prefix(name, own, sizeof own - 1);
-}
+/* (cg_header_name_class's first look; the exact names are in the header.) */
+#define L(n) (1u << (n))
+#define FROM(n) (~0u << (n)) /* a family: its prefix's length and longer */
+const uint32_t cg_header_name_lengths[32] = {
+    ['a' & 31] = L(13),                               /* authorization */
+    ['c' & 31] = L(10) | L(11) | L(14) | L(17),       /* connection, client-cert, content-length, -chain */
+    ['e' & 31] = L(6),                                /* expect */
+    ['f' & 31] = L(9) | L(15),                        /* forwarded, front-end-https */
+    ['h' & 31] = L(4),                                /* host */
+    ['k' & 31] = L(10),                               /* keep-alive */
+    ['p' & 31] = L(16) | L(18) | L(19),               /* proxy-connection, -authenticate, -authorization */
+    ['r' & 31] = L(11),                               /* remote-user */
+    ['s' & 31] = FROM(11),                            /* ssl-client-* */
+    ['t' & 31] = L(2) | L(7) | L(14) | L(17),         /* te, trailer, true-client-ip, transfer-encoding */
+    ['u' & 31] = L(7),                                /* upgrade */
+    ['w' & 31] = L(16),                               /* www-authenticate */
+    ['x' & 31] = FROM(6),                             /* x-arr-* is the shortest */
+};
+#undef L
+#undef FROM
 
 bool cg_http_request_header_dropped(cg_slice name)
 {
-    if (name.n == 0)
-        return false;
-    if (is_identity_header(name))
-        return true;
-    /* Switch on length so that most headers cost one comparison at most. */
-    switch (name.n) {
-    case 2:  return CG_HEADER_NAME_IS(name, "te");
-    case 6:  return CG_HEADER_NAME_IS(name, "expect");
-    case 7:  return CG_HEADER_NAME_IS(name, "trailer") || CG_HEADER_NAME_IS(name, "upgrade");
-    case 9:  return CG_HEADER_NAME_IS(name, "forwarded");
-    case 10: return CG_HEADER_NAME_IS(name, "connection") || CG_HEADER_NAME_IS(name, "keep-alive");
-    case 11: return CG_HEADER_NAME_IS(name, "client-cert");
-    case 12: return CG_HEADER_NAME_IS(name, "x-request-id");
-    case 13: return CG_HEADER_NAME_IS(name, "authorization");
-    case 14: return CG_HEADER_NAME_IS(name, "content-length");
-    case 15: return CG_HEADER_NAME_IS(name, "x-forwarded-for");
-    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "x-forwarded-host") ||
-                    CG_HEADER_NAME_IS(name, "x-arr-clientcert");
-    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding") || CG_HEADER_NAME_IS(name, "x-forwarded-proto") ||
-                    CG_HEADER_NAME_IS(name, "client-cert-chain");
-    case 18: return CG_HEADER_NAME_IS(name, "proxy-authenticate");
-    case 19: return CG_HEADER_NAME_IS(name, "proxy-authorization");
-    default: return false;
-    }
+    return cg_header_name_class(name, CG_HEADER_DROPPED) != 0;
 }
 
 /* Headers some backend or framework believes as a statement of who the
@@ -86,7 +70,7 @@ bool cg_http_backend_trusted_header(cg_slice name)
     default: return false;
     }
     for (const cg_trusted_header *t = cg_http_backend_trusted_headers; t->name; t++)
-        if (t->family ? has_prefix(name, t->name, t->len) : cg_header_name_is(name, t->name, t->len))
+        if (t->family ? cg_header_name_starts(name, t->name, t->len) : cg_header_name_is(name, t->name, t->len))
             return true;
     return false;
 }
@@ -99,11 +83,17 @@ static bool listed(cg_slice name, char *const *list, size_t n)
     return false;
 }
 
-bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+bool cg_http_request_header_stripped_as(cg_slice name, unsigned cls, const cg_header_policy *p)
 {
-    if (cg_http_request_header_dropped(name))
+    if (cls & CG_HEADER_DROPPED)
         return true;
-    if (cg_http_backend_trusted_header(name))
+    if (cls & CG_HEADER_TRUSTED)
         return !p || !listed(name, p->keep, p->nkeep);
     return p && listed(name, p->strip, p->nstrip);
+}
+
+bool cg_http_request_header_stripped(cg_slice name, const cg_header_policy *p)
+{
+    return cg_http_request_header_stripped_as(
+        name, cg_header_name_class(name, CG_HEADER_DROPPED | CG_HEADER_TRUSTED), p);
 }

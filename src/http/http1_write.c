@@ -4,7 +4,6 @@
  */
 #include "http1_write.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -12,63 +11,77 @@
 /* ------------------------------------------------------------------------ */
 /* the heads                                                                */
 
-/* Hop-by-hop fields of a response (RFC 9110 7.6.1), plus the framing and
- * X-Request-Id that the proxy writes itself, and WWW-Authenticate: the
- * client's Authorization never reaches a backend (certgate authenticates
- * to it, with Kerberos), so no challenge of a backend can be answered by
- * the client, and a Negotiate one (a 401, or the mutual-authentication
- * token of a 200) would only invite the browser into Kerberos with
- * certgate's host. */
-static bool response_header_dropped(cg_slice name)
+/* Each head is sized once (an upper bound: every field of the message
+ * counted, kept or not) and reserved in one cg_buf_reserve; then written
+ * through a cursor with plain copies, no bounds checks per piece. */
+
+/* Most pieces of a head are short (names, small values, whole field
+ * lines): copied with two overlapping fixed-size moves, not a call to
+ * memcpy each. */
+/* Inlined wherever a head is written: a call per piece would cost about
+ * as much as the copy. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT char *put(char *p, const char *s, size_t n)
 {
-    switch (name.n) {
-    case 2:  return CG_HEADER_NAME_IS(name, "te");
-    case 7:  return CG_HEADER_NAME_IS(name, "trailer") || CG_HEADER_NAME_IS(name, "upgrade");
-    case 10: return CG_HEADER_NAME_IS(name, "connection") || CG_HEADER_NAME_IS(name, "keep-alive");
-    case 12: return CG_HEADER_NAME_IS(name, "x-request-id");
-    case 14: return CG_HEADER_NAME_IS(name, "content-length");
-    case 16: return CG_HEADER_NAME_IS(name, "proxy-connection") || CG_HEADER_NAME_IS(name, "www-authenticate");
-    case 17: return CG_HEADER_NAME_IS(name, "transfer-encoding");
-    case 18: return CG_HEADER_NAME_IS(name, "proxy-authenticate");
-    case 19: return CG_HEADER_NAME_IS(name, "proxy-authorization");
-    default: return false;
+    if (n <= 16) {
+        if (n >= 8) {
+            memcpy(p, s, 8);
+            memcpy(p + n - 8, s + n - 8, 8);
+        } else if (n >= 4) {
+            memcpy(p, s, 4);
+            memcpy(p + n - 4, s + n - 4, 4);
+        } else if (n) {
+            p[0] = s[0];
+            p[n / 2] = s[n / 2];
+            p[n - 1] = s[n - 1];
+        }
+    } else if (n <= 32) {
+        memcpy(p, s, 16);
+        memcpy(p + n - 16, s + n - 16, 16);
+    } else {
+        memcpy(p, s, n);
     }
+    return p + n;
 }
 
-/* Appends after the single up-front reserve: never reallocates then, and
- * stays correct (just slower) should the estimate ever be short. */
-static bool put(cg_buf *b, const char *p, size_t n) { return cg_buf_append(b, p, n); }
+/* A literal, its length known where it is written. */
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
 
-static bool put_str(cg_buf *b, const char *s) { return put(b, s, strlen(s)); }
-
-/* "name: value\r\n", one reserve for the four pieces (a head is mostly these). */
-static bool put_header(cg_buf *b, cg_slice name, cg_slice value)
+/* "name: value\r\n". A field as most clients and servers write it has
+ * exactly ": " between its name and its value in the head it was parsed
+ * from: then "name: value" is one piece. */
+HOT char *put_field(char *p, cg_slice name, cg_slice value)
 {
-    size_t n = name.n + value.n + 4;
-    if (!cg_buf_reserve(b, n))
-        return false;
-    char *p = b->data + b->len;
-    if (name.n)
-        memcpy(p, name.p, name.n);
-    p += name.n;
-    *p++ = ':';
-    *p++ = ' ';
-    if (value.n)
-        memcpy(p, value.p, value.n);
-    p += value.n;
+    if (value.p == name.p + name.n + 2 && name.p[name.n] == ':' && name.p[name.n + 1] == ' ') {
+        p = put(p, name.p, name.n + 2 + value.n);
+    } else {
+        p = put(p, name.p, name.n);
+        *p++ = ':';
+        *p++ = ' ';
+        p = put(p, value.p, value.n);
+    }
     *p++ = '\r';
-    *p = '\n';
-    b->len += n;
-    return true;
+    *p++ = '\n';
+    return p;
 }
 
-static bool put_u64(cg_buf *b, uint64_t v)
+#define FIELD_SIZE(name, value) ((name).n + (value).n + 4)
+
+/* Decimal digits of v; at most 20. Most lengths have one or two. */
+static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[24], *p = tmp + sizeof tmp;
+    if (v < 100) {
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10);
+        *p++ = (char)('0' + v % 10);
+        return p;
+    }
+    char tmp[20], *t = tmp + sizeof tmp;
     do
-        *--p = (char)('0' + v % 10);
+        *--t = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    return put(b, p, (size_t)(tmp + sizeof tmp - p));
+    return put(p, t, (size_t)(tmp + sizeof tmp - t));
 }
 
 size_t cg_http_chunk_line(char *out, size_t len)
@@ -87,76 +100,123 @@ size_t cg_http_chunk_line(char *out, size_t len)
 
 /* Extra headers come from certificates and configuration: a CR or LF in a
  * subject must not become a header of its own, so controls are replaced. */
-static bool put_sanitized(cg_buf *b, cg_slice s)
+static char *put_sanitized(char *p, cg_slice s)
 {
-    if (!cg_buf_reserve(b, s.n))
-        return false;
     for (size_t i = 0; i < s.n; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        b->data[b->len++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+        *p++ = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
     }
-    return true;
+    return p;
 }
 
 static size_t headers_size(const cg_http_header *h, size_t n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        total += h[i].name.n + h[i].value.n + 4;
+        total += FIELD_SIZE(h[i].name, h[i].value);
     return total;
+}
+
+/* Whether the message's Connection fields name name (it is hop-by-hop),
+ * answered from what the parse found (connection, CG_CONNECTION_*) when it
+ * can be: most name only close or keep-alive, and then no field needs its
+ * own walk over them (cg_http_named_by_connection). A message with a
+ * Connection field whose bits were not filled in (not from the parse) is
+ * walked. */
+HOT bool named_by_connection(unsigned connection, bool has_field, const cg_http_header *h, size_t n,
+                                cg_slice name)
+{
+    if (!has_field)
+        return false;
+    if ((connection & CG_CONNECTION_OTHER) || !(connection & CG_CONNECTION_FIELD))
+        return cg_http_named_by_connection(h, n, name);
+    return ((connection & CG_CONNECTION_CLOSE) && cg_slice_ieq(name, "close")) ||
+           ((connection & CG_CONNECTION_KEEP_ALIVE) && cg_slice_ieq(name, "keep-alive"));
 }
 
 bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx *ctx, cg_buf *out)
 {
     const cg_http_header *h = req->headers;
     size_t n = req->nheaders;
-    bool has_conn = cg_http_find_header(h, n, "connection") != NULL;
-    bool has_host = cg_http_find_header(h, n, "host") != NULL;
-
-    size_t need = req->method.n + 1 + req->target.n + sizeof " HTTP/1.1\r\n" +
-                  headers_size(h, n) + headers_size(ctx->extra, ctx->nextra) + ctx->extra_block.n +
-                  sizeof "Host: \r\n" + ctx->default_host.n +
-                  sizeof "X-Forwarded-For: \r\n" + ctx->client_ip.n +
-                  sizeof "X-Forwarded-Proto: https\r\n" +
-                  sizeof "X-Request-Id: \r\n" + ctx->request_id.n +
-                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Content-Length: \r\n" + 20 +
-                  sizeof "Connection: Upgrade\r\nUpgrade: \r\n" + ctx->upgrade.n + 2;
+    const cg_header_policy *policy = ctx->strip;
+    bool has_conn = (req->connection & CG_CONNECTION_FIELD) != 0, has_host = false;
+    size_t need = req->method.n + 1 + req->target.n + sizeof " HTTP/1.1\r\n" - 1 + ctx->extra_block.n +
+                  headers_size(ctx->extra, ctx->nextra) + sizeof "\r\n" - 1;
+    /* ("host" and "connection" have no '-': CG_HEADER_NAME_IS is then the
+     * plain case-insensitive comparison.) */
+    for (size_t i = 0; i < n; i++) {
+        need += FIELD_SIZE(h[i].name, h[i].value);
+        if (h[i].name.n == 4)
+            has_host = has_host || CG_HEADER_NAME_IS(h[i].name, "host");
+        else if (h[i].name.n == 10 && !has_conn)
+            has_conn = (h[i].name.p[0] | 0x20) == 'c' && CG_HEADER_NAME_IS(h[i].name, "connection");
+    }
+    bool add_host = !has_host && ctx->default_host.n;
+    if (add_host)
+        need += sizeof "Host: \r\n" - 1 + ctx->default_host.n;
+    if (ctx->upgrade.n)
+        need += sizeof "Connection: Upgrade\r\nUpgrade: \r\n" - 1 + ctx->upgrade.n;
+    if (ctx->client_ip.n)
+        need += sizeof "X-Forwarded-For: \r\n" - 1 + ctx->client_ip.n;
+    need += sizeof "X-Forwarded-Proto: https\r\n" - 1;
+    if (ctx->request_id.n)
+        need += sizeof "X-Request-Id: \r\n" - 1 + ctx->request_id.n;
+    need += sizeof "Content-Length: \r\n" - 1 + 20; /* longer than "Transfer-Encoding: chunked\r\n" */
     if (!cg_buf_reserve(out, need))
         return false;
 
-    bool ok = put(out, req->method.p, req->method.n) && put(out, " ", 1) &&
-              put(out, req->target.p, req->target.n) && put_str(out, " HTTP/1.1\r\n");
-    if (ok && !has_host && ctx->default_host.n)
-        ok = put_header(out, CG_SLICE_LIT("Host"), ctx->default_host);
-    for (size_t i = 0; ok && i < n; i++) {
-        if (cg_http_request_header_stripped(h[i].name, ctx->strip))
-            continue;
+    char *start = out->data + out->len, *p = start;
+    p = put(p, req->method.p, req->method.n);
+    *p++ = ' ';
+    p = put(p, req->target.p, req->target.n);
+    p = PUT_LIT(p, " HTTP/1.1\r\n");
+    if (add_host)
+        p = put_field(p, CG_SLICE_LIT("Host"), ctx->default_host);
+    /* Only a listener that strips names of its own asks about every
+     * field; otherwise an ordinary name (class 0) simply passes. */
+    bool ask_policy = policy && policy->nstrip;
+    for (size_t i = 0; i < n; i++) {
+        cg_slice name = h[i].name;
+        unsigned cls = cg_header_name_class(name, CG_HEADER_DROPPED | CG_HEADER_TRUSTED | CG_HEADER_HOST);
+        if ((cls & (CG_HEADER_DROPPED | CG_HEADER_TRUSTED)) || ask_policy)
+            if (cg_http_request_header_stripped_as(name, cls, policy))
+                continue;
         /* Host stays even if Connection names it: the backend needs it
          * and a client must not be able to swap in the default host. */
-        if (has_conn && !cg_slice_ieq(h[i].name, "host") && cg_http_named_by_connection(h, n, h[i].name))
+        if (!(cls & CG_HEADER_HOST) && named_by_connection(req->connection, has_conn, h, n, name))
             continue;
-        ok = put_header(out, h[i].name, h[i].value);
+        p = put_field(p, name, h[i].value);
     }
     /* The client's Connection and Upgrade never pass (hop-by-hop); an
      * upgrade the route allows is offered in certgate's own words. */
-    if (ok && ctx->upgrade.n)
-        ok = put_str(out, "Connection: Upgrade\r\n") && put_header(out, CG_SLICE_LIT("Upgrade"), ctx->upgrade);
-    if (ok && ctx->client_ip.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Forwarded-For"), ctx->client_ip);
-    if (ok)
-        ok = put_str(out, "X-Forwarded-Proto: https\r\n");
-    if (ok && ctx->request_id.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), ctx->request_id);
-    if (ok && ctx->extra_block.n)
-        ok = put(out, ctx->extra_block.p, ctx->extra_block.n);
-    for (size_t i = 0; ok && i < ctx->nextra; i++)
-        ok = put_sanitized(out, ctx->extra[i].name) && put(out, ": ", 2) &&
-             put_sanitized(out, ctx->extra[i].value) && put(out, "\r\n", 2);
-    if (ok && req->body == CG_BODY_LENGTH)
-        ok = put_str(out, "Content-Length: ") && put_u64(out, req->content_length) && put(out, "\r\n", 2);
-    else if (ok && req->body == CG_BODY_CHUNKED)
-        ok = put_str(out, "Transfer-Encoding: chunked\r\n");
-    return ok && put(out, "\r\n", 2);
+    if (ctx->upgrade.n) {
+        p = PUT_LIT(p, "Connection: Upgrade\r\n");
+        p = put_field(p, CG_SLICE_LIT("Upgrade"), ctx->upgrade);
+    }
+    if (ctx->client_ip.n)
+        p = put_field(p, CG_SLICE_LIT("X-Forwarded-For"), ctx->client_ip);
+    p = PUT_LIT(p, "X-Forwarded-Proto: https\r\n");
+    if (ctx->request_id.n)
+        p = put_field(p, CG_SLICE_LIT("X-Request-Id"), ctx->request_id);
+    p = put(p, ctx->extra_block.p, ctx->extra_block.n);
+    for (size_t i = 0; i < ctx->nextra; i++) {
+        p = put_sanitized(p, ctx->extra[i].name);
+        *p++ = ':';
+        *p++ = ' ';
+        p = put_sanitized(p, ctx->extra[i].value);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (req->body == CG_BODY_LENGTH) {
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put_u64(p, req->content_length);
+        p = PUT_LIT(p, "\r\n");
+    } else if (req->body == CG_BODY_CHUNKED) {
+        p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
+    }
+    p = PUT_LIT(p, "\r\n");
+    out->len += (size_t)(p - start);
+    return true;
 }
 
 static const char *reason_for(int status)
@@ -173,27 +233,22 @@ static const char *reason_for(int status)
     }
 }
 
-/* Whether the response's Connection fields name name (it is hop-by-hop),
- * answered from what the parse found (res->connection) when it can be: most
- * name only close or keep-alive, and then no field needs its own walk over
- * them (cg_http_named_by_connection). */
-static bool named_by_connection(const cg_http_response *res, cg_slice name)
-{
-    unsigned c = res->connection;
-    if (!(c & CG_CONNECTION_FIELD))
-        return false;
-    if (c & CG_CONNECTION_OTHER)
-        return cg_http_named_by_connection(res->headers, res->nheaders, name);
-    return ((c & CG_CONNECTION_CLOSE) && cg_slice_ieq(name, "close")) ||
-           ((c & CG_CONNECTION_KEEP_ALIVE) && cg_slice_ieq(name, "keep-alive"));
-}
-
-static bool header_kept(const cg_http_response *res, size_t i, bool keep_cl)
+/* Hop-by-hop fields of a response (RFC 9110 7.6.1), plus the framing and
+ * X-Request-Id that the proxy writes itself, and WWW-Authenticate: the
+ * client's Authorization never reaches a backend (certgate authenticates
+ * to it, with Kerberos), so no challenge of a backend can be answered by
+ * the client, and a Negotiate one (a 401, or the mutual-authentication
+ * token of a 200) would only invite the browser into Kerberos with
+ * certgate's host. Those are CG_HEADER_NOT_RETURNED (header_names.h); then
+ * the fields the backend's Connection fields name. */
+HOT bool header_kept(const cg_http_response *res, size_t i, bool keep_cl)
 {
     cg_slice name = res->headers[i].name;
-    if (keep_cl && CG_HEADER_NAME_IS(name, "content-length"))
+    unsigned cls = cg_header_name_class(name, CG_HEADER_NOT_RETURNED | CG_HEADER_CONTENT_LENGTH);
+    if (keep_cl && (cls & CG_HEADER_CONTENT_LENGTH))
         return true;
-    return !response_header_dropped(name) && !named_by_connection(res, name);
+    return !(cls & CG_HEADER_NOT_RETURNED) &&
+           !named_by_connection(res->connection, res->connection != 0, res->headers, res->nheaders, name);
 }
 
 bool cg_http_response_header_kept(const cg_http_response *res, size_t i, bool request_was_head)
@@ -226,55 +281,68 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
         keep_client = false; /* the close is the end of the body */
 
     int code = res->status % 1000;
-    char status[4] = { (char)('0' + code / 100), (char)('0' + code / 10 % 10), (char)('0' + code % 10), '\0' };
-    const char *reason = res->reason.n ? NULL : reason_for(res->status);
-
-    size_t need = sizeof "HTTP/1.1 000 \r\n" + (reason ? strlen(reason) : res->reason.n) +
-                  headers_size(h, n) + sizeof "Content-Length: \r\n" + 20 +
-                  sizeof "Transfer-Encoding: chunked\r\n" + sizeof "Connection: keep-alive\r\n" +
-                  sizeof "X-Request-Id: \r\n" + request_id.n + 2;
+    cg_slice reason = res->reason;
+    if (!reason.n) {
+        const char *r = reason_for(res->status);
+        reason = (cg_slice){ r, strlen(r) };
+    }
+    size_t need = sizeof "HTTP/1.1 000 \r\n" - 1 + reason.n + headers_size(h, n) +
+                  sizeof "Content-Length: \r\n" - 1 + 20 + /* longer than "Transfer-Encoding: chunked\r\n" */
+                  sizeof "Connection: keep-alive\r\n" - 1 + /* longer than "Connection: close\r\n" */
+                  sizeof "X-Request-Id: \r\n" - 1 + request_id.n + sizeof "\r\n" - 1;
     if (!cg_buf_reserve(out, need))
         return false;
 
-    bool ok = put_str(out, "HTTP/1.1 ") && put_str(out, status) && put(out, " ", 1) &&
-              (reason ? put_str(out, reason) : put(out, res->reason.p, res->reason.n)) &&
-              put(out, "\r\n", 2);
-    for (size_t i = 0; ok && i < n; i++)
+    char *start = out->data + out->len, *p = start;
+    p = PUT_LIT(p, "HTTP/1.1 ");
+    *p++ = (char)('0' + code / 100);
+    *p++ = (char)('0' + code / 10 % 10);
+    *p++ = (char)('0' + code % 10);
+    *p++ = ' ';
+    p = put(p, reason.p, reason.n);
+    p = PUT_LIT(p, "\r\n");
+    for (size_t i = 0; i < n; i++)
         if (header_kept(res, i, keep_cl))
-            ok = put_header(out, h[i].name, h[i].value);
-    if (ok && fr == CG_CLIENT_BODY_LENGTH)
-        ok = put_str(out, "Content-Length: ") && put_u64(out, res->content_length) && put(out, "\r\n", 2);
-    else if (ok && fr == CG_CLIENT_BODY_CHUNKED)
-        ok = put_str(out, "Transfer-Encoding: chunked\r\n");
-    if (ok && !informational) {
-        if (!keep_client)
-            ok = put_str(out, "Connection: close\r\n");
-        else if (client_version_minor == 0)
-            ok = put_str(out, "Connection: keep-alive\r\n"); /* 1.0 closes by default */
+            p = put_field(p, h[i].name, h[i].value);
+    if (fr == CG_CLIENT_BODY_LENGTH) {
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put_u64(p, res->content_length);
+        p = PUT_LIT(p, "\r\n");
+    } else if (fr == CG_CLIENT_BODY_CHUNKED) {
+        p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
     }
-    if (ok && request_id.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), request_id);
-    return ok && put(out, "\r\n", 2);
+    if (!informational) {
+        if (!keep_client)
+            p = PUT_LIT(p, "Connection: close\r\n");
+        else if (client_version_minor == 0)
+            p = PUT_LIT(p, "Connection: keep-alive\r\n"); /* 1.0 closes by default */
+    }
+    if (request_id.n)
+        p = put_field(p, CG_SLICE_LIT("X-Request-Id"), request_id);
+    p = PUT_LIT(p, "\r\n");
+    out->len += (size_t)(p - start);
+    return true;
 }
 
 bool cg_http_write_switch_head(const cg_http_response *res, cg_slice protocol, cg_slice request_id, cg_buf *out)
 {
     const cg_http_header *h = res->headers;
     size_t n = res->nheaders;
-    size_t need = sizeof "HTTP/1.1 101 Switching Protocols\r\n" + headers_size(h, n) +
-                  sizeof "Connection: Upgrade\r\nUpgrade: \r\n" + protocol.n + sizeof "X-Request-Id: \r\n" +
-                  request_id.n + 2;
+    size_t need = sizeof "HTTP/1.1 101 Switching Protocols\r\n" - 1 + headers_size(h, n) +
+                  sizeof "Connection: Upgrade\r\nUpgrade: \r\n" - 1 + protocol.n + sizeof "X-Request-Id: \r\n" - 1 +
+                  request_id.n + sizeof "\r\n" - 1;
     if (!cg_buf_reserve(out, need))
         return false;
-    bool ok = put_str(out, "HTTP/1.1 101 Switching Protocols\r\n");
-    for (size_t i = 0; ok && i < n; i++) {
-        cg_slice name = h[i].name;
-        if (response_header_dropped(name) || named_by_connection(res, name))
-            continue;
-        ok = put_header(out, name, h[i].value);
-    }
-    ok = ok && put_str(out, "Connection: Upgrade\r\n") && put_header(out, CG_SLICE_LIT("Upgrade"), protocol);
-    if (ok && request_id.n)
-        ok = put_header(out, CG_SLICE_LIT("X-Request-Id"), request_id);
-    return ok && put(out, "\r\n", 2);
+    char *start = out->data + out->len, *p = start;
+    p = PUT_LIT(p, "HTTP/1.1 101 Switching Protocols\r\n");
+    for (size_t i = 0; i < n; i++)
+        if (header_kept(res, i, false))
+            p = put_field(p, h[i].name, h[i].value);
+    p = PUT_LIT(p, "Connection: Upgrade\r\n");
+    p = put_field(p, CG_SLICE_LIT("Upgrade"), protocol);
+    if (request_id.n)
+        p = put_field(p, CG_SLICE_LIT("X-Request-Id"), request_id);
+    p = PUT_LIT(p, "\r\n");
+    out->len += (size_t)(p - start);
+    return true;
 }

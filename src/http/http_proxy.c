@@ -95,7 +95,7 @@ static void begin_exchange(cg_conn *c)
     ex->phase = CG_EX_HEAD;
     ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
-    cg_worker_request_id(c->w, ex->id, sizeof ex->id);
+    ex->id_len = cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
 }
 
@@ -111,6 +111,7 @@ static void reset_exchange(cg_exchange *ex)
     ex->head.len = 0;
     ex->head_built = false;
     ex->head_base_len = 0;
+    ex->id_len = 0;
     ex->id[0] = ex->method[0] = ex->path[0] = ex->target_sent[0] = ex->host[0] = ex->user_agent[0] = '\0';
     ex->status = 0;
     ex->refusal = CG_REFUSE_NONE;
@@ -173,7 +174,7 @@ void cg_proxy_refuse(cg_conn *c, const cg_refusal *why, bool close_after)
     cg_exchange *ex = cg_http_ex(c);
     if (!ex->id[0]) {
         ex->started_ns = uv_hrtime();
-        cg_worker_request_id(c->w, ex->id, sizeof ex->id);
+        ex->id_len = cg_worker_request_id(c->w, ex->id, sizeof ex->id);
     }
     if (ex->res_head_sent) { /* too late for a page */
         cg_conn_close(c, false);
@@ -343,15 +344,18 @@ static void forward(cg_conn *c, const char *negotiate_token)
         cg_forward_ctx fw = {
             .client_ip = { c->peer_ip, strlen(c->peer_ip) },
             .default_host = { b->host_header, strlen(b->host_header) },
-            .request_id = { ex->id, strlen(ex->id) },
+            .request_id = { ex->id, ex->id_len },
             .extra_block = identity_headers,
             .strip = &strip,
         };
+        /* admit.dedicated: the request has an Upgrade field (admit_request);
+         * without one there is nothing to offer and ex->upgrade stays "". */
         const char *why_not;
-        if (cg_upgrade_offer(&ex->req, ex->route, ex->upgrade, &why_not) == CG_UPGRADE_STRIPPED)
+        if (ex->admit.dedicated &&
+            cg_upgrade_offer(&ex->req, ex->route, ex->upgrade, &why_not) == CG_UPGRADE_STRIPPED)
             cg_log_fields(CG_LOG_INFO, "upgrade_stripped", CG_LF_STR("id", ex->id), CG_LF_STR("client", c->peer),
                           CG_LF_STR("route", ex->route->path), CG_LF_STR("reason", why_not));
-        fw.upgrade = (cg_slice){ ex->upgrade, strlen(ex->upgrade) };
+        fw.upgrade = (cg_slice){ ex->upgrade, ex->upgrade[0] ? strlen(ex->upgrade) : 0 };
         ex->head.len = 0;
         if (!ex->head.data && (ex->head.data = cg_spares_get(&c->w->spare_head, HEAD_BLOCK)))
             ex->head.cap = HEAD_BLOCK;

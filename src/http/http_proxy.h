@@ -48,7 +48,8 @@ typedef struct cg_exchange {
                                     per request: an attempt appends its Authorization */
     bool head_built;
 
-    char id[48];
+    char id[48];                 /* the request id (cg_worker_request_id); "": none yet */
+    size_t id_len;               /* strlen(id) */
     uint64_t started_ns;
     char method[16];
     char path[512];              /* for the log: the canonical target (as sent when it was

@@ -201,7 +201,7 @@ static void switch_protocols(cg_conn *c, size_t head_len)
         return;
     }
     ex->head.len = 0;
-    if (!cg_http_write_switch_head(&ex->res, proto, (cg_slice){ ex->id, strlen(ex->id) }, &ex->head) ||
+    if (!cg_http_write_switch_head(&ex->res, proto, (cg_slice){ ex->id, ex->id_len }, &ex->head) ||
         !cg_conn_write(c, ex->head.data, ex->head.len)) {
         cg_conn_close(c, false);
         return;
@@ -270,7 +270,7 @@ static void process_response(cg_conn *c)
         ex->keep_client = keep;
         ex->head.len = 0;
         if (!cg_http_write_client_head(&ex->res, ex->is_head, ex->req.version_minor, keep,
-                                       (cg_slice){ ex->id, strlen(ex->id) }, &ex->head, &ex->framing)) {
+                                       (cg_slice){ ex->id, ex->id_len }, &ex->head, &ex->framing)) {
             cg_conn_close(c, false);
             return;
         }

@@ -107,6 +107,9 @@ struct cg_worker {
     cg_spares spare_pbuf, spare_hdrs, spare_head, spare_rbuf;
 
     uint64_t request_seq;
+    char rid_text[48];               /* the last request id (cg_worker_request_id) */
+    size_t rid_len;                  /* its length; 0: none yet */
+    uint64_t rid_seq;                /* the sequence number it holds */
     uint64_t overload_log_ms;        /* last connection_refused line for limits.max_connections */
     uint64_t overload_refused;       /* closed at once since that line */
 
@@ -122,8 +125,11 @@ bool cg_worker_init(cg_worker *w, unsigned id, cg_config *cfg, cg_services *serv
 
 /* Once per process, before any request id: picks the boot part of the ids. */
 void cg_worker_seed_request_ids(void);
-/* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>". */
-void cg_worker_request_id(cg_worker *w, char *out, size_t cap);
+/* A request id unique in this process's lifetime: "<boot>-<worker>-<seq>"
+ * (boot: 8 hex digits, worker and seq in decimal, seq counting from 1 per
+ * worker), at most 47 bytes, NUL-terminated in out (cut to cap like
+ * snprintf). Returns its length. */
+size_t cg_worker_request_id(cg_worker *w, char *out, size_t cap);
 
 /* The thread's body (uv_thread_create): runs the loop until the worker has
  * stopped and every connection is closed. */
