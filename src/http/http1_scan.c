@@ -153,25 +153,26 @@ static inline size_t next_odd(const char *buf, size_t i, size_t stop)
 #endif
 
 /* The rules of a field line's first byte (c, not CR): no obs-fold, and no
- * more than max_headers fields. */
-static bool field_line_ok(const scan_ctx *s, unsigned char c, unsigned line_no, size_t nheaders)
+ * more than max_headers fields before it. Inline, once per line; the
+ * refusal is field_line_refused. */
+static inline bool field_line_ok(const cg_http_limits *lim, unsigned char c, size_t nheaders)
 {
-    if (c == ' ' || c == '\t') {
+    return c != ' ' && c != '\t' && nheaders != lim->max_headers;
+}
+
+static cg_head_scan field_line_refused(const scan_ctx *s, unsigned char c, unsigned line_no)
+{
+    if (c == ' ' || c == '\t')
         cg_refuse(s->why, bad_kind(s),
                   "obs-fold (a header line starting with whitespace) at line %u of the %s "
                   "is not allowed; send each field on one line", line_no, head_noun(s));
-        return false;
-    }
-    if (nheaders == s->lim->max_headers) {
-        if (s->is_response)
-            cg_refuse(s->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                      "backend response has more than %zu header fields", s->lim->max_headers);
-        else
-            cg_refuse(s->why, CG_REFUSE_HEAD_TOO_LARGE,
-                      "request has more than %zu header fields (limits.max_headers)", s->lim->max_headers);
-        return false;
-    }
-    return true;
+    else if (s->is_response)
+        cg_refuse(s->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend response has more than %zu header fields", s->lim->max_headers);
+    else
+        cg_refuse(s->why, CG_REFUSE_HEAD_TOO_LARGE,
+                  "request has more than %zu header fields (limits.max_headers)", s->lim->max_headers);
+    return CG_HEAD_INVALID;
 }
 
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
@@ -191,14 +192,16 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
 {
     scan_ctx s = { buf, len, lim, is_response, why };
     size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t line_start = st->line_start, nheaders = st->nheaders;
+    size_t line_start = st->line_start;
     unsigned line_no = st->line_no ? st->line_no : 1;
     size_t i = st->pos;
+    /* Every line after the start line is a field line until the empty one:
+     * the fields before line line_no (> 1) are line_no - 2. */
 
     /* a field line whose first byte had not arrived at the previous call */
     if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
-        !field_line_ok(&s, (unsigned char)buf[i], line_no, nheaders))
-        return CG_HEAD_INVALID;
+        !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
+        return field_line_refused(&s, (unsigned char)buf[i], line_no);
     while (i < end) {
         size_t k = next_odd(buf, i, end);
         while (k < end && buf[k] != '\r' && plain_byte((unsigned char)buf[k])) /* HTAB, or flagged by a borrow */
@@ -236,16 +239,15 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
             st->scanned_response = is_response;
             return CG_HEAD_COMPLETE;
         }
-        nheaders += line_no > 1;
         line_no++;
         i = line_start = k + 2;
-        if (i < end && buf[i] != '\r' && !field_line_ok(&s, (unsigned char)buf[i], line_no, nheaders))
-            return CG_HEAD_INVALID;
+        if (i < end && buf[i] != '\r' && !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
+            return field_line_refused(&s, (unsigned char)buf[i], line_no);
     }
 
     st->pos = i;
     st->line_start = line_start;
-    st->nheaders = nheaders;
+    st->nheaders = line_no > 1 ? line_no - 2 : 0;
     st->line_no = line_no;
     if (i < end) /* stopped at a CR that ends the bytes so far */
         return CG_HEAD_INCOMPLETE;
