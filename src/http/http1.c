@@ -150,12 +150,12 @@ typedef struct field_index {
     size_t te_lookalike; /* the first name longer than "Transfer-Encoding" that starts with it; SIZE_MAX: none */
 } field_index;
 
-/* Whether the field name p[0..n) is lit, a lower-case name of n >= 4
- * bytes, ASCII case aside, compared a word at a time (the last word
- * overlapping). Only for names of tchars: OR-ing 0x20 into a tchar lowers a
- * letter and turns no other tchar into a letter or '-' (only CR, not a
- * tchar, becomes '-'), so the comparison is exact. */
-static inline bool tchar_name_is(const char *p, const char *lit, size_t n)
+/* Whether p[0..n), bytes of one line of a checked head (a name, a value,
+ * a token: never CR, head_valid() saw to that), is lit, a lower-case ASCII
+ * text of letters and '-' of n >= 4 bytes, ASCII case aside: a word at a
+ * time (the last word overlapping), with 0x20 OR-ed in. That is exact: only
+ * 'X' and 'x' become 'x', and only '-' and CR become '-'. */
+static inline bool head_text_is(const char *p, const char *lit, size_t n)
 {
     const uint64_t lower = 0x2020202020202020u;
     uint64_t x, y;
@@ -185,21 +185,20 @@ static inline bool tchar_name_is(const char *p, const char *lit, size_t n)
 static inline int known_field(const char *p, size_t n)
 {
     switch (n) {
-    case 4:  return tchar_name_is(p, "host", 4) ? F_HOST : -1;
-    case 6:  return tchar_name_is(p, "expect", 6) ? F_EXPECT : -1;
-    case 10: return tchar_name_is(p, "connection", 10) ? F_CONNECTION : -1;
-    case 14: return tchar_name_is(p, "content-length", 14) ? F_CONTENT_LENGTH : -1;
-    case 17: return tchar_name_is(p, "transfer-encoding", 17) ? F_TRANSFER_ENCODING : -1;
+    case 4:  return head_text_is(p, "host", 4) ? F_HOST : -1;
+    case 6:  return head_text_is(p, "expect", 6) ? F_EXPECT : -1;
+    case 10: return head_text_is(p, "connection", 10) ? F_CONNECTION : -1;
+    case 14: return head_text_is(p, "content-length", 14) ? F_CONTENT_LENGTH : -1;
+    case 17: return head_text_is(p, "transfer-encoding", 17) ? F_TRANSFER_ENCODING : -1;
     default: return -1;
     }
 }
 
-/* Whether a name the tokenizer split (tchars only) is lit (lower case, 4
- * bytes or more). */
-static inline bool field_named(cg_slice name, const char *lit)
+/* The same for a slice: its length first. */
+static inline bool head_slice_is(cg_slice name, const char *lit)
 {
     size_t n = strlen(lit);
-    return name.n == n && tchar_name_is(name.p, lit, n);
+    return name.n == n && head_text_is(name.p, lit, n);
 }
 
 typedef struct head_ctx {
@@ -327,7 +326,7 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
             if (f >= 0 && h->idx.count[f]++ == 0)
                 h->idx.first[f] = n;
             if (name.n > sizeof te - 1 && h->idx.te_lookalike == SIZE_MAX &&
-                tchar_name_is(name.p, te, sizeof te - 1))
+                head_text_is(name.p, te, sizeof te - 1))
                 h->idx.te_lookalike = n;
         }
         n++;
@@ -399,7 +398,7 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
         return true;
     size_t left = h->idx.count[F_CONTENT_LENGTH];
     for (size_t i = h->idx.first[F_CONTENT_LENGTH]; i < n && left; i++) {
-        if (!field_named(hdrs[i].name, "content-length"))
+        if (!head_slice_is(hdrs[i].name, "content-length"))
             continue;
         left--;
         cg_slice v = hdrs[i].value;
@@ -527,14 +526,23 @@ static unsigned connection_tokens(const head_ctx *h, const cg_http_header *hdrs,
         return 0;
     unsigned bits = CG_CONNECTION_FIELD;
     for (size_t i = h->idx.first[F_CONNECTION]; i < n && left; i++) {
-        if (!field_named(hdrs[i].name, "connection"))
+        if (!head_slice_is(hdrs[i].name, "connection"))
             continue;
         left--;
         cg_slice rest = hdrs[i].value, tok;
+        /* the usual value is one of the two: then it is the one token */
+        if (head_slice_is(rest, "keep-alive")) {
+            bits |= CG_CONNECTION_KEEP_ALIVE;
+            continue;
+        }
+        if (head_slice_is(rest, "close")) {
+            bits |= CG_CONNECTION_CLOSE;
+            continue;
+        }
         while (cg_http_next_list_token(&rest, &tok))
-            bits |= cg_slice_ieq(tok, "close")        ? CG_CONNECTION_CLOSE
-                    : cg_slice_ieq(tok, "keep-alive") ? CG_CONNECTION_KEEP_ALIVE
-                                                      : CG_CONNECTION_OTHER;
+            bits |= head_slice_is(tok, "close")        ? CG_CONNECTION_CLOSE
+                    : head_slice_is(tok, "keep-alive") ? CG_CONNECTION_KEEP_ALIVE
+                                                       : CG_CONNECTION_OTHER;
     }
     return bits;
 }
@@ -696,7 +704,7 @@ static bool check_expect(const head_ctx *h, cg_http_request *req)
     if (!h->idx.count[F_EXPECT])
         return true;
     for (size_t i = h->idx.first[F_EXPECT]; i < req->nheaders; i++) {
-        if (!field_named(req->headers[i].name, "expect"))
+        if (!head_slice_is(req->headers[i].name, "expect"))
             continue;
         if (!cg_slice_ieq(req->headers[i].value, "100-continue")) {
             EXCERPT(v, req->headers[i].value);
