@@ -560,14 +560,24 @@ static bool wants_keep_alive(unsigned connection, int version_minor)
 
 static bool known_method(cg_slice m)
 {
-    static const char *const methods[] = {
-#define XX(num, name, string) #string,
+    /* lengths known at compile time: most entries cost one comparison */
+    static const struct {
+        const char *name;
+        size_t n;
+    } methods[] = {
+#define XX(num, name, string) { #string, sizeof #string - 1 },
         HTTP_METHOD_MAP(XX)
 #undef XX
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strlen(methods[i]) == m.n && memcmp(methods[i], m.p, m.n) == 0)
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        if (methods[i].n != m.n)
+            continue;
+        size_t k = 0;
+        while (k < m.n && methods[i].name[k] == m.p[k])
+            k++;
+        if (k == m.n)
             return true;
+    }
     return false;
 }
 

@@ -516,6 +516,35 @@ static void test_req_methods(void **state)
     REFUSED(t, CG_REFUSE_METHOD, "method \"get\" is not supported (methods are case-sensitive)");
     preq(&t, "G(T / HTTP/1.1\nHost: a\n\n");
     REFUSED(t, CG_REFUSE_BAD_REQUEST, "invalid method");
+    /* every method http-parser knows, and none one byte longer or shorter */
+    static const char *const all[] = {
+#define XX(num, name, string) #string,
+        HTTP_METHOD_MAP(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(all[i], "CONNECT") == 0)
+            continue;
+        char m[32], head[128];
+        snprintf(head, sizeof head, "%s /x HTTP/1.1\nHost: a\n\n", all[i]);
+        preq(&t, head);
+        ACCEPTED(t);
+        for (int v = 0; v < 2; v++) {
+            snprintf(m, sizeof m, "%s", all[i]);
+            if (v == 0)
+                m[strlen(m) - 1] = 0;
+            else
+                strcat(m, "X");
+            bool known = false;
+            for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
+                known |= strcmp(all[j], m) == 0;
+            if (known || !m[0])
+                continue;
+            snprintf(head, sizeof head, "%s /x HTTP/1.1\nHost: a\n\n", m);
+            preq(&t, head);
+            REFUSED(t, CG_REFUSE_METHOD, "is not supported");
+        }
+    }
 }
 
 static void test_req_post_content_length_body(void **state)
