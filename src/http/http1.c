@@ -53,13 +53,21 @@
 static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method:
- * ALPHA, DIGIT and !#$%&'*+-.^_`|~, one bit per byte (every name byte of
- * every head is looked up here). */
-static inline bool is_tchar(unsigned char c)
-{
-    static const uint64_t map[4] = { 0x03ff6cfa00000000u, 0x57ffffffc7fffffeu, 0, 0 };
-    return (map[c >> 6] >> (c & 63)) & 1;
-}
+ * ALPHA, DIGIT and !#$%&'*+-.^_`|~, one byte per byte value (every name byte
+ * of every head is looked up here: one load and one test). CR is not a
+ * tchar, so a walk over tchars stops at the end of its line at the latest. */
+static const unsigned char tchars[256] = {
+    /* 0x00-0x1f */ 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    /*  !"#$%&'()*+,-./ */ 0,1,0,1,1,1,1,1,0,0,1,1,0,1,1,0,
+    /* 0123456789:;<=>? */ 1,1,1,1,1,1,1,1,1,1,0,0,0,0,0,0,
+    /* @ABCDEFGHIJKLMNO */ 0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    /* PQRSTUVWXYZ[\]^_ */ 1,1,1,1,1,1,1,1,1,1,1,0,0,0,1,1,
+    /* `abcdefghijklmno */ 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    /* pqrstuvwxyz{|}~  */ 1,1,1,1,1,1,1,1,1,1,1,0,1,0,1,0,
+    /* 0x80-0xff: 0 */
+};
+
+static inline bool is_tchar(unsigned char c) { return tchars[c]; }
 
 static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
 
@@ -142,16 +150,55 @@ typedef struct field_index {
     size_t te_lookalike; /* the first name longer than "Transfer-Encoding" that starts with it; SIZE_MAX: none */
 } field_index;
 
-static int known_field(cg_slice name)
+/* Whether p[0..n), bytes of one line of a checked head (a name, a value,
+ * a token: never CR, head_valid() saw to that), is lit, a lower-case ASCII
+ * text of letters and '-' of n >= 4 bytes, ASCII case aside: a word at a
+ * time (the last word overlapping), with 0x20 OR-ed in. That is exact: only
+ * 'X' and 'x' become 'x', and only '-' and CR become '-'. */
+static inline bool head_text_is(const char *p, const char *lit, size_t n)
 {
-    switch (name.n) {
-    case 4:  return cg_slice_ieq(name, "host") ? F_HOST : -1;
-    case 6:  return cg_slice_ieq(name, "expect") ? F_EXPECT : -1;
-    case 10: return cg_slice_ieq(name, "connection") ? F_CONNECTION : -1;
-    case 14: return cg_slice_ieq(name, "content-length") ? F_CONTENT_LENGTH : -1;
-    case 17: return cg_slice_ieq(name, "transfer-encoding") ? F_TRANSFER_ENCODING : -1;
+    const uint64_t lower = 0x2020202020202020u;
+    uint64_t x, y;
+    if (n < 8) {
+        uint32_t a, b, c, d;
+        memcpy(&a, p, 4);
+        memcpy(&b, lit, 4);
+        memcpy(&c, p + n - 4, 4);
+        memcpy(&d, lit + n - 4, 4);
+        return ((a | (uint32_t)lower) == b) & ((c | (uint32_t)lower) == d);
+    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, p + i, 8);
+        memcpy(&y, lit + i, 8);
+        if ((x | lower) != y)
+            return false;
+    }
+    if (i == n)
+        return true;
+    memcpy(&x, p + n - 8, 8);
+    memcpy(&y, lit + n - 8, 8);
+    return (x | lower) == y;
+}
+
+/* The F_* of a field name of tchars, or -1. */
+static inline int known_field(const char *p, size_t n)
+{
+    switch (n) {
+    case 4:  return head_text_is(p, "host", 4) ? F_HOST : -1;
+    case 6:  return head_text_is(p, "expect", 6) ? F_EXPECT : -1;
+    case 10: return head_text_is(p, "connection", 10) ? F_CONNECTION : -1;
+    case 14: return head_text_is(p, "content-length", 14) ? F_CONTENT_LENGTH : -1;
+    case 17: return head_text_is(p, "transfer-encoding", 17) ? F_TRANSFER_ENCODING : -1;
     default: return -1;
     }
+}
+
+/* The same for a slice: its length first. */
+static inline bool head_slice_is(cg_slice name, const char *lit)
+{
+    size_t n = strlen(lit);
+    return name.n == n && head_text_is(name.p, lit, n);
 }
 
 typedef struct head_ctx {
@@ -186,55 +233,77 @@ static cg_slice next_line(const head_ctx *h, size_t *pos)
     return slice(p, n);
 }
 
+/* A field line that is not the usual "name:" (tchars right up to the
+ * colon; k is how many tchars it starts with): the rule it breaks, said in
+ * a refusal. Such a line always breaks one; *name is set only if not. */
+static bool odd_field_line(head_ctx *h, cg_slice line, size_t k, unsigned line_no, cg_slice *name)
+{
+    const char *colon = k > 0 && k < line.n && line.p[k] == ':' ? line.p + k : memchr(line.p, ':', line.n);
+    if (!colon) {
+        EXCERPT(l, line);
+        cg_refuse(h->why, head_bad(h), "%s header line %u (\"%s\") has no colon",
+                  msg_noun(h), line_no, l);
+        return false;
+    }
+    *name = slice(line.p, (size_t)(colon - line.p));
+    if (name->n == 0) {
+        cg_refuse(h->why, head_bad(h), "%s header line %u has an empty field name",
+                  msg_noun(h), line_no);
+        return false;
+    }
+    if (is_ows(name->p[name->n - 1])) {
+        /* RFC 9112 5.1: must be rejected, since some recipients would
+         * see "Content-Length " and others "Content-Length". */
+        EXCERPT(nm, trim_ows(*name));
+        cg_refuse(h->why, head_bad(h),
+                  "%s header line %u has whitespace between the field name \"%s\" and the colon; "
+                  "this is not allowed (%s)", msg_noun(h), line_no, nm, smuggling(h));
+        return false;
+    }
+    for (size_t i = k < name->n ? k : name->n; i < name->n; i++) { /* the first k are tchars */
+        if (!is_tchar((unsigned char)name->p[i])) {
+            EXCERPT(nm, *name);
+            cg_refuse(h->why, head_bad(h),
+                      "%s header line %u: field name \"%s\" contains the invalid character 0x%02x",
+                      msg_noun(h), line_no, nm, (unsigned char)name->p[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Splits the field lines after the start line into hdrs, and indexes the
- * ones the rules look at (h->idx). */
+ * ones the rules look at (h->idx), in one pass: per line, the name's tchars
+ * up to the colon, then the CR that ends the value. head_valid() has checked
+ * that every line ends with CRLF and the head with an empty line, so the
+ * walks stop at a CR within the head. */
 static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_t max,
                             size_t *nhdrs)
 {
     static const char te[] = "transfer-encoding";
+    const char *p = h->head + pos, *end = h->head + h->head_len;
     size_t n = 0;
     unsigned line_no = 2;
     memset(h->idx.count, 0, sizeof h->idx.count);
     h->idx.te_lookalike = SIZE_MAX;
     for (;; line_no++) {
-        cg_slice line = next_line(h, &pos);
-        if (line.n == 0)
-            break;
-        /* The usual line: a name of tchars right up to the colon. Anything
-         * else takes the checks below, which say what is wrong. */
         size_t k = 0;
-        while (k < line.n && is_tchar((unsigned char)line.p[k]))
+        while (is_tchar((unsigned char)p[k]))
             k++;
-        const char *colon = k > 0 && k < line.n && line.p[k] == ':' ? line.p + k : memchr(line.p, ':', line.n);
-        if (!colon) {
-            EXCERPT(l, line);
-            cg_refuse(h->why, head_bad(h), "%s header line %u (\"%s\") has no colon",
-                      msg_noun(h), line_no, l);
-            return false;
-        }
-        cg_slice name = slice(line.p, (size_t)(colon - line.p));
-        if (name.n == 0) {
-            cg_refuse(h->why, head_bad(h), "%s header line %u has an empty field name",
-                      msg_noun(h), line_no);
-            return false;
-        }
-        if (is_ows(name.p[name.n - 1])) {
-            /* RFC 9112 5.1: must be rejected, since some recipients would
-             * see "Content-Length " and others "Content-Length". */
-            EXCERPT(nm, trim_ows(name));
-            cg_refuse(h->why, head_bad(h),
-                      "%s header line %u has whitespace between the field name \"%s\" and the colon; "
-                      "this is not allowed (%s)", msg_noun(h), line_no, nm, smuggling(h));
-            return false;
-        }
-        for (size_t i = k < name.n ? k : name.n; i < name.n; i++) { /* the first k are tchars */
-            if (!is_tchar((unsigned char)name.p[i])) {
-                EXCERPT(nm, name);
-                cg_refuse(h->why, head_bad(h),
-                          "%s header line %u: field name \"%s\" contains the invalid character 0x%02x",
-                          msg_noun(h), line_no, nm, (unsigned char)name.p[i]);
+        cg_slice name;
+        const char *vstart, *cr;
+        if (k > 0 && p[k] == ':') { /* the usual line */
+            name = slice(p, k);
+            vstart = p + k + 1;
+            cr = memchr(vstart, '\r', (size_t)(end - vstart));
+        } else {
+            cr = memchr(p, '\r', (size_t)(end - p));
+            cg_slice line = slice(p, (size_t)(cr - p));
+            if (line.n == 0)
+                break;
+            if (!odd_field_line(h, line, k, line_no, &name))
                 return false;
-            }
+            vstart = name.p + name.n + 1;
         }
         if (n == max) {
             if (h->is_response)
@@ -245,15 +314,23 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
                           "request has more than %zu header fields (limits.max_headers)", max);
             return false;
         }
-        const char *vstart = colon + 1;
+        const char *vend = cr;
+        while (is_ows(*vstart)) /* stops at the CR at the latest */
+            vstart++;
+        while (vend > vstart && is_ows(vend[-1]))
+            vend--;
         hdrs[n].name = name;
-        hdrs[n].value = trim_ows(slice(vstart, (size_t)(line.p + line.n - vstart)));
-        int f = known_field(name);
-        if (f >= 0 && h->idx.count[f]++ == 0)
-            h->idx.first[f] = n;
-        if (name.n > sizeof te - 1 && h->idx.te_lookalike == SIZE_MAX && cg_ascii_ieq(name.p, te, sizeof te - 1))
-            h->idx.te_lookalike = n;
+        hdrs[n].value = slice(vstart, (size_t)(vend - vstart));
+        if (name.n >= 4) {
+            int f = known_field(name.p, name.n);
+            if (f >= 0 && h->idx.count[f]++ == 0)
+                h->idx.first[f] = n;
+            if (name.n > sizeof te - 1 && h->idx.te_lookalike == SIZE_MAX &&
+                head_text_is(name.p, te, sizeof te - 1))
+                h->idx.te_lookalike = n;
+        }
         n++;
+        p = cr + 2;
     }
     *nhdrs = n;
     return true;
@@ -319,21 +396,24 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
     *present = false;
     if (!h->idx.count[F_CONTENT_LENGTH])
         return true;
-    for (size_t i = h->idx.first[F_CONTENT_LENGTH]; i < n; i++) {
-        if (!cg_slice_ieq(hdrs[i].name, "content-length"))
+    size_t left = h->idx.count[F_CONTENT_LENGTH];
+    for (size_t i = h->idx.first[F_CONTENT_LENGTH]; i < n && left; i++) {
+        if (!head_slice_is(hdrs[i].name, "content-length"))
             continue;
+        left--;
         cg_slice v = hdrs[i].value;
-        EXCERPT(vs, v);
+        char vb[256]; /* the value quoted only when refused */
+#define VS cg_http_excerpt(vb, sizeof vb, v)
         if (first) {
             EXCERPT(fs, first->value);
             if (slices_ieq(first->value, v))
                 cg_refuse(h->why, head_bad(h),
                           "%s has several Content-Length headers (\"%s\" twice); send exactly one",
-                          msg_noun(h), vs);
+                          msg_noun(h), VS);
             else
                 cg_refuse(h->why, head_bad(h),
                           "%s has conflicting Content-Length headers (\"%s\" and \"%s\"); "
-                          "send exactly one (%s)", msg_noun(h), fs, vs, smuggling(h));
+                          "send exactly one (%s)", msg_noun(h), fs, VS, smuggling(h));
             return false;
         }
         first = &hdrs[i];
@@ -346,13 +426,13 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
             if (!cg_ascii_is_digit(v.p[k])) {
                 cg_refuse(h->why, head_bad(h),
                           "%s has an invalid Content-Length \"%s\"; it must be a single decimal number",
-                          msg_noun(h), vs);
+                          msg_noun(h), VS);
                 return false;
             }
             x = x * 10 + (uint64_t)(v.p[k] - '0');
             if (x > CG_MAX_CONTENT_LENGTH) {
                 cg_refuse(h->why, head_bad(h), "%s has a Content-Length \"%s\" larger than %llu",
-                          msg_noun(h), vs, (unsigned long long)CG_MAX_CONTENT_LENGTH);
+                          msg_noun(h), VS, (unsigned long long)CG_MAX_CONTENT_LENGTH);
                 return false;
             }
         }
@@ -360,6 +440,7 @@ static bool parse_content_length(const head_ctx *h, const cg_http_header *hdrs, 
             return false;
         *value = x;
         *present = true;
+#undef VS
     }
     return true;
 }
@@ -445,14 +526,23 @@ static unsigned connection_tokens(const head_ctx *h, const cg_http_header *hdrs,
         return 0;
     unsigned bits = CG_CONNECTION_FIELD;
     for (size_t i = h->idx.first[F_CONNECTION]; i < n && left; i++) {
-        if (!cg_slice_ieq(hdrs[i].name, "connection"))
+        if (!head_slice_is(hdrs[i].name, "connection"))
             continue;
         left--;
         cg_slice rest = hdrs[i].value, tok;
+        /* the usual value is one of the two: then it is the one token */
+        if (head_slice_is(rest, "keep-alive")) {
+            bits |= CG_CONNECTION_KEEP_ALIVE;
+            continue;
+        }
+        if (head_slice_is(rest, "close")) {
+            bits |= CG_CONNECTION_CLOSE;
+            continue;
+        }
         while (cg_http_next_list_token(&rest, &tok))
-            bits |= cg_slice_ieq(tok, "close")        ? CG_CONNECTION_CLOSE
-                    : cg_slice_ieq(tok, "keep-alive") ? CG_CONNECTION_KEEP_ALIVE
-                                                      : CG_CONNECTION_OTHER;
+            bits |= head_slice_is(tok, "close")        ? CG_CONNECTION_CLOSE
+                    : head_slice_is(tok, "keep-alive") ? CG_CONNECTION_KEEP_ALIVE
+                                                       : CG_CONNECTION_OTHER;
     }
     return bits;
 }
@@ -470,14 +560,24 @@ static bool wants_keep_alive(unsigned connection, int version_minor)
 
 static bool known_method(cg_slice m)
 {
-    static const char *const methods[] = {
-#define XX(num, name, string) #string,
+    /* lengths known at compile time: most entries cost one comparison */
+    static const struct {
+        const char *name;
+        size_t n;
+    } methods[] = {
+#define XX(num, name, string) { #string, sizeof #string - 1 },
         HTTP_METHOD_MAP(XX)
 #undef XX
     };
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strlen(methods[i]) == m.n && memcmp(methods[i], m.p, m.n) == 0)
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        if (methods[i].n != m.n)
+            continue;
+        size_t k = 0;
+        while (k < m.n && methods[i].name[k] == m.p[k])
+            k++;
+        if (k == m.n)
             return true;
+    }
     return false;
 }
 
@@ -567,13 +667,21 @@ static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request
 }
 
 /* Host = uri-host [ ":" port ]; anything else (spaces, "/", "@", ",") is
- * either a spoofing attempt or would be read differently by the backend. */
-static bool host_char_ok(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("-._~%!$&'()*+;=:[]", c) != NULL;
-}
+ * either a spoofing attempt or would be read differently by the backend.
+ * The bytes allowed: ALPHA, DIGIT and -._~%!$&'()*+;=:[] (one load a byte:
+ * every request's Host is looked at). */
+static const unsigned char host_chars[256] = {
+    /* 0x00-0x1f */ 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    /*  !"#$%&'()*+,-./ */ 0,1,0,0,1,1,1,1,1,1,1,1,0,1,1,0,
+    /* 0123456789:;<=>? */ 1,1,1,1,1,1,1,1,1,1,1,1,0,1,0,0,
+    /* @ABCDEFGHIJKLMNO */ 0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    /* PQRSTUVWXYZ[\]^_ */ 1,1,1,1,1,1,1,1,1,1,1,1,0,1,0,1,
+    /* `abcdefghijklmno */ 0,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    /* pqrstuvwxyz{|}~  */ 1,1,1,1,1,1,1,1,1,1,1,0,0,0,1,0,
+    /* 0x80-0xff: 0 */
+};
+
+static inline bool host_char_ok(unsigned char c) { return host_chars[c]; }
 
 static bool check_host(const head_ctx *h, const cg_http_request *req)
 {
@@ -606,7 +714,7 @@ static bool check_expect(const head_ctx *h, cg_http_request *req)
     if (!h->idx.count[F_EXPECT])
         return true;
     for (size_t i = h->idx.first[F_EXPECT]; i < req->nheaders; i++) {
-        if (!cg_slice_ieq(req->headers[i].name, "expect"))
+        if (!head_slice_is(req->headers[i].name, "expect"))
             continue;
         if (!cg_slice_ieq(req->headers[i].value, "100-continue")) {
             EXCERPT(v, req->headers[i].value);

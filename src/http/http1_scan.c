@@ -101,24 +101,93 @@ static cg_head_scan scan_too_large(const scan_ctx *s)
 /* A byte allowed anywhere in a line: not CR or LF, no control character but HTAB. */
 static inline bool plain_byte(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
 
-/* Where the plain bytes from i on end (at stop at the latest): eight at a
- * time while none is below 0x20 or 0x7f (the word tests are exact about
- * whether such a byte is there, not which: HTAB, plain but below 0x20, and
- * the word's other bytes are then looked at one by one). */
-static inline size_t plain_run(const char *buf, size_t i, size_t stop)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* One bit (the high one) per byte of the word x, little-endian, that is
+ * below 0x20 or is 0x7f: x - 0x20 and (x ^ 0x7f) - 1 set the high bit of
+ * such a byte, ~x keeps only bytes below 0x80. Exact up to the first byte
+ * flagged: above it a borrow may flag a plain byte too (a space after a
+ * control character), so the caller looks at the byte it is pointed to. */
+static inline uint64_t odd_bytes(uint64_t x)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    while (i < stop && stop - i >= 8) {
-        uint64_t x, y;
-        memcpy(&x, buf + i, 8);
-        y = x ^ (0x7f * ones);
-        if (((x - 0x20 * ones) & ~x & highs) | ((y - ones) & ~y & highs))
-            break;
+    return ((x - 0x20 * ones) | ((x ^ (0x7f * ones)) - ones)) & ~x & highs;
+}
+
+static inline uint64_t load_word(const char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* The first byte of buf[i..stop) that may need a rule (CR, LF, another
+ * control character, 0x7f; now and then a plain byte, see odd_bytes), or
+ * stop: sixteen bytes at a time (a GCC/Clang vector: SSE2 or NEON compares,
+ * exact per byte), then eight as a word, and the last few as the last word
+ * before stop (overlapping bytes already passed) rather than one by one.
+ * Inlined by force: a call per line costs more than the search. */
+static inline __attribute__((always_inline)) size_t next_odd(const char *buf, size_t i, size_t stop)
+{
+    typedef unsigned char v16 __attribute__((vector_size(16)));
+    while (stop - i >= 16) {
+        v16 v, odd;
+        uint64_t m[2];
+        memcpy(&v, buf + i, 16);
+        odd = (v16)((v < 0x20) | (v == 0x7f));
+        memcpy(m, &odd, 16);
+        if (m[0])
+            return i + ((size_t)__builtin_ctzll(m[0]) >> 3);
+        if (m[1])
+            return i + 8 + ((size_t)__builtin_ctzll(m[1]) >> 3);
+        i += 16;
+    }
+    if (stop - i >= 8) {
+        uint64_t m = odd_bytes(load_word(buf + i));
+        if (m)
+            return i + ((size_t)__builtin_ctzll(m) >> 3);
         i += 8;
+    }
+    if (i == stop)
+        return stop;
+    if (stop >= 8) {
+        /* bytes stop-8 .. i-1 were passed already: their bits cleared */
+        uint64_t m = odd_bytes(load_word(buf + stop - 8)) & (~(uint64_t)0 << (8 * (8 - (stop - i))));
+        return m ? stop - 8 + ((size_t)__builtin_ctzll(m) >> 3) : stop;
     }
     while (i < stop && plain_byte((unsigned char)buf[i]))
         i++;
     return i;
+}
+#else
+static inline __attribute__((always_inline)) size_t next_odd(const char *buf, size_t i, size_t stop)
+{
+    while (i < stop && plain_byte((unsigned char)buf[i]))
+        i++;
+    return i;
+}
+#endif
+
+/* The rules of a field line's first byte (c, not CR): no obs-fold, and no
+ * more than max_headers fields before it. Inline, once per line; the
+ * refusal is field_line_refused. */
+static inline bool field_line_ok(const cg_http_limits *lim, unsigned char c, size_t nheaders)
+{
+    return c != ' ' && c != '\t' && nheaders != lim->max_headers;
+}
+
+static cg_head_scan field_line_refused(const scan_ctx *s, unsigned char c, unsigned line_no)
+{
+    if (c == ' ' || c == '\t')
+        cg_refuse(s->why, bad_kind(s),
+                  "obs-fold (a header line starting with whitespace) at line %u of the %s "
+                  "is not allowed; send each field on one line", line_no, head_noun(s));
+    else if (s->is_response)
+        cg_refuse(s->why, CG_REFUSE_BACKEND_BAD_RESPONSE,
+                  "backend response has more than %zu header fields", s->lim->max_headers);
+    else
+        cg_refuse(s->why, CG_REFUSE_HEAD_TOO_LARGE,
+                  "request has more than %zu header fields (limits.max_headers)", s->lim->max_headers);
+    return CG_HEAD_INVALID;
 }
 
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
@@ -128,87 +197,72 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
     return cg_http_scan_head_more(&st, buf, len, lim, is_response, head_len, why);
 }
 
+/* One line at a time: the next byte that needs a rule (next_odd), which is
+ * most often the CR that ends the line, then that line's end and the first
+ * byte of the next. What a byte-at-a-time scan would refuse first is what
+ * is refused: the bytes before k are plain, so a line over max_line is over
+ * it before k. */
 cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t len, const cg_http_limits *lim,
                                     bool is_response, size_t *head_len, cg_refusal *why)
 {
     scan_ctx s = { buf, len, lim, is_response, why };
     size_t end = len < lim->max_head ? len : lim->max_head;
-    size_t line_start = st->line_start, nheaders = st->nheaders;
+    size_t line_start = st->line_start;
     unsigned line_no = st->line_no ? st->line_no : 1;
     size_t i = st->pos;
+    /* Every line after the start line is a field line until the empty one:
+     * the fields before line line_no (> 1) are line_no - 2. */
 
-    for (; i < end; i++) {
-        /* Inside a line, bytes that need none of the checks below (neither
-         * CR, LF nor a control character, and within max_line) are passed
-         * over in a tight loop: every head goes through here twice. */
-        if (i != line_start || line_no == 1) {
-            size_t stop = lim->max_line <= end - line_start ? line_start + lim->max_line : end;
-            i = plain_run(buf, i, stop);
-            if (i == end)
-                break;
-        }
-        unsigned char c = (unsigned char)buf[i];
-
-        if (i == line_start && line_no > 1 && c != '\r') {
-            if (c == ' ' || c == '\t') {
-                cg_refuse(why, bad_kind(&s),
-                          "obs-fold (a header line starting with whitespace) at line %u of the %s "
-                          "is not allowed; send each field on one line", line_no, head_noun(&s));
-                return CG_HEAD_INVALID;
-            }
-            if (nheaders == lim->max_headers) {
-                if (is_response)
-                    cg_refuse(why, CG_REFUSE_BACKEND_BAD_RESPONSE,
-                              "backend response has more than %zu header fields", lim->max_headers);
-                else
-                    cg_refuse(why, CG_REFUSE_HEAD_TOO_LARGE,
-                              "request has more than %zu header fields (limits.max_headers)",
-                              lim->max_headers);
-                return CG_HEAD_INVALID;
-            }
-        }
-
-        if (c == '\r') {
-            if (i + 1 == len) { /* the LF may still come, if it fits: look at this CR again then */
-                if (i + 2 > lim->max_head)
-                    return scan_too_large(&s);
-                break;
-            }
-            if (buf[i + 1] != '\n')
-                return scan_invalid_char(&s, i, line_start, line_no);
-            continue; /* the LF ends the line below */
-        }
-        if (c == '\n') {
-            if (i == 0 || buf[i - 1] != '\r')
-                return scan_invalid_char(&s, i, line_start, line_no);
-            size_t line_len = i - 1 - line_start;
-            if (line_len == 0) {
-                if (line_no == 1) {
-                    cg_refuse(why, bad_kind(&s), "the %s starts with an empty line; expected a %s",
-                              head_noun(&s), is_response ? "status line" : "request line");
-                    return CG_HEAD_INVALID;
-                }
-                *head_len = i + 1;
-                st->scanned_head = buf;
-                st->scanned_len = i + 1;
-                st->scanned_response = is_response;
-                return CG_HEAD_COMPLETE;
-            }
-            if (line_no > 1)
-                nheaders++;
-            line_no++;
-            line_start = i + 1;
-            continue;
-        }
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return scan_invalid_char(&s, i, line_start, line_no);
-        if (i - line_start + 1 > lim->max_line)
+    /* a field line whose first byte had not arrived at the previous call */
+    if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
+        !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
+        return field_line_refused(&s, (unsigned char)buf[i], line_no);
+    while (i < end) {
+        size_t k = next_odd(buf, i, end);
+        while (k < end && buf[k] != '\r' && plain_byte((unsigned char)buf[k])) /* HTAB, or flagged by a borrow */
+            k = next_odd(buf, k + 1, end);
+        if (k - line_start > lim->max_line)
             return scan_line_too_long(&s, line_start, line_no);
+        if (k == end) {
+            i = end;
+            break;
+        }
+        if (buf[k] != '\r')
+            return scan_invalid_char(&s, k, line_start, line_no);
+        if (k + 1 >= end) { /* nothing after this CR may be looked at yet */
+            if (k + 1 == len) { /* the LF may still come, if it fits: look at this CR again then */
+                if (k + 2 > lim->max_head)
+                    return scan_too_large(&s);
+                i = k;
+                break;
+            }
+            if (buf[k + 1] != '\n')
+                return scan_invalid_char(&s, k, line_start, line_no);
+            return scan_too_large(&s); /* the LF is past max_head */
+        }
+        if (buf[k + 1] != '\n')
+            return scan_invalid_char(&s, k, line_start, line_no);
+        if (k == line_start) {
+            if (line_no == 1) {
+                cg_refuse(why, bad_kind(&s), "the %s starts with an empty line; expected a %s",
+                          head_noun(&s), is_response ? "status line" : "request line");
+                return CG_HEAD_INVALID;
+            }
+            *head_len = k + 2;
+            st->scanned_head = buf;
+            st->scanned_len = k + 2;
+            st->scanned_response = is_response;
+            return CG_HEAD_COMPLETE;
+        }
+        line_no++;
+        i = line_start = k + 2;
+        if (i < end && buf[i] != '\r' && !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
+            return field_line_refused(&s, (unsigned char)buf[i], line_no);
     }
 
     st->pos = i;
     st->line_start = line_start;
-    st->nheaders = nheaders;
+    st->nheaders = line_no > 1 ? line_no - 2 : 0;
     st->line_no = line_no;
     if (i < end) /* stopped at a CR that ends the bytes so far */
         return CG_HEAD_INCOMPLETE;

@@ -516,6 +516,35 @@ static void test_req_methods(void **state)
     REFUSED(t, CG_REFUSE_METHOD, "method \"get\" is not supported (methods are case-sensitive)");
     preq(&t, "G(T / HTTP/1.1\nHost: a\n\n");
     REFUSED(t, CG_REFUSE_BAD_REQUEST, "invalid method");
+    /* every method http-parser knows, and none one byte longer or shorter */
+    static const char *const all[] = {
+#define XX(num, name, string) #string,
+        HTTP_METHOD_MAP(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(all[i], "CONNECT") == 0)
+            continue;
+        char m[32], head[128];
+        snprintf(head, sizeof head, "%s /x HTTP/1.1\nHost: a\n\n", all[i]);
+        preq(&t, head);
+        ACCEPTED(t);
+        for (int v = 0; v < 2; v++) {
+            snprintf(m, sizeof m, "%s", all[i]);
+            if (v == 0)
+                m[strlen(m) - 1] = 0;
+            else
+                strcat(m, "X");
+            bool known = false;
+            for (size_t j = 0; j < sizeof all / sizeof all[0]; j++)
+                known |= strcmp(all[j], m) == 0;
+            if (known || !m[0])
+                continue;
+            snprintf(head, sizeof head, "%s /x HTTP/1.1\nHost: a\n\n", m);
+            preq(&t, head);
+            REFUSED(t, CG_REFUSE_METHOD, "is not supported");
+        }
+    }
 }
 
 static void test_req_post_content_length_body(void **state)
@@ -631,6 +660,75 @@ static void test_connection_tokens_read_once(void **state)
     assert_true(r.ok);
     assert_int_equal(r.r.connection, 0);
     assert_true(r.r.keep_alive);
+}
+
+/* Names and Connection tokens are recognised a word at a time with 0x20
+ * OR-ed in (http1.c head_text_is): exact for every case mix, and every other
+ * byte at any position is another name or token. Each byte a head may hold
+ * in a name (tchars) or a token (HTAB, SP..0xff but the comma) is tried at
+ * each position of "content-length", "connection", "keep-alive", "close". */
+static bool tchar_for_test(unsigned c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", (int)c));
+}
+
+static void test_names_and_tokens_near_misses(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "content-length", "connection" };
+    static const char *const tokens[] = { "keep-alive", "close" };
+    char name[32], head[160];
+    req_t t;
+    for (size_t w = 0; w < 2; w++) {
+        size_t n = strlen(names[w]);
+        for (size_t j = 0; j < n; j++) {
+            for (unsigned c = 1; c < 256; c++) {
+                if (!tchar_for_test(c))
+                    continue;
+                memcpy(name, names[w], n + 1);
+                name[j] = (char)c;
+                bool same = cg_ascii_lower((int)c) == names[w][j];
+                /* a value that is no number and no token certgate knows */
+                snprintf(head, sizeof head, "GET / HTTP/1.1\nHost: a\n%s: x\n\n", name);
+                preq(&t, head);
+                if (w == 0 && same) {
+                    REFUSED(t, CG_REFUSE_BAD_REQUEST, "invalid Content-Length");
+                    continue;
+                }
+                ACCEPTED(t);
+                assert_int_equal(t.r.body, CG_BODY_NONE);
+                assert_int_equal(t.r.connection, w == 1 && same ? CG_CONNECTION_FIELD | CG_CONNECTION_OTHER : 0);
+            }
+        }
+    }
+    for (size_t w = 0; w < 2; w++) {
+        size_t n = strlen(tokens[w]);
+        unsigned want_bit = w == 0 ? CG_CONNECTION_KEEP_ALIVE : CG_CONNECTION_CLOSE;
+        for (size_t j = 0; j < n; j++) {
+            for (unsigned c = 9; c < 256; c++) {
+                if ((c < 0x20 && c != '\t') || c == 0x7f || c == ',')
+                    continue;
+                char tok[16];
+                memcpy(tok, tokens[w], n + 1);
+                tok[j] = (char)c;
+                bool same = cg_ascii_lower((int)c) == tokens[w][j];
+                for (int alone = 0; alone < 2; alone++) { /* the whole value, or one token of a list */
+                    snprintf(head, sizeof head, "GET / HTTP/1.1\nHost: a\nConnection: %s%s\n\n", alone ? "" : "x, ",
+                             tok);
+                    preq(&t, head);
+                    ACCEPTED(t);
+                    unsigned bits = CG_CONNECTION_FIELD | (alone ? 0 : CG_CONNECTION_OTHER);
+                    bits |= same ? want_bit : CG_CONNECTION_OTHER;
+                    if (t.r.connection != bits) {
+                        print_error("Connection: \"%s%s\" gave 0x%x, want 0x%x\n", alone ? "" : "x, ", tok,
+                                    t.r.connection, bits);
+                        fail();
+                    }
+                }
+            }
+        }
+    }
 }
 
 static void test_req_host_rules(void **state)
@@ -1799,6 +1897,7 @@ int main(void)
         cmocka_unit_test(test_req_body_pipelined_pause),
         cmocka_unit_test(test_req_keep_alive_rules),
         cmocka_unit_test(test_connection_tokens_read_once),
+        cmocka_unit_test(test_names_and_tokens_near_misses),
         cmocka_unit_test(test_req_host_rules),
         cmocka_unit_test(test_req_cl_and_te),
         cmocka_unit_test(test_req_two_content_lengths),
