@@ -74,4 +74,24 @@ void cg_fmt_size_units(uint64_t v, char *out, size_t cap);
 /* "10s", "1500ms". */
 void cg_fmt_ms(uint32_t ms, char *out, size_t cap);
 
+/* v in decimal at p (at most 20 bytes, no NUL); returns the end. One or two
+ * digits, the usual lengths and worker numbers, without the loop. */
+static inline char *cg_put_dec(char *p, uint64_t v)
+{
+    if (v < 100) {
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10);
+        *p++ = (char)('0' + v % 10);
+        return p;
+    }
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 #endif

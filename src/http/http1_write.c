@@ -68,22 +68,6 @@ HOT char *put_field(char *p, cg_slice name, cg_slice value)
 
 #define FIELD_SIZE(name, value) ((name).n + (value).n + 4)
 
-/* Decimal digits of v; at most 20. Most lengths have one or two. */
-static char *put_u64(char *p, uint64_t v)
-{
-    if (v < 100) {
-        if (v >= 10)
-            *p++ = (char)('0' + v / 10);
-        *p++ = (char)('0' + v % 10);
-        return p;
-    }
-    char tmp[20], *t = tmp + sizeof tmp;
-    do
-        *--t = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return put(p, t, (size_t)(tmp + sizeof tmp - t));
-}
-
 size_t cg_http_chunk_line(char *out, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -209,7 +193,7 @@ bool cg_http_write_backend_head(const cg_http_request *req, const cg_forward_ctx
     }
     if (req->body == CG_BODY_LENGTH) {
         p = PUT_LIT(p, "Content-Length: ");
-        p = put_u64(p, req->content_length);
+        p = cg_put_dec(p, req->content_length);
         p = PUT_LIT(p, "\r\n");
     } else if (req->body == CG_BODY_CHUNKED) {
         p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");
@@ -306,7 +290,7 @@ bool cg_http_write_client_head(const cg_http_response *res, bool request_was_hea
             p = put_field(p, h[i].name, h[i].value);
     if (fr == CG_CLIENT_BODY_LENGTH) {
         p = PUT_LIT(p, "Content-Length: ");
-        p = put_u64(p, res->content_length);
+        p = cg_put_dec(p, res->content_length);
         p = PUT_LIT(p, "\r\n");
     } else if (fr == CG_CLIENT_BODY_CHUNKED) {
         p = PUT_LIT(p, "Transfer-Encoding: chunked\r\n");

@@ -23,18 +23,6 @@ static uint32_t boot_id;
 
 void cg_worker_seed_request_ids(void) { uv_random(NULL, NULL, &boot_id, sizeof boot_id, 0, NULL); }
 
-static char *put_dec(char *p, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 /* Once per request. The text of the last id is kept: "<boot>-<worker>-"
  * is written once, and the next id is the last with its sequence number
  * counted up in place, digit by digit (a carry past the first digit adds
@@ -66,9 +54,9 @@ size_t cg_worker_request_id(cg_worker *w, char *out, size_t cap)
         for (int shift = 28; shift >= 0; shift -= 4)
             *p++ = hex[(boot_id >> shift) & 15];
         *p++ = '-';
-        p = put_dec(p, w->id);
+        p = cg_put_dec(p, w->id);
         *p++ = '-';
-        p = put_dec(p, seq);
+        p = cg_put_dec(p, seq);
         *p = '\0';
         w->rid_len = (size_t)(p - t);
     }
