@@ -3,6 +3,7 @@
 #include "certgate_record_key.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <nettle/aes.h>
@@ -32,6 +33,10 @@ struct certgate_record_key {
     } cipher;
     union nettle_block16 table[]; /* struct gcm_key's first entries */
 };
+
+/* nettle's GHASH code may load its table 16 bytes at a time: calloc's
+ * alignment, kept by the table's offset */
+_Static_assert(offsetof(struct certgate_record_key, table) % 16 == 0, "the GHASH table is 16-byte aligned");
 
 static _Atomic uint64_t keys, keys_freed, seals, opens, open_failures;
 
