@@ -36,6 +36,7 @@
 #if defined(CERTGATE_PSA_DRIVER)
 #include "certgate_psa_driver.h"
 #include "certgate_psa_aead.h"
+#include "certgate_record_key.h"
 #endif
 #include <stdbool.h>
 #include <stdint.h>
@@ -700,9 +701,11 @@ static void check_tls(bool bundled)
         cg_psa_driver_counts before, after;
         cg_sig_cache_stats sig_before, sig_after;
         cg_psa_aead_counts aead_before, aead_after;
+        cg_record_key_counts rk_before, rk_after;
         cg_psa_driver_counts_get(&before);
         cg_sig_cache_stats_get(&sig_before);
         cg_psa_aead_counts_get(&aead_before);
+        cg_record_key_counts_get(&rk_before);
 #endif
         run_suites = runs[i].suites;
         handshake(&srv_pt, &cli_pt, runs[i].version, runs[i].group, &r);
@@ -711,33 +714,36 @@ static void check_tls(bool bundled)
         cg_psa_driver_counts_get(&after);
         cg_sig_cache_stats_get(&sig_after);
         cg_psa_aead_counts_get(&aead_after);
+        cg_record_key_counts_get(&rk_after);
         if (bundled) {
-            /* Each side encrypts and decrypts at least its Finished, the
-             * request or the answer (TLS 1.3: its encrypted handshake
-             * messages too), on keys at certgate's opaque location (patch
-             * 0009): the expanded key in the slot. The session ticket is one
-             * encryption with a local key (transparent entry point). */
-            uint64_t enc = aead_after.opaque_encrypts - aead_before.opaque_encrypts,
-                     dec = aead_after.opaque_decrypts - aead_before.opaque_decrypts,
-                     keys = aead_after.opaque_keys - aead_before.opaque_keys,
-                     fallbacks = aead_after.opaque_fallbacks - aead_before.opaque_fallbacks,
-                     raw = aead_after.decrypts - aead_before.decrypts;
+            /* Each side seals and opens at least its Finished, the request
+             * or the answer (TLS 1.3: its encrypted handshake messages too)
+             * with the record keys its transform holds (patch 0009), not
+             * through PSA: no record reaches the driver's PSA entry points
+             * for decryption (the session ticket is one PSA encryption). All
+             * keys made are freed with the contexts (handshake() frees
+             * them). */
+            uint64_t enc = rk_after.seals - rk_before.seals, dec = rk_after.opens - rk_before.opens,
+                     keys = rk_after.keys - rk_before.keys, freed = rk_after.keys_freed - rk_before.keys_freed,
+                     bad = rk_after.open_failures - rk_before.open_failures,
+                     psa_dec = aead_after.decrypts - aead_before.decrypts;
             snprintf(detail, sizeof detail,
-                     "%llu records encrypted, %llu decrypted with %llu opaque keys (%llu fell back), "
-                     "%llu decrypted with raw keys (%s)",
-                     (unsigned long long)enc, (unsigned long long)dec, (unsigned long long)keys,
-                     (unsigned long long)fallbacks, (unsigned long long)raw, r.suite);
+                     "%llu records sealed, %llu opened (%llu bad) with %llu record keys (%llu freed), "
+                     "%llu decrypted through PSA (%s)",
+                     (unsigned long long)enc, (unsigned long long)dec, (unsigned long long)bad,
+                     (unsigned long long)keys, (unsigned long long)freed, (unsigned long long)psa_dec, r.suite);
             if (runs[i].suites) {
                 snprintf(what, sizeof what,
-                         "%s, AES-GCM: the records went through certgate's PSA driver (nettle) on opaque keys",
+                         "%s, AES-GCM: the records went through the transform's record keys (nettle), not PSA",
                          runs[i].name);
                 /* TLS 1.2: two keys per side; TLS 1.3: handshake and
                  * application keys, per side */
-                check(strstr(r.suite, "GCM") && enc >= 4 && dec >= 4 && keys >= 4 && fallbacks == 0 && raw == 0, what,
-                      detail);
+                check(strstr(r.suite, "GCM") && enc >= 4 && dec >= 4 && bad == 0 && keys >= 4 && freed == keys &&
+                          psa_dec == 0,
+                      what, detail);
             } else {
                 snprintf(what, sizeof what, "%s, ChaCha20-Poly1305: the records stayed with mbedTLS's code", runs[i].name);
-                check(strstr(r.suite, "CHACHA20") && dec == 0 && keys == 0 && raw == 0, what, detail);
+                check(strstr(r.suite, "CHACHA20") && dec == 0 && keys == 0 && psa_dec == 0, what, detail);
             }
         }
         if (bundled && runs[i].group == MBEDTLS_SSL_IANA_TLS_GROUP_X25519) {

@@ -4,14 +4,12 @@
  * bytes of AAD), must give mbedTLS's built-in GCM results for every length,
  * refuse a tampered record without releasing plaintext, and leave what the
  * driver does not take (AES-192, shortened tags, other nonce lengths,
- * ChaCha20-Poly1305) to mbedTLS's own code. The same for keys at certgate's
- * opaque location (the TLS record keys: the AES key schedule and GHASH key
- * expanded once, in the key slot), which also refuse other key types and
- * algorithms at import, export and copy, are wiped when destroyed and serve
- * threads at once. Built with -Dmbedtls=bundled only (a system mbedTLS has no
- * driver). tests/meson.build runs it twice: as the CPU is, and with
+ * ChaCha20-Poly1305) to mbedTLS's own code. (The TLS record keys themselves
+ * are held by mbedTLS's transform, patch 0009: tests/platform/
+ * test_record_key.c.) Built with -Dmbedtls=bundled only (a system mbedTLS
+ * has no driver). tests/meson.build runs it twice: as the CPU is, and with
  * NETTLE_FAT_OVERRIDE=none (nettle's generic code, which writes the whole
- * GHASH table: the driver's fallback). */
+ * GHASH table). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,10 +81,9 @@ static cg_psa_aead_counts counts(void)
     return c;
 }
 
-/* A test's state: the lifetime its keys are imported with, a local
- * (transparent) key or one at certgate's opaque location. */
+/* A test's state: the lifetime its keys are imported with (local keys,
+ * which reach the driver's transparent entry points). */
 static psa_key_lifetime_t local_keys = PSA_KEY_LIFETIME_VOLATILE;
-static psa_key_lifetime_t opaque_keys = CERTGATE_PSA_KEY_LIFETIME_OPAQUE;
 
 static psa_key_lifetime_t lifetime_of(void **state)
 {
@@ -96,12 +93,14 @@ static psa_key_lifetime_t lifetime_of(void **state)
 /* The counters of the entry points that keys of this lifetime reach. */
 static uint64_t sealed(cg_psa_aead_counts c, psa_key_lifetime_t lifetime)
 {
-    return lifetime == opaque_keys ? c.opaque_encrypts : c.encrypts;
+    (void)lifetime;
+    return c.encrypts;
 }
 
 static uint64_t opened(cg_psa_aead_counts c, psa_key_lifetime_t lifetime)
 {
-    return lifetime == opaque_keys ? c.opaque_decrypts : c.decrypts;
+    (void)lifetime;
+    return c.decrypts;
 }
 
 static void hex(uint8_t *out, const char *h)
@@ -490,364 +489,6 @@ static void test_threads(void **state)
     run_threads(thread_records, 0x1234567u, local_keys);
 }
 
-/* ---- Opaque keys (certgate's location) ----------------------------------- */
-
-/* A key's location, read back from PSA. */
-static psa_key_location_t location_of(mbedtls_svc_key_id_t id)
-{
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    assert_int_equal(psa_get_key_attributes(id, &a), PSA_SUCCESS);
-    psa_key_location_t loc = PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&a));
-    psa_reset_key_attributes(&a);
-    return loc;
-}
-
-/* A tampered record on an opaque key: refused and zeroed by the driver
- * itself (called directly on a buffer its import_key wrote, in place) and
- * through PSA. */
-static void test_opaque_tampered_refused(void **state)
-{
-    (void)state;
-    enum { N = 300 };
-    uint8_t key[32], nonce[12], aad[13], pt[N], rec[N + TAG], buf[N + TAG], slot[8192];
-    for (size_t bytes = 16; bytes <= 32; bytes += 16) {
-        fill(key, bytes);
-        fill(nonce, sizeof nonce);
-        fill(aad, sizeof aad);
-        fill(pt, sizeof pt);
-        reference_gcm(key, bytes, nonce, 12, aad, sizeof aad, pt, N, rec, rec + N, TAG);
-        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-        psa_set_key_lifetime(&a, opaque_keys);
-        psa_set_key_type(&a, PSA_KEY_TYPE_AES);
-        psa_set_key_algorithm(&a, PSA_ALG_GCM);
-        size_t slot_size = certgate_opaque_size_function(PSA_KEY_TYPE_AES, bytes * 8), slot_len = 0, bits = 0;
-        assert_true(slot_size > 0 && slot_size <= sizeof slot);
-        assert_int_equal(certgate_opaque_import_key(&a, key, bytes, slot, slot_size, &slot_len, &bits), PSA_SUCCESS);
-        assert_int_equal(slot_len, slot_size);
-        assert_int_equal(bits, bytes * 8);
-        psa_set_key_bits(&a, bits);
-        mbedtls_svc_key_id_t id = import_at(opaque_keys, PSA_KEY_TYPE_AES, key, bytes, PSA_ALG_GCM);
-        for (int what = 0; what < TAMPERINGS; what++) {
-            uint8_t n2[12], a2[13];
-            memcpy(buf, rec, sizeof rec);
-            memcpy(n2, nonce, sizeof n2);
-            memcpy(a2, aad, sizeof a2);
-            (void)tamper(what, buf, N, n2, a2);
-            uint8_t sent[N + TAG];
-            memcpy(sent, buf, sizeof sent);
-            size_t len = 12345;
-            assert_int_equal(certgate_opaque_aead_decrypt(&a, slot, slot_len, PSA_ALG_GCM, n2, 12, a2, sizeof a2, buf,
-                                                          sizeof buf, buf, N, &len),
-                             PSA_ERROR_INVALID_SIGNATURE);
-            assert_true(all_zero(buf, N));
-            assert_int_equal(len, 12345);
-
-            uint8_t out[N];
-            memset(out, 0xa5, sizeof out);
-            assert_int_equal(psa_aead_decrypt(id, PSA_ALG_GCM, n2, 12, a2, sizeof a2, sent, sizeof sent, out,
-                                              sizeof out, &len),
-                             PSA_ERROR_INVALID_SIGNATURE);
-            assert_true(all_zero(out, N));
-        }
-        size_t len;
-        memcpy(buf, rec, sizeof rec);
-        assert_int_equal(certgate_opaque_aead_decrypt(&a, slot, slot_len, PSA_ALG_GCM, nonce, 12, aad, sizeof aad, buf,
-                                                      sizeof buf, buf, N, &len),
-                         PSA_SUCCESS);
-        assert_int_equal(len, N);
-        assert_memory_equal(buf, pt, N);
-        /* a buffer that is not what import wrote for this key: refused */
-        psa_set_key_bits(&a, bits == 128 ? 256 : 128);
-        assert_int_equal(certgate_opaque_aead_decrypt(&a, slot, slot_len, PSA_ALG_GCM, nonce, 12, aad, sizeof aad, rec,
-                                                      sizeof rec, buf, N, &len),
-                         PSA_ERROR_DATA_CORRUPT);
-        psa_set_key_bits(&a, bits);
-        assert_int_equal(certgate_opaque_aead_decrypt(&a, slot, slot_len - 1, PSA_ALG_GCM, nonce, 12, aad, sizeof aad,
-                                                      rec, sizeof rec, buf, N, &len),
-                         PSA_ERROR_DATA_CORRUPT);
-        mbedtls_platform_zeroize(slot, sizeof slot);
-        psa_destroy_key(id);
-    }
-}
-
-/* Only AES-128/256 keys for PSA_ALG_GCM are imported at certgate's location;
- * an opaque key does nothing but one-shot GCM with a 12-byte nonce. */
-static void test_opaque_refusals(void **state)
-{
-    (void)state;
-    uint8_t key[32];
-    fill(key, sizeof key);
-    const struct {
-        const char *name;
-        psa_key_type_t type;
-        size_t bytes, bits;
-        psa_algorithm_t alg;
-    } bad[] = {
-        { "AES-192-GCM", PSA_KEY_TYPE_AES, 24, 0, PSA_ALG_GCM },
-        { "AES-128-GCM, 8-byte tag", PSA_KEY_TYPE_AES, 16, 0, PSA_ALG_AEAD_WITH_SHORTENED_TAG(PSA_ALG_GCM, 8) },
-        { "AES-128-GCM, any tag length", PSA_KEY_TYPE_AES, 16, 0,
-          PSA_ALG_AEAD_WITH_AT_LEAST_THIS_LENGTH_TAG(PSA_ALG_GCM, 16) },
-        { "AES-128-CCM", PSA_KEY_TYPE_AES, 16, 0, PSA_ALG_CCM },
-        { "AES-256-CTR", PSA_KEY_TYPE_AES, 32, 0, PSA_ALG_CTR },
-        { "AES-128, 256 bits declared", PSA_KEY_TYPE_AES, 16, 256, PSA_ALG_GCM },
-        { "ChaCha20-Poly1305", PSA_KEY_TYPE_CHACHA20, 32, 0, PSA_ALG_CHACHA20_POLY1305 },
-        { "HMAC-SHA-256", PSA_KEY_TYPE_HMAC, 32, 0, PSA_ALG_HMAC(PSA_ALG_SHA_256) },
-        { "raw data", PSA_KEY_TYPE_RAW_DATA, 16, 0, PSA_ALG_GCM },
-    };
-    cg_psa_aead_counts before = counts();
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-        psa_set_key_lifetime(&a, opaque_keys);
-        psa_set_key_type(&a, bad[i].type);
-        psa_set_key_bits(&a, bad[i].bits);
-        psa_set_key_usage_flags(&a, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
-        psa_set_key_algorithm(&a, bad[i].alg);
-        mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
-        psa_status_t st = psa_import_key(&a, key, bad[i].bytes, &id);
-        if (st != PSA_ERROR_NOT_SUPPORTED)
-            fail_msg("%s at certgate's location: status %d, not PSA_ERROR_NOT_SUPPORTED", bad[i].name, (int)st);
-        assert_true(mbedtls_svc_key_id_is_null(id));
-    }
-    /* a persistent key there (the representation must never be stored):
-     * refused by the driver itself, whatever the core's storage support */
-    {
-        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-        psa_set_key_lifetime(&a, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(PSA_KEY_PERSISTENCE_DEFAULT,
-                                                                                CERTGATE_PSA_LOCATION));
-        psa_set_key_type(&a, PSA_KEY_TYPE_AES);
-        psa_set_key_algorithm(&a, PSA_ALG_GCM);
-        uint8_t slot[8192];
-        size_t slot_len, bits;
-        assert_int_equal(certgate_opaque_import_key(&a, key, 16, slot, sizeof slot, &slot_len, &bits),
-                         PSA_ERROR_NOT_SUPPORTED);
-    }
-    assert_int_equal(counts().opaque_keys, before.opaque_keys);
-
-    mbedtls_svc_key_id_t id = import_at(opaque_keys, PSA_KEY_TYPE_AES, key, 16, PSA_ALG_GCM);
-    assert_int_equal(location_of(id), CERTGATE_PSA_LOCATION);
-    uint8_t nonce[16] = { 0 }, pt[40] = { 1 }, out[40 + TAG];
-    size_t len;
-    /* other nonce lengths: no implementation to fall back to */
-    memset(out, 0xa5, sizeof out);
-    assert_int_equal(psa_aead_encrypt(id, PSA_ALG_GCM, nonce, 8, NULL, 0, pt, sizeof pt, out, sizeof out, &len),
-                     PSA_ERROR_NOT_SUPPORTED);
-    assert_true(all_zero(out, sizeof out));
-    assert_int_equal(psa_aead_encrypt(id, PSA_ALG_GCM, nonce, 16, NULL, 0, pt, sizeof pt, out, sizeof out, &len),
-                     PSA_ERROR_NOT_SUPPORTED);
-    /* multipart AEAD and the cipher API: refused, not run on the raw bytes */
-    psa_aead_operation_t op = PSA_AEAD_OPERATION_INIT;
-    assert_int_not_equal(psa_aead_encrypt_setup(&op, id, PSA_ALG_GCM), PSA_SUCCESS);
-    psa_aead_abort(&op);
-    assert_int_not_equal(psa_cipher_encrypt(id, PSA_ALG_CTR, pt, 16, out, sizeof out, &len), PSA_SUCCESS);
-    psa_destroy_key(id);
-}
-
-/* The raw key never comes out: export refused even when the policy allows
- * it, copy refused to any location. */
-static void test_opaque_export_copy_refused(void **state)
-{
-    (void)state;
-    uint8_t key[32], out[64];
-    fill(key, sizeof key);
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    psa_set_key_lifetime(&a, opaque_keys);
-    psa_set_key_type(&a, PSA_KEY_TYPE_AES);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_EXPORT | PSA_KEY_USAGE_COPY);
-    psa_set_key_algorithm(&a, PSA_ALG_GCM);
-    mbedtls_svc_key_id_t id;
-    assert_int_equal(psa_import_key(&a, key, 32, &id), PSA_SUCCESS);
-    size_t len = 777;
-    memset(out, 0x5a, sizeof out);
-    assert_int_equal(psa_export_key(id, out, sizeof out, &len), PSA_ERROR_NOT_PERMITTED);
-    for (size_t i = 0; i < sizeof out; i++)
-        assert_int_equal(out[i], 0x5a);
-    assert_int_not_equal(len, 32);
-
-    psa_key_attributes_t to = PSA_KEY_ATTRIBUTES_INIT;
-    psa_set_key_usage_flags(&to, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_EXPORT);
-    psa_set_key_algorithm(&to, PSA_ALG_GCM);
-    mbedtls_svc_key_id_t copy = MBEDTLS_SVC_KEY_ID_INIT;
-    psa_set_key_lifetime(&to, opaque_keys);
-    assert_int_equal(psa_copy_key(id, &to, &copy), PSA_ERROR_NOT_SUPPORTED);
-    assert_true(mbedtls_svc_key_id_is_null(copy));
-    psa_set_key_lifetime(&to, PSA_KEY_LIFETIME_VOLATILE);
-    assert_int_equal(psa_copy_key(id, &to, &copy), PSA_ERROR_NOT_SUPPORTED);
-    assert_true(mbedtls_svc_key_id_is_null(copy));
-    psa_destroy_key(id);
-}
-
-#if defined(MBEDTLS_PLATFORM_MEMORY)
-/* mbedTLS's allocator, watched: the slot buffer of an opaque key is the one
- * block of its size allocated by psa_import_key; when it is freed, is it all
- * zero? fail_size makes the next allocation of that size fail. */
-static struct {
-    size_t size;      /* the slot buffer's size */
-    void *block;      /* the slot buffer */
-    int allocations;  /* of that size, while watching */
-    bool freed, zero; /* when the block was freed, it was all zero */
-    size_t fail_size;
-} watch;
-
-static void *watch_calloc(size_t n, size_t size)
-{
-    if (watch.fail_size && n * size == watch.fail_size) {
-        watch.fail_size = 0;
-        return NULL;
-    }
-    void *p = calloc(n, size);
-    if (p && watch.size && n * size == watch.size) {
-        watch.block = p;
-        watch.allocations++;
-    }
-    return p;
-}
-
-static void watch_free(void *p)
-{
-    if (p && p == watch.block) {
-        watch.freed = true;
-        watch.zero = all_zero(p, watch.size);
-        watch.block = NULL;
-    }
-    free(p);
-}
-#endif
-
-/* psa_destroy_key wipes the slot buffer (the expanded key) before freeing
- * it: the PSA core's mbedtls_zeroize_and_free, seen through mbedTLS's
- * allocator. Also prints the slot buffer's size per key. */
-static void test_opaque_destroy_wipes(void **state)
-{
-    (void)state;
-#if defined(MBEDTLS_PLATFORM_MEMORY)
-    for (size_t bytes = 16; bytes <= 32; bytes += 16) {
-        uint8_t key[32];
-        fill(key, bytes);
-        memset(&watch, 0, sizeof watch);
-        watch.size = certgate_opaque_size_function(PSA_KEY_TYPE_AES, bytes * 8);
-        print_message("AES-%zu-GCM opaque key: %zu bytes in the key slot (GHASH table part %zu)\n", bytes * 8,
-                      watch.size, cg_psa_aead_table_wiped());
-        mbedtls_platform_set_calloc_free(watch_calloc, watch_free);
-        mbedtls_svc_key_id_t id = import_at(opaque_keys, PSA_KEY_TYPE_AES, key, bytes, PSA_ALG_GCM);
-        assert_int_equal(watch.allocations, 1);
-        assert_non_null(watch.block);
-        assert_false(all_zero(watch.block, watch.size)); /* the expanded key is there */
-        uint8_t nonce[12] = { 7 }, pt[100] = { 9 }, out[100 + TAG];
-        size_t len;
-        assert_int_equal(psa_aead_encrypt(id, PSA_ALG_GCM, nonce, 12, NULL, 0, pt, 100, out, sizeof out, &len),
-                         PSA_SUCCESS);
-        assert_false(watch.freed);
-        assert_int_equal(psa_destroy_key(id), PSA_SUCCESS);
-        mbedtls_platform_set_calloc_free(calloc, free);
-        assert_true(watch.freed);
-        assert_true(watch.zero);
-    }
-#else
-    skip();
-#endif
-}
-
-/* The TLS code's import (patch 0009): AES-GCM record keys go to certgate's
- * location, other record keys stay local, and when the import there fails
- * the key is imported locally (TLS goes on). */
-static void test_record_key_import(void **state)
-{
-    (void)state;
-    uint8_t key[32], nonce[12] = { 3 }, pt[64] = { 5 }, out[64 + TAG], back[64];
-    fill(key, sizeof key);
-    const struct {
-        psa_key_type_t type;
-        size_t bytes;
-        psa_algorithm_t alg;
-        psa_key_location_t where;
-    } c[] = {
-        { PSA_KEY_TYPE_AES, 16, PSA_ALG_GCM, CERTGATE_PSA_LOCATION },
-        { PSA_KEY_TYPE_AES, 32, PSA_ALG_GCM, CERTGATE_PSA_LOCATION },
-        { PSA_KEY_TYPE_AES, 16, PSA_ALG_AEAD_WITH_SHORTENED_TAG(PSA_ALG_GCM, 8), PSA_KEY_LOCATION_LOCAL_STORAGE },
-        { PSA_KEY_TYPE_AES, 24, PSA_ALG_GCM, PSA_KEY_LOCATION_LOCAL_STORAGE },
-        { PSA_KEY_TYPE_CHACHA20, 32, PSA_ALG_CHACHA20_POLY1305, PSA_KEY_LOCATION_LOCAL_STORAGE },
-    };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-        psa_set_key_type(&a, c[i].type);
-        psa_set_key_usage_flags(&a, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
-        psa_set_key_algorithm(&a, c[i].alg);
-        mbedtls_svc_key_id_t id;
-        cg_psa_aead_counts before = counts();
-        assert_int_equal(certgate_psa_import_record_key(&a, key, c[i].bytes, &id), PSA_SUCCESS);
-        assert_int_equal(location_of(id), c[i].where);
-        cg_psa_aead_counts after = counts();
-        assert_int_equal(after.opaque_keys - before.opaque_keys, c[i].where == CERTGATE_PSA_LOCATION);
-        assert_int_equal(after.opaque_fallbacks, before.opaque_fallbacks);
-        size_t tag = c[i].alg == PSA_ALG_GCM || c[i].type == PSA_KEY_TYPE_CHACHA20 ? TAG : 8, len;
-        assert_int_equal(psa_aead_encrypt(id, c[i].alg, nonce, 12, NULL, 0, pt, 64, out, 64 + tag, &len), PSA_SUCCESS);
-        assert_int_equal(psa_aead_decrypt(id, c[i].alg, nonce, 12, NULL, 0, out, len, back, sizeof back, &len),
-                         PSA_SUCCESS);
-        assert_memory_equal(back, pt, 64);
-        psa_destroy_key(id);
-    }
-#if defined(MBEDTLS_PLATFORM_MEMORY)
-    /* the opaque import fails (its slot buffer cannot be allocated): local */
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    psa_set_key_type(&a, PSA_KEY_TYPE_AES);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
-    psa_set_key_algorithm(&a, PSA_ALG_GCM);
-    memset(&watch, 0, sizeof watch);
-    watch.fail_size = certgate_opaque_size_function(PSA_KEY_TYPE_AES, 128);
-    mbedtls_platform_set_calloc_free(watch_calloc, watch_free);
-    cg_psa_aead_counts before = counts();
-    mbedtls_svc_key_id_t id;
-    psa_status_t st = certgate_psa_import_record_key(&a, key, 16, &id);
-    mbedtls_platform_set_calloc_free(calloc, free);
-    assert_int_equal(st, PSA_SUCCESS);
-    assert_int_equal(watch.fail_size, 0); /* the failure happened */
-    assert_int_equal(location_of(id), PSA_KEY_LOCATION_LOCAL_STORAGE);
-    cg_psa_aead_counts after = counts();
-    assert_int_equal(after.opaque_fallbacks - before.opaque_fallbacks, 1);
-    size_t len;
-    assert_int_equal(psa_aead_encrypt(id, PSA_ALG_GCM, nonce, 12, NULL, 0, pt, 64, out, sizeof out, &len), PSA_SUCCESS);
-    assert_int_equal(counts().encrypts - after.encrypts, 1); /* the transparent entry point */
-    psa_destroy_key(id);
-#endif
-}
-
-/* Four threads seal and open records with one opaque key at once (PSA
- * allows it; the driver only reads the slot): every record is mbedTLS's,
- * byte for byte. */
-static uint8_t shared_key[32];
-static mbedtls_svc_key_id_t shared_id;
-static size_t shared_bytes;
-
-static void *thread_shared_key(void *arg)
-{
-    thread_job *job = arg;
-    uint32_t x = job->seed;
-    uint8_t nonce[12], aad[13], pt[2048], want[2048 + TAG], buf[2048 + TAG];
-    for (int round = 0; round < THREAD_ROUNDS; round++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        size_t n = x % sizeof pt;
-        for (size_t i = 0; i < n; i++)
-            pt[i] = (uint8_t)(i * 31 + x);
-        memset(nonce, (int)(round & 0xff), sizeof nonce);
-        memcpy(nonce, &job->seed, sizeof job->seed); /* each thread its own nonces */
-        memset(aad, (int)(x & 0xff), sizeof aad);
-        if (!record_round_trip(shared_id, shared_key, shared_bytes, nonce, aad, pt, n, want, buf, sizeof buf))
-            job->bad++;
-    }
-    return NULL;
-}
-
-static void test_opaque_threads_one_key(void **state)
-{
-    (void)state;
-    for (shared_bytes = 16; shared_bytes <= 32; shared_bytes += 16) {
-        fill(shared_key, shared_bytes);
-        shared_id = import_at(opaque_keys, PSA_KEY_TYPE_AES, shared_key, shared_bytes, PSA_ALG_GCM);
-        run_threads(thread_shared_key, 0x9e3779b9u, opaque_keys);
-        assert_int_equal(psa_destroy_key(shared_id), PSA_SUCCESS);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,15 +499,6 @@ int main(void)
         cmocka_unit_test(test_others_fall_through),
         cmocka_unit_test(test_wipe_covers_what_set_key_writes),
         cmocka_unit_test(test_threads),
-        cmocka_unit_test_prestate(test_known_vector, &opaque_keys),
-        cmocka_unit_test_prestate(test_random_lengths_against_builtin, &opaque_keys),
-        cmocka_unit_test(test_opaque_tampered_refused),
-        cmocka_unit_test_prestate(test_sizes_refused, &opaque_keys),
-        cmocka_unit_test(test_opaque_refusals),
-        cmocka_unit_test(test_opaque_export_copy_refused),
-        cmocka_unit_test(test_opaque_destroy_wipes),
-        cmocka_unit_test(test_record_key_import),
-        cmocka_unit_test(test_opaque_threads_one_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -17,16 +17,12 @@
 /* NIST SP 800-38D: at most 2^39 - 256 bits of plaintext per message. */
 #define GCM_MAX_TEXT ((UINT64_C(1) << 36) - 32)
 
-static _Atomic uint64_t encrypts, decrypts, opaque_encrypts, opaque_decrypts, opaque_keys, opaque_fallbacks;
+static _Atomic uint64_t encrypts, decrypts;
 
 void cg_psa_aead_counts_get(cg_psa_aead_counts *out)
 {
     out->encrypts = atomic_load_explicit(&encrypts, memory_order_relaxed);
     out->decrypts = atomic_load_explicit(&decrypts, memory_order_relaxed);
-    out->opaque_encrypts = atomic_load_explicit(&opaque_encrypts, memory_order_relaxed);
-    out->opaque_decrypts = atomic_load_explicit(&opaque_decrypts, memory_order_relaxed);
-    out->opaque_keys = atomic_load_explicit(&opaque_keys, memory_order_relaxed);
-    out->opaque_fallbacks = atomic_load_explicit(&opaque_fallbacks, memory_order_relaxed);
 }
 
 /* nettle's context for either key size; set up per call (key schedule and
@@ -117,7 +113,7 @@ static void gcm_begin(gcm_state *g, const uint8_t *nonce, const uint8_t *aad, si
     }
 }
 
-/* The key set from its raw bytes (transparent keys, and opaque import). */
+/* The key set from its raw bytes. */
 static void gcm_set_raw_key(gcm_state *g, const uint8_t *key, size_t bits)
 {
     pthread_once(&table_once, measure_table_written);
@@ -228,179 +224,4 @@ psa_status_t certgate_transparent_aead_decrypt(const psa_key_attributes_t *attri
     gcm_set_raw_key(&g, key_buffer, key_buffer_size * 8);
     gcm_begin(&g, nonce, additional_data, additional_data_length);
     return gcm_open(&g, ciphertext, ciphertext_length - GCM_TAG, plaintext, plaintext_length);
-}
-
-/* ---- Opaque keys: the key expanded once, in the key slot -----------------
- *
- * The slot's buffer (allocated by the PSA core with the size below, wiped and
- * freed by it at psa_destroy_key) holds, in this order:
- *   opaque_head: the key's bits and how many bytes of the GHASH table follow;
- *   the GHASH table's first table_written bytes (what gcm_set_key writes on
- *   this CPU: all of it without PCLMUL);
- *   nettle's AES key schedule (struct aes128_ctx or aes256_ctx).
- * A call copies them into a stack context, runs, and wipes what it wrote:
- * the slot is only read, so threads may share the key. */
-typedef struct opaque_head {
-    uint32_t bits;
-    uint32_t table_bytes;
-} opaque_head;
-
-static size_t schedule_size(size_t bits)
-{
-    return bits == 128 ? sizeof(struct aes128_ctx) : bits == 256 ? sizeof(struct aes256_ctx) : 0;
-}
-
-static size_t opaque_size(psa_key_type_t type, size_t bits)
-{
-    if (type != PSA_KEY_TYPE_AES || schedule_size(bits) == 0)
-        return 0;
-    pthread_once(&table_once, measure_table_written);
-    return sizeof(opaque_head) + table_written + schedule_size(bits);
-}
-
-size_t certgate_opaque_size_function(psa_key_type_t key_type, size_t key_bits)
-{
-    return opaque_size(key_type, key_bits);
-}
-
-psa_status_t certgate_opaque_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
-                                        size_t data_length, uint8_t *key_buffer, size_t key_buffer_size,
-                                        size_t *key_buffer_length, size_t *bits)
-{
-    size_t data_bits = data_length * 8;
-    size_t declared = psa_get_key_bits(attributes);
-    /* AES keys for GCM (the full tag) only: nothing else has entry points
-     * here. Volatile only: the representation depends on this CPU and this
-     * nettle (the table's written part), so it must never be stored. */
-    if (psa_get_key_algorithm(attributes) != PSA_ALG_GCM || opaque_size(psa_get_key_type(attributes), data_bits) == 0 ||
-        (declared != 0 && declared != data_bits) || !PSA_KEY_LIFETIME_IS_VOLATILE(psa_get_key_lifetime(attributes)))
-        return PSA_ERROR_NOT_SUPPORTED;
-    size_t need = opaque_size(PSA_KEY_TYPE_AES, data_bits);
-    if (key_buffer_size < need)
-        return PSA_ERROR_BUFFER_TOO_SMALL;
-
-    gcm_state g;
-    gcm_set_raw_key(&g, data, data_bits);
-    opaque_head head = { .bits = (uint32_t)data_bits, .table_bytes = (uint32_t)table_written };
-    uint8_t *p = key_buffer;
-    memcpy(p, &head, sizeof head);
-    p += sizeof head;
-    memcpy(p, &g.u, table_written); /* the table is first in both contexts */
-    p += table_written;
-    if (data_bits == 128)
-        memcpy(p, &g.u.k128.cipher, sizeof g.u.k128.cipher);
-    else
-        memcpy(p, &g.u.k256.cipher, sizeof g.u.k256.cipher);
-    gcm_wipe(&g);
-    *key_buffer_length = need;
-    *bits = data_bits;
-    atomic_fetch_add_explicit(&opaque_keys, 1, memory_order_relaxed);
-    return PSA_SUCCESS;
-}
-
-psa_status_t certgate_opaque_export_key(const psa_key_attributes_t *attributes, const uint8_t *key_buffer,
-                                        size_t key_buffer_size, uint8_t *data, size_t data_size, size_t *data_length)
-{
-    (void)attributes, (void)key_buffer, (void)key_buffer_size, (void)data, (void)data_size;
-    *data_length = 0;
-    return PSA_ERROR_NOT_PERMITTED; /* the raw key is not kept; nothing needs it */
-}
-
-psa_status_t certgate_opaque_copy_key(const psa_key_attributes_t *attributes, const uint8_t *source_key,
-                                      size_t source_key_length, uint8_t *target_key_buffer,
-                                      size_t target_key_buffer_size, size_t *target_key_buffer_length)
-{
-    (void)attributes, (void)source_key, (void)source_key_length, (void)target_key_buffer;
-    (void)target_key_buffer_size;
-    *target_key_buffer_length = 0;
-    return PSA_ERROR_NOT_SUPPORTED;
-}
-
-/* The stored key into a stack context; false if the buffer is not one this
- * process wrote for a key of these attributes. */
-static bool gcm_load(gcm_state *g, const psa_key_attributes_t *attributes, const uint8_t *key_buffer,
-                     size_t key_buffer_size)
-{
-    opaque_head head;
-    if (key_buffer_size < sizeof head)
-        return false;
-    memcpy(&head, key_buffer, sizeof head);
-    if (head.bits != psa_get_key_bits(attributes) || head.table_bytes != cg_psa_aead_table_wiped() ||
-        key_buffer_size != opaque_size(psa_get_key_type(attributes), head.bits))
-        return false;
-    const uint8_t *p = key_buffer + sizeof head;
-    g->bits = head.bits;
-    memcpy(&g->u, p, head.table_bytes);
-    p += head.table_bytes;
-    if (head.bits == 128)
-        memcpy(&g->u.k128.cipher, p, sizeof g->u.k128.cipher);
-    else
-        memcpy(&g->u.k256.cipher, p, sizeof g->u.k256.cipher);
-    return true;
-}
-
-/* An opaque key has no other implementation to fall back to: what the
- * driver does not take is NOT_SUPPORTED for good. */
-static bool opaque_taken(psa_algorithm_t alg, size_t nonce_length, size_t text_length)
-{
-    return alg == PSA_ALG_GCM && nonce_length == GCM_NONCE && (uint64_t)text_length <= GCM_MAX_TEXT;
-}
-
-psa_status_t certgate_opaque_aead_encrypt(const psa_key_attributes_t *attributes, const uint8_t *key_buffer,
-                                          size_t key_buffer_size, psa_algorithm_t alg, const uint8_t *nonce,
-                                          size_t nonce_length, const uint8_t *additional_data,
-                                          size_t additional_data_length, const uint8_t *plaintext,
-                                          size_t plaintext_length, uint8_t *ciphertext, size_t ciphertext_size,
-                                          size_t *ciphertext_length)
-{
-    if (!opaque_taken(alg, nonce_length, plaintext_length))
-        return PSA_ERROR_NOT_SUPPORTED;
-    psa_status_t status = seal_sizes(plaintext_length, ciphertext_size);
-    if (status != PSA_SUCCESS)
-        return status;
-    gcm_state g;
-    if (!gcm_load(&g, attributes, key_buffer, key_buffer_size))
-        return PSA_ERROR_DATA_CORRUPT;
-    atomic_fetch_add_explicit(&opaque_encrypts, 1, memory_order_relaxed);
-    gcm_begin(&g, nonce, additional_data, additional_data_length);
-    gcm_seal(&g, plaintext, plaintext_length, ciphertext);
-    *ciphertext_length = plaintext_length + GCM_TAG;
-    return PSA_SUCCESS;
-}
-
-psa_status_t certgate_opaque_aead_decrypt(const psa_key_attributes_t *attributes, const uint8_t *key_buffer,
-                                          size_t key_buffer_size, psa_algorithm_t alg, const uint8_t *nonce,
-                                          size_t nonce_length, const uint8_t *additional_data,
-                                          size_t additional_data_length, const uint8_t *ciphertext,
-                                          size_t ciphertext_length, uint8_t *plaintext, size_t plaintext_size,
-                                          size_t *plaintext_length)
-{
-    if (!opaque_taken(alg, nonce_length, ciphertext_length))
-        return PSA_ERROR_NOT_SUPPORTED;
-    psa_status_t status = open_sizes(ciphertext_length, plaintext_size);
-    if (status != PSA_SUCCESS)
-        return status;
-    gcm_state g;
-    if (!gcm_load(&g, attributes, key_buffer, key_buffer_size))
-        return PSA_ERROR_DATA_CORRUPT;
-    atomic_fetch_add_explicit(&opaque_decrypts, 1, memory_order_relaxed);
-    gcm_begin(&g, nonce, additional_data, additional_data_length);
-    return gcm_open(&g, ciphertext, ciphertext_length - GCM_TAG, plaintext, plaintext_length);
-}
-
-psa_status_t certgate_psa_import_record_key(const psa_key_attributes_t *attributes, const uint8_t *data,
-                                            size_t data_length, mbedtls_svc_key_id_t *key)
-{
-    psa_key_lifetime_t lifetime = psa_get_key_lifetime(attributes);
-    if (psa_get_key_type(attributes) == PSA_KEY_TYPE_AES && psa_get_key_algorithm(attributes) == PSA_ALG_GCM &&
-        (data_length == 16 || data_length == 32) && PSA_KEY_LIFETIME_IS_VOLATILE(lifetime) &&
-        PSA_KEY_LIFETIME_GET_LOCATION(lifetime) == PSA_KEY_LOCATION_LOCAL_STORAGE) {
-        psa_key_attributes_t opaque = *attributes;
-        psa_set_key_lifetime(&opaque, CERTGATE_PSA_KEY_LIFETIME_OPAQUE);
-        if (psa_import_key(&opaque, data, data_length, key) == PSA_SUCCESS)
-            return PSA_SUCCESS;
-        /* TLS never fails because of this: the key goes local */
-        atomic_fetch_add_explicit(&opaque_fallbacks, 1, memory_order_relaxed);
-    }
-    return psa_import_key(attributes, data, data_length, key);
 }

@@ -26,10 +26,12 @@
  *   the same dispatch) and the session ticket code. nettle uses the x86 SHA
  *   extensions for SHA-256 when the CPU has them.
  * - AES-128/256-GCM through nettle (aead.c, certgate_psa_aead.h: the
- *   one-shot aead_encrypt/aead_decrypt of the TLS records and tickets;
- *   dispatched by patches/0008-psa-dispatch-certgate-aead.patch), and the
- *   TLS record keys as opaque keys at certgate's location, expanded once at
- *   import (patches/0009-psa-opaque-record-keys.patch).
+ *   one-shot aead_encrypt/aead_decrypt of the tickets, and of TLS records
+ *   whose key is in PSA; dispatched by
+ *   patches/0008-psa-dispatch-certgate-aead.patch). The TLS record keys
+ *   themselves are not PSA keys: mbedTLS's transform holds them, expanded
+ *   once (record_key.c, certgate_record_key.h,
+ *   patches/0009-tls-record-keys.patch).
  *
  * Every entry point returns PSA_ERROR_NOT_SUPPORTED for what it does not
  * handle, and mbedTLS's dispatch continues with its own code.

@@ -1,0 +1,168 @@
+/* TLS record keys: AES-GCM through nettle, the key expanded once
+ * (certgate_record_key.h). */
+#include "certgate_record_key.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <nettle/aes.h>
+#include <nettle/gcm.h>
+#include <nettle/nettle-meta.h>
+
+#include <mbedtls/platform.h>
+#include <mbedtls/platform_util.h>
+
+#include "certgate_psa_aead.h" /* cg_psa_aead_table_wiped */
+
+/* NIST SP 800-38D: at most 2^39 - 256 bits of plaintext per message. */
+#define GCM_MAX_TEXT ((UINT64_C(1) << 36) - 32)
+
+/* The AES key schedule, then the part of nettle's GHASH table (struct
+ * gcm_key, 4 KiB) that gcm_set_key writes on this CPU: two entries with
+ * PCLMUL, all of it with nettle's generic code (measured once, aead.c). The
+ * GHASH code reads only what it wrote, so the rest is not kept: ~300 bytes
+ * a key instead of 4 KiB. size is the whole object's, for the wipe. */
+struct certgate_record_key {
+    size_t size;
+    nettle_cipher_func *encrypt; /* aes128_encrypt or aes256_encrypt */
+    union {
+        struct aes128_ctx k128;
+        struct aes256_ctx k256;
+    } cipher;
+    union nettle_block16 table[]; /* struct gcm_key's first entries */
+};
+
+/* nettle's GHASH code may load its table 16 bytes at a time: calloc's
+ * alignment, kept by the table's offset */
+_Static_assert(offsetof(struct certgate_record_key, table) % 16 == 0, "the GHASH table is 16-byte aligned");
+
+static _Atomic uint64_t keys, keys_freed, seals, opens, open_failures;
+
+void cg_record_key_counts_get(cg_record_key_counts *out)
+{
+    out->keys = atomic_load_explicit(&keys, memory_order_relaxed);
+    out->keys_freed = atomic_load_explicit(&keys_freed, memory_order_relaxed);
+    out->seals = atomic_load_explicit(&seals, memory_order_relaxed);
+    out->opens = atomic_load_explicit(&opens, memory_order_relaxed);
+    out->open_failures = atomic_load_explicit(&open_failures, memory_order_relaxed);
+}
+
+size_t cg_record_key_size(size_t key_length)
+{
+    if (key_length != 16 && key_length != 32)
+        return 0;
+    return sizeof(struct certgate_record_key) + cg_psa_aead_table_wiped();
+}
+
+static const struct gcm_key *table_of(const certgate_record_key *k)
+{
+    return (const struct gcm_key *)(const void *)k->table;
+}
+
+certgate_record_key *certgate_record_key_new(const uint8_t *key, size_t key_length)
+{
+    size_t size = cg_record_key_size(key_length);
+    if (size == 0)
+        return NULL;
+    size_t table_bytes = size - sizeof(struct certgate_record_key);
+    certgate_record_key *k = mbedtls_calloc(1, size);
+    if (k == NULL)
+        return NULL;
+    k->size = size;
+    if (key_length == 16) {
+        aes128_set_encrypt_key(&k->cipher.k128, key);
+        k->encrypt = nettle_aes128.encrypt;
+    } else {
+        aes256_set_encrypt_key(&k->cipher.k256, key);
+        k->encrypt = nettle_aes256.encrypt;
+    }
+    /* gcm_set_key writes into a whole table: built on the stack, the
+     * written part kept, the stack copy wiped */
+    struct gcm_key full;
+    gcm_set_key(&full, &k->cipher, k->encrypt);
+    memcpy(k->table, &full, table_bytes);
+    mbedtls_platform_zeroize(&full, table_bytes);
+    atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed);
+    return k;
+}
+
+void certgate_record_key_free(certgate_record_key *k)
+{
+    if (k == NULL)
+        return;
+    atomic_fetch_add_explicit(&keys_freed, 1, memory_order_relaxed);
+    mbedtls_platform_zeroize(k, k->size);
+    mbedtls_free(k);
+}
+
+/* The two tags equal, in constant time: two 64-bit words (nettle's
+ * memeql_sec goes a byte at a time, ~170 instructions for a tag). */
+static int tags_equal(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + 8, 8);
+    uint64_t diff = (a0 ^ b0) | (a1 ^ b1);
+    return (int)(1 & ((diff - 1) >> 63 & ~diff >> 63)); /* 1 iff diff == 0, no branch */
+}
+
+/* Per record, the one piece of state: nettle's GCM message context (IV,
+ * counter, GHASH accumulator and lengths), on the stack, wiped after. */
+psa_status_t certgate_record_seal(const certgate_record_key *k, const uint8_t *nonce, const uint8_t *aad,
+                                  size_t aad_length, const uint8_t *plaintext, size_t plaintext_length,
+                                  uint8_t *ciphertext, size_t ciphertext_size, size_t *ciphertext_length)
+{
+    if (ciphertext_size < CERTGATE_RECORD_TAG || ciphertext_size - CERTGATE_RECORD_TAG < plaintext_length)
+        return PSA_ERROR_BUFFER_TOO_SMALL;
+    if ((uint64_t)plaintext_length > GCM_MAX_TEXT)
+        return PSA_ERROR_INVALID_ARGUMENT;
+    atomic_fetch_add_explicit(&seals, 1, memory_order_relaxed);
+    const struct gcm_key *table = table_of(k);
+    struct gcm_ctx m;
+    gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
+    gcm_update(&m, table, aad_length, aad);
+    /* in place when ciphertext == plaintext (the record layer's case) */
+    gcm_encrypt(&m, table, &k->cipher, k->encrypt, plaintext_length, ciphertext, plaintext);
+    gcm_digest(&m, table, &k->cipher, k->encrypt, CERTGATE_RECORD_TAG, ciphertext + plaintext_length);
+    mbedtls_platform_zeroize(&m, sizeof m);
+    *ciphertext_length = plaintext_length + CERTGATE_RECORD_TAG;
+    return PSA_SUCCESS;
+}
+
+psa_status_t certgate_record_open(const certgate_record_key *k, const uint8_t *nonce, const uint8_t *aad,
+                                  size_t aad_length, const uint8_t *ciphertext, size_t ciphertext_length,
+                                  uint8_t *plaintext, size_t plaintext_size, size_t *plaintext_length)
+{
+    /* the checks and their order of psa_aead_decrypt's */
+    if (ciphertext_length < CERTGATE_RECORD_TAG)
+        return PSA_ERROR_INVALID_ARGUMENT;
+    size_t payload = ciphertext_length - CERTGATE_RECORD_TAG;
+    if (payload > plaintext_size)
+        return PSA_ERROR_BUFFER_TOO_SMALL;
+    if ((uint64_t)payload > GCM_MAX_TEXT)
+        return PSA_ERROR_INVALID_ARGUMENT;
+    atomic_fetch_add_explicit(&opens, 1, memory_order_relaxed);
+    const struct gcm_key *table = table_of(k);
+    /* The received tag is kept aside: decrypting in place may write over it
+     * (when plaintext starts after ciphertext). */
+    uint8_t received[CERTGATE_RECORD_TAG], computed[CERTGATE_RECORD_TAG];
+    memcpy(received, ciphertext + payload, CERTGATE_RECORD_TAG);
+    struct gcm_ctx m;
+    gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
+    gcm_update(&m, table, aad_length, aad);
+    gcm_decrypt(&m, table, &k->cipher, k->encrypt, payload, plaintext, ciphertext);
+    gcm_digest(&m, table, &k->cipher, k->encrypt, CERTGATE_RECORD_TAG, computed);
+    mbedtls_platform_zeroize(&m, sizeof m);
+    int same = tags_equal(received, computed);
+    mbedtls_platform_zeroize(computed, sizeof computed);
+    if (!same) {
+        mbedtls_platform_zeroize(plaintext, payload);
+        atomic_fetch_add_explicit(&open_failures, 1, memory_order_relaxed);
+        return PSA_ERROR_INVALID_SIGNATURE;
+    }
+    *plaintext_length = payload;
+    return PSA_SUCCESS;
+}
