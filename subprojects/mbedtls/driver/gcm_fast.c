@@ -98,6 +98,7 @@ static TARGET void expand256(__m128i rk[15], const uint8_t *key)
 
 #define ROUNDS(each) \
     do { \
+        __asm__("" ::: "memory"); /* round keys read here, not kept (spilled) from an earlier batch */ \
         __m128i key = k->rk[0]; \
         each(_mm_xor_si128); \
         _Pragma("GCC unroll 9") for (unsigned r = 1; r < 10; r++) { \
@@ -312,6 +313,15 @@ INLINE __m128i counter_block(__m128i j0, uint32_t ctr)
     return _mm_insert_epi32(j0, (int)__builtin_bswap32(ctr), 3);
 }
 
+/* PSHUFB masks, 16 bytes from slide + 16 - n: the last n bytes moved to
+ * the bottom, zeros above; from slide + 16 + n: the first n bytes moved to
+ * the top, and the bytes below flagged (top bit) for PBLENDVB. */
+static const uint8_t slide[48] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+};
+
 /* Counter blocks ctr .. ctr + n - 1 (n at most 4). Without a carry out of
  * the last byte, the first plus 1, 2, 3 in that byte (the top byte of the
  * last little-endian word). */
@@ -350,6 +360,7 @@ INLINE __m128i crypt(const cg_gcm_key *k, const uint8_t *nonce, const uint8_t *a
         ghash_push(k, &g, reverse_bytes(load_partial(aad, aad_len)));
 
     /* four blocks at a time, in registers */
+    const bool whole = len >= 16; /* the partial block can be reached with whole-block loads */
     uint32_t ctr = 2;
     for (; len >= 64; len -= 64, in += 64, out += 64, ctr += 4) {
         __m128i b[4];
@@ -382,9 +393,23 @@ INLINE __m128i crypt(const cg_gcm_key *k, const uint8_t *nonce, const uint8_t *a
         ONE(i);
 #undef ONE
     if (rem) {
-        __m128i x = load_partial(in + 16 * full, rem);
-        __m128i y = _mm_xor_si128(x, b[full]);
-        store_partial(out + 16 * full, y, rem);
+        __m128i x, y;
+        uint8_t *last = out + 16 * full;
+        if (whole) {
+            /* whole loads and stores ending at the message's end: the first
+             * 16 - rem bytes are the block before, already done */
+            __m128i slide_down = _mm_loadu_si128((const __m128i *)(slide + 16 - rem));
+            __m128i slide_up = _mm_loadu_si128((const __m128i *)(slide + 16 + rem));
+            x = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + 16 * full + rem - 16)), slide_down);
+            y = _mm_xor_si128(x, b[full]);
+            __m128i done = _mm_loadu_si128((const __m128i *)(last + rem - 16));
+            _mm_storeu_si128((__m128i *)(last + rem - 16),
+                             _mm_blendv_epi8(_mm_shuffle_epi8(y, slide_up), done, slide_up));
+        } else {
+            x = load_partial(in + 16 * full, rem);
+            y = _mm_xor_si128(x, b[full]);
+            store_partial(last, y, rem);
+        }
         if (!open) /* the ciphertext, zero-padded */
             y = _mm_and_si128(y, _mm_loadu_si128((const __m128i *)(ones_then_zeros + 16 - rem)));
         ghash_push(k, &g, reverse_bytes(open ? x : y));
