@@ -4,7 +4,8 @@
  * gcm_aes128/gcm_aes256 for every text length 0..600 with AAD of 0..40
  * bytes and some large texts, in place and apart, both directions; a flipped
  * bit of tag, ciphertext, AAD or nonce refuses and zeroes the output; wipe
- * clears the key. On a CPU without AES-NI/PCLMULQDQ (or with
+ * clears the key. All of it twice: with the code the CPU gets (AVX-encoded
+ * where it has AVX) and with the SSE encoding. On a CPU without AES-NI/PCLMULQDQ (or with
  * CG_TEST_GCM_FAST_MISSING set, as tests/meson.build's second run does) the
  * module's tests are skipped with a message and the test cases run through
  * nettle alone. */
@@ -323,5 +324,10 @@ int main(void)
         cmocka_unit_test(test_tampering_refused),
         cmocka_unit_test(test_wipe_and_refusals),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* twice: as chosen for this CPU (the AVX encoding where it has AVX),
+     * then the SSE encoding */
+    int failed = cmocka_run_group_tests_name("gcm_fast, as chosen", tests, NULL, NULL);
+    cg_gcm_fast_allow_avx(false);
+    failed += cmocka_run_group_tests_name("gcm_fast, SSE encoding", tests, NULL, NULL);
+    return failed;
 }

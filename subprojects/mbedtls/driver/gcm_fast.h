@@ -28,6 +28,11 @@ size_t cg_gcm_key_size(void);
  * not aligned to 16, or !cg_gcm_fast_available(). */
 bool cg_gcm_key_init(cg_gcm_key *k, const uint8_t *key, size_t bits);
 
+/* Tests: keys set up after cg_gcm_fast_allow_avx(false) run the SSE-encoded
+ * code even where the CPU has AVX (both encodings are built; AVX is chosen
+ * where present). Not for concurrent use with cg_gcm_key_init. */
+void cg_gcm_fast_allow_avx(bool allowed);
+
 /* Zeroes all cg_gcm_key_size() bytes of k. */
 void cg_gcm_key_wipe(cg_gcm_key *k);
 
