@@ -222,32 +222,30 @@ INLINE __m128i ghash_last(const cg_gcm_key *k, ghash *g, __m128i x)
 }
 
 /* 0..15 bytes from p into the low bytes of a block, the rest zero; without
- * reading past p + n (which may be the end of a page). */
+ * reading outside p[0..n-1] (which may end a page): overlapping loads from
+ * both ends, the overlap shifted out or ORed with itself. */
+INLINE uint64_t load_up_to_8(const uint8_t *p, size_t n)
+{
+    if (n >= 4) {
+        uint32_t first, last;
+        memcpy(&first, p, 4);
+        memcpy(&last, p + n - 4, 4);
+        return first | (uint64_t)last << (8 * (n - 4));
+    }
+    if (n == 0)
+        return 0;
+    return p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
 INLINE __m128i load_partial(const uint8_t *p, size_t n)
 {
-    uint64_t lo = 0, tail = 0;
-    if (n & 8) {
-        memcpy(&lo, p, 8);
-        p += 8;
+    if (n > 8) {
+        uint64_t first, last;
+        memcpy(&first, p, 8);
+        memcpy(&last, p + n - 8, 8);
+        return _mm_set_epi64x((long long)(last >> (8 * (16 - n))), (long long)first);
     }
-    unsigned shift = 0;
-    if (n & 4) {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        tail = v;
-        p += 4;
-        shift = 32;
-    }
-    if (n & 2) {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        tail |= (uint64_t)v << shift;
-        p += 2;
-        shift += 16;
-    }
-    if (n & 1)
-        tail |= (uint64_t)*p << shift;
-    return n & 8 ? _mm_set_epi64x((long long)tail, (long long)lo) : _mm_set_epi64x(0, (long long)tail);
+    return _mm_set_epi64x(0, (long long)load_up_to_8(p, n));
 }
 
 /* The low n (0..15) bytes of v to p, through registers (no stack copy). */
