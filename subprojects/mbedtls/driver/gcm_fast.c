@@ -13,10 +13,9 @@
  * record of up to 224 bytes with its AAD and length block takes one.
  *
  * CTR: the counter is the last 32 bits of the block, big-endian, from 2
- * (J0 = nonce || 1 masks the tag). Keystream is made in chunks of up to
- * eight blocks in a stack array whose entries are turned into ciphertext in
- * place; the one entry that stays secret (E(J0)) and the partial-block
- * buffer of open() are zeroed before return. */
+ * (J0 = nonce || 1 masks the tag). Keystream is made four blocks at a time
+ * in registers; the last blocks' and E(J0) in a small stack array, cleared
+ * before return. Each ciphertext block is hashed as soon as it is made. */
 #include "gcm_fast.h"
 
 #include <string.h>
@@ -95,9 +94,9 @@ static TARGET void expand256(__m128i rk[15], const uint8_t *key)
     STEP256_EVEN(14, 0x40);
 }
 
-/* Encrypts n blocks of b in place, four, two or one at a time (so that the
- * AESENC latencies overlap), written out: GCC keeps an array of blocks in
- * memory and does not unroll the loops over it. */
+/* aes4, aes2, aes1: that many blocks of b encrypted in place, side by side
+ * (so that the AESENC latencies overlap), in named variables: GCC keeps an
+ * array of blocks in memory and does not unroll loops over it. */
 #define INLINE static inline __attribute__((always_inline)) TARGET
 
 #define ROUNDS(each) \
@@ -325,10 +324,10 @@ static const uint8_t slide[48] = {
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
 
-/* Counter blocks ctr .. ctr + n - 1 (n at most 4). Without a carry out of
- * the last byte, the first plus 1, 2, 3 in that byte (the top byte of the
- * last little-endian word). */
-INLINE void counters(__m128i *b, __m128i j0, uint32_t ctr, size_t n)
+/* Counter blocks ctr .. ctr + 3. Without a carry out of the last byte, the
+ * first plus 1, 2, 3 in that byte (the top byte of the last little-endian
+ * word). */
+INLINE void counters(__m128i *b, __m128i j0, uint32_t ctr)
 {
     b[0] = counter_block(j0, ctr);
     if ((ctr & 0xff) <= 0xfc) {
@@ -336,8 +335,9 @@ INLINE void counters(__m128i *b, __m128i j0, uint32_t ctr, size_t n)
         b[2] = _mm_add_epi32(b[0], _mm_set_epi32(2 << 24, 0, 0, 0));
         b[3] = _mm_add_epi32(b[0], _mm_set_epi32(3 << 24, 0, 0, 0));
     } else {
-        for (size_t i = 1; i < n; i++)
-            b[i] = counter_block(j0, ctr + (uint32_t)i);
+        b[1] = counter_block(j0, ctr + 1);
+        b[2] = counter_block(j0, ctr + 2);
+        b[3] = counter_block(j0, ctr + 3);
     }
 }
 
@@ -367,7 +367,7 @@ INLINE __m128i crypt(const cg_gcm_key *k, const uint8_t *nonce, const uint8_t *a
     uint32_t ctr = 2;
     for (; len >= 64; len -= 64, in += 64, out += 64, ctr += 4) {
         __m128i b[4];
-        counters(b, j0, ctr, 4);
+        counters(b, j0, ctr);
         aes4(k, b);
 #define ONE(i) \
     do { \
@@ -382,7 +382,7 @@ INLINE __m128i crypt(const cg_gcm_key *k, const uint8_t *nonce, const uint8_t *a
     /* the last 0..3 full blocks, a partial one, and E(J0) */
     size_t full = len / 16, rem = len % 16, n = full + (rem != 0);
     __m128i b[5];
-    counters(b, j0, ctr, n);
+    counters(b, j0, ctr);
     b[n] = j0;
     if (n < 2)
         aes2(k, b);
