@@ -5,9 +5,11 @@
  * length (both key sizes, in place and not), refuse a tampered record with
  * its plaintext zeroed, give psa_aead_*'s errors for short buffers, refuse
  * keys of other lengths, serve threads at once, and wipe the key when it is
- * freed. Bundled mbedTLS only. tests/meson.build runs it twice: as the CPU
- * is, and with NETTLE_FAT_OVERRIDE=none (nettle's generic code, which writes
- * the whole GHASH table: the key object then keeps all of it). */
+ * freed. Every test runs twice: with gcm_fast where the CPU has it (the
+ * keys TLS gets here), then with nettle. tests/meson.build runs the program
+ * twice: as the CPU is, and with NETTLE_FAT_OVERRIDE=none (nettle's generic
+ * code, which writes the whole GHASH table: the key object then keeps all of
+ * it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,7 @@
 #include "psa_test_support.h"
 
 #include "certgate_record_key.h"
+#include "gcm_fast.h"
 
 #define TAG 16
 #define MAX_TEXT 17000
@@ -400,9 +403,91 @@ static void test_threads_share_keys(void **state)
     certgate_record_key_free(shared[1]);
 }
 
+/* The implementation asked for is the one keys get: gcm_fast where the CPU
+ * has it (unless turned off), nettle otherwise. */
+static bool group_fast; /* the group running prefers gcm_fast */
+
+static void test_implementation_chosen(void **state)
+{
+    (void)state;
+    uint8_t key[32];
+    fill(key, sizeof key);
+    for (size_t bytes = 16; bytes <= 32; bytes += 16) {
+        cg_record_key_counts before, after;
+        cg_record_key_counts_get(&before);
+        certgate_record_key *k = certgate_record_key_new(key, bytes);
+        assert_non_null(k);
+        cg_record_key_counts_get(&after);
+        assert_int_equal(after.keys - before.keys, 1);
+        bool fast = group_fast && cg_gcm_fast_available();
+        assert_int_equal(after.fast_keys - before.fast_keys, fast ? 1 : 0);
+        print_message("AES-%zu-GCM record key: %s\n", bytes * 8, fast ? "gcm_fast" : "nettle");
+        certgate_record_key_free(k);
+    }
+}
+
+/* Text and output overlapping but not at the same address (mbedTLS works in
+ * place; another caller might not): the reference's result either way. */
+static void test_overlapping_buffers(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = { 0, 1, 15, 16, 17, 77, 186, 300 };
+    static const int shifts[] = { -33, -17, -16, -5, -1, 1, 5, 16, 17, 33 };
+    enum { BASE = 64 };
+    uint8_t key[32], nonce[12], aad[13], pt[300], want[300 + TAG], area[BASE + 300 + TAG + BASE];
+    for (size_t bytes = 16; bytes <= 32; bytes += 16) {
+        fill(key, bytes);
+        certgate_record_key *k = certgate_record_key_new(key, bytes);
+        assert_non_null(k);
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+            for (size_t si = 0; si < sizeof shifts / sizeof shifts[0]; si++) {
+                size_t n = lengths[li];
+                int d = shifts[si];
+                fill(nonce, sizeof nonce);
+                fill(aad, sizeof aad);
+                fill(pt, n);
+                reference_gcm(key, bytes, nonce, aad, sizeof aad, pt, n, want, want + n);
+                size_t len = 0;
+                /* seal: the plaintext at BASE, the record written at BASE + d */
+                memcpy(area + BASE, pt, n);
+                assert_int_equal(certgate_record_seal(k, nonce, aad, sizeof aad, area + BASE, n, area + BASE + d,
+                                                      n + TAG, &len),
+                                 PSA_SUCCESS);
+                assert_int_equal(len, n + TAG);
+                assert_memory_equal(area + BASE + d, want, n + TAG);
+                /* open: the record at BASE, the plaintext written at BASE + d */
+                memcpy(area + BASE, want, n + TAG);
+                assert_int_equal(certgate_record_open(k, nonce, aad, sizeof aad, area + BASE, n + TAG, area + BASE + d,
+                                                      n, &len),
+                                 PSA_SUCCESS);
+                assert_int_equal(len, n);
+                if (n > 0)
+                    assert_memory_equal(area + BASE + d, pt, n);
+            }
+        }
+        certgate_record_key_free(k);
+    }
+}
+
+static int prefer_fast(void **state)
+{
+    group_fast = true;
+    cg_record_key_prefer_fast(true);
+    return setup(state);
+}
+
+static int prefer_nettle(void **state)
+{
+    group_fast = false;
+    cg_record_key_prefer_fast(false);
+    return setup(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_implementation_chosen),
+        cmocka_unit_test(test_overlapping_buffers),
         cmocka_unit_test(test_known_vectors),
         cmocka_unit_test(test_random_lengths_against_builtin),
         cmocka_unit_test(test_tampered_refused),
@@ -411,5 +496,9 @@ int main(void)
         cmocka_unit_test(test_free_wipes),
         cmocka_unit_test(test_threads_share_keys),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    if (!cg_gcm_fast_available())
+        print_message("no AES-NI/PCLMULQDQ here: both groups use nettle\n");
+    int failed = cmocka_run_group_tests_name("gcm_fast", tests, prefer_fast, teardown);
+    failed += cmocka_run_group_tests_name("nettle", tests, prefer_nettle, teardown);
+    return failed;
 }

@@ -8,10 +8,12 @@
  *
  * One key per direction; the object is only read by seal and open (threads
  * may share one), and certgate_record_key_free wipes it. What happens inside
- * (today nettle's AES and GHASH, record_key.c) is private to one file. */
+ * is private to record_key.c: gcm_fast (AES-NI and PCLMULQDQ, gcm_fast.h)
+ * where the CPU has them, nettle's AES and GHASH otherwise. */
 #ifndef CERTGATE_RECORD_KEY_H
 #define CERTGATE_RECORD_KEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,11 +55,16 @@ psa_status_t certgate_record_open(const certgate_record_key *key, const uint8_t 
 typedef struct cg_record_key_counts {
     uint64_t keys;
     uint64_t keys_freed;
+    uint64_t fast_keys; /* of keys: gcm_fast's */
     uint64_t seals;
     uint64_t opens;
     uint64_t open_failures;
 } cg_record_key_counts;
 void cg_record_key_counts_get(cg_record_key_counts *out);
+
+/* Tests: keys made after cg_record_key_prefer_fast(false) use nettle even
+ * where gcm_fast could run; true (the default) gives gcm_fast back. */
+void cg_record_key_prefer_fast(bool allowed);
 
 /* Bytes of a key object of this key length (for tests that watch the
  * allocator); 0 if not taken. */

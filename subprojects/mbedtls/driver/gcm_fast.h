@@ -1,5 +1,5 @@
 /* AES-GCM for small messages (TLS records) with AES-NI and PCLMULQDQ on
- * x86-64: the AES key schedule and the GHASH key (H^1..H^8) expanded once,
+ * x86-64: the AES key schedule and the GHASH key (H^1..H^16) expanded once,
  * then one call per message. 96-bit nonces and 16-byte tags only; AES-128
  * and AES-256. The functions are compiled for those instructions alone
  * (target attributes), so a caller must check cg_gcm_fast_available() once

@@ -1,8 +1,10 @@
-/* TLS record keys: AES-GCM through nettle, the key expanded once
- * (certgate_record_key.h). */
+/* TLS record keys: AES-GCM with the key expanded once
+ * (certgate_record_key.h): gcm_fast (AES-NI, PCLMULQDQ) where the CPU has
+ * it, nettle otherwise. */
 #include "certgate_record_key.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -14,45 +16,80 @@
 #include <mbedtls/platform_util.h>
 
 #include "certgate_psa_aead.h" /* cg_psa_aead_table_wiped */
+#include "gcm_fast.h"
 
 /* NIST SP 800-38D: at most 2^39 - 256 bits of plaintext per message. */
 #define GCM_MAX_TEXT ((UINT64_C(1) << 36) - 32)
 
-/* The AES key schedule, then the part of nettle's GHASH table (struct
+/* Either gcm_fast's key (fast: its round keys and powers of H, in table[],
+ * which calloc aligns to 16 as it asks) or nettle's: the AES key schedule,
+ * then the part of nettle's GHASH table (struct
  * gcm_key, 4 KiB) that gcm_set_key writes on this CPU: two entries with
  * PCLMUL, all of it with nettle's generic code (measured once, aead.c). The
  * GHASH code reads only what it wrote, so the rest is not kept: ~300 bytes
  * a key instead of 4 KiB. size is the whole object's, for the wipe. */
 struct certgate_record_key {
     size_t size;
+    bool fast;                   /* table[] is a cg_gcm_key */
     nettle_cipher_func *encrypt; /* aes128_encrypt or aes256_encrypt */
     union {
         struct aes128_ctx k128;
         struct aes256_ctx k256;
     } cipher;
-    union nettle_block16 table[]; /* struct gcm_key's first entries */
+    _Alignas(16) union nettle_block16 table[]; /* struct gcm_key's first entries, or a cg_gcm_key */
 };
 
 /* nettle's GHASH code may load its table 16 bytes at a time: calloc's
  * alignment, kept by the table's offset */
 _Static_assert(offsetof(struct certgate_record_key, table) % 16 == 0, "the GHASH table is 16-byte aligned");
 
-static _Atomic uint64_t keys, keys_freed, seals, opens, open_failures;
+static _Atomic uint64_t keys, keys_freed, fast_keys, seals, opens, open_failures;
+static _Atomic bool fast_allowed = true; /* cg_record_key_prefer_fast */
 
 void cg_record_key_counts_get(cg_record_key_counts *out)
 {
     out->keys = atomic_load_explicit(&keys, memory_order_relaxed);
     out->keys_freed = atomic_load_explicit(&keys_freed, memory_order_relaxed);
+    out->fast_keys = atomic_load_explicit(&fast_keys, memory_order_relaxed);
     out->seals = atomic_load_explicit(&seals, memory_order_relaxed);
     out->opens = atomic_load_explicit(&opens, memory_order_relaxed);
     out->open_failures = atomic_load_explicit(&open_failures, memory_order_relaxed);
+}
+
+/* gcm_fast on this CPU (asked once, cpuid) and not turned off by a test; a
+ * key it then refuses (an allocator that does not align to 16) goes to
+ * nettle. */
+static bool fast_here(void)
+{
+    static _Atomic int known; /* 0 not asked, 1 no, 2 yes */
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v == 0) {
+        v = cg_gcm_fast_available() ? 2 : 1;
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v == 2 && atomic_load_explicit(&fast_allowed, memory_order_relaxed);
+}
+
+void cg_record_key_prefer_fast(bool allowed)
+{
+    atomic_store_explicit(&fast_allowed, allowed, memory_order_relaxed);
+}
+
+static size_t nettle_key_size(void)
+{
+    return sizeof(struct certgate_record_key) + cg_psa_aead_table_wiped();
 }
 
 size_t cg_record_key_size(size_t key_length)
 {
     if (key_length != 16 && key_length != 32)
         return 0;
-    return sizeof(struct certgate_record_key) + cg_psa_aead_table_wiped();
+    return fast_here() ? sizeof(struct certgate_record_key) + cg_gcm_key_size() : nettle_key_size();
+}
+
+static const cg_gcm_key *fast_key_of(const certgate_record_key *k)
+{
+    return (const cg_gcm_key *)(const void *)k->table;
 }
 
 static const struct gcm_key *table_of(const certgate_record_key *k)
@@ -70,6 +107,21 @@ certgate_record_key *certgate_record_key_new(const uint8_t *key, size_t key_leng
     if (k == NULL)
         return NULL;
     k->size = size;
+    if (fast_here()) {
+        if (cg_gcm_key_init((cg_gcm_key *)(void *)k->table, key, key_length * 8)) {
+            k->fast = true;
+            atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&fast_keys, 1, memory_order_relaxed);
+            return k;
+        }
+        /* refused (not aligned): nettle's key, in an object of its size */
+        mbedtls_free(k);
+        size = nettle_key_size();
+        table_bytes = size - sizeof(struct certgate_record_key);
+        if ((k = mbedtls_calloc(1, size)) == NULL)
+            return NULL;
+        k->size = size;
+    }
     if (key_length == 16) {
         aes128_set_encrypt_key(&k->cipher.k128, key);
         k->encrypt = nettle_aes128.encrypt;
@@ -120,6 +172,19 @@ psa_status_t certgate_record_seal(const certgate_record_key *k, const uint8_t *n
     if ((uint64_t)plaintext_length > GCM_MAX_TEXT)
         return PSA_ERROR_INVALID_ARGUMENT;
     atomic_fetch_add_explicit(&seals, 1, memory_order_relaxed);
+    /* Both implementations take the text in place or apart, not partly
+     * overlapping (mbedTLS works in place) */
+    if (ciphertext != plaintext && ciphertext < plaintext + plaintext_length &&
+        plaintext < ciphertext + plaintext_length + CERTGATE_RECORD_TAG) {
+        memmove(ciphertext, plaintext, plaintext_length);
+        plaintext = ciphertext;
+    }
+    if (k->fast) {
+        cg_gcm_seal(fast_key_of(k), nonce, aad, aad_length, plaintext, plaintext_length, ciphertext,
+                    ciphertext + plaintext_length);
+        *ciphertext_length = plaintext_length + CERTGATE_RECORD_TAG;
+        return PSA_SUCCESS;
+    }
     const struct gcm_key *table = table_of(k);
     struct gcm_ctx m;
     gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
@@ -146,10 +211,22 @@ psa_status_t certgate_record_open(const certgate_record_key *k, const uint8_t *n
         return PSA_ERROR_INVALID_ARGUMENT;
     atomic_fetch_add_explicit(&opens, 1, memory_order_relaxed);
     const struct gcm_key *table = table_of(k);
-    /* The received tag is kept aside: decrypting in place may write over it
+    /* The received tag is kept aside: writing the plaintext may go over it
      * (when plaintext starts after ciphertext). */
     uint8_t received[CERTGATE_RECORD_TAG], computed[CERTGATE_RECORD_TAG];
     memcpy(received, ciphertext + payload, CERTGATE_RECORD_TAG);
+    if (plaintext != ciphertext && plaintext < ciphertext + payload && ciphertext < plaintext + payload) {
+        memmove(plaintext, ciphertext, payload); /* in place from here (the tag is aside) */
+        ciphertext = plaintext;
+    }
+    if (k->fast) {
+        if (!cg_gcm_open(fast_key_of(k), nonce, aad, aad_length, ciphertext, payload, received, plaintext)) {
+            atomic_fetch_add_explicit(&open_failures, 1, memory_order_relaxed);
+            return PSA_ERROR_INVALID_SIGNATURE; /* plaintext zeroed by cg_gcm_open */
+        }
+        *plaintext_length = payload;
+        return PSA_SUCCESS;
+    }
     struct gcm_ctx m;
     gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
     gcm_update(&m, table, aad_length, aad);
