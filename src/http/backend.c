@@ -163,10 +163,12 @@ static void on_timer(uv_timer_t *t)
 {
     cg_backend_conn *bc = t->data;
     uv_timer_cb cb = bc->timer_cb;
+    bc->timer_fires = 0;
     if (!cb)
         return;
     uint64_t now = uv_now(t->loop);
     if (bc->timer_due > now) {
+        bc->timer_fires = bc->timer_due;
         uv_timer_start(t, on_timer, bc->timer_due - now, 0);
         return;
     }
@@ -179,8 +181,9 @@ static void arm_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
     uint64_t now = uv_now(bc->timer.loop);
     bc->timer_cb = cb;
     bc->timer_due = now + ms;
-    if (uv_is_active((uv_handle_t *)&bc->timer) && now + uv_timer_get_due_in(&bc->timer) <= bc->timer_due)
-        return;
+    if (bc->timer_fires && bc->timer_fires <= bc->timer_due)
+        return; /* (timer_fires: what uv_is_active and uv_timer_get_due_in would say, without the calls) */
+    bc->timer_fires = bc->timer_due;
     uv_timer_start(&bc->timer, on_timer, ms, 0);
 }
 

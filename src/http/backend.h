@@ -59,6 +59,7 @@ struct cg_backend_conn {
     uv_timer_t timer;              /* the connect, wait, idle or response timeout: arm_timer() */
     uv_timer_cb timer_cb;          /* what runs at timer_due (loop time, ms); NULL: nothing */
     uint64_t timer_due;
+    uint64_t timer_fires;          /* loop time the libuv timer fires at; 0: not active */
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai_req;
     uv_write_t write_req;

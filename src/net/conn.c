@@ -190,10 +190,12 @@ static void on_conn_timer(uv_timer_t *t)
 {
     cg_conn *c = t->data;
     uv_timer_cb cb = c->timer_cb;
+    c->timer_fires = 0;
     if (!cb)
         return;
     uint64_t now = uv_now(&c->w->loop);
     if (now < c->timer_due) {
+        c->timer_fires = c->timer_due;
         uv_timer_start(t, on_conn_timer, c->timer_due - now, 0);
         return;
     }
@@ -207,6 +209,7 @@ static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms)
 {
     c->timer_cb = NULL;
     c->timer_lazy = false;
+    c->timer_fires = 0;
     uv_timer_start(&c->timer, cb, ms, 0);
 }
 
@@ -223,9 +226,10 @@ void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
     uint64_t now = uv_now(&c->w->loop);
     c->timer_cb = cb;
     c->timer_due = now + ms;
-    if (c->timer_lazy && uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->timer_due)
+    if (c->timer_lazy && c->timer_fires && c->timer_fires <= c->timer_due)
         return; /* fires earlier and waits for the rest (on_conn_timer) */
     c->timer_lazy = true;
+    c->timer_fires = c->timer_due;
     uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
@@ -450,6 +454,8 @@ static void on_quiet_sweep(uv_timer_t *t)
 static void mark_quiet(cg_conn *c)
 {
     cg_worker *w = c->w;
+    if (c->quiet == QUIET_MARKED)
+        return; /* the sweep timer runs (it stops only when none is marked) */
     c->quiet = QUIET_MARKED;
     if (!uv_is_active((uv_handle_t *)&w->quiet_timer) && !uv_is_closing((uv_handle_t *)&w->quiet_timer))
         uv_timer_start(&w->quiet_timer, on_quiet_sweep, QUIET_SWEEP_MS, QUIET_SWEEP_MS);
@@ -466,6 +472,16 @@ void cg_conn_release_input(cg_conn *c)
 
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
 {
+    if (!c->pbuf && !c->held && !c->eof && cg_tls_nothing_to_read(&c->tls)) {
+        /* Nothing to read and no buffer (once per keep-alive request, after
+         * the response): not one taken for nothing. Every caller releases
+         * the input after such a WANT_READ (plen is 0), which marks the
+         * connection quiet; done here, as no buffer is left to release. */
+        if (c->tls_ready && !c->handshaking)
+            mark_quiet(c);
+        resume_reading(c);
+        return CG_TLS_WANT_READ;
+    }
     if (!c->pbuf) {
         /* Room for a head one byte over the limit, so the scanner (not a
          * full buffer) decides that it is too large. */
