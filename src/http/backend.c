@@ -337,7 +337,8 @@ static void on_hand_out(uv_check_t *h)
 {
     cg_backend_conn *bc = h->data;
     uv_check_stop(&bc->hand_out);
-    uv_idle_stop(&bc->hand_out_poll);
+    if (bc->hand_out_polling) /* (set by each hand_out_after_poll) */
+        uv_idle_stop(&bc->hand_out_poll);
     if (!bc->reserved || bc->closing)
         return;
     bc->reserved = false;
@@ -362,7 +363,9 @@ static void hand_out_after_poll(cg_backend_conn *bc, cg_backend_cb on_connect)
     bc->connected = false;
     bc->on_connect = on_connect;
     uv_check_start(&bc->hand_out, on_hand_out);
-    uv_idle_start(&bc->hand_out_poll, on_hand_out_poll);
+    bc->hand_out_polling = !bc->w->in_read_cb; /* else the check phase comes without another poll */
+    if (bc->hand_out_polling)
+        uv_idle_start(&bc->hand_out_poll, on_hand_out_poll);
 }
 
 void cg_backend_answered(cg_backend_conn *bc, bool sent_token, int status)
@@ -573,7 +576,11 @@ static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cg_backend_conn *bc = s->data;
     if (bc->owner_read) {
+        cg_worker *w = bc->w;
+        bool was = w->in_read_cb; /* (as conn.c's on_read) */
+        w->in_read_cb = true;
         bc->owner_read(s, nread, buf);
+        w->in_read_cb = was;
         return;
     }
     /* Idle: a backend has nothing to say between requests; data or EOF

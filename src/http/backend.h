@@ -80,6 +80,7 @@ struct cg_backend_conn {
     bool stale;                    /* bytes or EOF arrived while reserved: never handed out */
     uv_check_t hand_out;           /* plain connections: hands a reserved one out after the poll */
     uv_idle_t hand_out_poll;       /* keeps that poll from blocking while one is reserved */
+    bool hand_out_polling;         /* ... started (not when reserved in a read callback: w->in_read_cb) */
     uv_alloc_cb owner_alloc;       /* the owner's reader; NULL while idle */
     uv_read_cb owner_read;
     bool connected, idle, closing, write_pending;

@@ -588,9 +588,22 @@ static void process_input(cg_conn *c)
 
 static void feed_tls(cg_conn *c, const unsigned char *p, size_t n);
 
+static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf);
+
+/* Read callbacks run in the loop's poll phase, its check phase next
+ * (w->in_read_cb: what backend.c's hand-out of an idle connection needs). */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    cg_conn *c = s->data;
+    cg_worker *w = ((cg_conn *)s->data)->w;
+    bool was = w->in_read_cb;
+    w->in_read_cb = true;
+    read_input(s->data, nread, buf);
+    w->in_read_cb = was;
+}
+
+static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {
