@@ -577,10 +577,9 @@ static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     cg_backend_conn *bc = s->data;
     if (bc->owner_read) {
         cg_worker *w = bc->w;
-        bool was = w->in_read_cb; /* (as conn.c's on_read) */
-        w->in_read_cb = true;
+        w->in_read_cb = true; /* (as conn.c's on_read) */
         bc->owner_read(s, nread, buf);
-        w->in_read_cb = was;
+        w->in_read_cb = false;
         return;
     }
     /* Idle: a backend has nothing to say between requests; data or EOF

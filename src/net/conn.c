@@ -595,10 +595,9 @@ static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cg_worker *w = ((cg_conn *)s->data)->w;
-    bool was = w->in_read_cb;
-    w->in_read_cb = true;
+    w->in_read_cb = true; /* (libuv never nests read callbacks) */
     read_input(s->data, nread, buf);
-    w->in_read_cb = was;
+    w->in_read_cb = false;
 }
 
 static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf)
