@@ -470,6 +470,17 @@ class TestBodies(Shared):
     def test_tls13_connection_idle_long_enough_to_be_released_goes_on(self):
         self.quiet_connection_goes_on(ssl.TLSVersion.TLSv1_3)
 
+    def test_connection_quiet_since_its_handshake_is_released_then_served(self):
+        # No request yet after the handshake: the first read finds nothing
+        # and takes no plaintext buffer (conn.c); the connection is quiet all
+        # the same, and served as usual after the release.
+        with self.cg.tls("alice") as c:
+            released = H.ReleaseWatch(self.cg, c.local_port)
+            released.wait()
+            r = c.request("GET", "/download?size=40000")
+            self.assert_status(r, 200)
+            self.assertEqual(r.body, H.pattern_bytes(0, 40000))
+
     def test_many_released_connections_then_all_served(self):
         # Twenty connections released at once, then each served again in
         # turn (the buffers come back from the allocator one by one).
@@ -756,6 +767,21 @@ class TestHttpRules(Shared):
                             % waited)
             self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the last request, before keepalive_idle"
                                     % waited)
+
+    def test_keepalive_idle_after_a_response_slower_than_it(self):
+        # While the response is awaited the connection's lazy timer (conn.c)
+        # comes due with nothing to run (the header timeout was stopped); the
+        # keep-alive timeout armed after the response must still start it
+        # again, and close the idle connection one keepalive_idle later.
+        with self.cg.tls("alice") as c:
+            r = c.request("GET", "/slow?ms=1600&%s" % H.unique("m"), timeout=10)
+            self.assert_status(r, 200)
+            last = time.monotonic()
+            closed = c.wait_closed(timeout=1 + 4)
+            waited = time.monotonic() - last
+            self.assertTrue(closed, "idle connection still open %.1fs after a slow response (keepalive_idle 1s)"
+                            % waited)
+            self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the response, before keepalive_idle" % waited)
 
 
 def _add_smuggling_tests():
