@@ -784,6 +784,30 @@ class TestHttpRules(Shared):
             self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the response, before keepalive_idle" % waited)
 
 
+class TestHeaderTimeoutAfterKeepAlive(Shared):
+    """timeouts.request_header shorter than keepalive_idle: a head begun on
+    a keep-alive connection has the shorter deadline, from its first byte."""
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "timeouts": {"request_header": "1s", "keepalive_idle": "5s"}}
+
+    def test_second_head_incomplete_refused_at_request_header(self):
+        # The head's timer is armed only when the head is not complete in
+        # the pump turn that began it (http_proxy.c, arm_header_timer): an
+        # incomplete second head must not wait for the keep-alive timeout.
+        with self.cg.tls("alice") as c:
+            self.assert_status(c.request("GET", H.unique("/first")), 200)
+            c.send(b"GET /second HTTP/1.1\r\nHost: localhost\r\n")
+            start = time.monotonic()
+            resp = c.read_response(timeout=t(10))
+            took = time.monotonic() - start
+            self.assert_refusal(resp, 408, "request_header_timeout")
+            self.assertGreaterEqual(took, 0.7, "refused %.2fs after the head began" % took)
+            self.assertLess(took, t(3), "refused %.2fs after the head began: the keep-alive timeout's (5s)?" % took)
+
+
 def _add_smuggling_tests():
     for name in SMUGGLING:
         def test(self, name=name):
