@@ -163,10 +163,12 @@ static void on_timer(uv_timer_t *t)
 {
     cg_backend_conn *bc = t->data;
     uv_timer_cb cb = bc->timer_cb;
+    bc->timer_fires = 0;
     if (!cb)
         return;
     uint64_t now = uv_now(t->loop);
     if (bc->timer_due > now) {
+        bc->timer_fires = bc->timer_due;
         uv_timer_start(t, on_timer, bc->timer_due - now, 0);
         return;
     }
@@ -179,8 +181,9 @@ static void arm_timer(cg_backend_conn *bc, uint64_t ms, uv_timer_cb cb)
     uint64_t now = uv_now(bc->timer.loop);
     bc->timer_cb = cb;
     bc->timer_due = now + ms;
-    if (uv_is_active((uv_handle_t *)&bc->timer) && now + uv_timer_get_due_in(&bc->timer) <= bc->timer_due)
-        return;
+    if (bc->timer_fires && bc->timer_fires <= bc->timer_due)
+        return; /* (timer_fires: what uv_is_active and uv_timer_get_due_in would say, without the calls) */
+    bc->timer_fires = bc->timer_due;
     uv_timer_start(&bc->timer, on_timer, ms, 0);
 }
 
@@ -334,7 +337,8 @@ static void on_hand_out(uv_check_t *h)
 {
     cg_backend_conn *bc = h->data;
     uv_check_stop(&bc->hand_out);
-    uv_idle_stop(&bc->hand_out_poll);
+    if (bc->hand_out_polling) /* (set by each hand_out_after_poll) */
+        uv_idle_stop(&bc->hand_out_poll);
     if (!bc->reserved || bc->closing)
         return;
     bc->reserved = false;
@@ -359,7 +363,9 @@ static void hand_out_after_poll(cg_backend_conn *bc, cg_backend_cb on_connect)
     bc->connected = false;
     bc->on_connect = on_connect;
     uv_check_start(&bc->hand_out, on_hand_out);
-    uv_idle_start(&bc->hand_out_poll, on_hand_out_poll);
+    bc->hand_out_polling = !bc->w->in_read_cb; /* else the check phase comes without another poll */
+    if (bc->hand_out_polling)
+        uv_idle_start(&bc->hand_out_poll, on_hand_out_poll);
 }
 
 void cg_backend_answered(cg_backend_conn *bc, bool sent_token, int status)
@@ -570,7 +576,10 @@ static void dispatch_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cg_backend_conn *bc = s->data;
     if (bc->owner_read) {
+        cg_worker *w = bc->w;
+        w->in_read_cb = true; /* (as conn.c's on_read) */
         bc->owner_read(s, nread, buf);
+        w->in_read_cb = false;
         return;
     }
     /* Idle: a backend has nothing to say between requests; data or EOF

@@ -59,6 +59,7 @@ struct cg_backend_conn {
     uv_timer_t timer;              /* the connect, wait, idle or response timeout: arm_timer() */
     uv_timer_cb timer_cb;          /* what runs at timer_due (loop time, ms); NULL: nothing */
     uint64_t timer_due;
+    uint64_t timer_fires;          /* loop time the libuv timer fires at; 0: not active */
     uv_connect_t connect_req;
     uv_getaddrinfo_t gai_req;
     uv_write_t write_req;
@@ -79,6 +80,7 @@ struct cg_backend_conn {
     bool stale;                    /* bytes or EOF arrived while reserved: never handed out */
     uv_check_t hand_out;           /* plain connections: hands a reserved one out after the poll */
     uv_idle_t hand_out_poll;       /* keeps that poll from blocking while one is reserved */
+    bool hand_out_polling;         /* ... started (not when reserved in a read callback: w->in_read_cb) */
     uv_alloc_cb owner_alloc;       /* the owner's reader; NULL while idle */
     uv_read_cb owner_read;
     bool connected, idle, closing, write_pending;

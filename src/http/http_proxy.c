@@ -96,6 +96,21 @@ static void begin_exchange(cg_conn *c)
     ex->req_scan = CG_HEAD_SCANNER_INIT;
     ex->started_ns = uv_hrtime();
     ex->id_len = cg_worker_request_id(c->w, ex->id, sizeof ex->id);
+    ex->header_timer = false;
+}
+
+/* The head's timeout counts from the exchange's start, but is armed only
+ * when the head is not complete and accepted in the pump turn that began
+ * the exchange (the usual keep-alive request, whose timer would be
+ * stopped at once): the pump goes from begin_exchange to the head's scan
+ * without leaving the loop's callback, so uv_now, and the deadline, are
+ * the same. */
+static void arm_header_timer(cg_conn *c)
+{
+    cg_exchange *ex = cg_http_ex(c);
+    if (ex->header_timer)
+        return;
+    ex->header_timer = true;
     cg_conn_set_timer(c, c->tls_cfg->timeouts.request_header, on_header_timeout);
 }
 
@@ -263,6 +278,7 @@ static bool use_canonical_target(cg_conn *c, char *head)
     cg_refusal why;
     unsigned rules = listener_of(c, ex->cfg)->windows_paths ? CG_TARGET_WINDOWS : CG_TARGET_POSIX;
     if (!cg_target_normalize(t, ex->req.target.n, t, rules, &canon, &why)) {
+        arm_header_timer(c);
         cg_proxy_refuse(c, &why, true); /* the log line carries the target as sent */
         return false;
     }
@@ -295,6 +311,7 @@ static bool on_request_head(cg_conn *c, size_t head_len)
         ex->hdrs = cg_spares_get(&c->w->spare_hdrs, 2 * (size_t)cfg->limits.max_headers * sizeof *ex->hdrs);
         ex->hdrs_cap = ex->hdrs ? cfg->limits.max_headers : 0;
         if (!ex->hdrs) {
+            arm_header_timer(c);
             cg_conn_close(c, false);
             return false;
         }
@@ -302,6 +319,7 @@ static bool on_request_head(cg_conn *c, size_t head_len)
     char *head = c->pbuf + c->ppos;
     if (!cg_http_parse_request_scanned(&ex->req_parser, head, head_len, &ex->req_scan, ex->hdrs, ex->hdrs_cap,
                                        &ex->req, &why)) {
+        arm_header_timer(c);
         cg_proxy_refuse(c, &why, true);
         return false;
     }
@@ -824,15 +842,16 @@ void cg_proxy_pump(cg_conn *c)
             cg_http_limits hl = { lim->max_request_head, lim->max_header_line, lim->max_headers };
             cg_head_scan r = cg_http_scan_head_more(&ex->req_scan, c->pbuf + c->ppos, c->plen - c->ppos, &hl, false,
                                                     &head_len, &why);
-            if (r == CG_HEAD_INVALID) {
-                cg_proxy_refuse(c, &why, true);
-                return;
-            }
             if (r == CG_HEAD_COMPLETE) {
                 if (!on_request_head(c, head_len))
                     return;
                 admit_request(c);
                 return; /* the admission's answer continues the pump when the exchange may proceed */
+            }
+            arm_header_timer(c);
+            if (r == CG_HEAD_INVALID) {
+                cg_proxy_refuse(c, &why, true);
+                return;
             }
             if (c->ppos > 0)
                 cg_conn_compact(c);

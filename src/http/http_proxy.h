@@ -47,6 +47,7 @@ typedef struct cg_exchange {
     size_t head_base_len;        /* head up to (not including) its final CRLF, built once
                                     per request: an attempt appends its Authorization */
     bool head_built;
+    bool header_timer;           /* timeouts.request_header armed for this head (arm_header_timer) */
 
     char id[48];                 /* the request id (cg_worker_request_id); "": none yet */
     size_t id_len;               /* strlen(id) */

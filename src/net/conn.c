@@ -190,10 +190,12 @@ static void on_conn_timer(uv_timer_t *t)
 {
     cg_conn *c = t->data;
     uv_timer_cb cb = c->timer_cb;
+    c->timer_fires = 0;
     if (!cb)
         return;
     uint64_t now = uv_now(&c->w->loop);
     if (now < c->timer_due) {
+        c->timer_fires = c->timer_due;
         uv_timer_start(t, on_conn_timer, c->timer_due - now, 0);
         return;
     }
@@ -207,6 +209,7 @@ static void start_own_timer(cg_conn *c, uv_timer_cb cb, uint64_t ms)
 {
     c->timer_cb = NULL;
     c->timer_lazy = false;
+    c->timer_fires = 0;
     uv_timer_start(&c->timer, cb, ms, 0);
 }
 
@@ -223,9 +226,10 @@ void cg_conn_set_timer(cg_conn *c, uint64_t ms, uv_timer_cb cb)
     uint64_t now = uv_now(&c->w->loop);
     c->timer_cb = cb;
     c->timer_due = now + ms;
-    if (c->timer_lazy && uv_is_active((uv_handle_t *)&c->timer) && now + uv_timer_get_due_in(&c->timer) <= c->timer_due)
+    if (c->timer_lazy && c->timer_fires && c->timer_fires <= c->timer_due)
         return; /* fires earlier and waits for the rest (on_conn_timer) */
     c->timer_lazy = true;
+    c->timer_fires = c->timer_due;
     uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
@@ -450,6 +454,8 @@ static void on_quiet_sweep(uv_timer_t *t)
 static void mark_quiet(cg_conn *c)
 {
     cg_worker *w = c->w;
+    if (c->quiet == QUIET_MARKED)
+        return; /* the sweep timer runs (it stops only when none is marked) */
     c->quiet = QUIET_MARKED;
     if (!uv_is_active((uv_handle_t *)&w->quiet_timer) && !uv_is_closing((uv_handle_t *)&w->quiet_timer))
         uv_timer_start(&w->quiet_timer, on_quiet_sweep, QUIET_SWEEP_MS, QUIET_SWEEP_MS);
@@ -466,6 +472,16 @@ void cg_conn_release_input(cg_conn *c)
 
 cg_tls_status cg_conn_read_plaintext(cg_conn *c)
 {
+    if (!c->pbuf && !c->held && !c->eof && cg_tls_nothing_to_read(&c->tls)) {
+        /* Nothing to read and no buffer (once per keep-alive request, after
+         * the response): not one taken for nothing. Every caller releases
+         * the input after such a WANT_READ (plen is 0), which marks the
+         * connection quiet; done here, as no buffer is left to release. */
+        if (c->tls_ready && !c->handshaking)
+            mark_quiet(c);
+        resume_reading(c);
+        return CG_TLS_WANT_READ;
+    }
     if (!c->pbuf) {
         /* Room for a head one byte over the limit, so the scanner (not a
          * full buffer) decides that it is too large. */
@@ -572,9 +588,21 @@ static void process_input(cg_conn *c)
 
 static void feed_tls(cg_conn *c, const unsigned char *p, size_t n);
 
+static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf);
+
+/* Read callbacks run in the loop's poll phase, its check phase next
+ * (w->in_read_cb: what backend.c's hand-out of an idle connection needs). */
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    cg_conn *c = s->data;
+    cg_worker *w = ((cg_conn *)s->data)->w;
+    w->in_read_cb = true; /* (libuv never nests read callbacks) */
+    read_input(s->data, nread, buf);
+    w->in_read_cb = false;
+}
+
+static void read_input(cg_conn *c, ssize_t nread, const uv_buf_t *buf)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
     if (nread == 0 || c->closing)
         return;
     if (nread < 0) {

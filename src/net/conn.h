@@ -90,6 +90,7 @@ struct cg_conn {
     bool timer_lazy;               /* timer runs the handler's (cg_conn_set_timer), kept lazily */
     uv_timer_cb timer_cb;          /* the handler's timer callback, NULL: stopped */
     uint64_t timer_due;            /* ... and when it is due (uv_now) */
+    uint64_t timer_fires;          /* lazily: when the libuv timer fires (uv_now); 0: not active */
 
     const cg_conn_handler *handler;
     void *data;                    /* the handler's state (handler->data_size bytes) */

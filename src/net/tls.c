@@ -853,7 +853,7 @@ cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *
      * every caller ends a burst, once per request on a keep-alive connection.
      * mbedTLS reads a stream record exactly (header, then its length), so no
      * later record can sit in its buffer; a partial one needs more bytes. */
-    if (c->in_len == 0 && mbedtls_ssl_is_handshake_over(&c->ssl) && !mbedtls_ssl_check_pending(&c->ssl))
+    if (cg_tls_nothing_to_read(c))
         return CG_TLS_WANT_READ;
     int ret = mbedtls_ssl_read(&c->ssl, p, cap);
     if (ret > 0) {

@@ -80,6 +80,12 @@ static inline size_t cg_tls_conn_unconsumed(const cg_tls_conn *c) { return c->in
 cg_tls_status cg_tls_handshake(cg_tls_conn *c);
 /* Reads plaintext; *got is set to the number of bytes read (0 unless OK). */
 cg_tls_status cg_tls_read(cg_tls_conn *c, unsigned char *p, size_t cap, size_t *got);
+/* Whether cg_tls_read() would give WANT_READ without a look at anything:
+ * nothing fed, the handshake over, no record begun or left in mbedTLS. */
+static inline bool cg_tls_nothing_to_read(cg_tls_conn *c)
+{
+    return c->in_len == 0 && mbedtls_ssl_is_handshake_over(&c->ssl) && !mbedtls_ssl_check_pending(&c->ssl);
+}
 /* Encrypts and sends all n bytes (through send). */
 cg_tls_status cg_tls_write(cg_tls_conn *c, const unsigned char *p, size_t n);
 /* mbedtls_ssl_write until all n bytes are taken: 0, or mbedTLS's error. For

@@ -94,6 +94,7 @@ struct cg_worker {
     struct cg_ocsp_client *ocsp;     /* this loop's OCSP queries, on crl's transfers (ocsp_fetch.h) */
 
     uv_prepare_t flush_prepare;      /* flushes coalesced output before polling */
+    bool in_read_cb;                 /* in a read callback, so in the loop's poll phase (backend.c) */
 
     unsigned char *readbuf;          /* ciphertext reads land here, consumed at once */
     size_t readbuf_cap;

@@ -470,6 +470,17 @@ class TestBodies(Shared):
     def test_tls13_connection_idle_long_enough_to_be_released_goes_on(self):
         self.quiet_connection_goes_on(ssl.TLSVersion.TLSv1_3)
 
+    def test_connection_quiet_since_its_handshake_is_released_then_served(self):
+        # No request yet after the handshake: the first read finds nothing
+        # and takes no plaintext buffer (conn.c); the connection is quiet all
+        # the same, and served as usual after the release.
+        with self.cg.tls("alice") as c:
+            released = H.ReleaseWatch(self.cg, c.local_port)
+            released.wait()
+            r = c.request("GET", "/download?size=40000")
+            self.assert_status(r, 200)
+            self.assertEqual(r.body, H.pattern_bytes(0, 40000))
+
     def test_many_released_connections_then_all_served(self):
         # Twenty connections released at once, then each served again in
         # turn (the buffers come back from the allocator one by one).
@@ -756,6 +767,45 @@ class TestHttpRules(Shared):
                             % waited)
             self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the last request, before keepalive_idle"
                                     % waited)
+
+    def test_keepalive_idle_after_a_response_slower_than_it(self):
+        # While the response is awaited the connection's lazy timer (conn.c)
+        # comes due with nothing to run (the header timeout was stopped); the
+        # keep-alive timeout armed after the response must still start it
+        # again, and close the idle connection one keepalive_idle later.
+        with self.cg.tls("alice") as c:
+            r = c.request("GET", "/slow?ms=1600&%s" % H.unique("m"), timeout=10)
+            self.assert_status(r, 200)
+            last = time.monotonic()
+            closed = c.wait_closed(timeout=1 + 4)
+            waited = time.monotonic() - last
+            self.assertTrue(closed, "idle connection still open %.1fs after a slow response (keepalive_idle 1s)"
+                            % waited)
+            self.assertGreaterEqual(waited, 0.7, "closed %.2fs after the response, before keepalive_idle" % waited)
+
+
+class TestHeaderTimeoutAfterKeepAlive(Shared):
+    """timeouts.request_header shorter than keepalive_idle: a head begun on
+    a keep-alive connection has the shorter deadline, from its first byte."""
+
+    @classmethod
+    def certgate_options(cls, backend_port):
+        return {"backends": {"app": backend_port},
+                "timeouts": {"request_header": "1s", "keepalive_idle": "5s"}}
+
+    def test_second_head_incomplete_refused_at_request_header(self):
+        # The head's timer is armed only when the head is not complete in
+        # the pump turn that began it (http_proxy.c, arm_header_timer): an
+        # incomplete second head must not wait for the keep-alive timeout.
+        with self.cg.tls("alice") as c:
+            self.assert_status(c.request("GET", H.unique("/first")), 200)
+            c.send(b"GET /second HTTP/1.1\r\nHost: localhost\r\n")
+            start = time.monotonic()
+            resp = c.read_response(timeout=t(10))
+            took = time.monotonic() - start
+            self.assert_refusal(resp, 408, "request_header_timeout")
+            self.assertGreaterEqual(took, 0.7, "refused %.2fs after the head began" % took)
+            self.assertLess(took, t(3), "refused %.2fs after the head began: the keep-alive timeout's (5s)?" % took)
 
 
 def _add_smuggling_tests():

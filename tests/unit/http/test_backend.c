@@ -279,6 +279,46 @@ static void test_idle_connection_given_back_before_hand_out(void **state)
     close(s1);
 }
 
+/* Where the hand-out waits for the loop's next poll. Taken outside a read
+ * callback (a timer, an answer that came later): an idle handle keeps that
+ * poll from blocking, so the hand-out comes at once even with nothing to
+ * read. Taken in a read callback (w->in_read_cb, the poll phase): the
+ * check phase of the same loop turn hands it out, no idle handle needed. */
+static void on_guard(uv_timer_t *t) { (void)t; }
+
+static void test_hand_out_never_waits_for_a_poll_with_nothing_to_read(void **state)
+{
+    (void)state;
+    static int owner;
+    int s1 = -1;
+    cg_backend_conn *c1 = acquire("cert:abc", &s1);
+    cg_backend_release(c1, true);
+    static uv_timer_t guard; /* what a blocking poll would wait for, at worst */
+    uv_timer_init(&fx->w.loop, &guard);
+    for (int in_read_cb = 0; in_read_cb < 2; in_read_cb++) {
+        int handouts = fx->handouts;
+        fx->handing_out = true;
+        uv_timer_start(&guard, on_guard, 3000, 0);
+        fx->w.in_read_cb = in_read_cb;
+        cg_backend_conn *taken = cg_backend_acquire(&fx->w, 0, "cert:abc", false, &owner, on_connect);
+        fx->w.in_read_cb = false;
+        assert_ptr_equal(taken, c1);
+        assert_false(taken->connected);
+        assert_int_equal(uv_is_active((uv_handle_t *)&taken->hand_out_poll), !in_read_cb);
+        uint64_t t0 = uv_hrtime();
+        uv_run(&fx->w.loop, in_read_cb ? UV_RUN_NOWAIT : UV_RUN_ONCE);
+        assert_true(uv_hrtime() - t0 < 1000 * 1000000ull); /* not the guard's 3 s */
+        assert_int_equal(fx->handouts, handouts + 1);
+        assert_true(taken->connected);
+        assert_false(uv_is_active((uv_handle_t *)&taken->hand_out_poll));
+        cg_backend_release(taken, true);
+    }
+    uv_close((uv_handle_t *)&guard, NULL);
+    assert_ptr_equal(acquire("cert:abc", NULL), c1);
+    cg_backend_release(c1, false);
+    close(s1);
+}
+
 /* The cap holds across identities: a third user, with both connections
  * idle, takes the least recently used one's place (that user's connection
  * is closed, never handed over); the pool never holds more than the cap. */
@@ -540,6 +580,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identity_that_does_not_fit_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_with_late_bytes_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_given_back_before_hand_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hand_out_never_waits_for_a_poll_with_nothing_to_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cap_evicts_least_recently_used_idle, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_cap_busy_request_waits_for_a_slot, setup_capped, teardown),
         cmocka_unit_test_setup_teardown(test_cap_wait_is_bounded, setup_capped, teardown),
