@@ -207,6 +207,10 @@ typedef struct head_ctx {
     bool is_response;
     cg_refusal *why;
     field_index idx; /* filled by tokenize_fields */
+    /* where the first lines end, from the scan that proved the head (see
+     * cg_head_scanner): line_end[j] ends line j + 1 */
+    const uint16_t *line_end;
+    size_t nline_ends;
 } head_ctx;
 
 static cg_refusal_kind head_bad(const head_ctx *h)
@@ -221,15 +225,23 @@ static const char *smuggling(const head_ctx *h)
     return h->is_response ? "response smuggling risk" : "request smuggling risk";
 }
 
-/* Returns the line starting at *pos (without CRLF) and advances *pos past
- * it. head_valid() has checked that every line ends with CRLF. */
-static cg_slice next_line(const head_ctx *h, size_t *pos)
+/* The CR that ends line j + 1, the scan's or searched from p. */
+static inline const char *line_cr(const head_ctx *h, size_t j, const char *p)
 {
-    const char *p = h->head + *pos;
-    size_t left = h->head_len - *pos;
-    const char *cr = memchr(p, '\r', left);
+    if (j < h->nline_ends)
+        return h->head + h->line_end[j];
+    return memchr(p, '\r', (size_t)(h->head + h->head_len - p));
+}
+
+/* Returns the start line (without CRLF) and sets *pos past it. head_valid()
+ * has checked that every line ends with CRLF. */
+static cg_slice start_line(const head_ctx *h, size_t *pos)
+{
+    const char *p = h->head;
+    size_t left = h->head_len;
+    const char *cr = line_cr(h, 0, p);
     size_t n = cr ? (size_t)(cr - p) : left;
-    *pos += n + (cr ? 2 : 0);
+    *pos = n + (cr ? 2 : 0);
     return slice(p, n);
 }
 
@@ -281,7 +293,7 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
                             size_t *nhdrs)
 {
     static const char te[] = "transfer-encoding";
-    const char *p = h->head + pos, *end = h->head + h->head_len;
+    const char *p = h->head + pos;
     size_t n = 0;
     unsigned line_no = 2;
     memset(h->idx.count, 0, sizeof h->idx.count);
@@ -295,12 +307,12 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
         if (k > 0 && p[k] == ':') { /* the usual line */
             name = slice(p, k);
             vstart = p + k + 1;
-            cr = memchr(vstart, '\r', (size_t)(end - vstart));
+            cr = line_cr(h, line_no - 1, vstart);
         } else {
-            cr = memchr(p, '\r', (size_t)(end - p));
-            cg_slice line = slice(p, (size_t)(cr - p));
-            if (line.n == 0)
+            if (*p == '\r') /* the empty line */
                 break;
+            cr = line_cr(h, line_no - 1, p);
+            cg_slice line = slice(p, (size_t)(cr - p));
             if (!odd_field_line(h, line, k, line_no, &name))
                 return false;
             vstart = name.p + name.n + 1;
@@ -770,7 +782,7 @@ static bool within_parser_limit(const head_ctx *h)
     return false;
 }
 
-static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
+static bool head_valid(head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
 {
     /* The tokenizer and the writers rely on the byte rules (a stray LF in a
      * value would be a header of its own for the backend), so they must not
@@ -784,8 +796,11 @@ static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_h
                       scanned->scanned_response == h->is_response && h->head_len > 0;
         scanned->scanned_head = NULL;
         scanned->scanned_len = 0;
-        if (proven)
+        if (proven) {
+            h->line_end = scanned->line_end;
+            h->nline_ends = scanned->nline_ends;
             return true;
+        }
     }
     cg_http_limits lim = { h->head_len + 1, h->head_len, max_headers };
     size_t len = 0;
@@ -816,7 +831,7 @@ bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head
     if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
-    cg_slice line = next_line(&h, &pos);
+    cg_slice line = start_line(&h, &pos);
     if (!parse_request_line(&h, line, req) ||
         !tokenize_fields(&h, pos, hdrs, max_headers, &req->nheaders) ||
         !check_host(&h, req) ||
@@ -930,7 +945,7 @@ bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t hea
     if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
-    cg_slice line = next_line(&h, &pos);
+    cg_slice line = start_line(&h, &pos);
     if (!parse_status_line(&h, line, res) ||
         !tokenize_fields(&h, pos, hdrs, max_headers, &res->nheaders) ||
         !check_response_framing(&h, res, request_was_head))
