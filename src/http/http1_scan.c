@@ -203,18 +203,18 @@ static inline void record_line_end(cg_head_scanner *st, size_t k)
 
 #if defined(__SSE2__)
 /* Sixty-four bytes at p as bit masks, bit j for p[j]: odd, the bytes that
- * need a rule (below 0x20 but HTAB, and 0x7f: CR and LF included), and cr,
- * the CRs among them. */
+ * may need a rule (below 0x20, 0x7f, and here also 0x80 and above: p[j] + 1
+ * below 0x21 as a signed byte; CR and LF included), and cr, the CRs among
+ * them. HTAB and bytes above 0x7f are plain, but rare in a head: they stop
+ * the steps, and the byte-wise loop takes them. */
 static inline void block_masks(const char *p, uint64_t *odd, uint64_t *cr)
 {
-    const __m128i below20 = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t'), del = _mm_set1_epi8(0x7f),
-                  vcr = _mm_set1_epi8('\r');
+    const __m128i one = _mm_set1_epi8(1), limit = _mm_set1_epi8(0x21), vcr = _mm_set1_epi8('\r');
     uint64_t o = 0, r = 0;
 #pragma GCC unroll 4
     for (unsigned k = 0; k < 4; k++) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, below20), v);
-        __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl), _mm_cmpeq_epi8(v, del));
+        __m128i bad = _mm_cmpgt_epi8(limit, _mm_add_epi8(v, one));
         o |= (uint64_t)(unsigned)_mm_movemask_epi8(bad) << (16 * k);
         r |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << (16 * k);
     }
@@ -260,6 +260,10 @@ static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t
 {
     size_t i = *i_io, line_start = *line_start_io;
     unsigned line_no = *line_no_io;
+    const size_t max_line = lim->max_line;
+    /* field_line_ok's count, as a line number: line_no - 2 fields before it */
+    const size_t full = lim->max_headers + 2;
+    unsigned nends = st->nline_ends;
     bool complete = false;
     if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
         !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
@@ -284,7 +288,7 @@ static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t
         }
         for (; cr; cr &= cr - 1) {
             size_t k = i + (size_t)__builtin_ctzll(cr);
-            if (buf[k + 1] != '\n' || k - line_start > lim->max_line) {
+            if (buf[k + 1] != '\n' || k - line_start > max_line) {
                 i = k;
                 goto stop;
             }
@@ -297,13 +301,16 @@ static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t
                 complete = true;
                 goto stop;
             }
-            record_line_end(st, k);
+            if (nends < CG_HEAD_LINE_ENDS && k <= UINT16_MAX) /* as record_line_end */
+                st->line_end[nends++] = (uint16_t)k;
             line_no++;
             line_start = k + 2;
-            if (line_start < end && buf[line_start] != '\r' &&
-                !field_line_ok(lim, (unsigned char)buf[line_start], line_no - 2)) {
-                i = line_start;
-                goto stop;
+            if (line_start < end) {
+                unsigned char c = (unsigned char)buf[line_start];
+                if (c == ' ' || c == '\t' || (c != '\r' && line_no == full)) {
+                    i = line_start;
+                    goto stop;
+                }
             }
         }
         if (!n) { /* stopped at the first odd byte left */
@@ -313,6 +320,7 @@ static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t
         i += n;
     }
 stop:
+    st->nline_ends = (uint16_t)nends;
     *i_io = i;
     *line_start_io = line_start;
     *line_no_io = line_no;
