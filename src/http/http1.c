@@ -593,8 +593,42 @@ static bool known_method(cg_slice m)
     return false;
 }
 
+/* The usual request line, "METHOD /target HTTP/1.x" with a known method
+ * other than CONNECT and a target of visible ASCII without '#', read in
+ * one walk: true with req's method, target, path and version filled. Any
+ * other line is left to parse_request_line's rules, which refuse it or
+ * read it the same way. */
+static inline bool usual_request_line(cg_slice line, cg_http_request *req)
+{
+    size_t k = 0;
+    while (k < line.n && is_tchar((unsigned char)line.p[k]))
+        k++;
+    /* at least " / HTTP/1.x" after the method */
+    if (k == 0 || line.n < k + 11 || line.p[k] != ' ' || line.p[k + 1] != '/')
+        return false;
+    size_t t = k + 1, q = 0, e = t;
+    for (; line.p[e] != ' '; e++) { /* stops at the version's SP at the latest */
+        unsigned char c = (unsigned char)line.p[e];
+        if (c <= 0x20 || c >= 0x7f || c == '#')
+            return false;
+        if (c == '?' && !q)
+            q = e;
+    }
+    cg_slice method = slice(line.p, k);
+    if (line.n - e != 9 || memcmp(line.p + e + 1, "HTTP/1.", 7) != 0 || (line.p[e + 8] != '0' && line.p[e + 8] != '1') ||
+        cg_slice_ieq(method, "CONNECT") || !known_method(method))
+        return false;
+    req->method = method;
+    req->target = slice(line.p + t, e - t);
+    req->path = slice(line.p + t, (q ? q : e) - t);
+    req->version_minor = line.p[e + 8] - '0';
+    return true;
+}
+
 static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request *req)
 {
+    if (usual_request_line(line, req))
+        return true;
     /* Client bytes quoted only when refused: excerpts cost more than the
      * checks on the way of every request. */
     char xb[256];
