@@ -224,8 +224,8 @@ static inline void block_masks(const char *p, uint64_t *odd, uint64_t *cr)
 
 /* block_masks for buf[i..end), at most 64 bytes of it, bit 0 for buf[i];
  * bits past end are clear. Returns how many bytes the masks cover. Never
- * reads outside buf[0..end): a short rest is the last 64 bytes before end
- * (shifted), or a copy when the head so far is shorter. */
+ * reads outside buf[0..end), which is 64 bytes or more: a short rest is
+ * the last 64 bytes before end, shifted. */
 static inline size_t scan_block(const char *buf, size_t i, size_t end, uint64_t *odd, uint64_t *cr)
 {
     size_t n = end - i;
@@ -233,18 +233,9 @@ static inline size_t scan_block(const char *buf, size_t i, size_t end, uint64_t 
         block_masks(buf + i, odd, cr);
         return 64;
     }
-    if (end >= 64) {
-        block_masks(buf + end - 64, odd, cr);
-        *odd >>= 64 - n;
-        *cr >>= 64 - n;
-        return n;
-    }
-    char copy[64];
-    memset(copy, 'a', sizeof copy);
-    memcpy(copy, buf, end);
-    block_masks(copy, odd, cr);
-    *odd >>= i;
-    *cr >>= i;
+    block_masks(buf + end - 64, odd, cr);
+    *odd >>= 64 - n;
+    *cr >>= 64 - n;
     return n;
 }
 
@@ -265,6 +256,8 @@ static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t
     const size_t full = lim->max_headers + 2;
     unsigned nends = st->nline_ends;
     bool complete = false;
+    if (end < 64) /* fewer bytes than a step: the byte-wise loop */
+        return false;
     if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
         !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
         return false; /* a field line whose first byte had not arrived */
