@@ -85,57 +85,6 @@ static inline cg_slice trim_ows(cg_slice s)
 
 static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
-/* Whether a field name is name (len bytes): the length first, so that most
- * names cost one comparison. */
-static inline bool name_is(cg_slice field, const char *name, size_t len)
-{
-    return field.n == len && cg_ascii_ieq(field.p, name, len);
-}
-
-/* Iterates the comma-separated tokens of a list-valued field (Connection,
- * Transfer-Encoding): returns false when the list is exhausted. Empty list
- * elements ("a,,b") are skipped, as RFC 9110 5.6.1 asks of recipients. */
-bool cg_http_next_list_token(cg_slice *rest, cg_slice *tok)
-{
-    while (rest->n) {
-        const char *comma = memchr(rest->p, ',', rest->n);
-        size_t n = comma ? (size_t)(comma - rest->p) : rest->n;
-        *tok = trim_ows(slice(rest->p, n));
-        rest->p += comma ? n + 1 : n;
-        rest->n -= comma ? n + 1 : n;
-        if (tok->n)
-            return true;
-    }
-    return false;
-}
-
-bool cg_http_list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token)
-{
-    size_t len = strlen(field);
-    for (size_t i = 0; i < n; i++) {
-        if (!name_is(h[i].name, field, len))
-            continue;
-        cg_slice rest = h[i].value, tok;
-        while (cg_http_next_list_token(&rest, &tok))
-            if (cg_slice_ieq(tok, token))
-                return true;
-    }
-    return false;
-}
-
-bool cg_http_named_by_connection(const cg_http_header *h, size_t n, cg_slice name)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!cg_slice_ieq(h[i].name, "connection"))
-            continue;
-        cg_slice rest = h[i].value, tok;
-        while (cg_http_next_list_token(&rest, &tok))
-            if (slices_ieq(tok, name))
-                return true;
-    }
-    return false;
-}
-
 /* ------------------------------------------------------------------------ */
 /* tokenizer shared by requests and responses                               */
 
@@ -207,6 +156,10 @@ typedef struct head_ctx {
     bool is_response;
     cg_refusal *why;
     field_index idx; /* filled by tokenize_fields */
+    /* where the first lines end, from the scan that proved the head (see
+     * cg_head_scanner): line_end[j] ends line j + 1 */
+    const uint16_t *line_end;
+    size_t nline_ends;
 } head_ctx;
 
 static cg_refusal_kind head_bad(const head_ctx *h)
@@ -221,15 +174,23 @@ static const char *smuggling(const head_ctx *h)
     return h->is_response ? "response smuggling risk" : "request smuggling risk";
 }
 
-/* Returns the line starting at *pos (without CRLF) and advances *pos past
- * it. head_valid() has checked that every line ends with CRLF. */
-static cg_slice next_line(const head_ctx *h, size_t *pos)
+/* The CR that ends line j + 1, the scan's or searched from p. */
+static inline const char *line_cr(const head_ctx *h, size_t j, const char *p)
 {
-    const char *p = h->head + *pos;
-    size_t left = h->head_len - *pos;
-    const char *cr = memchr(p, '\r', left);
+    if (j < h->nline_ends)
+        return h->head + h->line_end[j];
+    return memchr(p, '\r', (size_t)(h->head + h->head_len - p));
+}
+
+/* Returns the start line (without CRLF) and sets *pos past it. head_valid()
+ * has checked that every line ends with CRLF. */
+static cg_slice start_line(const head_ctx *h, size_t *pos)
+{
+    const char *p = h->head;
+    size_t left = h->head_len;
+    const char *cr = line_cr(h, 0, p);
     size_t n = cr ? (size_t)(cr - p) : left;
-    *pos += n + (cr ? 2 : 0);
+    *pos = n + (cr ? 2 : 0);
     return slice(p, n);
 }
 
@@ -281,7 +242,7 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
                             size_t *nhdrs)
 {
     static const char te[] = "transfer-encoding";
-    const char *p = h->head + pos, *end = h->head + h->head_len;
+    const char *p = h->head + pos;
     size_t n = 0;
     unsigned line_no = 2;
     memset(h->idx.count, 0, sizeof h->idx.count);
@@ -295,12 +256,12 @@ static bool tokenize_fields(head_ctx *h, size_t pos, cg_http_header *hdrs, size_
         if (k > 0 && p[k] == ':') { /* the usual line */
             name = slice(p, k);
             vstart = p + k + 1;
-            cr = memchr(vstart, '\r', (size_t)(end - vstart));
+            cr = line_cr(h, line_no - 1, vstart);
         } else {
-            cr = memchr(p, '\r', (size_t)(end - p));
-            cg_slice line = slice(p, (size_t)(cr - p));
-            if (line.n == 0)
+            if (*p == '\r') /* the empty line */
                 break;
+            cr = line_cr(h, line_no - 1, p);
+            cg_slice line = slice(p, (size_t)(cr - p));
             if (!odd_field_line(h, line, k, line_no, &name))
                 return false;
             vstart = name.p + name.n + 1;
@@ -581,8 +542,42 @@ static bool known_method(cg_slice m)
     return false;
 }
 
+/* The usual request line, "METHOD /target HTTP/1.x" with a known method
+ * other than CONNECT and a target of visible ASCII without '#', read in
+ * one walk: true with req's method, target, path and version filled. Any
+ * other line is left to parse_request_line's rules, which refuse it or
+ * read it the same way. */
+static inline bool usual_request_line(cg_slice line, cg_http_request *req)
+{
+    size_t k = 0;
+    while (k < line.n && is_tchar((unsigned char)line.p[k]))
+        k++;
+    /* at least " / HTTP/1.x" after the method */
+    if (k == 0 || line.n < k + 11 || line.p[k] != ' ' || line.p[k + 1] != '/')
+        return false;
+    size_t t = k + 1, q = 0, e = t;
+    for (; line.p[e] != ' '; e++) { /* stops at the version's SP at the latest */
+        unsigned char c = (unsigned char)line.p[e];
+        if (c <= 0x20 || c >= 0x7f || c == '#')
+            return false;
+        if (c == '?' && !q)
+            q = e;
+    }
+    cg_slice method = slice(line.p, k);
+    if (line.n - e != 9 || memcmp(line.p + e + 1, "HTTP/1.", 7) != 0 || (line.p[e + 8] != '0' && line.p[e + 8] != '1') ||
+        cg_slice_ieq(method, "CONNECT") || !known_method(method))
+        return false;
+    req->method = method;
+    req->target = slice(line.p + t, e - t);
+    req->path = slice(line.p + t, (q ? q : e) - t);
+    req->version_minor = line.p[e + 8] - '0';
+    return true;
+}
+
 static bool parse_request_line(const head_ctx *h, cg_slice line, cg_http_request *req)
 {
+    if (usual_request_line(line, req))
+        return true;
     /* Client bytes quoted only when refused: excerpts cost more than the
      * checks on the way of every request. */
     char xb[256];
@@ -770,7 +765,7 @@ static bool within_parser_limit(const head_ctx *h)
     return false;
 }
 
-static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
+static bool head_valid(head_ctx *h, cg_head_scanner *scanned, size_t max_headers)
 {
     /* The tokenizer and the writers rely on the byte rules (a stray LF in a
      * value would be a header of its own for the backend), so they must not
@@ -784,8 +779,11 @@ static bool head_valid(const head_ctx *h, cg_head_scanner *scanned, size_t max_h
                       scanned->scanned_response == h->is_response && h->head_len > 0;
         scanned->scanned_head = NULL;
         scanned->scanned_len = 0;
-        if (proven)
+        if (proven) {
+            h->line_end = scanned->line_end;
+            h->nline_ends = scanned->nline_ends;
             return true;
+        }
     }
     cg_http_limits lim = { h->head_len + 1, h->head_len, max_headers };
     size_t len = 0;
@@ -816,7 +814,7 @@ bool cg_http_parse_request_scanned(http_parser *p, const char *head, size_t head
     if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
-    cg_slice line = next_line(&h, &pos);
+    cg_slice line = start_line(&h, &pos);
     if (!parse_request_line(&h, line, req) ||
         !tokenize_fields(&h, pos, hdrs, max_headers, &req->nheaders) ||
         !check_host(&h, req) ||
@@ -930,7 +928,7 @@ bool cg_http_parse_response_scanned(http_parser *p, const char *head, size_t hea
     if (!head_valid(&h, scanned, max_headers))
         return false;
     size_t pos = 0;
-    cg_slice line = next_line(&h, &pos);
+    cg_slice line = start_line(&h, &pos);
     if (!parse_status_line(&h, line, res) ||
         !tokenize_fields(&h, pos, hdrs, max_headers, &res->nheaders) ||
         !check_response_framing(&h, res, request_was_head))

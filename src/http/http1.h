@@ -135,9 +135,10 @@ static inline const cg_http_header *cg_http_find_header(const cg_http_header *h,
             return &h[i];
     return NULL;
 }
-/* Iterates the comma-separated tokens of a list-valued field (Connection,
- * Upgrade, Transfer-Encoding), OWS trimmed, empty elements skipped (RFC 9110
- * 5.6.1): false when the list is exhausted. */
+/* List-valued fields (http1_lists.c). Iterates the comma-separated tokens
+ * of a list-valued field (Connection, Upgrade, Transfer-Encoding), OWS
+ * trimmed, empty elements skipped (RFC 9110 5.6.1): false when the list is
+ * exhausted. */
 bool cg_http_next_list_token(cg_slice *rest, cg_slice *tok);
 /* True when a header named field of h lists token (case-insensitive). */
 bool cg_http_list_has_token(const cg_http_header *h, size_t n, const char *field, const char *token);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "base/base.h"
 
@@ -190,6 +193,134 @@ static cg_head_scan field_line_refused(const scan_ctx *s, unsigned char c, unsig
     return CG_HEAD_INVALID;
 }
 
+/* The end of a line at k, recorded for the parse (see cg_head_scanner):
+ * lines complete in order, so the recorded ones are the first ones. */
+static inline void record_line_end(cg_head_scanner *st, size_t k)
+{
+    if (st->nline_ends < CG_HEAD_LINE_ENDS && k <= UINT16_MAX)
+        st->line_end[st->nline_ends++] = (uint16_t)k;
+}
+
+#if defined(__SSE2__)
+/* Sixty-four bytes at p as bit masks, bit j for p[j]: odd, the bytes that
+ * may need a rule (below 0x20, 0x7f, and here also 0x80 and above: p[j] + 1
+ * below 0x21 as a signed byte; CR and LF included), and cr, the CRs among
+ * them. HTAB and bytes above 0x7f are plain, but rare in a head: they stop
+ * the steps, and the byte-wise loop takes them. */
+static inline void block_masks(const char *p, uint64_t *odd, uint64_t *cr)
+{
+    const __m128i one = _mm_set1_epi8(1), limit = _mm_set1_epi8(0x21), vcr = _mm_set1_epi8('\r');
+    uint64_t o = 0, r = 0;
+#pragma GCC unroll 4
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i bad = _mm_cmpgt_epi8(limit, _mm_add_epi8(v, one));
+        o |= (uint64_t)(unsigned)_mm_movemask_epi8(bad) << (16 * k);
+        r |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vcr)) << (16 * k);
+    }
+    *odd = o;
+    *cr = r;
+}
+
+/* block_masks for buf[i..end), at most 64 bytes of it, bit 0 for buf[i];
+ * bits past end are clear. Returns how many bytes the masks cover. Never
+ * reads outside buf[0..end), which is 64 bytes or more: a short rest is
+ * the last 64 bytes before end, shifted. */
+static inline size_t scan_block(const char *buf, size_t i, size_t end, uint64_t *odd, uint64_t *cr)
+{
+    size_t n = end - i;
+    if (n >= 64) {
+        block_masks(buf + i, odd, cr);
+        return 64;
+    }
+    block_masks(buf + end - 64, odd, cr);
+    *odd >>= 64 - n;
+    *cr >>= 64 - n;
+    return n;
+}
+
+/* The usual head, 64 bytes a step: while each step's only odd bytes are
+ * CRs each followed by an LF, every CR ends a line, and the line rules are
+ * checked there. Anything else (another odd byte, a CR whose LF has not
+ * arrived, a rule broken) stops it where the byte-wise loop of
+ * cg_http_scan_head_more can take over with the same state and finds the
+ * same refusal: *i, *line_start and *line_no are always such a state.
+ * Returns true with *head_len when the head is complete. */
+static inline bool scan_usual_lines(cg_head_scanner *st, const char *buf, size_t end, const cg_http_limits *lim,
+                                    size_t *i_io, size_t *line_start_io, unsigned *line_no_io, size_t *head_len)
+{
+    size_t i = *i_io, line_start = *line_start_io;
+    unsigned line_no = *line_no_io;
+    const size_t max_line = lim->max_line;
+    /* field_line_ok's count, as a line number: line_no - 2 fields before it */
+    const size_t full = lim->max_headers + 2;
+    unsigned nends = st->nline_ends;
+    bool complete = false;
+    if (end < 64) /* fewer bytes than a step: the byte-wise loop */
+        return false;
+    if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
+        !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
+        return false; /* a field line whose first byte had not arrived */
+    while (i < end) {
+        uint64_t odd, cr;
+        size_t n = scan_block(buf, i, end, &odd, &cr);
+        if (n == 64 && cr >> 63) { /* its LF is in the next step */
+            n = 63;
+            odd &= ~(uint64_t)0 >> 1;
+            cr &= ~(uint64_t)0 >> 1;
+        }
+        /* The first byte where an odd byte that is not a CR does not follow
+         * a CR, or a CR is not followed by an odd byte (whether that is an
+         * LF is asked line by line): the lines that end before it are
+         * taken (a body may follow the head in the same step), then the
+         * loop below takes over from the line it is in. */
+        uint64_t off = (odd & ~cr) ^ (cr << 1);
+        if (off) {
+            cr &= (((uint64_t)1 << __builtin_ctzll(off)) - 1) >> 1;
+            n = 0;
+        }
+        for (; cr; cr &= cr - 1) {
+            size_t k = i + (size_t)__builtin_ctzll(cr);
+            if (buf[k + 1] != '\n' || k - line_start > max_line) {
+                i = k;
+                goto stop;
+            }
+            if (k == line_start) {
+                if (line_no == 1) {
+                    i = k;
+                    goto stop;
+                }
+                *head_len = k + 2;
+                complete = true;
+                goto stop;
+            }
+            if (nends < CG_HEAD_LINE_ENDS && k <= UINT16_MAX) /* as record_line_end */
+                st->line_end[nends++] = (uint16_t)k;
+            line_no++;
+            line_start = k + 2;
+            if (line_start < end) {
+                unsigned char c = (unsigned char)buf[line_start];
+                if (c == ' ' || c == '\t' || (c != '\r' && line_no == full)) {
+                    i = line_start;
+                    goto stop;
+                }
+            }
+        }
+        if (!n) { /* stopped at the first odd byte left */
+            i = line_start > i ? line_start : i;
+            break;
+        }
+        i += n;
+    }
+stop:
+    st->nline_ends = (uint16_t)nends;
+    *i_io = i;
+    *line_start_io = line_start;
+    *line_no_io = line_no;
+    return complete;
+}
+#endif
+
 cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits *lim,
                                bool is_response, size_t *head_len, cg_refusal *why)
 {
@@ -213,7 +344,18 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
     /* Every line after the start line is a field line until the empty one:
      * the fields before line line_no (> 1) are line_no - 2. */
 
-    /* a field line whose first byte had not arrived at the previous call */
+#if defined(__SSE2__)
+    if (scan_usual_lines(st, buf, end, lim, &i, &line_start, &line_no, head_len)) {
+        st->scanned_head = buf;
+        st->scanned_len = *head_len;
+        st->scanned_response = is_response;
+        return CG_HEAD_COMPLETE;
+    }
+    if (i == end && end - line_start > lim->max_line) /* as the loop below would find */
+        return scan_line_too_long(&s, line_start, line_no);
+#endif
+    /* a field line whose first byte had not arrived at the previous call,
+     * or that stopped scan_usual_lines */
     if (i < end && i == line_start && line_no > 1 && buf[i] != '\r' &&
         !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))
         return field_line_refused(&s, (unsigned char)buf[i], line_no);
@@ -254,6 +396,7 @@ cg_head_scan cg_http_scan_head_more(cg_head_scanner *st, const char *buf, size_t
             st->scanned_response = is_response;
             return CG_HEAD_COMPLETE;
         }
+        record_line_end(st, k);
         line_no++;
         i = line_start = k + 2;
         if (i < end && buf[i] != '\r' && !field_line_ok(lim, (unsigned char)buf[i], line_no - 2))

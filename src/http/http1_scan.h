@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/base.h"
 
@@ -36,6 +37,7 @@ cg_head_scan cg_http_scan_head(const char *buf, size_t len, const cg_http_limits
  * bytes that arrived since: a head sent one byte per TLS record (or TCP
  * segment) costs linear time, not quadratic. All zero (CG_HEAD_SCANNER_INIT)
  * before a head's first bytes. */
+#define CG_HEAD_LINE_ENDS 32
 typedef struct cg_head_scanner {
     size_t pos;        /* bytes of the head scanned so far */
     size_t line_start; /* offset of the current line */
@@ -48,6 +50,13 @@ typedef struct cg_head_scanner {
     const char *scanned_head;
     size_t scanned_len;
     bool scanned_response;
+    /* Where the head's first lines end, found on the way: line_end[j] is
+     * the offset of the CR that ends line j + 1 (the start line is line
+     * 1), for the first nline_ends lines, at most CG_HEAD_LINE_ENDS and
+     * only below 65536. The parse trusts them with the proof above, so
+     * that it does not search for them again; past them it searches. */
+    uint16_t nline_ends;
+    uint16_t line_end[CG_HEAD_LINE_ENDS];
 } cg_head_scanner;
 #define CG_HEAD_SCANNER_INIT ((cg_head_scanner){ 0 })
 

@@ -27,6 +27,8 @@ typedef struct verdict {
     cg_head_scan r;
     size_t head_len;
     cg_refusal why;
+    size_t line_end[CG_HEAD_LINE_ENDS + 1]; /* where the first lines end (their CR) */
+    size_t lines;                           /* lines completed, all counted */
 } verdict;
 
 /* ------------------------------------------------------------------------ */
@@ -153,6 +155,9 @@ static verdict reference(const unsigned char *b, size_t len, const cg_http_limit
                 v.head_len = i + 2;
                 return v;
             }
+            if (v.lines < sizeof v.line_end / sizeof v.line_end[0])
+                v.line_end[v.lines] = i;
+            v.lines++;
             if (line > 1)
                 fields++;
             line++;
@@ -212,6 +217,29 @@ static void expect_same(const verdict *want, cg_head_scan r, size_t head_len, co
     fail();
 }
 
+/* The line ends a scanner that completed a head recorded for the parse,
+ * which trusts them: each must be where the reference found that line's
+ * CR, and as many as fit (the first CG_HEAD_LINE_ENDS, below 65536). */
+static void expect_line_ends(const verdict *want, const cg_head_scanner *st, const unsigned char *b, size_t len,
+                             const char *how)
+{
+    size_t n = 0;
+    while (n < want->lines && n < CG_HEAD_LINE_ENDS && want->line_end[n] <= UINT16_MAX)
+        n++;
+    bool same = st->nline_ends == n;
+    for (size_t j = 0; same && j < n; j++)
+        same = st->line_end[j] == want->line_end[j];
+    if (same)
+        return;
+    dump(how, b, len);
+    print_error("%s: the scanner recorded %u line ends, the reference %zu of %zu lines\n", how,
+                (unsigned)st->nline_ends, n, want->lines);
+    for (size_t j = 0; j < st->nline_ends || j < n; j++)
+        print_error("  line %zu: scanner %ld, reference %ld\n", j + 1,
+                    j < st->nline_ends ? (long)st->line_end[j] : -1L, j < n ? (long)want->line_end[j] : -1L);
+    fail();
+}
+
 /* Feeds b[0..len) in pieces ending at cut[0] < cut[1] < ... < cut[ncut-1]
  * == len, comparing each answer with the reference on that prefix, until
  * the first answer other than INCOMPLETE. */
@@ -229,6 +257,8 @@ static void check_pieces(const unsigned char *b, const size_t *cut, size_t ncut,
             print_error("scan proof does not name the head it completed\n");
             fail();
         }
+        if (r == CG_HEAD_COMPLETE)
+            expect_line_ends(&want, &st, b, cut[k], ncut == 2 ? "two pieces" : "three pieces");
         if (r != CG_HEAD_INCOMPLETE)
             break;
     }
@@ -257,6 +287,9 @@ static void check_head(const unsigned char *b, size_t len, const cg_http_limits 
     cg_refusal why = { 0 };
     cg_head_scan r = cg_http_scan_head((const char *)b, len, lim, resp, &head_len, &why);
     expect_same(&want, r, head_len, &why, b, len, lim, resp, "at once");
+    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+    if (cg_http_scan_head_more(&st, (const char *)b, len, lim, resp, &head_len, &why) == CG_HEAD_COMPLETE)
+        expect_line_ends(&want, &st, b, len, "at once");
     checked++;
 
     for (size_t a = 0; a < len; a++) {
@@ -417,7 +450,8 @@ static void test_real_heads_and_mutations(void **state)
 }
 
 /* Long runs of plain bytes around the word boundaries of the fast paths:
- * one odd byte at each position of lines of every length up to 40. */
+ * one odd byte at each position of lines of every length up to 40 (the
+ * 64-byte steps: the real heads and test_many_lines). */
 static void test_one_odd_byte(void **state)
 {
     (void)state;
@@ -452,12 +486,54 @@ static void test_one_odd_byte(void **state)
     print_message("%lu heads, %lu piecewise feeds compared\n", checked, splits_checked);
 }
 
+/* More lines than the scanner records, lines ending at every offset
+ * around a 64-byte step, and a line ending past 65535 (not recorded, nor
+ * any after it). */
+static void test_many_lines(void **state)
+{
+    (void)state;
+    static unsigned char b[70000];
+    cg_http_limits roomy = { sizeof b, sizeof b, 200 };
+    static const size_t counts[] = { 0, 1, 2, 7, CG_HEAD_LINE_ENDS - 2, CG_HEAD_LINE_ENDS - 1, CG_HEAD_LINE_ENDS,
+                                     CG_HEAD_LINE_ENDS + 1, CG_HEAD_LINE_ENDS + 8 };
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        size_t fields = counts[c];
+        for (size_t pad = 0; pad < 8; pad++) {
+            size_t len = 0;
+            memcpy(b, "GET / HTTP/1.1\r\n", 16);
+            len = 16;
+            for (size_t f = 0; f < fields; f++)
+                len += (size_t)sprintf((char *)b + len, "X-%zu: %.*s\r\n", f, (int)((f * 7 + pad) % 19), "abcdefghijklmnopqrs");
+            memcpy(b + len, "\r\n", 2);
+            len += 2;
+            check_head(b, len, &roomy, pad & 1, 2);
+        }
+    }
+    size_t len = 0;
+    memcpy(b, "HTTP/1.1 200 OK\r\nX-a: ", 22);
+    len = 22;
+    memset(b + len, 'v', 65600);
+    len += 65600;
+    memcpy(b + len, "\r\nX-b: 1\r\n\r\n", 12);
+    len += 12;
+    verdict want = reference(b, len, &roomy, true);
+    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+    size_t head_len = 0;
+    cg_refusal why = { 0 };
+    assert_int_equal(cg_http_scan_head_more(&st, (const char *)b, len, &roomy, true, &head_len, &why),
+                     CG_HEAD_COMPLETE);
+    assert_int_equal(want.r, CG_HEAD_COMPLETE);
+    expect_line_ends(&want, &st, b, 40, "a line past 65535");
+    assert_int_equal(st.nline_ends, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_heads),
         cmocka_unit_test(test_real_heads_and_mutations),
         cmocka_unit_test(test_one_odd_byte),
+        cmocka_unit_test(test_many_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

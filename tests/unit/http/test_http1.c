@@ -673,6 +673,56 @@ static bool tchar_for_test(unsigned c)
            (c && strchr("!#$%&'*+-.^_`|~", (int)c));
 }
 
+/* Every byte value at every position of a 19-byte field name gives what
+ * the tchar rule gives, and the field after it is still read whole: parsed
+ * both after its own scan (with the line ends the scan recorded) and from
+ * the bytes alone (line ends searched). */
+static void test_name_bytes_every_position(void **state)
+{
+    (void)state;
+    static const char base[] = "x-abcdefghijklmnopq";
+    const size_t n = sizeof base - 1;
+    char head[128];
+    for (size_t j = 0; j < n; j++) {
+        for (unsigned c = 1; c < 256; c++) {
+            if ((c < 0x20 && c != '\t') || c == 0x7f) /* the scan's refusals */
+                continue;
+            int len = snprintf(head, sizeof head, "GET / HTTP/1.1\r\nHost: a\r\n%s: v\r\nAccept: */*\r\n\r\n", base);
+            head[16 + 9 + j] = (char)c;
+            bool want = tchar_for_test(c) || (c == ':' && j > 0);
+            for (int scanned = 0; scanned < 2; scanned++) {
+                req_t t;
+                memset(&t, 0, sizeof t);
+                if (scanned) {
+                    cg_head_scanner st = CG_HEAD_SCANNER_INIT;
+                    size_t hl = 0;
+                    cg_refusal why = { 0 };
+                    /* SP or HTAB first is obs-fold to the scan */
+                    if (cg_http_scan_head_more(&st, head, (size_t)len, &req_lim, false, &hl, &why) == CG_HEAD_COMPLETE)
+                        t.ok = cg_http_parse_request_scanned(&t.p, head, hl, &st, t.h, MAXH, &t.r, &t.why);
+                    else
+                        assert_true(j == 0 && (c == ' ' || c == '\t'));
+                } else {
+                    t.ok = cg_http_parse_request(&t.p, head, (size_t)len, t.h, MAXH, &t.r, &t.why);
+                }
+                if (t.ok != want) {
+                    print_error("byte 0x%02x at %zu of the name: %s\n", c, j, t.ok ? "accepted" : t.why.detail);
+                    fail();
+                }
+                if (!want)
+                    continue;
+                assert_int_equal(t.r.nheaders, 3);
+                size_t name_len = c == ':' ? j : n;
+                assert_int_equal(t.h[1].name.n, name_len);
+                assert_memory_equal(t.h[1].name.p, head + 25, name_len);
+                assert_int_equal(t.h[2].name.n, 6);
+                assert_memory_equal(t.h[2].name.p, "Accept", 6);
+                assert_int_equal(t.h[2].value.n, 3);
+            }
+        }
+    }
+}
+
 static void test_names_and_tokens_near_misses(void **state)
 {
     (void)state;
@@ -1898,6 +1948,7 @@ int main(void)
         cmocka_unit_test(test_req_keep_alive_rules),
         cmocka_unit_test(test_connection_tokens_read_once),
         cmocka_unit_test(test_names_and_tokens_near_misses),
+        cmocka_unit_test(test_name_bytes_every_position),
         cmocka_unit_test(test_req_host_rules),
         cmocka_unit_test(test_req_cl_and_te),
         cmocka_unit_test(test_req_two_content_lengths),
