@@ -21,27 +21,35 @@
 /* NIST SP 800-38D: at most 2^39 - 256 bits of plaintext per message. */
 #define GCM_MAX_TEXT ((UINT64_C(1) << 36) - 32)
 
-/* Either gcm_fast's key (fast: its round keys and powers of H, in table[],
- * which calloc aligns to 16 as it asks) or nettle's: the AES key schedule,
- * then the part of nettle's GHASH table (struct
- * gcm_key, 4 KiB) that gcm_set_key writes on this CPU: two entries with
- * PCLMUL, all of it with nettle's generic code (measured once, aead.c). The
- * GHASH code reads only what it wrote, so the rest is not kept: ~300 bytes
- * a key instead of 4 KiB. size is the whole object's, for the wipe. */
-struct certgate_record_key {
-    size_t size;
-    bool fast;                   /* table[] is a cg_gcm_key */
-    nettle_cipher_func *encrypt; /* aes128_encrypt or aes256_encrypt */
+/* nettle's key: the AES key schedule, then the part of nettle's GHASH table
+ * (struct gcm_key, 4 KiB) that gcm_set_key writes on this CPU: two entries
+ * with PCLMUL, all of it with nettle's generic code (measured once, aead.c).
+ * The GHASH code reads only what it wrote, so the rest is not kept: ~300
+ * bytes a key instead of 4 KiB. */
+struct nettle_key {
     union {
         struct aes128_ctx k128;
         struct aes256_ctx k256;
     } cipher;
-    _Alignas(16) union nettle_block16 table[]; /* struct gcm_key's first entries, or a cg_gcm_key */
+    union nettle_block16 table[]; /* struct gcm_key's first entries */
+};
+
+/* The object: a header, then either gcm_fast's key (its round keys and
+ * powers of H; calloc aligns body to 16 as it asks) or nettle's. size is
+ * the whole object's, for the wipe. */
+struct certgate_record_key {
+    size_t size;
+    bool fast;                   /* body is a cg_gcm_key, else a struct nettle_key */
+    nettle_cipher_func *encrypt; /* nettle's: aes128_encrypt or aes256_encrypt */
+    _Alignas(16) unsigned char body[];
 };
 
 /* nettle's GHASH code may load its table 16 bytes at a time: calloc's
- * alignment, kept by the table's offset */
-_Static_assert(offsetof(struct certgate_record_key, table) % 16 == 0, "the GHASH table is 16-byte aligned");
+ * alignment, kept by the offsets */
+_Static_assert(offsetof(struct certgate_record_key, body) % 16 == 0, "the key body is 16-byte aligned");
+_Static_assert(offsetof(struct nettle_key, table) % 16 == 0, "the GHASH table is 16-byte aligned");
+
+#define HEADER_SIZE offsetof(struct certgate_record_key, body)
 
 static _Atomic uint64_t keys, keys_freed, fast_keys, seals, opens, open_failures;
 static _Atomic bool fast_allowed = true; /* cg_record_key_prefer_fast */
@@ -77,24 +85,29 @@ void cg_record_key_prefer_fast(bool allowed)
 
 static size_t nettle_key_size(void)
 {
-    return sizeof(struct certgate_record_key) + cg_psa_aead_table_wiped();
+    return HEADER_SIZE + sizeof(struct nettle_key) + cg_psa_aead_table_wiped();
 }
 
 size_t cg_record_key_size(size_t key_length)
 {
     if (key_length != 16 && key_length != 32)
         return 0;
-    return fast_here() ? sizeof(struct certgate_record_key) + cg_gcm_key_size() : nettle_key_size();
+    return fast_here() ? HEADER_SIZE + cg_gcm_key_size() : nettle_key_size();
 }
 
 static const cg_gcm_key *fast_key_of(const certgate_record_key *k)
 {
-    return (const cg_gcm_key *)(const void *)k->table;
+    return (const cg_gcm_key *)(const void *)k->body;
+}
+
+static const struct nettle_key *nettle_of(const certgate_record_key *k)
+{
+    return (const struct nettle_key *)(const void *)k->body;
 }
 
 static const struct gcm_key *table_of(const certgate_record_key *k)
 {
-    return (const struct gcm_key *)(const void *)k->table;
+    return (const struct gcm_key *)(const void *)nettle_of(k)->table;
 }
 
 certgate_record_key *certgate_record_key_new(const uint8_t *key, size_t key_length)
@@ -102,13 +115,13 @@ certgate_record_key *certgate_record_key_new(const uint8_t *key, size_t key_leng
     size_t size = cg_record_key_size(key_length);
     if (size == 0)
         return NULL;
-    size_t table_bytes = size - sizeof(struct certgate_record_key);
+
     certgate_record_key *k = mbedtls_calloc(1, size);
     if (k == NULL)
         return NULL;
     k->size = size;
     if (fast_here()) {
-        if (cg_gcm_key_init((cg_gcm_key *)(void *)k->table, key, key_length * 8)) {
+        if (cg_gcm_key_init((cg_gcm_key *)(void *)k->body, key, key_length * 8)) {
             k->fast = true;
             atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&fast_keys, 1, memory_order_relaxed);
@@ -117,23 +130,24 @@ certgate_record_key *certgate_record_key_new(const uint8_t *key, size_t key_leng
         /* refused (not aligned): nettle's key, in an object of its size */
         mbedtls_free(k);
         size = nettle_key_size();
-        table_bytes = size - sizeof(struct certgate_record_key);
         if ((k = mbedtls_calloc(1, size)) == NULL)
             return NULL;
         k->size = size;
     }
+    struct nettle_key *nk = (struct nettle_key *)(void *)k->body;
+    size_t table_bytes = size - HEADER_SIZE - sizeof(struct nettle_key);
     if (key_length == 16) {
-        aes128_set_encrypt_key(&k->cipher.k128, key);
+        aes128_set_encrypt_key(&nk->cipher.k128, key);
         k->encrypt = nettle_aes128.encrypt;
     } else {
-        aes256_set_encrypt_key(&k->cipher.k256, key);
+        aes256_set_encrypt_key(&nk->cipher.k256, key);
         k->encrypt = nettle_aes256.encrypt;
     }
     /* gcm_set_key writes into a whole table: built on the stack, the
      * written part kept, the stack copy wiped */
     struct gcm_key full;
-    gcm_set_key(&full, &k->cipher, k->encrypt);
-    memcpy(k->table, &full, table_bytes);
+    gcm_set_key(&full, &nk->cipher, k->encrypt);
+    memcpy(nk->table, &full, table_bytes);
     mbedtls_platform_zeroize(&full, table_bytes);
     atomic_fetch_add_explicit(&keys, 1, memory_order_relaxed);
     return k;
@@ -190,8 +204,8 @@ psa_status_t certgate_record_seal(const certgate_record_key *k, const uint8_t *n
     gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
     gcm_update(&m, table, aad_length, aad);
     /* in place when ciphertext == plaintext (the record layer's case) */
-    gcm_encrypt(&m, table, &k->cipher, k->encrypt, plaintext_length, ciphertext, plaintext);
-    gcm_digest(&m, table, &k->cipher, k->encrypt, CERTGATE_RECORD_TAG, ciphertext + plaintext_length);
+    gcm_encrypt(&m, table, &nettle_of(k)->cipher, k->encrypt, plaintext_length, ciphertext, plaintext);
+    gcm_digest(&m, table, &nettle_of(k)->cipher, k->encrypt, CERTGATE_RECORD_TAG, ciphertext + plaintext_length);
     mbedtls_platform_zeroize(&m, sizeof m);
     *ciphertext_length = plaintext_length + CERTGATE_RECORD_TAG;
     return PSA_SUCCESS;
@@ -230,8 +244,8 @@ psa_status_t certgate_record_open(const certgate_record_key *k, const uint8_t *n
     struct gcm_ctx m;
     gcm_set_iv(&m, table, CERTGATE_RECORD_NONCE, nonce);
     gcm_update(&m, table, aad_length, aad);
-    gcm_decrypt(&m, table, &k->cipher, k->encrypt, payload, plaintext, ciphertext);
-    gcm_digest(&m, table, &k->cipher, k->encrypt, CERTGATE_RECORD_TAG, computed);
+    gcm_decrypt(&m, table, &nettle_of(k)->cipher, k->encrypt, payload, plaintext, ciphertext);
+    gcm_digest(&m, table, &nettle_of(k)->cipher, k->encrypt, CERTGATE_RECORD_TAG, computed);
     mbedtls_platform_zeroize(&m, sizeof m);
     int same = tags_equal(received, computed);
     mbedtls_platform_zeroize(computed, sizeof computed);
