@@ -226,7 +226,7 @@ static void refuse_kind(cg_h2_stream *st, cg_refusal_kind k, const char *detail)
 static bool build_request(cg_h2_stream *st, bool end_stream)
 {
     cg_slice method = { 0 }, scheme = { 0 }, authority = { 0 }, path = { 0 }, host = { 0 };
-    size_t ncookies = 0, cookie_bytes = 0;
+    size_t ncookies = 0;
     const char *bad = NULL;
     for (size_t i = 0; i < st->nfields && !bad; i++) {
         cg_slice n = field_name(st, i), v = field_value(st, i);
@@ -247,7 +247,6 @@ static bool build_request(cg_h2_stream *st, bool end_stream)
             host = v;
         } else if (cg_slice_ieq(n, "cookie")) {
             ncookies++;
-            cookie_bytes += v.n + 2;
         }
     }
     if (!bad && cg_slice_ieq(method, "CONNECT")) {
