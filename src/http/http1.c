@@ -38,6 +38,7 @@
 
 #include "http1_agree.h"
 #include "http1_scan.h"
+#include "http1_text.h"
 #include "base/base.h"
 
 /* Content-Length values above this are refused. http-parser overflows a bit
@@ -49,8 +50,6 @@
 
 #define EXCERPT(name, s) char name##_buf[256]; const char *name = cg_http_excerpt(name##_buf, sizeof name##_buf, (s))
 #define EXCERPT_NO_QUERY(name, s) char name##_buf[256]; const char *name = cg_http_excerpt_no_query(name##_buf, sizeof name##_buf, (s))
-
-static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* tchar (RFC 9110 5.6.2): the bytes allowed in a field name and method:
  * ALPHA, DIGIT and !#$%&'*+-.^_`|~, one byte per byte value (every name byte
@@ -68,22 +67,6 @@ static const unsigned char tchars[256] = {
 };
 
 static inline bool is_tchar(unsigned char c) { return tchars[c]; }
-
-static cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
-
-static inline cg_slice trim_ows(cg_slice s)
-{
-    while (s.n && is_ows(s.p[0])) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n && is_ows(s.p[s.n - 1]))
-        s.n--;
-    return s;
-}
-
-
-static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
 /* ------------------------------------------------------------------------ */
 /* tokenizer shared by requests and responses                               */

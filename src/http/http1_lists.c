@@ -2,25 +2,9 @@
  * Connection, Upgrade, Transfer-Encoding, for the rules and the writers.
  * Apart from http1.c, which has enough to do with the heads themselves. */
 #include "http1.h"
+#include "http1_text.h"
 
 #include <string.h>
-
-static inline cg_slice slice(const char *p, size_t n) { return (cg_slice){ p, n }; }
-
-static inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-static inline cg_slice trim_ows(cg_slice s)
-{
-    while (s.n && is_ows(s.p[0])) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n && is_ows(s.p[s.n - 1]))
-        s.n--;
-    return s;
-}
-
-static bool slices_ieq(cg_slice a, cg_slice b) { return a.n == b.n && cg_ascii_ieq(a.p, b.p, a.n); }
 
 /* Whether a field name is name (len bytes): the length first, so that most
  * names cost one comparison. */
